@@ -13,7 +13,8 @@ TICK_DTYPE = np.dtype(
     [
         ("seq", np.int64),          # global tick sequence, assigned by the ring writer (1, 2, 3, ...)
         ("ts_event_ns", np.int64),  # exchange timestamp, ns since the Unix epoch (UTC)
-        ("ts_recv_ns", np.int64),   # when OTrade received it (time.time_ns of the feed process)
+        ("ts_recv_ns", np.int64),   # when OTrade received it: CLOCK_MONOTONIC ns (common.clock.mono_ns),
+                                # system-wide on Linux, so every stage can measure latency from it
         ("price", np.float64),      # last traded price, rupees
         ("bid", np.float64),        # best bid, rupees (0 when unknown)
         ("ask", np.float64),        # best ask, rupees (0 when unknown)

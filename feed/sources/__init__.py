@@ -1,0 +1,27 @@
+"""Tick sources, chosen by `feed.source` in the config."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def make_source(config, secrets):
+    """Build the configured source (imports only the one chosen: live SDKs are heavy)."""
+    feed = config.feed
+    if feed.source == "sim":
+        from feed.sources.sim import SimSource
+
+        return SimSource(feed.sim, np.array([i.ref_price for i in config.instruments], dtype=np.float64))
+    if feed.source == "replay":
+        from feed.sources.replay import ReplaySource
+
+        return ReplaySource(feed.replay.path, feed.replay.format, feed.replay.speed)
+    if feed.source == "kite":
+        from feed.sources.kite.source import KiteSource
+
+        return KiteSource.from_config(config, secrets)
+    if feed.source == "upstox":
+        from feed.sources.upstox.source import UpstoxSource
+
+        return UpstoxSource.from_config(config, secrets)
+    raise ValueError(f"unknown feed source {feed.source!r}")

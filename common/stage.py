@@ -1,0 +1,139 @@
+"""What every stage process does around its own work: pin, watch its parent, beat, report, stop.
+
+A stage's `run(ctx)` is:
+
+    rt = StageRuntime.enter(ctx)          # pin to cores, parent-death signal, attach stage table
+    ...build sockets (only now: zmq I/O threads inherit the affinity mask set above)...
+    rt.ready()
+    while not rt.should_stop: ...one step...; rt.beat()
+    ...drain, write final state...
+    rt.leave()
+
+Ordering matters: the process pins itself before anything creates a ZeroMQ context, because the
+context's I/O threads take the affinity mask of the thread that creates them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+from dataclasses import dataclass, field
+
+import psutil
+
+from common import stagetable as st
+from common.clock import mono_ns
+from common.errors import StageError
+
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """Everything a stage needs, picklable, handed over by the supervisor at spawn."""
+
+    stage: str
+    run_id: str
+    run_dir: str
+    cores: tuple[int, ...]
+    config: object                 # config.schema.Config (frozen msgspec Struct)
+    secrets: object                # config.secrets.Secrets (masked repr)
+    ring: object                   # common.ringbuffer.RingHandle (segment name + doorbells)
+    instruments_segment: str
+    stagetable_segment: str
+    endpoints: dict = field(default_factory=dict)    # logical name -> zmq endpoint
+    segments: dict = field(default_factory=dict)     # logical name -> extra shm segment name
+    restarts: int = 0
+    supervisor_pid: int = 0
+
+
+def pin_to_cores(cores) -> list[int]:
+    """Pin this process to `cores` and return the mask the kernel actually applied."""
+    proc = psutil.Process()
+    proc.cpu_affinity(list(cores))
+    return sorted(proc.cpu_affinity())
+
+
+def die_with_parent(expected_parent: int) -> None:
+    """Ask the kernel to SIGKILL us when our parent dies, then close the race where it already did.
+
+    The parent is the forkserver, which exits as soon as the supervisor does, so a SIGKILLed supervisor
+    takes every stage with it within milliseconds instead of leaving orphans that keep trading.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: fall back to the getppid check in beat()
+        pass
+    if expected_parent and os.getppid() != expected_parent:
+        os._exit(70)
+
+
+class StageRuntime:
+    """The stage's side of the stage table and of the stop protocol."""
+
+    def __init__(self, ctx: StageContext, table: st.StageTable):
+        self.ctx = ctx
+        self.table = table
+        self.row = table.row(ctx.stage)
+        self.counters = self.row["counters"]      # numpy view: stages increment in place
+        self.lat_ns = self.row["lat_ns"]
+        self._parent = os.getppid()
+        self._stop = False
+        self._last_parent_check = 0
+
+    @classmethod
+    def enter(cls, ctx: StageContext) -> "StageRuntime":
+        die_with_parent(os.getppid())
+        applied = pin_to_cores(ctx.cores)
+        if applied != sorted(ctx.cores):
+            raise StageError(f"{ctx.stage}: asked for cores {list(ctx.cores)}, kernel applied {applied}")
+        table = st.StageTable.attach(ctx.stagetable_segment)
+        rt = cls(ctx, table)
+        signal.signal(signal.SIGTERM, rt._on_sigterm)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C goes to the supervisor, which stops us in order
+        rt.row["pid"] = os.getpid()
+        rt.row["started_ns"] = mono_ns()
+        rt.row["ready_ns"] = 0
+        rt.row["state"] = st.STARTING
+        rt.beat()
+        return rt
+
+    def _on_sigterm(self, signum, frame) -> None:
+        self._stop = True
+
+    def beat(self) -> None:
+        now = mono_ns()
+        self.row["heartbeat_ns"] = now
+        # An orphan must never keep trading: if the parent-death signal could not be armed, notice here.
+        if now - self._last_parent_check > 200_000_000:
+            self._last_parent_check = now
+            if os.getppid() != self._parent:
+                os._exit(70)
+
+    @property
+    def should_stop(self) -> bool:
+        return self._stop or bool(self.row["stop_requested"])
+
+    @property
+    def trading_state(self) -> int:
+        return self.table.trading_state
+
+    def ready(self) -> None:
+        self.row["ready_ns"] = mono_ns()
+        self.row["state"] = st.READY
+        self.beat()
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[st.counter_index(self.ctx.stage, name)] += n
+
+    def set_count(self, name: str, value: int) -> None:
+        self.counters[st.counter_index(self.ctx.stage, name)] = value
+
+    def leave(self, finished: bool = False) -> None:
+        """Mark the row STOPPED (or FINISHED: a finite feed ran out) and detach."""
+        self.row["state"] = st.FINISHED if finished else st.STOPPED
+        self.beat()
+        self.row = self.counters = self.lat_ns = None
+        self.table.close()

@@ -1,0 +1,88 @@
+"""One run of the pipeline from `python supervisor.py`: set up, supervise, report, tear down.
+
+Ctrl-C and SIGTERM ask for a clean stop (stages stop in reverse order, drain, write final state); a
+second Ctrl-C is ignored rather than abandoning the drain half-way. Whatever happens, every segment
+and socket file of the run is removed before the process exits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from common.log import get_logger
+from common.supervision.core import Limits
+from common.supervision.dashboard import make_view
+from common.supervision.health import HealthServer
+from common.supervision.launcher import Launcher
+from common.supervision.status import snapshot
+from common.supervision.summary import write_summary
+
+
+class Session:
+    def __init__(self, loaded, plan):
+        self.loaded = loaded
+        self.plan = plan
+        self.log = get_logger("supervisor")
+        self.core = None
+
+    def _limits(self) -> Limits:
+        sup = self.loaded.config.supervisor
+        return Limits(heartbeat_timeout_s=sup.heartbeat_timeout_ms / 1000.0, ready_timeout_s=sup.ready_timeout_s,
+                      stop_grace_s=sup.stop_grace_ms / 1000.0, stay_up_degraded=sup.stay_up_degraded,
+                      duration_s=sup.duration_s)
+
+    def _on_signal(self, signum, frame) -> None:
+        if self.core is not None:
+            self.core.request_stop(f"signal {signal.Signals(signum).name}")
+
+    def run(self) -> int:
+        launcher = Launcher(self.loaded, self.plan)
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        health = view = None
+        try:
+            launcher.setup()
+            self._announce(launcher)
+            status = lambda: snapshot(launcher.run_id, launcher.run_dir, launcher.table, self.core.procs)  # noqa: E731
+            view = make_view(not self.loaded.config.supervisor.dashboard)
+            self.core = launcher.make_core(self._limits(), on_status=lambda: view.update(status()))
+            port = self.loaded.config.supervisor.http_port
+            if port:
+                health = self._start_health(port, status, launcher)
+            view.start()
+            outcome = self.core.run()
+            final = status()
+        finally:
+            if view is not None:
+                view.stop()
+            if health is not None:
+                health.stop()
+            launcher.teardown()
+        write_summary(launcher.run_dir, final, outcome)
+        self.log.info("run ended", run_dir=launcher.run_dir, reason=outcome.reason, exit_code=outcome.exit_code)
+        print(f"run ended: {outcome.reason} (exit {outcome.exit_code}); results in {launcher.run_dir}",
+              file=sys.stderr)
+        return outcome.exit_code
+
+    def _announce(self, launcher) -> None:
+        with open(os.path.join(launcher.run_dir, "config.effective.json"), "wb") as f:
+            from config.loader import effective_json
+
+            f.write(effective_json(self.loaded.config))
+        self.log.info("run starting", run_id=launcher.run_id, run_dir=launcher.run_dir,
+                      stages={s.name: list(s.cores) for s in self.plan.stages})
+        print(f"OTrade run {launcher.run_id}: {launcher.run_dir}", file=sys.stderr)
+
+    def _start_health(self, port: int, status, launcher):
+        try:
+            server = HealthServer(port, status).start()
+        except OSError as e:  # a busy port must not stop trading: say so and run without it
+            self.log.warning("health endpoint not started", port=port, error=str(e))
+            launcher.runlog.event("health_unavailable", "", port=port, error=str(e))
+            return None
+        launcher.runlog.event("health", "", url=f"http://127.0.0.1:{server.port}/health")
+        print(f"health: http://127.0.0.1:{server.port}/health  metrics: http://127.0.0.1:{server.port}/metrics",
+              file=sys.stderr)
+        return server

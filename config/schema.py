@@ -1,0 +1,398 @@
+"""The typed, frozen shape of an OTrade configuration: every field, its unit and its default.
+
+Defaults live here and only here; `config/default.json` and the overlays carry choices, not defaults.
+Each section checks its own invariants in `__post_init__`, so a `Config` that exists is consistent in
+itself (also one built in Python, or unpickled in a child process). Checks that depend on this machine,
+the filesystem or the environment (cores, the replay file, secrets) belong to the loader.
+
+An invariant failure raises `ValueError("<field>: <why>")`; msgspec appends the location of the struct
+(`- at $.risk`) and the loader joins the two into the dotted path of the field (`risk.square_off`).
+Times of day are IST wall-clock strings "HH:MM"; use `minutes_of_day` to turn them into numbers.
+"""
+
+import datetime
+import os.path
+import re
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+PosInt = Annotated[int, msgspec.Meta(gt=0)]
+NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
+PosFloat = Annotated[float, msgspec.Meta(gt=0)]
+NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
+Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+
+STAGE_NAMES = ("feed", "signals", "orders", "positions")
+LIVE_VENUES = ("kite", "upstox")
+
+_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+_SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9&_.-]{0,31}")
+_STRATEGY_NAME = re.compile(r"[A-Za-z0-9]{1,8}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_RUN_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_LOCATION = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<where>[^`]*)`)?$", re.DOTALL)
+
+
+def minutes_of_day(hhmm: str) -> int:
+    """'09:15' -> 555. Raises ValueError for anything but a 24-hour HH:MM."""
+    match = _CLOCK.fullmatch(hhmm)
+    if match is None:
+        raise ValueError(f"{hhmm!r} is not a 24-hour HH:MM time such as '09:15'")
+    return int(match[1]) * 60 + int(match[2])
+
+
+def split_location(message: str) -> tuple[str, str]:
+    """Split a msgspec message into (message, location): ('Expected `int`', '.risk.max_order_qty')."""
+    match = _LOCATION.match(message)
+    return match["message"], match["where"] or ""
+
+
+def _is_date(text: str) -> bool:
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _require(ok: object, field: str, why: str) -> None:
+    if not ok:
+        raise ValueError(f"{field}: {why}")
+
+
+def _clock_field(value: str, field: str) -> int:
+    try:
+        return minutes_of_day(value)
+    except ValueError as e:
+        raise ValueError(f"{field}: {e}") from None
+
+
+class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Base of every section: immutable, no unknown keys, keyword-only.
+
+    msgspec inherits frozen and forbid_unknown_fields but applies kw_only per class, so every section
+    repeats it (which also lets required fields follow defaulted ones).
+    """
+
+
+class RunConfig(Section, kw_only=True):
+    run_dir: str | None = None      # None: runs/<YYYYmmdd-HHMMSS> under the current directory
+    run_id: str | None = None       # None: generated at start (names the run's shm segments)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    def __post_init__(self):
+        if self.run_id is not None:
+            _require(_RUN_ID.fullmatch(self.run_id), "run_id", "use 1-64 of A-Z a-z 0-9 _ . -")
+
+
+class Instrument(Section, kw_only=True):
+    symbol: str                    # trading symbol as the exchange spells it: "RELIANCE", "M&M"
+    exchange: Literal["NSE", "BSE", "NFO", "BFO", "MCX", "CDS"] = "NSE"
+    token: PosInt                  # Kite instrument_token: what the Kite ticker sends
+    exchange_token: NonNegInt = 0
+    tick_size: PosFloat            # rupees
+    lot_size: PosInt = 1
+    freeze_qty: NonNegInt = 0      # exchange maximum quantity per order; 0 = no limit
+    ref_price: PosFloat            # rupees: where the sim starts, an anchor for sanity checks
+    broker_key: str = ""           # Upstox instrument_key, e.g. "NSE_EQ|INE002A01018"
+
+    def __post_init__(self):
+        _require(_SYMBOL.fullmatch(self.symbol), "symbol",
+                 f"{self.symbol!r} is not a trading symbol (1-32 of A-Z 0-9 & _ . -)")
+        _require(len(self.broker_key.encode()) <= 48, "broker_key", "is longer than 48 bytes")
+        steps = self.ref_price / self.tick_size
+        _require(abs(steps - round(steps)) < 1e-6, "ref_price",
+                 f"{self.ref_price} is not a multiple of tick_size {self.tick_size}")
+
+
+class SimFeed(Section, kw_only=True):
+    seed: int = 7
+    tick_rate_hz: NonNegFloat = 2000.0        # ticks/s over all instruments; 0 = as fast as possible
+    max_ticks: PosInt | None = None           # None: until the run ends
+    session_date: str | None = None           # "YYYY-MM-DD" the timestamps fall on; None = today (IST)
+    start_time: str = "09:15"                 # IST time of the first tick
+    volatility_bps_per_tick: PosFloat = 1.0
+    regime_ticks: PosInt = 5000               # length of a trending / mean-reverting stretch
+
+    def __post_init__(self):
+        _clock_field(self.start_time, "start_time")
+        if self.session_date is not None:
+            _require(_DATE.fullmatch(self.session_date) and _is_date(self.session_date), "session_date",
+                     f"{self.session_date!r} is not a date YYYY-MM-DD")
+
+
+class ReplayFeed(Section, kw_only=True):
+    path: str | None = None        # relative paths are relative to the current directory
+    format: Literal["auto", "csv", "parquet"] = "auto"   # auto: from the file extension
+    speed: NonNegFloat = 0.0       # 0 = as fast as possible, else multiple of the recorded pace
+
+    def resolved_format(self) -> str | None:
+        """csv or parquet; None when `auto` cannot tell from the extension."""
+        if self.format != "auto":
+            return self.format
+        suffix = (self.path or "").lower().rsplit(".", 1)[-1]
+        return {"csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(suffix)
+
+
+class KiteFeed(Section, kw_only=True):
+    root: str | None = None        # ticker websocket URL override, e.g. ws://127.0.0.1:9001
+    mode: Literal["ltp", "quote", "full"] = "full"
+    watchdog_s: PosFloat = 5.0     # no packet (not even a heartbeat) for this long: reconnect
+    reconnect_max_delay_s: PosFloat = 30.0
+
+
+class UpstoxFeed(Section, kw_only=True):
+    mode: Literal["ltpc", "full"] = "full"
+    watchdog_s: PosFloat = 5.0
+    reconnect_max_delay_s: PosFloat = 30.0
+
+
+class FeedConfig(Section, kw_only=True):
+    source: Literal["sim", "replay", "kite", "upstox"] = "sim"
+    ring_capacity: Annotated[int, msgspec.Meta(ge=64, le=1 << 24)] = 65536   # slots, power of two
+    record_path: str | None = None   # append every received tick to this replay file
+    sim: SimFeed = msgspec.field(default_factory=SimFeed)
+    replay: ReplayFeed = msgspec.field(default_factory=ReplayFeed)
+    kite: KiteFeed = msgspec.field(default_factory=KiteFeed)
+    upstox: UpstoxFeed = msgspec.field(default_factory=UpstoxFeed)
+
+    def __post_init__(self):
+        cap = self.ring_capacity
+        _require(cap & (cap - 1) == 0, "ring_capacity", f"{cap} is not a power of two")
+        if self.source == "replay":
+            _require(self.replay.path, "replay.path", "is required when source is 'replay'")
+            _require(self.replay.resolved_format(), "replay.format",
+                     "cannot tell csv from parquet by the file extension; set it")
+            same = self.record_path is not None and (
+                os.path.normpath(self.record_path) == os.path.normpath(self.replay.path))
+            _require(not same, "record_path",
+                     "is the replay file itself; recording would overwrite what is being replayed")
+
+
+class MACrossoverParams(Section, kw_only=True):
+    fast: PosInt = 10              # window of the fast average, ticks
+    slow: PosInt = 30              # window of the slow average, ticks
+    ma: Literal["sma", "ema"] = "ema"
+    qty: PosInt = 1                # shares per entry
+    stop_loss_pct: PosFloat = 0.5  # of the entry price
+    target_pct: PosFloat = 1.0     # of the entry price
+    order_type: Literal["MARKET", "LIMIT"] = "MARKET"
+    limit_offset_ticks: NonNegInt = 2   # LIMIT entries: this many ticks through the LTP
+    allow_short: bool = True
+
+    def __post_init__(self):
+        _require(self.fast < self.slow, "slow", f"must be greater than fast ({self.fast})")
+        _require(self.stop_loss_pct < 100, "stop_loss_pct", "must be below 100")
+
+
+# The strategy kinds and the Struct that validates each one's params. Adding a kind adds one line.
+STRATEGY_PARAMS: dict[str, type[Section]] = {"ma_crossover": MACrossoverParams}
+
+
+class Strategy(Section, kw_only=True):
+    name: str                       # 1-8 letters/digits, unique: it is part of every order id
+    kind: str                       # a key of STRATEGY_PARAMS
+    instruments: tuple[str, ...] = ("*",)   # symbols, or "*" for the whole universe
+    # A JSON object on input; after validation an instance of STRATEGY_PARAMS[kind].
+    params: Any = msgspec.field(default_factory=dict)
+
+    def __post_init__(self):
+        _require(_STRATEGY_NAME.fullmatch(self.name), "name",
+                 f"{self.name!r} must be 1-8 letters or digits (it goes into order ids)")
+        params_type = STRATEGY_PARAMS.get(self.kind)
+        _require(params_type, "kind",
+                 f"unknown strategy kind {self.kind!r} (known: {', '.join(sorted(STRATEGY_PARAMS))})")
+        _require(self.instruments, "instruments", "is empty")
+        _require("*" not in self.instruments or len(self.instruments) == 1, "instruments",
+                 "'*' means every instrument and cannot be combined with symbols")
+        if isinstance(self.params, dict):
+            msgspec.structs.force_setattr(self, "params", _convert_params(self.params, params_type))
+        _require(isinstance(self.params, params_type), "params", f"must be an object for {self.kind}")
+
+
+def _convert_params(raw: dict, params_type: type[Section]) -> Section:
+    try:
+        return msgspec.convert(raw, params_type)
+    except msgspec.ValidationError as e:
+        message, where = split_location(str(e))
+        raise ValueError(f"params{where}: {message}") from None
+
+
+class RiskConfig(Section, kw_only=True):
+    max_order_qty: PosInt = 100
+    max_order_notional_inr: PosFloat = 200_000.0
+    max_position_qty: PosInt = 500          # per symbol, absolute
+    max_gross_exposure_inr: PosFloat = 1_000_000.0
+    max_open_orders: PosInt = 50
+    rate_per_sec: PosInt = 10               # Kite's order limits: 10/s, 400/min, 5000/day
+    rate_per_min: PosInt = 400
+    rate_per_day: PosInt = 5000
+    price_band_pct: Annotated[float, msgspec.Meta(gt=0, le=20)] = 5.0   # LIMIT price vs LTP
+    stale_tick_ms: PosInt = 5000            # no new entries on a tick older than this
+    daily_loss_limit_inr: PosFloat = 10_000.0   # breach: HALTED, cancel entries, flatten
+    freeze_action: Literal["slice", "deny"] = "slice"
+    session_start: str = "09:15"
+    entry_cutoff: str = "15:00"             # no new entries after this
+    square_off: str = "15:10"               # flatten everything (before the broker's auto square-off)
+    session_end: str = "15:30"
+    enforce_session: bool = True
+
+    def __post_init__(self):
+        names = ("session_start", "entry_cutoff", "square_off", "session_end")
+        times = [_clock_field(getattr(self, name), name) for name in names]
+        for i in range(1, len(names)):
+            _require(times[i - 1] < times[i], names[i],
+                     f"{getattr(self, names[i])} must be later than {names[i - 1]} "
+                     f"({getattr(self, names[i - 1])})")
+        _require(self.rate_per_sec <= self.rate_per_min, "rate_per_min", "must be >= rate_per_sec")
+        _require(self.rate_per_min <= self.rate_per_day, "rate_per_day", "must be >= rate_per_min")
+        _require(self.max_order_qty <= self.max_position_qty, "max_order_qty",
+                 f"must be <= max_position_qty ({self.max_position_qty})")
+
+
+class PaperBroker(Section, kw_only=True):
+    slippage_ticks: NonNegInt = 0
+    # Brokerage per executed order: the lower of the flat fee and the percentage of turnover.
+    brokerage_per_order_inr: NonNegFloat = 20.0
+    brokerage_pct: Percent = 0.03
+    stt_sell_pct: Percent = 0.025
+    exchange_txn_pct: Percent = 0.00297
+    gst_pct: Percent = 18.0                 # on brokerage + exchange + SEBI charges
+    sebi_per_crore_inr: NonNegFloat = 10.0
+    stamp_buy_pct: Percent = 0.003
+
+
+class KiteBroker(Section, kw_only=True):
+    root: str | None = None          # REST root override, e.g. http://127.0.0.1:9000
+    timeout_s: PosFloat = 7.0
+    market_protection: float = -1.0  # -1 = automatic, else 0-100 % (Kite needs it on MARKET orders)
+    use_gtt: bool = False            # brackets as two-leg GTT instead of OTrade-managed exits
+    local_server: bool = False       # run against a local Kite server: no credentials needed
+
+    def __post_init__(self):
+        mp = self.market_protection
+        _require(mp == -1 or 0 <= mp <= 100, "market_protection", f"{mp} is neither -1 nor in 0-100")
+
+
+class UpstoxBroker(Section, kw_only=True):
+    host: str | None = None
+    order_host: str | None = None
+    timeout_s: PosFloat = 5.0
+    use_gtt: bool = False
+    local_server: bool = False
+
+
+class BrokerConfig(Section, kw_only=True):
+    name: Literal["paper", "kite", "upstox"] = "paper"
+    paper: PaperBroker = msgspec.field(default_factory=PaperBroker)
+    kite: KiteBroker = msgspec.field(default_factory=KiteBroker)
+    upstox: UpstoxBroker = msgspec.field(default_factory=UpstoxBroker)
+
+    def is_local(self, venue: str) -> bool:
+        """True when `venue` (kite or upstox) is a local server rather than the real broker."""
+        return getattr(self, venue).local_server
+
+    @property
+    def is_live(self) -> bool:
+        """True when orders reach a real broker: real money."""
+        return self.name in LIVE_VENUES and not self.is_local(self.name)
+
+
+class PositionsConfig(Section, kw_only=True):
+    reconcile_on_start: bool = True
+    snapshot_interval_ms: PosInt = 500
+
+
+class JournalConfig(Section, kw_only=True):
+    # "never" survives any process crash (written bytes are in the kernel); "batch"/"always" also survive
+    # power loss at the cost of an fdatasync per flush (milliseconds on the order path): prod uses "always".
+    fsync: Literal["never", "batch", "always"] = "never"
+
+
+class RestartConfig(Section, kw_only=True):
+    max_restarts: NonNegInt = 5      # within window_s; one more and the supervisor gives up
+    window_s: PosFloat = 60.0
+    backoff_initial_ms: PosInt = 20
+    backoff_max_ms: PosInt = 2000
+
+    def __post_init__(self):
+        _require(self.backoff_initial_ms <= self.backoff_max_ms, "backoff_max_ms",
+                 f"must be >= backoff_initial_ms ({self.backoff_initial_ms})")
+
+
+class SupervisorConfig(Section, kw_only=True):
+    http_port: Port = 8765           # /health and /metrics on 127.0.0.1; 0 = off
+    dashboard: bool = True           # live status view in the terminal
+    heartbeat_timeout_ms: PosInt = 1000
+    stop_grace_ms: PosInt = 2000     # SIGTERM, then SIGKILL after this
+    ready_timeout_s: PosFloat = 60.0
+    stay_up_degraded: bool = False   # keep running (halted) after giving up on a stage
+    restart: RestartConfig = msgspec.field(default_factory=RestartConfig)
+    duration_s: PosFloat | None = None   # None: until Ctrl-C
+
+
+class StageConfig(Section, kw_only=True):
+    cores: tuple[NonNegInt, ...] | None = None   # None: automatic placement (config/placement.py)
+
+    def __post_init__(self):
+        if self.cores is not None:
+            _require(self.cores, "cores", "is empty (use null for automatic placement)")
+            _require(len(set(self.cores)) == len(self.cores), "cores", "lists a core twice")
+
+
+class StagesConfig(Section, kw_only=True):
+    feed: StageConfig = msgspec.field(default_factory=StageConfig)
+    signals: StageConfig = msgspec.field(default_factory=StageConfig)
+    orders: StageConfig = msgspec.field(default_factory=StageConfig)
+    positions: StageConfig = msgspec.field(default_factory=StageConfig)
+
+
+def _default_strategies() -> tuple[Strategy, ...]:
+    return (Strategy(name="mac", kind="ma_crossover"),)
+
+
+class Config(Section, kw_only=True):
+    run: RunConfig = msgspec.field(default_factory=RunConfig)
+    instruments: Annotated[tuple[Instrument, ...], msgspec.Meta(min_length=1, max_length=65535)]
+    feed: FeedConfig = msgspec.field(default_factory=FeedConfig)
+    strategies: tuple[Strategy, ...] = msgspec.field(default_factory=_default_strategies)
+    risk: RiskConfig = msgspec.field(default_factory=RiskConfig)
+    broker: BrokerConfig = msgspec.field(default_factory=BrokerConfig)
+    positions: PositionsConfig = msgspec.field(default_factory=PositionsConfig)
+    journal: JournalConfig = msgspec.field(default_factory=JournalConfig)
+    supervisor: SupervisorConfig = msgspec.field(default_factory=SupervisorConfig)
+    stages: StagesConfig = msgspec.field(default_factory=StagesConfig)
+
+    def __post_init__(self):
+        _require_unique(self.instruments, "symbol", "instruments")
+        _require_unique(self.instruments, "token", "instruments")
+        _require_unique(self.strategies, "name", "strategies")
+        symbols = {inst.symbol for inst in self.instruments}
+        for i, strategy in enumerate(self.strategies):
+            for j, symbol in enumerate(strategy.instruments):
+                _require(symbol == "*" or symbol in symbols, f"strategies[{i}].instruments[{j}]",
+                         f"unknown instrument {symbol!r} (not in instruments)")
+        if "upstox" in (self.feed.source, self.broker.name):
+            for i, inst in enumerate(self.instruments):
+                _require(inst.broker_key, f"instruments[{i}].broker_key",
+                         "Upstox needs the instrument_key, e.g. 'NSE_EQ|INE002A01018'")
+        _require(not self.broker.is_live or self.feed.source in LIVE_VENUES, "broker.name",
+                 f"a live broker ({self.broker.name}) needs a live feed, not {self.feed.source!r}")
+
+    def strategy_symbols(self, strategy: Strategy) -> tuple[str, ...]:
+        """The symbols a strategy trades, with "*" expanded to the whole universe."""
+        if strategy.instruments == ("*",):
+            return tuple(inst.symbol for inst in self.instruments)
+        return strategy.instruments
+
+
+def _require_unique(items: tuple, attr: str, where: str) -> None:
+    first: dict[object, int] = {}
+    for i, item in enumerate(items):
+        value = getattr(item, attr)
+        _require(value not in first, f"{where}[{i}].{attr}",
+                 f"duplicate {attr} {value!r} (also {where}[{first.get(value)}])")
+        first[value] = i
+

@@ -1,0 +1,60 @@
+"""The one interface every tick source implements (sim, replay, kite, upstox).
+
+The feed stage owns the ring writer; a source only turns its input into TICK_DTYPE rows.
+A source fills `out` with rows whose `seq` is 0 (the ring writer assigns sequence numbers) and whose
+`ts_recv_ns` is set when the bytes arrived. Malformed input is counted in `stats` and dropped, never
+raised: one bad row or frame must not stop the feed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class EndOfFeed(Exception):
+    """A finite source (a replay file, a sim with max_ticks) has delivered its last tick."""
+
+
+@dataclass
+class SourceStats:
+    received: int = 0          # rows handed to the ring
+    dropped_malformed: int = 0  # bad rows, NaN or non-positive prices, undecodable frames
+    dropped_unknown: int = 0   # instruments not in the instrument table
+    dropped_out_of_order: int = 0
+    reconnects: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        d = {k: v for k, v in self.__dict__.items() if k != "extra"}
+        d.update(self.extra)
+        return d
+
+
+class TickSource:
+    """Base class; subclasses override open/read/close."""
+
+    name = "base"
+
+    def __init__(self) -> None:
+        self.stats = SourceStats()
+
+    def open(self, instruments, start_after: int = 0) -> None:
+        """Connect or open files. `instruments` is a common.instruments.InstrumentTable.
+
+        `start_after` is how many ticks this source already delivered in an earlier life of the feed
+        process (the ring's published cursor): a deterministic source (sim, replay) skips that many so a
+        restarted feed continues exactly where the dead one stopped. Live sources ignore it.
+        """
+
+    def read(self, out: np.ndarray, timeout_s: float) -> int:
+        """Block up to `timeout_s` for ticks; write up to len(out) rows into out[:n] and return n.
+
+        Returns 0 on timeout (the caller heartbeats and calls again). Raises EndOfFeed when a finite
+        source is exhausted.
+        """
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release sockets, threads and files. Must be safe to call twice."""

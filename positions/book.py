@@ -1,0 +1,113 @@
+"""The position book: positions from fills, applied exactly once per fill id, marked to market.
+
+Average-cost accounting per instrument: adding to a position moves the average price; reducing realises
+(exit price - average) × qty in the position's direction; crossing through zero realises the closed part
+and opens the rest at the fill price. Fees are realised as they are paid. Amounts are rupees (floats);
+`realised_pnl_inr` is net of fees, `gross_realised_inr` before them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Position:
+    instrument: int
+    symbol: str
+    qty: int = 0                 # signed: > 0 long, < 0 short
+    avg_price: float = 0.0
+    gross_realised_inr: float = 0.0
+    fees_inr: float = 0.0
+    last_price: float = 0.0
+    buy_qty: int = 0
+    sell_qty: int = 0
+
+    @property
+    def realised_pnl_inr(self) -> float:
+        return self.gross_realised_inr - self.fees_inr
+
+    @property
+    def unrealised_pnl_inr(self) -> float:
+        if self.qty == 0 or self.last_price <= 0:
+            return 0.0
+        return (self.last_price - self.avg_price) * self.qty
+
+    def apply(self, side: int, qty: int, price: float, fees_inr: float) -> None:
+        signed = side * qty
+        self.fees_inr += fees_inr
+        if side > 0:
+            self.buy_qty += qty
+        else:
+            self.sell_qty += qty
+        if self.qty == 0 or (self.qty > 0) == (signed > 0):
+            total = self.qty + signed
+            self.avg_price = (self.avg_price * abs(self.qty) + price * qty) / abs(total)
+            self.qty = total
+            return
+        closing = min(qty, abs(self.qty))
+        direction = 1 if self.qty > 0 else -1
+        self.gross_realised_inr += (price - self.avg_price) * closing * direction
+        self.qty += signed
+        if self.qty == 0:
+            self.avg_price = 0.0
+        elif (self.qty > 0) != (direction > 0):   # crossed through zero: the rest opens at this price
+            self.avg_price = price
+
+    def as_dict(self) -> dict:
+        return {"instrument": self.instrument, "symbol": self.symbol, "qty": self.qty,
+                "avg_price": round(self.avg_price, 6), "last_price": self.last_price,
+                "buy_qty": self.buy_qty, "sell_qty": self.sell_qty,
+                "realised_pnl_inr": round(self.realised_pnl_inr, 6),
+                "gross_realised_inr": round(self.gross_realised_inr, 6), "fees_inr": round(self.fees_inr, 6),
+                "unrealised_pnl_inr": round(self.unrealised_pnl_inr, 6)}
+
+
+class PositionBook:
+    def __init__(self, symbols: list[str]):
+        self.symbols = symbols
+        self.positions: dict[int, Position] = {}
+        self.seen_fills: set[str] = set()
+        self.duplicates = 0
+        self.last_fill_seq = 0     # journal seq of the last fill applied (catch-up resumes after it)
+
+    def apply_fill(self, fill) -> bool:
+        """Apply an OrderFilled once; return False (and count it) for a fill id seen before."""
+        if fill.fill_id in self.seen_fills:
+            self.duplicates += 1
+            return False
+        self.seen_fills.add(fill.fill_id)
+        pos = self.positions.get(fill.instrument)
+        if pos is None:
+            pos = self.positions[fill.instrument] = Position(fill.instrument, fill.symbol)
+        pos.apply(fill.side, fill.qty, fill.price, fill.fees_inr)
+        if pos.last_price <= 0:
+            pos.last_price = fill.price
+        self.last_fill_seq = max(self.last_fill_seq, fill.seq)
+        return True
+
+    def mark(self, last_prices) -> None:
+        """Mark every open position to the latest price (`last_prices[instrument]`, 0 = none yet)."""
+        for pos in self.positions.values():
+            price = float(last_prices[pos.instrument])
+            if price > 0:
+                pos.last_price = price
+
+    @property
+    def realised_pnl_inr(self) -> float:
+        return sum(p.realised_pnl_inr for p in self.positions.values())
+
+    @property
+    def unrealised_pnl_inr(self) -> float:
+        return sum(p.unrealised_pnl_inr for p in self.positions.values())
+
+    @property
+    def gross_exposure_inr(self) -> float:
+        return sum(abs(p.qty) * (p.last_price or p.avg_price) for p in self.positions.values())
+
+    def as_dict(self) -> dict:
+        rows = [p.as_dict() for _, p in sorted(self.positions.items())]
+        return {"positions": rows, "realised_pnl_inr": round(self.realised_pnl_inr, 6),
+                "unrealised_pnl_inr": round(self.unrealised_pnl_inr, 6),
+                "gross_exposure_inr": round(self.gross_exposure_inr, 6),
+                "fills_applied": len(self.seen_fills), "duplicate_fills": self.duplicates}

@@ -1,0 +1,174 @@
+"""The positions stage: fills → positions and P&L, marked to market from the tick ring.
+
+Fills are applied exactly once (by fill id) and strictly in the order of the orders journal: live
+events arrive over ZeroMQ, and any gap in the orders stage's sequence (a restart on either side, a
+slow-joiner subscription, a dropped message) is filled from `orders.jsonl` before going on. The ring
+reader is non-gating: being lapped only costs mark-to-market freshness, never a fill.
+Every `snapshot_interval_ms` the book is written to `positions.json` (atomically) and published.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import orjson
+from numba import njit
+
+from common import topics
+from common.bus import Publisher, Subscriber, make_context
+from common.clock import mono_ns
+from common.dtypes import TICK_DTYPE
+from common.instruments import InstrumentTable
+from common.journal import JournalReader
+from common.log import get_logger
+from common.messages import OrderFilled, PositionChanged, PositionSnapshot
+from common.poller import StagePoller
+from common.ringbuffer import RingReader, ShmRing
+from common.stage import StageRuntime
+from common.waits import BlockingWait
+from positions.book import PositionBook
+
+BATCH = 4096
+
+
+@njit(cache=True)
+def last_prices_update(rows_price, rows_inst, last):
+    """Latest price per instrument from a batch (later ticks win)."""
+    for i in range(rows_price.shape[0]):
+        last[rows_inst[i]] = rows_price[i]
+    return rows_price.shape[0]
+
+
+def write_json_atomic(path: str, doc: dict) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    os.replace(tmp, path)
+
+
+class PositionsStage:
+    def __init__(self, ctx, rt: StageRuntime):
+        self.ctx, self.rt = ctx, rt
+        self.log = get_logger("positions")
+        self.ring = ShmRing.attach(ctx.ring)
+        self.reader = RingReader(self.ring, "positions", wait=BlockingWait())
+        self.instruments = InstrumentTable.attach(ctx.instruments_segment)
+        symbols = [self.instruments.symbol(i) for i in range(len(self.instruments))]
+        self.book = PositionBook(symbols)
+        self.last = np.zeros(len(symbols), dtype=np.float64)
+        self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
+        self.journal = JournalReader(os.path.join(ctx.run_dir, "orders.jsonl"))
+        self.last_orders_seq = 0
+        self.out_path = os.path.join(ctx.run_dir, "positions.json")
+        self.interval_s = ctx.config.positions.snapshot_interval_ms / 1000.0
+        self._next_snapshot = 0.0
+        self._dirty = True
+
+    def connect(self) -> None:
+        self.zmq = make_context()
+        self.events = Subscriber(self.zmq, self.ctx.endpoints[topics.PUB_ORDERS], [topics.EVT])
+        self.pub = Publisher(self.zmq, self.ctx.endpoints[topics.PUB_POSITIONS], "positions")
+        self.poller = StagePoller([self.events.socket], self.reader)
+
+    # -- events --------------------------------------------------------------------------------
+    def catch_up(self) -> None:
+        """Apply every orders-journal record after the last one seen (the journal is the truth)."""
+        for msg in self.journal.read_from(self.last_orders_seq + 1):
+            self._apply(msg)
+
+    def _apply(self, msg) -> None:
+        if msg.seq <= self.last_orders_seq:
+            return
+        self.last_orders_seq = msg.seq
+        if isinstance(msg, OrderFilled):
+            if self.book.apply_fill(msg):
+                self.rt.count("fills")
+                self._dirty = True
+            else:
+                self.rt.count("duplicate_fills")
+
+    def on_event(self, msg) -> None:
+        if msg.source != "orders":
+            return
+        if msg.seq > self.last_orders_seq + 1:   # a gap: the journal has what the socket missed
+            self.catch_up()
+        self._apply(msg)
+
+    def drain_events(self) -> None:
+        while (item := self.events.recv_nowait()) is not None:
+            self.on_event(item[1])
+
+    # -- ticks ---------------------------------------------------------------------------------
+    def drain_ticks(self) -> int:
+        total = 0
+        while (n := self.reader.read_batch(self.buf)) > 0:
+            last_prices_update(self.buf["price"][:n], self.buf["instrument"][:n], self.last)
+            total += n
+        if total:
+            self.reader.commit()
+            self.rt.count("ticks", total)
+            self.rt.set_count("overruns", self.reader.overruns)
+            self.rt.row["lag"] = self.reader.lag
+            self._dirty = True
+        return total
+
+    # -- output --------------------------------------------------------------------------------
+    def snapshot(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and (now < self._next_snapshot or not self._dirty):
+            return
+        self._next_snapshot, self._dirty = now + self.interval_s, False
+        self.book.mark(self.last)
+        doc = self.book.as_dict()
+        doc["last_orders_seq"] = self.last_orders_seq
+        write_json_atomic(self.out_path, doc)
+        rows = [PositionChanged(ts_event_ns=0, instrument=p["instrument"], symbol=p["symbol"], qty=p["qty"],
+                                avg_price=p["avg_price"], realised_pnl_inr=p["realised_pnl_inr"],
+                                unrealised_pnl_inr=p["unrealised_pnl_inr"], last_price=p["last_price"])
+                for p in doc["positions"]]
+        self.pub.publish(topics.snapshot_topic("positions"), PositionSnapshot(
+            ts_event_ns=0, positions=rows, realised_pnl_inr=doc["realised_pnl_inr"],
+            unrealised_pnl_inr=doc["unrealised_pnl_inr"], gross_exposure_inr=doc["gross_exposure_inr"],
+            last_fill_seq=self.last_orders_seq))
+
+    def step(self) -> None:
+        t0 = mono_ns()
+        ready = self.poller.wait(0.1)
+        if self.events.socket in ready:
+            self.drain_events()
+        self.drain_ticks()
+        self.snapshot()
+        self.rt.lat_ns[0] = mono_ns() - t0 if ready else self.rt.lat_ns[0]
+
+    def finish(self) -> None:
+        """At stop: everything the orders journal holds, every tick published, one final file."""
+        self.drain_events()
+        self.catch_up()
+        self.drain_ticks()
+        self.snapshot(force=True)
+
+    def close(self) -> None:
+        for closer in (self.events.close, self.pub.close, self.zmq.term, self.reader.close, self.ring.close,
+                       self.instruments.close, self.journal.close):
+            closer()
+
+
+def run(ctx) -> int:
+    rt = StageRuntime.enter(ctx)
+    stage = PositionsStage(ctx, rt)
+    stage.connect()
+    try:
+        stage.catch_up()        # a restarted positions stage rebuilds its book from the journal
+        stage.drain_ticks()
+        stage.snapshot(force=True)
+        rt.ready()
+        while not rt.should_stop:
+            stage.step()
+            rt.beat()
+        stage.finish()
+    finally:
+        stage.close()
+        rt.leave()
+    return 0
