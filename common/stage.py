@@ -46,6 +46,7 @@ class StageContext:
     segments: dict = field(default_factory=dict)     # logical name -> extra shm segment name
     restarts: int = 0
     supervisor_pid: int = 0
+    exclusive_cores: bool = False  # no other stage shares these cores: this stage may busy-spin
 
 
 def pin_to_cores(cores) -> list[int]:

@@ -1,0 +1,1 @@
+"""Signals stage: ticks → numba strategies → intents. Entry point: signals.stage.run(ctx)."""

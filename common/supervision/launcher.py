@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 
 from common import stagetable as st
+from common import topics
 from common.bus import Endpoints
 from common.dtypes import TICK_DTYPE
 from common.instruments import InstrumentTable
@@ -42,7 +43,8 @@ class RunPlan:
     lossless: bool
     preload: list[str]                       # modules the forkserver imports before any fork
     segments: dict[str, int] = field(default_factory=dict)   # extra segments: logical name -> bytes
-    endpoint_names: tuple[str, ...] = ("intents", "events", "positions", "commands")
+    endpoint_names: tuple[str, ...] = (topics.CMD_ORDERS, topics.PUB_ORDERS, topics.PUB_POSITIONS,
+                                       topics.CMD_POSITIONS)
     supervisor_cores: tuple[int, ...] = (0,)
 
 
@@ -84,11 +86,13 @@ class Launcher:
         endpoints = {n: self.endpoints.endpoint(n) for n in self.plan.endpoint_names}
         handle = self.ring.handle()
         for spec in self.plan.stages:
+            others = set(self.plan.supervisor_cores).union(*(set(o.cores) for o in self.plan.stages if o is not spec))
             spec.stage_ctx = StageContext(
                 stage=spec.name, run_id=self.run_id, run_dir=self.run_dir, cores=tuple(spec.cores),
                 config=self.loaded.config, secrets=self.loaded.secrets, ring=handle,
                 instruments_segment=self.instruments_name, stagetable_segment=self.segment_name("stages"),
-                endpoints=endpoints, segments=extra, supervisor_pid=os.getpid())
+                endpoints=endpoints, segments=extra, supervisor_pid=os.getpid(),
+                exclusive_cores=not (set(spec.cores) & others))
         self._write_manifest(endpoints, extra)
         return self
 

@@ -55,13 +55,26 @@ def _to_float(col) -> np.ndarray:
     return col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
 
 
+def _to_int(col) -> np.ndarray:
+    """A pyarrow column → int64 (exactly: nanosecond timestamps do not fit a float), -1 where invalid."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        text = pc.utf8_trim_whitespace(col)
+        ok = pc.fill_null(pc.match_substring_regex(text, r"^\d{1,19}$"), False)
+        col = pc.cast(pc.if_else(ok, text, None), pa.int64())
+    elif not pa.types.is_integer(col.type):
+        col = pc.cast(col, pa.int64(), safe=False)
+    return col.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+
+
 def _timestamps(table) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if "ts_event_ns" in table.column_names:
-        values = _to_float(table.column("ts_event_ns"))
-        return np.where(np.isfinite(values), values, -1).astype(np.int64)
+        return _to_int(table.column("ts_event_ns"))
     if "ts" not in table.column_names:
         raise ValueError("replay file needs a ts_event_ns or ts column")
     col = table.column("ts")

@@ -1,0 +1,1 @@
+"""Loopback servers that speak the brokers' real wire formats, for tests and the local exchange."""

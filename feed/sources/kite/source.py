@@ -1,0 +1,212 @@
+"""KiteSource: live ticks from Zerodha's KiteTicker through the official SDK, decoded by OTrade.
+
+Process model (brokers.md §4): Twisted's reactor runs once per process and cannot be restarted after
+`stop()`. So the reactor is started once, on a daemon thread, the first time any source opens, and
+is never stopped; every connection is created, polled and closed *on* that thread
+(`reactor.callFromThread`). Closing a source closes its sockets and leaves the idle reactor thread to
+the end of the process. A feed that must start over is a feed process restarted by the supervisor.
+Reconnects are the SDK's own (Twisted's ReconnectingClientFactory: exponential backoff up to
+`reconnect_max_delay_s`, and the SDK re-sends subscriptions and modes on every reconnect).
+
+Data path: the SDK's `on_message` hands us raw frames on the reactor thread; KiteDecoder turns each
+into TICK_DTYPE rows in a scratch array, which TickHandoff copies into a bounded buffer that `read()`
+drains on the feed's thread. The SDK's own parser only runs when `on_ticks` is set, and it never is.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from common.clock import mono_ns, now_ns
+from common.dtypes import TICK_DTYPE
+from common.errors import BrokerFatal, ConfigError, StageError
+from feed.sources.base import TickSource
+from feed.sources.kite.connection import KiteConnection
+from feed.sources.kite.decode import KiteDecoder, TokenIndex, segment_divisor
+from feed.sources.kite.handoff import TickHandoff
+from feed.sources.kite.protocol import (MAX_CONNECTIONS_PER_API_KEY, MAX_TOKENS_PER_CONNECTION, MODE_FULL,
+                                        MODES, parse_text_message, split_for_connections)
+
+log = logging.getLogger(__name__)
+
+_MAX_PACKETS_PER_FRAME = 0xFFFF   # a frame's packet count is a uint16
+_CLOSE_GRACE_S = 2.0
+_COUNTERS = ("heartbeats", "dropped_overflow", "dropped_backlog", "watchdog_trips", "order_updates",
+             "dropped_order_updates", "server_errors", "broker_messages", "unparsed_text")
+
+
+@dataclass(frozen=True)
+class KiteFeedOptions:
+    root: str | None = None                  # None: the SDK's wss://ws.kite.trade
+    mode: str = MODE_FULL                    # full carries depth (bid/ask) and exchange time
+    tokens: tuple | None = None              # None: every Kite token in the instrument table
+    watchdog_s: float = 5.0                  # no message at all this long => reconnect
+    reconnect_initial_s: float = 1.0         # first backoff step (Twisted multiplies it by e)
+    reconnect_max_delay_s: float = 60.0      # the SDK raises anything below 5 to 5
+    reconnect_max_tries: int = 300           # the SDK's ceiling; then read() raises
+    connect_timeout_s: float = 30.0
+    buffer_rows: int = 1 << 16               # ticks held for read(); the oldest go first when full
+    tokens_per_connection: int = MAX_TOKENS_PER_CONNECTION
+    max_connections: int = MAX_CONNECTIONS_PER_API_KEY
+    max_order_updates: int = 10_000          # undrained order updates kept
+
+
+def _check_divisors(rows: np.ndarray) -> None:
+    """A table divisor that disagrees with Kite's token rule would scale that instrument's prices by
+    a power of ten; refuse to start rather than trade on them (0 means the table does not say)."""
+    kite = rows[(rows["token"] > 0) & (rows["segment_divisor"] > 0)]
+    for row in kite:
+        if row["segment_divisor"] != segment_divisor(int(row["token"])):
+            raise ConfigError(f"instrument {row['symbol'].decode(errors='replace')} (token {int(row['token'])}) "
+                              f"has segment_divisor {row['segment_divisor']:g}, but Kite prices its segment in "
+                              f"units of 1/{segment_divisor(int(row['token'])):g}", path="instruments.segment_divisor")
+
+
+_reactor_lock = threading.Lock()
+
+
+def running_reactor():
+    """The process's Twisted reactor, started on a daemon thread if nothing runs it yet."""
+    from twisted.internet import reactor
+
+    with _reactor_lock:
+        if reactor.running:
+            return reactor
+        if getattr(reactor, "_startedBefore", False):
+            raise StageError("the Twisted reactor of this process was stopped and cannot run again; "
+                             "restart the feed process to reconnect to Kite")
+        started = threading.Event()
+        reactor.callWhenRunning(started.set)
+        threading.Thread(target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True,
+                         name="kite-reactor").start()
+        if not started.wait(10.0):
+            raise StageError("the Twisted reactor did not start within 10 s")
+        return reactor
+
+
+class KiteSource(TickSource):
+    name = "kite"
+
+    def __init__(self, api_key: str, access_token: str, options: KiteFeedOptions | None = None):
+        super().__init__()
+        self.options = options or KiteFeedOptions()
+        if self.options.mode not in MODES:
+            raise ConfigError(f"mode must be one of {MODES}, got {self.options.mode!r}", path="feed.kite.mode")
+        if not api_key or not access_token:
+            raise BrokerFatal("Kite api_key and access_token are both required for the ticker")
+        self._api_key, self._access_token = api_key, access_token
+        self._connections: list[KiteConnection] = []
+        self._failure: Exception | None = None
+        self._orders: collections.deque = collections.deque()
+        self._decoder: KiteDecoder | None = None
+        self._handoff: TickHandoff | None = None
+        self._scratch = np.zeros(0, dtype=TICK_DTYPE)
+        self._reactor = None
+        self._closed = False
+
+    def __repr__(self) -> str:  # never the credentials
+        return f"KiteSource(root={self.options.root!r}, connections={len(self._connections)})"
+
+    def open(self, instruments, start_after: int = 0) -> None:
+        """Subscribe every token (live: `start_after` is ignored). Returns once connecting started."""
+        if self._handoff is not None:
+            raise StageError("KiteSource.open() called twice; make a new source instead")
+        rows = instruments.rows if hasattr(instruments, "rows") else np.asarray(instruments)
+        _check_divisors(rows)
+        index = TokenIndex.from_rows(rows)
+        tokens = index.tokens if self.options.tokens is None else np.asarray(self.options.tokens, np.int64)
+        missing = np.setdiff1d(tokens, index.tokens)
+        if missing.size:
+            raise ConfigError(f"Kite tokens {missing[:5].tolist()} are not in the instrument table",
+                              path="feed.kite.tokens")
+        chunks = split_for_connections(tokens.tolist(), self.options.tokens_per_connection,
+                                       self.options.max_connections)
+        # Every counter exists from the start: dashboards see zeros, and the websocket thread never
+        # adds a key while another thread copies the dict.
+        self.stats.extra.update({key: 0 for key in _COUNTERS})
+        self._decoder = KiteDecoder(index, self.stats)
+        self._decoder.warm()
+        self._handoff = TickHandoff(self.options.buffer_rows, self.stats)
+        self._scratch = np.zeros(min(_MAX_PACKETS_PER_FRAME, max(4096, 4 * max(map(len, chunks)))), TICK_DTYPE)
+        self._reactor = running_reactor()
+        for number, chunk in enumerate(chunks):
+            conn = KiteConnection(self, number, chunk, self._api_key, self._access_token, self.options)
+            self._connections.append(conn)
+            self._reactor.callFromThread(conn.start)
+
+    def read(self, out: np.ndarray, timeout_s: float) -> int:
+        if self._handoff is None:
+            raise StageError("KiteSource.read() before open()")
+        if self._failure is None:
+            n = self._handoff.take(out, timeout_s)
+            if n or self._failure is None:
+                self.stats.received += n
+                return n
+        raise self._failure.with_traceback(None)   # the same error on every call, without piling tracebacks
+
+    def order_updates(self) -> list[dict]:
+        """Drain the order updates received since the last call, oldest first."""
+        drained = []
+        while self._orders:
+            drained.append(self._orders.popleft())
+        return drained
+
+    def close(self) -> None:
+        """Close every connection (clean websocket close, then abort after a grace period)."""
+        if self._closed:
+            return
+        self._closed = True
+        for conn in self._connections:
+            self._reactor.callFromThread(conn.shutdown)
+        for conn in self._connections:
+            if not conn.closed.wait(_CLOSE_GRACE_S):
+                self._reactor.callFromThread(conn.abort)
+        if self._handoff is not None:
+            self._handoff.wake()
+
+    # -- called by KiteConnection on the reactor thread ----------------------------------------------
+
+    def on_frame(self, payload: bytes) -> None:
+        # Heartbeats are counted in the decoder; the scratch is sized for any real frame, and a
+        # larger one loses its tail to stats.extra["dropped_overflow"].
+        n = self._decoder.decode(payload, self._scratch, mono_ns(), now_ns())
+        if n:
+            self._handoff.put(self._scratch[:n])
+
+    def on_text(self, payload) -> None:
+        msg = parse_text_message(payload)
+        extra = self.stats.extra
+        if msg is None:
+            extra["unparsed_text"] = extra.get("unparsed_text", 0) + 1
+        elif msg.kind == "order":
+            if len(self._orders) >= self.options.max_order_updates:
+                self._orders.popleft()
+                extra["dropped_order_updates"] = extra.get("dropped_order_updates", 0) + 1
+            self._orders.append(msg.data)
+            extra["order_updates"] = extra.get("order_updates", 0) + 1
+        elif msg.kind == "error":
+            extra["server_errors"] = extra.get("server_errors", 0) + 1
+            log.warning("kite ticker sent an error message", extra={"fields": {"message": msg.data[:200]}})
+        else:
+            extra["broker_messages"] = extra.get("broker_messages", 0) + 1
+
+    def on_opened(self, conn: KiteConnection, reconnect: bool) -> None:
+        self._decoder.mark_snapshot(conn.tokens)
+        if reconnect:
+            self.stats.reconnects += 1
+
+    def fail(self, error: Exception) -> None:
+        """A connection cannot go on (bad credentials, retries exhausted): read() raises `error`."""
+        if self._failure is None:
+            self._failure = error
+        if self._handoff is not None:
+            self._handoff.wake()
+
+    def count(self, key: str) -> None:
+        self.stats.extra[key] = self.stats.extra.get(key, 0) + 1
+

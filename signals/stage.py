@@ -1,0 +1,179 @@
+"""The signals stage: ticks from the ring → strategies (numba) → intents, journaled, then pushed.
+
+The only stage that busy-spins (on a core of its own; it yields instead when it has to share one).
+Per batch: read ticks (one numba call), apply every strategy (one numba call each), journal and push
+the intents the batch raised, commit the ring cursor, then push a `TicksProcessed` watermark that
+tells `orders` every intent for ticks before it has been sent — orders applies ticks and intents in
+one deterministic order because of it.
+
+Crash safety: indicator state and the intent outbox live in shared memory (signals/state.py,
+signals/outbox.py). Intents are acknowledged in the outbox only after they are journaled and sent, so
+a SIGKILL anywhere re-sends at most a few intents, which orders drops by their deterministic id.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import orjson
+
+from common import topics
+from common.bus import Pusher, make_context
+from common.clock import mono_ns
+from common.dtypes import TICK_DTYPE
+from common.instruments import InstrumentTable
+from common.journal import JournalReader, JournalWriter
+from common.latency import new_histogram, publish, record, record_since, summary_ns
+from common.log import get_logger
+from common.messages import SignalRaised, TicksProcessed
+from common.ringbuffer import RingReader, ShmRing
+from common.shm import attach_segment
+from common.stage import StageRuntime
+from common.waits import BusySpinWait, YieldingWait
+from signals.engine import SignalEngine
+
+BATCH = 4096
+WATERMARK_EVERY_NS = 100_000      # an idle watermark at most every 100 µs (with intents: at once)
+RECENT_IDS = 8192                 # journal tail checked for intents already sent before a crash
+
+
+class SignalsStage:
+    def __init__(self, ctx, rt: StageRuntime):
+        self.ctx, self.rt = ctx, rt
+        self.log = get_logger("signals")
+        self.ring = ShmRing.attach(ctx.ring)
+        wait = BusySpinWait() if ctx.exclusive_cores else YieldingWait()
+        self.reader = RingReader(self.ring, "signals", wait=wait)
+        self.instruments = InstrumentTable.attach(ctx.instruments_segment)
+        self.state_seg = attach_segment(ctx.segments["signals_state"])
+        self.outbox_seg = attach_segment(ctx.segments["signals_outbox"])
+        self.engine = SignalEngine(ctx.config, self.instruments.rows, self.state_seg.buf, self.outbox_seg.buf)
+        path = os.path.join(ctx.run_dir, "signals.jsonl")
+        self.journal = JournalWriter(path, ctx.config.journal.fsync)
+        self.seq = self.journal.last_seq
+        self.recent = self._recent_ids(path)
+        self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
+        self.hist_tick = new_histogram()     # tick received → applied by every strategy
+        self.hist_intent = new_histogram()   # tick received → intent handed to the bus
+        self._last_wm_ns = 0
+        self._last_wm_upto = 0
+
+    def _recent_ids(self, path: str) -> set:
+        """Intent ids journaled just before a crash: the outbox may still hold them unacknowledged."""
+        with JournalReader(path) as reader:
+            return {m.intent_id for m in reader.read_from(max(1, self.seq - RECENT_IDS))}
+
+    def connect(self) -> None:
+        self.zmq = make_context()
+        self.push = Pusher(self.zmq, self.ctx.endpoints[topics.CMD_ORDERS], "signals")
+
+    def warm(self) -> None:
+        self.engine.warm()
+        record_since(self.hist_tick, self.buf["ts_recv_ns"][:0], 0)
+
+    # -- per batch -----------------------------------------------------------------------------
+    def step(self) -> int:
+        if not self.reader.wait(0.05):
+            self._maybe_watermark(force=False)
+            return 0
+        n = self.reader.read_batch(self.buf)
+        rows = self.buf[:n]
+        while len(rows):
+            consumed, _ = self.engine.process(rows)
+            self._send_intents()
+            rows = rows[consumed:]
+        record_since(self.hist_tick, self.buf["ts_recv_ns"][:n], mono_ns())
+        self.reader.commit()
+        self.rt.count("ticks", n)
+        self._maybe_watermark(force=False)
+        return n
+
+    def _send_intents(self) -> int:
+        pending = self.engine.pending_intents()
+        if len(pending) == 0:
+            return 0
+        sent = []
+        for row in pending:
+            fields = self.engine.intent_fields(row)
+            if fields["intent_id"] in self.recent:    # journaled by the previous life, not yet acked
+                self.recent.discard(fields["intent_id"])
+                continue
+            self.seq += 1
+            msg = SignalRaised(source="signals", seq=self.seq, **fields)
+            self.journal.append(msg)
+            sent.append(msg)
+        self.journal.flush()          # durable before anyone can act on it
+        now = mono_ns()
+        for msg in sent:
+            if not self.push.send(msg):
+                self.rt.count("send_drops")   # orders catches up from the journal
+            record(self.hist_intent, now - msg.ts_recv_ns)
+        self.engine.ack(len(pending))
+        self.rt.count("intents", len(sent))
+        self.rt.count("journal_records", len(sent))
+        self._maybe_watermark(force=True)
+        return len(sent)
+
+    def _maybe_watermark(self, force: bool) -> None:
+        upto = self.reader.cursor
+        now = mono_ns()
+        if upto == self._last_wm_upto and not force:
+            return
+        if not force and now - self._last_wm_ns < WATERMARK_EVERY_NS:
+            return
+        self.push.send(TicksProcessed(source="signals", seq=self.seq, ts_event_ns=0, upto_seq=upto,
+                                      intents_sent=self.seq))
+        self._last_wm_ns, self._last_wm_upto = now, upto
+
+    def report(self) -> None:
+        publish(self.hist_tick, self.rt.lat_ns)
+        self.rt.set_count("overruns", self.reader.overruns)
+        self.rt.row["lag"] = self.reader.lag
+        stats = self.engine.stats()
+        self.rt.set_count("skipped_replayed", sum(s.get("replayed", 0) for s in stats.values()))
+
+    def drain(self) -> None:
+        """At stop: apply everything already published (the feed stopped first), final watermark."""
+        while self.reader.available() > 0:
+            self.step()
+        self._send_intents()
+        self._maybe_watermark(force=True)
+
+    def write_summary(self) -> None:
+        doc = {"tick_to_signal": summary_ns(self.hist_tick), "tick_to_intent": summary_ns(self.hist_intent),
+               "strategies": self.engine.stats()}
+        with open(os.path.join(self.ctx.run_dir, "signals.summary.json"), "wb") as f:
+            f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+
+    def close(self) -> None:
+        self.engine.release()
+        self.journal.close()
+        self.push.close()
+        self.zmq.term()
+        self.reader.close()
+        for closer in (self.ring.close, self.instruments.close, self.state_seg.close, self.outbox_seg.close):
+            closer()
+
+
+def run(ctx) -> int:
+    rt = StageRuntime.enter(ctx)
+    stage = SignalsStage(ctx, rt)
+    stage.connect()
+    try:
+        stage.warm()
+        rt.ready()
+        next_report = 0
+        while not rt.should_stop:
+            stage.step()
+            rt.beat()
+            if (now := mono_ns()) >= next_report:      # stage-table figures ten times a second
+                stage.report()
+                next_report = now + 100_000_000
+        stage.drain()
+        stage.report()
+        stage.write_summary()
+    finally:
+        stage.close()
+        rt.leave()
+    return 0
