@@ -1,0 +1,94 @@
+"""Every PUB/SUB topic and every endpoint name, defined once (they appear nowhere else).
+
+ZeroMQ subscriptions match by byte prefix, so topics run from general to specific:
+subscribing to `EVT` receives every event, `EVT_ORDER` every order event, and
+`order_topic("ma_x")` only that strategy's. Each family ends with "." so one family is never a
+prefix of another (`evt.fill.` does not match `evt.fills...`).
+
+A leaf is NOT terminated, so a subscription to `fill_topic("INFY")` also receives `INFYBEES` fills.
+A consumer that wants exactly one symbol or strategy compares the message's own field (`msg.symbol`)
+after receiving; all current consumers subscribe to whole families.
+
+Endpoint names (`Endpoints.endpoint(name)`) are plain strings: one PUB per producing stage
+(`PUB_*`, bound by that stage) and one command socket per receiving stage (`CMD_*`, a PULL bound by
+the receiver, PUSHed to by everyone else). Imports nothing.
+"""
+
+# ---- event topics (bytes: the first frame of every PUB message) ----
+EVT = b"evt."
+EVT_SIGNAL = b"evt.signal."        # SignalRaised, TicksProcessed, per strategy (monitoring copy)
+EVT_ORDER = b"evt.order."          # OrderSubmitting .. OrderInDoubt, per strategy
+EVT_FILL = b"evt.fill."            # OrderFilled, per symbol
+EVT_POSITION = b"evt.position."    # PositionChanged, per symbol
+EVT_RISK = b"evt.risk."            # denials and trading-state changes
+EVT_DENIAL = b"evt.risk.denied."   # OrderDenied, per strategy
+EVT_TRADING_STATE = b"evt.risk.state"  # TradingStateChanged (a leaf: there is only one)
+EVT_STAGE = b"evt.stage."          # StageReady, StageStopping, per stage
+EVT_SUPERVISOR = b"evt.supervisor."  # SupervisorEvent, per stage
+EVT_SNAPSHOT = b"evt.snapshot."    # PositionSnapshot and other periodic full states, per kind
+
+
+def _leaf(family: bytes, name: str) -> bytes:
+    if not name:
+        raise ValueError(f"empty topic name under {family!r}")
+    return family + name.encode()
+
+
+def signal_topic(strategy: str) -> bytes:
+    return _leaf(EVT_SIGNAL, strategy)
+
+
+def order_topic(strategy: str) -> bytes:
+    return _leaf(EVT_ORDER, strategy)
+
+
+def fill_topic(symbol: str) -> bytes:
+    return _leaf(EVT_FILL, symbol)
+
+
+def position_topic(symbol: str) -> bytes:
+    return _leaf(EVT_POSITION, symbol)
+
+
+def denial_topic(strategy: str) -> bytes:
+    return _leaf(EVT_DENIAL, strategy)
+
+
+def stage_topic(stage: str) -> bytes:
+    return _leaf(EVT_STAGE, stage)
+
+
+def supervisor_topic(stage: str) -> bytes:
+    return _leaf(EVT_SUPERVISOR, stage)
+
+
+def snapshot_topic(kind: str) -> bytes:
+    """E.g. snapshot_topic("positions") for PositionSnapshot."""
+    return _leaf(EVT_SNAPSHOT, kind)
+
+
+# ---- endpoint names (str: file names inside the run's private ipc directory) ----
+STAGES = ("feed", "signals", "orders", "positions")
+
+PUB_FEED = "feed.pub"
+PUB_SIGNALS = "signals.pub"
+PUB_ORDERS = "orders.pub"
+PUB_POSITIONS = "positions.pub"
+PUB_SUPERVISOR = "supervisor.pub"
+
+CMD_FEED = "feed.cmd"            # StopStage
+CMD_SIGNALS = "signals.cmd"      # StopStage
+CMD_ORDERS = "orders.cmd"        # SignalRaised, TicksProcessed (from signals); SetTradingState,
+                                 # FlattenAll, RequestReconcile, StopStage (from supervisor)
+CMD_POSITIONS = "positions.cmd"  # RequestReconcile, StopStage
+CMD_SUPERVISOR = "supervisor.cmd"  # requests to the supervisor (e.g. a halt from positions)
+
+
+def pub_endpoint_name(stage: str) -> str:
+    """The endpoint name a stage binds its PUB socket on."""
+    return f"{stage}.pub"
+
+
+def cmd_endpoint_name(stage: str) -> str:
+    """The endpoint name a stage binds its command PULL socket on."""
+    return f"{stage}.cmd"
