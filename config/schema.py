@@ -188,7 +188,19 @@ class MACrossoverParams(Section, kw_only=True):
 
 
 # The strategy kinds and the Struct that validates each one's params. Adding a kind adds one line.
-STRATEGY_PARAMS: dict[str, type[Section]] = {"ma_crossover": MACrossoverParams}
+class VWAPRevertParams(Section, kw_only=True):
+    """config.strategies[i].params for kind "vwap_revert"."""
+
+    band_pct: PosFloat = 0.3            # distance from the VWAP, % of it, that counts as stretched
+    min_session_ticks: PosInt = 100     # ticks of the session before the first intent
+    qty: PosInt = 1                     # shares per entry
+    stop_loss_pct: PosFloat = 0.5       # beyond the entry price
+    order_type: Literal["MARKET", "LIMIT"] = "MARKET"
+    limit_offset_ticks: NonNegInt = 2
+    allow_short: bool = True
+
+
+STRATEGY_PARAMS: dict[str, type[Section]] = {"ma_crossover": MACrossoverParams, "vwap_revert": VWAPRevertParams}
 
 
 class Strategy(Section, kw_only=True):

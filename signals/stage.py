@@ -75,6 +75,7 @@ class SignalsStage:
     # -- per batch -----------------------------------------------------------------------------
     def step(self) -> int:
         if not self.reader.wait(0.05):
+            self._send_intents()          # after a restart the outbox may hold intents and no tick comes
             self._maybe_watermark(force=False)
             return 0
         n = self.reader.read_batch(self.buf)

@@ -1,0 +1,71 @@
+"""Prices of an intent's legs: the LIMIT entry, the stop-loss and the target, on the tick grid.
+
+An intent opens a bracket: entry, stop-loss and target. For a BUY (side +1) the stop is below the
+entry and the target above; for a SELL the other way round. Both exits are rounded to the instrument's
+tick size *away from the entry* (BUY: stop floored, target ceiled; SELL: stop ceiled, target floored),
+so a leg is never closer to the entry than configured and can never land on the entry price itself;
+what it costs is less than one tick of extra distance. A LIMIT entry goes `offset` ticks through the
+last price (BUY above, SELL below) so that it is marketable, on the grid (nearest tick).
+
+A price on the grid is k ticks; it is turned back into rupees as k / (ticks per rupee) when the tick
+size divides a rupee (0.05, 0.01, 0.0025: always so on Indian exchanges). Division is correctly rounded,
+so the result is the double nearest to the decimal price (99.55, not 99.55000000000001), identically
+with and without the JIT; a broker that checks price % tick_size sees a clean multiple.
+"""
+
+import math
+
+from numba import njit
+
+# Slack for a quotient that is an integer in decimal but lands a hair off it in binary
+# (100.05 / 0.05 = 2000.9999999999998): far below one tick, far above float noise.
+_GRID_EPS = 1e-9
+
+
+@njit
+def on_grid(ticks, tick_size):
+    """k ticks as rupees, the double nearest to the decimal value when 1 / tick_size is whole."""
+    per_rupee = 1.0 / tick_size
+    whole = math.floor(per_rupee + 0.5)
+    if whole >= 1.0 and abs(per_rupee - whole) <= _GRID_EPS * per_rupee:
+        return ticks / whole
+    return ticks * tick_size
+
+
+@njit
+def round_down(price, tick_size):
+    return on_grid(math.floor(price / tick_size + _GRID_EPS), tick_size)
+
+
+@njit
+def round_up(price, tick_size):
+    return on_grid(math.ceil(price / tick_size - _GRID_EPS), tick_size)
+
+
+@njit
+def round_nearest(price, tick_size):
+    return on_grid(math.floor(price / tick_size + 0.5), tick_size)
+
+
+@njit
+def bracket_exits(side, price, tick_size, stop_loss_pct, target_pct):
+    """(stop_loss, target) for an entry at `price`; side +1 BUY, -1 SELL. A pct of 0 gives 0 (no leg)."""
+    stop = 0.0
+    target = 0.0
+    if side > 0:
+        if stop_loss_pct > 0.0:
+            stop = round_down(price * (1.0 - stop_loss_pct / 100.0), tick_size)
+        if target_pct > 0.0:
+            target = round_up(price * (1.0 + target_pct / 100.0), tick_size)
+    else:
+        if stop_loss_pct > 0.0:
+            stop = round_up(price * (1.0 + stop_loss_pct / 100.0), tick_size)
+        if target_pct > 0.0:
+            target = round_down(price * (1.0 - target_pct / 100.0), tick_size)
+    return stop, target
+
+
+@njit
+def limit_entry(side, price, tick_size, offset_ticks):
+    """A marketable LIMIT price: `offset_ticks` through the last price (BUY above, SELL below)."""
+    return round_nearest(price + side * offset_ticks * tick_size, tick_size)

@@ -1,0 +1,133 @@
+"""The default strategy: a fast and a slow moving average (SMA or EMA) crossing.
+
+On each tick of a traded instrument both averages advance; once both are warm (`slow` prices seen),
+a cross of fast above slow raises a BUY intent and a cross below raises a SELL intent (only when
+`allow_short`; otherwise a bearish cross raises nothing and the open long leaves through its own stop,
+target or the day's square-off). Every intent opens a bracket of `qty` shares: a MARKET or LIMIT
+entry (LIMIT: `limit_offset_ticks` through the last price), a stop `stop_loss_pct` and a target
+`target_pct` away from the tick's price, on the tick grid (kernels/bracket.py). The strategy does
+not track its fills: two crosses are two brackets; orders and risk decide what they become.
+
+SMA mode keeps one price ring of slow + 1 per instrument, read by both windows (kernels/sma.py);
+EMA mode needs no history.
+"""
+
+import numpy as np
+from numba import njit
+
+from config.schema import MACrossoverParams
+from signals.kernels.bracket import bracket_exits, limit_entry
+from signals.kernels.commit import begin_tick, commit_tick, slot_of
+from signals.kernels.crossover import cross_step
+from signals.kernels.digest import KERNEL_DIGEST
+from signals.kernels.ema import ema_step
+from signals.kernels.sma import sma_step
+from signals.outbox import ORDER_LIMIT, ORDER_TYPE_CODES, emit_intent
+from signals.strategy import STAT_APPLIED, STAT_OUTBOX_FULL, STAT_REPLAYED, Strategy
+
+MA_SMA = 0
+MA_EMA = 1
+REASON_CROSS_ABOVE = 1
+REASON_CROSS_BELOW = 2
+
+PARAMS_DTYPE = np.dtype([
+    ("fast", np.int64), ("slow", np.int64), ("ma", np.int64), ("qty", np.int64),
+    ("stop_loss_pct", np.float64), ("target_pct", np.float64), ("order_type", np.int64),
+    ("limit_offset_ticks", np.int64), ("allow_short", np.int64),
+])
+
+STATE_DTYPE = np.dtype([
+    ("count", np.int64),      # prices applied
+    ("fast_acc", np.float64),  # SMA: running sum of the window; EMA: sum of the first `fast` (seed)
+    ("slow_acc", np.float64),
+    ("fast", np.float64),     # current averages (NaN until warm)
+    ("slow", np.float64),
+    ("side", np.int64),       # last nonzero sign of fast - slow (kernels/crossover.py)
+])
+
+
+@njit
+def _advance(st, ring, price, p):
+    """Apply one price to the averages in `st`; returns the crossover signal (+1, -1 or 0)."""
+    count = st["count"]
+    if p["ma"] == MA_SMA:
+        fast_acc, fast = sma_step(ring, count, st["fast_acc"], price, p["fast"])
+        slow_acc, slow = sma_step(ring, count, st["slow_acc"], price, p["slow"])
+    else:
+        fast_acc, fast = ema_step(count, st["fast_acc"], st["fast"], price, p["fast"])
+        slow_acc, slow = ema_step(count, st["slow_acc"], st["slow"], price, p["slow"])
+    st["fast_acc"] = fast_acc
+    st["slow_acc"] = slow_acc
+    st["fast"] = fast
+    st["slow"] = slow
+    st["count"] = count + 1
+    signal, side = cross_step(st["side"], fast, slow)
+    st["side"] = side
+    return signal
+
+
+@njit
+def _emit(outbox, cursor, row, strategy, side, reason, p, tick_size):
+    price = row["price"]
+    stop, target = bracket_exits(side, price, tick_size, p["stop_loss_pct"], p["target_pct"])
+    limit = 0.0
+    if p["order_type"] == ORDER_LIMIT:
+        limit = limit_entry(side, price, tick_size, p["limit_offset_ticks"])
+    return emit_intent(outbox, cursor, row, strategy, side, p["qty"], p["order_type"], limit, stop,
+                       target, reason)
+
+
+def build(digest):
+    """The kernel, closed over the kernel-source digest (kernels/digest.py)."""
+
+    @njit(cache=True)
+    def on_ticks(rows, inst_slot, tick_size, params, copies, commit, history, outbox, cursor,
+                 strategy, stats):
+        if digest < 0:  # never true: the digest is here to key numba's cache
+            return 0
+        p = params[0]
+        for i in range(rows.shape[0]):
+            row = rows[i]
+            slot = slot_of(inst_slot, row)
+            if slot < 0:
+                continue
+            copy = begin_tick(copies, commit, slot, row["seq"])
+            if copy < 0:
+                stats[STAT_REPLAYED] += 1
+                continue
+            signal = _advance(copies[slot, copy], history[slot], row["price"], p)
+            side = signal if signal > 0 or p["allow_short"] != 0 else 0
+            if side != 0:
+                reason = REASON_CROSS_ABOVE if side > 0 else REASON_CROSS_BELOW
+                if not _emit(outbox, cursor, row, strategy, side, reason, p,
+                             tick_size[row["instrument"]]):
+                    stats[STAT_OUTBOX_FULL] += 1
+                    return i
+            commit_tick(commit, slot, row["seq"], copy)
+            stats[STAT_APPLIED] += 1
+        return rows.shape[0]
+
+    return on_ticks
+
+
+class MACrossover(Strategy):
+    """Fast/slow moving-average crossover (module docstring)."""
+
+    kind = "ma_crossover"
+    Params = MACrossoverParams
+    PARAMS_DTYPE = PARAMS_DTYPE
+    STATE_DTYPE = STATE_DTYPE
+    REASONS = {REASON_CROSS_ABOVE: "fast crossed above slow", REASON_CROSS_BELOW: "fast crossed below slow"}
+    kernel = staticmethod(build(KERNEL_DIGEST))
+
+    @classmethod
+    def history_len(cls, params) -> int:
+        return params.slow + 1 if params.ma == "sma" else 1
+
+    @classmethod
+    def param_value(cls, params, name: str):
+        if name == "ma":
+            return MA_SMA if params.ma == "sma" else MA_EMA
+        if name == "order_type":
+            return ORDER_TYPE_CODES[params.order_type]
+        return getattr(params, name)
