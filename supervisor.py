@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 STAGE_MODULES = (("positions", "positions.stage"), ("orders", "orders.stage"),
                  ("signals", "signals.stage"), ("feed", "feed.stage"))
 # Imported once by the forkserver, so every (re)started stage is forked with compiled kernels in memory.
-PRELOAD = ["numpy", "numba", "zmq", "common.ringbuffer", "feed.warm", "signals.warm", "orders.warm",
+PRELOAD = ["numpy", "numba", "zmq", "common.ringbuffer", "common.warmup", "feed.warm", "signals.warm", "orders.warm",
            "positions.warm"]
 
 
@@ -85,7 +85,8 @@ def build_plan(config):
     from common.supervision.core import StageSpec
     from common.supervision.launcher import RunPlan
     from config.placement import available_cores, resolve_cores
-    from signals.layout import segment_sizes
+    from orders.layout import segment_sizes as orders_segments
+    from signals.layout import segment_sizes as signals_segments
 
     cores = resolve_cores(config, available_cores())
     rows = np.zeros(len(config.instruments), dtype=INSTRUMENT_DTYPE)
@@ -95,7 +96,7 @@ def build_plan(config):
     return RunPlan(
         stages=[StageSpec(name, module, tuple(cores[name])) for name, module in STAGE_MODULES],
         instrument_rows=rows, ring_capacity=config.feed.ring_capacity,
-        lossless=config.feed.source == "replay", preload=PRELOAD, segments=segment_sizes(config),
+        lossless=config.feed.source == "replay", preload=PRELOAD, segments={**signals_segments(config), **orders_segments(config)},
         supervisor_cores=tuple(cores["supervisor"]))
 
 

@@ -25,6 +25,7 @@ from common.dtypes import TICK_DTYPE
 from common.instruments import InstrumentTable
 from common.journal import JournalReader, JournalWriter
 from common.latency import new_histogram, publish, record, record_since, summary_ns
+from common.latency import warm as latency_warm
 from common.log import get_logger
 from common.messages import SignalRaised, TicksProcessed
 from common.ringbuffer import RingReader, ShmRing
@@ -70,7 +71,7 @@ class SignalsStage:
 
     def warm(self) -> None:
         self.engine.warm()
-        record_since(self.hist_tick, self.buf["ts_recv_ns"][:0], 0)
+        latency_warm()
 
     # -- per batch -----------------------------------------------------------------------------
     def step(self) -> int:

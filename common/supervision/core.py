@@ -88,6 +88,7 @@ class SupervisorCore:
                 self.runlog.event("give_up", proc.name, reason=self.outcome.reason)
                 return False
         self.runlog.event("running", "", stages=[p.name for p in self.procs])
+        self._started_at = time.monotonic()    # --duration counts trading time, not start-up
         return True
 
     def _spawn(self, proc: StageProcess, why: str) -> None:

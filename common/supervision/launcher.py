@@ -71,7 +71,7 @@ class Launcher:
         self.swept = registry.sweep_dead_runs()
         os.makedirs(self.run_dir, exist_ok=True)
         self.endpoints = Endpoints(self.run_dir)
-        registry.register(self.run_id, self.prefix, [self.endpoints.directory])
+        registry.register(self.run_id, self.prefix, [self.endpoints.dir])
         self.runlog = RunLog(os.path.join(self.run_dir, "supervisor.jsonl"))
         for doc in self.swept:
             self.runlog.event("swept_dead_run", "", **doc)

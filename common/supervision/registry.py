@@ -14,7 +14,7 @@ import shutil
 import orjson
 import psutil
 
-from common.shm import list_segments, unlink_segment
+from common.shm import remove_stale
 
 DEFAULT_DIR = os.path.join(os.environ.get("XDG_RUNTIME_DIR") or "/tmp", "otrade-runs")
 
@@ -68,7 +68,7 @@ def sweep_dead_runs() -> list[dict]:
             continue
         if _alive(int(doc.get("pid", 0)), float(doc.get("create_time", 0))):
             continue
-        removed = [seg for seg in list_segments(doc["segment_prefix"]) if unlink_segment(seg)]
+        removed = remove_stale(doc["segment_prefix"])
         for d in doc.get("ipc_dirs", []):
             shutil.rmtree(d, ignore_errors=True)
         os.unlink(path)

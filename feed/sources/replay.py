@@ -164,11 +164,11 @@ class ReplaySource(TickSource):
         dst = out[:n]
         dst["seq"] = 0
         dst["ts_event_ns"] = self.ts[sl]
-        dst["ts_recv_ns"] = mono_ns()
         dst["instrument"] = self.inst[sl]
         for c in NUMERIC:
             dst[c] = self.cols[c][sl]
         dst["flags"] = FLAG_REPLAY
+        dst["ts_recv_ns"] = mono_ns()     # "received" = handed to the feed, after the copy
         self._pos = end
         self.stats.received += n
         return n

@@ -143,7 +143,6 @@ class SimSource(TickSource):
         want = len(out) if limit is None else min(len(out), limit - self._emitted)
         n = self._budget(want, timeout_s)
         written = 0
-        recv = mono_ns()
         while written < n:
             if self._pos >= BLOCK:
                 self._next_block()
@@ -160,9 +159,9 @@ class SimSource(TickSource):
             dst["oi"] = 0
             dst["flags"] = FLAG_SYNTHETIC
             dst["ts_event_ns"] = self.t0 + (self._emitted + 1 + np.arange(take, dtype=np.int64)) * self.step_ns
-            dst["ts_recv_ns"] = recv
             self._pos += take
             self._emitted += take
             written += take
+        out["ts_recv_ns"][:written] = mono_ns()   # "received" = handed to the feed, after generation
         self.stats.received += written
         return written

@@ -1,0 +1,25 @@
+"""Brokers behind one interface (orders/brokers/base.py): paper (default), kite, upstox."""
+
+from __future__ import annotations
+
+import os
+
+
+def make_broker(config, secrets, instrument_rows, run_dir: str):
+    """The configured broker. Live SDKs are imported only when chosen."""
+    name = config.broker.name
+    if name == "paper":
+        from orders.brokers.paper.broker import PaperBroker
+
+        paper = config.broker.paper
+        return PaperBroker(os.path.join(run_dir, "paper_broker.jsonl"), instrument_rows,
+                           slippage_ticks=paper.slippage_ticks, fsync=config.journal.fsync != "never")
+    if name == "kite":
+        from orders.brokers.kite.broker import KiteBroker
+
+        return KiteBroker.from_config(config, secrets, instrument_rows)
+    if name == "upstox":
+        from orders.brokers.upstox.broker import UpstoxBroker
+
+        return UpstoxBroker.from_config(config, secrets, instrument_rows)
+    raise ValueError(f"unknown broker {name!r}")

@@ -22,13 +22,13 @@ import websocket  # websocket-client: a plain synchronous client for the server'
 from common.dtypes import FLAG_SNAPSHOT, INSTRUMENT_DTYPE, TICK_DTYPE
 from common.errors import BrokerFatal, ConfigError
 from feed.localserver.kite_ticker import KiteTickerServer
+from feed.sources.handoff import TickHandoff
 from feed.sources.kite.connection import is_auth_failure
 from feed.sources.kite.frames import DepthLevel, KiteQuote
-from feed.sources.kite.handoff import TickHandoff
 from feed.sources.kite.protocol import (mode_message, parse_client_request, parse_text_message,
                                         split_for_connections, subscribe_message, unsubscribe_message)
 from feed.sources.kite.source import KiteFeedOptions, KiteSource
-from feed.sources.kite.watchdog import Watchdog
+from feed.sources.watchdog import Watchdog
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKENS = [408065, 779521, 256265]          # INFY, SBIN (NSE), NIFTY 50 (index)

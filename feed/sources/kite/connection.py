@@ -19,7 +19,7 @@ from kiteconnect import KiteTicker
 from twisted.internet.task import LoopingCall
 
 from common.errors import BrokerFatal, BrokerRetryable
-from feed.sources.kite.watchdog import Watchdog
+from feed.sources.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 

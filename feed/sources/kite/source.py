@@ -26,9 +26,9 @@ from common.clock import mono_ns, now_ns
 from common.dtypes import TICK_DTYPE
 from common.errors import BrokerFatal, ConfigError, StageError
 from feed.sources.base import TickSource
+from feed.sources.handoff import TickHandoff
 from feed.sources.kite.connection import KiteConnection
 from feed.sources.kite.decode import KiteDecoder, TokenIndex, segment_divisor
-from feed.sources.kite.handoff import TickHandoff
 from feed.sources.kite.protocol import (MAX_CONNECTIONS_PER_API_KEY, MAX_TOKENS_PER_CONNECTION, MODE_FULL,
                                         MODES, parse_text_message, split_for_connections)
 

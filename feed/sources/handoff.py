@@ -1,12 +1,13 @@
 """TickHandoff: a bounded buffer of TICK_DTYPE rows from the websocket thread to the reader of read().
 
-One producer (the reactor thread, once per frame) and one consumer (the feed loop). Rows are copied
-in and out as whole slices under one lock, so the cost is per frame, never per tick, and no Python
-object is made per tick. The buffer never blocks the producer: when the consumer falls behind and the
-buffer is full, the *oldest* rows are overwritten and counted in stats.extra["dropped_backlog"], so a
-slow consumer still sees the current market rather than a queue of stale prices.
+One producer (a live source's network thread, once per frame: Kite's reactor, Upstox's connection
+thread) and one consumer (the feed loop). Rows are copied in and out as whole slices under one lock,
+so the locking cost is per frame, never per tick, and the hand-off makes no Python object per tick.
+The buffer never blocks the producer: when the consumer falls behind and the buffer is full, the
+*oldest* rows are overwritten and counted in stats.extra["dropped_backlog"], so a slow consumer still
+sees the current market rather than a queue of stale prices.
 
-Nothing here is Kite-specific; the Upstox source can use it as it is.
+Nothing here knows a broker: the Kite and Upstox sources both use it.
 """
 
 from __future__ import annotations

@@ -1,14 +1,18 @@
-"""OTrade's own liveness check for a KiteTicker connection.
+"""OTrade's own liveness check for a live feed connection (Kite, Upstox).
 
-Kite sends a 1-byte heartbeat about once a second even when nothing trades, so an open connection
-that delivers no message at all (ticks, heartbeats or text) for `timeout_s` is dead, whatever TCP
-says. pykiteconnect's own ping/pong check never fires: its ping loop records a time but never sends a
-ping, so no pong ever arms the check (brokers.md §0.7, pykiteconnect issue #229). A socket can stay
-ESTABLISHED for hours after the far side stopped sending.
+A socket can stay ESTABLISHED for hours after the far side stopped sending, so a connection that
+delivers nothing at all for `timeout_s` is treated as dead, whatever TCP says. What counts as
+"something" is the source's choice, made where it calls `feed()`:
 
-The watchdog is a pure object over an injected clock; the source calls `feed()` on every message and
-polls `expired()` from a timer on the websocket thread, and drops the connection when it trips so the
-SDK's reconnect (with backoff and resubscription) takes over.
+- Kite sends a 1-byte heartbeat about once a second even when nothing trades, so every message counts.
+  pykiteconnect's own ping/pong check never fires (its ping loop never sends a ping; brokers.md §0.7,
+  pykiteconnect issue #229).
+- Upstox has no application heartbeat, only websocket pings when idle, so its source counts pings as
+  well as data (a data-only watchdog false-fires in a quiet market, brokers.md §2.6).
+
+The watchdog is a pure object over an injected clock: the source calls `feed()` on every message,
+`arm()` when a connection opens, and polls `expired()`; when it trips the source drops the connection
+so its reconnect (with backoff and resubscription) takes over.
 """
 
 from __future__ import annotations

@@ -1,0 +1,154 @@
+"""The engine's order book: every order OTrade sent today, changed ONLY by order events.
+
+`OrderBook.apply(event)` is called with each event right after the engine emitted (journaled) it,
+and with each journaled event on restore, so the book after a restart is exactly the book before it.
+The status of an order moves through the transition table in orders/statemachine.py; an illegal move
+is counted in `illegal_transitions`, never raised. Fills are applied once per fill id
+(`duplicate_fills` counts the rest). The one thing not journaled is a cancel request in flight
+(CANCEL_PENDING): if it is lost in a crash, the engine simply asks again, and a cancel is
+idempotent.
+
+Imports only the standard library, `common.messages` and the state machine.
+"""
+
+from dataclasses import dataclass
+
+from common.messages import (OrderAccepted, OrderCanceled, OrderFilled, OrderInDoubt, OrderModified,
+                             OrderRejected, OrderSubmitting)
+from orders import statemachine as sm
+
+EXIT_ROLES = frozenset(("STOP", "TARGET", "SQUAREOFF", "FLATTEN"))
+CLOSE_ROLES = frozenset(("SQUAREOFF", "FLATTEN"))
+
+
+@dataclass(slots=True, eq=False)
+class Order:
+    client_order_id: str
+    intent_id: str
+    strategy: str
+    bracket_id: str
+    role: str
+    instrument: int
+    symbol: str
+    side: int
+    qty: int
+    order_type: str
+    price: float
+    trigger_price: float
+    tick_seq: int            # the tick it was (last) submitted on
+    submitted_ns: int        # market clock at that submission
+    status: str = sm.NEW
+    broker_order_id: str = ""
+    filled_qty: int = 0
+    filled_value: float = 0.0
+    fees_inr: float = 0.0
+    n_fills: int = 0
+    attempts: int = 0        # OrderSubmitting events (a re-send after an in-doubt lookup adds one)
+    settled_ns: int = 0      # market clock of the last reject / in-doubt, for retry pacing
+    reason: str = ""
+
+    @property
+    def leaves(self) -> int:
+        """Quantity the broker may still execute (0 once the order is final)."""
+        return self.qty - self.filled_qty if self.status in sm.WORKING else 0
+
+    @property
+    def working(self) -> bool:
+        return self.status in sm.WORKING
+
+    @property
+    def avg_price(self) -> float:
+        return self.filled_value / self.filled_qty if self.filled_qty else 0.0
+
+
+class OrderBook:
+    def __init__(self):
+        self.orders: dict[str, Order] = {}          # by client order id, in submission order
+        self.by_broker_id: dict[str, Order] = {}
+        self._working: dict[str, Order] = {}         # the WORKING subset, same order
+        self.fill_ids: set[str] = set()
+        self.illegal_transitions = 0
+        self.duplicate_fills = 0
+        self.unknown_events = 0
+
+    def get(self, client_order_id: str) -> Order | None:
+        return self.orders.get(client_order_id)
+
+    def working(self) -> list[Order]:
+        return list(self._working.values())
+
+    @property
+    def n_working(self) -> int:
+        return len(self._working)
+
+    def unresolved(self) -> list[Order]:
+        """Orders whose placement outcome the engine does not know."""
+        return [o for o in self.orders.values() if o.status in (sm.SUBMITTING, sm.IN_DOUBT)]
+
+    def apply(self, msg) -> Order | None:
+        """Apply one order event; returns the order it touched (None for an unknown order)."""
+        if isinstance(msg, OrderSubmitting):
+            return self._submitting(msg)
+        order = self.orders.get(msg.client_order_id)
+        if order is None:
+            self.unknown_events += 1
+            return None
+        if isinstance(msg, OrderAccepted):
+            order.broker_order_id = msg.broker_order_id or order.broker_order_id
+            self.by_broker_id[order.broker_order_id] = order
+            self._move(order, sm.ACCEPT)
+        elif isinstance(msg, OrderFilled):
+            self._filled(order, msg)
+        elif isinstance(msg, OrderCanceled):
+            self._move(order, sm.CANCEL)
+        elif isinstance(msg, OrderRejected):
+            order.reason = msg.reason
+            order.settled_ns = msg.ts_event_ns
+            if msg.broker_order_id:
+                order.broker_order_id = msg.broker_order_id
+            self._move(order, sm.REJECT)
+        elif isinstance(msg, OrderModified):
+            order.qty, order.price, order.trigger_price = msg.qty, msg.price, msg.trigger_price
+        elif isinstance(msg, OrderInDoubt):
+            order.settled_ns = msg.ts_event_ns
+            self._move(order, sm.IN_DOUBT_EVENT)
+        return order
+
+    def request_cancel(self, order: Order) -> None:
+        """Mark a cancel in flight (not journaled; see the module docstring)."""
+        self._move(order, sm.CANCEL_REQUEST)
+
+    def _submitting(self, msg: OrderSubmitting) -> Order:
+        order = self.orders.get(msg.client_order_id)
+        if order is None:
+            order = Order(msg.client_order_id, msg.intent_id, msg.strategy, msg.bracket_id, msg.role,
+                          msg.instrument, msg.symbol, msg.side, msg.qty, msg.order_type, msg.price,
+                          msg.trigger_price, msg.tick_seq, msg.ts_event_ns)
+            self.orders[order.client_order_id] = order
+        order.tick_seq, order.submitted_ns = msg.tick_seq, msg.ts_event_ns
+        order.attempts += 1
+        self._move(order, sm.SUBMIT)
+        return order
+
+    def _filled(self, order: Order, msg: OrderFilled) -> None:
+        if msg.fill_id in self.fill_ids:
+            self.duplicate_fills += 1
+            return
+        self.fill_ids.add(msg.fill_id)
+        if msg.broker_order_id and not order.broker_order_id:
+            order.broker_order_id = msg.broker_order_id
+            self.by_broker_id[msg.broker_order_id] = order
+        order.filled_qty += msg.qty
+        order.filled_value += msg.qty * msg.price
+        order.fees_inr += msg.fees_inr
+        order.n_fills += 1
+        self._move(order, sm.fill_event(order.qty - order.filled_qty))
+
+    def _move(self, order: Order, event: str) -> None:
+        order.status, legal = sm.transition(order.status, event)
+        if not legal:
+            self.illegal_transitions += 1
+        if order.status in sm.WORKING:
+            self._working.setdefault(order.client_order_id, order)
+        else:
+            self._working.pop(order.client_order_id, None)

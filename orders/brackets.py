@@ -1,0 +1,272 @@
+"""Brackets emulated by OTrade (no broker offers them through its API): entry, stop-loss, target.
+
+The planner is LEVEL-triggered: from the order book as it stands it computes what should be working
+and returns the actions that close the gap (Place / Modify / Cancel). The engine runs it on every
+event tick, so it keeps no memory of what it did before, it is idempotent, and after a restart it
+simply finishes whatever the dead process had half done.
+
+- Entry: one order, or freeze-sized slices (n = 1, 2, ...) when the quantity is above the exchange
+  freeze quantity (risk has already denied those when config.risk.freeze_action is "deny").
+- Exits, once entry quantity has filled: a STOP leg (SL-M at the stop, or SL with a limit
+  `stop_limit_ticks` beyond it) and a TARGET leg (LIMIT at the target), each sized to the bracket's
+  open quantity = entry filled - exits filled. So a partial entry fill gets exits for what filled
+  and later fills grow them (modify up, then new legs once a leg would exceed the freeze quantity);
+  an exit's fill shrinks the other leg (modify down); a leg left with nothing to cover is canceled:
+  that is the OCO.
+- A stop leg the broker refuses (a gap through the trigger before it was placed) is replaced once by
+  a MARKET exit: a refused stop is treated as a triggered one. A refused target is not retried (the
+  stop still protects); the square-off catches anything left.
+- HALTED: working entries are canceled and missing slices are not sent; exits keep protecting what
+  filled.
+- Sweep (`plan_sweep`: square-off time, or flatten after the kill switch / FlattenAll): cancel every
+  working order, then close each instrument's net position with MARKET orders. Brackets caught by a
+  flatten are closed for good.
+
+Imports only the standard library, `common.ids`, the risk rounding kernel and the order book.
+"""
+
+from dataclasses import dataclass, field, replace
+
+from common.ids import client_order_id
+from orders import statemachine as sm
+from orders.book import CLOSE_ROLES, Order, OrderBook
+from orders.risk import round_to_tick
+
+STOP, TARGET, ENTRY = "STOP", "TARGET", "ENTRY"
+CLOSE_RETRY_NS = 1_000_000_000     # a rejected close is tried again after a second of market time
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    role: str
+    intent_id: str
+    n: int                 # 0: the order itself; 1, 2, ...: slices / further legs
+    bracket_id: str
+    strategy: str
+    instrument: int
+    side: int
+    qty: int
+    order_type: str
+    price: float = 0.0
+    trigger_price: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Modify:
+    client_order_id: str
+    qty: int               # the order's new total quantity (filled part included)
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    client_order_id: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Bracket:
+    intent_id: str
+    strategy: str
+    instrument: int
+    side: int
+    stop_loss: float       # rounded to the tick; 0 = no stop leg
+    target: float          # rounded to the tick; 0 = no target leg
+    entry_plan: list       # [Place] of every entry slice, fixed when the intent was approved
+    entries: list = field(default_factory=list)   # client order ids submitted, per role
+    stops: list = field(default_factory=list)
+    targets: list = field(default_factory=list)
+    closed: bool = False   # swept: its position is closed by square-off / flatten, not by its legs
+
+
+def slice_sizes(qty: int, freeze_qty: int) -> list[tuple[int, int]]:
+    """(n, qty) of each order: [(0, qty)] if it fits, else freeze-sized slices numbered from 1."""
+    if freeze_qty <= 0 or qty <= freeze_qty:
+        return [(0, qty)]
+    sizes, n = [], 1
+    while qty > 0:
+        sizes.append((n, min(qty, freeze_qty)))
+        qty -= freeze_qty
+        n += 1
+    return sizes
+
+
+def _filled(book: OrderBook, coids: list) -> int:
+    return sum(book.orders[c].filled_qty for c in coids)
+
+
+def open_qty(b: Bracket, book: OrderBook) -> int:
+    """Entry filled minus exits filled: what the legs must cover."""
+    return max(0, _filled(book, b.entries) - _filled(book, b.stops) - _filled(book, b.targets))
+
+
+class BracketDesk:
+    """Every bracket of the day (`brackets`, by intent id) and the ones still needing care
+    (`active`).
+
+    Parameters
+    ----------
+    tick_size, freeze_qty : per-instrument arrays (INSTRUMENT_DTYPE columns).
+    stop_order_type : "SL-M" (default) or "SL" for the stop leg.
+    stop_limit_ticks : for "SL" stops, how many ticks beyond the trigger the limit sits.
+    """
+
+    def __init__(self, tick_size, freeze_qty, stop_order_type: str = "SL-M", stop_limit_ticks: int = 2):
+        if stop_order_type not in ("SL-M", "SL"):
+            raise ValueError(f"stop_order_type must be 'SL-M' or 'SL', got {stop_order_type!r}")
+        self._tick_size = tick_size
+        self._freeze = freeze_qty
+        self._stop_type = stop_order_type
+        self._stop_limit_ticks = stop_limit_ticks
+        self.brackets: dict[str, Bracket] = {}
+        self.active: dict[str, Bracket] = {}
+
+    def open(self, intent) -> Bracket:
+        """Record an approved intent (a SignalRaised) as a bracket; rounding is ours to do."""
+        k, tick = intent.instrument, float(self._tick_size[intent.instrument])
+        limit = intent.order_type == "LIMIT"
+        plan = [Place(ENTRY, intent.intent_id, n, intent.intent_id, intent.strategy, k, intent.side, q,
+                      "LIMIT" if limit else "MARKET", intent.limit_price if limit else 0.0)
+                for n, q in slice_sizes(intent.qty, int(self._freeze[k]))]
+        stop = float(round_to_tick(intent.stop_loss, tick)) if intent.stop_loss > 0 else 0.0
+        target = float(round_to_tick(intent.target, tick)) if intent.target > 0 else 0.0
+        b = Bracket(intent.intent_id, intent.strategy, k, intent.side, stop, target, plan)
+        self.brackets[b.intent_id] = self.active[b.intent_id] = b
+        return b
+
+    def attach(self, order: Order) -> None:
+        """File a submitted order under its bracket's role list (once)."""
+        b = self.brackets.get(order.bracket_id)
+        if b is None:
+            return
+        coids = {ENTRY: b.entries, STOP: b.stops, TARGET: b.targets}.get(order.role)
+        if coids is not None and order.client_order_id not in coids:
+            coids.append(order.client_order_id)
+
+    def close_all(self) -> None:
+        """A flatten took over every bracket open now: their legs are canceled, not resized."""
+        for b in self.active.values():
+            b.closed = True
+        self.active.clear()
+
+    def plan(self, book: OrderBook, halted: bool) -> list:
+        """Missing entry slices (unless halted), exit resizing, and entry cancels when halted."""
+        actions: list = []
+        for b in self.active.values():
+            if not halted:
+                actions += [p for p in b.entry_plan if _coid(p) not in book.orders]
+            actions += self._plan_exits(b, book)
+        if halted:
+            actions += [Cancel(o.client_order_id, "trading halted") for o in book.working()
+                        if o.role == ENTRY and o.broker_order_id and o.status != sm.CANCEL_PENDING]
+        return actions
+
+    def prune(self, book: OrderBook) -> None:
+        """Drop brackets with nothing left to do: entries final, legs final, nothing open."""
+        done = [iid for iid, b in self.active.items() if self._finished(b, book)]
+        for iid in done:
+            del self.active[iid]
+
+    def _finished(self, b: Bracket, book: OrderBook) -> bool:
+        if len(b.entries) < len(b.entry_plan):
+            return False
+        orders = [book.orders[c] for c in b.entries + b.stops + b.targets]
+        if any(o.working for o in orders):
+            return False
+        return open_qty(b, book) == 0 or (b.stop_loss == 0 and b.target == 0 and
+                                          all(book.orders[c].status in sm.TERMINAL for c in b.entries))
+
+    def _plan_exits(self, b: Bracket, book: OrderBook) -> list:
+        want = open_qty(b, book)
+        cap = int(self._freeze[b.instrument])
+        actions: list = []
+        stops = [book.orders[c] for c in b.stops]
+        refused = sum(1 for o in stops if o.status == sm.REJECTED)
+        if b.stop_loss > 0 and refused < 2:
+            leg = Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
+                        -b.side, 0, "MARKET") if refused else self._stop_leg(b)
+            actions += _resize(stops, want, cap, leg)
+        targets = [book.orders[c] for c in b.targets]
+        if b.target > 0 and not any(o.status == sm.REJECTED for o in targets):
+            leg = Place(TARGET, b.intent_id, len(b.targets), b.intent_id, b.strategy, b.instrument,
+                        -b.side, 0, "LIMIT", b.target)
+            actions += _resize(targets, want, cap, leg)
+        return actions
+
+    def _stop_leg(self, b: Bracket) -> Place:
+        price = 0.0
+        if self._stop_type == "SL":   # a sell stop's limit sits a little below its trigger
+            tick = float(self._tick_size[b.instrument])
+            price = float(round_to_tick(b.stop_loss - b.side * self._stop_limit_ticks * tick, tick))
+        return Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument, -b.side,
+                     0, self._stop_type, price, b.stop_loss)
+
+
+def _coid(p: Place) -> str:
+    return client_order_id(p.intent_id, p.role, p.n)
+
+
+def _resize(legs: list[Order], want: int, cap: int, template: Place) -> list:
+    live = [o for o in legs if o.working and o.status != sm.CANCEL_PENDING]
+    have = sum(o.leaves for o in live)
+    if have > want:
+        return _shrink(live, have - want)
+    need = want - have
+    actions: list = []
+    last = live[-1] if live else None
+    if need > 0 and last is not None and last.broker_order_id and last.status != sm.IN_DOUBT:
+        grow = need if cap <= 0 else min(need, cap - last.qty)
+        if grow > 0:
+            actions.append(Modify(last.client_order_id, last.qty + grow))
+            need -= grow
+    n = template.n
+    while need > 0:
+        qty = need if cap <= 0 else min(need, cap)
+        actions.append(replace(template, n=n, qty=qty))
+        need -= qty
+        n += 1
+    return actions
+
+
+def _shrink(live: list[Order], excess: int) -> list:
+    actions: list = []
+    for o in reversed(live):                      # shrink the newest legs first
+        if excess <= 0:
+            break
+        cut = min(excess, o.leaves)
+        excess -= cut
+        if cut == o.leaves:
+            actions.append(Cancel(o.client_order_id, "nothing left to cover (OCO)"))
+        elif o.broker_order_id:
+            actions.append(Modify(o.client_order_id, o.qty - cut))
+    return actions
+
+
+def plan_sweep(book: OrderBook, positions: dict[int, int], role: str, freeze_qty, now_ns: int,
+               reason: str) -> tuple[list, int]:
+    """Cancel everything working, then close each position that has nothing working on its
+    instrument.
+
+    Waiting for the cancels to be confirmed before closing is what keeps a stop that fills during
+    the cancel from doubling the close into a reversed position. `positions` maps instrument ->
+    signed net quantity (non-zero only). Returns the actions and the market time of a close retry it
+    waits for (0 when none).
+    """
+    actions: list = []
+    busy = set()
+    for o in book.working():
+        busy.add(o.instrument)
+        if o.role not in CLOSE_ROLES and o.status != sm.CANCEL_PENDING and o.broker_order_id:
+            actions.append(Cancel(o.client_order_id, reason))
+    wake = 0
+    for k, qty in positions.items():
+        if k in busy:
+            continue
+        closes = [o for o in book.orders.values() if o.instrument == k and o.role in CLOSE_ROLES]
+        retry_at = max((o.settled_ns for o in closes), default=0) + CLOSE_RETRY_NS
+        if closes and now_ns < retry_at:
+            wake = retry_at if not wake else min(wake, retry_at)
+            continue
+        intent = f"{role}:{k}:{len({o.intent_id for o in closes})}"
+        for n, q in slice_sizes(abs(qty), int(freeze_qty[k])):
+            actions.append(Place(role, intent, n, "", "", k, -1 if qty > 0 else 1, q, "MARKET"))
+    return actions, wake

@@ -1,0 +1,162 @@
+"""The one interface every broker satisfies: paper (the default), Kite and Upstox.
+
+Requirement table (what `tests/orders/broker_contract.py` checks for every broker):
+
+    method                  required  semantics
+    ----------------------  --------  ------------------------------------------------------------------
+    capabilities            yes       frozenset of optional features: "gtt_oco", "autoslice", ...
+    place(req)              yes       send one order; returns a BrokerAck (ACCEPTED, or REJECTED when the
+                                      broker recorded the order and refused it); raises
+                                      BrokerRejected when it refused without recording anything,
+                                      BrokerRetryable when the outcome is unknown or the request was
+                                      throttled, BrokerFatal on bad credentials. Never retried by
+                                      the adapter itself.
+    modify(id, ...)         yes       absolute new values (qty is the order's new total quantity,
+                                      including what already filled); idempotent. Returns a
+                                      BrokerAck.
+    cancel(id)              yes       returns a BrokerAck: CANCELED when done, CANCEL_PENDING when the
+                                      confirmation will arrive through poll_events. Canceling an
+                                      order that is already final raises BrokerRejected.
+    find_by_client_id(c)    yes       the broker's record of our order (the client id rides in the tag),
+                                      or None if the broker never saw it: the in-doubt lookup.
+    orders() / trades()     yes       the day's order book / executions (for reconciliation and recovery).
+    positions()             yes       net intraday positions per instrument.
+    on_ticks(t, a, b)       yes       paper: match working orders against ticks[a:b], stop at the first
+                                      tick that fills something and return its index (that tick is
+                                      fully matched), else b. Live brokers return b at once.
+    poll_events()           yes       BrokerOrder / BrokerTrade updates since the last call (paper fills,
+                                      live postbacks). Every execution arrives as a BrokerTrade.
+    close()                 yes       release sockets and files; idempotent.
+
+Calls return as soon as the broker answered; acks and fills come back as events. A raised error
+means exactly what its class says (common/errors.py). Statuses use OTrade's vocabulary
+(orders/statemachine.py). Imports only numpy, the standard library, `common` and the state machine.
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from orders import statemachine as sm
+
+ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
+# The statuses a broker may report for an order (a subset of the state machine's).
+BROKER_STATUSES = (sm.ACCEPTED, sm.PARTIALLY_FILLED, sm.FILLED, sm.CANCEL_PENDING, sm.CANCELED,
+                   sm.REJECTED)
+
+CAP_GTT_OCO = "gtt_oco"       # broker-native two-leg OCO (Kite GTT two-leg, Upstox GTT MULTIPLE)
+CAP_AUTOSLICE = "autoslice"   # broker slices above the freeze quantity itself
+CAP_PARTIAL_FILLS = "partial_fills"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """One order as OTrade sends it. Prices are rupees (0 when unused), quantities are units.
+
+    `after_seq` is the tick seq the order is placed at: the paper broker never fills it on that tick
+    or an earlier one, which is what makes paper fills a pure function of the tick stream.
+    """
+
+    client_order_id: str
+    instrument: int
+    symbol: str
+    exchange: str
+    side: int               # +1 buy, -1 sell
+    qty: int
+    order_type: str         # MARKET | LIMIT | SL | SL-M
+    price: float = 0.0      # LIMIT and SL limit price
+    trigger_price: float = 0.0   # SL and SL-M
+    product: str = "MIS"
+    validity: str = "DAY"
+    after_seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAck:
+    broker_order_id: str
+    client_order_id: str
+    status: str             # ACCEPTED | REJECTED | CANCELED | CANCEL_PENDING (...)
+    reason: str = ""
+    code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOrder:
+    """The broker's record of one order (order book row, or an order-update event)."""
+
+    broker_order_id: str
+    client_order_id: str    # our id, from the broker's tag field ("" for orders not placed by OTrade)
+    instrument: int
+    symbol: str
+    side: int
+    qty: int                # total quantity (after modifications)
+    order_type: str
+    price: float
+    trigger_price: float
+    status: str
+    filled_qty: int
+    avg_price: float
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerTrade:
+    """One execution. `trade_id` is unique per broker day and becomes OTrade's fill id."""
+
+    trade_id: str
+    broker_order_id: str
+    client_order_id: str
+    instrument: int
+    side: int
+    qty: int
+    price: float
+    tick_seq: int = 0       # paper: the tick it filled on; live: 0 (the engine uses its current tick)
+    ts_event_ns: int = 0    # when it executed (exchange/market clock), 0 when unknown
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerPosition:
+    instrument: int
+    symbol: str
+    qty: int                # signed net quantity
+    avg_price: float        # of the open quantity, 0 when flat
+    realised_pnl_inr: float
+
+
+class Broker(ABC):
+    """See the module docstring for the contract of each method."""
+
+    capabilities: frozenset = frozenset()
+
+    @abstractmethod
+    def place(self, req: OrderRequest) -> BrokerAck: ...
+
+    @abstractmethod
+    def modify(self, broker_order_id: str, qty: int | None = None, price: float | None = None,
+               trigger_price: float | None = None) -> BrokerAck: ...
+
+    @abstractmethod
+    def cancel(self, broker_order_id: str) -> BrokerAck: ...
+
+    @abstractmethod
+    def find_by_client_id(self, client_order_id: str) -> BrokerOrder | None: ...
+
+    @abstractmethod
+    def orders(self) -> list[BrokerOrder]: ...
+
+    @abstractmethod
+    def trades(self) -> list[BrokerTrade]: ...
+
+    @abstractmethod
+    def positions(self) -> list[BrokerPosition]: ...
+
+    def on_ticks(self, ticks: np.ndarray, start: int, stop: int) -> int:
+        """Live brokers match nothing locally: every tick is 'processed' at once."""
+        return stop
+
+    @abstractmethod
+    def poll_events(self) -> list: ...
+
+    def close(self) -> None:
+        """Nothing to release by default."""

@@ -1,0 +1,164 @@
+"""The paper exchange's fill model: a numba kernel over arrays of working orders.
+
+Fills are a pure function of the tick stream and the orders (never of wall-clock or scheduling):
+
+- an order is eligible only on ticks of its instrument with seq > its `after_seq`;
+- MARKET fills on its first eligible tick at that tick's price plus `slippage_ticks` ticks against
+  it (a buy pays more, a sell gets less);
+- LIMIT buy fills when a tick's price <= the limit, sell when >= the limit, AT THE LIMIT PRICE: no
+  price improvement, even for a limit that was marketable when placed (conservative and predictable:
+  a target leg books exactly its target);
+- SL-M triggers when the price crosses the trigger (buy: price >= trigger, sell: price <= trigger)
+  and fills on that same tick like a MARKET order; SL triggers the same way and then rests as a
+  LIMIT at its price (it may fill on the triggering tick);
+- each order fills at most `max_fill_qty` units per tick (0 = no limit), so partial fills happen
+  deterministically; orders do not share liquidity (each sees the whole tick);
+- within a tick, orders are matched in placement order (slot order).
+
+Prices compare with a tolerance of a millionth of a tick, so 0.1 + 0.2 still meets a 0.3 limit.
+
+Working-order arrays (one slot per working order, `n` slots used; all int64 unless noted):
+    instr, side (+1/-1), otype (OT_*), price f8, trigger f8, leaves, after_seq, triggered (0/1).
+State `clock` int64[2]: [0] seq of the last tick matched (ticks at or before it are skipped, which
+makes re-feeding ticks after a restart harmless), [1] its ts_event_ns.
+Output events (ev_* arrays, at least 2 * n + 2 long, which the kernel can never overflow: each order
+triggers at most once and fills at most once on the one tick the kernel stops at):
+    ev_kind (EV_FILL / EV_TRIGGER), ev_slot, ev_qty, ev_price f8, ev_tick (index into ticks).
+Complexity O((stop - start) + ticks_of_instruments_with_orders * orders_on_that_instrument).
+"""
+
+import numpy as np
+from numba import njit
+
+OT_MARKET, OT_LIMIT, OT_SL, OT_SLM = 0, 1, 2, 3
+ORDER_TYPE_CODES = {"MARKET": OT_MARKET, "LIMIT": OT_LIMIT, "SL": OT_SL, "SL-M": OT_SLM}
+EV_FILL, EV_TRIGGER = 1, 2
+
+
+@njit(cache=True)
+def _crossed(side, px, level, eps):
+    """A buy limit is met at or below its level, a sell at or above (and the mirror for stops)."""
+    if side > 0:
+        return px <= level + eps
+    return px >= level - eps
+
+
+@njit(cache=True)
+def _match_one(o, px, seq, otype, side, price, trigger, leaves, after_seq, triggered,
+               tick_size, slippage_ticks, max_fill):
+    """(fill qty, fill price, newly triggered) for slot `o` on one tick."""
+    if leaves[o] <= 0 or seq <= after_seq[o]:
+        return 0, 0.0, False
+    eps = tick_size * 1e-6
+    kind = otype[o]
+    fresh = False
+    if (kind == OT_SL or kind == OT_SLM) and triggered[o] == 0:
+        # A stop triggers when the price moves through it against the resting side.
+        if not _crossed(-side[o], px, trigger[o], eps):
+            return 0, 0.0, False
+        triggered[o] = 1
+        fresh = True
+    qty = leaves[o] if max_fill <= 0 else min(leaves[o], max_fill)
+    if kind == OT_MARKET or kind == OT_SLM:
+        return qty, px + side[o] * slippage_ticks * tick_size, fresh
+    if _crossed(side[o], px, price[o], eps):
+        return qty, price[o], fresh
+    return 0, 0.0, fresh
+
+
+@njit(cache=True)
+def match_ticks(ticks, start, stop, n, instr, side, otype, price, trigger, leaves, after_seq,
+                triggered, orders_by_instr, tick_size, slippage_ticks, max_fill, clock,
+                ev_kind, ev_slot, ev_qty, ev_price, ev_tick):
+    """Match ticks[start:stop]; stop after the first tick that fills. Returns (index, n_events).
+
+    `index` is that tick's index (fully matched), or `stop` when nothing filled. `leaves` and
+    `triggered` are updated in place; the caller records the events and retires filled slots.
+    """
+    n_ev = 0
+    for t in range(start, stop):
+        tick = ticks[t]
+        if tick["seq"] <= clock[0]:
+            continue
+        clock[0] = tick["seq"]
+        clock[1] = tick["ts_event_ns"]
+        k = tick["instrument"]
+        if k >= orders_by_instr.shape[0] or orders_by_instr[k] == 0:
+            continue
+        filled = False
+        for o in range(n):
+            if instr[o] != k:
+                continue
+            qty, px, fresh = _match_one(o, tick["price"], tick["seq"], otype, side, price, trigger, leaves,
+                                        after_seq, triggered, tick_size[k], slippage_ticks, max_fill)
+            if qty > 0:
+                leaves[o] -= qty
+                ev_kind[n_ev] = EV_FILL
+                ev_qty[n_ev] = qty
+                ev_price[n_ev] = px
+                filled = True
+            elif fresh:
+                ev_kind[n_ev] = EV_TRIGGER
+                ev_qty[n_ev] = 0
+                ev_price[n_ev] = tick["price"]
+            else:
+                continue
+            ev_slot[n_ev] = o
+            ev_tick[n_ev] = t
+            n_ev += 1
+        if filled:
+            return t, n_ev
+    return stop, n_ev
+
+
+class WorkingOrders:
+    """The kernel's view of the working orders: parallel arrays, rebuilt whenever the set changes.
+
+    Rebuilding (O(working orders)) happens on place, modify, cancel and completion, never per tick;
+    slot order is placement order, which is the matching priority.
+    """
+
+    def __init__(self, n_instruments: int):
+        self.n = 0
+        self.orders_by_instr = np.zeros(max(1, n_instruments), np.int64)
+        self._alloc(16)
+
+    def _alloc(self, cap: int) -> None:
+        self.instr = np.zeros(cap, np.int64)
+        self.side = np.zeros(cap, np.int64)
+        self.otype = np.zeros(cap, np.int64)
+        self.price = np.zeros(cap, np.float64)
+        self.trigger = np.zeros(cap, np.float64)
+        self.leaves = np.zeros(cap, np.int64)
+        self.after_seq = np.zeros(cap, np.int64)
+        self.triggered = np.zeros(cap, np.int64)
+        self.ev_kind = np.zeros(2 * cap + 2, np.int64)
+        self.ev_slot = np.zeros(2 * cap + 2, np.int64)
+        self.ev_qty = np.zeros(2 * cap + 2, np.int64)
+        self.ev_price = np.zeros(2 * cap + 2, np.float64)
+        self.ev_tick = np.zeros(2 * cap + 2, np.int64)
+
+    def rebuild(self, orders: list) -> None:
+        """Load `orders` (objects with instrument, side, order_type, price, trigger_price, leaves,
+        after_seq, triggered) into slots 0..len-1; each order's `slot` attribute is set."""
+        if len(orders) > self.instr.shape[0]:
+            self._alloc(2 * len(orders))
+        self.orders_by_instr[:] = 0
+        for o, order in enumerate(orders):
+            order.slot = o
+            self.instr[o] = order.instrument
+            self.side[o] = order.side
+            self.otype[o] = ORDER_TYPE_CODES[order.order_type]
+            self.price[o] = order.price
+            self.trigger[o] = order.trigger_price
+            self.leaves[o] = order.leaves
+            self.after_seq[o] = order.after_seq
+            self.triggered[o] = 1 if order.triggered else 0
+            self.orders_by_instr[order.instrument] += 1
+        self.n = len(orders)
+
+    def match(self, ticks, start, stop, tick_size, slippage_ticks, max_fill, clock):
+        return match_ticks(ticks, start, stop, self.n, self.instr, self.side, self.otype, self.price,
+                           self.trigger, self.leaves, self.after_seq, self.triggered,
+                           self.orders_by_instr, tick_size, slippage_ticks, max_fill, clock,
+                           self.ev_kind, self.ev_slot, self.ev_qty, self.ev_price, self.ev_tick)

@@ -1,0 +1,506 @@
+"""OrderEngine: the orders stage's deterministic core, a pure function of (ticks, intents).
+
+`advance(ticks, intents)` walks a contiguous run of ticks in seq order. A numba scan
+(orders/exposure.py) finds the next tick on which the engine has work (an intent is due, the market
+clock reaches a wake time, the day's P&L reaches the kill switch); the paper broker's matching
+kernel (`broker.on_ticks`) finds the next tick that fills something, never looking past the first;
+the per-tick market state is applied up to the earlier of the two and that tick is SETTLED in
+Python, in this fixed order:
+
+    1. broker events (fills, status updates)        4. plan + execute: sweep (square-off / flatten)
+    2. in-doubt orders due for another lookup          or brackets (missing entry slices, exit legs,
+    3. kill switch (day P&L <= -daily_loss_limit)      OCO, entry cancels when halted)
+                                                     5. intents with tick_seq <= this tick, in
+                                                     arrival
+                                                        order: risk check, then deny or submit
+
+Time is the market clock (the largest ts_event_ns seen), never wall-clock, so a tick's outcome does
+not depend on how the stream was cut into batches or how fast it ran.
+
+Durability is event sourcing. Every state change is an event passed to `emit` (the stage journals it
+and flushes before emit returns) and only then applied by `_apply`, the same function `restore` runs
+over the journal. Besides order events the journal carries three record types the engine needs for
+itself (`JOURNAL_ONLY`): a `TicksProcessed(upto_seq=T+1)` marker before the first event of tick T,
+the approved intent (`SignalRaised`, the bracket's spec) and `FlattenAll` (flatten mode on).
+Placement order: emit(OrderSubmitting) BEFORE broker.place, so a crash in between leaves the order
+in doubt.
+
+Restart: `restore(events, market)` then `resolve_in_doubt()`, then `advance` from the stage's
+committed tick cursor (no later than the start of the batch the crash interrupted; `market` is the
+`market_snapshot()` taken at that cursor). Ticks before the last marked tick only rebuild the market
+state; that tick is settled again, and every step above is level-triggered (it computes what should
+exist from the book and does only what is missing), so the engine finishes exactly what the dead
+process had half done and goes on as if it had never died.
+"""
+
+import numpy as np
+
+from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
+from common.ids import client_order_id
+from common.messages import (TRADING_STATES, FlattenAll, OrderAccepted, OrderCanceled, OrderDenied,
+                             OrderFilled, OrderInDoubt, OrderModified, OrderRejected, OrderSubmitting,
+                             SignalRaised, TicksProcessed, TradingStateChanged)
+from orders import statemachine as sm
+from orders.book import OrderBook
+from orders.brackets import BracketDesk, Cancel, Modify, Place, plan_sweep
+from orders.brokers.base import BrokerTrade, OrderRequest
+from orders.exposure import NEVER_NS, Exposure, apply_ticks, scan_events
+from orders.limits import PHASE_SQUARE_OFF
+from orders.risk import RiskGate, describe
+from orders.throttle import Throttle
+
+JOURNAL_ONLY = (TicksProcessed, SignalRaised, FlattenAll)
+IN_DOUBT_RETRY_NS = 1_000_000_000
+_FIRST_CHUNK, _MAX_CHUNK = 64, 1 << 16
+
+
+class OrderEngine:
+    """Parameters
+    ----------
+    instruments : INSTRUMENT_DTYPE rows, indexed by the ticks' `instrument`.
+    limits : orders.limits.RiskLimits (from config.risk).
+    fees : orders.fees.FeeSchedule (from config.broker.paper).
+    broker : an orders.brokers.base.Broker.
+    emit : called with every event; must make it durable before returning.
+    stop_order_type, stop_limit_ticks : stop legs as SL-M (default) or SL with a limit that many
+    ticks
+        beyond the trigger.
+    """
+
+    def __init__(self, instruments, limits, fees, broker, emit, *, stop_order_type: str = "SL-M",
+                 stop_limit_ticks: int = 2, source: str = "orders"):
+        self.limits, self._fees, self._broker, self._sink = limits, fees, broker, emit
+        self._source = source
+        self._symbols = [s.decode() for s in instruments["symbol"]]
+        self._exchanges = [e.decode() for e in instruments["exchange"]]
+        self.risk = RiskGate(limits, instruments)
+        self.exposure = Exposure(len(instruments))
+        self.book = OrderBook()
+        self.desk = BracketDesk(self.risk.tick_size, self.risk.freeze_qty, stop_order_type,
+                                stop_limit_ticks)
+        self.throttle = Throttle(limits.rate_per_sec, limits.rate_per_min, limits.rate_per_day)
+        self.trading_state = "ACTIVE"
+        self.flattening = False
+        self.denied: set[str] = set()
+        self._restored_intents: set[str] = set()
+        self._intents_seen = 0
+        self._pending: list = []          # intents waiting for their tick, by (tick_seq, arrival)
+        self._seq = 0                     # the tick being settled (or last settled)
+        self._marked_seq = 0              # the tick whose marker is in the journal
+        self._marked_ns = 0
+        self._catchup_seq = 0             # after restore: settle again at this tick, not before
+        self._wake = 0
+        self._sweep_wake = 0
+        self._deferred = False
+        self.stats = {"duplicate_intents": 0, "redelivered_intents": 0, "broker_errors": 0,
+                      "unknown_fills": 0, "deferred_placements": 0}
+
+    # ---------------------------------------------------------------- public API
+
+    def advance(self, ticks: np.ndarray, intents=()) -> None:
+        """Process a contiguous run of TICK_DTYPE rows and the intents raised on them."""
+        for intent in intents:
+            self._queue(intent)
+        n = len(ticks)
+        i = int(np.searchsorted(ticks["seq"], self.exposure.tick_seq, side="right")) if n else 0
+        chunk = _FIRST_CHUNK
+        while i < n:
+            hi = min(n, i + chunk)
+            j = self._scan(ticks, i, hi)
+            m = min(j, self._broker.on_ticks(ticks, i, min(j + 1, hi)))
+            ex = self.exposure
+            apply_ticks(ticks, i, min(m + 1, hi), ex.last_price, ex.last_ts, ex.last_seq, ex.clock)
+            if m >= hi:
+                i, chunk = hi, min(2 * chunk, _MAX_CHUNK)
+                continue
+            self._on_tick(int(ticks[m]["seq"]))
+            i, chunk = m + 1, _FIRST_CHUNK
+
+    def poll_broker(self) -> None:
+        """Between ticks (live brokers): apply postbacks and react, at the current market clock."""
+        self._settle(self._last_tick(), intents=False)
+
+    def set_trading_state(self, state: str, reason: str = "") -> None:
+        """ACTIVE / REDUCING / HALTED from outside (supervisor, operator). HALTED cancels entries.
+
+        Raises
+        ------
+        ValueError
+            For a state that is not one of common.messages.TRADING_STATES.
+        """
+        if state not in TRADING_STATES:
+            raise ValueError(f"trading state must be one of {TRADING_STATES}, got {state!r}")
+        if state != self.trading_state:
+            self._seq = self._last_tick()
+            self._set_state(state, reason)
+            self._settle(self._seq, intents=False)
+
+    def flatten_all(self, reason: str = "") -> None:
+        """Cancel every working order and close every position (brackets stop managing them)."""
+        self._seq = self._last_tick()
+        self._mark()
+        self._emit(FlattenAll(ts_event_ns=self._now(), reason=reason))
+        self._settle(self._seq, intents=False)
+
+    def set_circuit_limits(self, instrument: int, lower: float, upper: float) -> None:
+        self.risk.set_circuit_limits(instrument, lower, upper)
+
+    def market_snapshot(self) -> np.ndarray:
+        """The per-tick market state, for the stage to store with its tick cursor (see restore)."""
+        return self.exposure.market_snapshot()
+
+    def positions(self) -> dict[int, tuple[int, float, float]]:
+        """instrument -> (net qty, average price, realised P&L before charges), traded ones only."""
+        ex = self.exposure
+        return {int(k): (int(ex.pos_qty[k]), float(ex.avg_price[k]), float(ex.realised[k]))
+                for k in np.flatnonzero(ex.traded)}
+
+    def _last_tick(self) -> int:
+        """External commands act "after" the last tick applied (settled or not)."""
+        return max(self._seq, self.exposure.tick_seq)
+
+    def _set_state(self, state: str, reason: str) -> None:
+        self._mark()
+        self._emit(TradingStateChanged(ts_event_ns=self._now(), state=state, reason=reason))
+
+    # ---------------------------------------------------------------- restart
+
+    def restore(self, events, market: np.ndarray | None = None) -> None:
+        """Rebuild every piece of state from the journaled events (in order) and a market snapshot."""
+        for msg in events:
+            self._apply(msg)
+        self._restored_intents = set(self.desk.brackets) | self.denied
+        if market is not None:
+            self.exposure.load_market(market)
+        self._seq = self._marked_seq
+        self.desk.prune(self.book)
+
+    def resolve_in_doubt(self) -> None:
+        """After restore: settle every order whose outcome the journal lacks, against the broker."""
+        for order in self.book.unresolved():
+            self._resolve(order, resend_journaled=order.status == sm.IN_DOUBT)
+        self._recover_fills()
+        self._recover_statuses()
+        self._catchup_seq = self._marked_seq
+        self._update_wake()
+
+    # ---------------------------------------------------------------- the tick loop
+
+    def _queue(self, intent) -> None:
+        k = len(self._pending)
+        while k > 0 and self._pending[k - 1].tick_seq > intent.tick_seq:
+            k -= 1
+        self._pending.insert(k, intent)
+
+    def _scan(self, ticks, start: int, stop: int) -> int:
+        ex = self.exposure
+        if self._catchup_seq:
+            stop_seq, wake, check_loss = self._catchup_seq, NEVER_NS, False
+        else:
+            stop_seq = self._pending[0].tick_seq if self._pending else NEVER_NS
+            wake, check_loss = self._wake, not self.flattening and len(ex.open_instr) > 0
+        return scan_events(ticks, start, stop, ex.clock_ns, stop_seq, wake, check_loss,
+                           -self.limits.daily_loss_limit_inr, ex.realised_net, ex.open_instr,
+                           ex.open_slot, ex.pos_qty, ex.avg_price, ex.last_price, ex.scratch_px)
+
+    def _on_tick(self, seq: int) -> None:
+        if self._catchup_seq:
+            if seq < self._catchup_seq:
+                return            # already handled before the restart; its events are journaled
+            self._catchup_seq = 0
+        self._settle(seq, intents=True)
+
+    def _settle(self, seq: int, *, intents: bool) -> None:
+        self._seq, self._deferred = seq, False
+        for ev in self._broker.poll_events():
+            if isinstance(ev, BrokerTrade):
+                self._on_trade(ev)
+            else:
+                self._on_broker_order(ev)
+        for order in self.book.unresolved():
+            if order.status == sm.IN_DOUBT and self._now() >= order.settled_ns + IN_DOUBT_RETRY_NS:
+                self._resolve(order, resend_journaled=True)
+        self._check_loss()
+        self._plan_and_execute()
+        while intents and self._pending and self._pending[0].tick_seq <= seq:
+            self._on_intent(self._pending.pop(0))
+        self._update_wake()
+
+    def _sweeping(self) -> bool:
+        return self.flattening or self.limits.phase(self.exposure.clock_ns) >= PHASE_SQUARE_OFF
+
+    def _plan_and_execute(self) -> None:
+        self._sweep_wake = 0
+        for _ in range(3):     # a second pass places what the first pass's confirmations allow
+            if self._sweeping():
+                ex = self.exposure
+                positions = {int(k): int(ex.pos_qty[k]) for k in ex.open_instr}
+                role = "FLATTEN" if self.flattening else "SQUAREOFF"
+                actions, self._sweep_wake = plan_sweep(self.book, positions, role, self.risk.freeze_qty,
+                                                       self._now(), f"{role.lower()}")
+            else:
+                actions = self.desk.plan(self.book, self.trading_state == "HALTED")
+            if not actions:
+                break
+            self._execute(actions)
+        self.desk.prune(self.book)
+
+    def _update_wake(self) -> None:
+        now = self._now()
+        wake = self.limits.next_boundary_ns(now)
+        if self._deferred:
+            wake = min(wake, self.throttle.next_free_ns(now))
+        if self._sweep_wake:
+            wake = min(wake, self._sweep_wake)
+        for order in self.book.unresolved():
+            if order.status == sm.IN_DOUBT:
+                wake = min(wake, order.settled_ns + IN_DOUBT_RETRY_NS)
+        self._wake = wake
+
+    def _check_loss(self) -> None:
+        if self.flattening:
+            return
+        pnl = self.exposure.day_pnl()
+        if pnl > -self.limits.daily_loss_limit_inr:
+            return
+        reason = (f"daily loss limit breached: day P&L {pnl:.2f} INR <= "
+                  f"-{self.limits.daily_loss_limit_inr:.2f}")
+        if self.trading_state != "HALTED":
+            self._set_state("HALTED", reason)
+        self._mark()
+        self._emit(FlattenAll(ts_event_ns=self._now(), reason=reason))
+
+    # ---------------------------------------------------------------- intents
+
+    def _on_intent(self, intent) -> None:
+        iid = intent.intent_id
+        if iid in self.desk.brackets or iid in self.denied:
+            if iid in self._restored_intents:
+                self.stats["redelivered_intents"] += 1   # a re-delivery after a restart: handled
+                return
+            self.stats["duplicate_intents"] += 1
+        code, facts = self.risk.check(
+            intent, duplicate=iid in self.desk.brackets or iid in self.denied,
+            trading_state=self.trading_state, phase=self.limits.phase(self.exposure.clock_ns),
+            clock_ns=self.exposure.clock_ns, book=self.book, exposure=self.exposure,
+            throttle=self.throttle)
+        self._mark()
+        if code:
+            symbol = self._symbols[intent.instrument] if 0 <= intent.instrument < len(self._symbols) \
+                else intent.symbol
+            self._emit(OrderDenied(
+                ts_event_ns=self._now(), intent_id=iid, client_order_id=client_order_id(iid, "ENTRY"),
+                strategy=intent.strategy, instrument=intent.instrument, symbol=symbol,
+                side=intent.side, qty=intent.qty, reason_code=code, reason=describe(code, **facts)))
+            return
+        self._emit(intent)
+        self._execute(list(self.desk.brackets[iid].entry_plan))
+
+    # ---------------------------------------------------------------- actions
+
+    def _execute(self, actions: list) -> None:
+        for a in actions:
+            if isinstance(a, Place):
+                if self.throttle.room(self._now()) <= 0:
+                    self._deferred = True      # exits wait for the throttle, never get dropped
+                    self.stats["deferred_placements"] += 1
+                    continue
+                self._submit(a)
+            elif isinstance(a, Modify):
+                self._modify(a)
+            elif isinstance(a, Cancel):
+                self._cancel(a)
+
+    def _submit(self, a: Place) -> None:
+        self._mark()
+        coid = client_order_id(a.intent_id, a.role, a.n)
+        self._emit(OrderSubmitting(
+            ts_event_ns=self._now(), client_order_id=coid, intent_id=a.intent_id,
+            strategy=a.strategy, bracket_id=a.bracket_id, role=a.role, instrument=a.instrument,
+            symbol=self._symbols[a.instrument], side=a.side, qty=a.qty, order_type=a.order_type,
+            price=a.price, trigger_price=a.trigger_price, tick_seq=self._seq))
+        self._send(self.book.orders[coid])
+
+    def _send(self, order) -> None:
+        req = OrderRequest(order.client_order_id, order.instrument, order.symbol,
+                           self._exchanges[order.instrument], order.side, order.qty, order.order_type,
+                           order.price, order.trigger_price, after_seq=self._seq)
+        coid, now = order.client_order_id, self._now()
+        try:
+            ack = self._broker.place(req)
+        except BrokerRejected as e:
+            self._emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e),
+                                     code=e.code or "REJECTED"))
+        except BrokerRetryable as e:
+            self._emit(OrderInDoubt(ts_event_ns=now, client_order_id=coid, reason=f"place: {e}"))
+        except BrokerFatal as e:
+            self._emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e),
+                                     code=e.code or "FATAL"))
+            if self.trading_state != "HALTED":
+                self._set_state("HALTED", f"broker fatal error: {e}")
+        else:
+            self._on_ack(order, ack.broker_order_id, ack.status, ack.reason, ack.code)
+
+    def _on_ack(self, order, broker_order_id: str, status: str, reason: str, code: str) -> None:
+        if status == sm.REJECTED:
+            self._emit(OrderRejected(ts_event_ns=self._now(), client_order_id=order.client_order_id,
+                                     broker_order_id=broker_order_id, reason=reason,
+                                     code=code or "REJECTED"))
+        else:
+            self._emit(OrderAccepted(ts_event_ns=self._now(), client_order_id=order.client_order_id,
+                                     broker_order_id=broker_order_id, status=status))
+
+    def _modify(self, a: Modify) -> None:
+        order = self.book.orders[a.client_order_id]
+        if not order.broker_order_id or not order.working:
+            return
+        self._mark()
+        try:
+            self._broker.modify(order.broker_order_id, qty=a.qty)
+        except BrokerError:
+            self.stats["broker_errors"] += 1   # level-triggered: planned again on the next event tick
+            return
+        self._emit(OrderModified(ts_event_ns=self._now(), client_order_id=order.client_order_id,
+                                 qty=a.qty, price=order.price, trigger_price=order.trigger_price))
+
+    def _cancel(self, a: Cancel) -> None:
+        order = self.book.orders[a.client_order_id]
+        if not order.broker_order_id or not order.working or order.status == sm.CANCEL_PENDING:
+            return
+        self._mark()
+        try:
+            ack = self._broker.cancel(order.broker_order_id)
+        except BrokerRejected:
+            # Already final at the broker: its fill or cancel report is on the way. Do not ask again.
+            self.book.request_cancel(order)
+            return
+        except BrokerError:
+            self.stats["broker_errors"] += 1
+            return
+        if ack.status == sm.CANCELED:
+            self._emit(OrderCanceled(ts_event_ns=self._now(), client_order_id=order.client_order_id,
+                                     broker_order_id=order.broker_order_id, reason=a.reason))
+        else:
+            self.book.request_cancel(order)
+
+    # ---------------------------------------------------------------- broker reports
+
+    def _on_trade(self, t: BrokerTrade) -> None:
+        if t.trade_id in self.book.fill_ids:
+            return
+        order = self.book.orders.get(t.client_order_id) or self.book.by_broker_id.get(t.broker_order_id)
+        if order is None:
+            self.stats["unknown_fills"] += 1     # not ours (placed by hand): positions reconciles it
+            return
+        self._mark()
+        fees = self._fees.fill_charges(order.side, t.qty, t.price, order.filled_value)
+        self._emit(OrderFilled(
+            ts_event_ns=t.ts_event_ns or self._now(), client_order_id=order.client_order_id,
+            broker_order_id=t.broker_order_id or order.broker_order_id, fill_id=t.trade_id,
+            strategy=order.strategy, bracket_id=order.bracket_id, role=order.role,
+            instrument=order.instrument, symbol=order.symbol, side=order.side, qty=t.qty,
+            price=t.price, fees_inr=fees, tick_seq=t.tick_seq or self._seq,
+            leaves_qty=max(0, order.qty - order.filled_qty - t.qty)))
+
+    def _on_broker_order(self, bo) -> None:
+        order = self.book.orders.get(bo.client_order_id) or self.book.by_broker_id.get(bo.broker_order_id)
+        if order is None or order.status in sm.TERMINAL:
+            return
+        if order.status in (sm.SUBMITTING, sm.IN_DOUBT) and bo.status != sm.REJECTED:
+            self._mark()
+            self._on_ack(order, bo.broker_order_id, sm.ACCEPTED, "", "")
+        elif bo.status == sm.REJECTED:
+            self._mark()
+            self._on_ack(order, bo.broker_order_id, sm.REJECTED, bo.reason, "REJECTED")
+        elif bo.status == sm.CANCELED:
+            self._mark()
+            self._emit(OrderCanceled(ts_event_ns=self._now(), client_order_id=order.client_order_id,
+                                     broker_order_id=bo.broker_order_id,
+                                     reason=bo.reason or "canceled at the broker"))
+
+    def _resolve(self, order, *, resend_journaled: bool) -> None:
+        """Look an order of unknown outcome up by client order id; send it only if never received."""
+        try:
+            found = self._broker.find_by_client_id(order.client_order_id)
+        except BrokerError as e:
+            if order.status != sm.IN_DOUBT:
+                self._mark()
+                self._emit(OrderInDoubt(ts_event_ns=self._now(),
+                                        client_order_id=order.client_order_id, reason=f"lookup: {e}"))
+            return
+        if found is not None:
+            self._on_broker_order(found)
+            return
+        self._mark()
+        if resend_journaled:      # a new attempt after a failed one is its own "about to send"
+            self._emit(OrderSubmitting(
+                ts_event_ns=self._now(), client_order_id=order.client_order_id,
+                intent_id=order.intent_id, strategy=order.strategy, bracket_id=order.bracket_id,
+                role=order.role, instrument=order.instrument, symbol=order.symbol, side=order.side,
+                qty=order.qty, order_type=order.order_type, price=order.price,
+                trigger_price=order.trigger_price, tick_seq=self._seq))
+        self._send(order)
+
+    def _recover_fills(self) -> None:
+        """Fills the broker made that the journal lacks (a crash between the fill and its event)."""
+        missing = [t for t in self._broker.trades() if t.trade_id not in self.book.fill_ids and
+                   (t.client_order_id in self.book.orders or t.broker_order_id in self.book.by_broker_id)]
+        for t in sorted(missing, key=lambda t: t.tick_seq):
+            if t.tick_seq > self._marked_seq:
+                self._seq = t.tick_seq
+                self._mark(t.ts_event_ns)
+            self._on_trade(t)
+
+    def _recover_statuses(self) -> None:
+        for order in self.book.working():
+            try:
+                found = self._broker.find_by_client_id(order.client_order_id)
+            except BrokerError:
+                self.stats["broker_errors"] += 1
+                continue
+            if found is not None and found.status in (sm.CANCELED, sm.REJECTED):
+                self._on_broker_order(found)
+
+    # ---------------------------------------------------------------- events
+
+    def _now(self) -> int:
+        return max(self.exposure.clock_ns, self._marked_ns)
+
+    def _mark(self, ts_ns: int = 0) -> None:
+        """Journal "the events that follow belong to tick `_seq`" once per tick, before anything else."""
+        if self._marked_seq != self._seq:
+            self._emit(TicksProcessed(ts_event_ns=ts_ns or self._now(), upto_seq=self._seq + 1,
+                                      intents_sent=self._intents_seen))
+
+    def _emit(self, msg) -> None:
+        self._sink(msg)
+        self._apply(msg)
+
+    def _apply(self, msg) -> None:
+        """The one place state changes: live right after emit, and on restore for every journaled event."""
+        if isinstance(msg, TicksProcessed):
+            self._marked_seq, self._marked_ns = msg.upto_seq - 1, msg.ts_event_ns
+        elif isinstance(msg, OrderFilled):
+            if msg.fill_id not in self.book.fill_ids:
+                self.book.apply(msg)
+                self.exposure.apply_fill(msg.instrument, msg.side, msg.qty, msg.price, msg.fees_inr)
+        elif isinstance(msg, OrderSubmitting):
+            order = self.book.apply(msg)
+            self.throttle.record(msg.ts_event_ns)
+            self.desk.attach(order)
+        elif isinstance(msg, (OrderAccepted, OrderRejected, OrderCanceled, OrderModified, OrderInDoubt)):
+            self.book.apply(msg)
+        elif isinstance(msg, SignalRaised):
+            self.desk.open(msg)
+            self._intents_seen += 1
+        elif isinstance(msg, OrderDenied):
+            self.denied.add(msg.intent_id)
+            self._intents_seen += 1
+        elif isinstance(msg, TradingStateChanged):
+            self.trading_state = msg.state
+            if msg.state == "ACTIVE":
+                self.flattening = False
+        elif isinstance(msg, FlattenAll):
+            self.flattening = True
+            self.desk.close_all()
+

@@ -1,0 +1,169 @@
+"""The engine's own view of the market and of its positions, and the tick-scanning kernels.
+
+Everything risk needs (last price and last tick time per instrument, the market clock, net position,
+average price, realised and unrealised P&L, gross exposure) is computed here from the engine's OWN
+fills and the ticks it has seen, never from an asynchronous snapshot, so a check on tick T sees
+exactly the state as of tick T however the tick stream was cut into batches.
+
+Kernels (numba, over preallocated arrays; one array slot per instrument unless noted):
+- `apply_ticks(ticks, start, stop, last_price, last_ts, last_seq, clock)`: the per-tick state
+  update. `clock` is int64[2]: [0] the market clock (largest ts_event_ns seen), [1] the last tick
+  seq.
+- `scan_events(...)`: READ-ONLY scan for the first tick in [start, stop) on which the engine has
+  work: its seq reaches `stop_seq` (an intent is due), the market clock reaches `wake_ns` (a session
+  boundary, a deferred exit, an in-doubt retry), or (when `check_loss`) the day's P&L falls to
+  `loss_floor`. It prices open positions in `scratch_px` (one slot per open position) so the real
+  state is untouched: a paper fill found before that tick must be handled first, with the state as
+  of the fill.
+- `pnl_of(...)`: realised-net plus mark-to-market over the open positions, in `open_instr` order;
+  both the scan and `Exposure.day_pnl` use it, so the kill switch fires on bit-identical numbers.
+O(stop - start) (+ open positions on ticks of instruments held). Imports numpy and numba only.
+"""
+
+import numpy as np
+from numba import njit
+
+MARKET_DTYPE = np.dtype([("last_price", np.float64), ("last_ts_ns", np.int64), ("last_seq", np.int64)])
+NEVER_NS = (1 << 63) - 1
+
+
+@njit(cache=True)
+def apply_ticks(ticks, start, stop, last_price, last_ts, last_seq, clock):
+    for t in range(start, stop):
+        tick = ticks[t]
+        k = tick["instrument"]
+        if k < last_price.shape[0]:
+            last_price[k] = tick["price"]
+            last_ts[k] = tick["ts_event_ns"]
+            last_seq[k] = tick["seq"]
+        if tick["ts_event_ns"] > clock[0]:
+            clock[0] = tick["ts_event_ns"]
+        clock[1] = tick["seq"]
+
+
+@njit(cache=True)
+def pnl_of(realised_net, open_instr, pos_qty, avg_price, px):
+    pnl = realised_net
+    for j in range(open_instr.shape[0]):
+        k = open_instr[j]
+        pnl += pos_qty[k] * (px[j] - avg_price[k])
+    return pnl
+
+
+@njit(cache=True)
+def scan_events(ticks, start, stop, clock_ns, stop_seq, wake_ns, check_loss, loss_floor, realised_net,
+                open_instr, open_slot, pos_qty, avg_price, last_price, scratch_px):
+    for j in range(open_instr.shape[0]):
+        scratch_px[j] = last_price[open_instr[j]]
+    clock = clock_ns
+    for t in range(start, stop):
+        tick = ticks[t]
+        if tick["seq"] >= stop_seq:
+            return t
+        if tick["ts_event_ns"] > clock:
+            clock = tick["ts_event_ns"]
+        if clock >= wake_ns:
+            return t
+        if check_loss:
+            k = tick["instrument"]
+            if k < open_slot.shape[0] and open_slot[k] >= 0:
+                scratch_px[open_slot[k]] = tick["price"]
+                if pnl_of(realised_net, open_instr, pos_qty, avg_price, scratch_px) <= loss_floor:
+                    return t
+    return stop
+
+
+def apply_trade(qty: int, avg: float, realised: float, signed_qty: int, price: float):
+    """(qty, avg, realised) after a trade of `signed_qty` at `price`: average-cost accounting.
+
+    Adding to a position moves its average; reducing it realises (price - avg) per unit closed; a
+    trade through zero opens the remainder at the trade's price.
+    """
+    if qty == 0 or (qty > 0) == (signed_qty > 0):
+        new_qty = qty + signed_qty
+        return new_qty, (avg * abs(qty) + price * abs(signed_qty)) / abs(new_qty), realised
+    closed = min(abs(qty), abs(signed_qty))
+    realised += closed * (price - avg) * (1 if qty > 0 else -1)
+    new_qty = qty + signed_qty
+    if new_qty == 0:
+        return 0, 0.0, realised
+    if (new_qty > 0) != (qty > 0):
+        return new_qty, price, realised
+    return new_qty, avg, realised
+
+
+class Exposure:
+    """Market state and positions, one slot per instrument (ticks' `instrument` index)."""
+
+    def __init__(self, n_instruments: int):
+        n = max(1, n_instruments)
+        self.last_price = np.zeros(n, np.float64)
+        self.last_ts = np.zeros(n, np.int64)
+        self.last_seq = np.zeros(n, np.int64)
+        self.clock = np.zeros(2, np.int64)
+        self.pos_qty = np.zeros(n, np.int64)
+        self.avg_price = np.zeros(n, np.float64)
+        self.realised = np.zeros(n, np.float64)
+        self.traded = np.zeros(n, np.bool_)
+        self.fees_inr = 0.0
+        self.realised_net = 0.0       # realised P&L minus charges, accumulated fill by fill
+        self.open_instr = np.zeros(0, np.int64)
+        self.open_slot = np.full(n, -1, np.int64)
+        self.scratch_px = np.zeros(n, np.float64)
+
+    @property
+    def clock_ns(self) -> int:
+        return int(self.clock[0])
+
+    @property
+    def tick_seq(self) -> int:
+        return int(self.clock[1])
+
+    def apply_fill(self, instrument: int, side: int, qty: int, price: float, fees_inr: float) -> None:
+        """Average-cost accounting of one of the engine's own fills."""
+        k = instrument
+        before = float(self.realised[k])
+        q, avg, realised = apply_trade(int(self.pos_qty[k]), float(self.avg_price[k]), before,
+                                       side * qty, price)
+        self.pos_qty[k], self.avg_price[k], self.realised[k] = q, avg, realised
+        self.traded[k] = True
+        self.fees_inr += fees_inr
+        self.realised_net += (realised - before) - fees_inr
+        self._reindex_open()
+
+    def _reindex_open(self) -> None:
+        self.open_instr = np.flatnonzero(self.pos_qty).astype(np.int64)
+        self.open_slot[:] = -1
+        self.open_slot[self.open_instr] = np.arange(len(self.open_instr))
+
+    def day_pnl(self) -> float:
+        """Realised minus charges plus mark-to-market at the last prices (rupees)."""
+        px = self.last_price[self.open_instr]
+        return float(pnl_of(self.realised_net, self.open_instr, self.pos_qty, self.avg_price, px))
+
+    def unrealised(self) -> float:
+        return float(np.sum(self.pos_qty * (self.last_price - self.avg_price)))
+
+    def gross_exposure(self) -> float:
+        return float(np.sum(np.abs(self.pos_qty) * self.last_price))
+
+    # ---------------------------------------------------------------- snapshot of the market part
+
+    def market_snapshot(self) -> np.ndarray:
+        """MARKET_DTYPE rows, one per instrument plus a last row holding (0, clock, last tick seq)."""
+        snap = np.zeros(len(self.last_price) + 1, MARKET_DTYPE)
+        snap["last_price"][:-1] = self.last_price
+        snap["last_ts_ns"][:-1] = self.last_ts
+        snap["last_seq"][:-1] = self.last_seq
+        snap[-1] = (0.0, self.clock[0], self.clock[1])
+        return snap
+
+    def load_market(self, snap: np.ndarray) -> None:
+        """Restore the market part from `market_snapshot()` output (same instrument count)."""
+        if len(snap) != len(self.last_price) + 1:
+            raise ValueError(f"market snapshot has {len(snap)} rows, expected {len(self.last_price) + 1}")
+        self.last_price[:] = snap["last_price"][:-1]
+        self.last_ts[:] = snap["last_ts_ns"][:-1]
+        self.last_seq[:] = snap["last_seq"][:-1]
+        self.clock[0] = snap["last_ts_ns"][-1]
+        self.clock[1] = snap["last_seq"][-1]

@@ -1,0 +1,243 @@
+"""The orders stage: intents + ticks → risk-checked bracket orders at the broker, exactly once.
+
+Inputs arrive on one PULL socket: `SignalRaised` intents and `TicksProcessed` watermarks from signals
+(in order), and commands (`SetTradingState`, `FlattenAll`) from operators. Ticks come from the ring.
+The engine (orders/engine.py) is a pure function of ticks and intents, so the stage's one job is to
+hand it both in the same order however processes are scheduled: ticks are applied only below the
+signals watermark, which guarantees every intent raised on them has already arrived.
+
+Durability: every event the engine emits is stamped, journaled to `orders.jsonl` (fills also to
+`fills.jsonl`), written to the kernel, and only then published. A missed intent (orders was down, a
+dropped message) is read back from `signals.jsonl`. A restart rebuilds the engine from its journal,
+looks in-doubt orders up at the broker, and resumes at the committed ring cursor with the market state
+saved beside it (orders/marketstore.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import orjson
+
+from common import stagetable as st
+from common import topics
+from common.bus import Publisher, Puller, make_context
+from common.clock import mono_ns
+from common.dtypes import TICK_DTYPE
+from common.instruments import InstrumentTable
+from common.journal import JournalReader, JournalWriter
+from common.latency import new_histogram, publish, record, summary_ns
+from common.log import get_logger
+from common.messages import (FlattenAll, OrderDenied, OrderFilled, OrderRejected, OrderSubmitting,
+                             SetTradingState, SignalRaised, TicksProcessed, TradingStateChanged)
+from common.poller import StagePoller
+from common.ringbuffer import RingReader, ShmRing
+from common.shm import attach_segment
+from common.stage import StageRuntime
+from common.waits import BlockingWait
+from orders.brokers import make_broker
+from orders.engine import OrderEngine
+from orders.fees import FeeSchedule
+from orders.limits import RiskLimits
+from orders.marketstore import MarketStore
+
+BATCH = 4096
+SIGNALS_SILENT_NS = 2_000_000_000   # signals gone this long: apply ticks without its watermark
+
+
+class OrdersStage:
+    def __init__(self, ctx, rt: StageRuntime):
+        self.ctx, self.rt, cfg = ctx, rt, ctx.config
+        self.log = get_logger("orders")
+        self.ring = ShmRing.attach(ctx.ring)
+        self.reader = RingReader(self.ring, "orders", wait=BlockingWait())
+        self.instruments = InstrumentTable.attach(ctx.instruments_segment)
+        rows = self.instruments.rows
+        self.market_seg = attach_segment(ctx.segments["orders_market"])
+        self.market = MarketStore(self.market_seg.buf, len(rows))
+        self.journal = JournalWriter(os.path.join(ctx.run_dir, "orders.jsonl"), cfg.journal.fsync)
+        self.fills = JournalWriter(os.path.join(ctx.run_dir, "fills.jsonl"), cfg.journal.fsync)
+        self.signals_path = os.path.join(ctx.run_dir, "signals.jsonl")
+        self.broker = make_broker(cfg, ctx.secrets, rows, ctx.run_dir)
+        self.engine = OrderEngine(rows, RiskLimits.from_config(cfg.risk), FeeSchedule.from_config(cfg.broker.paper),
+                                  self.broker, self.emit)
+        self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
+        self.last_intent_seq = 0      # signals' journal seq of the last intent handed to the engine
+        self.watermark = 1            # ticks with seq < watermark may be applied
+        self.recv_ns: dict[str, int] = {}   # intent id -> its tick's receive time, for latency
+        self.hist = new_histogram()   # tick received → order handed to the broker
+        self.pub = None
+
+    # -- the engine's sink: durable first, then published ------------------------------------
+    def emit(self, msg) -> None:
+        stamped = self.pub.stamp(msg)
+        self.journal.append(stamped)
+        if isinstance(stamped, OrderFilled):
+            self.fills.append(stamped)
+            self.fills.flush()
+            self.rt.count("fills")
+        self.journal.flush()          # in the kernel before the broker hears of it
+        self.pub.send(_topic(stamped), stamped)
+        self._count(stamped)
+
+    def _count(self, msg) -> None:
+        if isinstance(msg, OrderSubmitting):
+            self.rt.count("orders")
+            recv = self.recv_ns.pop(msg.intent_id, 0) if msg.role == "ENTRY" else 0
+            if recv:
+                record(self.hist, mono_ns() - recv)
+        elif isinstance(msg, OrderDenied):
+            self.recv_ns.pop(msg.intent_id, None)
+            self.rt.count("denials")
+            self.log.info("order denied", intent=msg.intent_id, symbol=msg.symbol, reason=msg.reason)
+        elif isinstance(msg, OrderRejected):
+            self.rt.count("rejections")
+            self.log.warning("order rejected", client_order_id=msg.client_order_id, reason=msg.reason)
+        elif isinstance(msg, TradingStateChanged):
+            self.log.warning("trading state changed", state=msg.state, reason=msg.reason)
+
+    # -- start ---------------------------------------------------------------------------------
+    def connect(self) -> None:
+        self.zmq = make_context()
+        self.pull = Puller(self.zmq, self.ctx.endpoints[topics.CMD_ORDERS])
+        self.pub = Publisher(self.zmq, self.ctx.endpoints[topics.PUB_ORDERS], "orders",
+                             next_seq=self.journal.last_seq + 1)
+        self.poller = StagePoller([self.pull.socket], self.reader)
+
+    def recover(self) -> None:
+        """Rebuild from the journals: our own events, then every intent signals journaled."""
+        with JournalReader(self.journal.path) as reader:
+            events = list(reader.read_from(1))
+        snapshot, cursor = self.market.load()
+        self.engine.restore(events, snapshot)
+        self.engine.resolve_in_doubt()
+        signals_cursor = self._signals_cursor()        # read BEFORE the journal: all intents below it are in it
+        self.catch_up_intents()
+        self.watermark = max(self.watermark, signals_cursor)
+        if events:
+            self.log.info("recovered", events=len(events), market_cursor=cursor, ring_cursor=self.reader.cursor,
+                          intents=self.last_intent_seq, trading_state=self.engine.trading_state)
+
+    def _signals_cursor(self) -> int:
+        for info in self.ring.readers():
+            if info.name == "signals":
+                return int(info.cursor)
+        return 1
+
+    def catch_up_intents(self) -> None:
+        if not os.path.exists(self.signals_path):
+            return
+        with JournalReader(self.signals_path) as reader:
+            intents = [m for m in reader.read_from(self.last_intent_seq + 1) if isinstance(m, SignalRaised)]
+        for msg in intents:
+            self._take_intent(msg)
+
+    def _take_intent(self, msg: SignalRaised) -> None:
+        self.last_intent_seq = max(self.last_intent_seq, msg.seq)
+        self.recv_ns[msg.intent_id] = msg.ts_recv_ns
+        self.rt.count("intents")
+        self.engine.advance(self.buf[:0], [msg])     # queued until its tick is applied
+
+    # -- the loop ------------------------------------------------------------------------------
+    def on_message(self, msg) -> None:
+        if isinstance(msg, SignalRaised):
+            if msg.seq <= self.last_intent_seq:
+                self.rt.count("duplicate_intents")
+                return
+            if msg.seq > self.last_intent_seq + 1:     # a gap: the journal has it
+                self.catch_up_intents()
+                if msg.seq <= self.last_intent_seq:
+                    return
+            self._take_intent(msg)
+        elif isinstance(msg, TicksProcessed):
+            if msg.intents_sent > self.last_intent_seq:
+                self.catch_up_intents()
+            self.watermark = max(self.watermark, msg.upto_seq)
+        elif isinstance(msg, SetTradingState):
+            self.engine.set_trading_state(msg.state, msg.reason)
+        elif isinstance(msg, FlattenAll):
+            self.engine.flatten_all(msg.reason)
+
+    def step(self) -> None:
+        ready = self.poller.wait(0.1)
+        if self.pull.socket in ready:
+            while (msg := self.pull.recv_nowait()) is not None:
+                self.on_message(msg)
+        self._follow_supervisor()
+        self.apply_ticks()
+        if self.ctx.config.broker.name != "paper":   # live brokers report fills asynchronously
+            self.engine.poll_broker()
+
+    def _follow_supervisor(self) -> None:
+        if self.rt.trading_state == st.HALTED and self.engine.trading_state != "HALTED":
+            self.engine.set_trading_state("HALTED", "supervisor halted trading (a critical stage failed)")
+        row = self.rt.table.row("signals")
+        silent = mono_ns() - int(row["heartbeat_ns"]) > SIGNALS_SILENT_NS and int(row["state"]) != st.READY
+        if silent and self.watermark <= self.ring.published:
+            # Without signals no intent can arrive, but stops and targets must still be managed.
+            self.watermark = self.ring.published + 1
+
+    def apply_ticks(self) -> int:
+        total = 0
+        while self.reader.cursor < self.watermark:
+            n = self.reader.read_batch(self.buf, self.watermark - self.reader.cursor)
+            if n == 0:
+                break
+            self.engine.advance(self.buf[:n])
+            self.market.save(self.engine.market_snapshot(), self.reader.cursor)
+            self.reader.commit()
+            total += n
+        if total:
+            self.rt.count("ticks", total)
+            self.rt.row["lag"] = self.reader.lag
+            publish(self.hist, self.rt.lat_ns)
+            self.rt.set_count("duplicate_intents", self.engine.stats["duplicate_intents"])
+            self.rt.set_count("broker_errors", self.engine.stats["broker_errors"])
+        return total
+
+    def finish(self) -> None:
+        """At stop (signals already stopped and drained): take what is queued, apply every tick."""
+        while (msg := self.pull.recv_nowait()) is not None:
+            self.on_message(msg)
+        self.catch_up_intents()
+        self.watermark = max(self.watermark, self._signals_cursor())
+        self.apply_ticks()
+        doc = {"tick_to_order": summary_ns(self.hist), "engine": dict(self.engine.stats),
+               "trading_state": self.engine.trading_state}
+        with open(os.path.join(self.ctx.run_dir, "orders.summary.json"), "wb") as f:
+            f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+
+    def close(self) -> None:
+        for closer in (self.broker.close, self.journal.close, self.fills.close, self.pull.close,
+                       self.pub.close, self.zmq.term, self.reader.close, self.market.release,
+                       self.market_seg.close, self.ring.close, self.instruments.close):
+            closer()
+
+
+def _topic(msg) -> bytes:
+    if isinstance(msg, OrderFilled):
+        return topics.fill_topic(msg.symbol)
+    if isinstance(msg, OrderDenied):
+        return topics.denial_topic(msg.strategy)
+    if isinstance(msg, TradingStateChanged):
+        return topics.EVT_TRADING_STATE
+    strategy = getattr(msg, "strategy", "")
+    return topics.order_topic(strategy) if strategy else topics.EVT_ORDER
+
+
+def run(ctx) -> int:
+    rt = StageRuntime.enter(ctx)
+    stage = OrdersStage(ctx, rt)
+    stage.connect()
+    try:
+        stage.recover()
+        rt.ready()
+        while not rt.should_stop:
+            stage.step()
+            rt.beat()
+        stage.finish()
+    finally:
+        stage.close()
+        rt.leave()
+    return 0

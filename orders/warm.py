@@ -1,0 +1,56 @@
+"""Compile (or load from numba's cache) every orders kernel once, at import, so a restarted orders
+process is ready at once and its first tick pays no JIT.
+
+The supervisor's forkserver imports this module to preload the kernels; it must never raise, so
+every failure is caught, logged and recorded in `WARM_ERROR` (the kernels then compile on first use,
+slowly but correctly). `WARMED` is True when everything compiled. Imports numpy, the kernels'
+modules and `common`.
+"""
+
+import numpy as np
+
+from common.dtypes import TICK_DTYPE
+from common.log import get_logger
+
+WARMED = False
+WARM_ERROR = ""
+
+
+def warm() -> bool:
+    """Run each kernel once on tiny preallocated inputs. Returns True on success; never raises."""
+    global WARMED, WARM_ERROR
+    try:
+        _run_kernels()
+    except Exception as e:  # noqa: BLE001 - a warm-up failure must never stop a process from starting
+        WARM_ERROR = f"{type(e).__name__}: {e}"
+        get_logger("orders").warning("orders kernels failed to warm up", error=WARM_ERROR)
+        return False
+    WARMED, WARM_ERROR = True, ""
+    return True
+
+
+def _run_kernels() -> None:
+    from orders.brokers.paper.matching import WorkingOrders
+    from orders.exposure import apply_ticks, pnl_of, scan_events
+    from orders.limits import RiskLimits
+    from orders.risk import CHECK_DTYPE, check_entry, off_tick, round_to_tick
+
+    ticks = np.zeros(2, TICK_DTYPE)
+    ticks["seq"] = (1, 2)
+    ticks["price"] = 100.0
+    f8, i8 = np.zeros(1, np.float64), np.zeros(1, np.int64)
+    clock = np.zeros(2, np.int64)
+    apply_ticks(ticks, 0, 2, f8.copy(), i8.copy(), i8.copy(), clock)
+    open_instr = np.zeros(0, np.int64)
+    pnl_of(0.0, open_instr, i8, f8, f8)
+    scan_events(ticks, 0, 2, 0, 10, 1 << 62, True, -1.0, 0.0, open_instr, np.full(1, -1, np.int64), i8,
+                f8, f8, f8.copy())
+    req = np.zeros(1, CHECK_DTYPE)
+    check_entry(RiskLimits().params, req, np.ones(1), np.ones(1, np.int64), i8, f8, f8, f8, i8)
+    off_tick(100.05, 0.05)
+    round_to_tick(100.03, 0.05)
+    working = WorkingOrders(1)
+    working.match(ticks, 0, 2, np.ones(1), 0, 0, np.zeros(2, np.int64))
+
+
+warm()
