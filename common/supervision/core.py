@@ -83,9 +83,13 @@ class SupervisorCore:
         for proc in self.procs:
             self._spawn(proc, "start")
             if not self._await_ready(proc):
-                self.outcome = Outcome(EXIT_HALTED if proc.name in CRITICAL else EXIT_HALTED,
-                                       f"{proc.name} did not become ready")
-                self.runlog.event("give_up", proc.name, reason=self.outcome.reason)
+                if self._stop_reason:          # Ctrl-C during start-up: a normal stop
+                    self.outcome.reason = self._stop_reason
+                    return False
+                # The pipeline cannot run without every stage: halt, whichever stage it was.
+                self._give_up(proc, "did not become ready")
+                self.outcome.exit_code = EXIT_HALTED
+                self.outcome.reason = f"{proc.name} did not become ready"
                 return False
         self.runlog.event("running", "", stages=[p.name for p in self.procs])
         self._started_at = time.monotonic()    # --duration counts trading time, not start-up

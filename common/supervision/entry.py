@@ -14,7 +14,27 @@ import sys
 from common import log
 
 
+def _release_forkserver_alive_fd() -> None:
+    """Drop our copy of the forkserver's "alive" pipe.
+
+    multiprocessing hands every forkserver child the write end of the pipe the forkserver watches to
+    know its clients are gone. While a stage holds it, a SIGKILLed supervisor leaves the forkserver
+    running, and then the stages' parent-death signal never fires. Closing it makes the forkserver
+    exit with the supervisor, and the kernel then kills every stage (common/stage.py).
+    """
+    from multiprocessing import forkserver
+
+    fd = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        forkserver._forkserver._forkserver_alive_fd = None
+
+
 def stage_main(module: str, ctx) -> None:
+    _release_forkserver_alive_fd()
     logs = os.path.join(ctx.run_dir, "logs")
     os.makedirs(logs, exist_ok=True)
     stream = open(os.path.join(logs, f"{ctx.stage}.log"), "a", buffering=1)
