@@ -46,6 +46,7 @@ BATCH = 1024
 READER = "bench"
 CHILD_TIMEOUT_S = 120.0
 WAITS = {"busy": BusySpinWait, "blocking": BlockingWait}
+END_FLAG = 0xFFFF  # flags of the last tick a paced writer sends: "no more", whatever the transport
 
 
 class SleepPacer:
@@ -213,8 +214,9 @@ def _pin(core: int) -> None:
     psutil.Process().cpu_affinity([core])
 
 
-def paced_writer(spec, core, count, pacing, conn):
-    """Send `count` single ticks, one per INTERVAL_NS, each stamped just before it goes."""
+def paced_writer(spec, core, count, pacing, budget_s, conn):
+    """Send up to `count` single ticks, one per INTERVAL_NS, each stamped just before it goes, for at
+    most `budget_s` (a loaded machine must not stretch a quick run); then an END_FLAG tick."""
     _pin(core)
     tx = _open(spec, "tx")
     one = np.zeros(1, TICK_DTYPE)
@@ -223,11 +225,16 @@ def paced_writer(spec, core, count, pacing, conn):
     conn.send("ready")
     conn.recv()
     started = time.perf_counter_ns()
-    for _ in range(count):
+    stop_at = started + int(budget_s * 1e9)
+    sent = 0
+    while sent < count and time.perf_counter_ns() < stop_at:
         pacer.wait()
         stamp[0] = time.perf_counter_ns()
         tx.send(one)
-    conn.send((time.perf_counter_ns() - started) / count / 1e3)
+        sent += 1
+    conn.send((time.perf_counter_ns() - started) / max(sent, 1) / 1e3)
+    one["flags"] = END_FLAG
+    tx.send(one)
     conn.recv()  # keep the transport open until the reader has everything (zmq drops on close)
     tx.close()
 
@@ -269,22 +276,26 @@ def burst_writer(spec, core, count, rate_per_s, conn):
 
 
 def latency_reader(spec, core, count, conn):
-    """Receive `count` ticks; report now - ts_recv_ns for each, in ns."""
+    """Receive ticks until the END_FLAG one; report now - ts_recv_ns for each (ns), and preemptions."""
     _pin(core)
     rx = _open(spec, "rx")
     out = np.zeros(4096, TICK_DTYPE)
-    stamps = out["ts_recv_ns"]
+    stamps, flags = out["ts_recv_ns"], out["flags"]
     latencies = np.zeros(count, np.int64)
-    got = 0
+    got, ended = 0, False
     conn.send("ready")
+    switches = psutil.Process().num_ctx_switches().involuntary
     deadline = time.monotonic() + CHILD_TIMEOUT_S
-    while got < count and time.monotonic() < deadline:
+    while not ended and time.monotonic() < deadline:
         n = rx.recv(out)
         now = time.perf_counter_ns()
+        if n and flags[n - 1] == END_FLAG:
+            n, ended = n - 1, True
         n = min(n, count - got)
         latencies[got:got + n] = now - stamps[:n]
         got += n
-    conn.send(latencies[:got])
+    preempted = psutil.Process().num_ctx_switches().involuntary - switches
+    conn.send((latencies[:got], preempted))
     rx.close()
 
 
@@ -373,11 +384,14 @@ class _Transports:
         shutil.rmtree(self.ipc_dir, ignore_errors=True)
 
 
-def _latency(context, spec, cores, count, pacing) -> dict:
-    interval_us, samples = _pair(context, paced_writer, (spec, cores[0], count + WARMUP, pacing),
-                                 latency_reader, (spec, cores[1], count + WARMUP))
+def _latency(context, spec, cores, count, pacing, budget_s) -> dict:
+    writer_args = (spec, cores[0], count + WARMUP, pacing, budget_s)
+    interval_us, (samples, preempted) = _pair(context, paced_writer, writer_args,
+                                              latency_reader, (spec, cores[1], count + WARMUP))
     summary = summarize(samples[WARMUP:])
-    summary["interval_us"] = round(interval_us, 2)
+    # Involuntary context switches of the reader: each is the scheduler taking its core away (another
+    # process wanted it), the usual cause of a multi-millisecond tail on a shared machine.
+    summary.update(interval_us=round(interval_us, 2), reader_preempted=preempted)
     return summary
 
 
@@ -401,34 +415,14 @@ def _ring_scenario(transports, wait, run, **ring_args):
 def run(quick: bool = False) -> dict:
     """Measure everything; print as it goes; return the numbers (see the module docstring)."""
     context, cores = _context(), _cores()
-    hops = 100_000 if quick else 300_000
-    ring_ticks = 2_000_000 if quick else 10_000_000
-    peer_ticks = 100_000 if quick else 1_000_000
-    print(f"writer on core {cores[0]}, reader on core {cores[1]}; {hops:,} paced ticks per latency run, "
-          f"one every {INTERVAL_NS / 1e3:.0f} µs (+{WARMUP:,} warm-up)")
+    counts = {"hops": 100_000 if quick else 300_000, "ring_ticks": 2_000_000 if quick else 10_000_000,
+              "peer_ticks_per_tick": 100_000 if quick else 1_000_000}
+    print(f"writer on core {cores[0]}, reader on core {cores[1]}; {counts['hops']:,} paced ticks per "
+          f"latency run, one every {INTERVAL_NS / 1e3:.0f} µs (+{WARMUP:,} warm-up)")
     transports = _Transports(context)
     try:
-        latency = {
-            "ring_busy_spin": _ring_scenario(transports, "busy", lambda s: _latency(context, s, cores, hops, "sleep")),
-            "ring_blocking": _ring_scenario(transports, "blocking", lambda s: _latency(context, s, cores, hops, "spin")),
-            # The peers' writers sleep: a spinning writer would starve its own Queue feeder thread
-            # (of the GIL) and zmq I/O thread (of the pinned core), measuring that instead of the hop.
-            "mp_queue": _latency(context, transports.queue(), cores, hops, "sleep"),
-            "zmq_ipc": _latency(context, transports.zmq(), cores, hops, "sleep"),
-        }
-        for name, summary in latency.items():
-            print(format_latency(f"hop latency {name}", summary) + f"  interval {summary['interval_us']} µs")
-        throughput = {
-            "ring": _ring_scenario(transports, "blocking", lambda s: _throughput(context, s, cores, ring_ticks, BATCH),
-                                   lossless=True),
-            "mp_queue_per_tick": _throughput(context, transports.queue(), cores, peer_ticks, 1),
-            "zmq_ipc_per_tick": _throughput(context, transports.zmq(), cores, peer_ticks, 1),
-            "mp_queue_batched": _throughput(context, transports.queue(), cores, ring_ticks, BATCH),
-            "zmq_ipc_batched": _throughput(context, transports.zmq(), cores, ring_ticks, BATCH),
-        }
-        for name, result in throughput.items():
-            print(f"throughput {name:<28} {result['ticks_per_s']:>14,} ticks/s  ({result['ticks']:,} ticks, "
-                  f"batch {result['batch']}, lost {result['lost']})")
+        latency = _measure_latency(context, transports, cores, counts["hops"], 4.0 if quick else 30.0)
+        throughput = _measure_throughput(context, transports, cores, counts)
         burst = _ring_scenario(transports, "blocking", lambda s: _burst(context, s, cores))
         print(f"burst {burst['ticks']:,} ticks at {burst['achieved_rate_per_s']:,} ticks/s into "
               f"{burst['capacity']:,} slots, live blocking reader: lost {burst['lost']}")
@@ -437,10 +431,44 @@ def run(quick: bool = False) -> dict:
     ratios = _ratios(latency, throughput)
     for name, value in ratios.items():
         print(f"ratio {name:<44} {value}")
-    return {"setup": {"writer_core": cores[0], "reader_core": cores[1], "interval_ns": INTERVAL_NS,
-                      "warmup": WARMUP, "hops": hops, "batch": BATCH,
-                      "pacing": "ring busy-spin reader: writer sleeps; ring blocking reader: writer spins; peers: writer sleeps"},
-            "latency": latency, "throughput": throughput, "ratios": ratios, "burst": burst}
+    setup = {"writer_core": cores[0], "reader_core": cores[1], "interval_ns": INTERVAL_NS, "warmup": WARMUP,
+             "batch": BATCH, **counts,
+             "pacing": "writer sleeps, except with the ring's blocking reader, where it spins"}
+    return {"setup": setup, "latency": latency, "throughput": throughput, "ratios": ratios, "burst": burst}
+
+
+def _measure_latency(context, transports, cores, hops, budget_s) -> dict:
+    def ring(wait, pacing):
+        return _ring_scenario(transports, wait, lambda spec: _latency(context, spec, cores, hops, pacing, budget_s))
+
+    latency = {
+        "ring_busy_spin": ring("busy", "sleep"),
+        "ring_blocking": ring("blocking", "spin"),
+        # The peers' writers sleep: a spinning writer would starve its own Queue feeder thread
+        # (of the GIL) and zmq I/O thread (of the pinned core), measuring that instead of the hop.
+        "mp_queue": _latency(context, transports.queue(), cores, hops, "sleep", budget_s),
+        "zmq_ipc": _latency(context, transports.zmq(), cores, hops, "sleep", budget_s),
+    }
+    for name, summary in latency.items():
+        print(format_latency(f"hop latency {name}", summary)
+              + f"  interval {summary['interval_us']} µs, reader preempted {summary['reader_preempted']}x")
+    return latency
+
+
+def _measure_throughput(context, transports, cores, counts) -> dict:
+    ring_ticks, per_tick = counts["ring_ticks"], counts["peer_ticks_per_tick"]
+    throughput = {
+        "ring": _ring_scenario(transports, "blocking", lossless=True,
+                               run=lambda spec: _throughput(context, spec, cores, ring_ticks, BATCH)),
+        "mp_queue_per_tick": _throughput(context, transports.queue(), cores, per_tick, 1),
+        "zmq_ipc_per_tick": _throughput(context, transports.zmq(), cores, per_tick, 1),
+        "mp_queue_batched": _throughput(context, transports.queue(), cores, ring_ticks, BATCH),
+        "zmq_ipc_batched": _throughput(context, transports.zmq(), cores, ring_ticks, BATCH),
+    }
+    for name, result in throughput.items():
+        print(f"throughput {name:<28} {result['ticks_per_s'] or 0:>14,} ticks/s  ({result['ticks']:,} ticks, "
+              f"batch {result['batch']}, lost {result['lost']})")
+    return throughput
 
 
 def _burst(context, spec, cores, rate_per_s=1_000_000, seconds=0.05) -> dict:

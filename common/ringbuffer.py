@@ -174,7 +174,7 @@ def _seq_word(dtype: np.dtype) -> int:
         return -1
     field, offset = dtype.fields["seq"][:2]
     if field != np.dtype(np.int64) or offset % 8 or dtype.itemsize % 8:
-        raise RingError(f"dtype field 'seq' must be an 8-byte aligned int64 in an 8-byte multiple record")
+        raise RingError("dtype field 'seq' must be an 8-byte aligned int64 in an 8-byte multiple record")
     return offset // 8
 
 
@@ -234,19 +234,19 @@ class ShmRing:
     (one int64), `table` (READER_DTYPE rows) and `table_words` (int64, 16 per row), `stamps`, `slots`.
     """
 
-    def __init__(self, segment, dtype: np.dtype, doorbells: tuple, creator: bool):
+    def __init__(self, segment, dtype: np.dtype, capacity: int, doorbells: tuple, creator: bool):
         self._segment = segment
         self.name = segment.name
         self.dtype = np.dtype(dtype)
+        self.capacity = capacity
         self.creator = creator
         self._doorbells = tuple(doorbells)
         header = np.ndarray((HEADER_BYTES // 8,), np.int64, segment.buf, 0)
-        self.capacity = read_capacity(segment.buf)
         self.max_readers = int(header[W_MAX_READERS])
         stamps_at = HEADER_BYTES + self.max_readers * READER_DTYPE.itemsize
         slots_at = _align(stamps_at + 8 * self.capacity)
         if segment.size < slots_at + self.capacity * self.dtype.itemsize:
-            raise RingError(f"segment {self.name} is {segment.size} bytes: too small for its header")
+            raise RingError(f"segment {self.name} is {segment.size} bytes: too small for its layout")
         if self._doorbells and len(self._doorbells) != self.max_readers:
             raise RingError(f"ring {self.name}: {len(self._doorbells)} doorbells for {self.max_readers} slots")
         word = _word_dtype(self.dtype)
@@ -277,10 +277,10 @@ class ShmRing:
             header[W_LOSSLESS] = int(lossless)
             header[W_MAX_READERS] = max_readers
             del header
-            write_layout(segment.buf, Layout(MAGIC, LAYOUT_VERSION, dtype, capacity))
-            ring = cls(segment, dtype, tuple(Doorbell() for _ in range(max_readers)), creator=True)
+            ring = cls(segment, dtype, capacity, tuple(Doorbell() for _ in range(max_readers)), creator=True)
             for reader_name, gating in readers:
                 ring.add_reader(reader_name, gating)
+            write_layout(segment.buf, Layout(MAGIC, LAYOUT_VERSION, dtype, capacity))  # magic last
         except BaseException:
             segment.unlink()
             segment.close()
@@ -303,7 +303,7 @@ class ShmRing:
         try:
             found = read_capacity(segment.buf) if capacity is None else capacity
             check_layout(segment.buf, Layout(MAGIC, LAYOUT_VERSION, np.dtype(dtype), found), name)
-            return cls(segment, dtype, doorbells, creator=False)
+            return cls(segment, dtype, found, doorbells, creator=False)
         except BaseException:
             segment.close()
             raise
@@ -434,7 +434,10 @@ class RingWriter:
             if now >= deadline:
                 return total
             idle = 0 if written else idle + 1
-            os.sched_yield() if idle < 16 else time.sleep(50e-6)
+            if idle < 16:
+                os.sched_yield()  # a reader is about to commit: give it the core
+            else:
+                time.sleep(50e-6)  # it is busy or gone: stop burning the feed's core
 
     def _ring_doorbells(self, sleepers: int) -> None:
         for slot in range(self._ring.max_readers):

@@ -83,7 +83,7 @@ class OrderBook:
 
     def unresolved(self) -> list[Order]:
         """Orders whose placement outcome the engine does not know."""
-        return [o for o in self.orders.values() if o.status in (sm.SUBMITTING, sm.IN_DOUBT)]
+        return [o for o in self._working.values() if o.status in (sm.SUBMITTING, sm.IN_DOUBT)]
 
     def apply(self, msg) -> Order | None:
         """Apply one order event; returns the order it touched (None for an unknown order)."""
@@ -121,9 +121,9 @@ class OrderBook:
     def _submitting(self, msg: OrderSubmitting) -> Order:
         order = self.orders.get(msg.client_order_id)
         if order is None:
-            order = Order(msg.client_order_id, msg.intent_id, msg.strategy, msg.bracket_id, msg.role,
-                          msg.instrument, msg.symbol, msg.side, msg.qty, msg.order_type, msg.price,
-                          msg.trigger_price, msg.tick_seq, msg.ts_event_ns)
+            order = Order(msg.client_order_id, msg.intent_id, msg.strategy, msg.bracket_id,
+                          msg.role, msg.instrument, msg.symbol, msg.side, msg.qty, msg.order_type,
+                          msg.price, msg.trigger_price, msg.tick_seq, msg.ts_event_ns)
             self.orders[order.client_order_id] = order
         order.tick_seq, order.submitted_ns = msg.tick_seq, msg.ts_event_ns
         order.attempts += 1

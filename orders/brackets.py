@@ -26,6 +26,7 @@ Imports only the standard library, `common.ids`, the risk rounding kernel and th
 """
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from common.ids import client_order_id
 from orders import statemachine as sm
@@ -110,7 +111,8 @@ class BracketDesk:
     stop_limit_ticks : for "SL" stops, how many ticks beyond the trigger the limit sits.
     """
 
-    def __init__(self, tick_size, freeze_qty, stop_order_type: str = "SL-M", stop_limit_ticks: int = 2):
+    def __init__(self, tick_size, freeze_qty, stop_order_type: str = "SL-M",
+                 stop_limit_ticks: int = 2):
         if stop_order_type not in ("SL-M", "SL"):
             raise ValueError(f"stop_order_type must be 'SL-M' or 'SL', got {stop_order_type!r}")
         self._tick_size = tick_size
@@ -124,7 +126,8 @@ class BracketDesk:
         """Record an approved intent (a SignalRaised) as a bracket; rounding is ours to do."""
         k, tick = intent.instrument, float(self._tick_size[intent.instrument])
         limit = intent.order_type == "LIMIT"
-        plan = [Place(ENTRY, intent.intent_id, n, intent.intent_id, intent.strategy, k, intent.side, q,
+        iid = intent.intent_id
+        plan = [Place(ENTRY, iid, n, iid, intent.strategy, k, intent.side, q,
                       "LIMIT" if limit else "MARKET", intent.limit_price if limit else 0.0)
                 for n, q in slice_sizes(intent.qty, int(self._freeze[k]))]
         stop = float(round_to_tick(intent.stop_loss, tick)) if intent.stop_loss > 0 else 0.0
@@ -172,8 +175,8 @@ class BracketDesk:
         orders = [book.orders[c] for c in b.entries + b.stops + b.targets]
         if any(o.working for o in orders):
             return False
-        return open_qty(b, book) == 0 or (b.stop_loss == 0 and b.target == 0 and
-                                          all(book.orders[c].status in sm.TERMINAL for c in b.entries))
+        # All final and nothing working: either flat, or a bracket without legs (square-off's job).
+        return open_qty(b, book) == 0 or (b.stop_loss == 0 and b.target == 0)
 
     def _plan_exits(self, b: Bracket, book: OrderBook) -> list:
         want = open_qty(b, book)
@@ -197,12 +200,18 @@ class BracketDesk:
         if self._stop_type == "SL":   # a sell stop's limit sits a little below its trigger
             tick = float(self._tick_size[b.instrument])
             price = float(round_to_tick(b.stop_loss - b.side * self._stop_limit_ticks * tick, tick))
-        return Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument, -b.side,
-                     0, self._stop_type, price, b.stop_loss)
+        return Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
+                     -b.side, 0, self._stop_type, price, b.stop_loss)
+
+
+@lru_cache(maxsize=1 << 16)
+def coid_of(intent_id: str, role: str, n: int) -> str:
+    """`common.ids.client_order_id`, memoised: the planner asks for the same ids on every tick."""
+    return client_order_id(intent_id, role, n)
 
 
 def _coid(p: Place) -> str:
-    return client_order_id(p.intent_id, p.role, p.n)
+    return coid_of(p.intent_id, p.role, p.n)
 
 
 def _resize(legs: list[Order], want: int, cap: int, template: Place) -> list:

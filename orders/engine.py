@@ -7,12 +7,12 @@ kernel (`broker.on_ticks`) finds the next tick that fills something, never looki
 the per-tick market state is applied up to the earlier of the two and that tick is SETTLED in
 Python, in this fixed order:
 
-    1. broker events (fills, status updates)        4. plan + execute: sweep (square-off / flatten)
-    2. in-doubt orders due for another lookup          or brackets (missing entry slices, exit legs,
-    3. kill switch (day P&L <= -daily_loss_limit)      OCO, entry cancels when halted)
-                                                     5. intents with tick_seq <= this tick, in
-                                                     arrival
-                                                        order: risk check, then deny or submit
+    1. broker events (fills, status updates)
+    2. in-doubt orders due for another lookup
+    3. kill switch (day P&L <= -daily_loss_limit: HALTED + flatten)
+    4. plan + execute: the sweep (square-off / flatten), or the brackets (missing entry slices, exit
+       legs, OCO, entry cancels when halted)
+    5. intents with tick_seq <= this tick, in arrival order: risk check, then deny or submit
 
 Time is the market clock (the largest ts_event_ns seen), never wall-clock, so a tick's outcome does
 not depend on how the stream was cut into batches or how fast it ran.
@@ -36,13 +36,12 @@ process had half done and goes on as if it had never died.
 import numpy as np
 
 from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
-from common.ids import client_order_id
 from common.messages import (TRADING_STATES, FlattenAll, OrderAccepted, OrderCanceled, OrderDenied,
-                             OrderFilled, OrderInDoubt, OrderModified, OrderRejected, OrderSubmitting,
-                             SignalRaised, TicksProcessed, TradingStateChanged)
+                             OrderFilled, OrderInDoubt, OrderModified, OrderRejected,
+                             OrderSubmitting, SignalRaised, TicksProcessed, TradingStateChanged)
 from orders import statemachine as sm
 from orders.book import OrderBook
-from orders.brackets import BracketDesk, Cancel, Modify, Place, plan_sweep
+from orders.brackets import BracketDesk, Cancel, Modify, Place, coid_of, plan_sweep
 from orders.brokers.base import BrokerTrade, OrderRequest
 from orders.exposure import NEVER_NS, Exposure, apply_ticks, scan_events
 from orders.limits import PHASE_SQUARE_OFF
@@ -50,6 +49,7 @@ from orders.risk import RiskGate, describe
 from orders.throttle import Throttle
 
 JOURNAL_ONLY = (TicksProcessed, SignalRaised, FlattenAll)
+_BOOK_ONLY = (OrderAccepted, OrderRejected, OrderCanceled, OrderModified, OrderInDoubt)
 IN_DOUBT_RETRY_NS = 1_000_000_000
 _FIRST_CHUNK, _MAX_CHUNK = 64, 1 << 16
 
@@ -62,15 +62,18 @@ class OrderEngine:
     fees : orders.fees.FeeSchedule (from config.broker.paper).
     broker : an orders.brokers.base.Broker.
     emit : called with every event; must make it durable before returning.
-    stop_order_type, stop_limit_ticks : stop legs as SL-M (default) or SL with a limit that many
-    ticks
-        beyond the trigger.
+    stop_order_type, stop_limit_ticks : stop legs as SL-M (default), or SL with the limit that
+        many ticks beyond the trigger.
+
+    Raises
+    ------
+    ValueError
+        For a stop_order_type other than "SL-M" or "SL".
     """
 
     def __init__(self, instruments, limits, fees, broker, emit, *, stop_order_type: str = "SL-M",
-                 stop_limit_ticks: int = 2, source: str = "orders"):
+                 stop_limit_ticks: int = 2):
         self.limits, self._fees, self._broker, self._sink = limits, fees, broker, emit
-        self._source = source
         self._symbols = [s.decode() for s in instruments["symbol"]]
         self._exchanges = [e.decode() for e in instruments["exchange"]]
         self.risk = RiskGate(limits, instruments)
@@ -93,7 +96,8 @@ class OrderEngine:
         self._sweep_wake = 0
         self._deferred = False
         self.stats = {"duplicate_intents": 0, "redelivered_intents": 0, "broker_errors": 0,
-                      "unknown_fills": 0, "deferred_placements": 0}
+                      "unknown_fills": 0, "deferred_placements": 0, "illegal_transitions": 0,
+                      "duplicate_fills": 0}
 
     # ---------------------------------------------------------------- public API
 
@@ -117,8 +121,13 @@ class OrderEngine:
             i, chunk = m + 1, _FIRST_CHUNK
 
     def poll_broker(self) -> None:
-        """Between ticks (live brokers): apply postbacks and react, at the current market clock."""
-        self._settle(self._last_tick(), intents=False)
+        """Between ticks (live brokers): apply postbacks and react, at the current market clock.
+
+        Does nothing while a restarted engine is still re-reading ticks up to its last handled one
+        (the market state is not yet where that tick's handling needs it).
+        """
+        if not self._catchup_seq:
+            self._settle(self._last_tick(), intents=False)
 
     def set_trading_state(self, state: str, reason: str = "") -> None:
         """ACTIVE / REDUCING / HALTED from outside (supervisor, operator). HALTED cancels entries.
@@ -166,7 +175,7 @@ class OrderEngine:
     # ---------------------------------------------------------------- restart
 
     def restore(self, events, market: np.ndarray | None = None) -> None:
-        """Rebuild every piece of state from the journaled events (in order) and a market snapshot."""
+        """Rebuild all state from the journaled events (in order) and a market snapshot."""
         for msg in events:
             self._apply(msg)
         self._restored_intents = set(self.desk.brackets) | self.denied
@@ -225,6 +234,8 @@ class OrderEngine:
         while intents and self._pending and self._pending[0].tick_seq <= seq:
             self._on_intent(self._pending.pop(0))
         self._update_wake()
+        self.stats["illegal_transitions"] = self.book.illegal_transitions
+        self.stats["duplicate_fills"] = self.book.duplicate_fills
 
     def _sweeping(self) -> bool:
         return self.flattening or self.limits.phase(self.exposure.clock_ns) >= PHASE_SQUARE_OFF
@@ -236,8 +247,8 @@ class OrderEngine:
                 ex = self.exposure
                 positions = {int(k): int(ex.pos_qty[k]) for k in ex.open_instr}
                 role = "FLATTEN" if self.flattening else "SQUAREOFF"
-                actions, self._sweep_wake = plan_sweep(self.book, positions, role, self.risk.freeze_qty,
-                                                       self._now(), f"{role.lower()}")
+                actions, self._sweep_wake = plan_sweep(
+                    self.book, positions, role, self.risk.freeze_qty, self._now(), role.lower())
             else:
                 actions = self.desk.plan(self.book, self.trading_state == "HALTED")
             if not actions:
@@ -286,12 +297,13 @@ class OrderEngine:
             throttle=self.throttle)
         self._mark()
         if code:
-            symbol = self._symbols[intent.instrument] if 0 <= intent.instrument < len(self._symbols) \
-                else intent.symbol
+            known = 0 <= intent.instrument < len(self._symbols)
+            symbol = self._symbols[intent.instrument] if known else intent.symbol
             self._emit(OrderDenied(
-                ts_event_ns=self._now(), intent_id=iid, client_order_id=client_order_id(iid, "ENTRY"),
-                strategy=intent.strategy, instrument=intent.instrument, symbol=symbol,
-                side=intent.side, qty=intent.qty, reason_code=code, reason=describe(code, **facts)))
+                ts_event_ns=self._now(), intent_id=iid,
+                client_order_id=coid_of(iid, "ENTRY", 0), strategy=intent.strategy,
+                instrument=intent.instrument, symbol=symbol, side=intent.side, qty=intent.qty,
+                reason_code=code, reason=describe(code, **facts)))
             return
         self._emit(intent)
         self._execute(list(self.desk.brackets[iid].entry_plan))
@@ -313,7 +325,7 @@ class OrderEngine:
 
     def _submit(self, a: Place) -> None:
         self._mark()
-        coid = client_order_id(a.intent_id, a.role, a.n)
+        coid = coid_of(a.intent_id, a.role, a.n)
         self._emit(OrderSubmitting(
             ts_event_ns=self._now(), client_order_id=coid, intent_id=a.intent_id,
             strategy=a.strategy, bracket_id=a.bracket_id, role=a.role, instrument=a.instrument,
@@ -323,8 +335,8 @@ class OrderEngine:
 
     def _send(self, order) -> None:
         req = OrderRequest(order.client_order_id, order.instrument, order.symbol,
-                           self._exchanges[order.instrument], order.side, order.qty, order.order_type,
-                           order.price, order.trigger_price, after_seq=self._seq)
+                           self._exchanges[order.instrument], order.side, order.qty,
+                           order.order_type, order.price, order.trigger_price, after_seq=self._seq)
         coid, now = order.client_order_id, self._now()
         try:
             ack = self._broker.place(req)
@@ -358,7 +370,7 @@ class OrderEngine:
         try:
             self._broker.modify(order.broker_order_id, qty=a.qty)
         except BrokerError:
-            self.stats["broker_errors"] += 1   # level-triggered: planned again on the next event tick
+            self.stats["broker_errors"] += 1   # level-triggered: planned again next event tick
             return
         self._emit(OrderModified(ts_event_ns=self._now(), client_order_id=order.client_order_id,
                                  qty=a.qty, price=order.price, trigger_price=order.trigger_price))
@@ -371,7 +383,7 @@ class OrderEngine:
         try:
             ack = self._broker.cancel(order.broker_order_id)
         except BrokerRejected:
-            # Already final at the broker: its fill or cancel report is on the way. Do not ask again.
+            # Already final at the broker: its fill or cancel report is on the way. Ask no more.
             self.book.request_cancel(order)
             return
         except BrokerError:
@@ -388,9 +400,9 @@ class OrderEngine:
     def _on_trade(self, t: BrokerTrade) -> None:
         if t.trade_id in self.book.fill_ids:
             return
-        order = self.book.orders.get(t.client_order_id) or self.book.by_broker_id.get(t.broker_order_id)
+        order = self._order_of(t.client_order_id, t.broker_order_id)
         if order is None:
-            self.stats["unknown_fills"] += 1     # not ours (placed by hand): positions reconciles it
+            self.stats["unknown_fills"] += 1   # not ours (placed by hand): positions reconciles it
             return
         self._mark()
         fees = self._fees.fill_charges(order.side, t.qty, t.price, order.filled_value)
@@ -403,7 +415,7 @@ class OrderEngine:
             leaves_qty=max(0, order.qty - order.filled_qty - t.qty)))
 
     def _on_broker_order(self, bo) -> None:
-        order = self.book.orders.get(bo.client_order_id) or self.book.by_broker_id.get(bo.broker_order_id)
+        order = self._order_of(bo.client_order_id, bo.broker_order_id)
         if order is None or order.status in sm.TERMINAL:
             return
         if order.status in (sm.SUBMITTING, sm.IN_DOUBT) and bo.status != sm.REJECTED:
@@ -418,15 +430,18 @@ class OrderEngine:
                                      broker_order_id=bo.broker_order_id,
                                      reason=bo.reason or "canceled at the broker"))
 
+    def _order_of(self, client_order_id: str, broker_order_id: str):
+        return self.book.orders.get(client_order_id) or self.book.by_broker_id.get(broker_order_id)
+
     def _resolve(self, order, *, resend_journaled: bool) -> None:
-        """Look an order of unknown outcome up by client order id; send it only if never received."""
+        """Look an order of unknown outcome up by client id; send it only if never received."""
         try:
             found = self._broker.find_by_client_id(order.client_order_id)
         except BrokerError as e:
             if order.status != sm.IN_DOUBT:
                 self._mark()
-                self._emit(OrderInDoubt(ts_event_ns=self._now(),
-                                        client_order_id=order.client_order_id, reason=f"lookup: {e}"))
+                self._emit(OrderInDoubt(ts_event_ns=self._now(), reason=f"lookup: {e}",
+                                        client_order_id=order.client_order_id))
             return
         if found is not None:
             self._on_broker_order(found)
@@ -444,7 +459,7 @@ class OrderEngine:
     def _recover_fills(self) -> None:
         """Fills the broker made that the journal lacks (a crash between the fill and its event)."""
         missing = [t for t in self._broker.trades() if t.trade_id not in self.book.fill_ids and
-                   (t.client_order_id in self.book.orders or t.broker_order_id in self.book.by_broker_id)]
+                   self._order_of(t.client_order_id, t.broker_order_id) is not None]
         for t in sorted(missing, key=lambda t: t.tick_seq):
             if t.tick_seq > self._marked_seq:
                 self._seq = t.tick_seq
@@ -467,7 +482,7 @@ class OrderEngine:
         return max(self.exposure.clock_ns, self._marked_ns)
 
     def _mark(self, ts_ns: int = 0) -> None:
-        """Journal "the events that follow belong to tick `_seq`" once per tick, before anything else."""
+        """Journal "the events that follow belong to tick `_seq`", once, before anything else."""
         if self._marked_seq != self._seq:
             self._emit(TicksProcessed(ts_event_ns=ts_ns or self._now(), upto_seq=self._seq + 1,
                                       intents_sent=self._intents_seen))
@@ -477,7 +492,7 @@ class OrderEngine:
         self._apply(msg)
 
     def _apply(self, msg) -> None:
-        """The one place state changes: live right after emit, and on restore for every journaled event."""
+        """The one place state changes: live right after emit, and on restore for each event."""
         if isinstance(msg, TicksProcessed):
             self._marked_seq, self._marked_ns = msg.upto_seq - 1, msg.ts_event_ns
         elif isinstance(msg, OrderFilled):
@@ -488,7 +503,7 @@ class OrderEngine:
             order = self.book.apply(msg)
             self.throttle.record(msg.ts_event_ns)
             self.desk.attach(order)
-        elif isinstance(msg, (OrderAccepted, OrderRejected, OrderCanceled, OrderModified, OrderInDoubt)):
+        elif isinstance(msg, _BOOK_ONLY):
             self.book.apply(msg)
         elif isinstance(msg, SignalRaised):
             self.desk.open(msg)

@@ -23,7 +23,8 @@ O(stop - start) (+ open positions on ticks of instruments held). Imports numpy a
 import numpy as np
 from numba import njit
 
-MARKET_DTYPE = np.dtype([("last_price", np.float64), ("last_ts_ns", np.int64), ("last_seq", np.int64)])
+MARKET_DTYPE = np.dtype([("last_price", np.float64), ("last_ts_ns", np.int64),
+                         ("last_seq", np.int64)])
 NEVER_NS = (1 << 63) - 1
 
 
@@ -51,8 +52,17 @@ def pnl_of(realised_net, open_instr, pos_qty, avg_price, px):
 
 
 @njit(cache=True)
-def scan_events(ticks, start, stop, clock_ns, stop_seq, wake_ns, check_loss, loss_floor, realised_net,
-                open_instr, open_slot, pos_qty, avg_price, last_price, scratch_px):
+def gross_of(open_instr, pos_qty, last_price):
+    gross = 0.0
+    for j in range(open_instr.shape[0]):
+        k = open_instr[j]
+        gross += abs(pos_qty[k]) * last_price[k]
+    return gross
+
+
+@njit(cache=True)
+def scan_events(ticks, start, stop, clock_ns, stop_seq, wake_ns, check_loss, loss_floor,
+                realised_net, open_instr, open_slot, pos_qty, avg_price, last_price, scratch_px):
     for j in range(open_instr.shape[0]):
         scratch_px[j] = last_price[open_instr[j]]
     clock = clock_ns
@@ -119,7 +129,8 @@ class Exposure:
     def tick_seq(self) -> int:
         return int(self.clock[1])
 
-    def apply_fill(self, instrument: int, side: int, qty: int, price: float, fees_inr: float) -> None:
+    def apply_fill(self, instrument: int, side: int, qty: int, price: float,
+                   fees_inr: float) -> None:
         """Average-cost accounting of one of the engine's own fills."""
         k = instrument
         before = float(self.realised[k])
@@ -145,12 +156,13 @@ class Exposure:
         return float(np.sum(self.pos_qty * (self.last_price - self.avg_price)))
 
     def gross_exposure(self) -> float:
-        return float(np.sum(np.abs(self.pos_qty) * self.last_price))
+        """Sum of |position| x last price over the open positions, rupees."""
+        return float(gross_of(self.open_instr, self.pos_qty, self.last_price))
 
     # ---------------------------------------------------------------- snapshot of the market part
 
     def market_snapshot(self) -> np.ndarray:
-        """MARKET_DTYPE rows, one per instrument plus a last row holding (0, clock, last tick seq)."""
+        """MARKET_DTYPE rows, one per instrument, and a last row of (0, clock, last tick seq)."""
         snap = np.zeros(len(self.last_price) + 1, MARKET_DTYPE)
         snap["last_price"][:-1] = self.last_price
         snap["last_ts_ns"][:-1] = self.last_ts
@@ -161,7 +173,8 @@ class Exposure:
     def load_market(self, snap: np.ndarray) -> None:
         """Restore the market part from `market_snapshot()` output (same instrument count)."""
         if len(snap) != len(self.last_price) + 1:
-            raise ValueError(f"market snapshot has {len(snap)} rows, expected {len(self.last_price) + 1}")
+            raise ValueError(f"market snapshot has {len(snap)} rows, "
+                             f"expected {len(self.last_price) + 1}")
         self.last_price[:] = snap["last_price"][:-1]
         self.last_ts[:] = snap["last_ts_ns"][:-1]
         self.last_seq[:] = snap["last_seq"][:-1]

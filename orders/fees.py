@@ -47,7 +47,8 @@ class FeeSchedule:
         """Brokerage on an order's whole turnover so far."""
         return min(self.brokerage_per_order_inr, order_turnover_inr * self.brokerage_pct / 100.0)
 
-    def fill_charges(self, side: int, qty: int, price: float, prior_turnover_inr: float = 0.0) -> float:
+    def fill_charges(self, side: int, qty: int, price: float,
+                     prior_turnover_inr: float = 0.0) -> float:
         """Total charges in rupees for one fill of `qty` at `price`.
 
         Parameters
@@ -58,7 +59,8 @@ class FeeSchedule:
             brokerage cap applies to the order as a whole.
         """
         turnover = qty * price
-        brokerage = self.brokerage(prior_turnover_inr + turnover) - self.brokerage(prior_turnover_inr)
+        before = self.brokerage(prior_turnover_inr)
+        brokerage = self.brokerage(prior_turnover_inr + turnover) - before
         exchange = turnover * self.exchange_txn_pct / 100.0
         sebi = turnover * self.sebi_per_crore_inr / CRORE_INR
         gst = (brokerage + exchange + sebi) * self.gst_pct / 100.0

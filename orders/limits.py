@@ -3,12 +3,12 @@
 `RiskLimits.from_config(config.risk)` turns the validated config section into one structured numpy
 row (`params`, RISK_PARAMS_DTYPE) for `orders/risk.py`, and knows the IST session boundaries:
 
-    phase            from            until          entries   exits   what the engine does
-    PRE_OPEN         00:00           session_start  denied    yes     nothing
-    OPEN             session_start   entry_cutoff   allowed   yes     normal trading
-    NO_ENTRY         entry_cutoff    square_off     denied    yes     brackets keep managing exits
-    SQUARE_OFF       square_off      session_end    denied    yes     cancel working orders, close all
-    CLOSED           session_end     24:00          denied    yes     as SQUARE_OFF (nothing should remain)
+    phase        from           until          entries  exits  what the engine does
+    PRE_OPEN     00:00          session_start  denied   yes    nothing
+    OPEN         session_start  entry_cutoff   allowed  yes    normal trading
+    NO_ENTRY     entry_cutoff   square_off     denied   yes    brackets keep managing exits
+    SQUARE_OFF   square_off     session_end    denied   yes    cancel working orders, close all
+    CLOSED       session_end    24:00          denied   yes    as SQUARE_OFF (nothing should remain)
 
 Every time is judged on the market clock (the ticks' ts_event_ns). With enforce_session false the
 whole day is OPEN (for simulations run at any hour). Imports numpy, the standard library and

@@ -43,7 +43,10 @@ from orders.limits import RiskLimits
 from orders.marketstore import MarketStore
 
 BATCH = 4096
-SIGNALS_SILENT_NS = 2_000_000_000   # signals gone this long: apply ticks without its watermark
+# Signals gone this long (its restarts take milliseconds; this is a stage the supervisor gave up on):
+# apply ticks without its watermark, so stops, targets and square-off still happen. Determinism across
+# such an outage is lost, protection is not.
+SIGNALS_SILENT_NS = 5_000_000_000
 
 
 class OrdersStage:
@@ -73,11 +76,12 @@ class OrdersStage:
     def emit(self, msg) -> None:
         stamped = self.pub.stamp(msg)
         self.journal.append(stamped)
+        self.journal.flush()          # in the kernel before the broker hears of it
         if isinstance(stamped, OrderFilled):
+            # fills.jsonl is a copy of the journal's fills, written second: recover() completes it.
             self.fills.append(stamped)
             self.fills.flush()
             self.rt.count("fills")
-        self.journal.flush()          # in the kernel before the broker hears of it
         self.pub.send(_topic(stamped), stamped)
         self._count(stamped)
 
@@ -109,6 +113,10 @@ class OrdersStage:
         """Rebuild from the journals: our own events, then every intent signals journaled."""
         with JournalReader(self.journal.path) as reader:
             events = list(reader.read_from(1))
+        for msg in events:            # a crash between the two writes leaves fills.jsonl short
+            if isinstance(msg, OrderFilled) and msg.seq > self.fills.last_seq:
+                self.fills.append(msg)
+        self.fills.flush()
         snapshot, cursor = self.market.load()
         self.engine.restore(events, snapshot)
         self.engine.resolve_in_doubt()
@@ -175,6 +183,7 @@ class OrdersStage:
         row = self.rt.table.row("signals")
         silent = mono_ns() - int(row["heartbeat_ns"]) > SIGNALS_SILENT_NS and int(row["state"]) != st.READY
         if silent and self.watermark <= self.ring.published:
+            self.log.warning("signals silent: applying ticks without its watermark", watermark=self.watermark)
             # Without signals no intent can arrive, but stops and targets must still be managed.
             self.watermark = self.ring.published + 1
 

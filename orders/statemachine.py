@@ -62,7 +62,8 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     # paper broker filling on the tick right after the ack was lost in a crash).
     (SUBMITTING, FILL_PART): PARTIALLY_FILLED,
     (SUBMITTING, FILL_FULL): FILLED,
-    # A fill for an IN_DOUBT order proves the broker has it; an accept or a reject settles the doubt.
+    # A fill for an IN_DOUBT order proves the broker has it; an accept or a reject settles the
+    # doubt.
     (IN_DOUBT, ACCEPT): ACCEPTED,
     (IN_DOUBT, REJECT): REJECTED,
     (IN_DOUBT, FILL_PART): PARTIALLY_FILLED,
@@ -77,11 +78,12 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     # A late reject: the broker said 200, then its RMS or the exchange refused (Kite reports this as
     # a REJECTED status in the order book after the placement call returned an order id).
     (ACCEPTED, REJECT): REJECTED,
-    # A fill that arrives after a cancel request: the fill wins. A partial fill keeps the cancel of the
-    # rest pending; a full fill makes the cancel moot.
+    # A fill that arrives after a cancel request: the fill wins. A partial fill keeps the cancel of
+    # the rest pending; a full fill makes the cancel moot.
     (CANCEL_PENDING, FILL_PART): CANCEL_PENDING,
     (CANCEL_PENDING, FILL_FULL): FILLED,
-    # A cancel confirmation after a partial fill: the rest is canceled, the filled part stays filled.
+    # A cancel confirmation after a partial fill: the rest is canceled, the filled part stays
+    # filled.
     (PARTIALLY_FILLED, CANCEL): CANCELED,
     # A cancel confirmation that arrives after the order filled completely (the exchange matched it
     # before the cancel reached it): nothing was canceled, the order stays FILLED.
@@ -99,6 +101,10 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (CANCEL_PENDING, CANCEL_REQUEST): CANCEL_PENDING,
     (CANCELED, CANCEL): CANCELED,
     (REJECTED, REJECT): REJECTED,
+    # An ack delivered after the order's final report (order-update streams are not ordered with
+    # the placement reply): the final status stands.
+    (FILLED, ACCEPT): FILLED,
+    (CANCELED, ACCEPT): CANCELED,
     # Canceling something the broker never confirmed having: the cancel request goes out (the broker
     # will answer "no such order" or cancel it), and its answer settles the status.
     (IN_DOUBT, CANCEL): CANCELED,

@@ -21,7 +21,7 @@ def warm() -> bool:
     global WARMED, WARM_ERROR
     try:
         _run_kernels()
-    except Exception as e:  # noqa: BLE001 - a warm-up failure must never stop a process from starting
+    except Exception as e:  # noqa: BLE001 - a warm-up failure must never stop a process
         WARM_ERROR = f"{type(e).__name__}: {e}"
         get_logger("orders").warning("orders kernels failed to warm up", error=WARM_ERROR)
         return False
@@ -31,7 +31,7 @@ def warm() -> bool:
 
 def _run_kernels() -> None:
     from orders.brokers.paper.matching import WorkingOrders
-    from orders.exposure import apply_ticks, pnl_of, scan_events
+    from orders.exposure import apply_ticks, gross_of, pnl_of, scan_events
     from orders.limits import RiskLimits
     from orders.risk import CHECK_DTYPE, check_entry, off_tick, round_to_tick
 
@@ -43,8 +43,9 @@ def _run_kernels() -> None:
     apply_ticks(ticks, 0, 2, f8.copy(), i8.copy(), i8.copy(), clock)
     open_instr = np.zeros(0, np.int64)
     pnl_of(0.0, open_instr, i8, f8, f8)
-    scan_events(ticks, 0, 2, 0, 10, 1 << 62, True, -1.0, 0.0, open_instr, np.full(1, -1, np.int64), i8,
-                f8, f8, f8.copy())
+    gross_of(open_instr, i8, f8)
+    scan_events(ticks, 0, 2, 0, 10, 1 << 62, True, -1.0, 0.0, open_instr,
+                np.full(1, -1, np.int64), i8, f8, f8, f8.copy())
     req = np.zeros(1, CHECK_DTYPE)
     check_entry(RiskLimits().params, req, np.ones(1), np.ones(1, np.int64), i8, f8, f8, f8, i8)
     off_tick(100.05, 0.05)

@@ -2,7 +2,7 @@
 
     from tests.support import eventually, unique_segment
 
-Segment names made by `unique_segment()` carry this pytest session's tag (`otrade_t<pid>...`), which
+Segment names made by `unique_segment()` carry this pytest session's tag (`otrade_t<pid>-...`), which
 is what the leak fixture in tests/conftest.py watches on a developer's machine, where other people's
 runs create `otrade_*` segments at the same time. Under CI (or OTRADE_STRICT_SHM=1) the fixture treats
 every new `otrade_*` segment as a leak.
@@ -20,6 +20,7 @@ SHM_DIR = "/dev/shm"
 SESSION_ENV = "OTRADE_TEST_SESSION"
 # Child processes inherit the tag through the environment, so names stay the session's everywhere.
 SESSION_TAG = os.environ.setdefault(SESSION_ENV, f"t{os.getpid()}")
+_SESSION_PID = int(os.environ.setdefault(SESSION_ENV + "_PID", str(os.getpid())))
 _counter = itertools.count(1)
 
 
@@ -42,17 +43,20 @@ def eventually(predicate, timeout: float = 5.0, interval: float = 0.001, message
 
 
 def unique_run_id() -> str:
-    """A fresh run id for this session (<tag>x<n>): segments otrade_<run id>_<what> are the session's."""
-    return f"{SESSION_TAG}x{next(_counter)}"
+    """A fresh run id for this session, <tag>-<n> (<tag>-p<pid>-<n> in a child process, whose counter
+    starts again at 1): segments named otrade_<run id>_<what> count as the session's."""
+    if os.getpid() == _SESSION_PID:
+        return f"{SESSION_TAG}-{next(_counter)}"
+    return f"{SESSION_TAG}-p{os.getpid()}-{next(_counter)}"
 
 
 def unique_segment(what: str) -> str:
-    """A fresh segment name for this session: otrade_<tag>x<n>_<what>."""
+    """A fresh segment name for this session: otrade_<run id>_<what>."""
     return f"otrade_{unique_run_id()}_{what}"
 
 
 def session_prefix() -> str:
-    return f"otrade_{SESSION_TAG}x"
+    return f"otrade_{SESSION_TAG}-"
 
 
 def strict_shm_check() -> bool:

@@ -99,7 +99,7 @@ class SupervisorCore:
         row = self.table.row(proc.name)
         row["stop_requested"] = 0
         row["state"] = st.NONE
-        row["heartbeat_ns"] = 0
+        row["heartbeat_ns"] = mono_ns()   # "alive as of its spawn": a peer reading the row sees no gap
         pid = proc.spawn()
         self.runlog.event("spawn", proc.name, pid=pid, cores=list(proc.stage_ctx.cores),
                           restarts=proc.restarts, reason=why)

@@ -2,31 +2,27 @@
 
 Requirement table (what `tests/orders/broker_contract.py` checks for every broker):
 
-    method                  required  semantics
-    ----------------------  --------  ------------------------------------------------------------------
-    capabilities            yes       frozenset of optional features: "gtt_oco", "autoslice", ...
-    place(req)              yes       send one order; returns a BrokerAck (ACCEPTED, or REJECTED when the
-                                      broker recorded the order and refused it); raises
-                                      BrokerRejected when it refused without recording anything,
-                                      BrokerRetryable when the outcome is unknown or the request was
-                                      throttled, BrokerFatal on bad credentials. Never retried by
-                                      the adapter itself.
-    modify(id, ...)         yes       absolute new values (qty is the order's new total quantity,
-                                      including what already filled); idempotent. Returns a
-                                      BrokerAck.
-    cancel(id)              yes       returns a BrokerAck: CANCELED when done, CANCEL_PENDING when the
-                                      confirmation will arrive through poll_events. Canceling an
-                                      order that is already final raises BrokerRejected.
-    find_by_client_id(c)    yes       the broker's record of our order (the client id rides in the tag),
-                                      or None if the broker never saw it: the in-doubt lookup.
-    orders() / trades()     yes       the day's order book / executions (for reconciliation and recovery).
-    positions()             yes       net intraday positions per instrument.
-    on_ticks(t, a, b)       yes       paper: match working orders against ticks[a:b], stop at the first
-                                      tick that fills something and return its index (that tick is
-                                      fully matched), else b. Live brokers return b at once.
-    poll_events()           yes       BrokerOrder / BrokerTrade updates since the last call (paper fills,
-                                      live postbacks). Every execution arrives as a BrokerTrade.
-    close()                 yes       release sockets and files; idempotent.
+    capabilities        frozenset of optional features: "gtt_oco", "autoslice", "partial_fills"
+    place(req)          send one order. Returns a BrokerAck: ACCEPTED, or REJECTED when the broker
+                        recorded the order and refused it. Raises BrokerRejected when it refused
+                        without recording anything, BrokerRetryable when the outcome is unknown or
+                        the request was throttled, BrokerFatal on bad credentials. The adapter never
+                        retries a placement itself.
+    modify(id, ...)     absolute new values (qty is the order's new TOTAL quantity, filled part
+                        included); idempotent. Returns a BrokerAck.
+    cancel(id)          returns a BrokerAck: CANCELED when done, CANCEL_PENDING when the
+                        confirmation will come through poll_events. Canceling a final order
+                        raises BrokerRejected.
+    find_by_client_id   the broker's record of our order (the client id rides in the tag), or None
+                        if the broker never saw it: the in-doubt lookup.
+    orders(), trades()  the day's order book and executions (reconciliation, fill recovery).
+    positions()         net intraday positions per instrument.
+    on_ticks(t, a, b)   paper: match working orders against ticks[a:b], stop at the first tick that
+                        fills something and return its index (that tick is fully matched), else b.
+                        Live brokers return b at once.
+    poll_events()       BrokerOrder / BrokerTrade updates since the last call (paper fills, live
+                        postbacks). Every execution arrives as a BrokerTrade.
+    close()             release sockets and files; idempotent.
 
 Calls return as soon as the broker answered; acks and fills come back as events. A raised error
 means exactly what its class says (common/errors.py). Statuses use OTrade's vocabulary
@@ -86,7 +82,7 @@ class BrokerOrder:
     """The broker's record of one order (order book row, or an order-update event)."""
 
     broker_order_id: str
-    client_order_id: str    # our id, from the broker's tag field ("" for orders not placed by OTrade)
+    client_order_id: str    # our id, from the broker's tag ("" for orders not placed by OTrade)
     instrument: int
     symbol: str
     side: int
@@ -111,7 +107,7 @@ class BrokerTrade:
     side: int
     qty: int
     price: float
-    tick_seq: int = 0       # paper: the tick it filled on; live: 0 (the engine uses its current tick)
+    tick_seq: int = 0       # paper: the tick it filled on; live: 0 (the engine's current tick)
     ts_event_ns: int = 0    # when it executed (exchange/market clock), 0 when unknown
 
 

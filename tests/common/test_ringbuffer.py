@@ -167,7 +167,8 @@ def test_reader_table_shows_pid_cursor_and_lag_for_the_supervisor(make_ring):
     reader.read_batch(np.zeros(4, TICK_DTYPE))
     reader.commit()
     signals, positions = ring.readers()
-    assert (signals.name, signals.gating, signals.pid, signals.cursor, signals.lag) == ("signals", True, os.getpid(), 5, 2)
+    assert (signals.name, signals.gating, signals.pid) == ("signals", True, os.getpid())
+    assert (signals.cursor, signals.lag) == (5, 2)
     assert (positions.name, positions.gating, positions.pid, positions.cursor) == ("positions", False, 0, 1)
     assert ring.writer_pid == os.getpid() and ring.heartbeat_ns > 0
 

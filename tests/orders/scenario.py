@@ -15,8 +15,9 @@ TICK_SIZE = 0.05
 def scenario_limits(daily_loss_limit_inr: float = 1e9) -> RiskLimits:
     return RiskLimits(max_order_qty=60, max_order_notional_inr=1e6, max_position_qty=120,
                       max_gross_exposure_inr=1e7, max_open_orders=40, rate_per_sec=4,
-                      rate_per_min=200, rate_per_day=1000, daily_loss_limit_inr=daily_loss_limit_inr,
-                      entry_cutoff="15:08", square_off="15:10")
+                      rate_per_min=200, rate_per_day=1000,
+                      daily_loss_limit_inr=daily_loss_limit_inr, entry_cutoff="15:08",
+                      square_off="15:10")
 
 
 def desk_options(daily_loss_limit_inr: float = 1e9) -> dict:

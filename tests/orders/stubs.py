@@ -144,7 +144,7 @@ class FlakyBroker:
     def __init__(self, inner, failures=None, refuse=None):
         self.inner = inner
         self.failures = dict(failures or {})
-        self.refuse = refuse           # req -> reason: the broker records it as REJECTED-like refusal
+        self.refuse = refuse           # req -> bool: the broker refuses it (BrokerRejected)
         self.places = 0
         self.capabilities = inner.capabilities
 

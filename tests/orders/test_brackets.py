@@ -32,7 +32,8 @@ def test_bracket_entry_fill_places_stop_and_target_for_the_filled_quantity(make_
     open_bracket(desk, tape)
     desk.run(tape, start_seq=tape.prices(0, [100.5]))
     stop, target = submitted(desk.events, "STOP"), submitted(desk.events, "TARGET")
-    assert [(m.order_type, m.trigger_price, m.qty, m.side) for m in stop] == [("SL-M", 98.0, 10, -1)]
+    assert [(m.order_type, m.trigger_price, m.qty, m.side) for m in stop] == \
+        [("SL-M", 98.0, 10, -1)]
     assert [(m.order_type, m.price, m.qty, m.side) for m in target] == [("LIMIT", 103.0, 10, -1)]
     assert stop[0].tick_seq == 2                    # placed on the entry's fill tick
 

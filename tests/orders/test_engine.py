@@ -3,8 +3,8 @@
 import pytest
 
 from common.errors import BrokerFatal, BrokerRetryable
-from common.messages import (OrderAccepted, OrderDenied, OrderInDoubt, OrderRejected, OrderSubmitting,
-                             TicksProcessed, TradingStateChanged)
+from common.messages import (OrderAccepted, OrderDenied, OrderInDoubt, OrderRejected,
+                             OrderSubmitting, TicksProcessed, TradingStateChanged)
 from orders.limits import RiskLimits
 from orders.risk import CODES
 from tests.orders.stubs import FlakyBroker, Tape, intent, ist_ns, of_type
@@ -78,7 +78,7 @@ def test_engine_marks_each_handled_tick_once_before_its_events(make_desk):
     assert desk.events[0].upto_seq == 2
 
 
-def test_engine_retryable_place_goes_in_doubt_and_is_resent_once_the_lookup_finds_nothing(make_desk):
+def test_engine_retryable_place_goes_in_doubt_and_is_resent_when_lookup_finds_nothing(make_desk):
     desk = make_desk(wrap=lambda b: FlakyBroker(b, {1: ("before", BrokerRetryable("timeout"))}))
     tape = Tape(step_ms=300)
     tape.add(0, 100.0)
@@ -133,3 +133,57 @@ def test_engine_square_off_phase_is_judged_on_the_market_clock_not_wall_clock(ma
 def test_engine_warm_up_compiles_every_kernel_without_raising():
     from orders import warm
     assert warm.warm() is True and warm.WARMED
+
+
+class ReportingBroker(FlakyBroker):
+    """Adds scripted order updates / trades to what the real broker reports."""
+
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.extra = []
+
+    def poll_events(self):
+        events, self.extra = self.inner.poll_events() + self.extra, []
+        return events
+
+
+def test_engine_late_reject_from_the_broker_is_applied(make_desk):
+    from orders.brokers.base import BrokerOrder
+    desk = make_desk(wrap=ReportingBroker)
+    tape = Tape()
+    tape.add(0, 100.0)
+    desk.run(tape, [intent(1, order_type="LIMIT", limit_price=99.0)])
+    (ack,) = of_type(desk.events, OrderAccepted)
+    desk.broker.extra.append(BrokerOrder(ack.broker_order_id, ack.client_order_id, 0, "SYM0", 1, 10,
+                                         "LIMIT", 99.0, 0.0, "REJECTED", 0, 0.0, "RMS: margin"))
+    desk.engine.poll_broker()
+    (rej,) = of_type(desk.events, OrderRejected)
+    assert rej.client_order_id == ack.client_order_id and rej.reason == "RMS: margin"
+    assert desk.engine.book.n_working == 0
+
+
+def test_engine_trade_for_an_order_it_never_placed_is_counted_not_applied(make_desk):
+    from orders.brokers.base import BrokerTrade
+    desk = make_desk(wrap=ReportingBroker)
+    desk.broker.extra.append(BrokerTrade("T1", "X9", "MANUAL", 0, 1, 5, 100.0))
+    desk.engine.poll_broker()
+    assert desk.engine.stats["unknown_fills"] == 1 and not desk.engine.positions()
+
+
+def test_engine_restore_rebuilds_book_exposure_throttle_and_trading_state(make_desk):
+    desk, tape = make_desk(), Tape()
+    tape.add(0, 100.0)
+    desk.run(tape, [intent(1, stop_loss=98.0, target=103.0), intent(1, instrument=1)])
+    desk.run(tape, start_seq=tape.prices(0, [100.5, 101.0]) - 1)
+    desk.engine.set_trading_state("REDUCING", "test")
+    before = desk.engine
+    desk.restart(list(desk.events), market=before.market_snapshot())
+    after = desk.engine
+    assert [(o.client_order_id, o.status, o.filled_qty) for o in after.book.orders.values()] == \
+        [(o.client_order_id, o.status, o.filled_qty) for o in before.book.orders.values()]
+    assert after.positions() == before.positions()
+    assert after.exposure.realised_net == before.exposure.realised_net
+    now = before.exposure.clock_ns
+    assert after.throttle.counts(now) == before.throttle.counts(now)
+    assert (after.trading_state, after.flattening) == ("REDUCING", False)
+    assert after.denied == before.denied and set(after.desk.brackets) == set(before.desk.brackets)

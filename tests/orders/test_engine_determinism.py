@@ -115,20 +115,22 @@ CUTS = [150, 400, 700, 1000, 1300, 1700, 2000]
 
 
 @pytest.mark.parametrize("seed,loss_limit", [(0, 1e9), (1, 1e9), (3, 60.0)])
-def test_engine_restore_at_any_journal_prefix_equals_the_uninterrupted_run(tmp_path, seed, loss_limit):
+def test_engine_restore_at_any_journal_prefix_equals_the_uninterrupted_run(tmp_path, seed,
+                                                                           loss_limit):
     ticks, intents = market_day(seed)
     options = desk_options(loss_limit)
     ref, _ = run_uninterrupted(tmp_path, "ref", ticks, intents, CUTS, **options)
     expected = outcome(ref)
     kinds = [type(m) for m in ref.events]
-    # The journal ends: with a Submitting whose order the broker accepted (the ack is lost), just
-    # before a Filled the broker made (the journal lacks it), in the middle of a tick's handling just
-    # after its marker, and at points spread over the day (square-off / kill switch included).
-    points = {kinds.index(OrderAccepted), kinds.index(OrderFilled), kinds.index(TicksProcessed, 5) + 1,
-              len(kinds) - 3}
+    # The journal ends: with a Submitting whose order the broker accepted (the ack is lost); just
+    # before a Filled the broker made (the journal lacks it); in the middle of a tick's handling,
+    # just after its marker; and at points spread over the day (square-off / kill switch included).
+    points = {kinds.index(OrderAccepted), kinds.index(OrderFilled),
+              kinds.index(TicksProcessed, 5) + 1, len(kinds) - 3}
     points |= set(np.linspace(1, len(kinds) - 1, 14).astype(int).tolist())
     for p in sorted(points):
-        desk = crash_and_restore(tmp_path, f"crash{p}", ticks, intents, CUTS, crash_at=[p], **options)
+        desk = crash_and_restore(tmp_path, f"crash{p}", ticks, intents, CUTS, crash_at=[p],
+                                 **options)
         assert outcome(desk) == expected, f"diverged after a crash at event {p}"
         desk.close()
     ref.close()
@@ -139,7 +141,8 @@ def test_engine_crash_inside_place_is_resolved_by_lookup_without_duplicates(tmp_
     ticks, intents = market_day(0)
     ref, _ = run_uninterrupted(tmp_path, "ref", ticks, intents, CUTS)
     for n in (1, 7, 40):
-        wrap = lambda b: FlakyBroker(b, {n: ("after" if after else "before", Crash())})  # noqa: E731
+        failure = {n: ("after" if after else "before", Crash())}
+        wrap = lambda b: FlakyBroker(b, failure)  # noqa: E731
         desk = crash_and_restore(tmp_path, f"place{n}", ticks, intents, CUTS, wrap=wrap)
         assert outcome(desk) == outcome(ref), f"diverged after a crash in place #{n}"
         ids = [o.client_order_id for o in desk.paper.orders()]

@@ -28,7 +28,8 @@ def scan_reference(ticks, start, stop, clock, stop_seq, wake, check_loss, floor,
         k = int(tick["instrument"])
         if check_loss and k in prices:
             prices[k] = float(tick["price"])
-            pnl = ex.realised_net + sum(ex.pos_qty[j] * (prices[j] - ex.avg_price[j]) for j in prices)
+            pnl = ex.realised_net + sum(ex.pos_qty[j] * (prices[j] - ex.avg_price[j])
+                                        for j in prices)
             if pnl <= floor:
                 return t
     return stop
@@ -106,4 +107,5 @@ def test_exposure_market_snapshot_round_trips():
 
 
 def test_exposure_pnl_of_with_no_open_positions_is_the_realised_net():
-    assert pnl_of(7.5, np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(1), np.zeros(0)) == 7.5
+    none = np.zeros(0, np.int64)
+    assert pnl_of(7.5, none, np.zeros(1, np.int64), np.zeros(1), np.zeros(0)) == 7.5

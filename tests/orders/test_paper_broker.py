@@ -22,7 +22,8 @@ def ticks(*prices, start_seq=1, instrument=0):
     return out
 
 
-def req(coid, *, side=1, qty=10, order_type="MARKET", price=0.0, trigger=0.0, after=0, instrument=0):
+def req(coid, *, side=1, qty=10, order_type="MARKET", price=0.0, trigger=0.0, after=0,
+        instrument=0):
     return OrderRequest(coid, instrument, f"SYM{instrument}", "NSE", side, qty, order_type, price,
                         trigger, after_seq=after)
 

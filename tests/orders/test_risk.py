@@ -5,8 +5,8 @@ import pytest
 
 from orders.limits import PHASE_CLOSED, PHASE_NO_ENTRY, PHASE_OPEN, PHASE_PRE_OPEN, PHASE_SQUARE_OFF
 from orders.limits import RiskLimits
-from orders.risk import (CHECK_DTYPE, CODES, STATE_ACTIVE, STATE_HALTED, STATE_REDUCING, check_entry,
-                         describe, off_tick, round_to_tick)
+from orders.risk import (CHECK_DTYPE, CODES, STATE_ACTIVE, STATE_HALTED, STATE_REDUCING,
+                         check_entry, describe, off_tick, round_to_tick)
 from tests.orders.stubs import ist_ns
 
 NOW = ist_ns(10, 0)
@@ -103,7 +103,8 @@ def test_risk_limit_price_off_band_is_denied():
 
 
 def test_risk_limit_price_outside_known_circuit_is_denied_and_unknown_circuit_skipped():
-    assert check(is_limit=1, limit_price=103.0, circuit=(95.0, 102.0)) == code("PRICE_OUTSIDE_CIRCUIT")
+    assert check(is_limit=1, limit_price=103.0, circuit=(95.0, 102.0)) == \
+        code("PRICE_OUTSIDE_CIRCUIT")
     assert check(is_limit=1, limit_price=101.0, circuit=(95.0, 102.0)) == 0
     assert check(is_limit=1, limit_price=103.0) == 0
 
@@ -132,7 +133,8 @@ def test_risk_position_limit_counts_position_and_working_entries():
 
 def test_risk_gross_exposure_is_denied_above_max():
     assert check(gross_exposure_inr=95_000.0, qty=60) == code("GROSS_EXPOSURE")
-    assert check(gross_exposure_inr=90_000.0, pending_gross_inr=5_000.0, qty=60) == code("GROSS_EXPOSURE")
+    assert check(gross_exposure_inr=90_000.0, pending_gross_inr=5_000.0, qty=60) == \
+        code("GROSS_EXPOSURE")
     assert check(gross_exposure_inr=90_000.0, qty=60) == 0
 
 

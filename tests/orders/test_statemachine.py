@@ -44,7 +44,12 @@ def test_statemachine_fill_before_ack_is_legal():
 def test_statemachine_illegal_transition_keeps_status_and_says_so():
     assert transition(sm.FILLED, sm.FILL_PART) == (sm.FILLED, False)
     assert transition(sm.REJECTED, sm.ACCEPT) == (sm.REJECTED, False)
-    assert transition(sm.CANCELED, sm.ACCEPT) == (sm.CANCELED, False)
+    assert transition(sm.CANCELED, sm.REJECT) == (sm.CANCELED, False)
+
+
+def test_statemachine_ack_after_the_final_report_keeps_the_final_status():
+    assert transition(sm.FILLED, sm.ACCEPT) == (sm.FILLED, True)
+    assert transition(sm.CANCELED, sm.ACCEPT) == (sm.CANCELED, True)
 
 
 def test_statemachine_every_transition_lands_on_a_known_status():

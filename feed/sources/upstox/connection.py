@@ -129,7 +129,7 @@ class UpstoxConnection:
                                                                  "mode": self.options.mode, "reconnect": reconnect}})
             clean = self._receive(ws)
         except (WebSocketException, OSError) as e:
-            log.warning("upstox feed socket failed while subscribing", extra={"fields": {"error": type(e).__name__}})
+            log.warning("upstox feed socket failed", extra={"fields": {"error": type(e).__name__}})
         finally:
             self.watchdog.disarm()
             self.backoff.failed()   # even a working feed waits one initial step before redialling

@@ -70,6 +70,7 @@ class PaperBook:
         self.clock_seq = 0
         self.clock_ns = 0
         self.slot_orders: list[PaperOrder] = []
+        self._working: dict[str, PaperOrder] = {}      # the working subset, placement order
         self._placed_ns: list[int] = []                # placement times, for the rate limit
 
     def next_broker_order_id(self) -> str:
@@ -87,11 +88,19 @@ class PaperBook:
         return len(self._placed_ns) - bisect.bisect_right(self._placed_ns, since_ns)
 
     def working(self) -> list[PaperOrder]:
-        return [o for o in self.orders.values() if o.status in sm.WORKING and o.leaves > 0]
+        return list(self._working.values())
 
     def apply(self, record: dict) -> tuple[PaperOrder, BrokerTrade | None]:
         """Apply one journal record; returns the order it touched and the trade it made, if any."""
         self.set_clock(int(record["seq"]), int(record["ts"]))
+        order, trade = self._apply(record)
+        if order.status in sm.WORKING and order.leaves > 0:
+            self._working.setdefault(order.broker_order_id, order)
+        else:
+            self._working.pop(order.broker_order_id, None)
+        return order, trade
+
+    def _apply(self, record: dict) -> tuple[PaperOrder, BrokerTrade | None]:
         kind = record["k"]
         if kind == "place":
             return self._apply_place(record), None

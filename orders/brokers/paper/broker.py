@@ -86,7 +86,8 @@ class PaperBroker(Broker):
                                  f"{order.filled_qty} already filled", code="InputException")
         tick = float(self._tick_size[order.instrument])
         if off_tick(new_price, tick) or off_tick(new_trigger, tick):
-            raise BrokerRejected(f"price not a multiple of the tick size {tick}", code="InputException")
+            raise BrokerRejected(f"price not a multiple of the tick size {tick}",
+                                 code="InputException")
         self._record({"k": "modify", "seq": self._book.clock_seq, "ts": self._book.clock_ns,
                       "boid": broker_order_id, "qty": new_qty, "price": new_price,
                       "trigger": new_trigger})
@@ -168,7 +169,8 @@ class PaperBroker(Broker):
     def _working_order(self, broker_order_id: str, verb: str) -> PaperOrder:
         order = self._book.orders.get(broker_order_id)
         if order is None:
-            raise BrokerRejected(f"cannot {verb} unknown order {broker_order_id}", code="InputException")
+            raise BrokerRejected(f"cannot {verb} unknown order {broker_order_id}",
+                                 code="InputException")
         if order.status in sm.TERMINAL:
             raise BrokerRejected(f"cannot {verb} order {broker_order_id}: it is {order.status}",
                                  code="InputException")

@@ -77,7 +77,8 @@ class PaperJournal:
                 records.append(orjson.loads(line))
             except orjson.JSONDecodeError as e:
                 self.close()
-                raise BrokerFatal(f"paper journal {self.path}: line {line_no} is corrupt: {e}") from None
+                raise BrokerFatal(f"paper journal {self.path}: line {line_no} is corrupt: "
+                                  f"{e}") from None
         return records
 
 

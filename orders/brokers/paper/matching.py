@@ -89,8 +89,9 @@ def match_ticks(ticks, start, stop, n, instr, side, otype, price, trigger, leave
         for o in range(n):
             if instr[o] != k:
                 continue
-            qty, px, fresh = _match_one(o, tick["price"], tick["seq"], otype, side, price, trigger, leaves,
-                                        after_seq, triggered, tick_size[k], slippage_ticks, max_fill)
+            qty, px, fresh = _match_one(o, tick["price"], tick["seq"], otype, side, price, trigger,
+                                        leaves, after_seq, triggered, tick_size[k], slippage_ticks,
+                                        max_fill)
             if qty > 0:
                 leaves[o] -= qty
                 ev_kind[n_ev] = EV_FILL
@@ -158,7 +159,7 @@ class WorkingOrders:
         self.n = len(orders)
 
     def match(self, ticks, start, stop, tick_size, slippage_ticks, max_fill, clock):
-        return match_ticks(ticks, start, stop, self.n, self.instr, self.side, self.otype, self.price,
-                           self.trigger, self.leaves, self.after_seq, self.triggered,
+        return match_ticks(ticks, start, stop, self.n, self.instr, self.side, self.otype,
+                           self.price, self.trigger, self.leaves, self.after_seq, self.triggered,
                            self.orders_by_instr, tick_size, slippage_ticks, max_fill, clock,
                            self.ev_kind, self.ev_slot, self.ev_qty, self.ev_price, self.ev_tick)
