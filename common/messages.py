@@ -209,6 +209,15 @@ class PositionSnapshot(Message, kw_only=True):
     last_fill_seq: int       # seq of the last orders-journal fill applied
 
 
+class BrokerPositions(Message, kw_only=True):
+    """The broker's own view of net positions, for reconciliation (orders asks the broker, positions
+    compares). `as_of_seq` is the orders-journal seq when the broker was asked: compare only a book that
+    has applied every fill up to it."""
+
+    positions: list[PositionChanged]
+    as_of_seq: int
+
+
 # ---------------------------------------------------------------- lifecycle
 
 class StageReady(Message, kw_only=True):
@@ -235,6 +244,7 @@ class SupervisorEvent(Message, kw_only=True):
 
 
 ALL_MESSAGES: tuple[type[Message], ...] = (
+    BrokerPositions,
     SignalRaised,
     TicksProcessed,
     SetTradingState,

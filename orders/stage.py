@@ -29,8 +29,10 @@ from common.instruments import InstrumentTable
 from common.journal import JournalReader, JournalWriter
 from common.latency import new_histogram, publish, record, summary_ns
 from common.log import get_logger
-from common.messages import (FlattenAll, OrderDenied, OrderFilled, OrderRejected, OrderSubmitting,
-                             SetTradingState, SignalRaised, TicksProcessed, TradingStateChanged)
+from common.errors import BrokerError
+from common.messages import (BrokerPositions, FlattenAll, OrderDenied, OrderFilled, OrderRejected,
+                             OrderSubmitting, PositionChanged, RequestReconcile, SetTradingState, SignalRaised,
+                             TicksProcessed, TradingStateChanged)
 from common.poller import StagePoller
 from common.ringbuffer import RingReader, ShmRing
 from common.shm import attach_segment
@@ -166,6 +168,22 @@ class OrdersStage:
             self.engine.set_trading_state(msg.state, msg.reason)
         elif isinstance(msg, FlattenAll):
             self.engine.flatten_all(msg.reason)
+        elif isinstance(msg, RequestReconcile):
+            self.report_broker_positions()
+
+    def report_broker_positions(self) -> None:
+        """Publish the broker's positions (not journaled: a view, not a money-moving event)."""
+        try:
+            rows = self.broker.positions()
+        except BrokerError as e:
+            self.log.warning("broker positions unavailable", error=str(e))
+            return
+        view = [PositionChanged(ts_event_ns=0, instrument=p.instrument, symbol=p.symbol, qty=p.qty,
+                                avg_price=p.avg_price, realised_pnl_inr=p.realised_pnl_inr, unrealised_pnl_inr=0.0,
+                                last_price=0.0) for p in rows]
+        msg = BrokerPositions(source="orders", seq=self.pub.next_seq - 1, ts_event_ns=0, positions=view,
+                              as_of_seq=self.pub.next_seq - 1)
+        self.pub.send(topics.snapshot_topic("broker"), msg)
 
     def step(self) -> None:
         ready = self.poller.wait(0.1)

@@ -17,13 +17,14 @@ import orjson
 from numba import njit
 
 from common import topics
-from common.bus import Publisher, Subscriber, make_context
+from common.bus import Publisher, Pusher, Subscriber, make_context
 from common.clock import mono_ns
 from common.dtypes import TICK_DTYPE
 from common.instruments import InstrumentTable
 from common.journal import JournalReader
 from common.log import get_logger
-from common.messages import OrderFilled, PositionChanged, PositionSnapshot
+from common.messages import (BrokerPositions, OrderFilled, PositionChanged, PositionSnapshot,
+                             RequestReconcile)
 from common.poller import StagePoller
 from common.ringbuffer import RingReader, ShmRing
 from common.stage import StageRuntime
@@ -65,11 +66,14 @@ class PositionsStage:
         self.interval_s = ctx.config.positions.snapshot_interval_ms / 1000.0
         self._next_snapshot = 0.0
         self._dirty = True
+        self._want_reconcile = ctx.config.positions.reconcile_on_start
+        self.last_reconcile = None
 
     def connect(self) -> None:
         self.zmq = make_context()
         self.events = Subscriber(self.zmq, self.ctx.endpoints[topics.PUB_ORDERS], [topics.EVT])
         self.pub = Publisher(self.zmq, self.ctx.endpoints[topics.PUB_POSITIONS], "positions")
+        self.cmd = Pusher(self.zmq, self.ctx.endpoints[topics.CMD_ORDERS], "positions")
         self.poller = StagePoller([self.events.socket], self.reader)
 
     # -- events --------------------------------------------------------------------------------
@@ -92,6 +96,9 @@ class PositionsStage:
     def on_event(self, msg) -> None:
         if msg.source != "orders":
             return
+        if isinstance(msg, BrokerPositions):   # a view, outside the journal's sequence
+            self.reconcile(msg)
+            return
         if msg.seq > self.last_orders_seq + 1:   # a gap: the journal has what the socket missed
             self.catch_up()
         self._apply(msg)
@@ -99,6 +106,26 @@ class PositionsStage:
     def drain_events(self) -> None:
         while (item := self.events.recv_nowait()) is not None:
             self.on_event(item[1])
+
+    def request_reconcile(self) -> None:
+        """Ask orders for the broker's positions (retried each loop until orders is there to hear it)."""
+        if self._want_reconcile and self.cmd.push(RequestReconcile(ts_event_ns=0)):
+            self._want_reconcile = False
+
+    def reconcile(self, broker: BrokerPositions) -> None:
+        """Compare the book with the broker's net quantities, once the book has every fill up to it."""
+        if self.last_orders_seq < broker.as_of_seq:
+            self.catch_up()
+        ours = {k: p.qty for k, p in self.book.positions.items() if p.qty}
+        theirs = {p.instrument: p.qty for p in broker.positions if p.qty}
+        diff = {self.book.symbols[k]: {"ours": ours.get(k, 0), "broker": theirs.get(k, 0)}
+                for k in set(ours) | set(theirs) if ours.get(k, 0) != theirs.get(k, 0)}
+        self.rt.count("reconciles")
+        self.last_reconcile = {"as_of_seq": broker.as_of_seq, "ok": not diff, "mismatches": diff}
+        if diff:
+            self.rt.count("mismatches", len(diff))
+            self.log.warning("positions differ from the broker's", mismatches=diff)
+        self._dirty = True
 
     # -- ticks ---------------------------------------------------------------------------------
     def drain_ticks(self) -> int:
@@ -123,6 +150,7 @@ class PositionsStage:
         self.book.mark(self.last)
         doc = self.book.as_dict()
         doc["last_orders_seq"] = self.last_orders_seq
+        doc["last_reconcile"] = self.last_reconcile
         write_json_atomic(self.out_path, doc)
         rows = [PositionChanged(ts_event_ns=0, instrument=p["instrument"], symbol=p["symbol"], qty=p["qty"],
                                 avg_price=p["avg_price"], realised_pnl_inr=p["realised_pnl_inr"],
@@ -139,6 +167,7 @@ class PositionsStage:
         if self.events.socket in ready:
             self.drain_events()
         self.drain_ticks()
+        self.request_reconcile()
         self.snapshot()
         self.rt.lat_ns[0] = mono_ns() - t0 if ready else self.rt.lat_ns[0]
 
@@ -150,7 +179,7 @@ class PositionsStage:
         self.snapshot(force=True)
 
     def close(self) -> None:
-        for closer in (self.events.close, self.pub.close, self.zmq.term, self.reader.close, self.ring.close,
+        for closer in (self.events.close, self.pub.close, self.cmd.close, self.zmq.term, self.reader.close, self.ring.close,
                        self.instruments.close, self.journal.close):
             closer()
 
