@@ -1,0 +1,78 @@
+"""The replay source: file formats, bad rows counted and dropped, resume after a restart, pacing."""
+
+import numpy as np
+import pytest
+
+from common.dtypes import INSTRUMENT_DTYPE, TICK_DTYPE
+from common.instruments import InstrumentTable
+from feed.replayfile import write_ticks
+from feed.sources.base import EndOfFeed
+from feed.sources.replay import ReplaySource
+from tests.support import unique_segment
+
+T0 = 1_767_584_700_000_000_000   # 2026-01-05 09:15 IST
+
+
+@pytest.fixture
+def table():
+    rows = np.zeros(2, dtype=INSTRUMENT_DTYPE)
+    for i, (sym, tok) in enumerate([("SBIN", 779521), ("INFY", 408065)]):
+        rows[i]["symbol"], rows[i]["token"], rows[i]["exchange"] = sym.encode(), tok, b"NSE"
+        rows[i]["tick_size"], rows[i]["lot_size"] = 0.05, 1
+    t = InstrumentTable.create(unique_segment("instruments"), rows)
+    yield t
+    t.close()
+    t.unlink()
+
+
+def _read_all(src) -> np.ndarray:
+    out, parts = np.zeros(7, dtype=TICK_DTYPE), []
+    while True:
+        try:
+            n = src.read(out, timeout_s=1.0)
+        except EndOfFeed:
+            return np.concatenate(parts) if parts else np.zeros(0, TICK_DTYPE)
+        parts.append(out[:n].copy())
+
+
+def test_bad_rows_are_counted_by_reason_and_the_good_ones_delivered_in_order(tmp_path, table):
+    path = tmp_path / "ticks.csv"
+    path.write_text(
+        "ts_event_ns,symbol,price,qty,volume\n"
+        f"{T0},NSE:SBIN,820.5,10,10\n"
+        f"{T0 + 1},INFY,abc,1,1\n"            # unparsable price
+        f"{T0 + 2},INFY,nan,1,1\n"            # NaN
+        f"{T0 + 3},INFY,-5,1,1\n"             # non-positive
+        f"{T0 + 4},TCS,3000,1,1\n"            # not in the instrument table
+        f"{T0 + 5},INFY,1500.1,3,3\n"
+        f"{T0 - 9},SBIN,820.0,1,11\n"         # earlier than an accepted tick
+        f"{T0 + 6},SBIN,820.55\n"             # too few fields
+        f"{T0 + 7},SBIN,820.6,2,13\n")
+    src = ReplaySource(str(path))
+    src.open(table)
+    got = _read_all(src)
+    assert got["price"].tolist() == [820.5, 1500.1, 820.6]
+    assert got["instrument"].tolist() == [0, 1, 0]
+    assert got["ts_event_ns"].tolist() == [T0, T0 + 5, T0 + 7]
+    s = src.stats
+    assert (s.dropped_malformed, s.dropped_unknown, s.dropped_out_of_order) == (4, 1, 1)
+
+
+def test_a_restarted_replay_skips_exactly_what_was_delivered(tmp_path, table):
+    path = str(tmp_path / "ticks.parquet")
+    n = 50
+    write_ticks(path, T0 + np.arange(n), ["SBIN", "INFY"] * (n // 2), 800 + np.arange(n) * 0.05)
+    whole = ReplaySource(path)
+    whole.open(table)
+    all_rows = _read_all(whole)
+    resumed = ReplaySource(path)
+    resumed.open(table, start_after=17)
+    assert np.array_equal(_read_all(resumed)["price"], all_rows["price"][17:])
+
+
+def test_text_timestamps_are_read_as_ist(tmp_path, table):
+    path = tmp_path / "ticks.csv"
+    path.write_text("ts,symbol,price\n2026-01-05 09:15:00,SBIN,820.5\n")
+    src = ReplaySource(str(path))
+    src.open(table)
+    assert _read_all(src)["ts_event_ns"].tolist() == [T0]
