@@ -109,7 +109,9 @@ class OrdersStage:
         self.pull = Puller(self.zmq, self.ctx.endpoints[topics.CMD_ORDERS])
         self.pub = Publisher(self.zmq, self.ctx.endpoints[topics.PUB_ORDERS], "orders",
                              next_seq=self.journal.last_seq + 1)
-        self.poller = StagePoller([self.pull.socket], self.reader)
+        # No ring doorbell: ticks are applied only below the signals watermark, which arrives on the PULL
+        # socket, so waking for every tick would only burn the shared core.
+        self.poller = StagePoller([self.pull.socket])
 
     def recover(self) -> None:
         """Rebuild from the journals: our own events, then every intent signals journaled."""

@@ -74,7 +74,9 @@ class PositionsStage:
         self.events = Subscriber(self.zmq, self.ctx.endpoints[topics.PUB_ORDERS], [topics.EVT])
         self.pub = Publisher(self.zmq, self.ctx.endpoints[topics.PUB_POSITIONS], "positions")
         self.cmd = Pusher(self.zmq, self.ctx.endpoints[topics.CMD_ORDERS], "positions")
-        self.poller = StagePoller([self.events.socket], self.reader)
+        # Fills wake us; prices are only marked to market, so the ring is drained on every wake-up and at
+        # least every 100 ms instead of being woken by each tick (that would burn the shared core).
+        self.poller = StagePoller([self.events.socket])
 
     # -- events --------------------------------------------------------------------------------
     def catch_up(self) -> None:

@@ -35,7 +35,7 @@ from common.waits import BusySpinWait, YieldingWait
 from signals.engine import SignalEngine
 
 BATCH = 4096
-WATERMARK_EVERY_NS = 100_000      # an idle watermark at most every 100 µs (with intents: at once)
+WATERMARK_EVERY_NS = 1_000_000    # a plain watermark at most every 1 ms (with intents: at once)
 RECENT_IDS = 8192                 # journal tail checked for intents already sent before a crash
 
 
