@@ -138,3 +138,28 @@ class StageRuntime:
         self.beat()
         self.row = self.counters = self.lat_ns = None
         self.table.close()
+
+
+def run_stage(ctx: StageContext, make) -> int:
+    """Every stage's main loop: enter, build, start, READY, step + beat until stopped, finish, leave.
+
+    `make(ctx, rt)` builds the stage object, which provides `start()` (sockets, recovery, warm-up),
+    `step() -> bool` (one unit of work; False means a finite input ended), `finish()` (drain, final
+    state) and `close()` (release everything; must work after a failed start).
+    """
+    rt = StageRuntime.enter(ctx)
+    stage = make(ctx, rt)
+    finished = False
+    try:
+        stage.start()
+        rt.ready()
+        while not rt.should_stop:
+            if stage.step() is False:
+                finished = True
+                break
+            rt.beat()
+        stage.finish()
+    finally:
+        stage.close()
+        rt.leave(finished=finished)
+    return 0

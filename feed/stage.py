@@ -14,7 +14,7 @@ from common.dtypes import TICK_DTYPE
 from common.instruments import InstrumentTable
 from common.log import get_logger
 from common.ringbuffer import RingWriter, ShmRing
-from common.stage import StageRuntime
+from common.stage import StageRuntime, run_stage
 from feed.replayfile import CsvAppender
 from feed.sources import make_source
 from feed.sources.base import EndOfFeed
@@ -35,7 +35,7 @@ class FeedStage:
         symbols = [self.instruments.symbol(i) for i in range(len(self.instruments))]
         self.recorder = CsvAppender(path, symbols) if path else None
 
-    def open(self) -> None:
+    def start(self) -> None:
         delivered = self.writer.next_seq - 1   # ticks an earlier life of this stage already published
         self.source.open(self.instruments, start_after=delivered)
         self.log.info("feed open", source=self.source.name, resume_after=delivered)
@@ -74,6 +74,9 @@ class FeedStage:
         self.rt.set_count("reconnects", s.reconnects)
         self.writer.heartbeat()
 
+    def finish(self) -> None:
+        """Nothing in flight: every tick read was published before step() returned."""
+
     def close(self) -> None:
         self.source.close()
         if self.recorder:
@@ -84,18 +87,4 @@ class FeedStage:
 
 
 def run(ctx) -> int:
-    rt = StageRuntime.enter(ctx)
-    stage = FeedStage(ctx, rt)
-    finished = False
-    try:
-        stage.open()
-        rt.ready()
-        while not rt.should_stop:
-            if not stage.step():
-                finished = True
-                break
-            rt.beat()
-    finally:
-        stage.close()
-        rt.leave(finished=finished)
-    return 0
+    return run_stage(ctx, FeedStage)

@@ -36,7 +36,7 @@ from common.messages import (BrokerPositions, FlattenAll, OrderDenied, OrderFill
 from common.poller import StagePoller
 from common.ringbuffer import RingReader, ShmRing
 from common.shm import attach_segment
-from common.stage import StageRuntime
+from common.stage import StageRuntime, run_stage
 from common.waits import BlockingWait
 from orders.brokers import make_broker
 from orders.engine import OrderEngine
@@ -104,7 +104,7 @@ class OrdersStage:
             self.log.warning("trading state changed", state=msg.state, reason=msg.reason)
 
     # -- start ---------------------------------------------------------------------------------
-    def connect(self) -> None:
+    def start(self) -> None:
         self.zmq = make_context()
         self.pull = Puller(self.zmq, self.ctx.endpoints[topics.CMD_ORDERS])
         self.pub = Publisher(self.zmq, self.ctx.endpoints[topics.PUB_ORDERS], "orders",
@@ -112,6 +112,7 @@ class OrdersStage:
         # No ring doorbell: ticks are applied only below the signals watermark, which arrives on the PULL
         # socket, so waking for every tick would only burn the shared core.
         self.poller = StagePoller([self.pull.socket])
+        self.recover()
 
     def recover(self) -> None:
         """Rebuild from the journals: our own events, then every intent signals journaled."""
@@ -238,9 +239,13 @@ class OrdersStage:
             f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
     def close(self) -> None:
-        for closer in (self.broker.close, self.journal.close, self.fills.close, self.pull.close,
-                       self.pub.close, self.zmq.term, self.reader.close, self.market.release,
-                       self.market_seg.close, self.ring.close, self.instruments.close):
+        for name in ("pull", "pub"):
+            if getattr(self, name, None) is not None:
+                getattr(self, name).close()
+        if hasattr(self, "zmq"):
+            self.zmq.term()
+        for closer in (self.broker.close, self.journal.close, self.fills.close, self.reader.close,
+                       self.market.release, self.market_seg.close, self.ring.close, self.instruments.close):
             closer()
 
 
@@ -256,17 +261,4 @@ def _topic(msg) -> bytes:
 
 
 def run(ctx) -> int:
-    rt = StageRuntime.enter(ctx)
-    stage = OrdersStage(ctx, rt)
-    stage.connect()
-    try:
-        stage.recover()
-        rt.ready()
-        while not rt.should_stop:
-            stage.step()
-            rt.beat()
-        stage.finish()
-    finally:
-        stage.close()
-        rt.leave()
-    return 0
+    return run_stage(ctx, OrdersStage)

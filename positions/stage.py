@@ -27,7 +27,7 @@ from common.messages import (BrokerPositions, OrderFilled, PositionChanged, Posi
                              RequestReconcile)
 from common.poller import StagePoller
 from common.ringbuffer import RingReader, ShmRing
-from common.stage import StageRuntime
+from common.stage import StageRuntime, run_stage
 from common.waits import BlockingWait
 from positions.book import PositionBook
 
@@ -69,7 +69,7 @@ class PositionsStage:
         self._want_reconcile = ctx.config.positions.reconcile_on_start
         self.last_reconcile = None
 
-    def connect(self) -> None:
+    def start(self) -> None:
         self.zmq = make_context()
         self.events = Subscriber(self.zmq, self.ctx.endpoints[topics.PUB_ORDERS], [topics.EVT])
         self.pub = Publisher(self.zmq, self.ctx.endpoints[topics.PUB_POSITIONS], "positions")
@@ -77,6 +77,9 @@ class PositionsStage:
         # Fills wake us; prices are only marked to market, so the ring is drained on every wake-up and at
         # least every 100 ms instead of being woken by each tick (that would burn the shared core).
         self.poller = StagePoller([self.events.socket])
+        self.catch_up()        # a restarted positions stage rebuilds its book from the journal
+        self.drain_ticks()
+        self.snapshot(force=True)
 
     # -- events --------------------------------------------------------------------------------
     def catch_up(self) -> None:
@@ -181,25 +184,14 @@ class PositionsStage:
         self.snapshot(force=True)
 
     def close(self) -> None:
-        for closer in (self.events.close, self.pub.close, self.cmd.close, self.zmq.term, self.reader.close, self.ring.close,
-                       self.instruments.close, self.journal.close):
+        for name in ("events", "pub", "cmd"):
+            if hasattr(self, name):
+                getattr(self, name).close()
+        if hasattr(self, "zmq"):
+            self.zmq.term()
+        for closer in (self.reader.close, self.ring.close, self.instruments.close, self.journal.close):
             closer()
 
 
 def run(ctx) -> int:
-    rt = StageRuntime.enter(ctx)
-    stage = PositionsStage(ctx, rt)
-    stage.connect()
-    try:
-        stage.catch_up()        # a restarted positions stage rebuilds its book from the journal
-        stage.drain_ticks()
-        stage.snapshot(force=True)
-        rt.ready()
-        while not rt.should_stop:
-            stage.step()
-            rt.beat()
-        stage.finish()
-    finally:
-        stage.close()
-        rt.leave()
-    return 0
+    return run_stage(ctx, PositionsStage)

@@ -30,7 +30,7 @@ from common.log import get_logger
 from common.messages import SignalRaised, TicksProcessed
 from common.ringbuffer import RingReader, ShmRing
 from common.shm import attach_segment
-from common.stage import StageRuntime
+from common.stage import StageRuntime, run_stage
 from common.waits import BusySpinWait, YieldingWait
 from signals.engine import SignalEngine
 
@@ -59,22 +59,28 @@ class SignalsStage:
         self.hist_intent = new_histogram()   # tick received → intent handed to the bus
         self._last_wm_ns = 0
         self._last_wm_upto = 0
+        self._next_report = 0
 
     def _recent_ids(self, path: str) -> set:
         """Intent ids journaled just before a crash: the outbox may still hold them unacknowledged."""
         with JournalReader(path) as reader:
             return {m.intent_id for m in reader.read_from(max(1, self.seq - RECENT_IDS))}
 
-    def connect(self) -> None:
+    def start(self) -> None:
         self.zmq = make_context()
         self.push = Pusher(self.zmq, self.ctx.endpoints[topics.CMD_ORDERS], "signals")
-
-    def warm(self) -> None:
         self.engine.warm()
         latency_warm()
 
     # -- per batch -----------------------------------------------------------------------------
-    def step(self) -> int:
+    def step(self) -> bool:
+        self._tick_batch()
+        if (now := mono_ns()) >= self._next_report:      # stage-table figures ten times a second
+            self.report()
+            self._next_report = now + 100_000_000
+        return True
+
+    def _tick_batch(self) -> int:
         if not self.reader.wait(0.05):
             self._send_intents()          # after a restart the outbox may hold intents and no tick comes
             self._maybe_watermark(force=False)
@@ -135,10 +141,15 @@ class SignalsStage:
         stats = self.engine.stats()
         self.rt.set_count("skipped_replayed", sum(s.get("replayed", 0) for s in stats.values()))
 
+    def finish(self) -> None:
+        self.drain()
+        self.report()
+        self.write_summary()
+
     def drain(self) -> None:
         """At stop: apply everything already published (the feed stopped first), final watermark."""
         while self.reader.available() > 0:
-            self.step()
+            self._tick_batch()
         self._send_intents()
         self._maybe_watermark(force=True)
 
@@ -151,31 +162,13 @@ class SignalsStage:
     def close(self) -> None:
         self.engine.release()
         self.journal.close()
-        self.push.close()
-        self.zmq.term()
+        if hasattr(self, "push"):
+            self.push.close()
+            self.zmq.term()
         self.reader.close()
         for closer in (self.ring.close, self.instruments.close, self.state_seg.close, self.outbox_seg.close):
             closer()
 
 
 def run(ctx) -> int:
-    rt = StageRuntime.enter(ctx)
-    stage = SignalsStage(ctx, rt)
-    stage.connect()
-    try:
-        stage.warm()
-        rt.ready()
-        next_report = 0
-        while not rt.should_stop:
-            stage.step()
-            rt.beat()
-            if (now := mono_ns()) >= next_report:      # stage-table figures ten times a second
-                stage.report()
-                next_report = now + 100_000_000
-        stage.drain()
-        stage.report()
-        stage.write_summary()
-    finally:
-        stage.close()
-        rt.leave()
-    return 0
+    return run_stage(ctx, SignalsStage)
