@@ -1,0 +1,55 @@
+"""The local Kite server's wire format: Kite's envelopes, error types and HTTP statuses.
+
+    success  200 {"status": "success", "data": ...}
+    error    4xx/5xx {"status": "error", "message": "...", "error_type": "<Name>", "data": null}
+
+The SDK turns `error_type` into the exception class of that name (kiteconnect.exceptions), falling
+back to GeneralException for names it lacks (MarginException, ...), with `.code` = the HTTP status;
+so the status and type chosen here decide how the adapter classifies a failure. Form bodies and
+query strings are decoded the way the SDK encodes them (one value per key; the SDK never repeats a
+key on these routes).
+"""
+
+from urllib.parse import parse_qs
+
+import orjson
+
+# Failure modes of KiteLocalServer.fail_next: (HTTP status, error type, message).
+CANNED = {
+    "429": (429, "NetworkException", "Too many requests"),
+    "500": (500, "GeneralException", "Internal server error"),
+    "502": (502, "DataException", "Upstream OMS error"),
+    "503": (503, "NetworkException", "Gateway timed out"),
+    "token": (403, "TokenException", "Incorrect `api_key` or `access_token`."),
+    "permission": (403, "PermissionException", "Insufficient permission for that call."),
+    "margin": (400, "MarginException",
+               "Insufficient funds. Required margin is 95417.84 but available margin is 74251.80."),
+    "order": (500, "OrderException", "Order could not be placed."),
+}
+
+
+class KiteError(Exception):
+    """A Kite error response: raised by the local exchange, rendered by the server."""
+
+    def __init__(self, http_status: int, error_type: str, message: str):
+        super().__init__(message)
+        self.http_status, self.error_type, self.message = http_status, error_type, message
+
+
+def canned(mode: str) -> KiteError:
+    return KiteError(*CANNED[mode])
+
+
+def success_body(data) -> bytes:
+    return orjson.dumps({"status": "success", "data": data})
+
+
+def error_body(error: KiteError) -> bytes:
+    return orjson.dumps({"status": "error", "message": error.message,
+                         "error_type": error.error_type, "data": None})
+
+
+def decode_form(raw: bytes | str) -> dict[str, str]:
+    """application/x-www-form-urlencoded (or a query string) → {key: last value}."""
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}

@@ -1,0 +1,59 @@
+"""The Upstox adapter's settings: config.broker.upstox plus the knobs the schema does not carry yet.
+
+Defaults live here once. The limits are Upstox's per-user limits for regular (unregistered) algos
+(reference/brokers.md §2.4): the ORDER APIs (place, modify, cancel, GTT) 10/s, 500/min and 2000 per
+30 min together, every other API 50/s and 500/min. Imports only the standard library and `common`.
+"""
+
+from dataclasses import dataclass, fields, replace
+
+from common.errors import ConfigError
+
+ORDER_LIMITS = ((10, 1.0), (500, 60.0), (2000, 1800.0))     # (most requests, window seconds)
+API_LIMITS = ((50, 1.0), (500, 60.0))
+PRODUCT_OF = {"MIS": "I", "CNC": "D", "NRML": "D", "MTF": "MTF", "I": "I", "D": "D"}
+
+
+@dataclass(frozen=True, slots=True)
+class UpstoxSettings:
+    """Parameters
+    ----------
+    host : every non-order endpoint (None: the SDK's https://api.upstox.com).
+    order_host : /order/place, /order/modify, /order/cancel (None: https://api-hft.upstox.com). The
+        SDK picks the host by path, so a local server must be given as BOTH.
+    timeout_s : connect and read timeout of every request (the SDK's default is no timeout at all).
+    use_gtt : reserved for GTT MULTIPLE exits (not offered yet: capability "gtt_oco" stays off).
+    local_server : credentials are the local server's fixed ones; no secrets needed.
+    market_protection : sent on MARKET and SL-M placements (-1: Upstox chooses), None: not sent.
+    poll_interval_ms : poll_events reads the order book at most this often.
+    order_limits, api_limits : client-side throttle windows ((count, seconds), ...).
+    """
+
+    host: str | None = None
+    order_host: str | None = None
+    timeout_s: float = 5.0
+    use_gtt: bool = False
+    local_server: bool = False
+    market_protection: int | None = -1
+    poll_interval_ms: int = 500
+    order_limits: tuple = ORDER_LIMITS
+    api_limits: tuple = API_LIMITS
+
+    @classmethod
+    def from_config(cls, upstox, **overrides) -> "UpstoxSettings":
+        """Settings from a `config.schema.UpstoxBroker` section; `overrides` replace single fields."""
+        settings = cls(host=upstox.host, order_host=upstox.order_host,
+                       timeout_s=float(upstox.timeout_s), use_gtt=bool(upstox.use_gtt),
+                       local_server=bool(upstox.local_server))
+        settings = replace(settings, **overrides)
+        if settings.local_server and not (settings.host and settings.order_host):
+            raise ConfigError("a local Upstox server needs its URL in broker.upstox.host and "
+                              "broker.upstox.order_host", path="broker.upstox.host")
+        if bool(settings.host) != bool(settings.order_host):
+            raise ConfigError("set both broker.upstox.host and broker.upstox.order_host or neither: "
+                              "orders would go to one server and the order book come from another",
+                              path="broker.upstox.order_host")
+        return settings
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

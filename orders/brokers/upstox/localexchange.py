@@ -1,0 +1,215 @@
+"""The local Upstox server's exchange: a PaperBroker (the fill model) seen through Upstox's formats.
+
+The server (localserver.py) does HTTP; this class keeps the state and speaks Upstox's JSON rows.
+Every order lives in the wrapped PaperBroker, whose journal makes it durable, and the order's Upstox
+tag IS the paper order's client id, so a server reopened on the same journal still finds orders by
+tag. The product of each order lives in memory and falls back to "I" after a reopen.
+
+Order ids are numeric strings: paper "P000000042" is Upstox "260000000000042". Trade ids are the
+order number times 1000 plus the fill's position in that order's fills: stable across a reopen.
+Prices come only from `on_ticks`. Errors are `UpstoxError(http status, errorCode, message)`,
+rendered by the server as Upstox's error envelope. Thread-safe (one lock).
+"""
+
+import threading
+import time
+
+from common.errors import BrokerRejected
+from orders import statemachine as sm
+from orders.brokers.base import ORDER_TYPES, OrderRequest
+from orders.brokers.paper.broker import PaperBroker
+from orders.brokers.upstox import parse
+
+ORDER_ID_BASE = 260_000_000_000_000
+TRADE_ID_BASE = 70_000_000
+PRODUCTS = ("I", "D", "MTF")
+INVALID_INPUT = "UDAPI100038"
+
+
+class UpstoxError(Exception):
+    def __init__(self, http_status: int, code: str, message: str):
+        super().__init__(message)
+        self.http_status, self.code, self.message = http_status, code, message
+
+
+def upstox_order_id(paper_id: str) -> str:
+    return str(ORDER_ID_BASE + int(paper_id[1:]))
+
+
+def paper_order_id(order_id) -> str:
+    number = int(order_id) - ORDER_ID_BASE if str(order_id).isdigit() else -1
+    if number <= 0:
+        raise UpstoxError(400, "UDAPI100010", f"Invalid order_id {order_id!r}")
+    return f"P{number:09d}"
+
+
+class LocalUpstoxExchange:
+    """Parameters
+    ----------
+    instruments : INSTRUMENT_DTYPE rows (or an InstrumentTable: its .rows); broker_key = instrument_key.
+    paper_journal : the wrapped PaperBroker's journal file (reopened if it exists).
+    max_fill_qty_per_tick, slippage_ticks : the paper fill model's knobs.
+    """
+
+    def __init__(self, instruments, paper_journal: str, *, max_fill_qty_per_tick: int = 0,
+                 slippage_ticks: int = 0):
+        self.rows = getattr(instruments, "rows", instruments)
+        self._by_key = {r["broker_key"].decode(): i for i, r in enumerate(self.rows) if r["broker_key"]}
+        self.paper = PaperBroker(paper_journal, self.rows, slippage_ticks=slippage_ticks,
+                                 max_fill_qty_per_tick=max_fill_qty_per_tick)
+        self.lock = threading.RLock()
+        self.last_price: dict[int, float] = {}
+        self._product: dict[str, str] = {}
+        self._last_seq = 0
+        self._last_ts = 0
+
+    # ---------------------------------------------------------------- orders
+
+    def place(self, body: dict) -> dict:
+        req, product = self._order_request(body)
+        with self.lock:
+            try:
+                ack = self.paper.place(req)
+            except BrokerRejected as e:
+                raise UpstoxError(400, INVALID_INPUT, str(e)) from None
+            self._product[ack.broker_order_id] = product
+            self.paper.poll_events()
+        return {"order_ids": [upstox_order_id(ack.broker_order_id)]}
+
+    def modify(self, body: dict) -> dict:
+        boid = paper_order_id(body.get("order_id"))
+        with self.lock:
+            current = self._paper_order(boid)
+            if body.get("order_type") and body["order_type"] != current.order_type:
+                raise UpstoxError(400, INVALID_INPUT, "Changing the order type is not supported here")
+            price = float(body.get("price") or 0) or None
+            trigger = float(body.get("trigger_price") or 0) or None
+            qty = int(body["quantity"]) if body.get("quantity") else None
+            try:
+                self.paper.modify(boid, qty, price, trigger)
+            except BrokerRejected as e:
+                raise UpstoxError(400, INVALID_INPUT, str(e)) from None
+        return {"order_id": body["order_id"]}
+
+    def cancel(self, order_id: str) -> dict:
+        boid = paper_order_id(order_id)
+        with self.lock:
+            self._paper_order(boid)
+            try:
+                self.paper.cancel(boid)
+            except BrokerRejected as e:
+                raise UpstoxError(400, "UDAPI100040", str(e)) from None
+        return {"order_id": order_id}
+
+    def orders(self) -> list[dict]:
+        with self.lock:
+            return [self._order_row(o) for o in self.paper.orders()]
+
+    def trades(self) -> list[dict]:
+        with self.lock:
+            rows, count = [], {}
+            for t in self.paper.trades():
+                count[t.broker_order_id] = count.get(t.broker_order_id, 0) + 1
+                rows.append(self._trade_row(t, count[t.broker_order_id]))
+            return rows
+
+    def positions(self) -> list[dict]:
+        with self.lock:
+            return [self._position_row(p) for p in self.paper.positions()]
+
+    def on_ticks(self, ticks) -> None:
+        """Match `ticks` (TICK_DTYPE rows, seq increasing) against the working orders."""
+        with self.lock:
+            i, n = 0, len(ticks)
+            while i < n:
+                i = self.paper.on_ticks(ticks, i, n) + 1
+            for tick in ticks:
+                self.last_price[int(tick["instrument"])] = float(tick["price"])
+            if n:
+                self._last_seq = max(self._last_seq, int(ticks["seq"][-1]))
+                self._last_ts = int(ticks["ts_event_ns"][-1])
+            self.paper.poll_events()
+
+    def close(self) -> None:
+        self.paper.close()
+
+    # ---------------------------------------------------------------- rendering
+
+    def _order_request(self, body: dict) -> tuple[OrderRequest, str]:
+        for field in ("instrument_token", "transaction_type", "quantity", "product", "order_type",
+                      "validity"):
+            if body.get(field) in (None, ""):
+                raise UpstoxError(400, INVALID_INPUT, f"{field} is required")
+        key, order_type, product = body["instrument_token"], body["order_type"], body["product"]
+        if key not in self._by_key:
+            raise UpstoxError(400, "UDAPI1004", f"Invalid instrument_token {key!r}")
+        if order_type not in ORDER_TYPES or product not in PRODUCTS \
+                or body["transaction_type"] not in parse.SIDE_OF:
+            raise UpstoxError(400, INVALID_INPUT, "Invalid order_type, product or transaction_type")
+        i = self._by_key[key]
+        req = OrderRequest(str(body.get("tag") or ""), i, self.rows[i]["symbol"].decode(),
+                           self.rows[i]["exchange"].decode(), parse.SIDE_OF[body["transaction_type"]],
+                           int(body["quantity"]), order_type, price=float(body.get("price") or 0),
+                           trigger_price=float(body.get("trigger_price") or 0),
+                           validity=body["validity"], after_seq=self._last_seq)
+        return req, product
+
+    def _paper_order(self, boid: str):
+        order = next((o for o in self.paper.orders() if o.broker_order_id == boid), None)
+        if order is None:
+            raise UpstoxError(400, "UDAPI100010", "Order not found")
+        return order
+
+    def _order_row(self, o) -> dict:
+        row, oid, working = self.rows[o.instrument], upstox_order_id(o.broker_order_id), \
+            o.status in sm.WORKING
+        ts = self.now_ist()
+        return {"exchange": row["exchange"].decode(), "product": self._product.get(o.broker_order_id, "I"),
+                "price": o.price, "quantity": o.qty,
+                "status": parse.upstox_status(o.status, o.order_type, o.filled_qty),
+                "guid": None, "tag": o.client_order_id or None, "instrument_token": row["broker_key"].decode(),
+                "placed_by": "LOCAL", "tradingsymbol": o.symbol, "trading_symbol": o.symbol,
+                "order_type": o.order_type, "validity": "DAY", "trigger_price": o.trigger_price,
+                "disclosed_quantity": 0, "transaction_type": parse.TRANSACTION_OF[o.side],
+                "average_price": round(o.avg_price, 6), "filled_quantity": o.filled_qty,
+                "pending_quantity": o.qty - o.filled_qty if working else 0,
+                "status_message": o.reason or None, "status_message_raw": o.reason or None,
+                "exchange_order_id": None if o.status == sm.REJECTED else oid,
+                "parent_order_id": None, "order_id": oid, "variety": "SIMPLE",
+                "order_timestamp": ts, "exchange_timestamp": ts, "is_amo": False,
+                "order_request_id": "1", "order_ref_id": f"local-{oid}"}
+
+    def _trade_row(self, t, n: int) -> dict:
+        row, oid = self.rows[t.instrument], upstox_order_id(t.broker_order_id)
+        when = parse.ns_to_ist(t.ts_event_ns) if t.ts_event_ns else self.now_ist()
+        return {"exchange": row["exchange"].decode(), "product": self._product.get(t.broker_order_id, "I"),
+                "tradingsymbol": row["symbol"].decode(), "trading_symbol": row["symbol"].decode(),
+                "instrument_token": row["broker_key"].decode(), "order_type": "",
+                "transaction_type": parse.TRANSACTION_OF[t.side], "quantity": t.qty,
+                "exchange_order_id": oid, "order_id": oid, "exchange_timestamp": when,
+                "average_price": t.price,
+                "trade_id": str(TRADE_ID_BASE + int(t.broker_order_id[1:]) * 1000 + n),
+                "order_ref_id": f"local-{oid}", "order_timestamp": when}
+
+    def _position_row(self, p) -> dict:
+        row = self.rows[p.instrument]
+        trades = [t for t in self.paper.trades() if t.instrument == p.instrument]
+        bq = sum(t.qty for t in trades if t.side > 0)
+        bv = sum(t.qty * t.price for t in trades if t.side > 0)
+        sq = sum(t.qty for t in trades if t.side < 0)
+        sv = sum(t.qty * t.price for t in trades if t.side < 0)
+        last = self.last_price.get(p.instrument, 0.0)
+        unrealised = (last - p.avg_price) * p.qty if p.qty and last else 0.0
+        return {"exchange": row["exchange"].decode(), "multiplier": 1.0, "value": sv - bv,
+                "pnl": p.realised_pnl_inr + unrealised, "product": "I",
+                "instrument_token": row["broker_key"].decode(), "average_price": p.avg_price,
+                "buy_value": bv, "overnight_quantity": 0, "day_buy_value": bv,
+                "day_buy_price": bv / bq if bq else 0.0, "day_buy_quantity": bq,
+                "day_sell_value": sv, "day_sell_price": sv / sq if sq else 0.0,
+                "day_sell_quantity": sq, "quantity": p.qty, "last_price": last,
+                "unrealised": unrealised, "realised": p.realised_pnl_inr, "sell_value": sv,
+                "trading_symbol": p.symbol, "tradingsymbol": p.symbol, "close_price": 0.0,
+                "buy_price": bv / bq if bq else 0.0, "sell_price": sv / sq if sq else 0.0}
+
+    def now_ist(self) -> str:
+        return parse.ns_to_ist(self._last_ts or time.time_ns())
