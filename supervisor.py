@@ -8,9 +8,13 @@ Exit codes: 0 normal end, 2 configuration error, 3 trading halted.
 """
 
 import argparse
+import os
 import sys
+import time
 
 import numpy as np
+
+from common.dtypes import TICK_DTYPE
 
 from common.errors import ConfigError
 from config.cli import EXIT_CONFIG_ERROR, check_config
@@ -81,7 +85,6 @@ PRELOAD = ["numpy", "numba", "zmq", "common.ringbuffer", "common.warmup", "feed.
 
 def build_plan(config):
     """What this configuration runs: stages and cores, instrument rows, ring size, extra segments."""
-    from common.dtypes import INSTRUMENT_DTYPE
     from common.supervision.core import StageSpec
     from common.supervision.launcher import RunPlan
     from config.placement import available_cores, resolve_cores
@@ -89,15 +92,23 @@ def build_plan(config):
     from signals.layout import segment_sizes as signals_segments
 
     cores = resolve_cores(config, available_cores())
-    rows = np.zeros(len(config.instruments), dtype=INSTRUMENT_DTYPE)
-    for i, inst in enumerate(config.instruments):
-        rows[i] = (inst.token, inst.exchange_token, inst.tick_size, inst.lot_size, inst.freeze_qty,
-                   _price_divisor(inst), inst.symbol.encode(), inst.exchange.encode(), inst.broker_key.encode())
+    rows = build_plan_rows(config)
     return RunPlan(
         stages=[StageSpec(name, module, tuple(cores[name])) for name, module in STAGE_MODULES],
         instrument_rows=rows, ring_capacity=config.feed.ring_capacity,
         lossless=config.feed.source == "replay", preload=PRELOAD, segments={**signals_segments(config), **orders_segments(config)},
         supervisor_cores=tuple(cores["supervisor"]))
+
+
+def build_plan_rows(config) -> np.ndarray:
+    """The instrument table's rows (INSTRUMENT_DTYPE) from config.instruments."""
+    from common.dtypes import INSTRUMENT_DTYPE
+
+    rows = np.zeros(len(config.instruments), dtype=INSTRUMENT_DTYPE)
+    for i, inst in enumerate(config.instruments):
+        rows[i] = (inst.token, inst.exchange_token, inst.tick_size, inst.lot_size, inst.freeze_qty,
+                   _price_divisor(inst), inst.symbol.encode(), inst.exchange.encode(), inst.broker_key.encode())
+    return rows
 
 
 def _price_divisor(inst) -> float:
@@ -107,11 +118,94 @@ def _price_divisor(inst) -> float:
 
 def run(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     """Start, watch and stop the stages. Returns EXIT_OK, or EXIT_HALTED when trading halted."""
+    import msgspec
+
     from common import log
     from common.supervision.session import Session
 
     log.configure(loaded.config.run.log_level)
-    return Session(loaded, build_plan(loaded.config)).run()
+    cfg = loaded.config
+    run_dir = os.path.abspath(cfg.run.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S")))
+    os.makedirs(run_dir, exist_ok=True)
+    cfg = msgspec.structs.replace(cfg, run=msgspec.structs.replace(cfg.run, run_dir=run_dir))
+    venue = LocalKiteVenue(cfg, run_dir) if cfg.broker.name == "kite" and cfg.broker.kite.local_server else None
+    try:
+        if venue is not None:
+            cfg = venue.start()
+        loaded = msgspec.structs.replace(loaded, config=cfg)
+        return Session(loaded, build_plan(cfg)).run()
+    finally:
+        if venue is not None:
+            venue.stop()
+
+
+class LocalKiteVenue:
+    """A local Kite "exchange" for rehearsals (`broker.kite.local_server`): the ticker websocket streams
+    sim prices in KiteTicker's binary format, the REST server takes orders in Kite's wire format and fills
+    them on the same prices with the paper broker's fill model. Runs on threads of the supervisor, so a
+    stage crash never takes the venue with it; the stages reach it only over loopback, as they would Kite.
+    """
+
+    TICKS_PER_INTERVAL = 40
+
+    def __init__(self, config, run_dir: str):
+        import msgspec
+
+        from feed.sources.sim import SimSource
+
+        self.config = config
+        self.tokens = np.array([i.token for i in config.instruments], dtype=np.int64)
+        self.rows = build_plan_rows(config)
+        sim = msgspec.structs.replace(config.feed.sim, tick_rate_hz=0.0, max_ticks=None)
+        self.sim = SimSource(sim, [i.ref_price for i in config.instruments])
+        self.sim.open(_TickSizes(self.rows))
+        self.buf = np.zeros(self.TICKS_PER_INTERVAL, dtype=TICK_DTYPE)
+        self.seq = 0
+        self.run_dir = run_dir
+
+    def _provide(self, tokens):
+        """Called by the ticker server each interval: advance the sim, fill orders, return quotes."""
+        from feed.sources.kite.frames import DepthLevel, KiteQuote
+
+        n = self.sim.read(self.buf, timeout_s=0.0)
+        rows = self.buf[:n]
+        rows["seq"] = self.seq + 1 + np.arange(n)
+        self.seq += n
+        rows["ts_event_ns"] = time.time_ns()
+        self.rest.on_ticks(rows)
+        wanted = set(tokens)
+        now_s = int(time.time())
+        return [KiteQuote(token=int(self.tokens[r["instrument"]]), last_price=float(r["price"]),
+                          last_qty=int(r["qty"]), volume=int(r["volume"]), exchange_ts=now_s, last_trade_time=now_s,
+                          bids=(DepthLevel(float(r["bid"]), 10),), asks=(DepthLevel(float(r["ask"]), 10),))
+                for r in rows if int(self.tokens[r["instrument"]]) in wanted]
+
+    def start(self):
+        """Start both servers; return the config with the stages pointed at them."""
+        import msgspec
+
+        from feed.localserver.kite_ticker import KiteTickerServer
+        from orders.brokers.kite.credentials import LOCAL_ACCESS_TOKEN
+        from orders.brokers.kite.localserver import KiteLocalServer
+
+        self.rest = KiteLocalServer(instruments=self.rows, paper_journal=os.path.join(self.run_dir, "venue_kite.jsonl"))
+        self.rest.start()
+        self.ticker = KiteTickerServer(access_token=LOCAL_ACCESS_TOKEN, tick_provider=self._provide, interval_s=0.05)
+        self.ticker.start()
+        cfg = self.config
+        feed = msgspec.structs.replace(cfg.feed, kite=msgspec.structs.replace(cfg.feed.kite, root=self.ticker.url))
+        broker = msgspec.structs.replace(cfg.broker, kite=msgspec.structs.replace(cfg.broker.kite, root=self.rest.url))
+        return msgspec.structs.replace(cfg, feed=feed, broker=broker)
+
+    def stop(self) -> None:
+        for server in (getattr(self, "ticker", None), getattr(self, "rest", None)):
+            if server is not None:
+                server.stop()
+
+
+class _TickSizes:
+    def __init__(self, rows):
+        self.rows = rows
 
 
 if __name__ == "__main__":
