@@ -64,7 +64,7 @@ class OrdersStage:
         self.journal = JournalWriter(os.path.join(ctx.run_dir, "orders.jsonl"), cfg.journal.fsync)
         self.fills = JournalWriter(os.path.join(ctx.run_dir, "fills.jsonl"), cfg.journal.fsync)
         self.signals_path = os.path.join(ctx.run_dir, "signals.jsonl")
-        self.broker = make_broker(cfg, ctx.secrets, rows, ctx.run_dir)
+        self.broker = make_broker(cfg, ctx.secrets, self.instruments, ctx.run_dir)
         self.engine = OrderEngine(rows, RiskLimits.from_config(cfg.risk), FeeSchedule.from_config(cfg.broker.paper),
                                   self.broker, self.emit)
         self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)

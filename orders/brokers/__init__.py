@@ -5,21 +5,22 @@ from __future__ import annotations
 import os
 
 
-def make_broker(config, secrets, instrument_rows, run_dir: str):
-    """The configured broker. Live SDKs are imported only when chosen."""
+def make_broker(config, secrets, instruments, run_dir: str):
+    """The configured broker over `instruments` (a common.instruments.InstrumentTable). Live SDKs are
+    imported only when chosen."""
     name = config.broker.name
     if name == "paper":
         from orders.brokers.paper.broker import PaperBroker
 
         paper = config.broker.paper
-        return PaperBroker(os.path.join(run_dir, "paper_broker.jsonl"), instrument_rows,
+        return PaperBroker(os.path.join(run_dir, "paper_broker.jsonl"), instruments.rows,
                            slippage_ticks=paper.slippage_ticks, fsync=config.journal.fsync != "never")
     if name == "kite":
         from orders.brokers.kite.broker import KiteBroker
 
-        return KiteBroker.from_config(config, secrets, instrument_rows)
+        return KiteBroker.from_config(config, secrets, instruments)
     if name == "upstox":
         from orders.brokers.upstox.broker import UpstoxBroker
 
-        return UpstoxBroker.from_config(config, secrets, instrument_rows)
+        return UpstoxBroker.from_config(config, secrets, instruments)
     raise ValueError(f"unknown broker {name!r}")
