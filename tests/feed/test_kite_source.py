@@ -145,6 +145,27 @@ def test_kite_source_refuses_a_table_whose_divisor_contradicts_the_token_segment
         KiteSource("key", "token").open(rows)
 
 
+def test_kite_source_from_config_uses_the_secrets_or_the_local_servers_fixed_pair():
+    from types import SimpleNamespace
+
+    from config.schema import KiteBroker, KiteFeed
+    from config.secrets import Secrets
+    from feed.sources import make_source
+
+    def config(local_server, root=None):
+        feed = SimpleNamespace(source="kite", kite=KiteFeed(root=root, mode="quote", watchdog_s=2.0))
+        return SimpleNamespace(feed=feed, broker=SimpleNamespace(kite=KiteBroker(local_server=local_server)))
+    local = make_source(config(True, "ws://127.0.0.1:9"), Secrets())
+    assert (local._api_key, local._access_token) == ("local", "local-token")
+    assert (local.options.root, local.options.mode, local.options.watchdog_s) == ("ws://127.0.0.1:9", "quote", 2.0)
+    live = KiteSource.from_config(config(False), Secrets({"KITE_API_KEY": "k", "KITE_ACCESS_TOKEN": "t"}))
+    assert (live._api_key, live._access_token, live.options.root) == ("k", "t", None)
+    with pytest.raises(ConfigError, match="KITE_ACCESS_TOKEN"):
+        KiteSource.from_config(config(False), Secrets({"KITE_API_KEY": "k"}))
+    with pytest.raises(ConfigError, match="feed.kite.root"):
+        KiteSource.from_config(config(True), Secrets())
+
+
 # -- the local server, spoken to with a plain websocket client --------------------------------------
 
 def quotes_for(tokens):

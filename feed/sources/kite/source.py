@@ -34,6 +34,10 @@ from feed.sources.kite.protocol import (MAX_CONNECTIONS_PER_API_KEY, MAX_TOKENS_
 
 log = logging.getLogger(__name__)
 
+# What a local Kite server accepts (broker.kite.local_server): the same values as
+# orders/brokers/kite/credentials.py (stages never import each other, hence the copy).
+LOCAL_API_KEY = "local"
+LOCAL_ACCESS_TOKEN = "local-token"
 _MAX_PACKETS_PER_FRAME = 0xFFFF   # a frame's packet count is a uint16
 _CLOSE_GRACE_S = 2.0
 _COUNTERS = ("heartbeats", "dropped_overflow", "dropped_backlog", "watchdog_trips", "order_updates",
@@ -108,6 +112,22 @@ class KiteSource(TickSource):
         self._scratch = np.zeros(0, dtype=TICK_DTYPE)
         self._reactor = None
         self._closed = False
+
+    @classmethod
+    def from_config(cls, config, secrets) -> "KiteSource":
+        """From `feed.kite`; credentials from KITE_API_KEY / KITE_ACCESS_TOKEN, or the local server's
+        fixed pair when broker.kite.local_server is true (then feed.kite.root is required)."""
+        feed = config.feed.kite
+        if config.broker.kite.local_server:
+            if not feed.root:
+                raise ConfigError("is required when broker.kite.local_server is true (the local ticker's "
+                                  "ws://127.0.0.1:PORT)", path="feed.kite.root")
+            api_key, access_token = LOCAL_API_KEY, LOCAL_ACCESS_TOKEN
+        else:
+            api_key, access_token = secrets.require("KITE_API_KEY"), secrets.require("KITE_ACCESS_TOKEN")
+        options = KiteFeedOptions(root=feed.root, mode=feed.mode, watchdog_s=feed.watchdog_s,
+                                  reconnect_max_delay_s=feed.reconnect_max_delay_s)
+        return cls(api_key, access_token, options)
 
     def __repr__(self) -> str:  # never the credentials
         return f"KiteSource(root={self.options.root!r}, connections={len(self._connections)})"

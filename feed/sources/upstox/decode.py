@@ -77,7 +77,7 @@ class UpstoxDecoder:
         """Decode one message into out[:n]; return n. `ts_recv_ns` is mono_ns() at receipt."""
         try:
             msg = pb.FeedResponse.FromString(payload) if payload else None
-        except DecodeError:
+        except (DecodeError, ValueError, RecursionError):   # bad bytes, however the runtime says so
             msg = None
         if msg is None:
             self.stats.dropped_malformed += 1
@@ -119,7 +119,10 @@ class UpstoxDecoder:
         return n
 
     def _values(self, feed):
-        """(price, bid, ask, volume, oi, qty, ltt_ms) of one Feed; None when it has no valid price."""
+        """(price, bid, ask, volume, oi, qty, ltt_ms) of one Feed; None when it has no valid price.
+
+        The in-range tests are inlined (a method call per field would cost more than the test); only
+        out-of-range values take the slow `_clamp_*` path."""
         which = feed.WhichOneof("FeedUnion")
         bid = ask = 0.0
         volume = oi = 0
@@ -134,8 +137,8 @@ class UpstoxDecoder:
                 quotes = market.marketLevel.bidAskQuote
                 if quotes:
                     best = quotes[0]
-                    bid, ask = self._price_or_zero(best.bidP), self._price_or_zero(best.askP)
-                volume, oi = self._u32(market.vtt), self._u32(market.oi)
+                    bid, ask = best.bidP, best.askP
+                volume, oi = market.vtt, market.oi
             elif sub == "indexFF":
                 ltpc = full.indexFF.ltpc
             else:
@@ -144,23 +147,27 @@ class UpstoxDecoder:
             first = feed.firstLevelWithGreeks
             ltpc = first.ltpc
             if first.HasField("firstDepth"):
-                bid = self._price_or_zero(first.firstDepth.bidP)
-                ask = self._price_or_zero(first.firstDepth.askP)
-            volume, oi = self._u32(first.vtt), self._u32(first.oi)
+                bid, ask = first.firstDepth.bidP, first.firstDepth.askP
+            volume, oi = first.vtt, first.oi
         else:
             return None
         price = ltpc.ltp
         if not 0.0 < price < _INF:
             return None
-        return price, bid, ask, volume, oi, self._u32(ltpc.ltq), ltpc.ltt
+        qty = ltpc.ltq
+        if not (0.0 <= bid < _INF and 0.0 <= ask < _INF):
+            bid, ask = self._clamp_price(bid), self._clamp_price(ask)
+        if not (0 <= volume <= _U32 and 0 <= oi <= _U32 and 0 <= qty <= _U32):
+            volume, oi, qty = self._clamp_u32(volume), self._clamp_u32(oi), self._clamp_u32(qty)
+        return price, bid, ask, volume, int(oi), qty, ltpc.ltt
 
-    def _u32(self, value) -> int:
+    def _clamp_u32(self, value) -> int:
         if 0 <= value <= _U32:
             return int(value)
         self.stats.extra["clamped"] += 1
         return _U32 if value > _U32 else 0   # NaN and negatives become 0
 
-    def _price_or_zero(self, value: float) -> float:
+    def _clamp_price(self, value: float) -> float:
         if 0.0 <= value < _INF:
             return value
         self.stats.extra["clamped"] += 1

@@ -1,0 +1,168 @@
+"""UpstoxSource: live ticks from Upstox's Market Data Feed V3, through OTrade's own websocket client.
+
+The SDK's MarketDataStreamerV3 hard-codes wss://api.upstox.com (brokers.md §0.4), so it can be neither
+pointed at a local server nor given our watchdog. OTrade authorizes over REST (auth.py), runs one
+socket on a thread (connection.py: reconnect with backoff, re-authorize, resubscribe, watchdog) and
+decodes the SDK's compiled protobuf messages itself (decode.py).
+
+Data path: each binary message is decoded on the connection thread into a scratch array, which
+TickHandoff copies into a bounded buffer that `read()` drains on the feed's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from common.clock import mono_ns, now_ns
+from common.dtypes import TICK_DTYPE
+from common.errors import BrokerFatal, ConfigError, StageError
+from feed.sources.base import TickSource
+from feed.sources.handoff import TickHandoff
+from feed.sources.upstox.auth import authorize_feed, check_host
+from feed.sources.upstox.connection import UpstoxConnection
+from feed.sources.upstox.decode import UpstoxDecoder, key_index
+from feed.sources.upstox.protocol import DEFAULT_HOST, MODE_FULL, MODES, check_key_count
+
+log = logging.getLogger(__name__)
+
+# What a local Upstox server accepts (broker.upstox.local_server): the same value as
+# orders/brokers/upstox/credentials.py, so one local server can stand behind both stages (stages never
+# import each other, hence the copy).
+LOCAL_ACCESS_TOKEN = "local-upstox-token"
+_CLOSE_GRACE_S = 2.0
+_COUNTERS = ("watchdog_trips", "authorize_failures", "connect_failures", "pings", "pongs", "text_messages",
+             "dropped_backlog")
+
+
+@dataclass(frozen=True)
+class UpstoxFeedOptions:
+    host: str = DEFAULT_HOST              # REST host of the authorize call (broker.upstox.host)
+    mode: str = MODE_FULL                 # full carries depth (bid/ask), volume and OI
+    keys: tuple | None = None             # None: every instrument with a broker_key
+    watchdog_s: float = 5.0               # no frame at all (data, ping or pong) this long => reconnect
+    reconnect_initial_s: float = 0.5      # first backoff step; doubles per failure
+    reconnect_max_delay_s: float = 30.0
+    reconnect_max_tries: int = 300        # consecutive failed attempts; then read() raises
+    connect_timeout_s: float = 10.0       # websocket dial and handshake
+    authorize_timeout_s: float = 5.0      # the REST call (broker.upstox.timeout_s)
+    buffer_rows: int = 1 << 16            # ticks held for read(); the oldest go first when full
+
+
+class UpstoxSource(TickSource):
+    name = "upstox"
+
+    def __init__(self, access_token: str, options: UpstoxFeedOptions | None = None):
+        super().__init__()
+        self.options = options or UpstoxFeedOptions()
+        if self.options.mode not in MODES:
+            raise ConfigError(f"mode must be one of {MODES}, got {self.options.mode!r}", path="feed.upstox.mode")
+        check_host(self.options.host)
+        if not access_token:
+            raise BrokerFatal("an Upstox access token is required for the market data feed")
+        self._access_token = access_token
+        self._connection: UpstoxConnection | None = None
+        self._decoder: UpstoxDecoder | None = None
+        self._handoff: TickHandoff | None = None
+        self._scratch = np.zeros(0, dtype=TICK_DTYPE)
+        self._failure: Exception | None = None
+        self._closed = False
+
+    @classmethod
+    def from_config(cls, config, secrets) -> "UpstoxSource":
+        """From `feed.upstox` and `broker.upstox`; the token from UPSTOX_ACCESS_TOKEN, or the local
+        server's fixed token when broker.upstox.local_server is true (then broker.upstox.host is required).
+        UPSTOX_API_KEY is not needed: the feed authorizes with the bearer token alone."""
+        feed, broker = config.feed.upstox, config.broker.upstox
+        if broker.local_server:
+            if not broker.host:
+                raise ConfigError("is required when broker.upstox.local_server is true (the local "
+                                  "server's http://127.0.0.1:PORT)", path="broker.upstox.host")
+            token = LOCAL_ACCESS_TOKEN
+        else:
+            token = secrets.require("UPSTOX_ACCESS_TOKEN")
+        options = UpstoxFeedOptions(host=broker.host or DEFAULT_HOST, mode=feed.mode, watchdog_s=feed.watchdog_s,
+                                    reconnect_initial_s=min(0.5, feed.reconnect_max_delay_s),
+                                    reconnect_max_delay_s=feed.reconnect_max_delay_s,
+                                    authorize_timeout_s=broker.timeout_s)
+        return cls(token, options)
+
+    def __repr__(self) -> str:  # never the token
+        return f"UpstoxSource(host={self.options.host!r}, mode={self.options.mode!r})"
+
+    def open(self, instruments, start_after: int = 0) -> None:
+        """Subscribe every Upstox key (live: `start_after` is ignored). Returns once connecting started."""
+        if self._handoff is not None:
+            raise StageError("UpstoxSource.open() called twice; make a new source instead")
+        rows = instruments.rows if hasattr(instruments, "rows") else np.asarray(instruments)
+        try:
+            index = key_index(rows)
+        except ValueError as e:
+            raise ConfigError(str(e), path="instruments.broker_key") from None
+        keys = list(index) if self.options.keys is None else list(dict.fromkeys(self.options.keys))
+        missing = [k for k in keys if k not in index]
+        if missing:
+            raise ConfigError(f"Upstox keys {missing[:5]} are not in the instrument table", path="feed.upstox.keys")
+        check_key_count(len(keys), self.options.mode)
+        # Every counter exists from the start: dashboards see zeros, and the connection thread never
+        # adds a key while another thread copies the dict.
+        self.stats.extra.update({key: 0 for key in _COUNTERS})
+        self._decoder = UpstoxDecoder(index, self.stats)
+        self._handoff = TickHandoff(self.options.buffer_rows, self.stats)
+        self._scratch = np.zeros(len(index), TICK_DTYPE)   # a message holds each key at most once
+        self._connection = UpstoxConnection(self, keys, self.options, self._authorize)
+        self._connection.start()
+
+    def read(self, out: np.ndarray, timeout_s: float) -> int:
+        if self._handoff is None:
+            raise StageError("UpstoxSource.read() before open()")
+        if self._failure is None:
+            n = self._handoff.take(out, timeout_s)
+            if n or self._failure is None:
+                self.stats.received += n
+                return n
+        raise self._failure.with_traceback(None)   # the same error on every call, without piling tracebacks
+
+    def market_status(self) -> dict[str, str]:
+        """Segment -> status from Upstox's latest market_info message (e.g. {"NSE_EQ": "NORMAL_OPEN"})."""
+        return dict(self._decoder.market_status) if self._decoder is not None else {}
+
+    def close(self) -> None:
+        """Close the socket (clean websocket close, abort after a grace period) and stop its thread."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._connection is not None and not self._connection.stop(_CLOSE_GRACE_S):
+            log.warning("upstox feed thread still blocked after close; it ends with its own timeout")
+        if self._handoff is not None:
+            self._handoff.wake()
+
+    # -- called by UpstoxConnection on its thread --------------------------------------------------------
+
+    def _authorize(self) -> str:
+        o = self.options
+        return authorize_feed(o.host, self._access_token, o.authorize_timeout_s)
+
+    def on_message(self, payload: bytes) -> bool:
+        """Decode one binary message into the hand-off; True unless it was undecodable."""
+        malformed = self.stats.dropped_malformed
+        n = self._decoder.decode(payload, self._scratch, mono_ns(), now_ns())
+        if n:
+            self._handoff.put(self._scratch[:n])
+        return n > 0 or self.stats.dropped_malformed == malformed
+
+    def on_opened(self, reconnect: bool) -> None:
+        if reconnect:
+            self.stats.reconnects += 1
+
+    def fail(self, error: Exception) -> None:
+        """The feed cannot go on (bad token, attempts exhausted): read() raises `error`."""
+        if self._failure is None:
+            self._failure = error
+        if self._handoff is not None:
+            self._handoff.wake()
+
+    def count(self, key: str) -> None:
+        self.stats.extra[key] = self.stats.extra.get(key, 0) + 1
