@@ -79,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
 STAGE_MODULES = (("positions", "positions.stage"), ("orders", "orders.stage"),
                  ("signals", "signals.stage"), ("feed", "feed.stage"))
 # Imported once by the forkserver, so every (re)started stage is forked with compiled kernels in memory.
-PRELOAD = ["numpy", "numba", "zmq", "common.ringbuffer", "common.warmup", "feed.warm", "signals.warm", "orders.warm",
-           "positions.warm"]
+PRELOAD = ["numpy", "numba", "zmq", "config.loader", "config.cli", "common.ringbuffer", "common.warmup",
+           "feed.warm", "signals.warm", "orders.warm", "positions.warm",
+           "feed.stage", "signals.stage", "orders.stage", "positions.stage",
+           "common.gcfreeze"]   # last: freeze what the template imported, so children do not re-scan it
 
 
 def build_plan(config):

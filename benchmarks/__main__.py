@@ -17,6 +17,8 @@ from benchmarks.stats import format_machine, machine_info
 REGISTRY = {
     "ring": "benchmarks.ring",
     "feed": "benchmarks.feed",
+    "restart": "benchmarks.restart",
+    "pipeline": "benchmarks.pipeline",
 }
 
 

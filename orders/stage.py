@@ -217,6 +217,7 @@ class OrdersStage:
             self.engine.advance(self.buf[:n])
             self.market.save(self.engine.market_snapshot(), self.reader.cursor)
             self.reader.commit()
+            self.rt.beat()        # a long backlog (a replay catching up) must not look like a hang
             total += n
         if total:
             self.rt.count("ticks", total)

@@ -98,6 +98,8 @@ class SignalsStage:
         return n
 
     def _send_intents(self) -> int:
+        if self.engine.outbox.pending_count == 0:     # the common case: skip building an empty copy
+            return 0
         pending = self.engine.pending_intents()
         if len(pending) == 0:
             return 0

@@ -157,14 +157,16 @@ class SupervisorCore:
     def _check(self, proc: StageProcess, now: float) -> None:
         if proc.gave_up:
             return
+        if proc.proc is not None and not proc.alive:
+            self._on_exit(proc)            # reaped here; a restart due now is spawned just below
+            now = time.monotonic()
+        if proc.gave_up:
+            return
         if proc.proc is None:
             if proc.restart_due is not None and now >= proc.restart_due:
                 self._spawn(proc, "restart")
                 if self._await_ready(proc) is False and not self._stop_reason:
                     self._give_up(proc, "not ready after restart")
-            return
-        if not proc.alive:
-            self._on_exit(proc)
             return
         row = self.table.row(proc.name)
         state = int(row["state"])
