@@ -135,7 +135,9 @@ def run(loaded: LoadedConfig, args: argparse.Namespace) -> int:
         if venue is not None:
             cfg = venue.start()
         loaded = msgspec.structs.replace(loaded, config=cfg)
-        return Session(loaded, build_plan(cfg)).run()
+        from positions.report import render_after_run   # report.html + PNGs in the run directory
+
+        return Session(loaded, build_plan(cfg), on_finished=render_after_run).run()
     finally:
         if venue is not None:
             venue.stop()

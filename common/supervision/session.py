@@ -21,9 +21,10 @@ from common.supervision.summary import write_summary
 
 
 class Session:
-    def __init__(self, loaded, plan):
+    def __init__(self, loaded, plan, on_finished=None):
         self.loaded = loaded
         self.plan = plan
+        self.on_finished = on_finished   # called with the run dir once summary.json is written
         self.log = get_logger("supervisor")
         self.core = None
 
@@ -61,6 +62,8 @@ class Session:
                 health.stop()
             launcher.teardown()
         write_summary(launcher.run_dir, final, outcome)
+        if self.on_finished is not None:
+            self.on_finished(launcher.run_dir)
         self.log.info("run ended", run_dir=launcher.run_dir, reason=outcome.reason, exit_code=outcome.exit_code)
         print(f"run ended: {outcome.reason} (exit {outcome.exit_code}); results in {launcher.run_dir}",
               file=sys.stderr)
