@@ -18,6 +18,13 @@ simply finishes whatever the dead process had half done.
   stop still protects); the square-off catches anything left.
 - HALTED: working entries are canceled and missing slices are not sent; exits keep protecting what
   filled.
+- Incremental: a bracket's plan depends only on its own orders in the book and on HALTED, so the
+  desk re-plans only the brackets `touch`ed since their last empty plan (the engine touches a bracket
+  on every event of one of its orders, and all of them when the trading state changes). A bracket
+  whose plan produced actions stays touched until a plan of it comes back empty, so an action the
+  throttle deferred or the broker refused is planned again, as a full re-plan would. The result is
+  the same list of actions a plan over every bracket gives (tests/orders/test_brackets_incremental.py
+  checks it on every call), without walking every bracket of the day on every event tick.
 - Sweep (`plan_sweep`: square-off time, or flatten after the kill switch / FlattenAll): cancel every
   working order, then close each instrument's net position with MARKET orders. Brackets caught by a
   flatten are closed for good.
@@ -121,6 +128,7 @@ class BracketDesk:
         self._stop_limit_ticks = stop_limit_ticks
         self.brackets: dict[str, Bracket] = {}
         self.active: dict[str, Bracket] = {}
+        self.touched: set[str] = set()     # active brackets whose plan may have changed
 
     def open(self, intent) -> Bracket:
         """Record an approved intent (a SignalRaised) as a bracket; rounding is ours to do."""
@@ -134,7 +142,17 @@ class BracketDesk:
         target = float(round_to_tick(intent.target, tick)) if intent.target > 0 else 0.0
         b = Bracket(intent.intent_id, intent.strategy, k, intent.side, stop, target, plan)
         self.brackets[b.intent_id] = self.active[b.intent_id] = b
+        self.touched.add(b.intent_id)
         return b
+
+    def touch(self, bracket_id: str) -> None:
+        """One of this bracket's orders changed: plan it again at the next event tick."""
+        if bracket_id in self.active:
+            self.touched.add(bracket_id)
+
+    def touch_all(self) -> None:
+        """Something every plan depends on changed (the trading state)."""
+        self.touched.update(self.active)
 
     def attach(self, order: Order) -> None:
         """File a submitted order under its bracket's role list (once)."""
@@ -150,24 +168,40 @@ class BracketDesk:
         for b in self.active.values():
             b.closed = True
         self.active.clear()
+        self.touched.clear()
 
     def plan(self, book: OrderBook, halted: bool) -> list:
-        """Missing entry slices (unless halted), exit resizing, and entry cancels when halted."""
+        """Missing entry slices (unless halted), exit resizing, and entry cancels when halted.
+
+        Only touched brackets are planned, in the order they were opened; one whose plan is empty
+        is untouched, and dropped from `active` when it has nothing left to do.
+        """
         actions: list = []
-        for b in self.active.values():
-            if not halted:
-                actions += [p for p in b.entry_plan if _coid(p) not in book.orders]
-            actions += self._plan_exits(b, book)
+        todo = [b for b in self.active.values() if b.intent_id in self.touched] if self.touched else []
+        for b in todo:
+            mine = self.plan_bracket(b, book, halted)
+            if mine:
+                actions += mine
+                continue
+            self.touched.discard(b.intent_id)
+            if self._finished(b, book):
+                del self.active[b.intent_id]
         if halted:
             actions += [Cancel(o.client_order_id, "trading halted") for o in book.working()
                         if o.role == ENTRY and o.broker_order_id and o.status != sm.CANCEL_PENDING]
         return actions
+
+    def plan_bracket(self, b: Bracket, book: OrderBook, halted: bool) -> list:
+        """What closes the gap for one bracket: missing entry slices (unless halted), exit legs."""
+        actions = [] if halted else [p for p in b.entry_plan if _coid(p) not in book.orders]
+        return actions + self._plan_exits(b, book)
 
     def prune(self, book: OrderBook) -> None:
         """Drop brackets with nothing left to do: entries final, legs final, nothing open."""
         done = [iid for iid, b in self.active.items() if self._finished(b, book)]
         for iid in done:
             del self.active[iid]
+            self.touched.discard(iid)
 
     def _finished(self, b: Bracket, book: OrderBook) -> bool:
         if len(b.entries) < len(b.entry_plan):

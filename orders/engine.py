@@ -254,7 +254,6 @@ class OrderEngine:
             if not actions:
                 break
             self._execute(actions)
-        self.desk.prune(self.book)
 
     def _update_wake(self) -> None:
         now = self._now()
@@ -385,6 +384,7 @@ class OrderEngine:
         except BrokerRejected:
             # Already final at the broker: its fill or cancel report is on the way. Ask no more.
             self.book.request_cancel(order)
+            self._touch(order)
             return
         except BrokerError:
             self.stats["broker_errors"] += 1
@@ -394,6 +394,7 @@ class OrderEngine:
                                      broker_order_id=order.broker_order_id, reason=a.reason))
         else:
             self.book.request_cancel(order)
+            self._touch(order)
 
     # ---------------------------------------------------------------- broker reports
 
@@ -497,14 +498,15 @@ class OrderEngine:
             self._marked_seq, self._marked_ns = msg.upto_seq - 1, msg.ts_event_ns
         elif isinstance(msg, OrderFilled):
             if msg.fill_id not in self.book.fill_ids:
-                self.book.apply(msg)
+                self._touch(self.book.apply(msg))
                 self.exposure.apply_fill(msg.instrument, msg.side, msg.qty, msg.price, msg.fees_inr)
         elif isinstance(msg, OrderSubmitting):
             order = self.book.apply(msg)
             self.throttle.record(msg.ts_event_ns)
             self.desk.attach(order)
+            self._touch(order)
         elif isinstance(msg, _BOOK_ONLY):
-            self.book.apply(msg)
+            self._touch(self.book.apply(msg))
         elif isinstance(msg, SignalRaised):
             self.desk.open(msg)
             self._intents_seen += 1
@@ -513,9 +515,14 @@ class OrderEngine:
             self._intents_seen += 1
         elif isinstance(msg, TradingStateChanged):
             self.trading_state = msg.state
+            self.desk.touch_all()
             if msg.state == "ACTIVE":
                 self.flattening = False
         elif isinstance(msg, FlattenAll):
             self.flattening = True
             self.desk.close_all()
 
+    def _touch(self, order) -> None:
+        """An order changed: its bracket (if it has one) is planned again."""
+        if order is not None and order.bracket_id:
+            self.desk.touch(order.bracket_id)

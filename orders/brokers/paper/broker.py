@@ -128,6 +128,8 @@ class PaperBroker(Broker):
         if start >= stop:
             return stop
         book, w = self._book, self._working
+        if self._stale:
+            self._reindex()
         clock = book.clock_array()
         index, n_ev = w.match(ticks, start, stop, self._tick_size, self._slippage_ticks,
                               self._max_fill, clock)
@@ -146,7 +148,7 @@ class PaperBroker(Broker):
                 else:
                     self._record({"k": "trigger", "seq": seq, "ts": ts,
                                   "boid": order.broker_order_id}, reindex=False)
-            self._reindex()
+            self._stale = True
         return index
 
     # ---------------------------------------------------------------- internals
@@ -158,13 +160,16 @@ class PaperBroker(Broker):
         if trade is not None:
             self._events.append(trade)
         if reindex:
-            self._reindex()
+            self._stale = True
         return order
 
     def _reindex(self) -> None:
+        # Rebuilt on the next tick, not on every order: an entry and its two legs placed on one tick
+        # cost one rebuild, and only matching reads the slots.
         working = self._book.working()
         self._working.rebuild(working)
         self._book.slot_orders = working
+        self._stale = False
 
     def _working_order(self, broker_order_id: str, verb: str) -> PaperOrder:
         order = self._book.orders.get(broker_order_id)

@@ -141,22 +141,27 @@ class WorkingOrders:
 
     def rebuild(self, orders: list) -> None:
         """Load `orders` (objects with instrument, side, order_type, price, trigger_price, leaves,
-        after_seq, triggered) into slots 0..len-1; each order's `slot` attribute is set."""
-        if len(orders) > self.instr.shape[0]:
-            self._alloc(2 * len(orders))
-        self.orders_by_instr[:] = 0
+        after_seq, triggered) into slots 0..len-1; each order's `slot` attribute is set.
+
+        Column by column from Python lists: one numpy assignment per column rather than one per
+        field of every order (this runs after every placement, so it is on the order path).
+        """
+        n = len(orders)
+        if n > self.instr.shape[0]:
+            self._alloc(2 * n)
         for o, order in enumerate(orders):
             order.slot = o
-            self.instr[o] = order.instrument
-            self.side[o] = order.side
-            self.otype[o] = ORDER_TYPE_CODES[order.order_type]
-            self.price[o] = order.price
-            self.trigger[o] = order.trigger_price
-            self.leaves[o] = order.leaves
-            self.after_seq[o] = order.after_seq
-            self.triggered[o] = 1 if order.triggered else 0
-            self.orders_by_instr[order.instrument] += 1
-        self.n = len(orders)
+        instr = [order.instrument for order in orders]
+        self.instr[:n] = instr
+        self.side[:n] = [order.side for order in orders]
+        self.otype[:n] = [ORDER_TYPE_CODES[order.order_type] for order in orders]
+        self.price[:n] = [order.price for order in orders]
+        self.trigger[:n] = [order.trigger_price for order in orders]
+        self.leaves[:n] = [order.leaves for order in orders]
+        self.after_seq[:n] = [order.after_seq for order in orders]
+        self.triggered[:n] = [1 if order.triggered else 0 for order in orders]
+        self.orders_by_instr[:] = np.bincount(instr, minlength=self.orders_by_instr.shape[0]) if n else 0
+        self.n = n
 
     def match(self, ticks, start, stop, tick_size, slippage_ticks, max_fill, clock):
         return match_ticks(ticks, start, stop, self.n, self.instr, self.side, self.otype,
