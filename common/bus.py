@@ -179,10 +179,17 @@ def _claim_ipc_path(path: str, attempts: int = 10, pause_s: float = 0.02) -> Non
 
 # ---------------------------------------------------------------- sockets
 
-def make_context(io_threads: int = 1) -> zmq.Context:
-    """A zmq Context; call it after pinning the process to its cores (see the module docstring)."""
+def make_context(io_threads: int = 1, io_cores=()) -> zmq.Context:
+    """A zmq Context; call it after pinning the process to its cores (see the module docstring).
+
+    `io_cores` pins the context's I/O threads to those cores instead of the process's own (they
+    start with the first socket): a busy-spinning process sends through a thread that must not
+    wait for the spinner to be preempted.
+    """
     ctx = zmq.Context(io_threads=io_threads)
     ctx.setsockopt(zmq.LINGER, DEFAULT_LINGER_MS)  # default for any raw socket made from it
+    for core in io_cores:
+        ctx.set(zmq.THREAD_AFFINITY_CPU_ADD, int(core))
     return ctx
 
 

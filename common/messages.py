@@ -189,6 +189,20 @@ class TradingStateChanged(Message, kw_only=True):
     reason: str = ""
 
 
+class BrokerOrderUpdate(Message, kw_only=True):
+    """An order update the broker pushed on its market-data socket (KiteTicker's {"type": "order"}
+    text message), forwarded unparsed by feed, which owns that socket, to orders, which owns order
+    state. Never journaled: it only makes orders learn sooner what its polling of the order book
+    would tell it anyway (the book stays the truth, also after a restart).
+
+    ts_event_ns is the wall clock and ts_recv_ns the CLOCK_MONOTONIC time of receipt in feed.
+    """
+
+    broker: str              # "kite"
+    payload: str             # the broker's order object as JSON text (Kite: an order-book row)
+    ts_recv_ns: int
+
+
 # ---------------------------------------------------------------- positions
 
 class PositionChanged(Message, kw_only=True):
@@ -259,6 +273,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     OrderCanceled,
     OrderModified,
     OrderInDoubt,
+    BrokerOrderUpdate,
     TradingStateChanged,
     PositionChanged,
     PositionSnapshot,

@@ -26,6 +26,7 @@ EVT_TRADING_STATE = b"evt.risk.state"  # TradingStateChanged (a leaf: there is o
 EVT_STAGE = b"evt.stage."          # StageReady, StageStopping, per stage
 EVT_SUPERVISOR = b"evt.supervisor."  # SupervisorEvent, per stage
 EVT_SNAPSHOT = b"evt.snapshot."    # PositionSnapshot and other periodic full states, per kind
+EVT_BROKER_ORDER = b"evt.broker.order."  # BrokerOrderUpdate (feed -> orders), per broker
 
 
 def _leaf(family: bytes, name: str) -> bytes:
@@ -67,10 +68,15 @@ def snapshot_topic(kind: str) -> bytes:
     return _leaf(EVT_SNAPSHOT, kind)
 
 
+def broker_order_topic(broker: str) -> bytes:
+    """E.g. broker_order_topic("kite") for the order updates KiteTicker pushes."""
+    return _leaf(EVT_BROKER_ORDER, broker)
+
+
 # ---- endpoint names (str: file names inside the run's private ipc directory) ----
 STAGES = ("feed", "signals", "orders", "positions")
 
-PUB_FEED = "feed.pub"
+PUB_FEED = "feed.pub"             # BrokerOrderUpdate: order updates the market-data socket carried
 PUB_SIGNALS = "signals.pub"
 PUB_ORDERS = "orders.pub"
 PUB_POSITIONS = "positions.pub"

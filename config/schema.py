@@ -81,6 +81,10 @@ class RunConfig(Section, kw_only=True):
     run_dir: str | None = None      # None: runs/<YYYYmmdd-HHMMSS> under the current directory
     run_id: str | None = None       # None: generated at start (names the run's shm segments)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Python's garbage collector in every stage after start-up (common/gcpolicy.py): "frozen" moves
+    # the started heap out of the collector's reach and makes full collections rare; "default" is
+    # plain CPython. benchmarks/gc_pause.py measures the two.
+    gc: Literal["frozen", "default"] = "frozen"
 
     def __post_init__(self):
         if self.run_id is not None:
@@ -144,6 +148,7 @@ class KiteFeed(Section, kw_only=True):
 
 
 class UpstoxFeed(Section, kw_only=True):
+    host: str | None = None        # REST host of the feed's authorize call; None: broker.upstox.host
     mode: Literal["ltpc", "full"] = "full"
     watchdog_s: PosFloat = 5.0
     reconnect_max_delay_s: PosFloat = 30.0

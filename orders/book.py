@@ -46,6 +46,7 @@ class Order:
     attempts: int = 0        # OrderSubmitting events (a re-send after an in-doubt lookup adds one)
     settled_ns: int = 0      # market clock of the last reject / in-doubt, for retry pacing
     reason: str = ""
+    reject_code: str = ""    # OrderRejected.code: "FATAL" = our session was refused, not the order
 
     @property
     def leaves(self) -> int:
@@ -102,7 +103,7 @@ class OrderBook:
         elif isinstance(msg, OrderCanceled):
             self._move(order, sm.CANCEL)
         elif isinstance(msg, OrderRejected):
-            order.reason = msg.reason
+            order.reason, order.reject_code = msg.reason, msg.code
             order.settled_ns = msg.ts_event_ns
             if msg.broker_order_id:
                 order.broker_order_id = msg.broker_order_id

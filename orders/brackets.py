@@ -15,7 +15,8 @@ simply finishes whatever the dead process had half done.
   that is the OCO.
 - A stop leg the broker refuses (a gap through the trigger before it was placed) is replaced once by
   a MARKET exit: a refused stop is treated as a triggered one. A refused target is not retried (the
-  stop still protects); the square-off catches anything left.
+  stop still protects); the square-off catches anything left. A leg that failed because the broker
+  refused our session (code FATAL) was never judged: it is simply placed again later.
 - HALTED: working entries are canceled and missing slices are not sent; exits keep protecting what
   filled.
 - Incremental: a bracket's plan depends only on its own orders in the book and on HALTED, so the
@@ -217,13 +218,13 @@ class BracketDesk:
         cap = int(self._freeze[b.instrument])
         actions: list = []
         stops = [book.orders[c] for c in b.stops]
-        refused = sum(1 for o in stops if o.status == sm.REJECTED)
+        refused = sum(1 for o in stops if _refused(o))
         if b.stop_loss > 0 and refused < 2:
             leg = Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
                         -b.side, 0, "MARKET") if refused else self._stop_leg(b)
             actions += _resize(stops, want, cap, leg)
         targets = [book.orders[c] for c in b.targets]
-        if b.target > 0 and not any(o.status == sm.REJECTED for o in targets):
+        if b.target > 0 and not any(_refused(o) for o in targets):
             leg = Place(TARGET, b.intent_id, len(b.targets), b.intent_id, b.strategy, b.instrument,
                         -b.side, 0, "LIMIT", b.target)
             actions += _resize(targets, want, cap, leg)
@@ -246,6 +247,13 @@ def coid_of(intent_id: str, role: str, n: int) -> str:
 
 def _coid(p: Place) -> str:
     return coid_of(p.intent_id, p.role, p.n)
+
+
+def _refused(o: Order) -> bool:
+    """Rejected by the broker or exchange. A FATAL rejection (our token was refused) says nothing
+    about the leg: it is placed again as it was once the session works, never turned into a MARKET
+    exit or given up on."""
+    return o.status == sm.REJECTED and o.reject_code != "FATAL"
 
 
 def _resize(legs: list[Order], want: int, cap: int, template: Place) -> list:

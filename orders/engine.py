@@ -17,8 +17,9 @@ Python, in this fixed order:
 Time is the market clock (the largest ts_event_ns seen), never wall-clock, so a tick's outcome does
 not depend on how the stream was cut into batches or how fast it ran.
 
-Durability is event sourcing. Every state change is an event passed to `emit` (the stage journals it
-and flushes before emit returns) and only then applied by `_apply`, the same function `restore` runs
+Durability is event sourcing. Every state change is an event passed to `emit` (the stage journals it;
+`flush` makes everything emitted durable and is called before every broker call) and only then applied
+by `_apply`, the same function `restore` runs
 over the journal. Besides order events the journal carries three record types the engine needs for
 itself (`JOURNAL_ONLY`): a `TicksProcessed(upto_seq=T+1)` marker before the first event of tick T,
 the approved intent (`SignalRaised`, the bracket's spec) and `FlattenAll` (flatten mode on).
@@ -61,7 +62,9 @@ class OrderEngine:
     limits : orders.limits.RiskLimits (from config.risk).
     fees : orders.fees.FeeSchedule (from config.broker.paper).
     broker : an orders.brokers.base.Broker.
-    emit : called with every event; must make it durable before returning.
+    emit : called with every event, in order; the events must become durable in that order.
+    flush : called right before every broker call (place, modify, cancel): everything emitted so far
+        must be durable when it returns. When not given, `emit` itself must make each event durable.
     stop_order_type, stop_limit_ticks : stop legs as SL-M (default), or SL with the limit that
         many ticks beyond the trigger.
 
@@ -72,8 +75,9 @@ class OrderEngine:
     """
 
     def __init__(self, instruments, limits, fees, broker, emit, *, stop_order_type: str = "SL-M",
-                 stop_limit_ticks: int = 2):
+                 stop_limit_ticks: int = 2, flush=None):
         self.limits, self._fees, self._broker, self._sink = limits, fees, broker, emit
+        self._flush = flush or _nothing
         self._symbols = [s.decode() for s in instruments["symbol"]]
         self._exchanges = [e.decode() for e in instruments["exchange"]]
         self.risk = RiskGate(limits, instruments)
@@ -95,7 +99,10 @@ class OrderEngine:
         self._wake = 0
         self._sweep_wake = 0
         self._deferred = False
-        self.stats = {"duplicate_intents": 0, "redelivered_intents": 0, "broker_errors": 0,
+        # Set when the broker refused our session (a dead token): nothing more is sent until a new
+        # process starts with a working one. Not journaled: it is a fact about this process's session.
+        self.broker_down = ""
+        self.stats = {"held_actions": 0, "duplicate_intents": 0, "redelivered_intents": 0, "broker_errors": 0,
                       "unknown_fills": 0, "deferred_placements": 0, "illegal_transitions": 0,
                       "duplicate_fills": 0}
 
@@ -143,6 +150,12 @@ class OrderEngine:
             self._seq = self._last_tick()
             self._set_state(state, reason)
             self._settle(self._seq, intents=False)
+
+    def halt(self, reason: str) -> None:
+        """HALTED, journaled, without acting on it now: for a stage that cannot reach its broker to
+        finish recovery (restore has run, resolve_in_doubt has not)."""
+        if self.trading_state != "HALTED":
+            self._set_state("HALTED", reason)
 
     def flatten_all(self, reason: str = "") -> None:
         """Cancel every working order and close every position (brackets stop managing them)."""
@@ -221,7 +234,7 @@ class OrderEngine:
 
     def _settle(self, seq: int, *, intents: bool) -> None:
         self._seq, self._deferred = seq, False
-        for ev in self._broker.poll_events():
+        for ev in self._broker_reports():
             if isinstance(ev, BrokerTrade):
                 self._on_trade(ev)
             else:
@@ -236,6 +249,21 @@ class OrderEngine:
         self._update_wake()
         self.stats["illegal_transitions"] = self.book.illegal_transitions
         self.stats["duplicate_fills"] = self.book.duplicate_fills
+
+    def _broker_reports(self) -> list:
+        """The broker's new fills and order updates. A fatal error (the session or token died) halts
+        trading with its reason, as a fatal placement does, instead of crashing the stage."""
+        try:
+            return self._broker.poll_events()
+        except BrokerFatal as e:
+            self._broker_fatal(e)
+            return []
+
+    def _broker_fatal(self, e: BrokerFatal) -> None:
+        """The broker refused our session: halt with its reason and hold every further action."""
+        self.broker_down = self.broker_down or str(e)
+        if self.trading_state != "HALTED":
+            self._set_state("HALTED", f"broker fatal error: {e}")
 
     def _sweeping(self) -> bool:
         return self.flattening or self.limits.phase(self.exposure.clock_ns) >= PHASE_SQUARE_OFF
@@ -310,6 +338,11 @@ class OrderEngine:
     # ---------------------------------------------------------------- actions
 
     def _execute(self, actions: list) -> None:
+        if self.broker_down:
+            # Each would fail the same way; a stop rejected for a dead token would also lose its
+            # place in the bracket. The legs are planned again by the process that has a session.
+            self.stats["held_actions"] += len(actions)
+            return
         for a in actions:
             if isinstance(a, Place):
                 if self.throttle.room(self._now()) <= 0:
@@ -337,6 +370,7 @@ class OrderEngine:
                            self._exchanges[order.instrument], order.side, order.qty,
                            order.order_type, order.price, order.trigger_price, after_seq=self._seq)
         coid, now = order.client_order_id, self._now()
+        self._flush()               # the broker never hears of what the journal lacks
         try:
             ack = self._broker.place(req)
         except BrokerRejected as e:
@@ -345,10 +379,9 @@ class OrderEngine:
         except BrokerRetryable as e:
             self._emit(OrderInDoubt(ts_event_ns=now, client_order_id=coid, reason=f"place: {e}"))
         except BrokerFatal as e:
-            self._emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e),
-                                     code=e.code or "FATAL"))
-            if self.trading_state != "HALTED":
-                self._set_state("HALTED", f"broker fatal error: {e}")
+            # Refused at the door (the session), so certainly not at the exchange: FATAL, not in doubt.
+            self._emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e), code="FATAL"))
+            self._broker_fatal(e)
         else:
             self._on_ack(order, ack.broker_order_id, ack.status, ack.reason, ack.code)
 
@@ -366,8 +399,12 @@ class OrderEngine:
         if not order.broker_order_id or not order.working:
             return
         self._mark()
+        self._flush()               # the broker never hears of what the journal lacks
         try:
             self._broker.modify(order.broker_order_id, qty=a.qty)
+        except BrokerFatal as e:
+            self._broker_fatal(e)
+            return
         except BrokerError:
             self.stats["broker_errors"] += 1   # level-triggered: planned again next event tick
             return
@@ -379,12 +416,16 @@ class OrderEngine:
         if not order.broker_order_id or not order.working or order.status == sm.CANCEL_PENDING:
             return
         self._mark()
+        self._flush()               # the broker never hears of what the journal lacks
         try:
             ack = self._broker.cancel(order.broker_order_id)
         except BrokerRejected:
             # Already final at the broker: its fill or cancel report is on the way. Ask no more.
             self.book.request_cancel(order)
             self._touch(order)
+            return
+        except BrokerFatal as e:
+            self._broker_fatal(e)
             return
         except BrokerError:
             self.stats["broker_errors"] += 1
@@ -439,6 +480,8 @@ class OrderEngine:
         try:
             found = self._broker.find_by_client_id(order.client_order_id)
         except BrokerError as e:
+            if isinstance(e, BrokerFatal):
+                self._broker_fatal(e)
             if order.status != sm.IN_DOUBT:
                 self._mark()
                 self._emit(OrderInDoubt(ts_event_ns=self._now(), reason=f"lookup: {e}",
@@ -526,3 +569,7 @@ class OrderEngine:
         """An order changed: its bracket (if it has one) is planned again."""
         if order is not None and order.bracket_id:
             self.desk.touch(order.bracket_id)
+
+
+def _nothing() -> None:
+    pass

@@ -11,6 +11,11 @@ Durability: every event the engine emits is stamped, journaled to `orders.jsonl`
 dropped message) is read back from `signals.jsonl`. A restart rebuilds the engine from its journal,
 looks in-doubt orders up at the broker, and resumes at the committed ring cursor with the market state
 saved beside it (orders/marketstore.py).
+
+Order updates a live broker pushes (Kite's ticker socket, which feed owns) arrive as BrokerOrderUpdate
+on feed's PUB socket and go straight to the broker adapter (`on_order_update`); the same step's
+`poll_broker` turns them into events through the adapter's polling diff, so they are deduplicated
+where polled states are, and polling stays the safety net.
 """
 
 from __future__ import annotations
@@ -22,20 +27,21 @@ import orjson
 
 from common import stagetable as st
 from common import topics
-from common.bus import Publisher, Puller, make_context
+from common.bus import Publisher, Puller, Subscriber, make_context
 from common.clock import mono_ns
 from common.dtypes import TICK_DTYPE
 from common.instruments import InstrumentTable
 from common.journal import JournalReader, JournalWriter
 from common.latency import new_histogram, publish, record, summary_ns
 from common.log import get_logger
-from common.errors import BrokerError
-from common.messages import (BrokerPositions, FlattenAll, OrderDenied, OrderFilled, OrderRejected,
-                             OrderSubmitting, PositionChanged, RequestReconcile, SetTradingState, SignalRaised,
-                             TicksProcessed, TradingStateChanged)
+from common.errors import BrokerError, BrokerFatal
+from common.messages import (BrokerOrderUpdate, BrokerPositions, FlattenAll, OrderDenied, OrderFilled,
+                             OrderRejected, OrderSubmitting, PositionChanged, RequestReconcile, SetTradingState,
+                             SignalRaised, TicksProcessed, TradingStateChanged)
 from common.poller import StagePoller
 from common.ringbuffer import RingReader, ShmRing
 from common.shm import attach_segment
+from common.tradingstate import CODES as STATE_CODES, write_state
 from common.stage import StageRuntime, run_stage
 from common.waits import BlockingWait
 from orders.brokers import make_broker
@@ -49,6 +55,10 @@ BATCH = 4096
 # apply ticks without its watermark, so stops, targets and square-off still happen. Determinism across
 # such an outage is lost, protection is not.
 SIGNALS_SILENT_NS = 5_000_000_000
+RECOVERY_RETRY_NS = 10_000_000_000    # a recovery the broker refused is tried again this often
+# Stage counter <- the broker's order_update_counts() key.
+UPDATE_COUNTERS = (("updates_applied", "applied"), ("updates_duplicate", "duplicate"),
+                   ("updates_ignored", "ignored"), ("update_fills", "fills"))
 
 
 class OrdersStage:
@@ -66,26 +76,44 @@ class OrdersStage:
         self.signals_path = os.path.join(ctx.run_dir, "signals.jsonl")
         self.broker = make_broker(cfg, ctx.secrets, self.instruments, ctx.run_dir)
         self.engine = OrderEngine(rows, RiskLimits.from_config(cfg.risk), FeeSchedule.from_config(cfg.broker.paper),
-                                  self.broker, self.emit)
+                                  self.broker, self.emit, flush=self.flush)
         self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
         self.last_intent_seq = 0      # signals' journal seq of the last intent handed to the engine
         self.watermark = 1            # ticks with seq < watermark may be applied
         self.recv_ns: dict[str, int] = {}   # intent id -> its tick's receive time, for latency
         self.hist = new_histogram()   # tick received → order handed to the broker
-        self.pub = None
+        self.pub = self.updates = None
+        self.outgoing: list = []      # journaled events not yet published (see commit)
+        self.recovery_error, self.recovery_retry_ns = "", 0
+        self.foreign_updates = 0      # BrokerOrderUpdates of another broker than ours
 
     # -- the engine's sink: durable first, then published ------------------------------------
     def emit(self, msg) -> None:
+        """Journal (buffered) and queue for publishing; `flush` and `commit` make it durable and send it."""
         stamped = self.pub.stamp(msg)
         self.journal.append(stamped)
-        self.journal.flush()          # in the kernel before the broker hears of it
         if isinstance(stamped, OrderFilled):
             # fills.jsonl is a copy of the journal's fills, written second: recover() completes it.
             self.fills.append(stamped)
-            self.fills.flush()
             self.rt.count("fills")
-        self.pub.send(_topic(stamped), stamped)
+        self.outgoing.append(stamped)
         self._count(stamped)
+
+    def flush(self) -> None:
+        """Before every broker call (the engine calls it): the journal in the kernel."""
+        self.journal.flush()
+
+    def commit(self) -> None:
+        """End of a piece of work: both journals in the kernel, then what they hold published.
+
+        One write and one burst of sends per batch instead of one of each per event; a crash before
+        the publish loses nothing, positions catches up from orders.jsonl by seq.
+        """
+        self.journal.flush()
+        self.fills.flush()
+        for msg in self.outgoing:
+            self.pub.send(_topic(msg), msg)
+        self.outgoing.clear()
 
     def _count(self, msg) -> None:
         if isinstance(msg, OrderSubmitting):
@@ -102,6 +130,12 @@ class OrdersStage:
             self.log.warning("order rejected", client_order_id=msg.client_order_id, reason=msg.reason)
         elif isinstance(msg, TradingStateChanged):
             self.log.warning("trading state changed", state=msg.state, reason=msg.reason)
+            self._show_trading_state(msg.state, msg.reason, msg.ts_event_ns)
+
+    def _show_trading_state(self, state: str, reason: str, ts_event_ns: int = 0) -> None:
+        """For the supervisor's status (common/tradingstate.py): the code in our row, the reason in a file."""
+        write_state(self.ctx.run_dir, state, reason, ts_event_ns)
+        self.rt.set_count("trading_state", STATE_CODES[state])
 
     # -- start ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -112,7 +146,12 @@ class OrdersStage:
         # No ring doorbell: ticks are applied only below the signals watermark, which arrives on the PULL
         # socket, so waking for every tick would only burn the shared core.
         self.poller = StagePoller([self.pull.socket])
+        feed = self.ctx.endpoints.get(topics.PUB_FEED)
+        if feed and self.ctx.config.broker.name != "paper":
+            self.updates = Subscriber(self.zmq, feed, [topics.broker_order_topic(self.ctx.config.broker.name)])
+            self.poller.add(self.updates.socket)
         self.recover()
+        self.commit()
 
     def recover(self) -> None:
         """Rebuild from the journals: our own events, then every intent signals journaled."""
@@ -124,13 +163,34 @@ class OrdersStage:
         self.fills.flush()
         snapshot, cursor = self.market.load()
         self.engine.restore(events, snapshot)
-        self.engine.resolve_in_doubt()
+        last = next((m for m in reversed(events) if isinstance(m, TradingStateChanged)), None)
+        self._show_trading_state(self.engine.trading_state, last.reason if last else "")
+        if self.finish_recovery() and events:
+            self.log.info("recovered", events=len(events), market_cursor=cursor, ring_cursor=self.reader.cursor,
+                          intents=self.last_intent_seq, trading_state=self.engine.trading_state)
+
+    def finish_recovery(self) -> bool:
+        """Settle the orders of unknown outcome at the broker, then take the intents we missed.
+
+        A broker that refuses our session (a dead token) cannot tell us what happened to them: rather
+        than crash and be restarted into the same refusal, hold — trading HALTED with the reason, no
+        tick applied, nothing sent — and try again every RECOVERY_RETRY_NS. Returns True once done.
+        """
+        try:
+            self.engine.resolve_in_doubt()
+        except BrokerFatal as e:
+            if not self.recovery_error:
+                self.log.error("cannot finish recovery: the broker refused our session; trading halted",
+                               error=str(e), retry_s=RECOVERY_RETRY_NS / 1e9)
+                self.engine.broker_down = str(e)
+                self.engine.halt(f"broker fatal error during recovery: {e}")
+            self.recovery_error, self.recovery_retry_ns = str(e), mono_ns() + RECOVERY_RETRY_NS
+            return False
+        self.recovery_error = self.engine.broker_down = ""
         signals_cursor = self._signals_cursor()        # read BEFORE the journal: all intents below it are in it
         self.catch_up_intents()
         self.watermark = max(self.watermark, signals_cursor)
-        if events:
-            self.log.info("recovered", events=len(events), market_cursor=cursor, ring_cursor=self.reader.cursor,
-                          intents=self.last_intent_seq, trading_state=self.engine.trading_state)
+        return True
 
     def _signals_cursor(self) -> int:
         for info in self.ring.readers():
@@ -176,6 +236,7 @@ class OrdersStage:
 
     def report_broker_positions(self) -> None:
         """Publish the broker's positions (not journaled: a view, not a money-moving event)."""
+        self.commit()                 # as_of_seq below must already be published
         try:
             rows = self.broker.positions()
         except BrokerError as e:
@@ -193,10 +254,34 @@ class OrdersStage:
         if self.pull.socket in ready:
             while (msg := self.pull.recv_nowait()) is not None:
                 self.on_message(msg)
-        self._follow_supervisor()
-        self.apply_ticks()
-        if self.ctx.config.broker.name != "paper":   # live brokers report fills asynchronously
-            self.engine.poll_broker()
+        if self.updates is not None and self.updates.socket in ready:
+            self.take_order_updates()
+        if self.recovery_error:        # holding: see finish_recovery
+            if mono_ns() >= self.recovery_retry_ns:
+                self.finish_recovery()
+        else:
+            self._follow_supervisor()
+            self.apply_ticks()
+            if self.ctx.config.broker.name != "paper":   # live brokers report fills asynchronously
+                self.engine.poll_broker()
+            if self.updates is not None:
+                self._report_updates()
+        self.commit()
+
+    def take_order_updates(self) -> None:
+        """Hand pushed order updates to the broker; this step's poll_broker reports what they change."""
+        while (item := self.updates.recv_nowait()) is not None:
+            msg = item[1]
+            if isinstance(msg, BrokerOrderUpdate) and msg.broker == self.ctx.config.broker.name:
+                self.broker.on_order_update(msg.payload)
+            else:
+                self.foreign_updates += 1
+
+    def _report_updates(self) -> None:
+        counts = self.broker.order_update_counts()
+        counts["ignored"] = counts.get("ignored", 0) + self.foreign_updates
+        for counter, key in UPDATE_COUNTERS:
+            self.rt.set_count(counter, counts.get(key, 0))
 
     def _follow_supervisor(self) -> None:
         if self.rt.trading_state == st.HALTED and self.engine.trading_state != "HALTED":
@@ -215,6 +300,7 @@ class OrdersStage:
             if n == 0:
                 break
             self.engine.advance(self.buf[:n])
+            self.commit()         # the batch's events durable before its ticks count as consumed
             self.market.save(self.engine.market_snapshot(), self.reader.cursor)
             self.reader.commit()
             self.rt.beat()        # a long backlog (a replay catching up) must not look like a hang
@@ -234,13 +320,14 @@ class OrdersStage:
         self.catch_up_intents()
         self.watermark = max(self.watermark, self._signals_cursor())
         self.apply_ticks()
+        self.commit()
         doc = {"tick_to_order": summary_ns(self.hist), "engine": dict(self.engine.stats),
                "trading_state": self.engine.trading_state}
         with open(os.path.join(self.ctx.run_dir, "orders.summary.json"), "wb") as f:
             f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
     def close(self) -> None:
-        for name in ("pull", "pub"):
+        for name in ("pull", "pub", "updates"):
             if getattr(self, name, None) is not None:
                 getattr(self, name).close()
         if hasattr(self, "zmq"):

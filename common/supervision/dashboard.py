@@ -38,6 +38,7 @@ class StatusLines:
         pos = snap.get("positions") or {}
         line = {
             "status": snap["trading_state"],
+            "status_reason": snap.get("trading_state_reason", ""),
             "stages": {n: {"state": s["state"], "pid": s["pid"], "restarts": s["restarts"],
                            "per_s": round(rates[n], 1), "p50_us": s["latency"]["p50_us"]}
                        for n, s in snap["stages"].items()},
@@ -78,7 +79,8 @@ class LiveView:
         from rich.console import Group
         from rich.table import Table
 
-        stages = Table(title=f"OTrade run {snap['run_id']} — trading {snap['trading_state']}", expand=True)
+        why = f" ({snap['trading_state_reason']})" if snap.get("trading_state_reason") else ""
+        stages = Table(title=f"OTrade run {snap['run_id']} — trading {snap['trading_state']}{why}", expand=True)
         for col in ("stage", "state", "pid", "cores", "restarts", "beat ms", "lag", "events/s", "p50 µs", "p99 µs"):
             stages.add_column(col, justify="right" if col not in ("stage", "state") else "left")
         for name, s in snap["stages"].items():

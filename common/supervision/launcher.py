@@ -44,7 +44,7 @@ class RunPlan:
     preload: list[str]                       # modules the forkserver imports before any fork
     segments: dict[str, int] = field(default_factory=dict)   # extra segments: logical name -> bytes
     endpoint_names: tuple[str, ...] = (topics.CMD_ORDERS, topics.PUB_ORDERS, topics.PUB_POSITIONS,
-                                       topics.CMD_POSITIONS)
+                                       topics.CMD_POSITIONS, topics.PUB_FEED)
     supervisor_cores: tuple[int, ...] = (0,)
 
 
@@ -92,7 +92,8 @@ class Launcher:
                 config=self.loaded.config, secrets=self.loaded.secrets, ring=handle,
                 instruments_segment=self.instruments_name, stagetable_segment=self.segment_name("stages"),
                 endpoints=endpoints, segments=extra, supervisor_pid=os.getpid(),
-                exclusive_cores=not (set(spec.cores) & others))
+                exclusive_cores=not (set(spec.cores) & others),
+                io_cores=tuple(sorted(others - set(spec.cores))) if not (set(spec.cores) & others) else ())
         self._write_manifest(endpoints, extra)
         return self
 

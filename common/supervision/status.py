@@ -8,6 +8,7 @@ import orjson
 
 from common import stagetable as st
 from common.clock import mono_ns
+from common.tradingstate import effective
 
 
 def stage_status(table: st.StageTable, proc) -> dict:
@@ -42,12 +43,15 @@ def read_positions(run_dir: str) -> dict:
 
 
 def snapshot(run_id: str, run_dir: str, table: st.StageTable, procs) -> dict:
-    trading = table.trading_state
+    orders_code = int(table.row("orders")["counters"][st.counter_index("orders", "trading_state")])
+    trading, by, reason = effective(table.trading_state, orders_code, run_dir)
     return {
         "run_id": run_id,
         "run_dir": run_dir,
         "trading_state": st.TRADING_NAMES.get(trading, str(trading)),
         "trading_state_code": trading,
+        "trading_state_by": by,
+        "trading_state_reason": reason,
         "stages": {p.name: stage_status(table, p) for p in procs},
         "positions": read_positions(run_dir),
     }

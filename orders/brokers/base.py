@@ -22,6 +22,11 @@ Requirement table (what `tests/orders/broker_contract.py` checks for every broke
                         Live brokers return b at once.
     poll_events()       BrokerOrder / BrokerTrade updates since the last call (paper fills, live
                         postbacks). Every execution arrives as a BrokerTrade.
+    on_order_update(p)  optional: an order update the broker pushed (JSON text, e.g. a KiteTicker
+                        order message that feed forwarded). It only lets the next poll_events
+                        report sooner what the order book would show; reporting it again when the
+                        book does is the adapter's to avoid. Default (paper): ignored.
+    order_update_counts() what on_order_update did with its input, name -> count ({} by default).
     close()             release sockets and files; idempotent.
 
 Calls return as soon as the broker answered; acks and fills come back as events. A raised error
@@ -153,6 +158,12 @@ class Broker(ABC):
 
     @abstractmethod
     def poll_events(self) -> list: ...
+
+    def on_order_update(self, payload: str) -> None:
+        """A pushed order update; brokers without a push channel (paper) ignore it."""
+
+    def order_update_counts(self) -> dict[str, int]:
+        return {}
 
     def close(self) -> None:
         """Nothing to release by default."""

@@ -12,6 +12,7 @@ private registry directory, and a free port for /health, which is how the test w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -120,7 +121,8 @@ class Pipeline:
             return [json.loads(line) for line in f if line.strip()]
 
     def output(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.tmp / f"supervisor-{self.run_id}.out", "rb") as f:
             return f.read().decode(errors="replace")
 
@@ -154,6 +156,46 @@ class Pipeline:
             except psutil.Error:
                 pass
         self.proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def hosted_venue(where, overrides: dict):
+    """A local broker venue (supervisor.local_venue: Kite or Upstox, by `broker.name`) run by the test
+    itself, so the test can work its servers' failure switches and read their books.
+
+    Yields (venue, overrides with the venue's addresses); a pipeline given those finds the address set
+    and starts no venue of its own. The venue's journal goes to `where` (a directory).
+    """
+    import msgspec
+
+    import supervisor
+    from config.loader import load_config
+
+    os.makedirs(where, exist_ok=True)
+    path = os.path.join(where, "venue-config.json")
+    with open(path, "w") as f:
+        json.dump(merge(BASE, overrides), f)
+    config = load_config(path).config
+    venue = supervisor.local_venue(config, str(where))
+    assert venue is not None, "broker.<name>.local_server must be true, with no address set"
+    try:
+        pointed = venue.start()
+        yield venue, merge(overrides, _changed(msgspec.to_builtins(config), msgspec.to_builtins(pointed)))
+    finally:
+        venue.stop()
+
+
+def _changed(before: dict, after: dict) -> dict:
+    """The leaves of `after` that differ from `before`, shaped like the config JSON."""
+    out = {}
+    for k, v in after.items():
+        if isinstance(v, dict) and isinstance(before.get(k), dict):
+            sub = _changed(before[k], v)
+            if sub:
+                out[k] = sub
+        elif before.get(k) != v:
+            out[k] = v
+    return out
 
 
 def alive(pids) -> list[int]:

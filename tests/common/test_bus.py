@@ -413,3 +413,31 @@ def test_a_sequence_must_start_at_one_or_later(endpoints, ctx):
 def test_a_subscriber_needs_a_topic(endpoints, ctx):
     with pytest.raises(BusError):
         Subscriber(ctx, endpoints.endpoint("orders.pub"), [])
+
+
+def _affinity_of_new_threads(io_cores) -> list[set]:
+    """Make a context and a socket in a child pinned to one core; the affinity of its zmq threads."""
+    def child(out):
+        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+        before = set(os.listdir("/proc/self/task"))
+        ctx = make_context(io_cores=io_cores)
+        sock = ctx.socket(zmq.PUSH)
+        new = set(os.listdir("/proc/self/task")) - before
+        out.put([sorted(os.sched_getaffinity(int(t))) for t in sorted(new)])
+        sock.close()
+        ctx.term()
+    out = multiprocessing.get_context("fork").Queue()
+    proc = multiprocessing.get_context("fork").Process(target=child, args=(out,))
+    proc.start()
+    got = out.get(timeout=10)
+    proc.join(10)
+    return [set(a) for a in got]
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
+def test_make_context_pins_its_io_threads_to_io_cores_instead_of_the_process_cores():
+    own = max(os.sched_getaffinity(0))
+    other = min(os.sched_getaffinity(0))
+    assert _affinity_of_new_threads(()) and all(a == {own} for a in _affinity_of_new_threads(()))
+    pinned = _affinity_of_new_threads((other,))
+    assert pinned and all(a == {other} for a in pinned)

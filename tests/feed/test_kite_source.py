@@ -255,7 +255,7 @@ def child_main() -> int:
         else:
             stop.wait(0.05)
         report["stats"] = source.stats.as_dict()
-        report["orders"] = source.order_updates()
+        report["orders"] = [json.loads(u.payload) for u in source.order_updates()]
         print(json.dumps(report), flush=True)
     source.close()
     return 0

@@ -8,6 +8,12 @@ Reconnects are the SDK's: a lost connection (dropped by the server, by the netwo
 watchdog through `dropConnection`) goes to Twisted's ReconnectingClientFactory, which retries with
 exponential backoff, and the SDK re-sends the subscribed tokens and their modes when the new
 connection opens. `_on_open` checks that it did and subscribes itself if not.
+
+Text messages go to `source.on_text` only. The SDK's own text parser is switched off (`_Ticker`): it
+calls `.get` on whatever JSON arrived and decodes UTF-8 outside its try, so one text message that is
+a JSON list, a number or not UTF-8 raised on the reactor thread and Twisted dropped the connection
+(seen against the local ticker). All it did for us was call on_error(code 0) for {"type": "error"},
+which on_text already counts.
 """
 
 from __future__ import annotations
@@ -32,14 +38,21 @@ def is_auth_failure(reason) -> bool:
     return "upgrade failed" in text and any(s in text for s in _AUTH_STATUSES)
 
 
+class _Ticker(KiteTicker):
+    """KiteTicker that leaves text messages to `on_message` (see the module docstring)."""
+
+    def _parse_text_message(self, payload) -> None:
+        return None
+
+
 class KiteConnection:
     def __init__(self, source, number: int, tokens: list[int], api_key: str, access_token: str, options):
         self.source, self.number, self.tokens = source, number, list(tokens)
         self.options = options
-        self.ticker = KiteTicker(api_key, access_token, root=options.root, reconnect=True,
-                                 reconnect_max_tries=options.reconnect_max_tries,
-                                 reconnect_max_delay=options.reconnect_max_delay_s,
-                                 connect_timeout=options.connect_timeout_s)
+        self.ticker = _Ticker(api_key, access_token, root=options.root, reconnect=True,
+                              reconnect_max_tries=options.reconnect_max_tries,
+                              reconnect_max_delay=options.reconnect_max_delay_s,
+                              connect_timeout=options.connect_timeout_s)
         t = self.ticker
         t.on_open, t.on_message, t.on_close, t.on_error = self._on_open, self._on_message, self._on_close, self._on_error
         t.on_noreconnect = self._on_noreconnect
@@ -110,8 +123,6 @@ class KiteConnection:
             self.closed.set()
 
     def _on_error(self, ticker, code, reason) -> None:
-        if code == 0:   # a {"type": "error"} text message, already counted by on_text
-            return
         if is_auth_failure(reason):
             ticker.stop_retry()   # retrying a refused token only gets the API key blocked
             self.source.fail(BrokerFatal(

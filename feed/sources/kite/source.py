@@ -10,7 +10,13 @@ Reconnects are the SDK's own (Twisted's ReconnectingClientFactory: exponential b
 
 Data path: the SDK's `on_message` hands us raw frames on the reactor thread; KiteDecoder turns each
 into TICK_DTYPE rows in a scratch array, which TickHandoff copies into a bounded buffer that `read()`
-drains on the feed's thread. The SDK's own parser only runs when `on_ticks` is set, and it never is.
+drains on the feed's thread (feed/sources/live.py, shared with Upstox). The SDK's own parser only
+runs when `on_ticks` is set, and it never is.
+
+Text messages: an order update ({"type": "order", "data": {...}}) is kept, re-encoded as JSON text
+with its receipt times, for `order_updates()`, and wakes `read()` so the feed stage forwards it to
+orders at once instead of at the next tick batch. Anything malformed (not JSON, no "type", an order
+without a dict carrying an order_id) is counted in "unparsed_text" and dropped on the reactor thread.
 """
 
 from __future__ import annotations
@@ -19,18 +25,18 @@ import collections
 import logging
 import threading
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
+import orjson
 
 from common.clock import mono_ns, now_ns
-from common.dtypes import TICK_DTYPE
 from common.errors import BrokerFatal, ConfigError, StageError
-from feed.sources.base import TickSource
-from feed.sources.handoff import TickHandoff
 from feed.sources.kite.connection import KiteConnection
 from feed.sources.kite.decode import KiteDecoder, TokenIndex, segment_divisor
 from feed.sources.kite.protocol import (MAX_CONNECTIONS_PER_API_KEY, MAX_TOKENS_PER_CONNECTION, MODE_FULL,
                                         MODES, parse_text_message, split_for_connections)
+from feed.sources.live import LiveSource, table_rows
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,14 @@ _MAX_PACKETS_PER_FRAME = 0xFFFF   # a frame's packet count is a uint16
 _CLOSE_GRACE_S = 2.0
 _COUNTERS = ("heartbeats", "dropped_overflow", "dropped_backlog", "watchdog_trips", "order_updates",
              "dropped_order_updates", "server_errors", "broker_messages", "unparsed_text")
+
+
+class ReceivedOrderUpdate(NamedTuple):
+    """One order update as KiteTicker delivered it: the order object as JSON text, and when."""
+
+    ts_recv_ns: int   # mono_ns() on the reactor thread
+    ts_wall_ns: int   # now_ns() at the same moment
+    payload: str
 
 
 @dataclass(frozen=True)
@@ -93,7 +107,7 @@ def running_reactor():
         return reactor
 
 
-class KiteSource(TickSource):
+class KiteSource(LiveSource):
     name = "kite"
 
     def __init__(self, api_key: str, access_token: str, options: KiteFeedOptions | None = None):
@@ -105,13 +119,10 @@ class KiteSource(TickSource):
             raise BrokerFatal("Kite api_key and access_token are both required for the ticker")
         self._api_key, self._access_token = api_key, access_token
         self._connections: list[KiteConnection] = []
-        self._failure: Exception | None = None
-        self._orders: collections.deque = collections.deque()
+        # Bounded, and only append/popleft on it: both are atomic, the reactor appends, the feed drains.
+        self._orders: collections.deque = collections.deque(maxlen=self.options.max_order_updates)
         self._decoder: KiteDecoder | None = None
-        self._handoff: TickHandoff | None = None
-        self._scratch = np.zeros(0, dtype=TICK_DTYPE)
         self._reactor = None
-        self._closed = False
 
     @classmethod
     def from_config(cls, config, secrets) -> "KiteSource":
@@ -134,9 +145,8 @@ class KiteSource(TickSource):
 
     def open(self, instruments, start_after: int = 0) -> None:
         """Subscribe every token (live: `start_after` is ignored). Returns once connecting started."""
-        if self._handoff is not None:
-            raise StageError("KiteSource.open() called twice; make a new source instead")
-        rows = instruments.rows if hasattr(instruments, "rows") else np.asarray(instruments)
+        self._check_unopened()
+        rows = table_rows(instruments)
         _check_divisors(rows)
         index = TokenIndex.from_rows(rows)
         tokens = index.tokens if self.options.tokens is None else np.asarray(self.options.tokens, np.int64)
@@ -146,30 +156,17 @@ class KiteSource(TickSource):
                               path="feed.kite.tokens")
         chunks = split_for_connections(tokens.tolist(), self.options.tokens_per_connection,
                                        self.options.max_connections)
-        # Every counter exists from the start: dashboards see zeros, and the websocket thread never
-        # adds a key while another thread copies the dict.
-        self.stats.extra.update({key: 0 for key in _COUNTERS})
+        self._start(_COUNTERS, self.options.buffer_rows,
+                    min(_MAX_PACKETS_PER_FRAME, max(4096, 4 * max(map(len, chunks)))))
         self._decoder = KiteDecoder(index, self.stats)
         self._decoder.warm()
-        self._handoff = TickHandoff(self.options.buffer_rows, self.stats)
-        self._scratch = np.zeros(min(_MAX_PACKETS_PER_FRAME, max(4096, 4 * max(map(len, chunks)))), TICK_DTYPE)
         self._reactor = running_reactor()
         for number, chunk in enumerate(chunks):
             conn = KiteConnection(self, number, chunk, self._api_key, self._access_token, self.options)
             self._connections.append(conn)
             self._reactor.callFromThread(conn.start)
 
-    def read(self, out: np.ndarray, timeout_s: float) -> int:
-        if self._handoff is None:
-            raise StageError("KiteSource.read() before open()")
-        if self._failure is None:
-            n = self._handoff.take(out, timeout_s)
-            if n or self._failure is None:
-                self.stats.received += n
-                return n
-        raise self._failure.with_traceback(None)   # the same error on every call, without piling tracebacks
-
-    def order_updates(self) -> list[dict]:
+    def order_updates(self) -> list[ReceivedOrderUpdate]:
         """Drain the order updates received since the last call, oldest first."""
         drained = []
         while self._orders:
@@ -186,29 +183,27 @@ class KiteSource(TickSource):
         for conn in self._connections:
             if not conn.closed.wait(_CLOSE_GRACE_S):
                 self._reactor.callFromThread(conn.abort)
-        if self._handoff is not None:
-            self._handoff.wake()
+        self._wake()
 
     # -- called by KiteConnection on the reactor thread ----------------------------------------------
 
     def on_frame(self, payload: bytes) -> None:
         # Heartbeats are counted in the decoder; the scratch is sized for any real frame, and a
         # larger one loses its tail to stats.extra["dropped_overflow"].
-        n = self._decoder.decode(payload, self._scratch, mono_ns(), now_ns())
-        if n:
-            self._handoff.put(self._scratch[:n])
+        self._deliver(self._decoder.decode(payload, self._scratch, mono_ns(), now_ns()))
 
     def on_text(self, payload) -> None:
+        ts_recv_ns, ts_wall_ns = mono_ns(), now_ns()
         msg = parse_text_message(payload)
         extra = self.stats.extra
-        if msg is None:
+        if msg is None or (msg.kind == "order" and not msg.data.get("order_id")):
             extra["unparsed_text"] = extra.get("unparsed_text", 0) + 1
         elif msg.kind == "order":
-            if len(self._orders) >= self.options.max_order_updates:
-                self._orders.popleft()
+            if len(self._orders) == self._orders.maxlen:   # the append below pushes out the oldest
                 extra["dropped_order_updates"] = extra.get("dropped_order_updates", 0) + 1
-            self._orders.append(msg.data)
+            self._orders.append(ReceivedOrderUpdate(ts_recv_ns, ts_wall_ns, orjson.dumps(msg.data).decode()))
             extra["order_updates"] = extra.get("order_updates", 0) + 1
+            self._wake()   # a fill waits for no tick: read() returns, the stage forwards it
         elif msg.kind == "error":
             extra["server_errors"] = extra.get("server_errors", 0) + 1
             log.warning("kite ticker sent an error message", extra={"fields": {"message": msg.data[:200]}})
@@ -219,14 +214,3 @@ class KiteSource(TickSource):
         self._decoder.mark_snapshot(conn.tokens)
         if reconnect:
             self.stats.reconnects += 1
-
-    def fail(self, error: Exception) -> None:
-        """A connection cannot go on (bad credentials, retries exhausted): read() raises `error`."""
-        if self._failure is None:
-            self._failure = error
-        if self._handoff is not None:
-            self._handoff.wake()
-
-    def count(self, key: str) -> None:
-        self.stats.extra[key] = self.stats.extra.get(key, 0) + 1
-

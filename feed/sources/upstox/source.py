@@ -6,7 +6,8 @@ socket on a thread (connection.py: reconnect with backoff, re-authorize, resubsc
 decodes the SDK's compiled protobuf messages itself (decode.py).
 
 Data path: each binary message is decoded on the connection thread into a scratch array, which
-TickHandoff copies into a bounded buffer that `read()` drains on the feed's thread.
+TickHandoff copies into a bounded buffer that `read()` drains on the feed's thread
+(feed/sources/live.py, shared with Kite).
 """
 
 from __future__ import annotations
@@ -14,13 +15,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import numpy as np
-
 from common.clock import mono_ns, now_ns
-from common.dtypes import TICK_DTYPE
-from common.errors import BrokerFatal, ConfigError, StageError
-from feed.sources.base import TickSource
-from feed.sources.handoff import TickHandoff
+from common.errors import BrokerFatal, ConfigError
+from feed.sources.live import LiveSource, table_rows
 from feed.sources.upstox.auth import authorize_feed, check_host
 from feed.sources.upstox.connection import UpstoxConnection
 from feed.sources.upstox.decode import UpstoxDecoder, key_index
@@ -51,7 +48,7 @@ class UpstoxFeedOptions:
     buffer_rows: int = 1 << 16            # ticks held for read(); the oldest go first when full
 
 
-class UpstoxSource(TickSource):
+class UpstoxSource(LiveSource):
     name = "upstox"
 
     def __init__(self, access_token: str, options: UpstoxFeedOptions | None = None):
@@ -65,10 +62,6 @@ class UpstoxSource(TickSource):
         self._access_token = access_token
         self._connection: UpstoxConnection | None = None
         self._decoder: UpstoxDecoder | None = None
-        self._handoff: TickHandoff | None = None
-        self._scratch = np.zeros(0, dtype=TICK_DTYPE)
-        self._failure: Exception | None = None
-        self._closed = False
 
     @classmethod
     def from_config(cls, config, secrets) -> "UpstoxSource":
@@ -76,14 +69,15 @@ class UpstoxSource(TickSource):
         server's fixed token when broker.upstox.local_server is true (then broker.upstox.host is required).
         UPSTOX_API_KEY is not needed: the feed authorizes with the bearer token alone."""
         feed, broker = config.feed.upstox, config.broker.upstox
+        host = feed.host or broker.host     # feed.upstox.host: a feed server apart from the REST host
         if broker.local_server:
-            if not broker.host:
+            if not host:
                 raise ConfigError("is required when broker.upstox.local_server is true (the local "
                                   "server's http://127.0.0.1:PORT)", path="broker.upstox.host")
             token = LOCAL_ACCESS_TOKEN
         else:
             token = secrets.require("UPSTOX_ACCESS_TOKEN")
-        options = UpstoxFeedOptions(host=broker.host or DEFAULT_HOST, mode=feed.mode, watchdog_s=feed.watchdog_s,
+        options = UpstoxFeedOptions(host=host or DEFAULT_HOST, mode=feed.mode, watchdog_s=feed.watchdog_s,
                                     reconnect_initial_s=min(0.5, feed.reconnect_max_delay_s),
                                     reconnect_max_delay_s=feed.reconnect_max_delay_s,
                                     authorize_timeout_s=broker.timeout_s)
@@ -94,9 +88,8 @@ class UpstoxSource(TickSource):
 
     def open(self, instruments, start_after: int = 0) -> None:
         """Subscribe every Upstox key (live: `start_after` is ignored). Returns once connecting started."""
-        if self._handoff is not None:
-            raise StageError("UpstoxSource.open() called twice; make a new source instead")
-        rows = instruments.rows if hasattr(instruments, "rows") else np.asarray(instruments)
+        self._check_unopened()
+        rows = table_rows(instruments)
         try:
             index = key_index(rows)
         except ValueError as e:
@@ -106,24 +99,10 @@ class UpstoxSource(TickSource):
         if missing:
             raise ConfigError(f"Upstox keys {missing[:5]} are not in the instrument table", path="feed.upstox.keys")
         check_key_count(len(keys), self.options.mode)
-        # Every counter exists from the start: dashboards see zeros, and the connection thread never
-        # adds a key while another thread copies the dict.
-        self.stats.extra.update({key: 0 for key in _COUNTERS})
+        self._start(_COUNTERS, self.options.buffer_rows, len(index))   # a message holds each key at most once
         self._decoder = UpstoxDecoder(index, self.stats)
-        self._handoff = TickHandoff(self.options.buffer_rows, self.stats)
-        self._scratch = np.zeros(len(index), TICK_DTYPE)   # a message holds each key at most once
         self._connection = UpstoxConnection(self, keys, self.options, self._authorize)
         self._connection.start()
-
-    def read(self, out: np.ndarray, timeout_s: float) -> int:
-        if self._handoff is None:
-            raise StageError("UpstoxSource.read() before open()")
-        if self._failure is None:
-            n = self._handoff.take(out, timeout_s)
-            if n or self._failure is None:
-                self.stats.received += n
-                return n
-        raise self._failure.with_traceback(None)   # the same error on every call, without piling tracebacks
 
     def market_status(self) -> dict[str, str]:
         """Segment -> status from Upstox's latest market_info message (e.g. {"NSE_EQ": "NORMAL_OPEN"})."""
@@ -136,8 +115,7 @@ class UpstoxSource(TickSource):
         self._closed = True
         if self._connection is not None and not self._connection.stop(_CLOSE_GRACE_S):
             log.warning("upstox feed thread still blocked after close; it ends with its own timeout")
-        if self._handoff is not None:
-            self._handoff.wake()
+        self._wake()
 
     # -- called by UpstoxConnection on its thread --------------------------------------------------------
 
@@ -149,20 +127,9 @@ class UpstoxSource(TickSource):
         """Decode one binary message into the hand-off; True unless it was undecodable."""
         malformed = self.stats.dropped_malformed
         n = self._decoder.decode(payload, self._scratch, mono_ns(), now_ns())
-        if n:
-            self._handoff.put(self._scratch[:n])
+        self._deliver(n)
         return n > 0 or self.stats.dropped_malformed == malformed
 
     def on_opened(self, reconnect: bool) -> None:
         if reconnect:
             self.stats.reconnects += 1
-
-    def fail(self, error: Exception) -> None:
-        """The feed cannot go on (bad token, attempts exhausted): read() raises `error`."""
-        if self._failure is None:
-            self._failure = error
-        if self._handoff is not None:
-            self._handoff.wake()
-
-    def count(self, key: str) -> None:
-        self.stats.extra[key] = self.stats.extra.get(key, 0) + 1

@@ -13,34 +13,37 @@
   ["autoslice", "autoslice:<parent>"]), so an in-doubt autosliced placement could not be looked up.
 - cancel returns CANCEL_PENDING: the exchange confirms later, through poll_events.
 - poll_events reads the order book at most every `poll_interval_ms` (and the trade book only when an
-  order's filled quantity grew), and returns new BrokerTrades (each trade_id once per process; the
-  engine dedupes across restarts by fill id) followed by BrokerOrders whose state changed. Only our
-  orders (a non-empty tag) are reported. A failed poll is counted and skipped; a BrokerFatal (token)
-  propagates.
+  order's filled quantity grew), and returns new BrokerTrades followed by BrokerOrders whose state
+  changed: orders/brokers/live.py, the skeleton shared with Upstox.
+- on_order_update takes the order updates KiteTicker pushes (feed forwards them): the next
+  poll_events, due or not, reports them through the same diff as the polls (orders/brokers/
+  orderdiff.py), so an update seen twice, by the socket and by a poll, is reported once. Updates for
+  orders without our tag, or with a tag this adapter neither placed nor was asked about (another
+  app's), are ignored and counted. Polling stays the safety net and the truth after a restart.
 - Every request passes a client-side throttle (orders/brokers/kite/throttle.py) that raises
   BrokerRetryable(code "throttled") without sending.
 - Optional native protection (capability "gtt_oco", config broker.kite.use_gtt): `place_oco` /
   `delete_oco`, a two-leg GTT whose legs are LIMIT exits.
 """
 
+import collections
 import time
 
-from common.errors import BrokerRejected, BrokerRetryable
+from common.errors import BrokerRejected
 from orders import statemachine as sm
-from orders.brokers.base import (CAP_GTT_OCO, CAP_PARTIAL_FILLS, ORDER_TYPES, Broker, BrokerAck,
-                                 BrokerOrder, BrokerTrade, OrderRequest)
+from orders.brokers.base import CAP_GTT_OCO, CAP_PARTIAL_FILLS, BrokerAck, BrokerOrder, BrokerTrade, OrderRequest
 from orders.brokers.kite import parse
 from orders.brokers.kite.config import KiteSettings
 from orders.brokers.kite.credentials import session_credentials
 from orders.brokers.kite.http import KiteHttp, gtt_leg
 from orders.brokers.kite.throttle import KiteThrottle
+from orders.brokers.live import LiveBroker, check_order
 
 MARKET_PROTECTED = ("MARKET", "SL-M")
-TAG_MAX_LEN = 20
-NS_PER_MS = 1_000_000
+MAX_QUEUED_UPDATES = 10_000   # while a restarted engine catches up; the oldest go first (polls cover them)
 
 
-class KiteBroker(Broker):
+class KiteBroker(LiveBroker):
     """Parameters
     ----------
     instruments : an InstrumentTable (or anything with index_of_token, symbol, exchange, freeze_qty
@@ -50,37 +53,26 @@ class KiteBroker(Broker):
     clock : wall-clock ns, for the throttle and the poll interval.
     """
 
+    config_key, settings_type = "kite", KiteSettings
+    credentials_for = staticmethod(session_credentials)
+
     def __init__(self, instruments, settings: KiteSettings, credentials, *, clock=time.time_ns):
         self._instruments = instruments
-        self._settings = settings
-        self._clock = clock
-        self._http = KiteHttp(credentials, settings.root, settings.timeout_s)
-        self._throttle = KiteThrottle(settings, clock)
+        super().__init__(KiteHttp(credentials, settings.root, settings.timeout_s),
+                         KiteThrottle(settings, clock), settings, clock)
         caps = {CAP_PARTIAL_FILLS} | ({CAP_GTT_OCO} if settings.use_gtt else set())
         self.capabilities = frozenset(caps)
-        self._client_ids: dict[str, str] = {}       # broker order id -> our client order id
-        self._order_types: dict[str, str] = {}
-        self._reported: dict[str, BrokerOrder] = {}  # last state poll_events returned, by order id
-        self._traded_qty: dict[str, int] = {}       # units of trades returned, by order id
-        self._trade_ids: set[str] = set()
-        self._next_poll_ns = 0
-        self.poll_failures = 0
-        self.last_poll_error = ""
-
-    @classmethod
-    def from_config(cls, config, secrets, instruments, **overrides) -> "KiteBroker":
-        """From the validated Config and Secrets; `overrides` replace KiteSettings fields."""
-        settings = KiteSettings.from_config(config.broker.kite, **overrides)
-        return cls(instruments, settings, session_credentials(secrets, settings.local_server))
-
-    @property
-    def requests_sent(self) -> int:
-        return self._http.requests_sent
+        self._order_types: dict[str, str] = {}      # broker order id -> its order type (modify sends it)
+        self._ours: set[str] = set()                # client ids we placed or were asked to find
+        self._updates: collections.deque = collections.deque(maxlen=MAX_QUEUED_UPDATES)
+        self._update_counts = dict.fromkeys(("received", "applied", "duplicate", "ignored", "fills",
+                                             "dropped"), 0)
 
     # ---------------------------------------------------------------- order entry
 
     def place(self, req: OrderRequest) -> BrokerAck:
         params = self._placement_params(req)
+        self._ours.add(req.client_order_id)         # before sending: its update may overtake the answer
         self._throttle.take_order()
         order_id = self._http.place_order(self._settings.variety, **params)
         self._client_ids[order_id] = req.client_order_id
@@ -109,23 +101,8 @@ class KiteBroker(Broker):
     # ---------------------------------------------------------------- lookups
 
     def find_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
-        """The first order in today's book tagged `client_order_id`, or None: the in-doubt lookup."""
-        for order in self.orders():
-            if order.client_order_id == client_order_id:
-                return order
-        return None
-
-    def orders(self) -> list[BrokerOrder]:
-        self._throttle.take_api("orders")
-        return self._remember(self._http.orders())
-
-    def trades(self) -> list[BrokerTrade]:
-        self._throttle.take_api("trades")
-        rows = self._http.trades()
-        if any(str(r["order_id"]) not in self._client_ids for r in rows):
-            self.orders()   # trades carry no tag: the order book says whose they are
-        trades = (parse.trade_from_row(r, self._instruments, self._client_ids) for r in rows)
-        return [t for t in trades if t is not None]
+        self._ours.add(client_order_id)             # a restarted engine asks about each of its orders
+        return super().find_by_client_id(client_order_id)
 
     def positions(self):
         self._throttle.take_api("positions")
@@ -133,46 +110,40 @@ class KiteBroker(Broker):
 
     # ---------------------------------------------------------------- events
 
-    def poll_events(self) -> list:
-        now = self._clock()
-        if now < self._next_poll_ns or not self._throttle.api_room():
-            return []
-        self._next_poll_ns = now + self._settings.poll_interval_ms * NS_PER_MS
-        try:
-            return self._poll()
-        except (BrokerRetryable, BrokerRejected) as e:   # BrokerFatal (the token) propagates
-            self.poll_failures += 1
-            self.last_poll_error = str(e)
-            return []
+    def on_order_update(self, payload: str) -> None:
+        order = parse.order_from_update(payload, self._instruments)
+        counts = self._update_counts
+        counts["received"] += 1
+        if order is None or order.client_order_id not in self._ours:
+            counts["ignored"] += 1
+            return
+        self._client_ids.setdefault(order.broker_order_id, order.client_order_id)
+        self._note(order)
+        if len(self._updates) == self._updates.maxlen:
+            counts["dropped"] += 1
+        self._updates.append(order)
 
-    def _poll(self) -> list:
-        self._throttle.take_api("orders")
-        orders = [o for o in self._remember(self._http.orders()) if o.client_order_id]
-        grew = any(o.filled_qty > self._traded_qty.get(o.broker_order_id, 0) for o in orders)
-        events: list = []
-        if grew:
-            if not self._throttle.api_room():
-                self._next_poll_ns = 0        # report nothing until the trades can come first
-                return []
-            self._throttle.take_api("trades")
-            events.extend(self._new_trades(self._http.trades()))
-        for order in orders:
-            if self._reported.get(order.broker_order_id) != order:
-                self._reported[order.broker_order_id] = order
-                events.append(order)
+    def order_update_counts(self) -> dict[str, int]:
+        return dict(self._update_counts)
+
+    def _pushed_events(self) -> list:
+        return self._guarded(self._drain_updates) if self._updates else []
+
+    def _drain_updates(self) -> list:
+        """The queued pushed updates as events. A failed read of the trade book drops them (the
+        next poll finds the same), a throttled one keeps them for the next call."""
+        orders = list(self._updates)
+        self._updates.clear()
+        events = self._diff.changes(orders, self._read_trades)
+        if events is None:
+            self._updates.extendleft(reversed(orders))
+            return []
+        changed = sum(isinstance(e, BrokerOrder) for e in events)
+        counts = self._update_counts
+        counts["applied"] += changed
+        counts["duplicate"] += len(orders) - changed
+        counts["fills"] += len(events) - changed
         return events
-
-    def _new_trades(self, rows: list[dict]) -> list[BrokerTrade]:
-        out = []
-        for row in rows:
-            trade = parse.trade_from_row(row, self._instruments, self._client_ids)
-            if trade is None or not trade.client_order_id or trade.trade_id in self._trade_ids:
-                continue
-            self._trade_ids.add(trade.trade_id)
-            self._traded_qty[trade.broker_order_id] = \
-                self._traded_qty.get(trade.broker_order_id, 0) + trade.qty
-            out.append(trade)
-        return out
 
     # ---------------------------------------------------------------- GTT (OCO exits)
 
@@ -199,24 +170,19 @@ class KiteBroker(Broker):
         self._throttle.take_api("delete_gtt")
         self._http.delete_gtt(int(trigger_id))
 
-    def close(self) -> None:
-        self._http.close()
-
     # ---------------------------------------------------------------- internals
 
-    def _remember(self, rows: list[dict]) -> list[BrokerOrder]:
-        out = []
-        for row in rows:
-            order = parse.order_from_row(row, self._instruments)
-            if order is None:
-                continue
-            self._client_ids.setdefault(order.broker_order_id, order.client_order_id)
-            self._order_types[order.broker_order_id] = order.order_type
-            out.append(order)
-        return out
+    def _order_from_row(self, row: dict) -> BrokerOrder | None:
+        return parse.order_from_row(row, self._instruments)
+
+    def _trade_from_row(self, row: dict) -> BrokerTrade | None:
+        return parse.trade_from_row(row, self._instruments, self._client_ids)
+
+    def _note(self, order: BrokerOrder) -> None:
+        self._order_types[order.broker_order_id] = order.order_type
 
     def _last_status(self, broker_order_id: str) -> str:
-        order = self._reported.get(broker_order_id)
+        order = self._diff.last(broker_order_id)
         return order.status if order is not None and order.status in sm.WORKING else sm.ACCEPTED
 
     def _placement_params(self, req: OrderRequest) -> dict:
@@ -236,43 +202,7 @@ class KiteBroker(Broker):
         return params
 
     def _check_request(self, req: OrderRequest) -> None:
-        coid = req.client_order_id
-        problem, code = "", "InputException"
-        if not coid or len(coid) > TAG_MAX_LEN or not coid.isalnum():
-            problem = f"client order id {coid!r} is not 1-{TAG_MAX_LEN} alphanumeric characters"
-        elif req.side not in (1, -1) or req.order_type not in ORDER_TYPES or req.qty <= 0:
-            problem = f"bad side {req.side}, order type {req.order_type!r} or quantity {req.qty}"
-        elif not 0 <= req.instrument < len(self._instruments):
-            problem = f"unknown instrument {req.instrument}"
-        elif req.order_type in ("LIMIT", "SL") and not req.price > 0:
-            problem = f"{req.order_type} needs a positive price"
-        elif req.order_type in ("SL", "SL-M") and not req.trigger_price > 0:
-            problem = f"{req.order_type} needs a positive trigger price"
-        else:
-            problem, code = self._exchange_rule_violation(req)
-        if problem:
-            raise BrokerRejected(f"kite place_order {coid}: {problem}", code=code)
-
-    def _exchange_rule_violation(self, req: OrderRequest) -> tuple[str, str]:
-        """What the exchange would refuse anyway (Kite answers those with an RMS rejection): caught
-        here so a doomed order costs no request and no place in the rate limit."""
-        i = req.instrument
-        freeze, lot, tick = (self._instruments.freeze_qty(i), self._instruments.lot_size(i),
-                             self._instruments.tick_size(i))
-        if freeze and req.qty > freeze:
-            return (f"quantity {req.qty} is above the freeze quantity {freeze}: slice it into "
-                    f"orders of their own"), "ABOVE_FREEZE_QTY"
-        if lot > 1 and req.qty % lot:
-            return f"quantity {req.qty} is not a multiple of the lot size {lot}", "LOT_SIZE"
-        for name, value in (("price", req.price), ("trigger price", req.trigger_price)):
-            if _off_tick(value, tick):
-                return f"{name} {value} is not a multiple of the tick size {tick}", "TICK_SIZE"
-        return "", "InputException"
-
-
-def _off_tick(price: float, tick_size: float) -> bool:
-    """True when a non-zero price is not a whole number of ticks, beyond float noise."""
-    if not price or tick_size <= 0:
-        return False
-    steps = price / tick_size
-    return abs(steps - round(steps)) > 1e-6
+        i, table = req.instrument, self._instruments
+        check_order(req, broker="kite", code="InputException",
+                    instrument_problem="" if 0 <= i < len(table) else f"unknown instrument {i}",
+                    limits=lambda i: (table.freeze_qty(i), table.lot_size(i), table.tick_size(i)))

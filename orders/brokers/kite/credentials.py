@@ -1,11 +1,12 @@
 """Kite credentials: the only module that knows the names of the Kite environment variables.
 
 Values come from a `config.secrets.Secrets` (environment or `.env`), never from JSON, and never show:
-`KiteCredentials` masks them in repr, and `secret_values` lists them so error messages can be scrubbed.
-A local Kite server takes fixed, well-known credentials, so tests and demos need no secrets.
+`KiteCredentials` masks them in repr, and `secret_values` lists them so error messages can be scrubbed
+(orders/brokers/live.py, shared with Upstox). A local Kite server takes fixed, well-known
+credentials, so tests and demos need no secrets.
 """
 
-from dataclasses import dataclass
+from orders.brokers.live import LiveCredentials
 
 API_KEY_VAR = "KITE_API_KEY"
 ACCESS_TOKEN_VAR = "KITE_ACCESS_TOKEN"
@@ -15,20 +16,8 @@ LOCAL_API_KEY = "local"
 LOCAL_ACCESS_TOKEN = "local-token"
 
 
-@dataclass(frozen=True, slots=True)
-class KiteCredentials:
-    api_key: str
-    access_token: str | None = None
-
-    def __repr__(self) -> str:
-        return "KiteCredentials(api_key=***, access_token=***)"
-
-    __str__ = __repr__
-
-    def secret_values(self) -> tuple[str, ...]:
-        """Values that must never appear in a message (the api key is not secret by itself, but it
-        is half of the Authorization header, so it is scrubbed too)."""
-        return tuple(v for v in (self.access_token, self.api_key) if v)
+class KiteCredentials(LiveCredentials):
+    __slots__ = ()
 
 
 def session_credentials(secrets, local_server: bool = False) -> KiteCredentials:

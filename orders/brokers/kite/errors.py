@@ -14,7 +14,7 @@ order book before anything else; nothing here ever retries. `code` is Kite's err
 
 Messages never carry a secret: the server's text is scrubbed of every credential value we hold, and
 the requests library's text (which quotes URLs) is replaced by the exception's class name.
-Imports only `requests`, `kiteconnect.exceptions` and `common.errors`.
+Imports only `requests`, `kiteconnect.exceptions`, `common.errors` and `scrub` (orders/brokers/live.py).
 """
 
 import re
@@ -23,6 +23,7 @@ import requests
 from kiteconnect import exceptions as kex
 
 from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
+from orders.brokers.live import scrub
 
 # GeneralException texts that are really a refusal of this order (MarginException & co).
 _REFUSAL = re.compile(r"margin|funds|holding|rms|insufficient|not allowed|blocked|circuit",
@@ -31,14 +32,6 @@ _REFUSAL = re.compile(r"margin|funds|holding|rms|insufficient|not allowed|blocke
 # A cancel refused this way must not read as "already final", or the order would be left working.
 _TRANSIENT = re.compile(r"being processed|try again|retry", re.IGNORECASE)
 LOGIN_HINT = "log in again with `python -m orders.brokers.kite.login`"
-
-
-def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """`text` with every (non-trivial) secret value replaced by ***."""
-    for value in secrets:
-        if value and len(value) >= 4:
-            text = text.replace(value, "***")
-    return text
 
 
 def classify(exc: Exception, endpoint: str, secrets: tuple[str, ...] = ()) -> BrokerError:

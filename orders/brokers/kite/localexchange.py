@@ -1,19 +1,18 @@
 """The local Kite server's exchange: a PaperBroker (the fill model) seen through Kite's formats.
 
-The server (localserver.py) does HTTP; this class keeps the state and speaks Kite's JSON rows. Every
-order lives in the wrapped PaperBroker, whose journal makes it durable, and the order's Kite tag IS the
-paper order's client id, so a server reopened on the same journal still finds orders by tag. What the
-paper book does not keep (product, variety, validity, market protection, placement time) lives in
-memory here and falls back to MIS / regular / DAY after a reopen; GTTs live in memory only.
+The server (localserver.py) does HTTP; this class keeps the state and speaks Kite's JSON rows. The
+paper broker, its lock, the id numbering (paper "P000000042" is Kite 250000000000042) and the books
+are orders/brokers/localbook.py, shared with Upstox. What the paper book does not keep (product,
+variety, validity, market protection, placement time) lives in memory here and falls back to MIS /
+regular / DAY after a reopen; GTTs live in memory only. Errors are `KiteError(http status, error
+type, message)` (localprotocol.py), rendered by the server as Kite's error envelope.
 
-Kite order ids are numeric: paper "P000000042" is Kite 250000000000042, and back. Trade ids are the
-order number times 1000 plus the fill's position in that order's fills: stable across a reopen.
-Prices come only from `on_ticks`: the server never invents one. Errors are `KiteError(http status,
-error type, message)` (localprotocol.py), rendered by the server as Kite's error envelope.
-Thread-safe: one lock around the paper broker, taken by HTTP handler threads and `on_ticks` alike.
+Order updates: `on_order_change(row)`, when set, hears every change Kite would push on its ticker
+socket (a fill, a cancel, a modification, a placement the exchange rejected; as on Kite, not an
+accepted placement), each as the order's current order-book row, after the lock is released (so a
+callback that sends on a socket never stalls the HTTP threads or the matching under the lock).
 """
 
-import threading
 import time
 
 from common.errors import BrokerRejected
@@ -22,48 +21,30 @@ from orders.brokers.base import ORDER_TYPES, OrderRequest
 from orders.brokers.kite import parse
 from orders.brokers.kite.localgtt import GttBook
 from orders.brokers.kite.localprotocol import KiteError
-from orders.brokers.paper.broker import PaperBroker
+from orders.brokers.localbook import LocalBook
 
-ORDER_ID_BASE = 250_000_000_000_000
-TRADE_ID_BASE = 90_000_000
 PRODUCTS = ("MIS", "CNC", "NRML", "MTF")
 NO_PROTECTION = ("Market orders without market protection are not allowed via API. "
                  "Please set market protection or use a Limit order.")
 
 
-def kite_order_id(paper_id: str) -> str:
-    return str(ORDER_ID_BASE + int(paper_id[1:]))
+class LocalExchange(LocalBook):
+    """Kite's local exchange: the parameters are LocalBook's."""
 
-
-def paper_order_id(order_id: str) -> str:
-    number = int(order_id) - ORDER_ID_BASE if str(order_id).isdigit() else -1
-    if number <= 0:
-        raise KiteError(400, "InputException", f"Invalid order_id {order_id!r}.")
-    return f"P{number:09d}"
-
-
-class LocalExchange:
-    """Parameters
-    ----------
-    instruments : INSTRUMENT_DTYPE rows (or an InstrumentTable: its .rows are used).
-    paper_journal : the wrapped PaperBroker's journal file (reopened if it exists).
-    max_fill_qty_per_tick, slippage_ticks : the paper fill model's knobs.
-    """
+    ORDER_ID_BASE = 250_000_000_000_000      # paper "P000000042" is Kite order 250000000000042
+    TRADE_ID_BASE = 90_000_000
+    ns_to_ist = staticmethod(parse.ns_to_ist)
 
     def __init__(self, instruments, paper_journal: str, *, max_fill_qty_per_tick: int = 0,
                  slippage_ticks: int = 0, clock=time.time_ns):
-        self.rows = getattr(instruments, "rows", instruments)
-        self._clock = clock
+        super().__init__(instruments, paper_journal, max_fill_qty_per_tick=max_fill_qty_per_tick,
+                         slippage_ticks=slippage_ticks, clock=clock)
         self._by_symbol = {(r["exchange"].decode(), r["symbol"].decode()): i
                            for i, r in enumerate(self.rows)}
-        self.paper = PaperBroker(paper_journal, self.rows, slippage_ticks=slippage_ticks,
-                                 max_fill_qty_per_tick=max_fill_qty_per_tick)
-        self.lock = threading.RLock()
         self.gtt = GttBook(self._by_symbol, self.rows)
-        self.last_price: dict[int, float] = {}
+        self.on_order_change = None      # callable(row: dict), see the module docstring
+        self._changed: list[str] = []    # paper ids changed under the lock, announced after it
         self._meta: dict[str, dict] = {}
-        self._last_seq = 0
-        self._last_ts = 0
 
     # ---------------------------------------------------------------- orders
 
@@ -72,56 +53,42 @@ class LocalExchange:
             raise KiteError(400, "InputException", f"Variety {variety!r} is not supported here.")
         req, meta = self._order_request(form)
         with self.lock:
-            try:
-                ack = self.paper.place(req)
-            except BrokerRejected as e:
-                raise KiteError(400, "InputException", str(e)) from None
+            ack = self._paper_call("place", req)
             self._meta[ack.broker_order_id] = meta | {"ts": self.now_ist()}
-            self.paper.poll_events()
-        return {"order_id": kite_order_id(ack.broker_order_id)}
+            if ack.status == sm.REJECTED:
+                self._changed.append(ack.broker_order_id)
+            rows = self._take_changes()
+        self._announce(rows)
+        return {"order_id": self.wire_order_id(ack.broker_order_id)}
 
     def modify(self, variety: str, order_id: str, form: dict) -> dict:
-        boid = paper_order_id(order_id)
+        boid = self.paper_order_id(order_id)
         qty, price, trigger = (_number(form, k, int if k == "quantity" else float)
                                for k in ("quantity", "price", "trigger_price"))
         with self.lock:
             current = self._paper_order(boid)
             if form.get("order_type") and form["order_type"] != current.order_type:
                 raise KiteError(400, "InputException", "Changing the order type is not supported here.")
-            try:
-                self.paper.modify(boid, qty, price, trigger)
-            except BrokerRejected as e:
-                raise KiteError(400, "InputException", str(e)) from None
+            self._paper_call("modify", boid, qty, price, trigger)
             self._meta.setdefault(boid, {})["modified"] = True
+            self._changed.append(boid)
+            rows = self._take_changes()
+        self._announce(rows)
         return {"order_id": order_id}
 
     def cancel(self, variety: str, order_id: str) -> dict:
-        boid = paper_order_id(order_id)
+        boid = self.paper_order_id(order_id)
         with self.lock:
             self._paper_order(boid)
-            try:
-                self.paper.cancel(boid)
-            except BrokerRejected as e:
-                raise KiteError(400, "InputException", str(e)) from None
+            self._paper_call("cancel", boid)
+            self._changed.append(boid)
+            rows = self._take_changes()
+        self._announce(rows)
         return {"order_id": order_id}
-
-    def orders(self) -> list[dict]:
-        with self.lock:
-            return [self._order_row(o) for o in self.paper.orders()]
 
     def order_history(self, order_id: str) -> list[dict]:
         with self.lock:
-            return [self._order_row(self._paper_order(paper_order_id(order_id)))]
-
-    def trades(self, order_id: str | None = None) -> list[dict]:
-        with self.lock:
-            rows, count = [], {}
-            for t in self.paper.trades():
-                count[t.broker_order_id] = count.get(t.broker_order_id, 0) + 1
-                row = self._trade_row(t, count[t.broker_order_id])
-                if order_id is None or row["order_id"] == order_id:
-                    rows.append(row)
-            return rows
+            return [self._order_row(self._paper_order(self.paper_order_id(order_id)))]
 
     def positions(self) -> dict:
         with self.lock:
@@ -159,12 +126,9 @@ class LocalExchange:
                     self._fire_gtts(ticks[i])
                 j = self.paper.on_ticks(ticks, i, stop)
                 i = j + 1 if j < stop else stop
-            for tick in ticks:
-                self.last_price[int(tick["instrument"])] = float(tick["price"])
-            if n:
-                self._last_seq = max(self._last_seq, int(ticks["seq"][-1]))
-                self._last_ts = int(ticks["ts_event_ns"][-1])
-            self.paper.poll_events()
+            self._record_ticks(ticks)
+            rows = self._take_changes()
+        self._announce(rows)
 
     def _fire_gtts(self, tick) -> None:
         for trigger_id, leg in self.gtt.crossed(int(tick["instrument"]), float(tick["price"])):
@@ -175,10 +139,27 @@ class LocalExchange:
             try:
                 ack = self.paper.place(req)
                 self._meta[ack.broker_order_id] = {"product": leg["product"], "ts": self.now_ist()}
-                self.gtt.fired(trigger_id, leg, kite_order_id(ack.broker_order_id), ack.reason,
+                self.gtt.fired(trigger_id, leg, self.wire_order_id(ack.broker_order_id), ack.reason,
                                parse.ns_to_ist(self._now_ns()))
             except BrokerRejected as e:
                 self.gtt.fired(trigger_id, leg, "", str(e), parse.ns_to_ist(self._now_ns()))
+
+    # ---------------------------------------------------------------- order updates
+
+    def _take_changes(self) -> list[dict]:
+        """Under the lock: the rows of the orders changed since the last call, each once, in the order
+        of their first change (fills are the paper broker's events, the rest are noted where they happen)."""
+        changed = self._changed + [ev.broker_order_id for ev in self.paper.poll_events()]
+        self._changed = []
+        if not changed or self.on_order_change is None:
+            return []
+        orders = {o.broker_order_id: o for o in self.paper.orders()}
+        return [self._order_row(orders[boid]) for boid in dict.fromkeys(changed)]
+
+    def _announce(self, rows: list[dict]) -> None:
+        callback = self.on_order_change
+        for row in rows if callback is not None else ():
+            callback(row)
 
     # ---------------------------------------------------------------- rendering
 
@@ -209,15 +190,15 @@ class LocalExchange:
                 "market_protection": _number(form, "market_protection", float) or 0}
         return req, meta
 
-    def _paper_order(self, boid: str):
-        order = next((o for o in self.paper.orders() if o.broker_order_id == boid), None)
-        if order is None:
-            raise KiteError(400, "InputException", "Order not found.")
-        return order
+    def _unknown_order(self, message: str) -> KiteError:
+        return KiteError(400, "InputException", f"{message}.")     # Kite's messages end in a period
+
+    def _refused(self, action: str, message: str) -> KiteError:
+        return KiteError(400, "InputException", message)
 
     def _order_row(self, o) -> dict:
         meta, row = self._meta.get(o.broker_order_id, {}), self.rows[o.instrument]
-        oid, working = kite_order_id(o.broker_order_id), o.status in sm.WORKING
+        oid, working = self.wire_order_id(o.broker_order_id), o.status in sm.WORKING
         ts = meta.get("ts", "")
         return {
             "placed_by": "LOCAL", "order_id": oid,
@@ -239,9 +220,9 @@ class LocalExchange:
             "guid": f"local-{oid}"}
 
     def _trade_row(self, t, n: int) -> dict:
-        row, oid = self.rows[t.instrument], kite_order_id(t.broker_order_id)
+        row, oid = self.rows[t.instrument], self.wire_order_id(t.broker_order_id)
         when = parse.ns_to_ist(t.ts_event_ns) if t.ts_event_ns else self.now_ist()
-        return {"trade_id": str(TRADE_ID_BASE + int(t.broker_order_id[1:]) * 1000 + n),
+        return {"trade_id": self.trade_id(t, n),
                 "order_id": oid, "exchange": row["exchange"].decode(),
                 "tradingsymbol": row["symbol"].decode(), "instrument_token": int(row["token"]),
                 "product": self._meta.get(t.broker_order_id, {}).get("product", "MIS"),
@@ -251,12 +232,8 @@ class LocalExchange:
 
     def _position_row(self, p) -> dict:
         row = self.rows[p.instrument]
-        buys = [t for t in self.paper.trades() if t.instrument == p.instrument and t.side > 0]
-        sells = [t for t in self.paper.trades() if t.instrument == p.instrument and t.side < 0]
-        bq, bv = sum(t.qty for t in buys), sum(t.qty * t.price for t in buys)
-        sq, sv = sum(t.qty for t in sells), sum(t.qty * t.price for t in sells)
-        last = self.last_price.get(p.instrument, 0.0)
-        unrealised = (last - p.avg_price) * p.qty if p.qty and last else 0.0
+        bq, bv, sq, sv = self._day_totals(p.instrument)
+        last, unrealised = self._unrealised(p)
         side = {"buy_quantity": bq, "buy_price": bv / bq if bq else 0, "buy_value": bv,
                 "sell_quantity": sq, "sell_price": sv / sq if sq else 0, "sell_value": sv}
         m2m = {"buy_m2m": bv, "sell_m2m": sv}
@@ -267,15 +244,6 @@ class LocalExchange:
                 "pnl": p.realised_pnl_inr + unrealised, "m2m": p.realised_pnl_inr + unrealised,
                 "unrealised": unrealised, "realised": p.realised_pnl_inr, **side, **m2m,
                 **{f"day_{k}": v for k, v in side.items()}}
-
-    def _now_ns(self) -> int:
-        return self._last_ts or self._clock()
-
-    def now_ist(self) -> str:
-        return parse.ns_to_ist(self._now_ns())
-
-    def close(self) -> None:
-        self.paper.close()
 
 
 def _number(form: dict, key: str, kind):

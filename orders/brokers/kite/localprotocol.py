@@ -6,11 +6,9 @@
 The SDK turns `error_type` into the exception class of that name (kiteconnect.exceptions), falling
 back to GeneralException for names it lacks (MarginException, ...), with `.code` = the HTTP status;
 so the status and type chosen here decide how the adapter classifies a failure. Form bodies and
-query strings are decoded the way the SDK encodes them (one value per key; the SDK never repeats a
-key on these routes).
+query strings are decoded by orders/brokers/localhttp.decode_form (one value per key; the SDK never
+repeats a key on these routes).
 """
-
-from urllib.parse import parse_qs
 
 import orjson
 
@@ -36,10 +34,6 @@ class KiteError(Exception):
         self.http_status, self.error_type, self.message = http_status, error_type, message
 
 
-def canned(mode: str) -> KiteError:
-    return KiteError(*CANNED[mode])
-
-
 def success_body(data) -> bytes:
     return orjson.dumps({"status": "success", "data": data})
 
@@ -47,9 +41,3 @@ def success_body(data) -> bytes:
 def error_body(error: KiteError) -> bytes:
     return orjson.dumps({"status": "error", "message": error.message,
                          "error_type": error.error_type, "data": None})
-
-
-def decode_form(raw: bytes | str) -> dict[str, str]:
-    """application/x-www-form-urlencoded (or a query string) → {key: last value}."""
-    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-    return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}

@@ -5,11 +5,16 @@ Kite speaks naive IST: "2021-05-31 09:16:39" strings in JSON, which the SDK turn
 are accepted here and become epoch ns (UTC). Order statuses map onto OTrade's (orders/statemachine.py);
 the transitional "... PENDING" / "... RECEIVED" states are still working orders, so they are ACCEPTED,
 except CANCEL PENDING. An order row for an instrument that is not in the instrument table (placed by
-hand) is returned as None: OTrade cannot act on it. Imports only the standard library, `common.clock`,
-the state machine and the broker records.
+hand) is returned as None: OTrade cannot act on it. A pushed order update (KiteTicker's order message,
+or an HTTP postback) is an order-book row with a few more fields, so it parses through the same
+`order_from_row`, and Kite's extra "UPDATE" status (a modification or a partial fill) is a working
+order like any other. Imports only the standard library, orjson, `common.clock`, the state machine and
+the broker records.
 """
 
 import datetime as dt
+
+import orjson
 
 from common.clock import IST, NS_PER_S
 from orders import statemachine as sm
@@ -99,6 +104,21 @@ def order_from_row(row: dict, instruments) -> BrokerOrder | None:
         status=otrade_status(row.get("status"), filled), filled_qty=filled,
         avg_price=float(row.get("average_price") or 0.0),
         reason=str(row.get("status_message") or ""))
+
+
+def order_from_update(payload: str | bytes, instruments) -> BrokerOrder | None:
+    """A pushed order update (the order object as JSON text) as a BrokerOrder; None when it is not
+    a JSON object with an order_id and sane numbers, or not for one of our instruments."""
+    try:
+        row = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(row, dict) or not row.get("order_id"):
+        return None
+    try:
+        return order_from_row(row, instruments)
+    except (TypeError, ValueError, KeyError, IndexError):   # e.g. "quantity": "ten", "tags": {}
+        return None
 
 
 def trade_from_row(row: dict, instruments, client_id_of_order: dict) -> BrokerTrade | None:

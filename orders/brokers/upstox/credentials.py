@@ -1,11 +1,12 @@
 """Upstox credentials: the only module that knows the names of the Upstox environment variables.
 
 Values come from a `config.secrets.Secrets` (environment or `.env`), never from JSON, and never show:
-`UpstoxCredentials` masks them in repr, and `secret_values` lists them so messages can be scrubbed. A
-local Upstox server takes fixed, well-known credentials, so tests and demos need no secrets.
+`UpstoxCredentials` masks them in repr, and `secret_values` lists them so messages can be scrubbed
+(orders/brokers/live.py, shared with Kite). A local Upstox server takes fixed, well-known
+credentials, so tests and demos need no secrets.
 """
 
-from dataclasses import dataclass
+from orders.brokers.live import LiveCredentials
 
 API_KEY_VAR = "UPSTOX_API_KEY"
 API_SECRET_VAR = "UPSTOX_API_SECRET"       # only the login helper needs it
@@ -16,18 +17,8 @@ LOCAL_API_SECRET = "local-upstox-secret"
 LOCAL_ACCESS_TOKEN = "local-upstox-token"
 
 
-@dataclass(frozen=True, slots=True)
-class UpstoxCredentials:
-    api_key: str
-    access_token: str | None = None
-
-    def __repr__(self) -> str:
-        return "UpstoxCredentials(api_key=***, access_token=***)"
-
-    __str__ = __repr__
-
-    def secret_values(self) -> tuple[str, ...]:
-        return tuple(v for v in (self.access_token, self.api_key) if v)
+class UpstoxCredentials(LiveCredentials):
+    __slots__ = ()
 
 
 def session_credentials(secrets, local_server: bool = False) -> UpstoxCredentials:

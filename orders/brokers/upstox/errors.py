@@ -20,18 +20,11 @@ import urllib3
 from upstox_client.rest import ApiException
 
 from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
+from orders.brokers.live import scrub
 
 RATE_LIMITED = "UDAPI10005"
 FATAL_CODES = frozenset({"UDAPI100050", "UDAPI100016", "UDAPI100067", "UDAPI100069"})
 LOGIN_HINT = "log in again with `python -m orders.brokers.upstox.login`"
-
-
-def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """`text` with every (non-trivial) secret value replaced by ***."""
-    for value in secrets:
-        if value and len(value) >= 4:
-            text = text.replace(value, "***")
-    return text
 
 
 def envelope_error(body) -> tuple[str, str]:

@@ -1,27 +1,17 @@
 """The local Upstox server's exchange: a PaperBroker (the fill model) seen through Upstox's formats.
 
 The server (localserver.py) does HTTP; this class keeps the state and speaks Upstox's JSON rows.
-Every order lives in the wrapped PaperBroker, whose journal makes it durable, and the order's Upstox
-tag IS the paper order's client id, so a server reopened on the same journal still finds orders by
-tag. The product of each order lives in memory and falls back to "I" after a reopen.
-
-Order ids are numeric strings: paper "P000000042" is Upstox "260000000000042". Trade ids are the
-order number times 1000 plus the fill's position in that order's fills: stable across a reopen.
-Prices come only from `on_ticks`. Errors are `UpstoxError(http status, errorCode, message)`,
-rendered by the server as Upstox's error envelope. Thread-safe (one lock).
+The paper broker, its lock, the id numbering (paper "P000000042" is Upstox "260000000000042") and
+the books are orders/brokers/localbook.py, shared with Kite. The product of each order lives in
+memory and falls back to "I" after a reopen. Errors are `UpstoxError(http status, errorCode,
+message)`, rendered by the server as Upstox's error envelope.
 """
 
-import threading
-import time
-
-from common.errors import BrokerRejected
 from orders import statemachine as sm
 from orders.brokers.base import ORDER_TYPES, OrderRequest
-from orders.brokers.paper.broker import PaperBroker
+from orders.brokers.localbook import LocalBook
 from orders.brokers.upstox import parse
 
-ORDER_ID_BASE = 260_000_000_000_000
-TRADE_ID_BASE = 70_000_000
 PRODUCTS = ("I", "D", "MTF")
 INVALID_INPUT = "UDAPI100038"
 
@@ -32,52 +22,33 @@ class UpstoxError(Exception):
         self.http_status, self.code, self.message = http_status, code, message
 
 
-def upstox_order_id(paper_id: str) -> str:
-    return str(ORDER_ID_BASE + int(paper_id[1:]))
+class LocalUpstoxExchange(LocalBook):
+    """Upstox's local exchange: the parameters are LocalBook's (without a clock: the wall clock);
+    instruments carry the instrument_key in broker_key."""
 
-
-def paper_order_id(order_id) -> str:
-    number = int(order_id) - ORDER_ID_BASE if str(order_id).isdigit() else -1
-    if number <= 0:
-        raise UpstoxError(400, "UDAPI100010", f"Invalid order_id {order_id!r}")
-    return f"P{number:09d}"
-
-
-class LocalUpstoxExchange:
-    """Parameters
-    ----------
-    instruments : INSTRUMENT_DTYPE rows (or an InstrumentTable: its .rows); broker_key = instrument_key.
-    paper_journal : the wrapped PaperBroker's journal file (reopened if it exists).
-    max_fill_qty_per_tick, slippage_ticks : the paper fill model's knobs.
-    """
+    ORDER_ID_BASE = 260_000_000_000_000      # paper "P000000042" is Upstox order "260000000000042"
+    TRADE_ID_BASE = 70_000_000
+    ns_to_ist = staticmethod(parse.ns_to_ist)
 
     def __init__(self, instruments, paper_journal: str, *, max_fill_qty_per_tick: int = 0,
                  slippage_ticks: int = 0):
-        self.rows = getattr(instruments, "rows", instruments)
+        super().__init__(instruments, paper_journal, max_fill_qty_per_tick=max_fill_qty_per_tick,
+                         slippage_ticks=slippage_ticks)
         self._by_key = {r["broker_key"].decode(): i for i, r in enumerate(self.rows) if r["broker_key"]}
-        self.paper = PaperBroker(paper_journal, self.rows, slippage_ticks=slippage_ticks,
-                                 max_fill_qty_per_tick=max_fill_qty_per_tick)
-        self.lock = threading.RLock()
-        self.last_price: dict[int, float] = {}
         self._product: dict[str, str] = {}
-        self._last_seq = 0
-        self._last_ts = 0
 
     # ---------------------------------------------------------------- orders
 
     def place(self, body: dict) -> dict:
         req, product = self._order_request(body)
         with self.lock:
-            try:
-                ack = self.paper.place(req)
-            except BrokerRejected as e:
-                raise UpstoxError(400, INVALID_INPUT, str(e)) from None
+            ack = self._paper_call("place", req)
             self._product[ack.broker_order_id] = product
             self.paper.poll_events()
-        return {"order_ids": [upstox_order_id(ack.broker_order_id)]}
+        return {"order_ids": [self.wire_order_id(ack.broker_order_id)]}
 
     def modify(self, body: dict) -> dict:
-        boid = paper_order_id(body.get("order_id"))
+        boid = self.paper_order_id(body.get("order_id"))
         with self.lock:
             current = self._paper_order(boid)
             if body.get("order_type") and body["order_type"] != current.order_type:
@@ -85,33 +56,15 @@ class LocalUpstoxExchange:
             price = float(body.get("price") or 0) or None
             trigger = float(body.get("trigger_price") or 0) or None
             qty = int(body["quantity"]) if body.get("quantity") else None
-            try:
-                self.paper.modify(boid, qty, price, trigger)
-            except BrokerRejected as e:
-                raise UpstoxError(400, INVALID_INPUT, str(e)) from None
+            self._paper_call("modify", boid, qty, price, trigger)
         return {"order_id": body["order_id"]}
 
     def cancel(self, order_id: str) -> dict:
-        boid = paper_order_id(order_id)
+        boid = self.paper_order_id(order_id)
         with self.lock:
             self._paper_order(boid)
-            try:
-                self.paper.cancel(boid)
-            except BrokerRejected as e:
-                raise UpstoxError(400, "UDAPI100040", str(e)) from None
+            self._paper_call("cancel", boid)
         return {"order_id": order_id}
-
-    def orders(self) -> list[dict]:
-        with self.lock:
-            return [self._order_row(o) for o in self.paper.orders()]
-
-    def trades(self) -> list[dict]:
-        with self.lock:
-            rows, count = [], {}
-            for t in self.paper.trades():
-                count[t.broker_order_id] = count.get(t.broker_order_id, 0) + 1
-                rows.append(self._trade_row(t, count[t.broker_order_id]))
-            return rows
 
     def positions(self) -> list[dict]:
         with self.lock:
@@ -123,15 +76,8 @@ class LocalUpstoxExchange:
             i, n = 0, len(ticks)
             while i < n:
                 i = self.paper.on_ticks(ticks, i, n) + 1
-            for tick in ticks:
-                self.last_price[int(tick["instrument"])] = float(tick["price"])
-            if n:
-                self._last_seq = max(self._last_seq, int(ticks["seq"][-1]))
-                self._last_ts = int(ticks["ts_event_ns"][-1])
-            self.paper.poll_events()
-
-    def close(self) -> None:
-        self.paper.close()
+            self._record_ticks(ticks)
+            self.paper.poll_events()      # drained: nobody here hears order updates
 
     # ---------------------------------------------------------------- rendering
 
@@ -154,14 +100,14 @@ class LocalUpstoxExchange:
                            validity=body["validity"], after_seq=self._last_seq)
         return req, product
 
-    def _paper_order(self, boid: str):
-        order = next((o for o in self.paper.orders() if o.broker_order_id == boid), None)
-        if order is None:
-            raise UpstoxError(400, "UDAPI100010", "Order not found")
-        return order
+    def _unknown_order(self, message: str) -> UpstoxError:
+        return UpstoxError(400, "UDAPI100010", message)
+
+    def _refused(self, action: str, message: str) -> UpstoxError:
+        return UpstoxError(400, "UDAPI100040" if action == "cancel" else INVALID_INPUT, message)
 
     def _order_row(self, o) -> dict:
-        row, oid, working = self.rows[o.instrument], upstox_order_id(o.broker_order_id), \
+        row, oid, working = self.rows[o.instrument], self.wire_order_id(o.broker_order_id), \
             o.status in sm.WORKING
         ts = self.now_ist()
         return {"exchange": row["exchange"].decode(), "product": self._product.get(o.broker_order_id, "I"),
@@ -180,7 +126,7 @@ class LocalUpstoxExchange:
                 "order_request_id": "1", "order_ref_id": f"local-{oid}"}
 
     def _trade_row(self, t, n: int) -> dict:
-        row, oid = self.rows[t.instrument], upstox_order_id(t.broker_order_id)
+        row, oid = self.rows[t.instrument], self.wire_order_id(t.broker_order_id)
         when = parse.ns_to_ist(t.ts_event_ns) if t.ts_event_ns else self.now_ist()
         return {"exchange": row["exchange"].decode(), "product": self._product.get(t.broker_order_id, "I"),
                 "tradingsymbol": row["symbol"].decode(), "trading_symbol": row["symbol"].decode(),
@@ -188,18 +134,13 @@ class LocalUpstoxExchange:
                 "transaction_type": parse.TRANSACTION_OF[t.side], "quantity": t.qty,
                 "exchange_order_id": oid, "order_id": oid, "exchange_timestamp": when,
                 "average_price": t.price,
-                "trade_id": str(TRADE_ID_BASE + int(t.broker_order_id[1:]) * 1000 + n),
+                "trade_id": self.trade_id(t, n),
                 "order_ref_id": f"local-{oid}", "order_timestamp": when}
 
     def _position_row(self, p) -> dict:
         row = self.rows[p.instrument]
-        trades = [t for t in self.paper.trades() if t.instrument == p.instrument]
-        bq = sum(t.qty for t in trades if t.side > 0)
-        bv = sum(t.qty * t.price for t in trades if t.side > 0)
-        sq = sum(t.qty for t in trades if t.side < 0)
-        sv = sum(t.qty * t.price for t in trades if t.side < 0)
-        last = self.last_price.get(p.instrument, 0.0)
-        unrealised = (last - p.avg_price) * p.qty if p.qty and last else 0.0
+        bq, bv, sq, sv = self._day_totals(p.instrument)
+        last, unrealised = self._unrealised(p)
         return {"exchange": row["exchange"].decode(), "multiplier": 1.0, "value": sv - bv,
                 "pnl": p.realised_pnl_inr + unrealised, "product": "I",
                 "instrument_token": row["broker_key"].decode(), "average_price": p.avg_price,
@@ -211,5 +152,5 @@ class LocalUpstoxExchange:
                 "trading_symbol": p.symbol, "tradingsymbol": p.symbol, "close_price": 0.0,
                 "buy_price": bv / bq if bq else 0.0, "sell_price": sv / sq if sq else 0.0}
 
-    def now_ist(self) -> str:
-        return parse.ns_to_ist(self._last_ts or time.time_ns())
+
+ORDER_ID_BASE = LocalUpstoxExchange.ORDER_ID_BASE   # tests map venue journal ids to Upstox's

@@ -1,0 +1,47 @@
+"""The trading state `orders` is really in, and why, for the supervisor's status.
+
+The supervisor writes the control row's trading state only when it halts trading itself (a critical
+stage failed). The orders engine halts on its own too — the daily loss limit, a broker that refused
+our session — and those reasons exist only in its journal. So orders also writes its state as a
+stage counter (`trading_state`, the common.stagetable codes) and the state with its reason in
+`orders.trading_state.json` in the run directory, replaced atomically; status reads both and shows the
+worse of the two states, with the reason that goes with it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import orjson
+
+from common import stagetable as st
+
+FILE_NAME = "orders.trading_state.json"
+CODES = {name: code for code, name in st.TRADING_NAMES.items()}
+
+
+def write_state(run_dir: str, state: str, reason: str, ts_event_ns: int = 0) -> None:
+    """Replace the file by rename: a reader sees the old state or the new one, never half of one."""
+    path = os.path.join(run_dir, FILE_NAME)
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(orjson.dumps({"state": state, "reason": reason, "ts_event_ns": ts_event_ns}))
+    os.replace(tmp, path)
+
+
+def read_state(run_dir: str) -> dict:
+    """The last state orders wrote ({} when it has written none, or the file is unreadable)."""
+    try:
+        with open(os.path.join(run_dir, FILE_NAME), "rb") as f:
+            doc = orjson.loads(f.read())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def effective(control_code: int, orders_code: int, run_dir: str) -> tuple[int, str, str]:
+    """(state code, who set it, reason): the worse of the supervisor's and the orders engine's."""
+    if orders_code > control_code:
+        return orders_code, "orders", str(read_state(run_dir).get("reason", ""))
+    reason = "a critical stage failed" if control_code == st.HALTED else ""
+    return control_code, "supervisor", reason

@@ -1,0 +1,230 @@
+"""LiveBroker: the skeleton both live adapters (kite/broker.py, upstox/broker.py) share.
+
+Events by polling. A live broker answers a placement before the exchange does; what happens next,
+the exchange's accept or rejection, fills, cancels, is in its order book. So poll_events reads the
+book at most every `poll_interval_ms` (settings), and the trade book only when a filled quantity
+grew, through one OrderDiff (orderdiff.py) that also takes whatever the broker pushes
+(`_pushed_events`, Kite's ticker order updates). Only our orders (a non-empty tag) are reported. A
+failed read is counted (`poll_failures`, `last_poll_error`) and skipped: the next poll reads the
+same book. A BrokerFatal (the token) propagates: nothing can be read until a human logs in again. A
+poll that cannot read the trade book yet (throttled) reports nothing and comes due at once, so
+trades still come before the orders they fill.
+
+Checks before sending (`check_order`). A doomed order costs a request and a place in the broker's
+rate limit, and its refusal would come back later as an RMS rejection; caught here, it is a
+BrokerRejected at once with nothing on the wire. The rules are the same for Kite and Upstox (the tag
+is our client id, so it must fit their 20-character alphanumeric tag; the exchange's freeze
+quantity, lot size and tick size); the name in the message, the error code and how an instrument is
+looked up are the caller's.
+
+Secrets (`LiveCredentials`, `scrub`). The api key and access token never show: the credentials
+mask them in repr, and every error message passes `scrub` with their `secret_values()` before it
+is raised or logged. Each broker's credentials.py stays the only module that knows its environment
+variables and its local server's fixed values.
+
+Broker-specific parts: `config_key`, `settings_type` and `credentials_for` (what from_config
+reads), and as hooks `_order_from_row(row)` and `_trade_from_row(row)` (that broker's parse.py with
+its instrument lookup), `_note(order)` (what the adapter keeps of every order it sees) and
+`_pushed_events()`. The throttle must offer `api_room()` and `take_api(name)`; the HTTP client
+`orders()`, `trades()`, `close()` and `requests_sent`.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from common.errors import BrokerRejected, BrokerRetryable
+from orders.brokers.base import ORDER_TYPES, Broker, BrokerOrder, BrokerTrade, OrderRequest
+from orders.brokers.orderdiff import OrderDiff
+
+NS_PER_MS = 1_000_000
+TAG_MAX_LEN = 20
+
+
+class LiveBroker(Broker):
+    """Parameters
+    ----------
+    http, throttle : the broker's client and client-side throttle (see the module docstring).
+    settings : the broker's settings; `poll_interval_ms` is the least time between two book reads.
+    clock : wall-clock ns, for the poll interval (the throttle keeps its own).
+    """
+
+    config_key = ""           # the section of config.broker: "kite", "upstox"
+    settings_type = None      # its settings class: from_config(section, **overrides)
+    credentials_for = None    # staticmethod (secrets, local_server) -> the broker's credentials
+
+    def __init__(self, http, throttle, settings, clock):
+        self._http = http
+        self._throttle = throttle
+        self._settings = settings
+        self._clock = clock
+        self._client_ids: dict[str, str] = {}       # broker order id -> our client order id
+        self._diff = OrderDiff(self._trade_from_row)
+        self._next_poll_ns = 0
+        self.poll_failures = 0
+        self.last_poll_error = ""
+
+    @classmethod
+    def from_config(cls, config, secrets, instruments, **overrides):
+        """From the validated Config and Secrets; `overrides` replace the broker's settings fields."""
+        settings = cls.settings_type.from_config(getattr(config.broker, cls.config_key), **overrides)
+        return cls(instruments, settings, cls.credentials_for(secrets, settings.local_server))
+
+    @property
+    def requests_sent(self) -> int:
+        return self._http.requests_sent
+
+    # ---------------------------------------------------------------- lookups
+
+    def find_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
+        """The first order in today's book tagged `client_order_id`, or None: the in-doubt lookup."""
+        return next((o for o in self.orders() if o.client_order_id == client_order_id), None)
+
+    def orders(self) -> list[BrokerOrder]:
+        self._throttle.take_api("orders")
+        return self._remember(self._http.orders())
+
+    def trades(self) -> list[BrokerTrade]:
+        self._throttle.take_api("trades")
+        rows = self._http.trades()
+        if any(str(r.get("order_id")) not in self._client_ids for r in rows):
+            self.orders()   # trades carry no tag: the order book says whose they are
+        trades = (self._trade_from_row(r) for r in rows)
+        return [t for t in trades if t is not None]
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ---------------------------------------------------------------- events
+
+    def poll_events(self) -> list:
+        events = self._pushed_events()
+        now = self._clock()
+        if now < self._next_poll_ns or not self._throttle.api_room():
+            return events
+        self._next_poll_ns = now + self._settings.poll_interval_ms * NS_PER_MS
+        return events + self._guarded(self._poll)
+
+    def _guarded(self, read) -> list:
+        try:
+            return read()
+        except (BrokerRetryable, BrokerRejected) as e:   # BrokerFatal (the token) propagates
+            self.poll_failures += 1
+            self.last_poll_error = str(e)
+            return []
+
+    def _poll(self) -> list:
+        self._throttle.take_api("orders")
+        orders = [o for o in self._remember(self._http.orders()) if o.client_order_id]
+        events = self._diff.changes(orders, self._read_trades)
+        if events is None:
+            self._next_poll_ns = 0        # report nothing until the trades can come first
+            return []
+        return events
+
+    def _read_trades(self) -> list[dict] | None:
+        """The trade book's rows, or None when the throttle has no room for the request now."""
+        if not self._throttle.api_room():
+            return None
+        self._throttle.take_api("trades")
+        return self._http.trades()
+
+    def _remember(self, rows: list[dict]) -> list[BrokerOrder]:
+        """Order-book rows as BrokerOrders (rows for instruments outside the table dropped), each
+        one's client id and whatever `_note` keeps remembered."""
+        out = []
+        for row in rows:
+            order = self._order_from_row(row)
+            if order is None:
+                continue
+            self._client_ids.setdefault(order.broker_order_id, order.client_order_id)
+            self._note(order)
+            out.append(order)
+        return out
+
+    # ---------------------------------------------------------------- hooks
+
+    def _pushed_events(self) -> list:
+        """Events from what the broker pushed since the last call; none without a push channel."""
+        return []
+
+    def _note(self, order: BrokerOrder) -> None:
+        """Keep what modify needs of an order seen in the book or in an update."""
+
+    def _order_from_row(self, row: dict) -> BrokerOrder | None:
+        raise NotImplementedError
+
+    def _trade_from_row(self, row: dict) -> BrokerTrade | None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCredentials:
+    """An api key and, once logged in, the day's access token; subclassed per broker for its name."""
+
+    api_key: str
+    access_token: str | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(api_key=***, access_token=***)"
+
+    __str__ = __repr__
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Values that must never appear in a message (the api key is not secret by itself, but it
+        is half of Kite's Authorization header, so it is scrubbed too)."""
+        return tuple(v for v in (self.access_token, self.api_key) if v)
+
+
+def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """`text` with every (non-trivial) secret value replaced by ***."""
+    for value in secrets:
+        if value and len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
+
+
+def check_order(req: OrderRequest, *, broker: str, code: str, instrument_problem: str,
+                limits: Callable[[int], tuple[int, int, float]]) -> None:
+    """Raise BrokerRejected(f"{broker} place_order <coid>: <problem>") for an order the broker would
+    refuse. `instrument_problem` is "" when the instrument can be traded there; `limits(instrument)`
+    gives its (freeze quantity, lot size, tick size) and is called only for an otherwise sane order.
+    `code` is the broker's input-error code, for problems without a code of their own."""
+    coid, problem = req.client_order_id, ""
+    if not coid or len(coid) > TAG_MAX_LEN or not coid.isalnum():
+        problem = f"client order id {coid!r} is not 1-{TAG_MAX_LEN} alphanumeric characters"
+    elif req.side not in (1, -1) or req.order_type not in ORDER_TYPES or req.qty <= 0:
+        problem = f"bad side {req.side}, order type {req.order_type!r} or quantity {req.qty}"
+    elif instrument_problem:
+        problem = instrument_problem
+    elif req.order_type in ("LIMIT", "SL") and not req.price > 0:
+        problem = f"{req.order_type} needs a positive price"
+    elif req.order_type in ("SL", "SL-M") and not req.trigger_price > 0:
+        problem = f"{req.order_type} needs a positive trigger price"
+    else:
+        problem, code = exchange_rule_violation(req, *limits(req.instrument), code=code)
+    if problem:
+        raise BrokerRejected(f"{broker} place_order {coid}: {problem}", code=code)
+
+
+def exchange_rule_violation(req: OrderRequest, freeze: int, lot: int, tick: float, *,
+                            code: str) -> tuple[str, str]:
+    """(problem, code) for what the exchange would refuse, ("", code) when nothing. Above the freeze
+    quantity the engine must slice: each slice gets its own client id, which is what keeps it
+    findable after a crash (the brokers' own autoslice children carry no tag of ours)."""
+    if freeze and req.qty > freeze:
+        return (f"quantity {req.qty} is above the freeze quantity {freeze}: slice it into "
+                f"orders of their own"), "ABOVE_FREEZE_QTY"
+    if lot > 1 and req.qty % lot:
+        return f"quantity {req.qty} is not a multiple of the lot size {lot}", "LOT_SIZE"
+    for name, value in (("price", req.price), ("trigger price", req.trigger_price)):
+        if off_tick(value, tick):
+            return f"{name} {value} is not a multiple of the tick size {tick}", "TICK_SIZE"
+    return "", code
+
+
+def off_tick(price: float, tick_size: float) -> bool:
+    """True when a non-zero price is not a whole number of ticks, beyond float noise."""
+    if not price or tick_size <= 0:
+        return False
+    steps = price / tick_size
+    return abs(steps - round(steps)) > 1e-6
