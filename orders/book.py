@@ -47,6 +47,7 @@ class Order:
     settled_ns: int = 0      # market clock of the last reject / in-doubt, for retry pacing
     reason: str = ""
     reject_code: str = ""    # OrderRejected.code: "FATAL" = our session was refused, not the order
+    index: int = 0           # submission order in the book (iteration order of every subset)
 
     @property
     def leaves(self) -> int:
@@ -67,6 +68,8 @@ class OrderBook:
         self.orders: dict[str, Order] = {}          # by client order id, in submission order
         self.by_broker_id: dict[str, Order] = {}
         self._working: dict[str, Order] = {}         # the WORKING subset, same order
+        self._working_entries: dict[str, Order] = {}  # ... of role ENTRY (what risk sums up)
+        self._unresolved: dict[str, Order] = {}       # ... whose placement outcome is unknown
         self.fill_ids: set[str] = set()
         self.illegal_transitions = 0
         self.duplicate_fills = 0
@@ -82,9 +85,18 @@ class OrderBook:
     def n_working(self) -> int:
         return len(self._working)
 
+    def working_entries(self) -> list[Order]:
+        return list(self._working_entries.values())
+
     def unresolved(self) -> list[Order]:
-        """Orders whose placement outcome the engine does not know."""
-        return [o for o in self._working.values() if o.status in (sm.SUBMITTING, sm.IN_DOUBT)]
+        """Orders whose placement outcome the engine does not know, in submission order.
+
+        Kept as its own subset: the engine asks on every event tick, and a day's book holds thousands
+        of working orders while this is almost always empty.
+        """
+        if len(self._unresolved) < 2:
+            return list(self._unresolved.values())
+        return sorted(self._unresolved.values(), key=_by_index)
 
     def apply(self, msg) -> Order | None:
         """Apply one order event; returns the order it touched (None for an unknown order)."""
@@ -124,7 +136,8 @@ class OrderBook:
         if order is None:
             order = Order(msg.client_order_id, msg.intent_id, msg.strategy, msg.bracket_id,
                           msg.role, msg.instrument, msg.symbol, msg.side, msg.qty, msg.order_type,
-                          msg.price, msg.trigger_price, msg.tick_seq, msg.ts_event_ns)
+                          msg.price, msg.trigger_price, msg.tick_seq, msg.ts_event_ns,
+                          index=len(self.orders))
             self.orders[order.client_order_id] = order
         order.tick_seq, order.submitted_ns = msg.tick_seq, msg.ts_event_ns
         order.attempts += 1
@@ -149,7 +162,19 @@ class OrderBook:
         order.status, legal = sm.transition(order.status, event)
         if not legal:
             self.illegal_transitions += 1
+        coid = order.client_order_id
         if order.status in sm.WORKING:
-            self._working.setdefault(order.client_order_id, order)
+            self._working.setdefault(coid, order)
+            if order.role == "ENTRY":
+                self._working_entries.setdefault(coid, order)
         else:
-            self._working.pop(order.client_order_id, None)
+            self._working.pop(coid, None)
+            self._working_entries.pop(coid, None)
+        if order.status in (sm.SUBMITTING, sm.IN_DOUBT):
+            self._unresolved.setdefault(coid, order)
+        else:
+            self._unresolved.pop(coid, None)
+
+
+def _by_index(order: Order) -> int:
+    return order.index

@@ -85,6 +85,7 @@ class Bracket:
     stops: list = field(default_factory=list)
     targets: list = field(default_factory=list)
     closed: bool = False   # swept: its position is closed by square-off / flatten, not by its legs
+    index: int = 0         # opening order: brackets are planned in it
 
 
 def slice_sizes(qty: int, freeze_qty: int) -> list[tuple[int, int]]:
@@ -141,7 +142,8 @@ class BracketDesk:
                 for n, q in slice_sizes(intent.qty, int(self._freeze[k]))]
         stop = float(round_to_tick(intent.stop_loss, tick)) if intent.stop_loss > 0 else 0.0
         target = float(round_to_tick(intent.target, tick)) if intent.target > 0 else 0.0
-        b = Bracket(intent.intent_id, intent.strategy, k, intent.side, stop, target, plan)
+        b = Bracket(intent.intent_id, intent.strategy, k, intent.side, stop, target, plan,
+                    index=len(self.brackets))
         self.brackets[b.intent_id] = self.active[b.intent_id] = b
         self.touched.add(b.intent_id)
         return b
@@ -178,7 +180,7 @@ class BracketDesk:
         is untouched, and dropped from `active` when it has nothing left to do.
         """
         actions: list = []
-        todo = [b for b in self.active.values() if b.intent_id in self.touched] if self.touched else []
+        todo = sorted((self.active[iid] for iid in self.touched), key=_by_index)
         for b in todo:
             mine = self.plan_bracket(b, book, halted)
             if mine:
@@ -247,6 +249,10 @@ def coid_of(intent_id: str, role: str, n: int) -> str:
 
 def _coid(p: Place) -> str:
     return coid_of(p.intent_id, p.role, p.n)
+
+
+def _by_index(b: Bracket) -> int:
+    return b.index
 
 
 def _refused(o: Order) -> bool:

@@ -251,9 +251,7 @@ class RiskGate:
         """What working entries would add: per side on this instrument, and rupees overall."""
         buy = sell = 0
         gross = 0.0
-        for o in book.working():
-            if o.role != "ENTRY":
-                continue
+        for o in book.working_entries():
             px = o.price if o.price > 0 else float(exposure.last_price[o.instrument])
             gross += o.leaves * px
             if o.instrument == k:

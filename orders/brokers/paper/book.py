@@ -69,7 +69,6 @@ class PaperBook:
         self.trades: list[BrokerTrade] = []
         self.clock_seq = 0
         self.clock_ns = 0
-        self.slot_orders: list[PaperOrder] = []
         self._working: dict[str, PaperOrder] = {}      # the working subset, placement order
         self._placed_ns: list[int] = []                # placement times, for the rate limit
 
@@ -89,6 +88,9 @@ class PaperBook:
 
     def working(self) -> list[PaperOrder]:
         return list(self._working.values())
+
+    def is_working(self, order: PaperOrder) -> bool:
+        return order.broker_order_id in self._working
 
     def apply(self, record: dict) -> tuple[PaperOrder, BrokerTrade | None]:
         """Apply one journal record; returns the order it touched and the trade it made, if any."""

@@ -128,14 +128,12 @@ class PaperBroker(Broker):
         if start >= stop:
             return stop
         book, w = self._book, self._working
-        if self._stale:
-            self._reindex()
         clock = book.clock_array()
         index, n_ev = w.match(ticks, start, stop, self._tick_size, self._slippage_ticks,
                               self._max_fill, clock)
         book.set_clock(int(clock[0]), int(clock[1]))
         if n_ev:
-            slots = book.slot_orders
+            slots = w.slot_orders
             for e in range(n_ev):
                 order = slots[int(w.ev_slot[e])]
                 tick = ticks[int(w.ev_tick[e])]
@@ -148,7 +146,8 @@ class PaperBroker(Broker):
                 else:
                     self._record({"k": "trigger", "seq": seq, "ts": ts,
                                   "boid": order.broker_order_id}, reindex=False)
-            self._stale = True
+            if w.needs_compaction():
+                self._reindex()
         return index
 
     # ---------------------------------------------------------------- internals
@@ -159,17 +158,13 @@ class PaperBroker(Broker):
         order, trade = self._book.apply(record)
         if trade is not None:
             self._events.append(trade)
-        if reindex:
-            self._stale = True
+        self._working.track(order, self._book.is_working(order))
+        if reindex and self._working.needs_compaction():
+            self._reindex()
         return order
 
     def _reindex(self) -> None:
-        # Rebuilt on the next tick, not on every order: an entry and its two legs placed on one tick
-        # cost one rebuild, and only matching reads the slots.
-        working = self._book.working()
-        self._working.rebuild(working)
-        self._book.slot_orders = working
-        self._stale = False
+        self._working.rebuild(self._book.working())
 
     def _working_order(self, broker_order_id: str, verb: str) -> PaperOrder:
         order = self._book.orders.get(broker_order_id)

@@ -113,40 +113,77 @@ def match_ticks(ticks, start, stop, n, instr, side, otype, price, trigger, leave
 
 
 class WorkingOrders:
-    """The kernel's view of the working orders: parallel arrays, rebuilt whenever the set changes.
+    """The kernel's view of the working orders: parallel arrays, one slot per order, kept in step
+    with the book one order at a time (`track`), never rebuilt per tick or per order.
 
-    Rebuilding (O(working orders)) happens on place, modify, cancel and completion, never per tick;
-    slot order is placement order, which is the matching priority.
+    Slot order is placement order, which is the matching priority: a new order takes the next slot
+    at the end, and a final one leaves a dead slot behind (instr -1, leaves 0: the kernel skips it)
+    rather than moving the others. When dead slots outnumber live ones the arrays are compacted by
+    a rebuild from the book, which keeps that same relative order, so matching never depends on
+    when compaction happened. `slot_orders[slot]` is the order in a slot (None when dead).
     """
 
     def __init__(self, n_instruments: int):
         self.n = 0
+        self.dead = 0
+        self.slot_orders: list = []
         self.orders_by_instr = np.zeros(max(1, n_instruments), np.int64)
         self._alloc(16)
 
     def _alloc(self, cap: int) -> None:
-        self.instr = np.zeros(cap, np.int64)
-        self.side = np.zeros(cap, np.int64)
-        self.otype = np.zeros(cap, np.int64)
-        self.price = np.zeros(cap, np.float64)
-        self.trigger = np.zeros(cap, np.float64)
-        self.leaves = np.zeros(cap, np.int64)
-        self.after_seq = np.zeros(cap, np.int64)
-        self.triggered = np.zeros(cap, np.int64)
+        old = getattr(self, "instr", None)
+        columns = {"instr": np.int64, "side": np.int64, "otype": np.int64, "price": np.float64,
+                   "trigger": np.float64, "leaves": np.int64, "after_seq": np.int64,
+                   "triggered": np.int64}
+        for name, dtype in columns.items():
+            column = np.zeros(cap, dtype)
+            if old is not None:
+                column[:self.n] = getattr(self, name)[:self.n]     # growing keeps every slot
+            setattr(self, name, column)
         self.ev_kind = np.zeros(2 * cap + 2, np.int64)
         self.ev_slot = np.zeros(2 * cap + 2, np.int64)
         self.ev_qty = np.zeros(2 * cap + 2, np.int64)
         self.ev_price = np.zeros(2 * cap + 2, np.float64)
         self.ev_tick = np.zeros(2 * cap + 2, np.int64)
 
+    def track(self, order, live: bool) -> None:
+        """One order changed: give it a slot, refresh its slot, or retire it."""
+        if live and order.slot < 0:
+            if self.n == self.instr.shape[0]:
+                self._alloc(2 * self.n)
+            order.slot = self.n
+            self.slot_orders.append(order)
+            self.orders_by_instr[order.instrument] += 1
+            self.n += 1
+            self._write(order)
+        elif live:
+            self._write(order)
+        elif order.slot >= 0:
+            o, order.slot = order.slot, -1
+            self.instr[o], self.leaves[o] = -1, 0
+            self.slot_orders[o] = None
+            self.orders_by_instr[order.instrument] -= 1
+            self.dead += 1
+
+    def needs_compaction(self) -> bool:
+        return self.dead > 32 and 2 * self.dead > self.n
+
+    def _write(self, order) -> None:
+        o = order.slot
+        self.instr[o], self.side[o] = order.instrument, order.side
+        self.otype[o] = ORDER_TYPE_CODES[order.order_type]
+        self.price[o], self.trigger[o] = order.price, order.trigger_price
+        self.leaves[o], self.after_seq[o] = order.leaves, order.after_seq
+        self.triggered[o] = 1 if order.triggered else 0
+
     def rebuild(self, orders: list) -> None:
         """Load `orders` (objects with instrument, side, order_type, price, trigger_price, leaves,
-        after_seq, triggered) into slots 0..len-1; each order's `slot` attribute is set.
-
-        Column by column from Python lists: one numpy assignment per column rather than one per
-        field of every order (this runs after every placement, so it is on the order path).
-        """
+        after_seq, triggered, slot) into slots 0..len-1, column by column; no dead slots after it."""
         n = len(orders)
+        for order in self.slot_orders:
+            if order is not None:
+                order.slot = -1
+        self.n = 0
         if n > self.instr.shape[0]:
             self._alloc(2 * n)
         for o, order in enumerate(orders):
@@ -161,7 +198,8 @@ class WorkingOrders:
         self.after_seq[:n] = [order.after_seq for order in orders]
         self.triggered[:n] = [1 if order.triggered else 0 for order in orders]
         self.orders_by_instr[:] = np.bincount(instr, minlength=self.orders_by_instr.shape[0]) if n else 0
-        self.n = n
+        self.slot_orders = list(orders)
+        self.n, self.dead = n, 0
 
     def match(self, ticks, start, stop, tick_size, slippage_ticks, max_fill, clock):
         return match_ticks(ticks, start, stop, self.n, self.instr, self.side, self.otype,
