@@ -111,3 +111,16 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def table_rows(result: dict) -> list[dict]:
+    """The suite table's rows: OTrade's decode per frame, and its rate against KiteTicker's parser."""
+    from benchmarks import table
+
+    rows = []
+    for case, r in result.items():
+        label = case.replace("_", " x")
+        rows.append(table.latency_row("feed", f"Kite decode per frame, {label}", r["otrade"]["frame"]))
+        rows.append(table.row("feed", f"Kite decode rate, {label}", r["otrade"]["ticks_per_s"], "ticks/s",
+                              f"{table.format_number(r['speedup'])}x KiteTicker ({r['kiteticker']['ticks_per_s']:,}/s)"))
+    return rows

@@ -1,6 +1,6 @@
 """Pipeline benchmark: the real supervisor and all four stages, end to end, at replay speed and at live pace.
 
-1. Replay, as fast as possible: a generated session of 1,000,000 ticks (200,000 with --quick) over a
+1. Replay, as fast as possible: a generated session of 1,000,000 ticks (100,000 with --quick) over a
    50-instrument universe (`universe()`) is replayed at speed 0 with the default strategy. The feed
    publishes into a lossless ring (it waits for signals and orders), so the feed's rate is the
    pipeline's rate to within one ring (65,536 ticks). Two throughputs, from supervisor.jsonl's `ts`:
@@ -13,7 +13,7 @@
    no-intent replay) the end-to-end time is mostly the stop ladder, and the rate is a lower bound.
 2. The same file again with a strategy that never raises an intent: the per-tick ceiling, so the
    cost of intents (risk, orders, denials, journals) shows as the ratio between the two.
-3. Live pace: the sim source at 2,000 ticks/s for ~20 s (~8 s with --quick) over the same universe.
+3. Live pace: the sim source at 2,000 ticks/s for ~20 s (~5 s with --quick) over the same universe.
 
 Latencies come from the stages' own histograms (common/latency.py: log-linear buckets, upper bucket
 edges, ≤ 6 % high), written at stop into signals.summary.json (tick received by the feed → applied by
@@ -38,7 +38,7 @@ import numpy as np
 from benchmarks.harness import SupervisedRun, default_config, merge, new_run_id, scratch_dir
 from benchmarks.stats import format_latency, summarize
 
-SIZES = {False: (1_000_000, 20.0), True: (200_000, 8.0)}    # (replay ticks, live seconds), by --quick
+SIZES = {False: (1_000_000, 20.0), True: (100_000, 5.0)}    # (replay ticks, live seconds), by --quick
 LIVE_RATE_HZ = 2000
 TARGETS = {"replay_ticks_per_s": 1_000_000, "live_tick_to_order_p50_us": 100.0,
            "live_tick_to_order_p99_us": 300.0, "live_tick_to_signal_p50_us": 5.0}
@@ -290,3 +290,20 @@ def run(quick: bool = False) -> dict:
     for name in ("replay", "replay_no_intents", "live"):
         print(f"{name} leftovers: {result[name]['leaked'] or 'none'}")
     return result
+
+
+def table_rows(result: dict) -> list[dict]:
+    """The suite table's rows: replay throughputs (with and without intents) and live-pace latencies."""
+    from benchmarks import table
+
+    rows = []
+    for name, label in (("replay", "replay end to end, default strategy"),
+                        ("replay_no_intents", "replay end to end, no intent raised")):
+        r = result[name]
+        note = f"exit {r['exit_code']}" + (f", hung {r['hangs']}x" if r["hangs"] else "")
+        rows.append(table.row("pipeline", label, r["throughput"].get("end_to_end_ticks_per_s"), "ticks/s",
+                              f"{result['n_ticks']:,} ticks; feed {table.format_value(r['throughput'].get('feed_ticks_per_s'))}/s; {note}"))
+    live = result["live"]
+    for key, label in LATENCY_LABELS:
+        rows.append(table.latency_row("pipeline", f"live {label}", live["latency"][key]))
+    return rows

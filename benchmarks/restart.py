@@ -173,3 +173,19 @@ def run(quick: bool = False) -> dict:
         print(f"unexpected supervisor events: {result['unexpected_events']}")
     print(f"supervisor exit code {result['exit_code']}; leftovers: {result['leaked'] or 'none'}")
     return result
+
+
+def table_rows(result: dict) -> list[dict]:
+    """The suite table's rows: SIGKILL → READY again per stage (p50 / p99 / max, ms)."""
+    from benchmarks import table
+
+    rows = []
+    for stage, s in result["stages"].items():
+        e, u = s["exit_to_ready_ms"], s["startup_ms"]
+        value = [e["p50_ms"], e["p99_ms"], e["max_ms"]] if e.get("count") else None
+        rows.append(table.row("restart", f"{stage}: exit → READY", value, "ms",
+                              f"p50/p99/max; {s['kills']} kills; startup p50 {u.get('p50_ms')} ms"))
+    if result["exit_code"] or result["unexpected_events"] or result["leaked"]:
+        rows.append(table.row("restart", "supervisor exit code", result["exit_code"], "",
+                              f"unexpected {len(result['unexpected_events'])}; leaked {result['leaked'] or 'none'}"))
+    return rows

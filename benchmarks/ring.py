@@ -490,3 +490,23 @@ def _ratios(latency: dict, throughput: dict) -> dict:
                 ratios[f"latency {stat[:-3]} {mode} / {peer}"] = ratio(latency[mode].get(stat, 0),
                                                                        latency[peer].get(stat, 0))
     return ratios
+
+
+def table_rows(result: dict) -> list[dict]:
+    """The suite table's rows: hop latencies, throughputs, the ring's lead over its peers, the burst."""
+    from benchmarks import table
+
+    names = {"ring_busy_spin": "ring, busy-spin reader", "ring_blocking": "ring, blocking reader",
+             "mp_queue": "multiprocessing.Queue", "zmq_ipc": "pyzmq ipc:// PUSH/PULL"}
+    rows = [table.latency_row("ring", f"hop latency, {label}", result["latency"][key],
+                              f"reader preempted {result['latency'][key].get('reader_preempted')}x")
+            for key, label in names.items()]
+    for key, t in result["throughput"].items():
+        rows.append(table.row("ring", f"throughput {key}", t["ticks_per_s"], "ticks/s",
+                              f"batch {t['batch']}, lost {t['lost']}"))
+    for peer in ("mp_queue_batched", "zmq_ipc_batched"):
+        rows.append(table.row("ring", f"throughput ring / {peer}", result["ratios"][f"throughput ring / {peer}"], "x"))
+    burst = result["burst"]
+    rows.append(table.row("ring", "burst into a live ring: lost", burst["lost"], "ticks",
+                          f"{burst['ticks']:,} at {burst['achieved_rate_per_s']:,}/s, {burst['capacity']:,} slots"))
+    return rows

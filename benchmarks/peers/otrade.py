@@ -1,0 +1,70 @@
+"""OTrade in the peers benchmark: the real supervisor and its four stages, on the session every peer uses.
+
+- Replay throughput: the session file at speed 0 (benchmarks.pipeline.replay_run): end to end is
+  supervisor `running` → the exit of orders, the last stage to apply every tick, stop included.
+- Tick → order at live pace: the replay source at speed 1.0 over the live prefix (the session's first
+  live_seconds × 2,000 ticks, stamped at 2,000 ticks/s), so the live ticks are the peers' live ticks
+  too. The figure is orders' own histogram (tick received by the feed → entry order handed to the
+  broker; log-linear buckets reported at their upper edges, up to 6 % high).
+- The strategy is the peers' crossover params, given explicitly; everything else is OTrade's default
+  configuration, risk limits included: most intents of a session this dense are denied (50 open
+  orders, 10 orders/s), so OTrade hands far fewer orders to its broker than the peers do, each one a
+  bracket (entry, then stop and target legs) journaled before it is sent. The counts say so.
+"""
+
+from __future__ import annotations
+
+import time
+
+from benchmarks.harness import SupervisedRun, merge, new_run_id
+from benchmarks.peers.result import make_entry
+from benchmarks.pipeline import base_config, counters, outcome, replay_run, stage_latencies, wall_minus_mono
+
+LIVE_EXTRA_S = 180.0    # startup, stop and the run report on top of the paced replay itself
+
+
+def strategies(params: dict) -> list[dict]:
+    return [{"name": "mac", "kind": "ma_crossover", "params": dict(params)}]
+
+
+def live_run(session) -> dict:
+    config = merge(base_config(session.instruments), {
+        "feed": {"source": "replay", "replay": {"path": session.live_path, "speed": 1.0}},
+        "strategies": strategies(session.params)})
+    before = wall_minus_mono()
+    with SupervisedRun(session.workdir, config, run_id=new_run_id(session.run_id_prefix)) as run:
+        run.wait_exit(session.live_seconds + LIVE_EXTRA_S)
+    after = wall_minus_mono()
+    return {"latency": stage_latencies(run, (before + after) // 2), **outcome(run, run.events()),
+            "counters": counters(run), "leaked": run.leaked}
+
+
+def measure(session) -> dict:
+    started = time.monotonic()
+    replay = replay_run(session.workdir, session.instruments, session.path,
+                        new_run_id(session.run_id_prefix), strategies(session.params))
+    live = live_run(session)
+    return {"replay": replay, "live": live, "wall_s": round(time.monotonic() - started, 1)}
+
+
+def entry(detail: dict) -> dict:
+    replay, live = detail["replay"], detail["live"]
+    signals, orders = replay["counters"].get("signals", {}), replay["counters"].get("orders", {})
+    entries = replay["latency"]["tick_to_order"].get("count", 0)
+    live_orders = live["counters"].get("orders", {})
+    troubles = [f"{name} exit {r['exit_code']} ({r['reason']})" for name, r in (("replay", replay), ("live", live))
+                if r["exit_code"] != 0 or r["unexpected_events"] or r["leaked"]]
+    note = (f"supervisor + 4 stages; replay: running → orders exit; {orders.get('denials', 0)} of "
+            f"{signals.get('intents', 0)} intents denied by default risk limits, {orders.get('orders', 0)} "
+            f"orders incl. bracket legs; live: replay source at speed 1.0, {live_orders.get('intents', 0)} "
+            f"intents, {live_orders.get('denials', 0)} denied; latency from stage histograms (≤ 6 % high)")
+    if troubles:
+        note += "; TROUBLE: " + ", ".join(troubles)
+    return make_entry(replay["throughput"].get("end_to_end_ticks_per_s"), live["latency"]["tick_to_order"],
+                      signals.get("intents"), entries, note)
+
+
+def ticks_applied(detail: dict) -> dict:
+    """Ticks each stage applied, per run: what the tests check against the session's length."""
+    return {name: {stage: c.get("ticks") for stage, c in detail[name]["counters"].items()}
+            for name in ("replay", "live")}
