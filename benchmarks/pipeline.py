@@ -101,7 +101,8 @@ def base_config(instruments: list[dict]) -> dict:
     })
 
 
-def replay_config(instruments: list[dict], path: str, strategies: list[dict] | None = None) -> dict:
+def replay_config(instruments: list[dict], path: str, strategies: list[dict] | None = None,
+                  risk: dict | None = None) -> dict:
     # orders works through a backlog of ticks in one loop that does not heartbeat; at replay speed with
     # the default strategy that loop outlasts the default 1 s heartbeat timeout, the supervisor kills it
     # as hung five times and gives up (exit 3). This measures throughput, so the timeout is lifted;
@@ -110,6 +111,8 @@ def replay_config(instruments: list[dict], path: str, strategies: list[dict] | N
             "supervisor": {"heartbeat_timeout_ms": REPLAY_HEARTBEAT_TIMEOUT_MS}}
     if strategies is not None:
         over["strategies"] = strategies
+    if risk is not None:
+        over["risk"] = risk
     return merge(base_config(instruments), over)
 
 
@@ -189,9 +192,10 @@ def wall_minus_mono() -> int:
     return time.time_ns() - time.perf_counter_ns()
 
 
-def replay_run(tmp: str, instruments: list[dict], path: str, run_id: str, strategies=None) -> dict:
+def replay_run(tmp: str, instruments: list[dict], path: str, run_id: str, strategies=None,
+               risk: dict | None = None) -> dict:
     offset_before = wall_minus_mono()
-    with SupervisedRun(tmp, replay_config(instruments, path, strategies), run_id=run_id) as run:
+    with SupervisedRun(tmp, replay_config(instruments, path, strategies, risk), run_id=run_id) as run:
         run.wait_exit(REPLAY_TIMEOUT_S)
     offset_after = wall_minus_mono()
     counts, events = counters(run), run.events()

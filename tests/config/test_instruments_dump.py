@@ -19,7 +19,7 @@ from config.schema import Instrument
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "orders", "fixtures")
 KITE = os.path.join(FIXTURES, "kite_instruments.csv")
 UPSTOX = os.path.join(FIXTURES, "upstox", "bod_nse.json")
-SHARED_KITE = "/work/shared/fixtures/kite/instruments_nse.csv"
+SHARED_KITE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "fixtures", "kite", "instruments_nse.csv")
 
 
 def test_kite_rows_for_requested_symbols_in_the_order_asked():

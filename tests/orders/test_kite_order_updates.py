@@ -204,7 +204,7 @@ def test_the_postback_sample_tagged_as_ours_is_an_order_update_like_any_other():
     assert (order.client_order_id, order.status) == ("EOURS1", sm.ACCEPTED)   # UPDATE: still working
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="no /work/shared Kite samples on this machine")
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/fixtures/kite is not beside the repository")
 @pytest.mark.parametrize("name", ["postback.json", "orders.json", "order_info.json"])
 def test_shared_order_samples_parse_as_order_updates(name):
     doc = json.loads((SHARED / name).read_text())

@@ -119,7 +119,7 @@ def test_response_samples_for_writes_carry_the_ids_the_adapter_reads():
         (False, "MarginException")
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="no /work/shared Kite samples on this machine")
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/fixtures/kite is not beside the repository")
 @pytest.mark.parametrize("name", ["orders.json", "order_info.json", "trades.json", "order_trades.json"])
 def test_shared_samples_parse_without_losing_a_row(name):
     rows = load(name, SHARED)
@@ -133,7 +133,7 @@ def test_shared_samples_parse_without_losing_a_row(name):
     assert len(parsed) == len(rows)
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="no /work/shared Kite samples on this machine")
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/fixtures/kite is not beside the repository")
 def test_shared_positions_sample_parses_both_buckets():
     data = load("positions.json", SHARED)
     table = table_for(data["day"] + data["net"])
