@@ -7,9 +7,7 @@ with the feed stage's own `forward_order_updates` onto a real PUB socket; the te
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -23,9 +21,9 @@ from common.dtypes import INSTRUMENT_DTYPE, TICK_DTYPE
 from common.messages import BrokerOrderUpdate
 from feed.localserver.kite_ticker import KiteTickerServer
 from feed.sources.kite.frames import KiteQuote
+from tests.feed.child import SourceChild
 from tests.support import eventually
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKENS = [408065, 779521]
 ACCESS_TOKEN = "local-access-token"
 POSTBACK = json.loads((Path(__file__).parent / "fixtures" / "kite_postback.json").read_text())
@@ -69,41 +67,18 @@ def child_main() -> int:
     return 0
 
 
-class FeedChild:
-    """The test's side of the child: its latest report, read by a thread."""
+class FeedChild(SourceChild):
+    """The test's side of the child: its latest report."""
 
     def __init__(self, url: str, endpoint: str):
-        self.stderr = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.feed.test_kite_order_updates", "--child"],
-                                     cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
-                                     text=True)
-        self.proc.stdin.write(json.dumps({"url": url, "endpoint": endpoint}) + "\n")
-        self.proc.stdin.flush()
         self.report = {"ticks": 0, "forwarded": 0, "stats": {}}
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        super().__init__("tests.feed.test_kite_order_updates", {"url": url, "endpoint": endpoint})
 
-    def _read(self):
-        for line in self.proc.stdout:
-            self.report = json.loads(line)
+    def on_report(self, report: dict) -> None:
+        self.report = report
 
     def stat(self, key):
         return self.report["stats"].get(key, 0)
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(5)
-        self.proc.stdout.close()
-        self.stderr.seek(0)
-        text = self.stderr.read()
-        self.stderr.close()
-        return text
 
 
 def provide(subscribed):

@@ -8,9 +8,7 @@ test throws its failure switches.
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -29,8 +27,8 @@ from feed.sources.kite.protocol import (mode_message, parse_client_request, pars
                                         split_for_connections, subscribe_message, unsubscribe_message)
 from feed.sources.kite.source import KiteFeedOptions, KiteSource
 from feed.sources.watchdog import Watchdog
+from tests.feed.child import SourceChild
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKENS = [408065, 779521, 256265]          # INFY, SBIN (NSE), NIFTY 50 (index)
 GOOD_TOKEN = "local-access-token"
 POSTBACK = json.loads((Path(__file__).parent / "fixtures" / "kite_postback.json").read_text())
@@ -261,50 +259,24 @@ def child_main() -> int:
     return 0
 
 
-class KiteChild:
-    """The test's side of a child KiteSource: its reports, gathered by a reader thread."""
+class KiteChild(SourceChild):
+    """The test's side of a child KiteSource: its reports, gathered by the reader thread."""
 
     def __init__(self, srv, tokens=TOKENS, access_token=GOOD_TOKEN, **options):
         options = {"watchdog_s": 3.0, "reconnect_initial_s": 0.05, "reconnect_max_delay_s": 5.0, **options}
-        self.stderr = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.feed.test_kite_source", "--child"], cwd=ROOT,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
-        cfg = {"url": srv.url, "api_key": "local-key", "access_token": access_token, "tokens": tokens,
-               "options": options}
-        self.proc.stdin.write(json.dumps(cfg) + "\n")
-        self.proc.stdin.flush()
         self.ticks, self.orders, self.stats, self.error = [], [], {}, None
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        super().__init__("tests.feed.test_kite_source", {"url": srv.url, "api_key": "local-key",
+                                                          "access_token": access_token, "tokens": tokens,
+                                                          "options": options})
 
-    def _read(self):
-        for line in self.proc.stdout:
-            report = json.loads(line)
-            self.ticks.extend(report.get("ticks", ()))
-            self.orders.extend(report["orders"])
-            self.stats = report["stats"]
-            self.error = self.error or report.get("error")
+    def on_report(self, report: dict) -> None:
+        self.ticks.extend(report.get("ticks", ()))
+        self.orders.extend(report["orders"])
+        self.stats = report["stats"]
+        self.error = self.error or report.get("error")
 
     def stat(self, key):
         return self.stats.get(key, 0)
-
-    def stop(self) -> str:
-        """Close the source (clean websocket close) and return what the child wrote to stderr."""
-        if self.stderr.closed:
-            return self._stderr_text
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(5)
-        self.proc.stdout.close()
-        self.stderr.seek(0)
-        self._stderr_text = self.stderr.read()
-        self.stderr.close()
-        return self._stderr_text
 
 
 @pytest.fixture
