@@ -52,6 +52,9 @@ from orders.throttle import Throttle
 JOURNAL_ONLY = (TicksProcessed, SignalRaised, FlattenAll)
 _BOOK_ONLY = (OrderAccepted, OrderRejected, OrderCanceled, OrderModified, OrderInDoubt)
 IN_DOUBT_RETRY_NS = 1_000_000_000
+# A modify or cancel the broker could not take (throttled, 5xx, timeout) is tried again after this much
+# market time, not on every event tick: at square-off that would be every tick, against a rate limit.
+ACTION_RETRY_NS = 250_000_000
 _FIRST_CHUNK, _MAX_CHUNK = 64, 1 << 16
 
 
@@ -102,7 +105,8 @@ class OrderEngine:
         # Set when the broker refused our session (a dead token): nothing more is sent until a new
         # process starts with a working one. Not journaled: it is a fact about this process's session.
         self.broker_down = ""
-        self.stats = {"held_actions": 0, "duplicate_intents": 0, "redelivered_intents": 0, "broker_errors": 0,
+        self._retry_at: dict[str, int] = {}   # client order id -> market ns: modify/cancel backoff
+        self.stats = {"held_actions": 0, "backed_off_actions": 0, "duplicate_intents": 0, "redelivered_intents": 0, "broker_errors": 0,
                       "unknown_fills": 0, "deferred_placements": 0, "illegal_transitions": 0,
                       "duplicate_fills": 0}
 
@@ -293,6 +297,11 @@ class OrderEngine:
         for order in self.book.unresolved():
             if order.status == sm.IN_DOUBT:
                 wake = min(wake, order.settled_ns + IN_DOUBT_RETRY_NS)
+        if self._retry_at:
+            live = {c: t for c, t in self._retry_at.items() if self.book.orders[c].working}
+            self._retry_at = live                 # a final order needs no more modify or cancel
+            if live:
+                wake = min(wake, min(live.values()))
         self._wake = wake
 
     def _check_loss(self) -> None:
@@ -396,7 +405,7 @@ class OrderEngine:
 
     def _modify(self, a: Modify) -> None:
         order = self.book.orders[a.client_order_id]
-        if not order.broker_order_id or not order.working:
+        if not order.broker_order_id or not order.working or self._backing_off(order):
             return
         self._mark()
         self._flush()               # the broker never hears of what the journal lacks
@@ -406,14 +415,17 @@ class OrderEngine:
             self._broker_fatal(e)
             return
         except BrokerError:
-            self.stats["broker_errors"] += 1   # level-triggered: planned again next event tick
+            self._back_off(order)   # level-triggered: planned again once the backoff has passed
             return
+        self._retry_at.pop(order.client_order_id, None)
         self._emit(OrderModified(ts_event_ns=self._now(), client_order_id=order.client_order_id,
                                  qty=a.qty, price=order.price, trigger_price=order.trigger_price))
 
     def _cancel(self, a: Cancel) -> None:
         order = self.book.orders[a.client_order_id]
         if not order.broker_order_id or not order.working or order.status == sm.CANCEL_PENDING:
+            return
+        if self._backing_off(order):
             return
         self._mark()
         self._flush()               # the broker never hears of what the journal lacks
@@ -428,14 +440,26 @@ class OrderEngine:
             self._broker_fatal(e)
             return
         except BrokerError:
-            self.stats["broker_errors"] += 1
+            self._back_off(order)
             return
+        self._retry_at.pop(order.client_order_id, None)
         if ack.status == sm.CANCELED:
             self._emit(OrderCanceled(ts_event_ns=self._now(), client_order_id=order.client_order_id,
                                      broker_order_id=order.broker_order_id, reason=a.reason))
         else:
             self.book.request_cancel(order)
             self._touch(order)
+
+    def _backing_off(self, order) -> bool:
+        due = self._retry_at.get(order.client_order_id, 0)
+        if due and self._now() < due:
+            self.stats["backed_off_actions"] += 1
+            return True
+        return False
+
+    def _back_off(self, order) -> None:
+        self.stats["broker_errors"] += 1
+        self._retry_at[order.client_order_id] = self._now() + ACTION_RETRY_NS
 
     # ---------------------------------------------------------------- broker reports
 

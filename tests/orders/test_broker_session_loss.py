@@ -55,3 +55,42 @@ def test_a_fatal_poll_halts_once_and_holds(make_desk):
     halts = [m for m in of_type(desk.events, TradingStateChanged) if m.state == "HALTED"]
     assert len(halts) == 1 and "session expired" in halts[0].reason
     assert desk.engine.broker_down
+
+
+class _CancelRefused:
+    """The paper broker, but the next `n` cancels fail as a throttled or 5xx request does."""
+
+    def __init__(self, inner, n):
+        self.inner, self.left, self.cancels = inner, n, 0
+
+    def cancel(self, broker_order_id):
+        from common.errors import BrokerRetryable
+        self.cancels += 1
+        if self.left > 0:
+            self.left -= 1
+            raise BrokerRetryable("429 Too Many Requests")
+        return self.inner.cancel(broker_order_id)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_cancel_the_broker_cannot_take_is_retried_after_a_backoff_not_on_every_tick(make_desk):
+    from common.messages import OrderCanceled, OrderFilled
+    from orders.engine import ACTION_RETRY_NS
+
+    desk = make_desk(wrap=lambda b: _CancelRefused(b, n=5))
+    tape = Tape(step_ms=10)                                  # 100 ticks a second of market time
+    tape.add(0, 100.0)
+    desk.run(tape, [intent(1, qty=10, stop_loss=98.0, target=103.0)])
+    start = tape.seq + 1
+    tape.prices(0, [100.5, 103.0] + [101.0] * 200)           # target fills: the stop must be canceled (OCO)
+    desk.run(tape, start_seq=start)
+    (canceled,) = of_type(desk.events, OrderCanceled)
+    assert canceled.client_order_id == _legs(desk.events, "STOP")[0].client_order_id
+    assert desk.broker.cancels == 6                          # 5 refused, then taken: not one try a tick
+    (target_fill,) = [m for m in of_type(desk.events, OrderFilled) if m.role == "TARGET"]
+    waited = canceled.ts_event_ns - target_fill.ts_event_ns
+    # Each retry waits out the backoff (market time), and is not left waiting for some other event.
+    assert 5 * ACTION_RETRY_NS <= waited <= 5 * ACTION_RETRY_NS + 5 * 10_000_000
+    assert desk.engine.stats["broker_errors"] == 5
