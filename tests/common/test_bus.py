@@ -7,6 +7,7 @@ import signal
 import socket
 import stat
 import threading
+import time
 
 import pytest
 import zmq
@@ -415,21 +416,32 @@ def test_a_subscriber_needs_a_topic(endpoints, ctx):
         Subscriber(ctx, endpoints.endpoint("orders.pub"), [])
 
 
+def _report_zmq_thread_affinity(io_cores, out) -> None:
+    """In a fresh interpreter pinned to one core: make a context and a socket, report its threads' masks."""
+    os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+    before = set(os.listdir("/proc/self/task"))
+    ctx = make_context(io_cores=io_cores)
+    sock = ctx.socket(zmq.PUSH)
+    new = sorted(set(os.listdir("/proc/self/task")) - before)
+    # libzmq applies the affinity from inside each new thread once it runs: give them that moment.
+    deadline = time.monotonic() + 2.0
+    while True:
+        masks = [sorted(os.sched_getaffinity(int(t))) for t in new]
+        if not io_cores or all(m == sorted(io_cores) for m in masks) or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    out.put(masks)
+    sock.close()
+    ctx.term()
+
+
 def _affinity_of_new_threads(io_cores) -> list[set]:
-    """Make a context and a socket in a child pinned to one core; the affinity of its zmq threads."""
-    def child(out):
-        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
-        before = set(os.listdir("/proc/self/task"))
-        ctx = make_context(io_cores=io_cores)
-        sock = ctx.socket(zmq.PUSH)
-        new = set(os.listdir("/proc/self/task")) - before
-        out.put([sorted(os.sched_getaffinity(int(t))) for t in sorted(new)])
-        sock.close()
-        ctx.term()
-    out = multiprocessing.get_context("fork").Queue()
-    proc = multiprocessing.get_context("fork").Process(target=child, args=(out,))
+    # A fresh interpreter: like a stage process, it has made no zmq context before this one.
+    mp = multiprocessing.get_context("spawn")
+    out = mp.Queue()
+    proc = mp.Process(target=_report_zmq_thread_affinity, args=(io_cores, out))
     proc.start()
-    got = out.get(timeout=10)
+    got = out.get(timeout=30)
     proc.join(10)
     return [set(a) for a in got]
 
