@@ -24,7 +24,7 @@ over the journal. Besides order events the journal carries three record types th
 itself (`JOURNAL_ONLY`): a `TicksProcessed(upto_seq=T+1)` marker before the first event of tick T,
 the approved intent (`SignalRaised`, the bracket's spec) and `FlattenAll` (flatten mode on).
 Placement order: emit(OrderSubmitting) BEFORE broker.place, so a crash in between leaves the order
-in doubt.
+in doubt. The broker calls themselves and their failure handling are in orders/actions.py.
 
 Restart: `restore(events, market)` then `resolve_in_doubt()`, then `advance` from the stage's
 committed tick cursor (no later than the start of the batch the crash interrupted; `market` is the
@@ -36,14 +36,15 @@ process had half done and goes on as if it had never died.
 
 import numpy as np
 
-from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
+from common.errors import BrokerError, BrokerFatal
 from common.messages import (TRADING_STATES, FlattenAll, OrderAccepted, OrderCanceled, OrderDenied,
                              OrderFilled, OrderInDoubt, OrderModified, OrderRejected,
                              OrderSubmitting, SignalRaised, TicksProcessed, TradingStateChanged)
 from orders import statemachine as sm
+from orders.actions import BrokerActions
 from orders.book import OrderBook
-from orders.brackets import BracketDesk, Cancel, Modify, Place, coid_of, plan_sweep
-from orders.brokers.base import BrokerTrade, OrderRequest
+from orders.brackets import BracketDesk, coid_of, plan_sweep
+from orders.brokers.base import BrokerTrade
 from orders.exposure import NEVER_NS, Exposure, apply_ticks, scan_events
 from orders.limits import PHASE_SQUARE_OFF
 from orders.risk import RiskGate, describe
@@ -52,13 +53,10 @@ from orders.throttle import Throttle
 JOURNAL_ONLY = (TicksProcessed, SignalRaised, FlattenAll)
 _BOOK_ONLY = (OrderAccepted, OrderRejected, OrderCanceled, OrderModified, OrderInDoubt)
 IN_DOUBT_RETRY_NS = 1_000_000_000
-# A modify or cancel the broker could not take (throttled, 5xx, timeout) is tried again after this much
-# market time, not on every event tick: at square-off that would be every tick, against a rate limit.
-ACTION_RETRY_NS = 250_000_000
 _FIRST_CHUNK, _MAX_CHUNK = 64, 1 << 16
 
 
-class OrderEngine:
+class OrderEngine(BrokerActions):
     """Parameters
     ----------
     instruments : INSTRUMENT_DTYPE rows, indexed by the ticks' `instrument`.
@@ -343,123 +341,6 @@ class OrderEngine:
             return
         self._emit(intent)
         self._execute(list(self.desk.brackets[iid].entry_plan))
-
-    # ---------------------------------------------------------------- actions
-
-    def _execute(self, actions: list) -> None:
-        if self.broker_down:
-            # Each would fail the same way; a stop rejected for a dead token would also lose its
-            # place in the bracket. The legs are planned again by the process that has a session.
-            self.stats["held_actions"] += len(actions)
-            return
-        for a in actions:
-            if isinstance(a, Place):
-                if self.throttle.room(self._now()) <= 0:
-                    self._deferred = True      # exits wait for the throttle, never get dropped
-                    self.stats["deferred_placements"] += 1
-                    continue
-                self._submit(a)
-            elif isinstance(a, Modify):
-                self._modify(a)
-            elif isinstance(a, Cancel):
-                self._cancel(a)
-
-    def _submit(self, a: Place) -> None:
-        self._mark()
-        coid = coid_of(a.intent_id, a.role, a.n)
-        self._emit(OrderSubmitting(
-            ts_event_ns=self._now(), client_order_id=coid, intent_id=a.intent_id,
-            strategy=a.strategy, bracket_id=a.bracket_id, role=a.role, instrument=a.instrument,
-            symbol=self._symbols[a.instrument], side=a.side, qty=a.qty, order_type=a.order_type,
-            price=a.price, trigger_price=a.trigger_price, tick_seq=self._seq))
-        self._send(self.book.orders[coid])
-
-    def _send(self, order) -> None:
-        req = OrderRequest(order.client_order_id, order.instrument, order.symbol,
-                           self._exchanges[order.instrument], order.side, order.qty,
-                           order.order_type, order.price, order.trigger_price, after_seq=self._seq)
-        coid, now = order.client_order_id, self._now()
-        self._flush()               # the broker never hears of what the journal lacks
-        try:
-            ack = self._broker.place(req)
-        except BrokerRejected as e:
-            self._emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e),
-                                     code=e.code or "REJECTED"))
-        except BrokerRetryable as e:
-            self._emit(OrderInDoubt(ts_event_ns=now, client_order_id=coid, reason=f"place: {e}"))
-        except BrokerFatal as e:
-            # Refused at the door (the session), so certainly not at the exchange: FATAL, not in doubt.
-            self._emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e), code="FATAL"))
-            self._broker_fatal(e)
-        else:
-            self._on_ack(order, ack.broker_order_id, ack.status, ack.reason, ack.code)
-
-    def _on_ack(self, order, broker_order_id: str, status: str, reason: str, code: str) -> None:
-        if status == sm.REJECTED:
-            self._emit(OrderRejected(ts_event_ns=self._now(), client_order_id=order.client_order_id,
-                                     broker_order_id=broker_order_id, reason=reason,
-                                     code=code or "REJECTED"))
-        else:
-            self._emit(OrderAccepted(ts_event_ns=self._now(), client_order_id=order.client_order_id,
-                                     broker_order_id=broker_order_id, status=status))
-
-    def _modify(self, a: Modify) -> None:
-        order = self.book.orders[a.client_order_id]
-        if not order.broker_order_id or not order.working or self._backing_off(order):
-            return
-        self._mark()
-        self._flush()               # the broker never hears of what the journal lacks
-        try:
-            self._broker.modify(order.broker_order_id, qty=a.qty)
-        except BrokerFatal as e:
-            self._broker_fatal(e)
-            return
-        except BrokerError:
-            self._back_off(order)   # level-triggered: planned again once the backoff has passed
-            return
-        self._retry_at.pop(order.client_order_id, None)
-        self._emit(OrderModified(ts_event_ns=self._now(), client_order_id=order.client_order_id,
-                                 qty=a.qty, price=order.price, trigger_price=order.trigger_price))
-
-    def _cancel(self, a: Cancel) -> None:
-        order = self.book.orders[a.client_order_id]
-        if not order.broker_order_id or not order.working or order.status == sm.CANCEL_PENDING:
-            return
-        if self._backing_off(order):
-            return
-        self._mark()
-        self._flush()               # the broker never hears of what the journal lacks
-        try:
-            ack = self._broker.cancel(order.broker_order_id)
-        except BrokerRejected:
-            # Already final at the broker: its fill or cancel report is on the way. Ask no more.
-            self.book.request_cancel(order)
-            self._touch(order)
-            return
-        except BrokerFatal as e:
-            self._broker_fatal(e)
-            return
-        except BrokerError:
-            self._back_off(order)
-            return
-        self._retry_at.pop(order.client_order_id, None)
-        if ack.status == sm.CANCELED:
-            self._emit(OrderCanceled(ts_event_ns=self._now(), client_order_id=order.client_order_id,
-                                     broker_order_id=order.broker_order_id, reason=a.reason))
-        else:
-            self.book.request_cancel(order)
-            self._touch(order)
-
-    def _backing_off(self, order) -> bool:
-        due = self._retry_at.get(order.client_order_id, 0)
-        if due and self._now() < due:
-            self.stats["backed_off_actions"] += 1
-            return True
-        return False
-
-    def _back_off(self, order) -> None:
-        self.stats["broker_errors"] += 1
-        self._retry_at[order.client_order_id] = self._now() + ACTION_RETRY_NS
 
     # ---------------------------------------------------------------- broker reports
 

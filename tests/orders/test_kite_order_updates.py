@@ -7,7 +7,6 @@ is not due" is a fact of the test, not a race.
 """
 
 import json
-import pathlib
 
 import numpy as np
 import orjson
