@@ -78,6 +78,7 @@ class JournalWriter:
             os.close(self._fd)
             raise BusError(f"cannot recover journal {self.path}: {e}") from None
         self._pending: list[bytes] = []
+        self._unsynced = False        # written to the kernel since the last fdatasync
         self._pending_bytes = 0
         self._failed = False
         self.appended = 0
@@ -112,10 +113,14 @@ class JournalWriter:
             self._write_pending()
 
     def flush(self) -> None:
-        """Hand every appended record to the kernel; with fsync="batch", also to the disk."""
+        """Hand every appended record to the kernel; with fsync="batch", also to the disk.
+
+        A flush with nothing appended since the last one costs nothing (orders flushes every loop).
+        """
         self._write_pending()
-        if self.fsync == "batch":
+        if self.fsync == "batch" and self._unsynced:
             os.fdatasync(self._fd)
+            self._unsynced = False
 
     def close(self) -> None:
         """Flush and close (releasing the writer lock). Safe to call twice."""
@@ -147,6 +152,7 @@ class JournalWriter:
             while view:
                 # A short write (a signal, a full disk) leaves the rest to write, never to drop.
                 view = view[os.write(self._fd, view):]
+            self._unsynced = True
         except OSError as e:
             # A partial line may now end the file; only a reopen (which cuts it) can repair that.
             self._failed = True

@@ -314,12 +314,17 @@ class OrdersStage:
         return total
 
     def finish(self) -> None:
-        """At stop (signals already stopped and drained): take what is queued, apply every tick."""
+        """At stop (signals already stopped and drained): take what is queued, apply every tick.
+
+        Not while recovery is held (finish_recovery): the engine does not know yet what happened to its
+        orders, so it must not act on ticks; the next start recovers from the same journal.
+        """
         while (msg := self.pull.recv_nowait()) is not None:
             self.on_message(msg)
-        self.catch_up_intents()
-        self.watermark = max(self.watermark, self._signals_cursor())
-        self.apply_ticks()
+        if not self.recovery_error:
+            self.catch_up_intents()
+            self.watermark = max(self.watermark, self._signals_cursor())
+            self.apply_ticks()
         self.commit()
         doc = {"tick_to_order": summary_ns(self.hist), "engine": dict(self.engine.stats),
                "trading_state": self.engine.trading_state}

@@ -87,13 +87,13 @@ class Launcher:
         handle = self.ring.handle()
         for spec in self.plan.stages:
             others = set(self.plan.supervisor_cores).union(*(set(o.cores) for o in self.plan.stages if o is not spec))
+            exclusive = not (set(spec.cores) & others)
             spec.stage_ctx = StageContext(
                 stage=spec.name, run_id=self.run_id, run_dir=self.run_dir, cores=tuple(spec.cores),
                 config=self.loaded.config, secrets=self.loaded.secrets, ring=handle,
                 instruments_segment=self.instruments_name, stagetable_segment=self.segment_name("stages"),
                 endpoints=endpoints, segments=extra, supervisor_pid=os.getpid(),
-                exclusive_cores=not (set(spec.cores) & others),
-                io_cores=tuple(sorted(others - set(spec.cores))) if not (set(spec.cores) & others) else ())
+                exclusive_cores=exclusive, io_cores=tuple(sorted(others)) if exclusive else ())
         self._write_manifest(endpoints, extra)
         return self
 

@@ -310,3 +310,24 @@ def _lock_is_free(path: str) -> bool:
     except BusError:
         return False
     return True
+
+
+def test_batch_fsync_syncs_what_was_written_once_and_an_idle_flush_not_at_all(tmp_path, monkeypatch):
+    import common.journal as journal
+
+    synced = []
+    real = os.fdatasync
+    monkeypatch.setattr(journal.os, "fdatasync", lambda fd: (synced.append(fd), real(fd)))
+    with JournalWriter(str(tmp_path / "b.jsonl"), "batch") as writer:
+        opened = len(synced)                    # opening may sync the file it created
+        writer.append(tick_mark(1))
+        writer.append(tick_mark(2))
+        writer.flush()
+        assert len(synced) == opened + 1        # both records, one sync
+        writer.flush()
+        writer.flush()
+        assert len(synced) == opened + 1        # nothing new: no sync (orders flushes every loop)
+        writer.append(tick_mark(3))
+        writer.flush()
+        assert len(synced) == opened + 2
+    assert [m.seq for m in JournalReader(str(tmp_path / "b.jsonl")).read_from(0)] == [1, 2, 3]
