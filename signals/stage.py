@@ -5,7 +5,10 @@ Per batch: read ticks (one numba call), apply every strategy (one numba call eac
 the intents the batch raised followed at once by a `TicksProcessed` watermark that tells `orders`
 every intent for ticks before it has been sent (orders applies ticks and intents in one deterministic
 order because of it), then commit the ring cursor. Without intents a plain watermark goes at most
-every millisecond.
+every millisecond. When the outbox cannot take a whole batch's intents the engine is called several
+times per batch; each watermark then covers exactly the ticks every strategy has applied and whose
+intents went out, never the rest of the batch (a watermark is never more than that or the committed
+cursor, so it never runs ahead of an intent).
 
 Crash safety: indicator state and the intent outbox live in shared memory (signals/state.py,
 signals/outbox.py). Intents are acknowledged in the outbox only after they are journaled and sent, so
@@ -55,6 +58,10 @@ class SignalsStage:
         self.journal = JournalWriter(path, ctx.config.journal.fsync)
         self.seq = self.journal.last_seq
         self.recent = self._recent_ids(path)
+        self._init_loop()
+
+    def _init_loop(self) -> None:
+        """This process's loop state: the batch buffer, the histograms, the watermark bookkeeping."""
         self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
         self.hist_tick = new_histogram()     # tick received → applied by every strategy
         self.hist_intent = new_histogram()   # tick received → intent handed to the bus
@@ -132,8 +139,12 @@ class SignalsStage:
         return len(sent)
 
     def _maybe_watermark(self, force: bool, upto: int = 0) -> None:
-        """Tell orders it may apply ticks below `upto` (at least the committed cursor)."""
-        upto = max(upto, self.reader.cursor, self._last_wm_upto)
+        """Tell orders it may apply ticks below `upto` (at least the committed cursor).
+
+        Never the reader's uncommitted cursor: mid-batch it is the end of the whole batch, whose
+        later ticks no strategy has applied yet, and orders would act on them before their intents.
+        """
+        upto = max(upto, self.reader.committed, self._last_wm_upto)
         now = mono_ns()
         if upto == self._last_wm_upto and not force:
             return
