@@ -68,6 +68,9 @@ class SignalRaised(Message, kw_only=True):
     tick_seq: int
     ts_recv_ns: int          # the triggering tick's receive time (latency is measured from it)
     reason: str = ""         # e.g. "fast crossed above slow"
+    # The price stop_loss and target were set against, stamped by orders on the intent it approves
+    # (the LIMIT price, or the last price on approval): legs keep their distance from the real fill.
+    ref_price: float = 0.0
 
 
 class TicksProcessed(Message, kw_only=True):
@@ -85,6 +88,13 @@ class SetTradingState(Message, kw_only=True):
 
 
 class FlattenAll(Message, kw_only=True):
+    reason: str = ""
+
+
+class BracketsClosed(Message, kw_only=True):
+    """orders' journal: the square-off took over every open bracket; none of their legs is placed
+    again (the square-off closes the position), the next trading day included."""
+
     reason: str = ""
 
 
@@ -263,6 +273,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     TicksProcessed,
     SetTradingState,
     FlattenAll,
+    BracketsClosed,
     RequestReconcile,
     StopStage,
     OrderDenied,

@@ -255,6 +255,10 @@ class RiskConfig(Section, kw_only=True):
     square_off: str = "15:10"               # flatten everything (before the broker's auto square-off)
     session_end: str = "15:30"
     enforce_session: bool = True
+    # Where a bracket's stop and target sit: "fill" keeps the intent's distances (as ratios) from the
+    # entry's average fill price, re-pricing working legs as partial fills move it; "signal" places
+    # them at the intent's own prices wherever the entry filled (orders/brackets.py).
+    leg_prices: Literal["fill", "signal"] = "fill"
 
     def __post_init__(self):
         names = ("session_start", "entry_cutoff", "square_off", "session_end")

@@ -89,8 +89,12 @@ class BrokerActions:
             return
         self._mark()
         self._flush()               # the broker never hears of what the journal lacks
+        price = order.price if a.price < 0 else a.price
+        trigger = order.trigger_price if a.trigger_price < 0 else a.trigger_price
         try:
-            self._broker.modify(order.broker_order_id, qty=a.qty)
+            self._broker.modify(order.broker_order_id, qty=a.qty,
+                                price=None if a.price < 0 else price,
+                                trigger_price=None if a.trigger_price < 0 else trigger)
         except BrokerFatal as e:
             self._broker_fatal(e)
             return
@@ -99,7 +103,7 @@ class BrokerActions:
             return
         self._retry_at.pop(order.client_order_id, None)
         self._emit(OrderModified(ts_event_ns=self._now(), client_order_id=order.client_order_id,
-                                 qty=a.qty, price=order.price, trigger_price=order.trigger_price))
+                                 qty=a.qty, price=price, trigger_price=trigger))
 
     def _cancel(self, a: Cancel) -> None:
         order = self.book.orders[a.client_order_id]

@@ -9,7 +9,14 @@ simply finishes whatever the dead process had half done.
   freeze quantity (risk has already denied those when config.risk.freeze_action is "deny").
 - Exits, once entry quantity has filled: a STOP leg (SL-M at the stop, or SL with a limit
   `stop_limit_ticks` beyond it) and a TARGET leg (LIMIT at the target), each sized to the bracket's
-  open quantity = entry filled - exits filled. So a partial entry fill gets exits for what filled
+  open quantity = entry filled - exits filled.
+- Leg prices (`leg_prices`): "fill" (the default) keeps the intent's stop and target at the same
+  RATIO to the entry's average fill price as they had to the intent's reference price (its LIMIT
+  price, or the last price when the MARKET intent was approved), rounded away from the entry on the
+  tick grid; a later partial fill that moves the average re-prices the working legs. "signal" places
+  them at the intent's own prices, wherever the entry filled. A new stop that is already through the
+  market (the price gapped past it between the fill and the leg) goes as a MARKET exit, counted in
+  `through_market`: a stop the exchange would trigger at once is a triggered stop. So a partial entry fill gets exits for what filled
   and later fills grow them (modify up, then new legs once a leg would exceed the freeze quantity);
   an exit's fill shrinks the other leg (modify down); a leg left with nothing to cover is canceled:
   that is the OCO.
@@ -28,7 +35,11 @@ simply finishes whatever the dead process had half done.
   checks it on every call), without walking every bracket of the day on every event tick.
 - Sweep (`plan_sweep`: square-off time, or flatten after the kill switch / FlattenAll): cancel every
   working order, then close each instrument's net position with MARKET orders. Brackets caught by a
-  flatten are closed for good.
+  sweep (square-off or flatten) are closed for good (`close_all`): their position is the sweep's to
+  close, so no leg of theirs is ever placed again, the next morning included.
+- `reachable(instrument, book)`: how far the working and still-to-be-placed orders on an instrument
+  can move its position each way (entries not yet filled, the open quantity a bracket's legs will
+  close, square-off orders), which risk adds to the position before judging max_position_qty.
 
 Imports only the standard library, `common.ids`, the risk rounding kernel and the order book.
 """
@@ -39,9 +50,10 @@ from functools import lru_cache
 from common.ids import client_order_id
 from orders import statemachine as sm
 from orders.book import CLOSE_ROLES, Order, OrderBook
-from orders.risk import round_to_tick
+from common.pricegrid import round_away, round_nearest
 
 STOP, TARGET, ENTRY = "STOP", "TARGET", "ENTRY"
+LEG_PRICES = ("fill", "signal")
 CLOSE_RETRY_NS = 1_000_000_000     # a rejected close is tried again after a second of market time
 
 
@@ -64,6 +76,8 @@ class Place:
 class Modify:
     client_order_id: str
     qty: int               # the order's new total quantity (filled part included)
+    price: float = -1.0    # new price / trigger; -1: unchanged
+    trigger_price: float = -1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +92,15 @@ class Bracket:
     strategy: str
     instrument: int
     side: int
-    stop_loss: float       # rounded to the tick; 0 = no stop leg
-    target: float          # rounded to the tick; 0 = no target leg
+    stop_loss: float       # the intent's stop, on the tick grid; 0 = no stop leg
+    target: float          # the intent's target, on the tick grid; 0 = no target leg
     entry_plan: list       # [Place] of every entry slice, fixed when the intent was approved
     entries: list = field(default_factory=list)   # client order ids submitted, per role
     stops: list = field(default_factory=list)
     targets: list = field(default_factory=list)
     closed: bool = False   # swept: its position is closed by square-off / flatten, not by its legs
     index: int = 0         # opening order: brackets are planned in it
+    ref_price: float = 0.0  # the price stop and target were set against (0: unknown, use them as is)
 
 
 def slice_sizes(qty: int, freeze_qty: int) -> list[tuple[int, int]]:
@@ -121,29 +136,40 @@ class BracketDesk:
     """
 
     def __init__(self, tick_size, freeze_qty, stop_order_type: str = "SL-M",
-                 stop_limit_ticks: int = 2):
+                 stop_limit_ticks: int = 2, *, leg_prices: str = "fill", last_price=None):
         if stop_order_type not in ("SL-M", "SL"):
             raise ValueError(f"stop_order_type must be 'SL-M' or 'SL', got {stop_order_type!r}")
+        if leg_prices not in LEG_PRICES:
+            raise ValueError(f"leg_prices must be one of {LEG_PRICES}, got {leg_prices!r}")
         self._tick_size = tick_size
         self._freeze = freeze_qty
         self._stop_type = stop_order_type
         self._stop_limit_ticks = stop_limit_ticks
+        self._from_fill = leg_prices == "fill"
+        self._last_price = last_price      # per instrument, the engine's (None: never through)
         self.brackets: dict[str, Bracket] = {}
         self.active: dict[str, Bracket] = {}
         self.touched: set[str] = set()     # active brackets whose plan may have changed
+        self.through_market: set[str] = set()   # brackets whose stop went as a MARKET exit
 
     def open(self, intent) -> Bracket:
-        """Record an approved intent (a SignalRaised) as a bracket; rounding is ours to do."""
+        """Record an approved intent (a SignalRaised) as a bracket; rounding is ours to do.
+
+        Every price is put on the tick grid here (a strategy's 1598.6000000000001 leaves as 1598.6):
+        the LIMIT entry to the nearest tick, the stop and target away from the entry.
+        """
         k, tick = intent.instrument, float(self._tick_size[intent.instrument])
         limit = intent.order_type == "LIMIT"
         iid = intent.intent_id
+        entry_price = float(round_nearest(intent.limit_price, tick)) if limit else 0.0
         plan = [Place(ENTRY, iid, n, iid, intent.strategy, k, intent.side, q,
-                      "LIMIT" if limit else "MARKET", intent.limit_price if limit else 0.0)
+                      "LIMIT" if limit else "MARKET", entry_price)
                 for n, q in slice_sizes(intent.qty, int(self._freeze[k]))]
-        stop = float(round_to_tick(intent.stop_loss, tick)) if intent.stop_loss > 0 else 0.0
-        target = float(round_to_tick(intent.target, tick)) if intent.target > 0 else 0.0
+        below = intent.side > 0                 # a BUY's stop sits below, a SELL's target below
+        stop = float(round_away(intent.stop_loss, tick, below)) if intent.stop_loss > 0 else 0.0
+        target = float(round_away(intent.target, tick, not below)) if intent.target > 0 else 0.0
         b = Bracket(intent.intent_id, intent.strategy, k, intent.side, stop, target, plan,
-                    index=len(self.brackets))
+                    index=len(self.brackets), ref_price=float(intent.ref_price))
         self.brackets[b.intent_id] = self.active[b.intent_id] = b
         self.touched.add(b.intent_id)
         return b
@@ -167,11 +193,41 @@ class BracketDesk:
             coids.append(order.client_order_id)
 
     def close_all(self) -> None:
-        """A flatten took over every bracket open now: their legs are canceled, not resized."""
+        """A sweep (square-off or flatten) took over every bracket open now: their legs are canceled,
+        not resized, and never placed again."""
         for b in self.active.values():
             b.closed = True
         self.active.clear()
         self.touched.clear()
+
+    def reachable(self, instrument: int, book: OrderBook) -> tuple[int, int]:
+        """(up, down): how much the orders working or still to be placed on `instrument` can add to
+        its net position, long-wards and short-wards.
+
+        A bracket moves the position its own side by the entry quantity not yet filled (slices not
+        yet sent included) and back by its open quantity once its legs close it — counted once for
+        the OCO pair, as only one of them may fill. Square-off / flatten orders move it by what they
+        have left. Risk adds these to the position, so max_position_qty holds for every position
+        the working orders can produce, whichever of them fill and in whatever order.
+        """
+        up = down = 0
+        for b in self.active.values():
+            if b.instrument != instrument:
+                continue
+            ahead = sum(p.qty for p in b.entry_plan if _coid(p) not in book.orders)
+            ahead += sum(book.orders[c].leaves for c in b.entries)
+            back = open_qty(b, book) if (b.stop_loss > 0 or b.target > 0) else 0
+            if b.side > 0:
+                up, down = up + ahead, down + back
+            else:
+                up, down = up + back, down + ahead
+        for o in book.working():
+            if o.instrument == instrument and o.role in CLOSE_ROLES:
+                if o.side > 0:
+                    up += o.leaves
+                else:
+                    down += o.leaves
+        return up, down
 
     def plan(self, book: OrderBook, halted: bool) -> list:
         """Missing entry slices (unless halted), exit resizing, and entry cancels when halted.
@@ -215,30 +271,65 @@ class BracketDesk:
         # All final and nothing working: either flat, or a bracket without legs (square-off's job).
         return open_qty(b, book) == 0 or (b.stop_loss == 0 and b.target == 0)
 
+    def leg_prices(self, b: Bracket, book: OrderBook) -> tuple[float, float]:
+        """(stop, target) the legs should have now (see "Leg prices" in the module docstring)."""
+        if not self._from_fill or b.ref_price <= 0:
+            return b.stop_loss, b.target
+        filled = _filled(book, b.entries)
+        if filled == 0:
+            return b.stop_loss, b.target
+        avg = sum(book.orders[c].filled_value for c in b.entries) / filled
+        tick, below = float(self._tick_size[b.instrument]), b.side > 0
+        stop = target = 0.0
+        if b.stop_loss > 0:
+            stop = float(round_away(avg * (b.stop_loss / b.ref_price), tick, below))
+        if b.target > 0:
+            target = float(round_away(avg * (b.target / b.ref_price), tick, not below))
+        return stop, target
+
     def _plan_exits(self, b: Bracket, book: OrderBook) -> list:
         want = open_qty(b, book)
         cap = int(self._freeze[b.instrument])
         actions: list = []
+        stop, target = self.leg_prices(b, book) if want > 0 else (b.stop_loss, b.target)
         stops = [book.orders[c] for c in b.stops]
         refused = sum(1 for o in stops if _refused(o))
         if b.stop_loss > 0 and refused < 2:
-            leg = Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
-                        -b.side, 0, "MARKET") if refused else self._stop_leg(b)
+            through = not refused and self._through(b, stop)
+            working = [o for o in stops if o.working and o.trigger_price > 0]
+            if through and working:
+                # Not re-priced through the market (the exchange would refuse or trigger it): the
+                # working stop keeps its trigger, and a leg grown for a later fill goes beside it.
+                through, stop = False, working[-1].trigger_price
+            if refused or through:
+                if through:
+                    self.through_market.add(b.intent_id)
+                leg = Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
+                            -b.side, 0, "MARKET")
+            else:
+                leg = self._stop_leg(b, stop)
             actions += _resize(stops, want, cap, leg)
         targets = [book.orders[c] for c in b.targets]
         if b.target > 0 and not any(_refused(o) for o in targets):
             leg = Place(TARGET, b.intent_id, len(b.targets), b.intent_id, b.strategy, b.instrument,
-                        -b.side, 0, "LIMIT", b.target)
+                        -b.side, 0, "LIMIT", target)
             actions += _resize(targets, want, cap, leg)
         return actions
 
-    def _stop_leg(self, b: Bracket) -> Place:
+    def _through(self, b: Bracket, stop: float) -> bool:
+        """The last price is already at or beyond the stop: the exchange would trigger it at once."""
+        if self._last_price is None:
+            return False
+        ltp = float(self._last_price[b.instrument])
+        return ltp > 0 and (ltp - stop) * b.side <= 0
+
+    def _stop_leg(self, b: Bracket, stop: float) -> Place:
         price = 0.0
         if self._stop_type == "SL":   # a sell stop's limit sits a little below its trigger
             tick = float(self._tick_size[b.instrument])
-            price = float(round_to_tick(b.stop_loss - b.side * self._stop_limit_ticks * tick, tick))
+            price = float(round_nearest(stop - b.side * self._stop_limit_ticks * tick, tick))
         return Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
-                     -b.side, 0, self._stop_type, price, b.stop_loss)
+                     -b.side, 0, self._stop_type, price, stop)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -263,67 +354,98 @@ def _refused(o: Order) -> bool:
 
 
 def _resize(legs: list[Order], want: int, cap: int, template: Place) -> list:
+    """Cancels, modifies and new legs that make `legs` cover `want` at the template's prices."""
     live = [o for o in legs if o.working and o.status != sm.CANCEL_PENDING]
     have = sum(o.leaves for o in live)
-    if have > want:
-        return _shrink(live, have - want)
-    need = want - have
+    qty = {o.client_order_id: o.qty for o in live}        # each live leg's total qty to be
     actions: list = []
-    last = live[-1] if live else None
-    if need > 0 and last is not None and last.broker_order_id and last.status != sm.IN_DOUBT:
-        grow = need if cap <= 0 else min(need, cap - last.qty)
-        if grow > 0:
-            actions.append(Modify(last.client_order_id, last.qty + grow))
-            need -= grow
-    n = template.n
-    while need > 0:
-        qty = need if cap <= 0 else min(need, cap)
-        actions.append(replace(template, n=n, qty=qty))
-        need -= qty
-        n += 1
-    return actions
-
-
-def _shrink(live: list[Order], excess: int) -> list:
-    actions: list = []
-    for o in reversed(live):                      # shrink the newest legs first
+    excess = have - want
+    for o in reversed(live):                              # shrink the newest legs first
         if excess <= 0:
             break
         cut = min(excess, o.leaves)
         excess -= cut
         if cut == o.leaves:
             actions.append(Cancel(o.client_order_id, "nothing left to cover (OCO)"))
+            del qty[o.client_order_id]
         elif o.broker_order_id:
-            actions.append(Modify(o.client_order_id, o.qty - cut))
+            qty[o.client_order_id] = o.qty - cut
+    need = max(0, want - have)
+    last = live[-1] if live else None
+    if need > 0 and last is not None and _modifiable(last):
+        grow = need if cap <= 0 else min(need, cap - last.qty)
+        if grow > 0:
+            qty[last.client_order_id] = last.qty + grow
+            need -= grow
+    for o in live:
+        if o.client_order_id in qty and _modifiable(o):
+            modify = _modify(o, qty[o.client_order_id], template)
+            if modify is not None:
+                actions.append(modify)
+    n = template.n
+    while need > 0:
+        q = need if cap <= 0 else min(need, cap)
+        actions.append(replace(template, n=n, qty=q))
+        need -= q
+        n += 1
     return actions
+
+
+def _modifiable(o: Order) -> bool:
+    return bool(o.broker_order_id) and o.status != sm.IN_DOUBT
+
+
+def _modify(o: Order, qty: int, template: Place) -> Modify | None:
+    """A Modify bringing `o` to `qty` and, for a leg of the template's type, its prices."""
+    price = trigger = -1.0
+    if o.order_type == template.order_type and template.order_type != "MARKET":
+        if o.price != template.price:
+            price = template.price
+        if o.trigger_price != template.trigger_price:
+            trigger = template.trigger_price
+    if qty == o.qty and price < 0 and trigger < 0:
+        return None
+    return Modify(o.client_order_id, qty, price, trigger)
 
 
 def plan_sweep(book: OrderBook, positions: dict[int, int], role: str, freeze_qty, now_ns: int,
                reason: str) -> tuple[list, int]:
-    """Cancel everything working, then close each position that has nothing working on its
-    instrument.
+    """Cancel every working entry and leg, then close each position that has none left working.
 
     Waiting for the cancels to be confirmed before closing is what keeps a stop that fills during
-    the cancel from doubling the close into a reversed position. `positions` maps instrument ->
-    signed net quantity (non-zero only). Returns the actions and the market time of a close retry it
-    waits for (0 when none).
+    the cancel from doubling the close into a reversed position. A close already working counts
+    towards its position: only what it does not cover is sent (the rest of a sliced close whose
+    first slices went out before a crash, with the ids the whole close would have had).
+    `positions` maps instrument -> signed net quantity (non-zero only). Returns the actions and the
+    market time of a close retry it waits for (0 when none).
     """
     actions: list = []
     busy = set()
     for o in book.working():
+        if o.role in CLOSE_ROLES:
+            continue
         busy.add(o.instrument)
-        if o.role not in CLOSE_ROLES and o.status != sm.CANCEL_PENDING and o.broker_order_id:
+        if o.status != sm.CANCEL_PENDING and o.broker_order_id:
             actions.append(Cancel(o.client_order_id, reason))
     wake = 0
     for k, qty in positions.items():
         if k in busy:
             continue
+        side = -1 if qty > 0 else 1
         closes = [o for o in book.orders.values() if o.instrument == k and o.role in CLOSE_ROLES]
-        retry_at = max((o.settled_ns for o in closes), default=0) + CLOSE_RETRY_NS
-        if closes and now_ns < retry_at:
-            wake = retry_at if not wake else min(wake, retry_at)
-            continue
-        intent = f"{role}:{k}:{len({o.intent_id for o in closes})}"
-        for n, q in slice_sizes(abs(qty), int(freeze_qty[k])):
-            actions.append(Place(role, intent, n, "", "", k, -1 if qty > 0 else 1, q, "MARKET"))
+        working = [o for o in closes if o.working]
+        if working:
+            intent = working[-1].intent_id
+            left = abs(qty) - sum(o.leaves for o in working if o.side == side)
+            first = sum(1 for o in closes if o.intent_id == intent) + 1
+            sizes = [(first + i, q) for i, (_, q) in enumerate(slice_sizes(left, int(freeze_qty[k])))]
+        else:
+            retry_at = max((o.settled_ns for o in closes), default=0) + CLOSE_RETRY_NS
+            if closes and now_ns < retry_at:
+                wake = retry_at if not wake else min(wake, retry_at)
+                continue
+            intent, left = f"{role}:{k}:{len({o.intent_id for o in closes})}", abs(qty)
+            sizes = slice_sizes(left, int(freeze_qty[k]))
+        if left > 0:
+            actions += [Place(role, intent, n, "", "", k, side, q, "MARKET") for n, q in sizes]
     return actions, wake

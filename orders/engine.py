@@ -34,10 +34,12 @@ exist from the book and does only what is missing), so the engine finishes exact
 process had half done and goes on as if it had never died.
 """
 
+import msgspec
 import numpy as np
 
+from common.clock import NS_PER_S, SECONDS_PER_DAY, ist_midnight_ns
 from common.errors import BrokerError, BrokerFatal
-from common.messages import (TRADING_STATES, FlattenAll, OrderAccepted, OrderCanceled, OrderDenied,
+from common.messages import (TRADING_STATES, BracketsClosed, FlattenAll, OrderAccepted, OrderCanceled, OrderDenied,
                              OrderFilled, OrderInDoubt, OrderModified, OrderRejected,
                              OrderSubmitting, SignalRaised, TicksProcessed, TradingStateChanged)
 from orders import statemachine as sm
@@ -50,10 +52,12 @@ from orders.limits import PHASE_SQUARE_OFF
 from orders.risk import RiskGate, describe
 from orders.throttle import Throttle
 
-JOURNAL_ONLY = (TicksProcessed, SignalRaised, FlattenAll)
+JOURNAL_ONLY = (TicksProcessed, SignalRaised, FlattenAll, BracketsClosed)
 _BOOK_ONLY = (OrderAccepted, OrderRejected, OrderCanceled, OrderModified, OrderInDoubt)
 IN_DOUBT_RETRY_NS = 1_000_000_000
 _FIRST_CHUNK, _MAX_CHUNK = 64, 1 << 16
+DAY_NS = SECONDS_PER_DAY * NS_PER_S
+LOSS_LIMIT_REASON = "daily loss limit breached"   # a halt with this reason ends with its IST day
 
 
 class OrderEngine(BrokerActions):
@@ -85,9 +89,11 @@ class OrderEngine(BrokerActions):
         self.exposure = Exposure(len(instruments))
         self.book = OrderBook()
         self.desk = BracketDesk(self.risk.tick_size, self.risk.freeze_qty, stop_order_type,
-                                stop_limit_ticks)
+                                stop_limit_ticks, leg_prices=limits.leg_prices,
+                                last_price=self.exposure.last_price)
         self.throttle = Throttle(limits.rate_per_sec, limits.rate_per_min, limits.rate_per_day)
         self.trading_state = "ACTIVE"
+        self.loss_halt_day_ns = 0         # IST midnight of the day the daily loss limit halted
         self.flattening = False
         self.denied: set[str] = set()
         self._restored_intents: set[str] = set()
@@ -106,7 +112,7 @@ class OrderEngine(BrokerActions):
         self._retry_at: dict[str, int] = {}   # client order id -> market ns: modify/cancel backoff
         self.stats = {"held_actions": 0, "backed_off_actions": 0, "duplicate_intents": 0, "redelivered_intents": 0, "broker_errors": 0,
                       "unknown_fills": 0, "deferred_placements": 0, "illegal_transitions": 0,
-                      "duplicate_fills": 0}
+                      "duplicate_fills": 0, "stops_through_market": 0}
 
     # ---------------------------------------------------------------- public API
 
@@ -196,6 +202,7 @@ class OrderEngine(BrokerActions):
         self._restored_intents = set(self.desk.brackets) | self.denied
         if market is not None:
             self.exposure.load_market(market)
+        self.exposure.roll_day(self._now())     # as the dead process did on that tick
         self._seq = self._marked_seq
         self.desk.prune(self.book)
 
@@ -236,6 +243,7 @@ class OrderEngine(BrokerActions):
 
     def _settle(self, seq: int, *, intents: bool) -> None:
         self._seq, self._deferred = seq, False
+        self._new_day()
         for ev in self._broker_reports():
             if isinstance(ev, BrokerTrade):
                 self._on_trade(ev)
@@ -251,6 +259,16 @@ class OrderEngine(BrokerActions):
         self._update_wake()
         self.stats["illegal_transitions"] = self.book.illegal_transitions
         self.stats["duplicate_fills"] = self.book.duplicate_fills
+        self.stats["stops_through_market"] = len(self.desk.through_market)
+
+    def _new_day(self) -> None:
+        """On the first settled tick of an IST day: the day's P&L starts at 0 (the daily loss limit
+        is daily), and a halt by yesterday's loss limit ends — no other halt does."""
+        now = self._now()
+        self.exposure.roll_day(now)
+        if (self.trading_state == "HALTED" and self.loss_halt_day_ns
+                and ist_midnight_ns(now) > self.loss_halt_day_ns):
+            self._set_state("ACTIVE", "new trading day: the daily loss limit starts again")
 
     def _broker_reports(self) -> list:
         """The broker's new fills and order updates. A fatal error (the session or token died) halts
@@ -274,6 +292,9 @@ class OrderEngine(BrokerActions):
         self._sweep_wake = 0
         for _ in range(3):     # a second pass places what the first pass's confirmations allow
             if self._sweeping():
+                if self.desk.active and not self.flattening:
+                    self._mark()    # square-off: the brackets' legs are never placed again
+                    self._emit(BracketsClosed(ts_event_ns=self._now(), reason="square-off"))
                 ex = self.exposure
                 positions = {int(k): int(ex.pos_qty[k]) for k in ex.open_instr}
                 role = "FLATTEN" if self.flattening else "SQUAREOFF"
@@ -287,7 +308,8 @@ class OrderEngine(BrokerActions):
 
     def _update_wake(self) -> None:
         now = self._now()
-        wake = self.limits.next_boundary_ns(now)
+        # The next session boundary, and the next IST midnight (the day's P&L starts again).
+        wake = min(self.limits.next_boundary_ns(now), ist_midnight_ns(now) + DAY_NS)
         if self._deferred:
             wake = min(wake, self.throttle.next_free_ns(now))
         if self._sweep_wake:
@@ -308,7 +330,7 @@ class OrderEngine(BrokerActions):
         pnl = self.exposure.day_pnl()
         if pnl > -self.limits.daily_loss_limit_inr:
             return
-        reason = (f"daily loss limit breached: day P&L {pnl:.2f} INR <= "
+        reason = (f"{LOSS_LIMIT_REASON}: day P&L {pnl:.2f} INR <= "
                   f"-{self.limits.daily_loss_limit_inr:.2f}")
         if self.trading_state != "HALTED":
             self._set_state("HALTED", reason)
@@ -328,7 +350,7 @@ class OrderEngine(BrokerActions):
             intent, duplicate=iid in self.desk.brackets or iid in self.denied,
             trading_state=self.trading_state, phase=self.limits.phase(self.exposure.clock_ns),
             clock_ns=self.exposure.clock_ns, book=self.book, exposure=self.exposure,
-            throttle=self.throttle)
+            throttle=self.throttle, reachable=self._reachable(intent.instrument))
         self._mark()
         if code:
             known = 0 <= intent.instrument < len(self._symbols)
@@ -339,8 +361,16 @@ class OrderEngine(BrokerActions):
                 instrument=intent.instrument, symbol=symbol, side=intent.side, qty=intent.qty,
                 reason_code=code, reason=describe(code, **facts)))
             return
-        self._emit(intent)
+        # The bracket's legs keep their distance from this price (see orders/brackets.py).
+        ref = intent.limit_price if intent.order_type == "LIMIT" else \
+            float(self.exposure.last_price[intent.instrument])
+        self._emit(msgspec.structs.replace(intent, ref_price=ref))
         self._execute(list(self.desk.brackets[iid].entry_plan))
+
+    def _reachable(self, instrument: int) -> tuple[int, int]:
+        if not 0 <= instrument < len(self._symbols):
+            return 0, 0
+        return self.desk.reachable(instrument, self.book)
 
     # ---------------------------------------------------------------- broker reports
 
@@ -444,6 +474,7 @@ class OrderEngine(BrokerActions):
         """The one place state changes: live right after emit, and on restore for each event."""
         if isinstance(msg, TicksProcessed):
             self._marked_seq, self._marked_ns = msg.upto_seq - 1, msg.ts_event_ns
+            self.exposure.roll_day(msg.ts_event_ns)
         elif isinstance(msg, OrderFilled):
             if msg.fill_id not in self.book.fill_ids:
                 self._touch(self.book.apply(msg))
@@ -463,11 +494,15 @@ class OrderEngine(BrokerActions):
             self._intents_seen += 1
         elif isinstance(msg, TradingStateChanged):
             self.trading_state = msg.state
+            loss = msg.state == "HALTED" and msg.reason.startswith(LOSS_LIMIT_REASON)
+            self.loss_halt_day_ns = ist_midnight_ns(msg.ts_event_ns) if loss else 0
             self.desk.touch_all()
             if msg.state == "ACTIVE":
                 self.flattening = False
         elif isinstance(msg, FlattenAll):
             self.flattening = True
+            self.desk.close_all()
+        elif isinstance(msg, BracketsClosed):
             self.desk.close_all()
 
     def _touch(self, order) -> None:

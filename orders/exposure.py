@@ -23,6 +23,8 @@ O(stop - start) (+ open positions on ticks of instruments held). Imports numpy a
 import numpy as np
 from numba import njit
 
+from common.clock import ist_midnight_ns
+
 MARKET_DTYPE = np.dtype([("last_price", np.float64), ("last_ts_ns", np.int64),
                          ("last_seq", np.int64)])
 NEVER_NS = (1 << 63) - 1
@@ -116,7 +118,10 @@ class Exposure:
         self.realised = np.zeros(n, np.float64)
         self.traded = np.zeros(n, np.bool_)
         self.fees_inr = 0.0
-        self.realised_net = 0.0       # realised P&L minus charges, accumulated fill by fill
+        # The IST trading day's realised P&L minus charges, fill by fill: what the daily loss limit
+        # judges. `roll_day` starts it again at 0 on the first tick or event of a new IST day.
+        self.realised_net = 0.0
+        self.day_ns = 0               # IST midnight of the day realised_net belongs to
         self.open_instr = np.zeros(0, np.int64)
         self.open_slot = np.full(n, -1, np.int64)
         self.scratch_px = np.zeros(n, np.float64)
@@ -141,6 +146,19 @@ class Exposure:
         self.fees_inr += fees_inr
         self.realised_net += (realised - before) - fees_inr
         self._reindex_open()
+
+    def roll_day(self, ts_ns: int) -> bool:
+        """Start a new IST day's P&L if `ts_ns` (market time) is on a later day; True if it did.
+
+        Positions carried over (none, when the square-off runs) keep their average price, so their
+        mark-to-market counts in the new day from that price.
+        """
+        day = ist_midnight_ns(ts_ns) if ts_ns > 0 else 0
+        if day <= self.day_ns:
+            return False
+        rolled = self.day_ns != 0
+        self.day_ns, self.realised_net = day, 0.0
+        return rolled
 
     def _reindex_open(self) -> None:
         self.open_instr = np.flatnonzero(self.pos_qty).astype(np.int64)

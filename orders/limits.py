@@ -61,6 +61,7 @@ class RiskLimits:
     square_off: str = "15:10"
     session_end: str = "15:30"
     enforce_session: bool = True
+    leg_prices: str = "fill"          # stop and target from the entry's fill, or "signal"
 
     @classmethod
     def from_config(cls, risk) -> "RiskLimits":

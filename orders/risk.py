@@ -13,10 +13,11 @@ counts); the per-instrument arrays are indexed by the tick's `instrument`. Price
 ns, quantities units. O(1). Imports numpy and numba only.
 """
 
-import math
-
 import numpy as np
 from numba import njit
+
+from common.pricegrid import off_tick
+from common.pricegrid import round_nearest as round_to_tick  # noqa: F401  (the name risk's users know)
 
 STATE_ACTIVE, STATE_REDUCING, STATE_HALTED = 0, 1, 2
 TRADING_STATE_CODES = {"ACTIVE": STATE_ACTIVE, "REDUCING": STATE_REDUCING, "HALTED": STATE_HALTED}
@@ -65,19 +66,6 @@ CHECK_DTYPE = np.dtype([
     ("pending_sell", np.int64), ("gross_exposure_inr", np.float64),
     ("pending_gross_inr", np.float64), ("day_pnl_inr", np.float64),
 ])
-
-
-@njit(cache=True)
-def off_tick(price, tick_size):
-    """True when price is not a whole number of ticks (beyond a millionth of a tick of noise)."""
-    steps = price / tick_size
-    return abs(steps - math.floor(steps + 0.5)) > 1e-6
-
-
-@njit(cache=True)
-def round_to_tick(price, tick_size):
-    """The nearest multiple of the tick size (for prices OTrade derives: stop and target legs)."""
-    return math.floor(price / tick_size + 0.5) * tick_size
 
 
 @njit(cache=True)
@@ -221,11 +209,17 @@ class RiskGate:
         return -(-qty // freeze)
 
     def check(self, intent, *, duplicate: bool, trading_state: str, phase: int, clock_ns: int,
-              book, exposure, throttle) -> tuple[int, dict]:
-        """(reason code, facts for the denial text) for one SignalRaised; never raises."""
+              book, exposure, throttle, reachable: tuple[int, int] = (0, 0)) -> tuple[int, dict]:
+        """(reason code, facts for the denial text) for one SignalRaised; never raises.
+
+        `reachable` is how far the orders already working or planned on the intent's instrument can
+        move its position (up, down): `BracketDesk.reachable`. The position limit is judged on the
+        position plus that plus this entry, so it holds whichever of them fill.
+        """
         k = int(intent.instrument)
         known = 0 <= k < self._n
-        pending_buy, pending_sell, pending_gross = self._pending(k, book, exposure)
+        pending_buy, pending_sell = reachable
+        pending_gross = self._pending_gross(book, exposure)
         pos_qty = int(exposure.pos_qty[k]) if known else 0
         day_pnl = exposure.day_pnl()
         # One tuple store in CHECK_DTYPE field order: a field-by-field fill costs ten times more.
@@ -247,16 +241,10 @@ class RiskGate:
         return code, facts
 
     @staticmethod
-    def _pending(k: int, book, exposure) -> tuple[int, int, float]:
-        """What working entries would add: per side on this instrument, and rupees overall."""
-        buy = sell = 0
+    def _pending_gross(book, exposure) -> float:
+        """What working entries would add to the gross exposure, rupees."""
         gross = 0.0
         for o in book.working_entries():
             px = o.price if o.price > 0 else float(exposure.last_price[o.instrument])
             gross += o.leaves * px
-            if o.instrument == k:
-                if o.side > 0:
-                    buy += o.leaves
-                else:
-                    sell += o.leaves
-        return buy, sell, gross
+        return gross

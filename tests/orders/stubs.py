@@ -101,7 +101,9 @@ class Desk:
                  emit=None, wrap=None):
         self.directory = str(directory)
         self.rows = instruments() if rows is None else rows
-        self.limits = limits or RiskLimits(enforce_session=False)
+        # Legs at the intent's own prices, so a test reads them off its tape; the default (legs
+        # from the entry's fill) has its own tests in tests/orders/test_leg_prices.py.
+        self.limits = limits or RiskLimits(enforce_session=False, leg_prices="signal")
         self.broker_options = dict(slippage_ticks=slippage_ticks,
                                    max_fill_qty_per_tick=max_fill_qty_per_tick)
         self.events: list = []
