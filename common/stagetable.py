@@ -63,7 +63,7 @@ COUNTER_NAMES = {
     "signals": ["ticks", "intents", "overruns", "skipped_replayed", "journal_records", "send_drops"],
     "orders": ["intents", "orders", "fills", "denials", "rejections", "cancels", "in_doubt",
                "duplicate_intents", "broker_errors", "ticks", "updates_applied", "updates_duplicate",
-               "updates_ignored", "update_fills", "trading_state"],
+               "updates_ignored", "update_fills", "trading_state", "bad_broker_rows"],
     "positions": ["fills", "duplicate_fills", "ticks", "reconciles", "mismatches", "overruns"],
 }
 

@@ -56,6 +56,10 @@ BATCH = 4096
 # such an outage is lost, protection is not.
 SIGNALS_SILENT_NS = 5_000_000_000
 RECOVERY_RETRY_NS = 10_000_000_000    # a recovery the broker refused is tried again this often
+# A recovery the broker could not answer (5xx, 429, refused connection, timeout) is tried again after
+# 0.5 s, doubling to 10 s: a blip is over in a second, an outage is not hammered.
+RECOVERY_BACKOFF_FIRST_NS = 500_000_000
+RECOVERY_BACKOFF_MAX_NS = 10_000_000_000
 # Stage counter <- the broker's order_update_counts() key.
 UPDATE_COUNTERS = (("updates_applied", "applied"), ("updates_duplicate", "duplicate"),
                    ("updates_ignored", "ignored"), ("update_fills", "fills"))
@@ -85,6 +89,9 @@ class OrdersStage:
         self.pub = self.updates = None
         self.outgoing: list = []      # journaled events not yet published (see commit)
         self.recovery_error, self.recovery_retry_ns = "", 0
+        self.recovery_attempts = 0    # failed recoveries in a row (the backoff's exponent)
+        self.recovery_shown = None    # (state, reason) shown before a retryable hold, to show again
+        self.recovered_reason = ""    # the reason of the trading state the journal ends in
         self.foreign_updates = 0      # BrokerOrderUpdates of another broker than ours
 
     # -- the engine's sink: durable first, then published ------------------------------------
@@ -164,7 +171,8 @@ class OrdersStage:
         snapshot, cursor = self.market.load()
         self.engine.restore(events, snapshot)
         last = next((m for m in reversed(events) if isinstance(m, TradingStateChanged)), None)
-        self._show_trading_state(self.engine.trading_state, last.reason if last else "")
+        self.recovered_reason = last.reason if last else ""
+        self._show_trading_state(self.engine.trading_state, self.recovered_reason)
         if self.finish_recovery() and events:
             self.log.info("recovered", events=len(events), market_cursor=cursor, ring_cursor=self.reader.cursor,
                           intents=self.last_intent_seq, trading_state=self.engine.trading_state)
@@ -172,9 +180,17 @@ class OrdersStage:
     def finish_recovery(self) -> bool:
         """Settle the orders of unknown outcome at the broker, then take the intents we missed.
 
-        A broker that refuses our session (a dead token) cannot tell us what happened to them: rather
-        than crash and be restarted into the same refusal, hold — trading HALTED with the reason, no
-        tick applied, nothing sent — and try again every RECOVERY_RETRY_NS. Returns True once done.
+        Until that is done no tick is applied and nothing is sent (step holds), and the stage stays
+        up, beating, instead of crashing into a restart that would meet the same broker:
+        - a broker that refuses our session (a dead token) cannot tell us what happened to the
+          orders: trading HALTED (journaled, resuming is the operator's call), retried every
+          RECOVERY_RETRY_NS;
+        - a broker that could not answer (5xx, 429, a refused connection, a timeout: BrokerRetryable;
+          or a read it refused) is a blip: the status shows HALTED with the reason, retried after a
+          growing backoff (recovery_backoff_ns), and once it answers the state shown before comes
+          back by itself. The engine's own state is not touched, so nothing about the blip is
+          journaled and a restart during it recovers exactly as before.
+        Returns True once done.
         """
         try:
             self.engine.resolve_in_doubt()
@@ -186,11 +202,30 @@ class OrdersStage:
                 self.engine.halt(f"broker fatal error during recovery: {e}")
             self.recovery_error, self.recovery_retry_ns = str(e), mono_ns() + RECOVERY_RETRY_NS
             return False
+        except BrokerError as e:
+            self._hold_recovery(e)
+            return False
+        if self.recovery_shown is not None:
+            self.log.warning("recovery finished: the broker answers again", attempts=self.recovery_attempts)
+            self._show_trading_state(*self.recovery_shown)
         self.recovery_error = self.engine.broker_down = ""
+        self.recovery_attempts, self.recovery_shown = 0, None
         signals_cursor = self._signals_cursor()        # read BEFORE the journal: all intents below it are in it
         self.catch_up_intents()
         self.watermark = max(self.watermark, signals_cursor)
         return True
+
+    def _hold_recovery(self, e: BrokerError) -> None:
+        """The broker did not answer recovery's reads: show HALTED with why, try again after a backoff."""
+        delay_ns = recovery_backoff_ns(self.recovery_attempts)
+        self.recovery_attempts += 1
+        reason = f"recovery: broker unreachable ({e}), retrying"
+        if self.recovery_shown is None:
+            self.recovery_shown = (self.engine.trading_state, self.recovered_reason)
+            self.log.error("cannot finish recovery: the broker did not answer; holding, trading halted",
+                           error=str(e), retry_s=delay_ns / 1e9)
+        self._show_trading_state("HALTED", reason)
+        self.recovery_error, self.recovery_retry_ns = str(e), mono_ns() + delay_ns
 
     def _signals_cursor(self) -> int:
         for info in self.ring.readers():
@@ -266,6 +301,7 @@ class OrdersStage:
                 self.engine.poll_broker()
             if self.updates is not None:
                 self._report_updates()
+            self.rt.set_count("bad_broker_rows", self.broker.bad_rows)
         self.commit()
 
     def take_order_updates(self) -> None:
@@ -351,6 +387,11 @@ def _topic(msg) -> bytes:
         return topics.EVT_TRADING_STATE
     strategy = getattr(msg, "strategy", "")
     return topics.order_topic(strategy) if strategy else topics.EVT_ORDER
+
+
+def recovery_backoff_ns(attempts: int) -> int:
+    """The wait before the next try after `attempts` failed ones in a row: 0.5 s, 1 s, 2 s, ... 10 s."""
+    return min(RECOVERY_BACKOFF_MAX_NS, RECOVERY_BACKOFF_FIRST_NS << min(attempts, 16))
 
 
 def run(ctx) -> int:

@@ -129,6 +129,7 @@ class Broker(ABC):
     """See the module docstring for the contract of each method."""
 
     capabilities: frozenset = frozenset()
+    bad_rows: int = 0     # live brokers: rows of ours skipped as malformed (orders/brokers/replies.py)
 
     @abstractmethod
     def place(self, req: OrderRequest) -> BrokerAck: ...

@@ -4,9 +4,16 @@ Events by polling. A live broker answers a placement before the exchange does; w
 the exchange's accept or rejection, fills, cancels, is in its order book. So poll_events reads the
 book at most every `poll_interval_ms` (settings), and the trade book only when a filled quantity
 grew, through one OrderDiff (orderdiff.py) that also takes whatever the broker pushes
-(`_pushed_events`, Kite's ticker order updates). Only our orders (a non-empty tag) are reported. A
-failed read is counted (`poll_failures`, `last_poll_error`) and skipped: the next poll reads the
-same book. A BrokerFatal (the token) propagates: nothing can be read until a human logs in again. A
+(`_pushed_events`, Kite's ticker order updates). A failed read is counted (`poll_failures`,
+`last_poll_error`) and skipped: the next poll reads the same book.
+
+Only our rows are read (orders/brokers/replies.py). An order-book row whose tag cannot be one of our
+client ids (another app's, placed by hand) is ignored after reading its tag alone, and a trade of an
+order that is not ours after reading its order_id alone: `orders()` and `trades()` return OTrade's
+orders and executions only. A row of ours that does not validate is counted (`bad_rows`, per
+endpoint in `bad_rows_by_endpoint`), logged once per field, and skipped, so one poison row can no
+longer fail every poll and every recovery. A reply of the wrong shape (`data: null`, a string) is a
+BrokerRetryable naming the endpoint. A BrokerFatal (the token) propagates: nothing can be read until a human logs in again. A
 poll that cannot read the trade book yet (throttled) reports nothing and comes due at once, so
 trades still come before the orders they fill.
 
@@ -25,7 +32,7 @@ variables and its local server's fixed values.
 Broker-specific parts: `config_key`, `settings_type` and `credentials_for` (what from_config
 reads), and as hooks `_order_from_row(row)` and `_trade_from_row(row)` (that broker's parse.py with
 its instrument lookup), `_note(order)` (what the adapter keeps of every order it sees) and
-`_pushed_events()`. The throttle must offer `api_room()` and `take_api(name)`; the HTTP client
+`_pushed_events()`, and `parse` (the broker's parse module: `tag_of`, `order_id_of`). The throttle must offer `api_room()` and `take_api(name)`; the HTTP client
 `orders()`, `trades()`, `close()` and `requests_sent`.
 """
 
@@ -35,6 +42,7 @@ from dataclasses import dataclass
 from common.errors import BrokerRejected, BrokerRetryable
 from orders.brokers.base import ORDER_TYPES, Broker, BrokerOrder, BrokerTrade, OrderRequest
 from orders.brokers.orderdiff import OrderDiff
+from orders.brokers.replies import BadRow, RowChecker, is_client_id, rows_of
 
 NS_PER_MS = 1_000_000
 TAG_MAX_LEN = 20
@@ -51,6 +59,7 @@ class LiveBroker(Broker):
     config_key = ""           # the section of config.broker: "kite", "upstox"
     settings_type = None      # its settings class: from_config(section, **overrides)
     credentials_for = None    # staticmethod (secrets, local_server) -> the broker's credentials
+    parse = None              # the broker's parse module (tag_of, order_id_of)
 
     def __init__(self, http, throttle, settings, clock):
         self._http = http
@@ -58,7 +67,9 @@ class LiveBroker(Broker):
         self._settings = settings
         self._clock = clock
         self._client_ids: dict[str, str] = {}       # broker order id -> our client order id
-        self._diff = OrderDiff(self._trade_from_row)
+        self._foreign: set[str] = set()              # order ids in the book that are not ours
+        self._row_checker = RowChecker(self.config_key)
+        self._diff = OrderDiff(self._our_trade)
         self._next_poll_ns = 0
         self.poll_failures = 0
         self.last_poll_error = ""
@@ -80,16 +91,28 @@ class LiveBroker(Broker):
         return next((o for o in self.orders() if o.client_order_id == client_order_id), None)
 
     def orders(self) -> list[BrokerOrder]:
+        """Today's orders of ours (see the module docstring for the rows left out)."""
         self._throttle.take_api("orders")
         return self._remember(self._http.orders())
 
     def trades(self) -> list[BrokerTrade]:
+        """Today's executions of our orders."""
         self._throttle.take_api("trades")
-        rows = self._http.trades()
-        if any(str(r.get("order_id")) not in self._client_ids for r in rows):
+        rows = rows_of(self._http.trades(), self.config_key, "trades")
+        ids = {self.parse.order_id_of(r) for r in rows}
+        if any(oid and oid not in self._client_ids and oid not in self._foreign for oid in ids):
             self.orders()   # trades carry no tag: the order book says whose they are
-        trades = (self._trade_from_row(r) for r in rows)
+        trades = (self._our_trade(r) for r in rows)
         return [t for t in trades if t is not None]
+
+    @property
+    def bad_rows(self) -> int:
+        """Rows of ours skipped because they did not validate, since this adapter opened."""
+        return self._row_checker.bad_rows
+
+    @property
+    def bad_rows_by_endpoint(self) -> dict[str, int]:
+        return dict(self._row_checker.bad_by_endpoint)
 
     def close(self) -> None:
         self._http.close()
@@ -126,20 +149,51 @@ class LiveBroker(Broker):
         if not self._throttle.api_room():
             return None
         self._throttle.take_api("trades")
-        return self._http.trades()
+        return rows_of(self._http.trades(), self.config_key, "trades")
 
-    def _remember(self, rows: list[dict]) -> list[BrokerOrder]:
-        """Order-book rows as BrokerOrders (rows for instruments outside the table dropped), each
-        one's client id and whatever `_note` keeps remembered."""
+    def _remember(self, reply) -> list[BrokerOrder]:
+        """Our order-book rows as BrokerOrders (rows for instruments outside the table dropped), each
+        one's client id and whatever `_note` keeps remembered. Rows not ours are read no further
+        than their tag (and order id, so their trades are known not to be ours)."""
         out = []
-        for row in rows:
-            order = self._order_from_row(row)
+        for row in rows_of(reply, self.config_key, "orders"):
+            if not isinstance(row, dict):
+                self._row_checker.bad("orders", BadRow("", f"a {type(row).__name__}, not an object"))
+                continue
+            if not is_client_id(self.parse.tag_of(row)):
+                if oid := self.parse.order_id_of(row):
+                    self._foreign.add(oid)
+                continue
+            try:
+                order = self._order_from_row(row)
+            except BadRow as e:
+                self._row_checker.bad("orders", e, self.parse.order_id_of(row))
+                continue
             if order is None:
                 continue
             self._client_ids.setdefault(order.broker_order_id, order.client_order_id)
             self._note(order)
             out.append(order)
         return out
+
+    def _our_trade(self, row) -> BrokerTrade | None:
+        """A trade-book row of one of our orders as a BrokerTrade; None for anyone else's (read no
+        further than its order id) and for a bad row (counted)."""
+        oid = self.parse.order_id_of(row)
+        if not self._client_ids.get(oid):
+            if not isinstance(row, dict):
+                self._row_checker.bad("trades", BadRow("", f"a {type(row).__name__}, not an object"))
+            elif not oid:
+                self._row_checker.bad("trades", BadRow("order_id", "missing or not an id"))
+            return None
+        try:
+            return self._trade_from_row(row)
+        except BadRow as e:
+            self._row_checker.bad("trades", e, oid)
+            return None
+
+    def _bad_position(self, error: BadRow) -> None:
+        self._row_checker.bad("positions", error)
 
     # ---------------------------------------------------------------- hooks
 

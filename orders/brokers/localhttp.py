@@ -16,6 +16,12 @@ order IS recorded) and then waits delay_s before answering, so a client with a s
 up: the in-doubt placement; "drop" waits and closes the connection without serving. Waits end early
 on stop(), so stop() never hangs on them. HTTP/1.0 (one request per connection), so no idle
 keep-alive connection outlives a request; stop() joins every handler thread.
+
+Poison switches, for tests of what the adapters make of malformed replies: `fail_next("reply", n,
+body=b'...', route=)` answers 200 with exactly that body (`{"status": "success", "data": null}`, a
+string, ...), and `plant(route, rows)` adds `rows` (anything JSON: a row with "quantity": "ten", a
+bare string) after the venue's own in the `data` list of every answer on that route until
+`plant(route, [])`.
 """
 
 import http.server
@@ -25,7 +31,10 @@ import traceback
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
+
 WAIT_MODES = ("delay", "accept_timeout", "drop")
+REPLY_MODE = "reply"
 
 
 @dataclass
@@ -34,6 +43,7 @@ class _Failure:
     left: int
     delay_s: float
     route: str | None      # "POST /orders" matches that method and any path starting with it
+    body: bytes = b""      # REPLY_MODE: the 200's body
 
 
 class LocalRestServer:
@@ -56,6 +66,7 @@ class LocalRestServer:
         self.requests: list[tuple[str, str]] = []    # (method, path) of every request received
         self.internal_errors: list[str] = []         # tracebacks of server bugs (tests assert none)
         self._login_codes: set[str] = set()          # issued, not yet exchanged for a token
+        self._planted: dict[str, list] = {}          # "GET /orders" -> rows added to its answers
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -93,11 +104,18 @@ class LocalRestServer:
         """Match TICK_DTYPE rows (seq increasing) against the working orders."""
         self.exchange.on_ticks(rows)
 
-    def fail_next(self, mode: str, n: int = 1, *, delay_s: float = 5.0, route: str | None = None):
-        if mode not in self.CANNED and mode not in WAIT_MODES:
-            raise ValueError(f"unknown failure mode {mode!r}; one of {sorted(self.CANNED) + list(WAIT_MODES)}")
+    def fail_next(self, mode: str, n: int = 1, *, delay_s: float = 5.0, route: str | None = None,
+                  body: bytes = b""):
+        modes = sorted(self.CANNED) + list(WAIT_MODES) + [REPLY_MODE]
+        if mode not in modes:
+            raise ValueError(f"unknown failure mode {mode!r}; one of {modes}")
         with self._lock:
-            self._failures.append(_Failure(mode, int(n), float(delay_s), route))
+            self._failures.append(_Failure(mode, int(n), float(delay_s), route, bytes(body)))
+
+    def plant(self, route: str, rows: list) -> None:
+        """Serve `rows` after the venue's own rows on `route` ("GET /orders", matched whole)."""
+        with self._lock:
+            self._planted[route] = list(rows)
 
     def _issue_login_code(self, nbytes: int) -> str:
         """A fresh single-use code, as a login redirect hands one out; the token exchange redeems it
@@ -128,7 +146,11 @@ class LocalRestServer:
         try:
             if mode in self.CANNED:
                 raise self.error_type(*self.CANNED[mode])
-            status, payload = 200, self._answer(method, path, url.query, body, handler.headers)
+            if mode == REPLY_MODE:
+                status, payload = 200, failure.body
+            else:
+                status, payload = 200, self._with_planted(f"{method} {path}",
+                                                          self._answer(method, path, url.query, body, handler.headers))
         except self.error_type as e:
             status, payload = e.http_status, self._error_body(e)
         except Exception:  # noqa: BLE001 - a server bug answers 500 and is kept for the test to see
@@ -148,6 +170,15 @@ class LocalRestServer:
                         self._failures.remove(failure)
                     return failure
         return None
+
+    def _with_planted(self, route: str, payload: bytes) -> bytes:
+        with self._lock:
+            rows = self._planted.get(route)
+        if not rows:
+            return payload
+        doc = orjson.loads(payload)
+        doc["data"] = list(doc.get("data") or []) + rows
+        return orjson.dumps(doc)
 
     def _answer(self, method: str, path: str, query: str, body: bytes, headers) -> bytes:
         raise NotImplementedError

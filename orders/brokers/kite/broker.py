@@ -38,6 +38,7 @@ from orders.brokers.kite.credentials import session_credentials
 from orders.brokers.kite.http import KiteHttp, gtt_leg
 from orders.brokers.kite.throttle import KiteThrottle
 from orders.brokers.live import LiveBroker, check_order
+from orders.brokers.replies import object_of
 
 MARKET_PROTECTED = ("MARKET", "SL-M")
 MAX_QUEUED_UPDATES = 10_000   # while a restarted engine catches up; the oldest go first (polls cover them)
@@ -53,7 +54,7 @@ class KiteBroker(LiveBroker):
     clock : wall-clock ns, for the throttle and the poll interval.
     """
 
-    config_key, settings_type = "kite", KiteSettings
+    config_key, settings_type, parse = "kite", KiteSettings, parse
     credentials_for = staticmethod(session_credentials)
 
     def __init__(self, instruments, settings: KiteSettings, credentials, *, clock=time.time_ns):
@@ -106,7 +107,8 @@ class KiteBroker(LiveBroker):
 
     def positions(self):
         self._throttle.take_api("positions")
-        return parse.positions_from_data(self._http.positions(), self._instruments)
+        data = object_of(self._http.positions(), "kite", "positions")
+        return parse.positions_from_data(data, self._instruments, on_bad=self._bad_position)
 
     # ---------------------------------------------------------------- events
 

@@ -42,6 +42,11 @@ def classify(exc: Exception, endpoint: str, secrets: tuple[str, ...] = ()) -> Br
     if isinstance(exc, requests.exceptions.RequestException):
         return BrokerRetryable(f"kite {endpoint}: network error ({type(exc).__name__})",
                                code="NetworkError")
+    if isinstance(exc, (TypeError, KeyError, AttributeError, ValueError)):
+        # The SDK indexing a reply of the wrong shape (`data: null`, a string body): never an
+        # AttributeError out of the adapter; for a write, the outcome is unknown.
+        return BrokerRetryable(f"kite {endpoint}: malformed reply ({type(exc).__name__}); outcome unknown",
+                               code="BadResponse")
     if not isinstance(exc, kex.KiteException):
         return BrokerRetryable(f"kite {endpoint}: unexpected {type(exc).__name__}",
                                code=type(exc).__name__)

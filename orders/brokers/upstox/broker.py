@@ -24,6 +24,7 @@ from common.errors import BrokerRejected
 from orders import statemachine as sm
 from orders.brokers.base import CAP_PARTIAL_FILLS, BrokerAck, BrokerOrder, BrokerTrade, OrderRequest
 from orders.brokers.live import LiveBroker, check_order
+from orders.brokers.replies import rows_of
 from orders.brokers.upstox import parse
 from orders.brokers.upstox.config import PRODUCT_OF, UpstoxSettings
 from orders.brokers.upstox.credentials import session_credentials
@@ -43,7 +44,7 @@ class UpstoxBroker(LiveBroker):
     clock : wall-clock ns, for the throttle and the poll interval.
     """
 
-    config_key, settings_type = "upstox", UpstoxSettings
+    config_key, settings_type, parse = "upstox", UpstoxSettings, parse
     credentials_for = staticmethod(session_credentials)
 
     def __init__(self, instruments, settings: UpstoxSettings, credentials, *, clock=time.time_ns):
@@ -90,7 +91,8 @@ class UpstoxBroker(LiveBroker):
 
     def positions(self):
         self._throttle.take_api("positions")
-        return parse.positions_from_rows(self._http.positions(), self._index_of_key)
+        rows = rows_of(self._http.positions(), "upstox", "positions")
+        return parse.positions_from_rows(rows, self._index_of_key, on_bad=self._bad_position)
 
     # ---------------------------------------------------------------- internals
 

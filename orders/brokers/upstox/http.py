@@ -8,19 +8,34 @@ What it adds to the SDK, and why:
 - responses are read raw (`_preload_content=False`) and parsed with orjson: the SDK's model
   deserialisation is slow and chokes on fields it does not know; we only need `data`.
 - every failure leaves as an OTrade broker error (errors.py), with no secret in its message.
+- replies are checked for shape: the book reads return `data` as sent (the adapter refuses anything
+  but a list, orders/brokers/replies.py: a null is not an empty book, which at recovery would read as
+  "never received" and send an order again), and the order calls decode `data` into typed structs
+  (`PlaceReply`, `OrderIdReply`): no usable id is a BrokerRetryable (outcome unknown), never an
+  AttributeError.
 The SDK sends /order/place|modify|cancel to `Configuration.order_host` and everything else to
 `Configuration.host`, which is how both are pointed at one local server.
 """
 
+import msgspec
 import orjson
 import upstox_client
 from upstox_client.models.modify_order_request import ModifyOrderRequest
 from upstox_client.models.place_order_v3_request import PlaceOrderV3Request
 
 from common.errors import BrokerRejected, BrokerRetryable
+from orders.brokers.replies import BadRow, decode
 from orders.brokers.upstox.errors import classify, from_response
 
 API_VERSION = "2.0"
+
+
+class PlaceReply(msgspec.Struct):
+    order_ids: list[str | int]
+
+
+class OrderIdReply(msgspec.Struct):
+    order_id: str | int | None = None
 
 
 class UpstoxHttp:
@@ -78,8 +93,8 @@ class UpstoxHttp:
         """POST /v3/order/place → the order id. A 200 means accepted by Upstox, not by the exchange."""
         body = _model(PlaceOrderV3Request, "place_order", fields)
         data = self._call("place_order", self._orders_v3.place_order, body)
-        ids = (data or {}).get("order_ids") or []
-        if not ids:
+        ids = _reply(data, PlaceReply, "place_order").order_ids
+        if not ids or not str(ids[0]):
             raise BrokerRetryable("upstox place_order: success without an order id; outcome unknown",
                                   code="BadResponse")
         return str(ids[0])
@@ -87,27 +102,27 @@ class UpstoxHttp:
     def modify_order(self, **fields) -> str:
         """PUT /v3/order/modify (absolute values: quantity, price, trigger_price, order_type, validity)."""
         body = _model(ModifyOrderRequest, "modify_order", fields)
-        return str((self._call("modify_order", self._orders_v3.modify_order, body) or {})
-                   .get("order_id", fields.get("order_id")))
+        data = self._call("modify_order", self._orders_v3.modify_order, body)
+        return str(_reply(data, OrderIdReply, "modify_order").order_id or fields.get("order_id"))
 
     def cancel_order(self, order_id: str) -> str:
         """DELETE /v3/order/cancel?order_id=."""
-        return str((self._call("cancel_order", self._orders_v3.cancel_order, order_id) or {})
-                   .get("order_id", order_id))
+        data = self._call("cancel_order", self._orders_v3.cancel_order, order_id)
+        return str(_reply(data, OrderIdReply, "cancel_order").order_id or order_id)
 
     # ---------------------------------------------------------------- books (host)
 
     def orders(self) -> list[dict]:
         """GET /v2/order/retrieve-all: the day's order book."""
-        return self._call("orders", self._orders.get_order_book, API_VERSION) or []
+        return self._call("orders", self._orders.get_order_book, API_VERSION)
 
     def trades(self) -> list[dict]:
         """GET /v2/order/trades/get-trades-for-day."""
-        return self._call("trades", self._orders.get_trade_history, API_VERSION) or []
+        return self._call("trades", self._orders.get_trade_history, API_VERSION)
 
     def positions(self) -> list[dict]:
         """GET /v2/portfolio/short-term-positions."""
-        return self._call("positions", self._portfolio.get_positions, API_VERSION) or []
+        return self._call("positions", self._portfolio.get_positions, API_VERSION)
 
     # ---------------------------------------------------------------- session
 
@@ -135,3 +150,12 @@ def _model(cls, endpoint: str, fields: dict):
         return cls(**fields)
     except ValueError as e:
         raise BrokerRejected(f"upstox {endpoint}: {e}", code="InvalidRequest") from None
+
+
+def _reply(data, struct_type, endpoint: str):
+    """`data` of an order call decoded as `struct_type`; BrokerRetryable (outcome unknown) otherwise."""
+    try:
+        return decode(data, struct_type)
+    except BadRow as e:
+        raise BrokerRetryable(f"upstox {endpoint}: malformed reply ({e}); outcome unknown",
+                              code="BadResponse") from None

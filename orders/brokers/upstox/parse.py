@@ -6,14 +6,23 @@ pending"; reference/brokers.md §2.4: only "complete" is documented, the full li
 Anything not final and not a pending cancel is a working order. Instruments are named by their
 instrument_key ("NSE_EQ|INE002A01018"), which is the instrument table's `broker_key`; a row for an
 instrument outside the table (placed by hand) becomes None. Timestamps are naive IST
-"YYYY-MM-DD HH:MM:SS" strings. Imports only the standard library, `common` and the broker records.
+"YYYY-MM-DD HH:MM:SS" strings.
+
+Rows are validated before they are read (`UpstoxOrderRow`, `UpstoxTradeRow`, `UpstoxPositionRow`:
+the fields OTrade reads, typed); a row that does not validate raises `replies.BadRow` naming the
+field, which the adapter counts and skips (orders/brokers/live.py). `tag_of(row)` reads only the tag.
+Imports only the standard library, msgspec, `common`, the broker records and orders/brokers/replies.py.
 """
 
 import datetime as dt
+from typing import Annotated
+
+import msgspec
 
 from common.clock import IST, NS_PER_S
 from orders import statemachine as sm
 from orders.brokers.base import BrokerOrder, BrokerPosition, BrokerTrade
+from orders.brokers.replies import BadRow, decode
 
 SIDE_OF = {"BUY": 1, "SELL": -1}
 TRANSACTION_OF = {1: "BUY", -1: "SELL"}
@@ -59,51 +68,113 @@ def ns_to_ist(ts_ns: int) -> str:
     return dt.datetime.fromtimestamp(ts_ns // NS_PER_S, tz=IST).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _f(row: dict, key: str) -> float:
-    return float(row.get(key) or 0.0)
+Qty = Annotated[int, msgspec.Meta(ge=0)]
+Price = Annotated[float, msgspec.Meta(ge=0)]
+Id = str | int
 
 
-def _i(row: dict, key: str) -> int:
-    return int(row.get(key) or 0)
+class UpstoxOrderRow(msgspec.Struct):
+    """The fields of an order-book row (GET /v2/order/retrieve-all) OTrade reads; None is a null."""
+
+    order_id: Id
+    instrument_token: str | None = None         # the instrument_key, "NSE_EQ|INE..."
+    tag: str | None = None
+    trading_symbol: str | None = None
+    tradingsymbol: str | None = None
+    transaction_type: str | None = None
+    quantity: Qty | None = None
+    order_type: str | None = None
+    price: Price | None = None
+    trigger_price: Price | None = None
+    status: str | None = None
+    filled_quantity: Qty | None = None
+    average_price: Price | None = None
+    status_message: str | None = None
+
+
+class UpstoxTradeRow(msgspec.Struct):
+    """The fields of a trade row (GET /v2/order/trades/get-trades-for-day) OTrade reads."""
+
+    trade_id: Id
+    order_id: Id
+    instrument_token: str | None = None
+    transaction_type: str | None = None
+    quantity: Qty | None = None
+    average_price: Price | None = None
+    exchange_timestamp: str | None = None
+    order_timestamp: str | None = None
+
+
+class UpstoxPositionRow(msgspec.Struct):
+    """The fields of a short-term position row OTrade reads."""
+
+    instrument_token: str | None = None
+    trading_symbol: str | None = None
+    tradingsymbol: str | None = None
+    quantity: int | None = None
+    average_price: float | None = None
+    realised: float | None = None
+
+
+def tag_of(row) -> str:
+    """The row's tag, without reading anything else ("" when none, or the row is no object)."""
+    tag = row.get("tag") if isinstance(row, dict) else None
+    return tag if isinstance(tag, str) else ""
+
+
+def order_id_of(row) -> str:
+    """A row's order_id as text, "" when it has none that is an id (nothing else read)."""
+    oid = row.get("order_id") if isinstance(row, dict) else None
+    return str(oid) if isinstance(oid, (str, int)) and not isinstance(oid, bool) else ""
 
 
 def order_from_row(row: dict, index_of_key: dict) -> BrokerOrder | None:
-    """An order book row → BrokerOrder; None for an instrument outside the table."""
-    instrument = index_of_key.get(row.get("instrument_token"), -1)
+    """An order book row → BrokerOrder; None for an instrument outside the table. BadRow when the
+    row does not validate."""
+    r = decode(row, UpstoxOrderRow)
+    if not str(r.order_id):
+        raise BadRow("order_id", "empty order id")
+    instrument = index_of_key.get(r.instrument_token, -1)
     if instrument < 0:
         return None
-    filled = _i(row, "filled_quantity")
-    return BrokerOrder(str(row["order_id"]), str(row.get("tag") or ""), instrument,
-                       str(row.get("trading_symbol") or row.get("tradingsymbol") or ""),
-                       SIDE_OF.get(row.get("transaction_type"), 0), _i(row, "quantity"),
-                       str(row.get("order_type") or ""), _f(row, "price"), _f(row, "trigger_price"),
-                       otrade_status(row.get("status"), filled), filled, _f(row, "average_price"),
-                       str(row.get("status_message") or ""))
+    filled = r.filled_quantity or 0
+    return BrokerOrder(str(r.order_id), r.tag or "", instrument, r.trading_symbol or r.tradingsymbol or "",
+                       SIDE_OF.get(r.transaction_type, 0), r.quantity or 0, r.order_type or "",
+                       r.price or 0.0, r.trigger_price or 0.0, otrade_status(r.status, filled), filled,
+                       r.average_price or 0.0, r.status_message or "")
 
 
 def trade_from_row(row: dict, index_of_key: dict, client_ids: dict) -> BrokerTrade | None:
-    """A trade row → BrokerTrade (trades carry no tag: `client_ids` maps order id → our id)."""
-    instrument = index_of_key.get(row.get("instrument_token"), -1)
+    """A trade row → BrokerTrade (trades carry no tag: `client_ids` maps order id → our id). BadRow
+    when the row does not validate."""
+    r = decode(row, UpstoxTradeRow)
+    instrument = index_of_key.get(r.instrument_token, -1)
     if instrument < 0:
         return None
-    order_id = str(row["order_id"])
-    return BrokerTrade(str(row["trade_id"]), order_id, client_ids.get(order_id, ""), instrument,
-                       SIDE_OF.get(row.get("transaction_type"), 0), _i(row, "quantity"),
-                       _f(row, "average_price"),
-                       ts_event_ns=ist_to_ns(row.get("exchange_timestamp") or row.get("order_timestamp")))
+    order_id = str(r.order_id)
+    return BrokerTrade(str(r.trade_id), order_id, client_ids.get(order_id, ""), instrument,
+                       SIDE_OF.get(r.transaction_type, 0), r.quantity or 0, r.average_price or 0.0,
+                       ts_event_ns=ist_to_ns(r.exchange_timestamp or r.order_timestamp))
 
 
-def positions_from_rows(rows: list[dict], index_of_key: dict) -> list[BrokerPosition]:
-    """Short-term positions → one BrokerPosition per instrument (products summed)."""
+def positions_from_rows(rows: list, index_of_key: dict, on_bad=None) -> list[BrokerPosition]:
+    """Short-term positions → one BrokerPosition per instrument (products summed). A row that does
+    not validate is skipped and handed to `on_bad(BadRow)` (raised without one)."""
     merged: dict[int, list] = {}
     for row in rows:
-        instrument = index_of_key.get(row.get("instrument_token"), -1)
+        try:
+            r = decode(row, UpstoxPositionRow)
+        except BadRow as e:
+            if on_bad is None:
+                raise
+            on_bad(e)
+            continue
+        instrument = index_of_key.get(r.instrument_token, -1)
         if instrument < 0:
             continue
-        qty = _i(row, "quantity")
-        symbol = str(row.get("trading_symbol") or row.get("tradingsymbol") or "")
-        entry = merged.setdefault(instrument, [symbol, 0, 0.0, 0.0])
+        qty = r.quantity or 0
+        entry = merged.setdefault(instrument, [r.trading_symbol or r.tradingsymbol or "", 0, 0.0, 0.0])
         entry[1] += qty
-        entry[2] += qty * _f(row, "average_price")
-        entry[3] += _f(row, "realised")
+        entry[2] += qty * (r.average_price or 0.0)
+        entry[3] += r.realised or 0.0
     return [BrokerPosition(i, s, q, (v / q) if q else 0.0, r) for i, (s, q, v, r) in merged.items()]
