@@ -10,11 +10,16 @@ Durability contract: when `JournalWriter.flush()` returns, every appended record
 Writes are `os.write` on an O_APPEND descriptor, one call per flush, so a reader sees whole records
 or a partial last line, never interleaving.
 
-Crash recovery: a crash can leave a torn last line (no newline). Opening a writer cuts it off and
-reads `last_seq` from the last good record, so a restarted producer continues its numbering.
-Readers never consume a line until its newline is there, and count (never raise on) a corrupt line,
-keeping its 1-based line number. One writer per file: a second one is refused (flock), so two copies
-of a stage can never interleave records. Imports only msgspec, the standard library and `common`.
+Integrity: every line is sealed with the CRC32 of its record (common/journalline.py) and a
+complete line that is not a sealed, readable record raises `JournalCorrupt` naming the file, the line
+and what to do: a journal is the truth a restart rebuilds positions and orders from, so a damaged
+record in the middle refuses recovery rather than silently changing what is rebuilt.
+
+Crash recovery: a crash can leave a torn last line (no newline). That is the one damage that is
+repaired: opening a writer cuts it off and reads `last_seq` from the last record, so a restarted
+producer continues its numbering; readers never consume a line until its newline is there. One writer
+per file: a second one is refused (flock), so two copies of a stage can never interleave records.
+Imports only msgspec, the standard library and `common`.
 """
 
 import fcntl
@@ -26,11 +31,11 @@ import msgspec
 
 from common.codec import decode_json, decode_json_dict, encode_json
 from common.errors import BusError
+from common.journalline import JournalCorrupt, line_number, problem, seal
 from common.messages import Message
 
 FSYNC_POLICIES = ("never", "batch", "always")
 _CHUNK = 1 << 20          # read granularity, and the most a writer buffers before writing
-_MAX_CORRUPT_LINES = 1000  # line numbers kept per reader; the count keeps going
 
 
 class _SeqOnly(msgspec.Struct):
@@ -56,6 +61,9 @@ class JournalWriter:
     ------
     ValueError
         For an unknown fsync policy.
+    JournalCorrupt
+        If the file's last complete line is not a sealed record (a torn line without its newline is
+        cut instead: that is what a crash mid-write leaves).
     BusError
         If another writer holds the file, or the file cannot be opened.
     """
@@ -69,7 +77,7 @@ class JournalWriter:
         created = not os.path.exists(self.path)
         self._fd = _open_locked(self.path)
         try:
-            self.truncated_bytes, self.last_seq = _recover_tail(self._fd)
+            self.truncated_bytes, self.last_seq = _recover_tail(self._fd, self.path)
             if fsync != "never":
                 os.fdatasync(self._fd)
                 if created:
@@ -77,6 +85,9 @@ class JournalWriter:
         except OSError as e:
             os.close(self._fd)
             raise BusError(f"cannot recover journal {self.path}: {e}") from None
+        except JournalCorrupt:
+            os.close(self._fd)
+            raise
         self._pending: list[bytes] = []
         self._unsynced = False        # written to the kernel since the last fdatasync
         self._pending_bytes = 0
@@ -95,12 +106,13 @@ class JournalWriter:
             raise BusError(f"journal {self.path}: an earlier write failed; reopen it")
         if msg.seq <= self.last_seq:
             raise BusError(f"journal {self.path}: seq {msg.seq} does not follow {self.last_seq}")
-        line = encode_json(msg) + b"\n"
+        body = encode_json(msg)
         if self._verify:
             try:
-                decode_json(line)
+                decode_json(body)
             except BusError as e:
                 raise BusError(f"journal {self.path}: refusing an unreadable record: {e}") from None
+        line = seal(body)
         self.last_seq = msg.seq
         self.appended += 1
         if self.fsync == "always":
@@ -172,26 +184,33 @@ def _open_locked(path: str) -> int:
     return fd
 
 
-def _recover_tail(fd: int) -> tuple[int, int]:
-    """Cut a torn last line; return (bytes cut, seq of the last readable record or 0)."""
+def _recover_tail(fd: int, path: str) -> tuple[int, int]:
+    """Cut a torn last line; return (bytes cut, seq of the last record or 0).
+
+    Only the last complete line is checked here (readers check every line): if it is not a sealed
+    record the file was damaged, not torn, and appending after it would bury the damage.
+    """
     size = os.fstat(fd).st_size
     good_end = _end_of_last_line(fd, size)
     if good_end < size:
         os.ftruncate(fd, good_end)
-    for line in _lines_backwards(fd, good_end):
-        try:
-            seq = _seq_decoder.decode(line).seq
-        except msgspec.DecodeError:
-            continue  # corrupt: readers count it; numbering continues from the last good record
-        # Only the seq is read: a record an older schema wrote still fixes the numbering, so a
-        # restarted producer never reuses a seq that is already in the file.
-        if seq > 0:
-            return size - good_end, seq
-    return size - good_end, 0
+    if good_end == 0:
+        return size, 0
+    start = _end_of_last_line(fd, good_end - 1)
+    line = os.pread(fd, good_end - 1 - start, start)
+    wrong = problem(line)
+    if wrong:
+        raise JournalCorrupt(path, line_number(fd, start), wrong)
+    # Only the seq is read: a record an older schema wrote still fixes the numbering, so a restarted
+    # producer never reuses a seq that is already in the file.
+    try:
+        return size - good_end, _seq_decoder.decode(line).seq
+    except msgspec.DecodeError as e:
+        raise JournalCorrupt(path, line_number(fd, start), f"a sealed record without a readable seq: {e}") from None
 
 
 def _end_of_last_line(fd: int, size: int) -> int:
-    """The offset just past the file's last newline (0 if it has none)."""
+    """The offset just past the last newline before `size` (0 if there is none)."""
     pos = size
     while pos > 0:
         start = max(0, pos - _CHUNK)
@@ -200,21 +219,6 @@ def _end_of_last_line(fd: int, size: int) -> int:
             return start + i + 1
         pos = start
     return 0
-
-
-def _lines_backwards(fd: int, end: int) -> Iterator[bytes]:
-    """The non-blank lines before `end` (which is just past a newline), last first."""
-    pos, carry = end, b""
-    while pos > 0:
-        start = max(0, pos - _CHUNK)
-        parts = (os.pread(fd, pos - start, start) + carry).split(b"\n")
-        pos = start
-        carry = parts[0]  # may continue in the chunk before
-        for line in reversed(parts[1:]):
-            if line.strip():
-                yield line
-    if carry.strip():
-        yield carry
 
 
 def _fsync_dir(path: str) -> None:
@@ -229,8 +233,16 @@ class JournalReader:
     """Reads one journal, from the start or where it left off, while it may still be written.
 
     `offset` is the byte just past the last line consumed, `line_no` that line's number and
-    `last_seq` the seq of the last record consumed. `corrupt` counts lines that are not a readable
-    message; `corrupt_lines` keeps their line numbers.
+    `last_seq` the seq of the last record consumed. Every complete line read is checked against its
+    seal, including the lines before a catch-up point that are otherwise only read for their seq.
+
+    Raises (from `read_from` and `poll`, while iterating)
+    ------
+    JournalCorrupt
+        At the first complete line that is not a sealed record, or whose record this version of
+        OTrade cannot decode; the reader stays before that line (reading again raises again).
+    BusError
+        If the file shrank below what was already read (it was replaced or truncated under us).
     """
 
     def __init__(self, path: str):
@@ -263,8 +275,6 @@ class JournalReader:
         self.offset = 0
         self.line_no = 0
         self.last_seq = 0
-        self.corrupt = 0
-        self.corrupt_lines: list[int] = []
 
     def __enter__(self) -> "JournalReader":
         return self
@@ -274,12 +284,14 @@ class JournalReader:
 
     def _records(self, min_seq: int) -> Iterator[Message]:
         for line in self._complete_lines():
-            msg = self._parse(line, min_seq)
+            msg = self._parse(line, min_seq)    # raises before the position moves past a bad line
+            self.offset += len(line) + 1
+            self.line_no += 1
             if msg is not None:
                 yield msg
 
     def _complete_lines(self) -> Iterator[bytes]:
-        """Each complete line after `offset`, advancing `offset` and `line_no` as it goes."""
+        """Each complete line after `offset` (the caller advances `offset` past each it consumed)."""
         if self._fd < 0:
             try:
                 self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
@@ -291,31 +303,29 @@ class JournalReader:
             data = _read_to_last_newline(self._fd, self.offset)
             if not data:
                 return
-            for line in data.split(b"\n")[:-1]:
-                self.offset += len(line) + 1
-                self.line_no += 1
-                yield line
+            yield from data.split(b"\n")[:-1]
 
     def _parse(self, line: bytes, min_seq: int) -> Message | None:
-        if not line.strip():
-            return None
+        wrong = problem(line)
+        if wrong:
+            raise JournalCorrupt(self.path, self.line_no + 1, wrong)
         if min_seq > 0:
             try:
                 seq = _seq_decoder.decode(line).seq
             except msgspec.DecodeError:
-                seq = min_seq  # not JSON: the full decode below counts it
+                seq = min_seq  # the full decode below names the problem
             if seq < min_seq:
                 self.last_seq = max(self.last_seq, seq)
                 return None
         try:
             msg = decode_json(line)
-            self.last_seq = msg.seq
-            return msg
-        except BusError:
-            self.corrupt += 1
-            if len(self.corrupt_lines) < _MAX_CORRUPT_LINES:
-                self.corrupt_lines.append(self.line_no)
-            return None
+        except BusError as e:
+            # Sealed, so not damaged: a record type or field this version does not know. Skipping
+            # it would rebuild a different state, so it is refused like a damaged one.
+            raise JournalCorrupt(self.path, self.line_no + 1,
+                                 f"a record this OTrade cannot read (another version wrote it?): {e}") from None
+        self.last_seq = msg.seq
+        return msg
 
 
 def _read_to_last_newline(fd: int, offset: int) -> bytes:
@@ -330,7 +340,8 @@ def _read_to_last_newline(fd: int, offset: int) -> bytes:
 
 
 def read_dicts(path: str) -> list[dict]:
-    """A journal's records as raw dicts, for reports and tests; torn and corrupt lines skipped."""
+    """A journal's records as raw dicts, for reports and tests: lines that are not sealed records (a
+    torn tail, damage) are skipped here; recovery reads through JournalReader, which refuses them."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -338,7 +349,7 @@ def read_dicts(path: str) -> list[dict]:
         return []
     records = []
     for line in data.split(b"\n")[:-1]:
-        if line.strip():
+        if not problem(line):
             try:
                 records.append(decode_json_dict(line))
             except BusError:

@@ -19,7 +19,7 @@ import orjson
 from common.errors import ConfigError
 from config.placement import available_cores as machine_cores
 from config.placement import check_cores
-from config.schema import STRATEGY_PARAMS, Config, Strategy, split_location
+from config.schema import LIVE_VENUES, STRATEGY_PARAMS, Config, Strategy, split_location
 from config.secrets import Secrets, find_secret_key, first_missing_secret, load_secrets
 
 CONFIG_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -62,7 +62,7 @@ def load_config(
         merged = _merge(merged, _read_json(file), display_path(file), origins)
     if overrides:
         merged = _merge(merged, dict(overrides), COMMAND_LINE, origins)
-    config = _convert(merged, origins)
+    config = _resolve_journal_fsync(_convert(merged, origins))
     _check_machine(config, origins, machine_cores() if available_cores is None else available_cores)
     secrets = load_secrets(environ, dotenv_path)
     missing = first_missing_secret(config, secrets)
@@ -166,6 +166,18 @@ def _convert(merged: dict, origins: _Origins) -> Config:
     except msgspec.ValidationError as e:
         path, message = _describe_validation_error(str(e), merged)
         raise ConfigError(message, source=origins.source_of(path), path=path) from None
+
+
+def _resolve_journal_fsync(config: Config) -> Config:
+    """journal.fsync left unset: durable ("batch") with a live broker, "never" for paper.
+
+    Real money must not depend on remembering --env prod: with kite or upstox the "about to send"
+    record is on disk before the broker call unless the file says otherwise.
+    """
+    if config.journal.fsync is not None:
+        return config
+    fsync = "batch" if config.broker.name in LIVE_VENUES else "never"
+    return msgspec.structs.replace(config, journal=msgspec.structs.replace(config.journal, fsync=fsync))
 
 
 def _check_machine(config: Config, origins: _Origins, cores: list[int]) -> None:

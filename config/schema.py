@@ -327,9 +327,16 @@ class PositionsConfig(Section, kw_only=True):
 
 
 class JournalConfig(Section, kw_only=True):
-    # "never" survives any process crash (written bytes are in the kernel); "batch"/"always" also survive
-    # power loss at the cost of an fdatasync per flush (milliseconds on the order path): prod uses "always".
-    fsync: Literal["never", "batch", "always"] = "never"
+    """journal: how durable the journals (and positions.json) are.
+
+    "never" survives any process crash (written bytes are in the kernel); "batch" also survives power
+    loss: an fdatasync on every flush, and orders flushes before every broker call, so the "about to
+    send" record is on disk before the order leaves (milliseconds on the order path); "always" syncs
+    every record. Unset (None) is resolved by config/loader.py from the broker: "batch" with a live
+    broker (broker.name kite or upstox, local rehearsal servers included), "never" for paper.
+    """
+
+    fsync: Literal["never", "batch", "always"] | None = None
 
 
 class RestartConfig(Section, kw_only=True):

@@ -4,7 +4,10 @@ Fills are applied exactly once (by fill id) and strictly in the order of the ord
 events arrive over ZeroMQ, and any gap in the orders stage's sequence (a restart on either side, a
 slow-joiner subscription, a dropped message) is filled from `orders.jsonl` before going on. The ring
 reader is non-gating: being lapped only costs mark-to-market freshness, never a fill.
-Every `snapshot_interval_ms` the book is written to `positions.json` (atomically) and published.
+Every `snapshot_interval_ms` the book is written to `positions.json` and published. The file is
+replaced atomically (common/atomicfile.py: a reader never sees half of it, a failed write leaves the
+previous one) and, when the run's journals are durable (`journal.fsync` other than "never", the
+default with a live broker), fsync'd before the rename.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import orjson
 from numba import njit
 
 from common import topics
+from common.atomicfile import write_atomic
 from common.bus import Publisher, Pusher, Subscriber, make_context
 from common.clock import mono_ns
 from common.dtypes import TICK_DTYPE
@@ -42,13 +46,6 @@ def last_prices_update(rows_price, rows_inst, last):
     return rows_price.shape[0]
 
 
-def write_json_atomic(path: str, doc: dict) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    os.replace(tmp, path)
-
-
 class PositionsStage:
     def __init__(self, ctx, rt: StageRuntime):
         self.ctx, self.rt = ctx, rt
@@ -63,6 +60,7 @@ class PositionsStage:
         self.journal = JournalReader(os.path.join(ctx.run_dir, "orders.jsonl"))
         self.last_orders_seq = 0
         self.out_path = os.path.join(ctx.run_dir, "positions.json")
+        self.durable = ctx.config.journal.fsync != "never"
         self.interval_s = ctx.config.positions.snapshot_interval_ms / 1000.0
         self._next_snapshot = 0.0
         self._dirty = True
@@ -156,7 +154,7 @@ class PositionsStage:
         doc = self.book.as_dict()
         doc["last_orders_seq"] = self.last_orders_seq
         doc["last_reconcile"] = self.last_reconcile
-        write_json_atomic(self.out_path, doc)
+        write_atomic(self.out_path, orjson.dumps(doc, option=orjson.OPT_INDENT_2), durable=self.durable)
         rows = [PositionChanged(ts_event_ns=0, instrument=p["instrument"], symbol=p["symbol"], qty=p["qty"],
                                 avg_price=p["avg_price"], realised_pnl_inr=p["realised_pnl_inr"],
                                 unrealised_pnl_inr=p["unrealised_pnl_inr"], last_price=p["last_price"])

@@ -1,4 +1,7 @@
-"""Journals: catch-up by seq, torn-tail recovery, concurrent tailing, and SIGKILL durability."""
+"""Journals: catch-up by seq, torn-tail recovery, concurrent tailing, and SIGKILL durability.
+
+What a damaged journal does (refuses recovery, naming the line) is in test_journal_integrity.py.
+"""
 
 import multiprocessing
 import os
@@ -8,6 +11,7 @@ import pytest
 
 from common.errors import BusError
 from common.journal import FSYNC_POLICIES, JournalReader, JournalWriter, read_dicts
+from common.journalline import JournalCorrupt
 from common.messages import OrderFilled, PositionChanged, TicksProcessed
 from tests.support import eventually
 
@@ -78,22 +82,20 @@ def test_a_catch_up_past_what_was_read_resumes_instead_of_rescanning(tmp_path):
         writer.append(tick_mark(4))
         writer.flush()
         assert [m.seq for m in reader.read_from(4)] == [4]
-        assert reader.corrupt == 0 and reader.line_no == 4
-        assert [m.seq for m in reader.read_from(2)] == [2, 3, 4]  # earlier seq: from the top
-        assert reader.corrupt_lines == [1]
+        assert reader.line_no == 4
+        with pytest.raises(JournalCorrupt) as refused:   # earlier seq: from the top, which is spoilt
+            list(reader.read_from(2))
+        assert refused.value.line_no == 1
     writer.close()
 
 
-def test_a_catch_up_from_an_earlier_seq_rescans_and_counts_corrupt_lines_once(tmp_path):
+def test_a_catch_up_from_an_earlier_seq_rescans_from_the_top(tmp_path):
     path = tmp_path / "orders.jsonl"
-    write_journal(path, [1])
-    with open(path, "ab") as f:
-        f.write(b"garbage\n")
-    write_journal(path, [2])
+    write_journal(path, [1, 2, 3])
     with JournalReader(str(path)) as reader:
-        assert [m.seq for m in reader.read_from(1)] == [1, 2]
-        assert [m.seq for m in reader.read_from(2)] == [2]
-        assert (reader.corrupt, reader.corrupt_lines) == (1, [2])
+        assert [m.seq for m in reader.read_from(1)] == [1, 2, 3]
+        assert [m.seq for m in reader.read_from(2)] == [2, 3]
+        assert reader.line_no == 3
 
 
 def test_reopened_writer_cuts_a_torn_last_record_and_continues_numbering(tmp_path):
@@ -109,7 +111,6 @@ def test_reopened_writer_cuts_a_torn_last_record_and_continues_numbering(tmp_pat
         writer.append(tick_mark(11))
     with JournalReader(str(path)) as reader:
         assert [m.seq for m in reader.read_from(1)] == list(range(1, 12))
-        assert reader.corrupt == 0
 
 
 def test_writer_on_a_file_without_any_newline_starts_empty(tmp_path):
@@ -122,33 +123,18 @@ def test_writer_on_a_file_without_any_newline_starts_empty(tmp_path):
 
 
 def test_reader_leaves_a_partial_last_line_for_the_next_poll(tmp_path):
-    path = tmp_path / "signals.jsonl"
+    path, other = tmp_path / "signals.jsonl", tmp_path / "other.jsonl"
     write_journal(path, [1])
-    line = open(path, "rb").read()
+    write_journal(other, [1, 2])
+    second = other.read_bytes().split(b"\n")[1] + b"\n"   # a sealed record for seq 2
     with JournalReader(str(path)) as reader:
         assert [m.seq for m in reader.poll()] == [1]
-        second = line.replace(b'"seq":1,', b'"seq":2,')
         with open(path, "ab") as f:
             f.write(second[:20])
             f.flush()
             assert reader.poll() == []
             f.write(second[20:])
         assert [m.seq for m in reader.poll()] == [2]
-        assert reader.corrupt == 0
-
-
-def test_a_corrupt_line_in_the_middle_is_counted_with_its_line_number_and_skipped(tmp_path):
-    path = tmp_path / "orders.jsonl"
-    write_journal(path, [1, 2])
-    with open(path, "ab") as f:
-        f.write(b'{"type":"OrderFilled","garbage\n')
-    with JournalWriter(str(path)) as writer:
-        assert writer.last_seq == 2  # numbering continues from the last readable record
-        writer.append(tick_mark(3))
-    with JournalReader(str(path)) as reader:
-        assert [m.seq for m in reader.read_from(0)] == [1, 2, 3]
-        assert reader.corrupt == 1
-        assert reader.corrupt_lines == [3]
 
 
 def test_reader_of_a_journal_not_created_yet_sees_nothing_then_its_records(tmp_path):
@@ -163,7 +149,7 @@ def test_read_dicts_returns_raw_records_and_skips_torn_and_corrupt_lines(tmp_pat
     path = tmp_path / "orders.jsonl"
     write_journal(path, [1, 2])
     with open(path, "ab") as f:
-        f.write(b"not json\n{\"type\":")
+        f.write(b'not json\n{"type":"TicksProcessed","seq":3}\n{"type":')
     records = read_dicts(str(path))
     assert [(r["type"], r["seq"]) for r in records] == [("TicksProcessed", 1),
                                                         ("TicksProcessed", 2)]
@@ -248,7 +234,7 @@ def _tail_in_child(path: str, count: int, results) -> None:
     while len(seen) < count and time.monotonic() < deadline:
         seen.extend(m.seq for m in reader.poll())
         time.sleep(0.0005)
-    results.put((seen, reader.corrupt))
+    results.put(seen)
 
 
 def test_a_reader_in_another_process_tails_a_journal_being_appended(tmp_path, children):
@@ -270,10 +256,9 @@ def test_a_reader_in_another_process_tails_a_journal_being_appended(tmp_path, ch
         seq += 1
         writer.append(tick_mark(seq))
     writer.close()
-    seen, corrupt = results.get(timeout=30)
+    seen = results.get(timeout=30)
     child.join(10)
     assert seen == list(range(1, count + 1))
-    assert corrupt == 0
 
 
 def _write_then_hang(path: str, count: int, flushed) -> None:
