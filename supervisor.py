@@ -4,7 +4,13 @@ Validates the whole configuration before anything starts, then runs the pipeline
 flags are overrides of configuration fields and are validated with them (a bad --http-port is
 reported as `command line: supervisor.http_port: ...`).
 
-Exit codes: 0 normal end, 2 configuration error, 3 trading halted.
+Exit codes: 0 normal end, 2 configuration error, 3 trading halted, 4 the supervisor could not write
+its run log (supervisor.jsonl) or the run's results: a full disk. On 4 trading was halted and every
+stage stopped through the normal ladder before the exit; the cause is on stderr.
+
+Private by default: the process sets umask 077 before it creates anything, so the run directory and
+every file in it (logs, journals, positions, summary, report) are readable by their owner only, and
+the stages (forked from a forkserver started here) inherit it.
 """
 
 import argparse
@@ -23,13 +29,16 @@ from config.loader import LoadedConfig, load_config
 
 EXIT_OK = 0
 EXIT_HALTED = 3
+EXIT_LOG_FAILED = 4
+PRIVATE_UMASK = 0o077
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="supervisor.py",
         description="Run the OTrade pipeline (feed, signals, orders, positions).",
-        epilog="Exit codes: 0 normal, 2 configuration error, 3 trading halted.",
+        epilog="Exit codes: 0 normal, 2 configuration error, 3 trading halted, "
+               "4 could not write the run log or results (disk full).",
     )
     parser.add_argument("--config", metavar="FILE",
                         help="configuration file (default: the embedded config/default.json)")
@@ -64,6 +73,7 @@ def overrides_from(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)   # before any file, directory or process exists (issue 12.8)
     args = build_parser().parse_args(argv)
     overrides = overrides_from(args)
     if args.check_config:
@@ -124,12 +134,13 @@ def run(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     import msgspec
 
     from common import log
+    from common.supervision.registry import RegistryError
     from common.supervision.session import Session
 
     log.configure(loaded.config.run.log_level)
     cfg = loaded.config
     run_dir = os.path.abspath(cfg.run.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S")))
-    os.makedirs(run_dir, exist_ok=True)
+    os.makedirs(run_dir, mode=0o700, exist_ok=True)
     cfg = msgspec.structs.replace(cfg, run=msgspec.structs.replace(cfg.run, run_dir=run_dir))
     venue = local_venue(cfg, run_dir)
     try:
@@ -139,6 +150,9 @@ def run(loaded: LoadedConfig, args: argparse.Namespace) -> int:
         from positions.report import render_after_run   # report.html + PNGs in the run directory
 
         return Session(loaded, build_plan(cfg), on_finished=render_after_run).run()
+    except RegistryError as e:   # an untrusted run registry: nothing was started, nothing swept
+        print(f"supervisor: {e}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
     finally:
         if venue is not None:
             venue.stop()

@@ -126,9 +126,16 @@ class StageRuntime:
         return self.table.trading_state
 
     def ready(self) -> None:
+        """Report READY: from here the supervisor judges this stage by its heartbeat.
+
+        Every kernel the stage runs must be compiled (or loaded from numba's cache) by now: the
+        forkserver's warm modules do it. A compile after READY stalls the loop for seconds on a busy
+        machine, so it is logged by name as a warm-up gap to fix (`_log_late_compiles`).
+        """
         self.row["ready_ns"] = mono_ns()
         self.row["state"] = st.READY
         self.beat()
+        _log_late_compiles(self.ctx.stage)
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[st.counter_index(self.ctx.stage, name)] += n
@@ -142,6 +149,28 @@ class StageRuntime:
         self.beat()
         self.row = self.counters = self.lat_ns = None
         self.table.close()
+
+
+def _log_late_compiles(stage: str) -> None:
+    """Log every numba JIT compile from now on in this process (a kernel its warm module missed)."""
+    try:
+        from numba.core import event
+    except ImportError:
+        return
+    from common.log import get_logger
+
+    logger = get_logger(stage)
+
+    class LateCompile(event.Listener):
+        def on_start(self, ev) -> None:
+            dispatcher = (ev.data or {}).get("dispatcher")
+            name = getattr(getattr(dispatcher, "py_func", None), "__qualname__", repr(dispatcher))
+            logger.warning("kernel compiled after READY (warm-up gap)", kernel=name)
+
+        def on_end(self, ev) -> None:
+            pass
+
+    event.register("numba:compile", LateCompile())
 
 
 def run_stage(ctx: StageContext, make) -> int:

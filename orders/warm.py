@@ -4,7 +4,7 @@ process is ready at once and its first tick pays no JIT.
 The supervisor's forkserver imports this module to preload the kernels; it must never raise, so
 every failure is caught, logged and recorded in `WARM_ERROR` (the kernels then compile on first use,
 slowly but correctly). `WARMED` is True when everything compiled. Imports numpy, the kernels'
-modules and `common`.
+modules and `common`. The tick ring's reader kernels are warmed by common.warmup (preloaded first).
 """
 
 import numpy as np
@@ -33,6 +33,7 @@ def _run_kernels() -> None:
     from orders.brokers.paper.matching import WorkingOrders
     from orders.exposure import apply_ticks, gross_of, pnl_of, scan_events
     from orders.limits import RiskLimits
+    from common.pricegrid import round_away
     from orders.risk import CHECK_DTYPE, check_entry, off_tick, round_to_tick
 
     ticks = np.zeros(2, TICK_DTYPE)
@@ -50,6 +51,8 @@ def _run_kernels() -> None:
     check_entry(RiskLimits().params, req, np.ones(1), np.ones(1, np.int64), i8, f8, f8, f8, i8)
     off_tick(100.05, 0.05)
     round_to_tick(100.03, 0.05)
+    for below in (True, False):      # brackets.py calls it from Python: (float, float, bool)
+        round_away(100.03, 0.05, below)
     working = WorkingOrders(1)
     working.match(ticks, 0, 2, np.ones(1), 0, 0, np.zeros(2, np.int64))
 

@@ -3,7 +3,8 @@
 A signals process forked from a server that imported this module starts with the kernels already in
 memory, so it is READY in milliseconds after a crash. The import must never fail (it would take the
 forkserver down with it): any error is kept in WARM_ERROR, and the stage's own `SignalEngine.warm()`
-then compiles or loads what is missing, or reports the error properly.
+then compiles or loads what is missing, or reports the error properly. The tick ring's reader kernels
+are warmed by common.warmup (preloaded before this module).
 """
 
 WARMED: tuple[str, ...] = ()   # kinds whose kernel ran
@@ -13,8 +14,12 @@ WARM_ERROR: str = ""           # why warming stopped, if it did
 def _warm_all() -> None:
     global WARMED, WARM_ERROR
     try:
+        import numpy as np
+
+        from signals.kernels.commit import last_seq_of
         from signals.strategies import STRATEGIES
 
+        last_seq_of(np.zeros(1, np.int64)[0])    # called from Python by StrategyState.last_seq
         done = []
         for kind, cls in STRATEGIES.items():
             cls.warm()

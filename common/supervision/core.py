@@ -1,4 +1,4 @@
-"""The supervisor's engine: create the run's shared state, start stages in order, watch, restart, stop.
+"""The supervisor's engine: start stages in order, watch, restart, stop.
 
 Semantics follow circus and Erlang/OTP supervisors:
 - the supervisor owns every shared-memory segment (stages only attach), so a stage crash never loses
@@ -6,14 +6,21 @@ Semantics follow circus and Erlang/OTP supervisors:
 - consumers start first (positions, orders, signals, feed), each only after the previous is READY;
   stops run in reverse through one ladder: stop request, grace, SIGTERM, grace, SIGKILL;
 - deaths are seen through process sentinels and reaped in one place (`_reap`); hangs through the
-  heartbeat in the stage table;
+  heartbeat in the stage table, judged by `hang.HangJudge` (a stage starved of CPU is not hung);
 - restarts follow a RestartPolicy per stage; giving up on `feed` or `orders` halts trading and ends
   the run with exit code 3 (unless the config says to stay up degraded).
+
+Every stage is a small state machine checked on every pass of one watch loop (`_pass`): down with a
+restart due, starting (spawned, READY by its own start-up deadline or killed), or READY (heartbeat
+watched). No pass ever waits on one stage, so a stage that hangs while (re)starting never hides a
+death or a hang of another (issue 12.10). The clock and the wait are injected for the unit tests.
+
+A run log that cannot be written (a full disk) never stops the supervisor's judgement: it halts
+trading, stops the stages through the ladder and ends the run with EXIT_LOG_FAILED (issue 12.4).
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from dataclasses import dataclass, field
@@ -21,10 +28,15 @@ from multiprocessing.connection import wait as wait_sentinels
 
 from common import stagetable as st
 from common.clock import mono_ns
+from common.supervision.entry import STAGE_FATAL_EXIT, read_fatal
+from common.supervision.hang import HangJudge
 from common.supervision.process import StageProcess
+from common.supervision.stopladder import stop_one
 
-EXIT_OK, EXIT_CONFIG, EXIT_HALTED = 0, 2, 3
+EXIT_OK, EXIT_CONFIG, EXIT_HALTED, EXIT_LOG_FAILED = 0, 2, 3, 4
 CRITICAL = ("feed", "orders")
+PASS_S = 0.02          # longest wait of one pass when nothing happens
+STARTING_POLL_S = 0.002  # while a stage is starting: READY is seen within this
 
 
 @dataclass
@@ -51,18 +63,36 @@ class Outcome:
     gave_up: list = field(default_factory=list)
 
 
+def wait_any(sentinels, timeout: float) -> None:
+    """Return when one of the process sentinels is ready or after `timeout` s."""
+    if sentinels:
+        wait_sentinels(sentinels, timeout=timeout)
+    else:
+        time.sleep(timeout)
+
+
 class SupervisorCore:
-    def __init__(self, procs: list[StageProcess], table: st.StageTable, runlog, limits: Limits, on_status=None):
+    def __init__(self, procs: list[StageProcess], table: st.StageTable, runlog, limits: Limits, on_status=None,
+                 *, clock_ns=mono_ns, wait=wait_any, judge: HangJudge | None = None):
         self.procs = procs                      # in start order
         self.by_name = {p.name: p for p in procs}
         self.table = table
         self.runlog = runlog
         self.limits = limits
         self.on_status = on_status              # called about every 100 ms with no arguments
+        self.clock_ns = clock_ns                # the stages' heartbeat clock (common.clock.mono_ns)
+        self.wait = wait                        # wait(sentinels, timeout_s)
+        self.judge = judge or HangJudge(limits.heartbeat_timeout_s)
         self.outcome = Outcome()
         self._stop_reason: str | None = None
-        self._started_at = time.monotonic()
+        self._running = False                   # every stage was READY once: start-up is over
+        self._started_at = self._now()
         self._feed_finished = False
+        self._log_failed = False
+        self._last_status = 0.0
+
+    def _now(self) -> float:
+        return self.clock_ns() / 1e9
 
     # -- public -------------------------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
@@ -71,118 +101,122 @@ class SupervisorCore:
 
     def run(self) -> Outcome:
         try:
-            if not self._start_all():
-                return self.outcome
-            self._watch()
+            if self._start_all():
+                self._watch()
         finally:
             self._stop_all()
+        self._check_runlog()     # a write that failed while stopping still decides the exit code
         return self.outcome
 
     # -- start ------------------------------------------------------------------------------
     def _start_all(self) -> bool:
         for proc in self.procs:
             self._spawn(proc, "start")
-            if not self._await_ready(proc):
-                if self._stop_reason:          # Ctrl-C during start-up: a normal stop
-                    self.outcome.reason = self._stop_reason
-                    return False
-                # The pipeline cannot run without every stage: halt, whichever stage it was.
-                self._give_up(proc, "did not become ready")
-                self.outcome.exit_code = EXIT_HALTED
-                self.outcome.reason = f"{proc.name} did not become ready"
+            while not proc.became_ready and self._stop_reason is None:
+                self._pass()
+            if self._stop_reason is not None:
+                self.outcome.reason = self._stop_reason
                 return False
         self.runlog.event("running", "", stages=[p.name for p in self.procs])
-        self._started_at = time.monotonic()    # --duration counts trading time, not start-up
+        self._running = True
+        self._started_at = self._now()    # --duration counts trading time, not start-up
         return True
 
     def _spawn(self, proc: StageProcess, why: str) -> None:
         row = self.table.row(proc.name)
         row["stop_requested"] = 0
         row["state"] = st.NONE
-        row["heartbeat_ns"] = mono_ns()   # "alive as of its spawn": a peer reading the row sees no gap
+        row["heartbeat_ns"] = self.clock_ns()   # "alive as of its spawn": a peer reading the row sees no gap
+        self.judge.forget(proc.name)
         pid = proc.spawn()
+        proc.ready_deadline = self._now() + self.limits.ready_timeout_s
         self.runlog.event("spawn", proc.name, pid=pid, cores=list(proc.stage_ctx.cores),
                           restarts=proc.restarts, reason=why)
 
-    def _await_ready(self, proc: StageProcess) -> bool:
-        deadline = time.monotonic() + self.limits.ready_timeout_s
-        while time.monotonic() < deadline:
-            if self._stop_reason:
-                return False
-            row = self.table.row(proc.name)
-            if int(row["state"]) in (st.READY, st.FINISHED):
-                self._record_ready(proc)
-                return True
-            if not proc.alive:
-                self._reap(proc)
-                if not self._schedule_restart(proc):
-                    return False
-                self._wait_until(proc.restart_due)
-                self._spawn(proc, "restart")
-                continue
-            wait_sentinels([proc.sentinel], timeout=0.002)
-        return False
-
     def _record_ready(self, proc: StageProcess) -> None:
+        proc.ready_deadline = None
+        proc.became_ready = True
         affinity = proc.affinity()
-        ready_ms = (int(self.table.row(proc.name)["ready_ns"]) - int(self.table.row(proc.name)["started_ns"])) / 1e6
+        row = self.table.row(proc.name)
+        ready_ms = (int(row["ready_ns"]) - int(row["started_ns"])) / 1e6
         self.runlog.event("ready", proc.name, pid=proc.pid, cores=affinity, expected_cores=list(proc.stage_ctx.cores),
                           pinned=affinity == sorted(proc.stage_ctx.cores), startup_ms=round(ready_ms, 3),
                           restarts=proc.restarts)
 
-    def _wait_until(self, when: float | None) -> None:
-        while when is not None and time.monotonic() < when and not self._stop_reason:
-            time.sleep(min(0.005, max(0.0, when - time.monotonic())))
-
     # -- watch --------------------------------------------------------------------------------
     def _watch(self) -> None:
-        last_status = 0.0
         while self._stop_reason is None:
-            sentinels = [p.sentinel for p in self.procs if p.alive]
-            wait_sentinels(sentinels, timeout=0.02) if sentinels else time.sleep(0.02)
-            now = time.monotonic()
-            for proc in self.procs:
-                self._check(proc, now)
+            self._pass()
             if self._stop_reason:
                 break
             if self._feed_finished:
                 self.request_stop("feed finished")
-            if self.limits.duration_s and now - self._started_at >= self.limits.duration_s:
+            if self.limits.duration_s and self._now() - self._started_at >= self.limits.duration_s:
                 self.request_stop("duration reached")
-            if self.on_status and now - last_status >= 0.1:
-                last_status = now
-                self.on_status()
         self.outcome.reason = self._stop_reason or self.outcome.reason
 
-    def _check(self, proc: StageProcess, now: float) -> None:
+    def _pass(self) -> None:
+        """One pass over every stage: wait for a death (or a short while), then check each one."""
+        now = self._now()
+        timeout = PASS_S
+        for proc in self.procs:
+            if proc.starting:
+                timeout = STARTING_POLL_S
+            elif proc.proc is None and proc.restart_due is not None:
+                timeout = min(timeout, max(0.0, proc.restart_due - now))
+        self.wait([p.sentinel for p in self.procs if p.alive], timeout)
+        for proc in self.procs:
+            self._check(proc)
+        self._check_runlog()
+        now = self._now()
+        if self.on_status and now - self._last_status >= 0.1:
+            self._last_status = now
+            self.on_status()
+
+    def _check(self, proc: StageProcess) -> None:
         if proc.gave_up:
             return
         if proc.proc is not None and not proc.alive:
             self._on_exit(proc)            # reaped here; a restart due now is spawned just below
-            now = time.monotonic()
-        if proc.gave_up:
+        if proc.gave_up or self._stop_reason:
             return
+        now = self._now()
         if proc.proc is None:
             if proc.restart_due is not None and now >= proc.restart_due:
                 self._spawn(proc, "restart")
-                if self._await_ready(proc) is False and not self._stop_reason:
-                    self._give_up(proc, "not ready after restart")
+            return
+        if proc.kill_reason:               # killed, not reaped yet: the next pass sees it gone
             return
         row = self.table.row(proc.name)
         state = int(row["state"])
+        if proc.starting:
+            if state in (st.READY, st.FINISHED):
+                self._record_ready(proc)
+            elif now > proc.ready_deadline:
+                self._kill(proc, "not ready, killed", "not_ready",
+                           reason=f"not READY within {self.limits.ready_timeout_s:g}s of its spawn")
+            return
         if state == st.READY:
-            age_s = (mono_ns() - int(row["heartbeat_ns"])) / 1e9
-            if age_s > self.limits.heartbeat_timeout_s:
-                self.runlog.event("hang", proc.name, pid=proc.pid, cores=list(proc.stage_ctx.cores),
-                                  reason=f"no heartbeat for {age_s:.3f}s")
+            verdict = self.judge.judge(proc.name, proc.pid, int(row["heartbeat_ns"]), self.clock_ns())
+            if verdict.hung:
                 proc.killed_as_hung = True
-                proc.kill()
+                self._kill(proc, "hung, killed", "hang", reason=verdict.describe())
+
+    def _kill(self, proc: StageProcess, exit_reason: str, kind: str, reason: str) -> None:
+        self.runlog.event(kind, proc.name, pid=proc.pid, cores=list(proc.stage_ctx.cores), reason=reason)
+        proc.kill_reason = exit_reason
+        proc.kill()
 
     def _on_exit(self, proc: StageProcess) -> None:
         finished = int(self.table.row(proc.name)["state"]) == st.FINISHED
+        code, _ = proc.exit_status()
         self._reap(proc)
         if finished and proc.name == "feed":
             self._feed_finished = True
+            return
+        if code == STAGE_FATAL_EXIT:       # a config/input error: a restart would fail the same way
+            cause = read_fatal(proc.stage_ctx.run_dir, proc.name) or "configuration or input error"
+            self._give_up(proc, f"cannot run: {cause}")
             return
         if not self._schedule_restart(proc):
             self._give_up(proc, "restart limit exceeded")
@@ -191,17 +225,19 @@ class SupervisorCore:
         code, sig = proc.exit_status()
         pid = proc.pid
         proc.reap()
-        reason = "hung, killed" if proc.killed_as_hung else ("signal" if sig else "exit")
+        proc.ready_deadline = None
+        reason = proc.kill_reason or ("signal" if sig else "exit")
         self.runlog.event("exit", proc.name, pid=pid, cores=list(proc.stage_ctx.cores), exit_code=code,
                           signal=sig, reason=reason)
 
     def _schedule_restart(self, proc: StageProcess) -> bool:
-        decision = proc.policy.on_death(time.monotonic())
+        now = self._now()
+        decision = proc.policy.on_death(now)
         if not decision.restart:
             self.runlog.event("restart_denied", proc.name, reason=decision.reason)
             return False
         proc.restarts += 1
-        proc.restart_due = time.monotonic() + decision.delay_s
+        proc.restart_due = now + decision.delay_s
         self.runlog.event("restart", proc.name, cores=list(proc.stage_ctx.cores), delay_ms=round(decision.delay_s * 1e3, 3),
                           restarts=proc.restarts, reason=decision.reason)
         return True
@@ -210,46 +246,42 @@ class SupervisorCore:
         proc.gave_up = True
         proc.restart_due = None
         self.outcome.gave_up.append(proc.name)
-        halts = proc.name in CRITICAL and not self.limits.stay_up_degraded
-        self.runlog.event("give_up", proc.name, reason=reason, halts_trading=proc.name in CRITICAL)
-        if proc.name in CRITICAL:
+        critical = proc.name in CRITICAL
+        self.runlog.event("give_up", proc.name, reason=reason, halts_trading=critical)
+        if critical:
             # No new entries; working exits that protect open positions stay (orders reads this).
             self.table.set_trading_state(st.HALTED, reason=1)
             self.runlog.event("trading_halted", proc.name, reason=f"gave up on {proc.name}")
-        if halts:
+        if not self._running:
+            # The pipeline cannot start without every stage: halt, whichever stage it was.
+            self.outcome.exit_code = EXIT_HALTED
+            self.request_stop(f"{proc.name} did not become ready: {reason}")
+        elif critical and not self.limits.stay_up_degraded:
             self.outcome.exit_code = EXIT_HALTED
             self.request_stop(f"gave up on {proc.name}: {reason}")
 
+    def _check_runlog(self) -> None:
+        """A run log we cannot write: halt trading and stop in order, once (issue 12.4)."""
+        failure = self.runlog.failure
+        if failure is None:
+            return
+        message = f"cannot write {self.runlog.path}: {failure}"
+        if not self._log_failed:
+            self._log_failed = True
+            # No new entries; working exits that protect open positions stay (orders reads this).
+            self.table.set_trading_state(st.HALTED, reason=2)
+            self.request_stop(message)
+        self.outcome.exit_code = EXIT_LOG_FAILED
+        self.outcome.reason = message
+
     # -- stop ---------------------------------------------------------------------------------
     def _stop_all(self) -> None:
+        failed = None
         for proc in reversed(self.procs):
-            self._stop_one(proc)
-
-    def _stop_one(self, proc: StageProcess) -> None:
-        proc.restart_due = None
-        if proc.proc is None:
-            return
-        if not proc.alive:
-            self._reap(proc)
-            return
-        self.runlog.event("stopping", proc.name, pid=proc.pid)
-        self.table.row(proc.name)["stop_requested"] = 1
-        ladder = ((None, self.limits.stop_grace_s), (signal.SIGTERM, self.limits.stop_grace_s / 2),
-                  (signal.SIGKILL, 5.0))
-        for sig, grace in ladder:
-            if sig is not None:
-                self.runlog.event("signal", proc.name, pid=proc.pid, signal=int(sig))
-                proc.send(sig)
-            # A stage that is draining keeps beating; give it its grace from the last beat.
-            deadline = time.monotonic() + grace
-            while proc.alive and time.monotonic() < deadline:
-                wait_sentinels([proc.sentinel], timeout=0.02)
-                if sig is None and self._beating(proc):
-                    deadline = max(deadline, time.monotonic() + 0.05)
-            if not proc.alive:
-                break
-        self._reap(proc)
-
-    def _beating(self, proc: StageProcess) -> bool:
-        age_s = (mono_ns() - int(self.table.row(proc.name)["heartbeat_ns"])) / 1e9
-        return age_s < self.limits.heartbeat_timeout_s / 4
+            try:
+                stop_one(self, proc)
+            except Exception as e:  # noqa: BLE001 - every stage must be stopped, whatever one did
+                proc.kill()
+                failed = failed or e
+        if failed is not None:
+            raise failed

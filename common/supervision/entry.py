@@ -3,6 +3,11 @@
 It imports the stage package by name, so `common` never imports a stage, configures logging into the
 run directory (stage logs must not scribble over the supervisor's status view) and turns the stage's
 return value or exception into the process exit code the supervisor records.
+
+A stage that cannot run because of its configuration or its input (a replay file that cannot be read,
+a token missing from the instrument table) raises `common.errors.ConfigError`: restarting it would fail
+the same way, so it exits with STAGE_FATAL_EXIT and leaves the reason in `<run_dir>/logs/<stage>.fatal`.
+The supervisor gives up on such a stage at once and names the reason (core._on_exit).
 """
 
 from __future__ import annotations
@@ -12,6 +17,30 @@ import os
 import sys
 
 from common import log
+from common.errors import ConfigError
+
+STAGE_FATAL_EXIT = 78   # sysexits' EX_CONFIG: "do not restart me, the cause is in <stage>.fatal"
+
+
+def fatal_path(run_dir: str, stage: str) -> str:
+    return os.path.join(run_dir, "logs", f"{stage}.fatal")
+
+
+def read_fatal(run_dir: str, stage: str) -> str:
+    """The reason a stage left for its fatal exit ("" if it could not write one)."""
+    try:
+        with open(fatal_path(run_dir, stage), encoding="utf-8", errors="replace") as f:
+            return f.read(2000).strip()
+    except OSError:
+        return ""
+
+
+def _write_fatal(run_dir: str, stage: str, reason: str) -> None:
+    try:
+        with open(fatal_path(run_dir, stage), "w", encoding="utf-8") as f:
+            f.write(reason + "\n")
+    except OSError:   # a full disk: the exit code alone still stops the restarts
+        pass
 
 
 def _release_forkserver_alive_fd() -> None:
@@ -34,6 +63,9 @@ def _release_forkserver_alive_fd() -> None:
 
 
 def stage_main(module: str, ctx) -> None:
+    # Private by default (issue 12.8): every file a stage creates is its owner's only, whatever the
+    # forkserver inherited.
+    os.umask(0o077)
     _release_forkserver_alive_fd()
     logs = os.path.join(ctx.run_dir, "logs")
     os.makedirs(logs, exist_ok=True)
@@ -45,6 +77,10 @@ def stage_main(module: str, ctx) -> None:
         code = int(importlib.import_module(module).run(ctx) or 0)
     except SystemExit as e:
         code = int(e.code or 0)
+    except ConfigError as e:
+        logger.error("stage cannot run: configuration or input error", error=str(e))
+        _write_fatal(ctx.run_dir, ctx.stage, str(e))
+        code = STAGE_FATAL_EXIT
     except BaseException as e:  # noqa: BLE001 - the process boundary: record, then exit non-zero
         logger.exception("stage crashed", error=type(e).__name__)
         code = 1

@@ -2,10 +2,16 @@
 
 Both are rendered from one status snapshot (`status()` → dict, see status.py), so what an operator
 sees in /health, in /metrics and in the status view can never disagree.
+
+Only loopback host names are served (issue 12.8): binding to 127.0.0.1 keeps other hosts out, but a web
+page the trader opens can point a name it controls at 127.0.0.1 (DNS rebinding) and read positions
+through the browser. Such a request carries the page's own name in its Host header, so any Host other
+than localhost, 127.0.0.1 or [::1] (with or without a port) gets 421 Misdirected Request.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -45,10 +51,20 @@ class _StatusCollector:
         yield trading
 
 
+_LOOPBACK_HOST = re.compile(r"^(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?$", re.IGNORECASE)
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for a Host header naming this machine's loopback: localhost, 127.0.0.1, [::1], optional :port."""
+    return bool(host) and _LOOPBACK_HOST.match(host.strip()) is not None
+
+
 def _handler(status, registry):
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's naming
-            if self.path.startswith("/health"):
+            if not is_loopback_host(self.headers.get("Host")):
+                body, ctype, code = b'{"error": "host not allowed"}', "application/json", 421
+            elif self.path.startswith("/health"):
                 body, ctype, code = orjson.dumps(status(), option=orjson.OPT_INDENT_2), "application/json", 200
             elif self.path.startswith("/metrics"):
                 body, ctype, code = generate_latest(registry), "text/plain; version=0.0.4", 200

@@ -62,6 +62,7 @@ class Launcher:
         self.prefix = f"otrade_{self.run_id}_"
         self._owned = []          # objects with close() (owner unlinks), in creation order
         self.swept = []
+        self._registered = False
 
     def segment_name(self, what: str) -> str:
         return self.prefix + what
@@ -69,9 +70,14 @@ class Launcher:
     def setup(self):
         pin_to_cores(self.plan.supervisor_cores)
         self.swept = registry.sweep_dead_runs()
-        os.makedirs(self.run_dir, exist_ok=True)
+        os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
         self.endpoints = Endpoints(self.run_dir)
-        registry.register(self.run_id, self.prefix, [self.endpoints.dir])
+        # Registered before anything is created, with the exact names, so a SIGKILL at any point of
+        # set-up is swept by the next start and nothing of another run ever matches (registry.py).
+        segments = [self.segment_name(w) for w in ("stages", "instruments", "ticks", *self.plan.segments)]
+        registry.register(self.run_id, segments, self.endpoints.dir,
+                          [os.path.basename(self.endpoints.path(n)) for n in self.plan.endpoint_names])
+        self._registered = True
         self.runlog = RunLog(os.path.join(self.run_dir, "supervisor.jsonl"))
         for doc in self.swept:
             self.runlog.event("swept_dead_run", "", **doc)
@@ -133,7 +139,8 @@ class Launcher:
         self._owned.clear()
         if hasattr(self, "endpoints"):
             self.endpoints.cleanup()
-        registry.unregister(self.run_id)
+        if self._registered:
+            registry.unregister(self.run_id)
         if hasattr(self, "runlog"):
             self.runlog.close()
 

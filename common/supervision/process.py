@@ -37,8 +37,15 @@ class StageProcess:
         self.restart_due: float | None = None   # monotonic time a restart is scheduled for
         self.gave_up = False
         self.spawned_at = 0.0
+        self.ready_deadline: float | None = None   # set while starting: READY by then, or it is killed
+        self.became_ready = False                  # READY (or FINISHED) seen since the last spawn
         self.killed_as_hung = False
+        self.kill_reason = ""                      # why the supervisor SIGKILLed it ("" if it did not)
         self.stopping = False
+
+    @property
+    def starting(self) -> bool:
+        return self.proc is not None and self.ready_deadline is not None
 
     @property
     def pid(self) -> int:
@@ -60,6 +67,8 @@ class StageProcess:
         self.proc.start()
         self.spawned_at = time.monotonic()
         self.killed_as_hung = False
+        self.kill_reason = ""
+        self.became_ready = False
         self.restart_due = None
         return self.proc.pid
 

@@ -12,7 +12,7 @@ import signal
 import sys
 
 from common.log import get_logger
-from common.supervision.core import Limits
+from common.supervision.core import EXIT_LOG_FAILED, Limits
 from common.supervision.dashboard import make_view
 from common.supervision.health import HealthServer
 from common.supervision.launcher import Launcher
@@ -61,13 +61,27 @@ class Session:
             if health is not None:
                 health.stop()
             launcher.teardown()
-        write_summary(launcher.run_dir, final, outcome)
-        if self.on_finished is not None:
-            self.on_finished(launcher.run_dir)
+        self._write_results(launcher.run_dir, final, outcome)
         self.log.info("run ended", run_dir=launcher.run_dir, reason=outcome.reason, exit_code=outcome.exit_code)
+        if outcome.exit_code == EXIT_LOG_FAILED:
+            lost = launcher.runlog.lost
+            print(f"supervisor: {outcome.reason} ({lost} events not recorded); trading was halted and every "
+                  f"stage stopped", file=sys.stderr)
         print(f"run ended: {outcome.reason} (exit {outcome.exit_code}); results in {launcher.run_dir}",
               file=sys.stderr)
         return outcome.exit_code
+
+    def _write_results(self, run_dir: str, final: dict, outcome) -> None:
+        """summary.json and the report; a full disk here is reported, and decides the exit code."""
+        try:
+            write_summary(run_dir, final, outcome)
+            if self.on_finished is not None:
+                self.on_finished(run_dir)
+        except OSError as e:
+            print(f"supervisor: cannot write the run's results in {run_dir}: {e}", file=sys.stderr)
+            if outcome.exit_code == 0:
+                outcome.exit_code = EXIT_LOG_FAILED
+                outcome.reason = f"cannot write the run's results: {e}"
 
     def _announce(self, launcher) -> None:
         with open(os.path.join(launcher.run_dir, "config.effective.json"), "wb") as f:

@@ -1,0 +1,77 @@
+"""The hang verdict: is a READY stage whose heartbeat is old hung, or only starved of CPU?
+
+A plain "no heartbeat for 1 s" kills healthy stages on a busy machine: with two cores and a load of
+five, a stage can wait in the kernel's run queue for more than a second without being at fault, and
+every restart repeats the wait (issue 12.9). So the silence we count is the heartbeat's age minus the
+time the stage's main thread spent *runnable but waiting for a CPU* since its last beat:
+
+    silent = age of the last beat - run-queue wait accrued since that beat
+
+- a stage that is SIGSTOPped, deadlocked or blocked in a syscall is not runnable: no wait accrues,
+  `silent` grows with the clock and the usual threshold applies;
+- a stage spinning in a loop without beating gets some CPU share: `silent` grows by its CPU time plus
+  any time it was not waiting, so it is still declared hung, a little later on a busy machine;
+- a starved stage accrues wait about as fast as the clock moves, so `silent` stays small.
+
+The run-queue wait is the second field of /proc/<pid>/schedstat (Linux, CONFIG_SCHED_INFO; ns) for
+the thread-group leader, which is the thread that beats (common.stage.run_stage). Where it cannot be
+read, the verdict falls back to the plain age. Pure apart from the injected reader, so it is tested
+with a fake clock and fake process stats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def runqueue_wait_ns(pid: int) -> int | None:
+    """Total ns the main thread of `pid` has spent runnable but not running, or None if unknown."""
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as f:
+            return int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@dataclass
+class _Baseline:
+    pid: int
+    heartbeat_ns: int
+    wait_ns: int | None     # run-queue wait when this heartbeat was first seen
+
+
+@dataclass(frozen=True)
+class Verdict:
+    hung: bool
+    age_s: float            # heartbeat age by the clock
+    silent_s: float         # age minus run-queue wait: the time the stage could have beaten
+
+    def describe(self) -> str:
+        return f"no heartbeat for {self.age_s:.3f}s ({self.silent_s:.3f}s of it not waiting for a CPU)"
+
+
+class HangJudge:
+    def __init__(self, timeout_s: float, read_wait_ns=runqueue_wait_ns):
+        self.timeout_ns = int(timeout_s * 1e9)
+        self._read_wait_ns = read_wait_ns
+        self._seen: dict[str, _Baseline] = {}
+
+    def forget(self, name: str) -> None:
+        """A stage was (re)spawned: its old baseline means nothing for the new process."""
+        self._seen.pop(name, None)
+
+    def judge(self, name: str, pid: int, heartbeat_ns: int, now_ns: int) -> Verdict:
+        """Called on every pass of the watch loop for a READY stage."""
+        wait = self._read_wait_ns(pid)
+        seen = self._seen.get(name)
+        if seen is None or seen.pid != pid or seen.heartbeat_ns != heartbeat_ns:
+            # A new beat: the wait counted from here is the stage's alibi for its next silence.
+            # (Sampled when the supervisor first sees the beat, so wait between the beat and this pass
+            # is not counted: the verdict errs towards "hung", never towards missing a hang.)
+            seen = self._seen[name] = _Baseline(pid, heartbeat_ns, wait)
+        age_ns = max(0, now_ns - heartbeat_ns)
+        starved_ns = 0
+        if wait is not None and seen.wait_ns is not None:
+            starved_ns = max(0, wait - seen.wait_ns)
+        silent_ns = max(0, age_ns - starved_ns)
+        return Verdict(silent_ns > self.timeout_ns, age_ns / 1e9, silent_ns / 1e9)

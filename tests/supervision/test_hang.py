@@ -1,0 +1,79 @@
+"""HangJudge with a fake clock and fake run-queue statistics (issue 12.9): a stage is hung when it was
+silent for the threshold while it could have run, not when it was only waiting for a CPU."""
+
+from common.supervision.hang import HangJudge, runqueue_wait_ns
+
+MS = 1_000_000
+PID = 4242
+
+
+class FakeStats:
+    """Run-queue wait of the fake stage's main thread, advanced by the test."""
+
+    def __init__(self, available=True):
+        self.wait_ns = 0
+        self.available = available
+
+    def __call__(self, pid):
+        return self.wait_ns if self.available else None
+
+
+def test_hang_when_a_stage_is_silent_and_not_waiting_for_cpu_then_it_is_hung():
+    stats = FakeStats()
+    judge = HangJudge(1.0, stats)
+    assert not judge.judge("feed", PID, heartbeat_ns=0, now_ns=0).hung
+    v = judge.judge("feed", PID, heartbeat_ns=0, now_ns=1_200 * MS)     # stopped: no wait accrues
+    assert v.hung and v.silent_s == v.age_s == 1.2
+
+
+def test_hang_when_a_silent_stage_spent_the_time_in_the_run_queue_then_it_is_not_hung():
+    stats = FakeStats()
+    judge = HangJudge(1.0, stats)
+    judge.judge("feed", PID, heartbeat_ns=0, now_ns=0)
+    stats.wait_ns = 2_700 * MS                       # 2.7 s of the 3 s waiting for a core
+    v = judge.judge("feed", PID, heartbeat_ns=0, now_ns=3_000 * MS)
+    assert not v.hung and abs(v.silent_s - 0.3) < 1e-9 and v.age_s == 3.0
+
+
+def test_hang_when_a_stage_spins_without_beating_on_a_busy_machine_then_it_is_hung_once_its_own_time_passes():
+    stats = FakeStats()
+    judge = HangJudge(1.0, stats)
+    judge.judge("feed", PID, heartbeat_ns=0, now_ns=0)
+    for second in range(1, 10):                      # half of every second on a CPU, half waiting
+        stats.wait_ns = second * 500 * MS
+        v = judge.judge("feed", PID, heartbeat_ns=0, now_ns=second * 1_000 * MS)
+        if v.hung:
+            break
+    assert v.hung and second == 3                    # 1.5 s of its own time > 1 s
+
+
+def test_hang_when_the_stage_beats_then_the_wait_counts_again_from_that_beat():
+    stats = FakeStats()
+    judge = HangJudge(1.0, stats)
+    judge.judge("orders", PID, heartbeat_ns=0, now_ns=0)
+    stats.wait_ns = 5_000 * MS                       # a long starvation before the beat
+    judge.judge("orders", PID, heartbeat_ns=5_000 * MS, now_ns=5_000 * MS)
+    v = judge.judge("orders", PID, heartbeat_ns=5_000 * MS, now_ns=6_500 * MS)   # then stopped
+    assert v.hung and v.silent_s == 1.5
+
+
+def test_hang_when_a_new_process_replaces_the_stage_then_the_old_wait_is_not_its_alibi():
+    stats = FakeStats()
+    judge = HangJudge(1.0, stats)
+    judge.judge("orders", PID, heartbeat_ns=0, now_ns=0)
+    stats.wait_ns = 10_000 * MS
+    judge.forget("orders")
+    v = judge.judge("orders", PID + 1, heartbeat_ns=0, now_ns=1_500 * MS)
+    assert v.hung
+
+
+def test_hang_when_run_queue_stats_cannot_be_read_then_the_plain_age_decides():
+    judge = HangJudge(1.0, FakeStats(available=False))
+    assert not judge.judge("feed", PID, heartbeat_ns=0, now_ns=900 * MS).hung
+    assert judge.judge("feed", PID, heartbeat_ns=0, now_ns=1_100 * MS).hung
+
+
+def test_runqueue_wait_when_reading_this_process_then_it_is_a_count_and_none_for_no_such_pid():
+    mine = runqueue_wait_ns(__import__("os").getpid())
+    assert mine is None or mine >= 0
+    assert runqueue_wait_ns(2 ** 22 + 12345) is None
