@@ -6,8 +6,8 @@ the peers benchmark raises the same intents on the same ticks and their counts c
 - EMA: alpha = 2 / (n + 1); the first value is the SMA of the first n prices (signals/kernels/ema.py).
   `seed="first"` starts from the first price instead and is warm after n prices: that is
   NautilusTrader's ExponentialMovingAverage, so the reference can be run the way Nautilus counts.
-- SMA: a deque of the last n prices and a running sum, recomputed from the window every n prices as
-  OTrade does (signals/kernels/sma.py), so the two agree to the last bit.
+- SMA: a deque of the last n prices and a running sum, both in integer 0.0001 ₹ units as OTrade
+  keeps them (signals/kernels/sma.py), so the mean is correctly rounded and ties are exact ties.
 - Crossing (signals/kernels/crossover.py): the side is the sign of fast - slow the last time it was
   not zero; a change of side is a cross (+1 BUY, -1 SELL); the first warm tick only sets the side,
   unless the two start level. A bearish cross is an intent only when `allow_short`.
@@ -53,18 +53,17 @@ class SMA:
     __slots__ = ("n", "window", "total", "count")
 
     def __init__(self, n: int, seed: str = "sma"):
-        self.n, self.window, self.total, self.count = n, deque(maxlen=n), 0.0, 0
+        self.n, self.window, self.total, self.count = n, deque(maxlen=n), 0, 0
 
     def update(self, price: float) -> float | None:
         window = self.window
-        self.total += price
+        units = round(price * 10_000)   # as OTrade: an exact integer sum of 0.0001 ₹ units
+        self.total += units
         if len(window) == self.n:
             self.total -= window[0]
-        window.append(price)
+        window.append(units)
         self.count += 1
-        if self.count % self.n == 0:
-            self.total = sum(window)    # as OTrade: drift never accumulates over more than n prices
-        return self.total / self.n if self.count >= self.n else None
+        return self.total / (self.n * 10_000) if self.count >= self.n else None
 
 
 def cross_step(side: int, fast: float | None, slow: float | None) -> tuple[int, int]:

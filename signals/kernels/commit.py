@@ -23,15 +23,20 @@ from numba import njit
 
 from common.fences import fence_release
 
+# No Indian instrument trades within orders of magnitude of ₹1e7; a price at or above it is a broken
+# tick, and it would overflow the exact integer sums of kernels/sma.py. Not a trade.
+MAX_PRICE = 1e7
+
 
 @njit
 def slot_of(inst_slot, row):
-    """The slot a tick updates, or -1: instrument not traded by this strategy, out of range, or no price."""
+    """The slot a tick updates, or -1: instrument not traded by this strategy, out of range, or no
+    usable price (NaN, not positive, or not below MAX_PRICE)."""
     k = row["instrument"]
     if k >= inst_slot.shape[0]:
         return -1
     price = row["price"]
-    if not price > 0.0:  # NaN or non-positive: not a trade
+    if not 0.0 < price < MAX_PRICE:  # NaN fails both comparisons
         return -1
     return inst_slot[k]
 

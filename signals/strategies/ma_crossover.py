@@ -10,6 +10,12 @@ not track its fills: two crosses are two brackets; orders and risk decide what t
 
 SMA mode keeps one price ring of slow + 1 per instrument, read by both windows (kernels/sma.py);
 EMA mode needs no history.
+
+Ties are decided by the documented rules of kernels/crossover.py ("touching is not a cross", "a cross
+through equality counts on the tick that completes it") on exact comparisons, never on rounding
+noise: two SMAs are compared from their integer sums (prices in 0.0001 ₹ units), so fast == slow
+exactly when the two windows' means are equal; two EMAs are level within EMA_TIE_TICKS (1e-6) of
+the instrument's tick: far above their rounding noise, far below any difference a price can make.
 """
 
 import numpy as np
@@ -18,10 +24,10 @@ from numba import njit
 from config.schema import MACrossoverParams
 from signals.kernels.bracket import bracket_exits, limit_entry
 from signals.kernels.commit import begin_tick, commit_tick, slot_of
-from signals.kernels.crossover import cross_step
+from signals.kernels.crossover import EMA_TIE_TICKS, cross_on, cross_step
 from signals.kernels.digest import KERNEL_DIGEST
 from signals.kernels.ema import ema_step
-from signals.kernels.sma import sma_step
+from signals.kernels.sma import price_units, sma_compare, sma_step, sma_value
 from signals.outbox import ORDER_LIMIT, ORDER_TYPE_CODES, emit_intent
 from signals.strategy import STAT_APPLIED, STAT_OUTBOX_FULL, STAT_REPLAYED, Strategy
 
@@ -38,30 +44,45 @@ PARAMS_DTYPE = np.dtype([
 
 STATE_DTYPE = np.dtype([
     ("count", np.int64),      # prices applied
-    ("fast_acc", np.float64),  # SMA: running sum of the window; EMA: sum of the first `fast` (seed)
-    ("slow_acc", np.float64),
-    ("fast", np.float64),     # current averages (NaN until warm)
+    ("fast_sum", np.int64),   # SMA: the fast window's sum in price units (kernels/sma.py), exact
+    ("slow_sum", np.int64),
+    ("fast_seed", np.float64),  # EMA: sum of the first `fast` prices, rupees (the EMA's seed)
+    ("slow_seed", np.float64),
+    ("fast", np.float64),     # current averages, rupees (NaN until warm)
     ("slow", np.float64),
     ("side", np.int64),       # last nonzero sign of fast - slow (kernels/crossover.py)
 ])
 
 
 @njit
-def _advance(st, ring, price, p):
-    """Apply one price to the averages in `st`; returns the crossover signal (+1, -1 or 0)."""
+def _advance(st, ring, price, p, tick_size):
+    """Apply one price to the averages in `st`; returns the crossover signal (+1, -1 or 0).
+
+    SMA: fast and slow are compared exactly, from their integer sums. EMA: level within
+    EMA_TIE_TICKS of a tick (kernels/crossover.py).
+    """
     count = st["count"]
+    pushed = count + 1
+    st["count"] = pushed
     if p["ma"] == MA_SMA:
-        fast_acc, fast = sma_step(ring, count, st["fast_acc"], price, p["fast"])
-        slow_acc, slow = sma_step(ring, count, st["slow_acc"], price, p["slow"])
+        units = price_units(price)
+        fast_sum = sma_step(ring, count, st["fast_sum"], units, p["fast"])
+        slow_sum = sma_step(ring, count, st["slow_sum"], units, p["slow"])
+        st["fast_sum"] = fast_sum
+        st["slow_sum"] = slow_sum
+        st["fast"] = sma_value(fast_sum, pushed, p["fast"])
+        st["slow"] = sma_value(slow_sum, pushed, p["slow"])
+        if pushed < p["slow"]:  # the slow window fills last (fast < slow)
+            return 0
+        signal, side = cross_on(st["side"], sma_compare(fast_sum, p["fast"], slow_sum, p["slow"]))
     else:
-        fast_acc, fast = ema_step(count, st["fast_acc"], st["fast"], price, p["fast"])
-        slow_acc, slow = ema_step(count, st["slow_acc"], st["slow"], price, p["slow"])
-    st["fast_acc"] = fast_acc
-    st["slow_acc"] = slow_acc
-    st["fast"] = fast
-    st["slow"] = slow
-    st["count"] = count + 1
-    signal, side = cross_step(st["side"], fast, slow)
+        fast_seed, fast = ema_step(count, st["fast_seed"], st["fast"], price, p["fast"])
+        slow_seed, slow = ema_step(count, st["slow_seed"], st["slow"], price, p["slow"])
+        st["fast_seed"] = fast_seed
+        st["slow_seed"] = slow_seed
+        st["fast"] = fast
+        st["slow"] = slow
+        signal, side = cross_step(st["side"], fast, slow, tick_size * EMA_TIE_TICKS)
     st["side"] = side
     return signal
 
@@ -95,12 +116,12 @@ def build(digest):
             if copy < 0:
                 stats[STAT_REPLAYED] += 1
                 continue
-            signal = _advance(copies[slot, copy], history[slot], row["price"], p)
+            tick = tick_size[row["instrument"]]
+            signal = _advance(copies[slot, copy], history[slot], row["price"], p, tick)
             side = signal if signal > 0 or p["allow_short"] != 0 else 0
             if side != 0:
                 reason = REASON_CROSS_ABOVE if side > 0 else REASON_CROSS_BELOW
-                if not _emit(outbox, cursor, row, strategy, side, reason, p,
-                             tick_size[row["instrument"]]):
+                if not _emit(outbox, cursor, row, strategy, side, reason, p, tick):
                     stats[STAT_OUTBOX_FULL] += 1
                     return i
             commit_tick(commit, slot, row["seq"], copy)
