@@ -1,10 +1,27 @@
-"""`<run_dir>/summary.json`: what the run did, in numbers — counts, P&L, latency, drops, restarts."""
+"""`<run_dir>/summary.json`: what the run did, in numbers — counts, P&L, latency, drops, restarts.
+
+Where a count can be taken from a durable file (intents, orders, fills, denials... from the journals;
+positions' fills from its book) that is the figure under `counters`, and `counted_from` names the file;
+every other counter is "process": the stage table's running tally, which is kept across a stage's
+restarts and counts again what a restarted process re-reads while recovering. `process_counters` keeps
+those tallies for the figures the files replaced. The stages' own files (latency, engine and strategy
+stats) are written by each stage's last process at stop and cover that process only.
+"""
 
 from __future__ import annotations
 
 import os
 
 import orjson
+
+from common.atomicfile import write_atomic
+from common.journalcounts import durable_counters
+
+COUNTERS_NOTE = ("counted_from names where each counter comes from: a journal or positions.json (exact "
+                 "across restarts), or 'process' (the stage table's running tally: kept across a stage's "
+                 "restarts, and a restarted process counts again what it re-reads while recovering); "
+                 "process_counters are those tallies for the figures taken from files; latency and the "
+                 "stages' own figures cover each stage's last process only")
 
 
 def _read_json(path: str) -> dict:
@@ -16,11 +33,16 @@ def _read_json(path: str) -> dict:
 
 
 def write_summary(run_dir: str, final_status: dict, outcome) -> dict:
+    durable, sources, unreadable = durable_counters(run_dir)
     stages = {}
     for name, s in final_status["stages"].items():
         stage_file = _read_json(os.path.join(run_dir, f"{name}.summary.json"))  # a stage's own final figures
-        stages[name] = {"restarts": s["restarts"], "counters": s["counters"], "latency_us": s["latency"],
-                        **stage_file}
+        from_files = durable.get(name, {})
+        counters = {**s["counters"], **from_files}
+        stages[name] = {"restarts": s["restarts"], "counters": counters,
+                        "counted_from": {k: sources.get(name, {}).get(k, "process") for k in counters},
+                        "process_counters": {k: s["counters"][k] for k in from_files if k in s["counters"]},
+                        "latency_us": s["latency"], **stage_file}
     positions = _read_json(os.path.join(run_dir, "positions.json"))
     doc = {
         "run_id": final_status["run_id"],
@@ -29,9 +51,11 @@ def write_summary(run_dir: str, final_status: dict, outcome) -> dict:
         "gave_up": outcome.gave_up,
         "trading_state": final_status["trading_state"],
         "stages": stages,
+        "counters_note": COUNTERS_NOTE,
+        "unreadable_journal_lines": unreadable,
         "pnl": {k: positions.get(k) for k in ("realised_pnl_inr", "unrealised_pnl_inr", "gross_exposure_inr")},
         "fills": positions.get("fills_applied"),
     }
-    with open(os.path.join(run_dir, "summary.json"), "wb") as f:
-        f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    write_atomic(os.path.join(run_dir, "summary.json"), orjson.dumps(doc, option=orjson.OPT_INDENT_2),
+                 durable=False)
     return doc
