@@ -70,6 +70,9 @@ class SignalEngine:
         self.tick_size = np.array(instrument_rows["tick_size"], dtype=np.float64)
         index = {symbol: k for k, symbol in enumerate(self.symbols)}
         self.runs = [_Run(views, index, len(self.symbols)) for views in self.state.strategies]
+        if len(self.runs) > outbox_capacity:  # `process` could then never take a single tick
+            raise ConfigError(f"{len(self.runs)} strategies, but the intent outbox holds {outbox_capacity} "
+                              f"intents: one tick may raise one intent per strategy", path="strategies")
         self.strategy_names = [run.section.name for run in self.runs]
         self._reasons = [run.section.cls.REASONS for run in self.runs]
         self._order = np.zeros(0, dtype=np.int64)  # ring positions of the rows pending_intents() returned

@@ -8,6 +8,7 @@ from common.errors import ConfigError
 from common.shm import attach_segment, create_segment, segment_name
 from config.schema import Strategy
 from signals.engine import SignalEngine
+from signals.kernels.commit import MAX_PRICE
 from signals.layout import OUTBOX_SEGMENT, STATE_SEGMENT, segment_sizes
 from tests.signals.synthetic import (instrument_table, interleaved_ticks, make_config, make_engine,
                                      run_batches)
@@ -57,6 +58,20 @@ def test_ticks_the_engine_cannot_use_are_passed_over():
     consumed, _ = engine.process(rows)
     assert consumed == 200
     assert engine.stats()["fast"]["applied"] == 200 - 60
+
+
+def test_a_tick_priced_at_or_above_max_price_when_processed_then_is_passed_over_like_no_trade():
+    # 1e300 (a broken feed row) would overflow the SMA's exact integer sums and poison every
+    # average; the strategies must act as if the row were not there.
+    config = _three_strategies()
+    rows = interleaved_ticks(2000, 4, seed=14)
+    broken = rows.copy()
+    broken["price"][[100, 700, 1500]] = [1e300, np.inf, MAX_PRICE]
+    clean_engine, _ = make_engine(config)
+    broken_engine, _ = make_engine(config)
+    clean = run_batches(clean_engine, np.delete(rows, [100, 700, 1500]), 64)
+    assert run_batches(broken_engine, broken, 64) == clean
+    assert broken_engine.stats()["fast"]["applied"] == 2000 - 3
 
 
 def test_a_strided_batch_is_processed_like_a_contiguous_one():
