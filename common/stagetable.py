@@ -59,7 +59,8 @@ MAGIC = 0x4F54_5354_4731  # "OTSTG1"
 # What each stage's counters mean (index → name). Stages write counters[i] with these indices.
 COUNTER_NAMES = {
     "feed": ["ticks", "dropped_malformed", "dropped_unknown", "dropped_out_of_order", "reconnects",
-             "write_timeouts", "order_updates", "dropped_text"],
+             "write_timeouts", "order_updates", "dropped_text", "dropped_price_jump", "dropped_circuit",
+             "dropped_ts_ahead"],
     "signals": ["ticks", "intents", "overruns", "skipped_replayed", "journal_records", "send_drops"],
     "orders": ["intents", "orders", "fills", "denials", "rejections", "cancels", "in_doubt",
                "duplicate_intents", "broker_errors", "ticks", "updates_applied", "updates_duplicate",

@@ -1,8 +1,9 @@
 """`supervisor.py --check-config`: validate a configuration without starting anything.
 
 Prints `config OK` and a one-line summary on stdout and returns 0, or prints one error (file, dotted
-field, reason) on stderr and returns EXIT_CONFIG_ERROR. The summary names venues and counts only:
-no credential ever reaches the output, not even masked.
+field, reason) on stderr and returns EXIT_CONFIG_ERROR. A replay feed's file is opened and checked too
+(config/replaycheck.py: columns, encoding, the first rows), naming the line and column at fault.
+The summary names venues and counts only: no credential ever reaches the output, not even masked.
 """
 
 import sys
@@ -11,6 +12,7 @@ from typing import TextIO
 
 from common.errors import ConfigError
 from config.loader import LoadedConfig, display_path, load_config
+from config.replaycheck import check_replay_file
 
 EXIT_OK = 0
 EXIT_CONFIG_ERROR = 2
@@ -31,6 +33,8 @@ def check_config(
     err = err or sys.stderr
     try:
         loaded = load_config(config_path, env, environ, dotenv_path, overrides=overrides)
+        if loaded.config.feed.source == "replay":
+            check_replay_file(loaded.config.feed.replay.path, loaded.config.feed.replay.resolved_format())
     except ConfigError as e:
         print(f"config error: {e}", file=err)
         return EXIT_CONFIG_ERROR

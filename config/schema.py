@@ -154,6 +154,16 @@ class UpstoxFeed(Section, kw_only=True):
     reconnect_max_delay_s: PosFloat = 30.0
 
 
+class TickSanityConfig(Section, kw_only=True):
+    """feed.sanity: ticks the feed drops before the ring (feed/sanity.py has the rules)."""
+
+    max_jump_pct: NonNegFloat = 20.0     # from the instrument's last good price (NSE bands: 2-20 %); 0 = off
+    ref_band_pct: NonNegFloat = 50.0     # an instrument's first tick, from its ref_price; 0 = accept any
+    reanchor_ticks: NonNegInt = 5        # this many agreeing refused ticks are a real new level; 0 = never
+    max_ahead_s: PosFloat = 60.0         # live sources: ts_event_ns ahead of the wall clock
+    max_gap_s: PosFloat = 7 * 86400.0    # sim/replay: a step of the recording's own clock (nights, holidays)
+
+
 class FeedConfig(Section, kw_only=True):
     source: Literal["sim", "replay", "kite", "upstox"] = "sim"
     ring_capacity: Annotated[int, msgspec.Meta(ge=64, le=1 << 24)] = 65536   # slots, power of two
@@ -162,6 +172,7 @@ class FeedConfig(Section, kw_only=True):
     replay: ReplayFeed = msgspec.field(default_factory=ReplayFeed)
     kite: KiteFeed = msgspec.field(default_factory=KiteFeed)
     upstox: UpstoxFeed = msgspec.field(default_factory=UpstoxFeed)
+    sanity: TickSanityConfig = msgspec.field(default_factory=TickSanityConfig)
 
     def __post_init__(self):
         cap = self.ring_capacity

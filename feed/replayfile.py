@@ -5,7 +5,8 @@ Columns (header names; order does not matter, extra columns are ignored):
 | column        | required | meaning                                                                |
 |---------------|----------|------------------------------------------------------------------------|
 | `ts_event_ns` | one of   | exchange time, integer ns since the Unix epoch (UTC)                   |
-| `ts`          | these    | or exchange time as text `YYYY-MM-DD HH:MM:SS[.ffffff]`, IST (no zone)  |
+| `ts`          | these    | or exchange time as text `YYYY-MM-DD HH:MM:SS[.ffffff]`, IST (no zone); |
+|               |          | the fraction may have 1 to 9 digits (`.5` is half a second)            |
 | `symbol`      | one of   | trading symbol, optionally with an exchange prefix (`NSE:SBIN`)        |
 | `token`       | these    | or the broker instrument token (integer)                               |
 | `price`       | yes      | last traded price, rupees                                              |
@@ -13,6 +14,11 @@ Columns (header names; order does not matter, extra columns are ignored):
 | `volume`      | no       | cumulative day volume (default 0)                                      |
 | `bid`, `ask`  | no       | best bid / ask (default 0)                                             |
 | `oi`          | no       | open interest (default 0)                                              |
+
+A row with a missing or unparsable value is dropped and counted; a file without one of the required
+columns, not UTF-8, empty, or without a single usable row is refused whole (config/replaycheck.py,
+which `--check-config` runs). Ticks that parse but are not sane (a price far from the last one, a
+time far ahead of the recording's clock) are dropped by the feed (feed/sanity.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,17 @@
 Loop: read a batch from the source (blocking up to 100 ms), publish it, record it if asked, beat.
 In lossless (replay) mode publishing can wait for slow consumers; it does so in bounded slices so the
 stage keeps heartbeating and can still be stopped. A finite source that ends marks the stage FINISHED,
-which tells the supervisor to drain and stop the pipeline.
+which tells the supervisor to drain and stop the pipeline; one that ends before a single tick got
+through is an error (a replay file with nothing usable in it), not a finished run.
+
+Every batch, whatever its source, passes the tick sanity filter (feed/sanity.py) on its way to the
+ring: prices far from the last good one, outside the circuit limits, or timestamps far ahead of the
+feed's clock are dropped and counted by reason in the stage's counters (status, /health, summary).
+
+A restarted feed resumes a deterministic source (sim, replay) by re-reading and re-screening, as fast
+as it can, the ticks its earlier life published: the filter's state (last good prices, the recording's
+clock) is then exactly the dead one's, and the next tick published is exactly the one it would have
+published next. A live source simply reconnects; its filter starts afresh.
 
 A live source whose socket also carries the user's order updates (Kite) hands them over through
 `order_updates()`; the stage publishes each as a BrokerOrderUpdate on its own PUB socket (topic
@@ -17,17 +27,24 @@ import numpy as np
 
 from common import topics
 from common.bus import Publisher, make_context
+from common.clock import mono_ns
 from common.dtypes import TICK_DTYPE
+from common.errors import StageError
 from common.instruments import InstrumentTable
 from common.log import get_logger
 from common.messages import BrokerOrderUpdate
 from common.ringbuffer import RingWriter, ShmRing
 from common.stage import StageRuntime, run_stage
+from config.replaycheck import ReplayFileError
 from feed.replayfile import CsvAppender
+from feed.sanity import TickSanity
+from feed.sanity import warm as warm_sanity
 from feed.sources import make_source
 from feed.sources.base import EndOfFeed
 
 BATCH = 1024
+CATCH_UP_BATCH = 16384
+DROP_LOG_INTERVAL_NS = 1_000_000_000
 
 
 class FeedStage:
@@ -39,6 +56,11 @@ class FeedStage:
         self.instruments = InstrumentTable.attach(ctx.instruments_segment)
         self.source = make_source(ctx.config, ctx.secrets)
         self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
+        self.sanity = TickSanity(ctx.config.feed.sanity, [i.ref_price for i in ctx.config.instruments],
+                                 event_clock=self.source.deterministic, batch=CATCH_UP_BATCH)
+        self._pending = None        # screened ticks a catch-up read past the restart point: publish first
+        self._ended = False
+        self._drops_logged = (0, 0)   # (total logged, when)
         path = ctx.config.feed.record_path
         symbols = [self.instruments.symbol(i) for i in range(len(self.instruments))]
         self.recorder = CsvAppender(path, symbols) if path else None
@@ -49,25 +71,79 @@ class FeedStage:
         if endpoint and hasattr(self.source, "order_updates"):   # after pinning: StageRuntime.enter
             self.zmq = make_context()
             self.pub = Publisher(self.zmq, endpoint, "feed")
+        warm_sanity(self.ctx.config.feed.sanity)
         delivered = self.writer.next_seq - 1   # ticks an earlier life of this stage already published
-        self.source.open(self.instruments, start_after=delivered)
+        if self.source.deterministic:
+            self.source.open(self.instruments)
+            self._catch_up(delivered)
+        else:
+            self.source.open(self.instruments, start_after=delivered)
         self.log.info("feed open", source=self.source.name, resume_after=delivered)
+
+    def _catch_up(self, delivered: int) -> None:
+        """Re-read and re-screen, unpaced, the `delivered` ticks an earlier life published."""
+        scratch = np.zeros(CATCH_UP_BATCH, dtype=TICK_DTYPE) if delivered else None
+        left = delivered
+        self.source.pace(False)
+        try:
+            while left > 0:
+                n = self.source.read(scratch, timeout_s=0.0)
+                kept = self.sanity.screen(scratch[:n])
+                if kept > left:
+                    self._pending = scratch[left:kept].copy()
+                left -= min(left, kept)
+                self.rt.beat()
+        except EndOfFeed:
+            self.log.warning("feed source ended before the restart point", missing=left)
+            self._ended = True
+        finally:
+            self.source.pace(True)
 
     def step(self) -> bool:
         """One batch; returns False when a finite source has ended."""
+        if self._pending is not None:
+            rows, self._pending = self._pending, None
+            self._deliver(rows)
         try:
+            if self._ended:
+                raise EndOfFeed("ended during the catch-up")
             n = self.source.read(self.buf, timeout_s=0.1)
         except EndOfFeed as e:
+            self._report()
+            if self.writer.next_seq == 1:
+                raise self._nothing_usable() from None
             self.log.info("feed finished", why=str(e))
             return False
         if n:
-            self._publish(self.buf[:n])
-            if self.recorder:
-                self.recorder.append(self.buf[:n])
+            self._deliver(self.buf[:self.sanity.screen(self.buf[:n])])
         if self.pub is not None:
             self.rt.count("order_updates", forward_order_updates(self.source, self.pub))
         self._report()
         return True
+
+    def _deliver(self, rows: np.ndarray) -> None:
+        if len(rows):
+            self._publish(rows)
+            if self.recorder:
+                self.recorder.append(rows)
+
+    def _nothing_usable(self) -> Exception:
+        drops = {r: c for r, c in self._drops().items() if c}
+        if self.source.name == "replay":
+            return ReplayFileError(self.source.path, f"no tick got through to the ring (dropped: {drops})")
+        return StageError(f"feed {self.source.name} ended without one tick (dropped: {drops})")
+
+    def _drops(self) -> dict:
+        """Every drop counter: the source's own, plus the sanity filter's."""
+        s, sanity = self.source.stats, self.sanity
+        return {
+            "dropped_malformed": s.dropped_malformed + sanity.count("malformed"),
+            "dropped_unknown": s.dropped_unknown + sanity.count("unknown"),
+            "dropped_out_of_order": s.dropped_out_of_order + sanity.count("out_of_order"),
+            "dropped_price_jump": sanity.count("price_jump"),
+            "dropped_circuit": sanity.count("outside_circuit"),
+            "dropped_ts_ahead": sanity.count("ts_ahead"),
+        }
 
     def _publish(self, rows: np.ndarray) -> None:
         done = 0
@@ -83,12 +159,21 @@ class FeedStage:
     def _report(self) -> None:
         s = self.source.stats
         self.rt.set_count("ticks", self.writer.next_seq - 1)
-        self.rt.set_count("dropped_malformed", s.dropped_malformed)
-        self.rt.set_count("dropped_unknown", s.dropped_unknown)
-        self.rt.set_count("dropped_out_of_order", s.dropped_out_of_order)
+        drops = self._drops()
+        for name, value in drops.items():
+            self.rt.set_count(name, value)
+        self._log_drops(drops)
         self.rt.set_count("reconnects", s.reconnects)
         self.rt.set_count("dropped_text", s.extra.get("unparsed_text", 0))
         self.writer.heartbeat()
+
+    def _log_drops(self, drops: dict) -> None:
+        """At most one line a second, and only when a count moved: never a line per tick."""
+        total, when = sum(drops.values()), mono_ns()
+        logged, at = self._drops_logged
+        if total != logged and when - at >= DROP_LOG_INTERVAL_NS:
+            self._drops_logged = (total, when)
+            self.log.warning("ticks dropped", **drops)
 
     def finish(self) -> None:
         """Nothing in flight: every tick read was published before step() returned."""

@@ -15,7 +15,7 @@ def make_source(config, secrets):
     if feed.source == "replay":
         from feed.sources.replay import ReplaySource
 
-        return ReplaySource(feed.replay.path, feed.replay.format, feed.replay.speed)
+        return ReplaySource(feed.replay.path, feed.replay.format, feed.replay.speed, feed.sanity)
     if feed.source == "kite":
         from feed.sources.kite.source import KiteSource
 

@@ -36,6 +36,9 @@ class TickSource:
     """Base class; subclasses override open/read/close."""
 
     name = "base"
+    # The same ticks in the same order on every run (sim, replay): a restarted feed re-reads and
+    # re-screens what an earlier life published instead of trusting a raw skip count (feed/stage.py).
+    deterministic = False
 
     def __init__(self) -> None:
         self.stats = SourceStats()
@@ -55,6 +58,11 @@ class TickSource:
         source is exhausted.
         """
         raise NotImplementedError
+
+    def pace(self, on: bool) -> None:
+        """Pacing on (the default) or off (deliver as fast as possible: a restarted feed catching up
+        with what it already published). Turning it on restarts the pace from now. Live sources have
+        no pace of their own: a no-op."""
 
     def close(self) -> None:
         """Release sockets, threads and files. Must be safe to call twice."""

@@ -1,10 +1,16 @@
 """`replay`: recorded ticks from a CSV or Parquet file (format in feed/replayfile.py).
 
 The whole file is validated up front with vectorised checks, and every bad row is counted by reason
-and dropped: unparsable or missing values, NaN or non-positive prices, instruments not in the table,
-timestamps earlier than an already accepted tick. What remains is delivered in file order, paced at the
-recorded speed × `speed`, or as fast as possible when `speed` is 0. A restarted feed skips the first
-`start_after` valid ticks and so continues with exactly the tick the dead one would have sent next.
+and dropped: unparsable or missing values, NaN or non-positive prices, instruments not in the table.
+What remains is delivered in file order, paced at the recorded speed × `speed`, or as fast as possible
+when `speed` is 0 (or while a restarted feed re-reads what it already published: `pace(False)`). Rows
+out of time order or far ahead of the recording's own clock are delivered too: the feed's sanity
+filter (feed/sanity.py) judges them, as it does every source's ticks; pacing follows the same clock,
+so one far-future row is not waited for.
+
+A file that cannot be replayed at all (missing, empty, not UTF-8, not Parquet, a required column
+missing or renamed, no usable row) raises ReplayFileError naming the file and, where one place is at
+fault, the line and column: a ConfigError, so the supervisor does not restart the feed into it again.
 """
 
 from __future__ import annotations
@@ -15,19 +21,38 @@ import numpy as np
 
 from common.clock import mono_ns
 from common.dtypes import FLAG_REPLAY
+from config.replaycheck import ReplayFileError, find_invalid_utf8, missing_columns
 from feed.replayfile import IST_OFFSET_NS, detect_format
+from feed.sanity import event_clock_trace
 from feed.sources.base import EndOfFeed, TickSource
 
 NUMERIC = ("price", "qty", "volume", "bid", "ask", "oi")
+INT64_MAX = np.iinfo(np.int64).max
 
 
 def _read_table(path: str, fmt: str):
     import pyarrow as pa
 
-    if detect_format(path, fmt) == "parquet":
-        import pyarrow.parquet as pq
+    try:
+        if detect_format(path, fmt) == "parquet":
+            import pyarrow.parquet as pq
 
-        return pq.read_table(path)
+            return pq.read_table(path)
+        return _read_csv(path)
+    except OSError as e:
+        raise ReplayFileError(path, f"cannot be read ({e.strerror or e})") from None
+    except pa.ArrowInvalid as e:
+        if "UTF8" in str(e):
+            bad = find_invalid_utf8(path)
+            if bad is not None:
+                line, column, byte = bad
+                raise ReplayFileError(path, f"byte 0x{byte:02x} at position {column + 1} is not UTF-8",
+                                      line=line) from None
+        raise ReplayFileError(path, f"cannot be read: {e}") from None
+
+
+def _read_csv(path: str):
+    import pyarrow as pa
     import pyarrow.csv as pacsv
 
     bad = []
@@ -62,27 +87,56 @@ def _to_int(col) -> np.ndarray:
 
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
         text = pc.utf8_trim_whitespace(col)
-        ok = pc.fill_null(pc.match_substring_regex(text, r"^\d{1,19}$"), False)
+        digits = pc.fill_null(pc.match_substring_regex(text, r"^\d{1,19}$"), False)
+        # 19 digits may exceed int64: same length, so text order is number order.
+        fits = pc.or_(pc.less(pc.utf8_length(text), 19), pc.less_equal(text, str(INT64_MAX)))
+        ok = pc.and_(digits, pc.fill_null(fits, False))
         col = pc.cast(pc.if_else(ok, text, None), pa.int64())
+    elif pa.types.is_unsigned_integer(col.type):
+        col = pc.if_else(pc.less_equal(col, INT64_MAX), col, None).cast(pa.int64())
     elif not pa.types.is_integer(col.type):
         col = pc.cast(col, pa.int64(), safe=False)
     return col.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
-def _timestamps(table) -> np.ndarray:
+def _text_ns(col) -> np.ndarray:
+    """`YYYY-MM-DD HH:MM:SS[.f…]` (1-9 fraction digits) → ns of that wall time read as UTC, -1 if invalid."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    text = pc.utf8_trim_whitespace(col)
+    whole = pc.strptime(pc.utf8_slice_codeunits(text, 0, 19), format="%Y-%m-%d %H:%M:%S", unit="ns",
+                        error_is_null=True)
+    tail = pc.utf8_slice_codeunits(text, 19)
+    ok = pc.fill_null(pc.match_substring_regex(tail, r"^(\.\d{1,9})?$"), False)
+    digits = pc.utf8_rpad(pc.utf8_slice_codeunits(tail, 1), width=9, padding="0")   # ".25" → 250000000
+    ns = pc.add(whole.cast(pa.int64()), pc.cast(pc.if_else(ok, digits, None), pa.int64()))
+    return ns.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+
+
+def _typed_ns(col) -> np.ndarray:
+    """A Parquet timestamp column → ns since the epoch, -1 where null or beyond int64 in ns."""
+    import pyarrow as pa
+
+    per = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[col.type.unit]
+    raw = col.cast(pa.int64()).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    fits = (raw > 0) & (raw <= INT64_MAX // per)
+    return np.where(fits, raw * np.where(fits, per, 1), -1)
+
+
+def _timestamps(table) -> np.ndarray:
+    import pyarrow as pa
+
     if "ts_event_ns" in table.column_names:
         return _to_int(table.column("ts_event_ns"))
-    if "ts" not in table.column_names:
-        raise ValueError("replay file needs a ts_event_ns or ts column")
     col = table.column("ts")
-    if not pa.types.is_timestamp(col.type):
-        col = pc.strptime(pc.utf8_slice_codeunits(col, 0, 19), format="%Y-%m-%d %H:%M:%S", unit="ns", error_is_null=True)
-    ns = col.cast(pa.int64()).to_numpy(zero_copy_only=False)
-    ns = np.where(np.isnan(ns.astype(np.float64)), -1, ns) if ns.dtype.kind == "f" else ns
-    return np.where(ns > 0, ns - IST_OFFSET_NS, -1).astype(np.int64)   # the text is IST wall time
+    if pa.types.is_timestamp(col.type):
+        ns = _typed_ns(col)
+        if col.type.tz is not None:      # zone-aware: already UTC
+            return ns
+    else:
+        ns = _text_ns(col)
+    return np.where(ns > IST_OFFSET_NS, ns - IST_OFFSET_NS, -1).astype(np.int64)   # IST wall time
 
 
 def _instruments(table, instruments) -> np.ndarray:
@@ -103,14 +157,20 @@ def _instruments(table, instruments) -> np.ndarray:
 
 class ReplaySource(TickSource):
     name = "replay"
+    deterministic = True
 
-    def __init__(self, path: str, fmt: str = "auto", speed: float = 0.0):
+    def __init__(self, path: str, fmt: str = "auto", speed: float = 0.0, sanity=None):
         super().__init__()
         self.path, self.fmt, self.speed = path, fmt, float(speed)
+        self.sanity = sanity            # config.feed.sanity: pacing follows the clock it keeps
         self._pos = 0
+        self._paced = True
 
     def open(self, instruments, start_after: int = 0) -> None:
         table = _read_table(self.path, self.fmt)
+        problem = missing_columns(table.column_names)
+        if problem:
+            raise ReplayFileError(self.path, problem)
         meta = table.schema.metadata or {}
         self.stats.dropped_malformed += int(meta.get(b"otrade_bad_rows", b"0"))
         n = table.num_rows
@@ -123,31 +183,46 @@ class ReplaySource(TickSource):
             malformed |= ~np.isfinite(cols[c]) | (cols[c] < 0)
         unknown = ~malformed & (inst < 0)
         ok = ~malformed & ~unknown
-        prev_max = np.maximum.accumulate(np.where(ok, ts, np.iinfo(np.int64).min))
-        prev_max = np.concatenate(([np.iinfo(np.int64).min], prev_max[:-1]))
-        out_of_order = ok & (ts < prev_max)
-        ok &= ~out_of_order
         self.stats.dropped_malformed += int(malformed.sum())
         self.stats.dropped_unknown += int(unknown.sum())
-        self.stats.dropped_out_of_order += int(out_of_order.sum())
         self.ts, self.inst = ts[ok], inst[ok].astype(np.uint16)
         self.cols = {c: v[ok] for c, v in cols.items()}
         self.total = int(ok.sum())
+        if self.total == 0:
+            raise ReplayFileError(self.path, f"has no usable tick ({n} rows: {int(malformed.sum())} malformed, "
+                                             f"{int(unknown.sum())} of instruments not in the table)")
+        self.pace_ts = self._pace_clock()
         self._pos = min(start_after, self.total)
+        self._restart_pacing()
+
+    def _pace_clock(self) -> np.ndarray:
+        """The recording's clock after each row, as the sanity filter keeps it (monotone)."""
+        gap_s = self.sanity.max_gap_s if self.sanity is not None else 7 * 86400.0
+        reanchor = self.sanity.reanchor_ticks if self.sanity is not None else 5
+        out = np.empty(self.total, np.int64)
+        event_clock_trace(self.ts, min(int(gap_s * 1e9), 1 << 62), int(reanchor), out)
+        return out
+
+    def _restart_pacing(self) -> None:
         self._origin_mono = mono_ns()
-        self._origin_ts = int(self.ts[self._pos]) if self._pos < self.total else 0
+        self._origin_ts = int(self.pace_ts[self._pos]) if self._pos < self.total else 0
+
+    def pace(self, on: bool) -> None:
+        self._paced = on
+        if on:
+            self._restart_pacing()
 
     def _paced_end(self, end: int, timeout_s: float) -> int:
         """Last index (exclusive) whose recorded time has come, waiting up to timeout_s for one."""
-        if self.speed <= 0:
+        if self.speed <= 0 or not self._paced:
             return end
         deadline = time.monotonic() + timeout_s
         while True:
             market_now = self._origin_ts + (mono_ns() - self._origin_mono) * self.speed
-            due = int(np.searchsorted(self.ts, market_now, side="right"))
+            due = int(np.searchsorted(self.pace_ts, market_now, side="right"))
             if due > self._pos:
                 return min(end, due)
-            wait = (int(self.ts[self._pos]) - market_now) / self.speed / 1e9
+            wait = (int(self.pace_ts[self._pos]) - market_now) / self.speed / 1e9
             if time.monotonic() + wait > deadline:
                 time.sleep(max(0.0, deadline - time.monotonic()))
                 return self._pos

@@ -63,6 +63,7 @@ def sim_block(state, tick_size, pick, shocks, regime_u, regime_len_u, qty_u, vol
 
 class SimSource(TickSource):
     name = "sim"
+    deterministic = True
 
     def __init__(self, cfg, ref_prices, session_start_ns: int | None = None):
         super().__init__()
@@ -86,8 +87,17 @@ class SimSource(TickSource):
         step = 1e9 / self.cfg.tick_rate_hz if self.cfg.tick_rate_hz > 0 else 1e6
         self.step_ns = int(step)
         self._skip(start_after)
+        self._paced = True
+        self._restart_pacing()
+
+    def _restart_pacing(self) -> None:
         self._pace_origin = mono_ns()       # pacing restarts from here: a restart does not burst to catch up
         self._paced_from = self._emitted
+
+    def pace(self, on: bool) -> None:
+        self._paced = on
+        if on:
+            self._restart_pacing()
 
     def _default_session_start(self) -> int:
         import datetime as dt
@@ -122,7 +132,7 @@ class SimSource(TickSource):
 
     def _budget(self, want: int, timeout_s: float) -> int:
         """How many ticks pacing allows now (live-like rate); sleeps up to timeout_s for the first one."""
-        if self.cfg.tick_rate_hz <= 0:
+        if self.cfg.tick_rate_hz <= 0 or not self._paced:
             return want
         deadline = time.monotonic() + timeout_s
         while True:
