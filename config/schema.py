@@ -145,6 +145,7 @@ class KiteFeed(Section, kw_only=True):
     mode: Literal["ltp", "quote", "full"] = "full"
     watchdog_s: PosFloat = 5.0     # no packet (not even a heartbeat) for this long: reconnect
     reconnect_max_delay_s: PosFloat = 30.0
+    ca_file: str | None = None     # PEM roots trusted for wss:// (certificate and host name are always checked); None: the system's
 
 
 class UpstoxFeed(Section, kw_only=True):

@@ -14,6 +14,14 @@ calls `.get` on whatever JSON arrived and decodes UTF-8 outside its try, so one 
 a JSON list, a number or not UTF-8 raised on the reactor thread and Twisted dropped the connection
 (seen against the local ticker). All it did for us was call on_error(code 0) for {"type": "error"},
 which on_text already counts.
+
+TLS: the SDK's `connect` dials wss:// with Twisted's bare `ssl.ClientContextFactory()`, which checks
+neither the certificate nor the host name, and the URL it then sends carries the access token
+(`?api_key=...&access_token=...`): anyone on the path could read a token that places orders. `_Ticker`
+dials with `optionsForClientTLS(host, trustRoot)` instead (`tls_options`): the certificate must chain
+to the system's trust store (or, for tests and private roots, to the PEM bundle in `ca_file`) and name
+the host, else the handshake fails before a byte of the request line is sent. ws:// (the local
+ticker on loopback) has no TLS to verify.
 """
 
 from __future__ import annotations
@@ -21,10 +29,13 @@ from __future__ import annotations
 import logging
 import threading
 
+import re
+
+from autobahn.twisted.websocket import connectWS
 from kiteconnect import KiteTicker
 from twisted.internet.task import LoopingCall
 
-from common.errors import BrokerFatal, BrokerRetryable
+from common.errors import BrokerFatal, BrokerRetryable, ConfigError
 from feed.sources.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -38,11 +49,51 @@ def is_auth_failure(reason) -> bool:
     return "upgrade failed" in text and any(s in text for s in _AUTH_STATUSES)
 
 
+_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+
+
+def tls_options(hostname: str, ca_file: str | None = None):
+    """Twisted client TLS options that verify the certificate chain and that it names `hostname`.
+
+    Trust: the certificates in the PEM file `ca_file` when given, else the platform's trust store.
+    Raises ConfigError for a CA file that cannot be read or holds no certificate.
+    """
+    from twisted.internet import ssl
+
+    if ca_file:
+        try:
+            with open(ca_file, "rb") as f:
+                pems = _PEM_CERT.findall(f.read())
+            roots = [ssl.Certificate.loadPEM(pem) for pem in pems]
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"cannot read the CA bundle {ca_file!r}: {e}", path="feed.kite.ca_file") from None
+        except Exception as e:  # noqa: BLE001 - pyOpenSSL's Error: a PEM block that is no certificate
+            raise ConfigError(f"{ca_file!r} holds a certificate that does not parse ({type(e).__name__})",
+                              path="feed.kite.ca_file") from None
+        if not roots:
+            raise ConfigError(f"{ca_file!r} holds no PEM certificate", path="feed.kite.ca_file")
+        trust = ssl.trustRootFromCertificates(roots)
+    else:
+        trust = ssl.platformTrust()
+    return ssl.optionsForClientTLS(hostname, trustRoot=trust)
+
+
 class _Ticker(KiteTicker):
-    """KiteTicker that leaves text messages to `on_message` (see the module docstring)."""
+    """KiteTicker that leaves text messages to `on_message` and verifies TLS (module docstring)."""
+
+    ca_file: str | None = None
 
     def _parse_text_message(self, payload) -> None:
         return None
+
+    def connect(self, threaded=False, disable_ssl_verification=False, proxy=None):
+        """The SDK's connect with a verifying TLS context. Only dials: the reactor already runs
+        (source.running_reactor); the arguments are the SDK's and are not used."""
+        self._create_connection(self.socket_url, useragent=self._user_agent(), proxy=None,
+                                headers={"X-Kite-Version": "3"})
+        factory = self.factory
+        context = tls_options(factory.host, self.ca_file) if factory.isSecure else None
+        connectWS(factory, contextFactory=context, timeout=self.connect_timeout)
 
 
 class KiteConnection:
@@ -53,6 +104,7 @@ class KiteConnection:
                               reconnect_max_tries=options.reconnect_max_tries,
                               reconnect_max_delay=options.reconnect_max_delay_s,
                               connect_timeout=options.connect_timeout_s)
+        self.ticker.ca_file = getattr(options, "ca_file", None)
         t = self.ticker
         t.on_open, t.on_message, t.on_close, t.on_error = self._on_open, self._on_message, self._on_close, self._on_error
         t.on_noreconnect = self._on_noreconnect

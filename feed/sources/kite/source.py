@@ -72,6 +72,7 @@ class KiteFeedOptions:
     tokens_per_connection: int = MAX_TOKENS_PER_CONNECTION
     max_connections: int = MAX_CONNECTIONS_PER_API_KEY
     max_order_updates: int = 10_000          # undrained order updates kept
+    ca_file: str | None = None               # PEM roots to trust for wss:// (None: the system's)
 
 
 def _check_divisors(rows: np.ndarray) -> None:
@@ -137,7 +138,8 @@ class KiteSource(LiveSource):
         else:
             api_key, access_token = secrets.require("KITE_API_KEY"), secrets.require("KITE_ACCESS_TOKEN")
         options = KiteFeedOptions(root=feed.root, mode=feed.mode, watchdog_s=feed.watchdog_s,
-                                  reconnect_max_delay_s=feed.reconnect_max_delay_s)
+                                  reconnect_max_delay_s=feed.reconnect_max_delay_s,
+                                  ca_file=getattr(feed, "ca_file", None))
         return cls(api_key, access_token, options)
 
     def __repr__(self) -> str:  # never the credentials
