@@ -112,6 +112,11 @@ class LocalRestServer:
         with self._lock:
             self._failures.append(_Failure(mode, int(n), float(delay_s), route, bytes(body)))
 
+    def clear_failures(self) -> None:
+        """Switch off every pending failure: the venue answers normally again."""
+        with self._lock:
+            self._failures.clear()
+
     def plant(self, route: str, rows: list) -> None:
         """Serve `rows` after the venue's own rows on `route` ("GET /orders", matched whole)."""
         with self._lock:

@@ -7,7 +7,9 @@ failure switches while the supervisor runs the stages against it:
 - the REST server answers one placement 429 and one 500: the order goes in doubt, is looked up by its
   tag, sent again, and is at the broker exactly once;
 - the REST server refuses the token: orders halts trading with the reason, without crashing, and no
-  credential shows in any log or journal.
+  credential shows in any log or journal;
+- the REST server answers 500 to every trade-book read while orders restarts: recovery holds (HALTED
+  with the reason, the stage up and beating), and resumes by itself once the broker answers.
 """
 
 import json
@@ -161,4 +163,36 @@ def test_orders_restarted_into_a_dead_token_holds_halted_instead_of_crash_loopin
     assert health["trading_state_by"] == "orders", health
     assert "token" in health["trading_state_reason"].lower(), health["trading_state_reason"]
     assert p.exit_code == 0, p.output()[-3000:]
+    assert p.leftovers() == {"segments": [], "sockets": []}
+
+
+def test_orders_recovering_while_the_broker_answers_500_holds_halted_then_resumes_by_itself(tmp_path):
+    import signal
+
+    with hosted_venue(tmp_path / "venue", _overrides("kite")) as (venue, pointed):
+        with Pipeline(tmp_path, pointed) as p:
+            p.wait_running()
+            _trading(p)
+            venue.rest.fail_next("500", n=10**6, route="GET /trades")    # recovery reads the trade book
+            first = p.stage("orders")["pid"]
+            os.kill(first, signal.SIGKILL)
+            held = eventually(lambda: (h := p.health()) and h["trading_state"] == "HALTED"
+                              and "recovery" in h["trading_state_reason"] and h, timeout=30,
+                              message="status shows the recovery hold with its reason")
+            reads = venue.rest.count("GET", "/trades")
+            eventually(lambda: venue.rest.count("GET", "/trades") >= reads + 2, timeout=30,
+                       message="recovery tries again while held")
+            assert p.stage("orders")["restarts"] == 1                  # held, not crash-looping
+            venue.rest.clear_failures()                                  # the broker answers again
+            eventually(lambda: p.health()["trading_state"] == "ACTIVE", timeout=30,
+                       message="trading resumed by itself")
+            orders = p.stage("orders")["counters"]["orders"]
+            eventually(lambda: p.stage("orders")["counters"]["orders"] > orders, timeout=30,
+                       message="orders placed after the resume")
+            after = p.stage("orders")
+        tags = _tags_at_broker(venue)
+    assert after["restarts"] == 1 and after["state"] == "ready", after
+    assert "HTTP 500" in held["trading_state_reason"], held["trading_state_reason"]
+    assert p.exit_code == 0, p.output()[-3000:]
+    assert len(tags) == len(set(tags)), "a client order id reached the broker twice"
     assert p.leftovers() == {"segments": [], "sockets": []}
