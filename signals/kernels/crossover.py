@@ -10,9 +10,12 @@ Equality must be decided exactly, or rounding noise (±1e-12 on averages of whol
 decides the ties those rules are about. Callers therefore hand over the sign itself (`cross_on`):
 two SMAs are compared in exact integer arithmetic (kernels/sma.py, `sma_compare`). Floats that cannot
 be exact (EMAs) are compared with a tie tolerance (`tie_sign`): within `tie` of each other they are
-level. strategies/ma_crossover.py sets it to EMA_TIE_TICKS of the instrument's tick, a million times
-finer than any price difference that means anything and far above the EMAs' rounding noise
-(a few ulps of the price: ~1e-11 ₹ at ₹10,000).
+level. strategies/ma_crossover.py sets it to EMA_TIE_TICKS of the instrument's tick (5e-8 ₹ for a
+0.05 tick): a million times finer than any price difference that means anything, and well above the
+EMAs' rounding noise — in a flat market an EMA of n stalls up to (n + 1) / 4 ulps short of the price,
+so two EMAs that are level in exact arithmetic sit up to ~4e-9 ₹ apart, either way round, for
+n = 1,000 at ₹1 lakh. A true gap below the tolerance is level too: a cross through it counts on the
+tick that leaves it, like a cross through equality.
 
 `cross_on`, `tie_sign` and `cross_step` are the building blocks strategies inline; `crossover_update`
 runs `cross_step` over a batch; `crossover_batch` is the slow reference.

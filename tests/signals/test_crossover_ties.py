@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from config.schema import Strategy
-from signals.kernels.crossover import crossover_batch, crossover_update
+from signals.kernels.crossover import EMA_TIE_TICKS, crossover_batch, crossover_update
 from signals.kernels.sma import price_units, sma_compare
-from tests.signals.synthetic import make_config, make_engine, run_batches, series_ticks
+from tests.signals.synthetic import TICK, make_config, make_engine, run_batches, series_ticks
 
 
 def exact_sma(prices: list[Fraction], n: int) -> list[Fraction | None]:
@@ -36,14 +36,16 @@ def exact_ema(prices: list[Fraction], n: int) -> list[Fraction | None]:
 
 
 def reference_crosses(prices, fast: int, slow: int, ma: str = "sma") -> list[tuple[int, int]]:
-    """(tick index, +1 / -1) of every cross, in exact arithmetic, by the documented rules."""
+    """(tick index, +1 / -1) of every cross, in exact arithmetic, by the documented rules: SMAs
+    level only when equal, EMAs level within EMA_TIE_TICKS of the instrument's tick."""
     exact = [Fraction(repr(float(p))) for p in prices]
     average = exact_sma if ma == "sma" else exact_ema
+    tie = 0 if ma == "sma" else Fraction(repr(TICK)) * Fraction(repr(EMA_TIE_TICKS))
     side, crosses = None, []     # None: not warm; 0: level since warm; else the last nonzero sign
     for j, (f, s) in enumerate(zip(average(exact, fast), average(exact, slow))):
         if f is None or s is None:
             continue
-        sign = (f > s) - (f < s)
+        sign = (f - s > tie) - (s - f > tie)
         if sign == 0:             # touching: keeps the side (or starts level)
             side = 0 if side is None else side
             continue
@@ -137,3 +139,11 @@ def test_sma_crossover_on_any_whole_paise_path_then_raises_exactly_the_exact_ref
         prices, fast, extra, batch):
     slow = fast + extra
     assert strategy_crosses(prices, fast, slow, batch=batch) == reference_crosses(prices, fast, slow)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(prices=paise_paths(), fast=st.integers(1, 5), extra=st.integers(1, 7))
+def test_ema_crossover_on_any_whole_paise_path_then_raises_exactly_the_exact_references_intents(
+        prices, fast, extra):
+    slow = fast + extra
+    assert strategy_crosses(prices, fast, slow, "ema") == reference_crosses(prices, fast, slow, "ema")
