@@ -4,8 +4,9 @@ One module-level Encoder and one Decoder per format, built over the tagged union
 `messages.ALL_MESSAGES`, so decoding dispatches on the "type" tag in C and never builds a dict.
 
 A payload that is not a known message (garbage, a truncated frame, an unknown "type", a wrong field
-type) raises `BusError`; bus sockets count and drop it, journal readers count and skip it. The
-caller never sees a msgspec exception.
+type) raises `BusError`; bus sockets count and drop it, journal readers refuse the journal
+(`common.journalline.JournalCorrupt`: recovery must not skip a record). The caller never sees a
+msgspec exception. The journal line is this JSON sealed with its checksum (common/journalline.py).
 
 JSON caveat: msgspec writes NaN and inf as `null`, which no float field accepts on the way back,
 so a NaN price would make a journal line unreadable. `JournalWriter` therefore reads every record
