@@ -61,9 +61,9 @@ def test_a_stopped_stage_is_declared_hung_killed_and_replaced(tmp_path):
 
 
 def test_a_feed_that_crashes_on_every_start_makes_the_supervisor_give_up_with_exit_3(tmp_path):
-    broken = tmp_path / "session.parquet"
-    broken.write_bytes(b"this is not a parquet file")      # exists (config is valid), cannot be read
-    overrides = {"feed": {"source": "replay", "replay": {"path": str(broken)}},
+    # The feed cannot open its recording on any start (a directory, not a file): a crash, not a config
+    # error (a bad replay file is one of those, and is not restarted: tests/integration/test_replay_file_failure.py).
+    overrides = {"feed": {"record_path": str(tmp_path)},
                  "supervisor": {"restart": {"max_restarts": 3, "window_s": 60, "backoff_initial_ms": 10}}}
     with Pipeline(tmp_path, overrides) as p:
         code = p.wait_exit(timeout=120)
