@@ -1,0 +1,104 @@
+"""orders/stage.py finish_recovery: a broker that does not answer while orders recovers is a hold, not a crash.
+
+The stage's recovery part runs on a real engine and paper broker (tests/orders/stubs.Desk) whose
+trade book fails as a 500 does for the first `n` reads; the rest of the stage (ring, sockets) is
+replaced by the few fakes recovery touches. The end-to-end version, against the local Kite venue with
+the supervisor restarting orders, is in tests/integration/test_broker_failures.py.
+"""
+
+import types
+
+from common import stagetable as st
+from common.clock import mono_ns
+from common.errors import BrokerFatal, BrokerRetryable
+from common.log import get_logger
+from common.messages import OrderSubmitting, TradingStateChanged
+from common.tradingstate import CODES, read_state
+from orders.stage import RECOVERY_BACKOFF_FIRST_NS, OrdersStage
+from tests.orders.stubs import Tape, intent, of_type
+
+
+class TradesFail:
+    """The paper broker, but the next `n` trade-book reads fail with `error`."""
+
+    def __init__(self, inner, n, error=None):
+        self.inner, self.left, self.reads = inner, n, 0
+        self.error = error or BrokerRetryable("kite trades: Internal server error (GeneralException, HTTP 500)")
+
+    def trades(self):
+        self.reads += 1
+        if self.left > 0:
+            self.left -= 1
+            raise self.error
+        return self.inner.trades()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+class Runtime:
+    def __init__(self):
+        self.counts = {}
+
+    def set_count(self, name, value):
+        st.counter_index("orders", name)          # a counter the stage table really has
+        self.counts[name] = value
+
+    def count(self, name, n=1):
+        self.counts[name] = self.counts.get(name, 0) + n
+
+
+def stage_over(desk, run_dir) -> OrdersStage:
+    """An OrdersStage whose recovery runs on `desk`'s engine (nothing else of it is built)."""
+    stage = OrdersStage.__new__(OrdersStage)
+    stage.ctx = types.SimpleNamespace(run_dir=str(run_dir))
+    stage.rt, stage.engine, stage.log = Runtime(), desk.engine, get_logger("orders")
+    stage.ring = types.SimpleNamespace(readers=lambda: [])
+    stage.signals_path = str(run_dir / "signals.jsonl")          # absent: no intents to catch up
+    stage.last_intent_seq, stage.watermark, stage.recv_ns = 0, 1, {}
+    stage.recovery_error, stage.recovery_retry_ns, stage.recovery_attempts = "", 0, 0
+    stage.recovery_shown, stage.recovered_reason = None, ""
+    return stage
+
+
+def restarted_desk(make_desk, n_failures, error=None):
+    """A desk that placed an entry, then restarted on a broker whose trade book fails `n_failures` times."""
+    desk = make_desk()
+    tape = Tape()
+    tape.add(0, 100.0)
+    desk.run(tape, [intent(1, qty=10)])
+    journal = list(desk.events)
+    desk.restart(journal)                       # restores and resolves once on a healthy broker
+    desk.broker = desk.engine._broker = TradesFail(desk.paper, n_failures, error)
+    return desk
+
+
+def test_finish_recovery_when_the_trade_book_answers_500_then_it_holds_halted_and_resumes_by_itself(
+        make_desk, tmp_path):
+    desk = restarted_desk(make_desk, n_failures=3)
+    stage = stage_over(desk, tmp_path)
+    placed = len(of_type(desk.events, OrderSubmitting))
+    before = mono_ns()
+    for attempt in range(3):
+        assert stage.finish_recovery() is False                # held, not raised
+        shown = read_state(str(tmp_path))
+        assert shown["state"] == "HALTED" and "recovery: broker unreachable" in shown["reason"]
+        assert "HTTP 500" in shown["reason"]
+        assert stage.rt.counts["trading_state"] == CODES["HALTED"]
+        assert stage.recovery_retry_ns >= before + (RECOVERY_BACKOFF_FIRST_NS << attempt)
+    assert desk.engine.trading_state == "ACTIVE"               # the engine itself was never halted
+    assert not [m for m in of_type(desk.events, TradingStateChanged) if m.state == "HALTED"]
+    assert stage.finish_recovery() is True                     # the broker answers again
+    assert read_state(str(tmp_path))["state"] == "ACTIVE" and stage.recovery_error == ""
+    assert stage.rt.counts["trading_state"] == CODES["ACTIVE"]
+    assert len(of_type(desk.events, OrderSubmitting)) == placed   # nothing placed again
+    assert desk.broker.reads == 4
+
+
+def test_finish_recovery_when_the_session_is_refused_then_it_still_halts_for_the_operator(make_desk, tmp_path):
+    desk = restarted_desk(make_desk, n_failures=1, error=BrokerFatal("TokenException: log in again"))
+    stage = stage_over(desk, tmp_path)
+    assert stage.finish_recovery() is False
+    assert desk.engine.trading_state == "HALTED" and desk.engine.broker_down
+    assert stage.finish_recovery() is True
+    assert desk.engine.trading_state == "HALTED"               # resuming after a dead token is the operator's call
