@@ -11,27 +11,39 @@ Never raises (it would take the forkserver down): the error is kept in WARM_ERRO
 then compile on first use.
 """
 
+import numpy as np
+
 WARM_ERROR = ""
 
-try:
-    import numpy as np
 
+def _warm_sim() -> None:
     import common.warmup  # noqa: F401 - the ring kernels (idempotent if already preloaded)
     import feed.stage  # noqa: F401
-    from common.dtypes import TICK_DTYPE
-    from config.schema import TickSanityConfig
-    from feed.sanity import TickSanity
     from feed.sources.sim import BLOCK, sim_block
 
-    _state = np.zeros((1, 6))
-    _state[0, 0] = 100.0
-    _z = np.zeros(BLOCK)
-    sim_block(_state, np.array([0.05]), _z, _z, _z, _z, _z, 1.0, 100.0, np.zeros(BLOCK, np.int64), np.zeros(BLOCK),
+    state = np.zeros((1, 6))
+    state[0, 0] = 100.0
+    z = np.zeros(BLOCK)
+    sim_block(state, np.array([0.05]), z, z, z, z, z, 1.0, 100.0, np.zeros(BLOCK, np.int64), np.zeros(BLOCK),
               np.zeros(BLOCK, np.int64), np.zeros(BLOCK))
-    _rows = np.zeros(4, TICK_DTYPE)
-    _rows["price"] = 100.0
-    for _event_clock in (True, False):
-        TickSanity(TickSanityConfig(), [100.0], event_clock=_event_clock, batch=4).screen(_rows[:2])
-    WARM_ERROR = common.warmup.WARM_ERROR
-except Exception as e:  # noqa: BLE001
-    WARM_ERROR = f"{type(e).__name__}: {e}"
+
+
+def _warm_sanity() -> None:
+    try:
+        from config.schema import TickSanityConfig
+        from feed.sanity import TickSanity
+    except ImportError:      # a tree without the tick screen: nothing to warm
+        return
+    from common.dtypes import TICK_DTYPE
+
+    rows = np.zeros(4, TICK_DTYPE)
+    rows["price"] = 100.0
+    for event_clock in (True, False):
+        TickSanity(TickSanityConfig(), [100.0], event_clock=event_clock, batch=4).screen(rows[:2])
+
+
+for _warm in (_warm_sim, _warm_sanity):
+    try:
+        _warm()
+    except Exception as e:  # noqa: BLE001
+        WARM_ERROR = WARM_ERROR or f"{_warm.__name__}: {type(e).__name__}: {e}"

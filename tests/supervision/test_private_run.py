@@ -1,0 +1,53 @@
+"""Private by default (issue 12.8): everything a run writes, the supervisor's files and the stages',
+is its owner's only; /health answers only requests addressed to a loopback name."""
+
+import http.client
+import os
+import stat
+
+import pytest
+
+from tests.chaos.harness import Pipeline
+
+pytestmark = pytest.mark.slow
+
+
+def _status(port: int, host: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.putrequest("GET", "/health", skip_host=True)
+        conn.putheader("Host", host)
+        conn.endheaders()
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def _loose(run_dir: str) -> list[str]:
+    """Every path under run_dir (itself included) that anyone but its owner may read, write or enter."""
+    out = []
+    for root, dirs, files in os.walk(run_dir):
+        for path in [root] + [os.path.join(root, f) for f in files]:
+            mode = os.lstat(path).st_mode
+            if stat.S_IMODE(mode) & 0o077:
+                out.append(f"{oct(stat.S_IMODE(mode))} {os.path.relpath(path, run_dir)}")
+    return out
+
+
+def test_a_run_when_it_ends_then_every_file_and_directory_of_it_is_private_and_health_refuses_foreign_hosts(tmp_path):
+    old = os.umask(0o022)          # a typical login umask: the supervisor must not depend on the caller's
+    try:
+        with Pipeline(tmp_path) as p:
+            p.wait_running()
+            assert _status(p.port, "evil.example") == 421
+            assert _status(p.port, f"evil.example:{p.port}") == 421
+            assert _status(p.port, f"127.0.0.1:{p.port}") == 200
+            assert _status(p.port, f"localhost:{p.port}") == 200
+    finally:
+        os.umask(old)
+    assert p.exit_code == 0, p.output()[-3000:]
+    names = {os.path.relpath(os.path.join(r, f), p.run_dir) for r, _, fs in os.walk(p.run_dir) for f in fs}
+    # The supervisor's files and each stage's: a check that saw only some of them would prove little.
+    assert {"supervisor.jsonl", "summary.json", "run.json", "config.effective.json", "positions.json",
+            "logs/feed.log", "logs/orders.log", "logs/signals.log", "logs/positions.log"} <= names, names
+    assert _loose(p.run_dir) == []
