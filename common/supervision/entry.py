@@ -18,6 +18,7 @@ import sys
 
 from common import log
 from common.errors import ConfigError
+from common.journalline import JournalCorrupt
 
 STAGE_FATAL_EXIT = 78   # sysexits' EX_CONFIG: "do not restart me, the cause is in <stage>.fatal"
 
@@ -77,7 +78,7 @@ def stage_main(module: str, ctx) -> None:
         code = int(importlib.import_module(module).run(ctx) or 0)
     except SystemExit as e:
         code = int(e.code or 0)
-    except ConfigError as e:
+    except (ConfigError, JournalCorrupt) as e:   # a damaged journal is input a restart cannot fix
         logger.error("stage cannot run: configuration or input error", error=str(e))
         _write_fatal(ctx.run_dir, ctx.stage, str(e))
         code = STAGE_FATAL_EXIT
