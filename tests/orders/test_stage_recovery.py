@@ -6,7 +6,10 @@ replaced by the few fakes recovery touches. The end-to-end version, against the 
 the supervisor restarting orders, is in tests/integration/test_broker_failures.py.
 """
 
+import socket
 import types
+
+import pytest
 
 from common import stagetable as st
 from common.clock import mono_ns
@@ -18,17 +21,23 @@ from orders.stage import RECOVERY_BACKOFF_FIRST_NS, OrdersStage
 from tests.orders.stubs import Tape, intent, of_type
 
 
-class TradesFail:
-    """The paper broker, but the next `n` trade-book reads fail with `error`."""
+HTTP_500 = BrokerRetryable("kite trades: Internal server error (GeneralException, HTTP 500)")
 
-    def __init__(self, inner, n, error=None):
+
+class TradesFail:
+    """The paper broker, but the next `n` trade-book reads fail: with `error`, or as `dead.trades()`
+    does (a live adapter whose broker refuses the TCP connection)."""
+
+    def __init__(self, inner, n, error=None, dead=None):
         self.inner, self.left, self.reads = inner, n, 0
-        self.error = error or BrokerRetryable("kite trades: Internal server error (GeneralException, HTTP 500)")
+        self.error, self.dead = error, dead
 
     def trades(self):
         self.reads += 1
         if self.left > 0:
             self.left -= 1
+            if self.dead is not None:
+                return self.dead.trades()
             raise self.error
         return self.inner.trades()
 
@@ -61,7 +70,7 @@ def stage_over(desk, run_dir) -> OrdersStage:
     return stage
 
 
-def restarted_desk(make_desk, n_failures, error=None):
+def restarted_desk(make_desk, n_failures, error=None, dead=None):
     """A desk that placed an entry, then restarted on a broker whose trade book fails `n_failures` times."""
     desk = make_desk()
     tape = Tape()
@@ -69,13 +78,35 @@ def restarted_desk(make_desk, n_failures, error=None):
     desk.run(tape, [intent(1, qty=10)])
     journal = list(desk.events)
     desk.restart(journal)                       # restores and resolves once on a healthy broker
-    desk.broker = desk.engine._broker = TradesFail(desk.paper, n_failures, error)
+    desk.broker = desk.engine._broker = TradesFail(desk.paper, n_failures, error, dead)
     return desk
 
 
-def test_finish_recovery_when_the_trade_book_answers_500_then_it_holds_halted_and_resumes_by_itself(
-        make_desk, tmp_path):
-    desk = restarted_desk(make_desk, n_failures=3)
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def dead_live_broker(name: str, rows):
+    """A real Kite or Upstox adapter whose broker refuses every TCP connection."""
+    url = f"http://127.0.0.1:{closed_port()}"
+    if name == "kite":
+        from orders.brokers.kite.broker import KiteBroker
+        from orders.brokers.kite.config import KiteSettings
+        from orders.brokers.kite.credentials import KiteCredentials
+        return KiteBroker(rows, KiteSettings(root=url, timeout_s=2.0), KiteCredentials("k", "t0k3n"))
+    from orders.brokers.upstox.broker import UpstoxBroker
+    from orders.brokers.upstox.config import UpstoxSettings
+    from orders.brokers.upstox.credentials import UpstoxCredentials
+    return UpstoxBroker(rows, UpstoxSettings(host=url, order_host=url, timeout_s=2.0), UpstoxCredentials("k", "t0k3n"))
+
+
+@pytest.mark.parametrize("cause", ["http_500", "kite_refused", "upstox_refused"])
+def test_finish_recovery_when_the_broker_does_not_answer_then_it_holds_halted_and_resumes_by_itself(
+        make_desk, tmp_path, cause):
+    dead = None if cause == "http_500" else dead_live_broker(cause.split("_")[0], make_desk().rows)
+    desk = restarted_desk(make_desk, n_failures=3, error=HTTP_500, dead=dead)
     stage = stage_over(desk, tmp_path)
     placed = len(of_type(desk.events, OrderSubmitting))
     before = mono_ns()
@@ -83,7 +114,7 @@ def test_finish_recovery_when_the_trade_book_answers_500_then_it_holds_halted_an
         assert stage.finish_recovery() is False                # held, not raised
         shown = read_state(str(tmp_path))
         assert shown["state"] == "HALTED" and "recovery: broker unreachable" in shown["reason"]
-        assert "HTTP 500" in shown["reason"]
+        assert ("HTTP 500" if dead is None else "network error") in shown["reason"]
         assert stage.rt.counts["trading_state"] == CODES["HALTED"]
         assert stage.recovery_retry_ns >= before + (RECOVERY_BACKOFF_FIRST_NS << attempt)
     assert desk.engine.trading_state == "ACTIVE"               # the engine itself was never halted
@@ -93,6 +124,8 @@ def test_finish_recovery_when_the_trade_book_answers_500_then_it_holds_halted_an
     assert stage.rt.counts["trading_state"] == CODES["ACTIVE"]
     assert len(of_type(desk.events, OrderSubmitting)) == placed   # nothing placed again
     assert desk.broker.reads == 4
+    if dead is not None:
+        dead.close()
 
 
 def test_finish_recovery_when_the_session_is_refused_then_it_still_halts_for_the_operator(make_desk, tmp_path):

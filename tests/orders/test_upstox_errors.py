@@ -44,6 +44,12 @@ def test_a_timeout_is_reported_as_an_unknown_outcome():
     assert error.code == "Timeout" and "outcome unknown" in str(error)
 
 
+def test_a_refused_connection_when_classified_then_it_is_a_network_error_not_a_timeout():
+    error = classify(urllib3.exceptions.NewConnectionError(None, "refused"), "trades")
+    assert isinstance(error, BrokerRetryable) and error.code == "NetworkError"
+    assert "could not connect" in str(error)
+
+
 @pytest.mark.parametrize("exc", [
     api_error(400, "UDAPI100038", "Invalid input"),
     api_error(400, "UDAPI100036", "Invalid input"),

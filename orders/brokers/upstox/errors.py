@@ -42,6 +42,11 @@ def classify(exc: Exception, endpoint: str, secrets: tuple[str, ...] = ()) -> Br
     """The OTrade error for a failed call to `endpoint` (e.g. "place_order")."""
     if isinstance(exc, BrokerError):
         return exc
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        # urllib3 derives it from ConnectTimeoutError, but it is a connection that never opened
+        # (refused, unreachable): say so, or a dead broker reads as a slow one.
+        return BrokerRetryable(f"upstox {endpoint}: network error, could not connect "
+                               f"({type(exc).__name__})", code="NetworkError")
     if isinstance(exc, urllib3.exceptions.TimeoutError):
         return BrokerRetryable(f"upstox {endpoint}: timed out ({type(exc).__name__}); outcome unknown",
                                code="Timeout")
