@@ -5,7 +5,10 @@ connection sends; the KiteTicker connection runs in a child process (the Twisted
 per process). KiteTicker's URL carries `access_token`, so "refused" means: the server never received
 a request line at all. Certificates are made here, with the `cryptography` package: a test CA, a
 server certificate it signs for localhost, one it signs for another host, and a self-signed one.
-The Kite and Upstox REST clients are checked against the same server.
+The Kite and Upstox REST clients, and the Upstox feed's authorize call and websocket, are checked
+against the same server: they verify by their libraries' defaults (requests; urllib3 with
+CERT_REQUIRED; urllib's default context; websocket-client's CERT_REQUIRED + check_hostname), and
+these tests pin that down.
 """
 
 import datetime as dt
@@ -188,4 +191,21 @@ def test_kite_and_upstox_rest_when_the_certificate_is_untrusted_then_the_call_fa
         kite.close()
         upstox.close()
     _wait(lambda: server.failed_handshakes >= 2, "both clients refused the handshake")
+    assert server.received == []
+
+
+def test_upstox_feed_when_the_certificate_is_untrusted_then_authorize_and_socket_fail_before_sending(serve):
+    import websocket
+
+    from feed.sources.upstox.auth import authorize_feed
+
+    server = serve("selfsigned")
+    url = f"localhost:{server.port}"
+    with pytest.raises(BrokerRetryable):
+        authorize_feed(f"https://{url}", TOKEN, 5.0)
+    with pytest.raises((ssl.SSLError, websocket.WebSocketException)):
+        # As feed/sources/upstox/connection.py opens it: no sslopt, so the library's verifying default.
+        websocket.create_connection(f"wss://{url}/feed?code={TOKEN}", timeout=5.0,
+                                    skip_utf8_validation=True, enable_multithread=True)
+    _wait(lambda: server.failed_handshakes >= 2, "both connections refused the handshake")
     assert server.received == []
