@@ -21,7 +21,6 @@ trading, stops the stages through the ladder and ends the run with EXIT_LOG_FAIL
 
 from __future__ import annotations
 
-import signal
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait as wait_sentinels

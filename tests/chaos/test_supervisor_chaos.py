@@ -61,8 +61,8 @@ def test_a_stopped_stage_is_declared_hung_killed_and_replaced(tmp_path):
 
 
 def test_a_feed_that_crashes_on_every_start_makes_the_supervisor_give_up_with_exit_3(tmp_path):
-    # The feed cannot open its recording on any start (a directory, not a file): a crash, not a config
-    # error (a bad replay file is one of those, and is not restarted: tests/integration/test_replay_file_failure.py).
+    # A recorder path that is a directory: the feed crashes (IsADirectoryError, not a config error the
+    # stage recognises) on every start, so the restart budget is what ends the run.
     overrides = {"feed": {"record_path": str(tmp_path)},
                  "supervisor": {"restart": {"max_restarts": 3, "window_s": 60, "backoff_initial_ms": 10}}}
     with Pipeline(tmp_path, overrides) as p:
@@ -71,6 +71,22 @@ def test_a_feed_that_crashes_on_every_start_makes_the_supervisor_give_up_with_ex
     kinds = [e["kind"] for e in p.events() if e["stage"] == "feed"]
     assert kinds.count("spawn") == 4 and "give_up" in kinds
     assert any(e["kind"] == "trading_halted" for e in p.events())
+    assert p.leftovers() == {"segments": [], "sockets": []}
+
+
+def test_a_feed_whose_replay_file_cannot_be_read_is_not_restarted_and_the_cause_is_named(tmp_path):
+    broken = tmp_path / "session.parquet"
+    broken.write_bytes(b"this is not a parquet file")      # exists (config is valid), cannot be read
+    overrides = {"feed": {"source": "replay", "replay": {"path": str(broken)}},
+                 "supervisor": {"restart": {"max_restarts": 3, "window_s": 60, "backoff_initial_ms": 10}}}
+    with Pipeline(tmp_path, overrides) as p:
+        code = p.wait_exit(timeout=120)
+    assert code == 3, p.output()[-3000:]
+    feed = [e for e in p.events() if e["stage"] == "feed"]
+    assert [e["kind"] for e in feed].count("spawn") == 1, "a stage with a config/input error was restarted"
+    assert [e["exit_code"] for e in feed if e["kind"] == "exit"] == [78]
+    give_up = [e for e in feed if e["kind"] == "give_up"]
+    assert give_up and str(broken) in give_up[0]["reason"]
     assert p.leftovers() == {"segments": [], "sockets": []}
 
 
