@@ -5,7 +5,8 @@ every kernel the feed runs is *called* here the way the stage calls it (issue 12
 compiled `RingWriter._publish` inside a running, heartbeat-watched feed, 2-3 s on a busy machine).
 - the tick ring's writer (`_publish`, `_free_slots`): common.warmup.warm_ring, preloaded before this;
 - the sim source's `sim_block`;
-- the tick screen (`feed.sanity.screen_kernel`), through TickSanity.screen on a TICK_DTYPE batch;
+- the tick screen (`feed.sanity.screen_kernel`), through feed.sanity.warm (the stage calls it again in
+  start(), before READY: a no-op once compiled);
 - the Kite decoder warms its own kernel when the source opens (KiteDecoder.warm), before READY.
 Never raises (it would take the forkserver down): the error is kept in WARM_ERROR and the kernels
 then compile on first use.
@@ -31,15 +32,10 @@ def _warm_sim() -> None:
 def _warm_sanity() -> None:
     try:
         from config.schema import TickSanityConfig
-        from feed.sanity import TickSanity
-    except ImportError:      # a tree without the tick screen: nothing to warm
+        from feed.sanity import warm
+    except ImportError:      # a tree without the tick screen's warm-up: the stage warms it in start()
         return
-    from common.dtypes import TICK_DTYPE
-
-    rows = np.zeros(4, TICK_DTYPE)
-    rows["price"] = 100.0
-    for event_clock in (True, False):
-        TickSanity(TickSanityConfig(), [100.0], event_clock=event_clock, batch=4).screen(rows[:2])
+    warm(TickSanityConfig())
 
 
 for _warm in (_warm_sim, _warm_sanity):
