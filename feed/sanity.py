@@ -13,7 +13,9 @@ a timestamp in the year 2255 moves the market clock so every later tick is "out 
                      configured `ref_price` with the wider `ref_band_pct` (0 accepts any first tick).
 - `ts_ahead`         `ts_event_ns` too far ahead of the feed's clock. Live sources: the wall clock,
                      `max_ahead_s`. Sim and replay: their own running clock (the newest accepted
-                     tick), `max_gap_s`, which must allow for nights, weekends and holidays.
+                     tick), `max_gap_s`, which must allow for nights, weekends and holidays. A replay's
+                     ticks are also refused beyond the wall clock + `max_gap_s` (a recording is not
+                     from the future), so even a far-future first row cannot set the clock.
 - `out_of_order`     sim and replay only: earlier than the newest accepted tick.
 
 Only an accepted tick moves the state (last good price, the event clock), so one far-future row can
@@ -43,10 +45,14 @@ C_NOW, C_CAND, C_CAND_N = range(3)
 
 
 @njit(cache=True)
-def _ts_verdict(t, clock, event_clock, now_ns, max_ahead_ns, max_gap_ns, reanchor):
-    """-1 (fine), TS_AHEAD or OUT_OF_ORDER; tracks the candidate of a new clock level."""
+def _ts_verdict(t, clock, event_clock, cap_ns, max_gap_ns, reanchor):
+    """-1 (fine), TS_AHEAD or OUT_OF_ORDER; tracks the candidate of a new clock level.
+
+    cap_ns: no tick may be later (wall-clock bound; 0 = none)."""
+    if cap_ns > 0 and t > cap_ns:
+        return TS_AHEAD
     if not event_clock:
-        return TS_AHEAD if t - now_ns > max_ahead_ns else -1
+        return -1
     now = clock[C_NOW]
     if now == 0:
         return -1
@@ -86,7 +92,7 @@ def _price_verdict(k, p, last_good, cand, cand_n, lo, hi, ref, max_jump, ref_ban
 
 @njit(cache=True)
 def screen_kernel(price, ts, inst, n, keep, last_good, cand, cand_n, lo, hi, ref, max_jump, ref_band,
-                  reanchor, clock, event_clock, now_ns, max_ahead_ns, max_gap_ns, counts):
+                  reanchor, clock, event_clock, cap_ns, max_gap_ns, counts):
     """Judge rows [0, n): keep[i] says whether row i passes; returns how many pass."""
     n_inst = last_good.shape[0]
     kept = 0
@@ -96,7 +102,7 @@ def screen_kernel(price, ts, inst, n, keep, last_good, cand, cand_n, lo, hi, ref
         if k >= n_inst:
             reason = UNKNOWN
         else:
-            reason = _ts_verdict(t, clock, event_clock, now_ns, max_ahead_ns, max_gap_ns, reanchor)
+            reason = _ts_verdict(t, clock, event_clock, cap_ns, max_gap_ns, reanchor)
             if reason < 0:
                 reason = _price_verdict(k, price[i], last_good, cand, cand_n, lo, hi, ref, max_jump,
                                         ref_band, reanchor)
@@ -122,11 +128,13 @@ class TickSanity:
     """Per-instrument screening state for one feed process.
 
     cfg: config.schema.TickSanityConfig; ref_prices: the instruments' configured ref_price;
-    event_clock: True for sources whose own timestamps are the clock (sim, replay), False for live
-    sources (judged against the wall clock).
+    clock: the source's `clock` — "wall" (live: judged against the wall clock), "recording" (replay:
+    its own clock, and never beyond the wall clock + max_gap_s) or "synthetic" (sim: its own clock).
     """
 
-    def __init__(self, cfg, ref_prices, event_clock: bool, batch: int):
+    def __init__(self, cfg, ref_prices, clock: str, batch: int):
+        if clock not in ("wall", "recording", "synthetic"):
+            raise ValueError(f"unknown tick clock {clock!r}")
         n = len(ref_prices)
         self.ref = np.asarray(ref_prices, dtype=np.float64).copy()
         self.last_good = np.zeros(n, np.float64)
@@ -136,7 +144,8 @@ class TickSanity:
         self.circuit_hi = np.zeros(n, np.float64)
         self.clock = np.zeros(3, np.int64)
         self.counts = np.zeros(len(REASONS), np.int64)
-        self.event_clock = bool(event_clock)
+        self.event_clock = clock != "wall"
+        self.wall_cap = clock != "synthetic"
         self.max_jump = cfg.max_jump_pct / 100.0
         self.ref_band = cfg.ref_band_pct / 100.0
         self.reanchor = int(cfg.reanchor_ticks)
@@ -157,15 +166,20 @@ class TickSanity:
         if n > len(self._keep):      # a larger batch than announced: grow once
             self._keep, self._spare = np.zeros(n, np.bool_), np.zeros(n, TICK_DTYPE)
         keep = self._keep
-        now = time.time_ns() if not self.event_clock else 0
         kept = screen_kernel(rows["price"], rows["ts_event_ns"], rows["instrument"], n, keep, self.last_good,
                              self.cand, self.cand_n, self.circuit_lo, self.circuit_hi, self.ref, self.max_jump,
-                             self.ref_band, self.reanchor, self.clock, self.event_clock, now, self.max_ahead_ns,
+                             self.ref_band, self.reanchor, self.clock, self.event_clock, self.cap_ns(),
                              self.max_gap_ns, self.counts)
         if kept < n:   # rare: compact through the spare buffer (np.compress cannot write over its input)
             np.compress(keep[:n], rows, out=self._spare[:kept])
             rows[:kept] = self._spare[:kept]
         return kept
+
+    def cap_ns(self) -> int:
+        """The latest acceptable ts_event_ns now (0 = no bound): read once per batch, never per tick."""
+        if not self.wall_cap:
+            return 0
+        return time.time_ns() + (self.max_gap_ns if self.event_clock else self.max_ahead_ns)
 
     def count(self, reason: str) -> int:
         return int(self.counts[REASONS.index(reason)])
@@ -176,18 +190,18 @@ def warm(cfg) -> None:
     state: called before the stage reports READY, so the first batch never waits for the compiler."""
     rows = np.zeros(2, TICK_DTYPE)
     rows["price"] = 100.0
-    for event_clock in (True, False):
-        TickSanity(cfg, [100.0], event_clock=event_clock, batch=2).screen(rows)
-    event_clock_trace(rows["ts_event_ns"].copy(), 1, 1, np.zeros(2, np.int64))
+    for clock in ("wall", "recording"):
+        TickSanity(cfg, [100.0], clock=clock, batch=2).screen(rows)
+    event_clock_trace(rows["ts_event_ns"].copy(), 1, 1, 1, np.zeros(2, np.int64))
 
 
 @njit(cache=True)
-def event_clock_trace(ts, max_gap_ns, reanchor, out):
+def event_clock_trace(ts, cap_ns, max_gap_ns, reanchor, out):
     """out[i] = the event clock after ts[i] if every price passed: monotone, so a replay paces by it
     (a far-future row is delivered at once, to be dropped, instead of waited for)."""
     clock = np.zeros(3, np.int64)
     for i in range(ts.shape[0]):
-        if _ts_verdict(ts[i], clock, True, 0, 0, max_gap_ns, reanchor) < 0:
+        if _ts_verdict(ts[i], clock, True, cap_ns, max_gap_ns, reanchor) < 0:
             clock[C_NOW] = ts[i] if ts[i] > clock[C_NOW] else clock[C_NOW]
             clock[C_CAND_N] = 0
         out[i] = clock[C_NOW]

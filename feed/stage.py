@@ -57,7 +57,7 @@ class FeedStage:
         self.source = make_source(ctx.config, ctx.secrets)
         self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
         self.sanity = TickSanity(ctx.config.feed.sanity, [i.ref_price for i in ctx.config.instruments],
-                                 event_clock=self.source.deterministic, batch=CATCH_UP_BATCH)
+                                 clock=self.source.clock, batch=CATCH_UP_BATCH)
         self._pending = None        # screened ticks a catch-up read past the restart point: publish first
         self._ended = False
         self._drops_logged = (0, 0)   # (total logged, when)

@@ -36,9 +36,15 @@ class TickSource:
     """Base class; subclasses override open/read/close."""
 
     name = "base"
-    # The same ticks in the same order on every run (sim, replay): a restarted feed re-reads and
-    # re-screens what an earlier life published instead of trusting a raw skip count (feed/stage.py).
-    deterministic = False
+    # Whose time the ticks' ts_event_ns is (feed/sanity.py judges them by it): "wall" for live
+    # sources, "recording" (replay) or "synthetic" (sim). The last two are deterministic — the same
+    # ticks in the same order on every run — so a restarted feed re-reads and re-screens what an
+    # earlier life published instead of trusting a raw skip count (feed/stage.py).
+    clock = "wall"
+
+    @property
+    def deterministic(self) -> bool:
+        return self.clock != "wall"
 
     def __init__(self) -> None:
         self.stats = SourceStats()
@@ -46,9 +52,9 @@ class TickSource:
     def open(self, instruments, start_after: int = 0) -> None:
         """Connect or open files. `instruments` is a common.instruments.InstrumentTable.
 
-        `start_after` is how many ticks this source already delivered in an earlier life of the feed
-        process (the ring's published cursor): a deterministic source (sim, replay) skips that many so a
-        restarted feed continues exactly where the dead one stopped. Live sources ignore it.
+        `start_after`: skip that many ticks first (sim, replay; live sources ignore it). The feed stage
+        passes 0 to a deterministic source and re-reads instead: the sanity filter may have dropped
+        some of the ticks before the restart point, so only re-screening them finds that point.
         """
 
     def read(self, out: np.ndarray, timeout_s: float) -> int:

@@ -157,7 +157,7 @@ def _instruments(table, instruments) -> np.ndarray:
 
 class ReplaySource(TickSource):
     name = "replay"
-    deterministic = True
+    clock = "recording"
 
     def __init__(self, path: str, fmt: str = "auto", speed: float = 0.0, sanity=None):
         super().__init__()
@@ -199,8 +199,9 @@ class ReplaySource(TickSource):
         """The recording's clock after each row, as the sanity filter keeps it (monotone)."""
         gap_s = self.sanity.max_gap_s if self.sanity is not None else 7 * 86400.0
         reanchor = self.sanity.reanchor_ticks if self.sanity is not None else 5
+        gap_ns = min(int(gap_s * 1e9), 1 << 62)
         out = np.empty(self.total, np.int64)
-        event_clock_trace(self.ts, min(int(gap_s * 1e9), 1 << 62), int(reanchor), out)
+        event_clock_trace(self.ts, time.time_ns() + gap_ns, gap_ns, int(reanchor), out)
         return out
 
     def _restart_pacing(self) -> None:

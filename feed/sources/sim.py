@@ -63,7 +63,7 @@ def sim_block(state, tick_size, pick, shocks, regime_u, regime_len_u, qty_u, vol
 
 class SimSource(TickSource):
     name = "sim"
-    deterministic = True
+    clock = "synthetic"
 
     def __init__(self, cfg, ref_prices, session_start_ns: int | None = None):
         super().__init__()

@@ -55,7 +55,7 @@ def test_bad_rows_are_counted_by_reason_and_the_good_ones_delivered_in_order(tmp
         f"{T0 + 7},SBIN,820.6,2,13\n")
     src = ReplaySource(str(path))
     src.open(table)
-    sanity = TickSanity(TickSanityConfig(), [820.0, 1500.0], event_clock=True, batch=7)
+    sanity = TickSanity(TickSanityConfig(), [820.0, 1500.0], clock="recording", batch=7)
     got = _read_all(src, sanity)
     assert got["price"].tolist() == [820.5, 1500.1, 820.6]
     assert got["instrument"].tolist() == [0, 1, 0]

@@ -23,8 +23,8 @@ def ticks(prices, ts=None, inst=None) -> np.ndarray:
     return rows
 
 
-def sanity(event_clock=True, refs=(100.0, 2000.0), **cfg) -> TickSanity:
-    return TickSanity(TickSanityConfig(**cfg), list(refs), event_clock=event_clock, batch=64)
+def sanity(clock="recording", refs=(100.0, 2000.0), **cfg) -> TickSanity:
+    return TickSanity(TickSanityConfig(**cfg), list(refs), clock=clock, batch=64)
 
 
 def screened(filt: TickSanity, rows: np.ndarray) -> np.ndarray:
@@ -104,6 +104,20 @@ def test_sanity_event_clock_when_one_row_is_far_ahead_then_it_is_dropped_and_the
     assert filt.clock[0] == ts[5]
 
 
+def test_sanity_recording_when_the_first_row_is_far_ahead_of_the_wall_clock_then_it_cannot_set_the_clock():
+    filt = sanity()
+    ts = [9_000_000_000_000_000_000, T0, T0 + 1, T0 + 2]
+    got = screened(filt, ticks([100.0] * 4, ts=ts))
+    assert got["ts_event_ns"].tolist() == ts[1:]
+    assert filt.count("ts_ahead") == 1 and filt.count("out_of_order") == 0
+
+
+def test_sanity_synthetic_clock_when_the_session_is_in_the_future_then_nothing_is_dropped():
+    filt = sanity(clock="synthetic")
+    later = time.time_ns() + 400 * DAY              # a sim session_date next year
+    assert len(screened(filt, ticks([100.0] * 3, ts=[later, later + 1, later + 2]))) == 3
+
+
 def test_sanity_event_clock_when_a_row_is_earlier_than_the_clock_then_it_is_out_of_order():
     filt = sanity()
     got = screened(filt, ticks([100.0] * 3, ts=[T0, T0 - 1, T0 + 1]))
@@ -124,7 +138,7 @@ def test_sanity_event_clock_when_a_gap_beyond_max_gap_persists_then_the_clock_re
 
 
 def test_sanity_wall_clock_when_a_live_tick_is_ahead_of_now_then_it_is_dropped_and_late_ones_pass():
-    filt = sanity(event_clock=False, max_ahead_s=60.0)
+    filt = sanity(clock="wall", max_ahead_s=60.0)
     now = time.time_ns()
     ts = [now, now + 3_600 * 10**9, now - 5 * 10**9, now - 10 * 10**9]
     got = screened(filt, ticks([100.0] * 4, ts=ts))
@@ -135,7 +149,7 @@ def test_sanity_wall_clock_when_a_live_tick_is_ahead_of_now_then_it_is_dropped_a
 def test_event_clock_trace_is_monotone_and_ignores_a_far_future_row():
     ts = np.array([T0, T0 + 1, 9_000_000_000_000_000_000, T0 + 2, T0 - 5, T0 + 3], np.int64)
     out = np.empty(len(ts), np.int64)
-    event_clock_trace(ts, 7 * DAY, 5, out)
+    event_clock_trace(ts, time.time_ns() + 7 * DAY, 7 * DAY, 5, out)
     assert out.tolist() == [T0, T0 + 1, T0 + 1, T0 + 2, T0 + 2, T0 + 3]
 
 
@@ -166,7 +180,7 @@ def test_sanity_screen_does_no_python_work_per_tick():
 
     def run(n):
         rows = ticks(np.where(np.arange(n) % 50 == 7, 1e300, 100.0))   # drops too: the compaction path
-        filt = TickSanity(TickSanityConfig(), [100.0], event_clock=True, batch=n)
+        filt = TickSanity(TickSanityConfig(), [100.0], clock="recording", batch=n)
         filt.screen(rows[:10].copy())                                   # compiled and warm before probing
         with HotPathProbe() as probe:
             for part in np.array_split(rows[10:], 4):
