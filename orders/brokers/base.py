@@ -16,6 +16,9 @@ Requirement table (what `tests/orders/broker_contract.py` checks for every broke
     find_by_client_id   the broker's record of our order (the client id rides in the tag), or None
                         if the broker never saw it: the in-doubt lookup.
     orders(), trades()  the day's order book and executions (reconciliation, fill recovery).
+                        Live brokers list OTrade's own only (a tag that can be our client id) and
+                        skip a malformed row of ours, counted in `bad_rows`; a reply of the wrong
+                        shape raises BrokerRetryable (orders/brokers/replies.py).
     positions()         net intraday positions per instrument.
     on_ticks(t, a, b)   paper: match working orders against ticks[a:b], stop at the first tick that
                         fills something and return its index (that tick is fully matched), else b.
