@@ -68,6 +68,7 @@ class LiveBroker(Broker):
         self._clock = clock
         self._client_ids: dict[str, str] = {}       # broker order id -> our client order id
         self._foreign: set[str] = set()              # order ids in the book that are not ours
+        self._bad_tags: set[str] = set()             # tags of our rows skipped in the last book read
         self._row_checker = RowChecker(self.config_key)
         self._diff = OrderDiff(self._our_trade)
         self._next_poll_ns = 0
@@ -87,8 +88,17 @@ class LiveBroker(Broker):
     # ---------------------------------------------------------------- lookups
 
     def find_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
-        """The first order in today's book tagged `client_order_id`, or None: the in-doubt lookup."""
-        return next((o for o in self.orders() if o.client_order_id == client_order_id), None)
+        """The first order in today's book tagged `client_order_id`, or None: the in-doubt lookup.
+
+        None means "never received" and lets the engine send the order again, so a row with this
+        tag that was skipped as malformed is not an absence: BrokerRetryable, the order stays in
+        doubt and is looked up again later, never sent twice."""
+        found = next((o for o in self.orders() if o.client_order_id == client_order_id), None)
+        if found is None and client_order_id in self._bad_tags:
+            raise BrokerRetryable(f"{self.config_key} orders: the book's row for {client_order_id} does "
+                                  "not validate; cannot tell whether the order was received",
+                                  code="BadResponse")
+        return found
 
     def orders(self) -> list[BrokerOrder]:
         """Today's orders of ours (see the module docstring for the rows left out)."""
@@ -155,7 +165,7 @@ class LiveBroker(Broker):
         """Our order-book rows as BrokerOrders (rows for instruments outside the table dropped), each
         one's client id and whatever `_note` keeps remembered. Rows not ours are read no further
         than their tag (and order id, so their trades are known not to be ours)."""
-        out = []
+        out, self._bad_tags = [], set()
         for row in rows_of(reply, self.config_key, "orders"):
             if not isinstance(row, dict):
                 self._row_checker.bad("orders", BadRow("", f"a {type(row).__name__}, not an object"))
@@ -168,6 +178,7 @@ class LiveBroker(Broker):
                 order = self._order_from_row(row)
             except BadRow as e:
                 self._row_checker.bad("orders", e, self.parse.order_id_of(row))
+                self._bad_tags.add(self.parse.tag_of(row))
                 continue
             if order is None:
                 continue

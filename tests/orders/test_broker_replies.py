@@ -74,9 +74,22 @@ def test_a_poison_row_of_ours_when_the_book_is_read_then_it_is_counted_and_skipp
     h.server.plant(ROUTES[name]["orders"], [bad])
     assert [o.client_order_id for o in h.broker.orders()] == ["EGOOD1"]
     assert h.broker.find_by_client_id("EGOOD1").qty == 10
-    assert h.broker.find_by_client_id("EBAD1") is None
     assert [e.client_order_id for e in h.broker.poll_events()] == ["EGOOD1"]
-    assert h.broker.bad_rows == 4 and h.broker.bad_rows_by_endpoint == {"orders": 4}
+    assert h.broker.bad_rows == 3 and h.broker.bad_rows_by_endpoint == {"orders": 3}
+
+
+@pytest.mark.parametrize("name", ["kite", "upstox"])
+def test_an_in_doubt_lookup_when_our_row_is_malformed_then_it_is_retryable_never_absent(request, name):
+    h = account(request, name)
+    h.broker.place(limit("EGOOD1"))
+    h.server.plant(ROUTES[name]["orders"], [twin(our_row(h, "EGOOD1"), "EBAD1") | {"quantity": "ten"}])
+    # None would mean "never received" and the engine would send EBAD1 again: a duplicate order.
+    with pytest.raises(BrokerRetryable) as unknown:
+        h.broker.find_by_client_id("EBAD1")
+    assert unknown.value.code == "BadResponse" and "EBAD1" in str(unknown.value)
+    assert h.broker.find_by_client_id("ENEVER1") is None
+    h.server.plant(ROUTES[name]["orders"], [])                 # the broker's row reads again
+    assert h.broker.find_by_client_id("EGOOD1") is not None and h.broker.find_by_client_id("EBAD1") is None
 
 
 @pytest.mark.parametrize("name", ["kite", "upstox"])
