@@ -209,3 +209,19 @@ def test_upstox_feed_when_the_certificate_is_untrusted_then_authorize_and_socket
                                     skip_utf8_validation=True, enable_multithread=True)
     _wait(lambda: server.failed_handshakes >= 2, "both connections refused the handshake")
     assert server.received == []
+
+
+@pytest.mark.parametrize("content", [None, b"", b"not a certificate\n"], ids=["missing", "empty", "no_pem"])
+def test_kite_ticker_when_the_ca_file_is_unusable_then_the_connection_is_refused_as_a_config_error(
+        tmp_path, content):
+    from common.errors import ConfigError
+    from feed.sources.kite.connection import KiteConnection
+    from feed.sources.kite.source import KiteFeedOptions
+
+    ca_file = tmp_path / "ca.pem"
+    if content is not None:
+        ca_file.write_bytes(content)
+    options = KiteFeedOptions(root="wss://ws.example:443", ca_file=str(ca_file))
+    with pytest.raises(ConfigError) as bad:
+        KiteConnection(object(), 0, [408065], "tls-test-key", TOKEN, options)
+    assert bad.value.path == "feed.kite.ca_file" and TOKEN not in str(bad.value)

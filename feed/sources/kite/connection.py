@@ -30,6 +30,7 @@ import logging
 import threading
 
 import re
+from urllib.parse import urlsplit
 
 from autobahn.twisted.websocket import connectWS
 from kiteconnect import KiteTicker
@@ -81,7 +82,7 @@ def tls_options(hostname: str, ca_file: str | None = None):
 class _Ticker(KiteTicker):
     """KiteTicker that leaves text messages to `on_message` and verifies TLS (module docstring)."""
 
-    ca_file: str | None = None
+    tls = None    # the verifying TLS options for a wss:// root, built by KiteConnection
 
     def _parse_text_message(self, payload) -> None:
         return None
@@ -92,7 +93,7 @@ class _Ticker(KiteTicker):
         self._create_connection(self.socket_url, useragent=self._user_agent(), proxy=None,
                                 headers={"X-Kite-Version": "3"})
         factory = self.factory
-        context = tls_options(factory.host, self.ca_file) if factory.isSecure else None
+        context = (self.tls or tls_options(factory.host)) if factory.isSecure else None
         connectWS(factory, contextFactory=context, timeout=self.connect_timeout)
 
 
@@ -104,7 +105,11 @@ class KiteConnection:
                               reconnect_max_tries=options.reconnect_max_tries,
                               reconnect_max_delay=options.reconnect_max_delay_s,
                               connect_timeout=options.connect_timeout_s)
-        self.ticker.ca_file = getattr(options, "ca_file", None)
+        if self.ticker.root.startswith("wss:"):
+            # Built here, on the thread that opens the source, so a bad ca_file is a ConfigError
+            # out of open() rather than an exception lost on the reactor thread.
+            self.ticker.tls = tls_options(urlsplit(self.ticker.root).hostname or "",
+                                          getattr(options, "ca_file", None))
         t = self.ticker
         t.on_open, t.on_message, t.on_close, t.on_error = self._on_open, self._on_message, self._on_close, self._on_error
         t.on_noreconnect = self._on_noreconnect
