@@ -5,7 +5,7 @@ Two replays (parameters of every test here):
   one MA-crossover strategy, 15:07-15:12 of one day (entries, stops, targets, cut-off, square-off).
 - `nse-3days-2strategies` (tests/chaos/nse_case.py): real NSE 1-minute bars of 3 symbols over 3
   sessions with their pre-open and post-close bars, 4 ticks a bar, EMA 10/30 MARKET and SMA 5/20
-  LIMIT, square-off every day.
+  LIMIT, square-off every day, a daily loss limit that halts two of the three days.
 
 Run undisturbed twice, a replay must give identical journals (signals, orders, fills, paper broker;
 line by line, wall-clock fields aside). Killed at random, it must end with the same client order ids
@@ -91,9 +91,11 @@ def test_a_replay_run_twice_gives_identical_journals_fills_and_positions(tmp_pat
     assert difference is None, difference
     if case.replay is nse_case:
         facts = nse_case.session_facts(p.run_dir)
-        assert facts["days"] == facts["squareoff_days"] == set(nse_case.SESSIONS), facts
+        assert facts["days"] == facts["entry_days"] == set(nse_case.SESSIONS), facts
         assert facts["strategies"] == {s["name"] for s in nse_case.STRATEGIES}, facts
         assert facts["open_at_day_end"] == {} and facts["legs_of_earlier_days"] == [], facts
+        first_halt = min(facts["halted_days"], default=None)
+        assert first_halt and max(facts["entry_days"]) > first_halt, f"no trading after a day's halt: {facts}"
 
 
 def _ticks_flowing(p: Pipeline) -> bool:
