@@ -51,7 +51,7 @@ class Case:
 CASES = {
     "sim-1day-1strategy": Case(replay_case, 4.0, kills_per_stage=3, min_kills=10, pause_s=(0.2, 0.7)),
     "nse-3days-2strategies": Case(nse_case, nse_case.CHAOS_SPEED, kills_per_stage=3, min_kills=8,
-                                  pause_s=(0.5, 2.0), in_session_share=0.5, feed_last=True),
+                                  pause_s=(0.3, 1.5), in_session_share=0.5, feed_last=True),
 }
 
 
