@@ -290,31 +290,44 @@ class BracketDesk:
     def _plan_exits(self, b: Bracket, book: OrderBook) -> list:
         want = open_qty(b, book)
         cap = int(self._freeze[b.instrument])
-        actions: list = []
         stop, target = self.leg_prices(b, book) if want > 0 else (b.stop_loss, b.target)
         stops = [book.orders[c] for c in b.stops]
+        targets = [book.orders[c] for c in b.targets]
         refused = sum(1 for o in stops if _refused(o))
         if b.stop_loss > 0 and refused < 2:
-            through = not refused and self._through(b, stop)
             working = [o for o in stops if o.working and o.trigger_price > 0]
-            if through and working:
-                # Not re-priced through the market (the exchange would refuse or trigger it): the
+            through = not refused and not working and self._through(b, stop)
+            if through:
+                self.through_market.add(b.intent_id)
+            if refused or through or any(o.order_type == "MARKET" for o in stops):
+                return self._exit_now(b, stops, targets, want, cap)
+            if working and self._through(b, stop):
+                # Not re-priced through the market (the exchange would refuse the modify): the
                 # working stop keeps its trigger, and a leg grown for a later fill goes beside it.
-                through, stop = False, working[-1].trigger_price
-            if refused or through:
-                if through:
-                    self.through_market.add(b.intent_id)
-                leg = Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
-                            -b.side, 0, "MARKET")
-            else:
-                leg = self._stop_leg(b, stop)
-            actions += _resize(stops, want, cap, leg)
-        targets = [book.orders[c] for c in b.targets]
-        if b.target > 0 and not any(_refused(o) for o in targets):
-            leg = Place(TARGET, b.intent_id, len(b.targets), b.intent_id, b.strategy, b.instrument,
-                        -b.side, 0, "LIMIT", target)
-            actions += _resize(targets, want, cap, leg)
-        return actions
+                stop = working[-1].trigger_price
+            return _resize(stops, want, cap, self._stop_leg(b, stop)) + \
+                self._target_legs(b, targets, want, cap, target)
+        return self._target_legs(b, targets, want, cap, target)
+
+    def _target_legs(self, b: Bracket, targets: list, want: int, cap: int, target: float) -> list:
+        if b.target <= 0 or any(_refused(o) for o in targets):
+            return []
+        leg = Place(TARGET, b.intent_id, len(b.targets), b.intent_id, b.strategy, b.instrument,
+                    -b.side, 0, "LIMIT", target)
+        return _resize(targets, want, cap, leg)
+
+    def _exit_now(self, b: Bracket, stops: list, targets: list, want: int, cap: int) -> list:
+        """The stop counts as triggered (the broker refused it, or the price is already through it):
+        the target is canceled FIRST and the open quantity leaves as a MARKET exit once that is
+        confirmed, as a sweep waits for its cancels — a MARKET exit beside a working target is a
+        pair that can both fill. Sticky: the book's MARKET stop keeps the bracket here."""
+        live = [o for o in targets if o.working]
+        if live:
+            return [Cancel(o.client_order_id, "stop triggered: a market exit replaces the pair")
+                    for o in live if o.status != sm.CANCEL_PENDING and o.broker_order_id]
+        leg = Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
+                    -b.side, 0, "MARKET")
+        return _resize(stops, want, cap, leg)
 
     def _through(self, b: Bracket, stop: float) -> bool:
         """The last price is already at or beyond the stop: the exchange would trigger it at once."""

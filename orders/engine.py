@@ -45,7 +45,7 @@ from common.messages import (TRADING_STATES, BracketsClosed, FlattenAll, OrderAc
 from orders import statemachine as sm
 from orders.actions import BrokerActions
 from orders.book import OrderBook
-from orders.brackets import BracketDesk, coid_of, plan_sweep
+from orders.brackets import BracketDesk, Cancel, coid_of, plan_sweep
 from orders.brokers.base import BrokerTrade
 from orders.exposure import NEVER_NS, Exposure, apply_ticks, scan_events
 from orders.limits import PHASE_SQUARE_OFF
@@ -57,6 +57,7 @@ _BOOK_ONLY = (OrderAccepted, OrderRejected, OrderCanceled, OrderModified, OrderI
 IN_DOUBT_RETRY_NS = 1_000_000_000
 _FIRST_CHUNK, _MAX_CHUNK = 64, 1 << 16
 DAY_NS = SECONDS_PER_DAY * NS_PER_S
+MAX_ROUNDS = 100_000      # plan/act rounds in one settle: a bound, far above any real day's need
 LOSS_LIMIT_REASON = "daily loss limit breached"   # a halt with this reason ends with its IST day
 
 
@@ -98,6 +99,7 @@ class OrderEngine(BrokerActions):
         self.denied: set[str] = set()
         self._restored_intents: set[str] = set()
         self._intents_seen = 0
+        self._emitted = 0                 # events emitted by this process (to see if an action acted)
         self._pending: list = []          # intents waiting for their tick, by (tick_seq, arrival)
         self._seq = 0                     # the tick being settled (or last settled)
         self._marked_seq = 0              # the tick whose marker is in the journal
@@ -289,22 +291,52 @@ class OrderEngine(BrokerActions):
         return self.flattening or self.limits.phase(self.exposure.clock_ns) >= PHASE_SQUARE_OFF
 
     def _plan_and_execute(self) -> None:
+        """Plan, act, plan again, until a plan asks for nothing new.
+
+        The next thing done is always a function of the book as it stands: after any action that
+        changed it (emitted an event) the plan is made again before anything else is done, since
+        that outcome can change what comes next (a refused stop turns its bracket into a market
+        exit). A restarted engine, whose book is the journal's, therefore does exactly what the
+        dead one would have done next, wherever it died. A sweep's cancels are independent of one
+        another and its closes wait for them, so a sweep acts on all its cancels, then on all its
+        closes, which is the same sequence.
+        """
         self._sweep_wake = 0
-        for _ in range(3):     # a second pass places what the first pass's confirmations allow
+        for _ in range(MAX_ROUNDS):
             if self._sweeping():
                 if self.desk.active and not self.flattening:
-                    self._mark()    # square-off: the brackets' legs are never placed again
-                    self._emit(BracketsClosed(ts_event_ns=self._now(), reason="square-off"))
+                    # Square-off: the legs of every bracket still open are never placed again.
+                    # Finished ones are dropped first, as a restore does, so a restarted engine
+                    # decides the same.
+                    self.desk.prune(self.book)
+                    if self.desk.active:
+                        self._mark()
+                        self._emit(BracketsClosed(ts_event_ns=self._now(), reason="square-off"))
                 ex = self.exposure
                 positions = {int(k): int(ex.pos_qty[k]) for k in ex.open_instr}
                 role = "FLATTEN" if self.flattening else "SQUAREOFF"
                 actions, self._sweep_wake = plan_sweep(
                     self.book, positions, role, self.risk.freeze_qty, self._now(), role.lower())
+                cancels = [a for a in actions if isinstance(a, Cancel)]
+                changed = self._act(cancels or actions, first_only=False)
             else:
-                actions = self.desk.plan(self.book, self.trading_state == "HALTED")
-            if not actions:
+                changed = self._act(self.desk.plan(self.book, self.trading_state == "HALTED"),
+                                    first_only=True)
+            if not changed:
                 break
-            self._execute(actions)
+
+    def _act(self, actions: list, *, first_only: bool) -> bool:
+        """Execute actions in order (up to the first that emitted an event when `first_only`);
+        True if any did. An action that emitted nothing (deferred, held, backing off) is passed."""
+        changed = False
+        for a in actions:
+            before = self._emitted
+            self._execute([a])
+            if self._emitted != before:
+                changed = True
+                if first_only:
+                    break
+        return changed
 
     def _update_wake(self) -> None:
         now = self._now()
@@ -468,6 +500,7 @@ class OrderEngine(BrokerActions):
 
     def _emit(self, msg) -> None:
         self._sink(msg)
+        self._emitted += 1
         self._apply(msg)
 
     def _apply(self, msg) -> None:

@@ -118,11 +118,15 @@ class Desk:
         return PaperBroker(os.path.join(self.directory, "paper.jsonl"), self.rows,
                            **self.broker_options)
 
-    def restart(self, journal, market=None, emit=None) -> None:
+    def restart(self, journal, market=None, emit=None, wrap=...) -> None:
         """The orders process died and came back: new broker object on the same journal, new engine
-        restored from `journal` (the events durably emitted before the crash)."""
+        restored from `journal` (the events durably emitted before the crash). The broker is
+        wrapped as before unless `wrap` says otherwise (None: the plain paper broker)."""
         self.paper.close()
-        self.paper = self.broker = self._open_broker()
+        self.paper = self._open_broker()
+        if wrap is not ...:
+            self.wrap = wrap
+        self.broker = self.wrap(self.paper) if self.wrap else self.paper
         self.events = list(journal)
         self.engine = OrderEngine(self.rows, self.limits, FeeSchedule(), self.broker,
                                   emit or self.events.append, stop_order_type=self.stop_order_type)
@@ -145,14 +149,16 @@ class FlakyBroker:
 
     def __init__(self, inner, failures=None, refuse=None):
         self.inner = inner
-        self.failures = dict(failures or {})
+        # Shared, and each entry used once: a crash scripted for "the n-th place" happens once,
+        # not again in every restarted process that wraps the broker anew.
+        self.failures = failures if failures is not None else {}
         self.refuse = refuse           # req -> bool: the broker refuses it (BrokerRejected)
         self.places = 0
         self.capabilities = inner.capabilities
 
     def place(self, req):
         self.places += 1
-        when, error = self.failures.get(self.places, (None, None))
+        when, error = self.failures.pop(self.places, (None, None))
         if when == "before":
             raise error
         if self.refuse is not None and self.refuse(req):

@@ -32,7 +32,7 @@ def test_a_dead_token_holds_every_action_and_a_new_session_places_the_stop_again
     assert desk.broker.places == sent                         # held: nothing more reaches the broker
     assert desk.engine.stats["held_actions"] > 0
 
-    desk.restart(list(desk.events))                           # a new process, a working session
+    desk.restart(list(desk.events), wrap=None)                # a new process, a working session
     desk.run(tape, start_seq=tape.prices(0, [100.5]))
     stops = _legs(desk.events, "STOP")
     assert [s.order_type for s in stops] == ["SL-M", "SL-M"]  # the stop again, not a MARKET exit
