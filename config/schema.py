@@ -319,6 +319,9 @@ class UpstoxBroker(Section, kw_only=True):
 
 class BrokerConfig(Section, kw_only=True):
     name: Literal["paper", "kite", "upstox"] = "paper"
+    # After the broker refuses our session (a dead token) orders makes no call but one probe this
+    # often (seconds, wall clock): Kite may block an API key that keeps calling with a dead token.
+    probe_interval_s: Annotated[float, msgspec.Meta(ge=10)] = 10.0
     paper: PaperBroker = msgspec.field(default_factory=PaperBroker)
     kite: KiteBroker = msgspec.field(default_factory=KiteBroker)
     upstox: UpstoxBroker = msgspec.field(default_factory=UpstoxBroker)

@@ -134,6 +134,26 @@ class BrokerActions:
             self.book.request_cancel(order)
             self._touch(order)
 
+    def _broker_reachable(self) -> bool:
+        """True unless our session is refused; then only once every probe interval (wall clock,
+        at least 10 s: Kite may block an API key that keeps calling with a dead token), and that
+        one call is the probe."""
+        if not self.broker_down:
+            return True
+        now = self._wall_ns()
+        if now < self._next_probe_ns:
+            return False
+        self._next_probe_ns = now + self._probe_interval_ns
+        self.stats["probes"] += 1
+        return True
+
+    def _session_back(self) -> None:
+        """A call went through after the session was refused: calls resume (held legs are planned
+        again); trading stays HALTED, as resuming is the operator's call."""
+        if self.broker_down:
+            self.broker_down = ""
+            self.desk.touch_all()
+
     def _backing_off(self, order) -> bool:
         due = self._retry_at.get(order.client_order_id, 0)
         if due and self._now() < due:

@@ -34,6 +34,8 @@ exist from the book and does only what is missing), so the engine finishes exact
 process had half done and goes on as if it had never died.
 """
 
+import time
+
 import msgspec
 import numpy as np
 
@@ -81,7 +83,8 @@ class OrderEngine(BrokerActions):
     """
 
     def __init__(self, instruments, limits, fees, broker, emit, *, stop_order_type: str = "SL-M",
-                 stop_limit_ticks: int = 2, flush=None):
+                 stop_limit_ticks: int = 2, flush=None, probe_interval_s: float = 10.0,
+                 wall_ns=time.monotonic_ns):
         self.limits, self._fees, self._broker, self._sink = limits, fees, broker, emit
         self._flush = flush or _nothing
         self._symbols = [s.decode() for s in instruments["symbol"]]
@@ -108,13 +111,16 @@ class OrderEngine(BrokerActions):
         self._wake = 0
         self._sweep_wake = 0
         self._deferred = False
-        # Set when the broker refused our session (a dead token): nothing more is sent until a new
-        # process starts with a working one. Not journaled: it is a fact about this process's session.
+        # Set when the broker refused our session (a dead token): nothing is sent, looked up or
+        # polled but one probe every probe interval, until a call goes through again (a new token,
+        # a new process). Not journaled: it is a fact about this process's session.
         self.broker_down = ""
+        self._wall_ns, self._probe_interval_ns = wall_ns, int(probe_interval_s * 1e9)
+        self._next_probe_ns = 0
         self._retry_at: dict[str, int] = {}   # client order id -> market ns: modify/cancel backoff
         self.stats = {"held_actions": 0, "backed_off_actions": 0, "duplicate_intents": 0, "redelivered_intents": 0, "broker_errors": 0,
                       "unknown_fills": 0, "deferred_placements": 0, "illegal_transitions": 0,
-                      "duplicate_fills": 0, "stops_through_market": 0}
+                      "duplicate_fills": 0, "stops_through_market": 0, "probes": 0}
 
     # ---------------------------------------------------------------- public API
 
@@ -209,9 +215,16 @@ class OrderEngine(BrokerActions):
         self.desk.prune(self.book)
 
     def resolve_in_doubt(self) -> None:
-        """After restore: settle every order whose outcome the journal lacks, against the broker."""
+        """After restore: settle every order whose outcome the journal lacks, against the broker.
+
+        Each call is a new attempt (the stage's recovery retry is the probe of a refused session);
+        the first refusal ends it at once with BrokerFatal: no further call with a dead token.
+        """
+        self.broker_down = ""
         for order in self.book.unresolved():
             self._resolve(order, resend_journaled=order.status == sm.IN_DOUBT)
+            if self.broker_down:
+                raise BrokerFatal(self.broker_down)
         self._recover_fills()
         self._recover_statuses()
         self._catchup_seq = self._marked_seq
@@ -252,6 +265,8 @@ class OrderEngine(BrokerActions):
             else:
                 self._on_broker_order(ev)
         for order in self.book.unresolved():
+            if self.broker_down:
+                break                     # no lookup with a refused session: they wait for it
             if order.status == sm.IN_DOUBT and self._now() >= order.settled_ns + IN_DOUBT_RETRY_NS:
                 self._resolve(order, resend_journaled=True)
         self._check_loss()
@@ -274,16 +289,23 @@ class OrderEngine(BrokerActions):
 
     def _broker_reports(self) -> list:
         """The broker's new fills and order updates. A fatal error (the session or token died) halts
-        trading with its reason, as a fatal placement does, instead of crashing the stage."""
+        trading with its reason, as a fatal placement does, instead of crashing the stage; while
+        the session is refused only a probe every probe interval asks (orders/actions.py)."""
+        if not self._broker_reachable():
+            return []
         try:
-            return self._broker.poll_events()
+            events = self._broker.poll_events()
         except BrokerFatal as e:
             self._broker_fatal(e)
             return []
+        self._session_back()
+        return events
 
     def _broker_fatal(self, e: BrokerFatal) -> None:
-        """The broker refused our session: halt with its reason and hold every further action."""
+        """The broker refused our session: halt with its reason and hold every further action,
+        every lookup and every poll but one probe each probe interval."""
         self.broker_down = self.broker_down or str(e)
+        self._next_probe_ns = self._wall_ns() + self._probe_interval_ns
         if self.trading_state != "HALTED":
             self._set_state("HALTED", f"broker fatal error: {e}")
 
@@ -444,6 +466,8 @@ class OrderEngine(BrokerActions):
 
     def _resolve(self, order, *, resend_journaled: bool) -> None:
         """Look an order of unknown outcome up by client id; send it only if never received."""
+        if self.broker_down:
+            return                        # stays in doubt until the session works again
         try:
             found = self._broker.find_by_client_id(order.client_order_id)
         except BrokerError as e:
@@ -481,6 +505,9 @@ class OrderEngine(BrokerActions):
         for order in self.book.working():
             try:
                 found = self._broker.find_by_client_id(order.client_order_id)
+            except BrokerFatal as e:
+                self._broker_fatal(e)
+                raise
             except BrokerError:
                 self.stats["broker_errors"] += 1
                 continue

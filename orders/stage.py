@@ -80,7 +80,8 @@ class OrdersStage:
         self.signals_path = os.path.join(ctx.run_dir, "signals.jsonl")
         self.broker = make_broker(cfg, ctx.secrets, self.instruments, ctx.run_dir)
         self.engine = OrderEngine(rows, RiskLimits.from_config(cfg.risk), FeeSchedule.from_config(cfg.broker.paper),
-                                  self.broker, self.emit, flush=self.flush)
+                                  self.broker, self.emit, flush=self.flush,
+                                  probe_interval_s=cfg.broker.probe_interval_s)
         self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
         self.last_intent_seq = 0      # signals' journal seq of the last intent handed to the engine
         self.watermark = 1            # ticks with seq < watermark may be applied
