@@ -271,6 +271,9 @@ class RiskConfig(Section, kw_only=True):
     # entry's average fill price, re-pricing working legs as partial fills move it; "signal" places
     # them at the intent's own prices wherever the entry filled (orders/brackets.py).
     leg_prices: Literal["fill", "signal"] = "fill"
+    # An intent whose tick is older than this (market time) when orders could first act on it is
+    # denied INTENT_EXPIRED, never sent late (a backlog after a restart, a stalled stage).
+    max_intent_age_ms: PosInt = 2000
 
     def __post_init__(self):
         names = ("session_start", "entry_cutoff", "square_off", "session_end")

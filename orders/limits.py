@@ -37,6 +37,7 @@ RISK_PARAMS_DTYPE = np.dtype([
     ("stale_tick_ns", np.int64),
     ("daily_loss_limit_inr", np.float64),
     ("freeze_slice", np.int64),          # 1: slice above the freeze quantity, 0: deny
+    ("max_intent_age_ns", np.int64),
 ])
 
 
@@ -62,6 +63,7 @@ class RiskLimits:
     session_end: str = "15:30"
     enforce_session: bool = True
     leg_prices: str = "fill"          # stop and target from the entry's fill, or "signal"
+    max_intent_age_ms: int = 2000     # market time from an intent's tick to its risk check
 
     @classmethod
     def from_config(cls, risk) -> "RiskLimits":
@@ -77,6 +79,8 @@ class RiskLimits:
         for name in RISK_PARAMS_DTYPE.names:
             if name == "stale_tick_ns":
                 params[0][name] = self.stale_tick_ms * 1_000_000
+            elif name == "max_intent_age_ns":
+                params[0][name] = self.max_intent_age_ms * 1_000_000
             elif name == "freeze_slice":
                 params[0][name] = 1 if self.freeze_action == "slice" else 0
             else:

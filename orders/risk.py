@@ -48,6 +48,7 @@ REASONS = {
     21: ("RATE_PER_SEC", "order rate limit per second reached"),
     22: ("RATE_PER_MIN", "order rate limit per minute reached"),
     23: ("RATE_PER_DAY", "order rate limit per day reached"),
+    24: ("INTENT_EXPIRED", "the intent is older than max_intent_age_ms when it could first be acted on"),
 }
 CODES = {name: code for code, (name, _) in REASONS.items()}
 APPROVED = 0
@@ -65,6 +66,7 @@ CHECK_DTYPE = np.dtype([
     ("rate_day", np.int64), ("pos_qty", np.int64), ("pending_buy", np.int64),
     ("pending_sell", np.int64), ("gross_exposure_inr", np.float64),
     ("pending_gross_inr", np.float64), ("day_pnl_inr", np.float64),
+    ("intent_ts_ns", np.int64),          # the intent's tick time; 0 = unknown (no age check)
 ])
 
 
@@ -159,7 +161,13 @@ def check_entry(params, req, tick_size, lot_size, freeze_qty, circuit_lo, circui
     if code != 0:
         return code
     ref = r["limit_price"] if r["is_limit"] == 1 else ltp
-    return _exposure(p, r, ref)
+    code = _exposure(p, r, ref)
+    if code != 0:
+        return code
+    # Never late: an intent reaching risk long after its tick (a backlog, a restart) is not sent.
+    if r["intent_ts_ns"] > 0 and r["clock_ns"] - r["intent_ts_ns"] > p["max_intent_age_ns"]:
+        return 24
+    return 0
 
 
 def reason_name(code: int) -> str:
@@ -229,7 +237,7 @@ class RiskGate:
             TRADING_STATE_CODES.get(trading_state, STATE_HALTED), phase, clock_ns,
             self.n_slices(k, intent.qty) if known else 1, book.n_working,
             *throttle.counts(clock_ns), pos_qty, pending_buy, pending_sell,
-            exposure.gross_exposure(), pending_gross, day_pnl)
+            exposure.gross_exposure(), pending_gross, day_pnl, intent.ts_event_ns)
         code = int(check_entry(self.limits.params, self._req, self.tick_size, self.lot_size,
                                self.freeze_qty, self.circuit_lo, self.circuit_hi,
                                exposure.last_price, exposure.last_ts))

@@ -187,3 +187,25 @@ def test_engine_restore_rebuilds_book_exposure_throttle_and_trading_state(make_d
     assert after.throttle.counts(now) == before.throttle.counts(now)
     assert (after.trading_state, after.flattening) == ("REDUCING", False)
     assert after.denied == before.denied and set(after.desk.brackets) == set(before.desk.brackets)
+
+
+def test_engine_an_intent_handled_long_after_its_tick_is_expired_never_sent_late(make_desk):
+    """A backlog (a restart behind the market, a stalled stage) must not fire old intents in a
+    burst: judged on the market clock, an intent older than max_intent_age_ms is denied."""
+    from common.messages import OrderDenied, OrderSubmitting
+    from orders.limits import RiskLimits
+    from orders.risk import CODES
+    from tests.orders.stubs import Tape, intent, of_type
+    desk = make_desk(limits=RiskLimits(enforce_session=False, max_intent_age_ms=2000))
+    tape = Tape(step_ms=1000)
+    for _ in range(5):
+        tape.add(0, 100.0)
+    old = intent(1, qty=5, ts_ns=tape.rows[0][1], strategy="old")      # its tick was 4 s ago
+    new = intent(5, qty=5, ts_ns=tape.rows[4][1], strategy="new")
+    desk.engine.advance(tape.array(5), [])                # the engine is already at tick 5
+    desk.engine.advance(tape.array(6)[:0], [old, new])    # both arrive now
+    tape.add(0, 100.0)
+    desk.run(tape, start_seq=6)
+    (denied,) = of_type(desk.events, OrderDenied)
+    assert denied.intent_id == old.intent_id and denied.reason_code == CODES["INTENT_EXPIRED"]
+    assert [m.intent_id for m in of_type(desk.events, OrderSubmitting)] == [new.intent_id]

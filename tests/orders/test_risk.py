@@ -172,3 +172,11 @@ def test_limits_phases_follow_the_ist_session_boundaries():
     assert limits.phase(ist_ns(15, 30)) == PHASE_CLOSED
     assert limits.next_boundary_ns(ist_ns(15, 5)) == ist_ns(15, 10)
     assert RiskLimits(enforce_session=False).phase(ist_ns(3, 0)) == PHASE_OPEN
+
+
+def test_risk_an_intent_older_than_max_intent_age_when_judged_is_expired_not_sent():
+    limits = RiskLimits(enforce_session=False, max_intent_age_ms=2000)
+    fresh = check(limits, clock_ns=NOW, intent_ts_ns=NOW - 1_999_000_000)
+    stale = check(limits, clock_ns=NOW, intent_ts_ns=NOW - 2_001_000_000)
+    assert fresh == CODES["APPROVED"] and stale == CODES["INTENT_EXPIRED"]
+    assert check(limits, clock_ns=NOW, intent_ts_ns=0) == CODES["APPROVED"]   # age unknown
