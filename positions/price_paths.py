@@ -6,7 +6,7 @@ read from it: only the time, instrument and price columns, only the wanted symbo
 market-time window (a record file is appended to, so it may hold earlier sessions), thinned by stride
 to a few thousand points a symbol. Otherwise the path joins the fill prices, ending at the final
 `last_price` of positions.json. The file is read here rather than through feed's reader because a stage
-never imports another stage.
+never imports another stage; its times are parsed by the same code (common/replaycolumns.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-IST_OFFSET_NS = (5 * 3600 + 30 * 60) * 1_000_000_000
+from common.replaycolumns import timestamps, to_int
+
 MAX_POINTS = 4000
 
 
@@ -71,26 +72,6 @@ def _numbers(col, pattern: str, to, missing):
     return pc.cast(col, to, safe=False).fill_null(missing).to_numpy(zero_copy_only=False)
 
 
-def _ints(col) -> np.ndarray:
-    import pyarrow as pa
-
-    return _numbers(col, r"^\d{1,19}$", pa.int64(), -1)
-
-
-def _times(table) -> np.ndarray:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if "ts_event_ns" in table.column_names:
-        return _ints(table.column("ts_event_ns"))
-    col = table.column("ts")
-    if not pa.types.is_timestamp(col.type):
-        col = pc.strptime(pc.utf8_slice_codeunits(col, 0, 19), format="%Y-%m-%d %H:%M:%S", unit="ns",
-                          error_is_null=True)
-    ns = pc.cast(col, pa.int64()).fill_null(-1).to_numpy(zero_copy_only=False)
-    return np.where(ns > 0, ns - IST_OFFSET_NS, -1)     # `ts` is IST wall time (feed/replayfile.py)
-
-
 def _symbols(table, config: dict) -> np.ndarray:
     import pyarrow.compute as pc
 
@@ -101,7 +82,7 @@ def _symbols(table, config: dict) -> np.ndarray:
         codes = encoded.indices.fill_null(len(names) - 1).to_numpy(zero_copy_only=False)
         return np.asarray(names, dtype=object)[codes]
     by_token = {int(i["token"]): i.get("symbol", "") for i in config.get("instruments", []) if "token" in i}
-    return np.array([by_token.get(int(t), "") for t in _ints(table.column("token")).tolist()], dtype=object)
+    return np.array([by_token.get(int(t), "") for t in to_int(table.column("token")).tolist()], dtype=object)
 
 
 def _thin(ts: np.ndarray, price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +97,7 @@ def from_tick_file(path: str, config: dict, symbols: list[str], window: tuple[in
     import pyarrow as pa
 
     table = _read_columns(path)
-    ts = _times(table)
+    ts = timestamps(table)
     price = _numbers(table.column("price"), r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$", pa.float64(), np.nan)
     sym = _symbols(table, config)
     lo, hi = window

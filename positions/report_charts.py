@@ -14,7 +14,7 @@ from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from positions.price_paths import IST_OFFSET_NS
+from common.clock import IST_OFFSET_NS
 from positions.report_html import rupees
 
 GREEN, RED, GREY, BLUE = "#1a7f37", "#cf222e", "#6e7781", "#0969da"
