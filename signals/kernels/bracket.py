@@ -7,44 +7,14 @@ so a leg is never closer to the entry than configured and can never land on the 
 what it costs is less than one tick of extra distance. A LIMIT entry goes `offset` ticks through the
 last price (BUY above, SELL below) so that it is marketable, on the grid (nearest tick).
 
-A price on the grid is k ticks; it is turned back into rupees as k / (ticks per rupee) when the tick
-size divides a rupee (0.05, 0.01, 0.0025: always so on Indian exchanges). Division is correctly rounded,
-so the result is the double nearest to the decimal price (99.55, not 99.55000000000001), identically
-with and without the JIT; a broker that checks price % tick_size sees a clean multiple.
+Rounding is common/pricegrid.py's: a price on the grid is the double nearest to the decimal price
+(99.55, not 99.55000000000001), identically with and without the JIT.
 """
-
-import math
 
 from numba import njit
 
-# Slack for a quotient that is an integer in decimal but lands a hair off it in binary
-# (100.05 / 0.05 = 2000.9999999999998): far below one tick, far above float noise.
-_GRID_EPS = 1e-9
-
-
-@njit
-def on_grid(ticks, tick_size):
-    """k ticks as rupees, the double nearest to the decimal value when 1 / tick_size is whole."""
-    per_rupee = 1.0 / tick_size
-    whole = math.floor(per_rupee + 0.5)
-    if whole >= 1.0 and abs(per_rupee - whole) <= _GRID_EPS * per_rupee:
-        return ticks / whole
-    return ticks * tick_size
-
-
-@njit
-def round_down(price, tick_size):
-    return on_grid(math.floor(price / tick_size + _GRID_EPS), tick_size)
-
-
-@njit
-def round_up(price, tick_size):
-    return on_grid(math.ceil(price / tick_size - _GRID_EPS), tick_size)
-
-
-@njit
-def round_nearest(price, tick_size):
-    return on_grid(math.floor(price / tick_size + 0.5), tick_size)
+# The one tick grid of OTrade (orders rounds its own prices with the same functions).
+from common.pricegrid import round_down, round_nearest, round_up  # noqa: F401  (re-exported)
 
 
 @njit
