@@ -70,7 +70,7 @@ class OrderDesk:
         self.zmq = make_context()
         self.pub = Publisher(self.zmq, f"ipc://{directory}/orders.pub", "orders")
         self.engine = OrderEngine(self.rows, RiskLimits.from_config(limits), FeeSchedule.from_config(
-            config.broker.paper), self.broker, self.emit)
+            config, self.rows), self.broker, self.emit)
         self.tick = np.zeros(1, dtype=TICK_DTYPE)
         self.seq = 0
         self.ts_ns = int(np.datetime64(f"{SESSION_DATE}T03:50:00", "ns").astype(np.int64))  # 09:20 IST

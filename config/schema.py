@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from config.charges import check_overrides, segment_of
+
 PosInt = Annotated[int, msgspec.Meta(gt=0)]
 NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
 PosFloat = Annotated[float, msgspec.Meta(gt=0)]
@@ -290,14 +292,7 @@ class RiskConfig(Section, kw_only=True):
 
 class PaperBroker(Section, kw_only=True):
     slippage_ticks: NonNegInt = 0
-    # Brokerage per executed order: the lower of the flat fee and the percentage of turnover.
-    brokerage_per_order_inr: NonNegFloat = 20.0
-    brokerage_pct: Percent = 0.03
-    stt_sell_pct: Percent = 0.025
-    exchange_txn_pct: Percent = 0.00297
-    gst_pct: Percent = 18.0                 # on brokerage + exchange + SEBI charges
-    sebi_per_crore_inr: NonNegFloat = 10.0
-    stamp_buy_pct: Percent = 0.003
+    # Charges are the `fees` section's (a broker preset), the same for paper and live brokers.
 
 
 class KiteBroker(Section, kw_only=True):
@@ -337,6 +332,20 @@ class BrokerConfig(Section, kw_only=True):
     def is_live(self) -> bool:
         """True when orders reach a real broker: real money."""
         return self.name in LIVE_VENUES and not self.is_local(self.name)
+
+
+class FeesConfig(Section, kw_only=True):
+    """fees: the charges every fill pays (orders/fees.py; every figure is in config/charges.py).
+
+    `preset` null charges with the broker's own schedule: kite -> zerodha, upstox -> upstox, paper ->
+    zerodha. `overrides` replaces single figures: {"EQ_INTRADAY": {"brokerage_pct": 0.05}}.
+    """
+
+    preset: Literal["zerodha", "upstox"] | None = None
+    overrides: dict[str, dict[str, float]] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self):
+        check_overrides(self.overrides)
 
 
 class PositionsConfig(Section, kw_only=True):
@@ -406,6 +415,7 @@ class Config(Section, kw_only=True):
     strategies: tuple[Strategy, ...] = msgspec.field(default_factory=_default_strategies)
     risk: RiskConfig = msgspec.field(default_factory=RiskConfig)
     broker: BrokerConfig = msgspec.field(default_factory=BrokerConfig)
+    fees: FeesConfig = msgspec.field(default_factory=FeesConfig)
     positions: PositionsConfig = msgspec.field(default_factory=PositionsConfig)
     journal: JournalConfig = msgspec.field(default_factory=JournalConfig)
     supervisor: SupervisorConfig = msgspec.field(default_factory=SupervisorConfig)
@@ -415,6 +425,11 @@ class Config(Section, kw_only=True):
         _require_unique(self.instruments, "symbol", "instruments")
         _require_unique(self.instruments, "token", "instruments")
         _require_unique(self.strategies, "name", "strategies")
+        for i, inst in enumerate(self.instruments):   # every fill must have a book of charges
+            try:
+                segment_of(inst.exchange, inst.symbol)
+            except ValueError as e:
+                raise ValueError(f"instruments[{i}].exchange: {e}") from None
         symbols = {inst.symbol for inst in self.instruments}
         for i, strategy in enumerate(self.strategies):
             for j, symbol in enumerate(strategy.instruments):

@@ -68,7 +68,7 @@ class OrderEngine(BrokerActions):
     ----------
     instruments : INSTRUMENT_DTYPE rows, indexed by the ticks' `instrument`.
     limits : orders.limits.RiskLimits (from config.risk).
-    fees : orders.fees.FeeSchedule (from config.broker.paper).
+    fees : orders.fees.FeeSchedule (config's `fees` section): charges each fill by its instrument.
     broker : an orders.brokers.base.Broker.
     emit : called with every event, in order; the events must become durable in that order.
     flush : called right before every broker call (place, modify, cancel): everything emitted so far
@@ -436,7 +436,8 @@ class OrderEngine(BrokerActions):
             self.stats["unknown_fills"] += 1   # not ours (placed by hand): positions reconciles it
             return
         self._mark()
-        fees = self._fees.fill_charges(order.side, t.qty, t.price, order.filled_value)
+        fees = self._fees.fill_charges(order.side, t.qty, t.price, order.filled_value,
+                                       order.instrument)
         self._emit(OrderFilled(
             ts_event_ns=t.ts_event_ns or self._now(), client_order_id=order.client_order_id,
             broker_order_id=t.broker_order_id or order.broker_order_id, fill_id=t.trade_id,

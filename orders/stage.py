@@ -79,7 +79,7 @@ class OrdersStage:
         self.fills = JournalWriter(os.path.join(ctx.run_dir, "fills.jsonl"), cfg.journal.fsync)
         self.signals_path = os.path.join(ctx.run_dir, "signals.jsonl")
         self.broker = make_broker(cfg, ctx.secrets, self.instruments, ctx.run_dir)
-        self.engine = OrderEngine(rows, RiskLimits.from_config(cfg.risk), FeeSchedule.from_config(cfg.broker.paper),
+        self.engine = OrderEngine(rows, RiskLimits.from_config(cfg.risk), FeeSchedule.from_config(cfg, rows),
                                   self.broker, self.emit, flush=self.flush,
                                   probe_interval_s=cfg.broker.probe_interval_s)
         self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
