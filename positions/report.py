@@ -15,13 +15,15 @@ import os
 import sys
 
 from positions import report_html as page
+from positions import report_stats
 from positions.performance import last_prices_from, replay
 from positions.price_paths import price_paths
 from positions.report_inputs import ENGINE_RECORDS, read_run
 
 REPORT_FILE = "report.html"
 CHART_FILES = {"equity": "report_equity.png", "drawdown": "report_drawdown.png", "trades": "report_trades.png",
-               "pnl": "report_pnl_by_instrument.png", "orders": "report_orders.png", "latency": "report_latency.png"}
+               "pnl": "report_pnl_by_instrument.png", "orders": "report_orders.png", "latency": "report_latency.png",
+               "benchmark": "report_benchmark.png"}
 TRADED_PANELS = 4          # instruments drawn with their trades: the most-traded ones
 ORDER_LABELS = (("SignalRaised", "signals raised"), ("OrderSubmitting", "submitted"), ("OrderAccepted", "accepted"),
                 ("OrderFilled", "filled"), ("OrderCanceled", "canceled"), ("OrderRejected", "rejected"),
@@ -37,7 +39,7 @@ def order_counts(inputs) -> list[tuple[str, int]]:
     return counts
 
 
-def draw_charts(inputs, perf, run_dir: str) -> dict[str, str]:
+def draw_charts(inputs, perf, run_dir: str, stats=None) -> dict[str, str]:
     """Write the PNGs this run has data for; return chart name -> file name (relative to run_dir)."""
     # matplotlib loads here, when a report is drawn, not when the supervisor imports this module.
     from positions import report_charts as charts
@@ -59,6 +61,9 @@ def draw_charts(inputs, perf, run_dir: str) -> dict[str, str]:
         charts.trades_chart(paths, perf.fills, traded, net, note, out("trades"))
         charts.pnl_chart([p.as_dict() for p in perf.book.positions.values()], out("pnl"))
         drawn.update({k: CHART_FILES[k] for k in ("equity", "drawdown", "trades", "pnl")})
+        if stats is not None:
+            _, curve, bench = stats
+            drawn["benchmark"] = os.path.basename(charts.benchmark_chart(curve, bench, out("benchmark")))
     counts = order_counts(inputs)
     if any(n for _, n in counts):
         denials = [(f"{key} ({code})", n) for (key, code), n in inputs.denials.most_common()]
@@ -79,16 +84,19 @@ def _title(inputs) -> tuple[str, str]:
     return run_id, f"{ended} · {window} · {restarts} stage restart(s)"
 
 
-def render_html(inputs, perf, drawn: dict) -> str:
+def render_html(inputs, perf, drawn: dict, block: dict | None = None) -> str:
     run_id, meta = _title(inputs)
     trades = (page.image(drawn, "equity", "equity curve") + page.image(drawn, "drawdown", "drawdown")
               + "<h2>Trades on price (most-traded instruments)</h2>" + page.image(drawn, "trades", "trades on price")
               + "<h2>P&amp;L per instrument</h2>" + page.image(drawn, "pnl", "P&L per instrument")
-              + page.instrument_table(perf) + "<h3>Round trips</h3>" + page.round_trip_table(perf))
+              + page.instrument_table(perf) + "<h3>Round trips per instrument (flat to flat)</h3>"
+              + page.round_trip_table(perf))
     if not perf.fills:
         trades = '<p class="none">No fills in this run: no equity curve, drawdown, trades or P&amp;L to show.</p>'
     parts = [f"<h1>OTrade run {page.esc(run_id)}</h1>", f'<div class="meta">{page.esc(meta)}</div>',
-             page.headline(inputs, perf), page.warnings(inputs, perf), "<h2>Equity</h2>", trades,
+             page.headline(inputs, perf, block), page.warnings(inputs, perf),
+             report_stats.section(block, page.image(drawn, "benchmark", "portfolio against the benchmark"))
+             if block else "", "<h2>Equity</h2>", trades,
              "<h2>Orders and denials</h2>", page.image(drawn, "orders", "order and denial counts"),
              page.denial_table(inputs), page.rejection_table(inputs),
              "<h2>Latency</h2>", page.image(drawn, "latency", "latency percentiles"), page.latency_table(inputs),
@@ -109,11 +117,13 @@ def write_report(run_dir: str) -> str:
     """
     inputs = read_run(run_dir)
     perf = replay(inputs.fills, inputs.symbols, last_prices_from(inputs.positions))
-    drawn = draw_charts(inputs, perf, run_dir)
+    stats = report_stats.statistics_of(inputs)
+    report_stats.merge_into_summary(run_dir, stats[0])
+    drawn = draw_charts(inputs, perf, run_dir, stats)
     path = os.path.join(run_dir, REPORT_FILE)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        f.write(render_html(inputs, perf, drawn))
+        f.write(render_html(inputs, perf, drawn, stats[0]))
     os.replace(tmp, path)      # a reader never sees half a page
     return path
 

@@ -201,3 +201,23 @@ def latency_chart(rows: list, path: str) -> str:
     ax.set_xlabel("µs (log scale)")
     ax.legend(loc="lower right", fontsize=8, frameon=False, ncols=4)
     return _save(fig, path)
+
+
+def benchmark_chart(curve: tuple, bench: dict, path: str) -> str:
+    """The portfolio's net equity (open positions marked) against buy-and-hold of the benchmark with
+    the whole capital, both in rupees from 0 at the run's start."""
+    fig = _figure(10, 3.2)
+    ax = fig.add_subplot()
+    times, equity = curve
+    ax.step(ist(times), equity, where="post", color=BLUE, linewidth=1.6, label="portfolio, net, marked to market")
+    if bench.get("curve") is not None:
+        bt, bv = bench["curve"]
+        ax.step(ist(bt), bv, where="post", color=GREY, linewidth=1.0, linestyle="--",
+                label=f"buy-and-hold {bench['symbol']}")
+        times = np.concatenate([times, bt])
+    ax.axhline(0, color=GREY, linewidth=0.6)
+    _style(ax, "Portfolio against the benchmark (₹ on the same capital)")
+    ax.set_ylabel("P&L ₹")
+    ax.legend(loc="best", fontsize=8, frameon=False)
+    _time_axis(ax, ist(times))
+    return _save(fig, path)

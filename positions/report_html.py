@@ -64,16 +64,21 @@ def image(charts: dict, name: str, alt: str) -> str:
     return f'<img src="{esc(charts[name])}" alt="{esc(alt)}">' if name in charts else ""
 
 
-def headline(inputs, perf) -> str:
-    trips = perf.round_trips
-    won = f"{perf.winners} of {len(trips)} won" if trips else "none closed"
+def headline(inputs, perf, block: dict | None = None) -> str:
+    """The headline tiles; trades are the statistics' (bracket round trips) when `block` is given."""
+    total = (block or {}).get("total")
+    if total is not None:
+        closed, winners = total["trades_closed"], total["winners"]
+    else:
+        closed, winners = len(perf.round_trips), perf.winners
+    won = f"{winners} of {closed} won" if closed else "none closed"
     tiles = [tile("Realised P&L (net of fees)", money(perf.realised_pnl_inr)),
              tile("Unrealised (open, at last price)", money(perf.unrealised_pnl_inr)),
              tile("Total P&L", money(perf.realised_pnl_inr + perf.unrealised_pnl_inr)),
              tile("Fees", esc(rupees(perf.fees_inr))),
              tile("Max drawdown (realised)", money(perf.max_drawdown_inr)),
              tile("Fills", f"{len(perf.ts_ns):,}"),
-             tile("Round trips", f"{len(trips):,} <small>({esc(won)})</small>"),
+             tile("Trades" if total is not None else "Round trips", f"{closed:,} <small>({esc(won)})</small>"),
              tile("Orders submitted", f"{inputs.count('OrderSubmitting'):,}"),
              tile("Denials", f"{inputs.count('OrderDenied'):,}"),
              tile("Rejections", f"{inputs.count('OrderRejected'):,}")]

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 import msgspec
 import orjson
 
+from common.clock import IST_OFFSET_NS
 from common.messages import OrderFilled
 
 STAGES = ("feed", "signals", "orders", "positions")
 ENGINE_RECORDS = ("TicksProcessed", "SignalRaised")   # the orders engine's own, not order events
+DAY_NS = 86_400 * 1_000_000_000
 
 
 class _Record(msgspec.Struct):
@@ -58,6 +60,7 @@ class RunInputs:
     rejections: Counter = field(default_factory=Counter)    # (reason, code) -> count
     first_event_ns: int = 0         # earliest and latest market time the journal records carry
     last_event_ns: int = 0
+    day_windows: dict = field(default_factory=dict)         # IST day number -> [first, last] market time that day
     unreadable_lines: int = 0
     positions: dict = field(default_factory=dict)           # positions.json as written
     summary: dict = field(default_factory=dict)             # summary.json as written
@@ -112,6 +115,8 @@ def note_time(inputs: RunInputs, ts_ns: int) -> None:
     if ts_ns > 0:
         inputs.first_event_ns = min(inputs.first_event_ns or ts_ns, ts_ns)
         inputs.last_event_ns = max(inputs.last_event_ns, ts_ns)
+        window = inputs.day_windows.setdefault((ts_ns + IST_OFFSET_NS) // DAY_NS, [ts_ns, ts_ns])
+        window[0], window[1] = min(window[0], ts_ns), max(window[1], ts_ns)
 
 
 def read_orders_journal(inputs: RunInputs) -> None:
