@@ -74,6 +74,11 @@ def overrides_from(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     os.umask(PRIVATE_UMASK)   # before any file, directory or process exists (issue 12.8)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["ctl"]:   # `supervisor.py ctl status|halt|...`: act on a running session (issue 11.5)
+        from common.supervision.ctl import ctl_main
+
+        return ctl_main(argv[1:])
     args = build_parser().parse_args(argv)
     overrides = overrides_from(args)
     if args.check_config:

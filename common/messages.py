@@ -99,7 +99,10 @@ class BracketsClosed(Message, kw_only=True):
 
 
 class RequestReconcile(Message, kw_only=True):
-    """Ask a stage to compare its state with the broker's and publish what it finds."""
+    """Ask a stage to compare its state with the broker's and publish what it finds. With `adopt`
+    (orders only, `ctl adopt`): take the broker's view as the baseline (orders/reconciler.py)."""
+
+    adopt: bool = False
 
 
 class StopStage(Message, kw_only=True):

@@ -88,6 +88,7 @@ CMD_ORDERS = "orders.cmd"        # SignalRaised, TicksProcessed (from signals); 
                                  # FlattenAll, RequestReconcile, StopStage (from supervisor)
 CMD_POSITIONS = "positions.cmd"  # RequestReconcile, StopStage
 CMD_SUPERVISOR = "supervisor.cmd"  # requests to the supervisor (e.g. a halt from positions)
+CTL_SUPERVISOR = "supervisor.ctl"  # the operator's `ctl` channel: JSON lines on a unix socket, not zmq
 
 
 def pub_endpoint_name(stage: str) -> str:

@@ -49,6 +49,7 @@ from orders.engine import OrderEngine
 from orders.fees import FeeSchedule
 from orders.limits import RiskLimits
 from orders.marketstore import MarketStore
+from orders.reconciler import Reconciler
 
 BATCH = 4096
 # Signals gone this long (its restarts take milliseconds; this is a stage the supervisor gave up on):
@@ -82,6 +83,10 @@ class OrdersStage:
         self.engine = OrderEngine(rows, RiskLimits.from_config(cfg.risk), FeeSchedule.from_config(cfg, rows),
                                   self.broker, self.emit, flush=self.flush,
                                   probe_interval_s=cfg.broker.probe_interval_s)
+        live = cfg.broker.name != "paper"   # paper: checked on request only (its book is ours)
+        self.reconciler = Reconciler(self.engine, self.broker, [s.decode() for s in rows["symbol"]], ctx.run_dir,
+                                     interval_s=cfg.broker.reconcile_interval_s if live else 0.0, on_start=live,
+                                     log=self.log)
         self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
         self.last_intent_seq = 0      # signals' journal seq of the last intent handed to the engine
         self.watermark = 1            # ticks with seq < watermark may be applied
@@ -264,11 +269,39 @@ class OrdersStage:
                 self.catch_up_intents()
             self.watermark = max(self.watermark, msg.upto_seq)
         elif isinstance(msg, SetTradingState):
-            self.engine.set_trading_state(msg.state, msg.reason)
+            self.set_trading_state(msg.state, msg.reason)
         elif isinstance(msg, FlattenAll):
             self.engine.flatten_all(msg.reason)
+            self._reconcile_call(self.reconciler.cancel_unknown)   # ours at the broker, unknown to the journal
         elif isinstance(msg, RequestReconcile):
-            self.report_broker_positions()
+            self.on_reconcile_request(msg)
+
+    def set_trading_state(self, state: str, reason: str) -> None:
+        """An operator's or the supervisor's state; never ACTIVE while reconciliation found a difference."""
+        if state == "ACTIVE" and not self.reconciler.allows_active():
+            self._reconcile_call(self.reconciler.check)          # resolved by hand since? look again
+            if not self.reconciler.allows_active():
+                self.log.warning("ACTIVE refused: our view still differs from the broker's",
+                                 requested_reason=reason, differences=self.reconciler.reason())
+                return
+        self.engine.set_trading_state(state, reason)
+
+    def on_reconcile_request(self, msg: RequestReconcile) -> None:
+        if msg.adopt:
+            self._reconcile_call(self.reconciler.adopt)
+            return
+        self.report_broker_positions()      # positions compares its book with it
+        if msg.source != "positions" or self.ctx.config.broker.name != "paper":
+            self.reconciler.request()
+
+    def _reconcile_call(self, call) -> None:
+        """A reconcile action the operator asked for; a broker that cannot answer is logged, not fatal
+        (the action is not taken, the supervisor's wait for its effect says so)."""
+        try:
+            call()
+        except BrokerError as e:
+            self.log.warning("reconcile action failed: the broker did not answer", action=call.__name__,
+                             error=str(e))
 
     def report_broker_positions(self) -> None:
         """Publish the broker's positions (not journaled: a view, not a money-moving event)."""
@@ -297,7 +330,9 @@ class OrdersStage:
                 self.finish_recovery()
         else:
             self._follow_supervisor()
-            self.apply_ticks()
+            self.reconciler.poll()
+            if not self.reconciler.holding:   # the start check waits to confirm a difference: trade nothing yet
+                self.apply_ticks()
             if self.ctx.config.broker.name != "paper":   # live brokers report fills asynchronously
                 self.engine.poll_broker()
             if self.updates is not None:

@@ -95,7 +95,8 @@ class LiveView:
         for p in (pos.get("positions") or [])[:15]:
             book.add_row(p["symbol"], str(p["qty"]), f"{p['avg_price']:.2f}", f"{p['last_price']:.2f}",
                          f"{p['realised_pnl_inr']:,.2f}", f"{p['unrealised_pnl_inr']:,.2f}")
-        return Group(stages, book)
+        hint = (snap.get("operator") or {}).get("hint", "")   # how to act on the session (issue 11.5)
+        return Group(stages, book, hint) if hint else Group(stages, book)
 
     def stop(self) -> None:
         self.live.stop()

@@ -44,7 +44,8 @@ class RunPlan:
     preload: list[str]                       # modules the forkserver imports before any fork
     segments: dict[str, int] = field(default_factory=dict)   # extra segments: logical name -> bytes
     endpoint_names: tuple[str, ...] = (topics.CMD_ORDERS, topics.PUB_ORDERS, topics.PUB_POSITIONS,
-                                       topics.CMD_POSITIONS, topics.PUB_FEED)
+                                       topics.CMD_POSITIONS, topics.PUB_FEED,
+                                       topics.CTL_SUPERVISOR)   # ctl's socket: in run.json and swept if left
     supervisor_cores: tuple[int, ...] = (0,)
 
 

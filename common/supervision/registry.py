@@ -176,3 +176,21 @@ def sweep_dead_runs() -> list[dict]:
         os.unlink(path)
         swept.append({"run_id": doc.get("run_id"), "pid": pid, "segments": segments, "sockets": sockets})
     return swept
+
+
+def live_runs() -> list[dict]:
+    """The records of runs whose supervisor is alive (for `ctl` to find a run without --run-dir)."""
+    base = registry_dir()
+    runs = []
+    for name in sorted(os.listdir(base)):
+        doc = _read_record(os.path.join(base, name)) if name.endswith(".json") else None
+        if not doc:
+            continue
+        try:
+            pid, created = int(doc.get("pid", 0)), doc.get("create_time")
+            alive = pid > 0 and _alive(pid, None if created is None else float(created))
+        except (TypeError, ValueError):
+            alive = False
+        if alive:
+            runs.append(doc)
+    return runs

@@ -11,11 +11,14 @@ import os
 import signal
 import sys
 
+from common import topics
 from common.log import get_logger
 from common.supervision.core import EXIT_LOG_FAILED, Limits
 from common.supervision.dashboard import make_view
 from common.supervision.health import HealthServer
 from common.supervision.launcher import Launcher
+from common.supervision.control import ControlServer
+from common.supervision.operator import HINT, OperatorDesk
 from common.supervision.status import snapshot
 from common.supervision.summary import write_summary
 
@@ -42,17 +45,20 @@ class Session:
         launcher = Launcher(self.loaded, self.plan)
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
-        health = view = None
+        health = view = control = None
         try:
             launcher.setup()
             self._announce(launcher)
-            status = lambda: snapshot(launcher.run_id, launcher.run_dir, launcher.table, self.core.procs)  # noqa: E731
+            desk = OperatorDesk(launcher.run_dir, launcher.endpoints.endpoint(topics.CMD_ORDERS),
+                                lambda: snapshot(launcher.run_id, launcher.run_dir, launcher.table, self.core.procs))
+            status = desk.snapshot     # the stages' status + the operator's commands and the last reconcile
             view = make_view(not self.loaded.config.supervisor.dashboard)
             self.core = launcher.make_core(self._limits(), on_status=lambda: view.update(status()))
             port = self.loaded.config.supervisor.http_port
             if port:
                 health = self._start_health(port, status, launcher)
             view.start()
+            control = self._start_control(launcher, desk)
             outcome = self.core.run()
             final = status()
         finally:
@@ -60,6 +66,10 @@ class Session:
                 view.stop()
             if health is not None:
                 health.stop()
+            if control is not None:
+                desk.stopping = True       # a command waiting for its effect answers now
+                if control.stop():
+                    desk.close()
             launcher.teardown()
         self._write_results(launcher.run_dir, final, outcome)
         self.log.info("run ended", run_dir=launcher.run_dir, reason=outcome.reason, exit_code=outcome.exit_code)
@@ -91,6 +101,19 @@ class Session:
         self.log.info("run starting", run_id=launcher.run_id, run_dir=launcher.run_dir,
                       stages={s.name: list(s.cores) for s in self.plan.stages})
         print(f"OTrade run {launcher.run_id}: {launcher.run_dir}", file=sys.stderr)
+
+    def _start_control(self, launcher, desk):
+        """`python supervisor.py ctl ...` (control.py); a socket that cannot be made is said, not fatal."""
+        path = launcher.endpoints.path(topics.CTL_SUPERVISOR)
+        try:
+            server = ControlServer(path, desk.handle, log=self.log).start()
+        except OSError as e:
+            self.log.warning("operator controls not started", path=path, error=str(e))
+            launcher.runlog.event("ctl_unavailable", "", error=str(e))
+            return None
+        launcher.runlog.event("ctl", "", socket=path)
+        print(HINT, file=sys.stderr)
+        return server
 
     def _start_health(self, port: int, status, launcher):
         try:

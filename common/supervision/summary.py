@@ -50,6 +50,10 @@ def write_summary(run_dir: str, final_status: dict, outcome) -> dict:
         "reason": outcome.reason,
         "gave_up": outcome.gave_up,
         "trading_state": final_status["trading_state"],
+        # Why, the last reconciliation with the broker and the operator's commands (issue 11.2, 11.5).
+        "trading_state_reason": final_status.get("trading_state_reason", ""),
+        "reconcile": final_status.get("reconcile"),
+        "operator_commands": (final_status.get("operator") or {}).get("commands", []),
         "stages": stages,
         "counters_note": COUNTERS_NOTE,
         "unreadable_journal_lines": unreadable,

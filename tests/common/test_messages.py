@@ -23,6 +23,8 @@ from common.messages import (
 
 def _sample_value(tp, name: str):
     """A value for a field of type `tp` that differs from every default (so defaults are tested)."""
+    if tp is bool:
+        return True           # every bool field defaults to False
     if tp is int:
         return 7 + len(name)
     if tp is float:

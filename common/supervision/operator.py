@@ -1,0 +1,147 @@
+"""What the supervisor does with an operator's `ctl` command (the channel is control.py).
+
+    status     the same JSON as /health (nothing is sent anywhere)
+    halt       SetTradingState(HALTED) to orders; answered once the status shows HALTED
+    resume     SetTradingState(ACTIVE); answered once ACTIVE, or at once with orders' refusal when
+               reconciliation still finds a difference with the broker (never ACTIVE on a mismatch)
+    flatten    SetTradingState(HALTED) + FlattenAll: working orders canceled (ours at the broker that
+               the journal does not know too), positions closed; answered once positions.json is flat.
+               Trading stays HALTED until `resume`
+    reconcile  RequestReconcile: orders compares with the broker now; answered with what it found
+               once the check is confirmed (orders/reconciler.py)
+    adopt      RequestReconcile(adopt=True): the broker's positions and orders become the baseline;
+               ACTIVE again if reconciliation had halted trading
+Commands go over the same PULL socket signals and positions use (topics.CMD_ORDERS); the effect is
+read back from what orders writes for the status (its trading state, orders.reconcile.json,
+positions.json), for at most WAIT_S. Every command but status is appended to `ctl.jsonl` in the run
+directory (when, what, why, result) and the last few are shown in the status under "operator".
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import os
+import time
+
+import orjson
+
+from common.bus import Pusher, make_context
+from common.messages import FlattenAll, RequestReconcile, SetTradingState
+from common.reconcilestate import read_result
+
+HINT = "operator: python supervisor.py ctl status|halt|resume|flatten|reconcile|adopt [--run-dir DIR]"
+JOURNAL = "ctl.jsonl"
+WAIT_S = {"halt": 15.0, "resume": 15.0, "flatten": 60.0, "reconcile": 30.0, "adopt": 30.0}
+CONNECT_S = 3.0     # a fresh PUSH socket needs a moment to connect before IMMEDIATE lets it send
+POLL_S = 0.05
+
+
+def commands_for(cmd: str, reason: str) -> list:
+    """The messages to orders that carry one operator command, in order."""
+    if cmd == "halt":
+        return [SetTradingState(ts_event_ns=0, state="HALTED", reason=reason)]
+    if cmd == "resume":
+        return [SetTradingState(ts_event_ns=0, state="ACTIVE", reason=reason)]
+    if cmd == "flatten":
+        return [SetTradingState(ts_event_ns=0, state="HALTED", reason=reason), FlattenAll(ts_event_ns=0, reason=reason)]
+    if cmd in ("reconcile", "adopt"):
+        return [RequestReconcile(ts_event_ns=0, adopt=cmd == "adopt")]
+    raise ValueError(f"not a command for orders: {cmd!r}")
+
+
+def effect(cmd: str, status: dict, reconcile: dict, sent_ns: int) -> dict | None:
+    """The answer once the command's effect shows (None while it does not yet)."""
+    state = status.get("trading_state")
+    fresh = int(reconcile.get("ts_ns") or 0) >= sent_ns
+    if cmd == "halt" and state == "HALTED":
+        return {"ok": True}
+    if cmd == "resume":
+        if state == "ACTIVE":
+            return {"ok": True}
+        if fresh and reconcile.get("outstanding"):
+            return {"ok": False, "error": "refused: our view still differs from the broker's "
+                                          "(ctl adopt takes the broker's view, ctl flatten closes)",
+                    "differences": reconcile["outstanding"]}
+    if cmd == "flatten" and state == "HALTED":
+        open_rows = [p for p in (status.get("positions") or {}).get("positions") or [] if p.get("qty")]
+        if not open_rows:
+            return {"ok": True}
+    if cmd == "reconcile" and fresh and not reconcile.get("pending"):
+        if reconcile.get("error"):
+            return {"ok": False, "error": f"the broker did not answer: {reconcile['error']}"}
+        return {"ok": True, "clean": not reconcile.get("outstanding"), "differences": reconcile.get("outstanding", [])}
+    if cmd == "adopt" and fresh and "adopted" in (reconcile.get("last") or {}):
+        return {"ok": True, "adopted": reconcile["last"]["adopted"], "baseline": reconcile.get("baseline")}
+    return None
+
+
+class OperatorDesk:
+    def __init__(self, run_dir: str, orders_endpoint: str, status, *, wait_s: dict | None = None,
+                 clock_ns=time.time_ns, sleep=time.sleep):
+        self.run_dir, self.orders_endpoint, self.status = run_dir, orders_endpoint, status
+        self.wait_s = {**WAIT_S, **(wait_s or {})}
+        self.clock_ns, self.sleep = clock_ns, sleep
+        self.recent: collections.deque = collections.deque(maxlen=10)
+        self._zmq = self._pusher = None      # made on the serving thread, the only one that uses them
+        self.stopping = False                # set by the session before it stops the channel
+
+    def handle(self, cmd: str, reason: str) -> dict:
+        if cmd == "status":
+            return {"ok": True, "status": self.snapshot()}
+        reason = reason or f"operator: ctl {cmd}"
+        sent_ns = self.clock_ns()
+        if self._push_all(commands_for(cmd, reason)):
+            result = self._wait(cmd, sent_ns)
+        else:
+            result = {"ok": False, "error": "orders is not listening (down or restarting): nothing was sent"}
+        snap = self.status()
+        record = {"ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"), "cmd": cmd,
+                  "reason": reason, **result, "trading_state": snap.get("trading_state"),
+                  "trading_state_reason": snap.get("trading_state_reason", "")}
+        self._journal(record)
+        return record
+
+    def snapshot(self) -> dict:
+        """The run's status plus what operators need: the hint, the last commands, the last reconciliation."""
+        return {**self.status(), "operator": {"hint": HINT, "commands": list(self.recent)},
+                "reconcile": read_result(self.run_dir)}
+
+    def _wait(self, cmd: str, sent_ns: int) -> dict:
+        deadline = self.clock_ns() + int(self.wait_s[cmd] * 1e9)
+        while True:
+            answer = effect(cmd, self.status(), read_result(self.run_dir), sent_ns)
+            if answer is not None:
+                return answer
+            if self.stopping:
+                return {"ok": False, "error": "the run is stopping: the effect was not seen"}
+            if self.clock_ns() >= deadline:
+                return {"ok": False, "error": f"sent, but no effect within {self.wait_s[cmd]:g}s"}
+            self.sleep(POLL_S)
+
+    def _push_all(self, messages: list) -> bool:
+        if self._pusher is None:
+            self._zmq = make_context()
+            self._pusher = Pusher(self._zmq, self.orders_endpoint, "supervisor")
+        for msg in messages:
+            deadline = self.clock_ns() + int(CONNECT_S * 1e9)
+            while not self._pusher.push(msg):
+                if self.clock_ns() >= deadline:
+                    return False
+                self.sleep(POLL_S)
+        return True
+
+    def _journal(self, record: dict) -> None:
+        self.recent.append(record)
+        try:
+            with open(os.path.join(self.run_dir, JOURNAL), "ab") as f:
+                f.write(orjson.dumps(record) + b"\n")
+        except OSError as e:     # a full disk: the operator still gets the answer, and is told
+            record["journal_error"] = str(e)
+
+    def close(self) -> None:
+        """After the channel stopped (its thread ended): the socket it used to reach orders."""
+        if self._pusher is not None:
+            self._pusher.close()
+            self._zmq.term()
+            self._pusher = self._zmq = None

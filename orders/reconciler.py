@@ -1,0 +1,166 @@
+"""What the orders stage does with reconciliation (orders/reconcile.py): when to compare, and what a
+difference does to trading.
+
+- When: at start, once recovery has settled the in-doubt orders; every `interval_s` of wall clock
+  (live brokers; 0 = never); and when asked (`ctl reconcile`, RequestReconcile).
+- A difference must be seen twice, `confirm_s` apart (the engine polls the broker in between), before
+  it counts: a fill the broker made a moment ago and our poll has not read yet is not a mismatch.
+  While the start check waits for its confirmation the stage applies no tick (`holding`): nothing is
+  traded before the account is known to match.
+- A confirmed difference is `outstanding`: trading HALTED through the engine's public
+  `set_trading_state`, the differences named in the reason and in `orders.reconcile.json` (the
+  supervisor's status, /health and summary.json read it). `allows_active()` is False while any is
+  outstanding: the stage refuses ACTIVE (never ACTIVE on a mismatch).
+- The operator resolves it: `adopt()` takes the broker's view as the baseline (reconcile.adopt) and,
+  if the halt was ours, sets ACTIVE; `cancel_unknown()` (part of `ctl flatten`) cancels the working
+  orders of ours the journal does not know; after either, a fresh check decides.
+The baseline is saved in the same file and loaded by a restarted process.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import orjson
+
+from common.atomicfile import write_atomic
+from common.errors import BrokerError
+from common.reconcilestate import FILE_NAME
+from orders.reconcile import Baseline, Difference, adopt, broker_view, compare, engine_view
+
+CONFIRM_S = 3.0           # longer than a live adapter's poll interval: the poll catches up first
+SHOWN_IN_REASON = 3       # differences named in the trading-state reason (all are in the file)
+
+
+class Reconciler:
+    def __init__(self, engine, broker, symbols, run_dir: str, *, interval_s: float, on_start: bool,
+                 confirm_s: float = CONFIRM_S, clock=time.monotonic, log=None):
+        self.engine, self.broker, self.symbols = engine, broker, list(symbols)
+        self.path = os.path.join(run_dir, FILE_NAME)
+        self.interval_s, self.confirm_s, self.clock, self.log = interval_s, confirm_s, clock, log
+        self.baseline = self._load_baseline()
+        self.pending: dict[str, Difference] = {}     # seen once, waiting for the confirming check
+        self.outstanding: list[Difference] = []      # confirmed: trading stays HALTED
+        self.halted_by_us = False
+        self.holding = False                         # the start check is waiting for its confirmation
+        self.checks = 0
+        self.last: dict = {}
+        self.error = ""
+        self.due = 0.0 if on_start else self._next_periodic()
+        self._starting = on_start
+
+    def _next_periodic(self) -> float:
+        return self.clock() + self.interval_s if self.interval_s > 0 else float("inf")
+
+    def request(self) -> None:
+        """Check at the next poll (ctl reconcile)."""
+        self.due = self.clock()
+
+    def poll(self) -> None:
+        if self.clock() >= self.due:
+            self.check()
+
+    def allows_active(self) -> bool:
+        return not self.outstanding
+
+    # -- the check -------------------------------------------------------------------------------
+    def check(self) -> list[Difference]:
+        """Compare now; confirm, halt or clear. Returns the confirmed differences."""
+        try:
+            ours, theirs = engine_view(self.engine, self.symbols), broker_view(self.broker, self.symbols)
+        except BrokerError as e:
+            # The broker could not answer: not a mismatch, not a pass. Try again after the confirm delay.
+            self.error, self.due = str(e), self.clock() + self.confirm_s
+            self._warn("reconcile: the broker did not answer", error=str(e))
+            self._write()
+            return self.outstanding
+        self.checks += 1
+        self.error = ""
+        found = compare(ours, theirs, self.baseline)
+        before = {d.key for d in self.outstanding}
+        known = before | set(self.pending)
+        self.pending = {d.key: d for d in found if d.key not in known}
+        self.outstanding = [d for d in found if d.key in known]   # seen twice: confirmed
+        if any(d.key not in before for d in self.outstanding):
+            self._mismatch()
+        self.holding = self._starting and bool(self.pending)
+        self._starting = self._starting and bool(self.pending)
+        self.due = self.clock() + self.confirm_s if self.pending else self._next_periodic()
+        self.last = {"checks": self.checks, "ok": not found, "found": [d.describe() for d in found]}
+        self._write()
+        return self.outstanding
+
+    def _mismatch(self) -> None:
+        self._warn("reconcile: our view differs from the broker's; trading halted",
+                   differences=[d.describe() for d in self.outstanding])
+        if self.engine.trading_state != "HALTED":
+            self.halted_by_us = True
+            self.engine.set_trading_state("HALTED", self.reason())
+
+    def reason(self) -> str:
+        shown = "; ".join(d.describe() for d in self.outstanding[:SHOWN_IN_REASON])
+        more = len(self.outstanding) - SHOWN_IN_REASON
+        extra = f"; and {more} more" if more > 0 else ""
+        return (f"reconcile: {len(self.outstanding)} difference(s) with the broker: {shown}{extra} "
+                f"(ctl adopt takes the broker's view, ctl flatten closes)")
+
+    # -- the operator's resolutions --------------------------------------------------------------
+    def adopt(self) -> Baseline:
+        """The broker's view becomes the baseline; ACTIVE again if the halt was ours.
+
+        Raises BrokerError when the broker cannot be read (nothing is adopted then)."""
+        ours, theirs = engine_view(self.engine, self.symbols), broker_view(self.broker, self.symbols)
+        self.baseline = adopt(ours, theirs, self.baseline)
+        adopted = [d.describe() for d in self.outstanding] or self.last.get("found", [])
+        self.outstanding, self.pending, self.holding, self._starting = [], {}, False, False
+        self._warn("reconcile: the operator adopted the broker's view", adopted=adopted,
+                   baseline=self.baseline.to_json())
+        if self.halted_by_us and self.engine.trading_state == "HALTED":
+            self.halted_by_us = False
+            self.engine.set_trading_state("ACTIVE", f"operator adopted the broker's view ({len(adopted)} difference(s))")
+        self.due = self._next_periodic()
+        self.last = {"checks": self.checks, "ok": True, "found": [], "adopted": adopted}
+        self._write()
+        return self.baseline
+
+    def cancel_unknown(self) -> int:
+        """Cancel the working orders of ours at the broker that the journal does not know."""
+        ours = engine_view(self.engine, self.symbols)
+        canceled = 0
+        for o in self.broker.orders():
+            if o.client_order_id and o.client_order_id not in ours.orders and o.status in ("ACCEPTED",
+                                                                                         "PARTIALLY_FILLED"):
+                try:
+                    self.broker.cancel(o.broker_order_id)
+                    canceled += 1
+                except BrokerError as e:
+                    self._warn("reconcile: cannot cancel an unknown order", client_order_id=o.client_order_id,
+                               error=str(e))
+        self.request()
+        return canceled
+
+    # -- persistence -----------------------------------------------------------------------------
+    def _load_baseline(self) -> Baseline:
+        try:
+            with open(self.path, "rb") as f:
+                return Baseline.from_json(orjson.loads(f.read()).get("baseline"))
+        except FileNotFoundError:
+            return Baseline()
+        except (OSError, ValueError, TypeError, AttributeError) as e:
+            self._warn("reconcile: saved baseline unreadable, starting without one", error=str(e))
+            return Baseline()
+
+    def as_json(self) -> dict:
+        return {"ok": not self.outstanding, "outstanding": [d.describe() for d in self.outstanding],
+                "pending": [d.describe() for d in self.pending.values()], "holding": self.holding,
+                "error": self.error, "last": self.last, "baseline": self.baseline.to_json(),
+                "ts_ns": time.time_ns()}
+
+    def _write(self) -> None:
+        write_atomic(self.path, orjson.dumps(self.as_json(), option=orjson.OPT_INDENT_2), durable=False)
+
+    def _warn(self, message: str, **fields) -> None:
+        if self.log is not None:
+            self.log.warning(message, **fields)
+
