@@ -351,9 +351,23 @@ class FeesConfig(Section, kw_only=True):
         check_overrides(self.overrides)
 
 
+class ReportConfig(Section, kw_only=True):
+    """positions.report: the settings of the run report's portfolio statistics (positions/statistics.py)."""
+
+    # The capital returns, Sharpe, Sortino, Calmar and drawdown % are measured on (rupees). Every
+    # strategy is measured on the whole of it, so the strategies' returns add up to the total's.
+    capital_inr: PosFloat = 1_000_000.0
+    # The annual risk-free rate Sharpe and Sortino subtract (percent a year, as rate/252 a session);
+    # 0 by default: set it to, e.g., the 91-day T-bill yield to measure against that.
+    risk_free_rate_pct: Annotated[float, msgspec.Meta(ge=0, le=50)] = 0.0
+    # The instrument whose buy-and-hold is the report's benchmark; "" = the first instrument.
+    benchmark_symbol: str = ""
+
+
 class PositionsConfig(Section, kw_only=True):
     reconcile_on_start: bool = True
     snapshot_interval_ms: PosInt = 500
+    report: ReportConfig = msgspec.field(default_factory=ReportConfig)
 
 
 class JournalConfig(Section, kw_only=True):
@@ -434,6 +448,9 @@ class Config(Section, kw_only=True):
             except ValueError as e:
                 raise ValueError(f"instruments[{i}].exchange: {e}") from None
         symbols = {inst.symbol for inst in self.instruments}
+        bench = self.positions.report.benchmark_symbol
+        _require(not bench or bench in symbols, "positions.report.benchmark_symbol",
+                 f"unknown instrument {bench!r} (not in instruments)")
         for i, strategy in enumerate(self.strategies):
             for j, symbol in enumerate(strategy.instruments):
                 _require(symbol == "*" or symbol in symbols, f"strategies[{i}].instruments[{j}]",
