@@ -110,8 +110,21 @@ def exposure_share(legs: list, windows: list[tuple[int, int]], end_ns: int) -> f
             opened = None
     if opened is not None:
         spans.append((opened, end_ns))
-    inside = sum(max(0, min(b, wb) - max(a, wa)) for a, b in spans for wa, wb in windows)
-    return inside / total
+    if not spans:
+        return 0.0
+    a, b = np.array(spans, np.int64).T
+    return float((_window_time_before(b, windows) - _window_time_before(a, windows)).sum()) / total
+
+
+def _window_time_before(t: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
+    """Market time (within `windows`, sorted and apart) before each of `t`: the overlap of a span
+    with the windows is this at its end minus this at its start, for any number of spans at once."""
+    starts = np.array([w[0] for w in windows], np.int64)
+    lengths = np.array([w[1] - w[0] for w in windows], np.int64)
+    before = np.concatenate([[0], np.cumsum(lengths)])
+    i = np.searchsorted(starts, t, side="right") - 1
+    inside = np.clip(t - starts[np.maximum(i, 0)], 0, lengths[np.maximum(i, 0)])
+    return np.where(i >= 0, before[np.maximum(i, 0)] + inside, 0)
 
 
 def ist_day(ts_ns: int) -> str:

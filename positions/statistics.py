@@ -135,16 +135,21 @@ def bucket_figures(legs: list, trades: list, ctx: Context) -> tuple[dict, list[f
 
 
 def per_day_rows(legs: list, trades: list, ctx: Context, daily: list[float], by_strategy: dict) -> list[dict]:
-    rows = []
-    equity = 0.0
+    legs_of: dict[str, list] = {}
+    for leg in legs:                          # each leg's day once: a year of fills is many legs
+        legs_of.setdefault(ist_day(leg.ts_ns), []).append(leg)
+    closed_on: dict[str, int] = {}
+    for t in trades:
+        if t.closed:
+            closed_on[ist_day(t.closed_ns)] = closed_on.get(ist_day(t.closed_ns), 0) + 1
+    rows, equity = [], 0.0
     for i, (day, _, _) in enumerate(ctx.days):
-        mine = [leg for leg in legs if ist_day(leg.ts_ns) == day]
+        mine = legs_of.get(day, [])
         fees = sum(leg.fees_inr for leg in mine)
         equity += daily[i]
         rows.append({"date": day, "net_pnl_inr": daily[i], "gross_pnl_inr": daily[i] + fees, "fees_and_taxes_inr": fees,
                      "return_pct": daily[i] / ctx.capital_inr * 100.0, "equity_inr": equity, "fills": len(mine),
-                     "trades_closed": sum(1 for t in trades if t.closed and ist_day(t.closed_ns) == day),
-                     "turnover_inr": sum(leg.qty * leg.price for leg in mine),
+                     "trades_closed": closed_on.get(day, 0), "turnover_inr": sum(leg.qty * leg.price for leg in mine),
                      "net_pnl_by_strategy_inr": {s: d[i] for s, d in by_strategy.items()}})
     return rows
 
