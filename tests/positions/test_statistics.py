@@ -5,6 +5,7 @@ square-off shared between two brackets, and a position left open at the end."""
 import math
 import statistics as pystats
 
+import numpy as np
 import pytest
 
 from common.messages import OrderFilled
@@ -142,3 +143,25 @@ def test_benchmark_when_buying_the_first_instrument_and_holding_then_returns_fol
     assert bench["return_pct"] == pytest.approx(6.0) and bench["pnl_inr"] == pytest.approx(600.0)
     assert list(bench["daily_return_pct"].values()) == pytest.approx([-1.0, 0.0, (106 / 99 - 1) * 100])
     assert benchmark("TCS", c, "fills")["return_pct"] is None
+
+
+def test_net_pnl_when_compared_with_the_position_book_then_the_two_accountings_agree():
+    from positions.performance import replay
+
+    perf = replay(FILLS, list(SYMBOLS), {0: 106.0})        # average cost, the positions stage's own book
+    block, _ = run_statistics(FILLS, ctx())
+    assert block["total"]["net_pnl_inr"] == pytest.approx(perf.realised_pnl_inr + perf.unrealised_pnl_inr)
+    assert block["total"]["fees_and_taxes_inr"] == pytest.approx(perf.fees_inr)
+
+
+def test_a_position_held_overnight_when_ticks_were_recorded_then_each_session_is_marked_at_its_close():
+    from positions.price_paths import PricePath
+
+    held = [fill(1, at(0, "10:00"), "SBIN", +1, 10, 100.0, 0.0, "slow", "h"),
+            fill(2, at(1, "10:00"), "SBIN", -1, 10, 103.0, 0.0, "slow", "h", "TARGET")]
+    ticks = PricePath("SBIN", np.array([at(0, "15:29"), at(1, "09:15")], np.int64), np.array([105.0, 104.0]), True)
+    c = Context(build_marks(held, {"SBIN": ticks}, {}, DAYS[1][2]), DAYS[:2], CAPITAL, 0.0, DAYS[1][2])
+    block, _ = run_statistics(held, c)
+    # day 1: bought at 100, closed the session at 105 (+50); day 2: sold at 103 (-20)
+    assert [d["net_pnl_inr"] for d in block["daily"]] == pytest.approx([50.0, -20.0])
+    assert block["total"]["max_drawdown_inr"] == pytest.approx(-20.0)   # from 50 at the close to 30
