@@ -4,9 +4,13 @@ Validates the whole configuration before anything starts, then runs the pipeline
 flags are overrides of configuration fields and are validated with them (a bad --http-port is
 reported as `command line: supervisor.http_port: ...`).
 
-Exit codes: 0 normal end, 2 configuration error, 3 trading halted, 4 the supervisor could not write
-its run log (supervisor.jsonl) or the run's results: a full disk. On 4 trading was halted and every
-stage stopped through the normal ladder before the exit; the cause is on stderr.
+Exit codes: 0 normal end, 2 configuration error (or another supervisor holds the run dir or the
+broker account), 3 trading halted, 4 the supervisor could not write its run log (supervisor.jsonl) or
+the run's results: a full disk. On 4 trading was halted and every stage stopped through the normal
+ladder before the exit; the cause is on stderr. 5: the run stopped with orders working or positions
+open at a (live or local) broker, listed in summary.json `left_at_broker` and on stderr (run.on_stop
+"leave", or a flatten the broker did not confirm in time). 6: a stage's stop drain did not finish (it
+was killed); summary.json `drain` says which and what was left.
 
 Private by default: the process sets umask 077 before it creates anything, so the run directory and
 every file in it (logs, journals, positions, summary, report) are readable by their owner only, and
@@ -37,8 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="supervisor.py",
         description="Run the OTrade pipeline (feed, signals, orders, positions).",
-        epilog="Exit codes: 0 normal, 2 configuration error, 3 trading halted, "
-               "4 could not write the run log or results (disk full).",
+        epilog="Exit codes: 0 normal, 2 configuration error or run dir/account in use, 3 trading halted, "
+               "4 could not write the run log or results (disk full), 5 orders or positions left at the "
+               "broker, 6 a stage's stop drain did not finish. Operator controls on a running session: "
+               "supervisor.py ctl status|halt|resume|flatten|reconcile|adopt [--run-dir DIR].",
     )
     parser.add_argument("--config", metavar="FILE",
                         help="configuration file (default: the embedded config/default.json)")
@@ -135,18 +141,35 @@ def _price_divisor(inst) -> float:
 
 
 def run(loaded: LoadedConfig, args: argparse.Namespace) -> int:
-    """Start, watch and stop the stages. Returns EXIT_OK, or EXIT_HALTED when trading halted."""
+    """Lock the run dir and the account, then start, watch and stop the stages; the exit code."""
     import msgspec
 
     from common import log
+    from common.supervision.instancelock import LockHeld, release_all, take_instance_locks
     from common.supervision.registry import RegistryError
-    from common.supervision.session import Session
 
     log.configure(loaded.config.run.log_level)
     cfg = loaded.config
     run_dir = os.path.abspath(cfg.run.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S")))
     os.makedirs(run_dir, mode=0o700, exist_ok=True)
     cfg = msgspec.structs.replace(cfg, run=msgspec.structs.replace(cfg.run, run_dir=run_dir))
+    try:   # before anything of the run is created or deleted (issue 11.4)
+        locks = take_instance_locks(cfg, loaded.secrets, run_dir)
+    except (LockHeld, RegistryError) as e:
+        print(f"supervisor: {e}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    try:
+        return _run_locked(loaded, cfg, run_dir)
+    finally:
+        release_all(locks)
+
+
+def _run_locked(loaded: LoadedConfig, cfg, run_dir: str) -> int:
+    import msgspec
+
+    from common.supervision.registry import RegistryError
+    from common.supervision.session import Session
+
     venue = local_venue(cfg, run_dir)
     try:
         if venue is not None:
@@ -203,25 +226,48 @@ class LocalVenue:
         self.buf = np.zeros(self.TICKS_PER_INTERVAL, dtype=TICK_DTYPE)
         self.seq = 0
         self.rest = self.feed_server = None
+        import threading
+
+        self._lock = threading.Lock()       # advance() runs on the feed server's and the market's thread
+        self._last_advance = 0.0
+        self._closed = threading.Event()
+        self._market = None
 
     def advance(self) -> np.ndarray:
         """One interval of sim ticks (seq, wall-clock ts), already matched by the order server."""
-        n = self.sim.read(self.buf, timeout_s=0.0)
-        rows = self.buf[:n]
-        rows["seq"] = self.seq + 1 + np.arange(n)
-        self.seq += n
-        rows["ts_event_ns"] = time.time_ns()
-        self.rest.on_ticks(rows)
-        return rows
+        with self._lock:
+            n = self.sim.read(self.buf, timeout_s=0.0)
+            rows = self.buf[:n].copy()
+            rows["seq"] = self.seq + 1 + np.arange(n)
+            self.seq += n
+            rows["ts_event_ns"] = time.time_ns()
+            self.rest.on_ticks(rows)
+            self._last_advance = time.monotonic()
+            return rows
+
+    def _keep_trading(self) -> None:
+        """The market trades whether or not our feed is connected: with no connection asking (the feed
+        stage stopped first at a stop), advance it here, so the stop's cancels and MARKET closes are
+        matched as at a real exchange (issue 11.3)."""
+        while not self._closed.wait(self.INTERVAL_S):
+            if time.monotonic() - self._last_advance >= 2 * self.INTERVAL_S:
+                self.advance()
 
     def start(self):
         """Start both servers; return the config with the stages pointed at them."""
         logging.getLogger("websockets").setLevel(logging.WARNING)   # not a line per connection
         self.rest = self._order_server(os.path.join(self.run_dir, f"venue_{self.name}.jsonl")).start()
         self.feed_server = self._feed_server().start()
+        import threading
+
+        self._market = threading.Thread(target=self._keep_trading, name="local-venue-market", daemon=True)
+        self._market.start()
         return self._pointed(self.config)
 
     def stop(self) -> None:
+        self._closed.set()
+        if self._market is not None:
+            self._market.join(timeout=5)
         for server in (self.feed_server, self.rest):
             if server is not None:
                 server.stop()

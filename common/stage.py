@@ -98,6 +98,7 @@ class StageRuntime:
         rt = cls(ctx, table)
         signal.signal(signal.SIGTERM, rt._on_sigterm)
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C goes to the supervisor, which stops us in order
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)   # so does a closed terminal's SIGHUP
         rt.row["pid"] = os.getpid()
         rt.row["started_ns"] = mono_ns()
         rt.row["ready_ns"] = 0
@@ -116,6 +117,12 @@ class StageRuntime:
             self._last_parent_check = now
             if os.getppid() != self._parent:
                 os._exit(70)
+
+    def progress(self, n: int = 1) -> None:
+        """A unit of stop-drain work done (a batch of ticks applied, a broker poll while flattening):
+        the stop ladder extends this stage's grace while this moves (issue 11.7)."""
+        self.row["progress"] += n
+        self.beat()
 
     @property
     def should_stop(self) -> bool:
@@ -192,6 +199,7 @@ def run_stage(ctx: StageContext, make) -> int:
                 finished = True
                 break
             rt.beat()
+        rt.progress()            # the drain has begun: the stop ladder now measures it by progress
         stage.finish()
     finally:
         stage.close()

@@ -39,7 +39,10 @@ ROW_DTYPE = np.dtype(
         ("lag", np.int64),              # ticks behind the ring writer (readers) or 0
         ("lat_ns", np.int64, (4,)),     # p50, p99, p99.9, max of the stage's own latency
         ("counters", np.int64, (N_COUNTERS,)),  # meaning per stage: see COUNTER_NAMES
-        ("_pad", np.int64, (5,)),
+        # Bumped for every unit of stop-drain work done: the stop ladder never kills a stage whose
+        # drain moves (common/supervision/stopladder.py), however long each unit takes on a busy box.
+        ("progress", np.int64),
+        ("_pad", np.int64, (4,)),
     ]
 )
 assert ROW_DTYPE.itemsize % 64 == 0

@@ -87,6 +87,12 @@ class RunConfig(Section, kw_only=True):
     # the started heap out of the collector's reach and makes full collections rare; "default" is
     # plain CPython. benchmarks/gc_pause.py measures the two.
     gc: Literal["frozen", "default"] = "frozen"
+    # At a stop (Ctrl-C, SIGTERM, SIGHUP, --duration, the supervisor giving up, a replay's end) working
+    # entries are cancelled and open brackets are either flattened (their legs cancelled, positions
+    # closed: intraday products' safe default) or left working for the next start ("leave", said loudly).
+    on_stop: Literal["flatten", "leave"] = "flatten"
+    # How long orders waits at a stop for a live broker to confirm the cancels and closes (seconds).
+    on_stop_timeout_s: PosFloat = 15.0
 
     def __post_init__(self):
         if self.run_id is not None:
@@ -291,6 +297,8 @@ class RiskConfig(Section, kw_only=True):
 
 
 class PaperBroker(Section, kw_only=True):
+    # The paper account's name: one supervisor per account at a time (common/supervision/instancelock.py).
+    account: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "default"
     slippage_ticks: NonNegInt = 0
     # Charges are the `fees` section's (a broker preset), the same for paper and live brokers.
 

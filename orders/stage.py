@@ -49,9 +49,11 @@ from orders.engine import OrderEngine
 from orders.fees import FeeSchedule
 from orders.limits import RiskLimits
 from orders.marketstore import MarketStore
+from orders.onstop import apply_stop_policy
 from orders.reconciler import Reconciler
 
 BATCH = 4096
+DRAIN_BATCH = 512      # ticks per slice of the stop drain, each followed by a progress report
 # Signals gone this long (its restarts take milliseconds; this is a stage the supervisor gave up on):
 # apply ticks without its watermark, so stops, targets and square-off still happen. Determinism across
 # such an outage is lost, protection is not.
@@ -386,7 +388,8 @@ class OrdersStage:
         return total
 
     def finish(self) -> None:
-        """At stop (signals already stopped and drained): take what is queued, apply every tick.
+        """At stop (signals already stopped and drained): take what is queued, apply every tick, then
+        the stop policy (orders/onstop.py: flatten, or leave and say so).
 
         Not while recovery is held (finish_recovery): the engine does not know yet what happened to its
         orders, so it must not act on ticks; the next start recovers from the same journal.
@@ -396,12 +399,30 @@ class OrdersStage:
         if not self.recovery_error:
             self.catch_up_intents()
             self.watermark = max(self.watermark, self._signals_cursor())
-            self.apply_ticks()
+            self.drain_ticks()
+            stop = apply_stop_policy(self)
+        else:
+            stop = {"policy": self.ctx.config.run.on_stop, "acted": "", "held": self.recovery_error,
+                    "left_at_broker": None, "note": "recovery was held (the broker did not answer): nothing "
+                    "was done at the stop and what is working at the broker is unknown; the next start recovers"}
         self.commit()
         doc = {"tick_to_order": summary_ns(self.hist), "engine": dict(self.engine.stats),
-               "trading_state": self.engine.trading_state}
+               "trading_state": self.engine.trading_state, "stop": stop}
         with open(os.path.join(self.ctx.run_dir, "orders.summary.json"), "wb") as f:
             f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+
+    def drain_ticks(self) -> None:
+        """Apply the backlog up to the watermark in DRAIN_BATCH slices, reporting progress after each:
+        on a starved CPU a slice may take long, but the stop ladder sees the drain move (issue 11.7)."""
+        target = self.watermark
+        try:
+            while self.reader.cursor < target:
+                self.watermark = min(target, self.reader.cursor + DRAIN_BATCH)
+                if self.apply_ticks() == 0:
+                    break
+                self.rt.progress()
+        finally:
+            self.watermark = target
 
     def close(self) -> None:
         for name in ("pull", "pub", "updates"):

@@ -33,6 +33,9 @@ from common.supervision.process import StageProcess
 from common.supervision.stopladder import stop_one
 
 EXIT_OK, EXIT_CONFIG, EXIT_HALTED, EXIT_LOG_FAILED = 0, 2, 3, 4
+# 5: stopped with orders working or positions open at a broker (summary.json `left_at_broker`);
+# 6: a stage was killed before its stop drain ended (summary.json `drain`). Issue 11.3 and 11.7.
+EXIT_LEFT_AT_BROKER, EXIT_DRAIN_INCOMPLETE = 5, 6
 CRITICAL = ("feed", "orders")
 PASS_S = 0.02          # longest wait of one pass when nothing happens
 STARTING_POLL_S = 0.002  # while a stage is starting: READY is seen within this
@@ -60,6 +63,7 @@ class Outcome:
     exit_code: int = EXIT_OK
     reason: str = "stopped"
     gave_up: list = field(default_factory=list)
+    drain: list = field(default_factory=list)      # stages killed before their stop drain ended
 
 
 def wait_any(sentinels, timeout: float) -> None:
@@ -89,6 +93,7 @@ class SupervisorCore:
         self._feed_finished = False
         self._log_failed = False
         self._last_status = 0.0
+        self.ring = None                        # the tick ring (set by the launcher): what a drain left
 
     def _now(self) -> float:
         return self.clock_ns() / 1e9
@@ -105,7 +110,21 @@ class SupervisorCore:
         finally:
             self._stop_all()
         self._check_runlog()     # a write that failed while stopping still decides the exit code
+        if self.outcome.drain and self.outcome.exit_code == EXIT_OK:
+            names = ", ".join(d["stage"] for d in self.outcome.drain)
+            self.outcome.exit_code = EXIT_DRAIN_INCOMPLETE
+            self.outcome.reason = f"{self.outcome.reason}; drain incomplete: {names} killed while stopping"
         return self.outcome
+
+    def drain_left(self, name: str) -> dict:
+        """What a stage killed in its drain left undone: the ticks of the ring it had not applied."""
+        if self.ring is None:
+            return {}
+        for info in self.ring.readers():
+            if info.name == name:
+                return {"ticks_not_applied": max(0, int(self.ring.published) - int(info.cursor) + 1),
+                        "ring_cursor": int(info.cursor), "ring_published": int(self.ring.published)}
+        return {}
 
     # -- start ------------------------------------------------------------------------------
     def _start_all(self) -> bool:

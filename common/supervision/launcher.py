@@ -27,7 +27,7 @@ from common.stage import StageContext, pin_to_cores
 from common.supervision import registry
 from common.supervision.core import Limits, StageSpec, SupervisorCore
 from common.supervision.policy import RestartPolicy
-from common.supervision.process import StageProcess, forkserver_context
+from common.supervision.process import StageProcess, forkserver_context, start_forkserver
 from common.supervision.runlog import RunLog
 
 # Ring readers: (name, gating). Gating readers hold a lossless (replay) writer back; positions only marks
@@ -123,10 +123,13 @@ class Launcher:
     def make_core(self, limits: Limits, on_status=None) -> SupervisorCore:
         rcfg = self.loaded.config.supervisor.restart
         mpctx = forkserver_context(self.plan.preload)
+        start_forkserver()
         procs = [StageProcess(mpctx, s.name, s.module, s.stage_ctx,
                               RestartPolicy(rcfg.max_restarts, rcfg.window_s, rcfg.backoff_initial_ms, rcfg.backoff_max_ms))
                  for s in self.plan.stages]
-        return SupervisorCore(procs, self.table, self.runlog, limits, on_status=on_status)
+        core = SupervisorCore(procs, self.table, self.runlog, limits, on_status=on_status)
+        core.ring = self.ring    # what a stage killed in its drain left (stopladder.record_incomplete)
+        return core
 
     def teardown(self) -> None:
         """Remove what setup created, even if setup stopped half-way."""

@@ -25,6 +25,23 @@ def forkserver_context(preload: list[str]):
     return ctx
 
 
+def start_forkserver() -> None:
+    """Start the forkserver now, with SIGHUP ignored (issue 11.3).
+
+    A closed terminal or a dropped ssh session sends SIGHUP to the whole foreground process group:
+    the forkserver would die of it, and every stage with it (their parent-death signal). An ignored
+    signal stays ignored across exec and fork, so the forkserver and every stage it forks ignore
+    SIGHUP, and the supervisor alone turns it into the same clean stop as SIGTERM.
+    """
+    from multiprocessing import forkserver
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
 class StageProcess:
     def __init__(self, mpctx, name: str, module: str, stage_ctx, policy: RestartPolicy):
         self.mpctx = mpctx

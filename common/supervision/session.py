@@ -1,6 +1,6 @@
 """One run of the pipeline from `python supervisor.py`: set up, supervise, report, tear down.
 
-Ctrl-C and SIGTERM ask for a clean stop (stages stop in reverse order, drain, write final state); a
+Ctrl-C, SIGTERM and SIGHUP ask for a clean stop (stages stop in reverse order, drain, write final state); a
 second Ctrl-C is ignored rather than abandoning the drain half-way. Whatever happens, every segment
 and socket file of the run is removed before the process exits.
 """
@@ -13,14 +13,14 @@ import sys
 
 from common import topics
 from common.log import get_logger
-from common.supervision.core import EXIT_LOG_FAILED, Limits
+from common.supervision.core import EXIT_LEFT_AT_BROKER, EXIT_LOG_FAILED, EXIT_OK, Limits
 from common.supervision.dashboard import make_view
 from common.supervision.health import HealthServer
 from common.supervision.launcher import Launcher
 from common.supervision.control import ControlServer
 from common.supervision.operator import HINT, OperatorDesk
 from common.supervision.status import snapshot
-from common.supervision.summary import write_summary
+from common.supervision.summary import left_lines, stop_report, write_summary
 
 
 class Session:
@@ -45,6 +45,7 @@ class Session:
         launcher = Launcher(self.loaded, self.plan)
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGHUP, self._on_signal)   # a closed terminal / dropped ssh: the same clean stop
         health = view = control = None
         try:
             launcher.setup()
@@ -53,7 +54,7 @@ class Session:
                                 lambda: snapshot(launcher.run_id, launcher.run_dir, launcher.table, self.core.procs))
             status = desk.snapshot     # the stages' status + the operator's commands and the last reconcile
             view = make_view(not self.loaded.config.supervisor.dashboard)
-            self.core = launcher.make_core(self._limits(), on_status=lambda: view.update(status()))
+            self.core = launcher.make_core(self._limits(), on_status=lambda: _show(view, status))
             port = self.loaded.config.supervisor.http_port
             if port:
                 health = self._start_health(port, status, launcher)
@@ -71,6 +72,7 @@ class Session:
                 if control.stop():
                     desk.close()
             launcher.teardown()
+        self._judge_stop(launcher.run_dir, outcome)
         self._write_results(launcher.run_dir, final, outcome)
         self.log.info("run ended", run_dir=launcher.run_dir, reason=outcome.reason, exit_code=outcome.exit_code)
         if outcome.exit_code == EXIT_LOG_FAILED:
@@ -80,6 +82,22 @@ class Session:
         print(f"run ended: {outcome.reason} (exit {outcome.exit_code}); results in {launcher.run_dir}",
               file=sys.stderr)
         return outcome.exit_code
+
+    def _judge_stop(self, run_dir: str, outcome) -> None:
+        """Say loudly what the stop left at the broker; anything left at a (live or local) broker ends
+        the run with EXIT_LEFT_AT_BROKER unless it already failed otherwise (issue 11.3)."""
+        stop = stop_report(run_dir)
+        lines = left_lines(stop)
+        if not any(lines) or (stop.get("left_at_broker") is None and self.loaded.config.broker.name == "paper"):
+            return
+        left = stop.get("left_at_broker")
+        where = "paper account" if stop.get("paper") else "broker"
+        head = (f"supervisor: LEFT AT THE {where.upper()} at stop (run.on_stop={stop.get('policy')}):" if left
+                else "supervisor: what is left at the broker is UNKNOWN:")
+        _say("\n".join([head, *lines]))
+        if left and not stop.get("paper") and outcome.exit_code == EXIT_OK:
+            outcome.exit_code = EXIT_LEFT_AT_BROKER
+            outcome.reason = f"{outcome.reason}; orders or positions left at the broker (summary.json left_at_broker)"
 
     def _write_results(self, run_dir: str, final: dict, outcome) -> None:
         """summary.json and the report; a full disk here is reported, and decides the exit code."""
@@ -126,3 +144,19 @@ class Session:
         print(f"health: http://127.0.0.1:{server.port}/health  metrics: http://127.0.0.1:{server.port}/metrics",
               file=sys.stderr)
         return server
+
+
+def _say(text: str) -> None:
+    """stderr, which may be a terminal that is gone (the SIGHUP of a closed one): never fail the stop."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
+def _show(view, status) -> None:
+    """A status refresh; a terminal that went away (EIO after SIGHUP) must not break the stop."""
+    try:
+        view.update(status())
+    except OSError:
+        pass

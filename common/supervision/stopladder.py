@@ -3,11 +3,22 @@
 Kept apart from the watch loop (core.py) but run with the core's clock, wait and run log, so the unit
 tests drive it with a fake clock. A run log that cannot be written does not stop the ladder: RunLog
 never raises (issue 12.4), and a stage is always reaped before this returns.
+
+A drain that moves is never cut short (issue 11.7). At the end of a replay under load, orders was
+SIGKILLed half-way through its backlog because its grace was extended only while its heartbeat was
+younger than a quarter of the hang timeout, and it beat once per 4,096-tick batch. Now the grace runs
+from the stage's last drain *progress* (`progress` in its stage-table row, bumped per unit of drain
+work, however long the unit took): only a stage that has made no progress for a whole grace is
+signalled. A stage that is signalled anyway, and does not then end its drain itself (exit 0 with its
+row STOPPED or FINISHED), is recorded in `core.outcome.drain` with what it left (ticks not applied):
+the run then exits EXIT_DRAIN_INCOMPLETE unless it already failed otherwise.
 """
 
 from __future__ import annotations
 
 import signal
+
+from common import stagetable as st
 
 # Once SIGKILLed, a process is gone as soon as the kernel has torn it down; 5 s is for a very busy box.
 KILL_GRACE_S = 5.0
@@ -21,21 +32,46 @@ def stop_one(core, proc) -> None:
         core._reap(proc)
         return
     core.runlog.event("stopping", proc.name, pid=proc.pid)
-    core.table.row(proc.name)["stop_requested"] = 1
+    row = core.table.row(proc.name)
+    row["stop_requested"] = 1
     grace = core.limits.stop_grace_s
+    signalled = None
     for sig, wait_s in ((None, grace), (signal.SIGTERM, grace / 2), (signal.SIGKILL, KILL_GRACE_S)):
         if sig is not None:
-            core.runlog.event("signal", proc.name, pid=proc.pid, signal=int(sig))
+            signalled = sig
+            core.runlog.event("signal", proc.name, pid=proc.pid, signal=int(sig), reason="no drain progress")
             proc.send(sig)
-        # A stage that is draining keeps beating; give it its grace from the last beat.
         deadline = core._now() + wait_s
+        seen = _progress(row)
         while proc.alive and core._now() < deadline:
             core.wait([proc.sentinel], 0.02)
-            if sig is None and _beating(core, proc):
-                deadline = max(deadline, core._now() + 0.05)
+            if sig is None:
+                now_seen = _progress(row)
+                if now_seen != seen:        # the drain moved: a whole grace again from now
+                    seen, deadline = now_seen, core._now() + wait_s
+                elif _beating(core, proc):  # still in its loop, about to see the request
+                    deadline = max(deadline, core._now() + 0.05)
         if not proc.alive:
             break
+    code, killed_by = proc.exit_status()
+    state = int(row["state"])
     core._reap(proc)
+    if signalled is not None and not (code == 0 and state in (st.STOPPED, st.FINISHED)):
+        how = signal.Signals(killed_by).name if killed_by else f"exit {code}"
+        record_incomplete(core, proc.name, how, state)
+
+
+def record_incomplete(core, name: str, how: str, state: int) -> None:
+    entry = {"stage": name, "ended_by": how, "state": st.STATE_NAMES.get(state, str(state)), **core.drain_left(name)}
+    core.outcome.drain.append(entry)
+    core.runlog.event("drain_incomplete", name, **{k: v for k, v in entry.items() if k != "stage"})
+
+
+def _progress(row) -> int:
+    try:
+        return int(row["progress"])
+    except (KeyError, ValueError, IndexError):   # a row without the field: heartbeat rule only
+        return 0
 
 
 def _beating(core, proc) -> bool:

@@ -32,8 +32,32 @@ def _read_json(path: str) -> dict:
         return {}
 
 
+def stop_report(run_dir: str) -> dict:
+    """orders' stop report (orders/onstop.py), or why there is none: orders did not finish its stop."""
+    stop = _read_json(os.path.join(run_dir, "orders.summary.json")).get("stop")
+    if isinstance(stop, dict):
+        return stop
+    return {"left_at_broker": None, "note": "orders did not finish its stop (killed, or gave up): what is "
+            "working or open at the broker was not checked; the next start on this run dir recovers it"}
+
+
+def left_lines(stop: dict) -> list[str]:
+    """Human lines for stderr: one per symbol with working orders or an open position."""
+    left = stop.get("left_at_broker")
+    if not left:
+        return [] if left is not None else [stop.get("note", "")]
+    lines = [f"  {sym}: {len(orders)} working: " + ", ".join(
+        f"{o.get('role', '')} {'BUY' if o['side'] > 0 else 'SELL'} {o['qty'] - o['filled_qty']} {o['order_type']}".strip()
+        for o in orders) for sym, orders in sorted(left["working_orders"].items())]
+    lines += [f"  {sym}: position {qty:+d} open" for sym, qty in sorted(left["positions"].items())]
+    if lines and stop.get("note"):
+        lines.append(f"  ({stop['note']})")
+    return lines
+
+
 def write_summary(run_dir: str, final_status: dict, outcome) -> dict:
     durable, sources, unreadable = durable_counters(run_dir)
+    stop = stop_report(run_dir)
     stages = {}
     for name, s in final_status["stages"].items():
         stage_file = _read_json(os.path.join(run_dir, f"{name}.summary.json"))  # a stage's own final figures
@@ -49,6 +73,11 @@ def write_summary(run_dir: str, final_status: dict, outcome) -> dict:
         "exit_code": outcome.exit_code,
         "reason": outcome.reason,
         "gave_up": outcome.gave_up,
+        # The stop policy's result (issue 11.3) and the drain (issue 11.7): what was left, and whether
+        # every stage finished its stop drain (`incomplete` lists those killed first, and what they left).
+        "stop": stop,
+        "left_at_broker": stop.get("left_at_broker"),
+        "drain": {"complete": not getattr(outcome, "drain", []), "incomplete": getattr(outcome, "drain", [])},
         "trading_state": final_status["trading_state"],
         # Why, the last reconciliation with the broker and the operator's commands (issue 11.2, 11.5).
         "trading_state_reason": final_status.get("trading_state_reason", ""),
