@@ -25,11 +25,12 @@ import time
 import orjson
 
 from common.atomicfile import write_atomic
-from common.errors import BrokerError
+from common.errors import BrokerError, BrokerFatal
 from common.reconcilestate import FILE_NAME
 from orders.reconcile import Baseline, Difference, adopt, broker_view, compare, engine_view
 
 CONFIRM_S = 3.0           # longer than a live adapter's poll interval: the poll catches up first
+RETRY_S = 1.0             # a read the broker could not answer (throttled, 5xx) is tried again this soon
 SHOWN_IN_REASON = 3       # differences named in the trading-state reason (all are in the file)
 
 
@@ -45,6 +46,7 @@ class Reconciler:
         self.halted_by_us = False
         self.holding = False                         # the start check is waiting for its confirmation
         self.checks = 0
+        self.adopt_wanted = False                    # an adoption the broker could not answer yet
         self.last: dict = {}
         self.error = ""
         self.due = 0.0 if on_start else self._next_periodic()
@@ -58,7 +60,12 @@ class Reconciler:
         self.due = self.clock()
 
     def poll(self) -> None:
-        if self.clock() >= self.due:
+        # After a fatal broker error (a refused session) the engine makes no call but its probe; nor do we.
+        if self.clock() < self.due or getattr(self.engine, "broker_down", ""):
+            return
+        if self.adopt_wanted:
+            self.adopt()
+        else:
             self.check()
 
     def allows_active(self) -> bool:
@@ -70,10 +77,7 @@ class Reconciler:
         try:
             ours, theirs = engine_view(self.engine, self.symbols), broker_view(self.broker, self.symbols)
         except BrokerError as e:
-            # The broker could not answer: not a mismatch, not a pass. Try again after the confirm delay.
-            self.error, self.due = str(e), self.clock() + self.confirm_s
-            self._warn("reconcile: the broker did not answer", error=str(e))
-            self._write()
+            self._unanswered(e)      # not a mismatch, not a pass
             return self.outstanding
         self.checks += 1
         self.error = ""
@@ -107,10 +111,15 @@ class Reconciler:
 
     # -- the operator's resolutions --------------------------------------------------------------
     def adopt(self) -> Baseline:
-        """The broker's view becomes the baseline; ACTIVE again if the halt was ours.
-
-        Raises BrokerError when the broker cannot be read (nothing is adopted then)."""
-        ours, theirs = engine_view(self.engine, self.symbols), broker_view(self.broker, self.symbols)
+        """The broker's view becomes the baseline; ACTIVE again if the halt was ours. A broker that
+        cannot be read adopts nothing now: the adoption is tried again by `poll`."""
+        try:
+            ours, theirs = engine_view(self.engine, self.symbols), broker_view(self.broker, self.symbols)
+        except BrokerError as e:
+            self.adopt_wanted = True
+            self._unanswered(e)
+            return self.baseline
+        self.adopt_wanted, self.error = False, ""
         self.baseline = adopt(ours, theirs, self.baseline)
         adopted = [d.describe() for d in self.outstanding] or self.last.get("found", [])
         self.outstanding, self.pending, self.holding, self._starting = [], {}, False, False
@@ -139,6 +148,14 @@ class Reconciler:
                                error=str(e))
         self.request()
         return canceled
+
+    def _unanswered(self, e: BrokerError) -> None:
+        """Try again soon after a blip; after a fatal error only with the next periodic check (the
+        engine's probe finds out when the session works again)."""
+        self.error = str(e)
+        self.due = self._next_periodic() if isinstance(e, BrokerFatal) else self.clock() + RETRY_S
+        self._warn("reconcile: the broker did not answer", error=str(e))
+        self._write()
 
     # -- persistence -----------------------------------------------------------------------------
     def _load_baseline(self) -> Baseline:

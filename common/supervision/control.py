@@ -141,6 +141,8 @@ def request(path: str, cmd: str, reason: str = "", timeout_s: float = 60.0) -> d
             sock.connect(path)
             _send(sock, {"cmd": cmd, "reason": reason})
             line = _read_line(sock)
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise ControlError(f"no supervisor is listening at {path}: the run has ended, or never started") from None
         except OSError as e:
             raise ControlError(f"cannot talk to the supervisor at {path}: {e}") from None
     if not line:

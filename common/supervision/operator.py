@@ -67,9 +67,8 @@ def effect(cmd: str, status: dict, reconcile: dict, sent_ns: int) -> dict | None
         open_rows = [p for p in (status.get("positions") or {}).get("positions") or [] if p.get("qty")]
         if not open_rows:
             return {"ok": True}
-    if cmd == "reconcile" and fresh and not reconcile.get("pending"):
-        if reconcile.get("error"):
-            return {"ok": False, "error": f"the broker did not answer: {reconcile['error']}"}
+    # A read the broker did not answer (throttled, 5xx) is retried by orders: wait for a verdict.
+    if cmd == "reconcile" and fresh and not reconcile.get("pending") and not reconcile.get("error"):
         return {"ok": True, "clean": not reconcile.get("outstanding"), "differences": reconcile.get("outstanding", [])}
     if cmd == "adopt" and fresh and "adopted" in (reconcile.get("last") or {}):
         return {"ok": True, "adopted": reconcile["last"]["adopted"], "baseline": reconcile.get("baseline")}
@@ -116,7 +115,9 @@ class OperatorDesk:
             if self.stopping:
                 return {"ok": False, "error": "the run is stopping: the effect was not seen"}
             if self.clock_ns() >= deadline:
-                return {"ok": False, "error": f"sent, but no effect within {self.wait_s[cmd]:g}s"}
+                broker = read_result(self.run_dir).get("error") if cmd in ("reconcile", "adopt") else ""
+                why = f" (the broker did not answer: {broker})" if broker else ""
+                return {"ok": False, "error": f"sent, but no effect within {self.wait_s[cmd]:g}s{why}"}
             self.sleep(POLL_S)
 
     def _push_all(self, messages: list) -> bool:

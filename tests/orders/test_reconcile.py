@@ -4,9 +4,9 @@ from types import SimpleNamespace
 
 import orjson
 
-from common.errors import BrokerRetryable
+from common.errors import BrokerFatal, BrokerRetryable
 from orders.reconcile import AccountView, Baseline, OrderRow, TradeRow, adopt, compare
-from orders.reconciler import Reconciler
+from orders.reconciler import RETRY_S, Reconciler
 
 SYMBOLS = ("RELIANCE", "INFY")
 
@@ -183,12 +183,41 @@ def test_reconciler_when_the_halt_was_not_ours_then_adopt_does_not_resume(tmp_pa
     assert engine.trading_state == "HALTED" and engine.states == []
 
 
-def test_reconciler_when_the_broker_cannot_answer_then_no_verdict_and_a_retry(tmp_path):
+def test_reconciler_when_the_broker_cannot_answer_then_no_verdict_and_a_retry_soon(tmp_path):
     engine, broker, clock = FakeEngine(), FakeBroker(), Clock()
-    broker.fail = BrokerRetryable("HTTP 500")
+    broker.fail = BrokerRetryable("throttled")
     r = reconciler(tmp_path, engine, broker, clock)
     r.poll()
-    assert r.error and engine.states == [] and r.due == clock.t + 3.0
+    assert r.error and engine.states == [] and r.due == clock.t + RETRY_S
+
+
+def test_reconciler_when_the_broker_refused_our_session_then_no_call_until_the_engine_says_it_works(tmp_path):
+    engine, broker, clock = FakeEngine(), FakeBroker(), Clock()
+    broker.fail = BrokerFatal("TokenException")
+    r = reconciler(tmp_path, engine, broker, clock)
+    r.poll()
+    assert r.due == clock.t + 60.0           # not the quick retry: the next periodic check
+    engine.broker_down = "TokenException"    # the engine's gate: no call but its own probe
+    calls = []
+    broker.orders = lambda: calls.append(1) or []
+    clock.t += 120.0
+    r.poll()
+    assert calls == []
+
+
+def test_reconciler_when_adopt_meets_a_throttled_broker_then_poll_adopts_once_it_answers(tmp_path):
+    engine, broker, clock = FakeEngine(), FakeBroker(), Clock()
+    broker.rows = [broker_order("EPLANTED")]
+    r = reconciler(tmp_path, engine, broker, clock)
+    r.check()
+    r.check()
+    broker.fail = BrokerRetryable("throttled")
+    r.adopt()
+    assert engine.trading_state == "HALTED" and r.adopt_wanted
+    broker.fail = None
+    clock.t += RETRY_S
+    r.poll()
+    assert engine.trading_state == "ACTIVE" and not r.adopt_wanted and "EPLANTED" in r.baseline.adopted_ids
 
 
 def test_reconciler_cancel_unknown_cancels_only_our_working_orders_the_journal_lacks(tmp_path):

@@ -102,6 +102,7 @@ def test_effect_when_flatten_then_done_only_once_halted_and_flat():
 
 def test_effect_when_reconcile_is_pending_confirmation_then_it_waits_for_the_verdict():
     assert effect("reconcile", {}, {"ts_ns": 9, "pending": ["x"]}, 5) is None
+    assert effect("reconcile", {}, {"ts_ns": 9, "pending": [], "error": "throttled"}, 5) is None   # orders retries
     done = effect("reconcile", {}, {"ts_ns": 9, "pending": [], "outstanding": ["x"]}, 5)
     assert done == {"ok": True, "clean": False, "differences": ["x"]}
 
@@ -173,3 +174,8 @@ def test_control_serves_one_operator_while_another_connection_stays_silent(ipc_d
     finally:
         server.stop()
     assert answers == [{"ok": True}]
+
+
+def test_request_when_no_supervisor_listens_then_a_named_error(ipc_dir):
+    with pytest.raises(ControlError, match="no supervisor is listening"):
+        request(os.path.join(ipc_dir, "supervisor.ctl"), "status")
