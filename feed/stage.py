@@ -58,7 +58,6 @@ class FeedStage:
         self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
         self.sanity = TickSanity(ctx.config.feed.sanity, [i.ref_price for i in ctx.config.instruments],
                                  clock=self.source.clock, batch=CATCH_UP_BATCH)
-        self._pending = None        # screened ticks a catch-up read past the restart point: publish first
         self._ended = False
         self._drops_logged = (0, 0)   # (total logged, when)
         path = ctx.config.feed.record_path
@@ -81,17 +80,19 @@ class FeedStage:
         self.log.info("feed open", source=self.source.name, resume_after=delivered)
 
     def _catch_up(self, delivered: int) -> None:
-        """Re-read and re-screen, unpaced, the `delivered` ticks an earlier life published."""
-        scratch = np.zeros(CATCH_UP_BATCH, dtype=TICK_DTYPE) if delivered else None
+        """Re-read and re-screen, unpaced, the `delivered` ticks an earlier life published.
+
+        Never more rows at a time than are still to be skipped (the screen keeps at most what it
+        reads), so not one tick past the restart point is read unpaced: the rest of a paced replay
+        keeps its pace after a feed restart.
+        """
+        scratch = np.zeros(min(delivered, CATCH_UP_BATCH), dtype=TICK_DTYPE) if delivered else None
         left = delivered
         self.source.pace(False)
         try:
             while left > 0:
-                n = self.source.read(scratch, timeout_s=0.0)
-                kept = self.sanity.screen(scratch[:n])
-                if kept > left:
-                    self._pending = scratch[left:kept].copy()
-                left -= min(left, kept)
+                n = self.source.read(scratch[:min(left, len(scratch))], timeout_s=0.0)
+                left -= self.sanity.screen(scratch[:n])
                 self.rt.beat()
         except EndOfFeed:
             self.log.warning("feed source ended before the restart point", missing=left)
@@ -101,9 +102,6 @@ class FeedStage:
 
     def step(self) -> bool:
         """One batch; returns False when a finite source has ended."""
-        if self._pending is not None:
-            rows, self._pending = self._pending, None
-            self._deliver(rows)
         try:
             if self._ended:
                 raise EndOfFeed("ended during the catch-up")

@@ -165,3 +165,22 @@ def test_feed_config_defaults_for_sanity_are_the_documented_ones():
     sanity = msgspec.to_builtins(load_config(None, environ={}, dotenv_path=None).config.feed.sanity)
     assert sanity == {"max_jump_pct": 20.0, "ref_band_pct": 50.0, "reanchor_ticks": 5, "max_ahead_s": 60.0,
                       "max_gap_s": 604800.0}
+
+
+def test_feed_when_restarted_then_its_catch_up_reads_nothing_past_the_restart_point(tmp_path, shared):
+    """A paced replay keeps its pace after a feed restart: the catch-up re-reads exactly what the
+    earlier life published, so no tick after it is read (and published) unpaced."""
+    ts, inst, price = session(6_000)
+    path = tmp_path / "session.csv"
+    write(path, ts, inst, price)
+    ctx = context(shared, path)
+    run_feed(ctx, max_steps=1)                     # a life publishes a batch, then dies
+    before = shared.ring.published
+    assert 0 < before < 6_000
+    stage = FeedStage(ctx, FakeRuntime())
+    try:
+        stage.start()
+        assert stage.source._pos == before         # read up to the restart point, not one row more
+        assert shared.ring.published == before
+    finally:
+        stage.close()
