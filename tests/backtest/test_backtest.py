@@ -116,3 +116,23 @@ def test_backtest_journals_are_the_four_a_pipeline_writes():
     from backtest.engine import JOURNALS as WRITTEN
 
     assert tuple(WRITTEN) == tuple(JOURNALS)
+
+
+def test_backtest_when_the_replay_ends_with_a_position_open_then_the_stop_policy_acts_as_at_a_pipeline_stop(tmp_path):
+    # orders/onstop.py at the end of the replay, as the orders stage runs it: flatten (cancel the legs, a
+    # MARKET close), which the paper broker cannot fill without a further tick: left open, and said so.
+    t0 = 1_627_446_600 * 10**9            # 2021-07-28 10:00 IST
+    prices = [100.0] * 8 + [99.8, 99.6, 99.9, 100.2, 100.3, 100.35, 100.4, 100.3, 100.35, 100.4]
+    strategy = {"name": "m", "kind": "ma_crossover", "instruments": ["AAA"],
+                "params": {"fast": 2, "slow": 4, "order_type": "MARKET"}}
+    config = tiny_config(tmp_path, [(t0 + k * 10**9, "AAA", p) for k, p in enumerate(prices)], strategies=[strategy])
+    run_dir = str(tmp_path / "run")
+    assert main(["--config", config, "--run-dir", run_dir]) == 0
+    orders = _lines(run_dir, "orders.jsonl")
+    assert [r["reason"] for r in orders if r["type"] == "FlattenAll"] == ["stop: run.on_stop=flatten"]
+    assert [r["role"] for r in orders if r["type"] == "OrderSubmitting"][-1] == "FLATTEN"
+    summary = json.load(open(os.path.join(run_dir, "summary.json")))
+    assert summary["stop"]["acted"] == "flattened"
+    assert summary["left_at_broker"]["positions"] == {"AAA": 1}
+    positions = json.load(open(os.path.join(run_dir, "positions.json")))
+    assert positions["positions"][0]["qty"] == 1 and positions["positions"][0]["last_price"] == 100.4

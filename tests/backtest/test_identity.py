@@ -46,11 +46,14 @@ def _positions(run_dir: str) -> dict:
 def test_backtest_when_run_on_the_pipelines_replay_then_journals_positions_and_pnl_are_the_pipelines(tmp_path):
     with open(nse_config(tmp_path)) as f:
         config = json.load(f)
+    # A stage restarted as hung on a loaded machine would journal its recovery: not this test's subject.
+    config["supervisor"]["heartbeat_timeout_ms"] = 10_000
     with Pipeline(tmp_path, config) as p:
         code = p.wait_exit(timeout=300)
     assert code == 0, p.output()[-4000:]
     assert p.leftovers() == {"segments": [], "sockets": []}
-    assert not [e for e in p.events() if e["kind"] in ("signal", "restart")], "the pipeline run was disturbed"
+    disturbed = [e for e in p.events() if e["kind"] in ("signal", "restart")]
+    assert not disturbed, f"the pipeline run was disturbed: {disturbed}"
     run_dir = str(tmp_path / "backtest")
     done = subprocess.run([sys.executable, "-m", "backtest", "--config", str(p.config_path), "--run-dir", run_dir],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
