@@ -71,6 +71,16 @@ class Reconciler:
     def allows_active(self) -> bool:
         return not self.outstanding
 
+    def permits(self, state: str) -> bool:
+        """Whether the engine may take `state` (an operator's or the supervisor's) now: never ACTIVE
+        while a difference is outstanding. Looks again first: the operator may have fixed it by hand."""
+        if state != "ACTIVE" or self.allows_active():
+            return True
+        self.check()
+        if not self.allows_active():
+            self._warn("ACTIVE refused: our view still differs from the broker's", differences=self.reason())
+        return self.allows_active()
+
     # -- the check -------------------------------------------------------------------------------
     def check(self) -> list[Difference]:
         """Compare now; confirm, halt or clear. Returns the confirmed differences."""
@@ -134,10 +144,16 @@ class Reconciler:
         return self.baseline
 
     def cancel_unknown(self) -> int:
-        """Cancel the working orders of ours at the broker that the journal does not know."""
+        """Cancel the working orders of ours at the broker that the journal does not know (a broker
+        that cannot list them: said, and the next check still finds them)."""
         ours = engine_view(self.engine, self.symbols)
         canceled = 0
-        for o in self.broker.orders():
+        try:
+            rows = self.broker.orders()
+        except BrokerError as e:
+            self._unanswered(e)
+            return 0
+        for o in rows:
             if o.client_order_id and o.client_order_id not in ours.orders and o.status in ("ACCEPTED",
                                                                                          "PARTIALLY_FILLED"):
                 try:
@@ -172,7 +188,11 @@ class Reconciler:
         return {"ok": not self.outstanding, "outstanding": [d.describe() for d in self.outstanding],
                 "pending": [d.describe() for d in self.pending.values()], "holding": self.holding,
                 "error": self.error, "last": self.last, "baseline": self.baseline.to_json(),
+                "adopted_positions": {self._symbol(k): v for k, v in sorted(self.baseline.position_offsets.items())},
                 "ts_ns": time.time_ns()}
+
+    def _symbol(self, instrument: int) -> str:
+        return self.symbols[instrument] if 0 <= instrument < len(self.symbols) else f"#{instrument}"
 
     def _write(self) -> None:
         write_atomic(self.path, orjson.dumps(self.as_json(), option=orjson.OPT_INDENT_2), durable=False)

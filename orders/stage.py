@@ -271,39 +271,18 @@ class OrdersStage:
                 self.catch_up_intents()
             self.watermark = max(self.watermark, msg.upto_seq)
         elif isinstance(msg, SetTradingState):
-            self.set_trading_state(msg.state, msg.reason)
+            if self.reconciler.permits(msg.state):   # never ACTIVE while the broker's view differs
+                self.engine.set_trading_state(msg.state, msg.reason)
         elif isinstance(msg, FlattenAll):
             self.engine.flatten_all(msg.reason)
-            self._reconcile_call(self.reconciler.cancel_unknown)   # ours at the broker, unknown to the journal
+            self.reconciler.cancel_unknown()         # ours at the broker, unknown to the journal
         elif isinstance(msg, RequestReconcile):
-            self.on_reconcile_request(msg)
-
-    def set_trading_state(self, state: str, reason: str) -> None:
-        """An operator's or the supervisor's state; never ACTIVE while reconciliation found a difference."""
-        if state == "ACTIVE" and not self.reconciler.allows_active():
-            self._reconcile_call(self.reconciler.check)          # resolved by hand since? look again
-            if not self.reconciler.allows_active():
-                self.log.warning("ACTIVE refused: our view still differs from the broker's",
-                                 requested_reason=reason, differences=self.reconciler.reason())
+            if msg.adopt:
+                self.reconciler.adopt()
                 return
-        self.engine.set_trading_state(state, reason)
-
-    def on_reconcile_request(self, msg: RequestReconcile) -> None:
-        if msg.adopt:
-            self._reconcile_call(self.reconciler.adopt)
-            return
-        self.report_broker_positions()      # positions compares its book with it
-        if msg.source != "positions" or self.ctx.config.broker.name != "paper":
-            self.reconciler.request()
-
-    def _reconcile_call(self, call) -> None:
-        """A reconcile action the operator asked for; a broker that cannot answer is logged, not fatal
-        (the action is not taken, the supervisor's wait for its effect says so)."""
-        try:
-            call()
-        except BrokerError as e:
-            self.log.warning("reconcile action failed: the broker did not answer", action=call.__name__,
-                             error=str(e))
+            self.report_broker_positions()           # positions compares its book with it
+            if msg.source != "positions" or self.ctx.config.broker.name != "paper":
+                self.reconciler.request()
 
     def report_broker_positions(self) -> None:
         """Publish the broker's positions (not journaled: a view, not a money-moving event)."""

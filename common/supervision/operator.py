@@ -66,7 +66,12 @@ def effect(cmd: str, status: dict, reconcile: dict, sent_ns: int) -> dict | None
     if cmd == "flatten" and state == "HALTED":
         open_rows = [p for p in (status.get("positions") or {}).get("positions") or [] if p.get("qty")]
         if not open_rows:
-            return {"ok": True}
+            adopted = reconcile.get("adopted_positions") or {}
+            if not adopted:
+                return {"ok": True}
+            # Adopted quantities were never the engine's (orders/reconciler.py): it cannot close them.
+            return {"ok": True, "not_closed": adopted, "note": "positions adopted from the broker are not "
+                    "the engine's to close: close them at the broker"}
     # A read the broker did not answer (throttled, 5xx) is retried by orders: wait for a verdict.
     if cmd == "reconcile" and fresh and not reconcile.get("pending") and not reconcile.get("error"):
         return {"ok": True, "clean": not reconcile.get("outstanding"), "differences": reconcile.get("outstanding", [])}

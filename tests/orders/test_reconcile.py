@@ -168,6 +168,7 @@ def test_reconciler_when_operator_adopts_then_active_and_later_checks_use_the_ba
     assert engine.trading_state == "ACTIVE" and r.allows_active()
     assert r.check() == [] and r.check() == []
     # A restarted process loads the adopted baseline from the file.
+    assert orjson.loads((tmp_path / "orders.reconcile.json").read_bytes())["adopted_positions"] == {"INFY": 5}
     again = reconciler(tmp_path, engine, broker, clock)
     assert again.baseline.position_offsets == {1: 5} and again.check() == []
 
@@ -227,3 +228,21 @@ def test_reconciler_cancel_unknown_cancels_only_our_working_orders_the_journal_l
     broker.rows = [broker_order("EKNOWN"), broker_order("EPLANTED"), broker_order("EDONE", "FILLED")]
     r = reconciler(tmp_path, engine, broker, clock, on_start=False)
     assert r.cancel_unknown() == 1 and broker.canceled == ["BEPLANTED"]
+
+
+def test_reconciler_permits_active_only_once_a_fresh_look_finds_the_difference_gone(tmp_path):
+    engine, broker, clock = FakeEngine(), FakeBroker(), Clock()
+    broker.rows = [broker_order("EPLANTED")]
+    r = reconciler(tmp_path, engine, broker, clock)
+    r.check()
+    r.check()
+    assert r.permits("HALTED") and not r.permits("ACTIVE")
+    broker.rows = []                          # the operator canceled it at the broker by hand
+    assert r.permits("ACTIVE")
+
+
+def test_reconciler_cancel_unknown_when_the_broker_cannot_list_orders_then_nothing_and_said(tmp_path):
+    engine, broker, clock = FakeEngine(), FakeBroker(), Clock()
+    broker.fail = BrokerRetryable("HTTP 503")
+    r = reconciler(tmp_path, engine, broker, clock, on_start=False)
+    assert r.cancel_unknown() == 0 and "503" in r.error and broker.canceled == []

@@ -98,6 +98,8 @@ def test_effect_when_flatten_then_done_only_once_halted_and_flat():
     assert effect("flatten", open_book, {}, 0) is None
     flat = {"trading_state": "HALTED", "positions": {"positions": [{"symbol": "INFY", "qty": 0}]}}
     assert effect("flatten", flat, {}, 0) == {"ok": True}
+    adopted = effect("flatten", flat, {"adopted_positions": {"INFY": -4}}, 0)
+    assert adopted["ok"] and adopted["not_closed"] == {"INFY": -4} and "close them at the broker" in adopted["note"]
 
 
 def test_effect_when_reconcile_is_pending_confirmation_then_it_waits_for_the_verdict():
