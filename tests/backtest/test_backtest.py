@@ -136,3 +136,14 @@ def test_backtest_when_the_replay_ends_with_a_position_open_then_the_stop_policy
     assert summary["left_at_broker"]["positions"] == {"AAA": 1}
     positions = json.load(open(os.path.join(run_dir, "positions.json")))
     assert positions["positions"][0]["qty"] == 1 and positions["positions"][0]["last_price"] == 100.4
+
+
+def test_run_backtest_when_report_is_off_then_no_report_is_drawn_and_the_summary_is_returned(tmp_path):
+    from backtest.runner import run_backtest
+    from config.loader import load_config
+
+    rows = [(1_627_443_900 * 10**9 + k * 10**9, "AAA", 100.0) for k in range(20)]
+    config = load_config(tiny_config(tmp_path, rows)).config
+    summary = run_backtest(config, str(tmp_path / "run"), report=False)
+    assert summary["stages"]["feed"]["counters"]["ticks"] == 20 and summary["run_dir"] == str(tmp_path / "run")
+    assert os.path.exists(tmp_path / "run" / "summary.json") and not os.path.exists(tmp_path / "run" / "report.html")
