@@ -21,7 +21,7 @@ import numpy as np
 
 from common.clock import mono_ns
 from common.dtypes import FLAG_REPLAY
-from common.replaycolumns import timestamps
+from common.replaycolumns import timestamps, to_int
 from config.replaycheck import ReplayFileError, find_invalid_utf8, missing_columns
 from feed.replayfile import detect_format
 from feed.sanity import event_clock_trace
@@ -92,8 +92,13 @@ def _instruments(table, instruments) -> np.ndarray:
         mapping = np.array([lookup.get(str(s).rsplit(":", 1)[-1], -1) for s in names] + [-1], dtype=np.int64)
         codes = encoded.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)
         return mapping[codes]
-    tokens = _to_float(table.column("token"))
-    return np.array([instruments.index_of_token(int(t)) if np.isfinite(t) else -1 for t in tokens], dtype=np.int64)
+    # A token not in the table is that row's "unknown instrument" (-1), counted and dropped.
+    tokens = to_int(table.column("token"))
+    known, rows = instruments.tokens_sorted, instruments.token_rows
+    if len(known) == 0:
+        return np.full(len(tokens), -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(known, tokens), len(known) - 1)
+    return np.where((tokens >= 0) & (known[at] == tokens), rows[at], -1).astype(np.int64)
 
 
 class ReplaySource(TickSource):

@@ -151,3 +151,14 @@ def test_what_the_recorder_writes_replays_to_the_same_ticks(tmp_path, table):
     for field in ("ts_event_ns", "instrument", "price", "qty", "volume", "bid", "ask"):
         assert np.array_equal(got[field], rows[field]), field
     assert src.stats.dropped_malformed == 0
+
+
+def test_replay_rows_by_token_when_a_token_is_unknown_then_that_row_is_dropped_not_a_crash(tmp_path, table):
+    path = tmp_path / "ticks.csv"
+    path.write_text("ts_event_ns,token,price\n" + "".join(
+        f"{T0 + i},{tok},820.5\n" for i, tok in enumerate([779521, 999, 408065, 779521])))
+    src = ReplaySource(str(path))
+    src.open(table)
+    got = _read_all(src)
+    assert got["instrument"].tolist() == [0, 1, 0]
+    assert src.stats.dropped_unknown == 1
