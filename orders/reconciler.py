@@ -5,8 +5,8 @@ difference does to trading.
   (live brokers; 0 = never); and when asked (`ctl reconcile`, RequestReconcile).
 - A difference must be seen twice, `confirm_s` apart (the engine polls the broker in between), before
   it counts: a fill the broker made a moment ago and our poll has not read yet is not a mismatch.
-  While the start check waits for its confirmation the stage applies no tick (`holding`): nothing is
-  traded before the account is known to match.
+  While the start check waits for its confirmation, or for a broker that could not answer it, the
+  stage applies no tick (`holding`): nothing is traded before the account is known to match.
 - A confirmed difference is `outstanding`: trading HALTED through the engine's public
   `set_trading_state`, the differences named in the reason and in `orders.reconcile.json` (the
   supervisor's status, /health and summary.json read it). `allows_active()` is False while any is
@@ -169,6 +169,7 @@ class Reconciler:
         """Try again soon after a blip; after a fatal error only with the next periodic check (the
         engine's probe finds out when the session works again)."""
         self.error = str(e)
+        self.holding = self._starting    # at start, an unverified account is not traded either
         self.due = self._next_periodic() if isinstance(e, BrokerFatal) else self.clock() + RETRY_S
         self._warn("reconcile: the broker did not answer", error=str(e))
         self._write()

@@ -190,6 +190,11 @@ def test_reconciler_when_the_broker_cannot_answer_then_no_verdict_and_a_retry_so
     r = reconciler(tmp_path, engine, broker, clock)
     r.poll()
     assert r.error and engine.states == [] and r.due == clock.t + RETRY_S
+    assert r.holding                          # the start check has no verdict: nothing is traded yet
+    broker.fail = None
+    clock.t += RETRY_S
+    r.poll()
+    assert not r.holding and not r.error
 
 
 def test_reconciler_when_the_broker_refused_our_session_then_no_call_until_the_engine_says_it_works(tmp_path):
