@@ -282,8 +282,22 @@ class RiskConfig(Section, kw_only=True):
     # An intent whose tick is older than this (market time) when orders could first act on it is
     # denied INTENT_EXPIRED, never sent late (a backlog after a restart, a stalled stage).
     max_intent_age_ms: PosInt = 2000
+    # SEBI's retail-algo framework (circular of 4 Feb 2025; NSE/INVG/67858, 5 May 2025): an algo not
+    # registered with the exchange stays below its threshold, 10 orders/s per exchange/segment today.
+    # OTrade sends no exchange algo ID, so it is always such an algo (see Config's live-broker check).
+    ops_threshold: PosInt = 10
+    # Keep this far below the threshold on each exchange/segment: the broker measures the rate on
+    # its own clock, and network jitter can bunch orders sent a little apart into one of its seconds.
+    rate_margin_pct: Annotated[float, msgspec.Meta(ge=0, lt=100)] = 20.0
+
+    @property
+    def venue_rate_per_sec(self) -> int:
+        """Most placements in any second on one exchange/segment: the threshold less the margin."""
+        return int(self.ops_threshold * (100.0 - self.rate_margin_pct) // 100.0)
 
     def __post_init__(self):
+        _require(self.venue_rate_per_sec >= 1, "rate_margin_pct",
+                 f"{self.rate_margin_pct} % of ops_threshold ({self.ops_threshold}/s) leaves no order a second")
         names = ("session_start", "entry_cutoff", "square_off", "session_end")
         times = [_clock_field(getattr(self, name), name) for name in names]
         for i in range(1, len(names)):
@@ -469,12 +483,29 @@ class Config(Section, kw_only=True):
                          "Upstox needs the instrument_key, e.g. 'NSE_EQ|INE002A01018'")
         _require(not self.broker.is_live or self.feed.source in LIVE_VENUES, "broker.name",
                  f"a live broker ({self.broker.name}) needs a live feed, not {self.feed.source!r}")
+        if self.broker.is_live:
+            _check_retail_algo_rate(self.risk)
 
     def strategy_symbols(self, strategy: Strategy) -> tuple[str, ...]:
         """The symbols a strategy trades, with "*" expanded to the whole universe."""
         if strategy.instruments == ("*",):
             return tuple(inst.symbol for inst in self.instruments)
         return strategy.instruments
+
+
+# The exchanges' threshold for an unregistered algo, orders a second per exchange/segment (NSE/INVG/67858).
+UNREGISTERED_OPS_THRESHOLD = 10
+
+
+def _check_retail_algo_rate(risk: RiskConfig) -> None:
+    """Orders that reach an exchange: refuse a rate an unregistered algo may not send."""
+    rule = (f"the exchanges' threshold for an unregistered algo is {UNREGISTERED_OPS_THRESHOLD} orders/s "
+            f"per exchange/segment (SEBI retail-algo framework, NSE/INVG/67858); OTrade sends no "
+            f"exchange algo ID, so it must stay below it")
+    _require(risk.ops_threshold <= UNREGISTERED_OPS_THRESHOLD, "risk.ops_threshold",
+             f"{risk.ops_threshold} orders/s is above what a live broker allows: {rule}")
+    _require(risk.rate_per_sec <= risk.ops_threshold, "risk.rate_per_sec",
+             f"{risk.rate_per_sec} orders/s is above risk.ops_threshold ({risk.ops_threshold}): {rule}")
 
 
 def _require_unique(items: tuple, attr: str, where: str) -> None:

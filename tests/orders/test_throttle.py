@@ -40,3 +40,53 @@ def test_throttle_new_day_starts_with_fresh_counts():
     th.record(T0)
     th.record(T0 + 86_400 * SECOND_NS)
     assert th.counts(T0 + 86_400 * SECOND_NS) == (1, 1, 1)
+
+
+# The retail-algo framework's threshold is per exchange/segment (orders/throttle.py).
+
+def test_throttle_when_one_venue_reaches_its_per_second_limit_then_it_has_no_room_but_another_has():
+    th = Throttle(10, 400, 5000, venue_per_sec=3)
+    for i in range(3):
+        th.record(T0 + i * 100_000_000, "NSE")
+    now = T0 + 300_000_000
+    assert th.room(now, "NSE") == 0
+    assert th.room(now, "NFO") == 3                 # a fresh venue: its own 3 a second
+    assert th.room(now) == 7                        # no venue: the account's windows only
+    for i in range(7):
+        th.record(now, f"V{i}")                    # 7 venues, one each: the account's 10 are used
+    assert th.room(now, "BFO") == 0                 # BFO has room, but the account is full
+
+
+def test_throttle_counts_with_a_venue_make_risks_account_comparison_bind_on_the_venue():
+    th = Throttle(10, 400, 5000, venue_per_sec=3)
+    for i in range(3):
+        th.record(T0 + i * 100_000_000, "BSE")
+    in_sec, in_min, in_day = th.counts(T0 + 300_000_000, "BSE")
+    assert in_sec + 1 > 10                          # risk's test: one more order would overflow
+    assert (in_min, in_day) == (3, 3)
+    assert th.counts(T0 + 300_000_000, "NSE")[0] == 7   # NSE's own 3 a second are still free
+
+
+def test_throttle_next_free_waits_for_the_full_venue_window_to_slide():
+    th = Throttle(10, 400, 5000, venue_per_sec=2)
+    th.record(T0, "NFO")
+    th.record(T0 + 400_000_000, "NFO")
+    assert th.next_free_ns(T0 + 500_000_000, "NFO") == T0 + SECOND_NS
+    assert th.next_free_ns(T0 + 500_000_000, "NSE") == T0 + 500_000_000
+
+
+def test_throttle_venue_windows_restart_with_a_new_ist_day():
+    th = Throttle(10, 400, 5000, venue_per_sec=1)
+    th.record(T0, "NSE")
+    tomorrow = T0 + 86_400 * SECOND_NS
+    th.record(tomorrow, "NSE")
+    assert th.counts(tomorrow, "NSE") == (10, 1, 1)  # the venue's one placement fills its window
+    assert th.room(tomorrow + SECOND_NS, "NSE") == 1
+
+
+def test_throttle_venue_window_keeps_exact_counts_after_pruning_old_entries():
+    th = Throttle(10, 400, 5000, venue_per_sec=2)
+    for i in range(50):                              # 50 placements 0.3 s apart: pruned as it goes
+        th.record(T0 + i * 300_000_000, "NSE")
+    last = T0 + 49 * 300_000_000
+    assert th.venue_count(last, "NSE") == 4          # 13.8, 14.1, 14.4, 14.7 s
