@@ -37,8 +37,6 @@ from common.journal import JournalWriter
 from common.messages import OrderFilled, SignalRaised, TradingStateChanged
 from orders.brokers import make_broker
 from orders.engine import OrderEngine
-from orders.fees import FeeSchedule
-from orders.limits import RiskLimits
 from orders.onstop import apply_stop_policy
 from positions.book import PositionBook
 from signals.engine import SignalEngine
@@ -78,9 +76,8 @@ class Backtest:
         self.signals_seq = 0
         self.stamper = Stamper("orders")
         self.broker = make_broker(config, {}, self.instruments, run_dir)
-        self.engine = OrderEngine(self.instruments.rows, RiskLimits.from_config(config.risk),
-                                  FeeSchedule.from_config(config, self.instruments.rows), self.broker, self.emit,
-                                  flush=self.flush, probe_interval_s=config.broker.probe_interval_s)
+        self.engine = OrderEngine.from_config(config, self.instruments.rows, self.broker, self.emit,
+                                              flush=self.flush)
         symbols = [self.instruments.symbol(i) for i in range(len(self.instruments))]
         self.book = PositionBook(symbols)
         self.last = np.zeros(len(symbols), dtype=np.float64)   # positions' mark-to-market prices

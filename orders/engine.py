@@ -50,7 +50,8 @@ from orders.book import OrderBook
 from orders.brackets import BracketDesk, Cancel, coid_of, plan_sweep
 from orders.brokers.base import BrokerTrade
 from orders.exposure import NEVER_NS, Exposure, apply_ticks, scan_events
-from orders.limits import PHASE_SQUARE_OFF
+from orders.fees import FeeSchedule
+from orders.limits import PHASE_SQUARE_OFF, RiskLimits
 from orders.risk import RiskGate, describe
 from orders.throttle import Throttle
 
@@ -121,6 +122,15 @@ class OrderEngine(BrokerActions):
         self.stats = {"held_actions": 0, "backed_off_actions": 0, "duplicate_intents": 0, "redelivered_intents": 0, "broker_errors": 0,
                       "unknown_fills": 0, "deferred_placements": 0, "illegal_transitions": 0,
                       "duplicate_fills": 0, "stops_through_market": 0, "probes": 0}
+
+    @classmethod
+    def from_config(cls, config, instruments, broker, emit, *, flush=None) -> "OrderEngine":
+        """The engine a run of `config` trades with: its risk limits, its broker's charges, its
+        probe interval. The orders stage and the in-process backtest both build it here, so they
+        cannot drift apart."""
+        return cls(instruments, RiskLimits.from_config(config.risk),
+                   FeeSchedule.from_config(config, instruments), broker, emit, flush=flush,
+                   probe_interval_s=config.broker.probe_interval_s)
 
     # ---------------------------------------------------------------- public API
 

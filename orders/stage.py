@@ -46,8 +46,6 @@ from common.stage import StageRuntime, run_stage
 from common.waits import BlockingWait
 from orders.brokers import make_broker
 from orders.engine import OrderEngine
-from orders.fees import FeeSchedule
-from orders.limits import RiskLimits
 from orders.marketstore import MarketStore
 from orders.onstop import apply_stop_policy
 from orders.reconciler import Reconciler
@@ -82,9 +80,7 @@ class OrdersStage:
         self.fills = JournalWriter(os.path.join(ctx.run_dir, "fills.jsonl"), cfg.journal.fsync)
         self.signals_path = os.path.join(ctx.run_dir, "signals.jsonl")
         self.broker = make_broker(cfg, ctx.secrets, self.instruments, ctx.run_dir)
-        self.engine = OrderEngine(rows, RiskLimits.from_config(cfg.risk), FeeSchedule.from_config(cfg, rows),
-                                  self.broker, self.emit, flush=self.flush,
-                                  probe_interval_s=cfg.broker.probe_interval_s)
+        self.engine = OrderEngine.from_config(cfg, rows, self.broker, self.emit, flush=self.flush)
         live = cfg.broker.name != "paper"   # paper: checked on request only (its book is ours)
         self.reconciler = Reconciler(self.engine, self.broker, [s.decode() for s in rows["symbol"]], ctx.run_dir,
                                      interval_s=cfg.broker.reconcile_interval_s if live else 0.0, on_start=live,
