@@ -181,3 +181,13 @@ def test_control_serves_one_operator_while_another_connection_stays_silent(ipc_d
 def test_request_when_no_supervisor_listens_then_a_named_error(ipc_dir):
     with pytest.raises(ControlError, match="no supervisor is listening"):
         request(os.path.join(ipc_dir, "supervisor.ctl"), "status")
+
+
+def test_live_view_when_the_status_has_the_operator_hint_then_it_is_shown_under_the_tables():
+    from common.supervision.dashboard import LiveView
+    from common.supervision.operator import HINT
+
+    snap = {"run_id": "r", "trading_state": "ACTIVE", "stages": {}, "positions": {},
+            "operator": {"hint": HINT, "commands": []}}
+    group = LiveView()._render(snap, {})
+    assert group.renderables[-1] == HINT and "ctl status|halt|resume|flatten|reconcile|adopt" in HINT
