@@ -69,7 +69,7 @@ def test_errors_come_in_kites_envelope_with_json_content_type(kite):
 
 
 def test_an_unknown_route_is_a_404(kite):
-    answer = requests.get(f"{kite.server.url}/user/profile", timeout=2)
+    answer = requests.get(f"{kite.server.url}/user/margins", timeout=2)
     assert answer.status_code == 404 and answer.json()["error_type"] == "GeneralException"
 
 

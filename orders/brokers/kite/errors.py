@@ -6,6 +6,8 @@
     holdings, funds or RMS (Kite's MarginException, HoldingException and
     UserException have no SDK class and arrive as GeneralException)         → BrokerRejected
     TokenException, PermissionException                                    → BrokerFatal
+    any refusal of an order because of our IP address (not whitelisted)   → BrokerFatal, code
+                                                                             STATIC_IP (staticip.py)
 
 For a placement, BrokerRetryable means OUTCOME UNKNOWN: the request may have reached Kite (a timeout
 after the order was taken is the classic duplicate-order trap). The engine looks the tag up in the
@@ -23,6 +25,7 @@ import requests
 from kiteconnect import exceptions as kex
 
 from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
+from orders.brokers import staticip
 from orders.brokers.live import scrub
 
 # GeneralException texts that are really a refusal of this order (MarginException & co).
@@ -58,6 +61,10 @@ def _classify_kite(exc, endpoint: str, secrets: tuple[str, ...]) -> BrokerError:
     status = int(getattr(exc, "code", 0) or 0)
     message = f"kite {endpoint}: {scrub(str(exc), secrets)} ({kind}, HTTP {status})"
     fields = {"code": kind, "http_status": status}
+    if status < 500 and staticip.is_refusal(str(exc)):
+        # Before the session check: Kite may send it as a PermissionException, which is not a dead
+        # session, and the trader must be told to whitelist the IP, not to log in again.
+        return staticip.refusal("kite", endpoint, scrub(str(exc), secrets), status)
     if isinstance(exc, (kex.TokenException, kex.PermissionException)):
         return BrokerFatal(f"{message}: the session is invalid or lacks permission; {LOGIN_HINT}",
                            **fields)

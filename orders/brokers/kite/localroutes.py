@@ -22,6 +22,7 @@ _ROUTES = [
     ("GET", r"/gtt/triggers/(?P<trigger_id>\d+)", "gtt"),
     ("DELETE", r"/gtt/triggers/(?P<trigger_id>\d+)", "delete_gtt"),
     ("POST", r"/session/token", "session"),
+    ("GET", r"/user/profile", "profile"),
 ]
 _COMPILED = [(m, re.compile(p), name) for m, p, name in _ROUTES]
 

@@ -83,6 +83,11 @@ class KiteLocalServer(LocalRestServer):
             "positions": ex.positions, "gtts": ex.gtts, "place_gtt": lambda: ex.place_gtt(form),
             "gtt": lambda: ex.get_gtt(int(args["trigger_id"])),
             "delete_gtt": lambda: ex.delete_gtt(int(args["trigger_id"])),
+            "profile": lambda: {"user_id": "LOCAL1", "user_type": "individual", "user_name": "Local",
+                                "user_shortname": "Local", "email": "local@example.invalid",
+                                "broker": "ZERODHA", "exchanges": ["NSE", "NFO", "BSE"],
+                                "products": ["CNC", "NRML", "MIS"], "avatar_url": None,
+                                "order_types": ["MARKET", "LIMIT", "SL", "SL-M"], "meta": {}},
         }
         return handlers[name]()
 

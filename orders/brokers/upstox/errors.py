@@ -3,6 +3,8 @@
     network / timeout / HTTP 429 (UDAPI10005) / 5xx (UDAPI100500)          → BrokerRetryable
     other 4xx: invalid input (UDAPI100036/38...), order, margin, RMS       → BrokerRejected
     HTTP 401, invalid token (UDAPI100050), invalid credentials (UDAPI100016) → BrokerFatal
+    any refusal of an order because of our IP address (not registered)      → BrokerFatal, code
+                                                                              STATIC_IP (staticip.py)
 
 Upstox's error envelope is `{"status": "error", "errors": [{"errorCode": "UDAPI...", "message":
 ...}]}` with an HTTP status (reference/brokers.md §2.4); the SDK raises `ApiException` carrying the
@@ -20,6 +22,7 @@ import urllib3
 from upstox_client.rest import ApiException
 
 from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
+from orders.brokers import staticip
 from orders.brokers.live import scrub
 
 RATE_LIMITED = "UDAPI10005"
@@ -64,6 +67,9 @@ def from_response(status: int, body, endpoint: str, secrets: tuple[str, ...] = (
     code, text = envelope_error(body)
     message = f"upstox {endpoint}: {scrub(text, secrets) or 'no message'} ({code or '-'}, HTTP {status})"
     fields = {"code": code or f"HTTP{status}", "http_status": status}
+    if 400 <= status < 500 and staticip.is_refusal(text):
+        # Upstox publishes no code for it: known by its words (staticip.py), before the token check.
+        return staticip.refusal("upstox", endpoint, scrub(text, secrets), status)
     if status == 401 or code in FATAL_CODES:
         return BrokerFatal(f"{message}: the access token is invalid or expired; {LOGIN_HINT}", **fields)
     if status == 0 or status == 429 or code == RATE_LIMITED or status >= 500:

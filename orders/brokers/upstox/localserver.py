@@ -27,6 +27,10 @@ CANNED = {
     "500": (500, "UDAPI100500", "Something went wrong, please try again later"),
     "token": (401, "UDAPI100050", "Invalid token used to access API"),
     "input": (400, "UDAPI100038", "Invalid input"),
+    # An order from an IP not registered (SEBI retail-algo rules). Upstox publishes no code or text
+    # for it: both are assumed here, and OTrade recognises it by its words (orders/brokers/staticip.py).
+    "static_ip": (403, "UDAPI_STATIC_IP", "Order request from IP 203.0.113.7 is not allowed: "
+                  "the IP is not registered as a static IP for this account"),
 }
 _ROUTES = {
     ("POST", "/v3/order/place"): "place", ("PUT", "/v3/order/modify"): "modify",
@@ -34,7 +38,14 @@ _ROUTES = {
     ("GET", "/v2/order/trades/get-trades-for-day"): "trades",
     ("GET", "/v2/portfolio/short-term-positions"): "positions",
     ("POST", "/v2/login/authorization/token"): "token",
+    ("GET", "/v2/user/profile"): "profile", ("GET", "/v2/user/ip"): "static_ips",
 }
+_PROFILE = {"email": "local@example.invalid", "exchanges": ["NSE", "NFO", "BSE"], "products": ["D", "I"],
+            "broker": "UPSTOX", "user_id": "LOCAL1", "user_name": "Local", "user_type": "individual",
+            "order_types": ["MARKET", "LIMIT", "SL", "SL-M"], "poa": False, "is_active": True}
+# GET /v2/user/ip: the registered static IPs (upstox.com/developer/api-documentation/get-app-static-ips)
+_STATIC_IPS = {"user_id": "LOCAL1", "primary_ip": "203.0.113.10", "secondary_ip": None,
+               "primary_ip_updated_at": "2026-04-01 09:00:00", "secondary_ip_updated_at": None}
 
 
 class UpstoxLocalServer(LocalRestServer):
@@ -75,6 +86,8 @@ class UpstoxLocalServer(LocalRestServer):
         if headers.get("Authorization") != f"Bearer {self._access_token}":
             raise UpstoxError(401, "UDAPI100050", "Invalid token used to access API")
         ex = self.exchange
+        if name in ("profile", "static_ips"):
+            return orjson.dumps({"status": "success", "data": _PROFILE if name == "profile" else _STATIC_IPS})
         if name in ("place", "modify", "cancel"):
             args = decode_form(query)["order_id"] if name == "cancel" else _json(body)
             data = getattr(ex, name)(args)
