@@ -1,0 +1,97 @@
+"""orders' stop policy (orders/onstop.py, issue 11.3) on a fake engine: what it asks of the engine, when
+it waits for a live broker, and what it reports. End to end against the local Kite venue:
+tests/integration/test_stop_policy.py."""
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from orders.onstop import FLATTEN_REASON, LEAVE_REASON, apply_stop_policy
+
+
+class FakeBook:
+    def __init__(self, orders):
+        self.orders = orders
+
+    def working(self):
+        return [o for o in self.orders if o.status == "ACCEPTED"]
+
+    def working_entries(self):
+        return [o for o in self.working() if o.role == "ENTRY"]
+
+
+def _order(role, coid, status="ACCEPTED"):
+    return SimpleNamespace(client_order_id=coid, broker_order_id="B" + coid, role=role, symbol="SBIN", side=1,
+                           qty=1, filled_qty=0, order_type="LIMIT", status=status)
+
+
+class FakeEngine:
+    def __init__(self, orders=(), positions=None):
+        self.book = FakeBook(list(orders))
+        self._positions = positions or {}
+        self.calls = []
+        self._marked_ns = 0
+
+    def positions(self):
+        return {k: (q, 100.0, 0.0) for k, q in self._positions.items()}
+
+    def flatten_all(self, reason):
+        self.calls.append(("flatten_all", reason))
+
+    def set_trading_state(self, state, reason):
+        self.calls.append(("set_trading_state", state, reason))
+        for o in self.book.working_entries():
+            o.status = "CANCELED"
+
+    def poll_broker(self):
+        self.calls.append(("poll_broker",))
+
+    def _now(self):
+        return 0
+
+
+def _stage(engine, policy, broker="paper"):
+    cfg = SimpleNamespace(run=SimpleNamespace(on_stop=policy, on_stop_timeout_s=5.0), broker=SimpleNamespace(name=broker))
+    rows = np.array([(b"SBIN",)], dtype=[("symbol", "S8")])
+    return SimpleNamespace(ctx=SimpleNamespace(config=cfg), engine=engine, commit=lambda: None,
+                           rt=SimpleNamespace(progress=lambda: None), instruments=SimpleNamespace(rows=rows))
+
+
+def test_stop_when_nothing_is_working_or_open_then_the_engine_is_not_asked_anything():
+    engine = FakeEngine()
+    report = apply_stop_policy(_stage(engine, "flatten"))
+    assert engine.calls == [] and report["acted"] == ""      # a flat replay end journals nothing new
+    assert report["left_at_broker"] == {"working_orders": {}, "positions": {}} and "note" not in report
+
+
+def test_stop_when_flatten_and_a_paper_position_is_open_then_it_flattens_and_reports_what_paper_cannot_fill():
+    engine = FakeEngine([_order("STOP", "S1")], positions={0: 2})
+    report = apply_stop_policy(_stage(engine, "flatten"))
+    assert engine.calls == [("flatten_all", FLATTEN_REASON)]   # paper: no broker wait, no poll
+    assert report["acted"] == "flattened" and report["paper"] and report["left_at_broker"]["positions"] == {"SBIN": 2}
+    assert report["note"].startswith("paper: the feed has stopped")
+
+
+def test_stop_when_leave_then_only_entries_are_cancelled_and_the_legs_are_reported_left():
+    engine = FakeEngine([_order("ENTRY", "E1"), _order("STOP", "S1"), _order("TARGET", "T1")], positions={0: 1})
+    report = apply_stop_policy(_stage(engine, "leave"))
+    assert engine.calls == [("set_trading_state", "HALTED", LEAVE_REASON)]
+    left = report["left_at_broker"]["working_orders"]["SBIN"]
+    assert [o["role"] for o in left] == ["STOP", "TARGET"]
+    assert "next start" in report["note"]
+
+
+def test_stop_when_a_live_broker_never_confirms_then_it_polls_until_the_timeout_and_says_so():
+    engine = FakeEngine([_order("TARGET", "T1")], positions={0: 1})
+    stage = _stage(engine, "flatten", broker="kite")
+    stage.broker = SimpleNamespace(orders=lambda: [], positions=lambda: [SimpleNamespace(symbol="SBIN", qty=1)])
+    now = [0.0]
+
+    def sleep(s):
+        now[0] += s
+
+    report = apply_stop_policy(stage, sleep=sleep, clock=lambda: now[0])
+    polls = [c for c in engine.calls if c == ("poll_broker",)]
+    assert len(polls) == 20 and report["timed_out"] and report["source"] == "broker"   # 5 s / 0.25 s
+    assert report["left_at_broker"] == {"working_orders": {}, "positions": {"SBIN": 1}}
+    assert engine._marked_ns > 0          # the engine's clock moved on with the wall clock while waiting
