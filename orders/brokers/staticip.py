@@ -57,3 +57,16 @@ def refusal(broker: str, endpoint: str, text: str, http_status: int | None) -> B
         f"orders (SEBI retail-algo rules: orders only from a registered static IP); whitelist it in "
         f"{WHERE.get(broker, 'the broker developer console')} (one change a week), then start again. "
         f"The broker said: {text!r} (HTTP {http_status})", code=STATIC_IP, http_status=http_status)
+
+
+def egress_hint(broker: str) -> str:
+    """How to find the IP the broker sees: neither Kite's nor Upstox's API reports it."""
+    return (f"{broker}'s API does not report the IP it sees your orders come from. Find this machine's "
+            f"public (egress) IP with `curl -4 https://ifconfig.me` (and `curl -6 https://ifconfig.me` "
+            f"if it has IPv6), run it on the machine that trades, and compare it with the IP whitelisted "
+            f"in {WHERE.get(broker, 'the broker developer console')}.")
+
+
+def masked(api_key: str) -> str:
+    """An api key as printed: enough to tell which app it is, never the whole key."""
+    return f"{api_key[:4]}… ({len(api_key)} chars)" if len(api_key) > 8 else "(short key, not shown)"

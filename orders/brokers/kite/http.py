@@ -115,6 +115,10 @@ class KiteHttp:
         return self._call("get_gtts", self._kite.get_gtts)
 
     # ---------------------------------------------------------------- session
+    def profile(self) -> dict:
+        """GET /user/profile: the session's user (python -m orders.brokers.kite.check)."""
+        return self._call("profile", self._kite.profile)
+
     def login_url(self) -> str:
         return self._kite.login_url()
 

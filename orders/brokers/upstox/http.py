@@ -126,6 +126,14 @@ class UpstoxHttp:
 
     # ---------------------------------------------------------------- session
 
+    def profile(self) -> dict:
+        """GET /v2/user/profile: the session's user (python -m orders.brokers.upstox.check)."""
+        return self._call("profile", upstox_client.UserApi(self._client).get_profile, API_VERSION)
+
+    def static_ips(self) -> dict:
+        """GET /v2/user/ip: the static IPs registered for API orders (primary_ip, secondary_ip)."""
+        return self._call("static_ips", upstox_client.UserApi(self._client).get_user_ips)
+
     def token(self, code: str, api_key: str, api_secret: str, redirect_uri: str) -> dict:
         """POST /v2/login/authorization/token: exchange a single-use auth code for the access token."""
         self._secrets += tuple(v for v in (code, api_secret) if v)
