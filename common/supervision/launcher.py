@@ -27,7 +27,8 @@ from common.stage import StageContext, pin_to_cores
 from common.supervision import registry
 from common.supervision.core import Limits, StageSpec, SupervisorCore
 from common.supervision.policy import RestartPolicy
-from common.supervision.process import StageProcess, forkserver_context, start_forkserver
+from common.supervision.process import (StageProcess, forkserver_context, start_forkserver,
+                                          start_resource_tracker)
 from common.supervision.runlog import RunLog
 
 # Ring readers: (name, gating). Gating readers hold a lossless (replay) writer back; positions only marks
@@ -70,6 +71,7 @@ class Launcher:
 
     def setup(self):
         pin_to_cores(self.plan.supervisor_cores)
+        start_resource_tracker()     # before the first segment; immune to a terminal's SIGHUP
         self.swept = registry.sweep_dead_runs()
         os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
         self.endpoints = Endpoints(self.run_dir)

@@ -35,9 +35,22 @@ def start_forkserver() -> None:
     """
     from multiprocessing import forkserver
 
+    _with_hup_ignored(forkserver.ensure_running)
+
+
+def start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (it tracks our shared-memory segments) with SIGHUP
+    ignored, before the first segment exists: killed by a terminal's SIGHUP it would be relaunched
+    empty at teardown and fail on every segment it was told to forget."""
+    from multiprocessing import resource_tracker
+
+    _with_hup_ignored(resource_tracker.ensure_running)
+
+
+def _with_hup_ignored(start) -> None:
     previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
-        forkserver.ensure_running()
+        start()
     finally:
         signal.signal(signal.SIGHUP, previous)
 
