@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         from common.supervision.ctl import ctl_main
 
         return ctl_main(argv[1:])
+    if argv[:1] == ["archive"]:   # `python -m supervisor archive --older-than 30d DEST` (issue 16.3)
+        from common.supervision.archive import archive_main
+
+        return archive_main(argv[1:])
     args = build_parser().parse_args(argv)
     overrides = overrides_from(args)
     if args.check_config:
