@@ -51,5 +51,8 @@ def summary(loaded: LoadedConfig) -> str:
         broker += " (local server)"
     strategies = ", ".join(f"{s.name} ({s.kind})" for s in config.strategies) or "none"
     files = " + ".join(display_path(path) for path in loaded.sources)
+    # The order rate a trader is held to (the retail-algo framework's threshold less the margin).
+    rate = (f"orders/s: {config.risk.rate_per_sec} account, {config.risk.venue_rate_per_sec} per "
+            f"exchange/segment")
     return (f"feed: {config.feed.source} | broker: {broker} | strategies: {strategies} | "
-            f"instruments: {len(config.instruments)} | from: {files}")
+            f"instruments: {len(config.instruments)} | {rate} | from: {files}")

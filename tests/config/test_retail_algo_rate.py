@@ -32,9 +32,12 @@ def test_check_config_when_live_ops_threshold_raised_above_ten_then_refused():
     assert "risk.ops_threshold" in err and "unregistered algo" in err
 
 
-def test_check_config_when_live_rate_within_threshold_then_ok():
-    code, err = run_check("prod", {"risk": {"rate_per_sec": 10}})
-    assert code == EXIT_OK, err
+def test_check_config_when_live_rate_within_threshold_then_ok_and_summary_states_the_rates():
+    out, err = io.StringIO(), io.StringIO()
+    code = check_config(None, "prod", environ=FAKE_KITE, overrides={"risk": {"rate_per_sec": 10}},
+                        dotenv_path=None, out=out, err=err)
+    assert code == EXIT_OK, err.getvalue()
+    assert "orders/s: 10 account, 8 per exchange/segment" in out.getvalue()
 
 
 def test_check_config_when_paper_broker_lifts_the_rate_then_ok():
