@@ -5,10 +5,13 @@ leave both legs of every open bracket working at the broker: only the running en
 twin when one leg fills, so each was a naked position the moment one leg filled. Now, once the last
 ticks are applied, `run.on_stop` decides:
 
-- "flatten" (the default, for intraday products): every working order is cancelled and every open
-  position closed with FLATTEN orders (the engine's flatten_all);
+- "flatten" (the default, for intraday products): trading HALTED, every working order cancelled and
+  every open position closed with FLATTEN orders (the engine's flatten_all);
 - "leave": working entries are cancelled (HALTED) and the brackets' legs stay working for the next
   start, said loudly (stderr, summary.json), and the run exits EXIT_LEFT_AT_BROKER.
+
+Either way a later start on the same journal (the same run dir) begins HALTED with the stop's reason:
+resuming is the operator's call (`supervisor.py ctl resume`).
 
 Nothing is journaled when there is nothing to act on, so a replay whose last session was squared
 off ends exactly as before. A live broker (a real or local Kite/Upstox venue) is then polled,
@@ -41,6 +44,11 @@ def apply_stop_policy(stage, *, sleep=time.sleep, clock=time.monotonic) -> dict:
     acted = ""
     if policy == "flatten":
         if engine.book.working() or _open_positions(engine):
+            # HALTED first (journaled), as the daily loss limit does: a later start on this journal
+            # begins HALTED, saying why, and `ctl resume` (ACTIVE) also ends the flatten; without it
+            # the restored engine would stay flattening, cancelling every new bracket, for ever.
+            if engine.trading_state != "HALTED":
+                engine.set_trading_state("HALTED", FLATTEN_REASON)
             engine.flatten_all(FLATTEN_REASON)
             acted = "flattened"
     elif engine.book.working_entries():

@@ -31,6 +31,7 @@ class FakeEngine:
         self._positions = positions or {}
         self.calls = []
         self._marked_ns = 0
+        self.trading_state = "ACTIVE"
 
     def positions(self):
         return {k: (q, 100.0, 0.0) for k, q in self._positions.items()}
@@ -40,6 +41,7 @@ class FakeEngine:
 
     def set_trading_state(self, state, reason):
         self.calls.append(("set_trading_state", state, reason))
+        self.trading_state = state
         for o in self.book.working_entries():
             o.status = "CANCELED"
 
@@ -67,7 +69,8 @@ def test_stop_when_nothing_is_working_or_open_then_the_engine_is_not_asked_anyth
 def test_stop_when_flatten_and_a_paper_position_is_open_then_it_flattens_and_reports_what_paper_cannot_fill():
     engine = FakeEngine([_order("STOP", "S1")], positions={0: 2})
     report = apply_stop_policy(_stage(engine, "flatten"))
-    assert engine.calls == [("flatten_all", FLATTEN_REASON)]   # paper: no broker wait, no poll
+    # HALTED first, so a restart on this journal is not left flattening; paper: no broker wait, no poll.
+    assert engine.calls == [("set_trading_state", "HALTED", FLATTEN_REASON), ("flatten_all", FLATTEN_REASON)]
     assert report["acted"] == "flattened" and report["paper"] and report["left_at_broker"]["positions"] == {"SBIN": 2}
     assert report["note"].startswith("paper: the feed has stopped")
 
@@ -95,3 +98,25 @@ def test_stop_when_a_live_broker_never_confirms_then_it_polls_until_the_timeout_
     assert len(polls) == 20 and report["timed_out"] and report["source"] == "broker"   # 5 s / 0.25 s
     assert report["left_at_broker"] == {"working_orders": {}, "positions": {"SBIN": 1}}
     assert engine._marked_ns > 0          # the engine's clock moved on with the wall clock while waiting
+
+
+def test_stop_when_flattened_then_a_restart_on_that_journal_begins_halted_and_resume_ends_the_flatten(make_desk):
+    """On the real engine: a later start on the same journal (the same run dir) is HALTED with the
+    stop's reason, not left flattening (cancelling every new bracket) with no way out."""
+    from tests.orders.stubs import Tape, intent
+
+    desk, tape = make_desk(), Tape()
+    tape.add(0, 100.0)
+    desk.run(tape, [intent(1, stop_loss=98.0, target=103.0)])
+    desk.run(tape, start_seq=tape.prices(0, [100.2, 100.1]) - 1)
+    assert desk.engine.book.working()                       # the bracket's legs are working
+    stage = SimpleNamespace(ctx=SimpleNamespace(config=SimpleNamespace(
+        run=SimpleNamespace(on_stop="flatten", on_stop_timeout_s=1.0), broker=SimpleNamespace(name="paper"))),
+        engine=desk.engine, commit=lambda: None, rt=SimpleNamespace(progress=lambda: None),
+        instruments=SimpleNamespace(rows=desk.rows))
+    report = apply_stop_policy(stage)
+    assert report["acted"] == "flattened" and not desk.engine.book.working_entries()
+    desk.restart(list(desk.events), market=desk.engine.market_snapshot())
+    assert (desk.engine.trading_state, desk.engine.flattening) == ("HALTED", True)
+    desk.engine.set_trading_state("ACTIVE", "operator: ctl resume")
+    assert desk.engine.flattening is False
