@@ -79,3 +79,13 @@ def test_upstox_check_with_login_code_stores_the_token_then_verifies_it(upstox, 
                                    upstox.server.url, "--local", "--dotenv", str(dotenv)], environ={})
     assert code == 0, out
     assert "UPSTOX_ACCESS_TOKEN=" in dotenv.read_text() and "Upstox session OK" in out
+
+
+def test_upstox_check_with_login_reads_the_pasted_redirect_url_then_verifies(upstox, tmp_path):
+    dotenv = tmp_path / ".env"
+    pasted = io.StringIO(f"http://127.0.0.1:8080/?code={upstox.server.issue_auth_code()}&state=x\n")
+    code, out = run(upstox_check, ["--login", "--host", upstox.server.url, "--local", "--dotenv",
+                                   str(dotenv)], environ={}, stdin=pasted)
+    assert code == 0, out
+    assert "Log in to Upstox at:" in out and "Upstox session OK" in out
+    assert "UPSTOX_ACCESS_TOKEN=" in dotenv.read_text()
