@@ -66,7 +66,10 @@ def in_use(record: str) -> bool:
     path = os.path.join(record, LOCK_NAME)
     if not os.path.exists(path):
         return False
-    fd = os.open(path, os.O_RDONLY)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return True           # cannot tell: treat it as in use, never archive a record being written
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -100,6 +103,11 @@ def archive_record(record: str, dest: str, name: str) -> str:
     return f"archived {record} -> {tar_path} ({len(manifest['files'])} files, {removed} removed{left})"
 
 
+def _contains(record: str, dest: str) -> bool:
+    record, dest = os.path.realpath(record), os.path.realpath(dest)
+    return os.path.commonpath([record, dest]) == record
+
+
 def _remove_empty_dirs(record: str) -> None:
     for root, _, _ in sorted(os.walk(record), key=lambda t: -len(t[0])):
         try:
@@ -120,6 +128,8 @@ def run(sources: list[str], dest: str, older_than_s: float, *, now: float, dry_r
             record = os.path.join(source, name)
             if not os.path.isdir(record) or os.path.islink(record) or record_time(record) > now - older_than_s:
                 continue
+            if _contains(record, dest):
+                continue                               # DEST itself (or its parent) under the source
             if in_use(record):
                 print(f"skipped {record}: a supervisor is running on it", file=out)
                 continue

@@ -70,3 +70,9 @@ def test_engine_when_an_order_meets_a_static_ip_refusal_then_halt_reason_says_wh
     assert "the broker refused an order from IP 198.51.100.4" in halts[0].reason
     assert "whitelist it in the Kite Connect developer console" in halts[0].reason
     assert "IP 198.51.100.4" in refused.reason
+
+
+def test_upstox_refusal_in_a_200_error_envelope_is_still_static_ip():
+    body = b'{"status":"error","errors":[{"errorCode":"UDAPI1","message":"IP 192.0.2.9 is not whitelisted"}]}'
+    e = upstox_errors.from_response(200, body, "cancel_order")
+    assert e.code == "STATIC_IP" and "IP 192.0.2.9" in str(e)

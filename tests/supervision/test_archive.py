@@ -142,3 +142,16 @@ def test_archive_manifest_lists_sha256_per_file(tmp_path):
     doc = orjson.loads((tmp_path / "dest" / "runs" / "20261001-091500.manifest.json").read_bytes())
     entry = next(e for e in doc["files"] if e["path"] == "summary.json")
     assert entry["sha256"] == hashlib.sha256(b'{"orders": 1}').hexdigest() and entry["size"] == 13
+
+
+def test_archive_when_dest_lies_under_the_source_then_the_archives_are_never_archived(tmp_path):
+    make_run(tmp_path / "runs", "20261001-091500")
+    dest = tmp_path / "runs" / "archive"
+    out = io.StringIO()
+    later = NOW + 60 * 86_400                                        # DEST itself is old by then
+    for now in (NOW, later):
+        code = archive.archive_main(["--older-than", "30d", "--source", str(tmp_path / "runs"), str(dest)],
+                                    now=now, out=out)
+        assert code == 0, out.getvalue()
+    assert (dest / "runs" / "20261001-091500.tar.gz").exists()
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["archive"]

@@ -67,7 +67,7 @@ def from_response(status: int, body, endpoint: str, secrets: tuple[str, ...] = (
     code, text = envelope_error(body)
     message = f"upstox {endpoint}: {scrub(text, secrets) or 'no message'} ({code or '-'}, HTTP {status})"
     fields = {"code": code or f"HTTP{status}", "http_status": status}
-    if 400 <= status < 500 and staticip.is_refusal(text):
+    if status < 500 and staticip.is_refusal(text):     # a 4xx, or a 200 whose envelope says error
         # Upstox publishes no code for it: known by its words (staticip.py), before the token check.
         return staticip.refusal("upstox", endpoint, scrub(text, secrets), status)
     if status == 401 or code in FATAL_CODES:
