@@ -92,7 +92,7 @@ class RunConfig(Section, kw_only=True):
     # closed: intraday products' safe default) or left working for the next start ("leave", said loudly).
     on_stop: Literal["flatten", "leave"] = "flatten"
     # How long orders waits at a stop for a live broker to confirm the cancels and closes (seconds).
-    on_stop_timeout_s: PosFloat = 15.0
+    on_stop_timeout_s: PosFloat = 30.0
 
     def __post_init__(self):
         if self.run_id is not None:
