@@ -99,7 +99,9 @@ def archive_record(record: str, dest: str, name: str) -> str:
     if kept:
         raise ArchiveError(f"{record}: {len(kept)} file(s) differ from the archive {tar_path} and were "
                            f"kept, e.g. {kept[0]}")
-    left = "" if not os.path.exists(record) else f"; left in place: {', '.join(manifest['skipped']) or 'nothing'}"
+    left = ""
+    if os.path.exists(record):
+        left = f"; left in place: {', '.join(manifest['skipped']) or 'nothing'}"
     return f"archived {record} -> {tar_path} ({len(manifest['files'])} files, {removed} removed{left})"
 
 
@@ -126,7 +128,9 @@ def run(sources: list[str], dest: str, older_than_s: float, *, now: float, dry_r
         target = os.path.join(dest, os.path.basename(os.path.abspath(source)))
         for name in sorted(os.listdir(source)):
             record = os.path.join(source, name)
-            if not os.path.isdir(record) or os.path.islink(record) or record_time(record) > now - older_than_s:
+            if not os.path.isdir(record) or os.path.islink(record):
+                continue
+            if record_time(record) > now - older_than_s:
                 continue
             if _contains(record, dest):
                 continue                               # DEST itself (or its parent) under the source
@@ -147,7 +151,8 @@ def run(sources: list[str], dest: str, older_than_s: float, *, now: float, dry_r
 
 def archive_main(argv: list[str], *, now: float | None = None, out=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m supervisor archive",
-                                     description="Archive (tar.gz + sha256 manifest) and then remove old run records.")
+                                     description="Archive (tar.gz + sha256 manifest), then remove, "
+                                                 "old run records.")
     parser.add_argument("--older-than", required=True, metavar="AGE", help="e.g. 30d or 12h")
     parser.add_argument("--source", action="append", metavar="DIR",
                         help="a directory of records (default: runs); repeat for account homes")

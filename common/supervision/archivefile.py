@@ -102,7 +102,8 @@ def verify(dest: str, name: str) -> dict:
         raise ArchiveError(f"{tar_path}: unreadable ({type(e).__name__}: {e})") from None
     if found != expected:
         differ = sorted(set(found.items()) ^ set(expected.items()))
-        raise ArchiveError(f"{tar_path}: {len(differ)} member(s) differ from the manifest, e.g. {differ[0][0]}")
+        raise ArchiveError(f"{tar_path}: {len(differ)} member(s) differ from the manifest, "
+                           f"e.g. {differ[0][0]}")
     return manifest
 
 

@@ -52,7 +52,8 @@ def main(argv=None, *, stdin=None, stdout=None, environ=None) -> int:
             token = exchange_code(code, args.redirect_uri, load_secrets(environ, args.dotenv),
                                   host=args.host, local=args.local, timeout_s=args.timeout_s)
             write_dotenv(args.dotenv, ACCESS_TOKEN_VAR, token)
-            print(f"{ACCESS_TOKEN_VAR} written to {args.dotenv} (valid until 03:30 IST tomorrow)", file=stdout)
+            print(f"{ACCESS_TOKEN_VAR} written to {args.dotenv} (valid until 03:30 IST tomorrow)",
+                  file=stdout)
         credentials = session_credentials(load_secrets(environ, args.dotenv), args.local)
     except (BrokerError, ConfigError) as e:
         print(f"upstox check: {e}", file=stdout)
