@@ -190,6 +190,18 @@ class OrderEngine(BrokerActions):
         self._emit(FlattenAll(ts_event_ns=self._now(), reason=reason))
         self._settle(self._seq, intents=False)
 
+    @property
+    def clock_ns(self) -> int:
+        """The market clock: the largest tick time seen, or later where advance_clock moved it."""
+        return self._now()
+
+    def advance_clock(self, ts_ns: int) -> None:
+        """Move the market clock on to `ts_ns` (never back) while no tick moves it: at a stop the
+        feed has ended but a live market goes on, and everything the engine paces on market time
+        (the order-rate throttle, a cancel's retry, an in-doubt lookup) must go on with it. Events
+        emitted from now carry this time in the journal, so a restart replays them as they were."""
+        self._marked_ns = max(self._marked_ns, int(ts_ns))
+
     def set_circuit_limits(self, instrument: int, lower: float, upper: float) -> None:
         self.risk.set_circuit_limits(instrument, lower, upper)
 

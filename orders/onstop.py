@@ -57,7 +57,7 @@ def apply_stop_policy(stage, *, sleep=time.sleep, clock=time.monotonic) -> dict:
     stage.commit()
     waited_s, timed_out = 0.0, False
     if live and acted:
-        start, market_ns, wall_ns = clock(), engine._now(), time.time_ns()
+        start, market_ns, wall_ns = clock(), engine.clock_ns, time.time_ns()
         deadline = start + cfg.run.on_stop_timeout_s
         while not _settled(engine, policy) and clock() < deadline and not getattr(engine, "broker_down", ""):
             sleep(POLL_S)
@@ -75,17 +75,10 @@ def apply_stop_policy(stage, *, sleep=time.sleep, clock=time.monotonic) -> dict:
 
 
 def _follow_wall_clock(engine, market_ns: int, wall_start_ns: int) -> None:
-    """Move the engine's market clock on by the wall-clock time spent waiting at the stop.
-
-    The engine paces everything on market time: the order-rate throttle, a cancel's retry after a
-    refusal, an in-doubt order's lookup. The feed has stopped, so without this that clock stands
-    still and a close deferred by the throttle (or a cancel that backed off once) would wait for ever
-    while the live market goes on. There is no public setter yet (TODO for the engine's owner: an
-    `advance_clock(ns)`); `_marked_ns` is the clock's journaled floor (engine._now), so events emitted
-    now carry this time, and a restart replays them with the times they were journaled with.
-    """
-    if hasattr(engine, "_marked_ns"):
-        engine._marked_ns = max(engine._marked_ns, market_ns + (time.time_ns() - wall_start_ns))
+    """Move the engine's market clock on by the wall-clock time spent waiting at the stop: the
+    feed has stopped, so without this a close deferred by the throttle (or a cancel that backed off
+    once) would wait for ever while the live market goes on (OrderEngine.advance_clock)."""
+    engine.advance_clock(market_ns + (time.time_ns() - wall_start_ns))
 
 
 def _open_positions(engine) -> dict[int, int]:

@@ -209,3 +209,17 @@ def test_engine_an_intent_handled_long_after_its_tick_is_expired_never_sent_late
     (denied,) = of_type(desk.events, OrderDenied)
     assert denied.intent_id == old.intent_id and denied.reason_code == CODES["INTENT_EXPIRED"]
     assert [m.intent_id for m in of_type(desk.events, OrderSubmitting)] == [new.intent_id]
+
+
+def test_engine_advance_clock_moves_market_time_on_without_ticks_and_never_back(make_desk):
+    """At a stop the feed has ended but the market goes on: the throttle and retries, paced on market
+    time, must go on with it (orders/onstop.py)."""
+    from tests.orders.stubs import Tape
+    desk, tape = make_desk(), Tape()
+    tape.add(0, 100.0)
+    desk.run(tape)
+    t0 = desk.engine.clock_ns
+    desk.engine.advance_clock(t0 + 5_000_000_000)
+    assert desk.engine.clock_ns == t0 + 5_000_000_000
+    desk.engine.advance_clock(t0)
+    assert desk.engine.clock_ns == t0 + 5_000_000_000

@@ -30,7 +30,7 @@ class FakeEngine:
         self.book = FakeBook(list(orders))
         self._positions = positions or {}
         self.calls = []
-        self._marked_ns = 0
+        self.clock_ns = 0
         self.trading_state = "ACTIVE"
 
     def positions(self):
@@ -48,8 +48,8 @@ class FakeEngine:
     def poll_broker(self):
         self.calls.append(("poll_broker",))
 
-    def _now(self):
-        return 0
+    def advance_clock(self, ts_ns):
+        self.clock_ns = max(self.clock_ns, ts_ns)
 
 
 def _stage(engine, policy, broker="paper"):
@@ -97,7 +97,7 @@ def test_stop_when_a_live_broker_never_confirms_then_it_polls_until_the_timeout_
     polls = [c for c in engine.calls if c == ("poll_broker",)]
     assert len(polls) == 20 and report["timed_out"] and report["source"] == "broker"   # 5 s / 0.25 s
     assert report["left_at_broker"] == {"working_orders": {}, "positions": {"SBIN": 1}}
-    assert engine._marked_ns > 0          # the engine's clock moved on with the wall clock while waiting
+    assert engine.clock_ns > 0            # the engine's clock moved on with the wall clock while waiting
 
 
 def test_stop_when_flattened_then_a_restart_on_that_journal_begins_halted_and_resume_ends_the_flatten(make_desk):
