@@ -14,13 +14,14 @@ anything), `_now` (the market clock) and `_set_state`. The rules they keep:
   on every event tick (at square-off that would be every tick, against the broker's rate limit).
 """
 
-from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
+from common.errors import BrokerError, BrokerFatal, BrokerNotSent, BrokerRejected, BrokerRetryable
 from common.messages import OrderAccepted, OrderCanceled, OrderInDoubt, OrderModified, OrderRejected, OrderSubmitting
 from orders import statemachine as sm
 from orders.brackets import Cancel, Modify, Place, coid_of
 from orders.brokers.base import OrderRequest
 
 ACTION_RETRY_NS = 250_000_000
+NOT_SENT = "NOT_SENT"      # OrderRejected.code: refused before it left this process
 
 
 class BrokerActions:
@@ -65,6 +66,11 @@ class BrokerActions:
         except BrokerRejected as e:
             self._emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e),
                                      code=e.code or "REJECTED"))
+        except BrokerNotSent as e:
+            # Refused before it left (our client-side rate limit): certainly not at the broker, so
+            # not in doubt; NOT_SENT says nothing about the order, so a leg is placed again.
+            self._emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e),
+                                     code=NOT_SENT))
         except BrokerRetryable as e:
             self._emit(OrderInDoubt(ts_event_ns=now, client_order_id=coid, reason=f"place: {e}"))
         except BrokerFatal as e:
