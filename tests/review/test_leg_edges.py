@@ -60,3 +60,29 @@ def test_sl_stop_when_the_market_gaps_through_its_limit_then_the_position_is_clo
     stops = [m for m in of_type(desk.events, OrderSubmitting) if m.role == "STOP"]
     assert stops[0].order_type == "SL" and stops[0].price == 99.4
     assert desk.engine.positions()[0][0] == 0
+
+
+@pytest.mark.parametrize("side", [1, -1])
+def test_legs_when_partial_slipped_fills_move_the_average_then_they_keep_the_distance_from_it(make_desk, side):
+    from common.pricegrid import round_away
+    desk, tape = make_desk(limits=RiskLimits(enforce_session=False), max_fill_qty_per_tick=3,
+                           slippage_ticks=2), Tape()
+    tape.add(0, 500.0)
+    ref, stop_at, target_at = 500.0, 500.0 * (1 - side * 0.004), 500.0 * (1 + side * 0.009)
+    desk.run(tape, [intent(1, qty=9, side=side, stop_loss=stop_at, target=target_at)])
+    start = tape.seq + 1
+    for move in (0.3, 0.8, 1.45):                       # three partial fills, each slipped 2 ticks
+        tape.add(0, 500.0 + side * move)
+    tape.add(0, 500.0 + side * 1.45)
+    desk.run(tape, start_seq=start)
+    entries = [f for f in of_type(desk.events, OrderFilled) if f.role == "ENTRY"]
+    assert sum(f.qty for f in entries) == 9
+    avg = sum(f.qty * f.price for f in entries) / 9
+    stop = desk.engine.book.orders[desk.engine.desk.brackets["mac:0:1"].stops[-1]]
+    target = desk.engine.book.orders[desk.engine.desk.brackets["mac:0:1"].targets[-1]]
+    assert (stop.qty, target.qty) == (9, 9)
+    assert stop.trigger_price == pytest.approx(float(round_away(avg * stop_at / ref, 0.05, side > 0)), abs=1e-9)
+    assert target.price == pytest.approx(float(round_away(avg * target_at / ref, 0.05, side < 0)), abs=1e-9)
+    # The broker holds the same prices the engine believes.
+    at_broker = {o.order_type: o for o in desk.paper.orders() if o.status not in ("COMPLETE", "CANCELLED")}
+    assert at_broker["SL-M"].trigger_price == stop.trigger_price and at_broker["LIMIT"].price == target.price
