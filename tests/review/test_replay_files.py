@@ -76,3 +76,13 @@ def test_replay_when_the_file_ends_with_a_blank_line_then_check_config_accepts_w
     path = write(tmp_path, b"ts,symbol,price\n" + ROWS + b"\n")
     assert len(delivered(path, table)) == 2
     check_replay_file(path, "auto")
+
+
+@pytest.mark.xfail(strict=True, reason="at run time a file whose every ts has a zone suffix fails as "
+                   "'no usable tick (N malformed)', naming neither the column nor the format (only --check-config does)")
+def test_replay_when_every_ts_has_a_timezone_suffix_then_the_run_time_error_names_the_ts_column(tmp_path, table):
+    path = write(tmp_path, b"ts,symbol,price\n2026-01-05 09:15:00+05:30,SBIN,820.5\n"
+                           b"2026-01-05 09:15:01+05:30,SBIN,820.6\n")
+    with pytest.raises(ReplayFileError) as e:
+        delivered(path, table)
+    assert "ts" in (e.value.column or "") or "'ts'" in str(e.value), str(e.value)
