@@ -33,6 +33,7 @@ from types import SimpleNamespace
 import msgspec
 import numpy as np
 
+from common import rundir
 from common.journal import JournalWriter
 from common.messages import OrderFilled, SignalRaised, TradingStateChanged
 from orders.brokers import make_broker
@@ -44,7 +45,7 @@ from signals.layout import StateLayout, aligned_buffer, outbox_bytes
 
 from backtest.tape import Tape, local_instruments
 
-JOURNALS = ("signals.jsonl", "orders.jsonl", "fills.jsonl", "paper_broker.jsonl")
+JOURNALS = (rundir.SIGNALS_JOURNAL, rundir.ORDERS_JOURNAL, rundir.FILLS_JOURNAL, rundir.PAPER_JOURNAL)
 
 
 class Stamper:
@@ -70,9 +71,9 @@ class Backtest:
         state = aligned_buffer(StateLayout.from_config(config).total_bytes)
         self.signals = SignalEngine(config, self.instruments.rows, state, aligned_buffer(outbox_bytes()))
         fsync = config.journal.fsync
-        self.signals_journal = JournalWriter(os.path.join(run_dir, "signals.jsonl"), fsync)
-        self.journal = JournalWriter(os.path.join(run_dir, "orders.jsonl"), fsync)
-        self.fills = JournalWriter(os.path.join(run_dir, "fills.jsonl"), fsync)
+        self.signals_journal = JournalWriter(os.path.join(run_dir, rundir.SIGNALS_JOURNAL), fsync)
+        self.journal = JournalWriter(os.path.join(run_dir, rundir.ORDERS_JOURNAL), fsync)
+        self.fills = JournalWriter(os.path.join(run_dir, rundir.FILLS_JOURNAL), fsync)
         self.signals_seq = 0
         self.stamper = Stamper("orders")
         self.broker = make_broker(config, {}, self.instruments, run_dir)

@@ -18,6 +18,7 @@ import os
 
 import orjson
 
+from common import rundir
 from common.atomicfile import write_atomic
 from common.journalcounts import durable_counters
 from common.supervision.summary import COUNTERS_NOTE
@@ -32,17 +33,17 @@ def _write(run_dir: str, name: str, doc: dict) -> None:
 
 def write_config(run_dir: str, config) -> None:
     """config.effective.json: what ran (the report reads the instrument symbols from it)."""
-    with open(os.path.join(run_dir, "config.effective.json"), "wb") as f:
+    with open(os.path.join(run_dir, rundir.CONFIG_EFFECTIVE), "wb") as f:
         f.write(effective_json(config))
 
 
 def write_results(bt, run_dir: str, run_id: str, window: dict, elapsed_s: float, exit_code: int) -> dict:
     """Every end-of-run file but the report; returns summary.json's document."""
     positions = bt.positions_doc()
-    _write(run_dir, "positions.json", positions)
-    _write(run_dir, "orders.summary.json", {"engine": dict(bt.engine.stats),
+    _write(run_dir, rundir.POSITIONS, positions)
+    _write(run_dir, rundir.stage_summary("orders"), {"engine": dict(bt.engine.stats),
                                             "trading_state": bt.engine.trading_state, "stop": bt.stop})
-    _write(run_dir, "signals.summary.json", {"strategies": bt.signals.stats()})
+    _write(run_dir, rundir.stage_summary("signals"), {"strategies": bt.signals.stats()})
     durable, sources, unreadable = durable_counters(run_dir)
     feed = {"ticks": bt.ticks, "rows_read": bt.tape.total_rows, "outside_window": bt.tape.outside_window,
             **bt.tape.drops()}
@@ -71,7 +72,7 @@ def write_results(bt, run_dir: str, run_id: str, window: dict, elapsed_s: float,
         "speed": {"elapsed_s": round(elapsed_s, 3),
                   "ticks_per_s": round(bt.ticks / elapsed_s) if elapsed_s > 0 else None},
     }
-    _write(run_dir, "summary.json", doc)
+    _write(run_dir, rundir.SUMMARY, doc)
     return doc
 
 

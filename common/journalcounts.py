@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import msgspec
 import orjson
 
+from common import rundir
 from common.journalline import problem
 
 _CHUNK = 1 << 20
@@ -93,23 +94,23 @@ def durable_counters(run_dir: str) -> tuple[dict, dict, dict]:
         counters.setdefault(stage, {}).update(figures)
         sources.setdefault(stage, {}).update(dict.fromkeys(figures, source))
 
-    signals = tally(os.path.join(run_dir, "signals.jsonl"))
+    signals = tally(os.path.join(run_dir, rundir.SIGNALS_JOURNAL))
     if signals is not None:
-        unreadable["signals.jsonl"] = signals.unreadable_lines
-        put("signals", "signals.jsonl", {"intents": len(signals.ids("SignalRaised")),
+        unreadable[rundir.SIGNALS_JOURNAL] = signals.unreadable_lines
+        put("signals", rundir.SIGNALS_JOURNAL, {"intents": len(signals.ids("SignalRaised")),
                                          "journal_records": sum(signals.records.values())})
-    orders = tally(os.path.join(run_dir, "orders.jsonl"))
+    orders = tally(os.path.join(run_dir, rundir.ORDERS_JOURNAL))
     if orders is not None:
-        unreadable["orders.jsonl"] = orders.unreadable_lines
+        unreadable[rundir.ORDERS_JOURNAL] = orders.unreadable_lines
         n = orders.records
         # An intent orders handled is one it decided: approved (journaled as its SignalRaised) or denied.
-        put("orders", "orders.jsonl", {
+        put("orders", rundir.ORDERS_JOURNAL, {
             "intents": len(orders.ids("SignalRaised", "OrderDenied")), "orders": n["OrderSubmitting"],
             "fills": len(orders.fill_ids), "denials": n["OrderDenied"], "rejections": n["OrderRejected"],
             "cancels": n["OrderCanceled"], "in_doubt": n["OrderInDoubt"]})
-    applied = _fills_applied(os.path.join(run_dir, "positions.json"))
+    applied = _fills_applied(os.path.join(run_dir, rundir.POSITIONS))
     if applied is not None:
-        put("positions", "positions.json", {"fills": applied})   # the book, rebuilt from orders.jsonl
+        put("positions", rundir.POSITIONS, {"fills": applied})   # the book, rebuilt from orders.jsonl
     return counters, sources, unreadable
 
 

@@ -25,6 +25,7 @@ import os
 import numpy as np
 import orjson
 
+from common import rundir
 from common import stagetable as st
 from common import topics
 from common.bus import Publisher, Puller, Subscriber, make_context
@@ -76,9 +77,9 @@ class OrdersStage:
         rows = self.instruments.rows
         self.market_seg = attach_segment(ctx.segments["orders_market"])
         self.market = MarketStore(self.market_seg.buf, len(rows))
-        self.journal = JournalWriter(os.path.join(ctx.run_dir, "orders.jsonl"), cfg.journal.fsync)
-        self.fills = JournalWriter(os.path.join(ctx.run_dir, "fills.jsonl"), cfg.journal.fsync)
-        self.signals_path = os.path.join(ctx.run_dir, "signals.jsonl")
+        self.journal = JournalWriter(os.path.join(ctx.run_dir, rundir.ORDERS_JOURNAL), cfg.journal.fsync)
+        self.fills = JournalWriter(os.path.join(ctx.run_dir, rundir.FILLS_JOURNAL), cfg.journal.fsync)
+        self.signals_path = os.path.join(ctx.run_dir, rundir.SIGNALS_JOURNAL)
         self.broker = make_broker(cfg, ctx.secrets, self.instruments, ctx.run_dir)
         self.engine = OrderEngine.from_config(cfg, rows, self.broker, self.emit, flush=self.flush)
         live = cfg.broker.name != "paper"   # paper: checked on request only (its book is ours)
@@ -383,7 +384,7 @@ class OrdersStage:
         self.commit()
         doc = {"tick_to_order": summary_ns(self.hist), "engine": dict(self.engine.stats),
                "trading_state": self.engine.trading_state, "stop": stop}
-        with open(os.path.join(self.ctx.run_dir, "orders.summary.json"), "wb") as f:
+        with open(os.path.join(self.ctx.run_dir, rundir.stage_summary("orders")), "wb") as f:
             f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
     def drain_ticks(self) -> None:

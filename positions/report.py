@@ -14,13 +14,15 @@ import argparse
 import os
 import sys
 
+from common import rundir
+
 from positions import report_html as page
 from positions import report_stats
 from positions.performance import last_prices_from, replay
 from positions.price_paths import price_paths
 from positions.report_inputs import ENGINE_RECORDS, read_run
 
-REPORT_FILE = "report.html"
+REPORT_FILE = rundir.REPORT
 CHART_FILES = {"equity": "report_equity.png", "drawdown": "report_drawdown.png", "trades": "report_trades.png",
                "pnl": "report_pnl_by_instrument.png", "orders": "report_orders.png", "latency": "report_latency.png",
                "benchmark": "report_benchmark.png"}

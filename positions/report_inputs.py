@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import msgspec
 import orjson
 
+from common import rundir
 from common.clock import IST_OFFSET_NS
 from common.messages import OrderFilled
 
@@ -120,9 +121,9 @@ def note_time(inputs: RunInputs, ts_ns: int) -> None:
 
 
 def read_orders_journal(inputs: RunInputs) -> None:
-    path = os.path.join(inputs.run_dir, "orders.jsonl")
+    path = os.path.join(inputs.run_dir, rundir.ORDERS_JOURNAL)
     if not os.path.exists(path):
-        inputs.missing.append("orders.jsonl")
+        inputs.missing.append(rundir.ORDERS_JOURNAL)
     seen = {}
     for line in complete_lines(path):
         try:
@@ -141,7 +142,7 @@ def read_orders_journal(inputs: RunInputs) -> None:
             inputs.rejections[(rec.reason.strip() or "(no reason)", rec.code)] += 1
         elif fill is not None:
             seen.setdefault(fill.fill_id, fill)
-    for line in complete_lines(os.path.join(inputs.run_dir, "fills.jsonl")):
+    for line in complete_lines(os.path.join(inputs.run_dir, rundir.FILLS_JOURNAL)):
         try:
             fill = _fill_decoder.decode(line)
         except msgspec.DecodeError:
@@ -169,7 +170,7 @@ def latency_rows(summary: dict, run_dir: str) -> list[Latency]:
 
 def read_lifecycle(run_dir: str, inputs: RunInputs) -> list[dict]:
     records = []
-    for line in complete_lines(os.path.join(run_dir, "supervisor.jsonl")):
+    for line in complete_lines(os.path.join(run_dir, rundir.SUPERVISOR_LOG)):
         try:
             records.append(orjson.loads(line))
         except orjson.JSONDecodeError:
@@ -183,9 +184,9 @@ def read_run(run_dir: str) -> RunInputs:
         raise FileNotFoundError(f"not a run directory: {run_dir}")
     inputs = RunInputs(run_dir=run_dir)
     read_orders_journal(inputs)
-    inputs.positions = read_json(os.path.join(run_dir, "positions.json"), inputs.missing)
-    inputs.summary = read_json(os.path.join(run_dir, "summary.json"), inputs.missing)
-    inputs.config = read_json(os.path.join(run_dir, "config.effective.json"))
+    inputs.positions = read_json(os.path.join(run_dir, rundir.POSITIONS), inputs.missing)
+    inputs.summary = read_json(os.path.join(run_dir, rundir.SUMMARY), inputs.missing)
+    inputs.config = read_json(os.path.join(run_dir, rundir.CONFIG_EFFECTIVE))
     inputs.latency = latency_rows(inputs.summary, run_dir)
     inputs.lifecycle = read_lifecycle(run_dir, inputs)
     return inputs

@@ -14,6 +14,7 @@ import os
 import msgspec
 import orjson
 
+from common import rundir
 from common.atomicfile import write_atomic
 from config.schema import ReportConfig
 from positions import report_html as page
@@ -67,7 +68,7 @@ def statistics_of(inputs) -> tuple[dict, tuple, dict]:
 
 def merge_into_summary(run_dir: str, block: dict) -> bool:
     """Put `block` under summary.json's `statistics`; False when the run left no summary.json."""
-    path = os.path.join(run_dir, "summary.json")
+    path = os.path.join(run_dir, rundir.SUMMARY)
     try:
         with open(path, "rb") as f:
             doc = orjson.loads(f.read())

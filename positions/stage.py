@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 from numba import njit
 
-from common import topics
+from common import rundir, topics
 from common.atomicfile import write_atomic
 from common.bus import Publisher, Pusher, Subscriber, make_context
 from common.clock import mono_ns
@@ -57,9 +57,9 @@ class PositionsStage:
         self.book = PositionBook(symbols)
         self.last = np.zeros(len(symbols), dtype=np.float64)
         self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
-        self.journal = JournalReader(os.path.join(ctx.run_dir, "orders.jsonl"))
+        self.journal = JournalReader(os.path.join(ctx.run_dir, rundir.ORDERS_JOURNAL))
         self.last_orders_seq = 0
-        self.out_path = os.path.join(ctx.run_dir, "positions.json")
+        self.out_path = os.path.join(ctx.run_dir, rundir.POSITIONS)
         self.durable = ctx.config.journal.fsync != "never"
         self.interval_s = ctx.config.positions.snapshot_interval_ms / 1000.0
         self._next_snapshot = 0.0

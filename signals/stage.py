@@ -22,7 +22,7 @@ import os
 import numpy as np
 import orjson
 
-from common import topics
+from common import rundir, topics
 from common.bus import Pusher, make_context
 from common.clock import mono_ns
 from common.dtypes import TICK_DTYPE
@@ -54,7 +54,7 @@ class SignalsStage:
         self.state_seg = attach_segment(ctx.segments["signals_state"])
         self.outbox_seg = attach_segment(ctx.segments["signals_outbox"])
         self.engine = SignalEngine(ctx.config, self.instruments.rows, self.state_seg.buf, self.outbox_seg.buf)
-        path = os.path.join(ctx.run_dir, "signals.jsonl")
+        path = os.path.join(ctx.run_dir, rundir.SIGNALS_JOURNAL)
         self.journal = JournalWriter(path, ctx.config.journal.fsync)
         self.seq = self.journal.last_seq
         self.recent = self._recent_ids(path)
@@ -176,7 +176,7 @@ class SignalsStage:
     def write_summary(self) -> None:
         doc = {"tick_to_signal": summary_ns(self.hist_tick), "tick_to_intent": summary_ns(self.hist_intent),
                "strategies": self.engine.stats()}
-        with open(os.path.join(self.ctx.run_dir, "signals.summary.json"), "wb") as f:
+        with open(os.path.join(self.ctx.run_dir, rundir.stage_summary("signals")), "wb") as f:
             f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ import sys
 
 import orjson
 
-from common import topics
+from common import rundir, topics
 from common.supervision.control import COMMANDS, ControlError, request
 
 EXIT_OK, EXIT_NO_EFFECT, EXIT_UNREACHABLE = 0, 1, 2
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def socket_of_run_dir(run_dir: str) -> str:
     """The control socket of the run in `run_dir`, from its run.json. Raises ControlError."""
-    path = os.path.join(run_dir, "run.json")
+    path = os.path.join(run_dir, rundir.RUN_INFO)
     try:
         with open(path, "rb") as f:
             endpoint = orjson.loads(f.read())["endpoints"][topics.CTL_SUPERVISOR]

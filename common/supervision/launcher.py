@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import orjson
 
+from common import rundir
 from common import stagetable as st
 from common import topics
 from common.bus import Endpoints
@@ -81,7 +82,7 @@ class Launcher:
         registry.register(self.run_id, segments, self.endpoints.dir,
                           [os.path.basename(self.endpoints.path(n)) for n in self.plan.endpoint_names])
         self._registered = True
-        self.runlog = RunLog(os.path.join(self.run_dir, "supervisor.jsonl"))
+        self.runlog = RunLog(os.path.join(self.run_dir, rundir.SUPERVISOR_LOG))
         for doc in self.swept:
             self.runlog.event("swept_dead_run", "", **doc)
         self.table = self._own(st.StageTable.create(self.segment_name("stages"), os.getpid()))
@@ -119,7 +120,7 @@ class Launcher:
                "endpoints": endpoints, "segments": {"stages": self.segment_name("stages"),
                "instruments": self.instruments_name, "ticks": self.segment_name("ticks"), **extra},
                "stages": {s.name: list(s.cores) for s in self.plan.stages}}
-        with open(os.path.join(self.run_dir, "run.json"), "wb") as f:
+        with open(os.path.join(self.run_dir, rundir.RUN_INFO), "wb") as f:
             f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
     def make_core(self, limits: Limits, on_status=None) -> SupervisorCore:

@@ -26,12 +26,13 @@ import time
 
 import orjson
 
+from common import rundir
 from common.bus import Pusher, make_context
 from common.messages import FlattenAll, RequestReconcile, SetTradingState
 from common.reconcilestate import read_result
 
 HINT = "operator: python supervisor.py ctl status|halt|resume|flatten|reconcile|adopt [--run-dir DIR]"
-JOURNAL = "ctl.jsonl"
+JOURNAL = rundir.CTL_LOG
 WAIT_S = {"halt": 15.0, "resume": 15.0, "flatten": 60.0, "reconcile": 30.0, "adopt": 30.0}
 CONNECT_S = 3.0     # a fresh PUSH socket needs a moment to connect before IMMEDIATE lets it send
 POLL_S = 0.05

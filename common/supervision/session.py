@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 
-from common import topics
+from common import rundir, topics
 from common.log import get_logger
 from common.supervision.core import EXIT_LEFT_AT_BROKER, EXIT_LOG_FAILED, EXIT_OK, Limits
 from common.supervision.dashboard import make_view
@@ -112,7 +112,7 @@ class Session:
                 outcome.reason = f"cannot write the run's results: {e}"
 
     def _announce(self, launcher) -> None:
-        with open(os.path.join(launcher.run_dir, "config.effective.json"), "wb") as f:
+        with open(os.path.join(launcher.run_dir, rundir.CONFIG_EFFECTIVE), "wb") as f:
             from config.loader import effective_json
 
             f.write(effective_json(self.loaded.config))

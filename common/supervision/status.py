@@ -6,6 +6,7 @@ import os
 
 import orjson
 
+from common import rundir
 from common import stagetable as st
 from common.clock import mono_ns
 from common.tradingstate import effective
@@ -36,7 +37,7 @@ def stage_status(table: st.StageTable, proc) -> dict:
 def read_positions(run_dir: str) -> dict:
     """positions.json as the positions stage last wrote it (atomically, by rename)."""
     try:
-        with open(os.path.join(run_dir, "positions.json"), "rb") as f:
+        with open(os.path.join(run_dir, rundir.POSITIONS), "rb") as f:
             return orjson.loads(f.read())
     except (OSError, orjson.JSONDecodeError):
         return {}

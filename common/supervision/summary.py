@@ -14,6 +14,7 @@ import os
 
 import orjson
 
+from common import rundir
 from common.atomicfile import write_atomic
 from common.journalcounts import durable_counters
 
@@ -34,7 +35,7 @@ def _read_json(path: str) -> dict:
 
 def stop_report(run_dir: str) -> dict:
     """orders' stop report (orders/onstop.py), or why there is none: orders did not finish its stop."""
-    stop = _read_json(os.path.join(run_dir, "orders.summary.json")).get("stop")
+    stop = _read_json(os.path.join(run_dir, rundir.stage_summary("orders"))).get("stop")
     if isinstance(stop, dict):
         return stop
     return {"left_at_broker": None, "note": "orders did not finish its stop (killed, or gave up): what is "
@@ -67,7 +68,7 @@ def write_summary(run_dir: str, final_status: dict, outcome) -> dict:
                         "counted_from": {k: sources.get(name, {}).get(k, "process") for k in counters},
                         "process_counters": {k: s["counters"][k] for k in from_files if k in s["counters"]},
                         "latency_us": s["latency"], **stage_file}
-    positions = _read_json(os.path.join(run_dir, "positions.json"))
+    positions = _read_json(os.path.join(run_dir, rundir.POSITIONS))
     doc = {
         "run_id": final_status["run_id"],
         "exit_code": outcome.exit_code,
@@ -89,6 +90,6 @@ def write_summary(run_dir: str, final_status: dict, outcome) -> dict:
         "pnl": {k: positions.get(k) for k in ("realised_pnl_inr", "unrealised_pnl_inr", "gross_exposure_inr")},
         "fills": positions.get("fills_applied"),
     }
-    write_atomic(os.path.join(run_dir, "summary.json"), orjson.dumps(doc, option=orjson.OPT_INDENT_2),
+    write_atomic(os.path.join(run_dir, rundir.SUMMARY), orjson.dumps(doc, option=orjson.OPT_INDENT_2),
                  durable=False)
     return doc

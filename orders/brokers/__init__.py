@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from common import rundir
+
 
 def make_broker(config, secrets, instruments, run_dir: str):
     """The configured broker over `instruments` (a common.instruments.InstrumentTable). Live SDKs are
@@ -13,7 +15,7 @@ def make_broker(config, secrets, instruments, run_dir: str):
         from orders.brokers.paper.broker import PaperBroker
 
         paper = config.broker.paper
-        return PaperBroker(os.path.join(run_dir, "paper_broker.jsonl"), instruments.rows,
+        return PaperBroker(os.path.join(run_dir, rundir.PAPER_JOURNAL), instruments.rows,
                            slippage_ticks=paper.slippage_ticks, fsync=config.journal.fsync != "never")
     if name == "kite":
         from orders.brokers.kite.broker import KiteBroker

@@ -1,0 +1,26 @@
+"""The files of a run directory, named once (as common/topics.py names the bus's endpoints).
+
+Every stage, the supervisor, the backtest and the report find a run's files through these names, so
+moving one (the journals will move to the account's home, see the issues) is a change in one place.
+Imports nothing.
+"""
+
+# Journals: append-only, one checksummed JSON record a line (common/journal.py).
+SIGNALS_JOURNAL = "signals.jsonl"        # every intent signals raised
+ORDERS_JOURNAL = "orders.jsonl"          # every order event, denial, marker and approved intent
+FILLS_JOURNAL = "fills.jsonl"            # the orders journal's fills, copied
+PAPER_JOURNAL = "paper_broker.jsonl"     # the paper broker's own book
+SUPERVISOR_LOG = "supervisor.jsonl"      # every spawn, exit, hang, restart and give-up
+CTL_LOG = "ctl.jsonl"                    # every operator command and its result
+
+# State and results.
+RUN_INFO = "run.json"                    # pid, endpoints and segments of the running supervisor
+CONFIG_EFFECTIVE = "config.effective.json"
+POSITIONS = "positions.json"             # positions, replaced atomically every 500 ms and at the end
+SUMMARY = "summary.json"
+REPORT = "report.html"
+
+
+def stage_summary(stage: str) -> str:
+    """What a stage writes about itself at its end: "orders.summary.json"."""
+    return f"{stage}.summary.json"
