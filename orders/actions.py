@@ -35,8 +35,9 @@ class BrokerActions:
             return
         for a in actions:
             if isinstance(a, Place):
-                if self.throttle.room(self._now()) <= 0:
-                    self._deferred = True      # exits wait for the throttle, never get dropped
+                venue = self._exchanges[a.instrument]
+                if self.throttle.room(self._now(), venue) <= 0:
+                    self._deferred.add(venue)  # exits wait for the throttle, never get dropped
                     self.stats["deferred_placements"] += 1
                     continue
                 self._submit(a)

@@ -96,7 +96,9 @@ class OrderEngine(BrokerActions):
         self.desk = BracketDesk(self.risk.tick_size, self.risk.freeze_qty, stop_order_type,
                                 stop_limit_ticks, leg_prices=limits.leg_prices,
                                 last_price=self.exposure.last_price)
-        self.throttle = Throttle(limits.rate_per_sec, limits.rate_per_min, limits.rate_per_day)
+        # The account's windows, and each exchange/segment's second (the retail-algo threshold).
+        self.throttle = Throttle(limits.rate_per_sec, limits.rate_per_min, limits.rate_per_day,
+                                 limits.venue_rate_per_sec)
         self.trading_state = "ACTIVE"
         self.loss_halt_day_ns = 0         # IST midnight of the day the daily loss limit halted
         self.flattening = False
@@ -111,7 +113,7 @@ class OrderEngine(BrokerActions):
         self._catchup_seq = 0             # after restore: settle again at this tick, not before
         self._wake = 0
         self._sweep_wake = 0
-        self._deferred = False
+        self._deferred: set[str] = set()  # exchanges whose placements the throttle deferred
         # Set when the broker refused our session (a dead token): nothing is sent, looked up or
         # polled but one probe every probe interval, until a call goes through again (a new token,
         # a new process). Not journaled: it is a fact about this process's session.
@@ -279,7 +281,8 @@ class OrderEngine(BrokerActions):
         self._settle(seq, intents=True)
 
     def _settle(self, seq: int, *, intents: bool) -> None:
-        self._seq, self._deferred = seq, False
+        self._seq = seq
+        self._deferred.clear()
         self._new_day()
         for ev in self._broker_reports():
             if isinstance(ev, BrokerTrade):
@@ -386,8 +389,8 @@ class OrderEngine(BrokerActions):
         now = self._now()
         # The next session boundary, and the next IST midnight (the day's P&L starts again).
         wake = min(self.limits.next_boundary_ns(now), ist_midnight_ns(now) + DAY_NS)
-        if self._deferred:
-            wake = min(wake, self.throttle.next_free_ns(now))
+        for venue in self._deferred:
+            wake = min(wake, self.throttle.next_free_ns(now, venue))
         if self._sweep_wake:
             wake = min(wake, self._sweep_wake)
         for order in self.book.unresolved():
@@ -564,7 +567,7 @@ class OrderEngine(BrokerActions):
                 self.exposure.apply_fill(msg.instrument, msg.side, msg.qty, msg.price, msg.fees_inr)
         elif isinstance(msg, OrderSubmitting):
             order = self.book.apply(msg)
-            self.throttle.record(msg.ts_event_ns)
+            self.throttle.record(msg.ts_event_ns, self._exchanges[msg.instrument])
             self.desk.attach(order)
             self._touch(order)
         elif isinstance(msg, _BOOK_ONLY):

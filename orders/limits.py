@@ -64,6 +64,7 @@ class RiskLimits:
     enforce_session: bool = True
     leg_prices: str = "fill"          # stop and target from the entry's fill, or "signal"
     max_intent_age_ms: int = 2000     # market time from an intent's tick to its risk check
+    venue_rate_per_sec: int = 0       # placements a second per exchange/segment (0: not limited)
 
     @classmethod
     def from_config(cls, risk) -> "RiskLimits":

@@ -203,6 +203,7 @@ class RiskGate:
         self.circuit_lo = np.zeros(n, np.float64)
         self.circuit_hi = np.zeros(n, np.float64)
         self._n = len(instruments)
+        self._exchanges = [e.decode() for e in instruments["exchange"]]
         self._req = np.zeros(1, CHECK_DTYPE)
 
     def set_circuit_limits(self, instrument: int, lower: float, upper: float) -> None:
@@ -236,7 +237,8 @@ class RiskGate:
             intent.stop_loss, intent.target, k if known else -1, 1 if duplicate else 0,
             TRADING_STATE_CODES.get(trading_state, STATE_HALTED), phase, clock_ns,
             self.n_slices(k, intent.qty) if known else 1, book.n_working,
-            *throttle.counts(clock_ns), pos_qty, pending_buy, pending_sell,
+            *throttle.counts(clock_ns, self._exchanges[k] if known else ""), pos_qty, pending_buy,
+            pending_sell,
             exposure.gross_exposure(), pending_gross, day_pnl, intent.ts_event_ns)
         code = int(check_entry(self.limits.params, self._req, self.tick_size, self.lot_size,
                                self.freeze_qty, self.circuit_lo, self.circuit_hi,

@@ -24,6 +24,7 @@ from benchmarks.pipeline import base_config, counters, outcome, replay_run, stag
 
 LIVE_EXTRA_S = 180.0    # startup, stop and the run report on top of the paced replay itself
 LIFTED_RISK = {"max_open_orders": 1_000_000, "rate_per_sec": 1_000_000, "rate_per_min": 10_000_000,
+               "ops_threshold": 1_250_000,      # the per-exchange second (less its 20 % margin) too
                "rate_per_day": 100_000_000, "max_position_qty": 1_000_000, "max_order_qty": 1_000_000,
                "max_gross_exposure_inr": 1e15, "max_order_notional_inr": 1e15, "daily_loss_limit_inr": 1e15}
 

@@ -85,7 +85,7 @@ def overrides(path: str, venue: str) -> dict:
         # Nothing that depends on fill timing may decide an order: no limit binds.
         "risk": {"entry_cutoff": "15:09", "square_off": "15:10", "session_end": "15:30",
                  "max_open_orders": 1000, "rate_per_sec": 100, "rate_per_min": 1000, "rate_per_day": 5000,
-                 "daily_loss_limit_inr": 1e9},
+                 "ops_threshold": 125, "daily_loss_limit_inr": 1e9},     # 100/s per exchange too
     }
 
 

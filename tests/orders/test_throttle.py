@@ -90,3 +90,24 @@ def test_throttle_venue_window_keeps_exact_counts_after_pruning_old_entries():
         th.record(T0 + i * 300_000_000, "NSE")
     last = T0 + 49 * 300_000_000
     assert th.venue_count(last, "NSE") == 4          # 13.8, 14.1, 14.4, 14.7 s
+
+
+def test_engine_throttles_each_exchange_to_its_own_rate_and_exits_wait_for_their_venue(make_desk):
+    """The retail-algo threshold is per exchange/segment: NSE's second fills up without holding
+    back BSE's orders, and a deferred exit on NSE is woken when NSE has room again."""
+    from common.messages import OrderDenied, OrderSubmitting
+    from orders.limits import RiskLimits
+    from orders.risk import CODES
+    from tests.orders.stubs import Tape, instruments, intent, of_type
+    rows = instruments(2)
+    rows["exchange"] = [b"NSE", b"BSE"]
+    limits = RiskLimits(enforce_session=False, rate_per_sec=10, venue_rate_per_sec=2,
+                        leg_prices="signal")
+    desk, tape = make_desk(rows=rows, limits=limits), Tape(step_ms=10)
+    tape.add(0, 100.0)
+    tape.add(1, 200.0)
+    desk.run(tape, [intent(1, instrument=0, qty=1, strategy=s) for s in ("a", "b", "c")] +
+             [intent(2, instrument=1, qty=1, strategy="d")])
+    denied = of_type(desk.events, OrderDenied)
+    assert [(m.intent_id, m.reason_code) for m in denied] == [("c:0:1", CODES["RATE_PER_SEC"])]
+    assert [m.instrument for m in of_type(desk.events, OrderSubmitting)] == [0, 0, 1]
