@@ -301,6 +301,13 @@ class BracketDesk:
                 self.through_market.add(b.intent_id)
             if refused or through or any(o.order_type == "MARKET" for o in stops):
                 return self._exit_now(b, stops, targets, want, cap)
+            if any(o.filled_qty > 0 for o in stops):
+                # The stop triggered (it is filling, maybe in parts on a thin book): the bracket
+                # leaves there, so the target goes now. Left working for the stop's unfilled rest,
+                # a turn up through it would fill both for the same shares.
+                return [Cancel(o.client_order_id, "the stop triggered: the target is not needed")
+                        for o in targets if o.working and o.status != sm.CANCEL_PENDING
+                        and o.broker_order_id] + _resize(stops, want, cap, self._stop_leg(b, stop))
             if working and self._through(b, stop):
                 # Not re-priced through the market (the exchange would refuse the modify): the
                 # working stop keeps its trigger, and a leg grown for a later fill goes beside it.

@@ -6,15 +6,12 @@ A triggered SL-M stop of 3 fills 1 a tick; the target is shrunk to what the stop
 last 1 and the target's 1 fill on one tick — 4 out for 3 in, a naked short of 1.
 """
 
-import pytest
 
 from common.messages import OrderFilled
 from orders.limits import RiskLimits
 from tests.orders.stubs import Tape, intent, of_type
 
 
-@pytest.mark.xfail(strict=True, reason="a target shrunk to the triggered stop's unfilled rest stays "
-                   "working beside it: both fill (4 exits for a 3 entry, a naked short of 1)")
 def test_oco_when_a_triggered_stop_fills_in_parts_and_the_price_turns_through_the_target_then_exits_never_exceed_the_entry(make_desk):
     desk, tape = make_desk(limits=RiskLimits(enforce_session=False, leg_prices="signal"),
                            max_fill_qty_per_tick=1), Tape()
