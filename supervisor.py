@@ -316,9 +316,10 @@ class LocalKiteVenue(LocalVenue):
 
 
 class LocalUpstoxVenue(LocalVenue):
-    """broker.upstox.local_server: Market Data Feed V3 (authorize + protobuf websocket) out, Upstox
-    REST orders in. The order server is both host and order_host (the SDK picks one by path); the
-    feed's authorize call goes to feed.upstox.host. Both take the local access token."""
+    """broker.upstox.local_server: Market Data Feed V3 (authorize + protobuf websocket) and the portfolio
+    stream's order updates (authorize + JSON websocket) out, Upstox REST orders in. The order server
+    is both host and order_host (the SDK picks one by path); the feeds' authorize calls go to
+    feed.upstox.host. Both take the local access token."""
 
     name = "upstox"
 
@@ -331,8 +332,10 @@ class LocalUpstoxVenue(LocalVenue):
         from feed.localserver.upstox_feed import UpstoxFeedServer
         from orders.brokers.upstox.credentials import LOCAL_ACCESS_TOKEN
 
-        return UpstoxFeedServer(access_token=LOCAL_ACCESS_TOKEN, tick_provider=self._provide,
-                                interval_s=self.INTERVAL_S)
+        server = UpstoxFeedServer(access_token=LOCAL_ACCESS_TOKEN, tick_provider=self._provide,
+                                  interval_s=self.INTERVAL_S)
+        self.rest.exchange.on_order_change = server.send_order_update   # as Upstox: the portfolio stream
+        return server
 
     def _provide(self, keys):
         """Called by the feed server per interval (and per subscription): one quote per instrument, its

@@ -161,6 +161,9 @@ class UpstoxFeed(Section, kw_only=True):
     mode: Literal["ltpc", "full"] = "full"
     watchdog_s: PosFloat = 5.0
     reconnect_max_delay_s: PosFloat = 30.0
+    # With broker.name upstox, whatever the feed source: feed also runs Upstox's portfolio stream and
+    # forwards its order updates to orders (feed/sources/upstox/orderstream.py); polling stays on.
+    order_updates: bool = True
 
 
 class TickSanityConfig(Section, kw_only=True):

@@ -17,8 +17,10 @@ published next. A live source simply reconnects; its filter starts afresh.
 
 A live source whose socket also carries the user's order updates (Kite) hands them over through
 `order_updates()`; the stage publishes each as a BrokerOrderUpdate on its own PUB socket (topic
-`evt.broker.order.<source>`), for orders, which owns order state. Only such a source gets a zmq
-context: a sim or replay feed keeps its core to itself.
+`evt.broker.order.<source>`), for orders, which owns order state. With an Upstox broker the updates
+come by a socket of their own (Upstox's portfolio stream, feed/sources/upstox/orderstream.py), which
+the stage opens beside whatever tick source it reads. Only a stage with such updates gets a zmq
+context: a sim or replay feed for the paper broker keeps its core to itself.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from config.replaycheck import ReplayFileError
 from feed.replayfile import CsvAppender
 from feed.sanity import TickSanity
 from feed.sanity import warm as warm_sanity
-from feed.sources import make_source
+from feed.sources import make_order_source, make_source
 from feed.sources.base import EndOfFeed
 
 BATCH = 1024
@@ -64,12 +66,15 @@ class FeedStage:
         symbols = [self.instruments.symbol(i) for i in range(len(self.instruments))]
         self.recorder = CsvAppender(path, symbols) if path else None
         self.zmq = self.pub = None
+        self.order_source = make_order_source(ctx.config, ctx.secrets, self.source)
 
     def start(self) -> None:
         endpoint = self.ctx.endpoints.get(topics.PUB_FEED)
-        if endpoint and hasattr(self.source, "order_updates"):   # after pinning: StageRuntime.enter
+        if endpoint and self.order_source is not None:   # after pinning: StageRuntime.enter
             self.zmq = make_context()
             self.pub = Publisher(self.zmq, endpoint, "feed")
+            if self.order_source is not self.source:
+                self.order_source.open()
         warm_sanity(self.ctx.config.feed.sanity)
         delivered = self.writer.next_seq - 1   # ticks an earlier life of this stage already published
         if self.source.deterministic:
@@ -115,7 +120,7 @@ class FeedStage:
         if n:
             self._deliver(self.buf[:self.sanity.screen(self.buf[:n])])
         if self.pub is not None:
-            self.rt.count("order_updates", forward_order_updates(self.source, self.pub))
+            self.rt.count("order_updates", forward_order_updates(self.order_source, self.pub))
         self._report()
         return True
 
@@ -162,7 +167,9 @@ class FeedStage:
             self.rt.set_count(name, value)
         self._log_drops(drops)
         self.rt.set_count("reconnects", s.reconnects)
-        self.rt.set_count("dropped_text", s.extra.get("unparsed_text", 0))
+        stream = self.order_source if self.order_source not in (None, self.source) else None
+        self.rt.set_count("dropped_text", s.extra.get("unparsed_text", 0)
+                          + (stream.stats.extra["unparsed_text"] if stream is not None else 0))
         self.writer.heartbeat()
 
     def _log_drops(self, drops: dict) -> None:
@@ -178,6 +185,8 @@ class FeedStage:
 
     def close(self) -> None:
         self.source.close()
+        if self.order_source not in (None, self.source):
+            self.order_source.close()
         if self.pub is not None:
             self.pub.close()
         if self.zmq is not None:

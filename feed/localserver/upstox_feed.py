@@ -9,6 +9,10 @@
   ignored, as the SDK never sends them); `sub` answers with an initial_feed snapshot of the new keys,
   then every `interval_s` a live_feed message carries what `tick_provider(keys)` returns for the
   subscribed keys, each in its mode; a websocket ping every `ping_interval_s` (Upstox's only keepalive).
+- Portfolio stream (order updates): GET /v2/feed/portfolio-stream-feed/authorize (same envelope and
+  token check) hands out a single-use ws://HOST:PORT/upstox-developer-api/order-updates/feed URL
+  (the path of Upstox's documented sample); such a connection gets no market data, only what
+  `send_order_update(row)` pushes (an order-book row as Upstox's JSON text message), and pings.
 - Failure switches for tests: `go_silent()` (open connections get nothing more, not even pings, and
   are no longer read, so they answer no ping either: a hung server), `drop_connections()` (TCP abort, no
   close frame), `send_malformed()`, `send_binary(raw)`, `reject_token()` (the token stops working, as at
@@ -34,10 +38,13 @@ from websockets.http11 import Response
 from feed.localserver.wsserver import LocalWsServer, Session
 from feed.sources.upstox.decode import TYPE_INITIAL_FEED
 from feed.sources.upstox.encode import feed_response, market_info_message, truncated_message
+from feed.sources.upstox.orderstream import PORTFOLIO_AUTHORIZE_PATH, order_update_message
 from feed.sources.upstox.protocol import (AUTHORIZE_PATH, ERROR_INVALID_TOKEN, METHOD_UNSUB, authorize_response,
                                           error_response, parse_request)
 
 FEED_PATH = "/v3/feed/market-data-feed"
+PORTFOLIO_PATH = "/upstox-developer-api/order-updates/feed"
+_SOCKET_OF = {AUTHORIZE_PATH: FEED_PATH, PORTFOLIO_AUTHORIZE_PATH: PORTFOLIO_PATH}
 _ERROR_CODES = {429: "UDAPI10005", 500: "UDAPI100500", 503: "UDAPI100500"}
 
 
@@ -64,11 +71,12 @@ class UpstoxFeedServer(LocalWsServer):
         self._access_token = access_token
         self.ping_interval_s = ping_interval_s
         self.market_status = dict(market_status or {"NSE_EQ": "NORMAL_OPEN", "NSE_INDEX": "NORMAL_OPEN"})
-        self._codes: set[str] = set()
+        self._codes: dict[str, str] = {}     # single-use code -> the socket path it opens
         self._token_rejected = False
         self._failures: list[int] = []
         self.authorize_calls = self.authorize_rejected = 0
         self.sub_requests = self.text_requests_ignored = 0
+        self.order_updates_sent = 0
 
     @property
     def url(self) -> str:
@@ -80,6 +88,24 @@ class UpstoxFeedServer(LocalWsServer):
     def send_malformed(self) -> None:
         """A FeedResponse cut short inside a feed: undecodable."""
         self._broadcast(truncated_message())
+
+    def send_order_update(self, row: dict) -> None:
+        """Push one order-book row, as Upstox's portfolio stream does, to every order-update
+        connection; returns at once. Before start() or once stopping it is dropped: a client learns
+        the change from the order book."""
+        if self._loop is None:
+            return
+        message = order_update_message(row)
+        with self._lock:
+            sessions = [s for s in self._sessions if getattr(s, "portfolio", False) and not s.silent]
+            self.order_updates_sent += len(sessions)
+        for s in sessions:
+            coro = self._send(s, message)
+            try:
+                asyncio.run_coroutine_threadsafe(coro, self._loop)
+            except RuntimeError:   # the loop closed under us
+                coro.close()
+                return
 
     def reject_token(self) -> None:
         """From now on the access token is refused (401), as Upstox does once it expires."""
@@ -95,19 +121,18 @@ class UpstoxFeedServer(LocalWsServer):
 
     def _process_request(self, conn, request):
         parts = urlsplit(request.path)
-        if parts.path == AUTHORIZE_PATH:
-            return self._authorize(request)
-        if parts.path != FEED_PATH:
+        if parts.path in _SOCKET_OF:
+            return self._authorize(request, _SOCKET_OF[parts.path])
+        if parts.path not in (FEED_PATH, PORTFOLIO_PATH):
             return conn.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
         code = parse_qs(parts.query).get("code", [""])[0]
         with self._lock:
-            known = code in self._codes
-            self._codes.discard(code)     # single use
+            known = self._codes.pop(code, None) == parts.path     # single use, for its own socket
             if not known:
                 self.connections_rejected += 1
         return None if known else conn.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
 
-    def _authorize(self, request) -> Response:
+    def _authorize(self, request, socket_path: str) -> Response:
         with self._lock:
             self.authorize_calls += 1
             status = self._failures.pop(0) if self._failures else 0
@@ -118,18 +143,24 @@ class UpstoxFeedServer(LocalWsServer):
                 status = 401
             code = secrets.token_urlsafe(12)
             if status == 0:
-                self._codes.add(code)
+                self._codes[code] = socket_path
         if status == 401:
             return _json(401, error_response(ERROR_INVALID_TOKEN, "Invalid token used to access API"))
         if status:
             return _json(status, error_response(_ERROR_CODES.get(status, str(status)), "Injected failure"))
-        uri = f"ws://{self.host}:{self._port}{FEED_PATH}?requestId={uuid.uuid4()}&code={code}"
+        uri = f"ws://{self.host}:{self._port}{socket_path}?requestId={uuid.uuid4()}&code={code}"
         return _json(200, authorize_response(uri))
 
     # -- the websocket ----------------------------------------------------------------------------
 
+    def _new_session(self, conn) -> Session:
+        session = Session(conn)
+        session.portfolio = urlsplit(conn.request.path).path == PORTFOLIO_PATH
+        return session
+
     async def _greet(self, session: Session) -> None:
-        await self._send(session, market_info_message(self.market_status, _now_ms()))
+        if not session.portfolio:
+            await self._send(session, market_info_message(self.market_status, _now_ms()))
 
     def _stream_keys(self, modes: dict) -> list:
         return sorted(modes)
@@ -138,7 +169,7 @@ class UpstoxFeedServer(LocalWsServer):
         return feed_response(quotes, modes.__getitem__, current_ts_ms=_now_ms())
 
     async def _receive(self, session: Session, payload) -> None:
-        if isinstance(payload, str):
+        if isinstance(payload, str) or session.portfolio:   # the portfolio stream takes no requests
             self.text_requests_ignored += 1
             return
         await self._apply(session, payload)

@@ -25,3 +25,16 @@ def make_source(config, secrets):
 
         return UpstoxSource.from_config(config, secrets)
     raise ValueError(f"unknown feed source {feed.source!r}")
+
+
+def make_order_source(config, secrets, source):
+    """Where the user's pushed order updates come from, or None: the tick source itself when its
+    socket carries them (Kite's ticker), else Upstox's portfolio stream when the broker is Upstox
+    and feed.upstox.order_updates is on (whatever the tick source: sim, replay, upstox)."""
+    if hasattr(source, "order_updates"):
+        return source
+    if config.broker.name == "upstox" and config.feed.upstox.order_updates:
+        from feed.sources.upstox.orderstream import UpstoxOrderStream
+
+        return UpstoxOrderStream.from_config(config, secrets)
+    return None

@@ -1,4 +1,5 @@
-"""The whole pipeline against the local Upstox venue: Market Data Feed V3 in, Upstox REST orders out."""
+"""The whole pipeline against the local Upstox venue: Market Data Feed V3 and the portfolio stream's
+order updates in, Upstox REST orders out."""
 
 import os
 
@@ -27,4 +28,9 @@ def test_the_upstox_local_example_trades_through_the_upstox_sdk_end_to_end(tmp_p
     filled_at_venue = {str(ORDER_ID_BASE + int(r["boid"][1:])) for r in venue if r["k"] == "fill"}
     assert all(f["fill_id"].isdigit() for f in fills)
     assert {f["broker_order_id"] for f in fills} <= filled_at_venue
+    # The portfolio stream ran beside the market feed: the venue pushed its order changes, feed
+    # forwarded them, and fills reached orders through them before a poll saw them (a fill the poll
+    # saw first would have made its update a duplicate instead); none was journaled twice (above).
+    assert feed["order_updates"] > 0 and feed["dropped_text"] == 0
+    assert orders["updates_applied"] > 0 and orders["update_fills"] > 0
     assert p.leftovers() == {"segments": [], "sockets": []}

@@ -45,12 +45,13 @@ def check_host(host: str) -> str:
     return host.rstrip("/")
 
 
-def authorize_feed(host: str, access_token: str, timeout_s: float) -> str:
-    """The single-use websocket URL for one feed connection.
+def authorize_feed(host: str, access_token: str, timeout_s: float, path: str = AUTHORIZE_PATH) -> str:
+    """The single-use websocket URL for one feed connection (`path`: the market data feed's
+    authorize call, or the portfolio stream's, orderstream.py).
 
     Raises BrokerFatal or BrokerRetryable (see the module docstring); never returns an empty URL.
     """
-    url = check_host(host) + AUTHORIZE_PATH
+    url = check_host(host) + path
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {access_token}",
                                                    "Accept": "application/json"})
     where = urlsplit(url).netloc

@@ -37,9 +37,15 @@ log = logging.getLogger(__name__)
 
 
 class UpstoxConnection:
-    def __init__(self, source, keys, options, authorize):
-        """`authorize()` returns a fresh socket URL or raises BrokerFatal / BrokerRetryable."""
-        self.source, self.keys, self.options = source, list(keys), options
+    def __init__(self, source, keys, options, authorize, *, what: str = "upstox feed"):
+        """`authorize()` returns a fresh socket URL or raises BrokerFatal / BrokerRetryable.
+
+        `keys` None: a push-only socket (the portfolio stream, orderstream.py) that subscribes to
+        nothing and may say nothing for hours; a pong to our ping, which goes out only after
+        watchdog_s / 3 of being connected, then proves the connection worked and resets the backoff.
+        `what` names the socket in logs and in the thread's name."""
+        self.source, self.options, self.what = source, options, what
+        self.keys = None if keys is None else list(keys)
         self._authorize = authorize
         self.watchdog = Watchdog(options.watchdog_s)
         self.backoff = Backoff(options.reconnect_initial_s, options.reconnect_max_delay_s,
@@ -51,7 +57,7 @@ class UpstoxConnection:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True, name="upstox-feed")
+        self._thread = threading.Thread(target=self._run, daemon=True, name=self.what.replace(" ", "-"))
         self._thread.start()
 
     def stop(self, grace_s: float) -> bool:
@@ -77,18 +83,18 @@ class UpstoxConnection:
             while not self._stop.wait(self.backoff.next_delay_s()):
                 if self.backoff.exhausted:
                     self.source.fail(BrokerRetryable(
-                        f"Upstox feed gave up after {self.backoff.failures} failed connection attempts; "
+                        f"{self.what} gave up after {self.backoff.failures} failed connection attempts; "
                         "restart the feed to try again"))
                     return
                 ws = self._connect()
                 if ws is not None:
                     self._session(ws)
         except BrokerFatal as e:
-            log.error("upstox feed stopped", extra={"fields": {"error": str(e)}})
+            log.error(f"{self.what} stopped", extra={"fields": {"error": str(e)}})
             self.source.fail(e)
         except Exception as e:  # noqa: BLE001 - a bug must reach read(), not end the feed silently
-            log.exception("upstox feed thread failed")
-            self.source.fail(StageError(f"Upstox feed thread failed: {type(e).__name__}: {e}"))
+            log.exception(f"{self.what} thread failed")
+            self.source.fail(StageError(f"{self.what} thread failed: {type(e).__name__}: {e}"))
 
     def _connect(self) -> websocket.WebSocket | None:
         """Authorize and open the socket; None (and one more backoff step) on a retryable failure."""
@@ -97,7 +103,7 @@ class UpstoxConnection:
         except BrokerRetryable as e:
             self.backoff.failed()
             self.source.count("authorize_failures")
-            log.warning("upstox feed authorize failed; retrying", extra={"fields": {"error": str(e)}})
+            log.warning(f"{self.what} authorize failed; retrying", extra={"fields": {"error": str(e)}})
             return None
         try:
             ws = websocket.create_connection(url, timeout=self.options.connect_timeout_s,
@@ -107,7 +113,7 @@ class UpstoxConnection:
             self.source.count("connect_failures")
             # Never the URL: its `code` is a credential. A refused upgrade carries only a status.
             status = getattr(e, "status_code", None)
-            log.warning("upstox feed socket did not open; retrying",
+            log.warning(f"{self.what} socket did not open; retrying",
                         extra={"fields": {"error": type(e).__name__, "http_status": status}})
             return None
         return ws
@@ -120,16 +126,17 @@ class UpstoxConnection:
             if clean:
                 return
             ws.settimeout(self.watchdog.poll_interval_s())
-            ws.send_binary(subscription_message(self.keys, self.options.mode))
+            if self.keys is not None:
+                ws.send_binary(subscription_message(self.keys, self.options.mode))
             reconnect = self.opens > 0
             self.opens += 1
             self.source.on_opened(reconnect)
             self.watchdog.arm()
-            log.info("upstox feed subscribed", extra={"fields": {"keys": len(self.keys),
-                                                                 "mode": self.options.mode, "reconnect": reconnect}})
+            log.info(f"{self.what} open", extra={"fields": {"keys": len(self.keys or ()),
+                                                          "reconnect": reconnect}})
             clean = self._receive(ws)
         except (WebSocketException, OSError) as e:
-            log.warning("upstox feed socket failed", extra={"fields": {"error": type(e).__name__}})
+            log.warning(f"{self.what} socket failed", extra={"fields": {"error": type(e).__name__}})
         finally:
             self.watchdog.disarm()
             self.backoff.failed()   # even a working feed waits one initial step before redialling
@@ -148,7 +155,7 @@ class UpstoxConnection:
                 pass
             except (WebSocketException, OSError) as e:
                 if not self._stop.is_set():
-                    log.warning("upstox feed connection lost", extra={"fields": {"error": type(e).__name__}})
+                    log.warning(f"{self.what} connection lost", extra={"fields": {"error": type(e).__name__}})
                 return self._stop.is_set()
             else:
                 self.watchdog.feed()
@@ -156,7 +163,7 @@ class UpstoxConnection:
                     return False
             if self.watchdog.expired():
                 self.source.count("watchdog_trips")
-                log.warning("upstox feed silent; dropping the connection to reconnect",
+                log.warning(f"{self.what} silent; dropping the connection to reconnect",
                             extra={"fields": {"watchdog_s": self.watchdog.timeout_s}})
                 return False
             now = time.monotonic()
@@ -174,11 +181,14 @@ class UpstoxConnection:
             self.source.count("pings")
         elif opcode == ABNF.OPCODE_PONG:
             self.source.count("pongs")
+            if self.keys is None:
+                self.backoff.reset()   # push-only: a connection that lasted to our ping worked
         elif opcode == ABNF.OPCODE_TEXT:
-            self.source.count("text_messages")   # V3 speaks protobuf only; nothing to decode
+            if self.source.on_text(frame.data):
+                self.backoff.reset()
         elif opcode == ABNF.OPCODE_CLOSE:
             code = int.from_bytes(frame.data[:2], "big") if len(frame.data) >= 2 else None
-            log.warning("upstox feed closed by the server", extra={"fields": {"code": code}})
+            log.warning(f"{self.what} closed by the server", extra={"fields": {"code": code}})
             return False
         return True
 

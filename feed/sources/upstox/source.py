@@ -48,6 +48,21 @@ class UpstoxFeedOptions:
     buffer_rows: int = 1 << 16            # ticks held for read(); the oldest go first when full
 
 
+def connection_settings(config, secrets) -> tuple[str, str]:
+    """(REST host of the authorize calls, access token) for Upstox's sockets, from `feed.upstox` and
+    `broker.upstox`: the token from UPSTOX_ACCESS_TOKEN, or the local server's fixed token when
+    broker.upstox.local_server is true (then a host is required). UPSTOX_API_KEY is not needed: the
+    sockets authorize with the bearer token alone."""
+    broker = config.broker.upstox
+    host = config.feed.upstox.host or broker.host   # feed.upstox.host: a feed server apart from the REST host
+    if broker.local_server:
+        if not host:
+            raise ConfigError("is required when broker.upstox.local_server is true (the local "
+                              "server's http://127.0.0.1:PORT)", path="broker.upstox.host")
+        return host, LOCAL_ACCESS_TOKEN
+    return host or DEFAULT_HOST, secrets.require("UPSTOX_ACCESS_TOKEN")
+
+
 class UpstoxSource(LiveSource):
     name = "upstox"
 
@@ -65,19 +80,10 @@ class UpstoxSource(LiveSource):
 
     @classmethod
     def from_config(cls, config, secrets) -> "UpstoxSource":
-        """From `feed.upstox` and `broker.upstox`; the token from UPSTOX_ACCESS_TOKEN, or the local
-        server's fixed token when broker.upstox.local_server is true (then broker.upstox.host is required).
-        UPSTOX_API_KEY is not needed: the feed authorizes with the bearer token alone."""
+        """From `feed.upstox` and `broker.upstox` (the token and host: `connection_settings`)."""
         feed, broker = config.feed.upstox, config.broker.upstox
-        host = feed.host or broker.host     # feed.upstox.host: a feed server apart from the REST host
-        if broker.local_server:
-            if not host:
-                raise ConfigError("is required when broker.upstox.local_server is true (the local "
-                                  "server's http://127.0.0.1:PORT)", path="broker.upstox.host")
-            token = LOCAL_ACCESS_TOKEN
-        else:
-            token = secrets.require("UPSTOX_ACCESS_TOKEN")
-        options = UpstoxFeedOptions(host=host or DEFAULT_HOST, mode=feed.mode, watchdog_s=feed.watchdog_s,
+        host, token = connection_settings(config, secrets)
+        options = UpstoxFeedOptions(host=host, mode=feed.mode, watchdog_s=feed.watchdog_s,
                                     reconnect_initial_s=min(0.5, feed.reconnect_max_delay_s),
                                     reconnect_max_delay_s=feed.reconnect_max_delay_s,
                                     authorize_timeout_s=broker.timeout_s)
@@ -129,6 +135,11 @@ class UpstoxSource(LiveSource):
         n = self._decoder.decode(payload, self._scratch, mono_ns(), now_ns())
         self._deliver(n)
         return n > 0 or self.stats.dropped_malformed == malformed
+
+    def on_text(self, payload) -> bool:
+        """V3 speaks protobuf only: a text frame is counted, never decoded."""
+        self.count("text_messages")
+        return False
 
     def on_opened(self, reconnect: bool) -> None:
         if reconnect:

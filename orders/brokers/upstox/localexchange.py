@@ -5,6 +5,14 @@ The paper broker, its lock, the id numbering (paper "P000000042" is Upstox "2600
 the books are orders/brokers/localbook.py, shared with Kite. The product of each order lives in
 memory and falls back to "I" after a reopen. Errors are `UpstoxError(http status, errorCode,
 message)`, rendered by the server as Upstox's error envelope.
+
+Order updates: `on_order_change(row)`, when set, hears every change Upstox's portfolio stream would
+push (the venue wires it to the local feed server's `send_order_update`): unlike Kite, Upstox pushes
+placements too, starting with the transitional "put order req received", then each fill, cancel,
+modification and rejection, each as the order's order-book row. Rows are taken under the lock and
+announced after it is released, so a callback that sends on a socket never stalls the HTTP threads
+or the matching; two threads may announce out of order, as Upstox's own pushes can arrive, which
+the client's diff absorbs (a final state stays final, a filled quantity never shrinks).
 """
 
 from orders import statemachine as sm
@@ -36,6 +44,8 @@ class LocalUpstoxExchange(LocalBook):
                          slippage_ticks=slippage_ticks)
         self._by_key = {r["broker_key"].decode(): i for i, r in enumerate(self.rows) if r["broker_key"]}
         self._product: dict[str, str] = {}
+        self.on_order_change = None      # callable(row: dict), see the module docstring
+        self._changed: list[str] = []    # paper ids changed under the lock, announced after it
 
     # ---------------------------------------------------------------- orders
 
@@ -44,7 +54,10 @@ class LocalUpstoxExchange(LocalBook):
         with self.lock:
             ack = self._paper_call("place", req)
             self._product[ack.broker_order_id] = product
-            self.paper.poll_events()
+            self._changed.append(ack.broker_order_id)
+            received = self._received_row(ack.broker_order_id)
+            rows = self._take_changes()
+        self._announce(([received] if received else []) + rows)
         return {"order_ids": [self.wire_order_id(ack.broker_order_id)]}
 
     def modify(self, body: dict) -> dict:
@@ -57,6 +70,9 @@ class LocalUpstoxExchange(LocalBook):
             trigger = float(body.get("trigger_price") or 0) or None
             qty = int(body["quantity"]) if body.get("quantity") else None
             self._paper_call("modify", boid, qty, price, trigger)
+            self._changed.append(boid)
+            rows = self._take_changes()
+        self._announce(rows)
         return {"order_id": body["order_id"]}
 
     def cancel(self, order_id: str) -> dict:
@@ -64,6 +80,9 @@ class LocalUpstoxExchange(LocalBook):
         with self.lock:
             self._paper_order(boid)
             self._paper_call("cancel", boid)
+            self._changed.append(boid)
+            rows = self._take_changes()
+        self._announce(rows)
         return {"order_id": order_id}
 
     def positions(self) -> list[dict]:
@@ -77,7 +96,35 @@ class LocalUpstoxExchange(LocalBook):
             while i < n:
                 i = self.paper.on_ticks(ticks, i, n) + 1
             self._record_ticks(ticks)
-            self.paper.poll_events()      # drained: nobody here hears order updates
+            rows = self._take_changes()
+        self._announce(rows)
+
+    # ---------------------------------------------------------------- order updates
+
+    def _take_changes(self) -> list[dict]:
+        """Under the lock: the rows of the orders changed since the last call, each once, in the order
+        of their first change (fills are the paper broker's events, the rest are noted where they
+        happen). The paper broker's events are drained either way."""
+        changed = self._changed + [ev.broker_order_id for ev in self.paper.poll_events()]
+        self._changed = []
+        if not changed or self.on_order_change is None:
+            return []
+        orders = {o.broker_order_id: o for o in self.paper.orders()}
+        return [self._order_row(orders[boid]) for boid in dict.fromkeys(changed)]
+
+    def _received_row(self, boid: str) -> dict | None:
+        """Under the lock: the first update Upstox pushes for a new order, before the exchange has it."""
+        if self.on_order_change is None:
+            return None
+        order = self._paper_order(boid)
+        return self._order_row(order) | {"status": "put order req received", "filled_quantity": 0,
+                                         "average_price": 0.0, "pending_quantity": order.qty,
+                                         "exchange_order_id": "", "status_message": None}
+
+    def _announce(self, rows: list[dict]) -> None:
+        callback = self.on_order_change
+        for row in rows if callback is not None else ():
+            callback(row)
 
     # ---------------------------------------------------------------- rendering
 

@@ -18,6 +18,7 @@ import datetime as dt
 from typing import Annotated
 
 import msgspec
+import orjson
 
 from common.clock import IST, NS_PER_S
 from orders import statemachine as sm
@@ -142,6 +143,24 @@ def order_from_row(row: dict, index_of_key: dict) -> BrokerOrder | None:
                        SIDE_OF.get(r.transaction_type, 0), r.quantity or 0, r.order_type or "",
                        r.price or 0.0, r.trigger_price or 0.0, otrade_status(r.status, filled), filled,
                        r.average_price or 0.0, r.status_message or "")
+
+
+def order_from_update(payload: str | bytes, index_of_key: dict) -> BrokerOrder | None:
+    """An order update the portfolio stream pushed (JSON text: the order-book row plus update_type,
+    user_id and instrument_key) as a BrokerOrder; None when it is not a JSON object with
+    update_type "order" and an order_id that validates, or not for one of our instruments."""
+    try:
+        msg = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(msg, dict) or msg.get("update_type") != "order" or not order_id_of(msg):
+        return None
+    if not msg.get("instrument_token"):   # both are sent; instrument_key is the newer spelling
+        msg["instrument_token"] = msg.get("instrument_key")
+    try:
+        return order_from_row(msg, index_of_key)
+    except BadRow:   # e.g. "quantity": "ten", "filled_quantity": -1
+        return None
 
 
 def trade_from_row(row: dict, index_of_key: dict, client_ids: dict) -> BrokerTrade | None:
