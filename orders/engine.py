@@ -174,7 +174,7 @@ class OrderEngine(BrokerActions):
         """
         if state not in TRADING_STATES:
             raise ValueError(f"trading state must be one of {TRADING_STATES}, got {state!r}")
-        if state != self.trading_state:
+        if state != self.trading_state or self._outlives_the_day(state, reason):
             self._seq = self._last_tick()
             self._set_state(state, reason)
             self._settle(self._seq, intents=False)
@@ -182,8 +182,19 @@ class OrderEngine(BrokerActions):
     def halt(self, reason: str) -> None:
         """HALTED, journaled, without acting on it now: for a stage that cannot reach its broker to
         finish recovery (restore has run, resolve_in_doubt has not)."""
-        if self.trading_state != "HALTED":
+        if self.trading_state != "HALTED" or self._outlives_the_day("HALTED", reason):
             self._set_state("HALTED", reason)
+
+    @property
+    def halt_ends_with_day(self) -> bool:
+        """HALTED by the daily loss limit only: the next IST day trades again."""
+        return self.trading_state == "HALTED" and bool(self.loss_halt_day_ns)
+
+    def _outlives_the_day(self, state: str, reason: str) -> bool:
+        """A halt for another reason arriving while the loss limit holds trading HALTED: journaled,
+        so it is not lifted with the loss limit the next morning."""
+        return (state == "HALTED" and self.halt_ends_with_day
+                and not reason.startswith(LOSS_LIMIT_REASON))
 
     def flatten_all(self, reason: str = "") -> None:
         """Cancel every working order and close every position (brackets stop managing them)."""
@@ -331,8 +342,9 @@ class OrderEngine(BrokerActions):
         every lookup and every poll but one probe each probe interval."""
         self.broker_down = self.broker_down or str(e)
         self._next_probe_ns = self._wall_ns() + self._probe_interval_ns
-        if self.trading_state != "HALTED":
-            self._set_state("HALTED", f"broker fatal error: {e}")
+        reason = f"broker fatal error: {e}"
+        if self.trading_state != "HALTED" or self._outlives_the_day("HALTED", reason):
+            self._set_state("HALTED", reason)
 
     def _sweeping(self) -> bool:
         return self.flattening or self.limits.phase(self.exposure.clock_ns) >= PHASE_SQUARE_OFF

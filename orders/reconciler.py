@@ -111,6 +111,8 @@ class Reconciler:
         if self.engine.trading_state != "HALTED":
             self.halted_by_us = True
             self.engine.set_trading_state("HALTED", self.reason())
+        elif self.engine.halt_ends_with_day:      # outlives the day's loss-limit halt (not ours to lift)
+            self.engine.set_trading_state("HALTED", self.reason())
 
     def reason(self) -> str:
         shown = "; ".join(d.describe() for d in self.outstanding[:SHOWN_IN_REASON])

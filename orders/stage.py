@@ -334,7 +334,8 @@ class OrdersStage:
             self.rt.set_count(counter, counts.get(key, 0))
 
     def _follow_supervisor(self) -> None:
-        if self.rt.trading_state == st.HALTED and self.engine.trading_state != "HALTED":
+        if self.rt.trading_state == st.HALTED and (self.engine.trading_state != "HALTED"
+                                                   or self.engine.halt_ends_with_day):
             self.engine.set_trading_state("HALTED", "supervisor halted trading (a critical stage failed)")
         row = self.rt.table.row("signals")
         silent = mono_ns() - int(row["heartbeat_ns"]) > SIGNALS_SILENT_NS and int(row["state"]) != st.READY

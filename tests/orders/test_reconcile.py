@@ -87,6 +87,7 @@ class FakeEngine:
         self.qty = {}
         self.trading_state = "ACTIVE"
         self.states = []
+        self.halt_ends_with_day = False          # HALTED by the daily loss limit only
 
     def positions(self):
         return {k: (v, 0.0, 0.0) for k, v in self.qty.items()}
@@ -251,3 +252,16 @@ def test_reconciler_cancel_unknown_when_the_broker_cannot_list_orders_then_nothi
     broker.fail = BrokerRetryable("HTTP 503")
     r = reconciler(tmp_path, engine, broker, clock, on_start=False)
     assert r.cancel_unknown() == 0 and "503" in r.error and broker.canceled == []
+
+
+def test_reconciler_when_the_loss_limit_holds_halted_then_a_difference_journals_its_own_halt(tmp_path):
+    """A loss-limit halt ends with its IST day; a broker difference must not end with it."""
+    engine, broker, clock = FakeEngine(), FakeBroker(), Clock()
+    engine.trading_state, engine.halt_ends_with_day = "HALTED", True
+    broker.rows = [broker_order("EPLANTED")]
+    r = reconciler(tmp_path, engine, broker, clock)
+    r.check()
+    r.check()
+    assert engine.states and engine.states[-1][0] == "HALTED" and "EPLANTED" in engine.states[-1][1]
+    r.adopt()
+    assert engine.trading_state == "HALTED"          # not ours to lift: the day's loss limit holds

@@ -5,8 +5,6 @@ HALTED: the engine records nothing (the state is already HALTED) and the next mo
 halt as if only the loss limit had been there.
 """
 
-import pytest
-
 from common.errors import BrokerFatal
 from common.messages import TradingStateChanged
 from tests.orders.stubs import Tape, intent, of_type
@@ -39,8 +37,6 @@ def loss_halted(make_desk, **kw):
     return desk, tape
 
 
-@pytest.mark.xfail(strict=True, reason="an operator halt while the loss limit holds HALTED is a "
-                   "no-op (set_trading_state skips same state), so _new_day lifts it next morning")
 def test_operator_halt_during_a_loss_limit_halt_when_the_next_day_starts_then_trading_stays_halted(make_desk):
     desk, tape = loss_halted(make_desk)
     desk.engine.set_trading_state("HALTED", "operator: stop for today and tomorrow")
@@ -49,8 +45,6 @@ def test_operator_halt_during_a_loss_limit_halt_when_the_next_day_starts_then_tr
     assert desk.engine.trading_state == "HALTED"
 
 
-@pytest.mark.xfail(strict=True, reason="a broker fatal error while the loss limit holds HALTED sets "
-                   "no halt of its own; the next morning's loss-limit reset makes trading ACTIVE")
 def test_broker_fatal_during_a_loss_limit_halt_when_the_next_day_starts_then_trading_stays_halted(make_desk):
     holder = {}
 
