@@ -246,7 +246,7 @@ class BracketDesk:
             if self._finished(b, book):
                 del self.active[b.intent_id]
         if halted:
-            actions += [Cancel(o.client_order_id, "trading halted") for o in book.working()
+            actions += [Cancel(o.client_order_id, "no new entries") for o in book.working()
                         if o.role == ENTRY and o.broker_order_id and o.status != sm.CANCEL_PENDING]
         return actions
 

@@ -51,7 +51,7 @@ from orders.brackets import BracketDesk, Cancel, coid_of, plan_sweep
 from orders.brokers.base import BrokerTrade
 from orders.exposure import NEVER_NS, Exposure, apply_ticks, scan_events
 from orders.fees import FeeSchedule
-from orders.limits import PHASE_SQUARE_OFF, RiskLimits
+from orders.limits import PHASE_NO_ENTRY, PHASE_SQUARE_OFF, RiskLimits
 from orders.risk import RiskGate, describe
 from orders.throttle import Throttle
 
@@ -379,10 +379,15 @@ class OrderEngine(BrokerActions):
                 cancels = [a for a in actions if isinstance(a, Cancel)]
                 changed = self._act(cancels or actions, first_only=False)
             else:
-                changed = self._act(self.desk.plan(self.book, self.trading_state == "HALTED"),
-                                    first_only=True)
+                changed = self._act(self.desk.plan(self.book, self._no_entries()), first_only=True)
             if not changed:
                 break
+
+    def _no_entries(self) -> bool:
+        """HALTED, or past the entry cut-off: working entries are canceled and no missing entry
+        slice is sent (a LIMIT entry resting at 15:00 must not open a position at 15:05)."""
+        return (self.trading_state == "HALTED"
+                or self.limits.phase(self.exposure.clock_ns) >= PHASE_NO_ENTRY)
 
     def _act(self, actions: list, *, first_only: bool) -> bool:
         """Execute actions in order (up to the first that emitted an event when `first_only`);

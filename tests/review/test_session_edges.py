@@ -1,7 +1,6 @@
 """Session edges: an entry at the exact cut-off second, and a LIMIT entry still working at the
 cut-off (the README: "no entry ... after the cut-off")."""
 
-import pytest
 
 from common.messages import OrderDenied, OrderFilled, OrderSubmitting
 from tests.orders.stubs import Tape, intent, ist_ns, of_type
@@ -18,8 +17,6 @@ def test_entry_when_raised_at_the_exact_cut_off_second_then_it_is_denied_and_a_n
     assert denied.instrument == 1 and denied.reason.startswith("AFTER_ENTRY_CUTOFF")
 
 
-@pytest.mark.xfail(strict=True, reason="a LIMIT entry working at the entry cut-off is not canceled: "
-                   "it can still fill and open a position between 15:00 and the 15:10 square-off")
 def test_limit_entry_when_still_working_at_the_cut_off_then_it_opens_no_position_after_it(make_desk):
     desk, tape = make_desk(limits=session_limits(leg_prices="signal")), Tape()
     seq = tape.add(0, 100.0, at_ns=ist_ns(14, 59, 59))
