@@ -41,16 +41,18 @@ simply finishes whatever the dead process had half done.
   can move its position each way (entries not yet filled, the open quantity a bracket's legs will
   close, square-off orders), which risk adds to the position before judging max_position_qty.
 
-Imports only the standard library, `common.ids`, the risk rounding kernel and the order book.
+Imports only the standard library, numpy, `common.ids`, the tick grid and the order book.
 """
 
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+import numpy as np
+
 from common.ids import client_order_id
+from common.pricegrid import round_away, round_nearest
 from orders import statemachine as sm
 from orders.book import CLOSE_ROLES, Order, OrderBook
-from common.pricegrid import round_away, round_nearest
 
 STOP, TARGET, ENTRY = "STOP", "TARGET", "ENTRY"
 LEG_PRICES = ("fill", "signal")
@@ -151,6 +153,7 @@ class BracketDesk:
         self.active: dict[str, Bracket] = {}
         self.touched: set[str] = set()     # active brackets whose plan may have changed
         self.through_market: set[str] = set()   # brackets whose stop went as a MARKET exit
+        self._sl_stops: list[Order] = []         # working SL stops, as of the last set_alerts
 
     def open(self, intent) -> Bracket:
         """Record an approved intent (a SignalRaised) as a bracket; rounding is ours to do.
@@ -301,6 +304,14 @@ class BracketDesk:
                 self.through_market.add(b.intent_id)
             if refused or through or any(o.order_type == "MARKET" for o in stops):
                 return self._exit_now(b, stops, targets, want, cap)
+            gapped = [o for o in working if o.order_type == "SL" and self._gapped(b, o)]
+            if gapped:
+                # The market went through the SL's limit by as much again: the limit will not fill
+                # and the position rides the gap. Cancel it (and the target); once confirmed, the
+                # stop is through the market and leaves as a MARKET exit (_exit_now).
+                return [Cancel(o.client_order_id, "the market gapped through the stop's limit")
+                        for o in gapped + [t for t in targets if t.working]
+                        if o.status != sm.CANCEL_PENDING and o.broker_order_id]
             if any(o.filled_qty > 0 for o in stops):
                 # The stop triggered (it is filling, maybe in parts on a thin book): the bracket
                 # leaves there, so the target goes now. Left working for the stop's unfilled rest,
@@ -335,6 +346,35 @@ class BracketDesk:
         leg = Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
                     -b.side, 0, "MARKET")
         return _resize(stops, want, cap, leg)
+
+    def set_alerts(self, book: OrderBook, lo, hi) -> None:
+        """Price alerts for the scan: where each working SL stop counts as gapped through its limit
+        (a tick beyond must be settled, so the stop becomes a MARKET exit at once)."""
+        lo[:] = -np.inf
+        hi[:] = np.inf
+        self._sl_stops = []
+        for o in book.working():
+            if o.role != STOP or o.order_type != "SL" or o.status == sm.CANCEL_PENDING:
+                continue
+            self._sl_stops.append(o)
+            gap = abs(o.trigger_price - o.price)
+            if o.side < 0:      # a sell stop, under a long: gapped below its limit
+                lo[o.instrument] = max(lo[o.instrument], o.price - gap)
+            else:
+                hi[o.instrument] = min(hi[o.instrument], o.price + gap)
+
+    def gapped_stops(self, book: OrderBook) -> list[str]:
+        """Brackets with a working SL stop the market has gapped through (to plan again now)."""
+        return [o.bracket_id for o in self._sl_stops if o.working and o.bracket_id in self.active
+                and self._gapped(self.active[o.bracket_id], o)]
+
+    def _gapped(self, b: Bracket, o: Order) -> bool:
+        """An SL leg's limit is behind the market by more than its own trigger-to-limit gap."""
+        if self._last_price is None:
+            return False
+        ltp = float(self._last_price[b.instrument])
+        gap = abs(o.trigger_price - o.price)
+        return ltp > 0 and (ltp - (o.price - b.side * gap)) * b.side < 0
 
     def _through(self, b: Bracket, stop: float) -> bool:
         """The last price is already at or beyond the stop: the exchange would trigger it at once."""

@@ -282,7 +282,8 @@ class OrderEngine(BrokerActions):
             wake, check_loss = self._wake, not self.flattening and len(ex.open_instr) > 0
         return scan_events(ticks, start, stop, ex.clock_ns, stop_seq, wake, check_loss,
                            -self.limits.daily_loss_limit_inr, ex.realised_net, ex.open_instr,
-                           ex.open_slot, ex.pos_qty, ex.avg_price, ex.last_price, ex.scratch_px)
+                           ex.open_slot, ex.pos_qty, ex.avg_price, ex.last_price, ex.scratch_px,
+                           ex.alert_lo, ex.alert_hi)
 
     def _on_tick(self, seq: int) -> None:
         if self._catchup_seq:
@@ -306,6 +307,8 @@ class OrderEngine(BrokerActions):
             if order.status == sm.IN_DOUBT and self._now() >= order.settled_ns + IN_DOUBT_RETRY_NS:
                 self._resolve(order, resend_journaled=True)
         self._check_loss()
+        for bracket_id in self.desk.gapped_stops(self.book):
+            self.desk.touch(bracket_id)
         self._plan_and_execute()
         while intents and self._pending and self._pending[0].tick_seq <= seq:
             self._on_intent(self._pending.pop(0))
@@ -410,6 +413,7 @@ class OrderEngine(BrokerActions):
             wake = min(wake, self.throttle.next_free_ns(now, venue))
         if self._sweep_wake:
             wake = min(wake, self._sweep_wake)
+        self.desk.set_alerts(self.book, self.exposure.alert_lo, self.exposure.alert_hi)
         for order in self.book.unresolved():
             if order.status == sm.IN_DOUBT:
                 wake = min(wake, order.settled_ns + IN_DOUBT_RETRY_NS)

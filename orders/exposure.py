@@ -11,8 +11,9 @@ Kernels (numba, over preallocated arrays; one array slot per instrument unless n
   seq.
 - `scan_events(...)`: READ-ONLY scan for the first tick in [start, stop) on which the engine has
   work: its seq reaches `stop_seq` (an intent is due), the market clock reaches `wake_ns` (a session
-  boundary, a deferred exit, an in-doubt retry), or (when `check_loss`) the day's P&L falls to
-  `loss_floor`. It prices open positions in `scratch_px` (one slot per open position) so the real
+  boundary, a deferred exit, an in-doubt retry), its price leaves its instrument's alert band
+  [`alert_lo`, `alert_hi`] (a working SL stop the market gapped through), or (when `check_loss`) the
+  day's P&L falls to `loss_floor`. It prices open positions in `scratch_px` (one slot per open position) so the real
   state is untouched: a paper fill found before that tick must be handled first, with the state as
   of the fill.
 - `pnl_of(...)`: realised-net plus mark-to-market over the open positions, in `open_instr` order;
@@ -64,7 +65,8 @@ def gross_of(open_instr, pos_qty, last_price):
 
 @njit(cache=True)
 def scan_events(ticks, start, stop, clock_ns, stop_seq, wake_ns, check_loss, loss_floor,
-                realised_net, open_instr, open_slot, pos_qty, avg_price, last_price, scratch_px):
+                realised_net, open_instr, open_slot, pos_qty, avg_price, last_price, scratch_px,
+                alert_lo, alert_hi):
     for j in range(open_instr.shape[0]):
         scratch_px[j] = last_price[open_instr[j]]
     clock = clock_ns
@@ -76,8 +78,10 @@ def scan_events(ticks, start, stop, clock_ns, stop_seq, wake_ns, check_loss, los
             clock = tick["ts_event_ns"]
         if clock >= wake_ns:
             return t
+        k = tick["instrument"]
+        if k < alert_lo.shape[0] and (tick["price"] < alert_lo[k] or tick["price"] > alert_hi[k]):
+            return t
         if check_loss:
-            k = tick["instrument"]
             if k < open_slot.shape[0] and open_slot[k] >= 0:
                 scratch_px[open_slot[k]] = tick["price"]
                 if pnl_of(realised_net, open_instr, pos_qty, avg_price, scratch_px) <= loss_floor:
@@ -125,6 +129,9 @@ class Exposure:
         self.open_instr = np.zeros(0, np.int64)
         self.open_slot = np.full(n, -1, np.int64)
         self.scratch_px = np.zeros(n, np.float64)
+        # Price alerts per instrument: a tick outside [lo, hi] is one the engine must settle.
+        self.alert_lo = np.full(n, -np.inf, np.float64)
+        self.alert_hi = np.full(n, np.inf, np.float64)
 
     @property
     def clock_ns(self) -> int:

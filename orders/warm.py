@@ -46,7 +46,7 @@ def _run_kernels() -> None:
     pnl_of(0.0, open_instr, i8, f8, f8)
     gross_of(open_instr, i8, f8)
     scan_events(ticks, 0, 2, 0, 10, 1 << 62, True, -1.0, 0.0, open_instr,
-                np.full(1, -1, np.int64), i8, f8, f8, f8.copy())
+                np.full(1, -1, np.int64), i8, f8, f8, f8.copy(), f8.copy(), f8.copy())
     req = np.zeros(1, CHECK_DTYPE)
     check_entry(RiskLimits().params, req, np.ones(1), np.ones(1, np.int64), i8, f8, f8, f8, i8)
     off_tick(100.05, 0.05)

@@ -99,6 +99,7 @@ def markets(draw):
         intents[it.intent_id] = it                       # one intent per id, as signals sends
     options = dict(max_fill_qty_per_tick=draw(st.sampled_from([0, 1, 2, 3])),
                    slippage_ticks=draw(st.sampled_from([0, 1])))
+    options["stop_order_type"] = draw(st.sampled_from(["SL-M", "SL-M", "SL"]))
     refuse_mod = draw(st.sampled_from([0, 5, 9]))        # 1 in N orders refused; 0 = none
     loss_limit = draw(st.sampled_from([3.0, 10.0, 1e9]))   # small: the kill switch fires
     return ticks, sorted(intents.values(), key=lambda m: m.tick_seq), refuse_mod, options, loss_limit

@@ -38,7 +38,7 @@ def scan_reference(ticks, start, stop, clock, stop_seq, wake, check_loss, floor,
 def _scan(ticks, start, stop, stop_seq, wake, check_loss, floor, ex):
     return scan_events(ticks, start, stop, ex.clock_ns, stop_seq, wake, check_loss, floor,
                        ex.realised_net, ex.open_instr, ex.open_slot, ex.pos_qty, ex.avg_price,
-                       ex.last_price, ex.scratch_px)
+                       ex.last_price, ex.scratch_px, ex.alert_lo, ex.alert_hi)
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -109,3 +109,15 @@ def test_exposure_market_snapshot_round_trips():
 def test_exposure_pnl_of_with_no_open_positions_is_the_realised_net():
     none = np.zeros(0, np.int64)
     assert pnl_of(7.5, none, np.zeros(1, np.int64), np.zeros(1), np.zeros(0)) == 7.5
+
+
+def test_exposure_scan_stops_at_the_first_tick_outside_its_instruments_alert_band():
+    ex = Exposure(2)
+    ticks = np.zeros(4, TICK_DTYPE)
+    ticks["seq"] = [1, 2, 3, 4]
+    ticks["instrument"] = [0, 1, 0, 1]
+    ticks["price"] = [100.0, 50.0, 99.0, 40.0]
+    ex.alert_lo[1] = 45.0                      # a sell SL on instrument 1 gapped below 45
+    assert _scan(ticks, 0, 4, NEVER_NS, NEVER_NS, False, -1e9, ex) == 3
+    ex.alert_lo[1], ex.alert_hi[0] = -np.inf, 99.5
+    assert _scan(ticks, 0, 4, NEVER_NS, NEVER_NS, False, -1e9, ex) == 0

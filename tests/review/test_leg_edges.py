@@ -46,8 +46,6 @@ def test_legs_from_partial_slipped_fills_when_on_any_indian_grid_then_every_pric
             assert price == 0.0 or on_grid(price, tick), repr(price)
 
 
-@pytest.mark.xfail(strict=True, reason="an SL stop the market gaps through (below its limit) stays "
-                   "triggered-unfilled; the engine never sends a market exit, the position rides the gap")
 def test_sl_stop_when_the_market_gaps_through_its_limit_then_the_position_is_closed_within_a_minute(make_desk):
     desk, tape = make_desk(limits=RiskLimits(enforce_session=False, leg_prices="signal"),
                            stop_order_type="SL"), Tape(step_ms=1000)
