@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stop after this many seconds (default: run until Ctrl-C)")
     parser.add_argument("--http-port", metavar="N", type=int,
                         help="port of /health and /metrics on 127.0.0.1 (0 = off)")
+    parser.add_argument("--speed", metavar="N", type=float,
+                        help="sim feed (realistic profile): run the market clock N times wall pace "
+                             "(feed.sim.speed; default 1, 0 = as fast as possible)")
     parser.add_argument("--no-dashboard", action="store_true", help="no live status view")
     parser.add_argument("--check-config", action="store_true",
                         help="validate the configuration, print a summary and exit (0 or 2)")
@@ -66,6 +69,8 @@ def overrides_from(args: argparse.Namespace) -> dict:
     overrides: dict = {}
     if args.run_dir is not None:
         overrides.setdefault("run", {})["run_dir"] = args.run_dir
+    if args.speed is not None:
+        overrides["feed"] = {"sim": {"speed": args.speed}}
     supervisor = {}
     if args.duration is not None:
         supervisor["duration_s"] = args.duration

@@ -39,10 +39,12 @@ EXIT_TICKS = 10                   # stop and target this many ticks either side 
 
 
 def benchmark_config():
-    """config.schema.Config of the benchmark universe with the default strategy."""
+    """config.schema.Config of the benchmark universe with the default strategy (as pinned by
+    benchmarks.harness.BENCH_BASELINE, so the figures stay comparable)."""
+    from benchmarks.harness import BENCH_BASELINE
     from config.loader import load_config
 
-    return load_config(None, overrides={"instruments": universe()}, dotenv_path=None).config
+    return load_config(None, overrides={**BENCH_BASELINE, "instruments": universe()}, dotenv_path=None).config
 
 
 def instrument_rows(config) -> np.ndarray:
@@ -200,8 +202,8 @@ def sim_ticks(config, n_ticks: int) -> np.ndarray:
     """`n_ticks` TICK_DTYPE rows of the sim feed over config's instruments (as the replay file holds)."""
     from feed.generate import generate
 
-    sim = msgspec.structs.replace(config.feed.sim, seed=2024, session_date=SESSION_DATE, start_time="09:15",
-                                  tick_rate_hz=float(LIVE_RATE_HZ))
+    sim = msgspec.structs.replace(config.feed.sim, profile="stress", seed=2024, session_date=SESSION_DATE,
+                                  start_time="09:15", tick_rate_hz=float(LIVE_RATE_HZ))
     ts, symbols, price, qty, volume, bid, ask = generate(config.instruments, sim, n_ticks)
     index = {inst.symbol: k for k, inst in enumerate(config.instruments)}
     rows = np.zeros(len(ts), dtype=TICK_DTYPE)

@@ -88,8 +88,8 @@ def write_session(path: str, instruments: list[dict], n_ticks: int) -> None:
     from feed.replayfile import write_ticks
 
     config = load_config(None, overrides={"instruments": instruments}).config
-    sim = msgspec.structs.replace(config.feed.sim, seed=2024, session_date=SESSION_DATE, start_time="09:15",
-                                  tick_rate_hz=float(LIVE_RATE_HZ))
+    sim = msgspec.structs.replace(config.feed.sim, profile="stress", seed=2024, session_date=SESSION_DATE,
+                                  start_time="09:15", tick_rate_hz=float(LIVE_RATE_HZ))
     write_ticks(path, *generate(config.instruments, sim, n_ticks))
 
 

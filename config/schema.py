@@ -119,17 +119,38 @@ class Instrument(Section, kw_only=True):
                  f"{self.ref_price} is not a multiple of tick_size {self.tick_size}")
 
 
+# The "stress" profile's settings when unset: the original 2,000 ticks/s stream (benchmarks, tests).
+STRESS_TICK_RATE_HZ = 2000.0
+STRESS_VOLATILITY_BPS_PER_TICK = 1.0
+STRESS_REGIME_TICKS = 5000
+_STRESS_ONLY = ("tick_rate_hz", "volatility_bps_per_tick", "regime_ticks")
+
+
 class SimFeed(Section, kw_only=True):
+    # "realistic" (feed/sources/sim_session.py): a few ticks a second per instrument, more near the open
+    # and close, daily_vol_pct a day, on a market clock at `speed` x wall pace. "stress": the original
+    # high-rate stream, tick_rate_hz over all instruments, for benchmarks and tests.
+    profile: Literal["realistic", "stress"] = "realistic"
     seed: int = 7
-    tick_rate_hz: NonNegFloat = 2000.0        # ticks/s over all instruments; 0 = as fast as possible
     max_ticks: PosInt | None = None           # None: until the run ends
     session_date: str | None = None           # "YYYY-MM-DD" the timestamps fall on; None = today (IST)
-    start_time: str = "09:15"                 # IST time of the first tick
-    volatility_bps_per_tick: PosFloat = 1.0
-    regime_ticks: PosInt = 5000               # length of a trending / mean-reverting stretch
+    start_time: str = "09:15"                 # IST market time of the first tick (a run at night trades)
+    speed: NonNegFloat = 1.0                  # realistic: market seconds per wall second; 0 = unpaced
+    ticks_per_s: PosFloat = 3.0               # realistic: per instrument, mid-session (x2.5 at the open)
+    daily_vol_pct: PosFloat = 2.0             # realistic: a session's volatility, % of the price
+    # stress only (None: STRESS_* above); 0 ticks/s = as fast as possible
+    tick_rate_hz: NonNegFloat | None = None
+    volatility_bps_per_tick: PosFloat | None = None
+    regime_ticks: PosInt | None = None        # length of a trending / mean-reverting stretch
 
     def __post_init__(self):
         _clock_field(self.start_time, "start_time")
+        for name in _STRESS_ONLY:
+            _require(self.profile == "stress" or getattr(self, name) is None, name,
+                     f'applies to profile "stress" only (profile is {self.profile!r}); '
+                     'the realistic profile is set by ticks_per_s, daily_vol_pct and speed')
+        _require(self.profile == "realistic" or self.speed == 1.0, "speed",
+                 'applies to profile "realistic" only; the stress profile runs at tick_rate_hz')
         if self.session_date is not None:
             _require(_DATE.fullmatch(self.session_date) and _is_date(self.session_date), "session_date",
                      f"{self.session_date!r} is not a date YYYY-MM-DD")

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 
 from common.dtypes import TICK_DTYPE
+from config.schema import STRESS_TICK_RATE_HZ
 from feed.replayfile import write_ticks
 from feed.sources.base import EndOfFeed
 from feed.sources.sim import SimSource
@@ -29,7 +30,11 @@ def generate(instruments, sim_cfg, n_ticks: int):
     """Columns (ts_event_ns, symbols, price, qty, volume, bid, ask) of the first n_ticks sim ticks."""
     import msgspec
 
-    cfg = msgspec.structs.replace(sim_cfg, max_ticks=n_ticks, tick_rate_hz=0.0)
+    stress = sim_cfg.profile == "stress"
+    # Unpaced: stress by tick_rate_hz 0 (its event times are re-spaced below), realistic by speed 0
+    # (its event times are the generated arrivals, kept as they are).
+    unpaced = {"tick_rate_hz": 0.0} if stress else {"speed": 0.0}
+    cfg = msgspec.structs.replace(sim_cfg, max_ticks=n_ticks, **unpaced)
     src = SimSource(cfg, [i.ref_price for i in instruments])
     src.open(_Universe(instruments))
     out = np.zeros(n_ticks, dtype=TICK_DTYPE)
@@ -40,9 +45,10 @@ def generate(instruments, sim_cfg, n_ticks: int):
     except EndOfFeed:
         pass
     out = out[:done]
-    # Event times at the configured rate (sim_cfg.tick_rate_hz, default 2000/s): a realistic session pace.
-    step = int(1e9 / (sim_cfg.tick_rate_hz or 2000.0))
-    ts = out["ts_event_ns"][0] + np.arange(done, dtype=np.int64) * step if done else out["ts_event_ns"]
+    ts = out["ts_event_ns"]
+    if stress and done:   # event times at the configured rate (tick_rate_hz, default 2000/s over all)
+        step = int(1e9 / (sim_cfg.tick_rate_hz or STRESS_TICK_RATE_HZ))
+        ts = out["ts_event_ns"][0] + np.arange(done, dtype=np.int64) * step
     symbols = np.array([i.symbol for i in instruments], dtype=object)[out["instrument"]]
     return ts, symbols, out["price"], out["qty"], out["volume"], out["bid"], out["ask"]
 

@@ -1,6 +1,12 @@
-"""`sim`: deterministic synthetic NSE-like ticks from a seed.
+"""`sim`: deterministic synthetic NSE-like ticks from a seed, in one of two profiles.
 
-Each instrument's price alternates between trending stretches (a drift of either sign) and
+"realistic" (the default; feed/sources/sim_session.py): a few ticks a second per instrument, busier
+at the open and close, a realistic volatility per tick and per day, on a market clock that starts at
+start_time (09:15) of session_date and runs at `speed` x the wall clock. A run in the evening trades
+the simulated session from its open, as the risk rules (entry cutoff, square-off) expect.
+
+"stress" (benchmarks, tests; the original stream, kept bit for bit): tick_rate_hz ticks a second over
+all instruments. Each instrument's price alternates between trending stretches (a drift of either sign) and
 mean-reverting stretches (pulled back toward an anchor), with per-tick volatility in basis points,
 so a moving-average crossover strategy meets both the markets it wins in and the ones it loses in.
 Prices are rounded to the instrument's tick size; bid/ask straddle the price by one tick.
@@ -8,8 +14,9 @@ Prices are rounded to the instrument's tick size; bid/ask straddle the price by 
 Determinism: random numbers come in fixed blocks seeded by (seed, block number), and the price
 process runs in a numba kernel, so tick N is the same however the reads are sized, and a restarted
 feed that skips the first N ticks (`start_after`) continues with exactly tick N + 1.
-Event time is synthetic market time (session date + start time, advancing 1/tick_rate per tick), so
-risk rules that use the market clock behave the same on every run.
+Event time is synthetic market time (session date + start time; stress: advancing 1/tick_rate per
+tick; realistic: the generated arrival times), so risk rules that use the market clock behave the
+same on every run.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ from numba import njit
 
 from common.clock import IST, mono_ns, parse_hhmm
 from common.dtypes import FLAG_SYNTHETIC
+from config.schema import STRESS_REGIME_TICKS, STRESS_TICK_RATE_HZ, STRESS_VOLATILITY_BPS_PER_TICK
 from feed.sources.base import EndOfFeed, TickSource
+from feed.sources.sim_session import REGIME_S, session_block, sigma_tick
 
 BLOCK = 4096
 # Per-instrument process state columns.
@@ -84,8 +93,19 @@ class SimSource(TickSource):
             raise ValueError(f"sim: {self.ref_prices.size} reference prices for {len(rows)} instruments")
         self.state[:, S_PRICE] = self.ref_prices
         self.t0 = self._session_start_ns or self._default_session_start()
-        step = 1e9 / self.cfg.tick_rate_hz if self.cfg.tick_rate_hz > 0 else 1e6
-        self.step_ns = int(step)
+        self.stress = self.cfg.profile == "stress"
+        if self.stress:
+            c = self.cfg
+            self.rate_hz = STRESS_TICK_RATE_HZ if c.tick_rate_hz is None else c.tick_rate_hz
+            self.vol_bps = STRESS_VOLATILITY_BPS_PER_TICK if c.volatility_bps_per_tick is None else c.volatility_bps_per_tick
+            self.regime_ticks = STRESS_REGIME_TICKS if c.regime_ticks is None else c.regime_ticks
+            self.step_ns = int(1e9 / self.rate_hz if self.rate_hz > 0 else 1e6)
+        else:
+            self.sigma = sigma_tick(self.cfg.daily_vol_pct, self.cfg.ticks_per_s)
+            self.regime_ticks = self.cfg.ticks_per_s * REGIME_S
+            self.clock = np.zeros(1)        # market ns after t0 of the last generated tick
+            self.open_offset_s = float(parse_hhmm(self.cfg.start_time) - parse_hhmm("09:15"))
+            self._offset = 0                # market ns after t0 of the last emitted tick
         self._skip(start_after)
         self._paced = True
         self._restart_pacing()
@@ -93,6 +113,8 @@ class SimSource(TickSource):
     def _restart_pacing(self) -> None:
         self._pace_origin = mono_ns()       # pacing restarts from here: a restart does not burst to catch up
         self._paced_from = self._emitted
+        if not self.stress:
+            self._market_from = self._offset
 
     def pace(self, on: bool) -> None:
         self._paced = on
@@ -110,6 +132,9 @@ class SimSource(TickSource):
     def _next_block(self) -> None:
         rng = np.random.default_rng([self.cfg.seed, self._block_no])
         self._block_no += 1
+        if not self.stress:
+            self._next_session_block(rng)
+            return
         pick, shocks = rng.random(BLOCK), rng.standard_normal(BLOCK)
         regime_u, regime_len_u, qty_u = rng.random(BLOCK), rng.random(BLOCK), rng.random(BLOCK)
         inst = np.empty(BLOCK, np.int64)
@@ -117,8 +142,20 @@ class SimSource(TickSource):
         qty = np.empty(BLOCK, np.int64)
         volume = np.empty(BLOCK, np.float64)
         sim_block(self.state, self.tick_size, pick, shocks, regime_u, regime_len_u, qty_u,
-                  float(self.cfg.volatility_bps_per_tick), float(self.cfg.regime_ticks), inst, price, qty, volume)
+                  float(self.vol_bps), float(self.regime_ticks), inst, price, qty, volume)
         self._block = (inst, price, qty, volume)
+        self._pos = 0
+
+    def _next_session_block(self, rng) -> None:
+        """The realistic profile's next block: the same five draws plus arrival gaps (sim_session.py)."""
+        pick, arrival_e, shocks = rng.random(BLOCK), rng.standard_exponential(BLOCK), rng.standard_normal(BLOCK)
+        regime_u, regime_len_u, qty_u = rng.random(BLOCK), rng.random(BLOCK), rng.random(BLOCK)
+        inst, qty, offset = np.empty(BLOCK, np.int64), np.empty(BLOCK, np.int64), np.empty(BLOCK, np.int64)
+        price, volume = np.empty(BLOCK, np.float64), np.empty(BLOCK, np.float64)
+        session_block(self.state, self.tick_size, self.clock, self.open_offset_s,
+                      len(self.tick_size) * float(self.cfg.ticks_per_s), self.sigma, float(self.regime_ticks),
+                      pick, arrival_e, shocks, regime_u, regime_len_u, qty_u, inst, price, qty, volume, offset)
+        self._block = (inst, price, qty, volume, offset)
         self._pos = 0
 
     def _skip(self, n: int) -> None:
@@ -129,18 +166,44 @@ class SimSource(TickSource):
             self._pos += take
             self._emitted += take
             n -= take
+            if not self.stress:
+                self._offset = int(self._block[4][self._pos - 1])
+
+    def _market_budget(self, want: int, timeout_s: float) -> int:
+        """Realistic: the ticks whose market time the clock (speed x wall time) has reached, within the
+        current block; sleeps up to timeout_s for the first one."""
+        speed = self.cfg.speed
+        if self._pos >= BLOCK:
+            self._next_block()
+        left = min(want, BLOCK - self._pos)
+        if speed <= 0 or not self._paced:
+            return left
+        offsets = self._block[4][self._pos:self._pos + left]
+        deadline = time.monotonic() + timeout_s
+        while True:
+            due = self._market_from + (mono_ns() - self._pace_origin) * speed
+            n = int(np.searchsorted(offsets, due, side="right"))
+            if n > 0:
+                return n
+            wait = (offsets[0] - due) / speed / 1e9
+            if time.monotonic() + wait > deadline:
+                time.sleep(max(0.0, deadline - time.monotonic()))
+                return 0
+            time.sleep(max(wait, 0.0))
 
     def _budget(self, want: int, timeout_s: float) -> int:
         """How many ticks pacing allows now (live-like rate); sleeps up to timeout_s for the first one."""
-        if self.cfg.tick_rate_hz <= 0 or not self._paced:
+        if not self.stress:
+            return self._market_budget(want, timeout_s)
+        if self.rate_hz <= 0 or not self._paced:
             return want
         deadline = time.monotonic() + timeout_s
         while True:
-            due = int((mono_ns() - self._pace_origin) * self.cfg.tick_rate_hz / 1e9) + self._paced_from
+            due = int((mono_ns() - self._pace_origin) * self.rate_hz / 1e9) + self._paced_from
             allowed = due - self._emitted
             if allowed > 0:
                 return min(want, allowed)
-            wait = (self._emitted + 1 - self._paced_from) / self.cfg.tick_rate_hz - (mono_ns() - self._pace_origin) / 1e9
+            wait = (self._emitted + 1 - self._paced_from) / self.rate_hz - (mono_ns() - self._pace_origin) / 1e9
             if time.monotonic() + wait > deadline:
                 time.sleep(max(0.0, deadline - time.monotonic()))
                 return 0
@@ -157,7 +220,7 @@ class SimSource(TickSource):
             if self._pos >= BLOCK:
                 self._next_block()
             take = min(n - written, BLOCK - self._pos)
-            inst, price, qty, volume = (a[self._pos:self._pos + take] for a in self._block)
+            inst, price, qty, volume = (a[self._pos:self._pos + take] for a in self._block[:4])
             dst = out[written:written + take]
             dst["seq"] = 0
             dst["instrument"] = inst
@@ -168,7 +231,11 @@ class SimSource(TickSource):
             dst["volume"] = volume
             dst["oi"] = 0
             dst["flags"] = FLAG_SYNTHETIC
-            dst["ts_event_ns"] = self.t0 + (self._emitted + 1 + np.arange(take, dtype=np.int64)) * self.step_ns
+            if self.stress:
+                dst["ts_event_ns"] = self.t0 + (self._emitted + 1 + np.arange(take, dtype=np.int64)) * self.step_ns
+            else:
+                dst["ts_event_ns"] = self.t0 + self._block[4][self._pos:self._pos + take]
+                self._offset = int(self._block[4][self._pos + take - 1])
             self._pos += take
             self._emitted += take
             written += take

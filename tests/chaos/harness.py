@@ -38,7 +38,7 @@ BASE = {
         {"symbol": "ITC", "token": 424961, "tick_size": 0.05, "ref_price": 405.0},
         {"symbol": "TATASTEEL", "token": 895745, "tick_size": 0.01, "ref_price": 170.0},
     ],
-    "feed": {"source": "sim", "sim": {"tick_rate_hz": 2000, "session_date": "2026-01-05"}},
+    "feed": {"source": "sim", "sim": {"profile": "stress", "tick_rate_hz": 2000, "session_date": "2026-01-05"}},
     "strategies": [{"name": "mac", "kind": "ma_crossover", "params": {"fast": 20, "slow": 80}}],
     "supervisor": {"dashboard": False, "stop_grace_ms": 1500, "heartbeat_timeout_ms": 1000,
                    "restart": {"max_restarts": 20, "window_s": 60, "backoff_initial_ms": 20}},

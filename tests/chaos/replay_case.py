@@ -22,7 +22,7 @@ N_INSTRUMENTS = 20
 def write_session(path: str, n_ticks: int = N_TICKS) -> None:
     base = load_config(None).config
     sim = msgspec.structs.replace(base.feed.sim, seed=11, session_date="2026-01-05", start_time="15:07",
-                                  tick_rate_hz=1000.0, volatility_bps_per_tick=1.5, regime_ticks=3000)
+                                  profile="stress", tick_rate_hz=1000.0, volatility_bps_per_tick=1.5, regime_ticks=3000)
     write_ticks(path, *generate(base.instruments[:N_INSTRUMENTS], sim, n_ticks))
 
 

@@ -60,7 +60,8 @@ def write_session(path: str) -> np.ndarray:
 
     instruments = [msgspec.convert(i, Instrument) for i in _instruments()]
     sim = msgspec.structs.replace(load_config(None).config.feed.sim, seed=5, session_date="2026-01-05",
-                                  start_time="15:08", tick_rate_hz=float(RATE_HZ), volatility_bps_per_tick=1.0)
+                                  start_time="15:08", profile="stress", tick_rate_hz=float(RATE_HZ),
+                                  volatility_bps_per_tick=1.0)
     ts, symbols, price, qty, volume, bid, ask = generate(instruments, sim, SECONDS * RATE_HZ)
     ts = ts + START_S * 10**9
     write_ticks(path, ts, symbols, price, qty, volume, bid, ask)
