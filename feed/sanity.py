@@ -22,7 +22,9 @@ Only an accepted tick moves the state (last good price, the event clock), so one
 neither move the clock nor make the ticks after it look out of order. A real level change (a
 corporate action, a stale `ref_price`, a replay file with a long gap) would otherwise be refused
 forever: after `reanchor_ticks` consecutive refused ticks that agree with each other (within the same
-band, in time order) the filter accepts the new level and counts nothing more for it.
+band, in time order) the filter accepts the new level and counts nothing more for it — never one
+further than REANCHOR_MAX_FACTOR from the instrument's reference price (a stuck or mis-decoded field
+repeating an absurd price is garbage however often it repeats).
 
 The check is one numba kernel over the batch; Python runs once per batch, never per tick. Decisions
 depend only on the tick sequence (and, for live sources, the wall clock), never on how it is batched,
@@ -39,6 +41,10 @@ from numba import njit
 from common.dtypes import TICK_DTYPE
 
 MALFORMED, UNKNOWN, OUTSIDE_CIRCUIT, PRICE_JUMP, TS_AHEAD, OUT_OF_ORDER = range(6)
+# A new level is never accepted further than this factor from the instrument's reference price (its
+# ref_price, else the last good price): a split or a stale ref_price moves a price by a few times, a
+# field decoded with the wrong divisor by 100.
+REANCHOR_MAX_FACTOR = 20.0
 REASONS = ("malformed", "unknown", "outside_circuit", "price_jump", "ts_ahead", "out_of_order")
 # state rows of the event clock: [clock, candidate ts, candidate count]
 C_NOW, C_CAND, C_CAND_N = range(3)
@@ -87,7 +93,9 @@ def _price_verdict(k, p, last_good, cand, cand_n, lo, hi, ref, max_jump, ref_ban
     else:
         cand_n[k] = 1
     cand[k] = p
-    return -1 if reanchor > 0 and cand_n[k] >= reanchor else PRICE_JUMP
+    base = ref[k] if ref[k] > 0.0 else anchor
+    plausible = base <= 0.0 or (p <= base * REANCHOR_MAX_FACTOR and p * REANCHOR_MAX_FACTOR >= base)
+    return -1 if reanchor > 0 and cand_n[k] >= reanchor and plausible else PRICE_JUMP
 
 
 @njit(cache=True)
