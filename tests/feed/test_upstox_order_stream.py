@@ -121,6 +121,21 @@ def test_stream_when_the_connection_drops_then_it_reauthorizes_and_gets_later_up
     assert len(drained(stream, 1)) == 1 and stream.stats.reconnects >= 1
 
 
+def test_stream_when_a_quiet_connection_answered_our_ping_then_its_drop_does_not_grow_the_backoff(server,
+                                                                                              stream_on):
+    """No updates for a while is normal for this stream: a connection that lasted to our ping's pong
+    worked, so repeated drops of such connections keep reconnecting at the first backoff step."""
+    stream = stream_on(server, watchdog_s=0.6)
+    for _ in range(3):
+        pongs = stream.stats.extra["pongs"]
+        eventually(lambda: stream.stats.extra["pongs"] > pongs, WAIT_S, message="a pong")
+        calls = server.authorize_calls
+        server.drop_connections()
+        eventually(lambda: server.authorize_calls > calls and server.open_connections == 1, WAIT_S,
+                   message="reconnected")
+    assert stream._connection.backoff.failures <= 1 and stream.stats.extra["stream_failed"] == 0
+
+
 def test_stream_when_the_socket_url_is_reused_for_market_data_then_the_server_refuses_it(server):
     """A code opens only the socket it was issued for (the market feed's and this one are apart)."""
     import websocket
