@@ -139,6 +139,8 @@ def _check_rows(path: str, header, rows, first_line: int, unit: str) -> None:
     count = 0
     for count, row in enumerate(rows, start=1):
         line = first_line + count - 1
+        if not row:
+            continue                  # a blank line (an editor's trailing newline): the feed skips it
         if len(row) != len(header):
             raise ReplayFileError(path, f"has {len(row)} fields, the header has {len(header)}", line=line, unit=unit)
         for column in checked:
@@ -154,7 +156,7 @@ def _check_csv(path: str) -> None:
     if bad is not None:
         line, column, byte = bad
         raise ReplayFileError(path, f"byte 0x{byte:02x} at position {column + 1} is not UTF-8", line=line)
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:     # a BOM, as the feed's reader allows
         reader = csv.reader(f)
         header = next(reader, [])
         problem = missing_columns(header)

@@ -135,11 +135,24 @@ class ReplaySource(TickSource):
         self.cols = {c: v[ok] for c, v in cols.items()}
         self.total = int(ok.sum())
         if self.total == 0:
-            raise ReplayFileError(self.path, f"has no usable tick ({n} rows: {int(malformed.sum())} malformed, "
-                                             f"{int(unknown.sum())} of instruments not in the table)")
+            raise self._nothing_usable(table, n, ts, price, malformed, unknown)
         self.pace_ts = self._pace_clock()
         self._pos = min(start_after, self.total)
         self._restart_pacing()
+
+    def _nothing_usable(self, table, n, ts, price, malformed, unknown) -> ReplayFileError:
+        """The error for a file no row of which is usable, naming the column that made it so."""
+        column = "ts_event_ns" if "ts_event_ns" in table.column_names else "ts"
+        bad_ts, bad_price = int((ts <= 0).sum()), int((~np.isfinite(price) | (price <= 0)).sum())
+        why = (f"has no usable tick ({n} rows: {int(malformed.sum())} malformed — {column} unreadable "
+               f"in {bad_ts}, price in {bad_price}; {int(unknown.sum())} of instruments not in the table)")
+        if bad_ts == n:
+            hint = ("integer ns since the epoch" if column == "ts_event_ns" else
+                    "IST text YYYY-MM-DD HH:MM:SS[.fraction], no zone suffix")
+            return ReplayFileError(self.path, f"{why}: every {column} is unreadable ({hint})", column=column)
+        if bad_price == n:
+            return ReplayFileError(self.path, f"{why}: every price is unreadable or not positive", column="price")
+        return ReplayFileError(self.path, why)
 
     def _pace_clock(self) -> np.ndarray:
         """The recording's clock after each row, as the sanity filter keeps it (monotone)."""

@@ -62,24 +62,18 @@ def test_replay_when_only_a_header_then_both_checks_refuse_it(tmp_path, table):
         delivered(path, table)
 
 
-@pytest.mark.xfail(strict=True, reason="--check-config reads a UTF-8 BOM into the first column name "
-                   "('\\ufeffts': 'no ts column') while the feed (pyarrow) strips it and replays the file")
 def test_replay_when_the_csv_starts_with_a_utf8_bom_then_check_config_accepts_what_the_feed_replays(tmp_path, table):
     path = write(tmp_path, b"\xef\xbb\xbfts,symbol,price\n" + ROWS)
     assert len(delivered(path, table)) == 2          # the feed takes it
     check_replay_file(path, "auto")                 # ... so --check-config must too
 
 
-@pytest.mark.xfail(strict=True, reason="--check-config refuses a blank last line ('line 3: has 0 "
-                   "fields') that the feed skips; an editor's trailing newline fails the check")
 def test_replay_when_the_file_ends_with_a_blank_line_then_check_config_accepts_what_the_feed_replays(tmp_path, table):
     path = write(tmp_path, b"ts,symbol,price\n" + ROWS + b"\n")
     assert len(delivered(path, table)) == 2
     check_replay_file(path, "auto")
 
 
-@pytest.mark.xfail(strict=True, reason="at run time a file whose every ts has a zone suffix fails as "
-                   "'no usable tick (N malformed)', naming neither the column nor the format (only --check-config does)")
 def test_replay_when_every_ts_has_a_timezone_suffix_then_the_run_time_error_names_the_ts_column(tmp_path, table):
     path = write(tmp_path, b"ts,symbol,price\n2026-01-05 09:15:00+05:30,SBIN,820.5\n"
                            b"2026-01-05 09:15:01+05:30,SBIN,820.6\n")
