@@ -13,6 +13,7 @@ pytestmark = pytest.mark.slow
 
 def test_the_upstox_local_example_trades_through_the_upstox_sdk_end_to_end(tmp_path):
     p, feed, orders = run_local_example(tmp_path, "upstox")
+    print("feed", feed, "orders", orders)
     assert feed["ticks"] > 300 and feed["dropped_malformed"] == 0
     assert orders["orders"] > 0 and orders["fills"] > 0
     venue = read_jsonl(os.path.join(p.run_dir, "venue_upstox.jsonl"))
