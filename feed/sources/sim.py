@@ -95,9 +95,10 @@ class SimSource(TickSource):
         self.t0 = self._session_start_ns or self._default_session_start()
         self.stress = self.cfg.profile == "stress"
         if self.stress:
-            c = self.cfg
+            c = self.cfg              # unset stress settings: the original stream's (config/schema.py)
             self.rate_hz = STRESS_TICK_RATE_HZ if c.tick_rate_hz is None else c.tick_rate_hz
-            self.vol_bps = STRESS_VOLATILITY_BPS_PER_TICK if c.volatility_bps_per_tick is None else c.volatility_bps_per_tick
+            vol = c.volatility_bps_per_tick
+            self.vol_bps = STRESS_VOLATILITY_BPS_PER_TICK if vol is None else vol
             self.regime_ticks = STRESS_REGIME_TICKS if c.regime_ticks is None else c.regime_ticks
             self.step_ns = int(1e9 / self.rate_hz if self.rate_hz > 0 else 1e6)
         else:

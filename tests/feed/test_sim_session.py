@@ -55,7 +55,8 @@ def session():
     return out[keep], t[keep]
 
 
-def test_realistic_profile_when_a_session_runs_then_each_instrument_ticks_a_few_times_a_second_busier_at_open_and_close(session):
+def test_realistic_profile_when_a_session_runs_then_each_instrument_ticks_a_few_times_a_second_busier_at_open_and_close(
+        session):
     out, t = session
     for k in range(len(REFS)):
         mine = t[out["instrument"] == k]
@@ -66,7 +67,8 @@ def test_realistic_profile_when_a_session_runs_then_each_instrument_ticks_a_few_
         assert opening > 2.0 * mid and closing > 1.5 * mid, (k, opening, closing, mid)
 
 
-def test_realistic_profile_when_a_session_runs_then_volatility_per_tick_and_per_day_sit_in_the_documented_bands(session):
+def test_realistic_profile_when_a_session_runs_then_volatility_per_tick_and_per_day_sit_in_the_documented_bands(
+        session):
     out, t = session
     per_tick = sigma_tick(2.0, 3.0)
     assert 0.6e-4 < per_tick < 0.9e-4      # ~0.74 bp a tick: 2 % a day over ~74,000 ticks
@@ -106,7 +108,8 @@ class _FakeTime:
 
 
 @pytest.mark.parametrize("speed", [1.0, 5.0])
-def test_realistic_clock_when_wall_time_passes_then_market_time_advances_speed_times_as_far_from_0915(monkeypatch, speed):
+def test_realistic_clock_when_wall_time_passes_then_market_time_advances_speed_times_as_far_from_0915(
+        monkeypatch, speed):
     fake = _FakeTime()
     monkeypatch.setattr(sim_module, "mono_ns", fake.mono_ns)
     monkeypatch.setattr(sim_module, "time", fake)
