@@ -154,3 +154,16 @@ def test_supervisor_when_given_speed_then_the_sim_clock_runs_that_many_times_wal
     over = overrides_from(build_parser().parse_args(["--speed", "10"]))
     assert load_config(None, environ={}, dotenv_path=None, overrides=over).config.feed.sim.speed == 10.0
     assert msgspec.structs.asdict(load_config(None, environ={}, dotenv_path=None).config.feed.sim)["speed"] == 1.0
+
+
+def test_realistic_clock_when_no_session_date_then_it_opens_at_0915_ist_today_whatever_the_wall_time():
+    # a run in the evening still trades: the market clock starts at the open, not at the wall time
+    def today_0915():
+        d = dt.datetime.now(IST).date()
+        return int(dt.datetime(d.year, d.month, d.day, 9, 15, tzinfo=IST).timestamp()) * 10**9
+
+    before = today_0915()
+    src = _source(session_date=None)
+    first = _read(src, 1)["ts_event_ns"][0]
+    assert src.t0 in (before, today_0915())          # (either side of an IST midnight)
+    assert 0 < first - src.t0 < 10**9                # the first tick within a second of 09:15:00
