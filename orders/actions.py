@@ -22,6 +22,7 @@ from orders.brokers.base import OrderRequest
 
 ACTION_RETRY_NS = 250_000_000
 NOT_SENT = "NOT_SENT"      # OrderRejected.code: refused before it left this process
+NOT_SENT_RETRY_NS = 1_000_000_000   # placements wait this long after one our own limit held back
 
 
 class BrokerActions:
@@ -35,6 +36,9 @@ class BrokerActions:
             return
         for a in actions:
             if isinstance(a, Place):
+                if self._now() < self._places_held_until:
+                    self.stats["deferred_placements"] += 1   # our client-side limit said wait
+                    continue
                 venue = self._exchanges[a.instrument]
                 if self.throttle.room(self._now(), venue) <= 0:
                     self._deferred.add(venue)  # exits wait for the throttle, never get dropped
@@ -69,9 +73,11 @@ class BrokerActions:
                                      code=e.code or "REJECTED"))
         except BrokerNotSent as e:
             # Refused before it left (our client-side rate limit): certainly not at the broker, so
-            # not in doubt; NOT_SENT says nothing about the order, so a leg is placed again.
+            # not in doubt; NOT_SENT says nothing about the order, so a leg is placed again — after
+            # NOT_SENT_RETRY_NS, not at once (that would only be refused again, in a burst).
             self._emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e),
                                      code=NOT_SENT))
+            self._places_held_until = max(self._places_held_until, now + NOT_SENT_RETRY_NS)
         except BrokerRetryable as e:
             self._emit(OrderInDoubt(ts_event_ns=now, client_order_id=coid, reason=f"place: {e}"))
         except BrokerFatal as e:

@@ -205,5 +205,7 @@ def test_bracket_a_leg_our_client_side_rate_limit_held_back_is_placed_again_not_
     (rejected,) = of_type(desk.events, OrderRejected)
     assert rejected.code == "NOT_SENT" and of_type(desk.events, OrderInDoubt) == []
     desk.run(tape, start_seq=tape.prices(0, [100.4]))
+    assert len(submitted(desk.events, "STOP")) == 1            # not at once: our limit said wait
+    desk.run(tape, start_seq=tape.add(0, 100.4, at_ns=tape.next_ns + 1_000_000_000))
     stops = submitted(desk.events, "STOP")
     assert [s.order_type for s in stops] == ["SL-M", "SL-M"]   # placed again as it was
