@@ -232,8 +232,10 @@ class BracketDesk:
                     down += o.leaves
         return up, down
 
-    def plan(self, book: OrderBook, halted: bool) -> list:
-        """Missing entry slices (unless halted), exit resizing, and entry cancels when halted.
+    def plan(self, book: OrderBook, halted: bool, past_cutoff: bool = False) -> list:
+        """Missing entry slices (unless halted or past the entry cut-off), exit resizing, and entry
+        cancels: every working entry when halted; past the cut-off the LIMIT ones, which rest (a
+        MARKET entry is in flight and fills at once: cancelling it would only race its fill).
 
         Only touched brackets are planned, in the order they were opened; one whose plan is empty
         is untouched, and dropped from `active` when it has nothing left to do.
@@ -241,16 +243,18 @@ class BracketDesk:
         actions: list = []
         todo = sorted((self.active[iid] for iid in self.touched), key=_by_index)
         for b in todo:
-            mine = self.plan_bracket(b, book, halted)
+            mine = self.plan_bracket(b, book, halted or past_cutoff)
             if mine:
                 actions += mine
                 continue
             self.touched.discard(b.intent_id)
             if self._finished(b, book):
                 del self.active[b.intent_id]
-        if halted:
-            actions += [Cancel(o.client_order_id, "no new entries") for o in book.working()
-                        if o.role == ENTRY and o.broker_order_id and o.status != sm.CANCEL_PENDING]
+        if halted or past_cutoff:
+            reason = "trading halted" if halted else "the entry cut-off"
+            actions += [Cancel(o.client_order_id, reason) for o in book.working()
+                        if o.role == ENTRY and o.broker_order_id and o.status != sm.CANCEL_PENDING
+                        and (halted or o.order_type == "LIMIT")]
         return actions
 
     def plan_bracket(self, b: Bracket, book: OrderBook, halted: bool) -> list:

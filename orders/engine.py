@@ -383,15 +383,11 @@ class OrderEngine(BrokerActions):
                 cancels = [a for a in actions if isinstance(a, Cancel)]
                 changed = self._act(cancels or actions, first_only=False)
             else:
-                changed = self._act(self.desk.plan(self.book, self._no_entries()), first_only=True)
+                past_cutoff = self.limits.phase(self.exposure.clock_ns) >= PHASE_NO_ENTRY
+                changed = self._act(self.desk.plan(self.book, self.trading_state == "HALTED",
+                                                   past_cutoff), first_only=True)
             if not changed:
                 break
-
-    def _no_entries(self) -> bool:
-        """HALTED, or past the entry cut-off: working entries are canceled and no missing entry
-        slice is sent (a LIMIT entry resting at 15:00 must not open a position at 15:05)."""
-        return (self.trading_state == "HALTED"
-                or self.limits.phase(self.exposure.clock_ns) >= PHASE_NO_ENTRY)
 
     def _act(self, actions: list, *, first_only: bool) -> bool:
         """Execute actions in order (up to the first that emitted an event when `first_only`);

@@ -21,13 +21,13 @@ class CheckedDesk:
         self._plan = desk.plan
         desk.plan = self.plan
 
-    def plan(self, book, halted):
+    def plan(self, book, halted, past_cutoff=False):
         full = [a for b in list(self.desk.active.values())
-                for a in self.desk.plan_bracket(b, book, halted)]
-        actions = self._plan(book, halted)
-        mine = [a for a in actions if not (halted and type(a).__name__ == "Cancel"
+                for a in self.desk.plan_bracket(b, book, halted or past_cutoff)]
+        actions = self._plan(book, halted, past_cutoff)
+        mine = [a for a in actions if not (type(a).__name__ == "Cancel"
                                           and book.orders[a.client_order_id].role == "ENTRY"
-                                          and a.reason == "no new entries")]
+                                          and a.reason in ("trading halted", "the entry cut-off"))]
         assert mine == full, f"incremental plan differs at call {self.calls}"
         self.calls += 1
         self.planned += bool(actions)
