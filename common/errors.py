@@ -44,11 +44,6 @@ class BrokerRetryable(BrokerError):
     """Network failure, timeout, HTTP 429 or 5xx: the same request may succeed later."""
 
 
-class BrokerNotSent(BrokerRetryable):
-    """The request never left this process (our own client-side rate limit refused it): the broker
-    certainly has not got it, so an order refused this way is not in doubt."""
-
-
 class BrokerRejected(BrokerError):
     """The broker refused this order (margin, input, order rules): retrying will not help."""
 

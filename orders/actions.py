@@ -14,15 +14,13 @@ anything), `_now` (the market clock) and `_set_state`. The rules they keep:
   on every event tick (at square-off that would be every tick, against the broker's rate limit).
 """
 
-from common.errors import BrokerError, BrokerFatal, BrokerNotSent, BrokerRejected, BrokerRetryable
+from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
 from common.messages import OrderAccepted, OrderCanceled, OrderInDoubt, OrderModified, OrderRejected, OrderSubmitting
 from orders import statemachine as sm
 from orders.brackets import Cancel, Modify, Place, coid_of
 from orders.brokers.base import OrderRequest
 
 ACTION_RETRY_NS = 250_000_000
-NOT_SENT = "NOT_SENT"      # OrderRejected.code: refused before it left this process
-NOT_SENT_RETRY_NS = 1_000_000_000   # placements wait this long after one our own limit held back
 
 
 class BrokerActions:
@@ -36,9 +34,6 @@ class BrokerActions:
             return
         for a in actions:
             if isinstance(a, Place):
-                if self._now() < self._places_held_until:
-                    self.stats["deferred_placements"] += 1   # our client-side limit said wait
-                    continue
                 venue = self._exchanges[a.instrument]
                 if self.throttle.room(self._now(), venue) <= 0:
                     self._deferred.add(venue)  # exits wait for the throttle, never get dropped
@@ -71,13 +66,6 @@ class BrokerActions:
         except BrokerRejected as e:
             self._emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e),
                                      code=e.code or "REJECTED"))
-        except BrokerNotSent as e:
-            # Refused before it left (our client-side rate limit): certainly not at the broker, so
-            # not in doubt; NOT_SENT says nothing about the order, so a leg is placed again — after
-            # NOT_SENT_RETRY_NS, not at once (that would only be refused again, in a burst).
-            self._emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e),
-                                     code=NOT_SENT))
-            self._places_held_until = max(self._places_held_until, now + NOT_SENT_RETRY_NS)
         except BrokerRetryable as e:
             self._emit(OrderInDoubt(ts_event_ns=now, client_order_id=coid, reason=f"place: {e}"))
         except BrokerFatal as e:

@@ -410,14 +410,11 @@ def _by_index(b: Bracket) -> int:
     return b.index
 
 
-UNJUDGED = frozenset(("FATAL", "NOT_SENT"))
-
-
 def _refused(o: Order) -> bool:
-    """Rejected by the broker or exchange. A FATAL rejection (our token was refused) or a NOT_SENT
-    one (our own client-side rate limit held it back) says nothing about the leg: it is placed again
-    as it was, never turned into a MARKET exit or given up on."""
-    return o.status == sm.REJECTED and o.reject_code not in UNJUDGED
+    """Rejected by the broker or exchange. A FATAL rejection (our token was refused) says nothing
+    about the leg: it is placed again as it was once the session works, never turned into a MARKET
+    exit or given up on."""
+    return o.status == sm.REJECTED and o.reject_code != "FATAL"
 
 
 def _resize(legs: list[Order], want: int, cap: int, template: Place) -> list:

@@ -121,7 +121,6 @@ class OrderEngine(BrokerActions):
         self._wall_ns, self._probe_interval_ns = wall_ns, int(probe_interval_s * 1e9)
         self._next_probe_ns = 0
         self._retry_at: dict[str, int] = {}   # client order id -> market ns: modify/cancel backoff
-        self._places_held_until = 0           # market ns: our client-side limit refused a placement
         self.stats = {"held_actions": 0, "backed_off_actions": 0, "duplicate_intents": 0, "redelivered_intents": 0, "broker_errors": 0,
                       "unknown_fills": 0, "deferred_placements": 0, "illegal_transitions": 0,
                       "duplicate_fills": 0, "stops_through_market": 0, "probes": 0}
@@ -408,8 +407,6 @@ class OrderEngine(BrokerActions):
         wake = min(self.limits.next_boundary_ns(now), ist_midnight_ns(now) + DAY_NS)
         for venue in self._deferred:
             wake = min(wake, self.throttle.next_free_ns(now, venue))
-        if self._places_held_until > now:
-            wake = min(wake, self._places_held_until)
         if self._sweep_wake:
             wake = min(wake, self._sweep_wake)
         self.desk.set_alerts(self.book, self.exposure.alert_lo, self.exposure.alert_hi)

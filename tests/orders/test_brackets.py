@@ -191,21 +191,3 @@ def test_bracket_exits_still_run_when_not_active(make_desk, state):
     tape.prices(0, [103.0])
     desk.run(tape, start_seq=start)
     assert filled_qty(desk.events, "TARGET") == 10
-
-
-def test_bracket_a_leg_our_client_side_rate_limit_held_back_is_placed_again_not_in_doubt(make_desk):
-    """BrokerNotSent: the request never left, so it is not in doubt (no lookup) and says nothing
-    about the leg (not a refused stop: no MARKET exit)."""
-    from common.errors import BrokerNotSent
-    from common.messages import OrderInDoubt, OrderRejected
-    held = {2: ("before", BrokerNotSent("kite place_order: throttled (client-side limit)"))}
-    desk, tape = make_desk(wrap=lambda b: FlakyBroker(b, held)), Tape()
-    open_bracket(desk, tape)
-    desk.run(tape, start_seq=tape.prices(0, [100.5]))          # entry fills; the stop is held back
-    (rejected,) = of_type(desk.events, OrderRejected)
-    assert rejected.code == "NOT_SENT" and of_type(desk.events, OrderInDoubt) == []
-    desk.run(tape, start_seq=tape.prices(0, [100.4]))
-    assert len(submitted(desk.events, "STOP")) == 1            # not at once: our limit said wait
-    desk.run(tape, start_seq=tape.add(0, 100.4, at_ns=tape.next_ns + 1_000_000_000))
-    stops = submitted(desk.events, "STOP")
-    assert [s.order_type for s in stops] == ["SL-M", "SL-M"]   # placed again as it was

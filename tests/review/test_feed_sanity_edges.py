@@ -2,7 +2,6 @@
 move, a replay whose timestamps step back by a few ms, and a stream of absurd prices."""
 
 import numpy as np
-import pytest
 
 from common.dtypes import TICK_DTYPE
 from config.schema import TickSanityConfig

@@ -6,8 +6,8 @@ Two sliding-window throttles over wall-clock time:
 - every other request (modify, cancel, order book, trades, positions, GTT): 10 a second
   (`SecondWindow`, the last ten timestamps).
 
-A request over a limit is NOT sent and NOT waited for: `take_*` raises BrokerNotSent (a
-BrokerRetryable) with code "throttled". Waiting would block the orders loop for up to a second (or until tomorrow
+A request over a limit is NOT sent and NOT waited for: `take_*` raises BrokerRetryable("throttled")
+with code "throttled". Waiting would block the orders loop for up to a second (or until tomorrow
 for the day cap), and the engine already defers placements to its own throttle's next free time;
 raising says exactly what happened, and since nothing was sent the outcome is known (code
 "throttled" lets the engine skip the in-doubt lookup). Wall clock, not market time, because Kite
@@ -17,7 +17,7 @@ counts real seconds; the engine's own throttle (config.risk.rate_*) counts marke
 import collections
 import time
 
-from common.errors import BrokerNotSent
+from common.errors import BrokerRetryable
 from orders.throttle import Throttle
 
 THROTTLED = "throttled"
@@ -59,11 +59,11 @@ class KiteThrottle:
         self.refused = 0
 
     def take_order(self, what: str = "place_order") -> None:
-        """Count one placement now, or raise BrokerNotSent without counting it."""
+        """Count one placement now, or raise BrokerRetryable without counting it."""
         self._take(self._orders, what)
 
     def take_api(self, what: str) -> None:
-        """Count one non-placement request now, or raise BrokerNotSent."""
+        """Count one non-placement request now, or raise BrokerRetryable."""
         self._take(self._api, what)
 
     def api_room(self) -> bool:
@@ -75,6 +75,6 @@ class KiteThrottle:
         if throttle.room(now) <= 0:
             self.refused += 1
             wait_ms = (throttle.next_free_ns(now) - now) / 1e6
-            raise BrokerNotSent(f"kite {what}: throttled (client-side limit; free in {wait_ms:.0f} ms)",
+            raise BrokerRetryable(f"kite {what}: throttled (client-side limit; free in {wait_ms:.0f} ms)",
                                   code=THROTTLED)
         throttle.record(now)

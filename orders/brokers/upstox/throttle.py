@@ -2,14 +2,14 @@
 
 Upstox counts per user per API group in real seconds (config.py has the windows): the order APIs
 (place, modify, cancel) share one budget, everything else another. A request over a limit is NOT
-sent and NOT waited for: `take_*` raises BrokerNotSent (a BrokerRetryable) with code "throttled". Nothing was sent, so
+sent and NOT waited for: `take_*` raises BrokerRetryable with code "throttled". Nothing was sent, so
 the outcome is known and the engine can skip the in-doubt lookup. Wall clock, not market time.
 """
 
 import collections
 import time
 
-from common.errors import BrokerNotSent
+from common.errors import BrokerRetryable
 
 THROTTLED = "throttled"
 
@@ -64,6 +64,6 @@ class UpstoxThrottle:
         free = windows.next_free_ns(now)
         if free > now:
             self.refused += 1
-            raise BrokerNotSent(f"upstox {what}: throttled (client-side limit; free in "
+            raise BrokerRetryable(f"upstox {what}: throttled (client-side limit; free in "
                                   f"{(free - now) / 1e6:.0f} ms)", code=THROTTLED)
         windows.record(now)
