@@ -100,6 +100,7 @@ class OrderEngine(BrokerActions):
         self.throttle = Throttle(limits.rate_per_sec, limits.rate_per_min, limits.rate_per_day,
                                  limits.venue_rate_per_sec)
         self.trading_state = "ACTIVE"
+        self.state_reason = ""            # why trading is in its state (the journaled reason)
         self.loss_halt_day_ns = 0         # IST midnight of the day the daily loss limit halted
         self.flattening = False
         self.denied: set[str] = set()
@@ -174,10 +175,23 @@ class OrderEngine(BrokerActions):
         """
         if state not in TRADING_STATES:
             raise ValueError(f"trading state must be one of {TRADING_STATES}, got {state!r}")
-        if state != self.trading_state or self._outlives_the_day(state, reason):
+        still = self._flatten_left() if state != "HALTED" and self.flattening else 0
+        if still:
+            # A flatten has closed the brackets (their legs are gone): until its closes are done,
+            # leaving it would leave those positions with no close and no stop. Refused, and said.
+            self._seq = self._last_tick()
+            self._set_state("HALTED", f"resume refused: the flatten is still closing {still} "
+                                      f"position(s); resume once flat ({reason})")
+            self._settle(self._seq, intents=False)
+        elif state != self.trading_state or self._outlives_the_day(state, reason):
             self._seq = self._last_tick()
             self._set_state(state, reason)
             self._settle(self._seq, intents=False)
+
+    def _flatten_left(self) -> int:
+        """Positions a flatten still has to close (open, or with a close order working)."""
+        open_now = {int(k) for k in self.exposure.open_instr}
+        return len(open_now | {o.instrument for o in self.book.working() if o.role == "FLATTEN"})
 
     def halt(self, reason: str) -> None:
         """HALTED, journaled, without acting on it now: for a stage that cannot reach its broker to
@@ -596,7 +610,7 @@ class OrderEngine(BrokerActions):
             self.denied.add(msg.intent_id)
             self._intents_seen += 1
         elif isinstance(msg, TradingStateChanged):
-            self.trading_state = msg.state
+            self.trading_state, self.state_reason = msg.state, msg.reason
             loss = msg.state == "HALTED" and msg.reason.startswith(LOSS_LIMIT_REASON)
             self.loss_halt_day_ns = ist_midnight_ns(msg.ts_event_ns) if loss else 0
             self.desk.touch_all()

@@ -119,4 +119,7 @@ def test_stop_when_flattened_then_a_restart_on_that_journal_begins_halted_and_re
     desk.restart(list(desk.events), market=desk.engine.market_snapshot())
     assert (desk.engine.trading_state, desk.engine.flattening) == ("HALTED", True)
     desk.engine.set_trading_state("ACTIVE", "operator: ctl resume")
-    assert desk.engine.flattening is False
+    assert desk.engine.trading_state == "HALTED"            # refused: the flatten's close is working
+    desk.run(tape, start_seq=tape.prices(0, [100.0]))      # the next session's tick fills it
+    desk.engine.set_trading_state("ACTIVE", "operator: ctl resume")
+    assert desk.engine.flattening is False and desk.engine.trading_state == "ACTIVE"

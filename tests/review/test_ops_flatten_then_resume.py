@@ -9,8 +9,6 @@ rejection), retried after CLOSE_RETRY_NS only while the engine is `flattening`. 
 price falls. An operator resumes exactly when `ctl flatten` answered "no effect within 60s".
 """
 
-import pytest
-
 from common.messages import OrderSubmitting
 from orders import statemachine as sm
 from tests.orders.stubs import FlakyBroker, Tape
@@ -51,9 +49,13 @@ def test_flatten_when_its_close_is_refused_once_then_it_is_retried_and_the_posit
     assert len(closes) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="engine: resume (ACTIVE) clears `flattening` after FlattenAll closed the "
-                                       "brackets: a close still to be retried is dropped and the position is "
-                                       "left open with no stop and no target")
 def test_resume_when_a_flatten_close_is_still_to_be_retried_then_the_position_is_closed_or_protected(make_desk):
     desk = _flatten_refused_once(make_desk, resume=True)
     assert _protected_or_flat(desk), (desk.engine.positions(), desk.engine.book.orders)
+
+
+def test_resume_when_the_flatten_is_not_done_then_refused_with_the_reason_and_allowed_once_flat(make_desk):
+    desk = _flatten_refused_once(make_desk, resume=True)
+    assert desk.engine.trading_state == "HALTED" and "resume refused" in desk.engine.state_reason
+    desk.engine.set_trading_state("ACTIVE", "operator: ctl resume")
+    assert desk.engine.trading_state == "ACTIVE" and not desk.engine.flattening
