@@ -30,6 +30,7 @@ class Session:
         self.on_finished = on_finished   # called with the run dir once summary.json is written
         self.log = get_logger("supervisor")
         self.core = None
+        self.early_stop = ""           # a stop signal that came before the core existed
 
     def _limits(self) -> Limits:
         sup = self.loaded.config.supervisor
@@ -38,8 +39,11 @@ class Session:
                       duration_s=sup.duration_s)
 
     def _on_signal(self, signum, frame) -> None:
+        reason = f"signal {signal.Signals(signum).name}"
         if self.core is not None:
-            self.core.request_stop(f"signal {signal.Signals(signum).name}")
+            self.core.request_stop(reason)
+        else:
+            self.early_stop = self.early_stop or reason   # kept: handed to the core once it exists
 
     def run(self) -> int:
         launcher = Launcher(self.loaded, self.plan)
@@ -55,6 +59,8 @@ class Session:
             status = desk.snapshot     # the stages' status + the operator's commands and the last reconcile
             view = make_view(not self.loaded.config.supervisor.dashboard)
             self.core = launcher.make_core(self._limits(), on_status=lambda: _show(view, status))
+            if self.early_stop:        # Ctrl-C / SIGTERM / SIGHUP during set-up: stop, do not trade
+                self.core.request_stop(self.early_stop)
             port = self.loaded.config.supervisor.http_port
             if port:
                 health = self._start_health(port, status, launcher)

@@ -57,8 +57,6 @@ def handlers_restored():
 
 
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
-@pytest.mark.xfail(strict=True, reason="Session._on_signal ignores a signal while self.core is None: a stop "
-                                       "during launcher.setup() is swallowed and the run trades on")
 def test_stop_signal_when_it_arrives_during_setup_then_the_run_stops(sig, tmp_path, monkeypatch, handlers_restored):
     sup = SimpleNamespace(heartbeat_timeout_ms=1000, ready_timeout_s=5.0, stop_grace_ms=2000,
                           stay_up_degraded=False, duration_s=None, dashboard=False, http_port=0)
