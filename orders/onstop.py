@@ -51,9 +51,12 @@ def apply_stop_policy(stage, *, sleep=time.sleep, clock=time.monotonic) -> dict:
                 engine.set_trading_state("HALTED", FLATTEN_REASON)
             engine.flatten_all(FLATTEN_REASON)
             acted = "flattened"
-    elif engine.book.working_entries():
-        engine.set_trading_state("HALTED", LEAVE_REASON)
-        acted = "entries cancelled"
+    elif engine.book.working() or _open_positions(engine):
+        # HALTED (journaled) whatever is left: entries are cancelled by it, legs stay working, and
+        # a later start on this journal begins HALTED, saying why.
+        acted = "entries cancelled" if engine.book.working_entries() else "left working"
+        if engine.trading_state != "HALTED" or engine.halt_ends_with_day:
+            engine.set_trading_state("HALTED", LEAVE_REASON)
     stage.commit()
     waited_s, timed_out = 0.0, False
     if live and acted:

@@ -31,6 +31,7 @@ class FakeEngine:
         self._positions = positions or {}
         self.calls = []
         self.clock_ns = 0
+        self.halt_ends_with_day = False
         self.trading_state = "ACTIVE"
 
     def positions(self):

@@ -10,8 +10,6 @@ usual case: entries fill at once) journals nothing, and the next start trades AC
 
 from types import SimpleNamespace
 
-import pytest
-
 from orders.onstop import apply_stop_policy
 from tests.orders.stubs import Tape, intent
 
@@ -23,8 +21,6 @@ def _stage(desk, policy):
         instruments=SimpleNamespace(rows=desk.rows))
 
 
-@pytest.mark.xfail(strict=True, reason="onstop: with on_stop=leave and only legs working nothing is journaled, "
-                                       "so the next start on that run dir trades ACTIVE, not HALTED as documented")
 def test_stop_when_leave_leaves_only_legs_then_a_restart_on_that_journal_begins_halted(make_desk):
     desk, tape = make_desk(), Tape()
     tape.add(0, 100.0)
