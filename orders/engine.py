@@ -183,7 +183,10 @@ class OrderEngine(BrokerActions):
             self._set_state("HALTED", f"resume refused: the flatten is still closing {still} "
                                       f"position(s); resume once flat ({reason})")
             self._settle(self._seq, intents=False)
-        elif state != self.trading_state or self._outlives_the_day(state, reason):
+        elif (state != self.trading_state or self._outlives_the_day(state, reason)
+              or (state == "HALTED" and reason and reason != self.state_reason)):
+            # A new reason to halt while halted is journaled too: the halt is now (also) for it, and
+            # whoever lifts a halt asks why it holds (reconcile's adopt lifts only its own).
             self._seq = self._last_tick()
             self._set_state(state, reason)
             self._settle(self._seq, intents=False)

@@ -76,6 +76,8 @@ class Reconciler:
         while a difference is outstanding. Looks again first: the operator may have fixed it by hand."""
         if state != "ACTIVE" or self.allows_active():
             return True
+        if getattr(self.engine, "broker_down", ""):
+            return False               # no call with a refused session: the difference stands
         self.check()
         if not self.allows_active():
             self._warn("ACTIVE refused: our view still differs from the broker's", differences=self.reason())
@@ -137,7 +139,8 @@ class Reconciler:
         self.outstanding, self.pending, self.holding, self._starting = [], {}, False, False
         self._warn("reconcile: the operator adopted the broker's view", adopted=adopted,
                    baseline=self.baseline.to_json())
-        if self.halted_by_us and self.engine.trading_state == "HALTED":
+        ours = str(getattr(self.engine, "state_reason", "reconcile:")).startswith("reconcile:")
+        if self.halted_by_us and self.engine.trading_state == "HALTED" and ours:
             self.halted_by_us = False
             self.engine.set_trading_state("ACTIVE", f"operator adopted the broker's view ({len(adopted)} difference(s))")
         self.due = self._next_periodic()
@@ -148,6 +151,8 @@ class Reconciler:
     def cancel_unknown(self) -> int:
         """Cancel the working orders of ours at the broker that the journal does not know (a broker
         that cannot list them: said, and the next check still finds them)."""
+        if getattr(self.engine, "broker_down", ""):
+            return 0                   # no call with a refused session (issue: a dead session means no calls)
         ours = engine_view(self.engine, self.symbols)
         canceled = 0
         try:

@@ -88,12 +88,13 @@ class FakeEngine:
         self.trading_state = "ACTIVE"
         self.states = []
         self.halt_ends_with_day = False          # HALTED by the daily loss limit only
+        self.state_reason = ""
 
     def positions(self):
         return {k: (v, 0.0, 0.0) for k, v in self.qty.items()}
 
     def set_trading_state(self, state, reason=""):
-        self.trading_state = state
+        self.trading_state, self.state_reason = state, reason
         self.states.append((state, reason))
 
 

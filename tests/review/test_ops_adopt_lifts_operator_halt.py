@@ -22,8 +22,6 @@ def _operator(r, engine, state, reason):
 
 
 @pytest.mark.parametrize("cmd", ["halt", "flatten"])
-@pytest.mark.xfail(strict=True, reason="reconciler.adopt sets ACTIVE whenever it halted first: an operator's "
-                                       "later halt/flatten is not remembered (halted_by_us stays True)")
 def test_adopt_when_the_operator_halted_after_the_reconcile_halt_then_trading_stays_halted(tmp_path, cmd):
     engine, broker, clock = FakeEngine(), FakeBroker(), Clock()
     r = Reconciler(engine, broker, SYMBOLS, str(tmp_path), interval_s=60.0, on_start=True, clock=clock)

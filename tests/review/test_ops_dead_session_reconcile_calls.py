@@ -9,8 +9,6 @@ reads the broker's order book: each makes broker calls with the refused token, n
 that would tell the engine the session is back. (Kite may block an API key that keeps doing this.)
 """
 
-import pytest
-
 from common.errors import BrokerFatal
 from orders.reconciler import Reconciler
 from tests.orders.test_reconcile import SYMBOLS, Clock, FakeBroker, FakeEngine
@@ -61,8 +59,6 @@ def test_dead_session_when_reconcile_polls_then_no_call(tmp_path):
     assert broker.calls == []
 
 
-@pytest.mark.xfail(strict=True, reason="reconciler.permits() runs check() on every ctl resume without looking at "
-                                       "engine.broker_down: broker calls with a refused token")
 def test_dead_session_when_the_operator_tries_to_resume_then_no_broker_call(tmp_path):
     r, broker, clock = _halted_by_a_difference_then_the_session_dies(tmp_path)
     for _ in range(5):                      # an operator trying `ctl resume` a few times
@@ -70,8 +66,6 @@ def test_dead_session_when_the_operator_tries_to_resume_then_no_broker_call(tmp_
     assert broker.calls == [], broker.calls
 
 
-@pytest.mark.xfail(strict=True, reason="reconciler.cancel_unknown() (ctl flatten) reads the broker's orders "
-                                       "without looking at engine.broker_down: a call with a refused token")
 def test_dead_session_when_the_operator_flattens_then_reconciliation_makes_no_broker_call(tmp_path):
     r, broker, clock = _halted_by_a_difference_then_the_session_dies(tmp_path)
     r.cancel_unknown()
