@@ -289,8 +289,11 @@ class SupervisorCore:
             # No new entries; working exits that protect open positions stay (orders reads this).
             self.table.set_trading_state(st.HALTED, reason=2)
             self.request_stop(message)
-        self.outcome.exit_code = EXIT_LOG_FAILED
-        self.outcome.reason = message
+        if self.outcome.exit_code in (EXIT_OK, EXIT_LOG_FAILED):   # the first failure keeps its code
+            self.outcome.exit_code = EXIT_LOG_FAILED
+            self.outcome.reason = message
+        elif message not in self.outcome.reason:
+            self.outcome.reason = f"{self.outcome.reason}; then {message}"
 
     # -- stop ---------------------------------------------------------------------------------
     def _stop_all(self) -> None:

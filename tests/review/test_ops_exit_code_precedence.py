@@ -8,8 +8,6 @@ halted) and then met a full disk while stopping ends with exit 4, and the give-u
 
 import errno
 
-import pytest
-
 from common.supervision.core import EXIT_HALTED, EXIT_LOG_FAILED, Limits
 from tests.supervision.fakes import FakeRunLog, World
 
@@ -31,8 +29,6 @@ def _limits(**over):
     return Limits(**{**base, **over})
 
 
-@pytest.mark.xfail(strict=True, reason="core._check_runlog overwrites an earlier exit 3 (gave up on orders) "
-                                       "with 4 and drops its reason, against 'the first failure keeps its code'")
 def test_exit_code_when_orders_was_given_up_and_the_disk_fills_while_stopping_then_the_halt_code_stays():
     world = World()
     procs = world.stages(*STAGES)
