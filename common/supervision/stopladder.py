@@ -24,6 +24,9 @@ from common import stagetable as st
 KILL_GRACE_S = 5.0
 
 
+BEATING_GRACE_FACTOR = 4   # a beating stage gets at most this many graces before the ladder goes on
+
+
 def stop_one(core, proc) -> None:
     proc.restart_due = None
     if proc.proc is None:
@@ -42,15 +45,18 @@ def stop_one(core, proc) -> None:
             core.runlog.event("signal", proc.name, pid=proc.pid, signal=int(sig), reason="no drain progress")
             proc.send(sig)
         deadline = core._now() + wait_s
+        # Beating (still in its loop, about to see the request) buys time only up to a bound: a
+        # stage that beats but never acts on the stop is signalled all the same.
+        beat_cap = core._now() + BEATING_GRACE_FACTOR * max(wait_s, 0.05)
         seen = _progress(row)
         while proc.alive and core._now() < deadline:
             core.wait([proc.sentinel], 0.02)
-            if sig is None:
+            if sig is None or sig == signal.SIGTERM:
                 now_seen = _progress(row)
                 if now_seen != seen:        # the drain moved: a whole grace again from now
                     seen, deadline = now_seen, core._now() + wait_s
-                elif _beating(core, proc):  # still in its loop, about to see the request
-                    deadline = max(deadline, core._now() + 0.05)
+                elif sig is None and _beating(core, proc):
+                    deadline = max(deadline, min(beat_cap, core._now() + 0.05))
         if not proc.alive:
             break
     code, killed_by = proc.exit_status()

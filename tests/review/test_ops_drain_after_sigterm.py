@@ -9,8 +9,6 @@ reporting progress. stopladder.stop_one extends the deadline on progress only in
 
 import signal
 
-import pytest
-
 from common.supervision.core import EXIT_OK
 from tests.supervision.fakes import NS
 from tests.supervision.test_drain import DrainingWorld, _run
@@ -37,8 +35,6 @@ class PausingWorld(DrainingWorld):
         super()._step_stages()
 
 
-@pytest.mark.xfail(strict=True, reason="stop ladder: progress after SIGTERM does not extend the grace; a "
-                                       "draining stage that moves again is SIGKILLed grace/2 later (drain incomplete)")
 def test_stop_when_one_drain_unit_outlasts_the_grace_and_the_drain_then_moves_again_then_it_is_not_killed():
     world = PausingWorld()
     # 8 s of drain, progress every 0.25 s, but one unit (a slow broker call) takes 2.5 s > stop_grace 2 s.

@@ -9,8 +9,6 @@ loop) is never signalled and the supervisor never finishes stopping. A second Ct
 design, so the operator's only way out is SIGKILL of the supervisor — the stop policy never runs.
 """
 
-import pytest
-
 from tests.supervision.fakes import World
 from tests.supervision.test_drain import STAGES, limits
 
@@ -39,8 +37,6 @@ class BeatsForever(World):
                 row["stop_requested"] = 1
 
 
-@pytest.mark.xfail(strict=True, reason="stopladder._beating extends the first phase without limit: a stage that "
-                                       "beats but never stops is never signalled and the stop never ends")
 def test_stop_when_a_stage_beats_but_never_acts_on_the_stop_then_it_is_signalled_and_the_stop_ends():
     world = BeatsForever()
     world.t0 = world.now_s
