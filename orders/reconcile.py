@@ -121,6 +121,12 @@ def _order_differences(ours: AccountView, broker: AccountView, baseline: Baselin
             out.append(Difference("order_final_at_broker", mine.symbol, f"{coid} {mine.status} for us, "
                                   f"{theirs.status} at the broker", f"order_final_at_broker:{coid}", coid,
                                   mine.instrument))
+        elif mine.status in sm.TERMINAL and theirs.status in BROKER_WORKING:
+            # We think it done (cancelled, rejected, filled) and the broker still works it: it can
+            # fill behind our back.
+            out.append(Difference("order_working_at_broker", mine.symbol, f"{coid} {mine.status} for us, "
+                                  f"{theirs.status} at the broker", f"order_working_at_broker:{coid}", coid,
+                                  mine.instrument))
         elif theirs.filled_qty != mine.filled_qty:
             out.append(Difference("fill_differs", mine.symbol, f"{coid} filled {mine.filled_qty} for us, "
                                   f"{theirs.filled_qty} at the broker", f"fill_differs:{coid}", coid, mine.instrument))

@@ -21,8 +21,6 @@ def order(coid, status="ACCEPTED", qty=2, filled=0, inst=0):
 
 
 @pytest.mark.parametrize("our_status", ["CANCELED", "REJECTED"])
-@pytest.mark.xfail(strict=True, reason="compare(): an order final for us (CANCELED/REJECTED) but still working "
-                                       "at the broker is no difference (only filled_qty is compared)")
 def test_compare_when_we_think_an_order_final_and_the_broker_still_works_it_then_it_is_a_difference(our_status):
     # A cancel we believe done (or a rejection we recorded) while the broker still has the order live:
     # a stray order nobody manages, that can fill at any time and open a position.
