@@ -174,8 +174,14 @@ def adopt(ours: AccountView, broker: AccountView, baseline: Baseline) -> Baselin
     """The baseline that makes the broker's current view ours: positions as offsets, and every order
     or trade the two views disagree about no longer compared."""
     offsets = {}
+    # An instrument with an order of ours in doubt keeps its old offset: the difference there is
+    # that order's, and its resolution brings our position to the broker's (adopting it too would
+    # count the fill twice once the order is resolved).
+    in_doubt = {o.instrument for o in ours.orders.values() if o.status in UNRESOLVED}
     for inst in set(ours.positions) | set(broker.positions) | set(baseline.position_offsets):
         offset = broker.positions.get(inst, 0) - ours.positions.get(inst, 0)
+        if inst in in_doubt:
+            offset = baseline.position_offsets.get(inst, 0)
         if offset:
             offsets[inst] = offset
     ids = {d.client_order_id for d in compare(ours, broker, baseline) if d.client_order_id}

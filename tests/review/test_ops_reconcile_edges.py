@@ -30,8 +30,6 @@ def test_compare_when_we_think_an_order_final_and_the_broker_still_works_it_then
     assert [d.client_order_id for d in diffs] == ["X1"], diffs
 
 
-@pytest.mark.xfail(strict=True, reason="adopt(): offsets include instruments whose difference an in-doubt order "
-                                       "explains, so when that order resolves its fill is counted twice -> HALTED again")
 def test_adopt_when_an_order_is_in_doubt_then_its_resolution_does_not_make_a_new_difference():
     # E1 is in doubt for us (the broker filled it, our lookup has not answered yet) -> explained.
     # INFY holds 3 at the broker we do not know -> a real difference the operator adopts.
