@@ -29,6 +29,7 @@ from common.errors import BrokerError, BrokerFatal
 from common.reconcilestate import FILE_NAME
 from orders.reconcile import Baseline, Difference, adopt, broker_view, compare, engine_view
 
+FATAL_RETRY_S = 10.0      # the start check after a refused session: as often as the engine probes
 CONFIRM_S = 3.0           # longer than a live adapter's poll interval: the poll catches up first
 RETRY_S = 1.0             # a read the broker could not answer (throttled, 5xx) is tried again this soon
 SHOWN_IN_REASON = 3       # differences named in the trading-state reason (all are in the file)
@@ -177,7 +178,14 @@ class Reconciler:
         engine's probe finds out when the session works again)."""
         self.error = str(e)
         self.holding = self._starting    # at start, an unverified account is not traded either
-        self.due = self._next_periodic() if isinstance(e, BrokerFatal) else self.clock() + RETRY_S
+        if not isinstance(e, BrokerFatal):
+            self.due = self.clock() + RETRY_S
+        elif self._starting:
+            # The start check must happen (nothing is traded until it has): tried again every
+            # FATAL_RETRY_S, and `poll` makes no call while the engine says the session is refused.
+            self.due = self.clock() + FATAL_RETRY_S
+        else:
+            self.due = self._next_periodic()
         self._warn("reconcile: the broker did not answer", error=str(e))
         self._write()
 

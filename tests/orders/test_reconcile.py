@@ -6,7 +6,7 @@ import orjson
 
 from common.errors import BrokerFatal, BrokerRetryable
 from orders.reconcile import AccountView, Baseline, OrderRow, TradeRow, adopt, compare
-from orders.reconciler import RETRY_S, Reconciler
+from orders.reconciler import FATAL_RETRY_S, RETRY_S, Reconciler
 
 SYMBOLS = ("RELIANCE", "INFY")
 
@@ -204,7 +204,7 @@ def test_reconciler_when_the_broker_refused_our_session_then_no_call_until_the_e
     broker.fail = BrokerFatal("TokenException")
     r = reconciler(tmp_path, engine, broker, clock)
     r.poll()
-    assert r.due == clock.t + 60.0           # not the quick retry: the next periodic check
+    assert r.due == clock.t + FATAL_RETRY_S  # the start check: not the quick retry, nor an hour
     engine.broker_down = "TokenException"    # the engine's gate: no call but its own probe
     calls = []
     broker.orders = lambda: calls.append(1) or []

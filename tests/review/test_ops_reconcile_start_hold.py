@@ -8,8 +8,6 @@ known to match). When the start check's read meets a fatal broker error (a refus
 again the stage holds for ever: no tick applied, no exit managed by the engine, no message saying why.
 """
 
-import pytest
-
 from common.errors import BrokerFatal
 from orders.reconciler import Reconciler
 from tests.orders.test_reconcile import SYMBOLS, Clock, FakeBroker, FakeEngine
@@ -26,9 +24,6 @@ def _refused_at_start(tmp_path, interval_s):
     return r, clock
 
 
-@pytest.mark.xfail(strict=True, reason="reconciler._unanswered: after a fatal error at the start check the "
-                                       "retry is the next periodic check; with reconcile_interval_s 0 the stage "
-                                       "holds (applies no tick) for ever once the session is back")
 def test_start_check_when_refused_and_the_session_comes_back_with_no_periodic_check_then_it_stops_holding(tmp_path):
     r, clock = _refused_at_start(tmp_path, interval_s=0.0)
     for _ in range(100):                   # an hour of polls
