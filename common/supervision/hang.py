@@ -69,6 +69,11 @@ class HangJudge:
             # (Sampled when the supervisor first sees the beat, so wait between the beat and this pass
             # is not counted: the verdict errs towards "hung", never towards missing a hang.)
             seen = self._seen[name] = _Baseline(pid, heartbeat_ns, wait)
+            if now_ns - heartbeat_ns > self.timeout_ns:
+                # First seen already old (the supervisor itself was late, on a busy machine): the
+                # stage may have been starved all along. Judge from the next pass, which counts its
+                # wait for a CPU from here; a stage that is really stuck is caught a pass later.
+                return Verdict(False, (now_ns - heartbeat_ns) / 1e9, 0.0)
         age_ns = max(0, now_ns - heartbeat_ns)
         starved_ns = 0
         if wait is not None and seen.wait_ns is not None:

@@ -63,8 +63,10 @@ def test_hang_when_a_new_process_replaces_the_stage_then_the_old_wait_is_not_its
     judge.judge("orders", PID, heartbeat_ns=0, now_ns=0)
     stats.wait_ns = 10_000 * MS
     judge.forget("orders")
-    v = judge.judge("orders", PID + 1, heartbeat_ns=0, now_ns=1_500 * MS)
-    assert v.hung
+    first = judge.judge("orders", PID + 1, heartbeat_ns=0, now_ns=1_500 * MS)
+    assert not first.hung            # first seen already old: judged from the next pass
+    v = judge.judge("orders", PID + 1, heartbeat_ns=0, now_ns=1_520 * MS)
+    assert v.hung                    # no wait for a CPU since: the old process's wait is no alibi
 
 
 def test_hang_when_run_queue_stats_cannot_be_read_then_the_plain_age_decides():
