@@ -4,11 +4,13 @@ The new bytes go to a temporary file in the same directory (a rename is atomic o
 system), are fsync'd, and only then renamed over the target; the directory is fsync'd afterwards so the
 rename itself survives a power cut. A failure at any step (a full disk, a signal) leaves the old file
 as it was and removes the temporary. The file is created private (0600): it holds positions and P&L.
-Imports only the standard library.
+`read_object` reads such a file back as a JSON object. Imports the standard library and orjson.
 """
 
 import os
 import tempfile
+
+import orjson
 
 
 def write_atomic(path: str, data: bytes, *, durable: bool = True) -> None:
@@ -57,3 +59,13 @@ def _fsync_dir(directory: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def read_object(path: str) -> dict:
+    """A state file's JSON object; {} when it is missing, unreadable or not an object."""
+    try:
+        with open(path, "rb") as f:
+            doc = orjson.loads(f.read())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}

@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import os
 
-import orjson
+from common.atomicfile import read_object
 
 FILE_NAME = "orders.reconcile.json"
 
 
 def read_result(run_dir: str) -> dict:
     """What orders last wrote ({} when it has written nothing, or the file is unreadable)."""
-    try:
-        with open(os.path.join(run_dir, FILE_NAME), "rb") as f:
-            doc = orjson.loads(f.read())
-    except (OSError, orjson.JSONDecodeError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
+    return read_object(os.path.join(run_dir, FILE_NAME))

@@ -15,6 +15,7 @@ import os
 import orjson
 
 from common import stagetable as st
+from common.atomicfile import read_object, write_atomic
 
 FILE_NAME = "orders.trading_state.json"
 CODES = {name: code for code, name in st.TRADING_NAMES.items()}
@@ -22,21 +23,13 @@ CODES = {name: code for code, name in st.TRADING_NAMES.items()}
 
 def write_state(run_dir: str, state: str, reason: str, ts_event_ns: int = 0) -> None:
     """Replace the file by rename: a reader sees the old state or the new one, never half of one."""
-    path = os.path.join(run_dir, FILE_NAME)
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(orjson.dumps({"state": state, "reason": reason, "ts_event_ns": ts_event_ns}))
-    os.replace(tmp, path)
+    write_atomic(os.path.join(run_dir, FILE_NAME),
+                 orjson.dumps({"state": state, "reason": reason, "ts_event_ns": ts_event_ns}), durable=False)
 
 
 def read_state(run_dir: str) -> dict:
     """The last state orders wrote ({} when it has written none, or the file is unreadable)."""
-    try:
-        with open(os.path.join(run_dir, FILE_NAME), "rb") as f:
-            doc = orjson.loads(f.read())
-    except (OSError, orjson.JSONDecodeError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
+    return read_object(os.path.join(run_dir, FILE_NAME))
 
 
 def effective(control_code: int, orders_code: int, run_dir: str) -> tuple[int, str, str]:

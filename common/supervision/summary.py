@@ -15,7 +15,7 @@ import os
 import orjson
 
 from common import rundir
-from common.atomicfile import write_atomic
+from common.atomicfile import read_object, write_atomic
 from common.journalcounts import durable_counters
 
 COUNTERS_NOTE = ("counted_from names where each counter comes from: a journal or positions.json (exact "
@@ -25,17 +25,9 @@ COUNTERS_NOTE = ("counted_from names where each counter comes from: a journal or
                  "stages' own figures cover each stage's last process only")
 
 
-def _read_json(path: str) -> dict:
-    try:
-        with open(path, "rb") as f:
-            return orjson.loads(f.read())
-    except (OSError, orjson.JSONDecodeError):
-        return {}
-
-
 def stop_report(run_dir: str) -> dict:
     """orders' stop report (orders/onstop.py), or why there is none: orders did not finish its stop."""
-    stop = _read_json(os.path.join(run_dir, rundir.stage_summary("orders"))).get("stop")
+    stop = read_object(os.path.join(run_dir, rundir.stage_summary("orders"))).get("stop")
     if isinstance(stop, dict):
         return stop
     return {"left_at_broker": None, "note": "orders did not finish its stop (killed, or gave up): what is "
@@ -61,14 +53,14 @@ def write_summary(run_dir: str, final_status: dict, outcome) -> dict:
     stop = stop_report(run_dir)
     stages = {}
     for name, s in final_status["stages"].items():
-        stage_file = _read_json(os.path.join(run_dir, f"{name}.summary.json"))  # a stage's own final figures
+        stage_file = read_object(os.path.join(run_dir, f"{name}.summary.json"))  # a stage's own final figures
         from_files = durable.get(name, {})
         counters = {**s["counters"], **from_files}
         stages[name] = {"restarts": s["restarts"], "counters": counters,
                         "counted_from": {k: sources.get(name, {}).get(k, "process") for k in counters},
                         "process_counters": {k: s["counters"][k] for k in from_files if k in s["counters"]},
                         "latency_us": s["latency"], **stage_file}
-    positions = _read_json(os.path.join(run_dir, rundir.POSITIONS))
+    positions = read_object(os.path.join(run_dir, rundir.POSITIONS))
     doc = {
         "run_id": final_status["run_id"],
         "exit_code": outcome.exit_code,

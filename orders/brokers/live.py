@@ -36,8 +36,11 @@ its instrument lookup), `_note(order)` (what the adapter keeps of every order it
 `orders()`, `trades()`, `close()` and `requests_sent`.
 """
 
+import collections
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import orjson
 
 from common.errors import BrokerRejected, BrokerRetryable
 from orders.brokers.base import ORDER_TYPES, Broker, BrokerOrder, BrokerTrade, OrderRequest
@@ -46,6 +49,19 @@ from orders.brokers.replies import BadRow, RowChecker, is_client_id, rows_of
 
 NS_PER_MS = 1_000_000
 TAG_MAX_LEN = 20
+
+
+MAX_QUEUED_UPDATES = 10_000   # while a restarted engine catches up; the oldest go first (polls cover them)
+UPDATE_COUNTS = ("received", "applied", "duplicate", "ignored", "malformed", "fills", "dropped")
+
+
+def _json_object(payload) -> dict | None:
+    """The payload as a JSON object, None when it is not one (only to read its tag)."""
+    try:
+        msg = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    return msg if isinstance(msg, dict) else None
 
 
 class LiveBroker(Broker):
@@ -74,6 +90,55 @@ class LiveBroker(Broker):
         self._next_poll_ns = 0
         self.poll_failures = 0
         self.last_poll_error = ""
+        self._ours: set[str] = set()                 # client ids we placed or were asked to find
+        self._updates: collections.deque = collections.deque(maxlen=MAX_QUEUED_UPDATES)
+        self._update_counts = dict.fromkeys(UPDATE_COUNTS, 0)
+
+    # ---------------------------------------------------------------- pushed order updates
+
+    def on_order_update(self, payload: str) -> None:
+        """An order update the broker pushed (its own message, forwarded by feed): queued, and
+        applied at the next poll_events through the same diff as polling, so a change seen both
+        ways is one event. Not ours, or not readable: ignored and counted, never raised."""
+        order = self._order_from_update(payload)
+        counts = self._update_counts
+        counts["received"] += 1
+        if order is None or order.client_order_id not in self._ours:
+            counts["ignored"] += 1
+            if order is None and self.parse.tag_of(_json_object(payload)) in self._ours:
+                counts["malformed"] += 1     # ours, but it does not validate: the poll reads the book
+            return
+        self._client_ids.setdefault(order.broker_order_id, order.client_order_id)
+        self._note(order)
+        if len(self._updates) == self._updates.maxlen:
+            counts["dropped"] += 1
+        self._updates.append(order)
+
+    def _order_from_update(self, payload: str) -> BrokerOrder | None:
+        """The broker's pushed message as an order (None when it is not a readable one of ours)."""
+        raise NotImplementedError
+
+    def order_update_counts(self) -> dict[str, int]:
+        return dict(self._update_counts)
+
+    def _pushed_events(self) -> list:
+        return self._guarded(self._drain_updates) if self._updates else []
+
+    def _drain_updates(self) -> list:
+        """The queued pushed updates as events. A failed read of the trade book drops them (the
+        next poll finds the same), a throttled one keeps them for the next call."""
+        orders = list(self._updates)
+        self._updates.clear()
+        events = self._diff.changes(orders, self._read_trades)
+        if events is None:
+            self._updates.extendleft(reversed(orders))
+            return []
+        changed = sum(isinstance(e, BrokerOrder) for e in events)
+        counts = self._update_counts
+        counts["applied"] += changed
+        counts["duplicate"] += len(orders) - changed
+        counts["fills"] += len(events) - changed
+        return events
 
     @classmethod
     def from_config(cls, config, secrets, instruments, **overrides):
@@ -207,10 +272,6 @@ class LiveBroker(Broker):
         self._row_checker.bad("positions", error)
 
     # ---------------------------------------------------------------- hooks
-
-    def _pushed_events(self) -> list:
-        """Events from what the broker pushed since the last call; none without a push channel."""
-        return []
 
     def _note(self, order: BrokerOrder) -> None:
         """Keep what modify needs of an order seen in the book or in an update."""

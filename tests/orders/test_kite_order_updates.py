@@ -73,8 +73,8 @@ def test_a_pushed_fill_is_reported_before_the_next_poll_is_due(account):
     assert isinstance(trade, BrokerTrade) and (trade.client_order_id, trade.qty, trade.price) == ("EPUSH1", 10, 95.0)
     assert isinstance(order, BrokerOrder) and (order.broker_order_id, order.status) == (ack.broker_order_id, sm.FILLED)
     assert account.book_reads() == reads            # learned from the socket, not from a poll
-    assert account.counts() == {"received": 1, "applied": 1, "duplicate": 0, "ignored": 0, "fills": 1,
-                                "dropped": 0}
+    assert account.counts() == {"received": 1, "applied": 1, "duplicate": 0, "ignored": 0,
+                                "malformed": 0, "fills": 1, "dropped": 0}
     account.h.clock.advance(LONG_POLL_MS / 1000 + 1)
     assert account.broker.poll_events() == []       # the poll sees the same order: nothing twice
     assert account.book_reads() == reads + 1

@@ -26,7 +26,6 @@
   `delete_oco`, a two-leg GTT whose legs are LIMIT exits.
 """
 
-import collections
 import time
 
 from common.errors import BrokerRejected
@@ -41,7 +40,6 @@ from orders.brokers.live import LiveBroker, check_order
 from orders.brokers.replies import object_of
 
 MARKET_PROTECTED = ("MARKET", "SL-M")
-MAX_QUEUED_UPDATES = 10_000   # while a restarted engine catches up; the oldest go first (polls cover them)
 
 
 class KiteBroker(LiveBroker):
@@ -64,10 +62,6 @@ class KiteBroker(LiveBroker):
         caps = {CAP_PARTIAL_FILLS} | ({CAP_GTT_OCO} if settings.use_gtt else set())
         self.capabilities = frozenset(caps)
         self._order_types: dict[str, str] = {}      # broker order id -> its order type (modify sends it)
-        self._ours: set[str] = set()                # client ids we placed or were asked to find
-        self._updates: collections.deque = collections.deque(maxlen=MAX_QUEUED_UPDATES)
-        self._update_counts = dict.fromkeys(("received", "applied", "duplicate", "ignored", "fills",
-                                             "dropped"), 0)
 
     # ---------------------------------------------------------------- order entry
 
@@ -112,40 +106,8 @@ class KiteBroker(LiveBroker):
 
     # ---------------------------------------------------------------- events
 
-    def on_order_update(self, payload: str) -> None:
-        order = parse.order_from_update(payload, self._instruments)
-        counts = self._update_counts
-        counts["received"] += 1
-        if order is None or order.client_order_id not in self._ours:
-            counts["ignored"] += 1
-            return
-        self._client_ids.setdefault(order.broker_order_id, order.client_order_id)
-        self._note(order)
-        if len(self._updates) == self._updates.maxlen:
-            counts["dropped"] += 1
-        self._updates.append(order)
-
-    def order_update_counts(self) -> dict[str, int]:
-        return dict(self._update_counts)
-
-    def _pushed_events(self) -> list:
-        return self._guarded(self._drain_updates) if self._updates else []
-
-    def _drain_updates(self) -> list:
-        """The queued pushed updates as events. A failed read of the trade book drops them (the
-        next poll finds the same), a throttled one keeps them for the next call."""
-        orders = list(self._updates)
-        self._updates.clear()
-        events = self._diff.changes(orders, self._read_trades)
-        if events is None:
-            self._updates.extendleft(reversed(orders))
-            return []
-        changed = sum(isinstance(e, BrokerOrder) for e in events)
-        counts = self._update_counts
-        counts["applied"] += changed
-        counts["duplicate"] += len(orders) - changed
-        counts["fills"] += len(events) - changed
-        return events
+    def _order_from_update(self, payload: str) -> BrokerOrder | None:
+        return parse.order_from_update(payload, self._instruments)
 
     # ---------------------------------------------------------------- GTT (OCO exits)
 

@@ -27,10 +27,7 @@
 - Every request passes the client-side throttle (throttle.py): order APIs 10/s, 500/min, 2000/30 min.
 """
 
-import collections
 import time
-
-import orjson
 
 from common.errors import BrokerRejected
 from orders import statemachine as sm
@@ -44,7 +41,6 @@ from orders.brokers.upstox.http import UpstoxHttp
 from orders.brokers.upstox.throttle import UpstoxThrottle
 
 MARKET_PROTECTED = ("MARKET", "SL-M")
-MAX_QUEUED_UPDATES = 10_000   # while a restarted engine catches up; the oldest go first (polls cover them)
 
 
 class UpstoxBroker(LiveBroker):
@@ -68,10 +64,6 @@ class UpstoxBroker(LiveBroker):
                          UpstoxThrottle(settings, clock), settings, clock)
         self.capabilities = frozenset({CAP_PARTIAL_FILLS})
         self._known: dict[str, BrokerOrder] = {}     # last order-book state, by order id (modify)
-        self._ours: set[str] = set()                 # client ids we placed or were asked to find
-        self._updates: collections.deque = collections.deque(maxlen=MAX_QUEUED_UPDATES)
-        self._update_counts = dict.fromkeys(("received", "applied", "duplicate", "ignored", "malformed",
-                                             "fills", "dropped"), 0)
 
     # ---------------------------------------------------------------- order entry
 
@@ -118,42 +110,8 @@ class UpstoxBroker(LiveBroker):
 
     # ---------------------------------------------------------------- pushed order updates
 
-    def on_order_update(self, payload: str) -> None:
-        order = parse.order_from_update(payload, self._index_of_key)
-        counts = self._update_counts
-        counts["received"] += 1
-        if order is None or order.client_order_id not in self._ours:
-            counts["ignored"] += 1
-            if order is None and parse.tag_of(_object(payload)) in self._ours:
-                counts["malformed"] += 1     # ours, but it does not validate: the poll reads the book
-            return
-        self._client_ids.setdefault(order.broker_order_id, order.client_order_id)
-        self._note(order)
-        if len(self._updates) == self._updates.maxlen:
-            counts["dropped"] += 1
-        self._updates.append(order)
-
-    def order_update_counts(self) -> dict[str, int]:
-        return dict(self._update_counts)
-
-    def _pushed_events(self) -> list:
-        return self._guarded(self._drain_updates) if self._updates else []
-
-    def _drain_updates(self) -> list:
-        """The queued pushed updates as events. A failed read of the trade book drops them (the
-        next poll finds the same), a throttled one keeps them for the next call."""
-        orders = list(self._updates)
-        self._updates.clear()
-        events = self._diff.changes(orders, self._read_trades)
-        if events is None:
-            self._updates.extendleft(reversed(orders))
-            return []
-        changed = sum(isinstance(e, BrokerOrder) for e in events)
-        counts = self._update_counts
-        counts["applied"] += changed
-        counts["duplicate"] += len(orders) - changed
-        counts["fills"] += len(events) - changed
-        return events
+    def _order_from_update(self, payload: str) -> BrokerOrder | None:
+        return parse.order_from_update(payload, self._index_of_key)
 
     # ---------------------------------------------------------------- internals
 
@@ -195,12 +153,3 @@ class UpstoxBroker(LiveBroker):
                     f"instrument {i} is unknown or has no Upstox instrument_key",
                     limits=lambda i: (int(rows[i]["freeze_qty"]), int(rows[i]["lot_size"]),
                                       float(rows[i]["tick_size"])))
-
-
-def _object(payload) -> dict | None:
-    """The payload as a JSON object, None when it is not one (only to read its tag)."""
-    try:
-        msg = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return None
-    return msg if isinstance(msg, dict) else None
