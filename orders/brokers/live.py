@@ -32,7 +32,8 @@ variables and its local server's fixed values.
 Broker-specific parts: `config_key`, `settings_type` and `credentials_for` (what from_config
 reads), and as hooks `_order_from_row(row)` and `_trade_from_row(row)` (that broker's parse.py with
 its instrument lookup), `_note(order)` (what the adapter keeps of every order it sees) and
-`_pushed_events()`, and `parse` (the broker's parse module: `tag_of`, `order_id_of`). The throttle must offer `api_room()` and `take_api(name)`; the HTTP client
+`_order_from_update(payload)` (a pushed order update), and `parse` (the broker's parse module:
+`tag_of`, `order_id_of`). The throttle must offer `api_room()` and `take_api(name)`; the HTTP client
 `orders()`, `trades()`, `close()` and `requests_sent`.
 """
 
