@@ -28,7 +28,7 @@ from common.dtypes import INSTRUMENT_DTYPE, TICK_DTYPE
 from common.errors import ConfigError
 from common.instruments import MAGIC, LAYOUT_VERSION, InstrumentTable
 from common.shm import LAYOUT_BYTES, Layout, write_layout
-from feed.sanity import TickSanity
+from feed.sanity import TickSanity, drop_counters
 from feed.sources.base import EndOfFeed
 from feed.sources.replay import ReplaySource
 
@@ -106,15 +106,7 @@ class Tape:
 
     def drops(self) -> dict[str, int]:
         """Every drop counter, named as the feed stage names them (feed/stage.py `_drops`)."""
-        s, sanity = self.source.stats, self.sanity
-        return {
-            "dropped_malformed": s.dropped_malformed + sanity.count("malformed"),
-            "dropped_unknown": s.dropped_unknown + sanity.count("unknown"),
-            "dropped_out_of_order": s.dropped_out_of_order + sanity.count("out_of_order"),
-            "dropped_price_jump": sanity.count("price_jump"),
-            "dropped_circuit": sanity.count("outside_circuit"),
-            "dropped_ts_ahead": sanity.count("ts_ahead"),
-        }
+        return drop_counters(self.source.stats, self.sanity)
 
     def close(self) -> None:
         self.source.close()

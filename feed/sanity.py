@@ -213,3 +213,16 @@ def event_clock_trace(ts, cap_ns, max_gap_ns, reanchor, out):
             clock[C_NOW] = ts[i] if ts[i] > clock[C_NOW] else clock[C_NOW]
             clock[C_CAND_N] = 0
         out[i] = clock[C_NOW]
+
+
+def drop_counters(source_stats, sanity: "TickSanity") -> dict[str, int]:
+    """Every drop counter of a feed, by reason: the source's own and the sanity filter's (the feed
+    stage reports these; the backtest reports the same)."""
+    return {
+        "dropped_malformed": source_stats.dropped_malformed + sanity.count("malformed"),
+        "dropped_unknown": source_stats.dropped_unknown + sanity.count("unknown"),
+        "dropped_out_of_order": source_stats.dropped_out_of_order + sanity.count("out_of_order"),
+        "dropped_price_jump": sanity.count("price_jump"),
+        "dropped_circuit": sanity.count("outside_circuit"),
+        "dropped_ts_ahead": sanity.count("ts_ahead"),
+    }

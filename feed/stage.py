@@ -39,7 +39,7 @@ from common.ringbuffer import RingWriter, ShmRing
 from common.stage import StageRuntime, run_stage
 from config.replaycheck import ReplayFileError
 from feed.replayfile import CsvAppender
-from feed.sanity import TickSanity
+from feed.sanity import TickSanity, drop_counters
 from feed.sanity import warm as warm_sanity
 from feed.sources import make_order_source, make_source
 from feed.sources.base import EndOfFeed
@@ -138,15 +138,7 @@ class FeedStage:
 
     def _drops(self) -> dict:
         """Every drop counter: the source's own, plus the sanity filter's."""
-        s, sanity = self.source.stats, self.sanity
-        return {
-            "dropped_malformed": s.dropped_malformed + sanity.count("malformed"),
-            "dropped_unknown": s.dropped_unknown + sanity.count("unknown"),
-            "dropped_out_of_order": s.dropped_out_of_order + sanity.count("out_of_order"),
-            "dropped_price_jump": sanity.count("price_jump"),
-            "dropped_circuit": sanity.count("outside_circuit"),
-            "dropped_ts_ahead": sanity.count("ts_ahead"),
-        }
+        return drop_counters(self.source.stats, self.sanity)
 
     def _publish(self, rows: np.ndarray) -> None:
         done = 0
