@@ -184,7 +184,7 @@ def _run_locked(loaded: LoadedConfig, cfg, run_dir: str) -> int:
         if venue is not None:
             cfg = venue.start()
         loaded = msgspec.structs.replace(loaded, config=cfg)
-        from positions.report import render_after_run   # report.html + PNGs in the run directory
+        from reports.report import render_after_run   # report.html + PNGs in the run directory
 
         return Session(loaded, build_plan(cfg), on_finished=render_after_run).run()
     except RegistryError as e:   # an untrusted run registry: nothing was started, nothing swept

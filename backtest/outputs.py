@@ -4,7 +4,7 @@ The journals (signals.jsonl, orders.jsonl, fills.jsonl, paper_broker.jsonl) are 
 goes (backtest/engine.py). At the end: positions.json (positions/stage.py's document),
 orders.summary.json and signals.summary.json (the stages' own end-of-run files, less their latency
 histograms), config.effective.json, summary.json (common/supervision/summary.py's document, with
-the figures that make sense in one process), then the report through positions.report's
+the figures that make sense in one process), then the report through reports.report's
 `render_after_run`, the supervisor's own end-of-run hook.
 
 Not written, because there is nothing they would describe: supervisor.jsonl (no process was
@@ -84,6 +84,6 @@ def _stage(durable: dict, sources: dict, name: str, process: dict, **extra) -> d
 
 def write_report(run_dir: str) -> str | None:
     """report.html and its charts, exactly as the supervisor renders them at the end of a run."""
-    from positions.report import render_after_run
+    from reports.report import render_after_run
 
     return render_after_run(run_dir)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from positions.attribution import UNATTRIBUTED, attribute, split_pro_rata
-from tests.positions.test_statistics import at, fill
+from reports.attribution import UNATTRIBUTED, attribute, split_pro_rata
+from tests.reports.test_statistics import at, fill
 
 
 @pytest.mark.parametrize("qty, open_qty, shares", [

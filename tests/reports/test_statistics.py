@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from common.messages import OrderFilled
-from positions.equity import build_marks
-from positions.statistics import Context, benchmark, run_statistics
+from reports.equity import build_marks
+from reports.statistics import Context, benchmark, run_statistics
 
 T0 = 1_767_239_100_000_000_000          # 2026-01-01 09:15:00 IST, in epoch ns UTC
 MIN = 60 * 1_000_000_000
@@ -146,7 +146,7 @@ def test_benchmark_when_buying_the_first_instrument_and_holding_then_returns_fol
 
 
 def test_net_pnl_when_compared_with_the_position_book_then_the_two_accountings_agree():
-    from positions.performance import replay
+    from reports.performance import replay
 
     perf = replay(FILLS, list(SYMBOLS), {0: 106.0})        # average cost, the positions stage's own book
     block, _ = run_statistics(FILLS, ctx())
@@ -155,7 +155,7 @@ def test_net_pnl_when_compared_with_the_position_book_then_the_two_accountings_a
 
 
 def test_a_position_held_overnight_when_ticks_were_recorded_then_each_session_is_marked_at_its_close():
-    from positions.price_paths import PricePath
+    from reports.price_paths import PricePath
 
     held = [fill(1, at(0, "10:00"), "SBIN", +1, 10, 100.0, 0.0, "slow", "h"),
             fill(2, at(1, "10:00"), "SBIN", -1, 10, 103.0, 0.0, "slow", "h", "TARGET")]

@@ -3,7 +3,7 @@ merged into summary.json as its `statistics` block.
 
 The block is written by the report rather than by the supervisor's summary writer because it replays
 the fills through the positions stage's code, which `common/` may not import; the supervisor renders
-the report straight after writing summary.json, and `python -m positions.report RUN_DIR` writes it
+the report straight after writing summary.json, and `python -m reports.report RUN_DIR` writes it
 again for any run. A run without summary.json (killed) gets the figures in report.html only.
 """
 
@@ -17,10 +17,10 @@ import orjson
 from common import rundir
 from common.atomicfile import write_atomic
 from config.schema import ReportConfig
-from positions import report_html as page
-from positions.equity import build_marks, ist_day
-from positions.price_paths import price_paths
-from positions.statistics import Context, benchmark, run_statistics
+from reports import page
+from reports.equity import build_marks, ist_day
+from reports.price_paths import price_paths
+from reports.statistics import Context, benchmark, run_statistics
 
 ROWS = (  # (key, label, kind)
     ("net_pnl_inr", "Net P&L", "money"), ("gross_pnl_inr", "Gross P&L (before fees and taxes)", "money"),
@@ -145,7 +145,7 @@ def section(block: dict, chart_html: str) -> str:
             f'risk-free rate {block["risk_free_rate_pct"]:g}% a year (positions.report.risk_free_rate_pct), '
             f'{block["periods_per_year"]} sessions a year; {len(block["sessions"])} session(s) in this run. '
             "A trade is one bracket's round trip; square-off fills are shared among the trades they close, "
-            "pro rata by open quantity. Definitions: positions/statistics.py.</p>")
+            "pro rata by open quantity. Definitions: reports/statistics.py.</p>")
     note = f'<div class="warn">{page.esc(block["note"])}</div>' if block.get("note") else ""
     return ("<h2>Statistics</h2>" + head + note + figures_table(block) + benchmark_text(block) + chart_html
             + "<h3>P&amp;L per session</h3>" + daily_table(block))

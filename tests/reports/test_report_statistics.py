@@ -8,9 +8,9 @@ import pytest
 
 from common.messages import TicksProcessed
 from config.loader import ConfigError, load_config
-from positions import report
-from tests.positions.test_report import INSTRUMENTS, _positions_doc, _summary_doc, _write_json, _write_lines
-from tests.positions.test_statistics import FILLS, at
+from reports import report
+from tests.reports.test_report import INSTRUMENTS, _positions_doc, _summary_doc, _write_json, _write_lines
+from tests.reports.test_statistics import FILLS, at
 
 CONFIG = {"instruments": INSTRUMENTS, "feed": {"source": "sim"},
           "positions": {"report": {"capital_inr": 10_000.0, "risk_free_rate_pct": 0.0, "benchmark_symbol": ""}}}

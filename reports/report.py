@@ -1,9 +1,9 @@
 """A run's report, readable at a glance: `<run_dir>/report.html` plus its PNG charts beside it.
 
-    python -m positions.report RUN_DIR        # for any finished (or killed) run directory
+    python -m reports.report RUN_DIR        # for any finished (or killed) run directory
 
 The supervisor renders it at the end of every run through `render_after_run`. Everything comes from
-the files the run left (report_inputs.py); P&L is the fills replayed through the positions stage's own
+the files the run left (inputs.py); P&L is the fills replayed through the positions stage's own
 book (performance.py). A run without fills, or without some of its files, still gets a report that
 says what is missing; only a run directory that does not exist is an error.
 """
@@ -16,11 +16,11 @@ import sys
 
 from common import rundir
 
-from positions import report_html as page
-from positions import report_stats
-from positions.performance import last_prices_from, replay
-from positions.price_paths import price_paths
-from positions.report_inputs import ENGINE_RECORDS, read_run
+from reports import page
+from reports import statistics_section
+from reports.performance import last_prices_from, replay
+from reports.price_paths import price_paths
+from reports.inputs import ENGINE_RECORDS, read_run
 
 REPORT_FILE = rundir.REPORT
 CHART_FILES = {"equity": "report_equity.png", "drawdown": "report_drawdown.png", "trades": "report_trades.png",
@@ -44,7 +44,7 @@ def order_counts(inputs) -> list[tuple[str, int]]:
 def draw_charts(inputs, perf, run_dir: str, stats=None) -> dict[str, str]:
     """Write the PNGs this run has data for; return chart name -> file name (relative to run_dir)."""
     # matplotlib loads here, when a report is drawn, not when the supervisor imports this module.
-    from positions import report_charts as charts
+    from reports import charts
 
     for name in CHART_FILES.values():       # a re-render must not leave an older run's chart behind
         try:
@@ -97,7 +97,7 @@ def render_html(inputs, perf, drawn: dict, block: dict | None = None) -> str:
         trades = '<p class="none">No fills in this run: no equity curve, drawdown, trades or P&amp;L to show.</p>'
     parts = [f"<h1>OTrade run {page.esc(run_id)}</h1>", f'<div class="meta">{page.esc(meta)}</div>',
              page.headline(inputs, perf, block), page.warnings(inputs, perf),
-             report_stats.section(block, page.image(drawn, "benchmark", "portfolio against the benchmark"))
+             statistics_section.section(block, page.image(drawn, "benchmark", "portfolio against the benchmark"))
              if block else "", "<h2>Equity</h2>", trades,
              "<h2>Orders and denials</h2>", page.image(drawn, "orders", "order and denial counts"),
              page.denial_table(inputs), page.rejection_table(inputs),
@@ -119,8 +119,8 @@ def write_report(run_dir: str) -> str:
     """
     inputs = read_run(run_dir)
     perf = replay(inputs.fills, inputs.symbols, last_prices_from(inputs.positions))
-    stats = report_stats.statistics_of(inputs)
-    report_stats.merge_into_summary(run_dir, stats[0])
+    stats = statistics_section.statistics_of(inputs)
+    statistics_section.merge_into_summary(run_dir, stats[0])
     drawn = draw_charts(inputs, perf, run_dir, stats)
     path = os.path.join(run_dir, REPORT_FILE)
     tmp = path + ".tmp"
@@ -148,7 +148,7 @@ def render_after_run(run_dir: str) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m positions.report",
+    parser = argparse.ArgumentParser(prog="python -m reports.report",
                                      description="Write report.html and its charts into a run directory.")
     parser.add_argument("run_dir", help="the run directory (runs/<timestamp>)")
     args = parser.parse_args(argv)

@@ -11,10 +11,10 @@ import pytest
 from common.codec import encode_json
 from common.messages import (OrderAccepted, OrderCanceled, OrderDenied, OrderFilled, OrderRejected, OrderSubmitting,
                              SignalRaised, TicksProcessed)
-from positions import report
-from positions.performance import replay
-from positions.price_paths import price_paths
-from positions.report_inputs import denial_key, read_run
+from reports import report
+from reports.performance import replay
+from reports.price_paths import price_paths
+from reports.inputs import denial_key, read_run
 
 T0 = 1_767_239_100_000_000_000          # 2026-01-01 09:15:00 IST, in epoch ns UTC
 SEC = 1_000_000_000

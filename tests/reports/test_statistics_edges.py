@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from positions.report_stats import cell, figures_table
-from positions.statistics import run_statistics
-from tests.positions.test_statistics import DAYS, at, ctx, fill
+from reports.statistics_section import cell, figures_table
+from reports.statistics import run_statistics
+from tests.reports.test_statistics import DAYS, at, ctx, fill
 
 
 def test_no_fills_when_the_run_never_traded_then_figures_are_zero_and_trade_ratios_undefined():

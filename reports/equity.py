@@ -1,4 +1,4 @@
-"""Equity through time from attributed legs (positions/attribution.py) and price marks.
+"""Equity through time from attributed legs (reports/attribution.py) and price marks.
 
 Equity at a moment is what the legs up to then earned, net of fees, with what is still open marked to
 market: the cash of every leg (-side x qty x price - fees) plus each symbol's open quantity times its

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from common.clock import IST_OFFSET_NS
-from positions.report_html import rupees
+from reports.page import rupees
 
 GREEN, RED, GREY, BLUE = "#1a7f37", "#cf222e", "#6e7781", "#0969da"
 EXIT_ROLES = ("STOP", "TARGET", "SQUAREOFF", "FLATTEN")

@@ -2,10 +2,10 @@
 
 Definitions (README "Portfolio statistics" says the same):
 - Net P&L: everything earned after fees and taxes, open positions marked at the last price; gross P&L
-  is the same before them. Per strategy, the fills attributed to it (positions/attribution.py); the
+  is the same before them. Per strategy, the fills attributed to it (reports/attribution.py); the
   strategies' figures add up to the total.
 - A session is an IST date on which the run's journals recorded market time. Daily P&L is the change
-  of equity (positions/equity.py) from the previous session's last recorded moment to this one's; the
+  of equity (reports/equity.py) from the previous session's last recorded moment to this one's; the
   daily return is that over `capital_inr` (fixed capital, not compounded; per strategy too, so returns
   add up).
 - Sharpe: mean(daily return - rf/252) / its sample standard deviation x sqrt(252). Sortino: the same
@@ -13,7 +13,7 @@ Definitions (README "Portfolio statistics" says the same):
   `risk_free_rate_pct` a year. Calmar: the annualised return (mean daily return x 252) over the max
   drawdown in percent. All three need two sessions or more; a figure that cannot be computed is None,
   and `undefined` says why (profit factor with no losing trade is infinite: None, "no losing trade").
-- Max drawdown is on equity at every fill and at every session's end (positions/equity.py).
+- Max drawdown is on equity at every fill and at every session's end (reports/equity.py).
 - A trade is one bracket's round trip (attribution.py): a winner nets > 0, a loser < 0 (a trade that
   nets exactly 0 counts in the win rate's denominator and breaks a losing streak). Profit factor:
   winners' net over losers' |net|. Expectancy: the mean net of a closed trade. Trades still open at the
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from positions.attribution import UNATTRIBUTED, attribute
-from positions.equity import Marks, drawdown_figures, equity_at, exposure_share, ist_day
+from reports.attribution import UNATTRIBUTED, attribute
+from reports.equity import Marks, drawdown_figures, equity_at, exposure_share, ist_day
 
 PERIODS_PER_YEAR = 252
 
