@@ -24,6 +24,7 @@ O(stop - start) (+ open positions on ticks of instruments held). Imports numpy a
 import numpy as np
 from numba import njit
 
+from common.accounting import apply_trade
 from common.clock import ist_midnight_ns
 
 MARKET_DTYPE = np.dtype([("last_price", np.float64), ("last_ts_ns", np.int64),
@@ -87,25 +88,6 @@ def scan_events(ticks, start, stop, clock_ns, stop_seq, wake_ns, check_loss, los
                 if pnl_of(realised_net, open_instr, pos_qty, avg_price, scratch_px) <= loss_floor:
                     return t
     return stop
-
-
-def apply_trade(qty: int, avg: float, realised: float, signed_qty: int, price: float):
-    """(qty, avg, realised) after a trade of `signed_qty` at `price`: average-cost accounting.
-
-    Adding to a position moves its average; reducing it realises (price - avg) per unit closed; a
-    trade through zero opens the remainder at the trade's price.
-    """
-    if qty == 0 or (qty > 0) == (signed_qty > 0):
-        new_qty = qty + signed_qty
-        return new_qty, (avg * abs(qty) + price * abs(signed_qty)) / abs(new_qty), realised
-    closed = min(abs(qty), abs(signed_qty))
-    realised += closed * (price - avg) * (1 if qty > 0 else -1)
-    new_qty = qty + signed_qty
-    if new_qty == 0:
-        return 0, 0.0, realised
-    if (new_qty > 0) != (qty > 0):
-        return new_qty, price, realised
-    return new_qty, avg, realised
 
 
 class Exposure:

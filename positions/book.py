@@ -1,14 +1,17 @@
 """The position book: positions from fills, applied exactly once per fill id, marked to market.
 
-Average-cost accounting per instrument: adding to a position moves the average price; reducing realises
-(exit price - average) × qty in the position's direction; crossing through zero realises the closed part
-and opens the rest at the fill price. Fees are realised as they are paid. Amounts are rupees (floats);
+Average-cost accounting per instrument, by common/accounting.py (the same function the orders engine
+and the paper broker use): adding to a position moves the average price; reducing realises (exit price
+- average) × qty in the position's direction; crossing through zero realises the closed part and opens
+the rest at the fill price. Fees are realised as they are paid. Amounts are rupees (floats);
 `realised_pnl_inr` is net of fees, `gross_realised_inr` before them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from common.accounting import apply_trade
 
 
 @dataclass
@@ -34,25 +37,13 @@ class Position:
         return (self.last_price - self.avg_price) * self.qty
 
     def apply(self, side: int, qty: int, price: float, fees_inr: float) -> None:
-        signed = side * qty
         self.fees_inr += fees_inr
         if side > 0:
             self.buy_qty += qty
         else:
             self.sell_qty += qty
-        if self.qty == 0 or (self.qty > 0) == (signed > 0):
-            total = self.qty + signed
-            self.avg_price = (self.avg_price * abs(self.qty) + price * qty) / abs(total)
-            self.qty = total
-            return
-        closing = min(qty, abs(self.qty))
-        direction = 1 if self.qty > 0 else -1
-        self.gross_realised_inr += (price - self.avg_price) * closing * direction
-        self.qty += signed
-        if self.qty == 0:
-            self.avg_price = 0.0
-        elif (self.qty > 0) != (direction > 0):   # crossed through zero: the rest opens at this price
-            self.avg_price = price
+        self.qty, self.avg_price, self.gross_realised_inr = apply_trade(
+            self.qty, self.avg_price, self.gross_realised_inr, side * qty, price)
 
     def as_dict(self) -> dict:
         return {"instrument": self.instrument, "symbol": self.symbol, "qty": self.qty,

@@ -26,13 +26,13 @@ import numpy as np
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from common.accounting import apply_trade
 from common.clock import NS_PER_S, SECONDS_PER_DAY, ist_midnight_ns
 from common.dtypes import TICK_DTYPE
 from common.messages import OrderFilled, OrderSubmitting
 from orders import statemachine as sm
 from orders.brackets import open_qty
 from orders.book import CLOSE_ROLES
-from orders.exposure import apply_trade
 from orders.limits import RiskLimits
 from tests.orders.scenario import batches
 from tests.orders.stubs import Desk, FlakyBroker, comparable, instruments, intent, ist_ns

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from common.accounting import apply_trade
 from common.dtypes import TICK_DTYPE
-from orders.exposure import NEVER_NS, Exposure, apply_trade, apply_ticks, pnl_of, scan_events
+from orders.exposure import NEVER_NS, Exposure, apply_ticks, pnl_of, scan_events
 
 
 def random_ticks(rng, n, n_instruments=3):

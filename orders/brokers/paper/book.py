@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.accounting import apply_trade
 from orders import statemachine as sm
 from orders.brokers.base import BrokerOrder, BrokerPosition, BrokerTrade
-from orders.exposure import apply_trade
 
 
 def off_tick(price: float, tick_size: float) -> bool:
