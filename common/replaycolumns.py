@@ -1,6 +1,9 @@
-"""The time and integer columns of a replay file (feed/replayfile.py has the format), as numpy.
+"""Reading a replay file (feed/replayfile.py has the format): the table, and its columns as numpy.
 
-Shared by the replay feed and the post-run report, which must read a file's times exactly alike:
+Shared by the replay feed and the post-run report (reports/price_paths.py), which must read a file
+exactly alike: a CSV with every known column as text (one malformed number costs its row, not the
+whole file; rows with the wrong number of fields are skipped and counted), prices as float64 (NaN
+where not a number), symbols with their exchange prefix cut. Times are
 `ts_event_ns` (exact int64: nanosecond timestamps do not fit a float), or `ts` as IST wall-clock text
 `YYYY-MM-DD HH:MM:SS[.fraction]` (1-9 fraction digits) or a Parquet timestamp. Invalid values become
 -1 rather than raising: one bad row costs that row, and the caller counts it.
@@ -11,6 +14,57 @@ import numpy as np
 from common.clock import IST_OFFSET_NS
 
 INT64_MAX = np.iinfo(np.int64).max
+TEXT_COLUMNS = ("ts", "ts_event_ns", "symbol", "token", "price", "qty", "volume", "bid", "ask", "oi")
+NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+def read_csv_text(path: str, columns: tuple[str, ...] | None = None):
+    """(table, rows skipped): the CSV with its known columns as text, only `columns` where given.
+
+    Raises what pyarrow raises for an unreadable file (OSError, ArrowInvalid); the caller names it.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    bad = []
+
+    def skip(row):  # rows with the wrong number of fields: count, skip
+        bad.append(row.number)
+        return "skip"
+
+    if columns is not None:          # only those present: pyarrow refuses a missing included column
+        with open(path, "rb") as f:
+            header = {c.strip() for c in f.readline().decode().split(",")}
+        columns = tuple(c for c in columns if c in header)
+    opts = pacsv.ConvertOptions(column_types={c: pa.string() for c in TEXT_COLUMNS},
+                                include_columns=list(columns) if columns is not None else None)
+    table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(invalid_row_handler=skip),
+                           convert_options=opts)
+    return table, len(bad)
+
+
+def to_float(col) -> np.ndarray:
+    """A pyarrow column → float64, with NaN where a value is missing or unparsable."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        text = pc.utf8_trim_whitespace(col)
+        text = pc.if_else(pc.fill_null(pc.match_substring_regex(text, NUMBER), False), text, None)
+        col = pc.cast(text, pa.float64())
+    return col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+
+
+def symbol_codes(col) -> tuple[list[str], np.ndarray]:
+    """(distinct symbols without exchange prefix, each row's index into them; len(names) if null).
+
+    Dictionary-encoded, so a caller's per-symbol Python work runs once per distinct symbol.
+    """
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(col).combine_chunks()
+    names = [str(s).rsplit(":", 1)[-1] for s in encoded.dictionary.to_pylist()]
+    return names, encoded.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)
 
 
 def to_int(col) -> np.ndarray:

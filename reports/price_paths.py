@@ -5,8 +5,8 @@ A run directory holds no tick history by default. When the run's config names a 
 read from it: only the time, instrument and price columns, only the wanted symbols, only the run's
 market-time window (a record file is appended to, so it may hold earlier sessions), thinned by stride
 to a few thousand points a symbol. Otherwise the path joins the fill prices, ending at the final
-`last_price` of positions.json. The file is read here rather than through feed's reader because a stage
-never imports another stage; its times are parsed by the same code (common/replaycolumns.py).
+`last_price` of positions.json. The file is read by the same code as the replay feed reads it
+(common/replaycolumns.py: text columns, times, prices, symbols), so both see the same ticks.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.replaycolumns import timestamps, to_int
+from common.replaycolumns import read_csv_text, symbol_codes, timestamps, to_float, to_int
 
 MAX_POINTS = 4000
 
@@ -43,44 +43,20 @@ def tick_file(config: dict, run_dir: str) -> str | None:
 
 
 def _read_columns(path: str):
-    """The table with only the columns a price path needs (all as the file stores them)."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+    """The table with only the columns a price path needs (a CSV's as text: common/replaycolumns.py)."""
     import pyarrow.parquet as pq
 
     wanted = ("ts_event_ns", "ts", "symbol", "token", "price")
     if path.lower().endswith((".parquet", ".pq")):
         names = pq.read_schema(path).names
         return pq.read_table(path, columns=[c for c in wanted if c in names])
-    with open(path, "rb") as f:
-        names = [c.strip() for c in f.readline().decode().split(",")]
-    columns = [c for c in wanted if c in names]
-    # Everything as text: one malformed number must cost its row, not the whole path.
-    opts = pacsv.ConvertOptions(include_columns=columns, column_types={c: pa.string() for c in columns})
-    return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"),
-                          convert_options=opts)
-
-
-def _numbers(col, pattern: str, to, missing):
-    """A column as numbers; values that are not numbers (only possible in a CSV's text) become `missing`."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-        text = pc.utf8_trim_whitespace(col)
-        col = pc.if_else(pc.fill_null(pc.match_substring_regex(text, pattern), False), text, None)
-    return pc.cast(col, to, safe=False).fill_null(missing).to_numpy(zero_copy_only=False)
+    return read_csv_text(path, wanted)[0]
 
 
 def _symbols(table, config: dict) -> np.ndarray:
-    import pyarrow.compute as pc
-
     if "symbol" in table.column_names:
-        # Dictionary-encoded, so the prefix is cut once per distinct symbol rather than once per row.
-        encoded = pc.dictionary_encode(table.column("symbol")).combine_chunks()
-        names = [str(s).rsplit(":", 1)[-1] for s in encoded.dictionary.to_pylist()] + [""]
-        codes = encoded.indices.fill_null(len(names) - 1).to_numpy(zero_copy_only=False)
-        return np.asarray(names, dtype=object)[codes]
+        names, codes = symbol_codes(table.column("symbol"))
+        return np.asarray(names + [""], dtype=object)[codes]
     by_token = {int(i["token"]): i.get("symbol", "") for i in config.get("instruments", []) if "token" in i}
     return np.array([by_token.get(int(t), "") for t in to_int(table.column("token")).tolist()], dtype=object)
 
@@ -94,11 +70,9 @@ def _thin(ts: np.ndarray, price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def from_tick_file(path: str, config: dict, symbols: list[str], window: tuple[int, int]) -> dict[str, PricePath]:
     """Paths for `symbols` within the market-time `window` (inclusive; 0 = open end)."""
-    import pyarrow as pa
-
     table = _read_columns(path)
     ts = timestamps(table)
-    price = _numbers(table.column("price"), r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$", pa.float64(), np.nan)
+    price = to_float(table.column("price"))
     sym = _symbols(table, config)
     lo, hi = window
     ok = (ts > 0) & np.isfinite(price) & (price > 0) & (ts >= lo) & ((ts <= hi) if hi else True)

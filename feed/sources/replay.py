@@ -21,7 +21,7 @@ import numpy as np
 
 from common.clock import mono_ns
 from common.dtypes import FLAG_REPLAY
-from common.replaycolumns import timestamps, to_int
+from common.replaycolumns import read_csv_text, symbol_codes, timestamps, to_float, to_int
 from config.replaycheck import ReplayFileError, find_invalid_utf8, missing_columns
 from feed.replayfile import detect_format
 from feed.sanity import event_clock_trace
@@ -52,46 +52,16 @@ def _read_table(path: str, fmt: str):
 
 
 def _read_csv(path: str):
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    bad = []
-
-    def skip(row):  # rows with the wrong number of fields: count, skip
-        bad.append(row.number)
-        return "skip"
-
-    # Everything as text first: one malformed number must cost one row, not the whole file.
-    opts = pacsv.ConvertOptions(column_types={c: pa.string() for c in ("ts", "symbol", *NUMERIC, "ts_event_ns", "token")})
-    table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(invalid_row_handler=skip), convert_options=opts)
-    return table.replace_schema_metadata({"otrade_bad_rows": str(len(bad))})
-
-
-def _to_float(col) -> np.ndarray:
-    """A pyarrow column → float64, with NaN where a value is missing or unparsable."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-        text = pc.utf8_trim_whitespace(col)
-        ok = pc.match_substring_regex(text, r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-        text = pc.if_else(pc.fill_null(ok, False), text, None)
-        col = pc.cast(text, pa.float64())
-    return col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    table, bad_rows = read_csv_text(path)
+    return table.replace_schema_metadata({"otrade_bad_rows": str(bad_rows)})
 
 
 def _instruments(table, instruments) -> np.ndarray:
     """Instrument index per row, -1 where unknown."""
-    import pyarrow.compute as pc
-
     if "symbol" in table.column_names:
-        # Dictionary-encode so the Python lookup runs once per distinct symbol, not once per row.
-        encoded = pc.dictionary_encode(table.column("symbol")).combine_chunks()
+        names, codes = symbol_codes(table.column("symbol"))     # the lookup once per distinct symbol
         lookup = {instruments.symbol(i): i for i in range(len(instruments))}
-        names = encoded.dictionary.to_pylist()
-        mapping = np.array([lookup.get(str(s).rsplit(":", 1)[-1], -1) for s in names] + [-1], dtype=np.int64)
-        codes = encoded.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)
-        return mapping[codes]
+        return np.array([lookup.get(s, -1) for s in names] + [-1], dtype=np.int64)[codes]
     # A token not in the table is that row's "unknown instrument" (-1), counted and dropped.
     tokens = to_int(table.column("token"))
     known, rows = instruments.tokens_sorted, instruments.token_rows
@@ -122,7 +92,7 @@ class ReplaySource(TickSource):
         n = table.num_rows
         ts = timestamps(table)
         inst = _instruments(table, instruments)
-        cols = {c: (_to_float(table.column(c)) if c in table.column_names else np.zeros(n)) for c in NUMERIC}
+        cols = {c: (to_float(table.column(c)) if c in table.column_names else np.zeros(n)) for c in NUMERIC}
         price = cols["price"]
         malformed = ~np.isfinite(price) | (price <= 0) | (ts <= 0)
         for c in ("qty", "volume", "bid", "ask", "oi"):
