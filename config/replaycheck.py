@@ -20,6 +20,7 @@ import math
 import os
 import re
 
+from common.clock import IST
 from common.errors import ConfigError
 
 FIRST_ROWS = 1000
@@ -27,7 +28,6 @@ INT64_MAX = (1 << 63) - 1
 NUMERIC = ("price", "qty", "volume", "bid", "ask", "oi")   # price > 0, the others >= 0
 _TS_TEXT = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?")
 _UINT = re.compile(r"\d{1,19}")
-_IST = datetime.timezone(datetime.timedelta(hours=5, minutes=30))
 _CHUNK = 1 << 20
 
 
@@ -87,7 +87,7 @@ def parse_ts_text(text: str) -> int | None:
     if m is None:
         return None
     try:
-        wall = datetime.datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S").replace(tzinfo=_IST)
+        wall = datetime.datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S").replace(tzinfo=IST)
     except ValueError:
         return None
     ns = int(wall.timestamp()) * 1_000_000_000 + int((m[2] or "").ljust(9, "0") or 0)

@@ -28,7 +28,6 @@ import os
 import numpy as np
 
 COLUMNS = ("ts_event_ns", "symbol", "price", "qty", "volume", "bid", "ask", "oi")
-IST_OFFSET_NS = (5 * 3600 + 30 * 60) * 1_000_000_000
 
 
 def detect_format(path: str, fmt: str = "auto") -> str:

@@ -4,9 +4,10 @@ nothing fetched from a network), headline numbers first, then charts, then the t
 from __future__ import annotations
 
 import html
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-IST = timezone(timedelta(hours=5, minutes=30), "IST")
+from common.clock import IST
+
 MAX_FILL_ROWS = 200
 
 CSS = """

@@ -22,9 +22,10 @@ import csv
 import json
 import os
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-from feed.replayfile import IST_OFFSET_NS, write_ticks
+from common.clock import IST, IST_OFFSET_NS
+from feed.replayfile import write_ticks
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "nse_1min_3x3.csv")
 SYMBOLS = ("SBIN", "RELIANCE", "INFY")
@@ -43,7 +44,6 @@ STRATEGIES = [
      "params": {"fast": 5, "slow": 20, "ma": "sma", "order_type": "LIMIT"}},
 ]
 TICK_OFFSETS_NS = tuple(k * 15 * 10**9 for k in range(4))
-IST = timezone(timedelta(hours=5, minutes=30))
 # The chaos run's pace: the three sessions (~6.5 h of market time each) take ~4.7 s of wall time, the
 # two nights between them ~12.6 s each, so a run lasts ~40 s.
 CHAOS_SPEED = 5000.0

@@ -7,13 +7,14 @@ buy/sell totals are not stored by OTrade, so they are not compared.
 
 import json
 import struct
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pytest
 from kiteconnect import KiteTicker
 
+from common.clock import IST
 from common.dtypes import TICK_DTYPE
 from feed.sources.base import SourceStats
 from feed.sources.kite.decode import TokenIndex, decode_frame
@@ -25,7 +26,6 @@ SEGMENTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 12)   # nse nfo cds bse bfo bcd mcx mcxsx
 LENGTHS = (8, 28, 32, 44, 184)
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED_KITE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "kite"
-IST = timezone(timedelta(hours=5, minutes=30))
 EPOCH_LOCAL = datetime.fromtimestamp(0)
 
 
