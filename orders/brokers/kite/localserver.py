@@ -2,7 +2,8 @@
 
 Routes (served at `/`, because the SDK urljoins them onto its root): POST /orders/{variety},
 PUT|DELETE /orders/{variety}/{order_id}, GET /orders, /orders/{order_id}, /orders/{order_id}/trades,
-/trades, /portfolio/positions, GET|POST /gtt/triggers, GET|DELETE /gtt/triggers/{id}, and
+/trades, /portfolio/positions, GET|POST /gtt/triggers, GET|DELETE /gtt/triggers/{id},
+GET /instruments/historical/{instrument_token}/{interval} (candles: localhistory.py), and
 POST /session/token (the request-token exchange, checksum sha256(api_key + request_token +
 api_secret); request tokens come from `issue_request_token()` and are single-use). Every other
 route needs `X-Kite-Version: 3` and `Authorization: token <api_key>:<access_token>`, else a 400
@@ -20,6 +21,7 @@ import hashlib
 
 from orders.brokers.kite.credentials import LOCAL_ACCESS_TOKEN, LOCAL_API_KEY
 from orders.brokers.kite.localexchange import LocalExchange
+from orders.brokers.kite.localhistory import KiteHistoryRoute
 from orders.brokers.kite.localprotocol import CANNED, KiteError, error_body, success_body
 from orders.brokers.kite.localroutes import route
 from orders.brokers.localhttp import LocalRestServer, decode_form
@@ -50,6 +52,7 @@ class KiteLocalServer(LocalRestServer):
                                              slippage_ticks=slippage_ticks))
         self._api_key, self._access_token, self._api_secret = api_key, access_token, api_secret
         self._auth = f"token {api_key}:{access_token}"
+        self.history = KiteHistoryRoute()     # GET /instruments/historical (localhistory.py)
 
     def issue_request_token(self) -> str:
         """A fresh single-use request token, as Kite's login redirect would hand one out."""
@@ -83,6 +86,7 @@ class KiteLocalServer(LocalRestServer):
             "positions": ex.positions, "gtts": ex.gtts, "place_gtt": lambda: ex.place_gtt(form),
             "gtt": lambda: ex.get_gtt(int(args["trigger_id"])),
             "delete_gtt": lambda: ex.delete_gtt(int(args["trigger_id"])),
+            "historical": lambda: self.history.answer(args, form),
             "profile": lambda: {"user_id": "LOCAL1", "user_type": "individual", "user_name": "Local",
                                 "user_shortname": "Local", "email": "local@example.invalid",
                                 "broker": "ZERODHA", "exchanges": ["NSE", "NFO", "BSE"],

@@ -2,6 +2,7 @@
 
 Routes: POST /v3/order/place, PUT /v3/order/modify, DELETE /v3/order/cancel?order_id=,
 GET /v2/order/retrieve-all, /v2/order/trades/get-trades-for-day, /v2/portfolio/short-term-positions,
+GET /v3/historical-candle/{instrument_key}/{unit}/{interval}/{to_date}/{from_date} (localhistory.py),
 and POST /v2/login/authorization/token (form: code, client_id, client_secret, redirect_uri,
 grant_type=authorization_code; codes come from `issue_auth_code()` and are single-use). Every route
 but the token exchange needs `Authorization: Bearer <access token>`, else 401 UDAPI100050. Answers
@@ -21,6 +22,7 @@ import orjson
 from orders.brokers.localhttp import LocalRestServer, decode_form
 from orders.brokers.upstox.credentials import LOCAL_ACCESS_TOKEN, LOCAL_API_KEY, LOCAL_API_SECRET
 from orders.brokers.upstox.localexchange import LocalUpstoxExchange, UpstoxError
+from orders.brokers.upstox.localhistory import PREFIX as HISTORY_PREFIX, UpstoxHistoryRoute
 
 CANNED = {
     "429": (429, "UDAPI10005", "Too Many Request Sent"),
@@ -70,6 +72,7 @@ class UpstoxLocalServer(LocalRestServer):
         super().__init__(port, LocalUpstoxExchange(instruments, paper_journal, slippage_ticks=slippage_ticks,
                                                    max_fill_qty_per_tick=max_fill_qty_per_tick))
         self._api_key, self._api_secret, self._access_token = api_key, api_secret, access_token
+        self.history = UpstoxHistoryRoute()   # GET /v3/historical-candle (localhistory.py)
 
     def issue_auth_code(self) -> str:
         """A fresh single-use authorization code, as Upstox's login redirect would hand one out."""
@@ -78,7 +81,7 @@ class UpstoxLocalServer(LocalRestServer):
     # ---------------------------------------------------------------- serving
 
     def _answer(self, method: str, path: str, query: str, body: bytes, headers) -> bytes:
-        name = _ROUTES.get((method, path))
+        name = "history" if method == "GET" and path.startswith(HISTORY_PREFIX) else _ROUTES.get((method, path))
         if name is None:
             raise UpstoxError(404, "UDAPI100060", f"Resource not Found: {method} {path}")
         if name == "token":
@@ -86,6 +89,8 @@ class UpstoxLocalServer(LocalRestServer):
         if headers.get("Authorization") != f"Bearer {self._access_token}":
             raise UpstoxError(401, "UDAPI100050", "Invalid token used to access API")
         ex = self.exchange
+        if name == "history":
+            return orjson.dumps({"status": "success", "data": self.history.answer(path)})
         if name in ("profile", "static_ips"):
             return orjson.dumps({"status": "success", "data": _PROFILE if name == "profile" else _STATIC_IPS})
         if name in ("place", "modify", "cancel"):
