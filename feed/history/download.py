@@ -75,7 +75,7 @@ class Download:
         self.report.days_not_yet = max(0, (last - max(first, self.today)).days + 1)
         if stop < first:
             return []
-        done = {symbol: self.store.done_days(symbol) for symbol in keys}
+        done = {symbol: self.store.done_days(symbol, need_oi=self.oi) for symbol in keys}
         chunks = plan(self.client.name, self.interval, list(keys), first, stop, done)
         self.report.chunks = len(chunks)
         return chunks
@@ -117,7 +117,8 @@ class Download:
     def _store(self, chunk: Chunk, rows: list) -> None:
         before = self.report.malformed.total
         by_day = candles.parse(chunk.symbol, rows, set(chunk.days), self.report.malformed)
-        meta = {"broker": self.client.name, "interval": self.interval, "oi": int(self.oi)}
+        meta = {"broker": self.client.name, "interval": self.interval,
+                "oi": int(self.oi or self.client.always_oi)}
         for day in sorted(by_day):
             self.store.write_day(chunk.symbol, day, by_day[day], meta)
         self.report.days_written += len(by_day)

@@ -27,10 +27,13 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
 from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
+from config.secrets import REQUIRED_SECRETS
 
 LOGIN_HINT = ("log in again with `python -m orders.brokers.kite.login` (it stores a fresh KITE_ACCESS_TOKEN "
               "in .env), then rerun: what is on disk is kept")
-API_KEY_VAR, ACCESS_TOKEN_VAR = "KITE_API_KEY", "KITE_ACCESS_TOKEN"   # config/secrets.py REQUIRED_SECRETS
+# The variables' names from config (the feed may not import orders/brokers/kite/credentials.py: stages
+# never import each other); the values from the environment or .env, through config.secrets.
+API_KEY_VAR, ACCESS_TOKEN_VAR = REQUIRED_SECRETS["kite"]
 
 
 class _RawKite(KiteConnect):
@@ -55,6 +58,7 @@ class KiteHistory:
     """
 
     name = "kite"
+    always_oi = False        # oi is sent only when asked for
 
     def __init__(self, api_key: str, access_token: str, root: str | None = None, timeout_s: float = 30.0):
         self._kite = _RawKite(api_key, access_token=access_token, root=root, timeout=timeout_s)

@@ -12,7 +12,8 @@ Atomic: each file is written whole to a temporary in its directory, fsync'd and 
 (common/atomicfile.py), so a crash or a refused token never leaves half a file: a day is on disk
 complete or not at all. That is also what resume relies on: a day is done when its file exists or
 it is listed in empty_days.json (a holiday or weekend: recorded, so it is not asked for again on
-every rerun). Delete a day's directory to fetch it again.
+every rerun); a download with --oi also refetches days stored without open interest. Delete a
+day's directory to fetch it again.
 """
 
 from __future__ import annotations
@@ -69,8 +70,19 @@ class HistoryStore:
                 continue
         return out
 
-    def done_days(self, symbol: str) -> set[dt.date]:
-        return self.written_days(symbol) | self.empty_days(symbol)
+    def has_oi(self, symbol: str, day: dt.date) -> bool:
+        """Whether that day's file was fetched with open interest (its schema metadata says)."""
+        import pyarrow.parquet as pq
+
+        meta = pq.read_schema(self.day_path(symbol, day)).metadata or {}
+        return meta.get(b"otrade_oi") == b"1"
+
+    def done_days(self, symbol: str, need_oi: bool = False) -> set[dt.date]:
+        """Days not to fetch again: on disk (with oi, when `need_oi`) or known to be empty."""
+        written = self.written_days(symbol)
+        if need_oi:
+            written = {d for d in written if self.has_oi(symbol, d)}
+        return written | self.empty_days(symbol)
 
     def write_day(self, symbol: str, day: dt.date, columns: dict, meta: dict) -> None:
         """One day's candles (candles.parse columns) as its Parquet file, atomically."""

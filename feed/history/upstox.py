@@ -30,11 +30,12 @@ import urllib3
 from upstox_client.rest import ApiException
 
 from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
+from config.secrets import REQUIRED_SECRETS
 from feed.history.kite import scrub
 
 LOGIN_HINT = ("log in again with `python -m orders.brokers.upstox.login` (it stores a fresh "
               "UPSTOX_ACCESS_TOKEN in .env; tokens expire at 03:30 IST), then rerun: what is on disk is kept")
-API_KEY_VAR, ACCESS_TOKEN_VAR = "UPSTOX_API_KEY", "UPSTOX_ACCESS_TOKEN"   # config/secrets.py REQUIRED_SECRETS
+API_KEY_VAR, ACCESS_TOKEN_VAR = REQUIRED_SECRETS["upstox"]     # names from config, as kite.py
 UNITS = {"minute": ("minutes", 1), "5minute": ("minutes", 5), "day": ("days", 1)}
 FATAL_CODES = frozenset({"UDAPI100050", "UDAPI100016"})
 RATE_LIMITED = "UDAPI10005"
@@ -59,6 +60,7 @@ class UpstoxHistory:
     """
 
     name = "upstox"
+    always_oi = True         # every V3 candle carries oi (0 where there is none)
 
     def __init__(self, access_token: str, host: str | None = None, timeout_s: float = 30.0):
         conf = upstox_client.Configuration()

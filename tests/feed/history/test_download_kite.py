@@ -126,3 +126,41 @@ def test_download_when_to_reaches_today_then_today_is_not_fetched(kite_venue, tm
     assert summary["days_not_yet"] == 1
     store = HistoryStore(str(tmp_path / "h"), "day")
     assert TODAY not in store.done_days("SBIN") and TODAY - dt.timedelta(days=3) in store.done_days("SBIN")
+
+
+def test_download_when_a_day_is_a_holiday_then_it_is_recorded_empty_and_never_asked_for_again(kite_venue, tmp_path):
+    kite_venue.history.venue.holidays.add(D(2024, 1, 26))          # Republic Day
+    span = ["--from", "2024-01-26", "--to", "2024-01-26"]
+    assert run_cli(_argv(kite_venue, tmp_path / "h", span=span)) == 0
+    assert run_cli(_argv(kite_venue, tmp_path / "h", span=span)) == 0
+    assert kite_venue.count("GET", KITE_HISTORY) == 1
+    store = HistoryStore(str(tmp_path / "h"), "minute")
+    assert store.empty_days("SBIN") == {D(2024, 1, 26)} and store.written_days("SBIN") == set()
+
+
+def test_download_when_oi_is_asked_after_a_download_without_it_then_those_days_are_fetched_again(kite_venue,
+                                                                                               tmp_path):
+    span = ["--from", "2024-01-01", "--to", "2024-01-05"]
+    assert run_cli(_argv(kite_venue, tmp_path / "h", span=span)) == 0
+    assert run_cli(_argv(kite_venue, tmp_path / "h", "--oi", span=span)) == 0
+    assert run_cli(_argv(kite_venue, tmp_path / "h", "--oi", span=span)) == 0
+    assert kite_venue.count("GET", KITE_HISTORY) == 2
+    table = pq.read_table(HistoryStore(str(tmp_path / "h"), "minute").day_path("SBIN", D(2024, 1, 2)))
+    assert table.schema.metadata[b"otrade_oi"] == b"1" and min(table.column("oi").to_pylist()) > 0
+
+
+def test_download_when_symbols_are_bare_then_their_tokens_come_from_the_instrument_dump(kite_venue, tmp_path):
+    dump = tmp_path / "instruments.csv"
+    dump.write_text("instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,"
+                    "lot_size,instrument_type,segment,exchange\n"
+                    "779521,3045,SBIN,STATE BANK OF INDIA,0.0,,0.0,0.05,1,EQ,NSE,NSE\n")
+    span = ["--from", "2024-01-02", "--to", "2024-01-02"]
+    assert run_cli(_argv(kite_venue, tmp_path / "h", "--instruments", str(dump), symbols=("SBIN",), span=span)) == 0
+    assert kite_venue.requests[-1][1] == f"{KITE_HISTORY}779521/minute"
+    assert HistoryStore(str(tmp_path / "h"), "minute").written_days("SBIN") == {D(2024, 1, 2)}
+
+
+def test_download_when_a_bare_symbol_has_no_dump_then_exit_2_says_how_to_name_it(kite_venue, tmp_path, capsys):
+    assert run_cli(_argv(kite_venue, tmp_path / "h", symbols=("SBIN",))) == 2
+    assert "SYMBOL=KEY" in capsys.readouterr().err
+    assert kite_venue.count("GET", KITE_HISTORY) == 0

@@ -7,7 +7,7 @@ import orjson
 import pyarrow.parquet as pq
 
 from feed.history.store import HistoryStore
-from tests.feed.history.venues import (UPSTOX_HISTORY, UPSTOX_TOKEN, Sleeps, files_under, run_cli,  # noqa: F401
+from tests.feed.history.venues import (UPSTOX_HISTORY, Sleeps, files_under, run_cli,  # noqa: F401
                                        trading_days, upstox_venue)
 
 D = dt.date
