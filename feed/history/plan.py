@@ -10,7 +10,7 @@ and a chunk never covers more days than the broker allows in one call:
         minutes 1-15: 1 month, days: 1 decade, "leading up to the to_date"; over it the request is
         refused as invalid. "1 month" is cut at calendar-month ends (a chunk inside one calendar
         month is within a month by any reading) and "a decade" as 3650 days (every decade is
-        longer).                                         50 requests a second, 500 a minute (standard APIs)
+        longer).                      50 requests a second, 500 a minute, 2000 in 30 minutes (standard APIs)
 
 Pure functions of dates: no clock, no I/O.
 """
@@ -38,7 +38,9 @@ WINDOWS = {
 }
 INTERVAL_S = {"minute": 60, "5minute": 300, "day": 86400}
 # (most requests, window seconds): what the client-side throttle allows (throttle.py).
-RATE_LIMITS = {"kite": ((3, 1.0),), "upstox": ((50, 1.0), (500, 60.0))}
+# Upstox's are its standard-API limits (reference/brokers.md §2.4, from a third-party summary: UNVERIFIED);
+# it publishes none for the candle API itself.
+RATE_LIMITS = {"kite": ((3, 1.0),), "upstox": ((50, 1.0), (500, 60.0), (2000, 1800.0))}
 
 
 @dataclass(frozen=True)

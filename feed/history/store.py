@@ -13,7 +13,7 @@ Atomic: each file is written whole to a temporary in its directory, fsync'd and 
 complete or not at all. That is also what resume relies on: a day is done when its file exists or
 it is listed in empty_days.json (a holiday or weekend: recorded, so it is not asked for again on
 every rerun); a download with --oi also refetches days stored without open interest. Delete a
-day's directory to fetch it again.
+day's directory to fetch it again, or empty_days.json to ask again for the days listed there.
 """
 
 from __future__ import annotations
