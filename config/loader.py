@@ -152,8 +152,11 @@ def _merge(base: dict, overlay: dict, source: str, origins: _Origins, prefix: tu
     merged = dict(base)
     for key, value in overlay.items():
         path = (*prefix, key)
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value, source, origins, path)
+        # A section new to the merge is merged into an empty one, so each of its leaves is recorded
+        # as this layer's: a later layer that sets one field of it is then the one an error in
+        # another of its fields is traced to, not the layer that first wrote the whole section.
+        if isinstance(value, dict) and isinstance(merged.get(key, {}), dict) and value:
+            merged[key] = _merge(merged.get(key, {}), value, source, origins, path)
         else:
             merged[key] = value
             origins.record(path, source)

@@ -463,7 +463,8 @@ class OrderEngine(BrokerActions):
             intent, duplicate=iid in self.desk.brackets or iid in self.denied,
             trading_state=self.trading_state, phase=self.limits.phase(self.exposure.clock_ns),
             clock_ns=self.exposure.clock_ns, book=self.book, exposure=self.exposure,
-            throttle=self.throttle, reachable=self._reachable(intent.instrument))
+            throttle=self.throttle, reachable=self._reachable(intent.instrument),
+            open_brackets=self._open_brackets(intent))
         self._mark()
         if code:
             known = 0 <= intent.instrument < len(self._symbols)
@@ -479,6 +480,13 @@ class OrderEngine(BrokerActions):
             float(self.exposure.last_price[intent.instrument])
         self._emit(msgspec.structs.replace(intent, ref_price=ref))
         self._execute(list(self.desk.brackets[iid].entry_plan))
+
+    def _open_brackets(self, intent) -> int:
+        """The intent's strategy's active brackets on its instrument (risk's BRACKET_OPEN)."""
+        if not self.limits.max_brackets_per_instrument:
+            return 0
+        return sum(1 for b in self.desk.active.values()
+                   if b.instrument == intent.instrument and b.strategy == intent.strategy)
 
     def _reachable(self, instrument: int) -> tuple[int, int]:
         if not 0 <= instrument < len(self._symbols):

@@ -38,6 +38,7 @@ RISK_PARAMS_DTYPE = np.dtype([
     ("daily_loss_limit_inr", np.float64),
     ("freeze_slice", np.int64),          # 1: slice above the freeze quantity, 0: deny
     ("max_intent_age_ns", np.int64),
+    ("max_brackets_per_instrument", np.int64),   # per strategy; 0: no limit
 ])
 
 
@@ -65,6 +66,7 @@ class RiskLimits:
     leg_prices: str = "fill"          # stop and target from the entry's fill, or "signal"
     max_intent_age_ms: int = 2000     # market time from an intent's tick to its risk check
     venue_rate_per_sec: int = 0       # placements a second per exchange/segment (0: not limited)
+    max_brackets_per_instrument: int = 0   # a strategy's open brackets on one instrument (0: no limit)
 
     @classmethod
     def from_config(cls, risk) -> "RiskLimits":

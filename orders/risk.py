@@ -49,6 +49,7 @@ REASONS = {
     22: ("RATE_PER_MIN", "order rate limit per minute reached"),
     23: ("RATE_PER_DAY", "order rate limit per day reached"),
     24: ("INTENT_EXPIRED", "the intent is older than max_intent_age_ms when it could first be acted on"),
+    25: ("BRACKET_OPEN", "this strategy already has max_brackets_per_instrument brackets open on the instrument"),
 }
 CODES = {name: code for code, (name, _) in REASONS.items()}
 APPROVED = 0
@@ -67,6 +68,7 @@ CHECK_DTYPE = np.dtype([
     ("pending_sell", np.int64), ("gross_exposure_inr", np.float64),
     ("pending_gross_inr", np.float64), ("day_pnl_inr", np.float64),
     ("intent_ts_ns", np.int64),          # the intent's tick time; 0 = unknown (no age check)
+    ("open_brackets", np.int64),         # the intent's strategy's active brackets on its instrument
 ])
 
 
@@ -160,6 +162,10 @@ def check_entry(params, req, tick_size, lot_size, freeze_qty, circuit_lo, circui
     code = _prices(r, ltp, tick_size[k], circuit_lo[k], circuit_hi[k], p["price_band_pct"])
     if code != 0:
         return code
+    # Before the exposure checks: a second bracket of the same strategy on a name is refused for what
+    # it is, not for the position or open-order limit its stacking would reach later.
+    if p["max_brackets_per_instrument"] > 0 and r["open_brackets"] >= p["max_brackets_per_instrument"]:
+        return 25
     ref = r["limit_price"] if r["is_limit"] == 1 else ltp
     code = _exposure(p, r, ref)
     if code != 0:
@@ -218,12 +224,14 @@ class RiskGate:
         return -(-qty // freeze)
 
     def check(self, intent, *, duplicate: bool, trading_state: str, phase: int, clock_ns: int,
-              book, exposure, throttle, reachable: tuple[int, int] = (0, 0)) -> tuple[int, dict]:
+              book, exposure, throttle, reachable: tuple[int, int] = (0, 0),
+              open_brackets: int = 0) -> tuple[int, dict]:
         """(reason code, facts for the denial text) for one SignalRaised; never raises.
 
         `reachable` is how far the orders already working or planned on the intent's instrument can
         move its position (up, down): `BracketDesk.reachable`. The position limit is judged on the
-        position plus that plus this entry, so it holds whichever of them fill.
+        position plus that plus this entry, so it holds whichever of them fill. `open_brackets` is
+        how many brackets of the intent's strategy on its instrument are still active.
         """
         k = int(intent.instrument)
         known = 0 <= k < self._n
@@ -239,7 +247,7 @@ class RiskGate:
             self.n_slices(k, intent.qty) if known else 1, book.n_working,
             *throttle.counts(clock_ns, self._exchanges[k] if known else ""), pos_qty, pending_buy,
             pending_sell,
-            exposure.gross_exposure(), pending_gross, day_pnl, intent.ts_event_ns)
+            exposure.gross_exposure(), pending_gross, day_pnl, intent.ts_event_ns, open_brackets)
         code = int(check_entry(self.limits.params, self._req, self.tick_size, self.lot_size,
                                self.freeze_qty, self.circuit_lo, self.circuit_hi,
                                exposure.last_price, exposure.last_ts))
@@ -248,6 +256,8 @@ class RiskGate:
         ltp = float(exposure.last_price[k]) if known else 0.0
         facts = {"qty": intent.qty, "ltp": ltp, "limit_price": intent.limit_price,
                  "position": pos_qty, "day_pnl_inr": round(day_pnl, 2)}
+        if code == CODES["BRACKET_OPEN"]:
+            facts["open_brackets"] = open_brackets
         return code, facts
 
     @staticmethod

@@ -6,7 +6,18 @@ a cross of fast above slow raises a BUY intent and a cross below raises a SELL i
 target or the day's square-off). Every intent opens a bracket of `qty` shares: a MARKET or LIMIT
 entry (LIMIT: `limit_offset_ticks` through the last price), a stop `stop_loss_pct` and a target
 `target_pct` away from the tick's price, on the tick grid (kernels/bracket.py). The strategy does
-not track its fills: two crosses are two brackets; orders and risk decide what they become.
+not track its fills: two crosses are two brackets; orders and risk decide what they become (risk's
+max_brackets_per_instrument denies a second bracket while the first is open: BRACKET_OPEN).
+
+`one_trade` (one trade at a time per instrument): after an intent, the strategy holds that trade
+until a tick trades at or through its stop or its target (the prices it put in the intent), and a
+cross before then raises nothing. It is the strategy's own rule, decided on the ticks alone, so a
+cross it skips is no signal at all (no intent, no denial): on a few ticks a second EMAs whipsaw
+around each other every minute or so per name, and a trader in a trade does not want a second one
+on each whipsaw. The crosses still move `side`, so the first cross after the exit is a real one.
+The real bracket at orders exits on the same ticks, give or take its fill (risk's BRACKET_OPEN
+catches what this misses). An intent that risk denies still counts as held: the strategy cannot
+see denials, and it errs towards fewer trades.
 
 SMA mode keeps one price ring of slow + 1 per instrument, read by both windows (kernels/sma.py);
 EMA mode needs no history.
@@ -39,7 +50,7 @@ REASON_CROSS_BELOW = 2
 PARAMS_DTYPE = np.dtype([
     ("fast", np.int64), ("slow", np.int64), ("ma", np.int64), ("qty", np.int64),
     ("stop_loss_pct", np.float64), ("target_pct", np.float64), ("order_type", np.int64),
-    ("limit_offset_ticks", np.int64), ("allow_short", np.int64),
+    ("limit_offset_ticks", np.int64), ("allow_short", np.int64), ("one_trade", np.int64),
 ])
 
 STATE_DTYPE = np.dtype([
@@ -51,6 +62,9 @@ STATE_DTYPE = np.dtype([
     ("fast", np.float64),     # current averages, rupees (NaN until warm)
     ("slow", np.float64),
     ("side", np.int64),       # last nonzero sign of fast - slow (kernels/crossover.py)
+    ("trade_side", np.int64),     # one_trade: the held trade's side, 0 = none
+    ("trade_stop", np.float64),   # its stop and target, rupees
+    ("trade_target", np.float64),
 ])
 
 
@@ -88,6 +102,29 @@ def _advance(st, ring, price, p, tick_size):
 
 
 @njit
+def holding(st, price):
+    """one_trade: True while the held trade is open; a price at or through its stop or target ends it."""
+    side = st["trade_side"]
+    if side == 0:
+        return False
+    if side > 0:
+        done = price <= st["trade_stop"] or price >= st["trade_target"]
+    else:
+        done = price >= st["trade_stop"] or price <= st["trade_target"]
+    if done:
+        st["trade_side"] = 0
+    return not done
+
+
+@njit
+def hold(st, side, price, p, tick_size):
+    """one_trade: remember the trade an intent at `price` opens (the prices _emit puts in it)."""
+    st["trade_side"] = side
+    st["trade_stop"], st["trade_target"] = bracket_exits(side, price, tick_size, p["stop_loss_pct"],
+                                                         p["target_pct"])
+
+
+@njit
 def _emit(outbox, cursor, row, strategy, side, reason, p, tick_size):
     price = row["price"]
     stop, target = bracket_exits(side, price, tick_size, p["stop_loss_pct"], p["target_pct"])
@@ -117,13 +154,18 @@ def build(digest):
                 stats[STAT_REPLAYED] += 1
                 continue
             tick = tick_size[row["instrument"]]
-            signal = _advance(copies[slot, copy], history[slot], row["price"], p, tick)
+            st = copies[slot, copy]
+            signal = _advance(st, history[slot], row["price"], p, tick)
             side = signal if signal > 0 or p["allow_short"] != 0 else 0
+            if p["one_trade"] != 0 and holding(st, row["price"]):
+                side = 0
             if side != 0:
                 reason = REASON_CROSS_ABOVE if side > 0 else REASON_CROSS_BELOW
                 if not _emit(outbox, cursor, row, strategy, side, reason, p, tick):
                     stats[STAT_OUTBOX_FULL] += 1
                     return i
+                if p["one_trade"] != 0:
+                    hold(st, side, row["price"], p, tick)
             commit_tick(commit, slot, row["seq"], copy)
             stats[STAT_APPLIED] += 1
         return rows.shape[0]
@@ -151,4 +193,6 @@ class MACrossover(Strategy):
             return MA_SMA if params.ma == "sma" else MA_EMA
         if name == "order_type":
             return ORDER_TYPE_CODES[params.order_type]
+        if name == "one_trade":
+            return 1 if params.one_trade else 0
         return getattr(params, name)
