@@ -40,11 +40,6 @@ def ist_midnight_ns(ts_ns: int) -> int:
     return ts_ns - (ts_ns + IST_OFFSET_NS) % (NS_PER_S * SECONDS_PER_DAY)
 
 
-def ist_datetime(ts_ns: int) -> dt.datetime:
-    """An aware IST datetime, for logs and reports (never on the hot path)."""
-    return dt.datetime.fromtimestamp(ts_ns / NS_PER_S, tz=IST)
-
-
 def parse_hhmm(text: str) -> int:
     """Seconds since midnight for "HH:MM" or "HH:MM:SS" (24-hour clock), e.g. "15:10" -> 54600.
 
@@ -62,9 +57,3 @@ def parse_hhmm(text: str) -> int:
     if hours > 23 or minutes > 59 or seconds > 59:
         raise ValueError(f"time of day out of range: {text!r}")
     return hours * 3600 + minutes * 60 + seconds
-
-
-def format_hhmmss(seconds_of_day: int) -> str:
-    """The inverse of `parse_hhmm`, for messages and reports: 54600 -> "15:10:00"."""
-    hours, rest = divmod(int(seconds_of_day) % SECONDS_PER_DAY, 3600)
-    return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"

@@ -52,9 +52,5 @@ class BrokerFatal(BrokerError):
     """Credentials or session are invalid: nothing will work until a human acts."""
 
 
-class RiskError(OTradeError):
-    """The risk engine itself is misconfigured (not a denial: denials are events)."""
-
-
 class StageError(OTradeError):
     """A stage cannot start or run (bad context, failed warm-up)."""

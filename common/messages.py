@@ -24,16 +24,10 @@ import time
 
 import msgspec
 
-SIDE_BUY = 1
-SIDE_SELL = -1
-
 # The values the str fields below may hold. They are plain `str` on purpose: a decoder that rejected
 # an unexpected value would turn a producer's typo into an unreadable journal record (a lost fill);
 # consumers check the values they act on.
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
-ORDER_ROLES = ("ENTRY", "STOP", "TARGET", "SQUAREOFF", "FLATTEN")
-INTENT_ORDER_TYPES = ("MARKET", "LIMIT")
-BROKER_ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
 SUPERVISOR_EVENT_KINDS = ("spawn", "exit", "hang", "restart", "give_up", "ready", "stop")
 
 

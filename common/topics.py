@@ -16,11 +16,8 @@ the receiver, PUSHed to by everyone else). Imports nothing.
 
 # ---- event topics (bytes: the first frame of every PUB message) ----
 EVT = b"evt."
-EVT_SIGNAL = b"evt.signal."        # SignalRaised, TicksProcessed, per strategy (monitoring copy)
 EVT_ORDER = b"evt.order."          # OrderSubmitting .. OrderInDoubt, per strategy
 EVT_FILL = b"evt.fill."            # OrderFilled, per symbol
-EVT_POSITION = b"evt.position."    # PositionChanged, per symbol
-EVT_RISK = b"evt.risk."            # denials and trading-state changes
 EVT_DENIAL = b"evt.risk.denied."   # OrderDenied, per strategy
 EVT_TRADING_STATE = b"evt.risk.state"  # TradingStateChanged (a leaf: there is only one)
 EVT_STAGE = b"evt.stage."          # StageReady, StageStopping, per stage
@@ -35,20 +32,12 @@ def _leaf(family: bytes, name: str) -> bytes:
     return family + name.encode()
 
 
-def signal_topic(strategy: str) -> bytes:
-    return _leaf(EVT_SIGNAL, strategy)
-
-
 def order_topic(strategy: str) -> bytes:
     return _leaf(EVT_ORDER, strategy)
 
 
 def fill_topic(symbol: str) -> bytes:
     return _leaf(EVT_FILL, symbol)
-
-
-def position_topic(symbol: str) -> bytes:
-    return _leaf(EVT_POSITION, symbol)
 
 
 def denial_topic(strategy: str) -> bytes:
@@ -77,25 +66,11 @@ def broker_order_topic(broker: str) -> bytes:
 STAGES = ("feed", "signals", "orders", "positions")
 
 PUB_FEED = "feed.pub"             # BrokerOrderUpdate: order updates the market-data socket carried
-PUB_SIGNALS = "signals.pub"
 PUB_ORDERS = "orders.pub"
 PUB_POSITIONS = "positions.pub"
 PUB_SUPERVISOR = "supervisor.pub"
 
-CMD_FEED = "feed.cmd"            # StopStage
-CMD_SIGNALS = "signals.cmd"      # StopStage
 CMD_ORDERS = "orders.cmd"        # SignalRaised, TicksProcessed (from signals); SetTradingState,
                                  # FlattenAll, RequestReconcile, StopStage (from supervisor)
 CMD_POSITIONS = "positions.cmd"  # RequestReconcile, StopStage
-CMD_SUPERVISOR = "supervisor.cmd"  # requests to the supervisor (e.g. a halt from positions)
 CTL_SUPERVISOR = "supervisor.ctl"  # the operator's `ctl` channel: JSON lines on a unix socket, not zmq
-
-
-def pub_endpoint_name(stage: str) -> str:
-    """The endpoint name a stage binds its PUB socket on."""
-    return f"{stage}.pub"
-
-
-def cmd_endpoint_name(stage: str) -> str:
-    """The endpoint name a stage binds its command PULL socket on."""
-    return f"{stage}.cmd"

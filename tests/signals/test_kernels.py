@@ -6,7 +6,6 @@ tests/signals/test_kernels_nojit.py runs this module again with NUMBA_DISABLE_JI
 import numpy as np
 import pytest
 
-from signals.kernels.atr import ATR_DTYPE, atr_batch, atr_update
 from signals.kernels.bracket import bracket_exits, limit_entry
 from signals.kernels.crossover import crossover_batch, crossover_update
 from signals.kernels.ema import EMA_DTYPE, ema_batch, ema_update
@@ -110,29 +109,6 @@ def test_crossover_matches_the_reference_on_random_averages():
     crossover_update(rows, fast, slow, 0.0, np.zeros(INSTRUMENTS, np.int64), out)
     assert (out == crossover_batch(rows, fast, slow, INSTRUMENTS)).all()
     assert (out != 0).sum() > 50
-
-
-@pytest.mark.parametrize("n,bar_s", [(1, 1), (5, 3), (14, 10)])
-def test_atr_over_time_bars_matches_the_reference(n, bar_s):
-    rows = interleaved_ticks(4000, INSTRUMENTS, seed=30 + n, backstep_share=0.05)
-    state = np.zeros(INSTRUMENTS, ATR_DTYPE)
-    out = np.empty(len(rows))
-    bar_ns = bar_s * 1_000_000_000
-    assert atr_update(rows, state, n, bar_ns, out) == len(rows)
-    ref = atr_batch(rows, n, bar_ns, INSTRUMENTS)
-    np.testing.assert_allclose(out, ref, rtol=RTOL, atol=0)
-    assert np.isfinite(out).sum() > 1000
-
-
-def test_atr_of_a_gap_counts_the_previous_close():
-    # 1 s bars: bar 0 = [100, 101], bar 1 = [105], bar 2 = [103]. TR0 = 1 (no previous close),
-    # TR1 = max(0, |105 - 101|, |105 - 101|) = 4, so ATR(2) = 2.5 once bar 1 closes (at the tick of bar 2).
-    rows = series_ticks([100.0, 101.0, 105.0, 103.0])
-    rows["ts_event_ns"] = rows["ts_event_ns"][0] + np.array([0, 500, 1000, 2000]) * 1_000_000
-    out = np.empty(4)
-    atr_update(rows, np.zeros(1, ATR_DTYPE), 2, 1_000_000_000, out)
-    assert np.isnan(out[:3]).all()
-    assert out[3] == 2.5
 
 
 def test_vwap_matches_the_reference_and_restarts_at_ist_midnight():
