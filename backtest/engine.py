@@ -64,10 +64,12 @@ class Backtest:
     """One backtest of `config` (feed.source "replay", broker "paper") into `run_dir` (fresh)."""
 
     def __init__(self, config, run_dir: str, rows: np.ndarray, *, first_day: int | None = None,
-                 last_day: int | None = None):
+                 last_day: int | None = None, tape=None):
         self.ctx = SimpleNamespace(config=config, run_dir=run_dir)   # the shape orders/onstop.py reads
         self.instruments = local_instruments(rows)
-        self.tape = Tape(config, self.instruments, first_day, last_day)
+        # `tape`: any object with Tape's interface; a sweep's cell passes ticks already in memory
+        # (backtest/sweep/data.py), so the file is read once per sweep, not once per cell.
+        self.tape = tape if tape is not None else Tape(config, self.instruments, first_day, last_day)
         state = aligned_buffer(StateLayout.from_config(config).total_bytes)
         self.signals = SignalEngine(config, self.instruments.rows, state, aligned_buffer(outbox_bytes()))
         fsync = config.journal.fsync
