@@ -3,8 +3,10 @@
 A strategy kind is a small class (registered in signals/strategies/__init__.py) that declares:
 
     kind           the config name, e.g. "ma_crossover" (config.strategies[i].kind)
-    Params         the msgspec Struct its config params are validated into
-    PARAMS_DTYPE   the same params as one numpy record, which is how the kernel reads them
+    Params         the msgspec Struct its config params are validated into (config/schema.py)
+    CODES          field -> {value: code} for each Literal (text) param, which the kernel reads as a
+                   number; PARAMS_DTYPE, the params as one numpy record, is derived from Params
+                   (`params_dtype`), so a param is declared once
     STATE_DTYPE    its state for ONE instrument; the engine keeps two copies per (strategy, instrument)
                    in shared memory and commits each tick atomically (signals/kernels/commit.py)
     REASONS        reason code -> text, for SignalRaised.reason
@@ -27,7 +29,14 @@ It may override `history_len(params)` (float64 slots of price history per instru
 An intent means "open a bracket in this direction": at most one per (strategy, instrument, tick), as its
 id is f"{strategy}:{instrument}:{tick_seq}". The strategy does not track fills or positions.
 
-Every kernel has the same skeleton around its own `_advance` (see strategies/ma_crossover.py):
+Every kernel has the same skeleton around its own `_advance` (see strategies/ma_crossover.py), copied
+into each strategy rather than made by one factory, because numba's cache cannot hold a kernel that
+closes over another jitted function: the cache key includes the pickled closure, a dispatcher pickles
+with a per-process uuid, so every new process misses the cache and compiles again (measured with a
+factory closing over vwap_revert's step, fresh NUMBA_CACHE_DIR, three processes in a row: a miss and
+4.5-6 s of compiling in each; this `build(digest)`, closed over an int: a miss in the first, hits and
+0.3-0.6 s in the next two). A restarted stage must not spend seconds compiling, so the copies stay and
+tests/signals/test_kernel_skeleton.py checks each against the reference:
 
     def build(digest):                      # digest: see kernels/digest.py (numba cache staleness)
         @njit(cache=True)
@@ -58,8 +67,7 @@ Example: a breakout strategy (buy a new high of the last `n` prices) would decla
 
     class Breakout(Strategy):
         kind = "breakout"
-        Params = BreakoutParams                    # n, qty, stop_loss_pct, target_pct
-        PARAMS_DTYPE = np.dtype([("n", np.int64), ("qty", np.int64), ...])
+        Params = BreakoutParams                    # n, qty, stop_loss_pct, target_pct (ints, floats)
         STATE_DTYPE = np.dtype([("count", np.int64), ("high", np.float64)])
         REASONS = {1: "new high of the window"}
         kernel = staticmethod(build(KERNEL_DIGEST))
@@ -72,7 +80,7 @@ with an `_advance` that compares the price with the ring's maximum. strategies/v
 complete second strategy written exactly this way.
 """
 
-from typing import ClassVar
+from typing import Annotated, ClassVar, Literal, get_args, get_origin
 
 import msgspec
 import numpy as np
@@ -87,15 +95,60 @@ N_STATS = 4
 STAT_NAMES = ("applied", "replayed", "outbox_full")
 
 
+def _base_type(tp):
+    """The type under any Annotated[...] constraints (PosInt is Annotated[int, Meta(gt=0)])."""
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    return tp
+
+
+def params_dtype(params_type: type) -> np.dtype:
+    """The numpy record of a Params Struct: one field per Struct field, in declaration order.
+
+    int -> int64, float -> float64, bool -> int64 (0/1), a Literal of text values -> int64 (its code,
+    from the strategy's CODES). Any other type raises TypeError naming the field: the kernel could not
+    read it.
+    """
+    fields = []
+    for f in msgspec.structs.fields(params_type):
+        tp = _base_type(f.type)
+        if tp is float:
+            fields.append((f.name, np.float64))
+        elif tp in (int, bool) or get_origin(tp) is Literal:
+            fields.append((f.name, np.int64))
+        else:
+            raise TypeError(f"{params_type.__name__}.{f.name}: {f.type!r} has no numpy field "
+                            "(int, float, bool or a Literal of values with codes)")
+    return np.dtype(fields)
+
+
+def _check_codes(cls) -> None:
+    """Every Literal param has a code for each of its values, so packing never meets an unknown one."""
+    for f in msgspec.structs.fields(cls.Params):
+        tp = _base_type(f.type)
+        if get_origin(tp) is not Literal:
+            continue
+        missing = [v for v in get_args(tp) if v not in cls.CODES.get(f.name, {})]
+        if missing:
+            raise TypeError(f"{cls.__name__}.CODES[{f.name!r}] has no code for {missing}")
+
+
 class Strategy:
     """Base of every strategy kind (see the module docstring)."""
 
     kind: ClassVar[str] = ""
     Params: ClassVar[type] = msgspec.Struct
-    PARAMS_DTYPE: ClassVar[np.dtype]
+    CODES: ClassVar[dict[str, dict]] = {}
+    PARAMS_DTYPE: ClassVar[np.dtype]          # derived from Params when the subclass is defined
     STATE_DTYPE: ClassVar[np.dtype]
     REASONS: ClassVar[dict[int, str]] = {}
     kernel: ClassVar = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "Params" in cls.__dict__:
+            cls.PARAMS_DTYPE = params_dtype(cls.Params)
+            _check_codes(cls)
 
     @classmethod
     def resolve_params(cls, params):
@@ -119,8 +172,11 @@ class Strategy:
 
     @classmethod
     def param_value(cls, params, name: str):
-        """One packed field; override for fields that are not plain numbers (enums as codes)."""
-        return getattr(params, name)
+        """One packed field: a Literal param as its code (CODES), a bool as 0/1, a number as it is."""
+        value = getattr(params, name)
+        if name in cls.CODES:
+            return cls.CODES[name][value]
+        return int(value) if isinstance(value, bool) else value
 
     @classmethod
     def warm(cls) -> int:

@@ -47,12 +47,6 @@ MA_EMA = 1
 REASON_CROSS_ABOVE = 1
 REASON_CROSS_BELOW = 2
 
-PARAMS_DTYPE = np.dtype([
-    ("fast", np.int64), ("slow", np.int64), ("ma", np.int64), ("qty", np.int64),
-    ("stop_loss_pct", np.float64), ("target_pct", np.float64), ("order_type", np.int64),
-    ("limit_offset_ticks", np.int64), ("allow_short", np.int64), ("one_trade", np.int64),
-])
-
 STATE_DTYPE = np.dtype([
     ("count", np.int64),      # prices applied
     ("fast_sum", np.int64),   # SMA: the fast window's sum in price units (kernels/sma.py), exact
@@ -178,7 +172,7 @@ class MACrossover(Strategy):
 
     kind = "ma_crossover"
     Params = MACrossoverParams
-    PARAMS_DTYPE = PARAMS_DTYPE
+    CODES = {"ma": {"sma": MA_SMA, "ema": MA_EMA}, "order_type": ORDER_TYPE_CODES}
     STATE_DTYPE = STATE_DTYPE
     REASONS = {REASON_CROSS_ABOVE: "fast crossed above slow", REASON_CROSS_BELOW: "fast crossed below slow"}
     kernel = staticmethod(build(KERNEL_DIGEST))
@@ -186,13 +180,3 @@ class MACrossover(Strategy):
     @classmethod
     def history_len(cls, params) -> int:
         return params.slow + 1 if params.ma == "sma" else 1
-
-    @classmethod
-    def param_value(cls, params, name: str):
-        if name == "ma":
-            return MA_SMA if params.ma == "sma" else MA_EMA
-        if name == "order_type":
-            return ORDER_TYPE_CODES[params.order_type]
-        if name == "one_trade":
-            return 1 if params.one_trade else 0
-        return getattr(params, name)

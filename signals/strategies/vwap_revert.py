@@ -9,15 +9,16 @@ VWAP at the time of the intent and its stop `stop_loss_pct` beyond the price, bo
 rounded away from the entry (kernels/bracket.py). A new IST session resets the VWAP, the tick count
 and the zone.
 
-This is the worked example of adding a strategy (signals/strategy.py): a Params struct, two dtypes,
-an `_advance` step, the standard kernel skeleton, and one line in strategies/__init__.py.
+This is the worked example of adding a strategy (signals/strategy.py): a Params struct (the kernel's
+params record is derived from it), a state dtype, an `_advance` step, the standard kernel skeleton,
+and one line in strategies/__init__.py.
 """
 
 
 import numpy as np
 from numba import njit
 
-from config.schema import VWAPRevertParams  # noqa: F401 - params live in config (defaults in one place)
+from config.schema import VWAPRevertParams  # params live in config (defaults in one place)
 from signals.kernels.bracket import bracket_exits, limit_entry, round_down, round_up
 from signals.kernels.commit import begin_tick, commit_tick, slot_of
 from signals.kernels.digest import KERNEL_DIGEST
@@ -28,12 +29,6 @@ from signals.strategy import STAT_APPLIED, STAT_OUTBOX_FULL, STAT_REPLAYED, Stra
 REASON_BELOW_BAND = 1
 REASON_ABOVE_BAND = 2
 
-
-PARAMS_DTYPE = np.dtype([
-    ("band_pct", np.float64), ("min_session_ticks", np.int64), ("qty", np.int64),
-    ("stop_loss_pct", np.float64), ("order_type", np.int64), ("limit_offset_ticks", np.int64),
-    ("allow_short", np.int64),
-])
 
 STATE_DTYPE = np.dtype([
     ("session_ticks", np.int64),  # ticks applied this session
@@ -114,13 +109,7 @@ class VWAPRevert(Strategy):
 
     kind = "vwap_revert"
     Params = VWAPRevertParams
-    PARAMS_DTYPE = PARAMS_DTYPE
+    CODES = {"order_type": ORDER_TYPE_CODES}
     STATE_DTYPE = STATE_DTYPE
     REASONS = {REASON_BELOW_BAND: "price below the VWAP band", REASON_ABOVE_BAND: "price above the VWAP band"}
     kernel = staticmethod(build(KERNEL_DIGEST))
-
-    @classmethod
-    def param_value(cls, params, name: str):
-        if name == "order_type":
-            return ORDER_TYPE_CODES[params.order_type]
-        return getattr(params, name)
