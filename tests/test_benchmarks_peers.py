@@ -17,9 +17,9 @@ import pytest
 
 from benchmarks import peers
 from benchmarks.harness import scratch_dir
-from benchmarks.peers import kiteloop, nautilus, otrade
+from benchmarks.peers import backtest, kiteloop, nautilus, otrade
 from benchmarks.peers.result import PEERS, SYSTEMS, table_rows
-from benchmarks.peers.session import strategy_params
+from benchmarks.peers.session import prepare, strategy_params
 from benchmarks.peers.strategy import EMA, reference_signals
 from benchmarks.peers.ticks import load
 from benchmarks.pipeline import universe, write_session
@@ -27,7 +27,7 @@ from tests.support import unique_run_id
 
 N_TICKS, LIVE_SECONDS, N_LIVE = 5_000, 1.0, 2_000
 ENTRY_KEYS = {"replay_ticks_per_s", "tick_to_order_us", "intents", "orders", "skipped", "note"}
-RESULT_KEYS = {"ticks", "instruments", "live_rate_hz", "live_seconds", "strategy", "systems", "ratios"}
+RESULT_KEYS = {"ticks", "instruments", "live_rate_hz", "live_seconds", "strategy", "systems", "ratios", "backtest"}
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +109,23 @@ def test_without_nautilus_its_entry_is_skipped_with_the_install_hint(monkeypatch
     assert set(entry) == ENTRY_KEYS and entry["replay_ticks_per_s"] is None
 
 
+def test_backtest_peer_when_run_on_the_session_then_every_tick_is_applied_and_the_reference_intents_raised():
+    with scratch_dir() as tmp:
+        session = prepare(tmp, N_TICKS, LIVE_SECONDS, unique_run_id())
+        detail = backtest.measure(session)
+    _check_backtest(detail, session.reference)
+    entry = backtest.entry(detail)
+    assert set(entry) == ENTRY_KEYS and entry["tick_to_order_us"] is None and entry["replay_ticks_per_s"] > 0
+    assert backtest.quiet_ticks_per_s(detail) > 0
+
+
+def _check_backtest(detail: dict, reference: dict) -> None:
+    cross, quiet = detail["crossover"], detail["quiet"]
+    assert cross["ticks"] == quiet["ticks"] == N_TICKS
+    assert cross["intents"] == reference["replay"] and quiet["intents"] == 0
+    assert cross["entries"] + cross["denials"] == cross["intents"] and cross["orders"] >= cross["entries"] > 0
+
+
 def _children() -> list[psutil.Process]:
     """Child processes of this test process, except multiprocessing's resource tracker (it lives as
     long as the process that first needed it, by design)."""
@@ -143,6 +160,7 @@ def _check_work(raw: dict) -> None:
         assert kite["ticks"] == n and kite["intents"] == kite["orders"] == kite["fills"] == ref[run]
     for name in ("mp_queue", "pyzmq", "kite_loop"):
         assert d[name]["live"]["tick_to_order"]["count"] == ref["live"]
+    _check_backtest(d["backtest"], ref)
     if d["nautilus"]["skipped"] is None:
         backtest = d["nautilus"]["replay"]
         assert backtest["ticks"] == N_TICKS
@@ -164,13 +182,19 @@ def test_peers_benchmark_runs_every_system_on_the_same_ticks_and_leaves_nothing(
         assert set(entry) == ENTRY_KEYS, name
     assert result["systems"]["nautilus"]["skipped"] in (None, nautilus.SKIPPED)
     assert result["systems"]["nautilus"]["tick_to_order_us"] is None
-    for name in ("otrade", "mp_queue", "pyzmq", "kite_loop"):
+    for name in ("otrade", "mp_queue", "pyzmq", "kite_loop", "backtest"):
         assert result["systems"][name]["replay_ticks_per_s"] > 0
+        if name == "backtest":
+            continue
         assert {"count", "p50_us", "p99_us"} <= set(result["systems"][name]["tick_to_order_us"])
+    assert result["systems"]["backtest"]["tick_to_order_us"] is None
+    assert result["backtest"]["no_intent_ticks_per_s"] > 0
+    assert (result["backtest"]["replay_vs_nautilus"] is None) == (result["systems"]["nautilus"]["skipped"] is not None)
     assert set(result["ratios"]) == set(PEERS)
     assert result["ratios"]["mp_queue"]["replay_throughput"] > 0
     metrics = {row["metric"] for row in table_rows(result)}
-    assert {"otrade replay throughput", "OTrade ÷ nautilus replay throughput", "pyzmq tick → order p99"} <= metrics
+    assert {"otrade replay throughput", "OTrade ÷ nautilus replay throughput", "pyzmq tick → order p99",
+            "backtest replay throughput", "backtest no-intent throughput"} <= metrics
     _check_work(raw)
 
     gc.collect()

@@ -8,12 +8,14 @@
     pyzmq      the same four processes on pyzmq PUSH/PULL (zmqonly.py)
     kite_loop  one process, a KiteTicker on_ticks callback that does everything (kiteloop.py)
     nautilus   NautilusTrader's BacktestEngine, if the `bench` extra is installed (nautilus.py)
+    backtest   OTrade's in-process backtest, `python -m backtest` (backtest.py): Nautilus' counterpart
 
 Every system runs the same EMA crossover (OTrade's default: fast 10, slow 30, MARKET, qty 1, shorts
 allowed) and reports its intent count next to what the plain-Python reference raises on those ticks,
 so equal work is visible. Ratios are OTrade ÷ peer for replay throughput and live tick → order
 (p50, p99). Targets (reported, not asserted): replay ≥ 10× mp_queue and ≥ 3× nautilus; tick → order
-p50 ≤ 100 µs, p99 ≤ 300 µs at live pace. result.py has the shape of what `run` returns.
+p50 ≤ 100 µs, p99 ≤ 300 µs at live pace; the in-process backtest ≥ 3× nautilus, and ≥ 2,000,000 ticks/s
+with a strategy that raises no intent (result["backtest"]). result.py has the shape of what `run` returns.
 
 Imports of the systems are inside the functions: the peers' stage processes import this package, and
 should not pay for the supervisor harness or NautilusTrader.
@@ -27,7 +29,7 @@ import traceback
 SIZES = {False: (1_000_000, 20.0), True: (100_000, 4.0)}    # (session ticks, live seconds), by --quick
 MODULES = {"otrade": "benchmarks.peers.otrade", "mp_queue": "benchmarks.peers.mpqueue",
            "pyzmq": "benchmarks.peers.zmqonly", "kite_loop": "benchmarks.peers.kiteloop",
-           "nautilus": "benchmarks.peers.nautilus"}
+           "nautilus": "benchmarks.peers.nautilus", "backtest": "benchmarks.peers.backtest"}
 
 
 def system(name: str):
@@ -81,7 +83,16 @@ def shape(raw: dict) -> dict:
         systems[name] = with_reference(entry_of(name, detail), reference, how)
     return {"ticks": raw["ticks"], "instruments": raw["instruments"], "live_rate_hz": raw["live_rate_hz"],
             "live_seconds": raw["live_seconds"], "strategy": raw["strategy"], "systems": systems,
-            "ratios": ratios(systems)}
+            "ratios": ratios(systems), "backtest": backtest_figures(raw["details"], systems)}
+
+
+def backtest_figures(details: dict, systems: dict) -> dict:
+    """The in-process backtest against its own targets: no-intent ticks/s, and ÷ nautilus's ticks/s."""
+    from benchmarks.peers.result import backtest_block
+
+    detail = details.get("backtest") or {}
+    quiet = None if "failed" in detail or not detail else system("backtest").quiet_ticks_per_s(detail)
+    return backtest_block(systems, quiet)
 
 
 def measure(n_ticks: int, live_seconds: float, run_id_prefix: str = "bench", systems=tuple(MODULES)) -> dict:

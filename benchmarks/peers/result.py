@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from benchmarks.stats import format_latency, ratio
 
-SYSTEMS = ("otrade", "mp_queue", "pyzmq", "kite_loop", "nautilus")
+SYSTEMS = ("otrade", "mp_queue", "pyzmq", "kite_loop", "nautilus", "backtest")
 PEERS = SYSTEMS[1:]
 TARGETS = {"replay_vs_mp_queue": 10.0, "replay_vs_nautilus": 3.0, "tick_to_order_p50_us": 100.0,
-           "tick_to_order_p99_us": 300.0}
+           "tick_to_order_p99_us": 300.0, "backtest_vs_nautilus": 3.0, "backtest_no_intent_ticks_per_s": 2_000_000}
 LABELS = {"otrade": "OTrade", "mp_queue": "multiprocessing.Queue pipeline", "pyzmq": "pyzmq pipeline",
-          "kite_loop": "Kite-style on_ticks loop", "nautilus": "NautilusTrader backtest"}
+          "kite_loop": "Kite-style on_ticks loop", "nautilus": "NautilusTrader backtest",
+          "backtest": "OTrade in-process backtest"}
 SHORT = {"otrade": "supervisor + 4 stages; journals, brackets, full risk",
          "mp_queue": "4 processes, pickled dict a tick", "pyzmq": "4 processes, PUSH/PULL ipc, orjson a tick",
          "kite_loop": "1 process, KiteTicker parse + on_ticks",
-         "nautilus": "BacktestEngine on TradeTicks, engine.run()"}
+         "nautilus": "BacktestEngine on TradeTicks, engine.run()",
+         "backtest": "python -m backtest: one process, same engines, brackets, journals"}
 
 
 def make_entry(replay_ticks_per_s, tick_to_order_us, intents, orders, note: str, skipped: str | None = None) -> dict:
@@ -66,6 +68,14 @@ def ratios(systems: dict) -> dict:
     return out
 
 
+def backtest_block(systems: dict, quiet_ticks_per_s) -> dict:
+    """result["backtest"]: the in-process backtest's no-intent throughput and its replay ÷ nautilus's
+    (None: not measured, e.g. nautilus_trader not installed)."""
+    ours, theirs = systems.get("backtest"), systems.get("nautilus")
+    vs = _over(ours["replay_ticks_per_s"], theirs["replay_ticks_per_s"]) if ours and theirs else None
+    return {"no_intent_ticks_per_s": quiet_ticks_per_s, "replay_vs_nautilus": vs}
+
+
 def table_rows(result: dict) -> list[dict]:
     """One row per system metric and one per ratio: {benchmark, metric, value, unit, note}."""
     rows = []
@@ -86,6 +96,10 @@ def table_rows(result: dict) -> list[dict]:
         row(f"OTrade ÷ {peer} replay throughput", r["replay_throughput"], "×", "above 1: OTrade faster")
         row(f"OTrade ÷ {peer} tick → order p50", r["tick_to_order_p50"], "×", "below 1: OTrade faster")
         row(f"OTrade ÷ {peer} tick → order p99", r["tick_to_order_p99"], "×", "below 1: OTrade faster")
+    bt = result.get("backtest") or {}
+    row("backtest no-intent throughput", bt.get("no_intent_ticks_per_s"), "ticks/s", "strategy raising no intent")
+    row("backtest ÷ nautilus replay throughput", bt.get("replay_vs_nautilus"), "×",
+        "above 1: the in-process backtest faster" if bt.get("replay_vs_nautilus") else "not measured")
     return rows
 
 
@@ -122,6 +136,14 @@ def verdicts(result: dict) -> list[tuple[str, bool]]:
             continue
         value = r[peer]["replay_throughput"]
         checks.append((f"replay {value}× {peer} ≥ {TARGETS[key]:g}×", value is not None and value >= TARGETS[key]))
+    bt = result.get("backtest") or {}
+    if bt.get("replay_vs_nautilus") is not None:
+        checks.append((f"backtest replay {bt['replay_vs_nautilus']}× nautilus ≥ {TARGETS['backtest_vs_nautilus']:g}×",
+                       bt["replay_vs_nautilus"] >= TARGETS["backtest_vs_nautilus"]))
+    if bt.get("no_intent_ticks_per_s") is not None:
+        target = TARGETS["backtest_no_intent_ticks_per_s"]
+        checks.append((f"backtest no-intent {bt['no_intent_ticks_per_s']:,} ticks/s ≥ {target:,}",
+                       bt["no_intent_ticks_per_s"] >= target))
     for pct, key in (("p50_us", "tick_to_order_p50_us"), ("p99_us", "tick_to_order_p99_us")):
         value = _p(ours, pct)
         checks.append((f"live tick → order {pct[:-3]} {value} µs ≤ {TARGETS[key]:g} µs",

@@ -1,7 +1,5 @@
 """The sweep's parts without Ray: axes and paths, walk-forward folds, the cell store, the in-memory tape."""
 
-import os
-
 import numpy as np
 import pytest
 
@@ -96,4 +94,3 @@ def test_array_tape_when_reading_ticks_from_memory_then_it_yields_the_file_tapes
     assert len(a) == len(b) > 0
     assert all(np.array_equal(a[f], b[f]) for f in fields)
     assert mine.outside_window == theirs.outside_window and mine.drops() == theirs.drops()
-    assert os.path.basename(config.feed.replay.path)
