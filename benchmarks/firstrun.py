@@ -26,11 +26,11 @@ import orjson
 
 from benchmarks.stats import machine_info
 from benchmarks.suite import write_json
+from common.clock import IST
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(ROOT, "benchmarks", "results")
 PREFIX = "firstrun-"
-IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
 
 
 class FirstRunError(RuntimeError):
