@@ -3,7 +3,7 @@ across the universe and is rarely told no (issue 16: "a first run that makes sen
 
 The whole engine in one process, as `python -m backtest` runs it (backtest/engine.py: signal
 kernels, order engine, risk, brackets, paper broker), fed by the default `sim` source unpaced
-instead of a replay file: market minutes, not wall-clock ones.
+instead of a replay file (Backtest's `tape`): market minutes, not wall-clock ones.
 """
 
 import json
@@ -12,7 +12,8 @@ import os
 import msgspec
 import numpy as np
 
-import backtest.engine as backtest_engine
+from backtest.engine import Backtest
+from backtest.tape import local_instruments
 from common.dtypes import TICK_DTYPE
 from config.loader import load_config
 from feed.sources.sim import SimSource
@@ -24,12 +25,11 @@ NS_PER_MIN = 60 * 1_000_000_000
 class SimTape:
     """backtest/tape.py's Tape over the config's sim source: the first `minutes` of market time."""
 
-    minutes = 0.0
-
-    def __init__(self, config, instruments, first_day=None, last_day=None):
+    def __init__(self, config, instruments, minutes: float):
         sim = msgspec.structs.replace(config.feed.sim, speed=0.0)     # unpaced: market time only
         self.source = SimSource(sim, [i.ref_price for i in config.instruments])
         self.source.open(instruments)
+        self.minutes = minutes
         self.next_seq = 1
 
     def chunks(self):
@@ -49,13 +49,13 @@ class SimTape:
         self.source.close()
 
 
-def _run_default(tmp_path, monkeypatch, minutes):
+def _run_default(tmp_path, minutes):
     """The default config over its first `minutes` of sim market time: (intent times in ns after
     09:15, denial reason names)."""
     config = load_config(None, dotenv_path=None).config
-    monkeypatch.setattr(backtest_engine, "Tape", SimTape)
-    monkeypatch.setattr(SimTape, "minutes", minutes)
-    bt = backtest_engine.Backtest(config, str(tmp_path), build_plan_rows(config))
+    rows = build_plan_rows(config)
+    tape = SimTape(config, local_instruments(rows), minutes)
+    bt = Backtest(config, str(tmp_path), rows, tape=tape)
     try:
         bt.run(lambda n: None)
         t0 = bt.tape.source.t0
@@ -70,15 +70,15 @@ def _run_default(tmp_path, monkeypatch, minutes):
 
 
 def test_default_config_when_run_for_a_market_minute_then_it_trades_and_denials_are_a_small_minority(
-        tmp_path, monkeypatch):
-    raised, denied = _run_default(tmp_path, monkeypatch, 1.0)
+        tmp_path):
+    raised, denied = _run_default(tmp_path, 1.0)
     assert raised, "the default trades in its first minute (its EMAs warm up in ~40 s at the open)"
     assert len(denied) <= 0.1 * len(raised), denied
 
 
 def test_default_config_when_run_past_the_open_then_it_crosses_a_handful_of_times_a_minute(
-        tmp_path, monkeypatch):
-    raised, denied = _run_default(tmp_path, monkeypatch, 30.0)
+        tmp_path):
+    raised, denied = _run_default(tmp_path, 30.0)
     per_minute = np.bincount(np.asarray(raised) // NS_PER_MIN, minlength=30)
     settled = per_minute[2:]            # after the open's warm-up burst (every name's first cross)
     assert 0.5 <= settled.mean() <= 6.0, per_minute.tolist()
