@@ -403,7 +403,7 @@ class FeesConfig(Section, kw_only=True):
 
 
 class ReportConfig(Section, kw_only=True):
-    """positions.report: the settings of the run report's portfolio statistics (positions/statistics.py)."""
+    """positions.report: the settings of the run report's portfolio statistics (reports/statistics.py)."""
 
     # The capital returns, Sharpe, Sortino, Calmar and drawdown % are measured on (rupees). Every
     # strategy is measured on the whole of it, so the strategies' returns add up to the total's.
