@@ -230,12 +230,12 @@ class MACrossoverParams(Section, kw_only=True):
     order_type: Literal["MARKET", "LIMIT"] = "MARKET"
     limit_offset_ticks: NonNegInt = 2   # LIMIT entries: this many ticks through the LTP
     allow_short: bool = True
+    # One trade at a time per instrument: no intent until the last one's stop or target has traded.
+    one_trade: bool = False
 
     def __post_init__(self):
         _require(self.fast < self.slow, "slow", f"must be greater than fast ({self.fast})")
         _require(self.stop_loss_pct < 100, "stop_loss_pct", "must be below 100")
-    # One trade at a time per instrument: no intent until the last one's stop or target has traded.
-    one_trade: bool = False
 
 
 # The strategy kinds and the Struct that validates each one's params. Adding a kind adds one line.
@@ -289,13 +289,13 @@ class RiskConfig(Section, kw_only=True):
     max_position_qty: PosInt = 500          # per symbol, absolute
     max_gross_exposure_inr: PosFloat = 1_000_000.0
     max_open_orders: PosInt = 50
+    # A strategy's active brackets on one instrument; an intent beyond them is denied BRACKET_OPEN
+    # (a cross while the last trade on that name is still open is not a second trade). 0 = no limit.
+    max_brackets_per_instrument: NonNegInt = 0
     rate_per_sec: PosInt = 10               # Kite's order limits: 10/s, 400/min, 5000/day
     rate_per_min: PosInt = 400
     rate_per_day: PosInt = 5000
     price_band_pct: Annotated[float, msgspec.Meta(gt=0, le=20)] = 5.0   # LIMIT price vs LTP
-    # A strategy's active brackets on one instrument; an intent beyond them is denied BRACKET_OPEN
-    # (a cross while the last trade on that name is still open is not a second trade). 0 = no limit.
-    max_brackets_per_instrument: NonNegInt = 0
     stale_tick_ms: PosInt = 5000            # no new entries on a tick older than this
     daily_loss_limit_inr: PosFloat = 10_000.0   # breach: HALTED, cancel entries, flatten
     freeze_action: Literal["slice", "deny"] = "slice"
