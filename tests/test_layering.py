@@ -132,3 +132,21 @@ def test_packages_import_each_other_without_cycles():
 def test_cycle_finder_when_two_packages_import_each_other_then_names_the_loop():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": {"c"}}) == []
+
+
+def _module_imports(path: pathlib.Path) -> set[str]:
+    """Full dotted names of the first-party modules a file imports."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return {m for m in found if m.split(".")[0] in FIRST_PARTY}
+
+
+def test_reports_use_of_a_stage_is_only_the_positions_book():
+    # The report replays fills through the positions stage's own book so the two cannot disagree;
+    # anything else of a stage (its process, sockets, shared memory) has no business in a report.
+    stage_modules = {m for p in _files("reports") for m in _module_imports(p) if m.split(".")[0] in STAGES}
+    assert stage_modules <= {"positions.book"}
