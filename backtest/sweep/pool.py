@@ -7,9 +7,10 @@
 Local by default: `ray.init(num_cpus=workers)` starts a private Ray on this machine (about 6 s on a
 2-core box), with no dashboard, no usage report, and an object store sized to the data rather than
 30 % of RAM; it is shut down at the end, which stops its raylet and workers. `address` joins an
-existing cluster instead (`auto`, or `ray://head:10001` through Ray Client); the cluster is left
-running, and the project directory is shipped as the job's working_dir so that workers on other hosts
-import the same code. If Ray is already initialised in this process (a test module sharing one
+existing cluster instead (`auto` on a cluster node, or `ray://head:10001` through Ray Client, which
+needs `pip install 'ray[client]'`); the cluster is left running, its CPUs set how many cells are in
+flight, and the project directory is shipped as the job's working_dir so that workers on other hosts
+import the same code (the venv's packages must already be on them). If Ray is already initialised in this process (a test module sharing one
 session), the pool uses it and leaves it running.
 
 Each task gets the ticks as an ObjectRef argument, which Ray hands to the worker as a read-only numpy
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import os
 import time
+
+from common.errors import ConfigError
 
 from backtest.sweep.cell import run_cell
 
@@ -52,8 +55,7 @@ class RayPool:
         started = time.perf_counter()
         if not ray.is_initialized():
             if self.address:
-                ray.init(address=self.address, logging_level="WARNING", log_to_driver=False,
-                         runtime_env={"working_dir": ROOT, "excludes": EXCLUDES})
+                self._join(ray)
             else:
                 ray.init(num_cpus=self.workers, include_dashboard=False, logging_level="WARNING",
                          log_to_driver=False, object_store_memory=max(MIN_STORE_BYTES, self.store_bytes))
@@ -61,6 +63,18 @@ class RayPool:
         self._remote = ray.remote(num_cpus=1, max_retries=0)(run_cell)
         self.ticks_ref = ray.put(self.data.ticks)
         self.start_s = time.perf_counter() - started
+
+    def _join(self, ray) -> None:
+        """Connect to the cluster at `address`; its CPUs, not --workers, set how many cells are in flight."""
+        try:
+            ray.init(address=self.address, logging_level="WARNING", log_to_driver=False,
+                     runtime_env={"working_dir": ROOT, "excludes": EXCLUDES})
+        except ImportError as e:     # ray:// is Ray Client, which needs grpcio: the ray[client] extra
+            raise ConfigError(f"{self.address} needs Ray Client: pip install 'ray[client]' ({e})",
+                              path="--address") from None
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise ConfigError(f"cannot join the Ray cluster at {self.address}: {e}", path="--address") from None
+        self.workers = max(1, int(ray.cluster_resources().get("CPU", self.workers)))
 
     def __exit__(self, *exc) -> None:
         self.in_flight.clear()

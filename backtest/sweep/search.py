@@ -25,7 +25,11 @@ class Runner:
     def __init__(self, pool, store, plan, progress):
         self.pool, self.store, self.plan, self.progress = pool, store, plan, progress
         self.ran = self.skipped = self.failed = 0
-        self.limit = 2 * max(1, pool.workers)
+
+    @property
+    def limit(self) -> int:
+        """Cells in flight: two per worker (the pool learns a cluster's CPUs when it joins it)."""
+        return 2 * max(1, self.pool.workers)
 
     def _finish(self, cell, record: dict) -> dict:
         rec = self.store.append(cell, record)
