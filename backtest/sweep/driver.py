@@ -28,7 +28,7 @@ from backtest.runner import check_backtestable
 from backtest.sweep import plots, space, tables, walkforward
 from backtest.sweep.cell import plan_cell
 from backtest.sweep.data import TickData
-from backtest.sweep.pool import RayPool
+from backtest.sweep.pool import MIN_STORE_BYTES, RayPool
 from backtest.sweep.search import Runner, progress_bar
 from backtest.sweep.store import CellStore
 
@@ -87,7 +87,8 @@ def run_sweep(opts: Options) -> dict:
                else [({"phase": "train", "fold": f.index}, f.train) for f in folds])
     total = _cells_per_window(opts) * len(windows) + (len(folds) if folds else 0)
     loaded = time.perf_counter()
-    with RayPool(opts.workers, opts.address, store_bytes=4 * data.ticks.nbytes) as pool:
+    # the store holds the ticks once, plus what is in flight; twice the ticks leaves room for both
+    with RayPool(opts.workers, opts.address, store_bytes=2 * data.ticks.nbytes + MIN_STORE_BYTES) as pool:
         pool.share(data)
         with progress_bar(total, enabled=opts.progress) as advance:
             runner = Runner(pool, store, plan, advance)

@@ -33,6 +33,14 @@ MIN_STORE_BYTES = 96 * 1024 * 1024      # Ray's floor is ~75 MB; room for the ti
 EXCLUDES = [".venv", ".git", "runs", "tests", "**/__pycache__", "*.parquet", "*.csv"]
 
 
+def store_size(wanted: int) -> int:
+    """The local object store: `wanted` bytes, at least Ray's floor, at most half the machine's memory
+    (Ray spills what does not fit to disk rather than fail)."""
+    import psutil
+
+    return int(max(MIN_STORE_BYTES, min(wanted, psutil.virtual_memory().total // 2)))
+
+
 class RayPool:
     def __init__(self, workers: int, address: str | None = None, store_bytes: int = 0):
         self.workers, self.address, self.store_bytes = workers, address, store_bytes
@@ -58,7 +66,7 @@ class RayPool:
                 self._join(ray)
             else:
                 ray.init(num_cpus=self.workers, include_dashboard=False, logging_level="WARNING",
-                         log_to_driver=False, object_store_memory=max(MIN_STORE_BYTES, self.store_bytes))
+                         log_to_driver=False, object_store_memory=store_size(self.store_bytes))
             self.owned = True
         self._remote = ray.remote(num_cpus=1, max_retries=0)(run_cell)
         self.ticks_ref = ray.put(self.data.ticks)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from backtest.sweep import space, walkforward
+from backtest.sweep import space, tables, walkforward
 from backtest.sweep.cell import Cell
 from backtest.sweep.data import ArrayTape, TickData
 from backtest.sweep.store import CellStore
@@ -94,3 +94,25 @@ def test_array_tape_when_reading_ticks_from_memory_then_it_yields_the_file_tapes
     assert len(a) == len(b) > 0
     assert all(np.array_equal(a[f], b[f]) for f in fields)
     assert mine.outside_window == theirs.outside_window and mine.drops() == theirs.drops()
+
+
+def _rec(key, status="ok", net=None, fast=5):
+    return {"key": key, "status": status, "net_pnl_inr": net, "params": {"f": fast}, "window_from": None,
+            "window_to": None, "error": "" if status == "ok" else "why", "daily": []}
+
+
+def test_results_when_some_cells_have_no_objective_then_they_sort_last_and_best_ignores_them():
+    recs = [_rec("a", net=-5.0, fast=1), _rec("b", "invalid", fast=2), _rec("c", net=7.0, fast=3),
+            _rec("d", net=None, fast=4), _rec("c", net=7.0, fast=3)]          # c proposed twice
+    rows = tables.result_rows([({}, r) for r in recs], {"f": [1, 2, 3, 4]}, "net_pnl")
+    assert [(r["key"], r["objective"]) for r in rows] == [("c", 7.0), ("a", -5.0), ("b", None), ("d", None)]
+    assert tables.best(recs, "net_pnl")["key"] == "c"
+    assert tables.best([_rec("x", "error")], "net_pnl") is None
+
+
+def test_walk_forward_rows_when_a_fold_has_no_params_then_it_is_named_and_equity_skips_it():
+    folds = walkforward.split([f"2024-01-0{d}" for d in range(1, 7)], (2, 2))
+    test = dict(_rec("t", net=3.0), daily=[["2024-01-05", 1.0], ["2024-01-06", 2.0]])
+    rows, daily = tables.walk_forward_rows(folds, [None, _rec("k", net=1.0)], [None, test], "net_pnl")
+    assert rows[0]["test_status"] == "no params: every train cell failed" and rows[1]["test_net_pnl_inr"] == 3.0
+    assert [(d["date"], d["equity_inr"]) for d in daily] == [("2024-01-05", 1.0), ("2024-01-06", 3.0)]
