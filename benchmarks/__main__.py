@@ -22,6 +22,7 @@ REGISTRY = {
     "ring": "benchmarks.ring",
     "restart": "benchmarks.restart",
     "pipeline": "benchmarks.pipeline",
+    "sweep": "benchmarks.sweep",
     "peers": "benchmarks.peers",
 }
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
