@@ -1,4 +1,4 @@
-"""Brokers' daily instrument dumps → `instruments` entries for the config (config.schema.Instrument).
+"""Brokers' daily instrument dumps → `instruments` entries (config.schema.InstrumentConfig).
 
     load_kite_csv(path, symbols)         Kite's GET /instruments CSV (instrument_token, exchange_token,
                                          tradingsymbol, name, last_price, expiry, strike, tick_size,
@@ -8,7 +8,7 @@
                                          tick_size, lot_size, exchange, instrument_type, last_price...
 
 `symbols` names what to load: "RELIANCE" (on `exchange`, default NSE) or "NFO:NIFTY26MARFUT". The
-result is one dict per symbol, in the order asked, with the keys of config.schema.Instrument:
+result is one dict per symbol, in the order asked, with the keys of config.schema.InstrumentConfig:
 symbol, exchange, token, exchange_token, tick_size (rupees), lot_size, broker_key, and ref_price when
 the dump's last_price is > 0 (Kite's NSE dump carries 0.0 for equities: then the caller must supply
 ref_price). Unknown symbols raise one ConfigError naming all of them, with near spellings.

@@ -19,7 +19,7 @@ import orjson
 from common.errors import ConfigError
 from config.placement import available_cores as machine_cores
 from config.placement import check_cores
-from config.schema import LIVE_VENUES, STRATEGY_PARAMS, Config, Strategy, split_location
+from config.schema import LIVE_VENUES, STRATEGY_PARAMS, Config, StrategyConfig, split_location
 from config.secrets import Secrets, find_secret_key, first_missing_secret, load_secrets
 
 CONFIG_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -261,7 +261,7 @@ def _type_at(dotted: str, merged: dict) -> msgspec.inspect.Type | None:
         elif isinstance(info, msgspec.inspect.StructType):
             owner = info.cls
             info = next((f.type for f in info.fields if f.name == part), None)
-            if owner is Strategy and part == "params" and isinstance(value, dict):
+            if owner is StrategyConfig and part == "params" and isinstance(value, dict):
                 kind_type = STRATEGY_PARAMS.get(value.get("kind"))
                 info = msgspec.inspect.type_info(kind_type) if kind_type else None
         else:

@@ -99,7 +99,7 @@ class RunConfig(Section, kw_only=True):
             _require(_RUN_ID.fullmatch(self.run_id), "run_id", "use 1-64 of A-Z a-z 0-9 _ . -")
 
 
-class Instrument(Section, kw_only=True):
+class InstrumentConfig(Section, kw_only=True):
     symbol: str                    # trading symbol as the exchange spells it: "RELIANCE", "M&M"
     exchange: Literal["NSE", "BSE", "NFO", "BFO", "MCX", "CDS"] = "NSE"
     token: PosInt                  # Kite instrument_token: what the Kite ticker sends
@@ -126,7 +126,7 @@ STRESS_REGIME_TICKS = 5000
 _STRESS_ONLY = ("tick_rate_hz", "volatility_bps_per_tick", "regime_ticks")
 
 
-class SimFeed(Section, kw_only=True):
+class SimFeedConfig(Section, kw_only=True):
     # "realistic" (feed/sources/sim_session.py): a few ticks a second per instrument, more near the open
     # and close, daily_vol_pct a day, on a market clock at `speed` x wall pace. "stress": the original
     # high-rate stream, tick_rate_hz over all instruments, for benchmarks and tests.
@@ -156,7 +156,7 @@ class SimFeed(Section, kw_only=True):
                      f"{self.session_date!r} is not a date YYYY-MM-DD")
 
 
-class ReplayFeed(Section, kw_only=True):
+class ReplayFeedConfig(Section, kw_only=True):
     path: str | None = None        # relative paths are relative to the current directory
     format: Literal["auto", "csv", "parquet"] = "auto"   # auto: from the file extension
     speed: NonNegFloat = 0.0       # 0 = as fast as possible, else multiple of the recorded pace
@@ -169,7 +169,7 @@ class ReplayFeed(Section, kw_only=True):
         return {"csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(suffix)
 
 
-class KiteFeed(Section, kw_only=True):
+class KiteFeedConfig(Section, kw_only=True):
     root: str | None = None        # ticker websocket URL override, e.g. ws://127.0.0.1:9001
     mode: Literal["ltp", "quote", "full"] = "full"
     watchdog_s: PosFloat = 5.0     # no packet (not even a heartbeat) for this long: reconnect
@@ -177,7 +177,7 @@ class KiteFeed(Section, kw_only=True):
     ca_file: str | None = None     # PEM roots trusted for wss:// (certificate and host name are always checked); None: the system's
 
 
-class UpstoxFeed(Section, kw_only=True):
+class UpstoxFeedConfig(Section, kw_only=True):
     host: str | None = None        # REST host of the feed's authorize call; None: broker.upstox.host
     mode: Literal["ltpc", "full"] = "full"
     watchdog_s: PosFloat = 5.0
@@ -201,10 +201,10 @@ class FeedConfig(Section, kw_only=True):
     source: Literal["sim", "replay", "kite", "upstox"] = "sim"
     ring_capacity: Annotated[int, msgspec.Meta(ge=64, le=1 << 24)] = 65536   # slots, power of two
     record_path: str | None = None   # append every received tick to this replay file
-    sim: SimFeed = msgspec.field(default_factory=SimFeed)
-    replay: ReplayFeed = msgspec.field(default_factory=ReplayFeed)
-    kite: KiteFeed = msgspec.field(default_factory=KiteFeed)
-    upstox: UpstoxFeed = msgspec.field(default_factory=UpstoxFeed)
+    sim: SimFeedConfig = msgspec.field(default_factory=SimFeedConfig)
+    replay: ReplayFeedConfig = msgspec.field(default_factory=ReplayFeedConfig)
+    kite: KiteFeedConfig = msgspec.field(default_factory=KiteFeedConfig)
+    upstox: UpstoxFeedConfig = msgspec.field(default_factory=UpstoxFeedConfig)
     sanity: TickSanityConfig = msgspec.field(default_factory=TickSanityConfig)
 
     def __post_init__(self):
@@ -254,7 +254,7 @@ class VWAPRevertParams(Section, kw_only=True):
 STRATEGY_PARAMS: dict[str, type[Section]] = {"ma_crossover": MACrossoverParams, "vwap_revert": VWAPRevertParams}
 
 
-class Strategy(Section, kw_only=True):
+class StrategyConfig(Section, kw_only=True):
     name: str                       # 1-8 letters/digits, unique: it is part of every order id
     kind: str                       # a key of STRATEGY_PARAMS
     instruments: tuple[str, ...] = ("*",)   # symbols, or "*" for the whole universe
@@ -339,14 +339,14 @@ class RiskConfig(Section, kw_only=True):
                  f"must be <= max_position_qty ({self.max_position_qty})")
 
 
-class PaperBroker(Section, kw_only=True):
+class PaperBrokerConfig(Section, kw_only=True):
     # The paper account's name: one supervisor per account at a time (common/supervision/instancelock.py).
     account: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "default"
     slippage_ticks: NonNegInt = 0
     # Charges are the `fees` section's (a broker preset), the same for paper and live brokers.
 
 
-class KiteBroker(Section, kw_only=True):
+class KiteBrokerConfig(Section, kw_only=True):
     root: str | None = None          # REST root override, e.g. http://127.0.0.1:9000
     timeout_s: PosFloat = 7.0
     market_protection: float = -1.0  # -1 = automatic, else 0-100 % (Kite needs it on MARKET orders)
@@ -358,7 +358,7 @@ class KiteBroker(Section, kw_only=True):
         _require(mp == -1 or 0 <= mp <= 100, "market_protection", f"{mp} is neither -1 nor in 0-100")
 
 
-class UpstoxBroker(Section, kw_only=True):
+class UpstoxBrokerConfig(Section, kw_only=True):
     host: str | None = None
     order_host: str | None = None
     timeout_s: PosFloat = 5.0
@@ -374,9 +374,9 @@ class BrokerConfig(Section, kw_only=True):
     # After the broker refuses our session (a dead token) orders makes no call but one probe this
     # often (seconds, wall clock): Kite may block an API key that keeps calling with a dead token.
     probe_interval_s: Annotated[float, msgspec.Meta(ge=10)] = 10.0
-    paper: PaperBroker = msgspec.field(default_factory=PaperBroker)
-    kite: KiteBroker = msgspec.field(default_factory=KiteBroker)
-    upstox: UpstoxBroker = msgspec.field(default_factory=UpstoxBroker)
+    paper: PaperBrokerConfig = msgspec.field(default_factory=PaperBrokerConfig)
+    kite: KiteBrokerConfig = msgspec.field(default_factory=KiteBrokerConfig)
+    upstox: UpstoxBrokerConfig = msgspec.field(default_factory=UpstoxBrokerConfig)
 
     def is_local(self, venue: str) -> bool:
         """True when `venue` (kite or upstox) is a local server rather than the real broker."""
@@ -472,15 +472,16 @@ class StagesConfig(Section, kw_only=True):
     positions: StageConfig = msgspec.field(default_factory=StageConfig)
 
 
-def _default_strategies() -> tuple[Strategy, ...]:
-    return (Strategy(name="mac", kind="ma_crossover"),)
+def _default_strategies() -> tuple[StrategyConfig, ...]:
+    return (StrategyConfig(name="mac", kind="ma_crossover"),)
 
 
 class Config(Section, kw_only=True):
     run: RunConfig = msgspec.field(default_factory=RunConfig)
-    instruments: Annotated[tuple[Instrument, ...], msgspec.Meta(min_length=1, max_length=65535)]
+    instruments: Annotated[tuple[InstrumentConfig, ...],
+                           msgspec.Meta(min_length=1, max_length=65535)]
     feed: FeedConfig = msgspec.field(default_factory=FeedConfig)
-    strategies: tuple[Strategy, ...] = msgspec.field(default_factory=_default_strategies)
+    strategies: tuple[StrategyConfig, ...] = msgspec.field(default_factory=_default_strategies)
     risk: RiskConfig = msgspec.field(default_factory=RiskConfig)
     broker: BrokerConfig = msgspec.field(default_factory=BrokerConfig)
     fees: FeesConfig = msgspec.field(default_factory=FeesConfig)
@@ -515,7 +516,7 @@ class Config(Section, kw_only=True):
         if self.broker.is_live:
             _check_retail_algo_rate(self.risk)
 
-    def strategy_symbols(self, strategy: Strategy) -> tuple[str, ...]:
+    def strategy_symbols(self, strategy: StrategyConfig) -> tuple[str, ...]:
         """The symbols a strategy trades, with "*" expanded to the whole universe."""
         if strategy.instruments == ("*",):
             return tuple(inst.symbol for inst in self.instruments)

@@ -17,7 +17,7 @@ import tracemalloc
 
 from numba.core.runtime import _nrt_python, rtsys
 
-from config.schema import Strategy
+from config.schema import StrategyConfig
 from tests.orders.stubs import Desk, Tape, intent
 from tests.signals.synthetic import interleaved_ticks, make_config, make_engine
 
@@ -75,9 +75,9 @@ def assert_nothing_per_tick(small: HotPathProbe, large: HotPathProbe, call_slack
 def _quiet_strategies():
     """One of each kernel (EMA, SMA with its price ring, VWAP) with windows no stream here fills."""
     return make_config(
-        Strategy(name="ema", kind="ma_crossover", params={"fast": 50_000, "slow": 100_000, "ma": "ema"}),
-        Strategy(name="sma", kind="ma_crossover", params={"fast": 5_000, "slow": 30_000, "ma": "sma"}),
-        Strategy(name="vwr", kind="vwap_revert", params={"min_session_ticks": 1_000_000}),
+        StrategyConfig(name="ema", kind="ma_crossover", params={"fast": 50_000, "slow": 100_000, "ma": "ema"}),
+        StrategyConfig(name="sma", kind="ma_crossover", params={"fast": 5_000, "slow": 30_000, "ma": "sma"}),
+        StrategyConfig(name="vwr", kind="vwap_revert", params={"min_session_ticks": 1_000_000}),
     )
 
 

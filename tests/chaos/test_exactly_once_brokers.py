@@ -55,10 +55,10 @@ def write_session(path: str) -> np.ndarray:
     import msgspec
 
     from config.loader import load_config
-    from config.schema import Instrument
+    from config.schema import InstrumentConfig
     from feed.generate import generate
 
-    instruments = [msgspec.convert(i, Instrument) for i in _instruments()]
+    instruments = [msgspec.convert(i, InstrumentConfig) for i in _instruments()]
     sim = msgspec.structs.replace(load_config(None).config.feed.sim, seed=5, session_date="2026-01-05",
                                   start_time="15:08", profile="stress", tick_rate_hz=float(RATE_HZ),
                                   volatility_bps_per_tick=1.0)

@@ -10,7 +10,7 @@ import pytest
 
 from common.errors import ConfigError
 from config.loader import CONFIG_DIR, DEFAULT_PATH, LoadedConfig, effective_json, load_config
-from config.schema import Config, MACrossoverParams, Strategy, minutes_of_day
+from config.schema import Config, MACrossoverParams, StrategyConfig, minutes_of_day
 
 FAKE_KITE = {"KITE_API_KEY": "kk-fake-key", "KITE_ACCESS_TOKEN": "kt-fake-token"}
 NO_DOTENV = None
@@ -232,9 +232,9 @@ def test_effective_json_loads_back_into_the_same_config():
 
 
 def test_strategy_built_in_python_validates_its_params():
-    assert Strategy(name="x", kind="ma_crossover", params={"fast": 3}).params.fast == 3
+    assert StrategyConfig(name="x", kind="ma_crossover", params={"fast": 3}).params.fast == 3
     with pytest.raises(ValueError):
-        Strategy(name="x", kind="ma_crossover", params={"fast": 40})
+        StrategyConfig(name="x", kind="ma_crossover", params={"fast": 40})
 
 
 def test_minutes_of_day_reads_24_hour_times():

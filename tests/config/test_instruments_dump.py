@@ -1,4 +1,4 @@
-"""Instrument dumps (Kite CSV, Upstox BOD JSON) become config instrument entries, or clear errors.
+"""InstrumentConfig dumps (Kite CSV, Upstox BOD JSON) become config instrument entries, or clear errors.
 
 Fixtures: tests/orders/fixtures/kite_instruments.csv holds rows copied from the shared Kite sample
 plus two hand-written rows (INFY with a last_price, a NIFTY future); tests/orders/fixtures/upstox/
@@ -14,7 +14,7 @@ import pytest
 
 from common.errors import ConfigError
 from config.instruments_dump import load_kite_csv, load_upstox_bod
-from config.schema import Instrument
+from config.schema import InstrumentConfig
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "orders", "fixtures")
 KITE = os.path.join(FIXTURES, "kite_instruments.csv")
@@ -32,7 +32,7 @@ def test_kite_rows_for_requested_symbols_in_the_order_asked():
 
 def test_kite_entries_are_valid_config_instruments_once_priced():
     for entry in load_kite_csv(KITE, ["INFY", "ADANIPORTS"]):
-        msgspec.convert({"ref_price": 100.0} | entry, Instrument)
+        msgspec.convert({"ref_price": 100.0} | entry, InstrumentConfig)
 
 
 def test_unknown_symbols_are_all_named_with_near_spellings():

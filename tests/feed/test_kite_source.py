@@ -146,13 +146,13 @@ def test_kite_source_refuses_a_table_whose_divisor_contradicts_the_token_segment
 def test_kite_source_from_config_uses_the_secrets_or_the_local_servers_fixed_pair():
     from types import SimpleNamespace
 
-    from config.schema import KiteBroker, KiteFeed
+    from config.schema import KiteBrokerConfig, KiteFeedConfig
     from config.secrets import Secrets
     from feed.sources import make_source
 
     def config(local_server, root=None):
-        feed = SimpleNamespace(source="kite", kite=KiteFeed(root=root, mode="quote", watchdog_s=2.0))
-        return SimpleNamespace(feed=feed, broker=SimpleNamespace(kite=KiteBroker(local_server=local_server)))
+        feed = SimpleNamespace(source="kite", kite=KiteFeedConfig(root=root, mode="quote", watchdog_s=2.0))
+        return SimpleNamespace(feed=feed, broker=SimpleNamespace(kite=KiteBrokerConfig(local_server=local_server)))
     local = make_source(config(True, "ws://127.0.0.1:9"), Secrets())
     assert (local._api_key, local._access_token) == ("local", "local-token")
     assert (local.options.root, local.options.mode, local.options.watchdog_s) == ("ws://127.0.0.1:9", "quote", 2.0)

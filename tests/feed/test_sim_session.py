@@ -12,7 +12,7 @@ import pytest
 from common.clock import IST
 from common.dtypes import TICK_DTYPE
 from config.loader import ConfigError, load_config
-from config.schema import SimFeed
+from config.schema import SimFeedConfig
 from feed.sources import sim as sim_module
 from feed.sources.sim import SimSource
 from feed.sources.sim_session import SESSION_S, sigma_tick
@@ -31,7 +31,7 @@ class _Table:
 
 
 def _source(refs=REFS, ticks=TICKS, start_after=0, **cfg):
-    sim = SimFeed(**{"seed": 5, "session_date": SESSION_DATE, "speed": 0.0, **cfg})
+    sim = SimFeedConfig(**{"seed": 5, "session_date": SESSION_DATE, "speed": 0.0, **cfg})
     src = SimSource(sim, refs)
     src.open(_Table(ticks), start_after=start_after)
     return src

@@ -6,7 +6,7 @@ import msgspec
 import numpy as np
 
 from common.dtypes import TICK_DTYPE
-from config.schema import SimFeed
+from config.schema import SimFeedConfig
 from feed.sources.sim import SimSource
 
 
@@ -17,7 +17,7 @@ class _Table:
 
 
 def _ticks(n, start_after=0, read=333):
-    cfg = msgspec.structs.replace(SimFeed(), profile="stress", tick_rate_hz=0.0, seed=3, session_date="2026-01-05")
+    cfg = msgspec.structs.replace(SimFeedConfig(), profile="stress", tick_rate_hz=0.0, seed=3, session_date="2026-01-05")
     src = SimSource(cfg, [150.0, 820.0, 2900.0])
     src.open(_Table([0.01, 0.05, 0.10]), start_after=start_after)
     out = np.zeros(n, dtype=TICK_DTYPE)
@@ -59,7 +59,7 @@ ORIGINAL_STREAM_SHA256 = "fd01f4975d81deeff75020f299f8f02a496a8f3681c02e8609749c
 
 
 def test_stress_profile_when_read_then_it_reproduces_the_original_2000_per_second_stream_bit_for_bit():
-    cfg = SimFeed(profile="stress", seed=3, session_date="2026-01-05")
+    cfg = SimFeedConfig(profile="stress", seed=3, session_date="2026-01-05")
     src = SimSource(cfg, [150.0, 820.0, 2900.0])
     src.open(_Table([0.01, 0.05, 0.10]))
     src.pace(False)

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from common.errors import ConfigError
-from config.schema import UpstoxBroker, UpstoxFeed
+from config.schema import UpstoxBrokerConfig, UpstoxFeedConfig
 from config.secrets import Secrets
 from feed.localserver.upstox_feed import PORTFOLIO_PATH, UpstoxFeedServer
 from feed.sources import make_order_source
@@ -162,8 +162,8 @@ def test_stream_when_the_token_is_refused_then_the_stream_ends_alone_and_logs_no
 
 def fake_config(broker="upstox", order_updates=True, local_server=True):
     return SimpleNamespace(
-        feed=SimpleNamespace(source="replay", upstox=UpstoxFeed(order_updates=order_updates, watchdog_s=2.0)),
-        broker=SimpleNamespace(name=broker, upstox=UpstoxBroker(host="http://127.0.0.1:9",
+        feed=SimpleNamespace(source="replay", upstox=UpstoxFeedConfig(order_updates=order_updates, watchdog_s=2.0)),
+        broker=SimpleNamespace(name=broker, upstox=UpstoxBrokerConfig(host="http://127.0.0.1:9",
                                                                 local_server=local_server, timeout_s=3.0)))
 
 

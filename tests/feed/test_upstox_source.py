@@ -14,7 +14,7 @@ import pytest
 
 from common.dtypes import FLAG_SNAPSHOT, INSTRUMENT_DTYPE, TICK_DTYPE
 from common.errors import BrokerFatal, ConfigError
-from config.schema import UpstoxBroker, UpstoxFeed
+from config.schema import UpstoxBrokerConfig, UpstoxFeedConfig
 from config.secrets import Secrets
 from feed.localserver.upstox_feed import UpstoxFeedServer
 from feed.sources import make_source
@@ -244,8 +244,8 @@ def test_upstox_source_refuses_keys_outside_the_table_too_many_keys_and_a_missin
 
 def fake_config(local_server, host=None, source="upstox"):
     """The two config sections from_config reads, built from the real schema classes (their defaults)."""
-    return SimpleNamespace(feed=SimpleNamespace(source=source, upstox=UpstoxFeed(mode="ltpc", watchdog_s=2.0)),
-                           broker=SimpleNamespace(upstox=UpstoxBroker(host=host, local_server=local_server,
+    return SimpleNamespace(feed=SimpleNamespace(source=source, upstox=UpstoxFeedConfig(mode="ltpc", watchdog_s=2.0)),
+                           broker=SimpleNamespace(upstox=UpstoxBrokerConfig(host=host, local_server=local_server,
                                                                       timeout_s=3.0)))
 
 

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from common.errors import ConfigError
-from config.schema import BrokerConfig, KiteBroker as KiteSection
+from config.schema import BrokerConfig, KiteBrokerConfig as KiteSection
 from config.secrets import Secrets
 from orders import statemachine as sm
 from orders.brokers.base import OrderRequest

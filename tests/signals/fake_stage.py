@@ -14,7 +14,7 @@ import msgspec
 import numpy as np
 
 from common.shm import attach_segment, segment_name
-from config.schema import STRATEGY_PARAMS, Strategy
+from config.schema import STRATEGY_PARAMS, StrategyConfig
 from signals.engine import SignalEngine
 from signals.strategies.vwap_revert import VWAPRevertParams
 from tests.signals.synthetic import instrument_table, interleaved_ticks, make_config
@@ -27,9 +27,9 @@ def scenario():
     """The config and the tick stream of the chaos run (the same in parent and child)."""
     STRATEGY_PARAMS.setdefault("vwap_revert", VWAPRevertParams)
     config = make_config(
-        Strategy(name="mac", kind="ma_crossover", params={"fast": 3, "slow": 9, "ma": "sma"}),
-        Strategy(name="ema", kind="ma_crossover", params={"fast": 5, "slow": 21, "ma": "ema"}),
-        Strategy(name="vwr", kind="vwap_revert", params={"band_pct": 0.1, "min_session_ticks": 10}),
+        StrategyConfig(name="mac", kind="ma_crossover", params={"fast": 3, "slow": 9, "ma": "sma"}),
+        StrategyConfig(name="ema", kind="ma_crossover", params={"fast": 5, "slow": 21, "ma": "ema"}),
+        StrategyConfig(name="vwr", kind="vwap_revert", params={"band_pct": 0.1, "min_session_ticks": 10}),
     )
     return config, interleaved_ticks(TICKS, 4, seed=99)
 

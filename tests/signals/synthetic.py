@@ -4,7 +4,7 @@ import numpy as np
 
 from common.clock import IST_OFFSET_NS, NS_PER_S
 from common.dtypes import FLAG_SNAPSHOT, INSTRUMENT_DTYPE, TICK_DTYPE
-from config.schema import Config, Instrument, Strategy
+from config.schema import Config, InstrumentConfig, StrategyConfig
 from signals.engine import SignalEngine
 from signals.layout import aligned_buffer, segment_sizes
 
@@ -75,8 +75,8 @@ def regime_prices(n: int, seed: int, start: float = 1000.0, regime: int = 400) -
     return prices
 
 
-def make_config(*strategies: Strategy, symbols=SYMBOLS) -> Config:
-    instruments = tuple(Instrument(symbol=s, token=101 + k, tick_size=TICK, ref_price=100.0 * (k + 1))
+def make_config(*strategies: StrategyConfig, symbols=SYMBOLS) -> Config:
+    instruments = tuple(InstrumentConfig(symbol=s, token=101 + k, tick_size=TICK, ref_price=100.0 * (k + 1))
                         for k, s in enumerate(symbols))
     return Config(instruments=instruments, strategies=strategies)
 

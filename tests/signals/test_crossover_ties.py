@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from config.schema import Strategy
+from config.schema import StrategyConfig
 from signals.kernels.crossover import EMA_TIE_TICKS, crossover_batch, crossover_update
 from signals.kernels.sma import price_units, sma_compare
 from tests.signals.synthetic import TICK, make_config, make_engine, run_batches, series_ticks
@@ -56,7 +56,7 @@ def reference_crosses(prices, fast: int, slow: int, ma: str = "sma") -> list[tup
 
 
 def strategy_crosses(prices, fast: int, slow: int, ma: str = "sma", batch: int = 64):
-    config = make_config(Strategy(name="mac", kind="ma_crossover",
+    config = make_config(StrategyConfig(name="mac", kind="ma_crossover",
                                   params={"fast": fast, "slow": slow, "ma": ma}))
     engine, _ = make_engine(config)
     sent = run_batches(engine, series_ticks(np.asarray(prices, dtype=np.float64)), batch)

@@ -6,7 +6,7 @@ from numba import config as numba_config
 
 from common.errors import ConfigError
 from common.shm import attach_segment, create_segment, segment_name
-from config.schema import Strategy
+from config.schema import StrategyConfig
 from signals.engine import SignalEngine
 from signals.kernels.commit import MAX_PRICE
 from signals.layout import OUTBOX_SEGMENT, STATE_SEGMENT, segment_sizes
@@ -17,10 +17,10 @@ from tests.support import unique_run_id
 
 def _three_strategies():
     return make_config(
-        Strategy(name="fast", kind="ma_crossover", params={"fast": 3, "slow": 8, "ma": "sma"}),
-        Strategy(name="slow", kind="ma_crossover", instruments=("AAA", "CCC"),
+        StrategyConfig(name="fast", kind="ma_crossover", params={"fast": 3, "slow": 8, "ma": "sma"}),
+        StrategyConfig(name="slow", kind="ma_crossover", instruments=("AAA", "CCC"),
                  params={"fast": 10, "slow": 40, "ma": "ema", "order_type": "LIMIT"}),
-        Strategy(name="vwr", kind="vwap_revert", params={"band_pct": 0.15, "min_session_ticks": 10}),
+        StrategyConfig(name="vwr", kind="vwap_revert", params={"band_pct": 0.15, "min_session_ticks": 10}),
     )
 
 
@@ -96,7 +96,7 @@ def make_engine_with_table(config, table):
 
 
 def test_segment_sizes_name_both_segments_and_grow_with_the_config():
-    small = segment_sizes(make_config(Strategy(name="a", kind="ma_crossover"), symbols=("AAA",)))
+    small = segment_sizes(make_config(StrategyConfig(name="a", kind="ma_crossover"), symbols=("AAA",)))
     large = segment_sizes(_three_strategies())
     assert set(small) == {"signals_state", "signals_outbox"}
     assert large["signals_state"] > small["signals_state"]

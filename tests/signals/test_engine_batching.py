@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.errors import ConfigError
-from config.schema import Strategy
+from config.schema import StrategyConfig
 from tests.signals.synthetic import drain, interleaved_ticks, ist_ns, make_config, make_engine
 
 STRATEGIES = {
-    "sma": Strategy(name="sma", kind="ma_crossover", params={"fast": 2, "slow": 5, "ma": "sma"}),
-    "ema": Strategy(name="ema", kind="ma_crossover", instruments=("AAA", "CCC", "DDD"),
+    "sma": StrategyConfig(name="sma", kind="ma_crossover", params={"fast": 2, "slow": 5, "ma": "sma"}),
+    "ema": StrategyConfig(name="ema", kind="ma_crossover", instruments=("AAA", "CCC", "DDD"),
                     params={"fast": 3, "slow": 8, "ma": "ema", "order_type": "LIMIT"}),
-    "vwr": Strategy(name="vwr", kind="vwap_revert", params={"band_pct": 0.05, "min_session_ticks": 5}),
+    "vwr": StrategyConfig(name="vwr", kind="vwap_revert", params={"band_pct": 0.05, "min_session_ticks": 5}),
 }
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from config.schema import Strategy
+from config.schema import StrategyConfig
 from signals.kernels.crossover import crossover_batch
 from signals.kernels.ema import ema_batch
 from signals.kernels.sma import sma_batch
@@ -11,7 +11,7 @@ from tests.signals.synthetic import TICK, make_config, make_engine, regime_price
 
 
 def _mac(**params):
-    return make_config(Strategy(name="mac", kind="ma_crossover", params=params))
+    return make_config(StrategyConfig(name="mac", kind="ma_crossover", params=params))
 
 
 def _two_instruments(seed, n=3000):
@@ -84,7 +84,7 @@ def test_limit_entries_are_priced_the_configured_ticks_through_the_last_price():
 
 
 def test_a_strategy_trades_only_the_instruments_it_lists():
-    config = make_config(Strategy(name="mac", kind="ma_crossover", instruments=("BBB",),
+    config = make_config(StrategyConfig(name="mac", kind="ma_crossover", instruments=("BBB",),
                                   params={"fast": 5, "slow": 20}))
     engine, _ = make_engine(config)
     sent = run_batches(engine, _two_instruments(seed=6), 64)

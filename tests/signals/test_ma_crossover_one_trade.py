@@ -5,13 +5,13 @@ pure-Python reference built from the plain strategy's intents."""
 import numpy as np
 import pytest
 
-from config.schema import Strategy
+from config.schema import StrategyConfig
 from tests.signals.synthetic import make_config, make_engine, regime_prices, run_batches, series_ticks
 from tests.signals.test_ma_crossover import _two_instruments
 
 
 def _mac(**params):
-    return make_config(Strategy(name="mac", kind="ma_crossover", params=params))
+    return make_config(StrategyConfig(name="mac", kind="ma_crossover", params=params))
 
 
 def _held_reference(rows, every_cross):

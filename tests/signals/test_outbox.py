@@ -6,7 +6,7 @@ import pytest
 
 from common.errors import RingError
 from common.messages import SignalRaised
-from config.schema import Strategy
+from config.schema import StrategyConfig
 from signals.layout import aligned_buffer, outbox_bytes
 from signals.outbox import INTENT_DTYPE, Outbox
 from tests.signals.synthetic import interleaved_ticks, make_config, make_engine, run_batches, series_ticks
@@ -14,7 +14,7 @@ from tests.signals.synthetic import interleaved_ticks, make_config, make_engine,
 
 def _busy_config():
     """fast=1 / slow=2 SMAs on a zig-zag cross on almost every tick: an intent per tick."""
-    return make_config(Strategy(name="zig", kind="ma_crossover",
+    return make_config(StrategyConfig(name="zig", kind="ma_crossover",
                                 params={"fast": 1, "slow": 2, "ma": "sma"}))
 
 
@@ -75,8 +75,8 @@ def test_acknowledging_more_than_is_pending_is_refused():
 
 def test_a_partial_ack_that_would_free_an_unsent_intent_is_refused():
     config = make_config(
-        Strategy(name="a", kind="ma_crossover", params={"fast": 1, "slow": 2, "ma": "sma"}),
-        Strategy(name="b", kind="ma_crossover", params={"fast": 1, "slow": 2, "ma": "ema"}))
+        StrategyConfig(name="a", kind="ma_crossover", params={"fast": 1, "slow": 2, "ma": "sma"}),
+        StrategyConfig(name="b", kind="ma_crossover", params={"fast": 1, "slow": 2, "ma": "ema"}))
     engine, _ = make_engine(config)
     engine.process(_zigzag(10))
     pending = engine.pending_intents()       # a's rows then b's in the ring; interleaved by tick here
@@ -87,7 +87,7 @@ def test_a_partial_ack_that_would_free_an_unsent_intent_is_refused():
 
 
 def test_intent_fields_make_a_valid_signal_raised_message():
-    config = make_config(Strategy(name="mac", kind="ma_crossover",
+    config = make_config(StrategyConfig(name="mac", kind="ma_crossover",
                                   params={"fast": 3, "slow": 9, "order_type": "LIMIT"}))
     engine, _ = make_engine(config)
     engine.process(interleaved_ticks(3000, 4, seed=2))

@@ -16,7 +16,7 @@ from common.journal import JournalWriter
 from common.messages import SignalRaised, TicksProcessed
 from common.ringbuffer import RingReader, RingWriter, ShmRing
 from common.waits import YieldingWait
-from config.schema import Strategy
+from config.schema import StrategyConfig
 from signals.stage import BATCH, SignalsStage
 from tests.signals.synthetic import interleaved_ticks, make_config, make_engine
 from tests.support import unique_segment
@@ -47,8 +47,8 @@ class CountingRuntime:
 
 def _two_busy_strategies():
     return make_config(
-        Strategy(name="mac", kind="ma_crossover", params={"fast": 2, "slow": 3, "ma": "sma"}),
-        Strategy(name="vwr", kind="vwap_revert", params={"band_pct": 0.05, "min_session_ticks": 2}),
+        StrategyConfig(name="mac", kind="ma_crossover", params={"fast": 2, "slow": 3, "ma": "sma"}),
+        StrategyConfig(name="vwr", kind="vwap_revert", params={"band_pct": 0.05, "min_session_ticks": 2}),
     )
 
 

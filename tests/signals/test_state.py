@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from common.errors import RingError
-from config.schema import Strategy
+from config.schema import StrategyConfig
 from signals.engine import SignalEngine
 from signals.outbox import WRITE_WORD
 from tests.signals.synthetic import (Buffers, instrument_table, interleaved_ticks, make_config,
@@ -21,8 +21,8 @@ SLOW = 12
 
 def _config(ma="sma"):
     return make_config(
-        Strategy(name="mac", kind="ma_crossover", params={"fast": 4, "slow": SLOW, "ma": ma}),
-        Strategy(name="vwr", kind="vwap_revert", params={"band_pct": 0.2, "min_session_ticks": 20}),
+        StrategyConfig(name="mac", kind="ma_crossover", params={"fast": 4, "slow": SLOW, "ma": ma}),
+        StrategyConfig(name="vwr", kind="vwap_revert", params={"band_pct": 0.2, "min_session_ticks": 20}),
     )
 
 
@@ -170,7 +170,7 @@ def test_a_state_segment_laid_out_for_another_config_is_refused():
     engine, buffers = make_engine(config)
     engine.process(_rows(200))
     engine.release()
-    other = make_config(Strategy(name="mac", kind="ma_crossover", params={"fast": 4, "slow": SLOW + 1}))
+    other = make_config(StrategyConfig(name="mac", kind="ma_crossover", params={"fast": 4, "slow": SLOW + 1}))
     with pytest.raises(RingError, match="another build or config"):
         SignalEngine(other, instrument_table(other), _sized(buffers.state, other), buffers.outbox)
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from config.schema import Strategy
+from config.schema import StrategyConfig
 from signals.kernels.bracket import round_down, round_up
 from signals.kernels.vwap import vwap_batch
 from tests.signals.synthetic import TICK, ist_ns, make_config, make_engine, run_batches, series_ticks
@@ -13,7 +13,7 @@ WARM = 30
 
 def _vwr(**params):
     params = {"band_pct": BAND, "min_session_ticks": WARM, **params}
-    return make_config(Strategy(name="vwr", kind="vwap_revert", params=params))
+    return make_config(StrategyConfig(name="vwr", kind="vwap_revert", params=params))
 
 
 def _oscillating(n=2000, start_ns=ist_ns(20094, 9, 15)):

@@ -1,6 +1,6 @@
 """The Kite adapter's settings: config.broker.kite plus the knobs the schema does not carry yet.
 
-Defaults live here once. `from_config` takes the validated `config.schema.KiteBroker` section; the
+Defaults live here once. `from_config` takes the validated `config.schema.KiteBrokerConfig` section; the
 extra fields (poll interval, throttle limits) keep Kite's published limits unless a test overrides
 them. Imports only the standard library and `common.errors`.
 """
@@ -42,8 +42,8 @@ class KiteSettings:
     api_per_sec: int = API_PER_SEC
 
     @classmethod
-    def from_config(cls, kite, **overrides) -> "KiteSettings":  # kite: config.schema.KiteBroker
-        """Settings from a `config.schema.KiteBroker` section; `overrides` replace single fields
+    def from_config(cls, kite, **overrides) -> "KiteSettings":  # kite: config.schema.KiteBrokerConfig
+        """Settings from a `config.schema.KiteBrokerConfig` section; `overrides` replace single fields
         (e.g. root=<the local server's url>)."""
         settings = cls(root=kite.root, timeout_s=float(kite.timeout_s),
                        market_protection=float(kite.market_protection), use_gtt=bool(kite.use_gtt),

@@ -41,7 +41,7 @@ class UpstoxSettings:
 
     @classmethod
     def from_config(cls, upstox, **overrides) -> "UpstoxSettings":
-        """Settings from a `config.schema.UpstoxBroker` section; `overrides` replace single fields."""
+        """Settings from a `config.schema.UpstoxBrokerConfig` section; `overrides` replace single fields."""
         settings = cls(host=upstox.host, order_host=upstox.order_host,
                        timeout_s=float(upstox.timeout_s), use_gtt=bool(upstox.use_gtt),
                        local_server=bool(upstox.local_server))
