@@ -123,6 +123,8 @@ def print_summary(result: dict) -> None:
         print(f"  {peer:<10} {cells}")
     for text, ok in verdicts(result):
         print(f"  {'meets ' if ok else 'MISSES'}  {text}")
+    if "backtest" in result["systems"] and (result.get("backtest") or {}).get("replay_vs_nautilus") is None:
+        print(f"  not measured: backtest replay ÷ nautilus ≥ {TARGETS['backtest_vs_nautilus']:g}× (nautilus skipped or failed)")
 
 
 def verdicts(result: dict) -> list[tuple[str, bool]]:
