@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import orjson
 
 from common.atomicfile import write_atomic
+from common.errors import ConfigError
 from config.loader import load_config
 
 from backtest.runner import check_backtestable
@@ -69,6 +70,18 @@ def _cells_per_window(opts: Options) -> int:
     return min(opts.trials, len(space.grid_cells(opts.axes))) if opts.search == "random" else opts.trials
 
 
+def check_objective(opts: Options, n_sessions: int) -> None:
+    """Sharpe and Calmar are daily ratios: undefined on one session (reports/statistics.py). A sweep
+    whose every cell would have no objective is refused before it runs, naming the option."""
+    if opts.objective not in ("sharpe", "calmar"):
+        return
+    window = opts.walk_forward[0] if opts.walk_forward else n_sessions
+    if window < 2:
+        where = "each train window holds" if opts.walk_forward else "the data holds"
+        raise ConfigError(f"{opts.objective} is a daily ratio and needs 2 sessions or more; {where} {window}: "
+                          f"use --objective net_pnl or more sessions", path="--objective")
+
+
 def run_sweep(opts: Options) -> dict:
     """Run the sweep into opts.out_dir; sweep.json's document. ConfigError before anything runs."""
     started = time.perf_counter()
@@ -77,7 +90,9 @@ def run_sweep(opts: Options) -> dict:
     with open(opts.config, "rb") as f:
         raw = orjson.loads(f.read())
     data = TickData.load(base)
-    folds = walkforward.split(data.sessions(), opts.walk_forward) if opts.walk_forward else None
+    sessions = data.sessions()
+    check_objective(opts, len(sessions))
+    folds = walkforward.split(sessions, opts.walk_forward) if opts.walk_forward else None
     store = CellStore(opts.out_dir)
 
     def plan(params, window, **tags):

@@ -91,7 +91,7 @@ def walk_forward_rows(folds, chosen: list[dict | None], tests: list[dict | None]
                      "train_objective": objective_of(train, objective) if train else None,
                      "test_objective": objective_of(test, objective) if test else None,
                      "test_net_pnl_inr": test.get("net_pnl_inr") if test else None,
-                     "test_status": test["status"] if test else "no params: every train cell failed",
+                     "test_status": test["status"] if test else "no params: no train cell has an objective",
                      "test_error": (test.get("error") or "") if test else ""})
         for date, pnl in (test or {}).get("daily") or []:
             equity += pnl

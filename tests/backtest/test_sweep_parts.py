@@ -6,6 +6,7 @@ import pytest
 from backtest.sweep import space, tables, walkforward
 from backtest.sweep.cell import Cell
 from backtest.sweep.data import ArrayTape, TickData
+from backtest.sweep.driver import Options, check_objective
 from backtest.sweep.store import CellStore
 from backtest.tape import Tape, local_instruments, ist_day_number
 from common.errors import ConfigError
@@ -114,5 +115,19 @@ def test_walk_forward_rows_when_a_fold_has_no_params_then_it_is_named_and_equity
     folds = walkforward.split([f"2024-01-0{d}" for d in range(1, 7)], (2, 2))
     test = dict(_rec("t", net=3.0), daily=[["2024-01-05", 1.0], ["2024-01-06", 2.0]])
     rows, daily = tables.walk_forward_rows(folds, [None, _rec("k", net=1.0)], [None, test], "net_pnl")
-    assert rows[0]["test_status"] == "no params: every train cell failed" and rows[1]["test_net_pnl_inr"] == 3.0
+    assert rows[0]["test_status"] == "no params: no train cell has an objective" and rows[1]["test_net_pnl_inr"] == 3.0
     assert [(d["date"], d["equity_inr"]) for d in daily] == [("2024-01-05", 1.0), ("2024-01-06", 3.0)]
+
+
+@pytest.mark.parametrize("objective, walk, sessions, refused", [
+    ("sharpe", (1, 1), 5, True), ("calmar", None, 1, True), ("sharpe", (2, 1), 5, False),
+    ("net_pnl", (1, 1), 5, False), ("sharpe", None, 3, False)])
+def test_objective_when_a_daily_ratio_has_one_session_a_window_then_refused_naming_the_option(
+        objective, walk, sessions, refused):
+    opts = Options(config="x.json", axes={"a": [1]}, out_dir="out", objective=objective, walk_forward=walk)
+    if refused:
+        with pytest.raises(ConfigError) as e:
+            check_objective(opts, sessions)
+        assert "--objective" in str(e.value) and "2 sessions" in str(e.value)
+    else:
+        check_objective(opts, sessions)
