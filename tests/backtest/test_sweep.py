@@ -8,6 +8,8 @@ fills of a `python -m backtest` run (run_backtest, reading the file itself) with
 
 import json
 import os
+import shutil
+import tempfile
 
 import orjson
 import psutil
@@ -20,6 +22,7 @@ from backtest.sweep.store import CellStore
 from config.cli import check_config
 from config.loader import load_config
 from tests.backtest.cases import nse_config
+from tests.support import eventually
 
 ray = pytest.importorskip("ray")
 
@@ -42,11 +45,16 @@ def _ray_children() -> list[str]:
 @pytest.fixture(scope="module", autouse=True)
 def ray_session():
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray's own temp dir (logs, and socket files it leaves after shutdown) in a private directory that
+    # goes with the module; short, because a unix socket's path is at most 107 bytes
+    temp = tempfile.mkdtemp(prefix="otrade-ray-")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING",
-             object_store_memory=96 * 1024 * 1024)
+             object_store_memory=96 * 1024 * 1024, _temp_dir=temp)
     yield
     ray.shutdown()
-    assert _ray_children() == []
+    # raylet, gcs_server and the workers exit on shutdown; give them a moment, then none may be left
+    eventually(lambda: _ray_children() == [], timeout=15.0, interval=0.1, message="no Ray process left after shutdown")
+    shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
