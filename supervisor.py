@@ -154,7 +154,7 @@ def run(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     import msgspec
 
     from common import log
-    from common.supervision.instancelock import LockHeld, release_all, take_instance_locks
+    from common.supervision.instancelock import LockHeld, account_key, release_all, take_instance_locks
     from common.supervision.registry import RegistryError
 
     log.configure(loaded.config.run.log_level)
@@ -168,12 +168,42 @@ def run(loaded: LoadedConfig, args: argparse.Namespace) -> int:
         print(f"supervisor: {e}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     try:
-        return _run_locked(loaded, cfg, run_dir)
+        day = open_day(cfg, loaded.secrets, run_dir)
+        if day is None and cfg.feed.source != "replay" and account_key(cfg, loaded.secrets) is not None:
+            return EXIT_CONFIG_ERROR
+        return _run_locked(loaded, cfg, run_dir, day)
     finally:
         release_all(locks)
 
 
-def _run_locked(loaded: LoadedConfig, cfg, run_dir: str) -> int:
+def open_day(cfg, secrets, run_dir: str):
+    """The broker account's trading day this run resumes or starts (issue 11.1), linked from the run dir;
+    None for a replay or a run-private venue (their state stays in the run dir), or on a conflict
+    (said on stderr)."""
+    from common.supervision.accountday import (RunDirConflict, home_root, keeps_account_day, link_run_dir,
+                                               open_account_day)
+    from common.supervision.instancelock import account_key
+
+    key = account_key(cfg, secrets)
+    if not keeps_account_day(cfg, key):
+        return None
+    day = open_account_day(home_root(cfg), key)
+    try:
+        link_run_dir(run_dir, day, paper=cfg.broker.name == "paper")
+    except RunDirConflict as e:
+        print(f"supervisor: {e}", file=sys.stderr)
+        return None
+    if day.settled:
+        left = {k: day.settled[k] for k in ("open_positions", "working_orders") if day.settled[k]}
+        print(f"supervisor: settled the account's previous day {day.settled['day']}: "
+              f"{left or 'nothing was left open'} ({day.settled['note']})", file=sys.stderr)
+    verb = "resuming" if day.resumed else "starting"
+    print(f"supervisor: {verb} account {day.key} day {day.day} in {day.dir} (ticks from {day.first_tick_seq})",
+          file=sys.stderr)
+    return day
+
+
+def _run_locked(loaded: LoadedConfig, cfg, run_dir: str, day) -> int:
     import msgspec
 
     from common.supervision.registry import RegistryError
@@ -186,7 +216,10 @@ def _run_locked(loaded: LoadedConfig, cfg, run_dir: str) -> int:
         loaded = msgspec.structs.replace(loaded, config=cfg)
         from reports.report import render_after_run   # report.html + PNGs in the run directory
 
-        return Session(loaded, build_plan(cfg), on_finished=render_after_run).run()
+        plan = build_plan(cfg)
+        if day is not None:       # the account's state and tick sequence (common/supervision/accountday.py)
+            plan.state_dir, plan.first_tick_seq = day.dir, day.first_tick_seq
+        return Session(loaded, plan, on_finished=render_after_run).run()
     except RegistryError as e:   # an untrusted run registry: nothing was started, nothing swept
         print(f"supervisor: {e}", file=sys.stderr)
         return EXIT_CONFIG_ERROR

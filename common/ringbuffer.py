@@ -58,6 +58,10 @@ LAYOUT_VERSION = 1
 MAX_READERS = 8
 HEADER_BYTES = 512
 W_WRITER_PID, W_HEARTBEAT, W_LOSSLESS, W_PUBLISHED, W_MAX_READERS = 8, 16, 24, 32, 40
+# The ring's first sequence. A run that resumes an account's trading day starts its ring above every
+# tick sequence the day's journals hold, so the new run's ticks and intent ids never collide with the
+# old run's (issue 11.1); a fresh day or a replay starts at 1.
+W_FIRST_SEQ = 48
 assert LAYOUT_BYTES == 64
 
 # A reader's row: its hot line (written by that reader, read by the writer and the supervisor), then
@@ -261,11 +265,13 @@ class ShmRing:
 
     @classmethod
     def create(cls, name: str, capacity: int, dtype, readers=(), lossless: bool = False,
-               max_readers: int = MAX_READERS) -> "ShmRing":
-        """Create the segment; `readers` is [(name, gating), ...], all starting at sequence 1."""
+               max_readers: int = MAX_READERS, first_seq: int = 1) -> "ShmRing":
+        """Create the segment; `readers` is [(name, gating), ...], all starting at `first_seq`."""
         dtype = np.dtype(dtype)
         if capacity < 2 or capacity & (capacity - 1):
             raise RingError(f"ring capacity must be a power of two >= 2, not {capacity}")
+        if first_seq < 1:
+            raise RingError(f"ring {name}: sequences start at 1 or later, not {first_seq}")
         if not 1 <= max_readers <= 62 or len(readers) > max_readers:
             raise RingError(f"ring {name}: {len(readers)} readers for {max_readers} slots")
         _seq_word(dtype)
@@ -276,6 +282,8 @@ class ShmRing:
             header = np.ndarray((HEADER_BYTES // 8,), np.int64, segment.buf, 0)
             header[W_LOSSLESS] = int(lossless)
             header[W_MAX_READERS] = max_readers
+            header[W_FIRST_SEQ] = first_seq
+            header[W_PUBLISHED] = first_seq - 1
             del header
             ring = cls(segment, dtype, capacity, tuple(Doorbell() for _ in range(max_readers)), creator=True)
             for reader_name, gating in readers:
@@ -320,6 +328,11 @@ class ShmRing:
     @property
     def published(self) -> int:
         return int(self.header[W_PUBLISHED])
+
+    @property
+    def first_seq(self) -> int:
+        """The sequence of the ring's first record (1 unless the run resumes an account's day)."""
+        return int(self.header[W_FIRST_SEQ]) or 1
 
     @property
     def lossless(self) -> bool:
@@ -407,6 +420,11 @@ class RingWriter:
     @property
     def next_seq(self) -> int:
         return self._ring.published + 1
+
+    @property
+    def written(self) -> int:
+        """Records published so far by every life of the writer (next_seq counts from first_seq)."""
+        return self._ring.published + 1 - self._ring.first_seq
 
     def heartbeat(self) -> None:
         self._ring.header[W_HEARTBEAT] = time.monotonic_ns()

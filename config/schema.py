@@ -93,6 +93,10 @@ class RunConfig(Section, kw_only=True):
     on_stop: Literal["flatten", "leave"] = "flatten"
     # How long orders waits at a stop for a live broker to confirm the cancels and closes (seconds).
     on_stop_timeout_s: PosFloat = 30.0
+    # The broker account's home across runs (common/supervision/accountday.py): its order and fill
+    # journals, the paper broker's book and the reconcile baseline per IST trading day, and its lock.
+    # None: $OTRADE_ACCOUNT_HOME, else ~/.local/state/otrade/accounts.
+    account_home: str | None = None
 
     def __post_init__(self):
         if self.run_id is not None:

@@ -76,7 +76,7 @@ class FeedStage:
             if self.order_source is not self.source:
                 self.order_source.open()
         warm_sanity(self.ctx.config.feed.sanity)
-        delivered = self.writer.next_seq - 1   # ticks an earlier life of this stage already published
+        delivered = self.writer.written   # ticks an earlier life of this stage already published
         if self.source.deterministic:
             self.source.open(self.instruments)
             self._catch_up(delivered)
@@ -113,7 +113,7 @@ class FeedStage:
             n = self.source.read(self.buf, timeout_s=0.1)
         except EndOfFeed as e:
             self._report()
-            if self.writer.next_seq == 1:
+            if self.writer.written == 0:
                 raise self._nothing_usable() from None
             self.log.info("feed finished", why=str(e))
             return False
@@ -153,7 +153,7 @@ class FeedStage:
 
     def _report(self) -> None:
         s = self.source.stats
-        self.rt.set_count("ticks", self.writer.next_seq - 1)
+        self.rt.set_count("ticks", self.writer.written)
         drops = self._drops()
         for name, value in drops.items():
             self.rt.set_count(name, value)

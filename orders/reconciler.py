@@ -14,7 +14,9 @@ difference does to trading.
 - The operator resolves it: `adopt()` takes the broker's view as the baseline (reconcile.adopt) and,
   if the halt was ours, sets ACTIVE; `cancel_unknown()` (part of `ctl flatten`) cancels the working
   orders of ours the journal does not know; after either, a fresh check decides.
-The baseline is saved in the same file and loaded by a restarted process.
+The baseline is the account's, not the run's: it is saved in `baseline_dir` (the account's trading day,
+common/supervision/accountday.py) and loaded by any later start that day; the run dir's file shows the
+last check.
 """
 
 from __future__ import annotations
@@ -31,15 +33,17 @@ from orders.reconcile import Baseline, Difference, adopt, broker_view, compare, 
 
 FATAL_RETRY_S = 10.0      # the start check after a refused session: as often as the engine probes
 CONFIRM_S = 3.0           # longer than a live adapter's poll interval: the poll catches up first
+BASELINE_FILE = "reconcile.baseline.json"   # the operator's adoptions, in the account's day
 RETRY_S = 1.0             # a read the broker could not answer (throttled, 5xx) is tried again this soon
 SHOWN_IN_REASON = 3       # differences named in the trading-state reason (all are in the file)
 
 
 class Reconciler:
     def __init__(self, engine, broker, symbols, run_dir: str, *, interval_s: float, on_start: bool,
-                 confirm_s: float = CONFIRM_S, clock=time.monotonic, log=None):
+                 baseline_dir: str | None = None, confirm_s: float = CONFIRM_S, clock=time.monotonic, log=None):
         self.engine, self.broker, self.symbols = engine, broker, list(symbols)
         self.path = os.path.join(run_dir, FILE_NAME)
+        self.baseline_path = os.path.join(baseline_dir or run_dir, BASELINE_FILE)
         self.interval_s, self.confirm_s, self.clock, self.log = interval_s, confirm_s, clock, log
         self.baseline = self._load_baseline()
         self.pending: dict[str, Difference] = {}     # seen once, waiting for the confirming check
@@ -146,6 +150,7 @@ class Reconciler:
             self.engine.set_trading_state("ACTIVE", f"operator adopted the broker's view ({len(adopted)} difference(s))")
         self.due = self._next_periodic()
         self.last = {"checks": self.checks, "ok": True, "found": [], "adopted": adopted}
+        write_atomic(self.baseline_path, orjson.dumps({"baseline": self.baseline.to_json()}))   # durable
         self._write()
         return self.baseline
 
@@ -191,8 +196,10 @@ class Reconciler:
 
     # -- persistence -----------------------------------------------------------------------------
     def _load_baseline(self) -> Baseline:
+        """The account day's baseline; a run dir written before baselines moved there keeps its own."""
+        path = self.baseline_path if os.path.exists(self.baseline_path) else self.path
         try:
-            with open(self.path, "rb") as f:
+            with open(path, "rb") as f:
                 return Baseline.from_json(orjson.loads(f.read()).get("baseline"))
         except FileNotFoundError:
             return Baseline()

@@ -7,7 +7,8 @@ hand it both in the same order however processes are scheduled: ticks are applie
 signals watermark, which guarantees every intent raised on them has already arrived.
 
 Durability: every event the engine emits is stamped, journaled to `orders.jsonl` (fills also to
-`fills.jsonl`), written to the kernel, and only then published. A missed intent (orders was down, a
+`fills.jsonl`), written to the kernel, and only then published. Both live in `ctx.state`: the broker
+account's trading day (common/supervision/accountday.py), which any later start that day resumes. A missed intent (orders was down, a
 dropped message) is read back from `signals.jsonl`. A restart rebuilds the engine from its journal,
 looks in-doubt orders up at the broker, and resumes at the committed ring cursor with the market state
 saved beside it (orders/marketstore.py).
@@ -77,15 +78,15 @@ class OrdersStage:
         rows = self.instruments.rows
         self.market_seg = attach_segment(ctx.segments["orders_market"])
         self.market = MarketStore(self.market_seg.buf, len(rows))
-        self.journal = JournalWriter(os.path.join(ctx.run_dir, rundir.ORDERS_JOURNAL), cfg.journal.fsync)
-        self.fills = JournalWriter(os.path.join(ctx.run_dir, rundir.FILLS_JOURNAL), cfg.journal.fsync)
+        self.journal = JournalWriter(os.path.join(ctx.state, rundir.ORDERS_JOURNAL), cfg.journal.fsync)
+        self.fills = JournalWriter(os.path.join(ctx.state, rundir.FILLS_JOURNAL), cfg.journal.fsync)
         self.signals_path = os.path.join(ctx.run_dir, rundir.SIGNALS_JOURNAL)
-        self.broker = make_broker(cfg, ctx.secrets, self.instruments, ctx.run_dir)
+        self.broker = make_broker(cfg, ctx.secrets, self.instruments, ctx.state)
         self.engine = OrderEngine.from_config(cfg, rows, self.broker, self.emit, flush=self.flush)
         live = cfg.broker.name != "paper"   # paper: checked on request only (its book is ours)
         self.reconciler = Reconciler(self.engine, self.broker, [s.decode() for s in rows["symbol"]], ctx.run_dir,
                                      interval_s=cfg.broker.reconcile_interval_s if live else 0.0, on_start=live,
-                                     log=self.log)
+                                     baseline_dir=ctx.state, log=self.log)
         self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
         self.last_intent_seq = 0      # signals' journal seq of the last intent handed to the engine
         self.watermark = 1            # ticks with seq < watermark may be applied

@@ -57,7 +57,7 @@ class PositionsStage:
         self.book = PositionBook(symbols)
         self.last = np.zeros(len(symbols), dtype=np.float64)
         self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
-        self.journal = JournalReader(os.path.join(ctx.run_dir, rundir.ORDERS_JOURNAL))
+        self.journal = JournalReader(os.path.join(ctx.state, rundir.ORDERS_JOURNAL))   # the account day's
         self.last_orders_seq = 0
         self.out_path = os.path.join(ctx.run_dir, rundir.POSITIONS)
         self.durable = ctx.config.journal.fsync != "never"

@@ -25,3 +25,12 @@ def no_leaked_shared_memory():
             pass
     if leaked:
         pytest.fail(f"test left shared-memory segments behind: {leaked}")
+
+
+@pytest.fixture(autouse=True)
+def private_account_home(tmp_path_factory, monkeypatch):
+    """Every test trades its own broker accounts: a supervisor resumes the account's trading day from
+    its home (common/supervision/accountday.py), so a shared home would carry one test's orders into
+    the next. Subprocesses inherit it through the environment."""
+    if not os.environ.get("OTRADE_KEEP_ACCOUNT_HOME"):
+        monkeypatch.setenv("OTRADE_ACCOUNT_HOME", str(tmp_path_factory.mktemp("accounts")))

@@ -7,11 +7,11 @@ limit. So `supervisor.py` takes two exclusive locks before it creates or deletes
 supervisor.jsonl, the ipc directory, shared memory, the dead-run sweep, a local venue):
 
 - `<run_dir>/supervisor.lock`;
-- `<registry dir>/accounts/<broker>-<key>.lock`, where key names the account without revealing it
+- `<account home>/<broker>-<key>/account.lock`, where key names the account without revealing it
   (a hash of the API key for a live broker; the paper account's name for paper; the local server's
   address for a local venue). A local venue the supervisor starts itself is private to the run: no
-  account lock. Until the engine keeps a home per account, this directory (ours alone, 0700, checked
-  like the run registry) is where accounts are locked.
+  account lock. The account's directory (ours alone, 0700, checked like the run registry) also holds
+  its trading days (common/supervision/accountday.py).
 
 The locks are `fcntl.flock`s held for the life of the process: the kernel drops them when it exits,
 however it exits, so a lock left by a SIGKILLed supervisor is simply taken by the next start, which
@@ -29,9 +29,10 @@ import time
 import orjson
 
 from common.errors import OTradeError
-from common.supervision.registry import ensure_private_dir, registry_dir
+from common.supervision.registry import ensure_private_dir
 
 RUN_LOCK = "supervisor.lock"
+ACCOUNT_LOCK = "account.lock"     # in the account's home (common/supervision/accountday.py)
 
 
 class LockHeld(OTradeError):
@@ -118,9 +119,13 @@ def take_instance_locks(config, secrets, run_dir: str) -> list[InstanceLock]:
     locks = [InstanceLock(os.path.join(run_dir, RUN_LOCK), f"run dir {run_dir}")]
     key = account_key(config, secrets)
     if key is not None:
-        accounts = os.path.join(registry_dir(), "accounts")
-        ensure_private_dir(accounts)
-        locks.append(InstanceLock(os.path.join(accounts, f"{key}.lock"), f"broker account {key}"))
+        from common.supervision.accountday import home_root
+
+        root = home_root(config)
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        account = os.path.join(root, key)
+        ensure_private_dir(account)
+        locks.append(InstanceLock(os.path.join(account, ACCOUNT_LOCK), f"broker account {key}"))
     held: list[InstanceLock] = []
     try:
         for lock in locks:

@@ -49,6 +49,8 @@ class RunPlan:
                                        topics.CMD_POSITIONS, topics.PUB_FEED,
                                        topics.CTL_SUPERVISOR)   # ctl's socket: in run.json and swept if left
     supervisor_cores: tuple[int, ...] = (0,)
+    state_dir: str = ""                      # the account day's directory ("" = the run dir)
+    first_tick_seq: int = 1                  # the ring's first sequence (above the account's journals)
 
 
 def new_run_id() -> str:
@@ -88,7 +90,8 @@ class Launcher:
         self.table = self._own(st.StageTable.create(self.segment_name("stages"), os.getpid()))
         self.instruments = self._own(InstrumentTable.create(self.segment_name("instruments"), self.plan.instrument_rows))
         self.ring = self._own(ShmRing.create(self.segment_name("ticks"), self.plan.ring_capacity, TICK_DTYPE,
-                                             readers=RING_READERS, lossless=self.plan.lossless))
+                                             readers=RING_READERS, lossless=self.plan.lossless,
+                                             first_seq=self.plan.first_tick_seq))
         extra = {}
         for what, size in self.plan.segments.items():
             seg = self._own(_ZeroedSegment(self.segment_name(what), size))
@@ -103,7 +106,8 @@ class Launcher:
                 config=self.loaded.config, secrets=self.loaded.secrets, ring=handle,
                 instruments_segment=self.instruments_name, stagetable_segment=self.segment_name("stages"),
                 endpoints=endpoints, segments=extra, supervisor_pid=os.getpid(),
-                exclusive_cores=exclusive, io_cores=tuple(sorted(others)) if exclusive else ())
+                exclusive_cores=exclusive, io_cores=tuple(sorted(others)) if exclusive else (),
+                state_dir=self.plan.state_dir)
         self._write_manifest(endpoints, extra)
         return self
 

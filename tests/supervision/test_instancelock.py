@@ -14,13 +14,13 @@ import pytest
 
 from common.supervision.instancelock import (RUN_LOCK, InstanceLock, LockHeld, account_key, release_all,
                                              take_instance_locks)
-from config.schema import BrokerConfig
+from config.schema import BrokerConfig, RunConfig
 from config.secrets import Secrets
 
 
 def _config(**broker):
-    """What the locks read of a configuration: its broker section, validated by the real schema."""
-    return SimpleNamespace(broker=msgspec.convert(broker, BrokerConfig))
+    """What the locks read of a configuration: its broker and run sections, validated by the real schema."""
+    return SimpleNamespace(broker=msgspec.convert(broker, BrokerConfig), run=RunConfig())
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 is its owner's only; /health answers only requests addressed to a loopback name."""
 
 import http.client
+import json
 import os
 import stat
 
@@ -24,11 +25,14 @@ def _status(port: int, host: str) -> int:
 
 
 def _loose(run_dir: str) -> list[str]:
-    """Every path under run_dir (itself included) that anyone but its owner may read, write or enter."""
+    """Every path under run_dir (itself included) that anyone but its owner may read, write or enter;
+    a link (the account day's files) is judged by what it points at (a link's own mode means nothing)."""
     out = []
     for root, dirs, files in os.walk(run_dir):
         for path in [root] + [os.path.join(root, f) for f in files]:
-            mode = os.lstat(path).st_mode
+            if os.path.islink(path) and not os.path.exists(path):
+                continue                 # a day file not written yet (e.g. no reconcile so far)
+            mode = os.stat(path).st_mode
             if stat.S_IMODE(mode) & 0o077:
                 out.append(f"{oct(stat.S_IMODE(mode))} {os.path.relpath(path, run_dir)}")
     return out
@@ -51,3 +55,7 @@ def test_a_run_when_it_ends_then_every_file_and_directory_of_it_is_private_and_h
     assert {"supervisor.jsonl", "summary.json", "run.json", "config.effective.json", "positions.json",
             "logs/feed.log", "logs/orders.log", "logs/signals.log", "logs/positions.log"} <= names, names
     assert _loose(p.run_dir) == []
+    with open(os.path.join(p.run_dir, "account.json")) as f:      # the account's home: as private
+        day = json.load(f)["dir"]
+    assert _loose(os.path.dirname(day)) == []
+    assert {"orders.jsonl", "fills.jsonl", "paper_broker.jsonl"} <= set(os.listdir(day))
