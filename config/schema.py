@@ -1,6 +1,13 @@
 """The typed, frozen shape of an OTrade configuration: every field, its unit and its default.
 
 Defaults live here and only here; `config/default.json` and the overlays carry choices, not defaults.
+A runtime class that a section configures (`orders.limits.RiskLimits`, the brokers' `*Settings`, the
+feed sources' `*Options`) declares no default of its own: it is built from its section by
+`from_config`, and tests/config/test_one_source_of_defaults.py fails if one grows a default.
+
+Naming: every section is `<What>Config` (`KiteBrokerConfig` configures the adapter `KiteBroker`,
+`StrategyConfig` the signals `Strategy`), so a schema class never shares a name with the runtime
+class it configures; a strategy kind's params are `<Kind>Params` (the value of its `params`).
 Each section checks its own invariants in `__post_init__`, so a `Config` that exists is consistent in
 itself (also one built in Python, or unpickled in a child process). Checks that depend on this machine,
 the filesystem or the environment (cores, the replay file, secrets) belong to the loader.
@@ -356,6 +363,9 @@ class KiteBrokerConfig(Section, kw_only=True):
     market_protection: float = -1.0  # -1 = automatic, else 0-100 % (Kite needs it on MARKET orders)
     use_gtt: bool = False            # brackets as two-leg GTT instead of OTrade-managed exits
     local_server: bool = False       # run against a local Kite server: no credentials needed
+    # Least time between two reads of the order book (a poll is 1 request, 2 when something filled;
+    # Kite allows 10 a second for everything but orders). 0: every poll.
+    poll_interval_ms: NonNegInt = 500
 
     def __post_init__(self):
         mp = self.market_protection
@@ -368,6 +378,12 @@ class UpstoxBrokerConfig(Section, kw_only=True):
     timeout_s: PosFloat = 5.0
     use_gtt: bool = False
     local_server: bool = False
+    market_protection: int = -1      # on MARKET and SL-M orders: -1 = Upstox chooses, else 0-100 %
+    poll_interval_ms: NonNegInt = 500   # least time between two order-book reads; 0: each poll
+
+    def __post_init__(self):
+        mp = self.market_protection
+        _require(mp == -1 or 0 <= mp <= 100, "market_protection", f"{mp} is neither -1 nor in 0-100")
 
 
 class BrokerConfig(Section, kw_only=True):

@@ -23,7 +23,7 @@ charged once per CNC sell order, which overstates it when one scrip is sold in s
 
 from dataclasses import dataclass
 
-from config.charges import BOOKS, PRESETS, DEFAULT_PRESET, check_overrides, preset_for, segment_of
+from config.charges import BOOKS, PRESETS, check_overrides, preset_for, segment_of
 
 CRORE_INR = 10_000_000.0
 INTRADAY_PRODUCTS = ("MIS", "I", "CO", "BO")   # Kite MIS/CO/BO, Upstox I: charged as intraday
@@ -99,7 +99,8 @@ class FeeSchedule:
 
     Parameters
     ----------
-    preset : "zerodha" or "upstox" (config/charges.py).
+    preset : "zerodha" or "upstox" (config/charges.py). No default: a run's comes from its config
+        (`from_config`: fees.preset, else the broker's own, config.charges.preset_for).
     instruments : INSTRUMENT_DTYPE rows (their exchange and symbol give each one's segment), or
         None: every instrument is NSE cash equity.
     overrides : {book: {field: figure}} replacing figures of the preset (config `fees.overrides`).
@@ -110,7 +111,7 @@ class FeeSchedule:
         For an unknown preset or override, or an instrument whose charges are not modelled.
     """
 
-    def __init__(self, preset: str = DEFAULT_PRESET, instruments=None,
+    def __init__(self, preset: str, instruments=None,
                  overrides: dict[str, dict[str, float]] | None = None):
         if preset not in PRESETS:
             raise ValueError(f"unknown charges preset {preset!r} (one of {', '.join(PRESETS)})")

@@ -42,35 +42,40 @@ RISK_PARAMS_DTYPE = np.dtype([
 ])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RiskLimits:
-    """Parameters mirror config.risk (see config/schema.py for units and defaults)."""
+    """config.risk as the engine reads it (config/schema.py has every field's unit and default).
 
-    max_order_qty: int = 100
-    max_order_notional_inr: float = 200_000.0
-    max_position_qty: int = 500
-    max_gross_exposure_inr: float = 1_000_000.0
-    max_open_orders: int = 50
-    rate_per_sec: int = 10
-    rate_per_min: int = 400
-    rate_per_day: int = 5000
-    price_band_pct: float = 5.0
-    stale_tick_ms: int = 5000
-    daily_loss_limit_inr: float = 10_000.0
-    freeze_action: str = "slice"
-    session_start: str = "09:15"
-    entry_cutoff: str = "15:00"
-    square_off: str = "15:10"
-    session_end: str = "15:30"
-    enforce_session: bool = True
-    leg_prices: str = "fill"          # stop and target from the entry's fill, or "signal"
-    max_intent_age_ms: int = 2000     # market time from an intent's tick to its risk check
-    venue_rate_per_sec: int = 0       # placements a second per exchange/segment (0: not limited)
-    max_brackets_per_instrument: int = 0   # a strategy's open brackets on one instrument (0: no limit)
+    No field has a default here: config.schema.RiskConfig is the one place defaults live, and
+    tests/config/test_one_source_of_defaults.py fails if one is added. Build it with `from_config`.
+    """
+
+    max_order_qty: int
+    max_order_notional_inr: float
+    max_position_qty: int
+    max_gross_exposure_inr: float
+    max_open_orders: int
+    rate_per_sec: int
+    rate_per_min: int
+    rate_per_day: int
+    price_band_pct: float
+    stale_tick_ms: int
+    daily_loss_limit_inr: float
+    freeze_action: str
+    session_start: str
+    entry_cutoff: str
+    square_off: str
+    session_end: str
+    enforce_session: bool
+    leg_prices: str                   # stop and target from the entry's fill, or "signal"
+    max_intent_age_ms: int            # market time from an intent's tick to its risk check
+    venue_rate_per_sec: int           # placements a second per exchange/segment (0: not limited)
+    max_brackets_per_instrument: int  # a strategy's open brackets on one instrument (0: no limit)
 
     @classmethod
     def from_config(cls, risk) -> "RiskLimits":
-        """From config.risk (a `config.schema.RiskConfig`, or anything with the same fields)."""
+        """From config.risk (a `config.schema.RiskConfig`): every field, venue_rate_per_sec being
+        its property (the ops threshold less the margin)."""
         return cls(**{name: getattr(risk, name) for name in cls.__dataclass_fields__})
 
     def __post_init__(self):

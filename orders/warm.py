@@ -32,6 +32,7 @@ def warm() -> bool:
 def _run_kernels() -> None:
     from orders.brokers.paper.matching import WorkingOrders
     from orders.exposure import apply_ticks, gross_of, pnl_of, scan_events
+    from config.schema import RiskConfig
     from orders.limits import RiskLimits
     from common.pricegrid import round_away
     from orders.risk import CHECK_DTYPE, check_entry, off_tick, round_to_tick
@@ -48,7 +49,8 @@ def _run_kernels() -> None:
     scan_events(ticks, 0, 2, 0, 10, 1 << 62, True, -1.0, 0.0, open_instr,
                 np.full(1, -1, np.int64), i8, f8, f8, f8.copy(), f8.copy(), f8.copy())
     req = np.zeros(1, CHECK_DTYPE)
-    check_entry(RiskLimits().params, req, np.ones(1), np.ones(1, np.int64), i8, f8, f8, f8, i8)
+    params = RiskLimits.from_config(RiskConfig()).params
+    check_entry(params, req, np.ones(1), np.ones(1, np.int64), i8, f8, f8, f8, i8)
     off_tick(100.05, 0.05)
     round_to_tick(100.03, 0.05)
     for below in (True, False):      # brackets.py calls it from Python: (float, float, bool)

@@ -45,6 +45,7 @@ def instrument_rows(tokens):
 
 def child_main() -> int:
     """KiteSource + forward_order_updates, configured by stdin's first line; a JSON report per loop."""
+    from config.schema import KiteFeedConfig
     from feed.sources.kite.source import KiteFeedOptions, KiteSource
     from feed.stage import forward_order_updates
 
@@ -53,7 +54,8 @@ def child_main() -> int:
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
     ctx = make_context()
     pub = Publisher(ctx, cfg["endpoint"], "feed")
-    source = KiteSource("local-key", ACCESS_TOKEN, KiteFeedOptions(root=cfg["url"], watchdog_s=3.0))
+    options = KiteFeedOptions.from_config(KiteFeedConfig(root=cfg["url"], watchdog_s=3.0))
+    source = KiteSource("local-key", ACCESS_TOKEN, options)
     source.open(instrument_rows(TOKENS))
     out = np.zeros(4096, TICK_DTYPE)
     ticks = forwarded = 0

@@ -25,6 +25,7 @@ from feed.sources.kite.connection import is_auth_failure
 from feed.sources.kite.frames import DepthLevel, KiteQuote
 from feed.sources.kite.protocol import (mode_message, parse_client_request, parse_text_message,
                                         split_for_connections, subscribe_message, unsubscribe_message)
+from config.schema import KiteFeedConfig
 from feed.sources.kite.source import KiteFeedOptions, KiteSource
 from feed.sources.watchdog import Watchdog
 from tests.feed.child import SourceChild
@@ -131,7 +132,8 @@ def test_auth_failure_is_recognised_from_the_sdk_close_reason():
 
 def test_kite_source_refuses_tokens_outside_the_instrument_table_and_missing_credentials():
     with pytest.raises(ConfigError):
-        KiteSource("key", "token", KiteFeedOptions(tokens=(1, 2))).open(instrument_rows([2, 3]))
+        options = KiteFeedOptions.from_config(KiteFeedConfig(), tokens=(1, 2))
+        KiteSource("key", "token", options).open(instrument_rows([2, 3]))
     with pytest.raises(BrokerFatal):
         KiteSource("key", "")
 
@@ -146,7 +148,7 @@ def test_kite_source_refuses_a_table_whose_divisor_contradicts_the_token_segment
 def test_kite_source_from_config_uses_the_secrets_or_the_local_servers_fixed_pair():
     from types import SimpleNamespace
 
-    from config.schema import KiteBrokerConfig, KiteFeedConfig
+    from config.schema import KiteBrokerConfig
     from config.secrets import Secrets
     from feed.sources import make_source
 
@@ -236,7 +238,8 @@ def child_main() -> int:
     cfg = json.loads(sys.stdin.readline())
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
-    source = KiteSource(cfg["api_key"], cfg["access_token"], KiteFeedOptions(root=cfg["url"], **cfg["options"]))
+    options = KiteFeedOptions.from_config(KiteFeedConfig(root=cfg["url"]), **cfg["options"])
+    source = KiteSource(cfg["api_key"], cfg["access_token"], options)
     source.open(instrument_rows(cfg["tokens"]))
     out = np.zeros(4096, TICK_DTYPE)
     failed = False

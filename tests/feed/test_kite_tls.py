@@ -33,6 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TOKEN = "tls-test-access-token"
 CHILD = """
 import sys, time
+from config.schema import KiteFeedConfig
 from feed.sources.kite.connection import KiteConnection
 from feed.sources.kite.source import KiteFeedOptions, running_reactor
 
@@ -41,7 +42,8 @@ class Source:
         return lambda *a, **k: None
 
 trust = {"ca_file": sys.argv[2]} if sys.argv[2] else {}     # none: the system's trust store
-options = KiteFeedOptions(root=sys.argv[1], reconnect_max_tries=1, connect_timeout_s=5.0, **trust)
+options = KiteFeedOptions.from_config(KiteFeedConfig(root=sys.argv[1], **trust), reconnect_max_tries=1,
+                                      connect_timeout_s=5.0)
 conn = KiteConnection(Source(), 0, [408065], "tls-test-key", sys.argv[3], options)
 running_reactor().callFromThread(conn.start)
 time.sleep(60)
@@ -216,12 +218,14 @@ def test_kite_ticker_when_the_ca_file_is_unusable_then_the_connection_is_refused
         tmp_path, content):
     from common.errors import ConfigError
     from feed.sources.kite.connection import KiteConnection
+    from config.schema import KiteFeedConfig
     from feed.sources.kite.source import KiteFeedOptions
 
     ca_file = tmp_path / "ca.pem"
     if content is not None:
         ca_file.write_bytes(content)
-    options = KiteFeedOptions(root="wss://ws.example:443", ca_file=str(ca_file))
+    section = KiteFeedConfig(root="wss://ws.example:443", ca_file=str(ca_file))
+    options = KiteFeedOptions.from_config(section)
     with pytest.raises(ConfigError) as bad:
         KiteConnection(object(), 0, [408065], "tls-test-key", TOKEN, options)
     assert bad.value.path == "feed.kite.ca_file" and TOKEN not in str(bad.value)

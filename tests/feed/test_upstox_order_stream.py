@@ -75,7 +75,9 @@ def stream_on():
 
     def start(srv, token=TOKEN, **options):
         options = {"watchdog_s": 3.0, "reconnect_initial_s": 0.05, "reconnect_max_delay_s": 1.0, **options}
-        started.append(UpstoxOrderStream(token, UpstoxOrderStreamOptions(host=srv.url, **options)))
+        options = UpstoxOrderStreamOptions.from_config(UpstoxFeedConfig(), UpstoxBrokerConfig(),
+                                                       host=srv.url, **options)
+        started.append(UpstoxOrderStream(token, options))
         started[-1].open()
         eventually(lambda: srv.open_connections == 1, WAIT_S, message="the stream connected")
         return started[-1]
@@ -148,7 +150,9 @@ def test_stream_when_the_socket_url_is_reused_for_market_data_then_the_server_re
 
 
 def test_stream_when_the_token_is_refused_then_the_stream_ends_alone_and_logs_no_token(server, caplog):
-    stream = UpstoxOrderStream("wrong-token", UpstoxOrderStreamOptions(host=server.url, reconnect_initial_s=0.05))
+    options = UpstoxOrderStreamOptions.from_config(UpstoxFeedConfig(), UpstoxBrokerConfig(),
+                                                   host=server.url, reconnect_initial_s=0.05)
+    stream = UpstoxOrderStream("wrong-token", options)
     stream.open()
     try:
         eventually(lambda: stream.stats.extra["stream_failed"] == 1, WAIT_S, message="the stream ended")

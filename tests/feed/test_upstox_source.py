@@ -108,7 +108,9 @@ def upstox():
 
     def start(srv, token=TOKEN, keys=KEYS, **options):
         options = {"watchdog_s": 3.0, "reconnect_initial_s": 0.05, "reconnect_max_delay_s": 1.0, **options}
-        source = UpstoxSource(token, UpstoxFeedOptions(host=srv.url, **options))
+        options = UpstoxFeedOptions.from_config(UpstoxFeedConfig(), UpstoxBrokerConfig(),
+                                                host=srv.url, **options)
+        source = UpstoxSource(token, options)
         source.open(instrument_rows(keys))
         started.append((source, Reader(source)))
         return source, started[-1][1]
@@ -233,7 +235,9 @@ def test_upstox_source_fails_fatally_when_the_token_expires_mid_session(server, 
 
 def test_upstox_source_refuses_keys_outside_the_table_too_many_keys_and_a_missing_token():
     with pytest.raises(ConfigError, match="not in the instrument table"):
-        UpstoxSource(TOKEN, UpstoxFeedOptions(keys=("NSE_EQ|X",))).open(instrument_rows())
+        options = UpstoxFeedOptions.from_config(UpstoxFeedConfig(), UpstoxBrokerConfig(),
+                                                keys=("NSE_EQ|X",))
+        UpstoxSource(TOKEN, options).open(instrument_rows())
     many = [f"NSE_FO|{i}" for i in range(2001)]
     with pytest.raises(ConfigError, match="2000"):
         UpstoxSource(TOKEN).open(instrument_rows(many))

@@ -6,10 +6,13 @@ clock), with its instruments in a shared-memory InstrumentTable as the orders st
 it; `kite` is one harness with the default options.
 """
 
+from dataclasses import replace
+
 import numpy as np
 
 from common.dtypes import INSTRUMENT_DTYPE
 from common.instruments import InstrumentTable
+from config.schema import KiteBrokerConfig
 from orders.brokers.kite.broker import KiteBroker
 from orders.brokers.kite.config import KiteSettings
 from orders.brokers.kite.credentials import LOCAL_ACCESS_TOKEN, LOCAL_API_KEY, KiteCredentials
@@ -31,11 +34,12 @@ class KiteHarness(LocalAccount):
         defaults = {"timeout_s": 2.0, "poll_interval_ms": 0, "api_per_sec": 10_000}
         if rate_limit_per_sec:
             defaults["orders_per_sec"] = rate_limit_per_sec
-        self.settings = KiteSettings(root=self.server.url, **(defaults | settings))
+        self.settings = KiteSettings.from_config(KiteBrokerConfig(), root=self.server.url,
+                                                 **(defaults | settings))
         self.broker = self.open_broker()
 
     def open_broker(self, **overrides) -> KiteBroker:
-        settings = KiteSettings(**{**_fields(self.settings), **overrides})
+        settings = replace(self.settings, **overrides)
         return self._opened(KiteBroker(self.table, settings, KiteCredentials(LOCAL_API_KEY, LOCAL_ACCESS_TOKEN),
                                        clock=self.clock))
 
@@ -43,10 +47,6 @@ class KiteHarness(LocalAccount):
         super().close()
         self.table.close()
         self.table.unlink()
-
-
-def _fields(settings: KiteSettings) -> dict:
-    return {name: getattr(settings, name) for name in settings.__slots__}
 
 
 make_kite, kite = account_fixtures("kite", KiteHarness, "kite-local-server")

@@ -6,6 +6,7 @@ import numpy as np
 
 from common.dtypes import TICK_DTYPE
 from orders.limits import RiskLimits
+from tests.orders.risk_support import limits_of
 from tests.orders.stubs import instruments, intent, ist_ns
 
 N_INSTRUMENTS = 3
@@ -13,11 +14,11 @@ TICK_SIZE = 0.05
 
 
 def scenario_limits(daily_loss_limit_inr: float = 1e9) -> RiskLimits:
-    return RiskLimits(max_order_qty=60, max_order_notional_inr=1e6, max_position_qty=120,
-                      max_gross_exposure_inr=1e7, max_open_orders=40, rate_per_sec=4,
-                      rate_per_min=200, rate_per_day=1000,
-                      daily_loss_limit_inr=daily_loss_limit_inr, entry_cutoff="15:08",
-                      square_off="15:10")
+    return limits_of(max_order_qty=60, max_order_notional_inr=1e6, max_position_qty=120,
+                     max_gross_exposure_inr=1e7, max_open_orders=40, rate_per_sec=4,
+                     rate_per_min=200, rate_per_day=1000,
+                     daily_loss_limit_inr=daily_loss_limit_inr, entry_cutoff="15:08",
+                     square_off="15:10")
 
 
 def desk_options(daily_loss_limit_inr: float = 1e9) -> dict:

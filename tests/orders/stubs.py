@@ -18,6 +18,7 @@ from orders.brokers.paper.broker import PaperBroker
 from orders.engine import OrderEngine
 from orders.fees import FeeSchedule
 from orders.limits import RiskLimits
+from tests.orders.risk_support import limits_of
 
 DAY = dt.date(2026, 3, 2)
 COMPARE_SKIP = ("ts_init_ns", "source", "seq", "v")
@@ -103,7 +104,7 @@ class Desk:
         self.rows = instruments() if rows is None else rows
         # Legs at the intent's own prices, so a test reads them off its tape; the default (legs
         # from the entry's fill) has its own tests in tests/orders/test_leg_prices.py.
-        self.limits = limits or RiskLimits(enforce_session=False, leg_prices="signal")
+        self.limits = limits or limits_of(enforce_session=False, leg_prices="signal")
         self.broker_options = dict(slippage_ticks=slippage_ticks,
                                    max_fill_qty_per_tick=max_fill_qty_per_tick)
         self.events: list = []
@@ -111,7 +112,7 @@ class Desk:
         self.stop_order_type = stop_order_type
         self.paper = self._open_broker()
         self.broker = wrap(self.paper) if wrap else self.paper
-        self.engine = OrderEngine(self.rows, self.limits, FeeSchedule(), self.broker,
+        self.engine = OrderEngine(self.rows, self.limits, FeeSchedule("zerodha"), self.broker,
                                   emit or self.events.append, stop_order_type=stop_order_type)
 
     def _open_broker(self) -> PaperBroker:
@@ -128,7 +129,7 @@ class Desk:
             self.wrap = wrap
         self.broker = self.wrap(self.paper) if self.wrap else self.paper
         self.events = list(journal)
-        self.engine = OrderEngine(self.rows, self.limits, FeeSchedule(), self.broker,
+        self.engine = OrderEngine(self.rows, self.limits, FeeSchedule("zerodha"), self.broker,
                                   emit or self.events.append, stop_order_type=self.stop_order_type)
         self.engine.restore(self.events, market=market)
         self.engine.resolve_in_doubt()

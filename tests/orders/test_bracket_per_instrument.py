@@ -4,8 +4,8 @@ is denied BRACKET_OPEN (orders/risk.py), in the kernel and through the engine.""
 import dataclasses
 
 from common.messages import OrderDenied, OrderFilled, OrderSubmitting
-from orders.limits import RiskLimits
 from orders.risk import CODES, describe
+from tests.orders.risk_support import limits_of
 from tests.orders.stubs import Tape, intent, of_type
 from tests.orders.test_risk import LIMITS, check
 
@@ -31,7 +31,7 @@ def test_risk_bracket_open_text_names_the_rule():
 
 
 def _limits(n):
-    return RiskLimits(enforce_session=False, leg_prices="signal", max_brackets_per_instrument=n)
+    return limits_of(enforce_session=False, leg_prices="signal", max_brackets_per_instrument=n)
 
 
 def _bracket(tick_seq, **kw):

@@ -5,8 +5,8 @@ import pytest
 
 from common.messages import (FlattenAll, OrderCanceled, OrderDenied, OrderFilled, OrderModified,
                              OrderSubmitting, TradingStateChanged)
-from orders.limits import RiskLimits
 from orders.risk import CODES
+from tests.orders.risk_support import limits_of
 from tests.orders.stubs import FlakyBroker, Tape, instruments, intent, ist_ns, of_type
 
 
@@ -89,7 +89,9 @@ def test_bracket_partial_exit_fill_shrinks_the_other_leg_then_oco(make_desk):
 
 
 def test_bracket_above_freeze_is_sliced_and_so_are_its_exits(make_desk):
-    limits = RiskLimits(enforce_session=False, max_order_qty=300, max_order_notional_inr=1e6)
+    # nine placements in one second: the venue budget is the whole 10/s threshold (no margin)
+    limits = limits_of(enforce_session=False, max_order_qty=300, max_order_notional_inr=1e6,
+                       rate_margin_pct=0.0)
     desk, tape = make_desk(rows=instruments(1, freeze_qty=100), limits=limits), Tape()
     open_bracket(desk, tape, qty=250)
     desk.run(tape, start_seq=tape.prices(0, [100.0]))
@@ -99,7 +101,7 @@ def test_bracket_above_freeze_is_sliced_and_so_are_its_exits(make_desk):
 
 
 def test_bracket_exits_wait_for_the_throttle_and_are_never_dropped(make_desk):
-    limits = RiskLimits(enforce_session=False, rate_per_sec=2, rate_per_min=100, rate_per_day=100)
+    limits = limits_of(enforce_session=False, rate_per_sec=2, rate_per_min=100, rate_per_day=100)
     desk, tape = make_desk(limits=limits), Tape(step_ms=100)
     open_bracket(desk, tape)
     start = tape.seq + 1
@@ -124,7 +126,7 @@ def test_bracket_refused_stop_is_replaced_by_a_market_exit(make_desk):
 
 
 def test_bracket_square_off_cancels_working_orders_and_closes_positions(make_desk):
-    limits = RiskLimits(session_start="09:15", entry_cutoff="15:05", square_off="15:10")
+    limits = limits_of(session_start="09:15", entry_cutoff="15:05", square_off="15:10")
     desk, tape = make_desk(limits=limits), Tape(start_ns=ist_ns(15, 4, 58), step_ms=1000)
     open_bracket(desk, tape)
     tape.add(0, 100.0)
@@ -144,7 +146,7 @@ def test_bracket_square_off_cancels_working_orders_and_closes_positions(make_des
 
 
 def test_bracket_kill_switch_halts_cancels_and_flattens(make_desk):
-    limits = RiskLimits(enforce_session=False, daily_loss_limit_inr=15.0)
+    limits = limits_of(enforce_session=False, daily_loss_limit_inr=15.0)
     desk, tape = make_desk(limits=limits), Tape()
     open_bracket(desk, tape, stop_loss=90.0, target=110.0)
     tape.add(1, 50.0)

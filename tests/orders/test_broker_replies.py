@@ -16,8 +16,8 @@ from common.messages import OrderFilled, OrderSubmitting
 from orders.brokers.base import OrderRequest
 from orders.engine import OrderEngine
 from orders.fees import FeeSchedule
-from orders.limits import RiskLimits
 from tests.orders.kite_support import make_kite  # noqa: F401 - fixture
+from tests.orders.risk_support import limits_of
 from tests.orders.stubs import Tape, intent, of_type
 from tests.orders.upstox_support import make_upstox  # noqa: F401 - fixture
 
@@ -179,9 +179,9 @@ def _tick_both(h, tape: Tape, engine, price: float, intents=()) -> None:
 def test_orders_restarted_with_a_poison_row_in_the_book_recovers_and_trades(request, name):
     h = account(request, name)
     rows = h.table.rows if name == "kite" else h.server.exchange.rows
-    limits = RiskLimits(enforce_session=False, leg_prices="signal")
+    limits = limits_of(enforce_session=False, leg_prices="signal")
     events: list = []
-    engine = OrderEngine(rows, limits, FeeSchedule(), h.broker, events.append)
+    engine = OrderEngine(rows, limits, FeeSchedule("zerodha"), h.broker, events.append)
     tape = Tape()
     _tick_both(h, tape, engine, 100.0, [intent(1, qty=10)])
     _tick_both(h, tape, engine, 100.0)
@@ -192,7 +192,7 @@ def test_orders_restarted_with_a_poison_row_in_the_book_recovers_and_trades(requ
 
     broker = h.reopen()                                  # orders restarted: fresh adapter and engine
     journal = list(events)
-    engine = OrderEngine(rows, limits, FeeSchedule(), broker, events.append)
+    engine = OrderEngine(rows, limits, FeeSchedule("zerodha"), broker, events.append)
     engine.restore(journal)
     engine.resolve_in_doubt()                            # reads the poisoned book: no crash
     _tick_both(h, tape, engine, 100.0, [intent(tape.seq, qty=5, side=-1)])

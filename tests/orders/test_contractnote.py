@@ -12,7 +12,7 @@ import pytest
 from orders.contractnote import BilledFill, day_bill, round_to
 from orders.fees import FeeSchedule
 
-ZERODHA = FeeSchedule()
+ZERODHA = FeeSchedule("zerodha")
 
 
 def test_day_bill_when_intraday_round_trip_then_stt_rounded_to_the_rupee_and_lines_to_the_paisa():
@@ -43,7 +43,7 @@ def test_day_bill_when_scrip_sold_in_two_delivery_orders_then_one_dp_charge():
 
 
 def test_day_bill_when_two_scrips_then_rounded_per_scrip():
-    fees = FeeSchedule()
+    fees = FeeSchedule("zerodha")
     # STT 0.025 % on each sell of 1,800 = 0.45: per scrip 0.45 -> 0 twice, not 0.90 -> 1 once.
     fills = [BilledFill("A", 0, -1, 18, 100.0), BilledFill("B", 1, -1, 18, 100.0)]
     assert day_bill(fees, fills).stt == 0.0

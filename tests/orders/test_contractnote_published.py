@@ -17,7 +17,7 @@ from common.dtypes import INSTRUMENT_DTYPE
 from orders.contractnote import BilledFill, day_bill
 from orders.fees import FeeSchedule
 
-ZERODHA = FeeSchedule()
+ZERODHA = FeeSchedule("zerodha")
 
 
 @pytest.mark.parametrize("buy, sell, qty, published_stt, source", [

@@ -5,6 +5,7 @@ from common.clock import NS_PER_S, SECONDS_PER_DAY
 from common.messages import (BracketsClosed, OrderDenied, OrderFilled, OrderSubmitting,
                              TradingStateChanged)
 from orders.limits import RiskLimits
+from tests.orders.risk_support import limits_of
 from tests.orders.stubs import Tape, intent, ist_ns, of_type
 
 DAY_NS = SECONDS_PER_DAY * NS_PER_S
@@ -15,8 +16,8 @@ def next_day(hh: int, mm: int, ss: float = 0.0, days: int = 1) -> int:
 
 
 def session_limits(**kw) -> RiskLimits:
-    return RiskLimits(session_start="09:15", entry_cutoff="15:00", square_off="15:10",
-                      session_end="15:30", **kw)
+    return limits_of(session_start="09:15", entry_cutoff="15:00", square_off="15:10",
+                     session_end="15:30", **kw)
 
 
 def test_square_off_closes_the_bracket_so_no_leg_is_placed_the_next_morning(make_desk):

@@ -16,7 +16,7 @@ from common.messages import OrderSubmitting
 from orders.brokers.paper.broker import PaperBroker
 from orders.engine import OrderEngine
 from orders.fees import FeeSchedule
-from orders.limits import RiskLimits
+from tests.orders.risk_support import limits_of
 from tests.orders.stubs import Tape, instruments, intent
 
 
@@ -56,7 +56,7 @@ def test_place_when_the_journal_policy_is_durable_then_the_submitting_record_was
     rows = instruments()
     broker = SyncWatchingBroker(PaperBroker(str(tmp_path / "paper.jsonl"), rows), path, synced_sizes)
     seq = iter(range(1, 1_000_000))
-    engine = OrderEngine(rows, RiskLimits(enforce_session=False, leg_prices="signal"), FeeSchedule(), broker,
+    engine = OrderEngine(rows, limits_of(enforce_session=False, leg_prices="signal"), FeeSchedule("zerodha"), broker,
                          lambda msg: writer.append(msgspec.structs.replace(msg, seq=next(seq))),
                          flush=writer.flush)
     tape = Tape()

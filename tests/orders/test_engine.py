@@ -5,8 +5,8 @@ import pytest
 from common.errors import BrokerFatal, BrokerRetryable
 from common.messages import (OrderAccepted, OrderDenied, OrderInDoubt, OrderRejected,
                              OrderSubmitting, TicksProcessed, TradingStateChanged)
-from orders.limits import RiskLimits
 from orders.risk import CODES
+from tests.orders.risk_support import limits_of
 from tests.orders.stubs import FlakyBroker, Tape, intent, ist_ns, of_type
 
 
@@ -123,7 +123,7 @@ def test_engine_rejects_an_unknown_trading_state(make_desk):
 
 
 def test_engine_square_off_phase_is_judged_on_the_market_clock_not_wall_clock(make_desk):
-    desk = make_desk(limits=RiskLimits())
+    desk = make_desk(limits=limits_of())
     tape = Tape(start_ns=ist_ns(15, 11))
     tape.add(0, 100.0)
     desk.run(tape, [intent(1)])
@@ -193,10 +193,10 @@ def test_engine_an_intent_handled_long_after_its_tick_is_expired_never_sent_late
     """A backlog (a restart behind the market, a stalled stage) must not fire old intents in a
     burst: judged on the market clock, an intent older than max_intent_age_ms is denied."""
     from common.messages import OrderDenied, OrderSubmitting
-    from orders.limits import RiskLimits
+    from tests.orders.risk_support import limits_of
     from orders.risk import CODES
     from tests.orders.stubs import Tape, intent, of_type
-    desk = make_desk(limits=RiskLimits(enforce_session=False, max_intent_age_ms=2000))
+    desk = make_desk(limits=limits_of(enforce_session=False, max_intent_age_ms=2000))
     tape = Tape(step_ms=1000)
     for _ in range(5):
         tape.add(0, 100.0)

@@ -34,6 +34,7 @@ from orders import statemachine as sm
 from orders.brackets import open_qty
 from orders.book import CLOSE_ROLES
 from orders.limits import RiskLimits
+from tests.orders.risk_support import limits_of
 from tests.orders.scenario import batches
 from tests.orders.stubs import Desk, FlakyBroker, comparable, instruments, intent, ist_ns
 from tests.orders.test_engine_determinism import Crash, outcome
@@ -106,10 +107,10 @@ def markets(draw):
 
 
 def limits(loss_limit: float) -> RiskLimits:
-    return RiskLimits(max_order_qty=4, max_order_notional_inr=1e6, max_position_qty=MAX_POSITION,
-                      max_gross_exposure_inr=1e8, max_open_orders=200, rate_per_sec=100,
-                      rate_per_min=1000, rate_per_day=10000, daily_loss_limit_inr=loss_limit,
-                      stale_tick_ms=3_600_000, price_band_pct=5.0)
+    return limits_of(max_order_qty=4, max_order_notional_inr=1e6, max_position_qty=MAX_POSITION,
+                     max_gross_exposure_inr=1e8, max_open_orders=200, rate_per_sec=100,
+                     rate_per_min=1000, rate_per_day=10000, daily_loss_limit_inr=loss_limit,
+                     stale_tick_ms=3_600_000, price_band_pct=5.0)
 
 
 def make_desk(directory: str, mod: int, options: dict, loss_limit: float, emit=None) -> Desk:

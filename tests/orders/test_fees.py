@@ -13,7 +13,7 @@ import pytest
 from common.dtypes import INSTRUMENT_DTYPE
 from orders.fees import FeeSchedule
 
-ZERODHA = FeeSchedule()       # zerodha, every instrument NSE cash
+ZERODHA = FeeSchedule("zerodha")       # zerodha, every instrument NSE cash
 
 
 def rows(*pairs):

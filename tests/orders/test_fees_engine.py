@@ -8,7 +8,7 @@ from common.messages import OrderFilled
 from orders.brokers.paper.broker import PaperBroker
 from orders.engine import OrderEngine
 from orders.fees import FeeSchedule
-from orders.limits import RiskLimits
+from tests.orders.risk_support import limits_of
 from tests.orders.stubs import Tape, instruments, intent, of_type
 
 
@@ -18,7 +18,7 @@ def test_engine_when_option_entry_fills_then_fees_are_the_option_books(tmp_path)
     fees = FeeSchedule("zerodha", rows)
     broker = PaperBroker(os.path.join(tmp_path, "paper.jsonl"), rows)
     events: list = []
-    engine = OrderEngine(rows, RiskLimits(enforce_session=False, leg_prices="signal"), fees, broker,
+    engine = OrderEngine(rows, limits_of(enforce_session=False, leg_prices="signal"), fees, broker,
                          events.append)
     try:
         tape = Tape()

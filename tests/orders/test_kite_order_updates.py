@@ -19,8 +19,8 @@ from orders.brokers.base import BrokerOrder, BrokerTrade, OrderRequest
 from orders.brokers.kite import parse
 from orders.engine import OrderEngine
 from orders.fees import FeeSchedule
-from orders.limits import RiskLimits
 from tests.orders.kite_support import make_kite  # noqa: F401 - fixture
+from tests.orders.risk_support import limits_of
 from tests.orders.stubs import Tape, intent, of_type
 from tests.orders.test_kite_parse import FIXTURES, SHARED, TokenTable
 
@@ -147,7 +147,7 @@ def test_a_malformed_update_is_ignored_and_counted_never_raised(account, payload
 # ---------------------------------------------------------------- through the engine
 
 def engine_on(account, events: list) -> tuple[OrderEngine, Tape]:
-    engine = OrderEngine(account.h.table.rows, RiskLimits(enforce_session=False), FeeSchedule(),
+    engine = OrderEngine(account.h.table.rows, limits_of(enforce_session=False), FeeSchedule("zerodha"),
                          account.broker, events.append)
     tape = Tape()
     tape.add(0, 95.0)

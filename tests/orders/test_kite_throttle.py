@@ -3,6 +3,7 @@
 import pytest
 
 from common.errors import BrokerRetryable
+from config.schema import KiteBrokerConfig
 from orders.brokers.base import OrderRequest
 from orders.brokers.kite.config import KiteSettings
 from orders.brokers.kite.throttle import THROTTLED, KiteThrottle
@@ -11,7 +12,7 @@ from tests.orders.stubs import ist_ns
 
 
 def throttle(clock, **limits):
-    return KiteThrottle(KiteSettings(**limits), clock)
+    return KiteThrottle(KiteSettings.from_config(KiteBrokerConfig(), **limits), clock)
 
 
 def test_eleventh_placement_within_a_second_is_refused_and_a_second_later_allowed():

@@ -6,11 +6,12 @@ from decimal import Decimal
 
 from common.messages import OrderModified, OrderSubmitting, SignalRaised
 from orders.limits import RiskLimits
+from tests.orders.risk_support import limits_of
 from tests.orders.stubs import Tape, intent, instruments, of_type
 
 
 def fill_limits(**kw) -> RiskLimits:
-    return RiskLimits(enforce_session=False, **kw)
+    return limits_of(enforce_session=False, **kw)
 
 
 def legs(events, role):

@@ -2,14 +2,14 @@
 position when an entry is judged: brackets on both sides of one symbol close independently."""
 
 from common.messages import OrderDenied
-from orders.limits import RiskLimits
 from orders.risk import CODES
+from tests.orders.risk_support import limits_of
 from tests.orders.stubs import Tape, intent, of_type
 
 
 def test_opposite_brackets_cannot_carry_a_position_past_its_limit(make_desk):
-    limits = RiskLimits(enforce_session=False, max_position_qty=2, max_order_qty=2,
-                        leg_prices="signal")
+    limits = limits_of(enforce_session=False, max_position_qty=2, max_order_qty=2,
+                       leg_prices="signal")
     desk, tape = make_desk(limits=limits), Tape()
     tape.add(0, 100.0)
     desk.run(tape, [intent(1, qty=2, side=1, stop_loss=98.0, target=103.0, strategy="a")])
@@ -32,8 +32,8 @@ def test_opposite_brackets_cannot_carry_a_position_past_its_limit(make_desk):
 
 
 def test_an_entry_the_limit_allows_on_every_path_is_approved(make_desk):
-    limits = RiskLimits(enforce_session=False, max_position_qty=2, max_order_qty=2,
-                        leg_prices="signal")
+    limits = limits_of(enforce_session=False, max_position_qty=2, max_order_qty=2,
+                       leg_prices="signal")
     desk, tape = make_desk(limits=limits), Tape()
     tape.add(0, 100.0)
     desk.run(tape, [intent(1, qty=1, side=1, stop_loss=98.0, target=103.0, strategy="a")])
@@ -45,8 +45,8 @@ def test_an_entry_the_limit_allows_on_every_path_is_approved(make_desk):
 
 
 def test_unfilled_entries_count_towards_the_limit_on_their_side(make_desk):
-    limits = RiskLimits(enforce_session=False, max_position_qty=3, max_order_qty=3,
-                        leg_prices="signal")
+    limits = limits_of(enforce_session=False, max_position_qty=3, max_order_qty=3,
+                       leg_prices="signal")
     desk, tape = make_desk(limits=limits), Tape()
     tape.add(0, 100.0)
     desk.run(tape, [intent(1, qty=2, side=1, order_type="LIMIT", limit_price=99.0,

@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 
 from orders.limits import PHASE_CLOSED, PHASE_NO_ENTRY, PHASE_OPEN, PHASE_PRE_OPEN, PHASE_SQUARE_OFF
-from orders.limits import RiskLimits
 from orders.risk import (CHECK_DTYPE, CODES, STATE_ACTIVE, STATE_HALTED, STATE_REDUCING,
                          check_entry, describe, off_tick, round_to_tick)
+from tests.orders.risk_support import limits_of
 from tests.orders.stubs import ist_ns
 
 NOW = ist_ns(10, 0)
-LIMITS = RiskLimits(max_order_qty=100, max_order_notional_inr=50_000.0, max_position_qty=150,
-                    max_gross_exposure_inr=100_000.0, max_open_orders=5, rate_per_sec=3,
-                    rate_per_min=10, rate_per_day=20, price_band_pct=5.0, stale_tick_ms=5000,
-                    daily_loss_limit_inr=1000.0)
+LIMITS = limits_of(max_order_qty=100, max_order_notional_inr=50_000.0, max_position_qty=150,
+                   max_gross_exposure_inr=100_000.0, max_open_orders=5, rate_per_sec=3,
+                   rate_per_min=10, rate_per_day=20, price_band_pct=5.0, stale_tick_ms=5000,
+                   daily_loss_limit_inr=1000.0)
 
 
 def check(limits=LIMITS, *, freeze=0, lot=1, circuit=(0.0, 0.0), ltp=100.0, last_ts=NOW, **fields):
@@ -86,7 +86,7 @@ def test_risk_quantity_above_max_is_denied():
 
 
 def test_risk_above_freeze_is_denied_with_deny_and_sliced_with_slice():
-    deny = RiskLimits(freeze_action="deny")
+    deny = limits_of(freeze_action="deny")
     assert check(deny, freeze=40, qty=50) == code("ABOVE_FREEZE_QTY")
     assert check(LIMITS, freeze=40, qty=50, n_slices=2) == 0
 
@@ -164,18 +164,18 @@ def test_risk_describe_names_the_reason_and_the_numbers():
 
 
 def test_limits_phases_follow_the_ist_session_boundaries():
-    limits = RiskLimits()
+    limits = limits_of()
     assert limits.phase(ist_ns(9, 14, 59)) == PHASE_PRE_OPEN
     assert limits.phase(ist_ns(9, 15)) == PHASE_OPEN
     assert limits.phase(ist_ns(15, 0)) == PHASE_NO_ENTRY
     assert limits.phase(ist_ns(15, 10)) == PHASE_SQUARE_OFF
     assert limits.phase(ist_ns(15, 30)) == PHASE_CLOSED
     assert limits.next_boundary_ns(ist_ns(15, 5)) == ist_ns(15, 10)
-    assert RiskLimits(enforce_session=False).phase(ist_ns(3, 0)) == PHASE_OPEN
+    assert limits_of(enforce_session=False).phase(ist_ns(3, 0)) == PHASE_OPEN
 
 
 def test_risk_an_intent_older_than_max_intent_age_when_judged_is_expired_not_sent():
-    limits = RiskLimits(enforce_session=False, max_intent_age_ms=2000)
+    limits = limits_of(enforce_session=False, max_intent_age_ms=2000)
     fresh = check(limits, clock_ns=NOW, intent_ts_ns=NOW - 1_999_000_000)
     stale = check(limits, clock_ns=NOW, intent_ts_ns=NOW - 2_001_000_000)
     assert fresh == CODES["APPROVED"] and stale == CODES["INTENT_EXPIRED"]

@@ -92,14 +92,18 @@ def dead_live_broker(name: str, rows):
     """A real Kite or Upstox adapter whose broker refuses every TCP connection."""
     url = f"http://127.0.0.1:{closed_port()}"
     if name == "kite":
+        from config.schema import KiteBrokerConfig
         from orders.brokers.kite.broker import KiteBroker
         from orders.brokers.kite.config import KiteSettings
         from orders.brokers.kite.credentials import KiteCredentials
-        return KiteBroker(rows, KiteSettings(root=url, timeout_s=2.0), KiteCredentials("k", "t0k3n"))
+        settings = KiteSettings.from_config(KiteBrokerConfig(root=url, timeout_s=2.0))
+        return KiteBroker(rows, settings, KiteCredentials("k", "t0k3n"))
+    from config.schema import UpstoxBrokerConfig
     from orders.brokers.upstox.broker import UpstoxBroker
     from orders.brokers.upstox.config import UpstoxSettings
     from orders.brokers.upstox.credentials import UpstoxCredentials
-    return UpstoxBroker(rows, UpstoxSettings(host=url, order_host=url, timeout_s=2.0), UpstoxCredentials("k", "t0k3n"))
+    settings = UpstoxSettings.from_config(UpstoxBrokerConfig(host=url, order_host=url, timeout_s=2.0))
+    return UpstoxBroker(rows, settings, UpstoxCredentials("k", "t0k3n"))
 
 
 @pytest.mark.parametrize("cause", ["http_500", "kite_refused", "upstox_refused"])

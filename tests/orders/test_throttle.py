@@ -96,13 +96,14 @@ def test_engine_throttles_each_exchange_to_its_own_rate_and_exits_wait_for_their
     """The retail-algo threshold is per exchange/segment: NSE's second fills up without holding
     back BSE's orders, and a deferred exit on NSE is woken when NSE has room again."""
     from common.messages import OrderDenied, OrderSubmitting
-    from orders.limits import RiskLimits
+    from tests.orders.risk_support import limits_of
     from orders.risk import CODES
     from tests.orders.stubs import Tape, instruments, intent, of_type
     rows = instruments(2)
     rows["exchange"] = [b"NSE", b"BSE"]
-    limits = RiskLimits(enforce_session=False, rate_per_sec=10, venue_rate_per_sec=2,
-                        leg_prices="signal")
+    # a 2/s venue budget: the exchanges' threshold 2/s with no margin
+    limits = limits_of(enforce_session=False, rate_per_sec=10, ops_threshold=2, rate_margin_pct=0.0,
+                       leg_prices="signal")
     desk, tape = make_desk(rows=rows, limits=limits), Tape(step_ms=10)
     tape.add(0, 100.0)
     tape.add(1, 200.0)

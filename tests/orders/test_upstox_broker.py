@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from common.errors import BrokerFatal, BrokerRejected, BrokerRetryable, ConfigError
+from config.schema import UpstoxBrokerConfig
 from config.secrets import Secrets
 from orders import statemachine as sm
 from orders.brokers import make_broker
@@ -135,8 +136,7 @@ def test_close_releases_the_sdk_worker_pool_and_is_idempotent(upstox):
 
 
 def _config(**upstox):
-    section = SimpleNamespace(**({"host": None, "order_host": None, "timeout_s": 2.0,
-                                  "use_gtt": False, "local_server": False} | upstox))
+    section = UpstoxBrokerConfig(**({"timeout_s": 2.0} | upstox))   # the schema's defaults
     return SimpleNamespace(broker=SimpleNamespace(name="upstox", upstox=section))
 
 

@@ -18,7 +18,7 @@ from orders.brokers.base import BrokerOrder, BrokerTrade, OrderRequest
 from orders.brokers.upstox import parse
 from orders.engine import OrderEngine
 from orders.fees import FeeSchedule
-from orders.limits import RiskLimits
+from tests.orders.risk_support import limits_of
 from tests.orders.stubs import Tape, intent, of_type
 from tests.orders.upstox_support import ROWS, make_upstox  # noqa: F401 - fixture
 
@@ -179,7 +179,7 @@ def test_the_documented_message_with_only_instrument_key_still_names_the_instrum
 
 def test_the_engine_emits_one_fill_for_a_fill_seen_by_the_stream_and_then_the_poll(account):
     events: list = []
-    engine = OrderEngine(ROWS, RiskLimits(enforce_session=False), FeeSchedule(),
+    engine = OrderEngine(ROWS, limits_of(enforce_session=False), FeeSchedule("zerodha"),
                          account.broker, events.append)
     tape = Tape()
     tape.add(0, 95.0)

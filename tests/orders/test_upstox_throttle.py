@@ -3,6 +3,7 @@
 import pytest
 
 from common.errors import BrokerRetryable
+from config.schema import UpstoxBrokerConfig
 from orders.brokers.base import OrderRequest
 from orders.brokers.upstox.config import UpstoxSettings
 from orders.brokers.upstox.throttle import THROTTLED, UpstoxThrottle
@@ -13,7 +14,7 @@ from tests.orders.upstox_support import make_upstox  # noqa: F401 - fixture
 
 def test_eleventh_order_call_within_a_second_is_refused_and_a_second_later_allowed():
     clock = FakeClock(ist_ns(10, 0))
-    t = UpstoxThrottle(UpstoxSettings(), clock)
+    t = UpstoxThrottle(UpstoxSettings.from_config(UpstoxBrokerConfig()), clock)
     for _ in range(10):
         t.take_order("place_order")
         clock.advance(0.05)
@@ -26,7 +27,7 @@ def test_eleventh_order_call_within_a_second_is_refused_and_a_second_later_allow
 
 def test_the_minute_window_holds_500_and_the_half_hour_window_2000():
     clock = FakeClock(ist_ns(10, 0))
-    t = UpstoxThrottle(UpstoxSettings(), clock)
+    t = UpstoxThrottle(UpstoxSettings.from_config(UpstoxBrokerConfig()), clock)
     for _ in range(500):
         t.take_order("place_order")
         clock.advance(0.11)

@@ -5,9 +5,12 @@ clock). `make_upstox` tears every harness down and fails the test if a server th
 `upstox` is one harness with the default options.
 """
 
+from dataclasses import replace
+
 import numpy as np
 
 from common.dtypes import INSTRUMENT_DTYPE
+from config.schema import UpstoxBrokerConfig
 from orders.brokers.upstox.broker import UpstoxBroker
 from orders.brokers.upstox.config import UpstoxSettings
 from orders.brokers.upstox.credentials import LOCAL_ACCESS_TOKEN, LOCAL_API_KEY, UpstoxCredentials
@@ -27,12 +30,13 @@ class UpstoxHarness(LocalAccount):
         defaults = {"timeout_s": 2.0, "poll_interval_ms": 0, "api_limits": ((10_000, 1.0),)}
         if rate_limit_per_sec:
             defaults["order_limits"] = ((rate_limit_per_sec, 1.0),)
-        self.settings = UpstoxSettings(host=self.server.url, order_host=self.server.url,
-                                       **(defaults | settings))
+        url = self.server.url
+        self.settings = UpstoxSettings.from_config(UpstoxBrokerConfig(), host=url, order_host=url,
+                                                   **(defaults | settings))
         self.broker = self.open_broker()
 
     def open_broker(self, token: str = LOCAL_ACCESS_TOKEN, **overrides) -> UpstoxBroker:
-        settings = UpstoxSettings(**(self.settings.as_dict() | overrides))
+        settings = replace(self.settings, **overrides)
         return self._opened(UpstoxBroker(ROWS, settings, UpstoxCredentials(LOCAL_API_KEY, token),
                                          clock=self.clock))
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from common.messages import OrderFilled, OrderSubmitting, OrderModified
-from orders.limits import RiskLimits
+from tests.orders.risk_support import limits_of
 from tests.orders.stubs import Tape, instruments, intent, of_type
 
 
@@ -24,7 +24,7 @@ def test_legs_from_partial_slipped_fills_when_on_any_indian_grid_then_every_pric
         make_desk, tick, level, steps, side):
     t = float(tick)
     desk, tape = make_desk(rows=instruments(1, tick_size=t),
-                           limits=RiskLimits(enforce_session=False, max_order_notional_inr=1e9),
+                           limits=limits_of(enforce_session=False, max_order_notional_inr=1e9),
                            max_fill_qty_per_tick=2, slippage_ticks=1), Tape()
     tape.add(0, level)
     # Odd distances (0.37 % stop, 0.83 % target) so the fill-derived legs are never round.
@@ -47,7 +47,7 @@ def test_legs_from_partial_slipped_fills_when_on_any_indian_grid_then_every_pric
 
 
 def test_sl_stop_when_the_market_gaps_through_its_limit_then_the_position_is_closed_within_a_minute(make_desk):
-    desk, tape = make_desk(limits=RiskLimits(enforce_session=False, leg_prices="signal"),
+    desk, tape = make_desk(limits=limits_of(enforce_session=False, leg_prices="signal"),
                            stop_order_type="SL"), Tape(step_ms=1000)
     tape.add(0, 100.0)
     desk.run(tape, [intent(1, qty=10, stop_loss=99.5, target=101.0)])
@@ -63,7 +63,7 @@ def test_sl_stop_when_the_market_gaps_through_its_limit_then_the_position_is_clo
 @pytest.mark.parametrize("side", [1, -1])
 def test_legs_when_partial_slipped_fills_move_the_average_then_they_keep_the_distance_from_it(make_desk, side):
     from common.pricegrid import round_away
-    desk, tape = make_desk(limits=RiskLimits(enforce_session=False), max_fill_qty_per_tick=3,
+    desk, tape = make_desk(limits=limits_of(enforce_session=False), max_fill_qty_per_tick=3,
                            slippage_ticks=2), Tape()
     tape.add(0, 500.0)
     ref, stop_at, target_at = 500.0, 500.0 * (1 - side * 0.004), 500.0 * (1 + side * 0.009)

@@ -8,12 +8,12 @@ last 1 and the target's 1 fill on one tick — 4 out for 3 in, a naked short of 
 
 
 from common.messages import OrderFilled
-from orders.limits import RiskLimits
+from tests.orders.risk_support import limits_of
 from tests.orders.stubs import Tape, intent, of_type
 
 
 def test_oco_when_a_triggered_stop_fills_in_parts_and_the_price_turns_through_the_target_then_exits_never_exceed_the_entry(make_desk):
-    desk, tape = make_desk(limits=RiskLimits(enforce_session=False, leg_prices="signal"),
+    desk, tape = make_desk(limits=limits_of(enforce_session=False, leg_prices="signal"),
                            max_fill_qty_per_tick=1), Tape()
     tape.add(0, 100.0)
     desk.run(tape, [intent(1, qty=3, stop_loss=99.5, target=101.0)])

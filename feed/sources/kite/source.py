@@ -24,7 +24,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -32,9 +32,10 @@ import orjson
 
 from common.clock import mono_ns, now_ns
 from common.errors import BrokerFatal, ConfigError, StageError
+from config.schema import KiteFeedConfig
 from feed.sources.kite.connection import KiteConnection
 from feed.sources.kite.decode import KiteDecoder, TokenIndex, segment_divisor
-from feed.sources.kite.protocol import (MAX_CONNECTIONS_PER_API_KEY, MAX_TOKENS_PER_CONNECTION, MODE_FULL,
+from feed.sources.kite.protocol import (MAX_CONNECTIONS_PER_API_KEY, MAX_TOKENS_PER_CONNECTION,
                                         MODES, parse_text_message, split_for_connections)
 from feed.sources.live import LiveSource, table_rows
 
@@ -58,21 +59,46 @@ class ReceivedOrderUpdate(NamedTuple):
     payload: str
 
 
-@dataclass(frozen=True)
+# Connection knobs the schema does not carry: the SDK's and Kite's figures, not choices.
+RECONNECT_INITIAL_S = 1.0         # first backoff step (Twisted multiplies it by e)
+RECONNECT_MAX_TRIES = 300         # the SDK's ceiling; then read() raises
+CONNECT_TIMEOUT_S = 30.0
+BUFFER_ROWS = 1 << 16             # ticks held for read(); the oldest go first when full
+MAX_ORDER_UPDATES = 10_000        # undrained order updates kept
+
+
+@dataclass(frozen=True, kw_only=True)
 class KiteFeedOptions:
-    root: str | None = None                  # None: the SDK's wss://ws.kite.trade
-    mode: str = MODE_FULL                    # full carries depth (bid/ask) and exchange time
-    tokens: tuple | None = None              # None: every Kite token in the instrument table
-    watchdog_s: float = 5.0                  # no message at all this long => reconnect
-    reconnect_initial_s: float = 1.0         # first backoff step (Twisted multiplies it by e)
-    reconnect_max_delay_s: float = 60.0      # the SDK raises anything below 5 to 5
-    reconnect_max_tries: int = 300           # the SDK's ceiling; then read() raises
-    connect_timeout_s: float = 30.0
-    buffer_rows: int = 1 << 16               # ticks held for read(); the oldest go first when full
-    tokens_per_connection: int = MAX_TOKENS_PER_CONNECTION
-    max_connections: int = MAX_CONNECTIONS_PER_API_KEY
-    max_order_updates: int = 10_000          # undrained order updates kept
-    ca_file: str | None = None               # PEM roots to trust for wss:// (None: the system's)
+    """feed.kite as the source reads it. No field has a default here: the settings' defaults live in
+    config.schema.KiteFeedConfig, the rest are the constants above; build it with `from_config`
+    (tests/config/test_one_source_of_defaults.py fails if a default is added)."""
+
+    root: str | None                 # None: the SDK's wss://ws.kite.trade
+    mode: str                        # full carries depth (bid/ask) and exchange time
+    tokens: tuple | None             # None: every Kite token in the instrument table
+    watchdog_s: float                # no message at all this long => reconnect
+    reconnect_initial_s: float
+    reconnect_max_delay_s: float     # the SDK raises anything below 5 to 5
+    reconnect_max_tries: int
+    connect_timeout_s: float
+    buffer_rows: int
+    tokens_per_connection: int
+    max_connections: int
+    max_order_updates: int
+    ca_file: str | None              # PEM roots to trust for wss:// (None: the system's)
+
+    @classmethod
+    def from_config(cls, kite, **overrides) -> "KiteFeedOptions":
+        """From a `config.schema.KiteFeedConfig` section (feed.kite); `overrides` replace single
+        fields (a test's tokens or timeouts)."""
+        options = cls(root=kite.root, mode=kite.mode, tokens=None, watchdog_s=kite.watchdog_s,
+                      reconnect_initial_s=RECONNECT_INITIAL_S,
+                      reconnect_max_delay_s=kite.reconnect_max_delay_s,
+                      reconnect_max_tries=RECONNECT_MAX_TRIES, connect_timeout_s=CONNECT_TIMEOUT_S,
+                      buffer_rows=BUFFER_ROWS, tokens_per_connection=MAX_TOKENS_PER_CONNECTION,
+                      max_connections=MAX_CONNECTIONS_PER_API_KEY,
+                      max_order_updates=MAX_ORDER_UPDATES, ca_file=kite.ca_file)
+        return replace(options, **overrides)
 
 
 def _check_divisors(rows: np.ndarray) -> None:
@@ -113,7 +139,7 @@ class KiteSource(LiveSource):
 
     def __init__(self, api_key: str, access_token: str, options: KiteFeedOptions | None = None):
         super().__init__()
-        self.options = options or KiteFeedOptions()
+        self.options = options or KiteFeedOptions.from_config(KiteFeedConfig())
         if self.options.mode not in MODES:
             raise ConfigError(f"mode must be one of {MODES}, got {self.options.mode!r}", path="feed.kite.mode")
         if not api_key or not access_token:
@@ -137,10 +163,7 @@ class KiteSource(LiveSource):
             api_key, access_token = LOCAL_API_KEY, LOCAL_ACCESS_TOKEN
         else:
             api_key, access_token = secrets.require("KITE_API_KEY"), secrets.require("KITE_ACCESS_TOKEN")
-        options = KiteFeedOptions(root=feed.root, mode=feed.mode, watchdog_s=feed.watchdog_s,
-                                  reconnect_max_delay_s=feed.reconnect_max_delay_s,
-                                  ca_file=getattr(feed, "ca_file", None))
-        return cls(api_key, access_token, options)
+        return cls(api_key, access_token, KiteFeedOptions.from_config(feed))
 
     def __repr__(self) -> str:  # never the credentials
         return f"KiteSource(root={self.options.root!r}, connections={len(self._connections)})"

@@ -29,16 +29,17 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import orjson
 
 from common.clock import mono_ns, now_ns
+from config.schema import UpstoxBrokerConfig, UpstoxFeedConfig
 from feed.sources.base import SourceStats
 from feed.sources.upstox.auth import authorize_feed, check_host
 from feed.sources.upstox.connection import UpstoxConnection
-from feed.sources.upstox.protocol import DEFAULT_HOST
+from feed.sources.upstox.source import UpstoxFeedOptions, connection_settings
 
 log = logging.getLogger(__name__)
 
@@ -86,23 +87,42 @@ def order_update_message(row: dict, user_id: str = "LOCAL1") -> str:
     return orjson.dumps(msg).decode()
 
 
-@dataclass(frozen=True)
+MAX_UPDATES = 10_000      # undrained updates kept; the oldest go first
+
+
+@dataclass(frozen=True, kw_only=True)
 class UpstoxOrderStreamOptions:
-    host: str = DEFAULT_HOST              # REST host of the authorize call
-    watchdog_s: float = 5.0               # no frame at all (update, ping or pong) this long => reconnect
-    reconnect_initial_s: float = 0.5
-    reconnect_max_delay_s: float = 30.0
-    reconnect_max_tries: int = 0          # 0: never give up (polling covers the gap meanwhile)
-    connect_timeout_s: float = 10.0
-    authorize_timeout_s: float = 5.0
-    max_updates: int = 10_000             # undrained updates kept; the oldest go first
+    """feed.upstox's connection settings for the portfolio stream. No field has a default (the
+    settings' live in config.schema); build it with `from_config`."""
+
+    host: str                             # REST host of the authorize call
+    watchdog_s: float             # no frame at all (update, ping or pong) this long => reconnect
+    reconnect_initial_s: float
+    reconnect_max_delay_s: float
+    reconnect_max_tries: int              # 0: never give up (polling covers the gap meanwhile)
+    connect_timeout_s: float
+    authorize_timeout_s: float
+    max_updates: int
+
+    @classmethod
+    def from_config(cls, feed, broker, **overrides) -> "UpstoxOrderStreamOptions":
+        """From `config.schema.UpstoxFeedConfig` and `UpstoxBrokerConfig` sections, with the feed
+        source's connection figures; `overrides` replace single fields."""
+        ticks = UpstoxFeedOptions.from_config(feed, broker)
+        options = cls(host=ticks.host, watchdog_s=ticks.watchdog_s,
+                      reconnect_initial_s=ticks.reconnect_initial_s,
+                      reconnect_max_delay_s=ticks.reconnect_max_delay_s, reconnect_max_tries=0,
+                      connect_timeout_s=ticks.connect_timeout_s,
+                      authorize_timeout_s=ticks.authorize_timeout_s, max_updates=MAX_UPDATES)
+        return replace(options, **overrides)
 
 
 class UpstoxOrderStream:
     name = "upstox"     # the broker whose orders these are: the BrokerOrderUpdate topic
 
     def __init__(self, access_token: str, options: UpstoxOrderStreamOptions | None = None):
-        self.options = options or UpstoxOrderStreamOptions()
+        self.options = options or UpstoxOrderStreamOptions.from_config(UpstoxFeedConfig(),
+                                                                       UpstoxBrokerConfig())
         check_host(self.options.host)
         self._access_token = access_token
         self.stats = SourceStats(extra=dict.fromkeys(_COUNTERS, 0))
@@ -113,13 +133,10 @@ class UpstoxOrderStream:
 
     @classmethod
     def from_config(cls, config, secrets) -> "UpstoxOrderStream":
-        from feed.sources.upstox.source import connection_settings
-
-        feed = config.feed.upstox
         host, token = connection_settings(config, secrets)
-        return cls(token, UpstoxOrderStreamOptions(
-            host=host, watchdog_s=feed.watchdog_s, reconnect_initial_s=min(0.5, feed.reconnect_max_delay_s),
-            reconnect_max_delay_s=feed.reconnect_max_delay_s, authorize_timeout_s=config.broker.upstox.timeout_s))
+        options = UpstoxOrderStreamOptions.from_config(config.feed.upstox, config.broker.upstox,
+                                                       host=host)
+        return cls(token, options)
 
     def __repr__(self) -> str:  # never the token
         return f"UpstoxOrderStream(host={self.options.host!r})"

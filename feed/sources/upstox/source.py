@@ -13,15 +13,16 @@ TickHandoff copies into a bounded buffer that `read()` drains on the feed's thre
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from common.clock import mono_ns, now_ns
 from common.errors import BrokerFatal, ConfigError
+from config.schema import UpstoxBrokerConfig, UpstoxFeedConfig
 from feed.sources.live import LiveSource, table_rows
 from feed.sources.upstox.auth import authorize_feed, check_host
 from feed.sources.upstox.connection import UpstoxConnection
 from feed.sources.upstox.decode import UpstoxDecoder, key_index
-from feed.sources.upstox.protocol import DEFAULT_HOST, MODE_FULL, MODES, check_key_count
+from feed.sources.upstox.protocol import DEFAULT_HOST, MODES, check_key_count
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +35,41 @@ _COUNTERS = ("watchdog_trips", "authorize_failures", "connect_failures", "pings"
              "dropped_backlog")
 
 
-@dataclass(frozen=True)
+# Connection knobs the schema does not carry: figures, not choices.
+RECONNECT_INITIAL_S = 0.5         # first backoff step; doubles per failure (up to the ceiling)
+RECONNECT_MAX_TRIES = 300         # consecutive failed attempts; then read() raises
+CONNECT_TIMEOUT_S = 10.0          # websocket dial and handshake
+BUFFER_ROWS = 1 << 16             # ticks held for read(); the oldest go first when full
+
+
+@dataclass(frozen=True, kw_only=True)
 class UpstoxFeedOptions:
-    host: str = DEFAULT_HOST              # REST host of the authorize call (broker.upstox.host)
-    mode: str = MODE_FULL                 # full carries depth (bid/ask), volume and OI
-    keys: tuple | None = None             # None: every instrument with a broker_key
-    watchdog_s: float = 5.0               # no frame at all (data, ping or pong) this long => reconnect
-    reconnect_initial_s: float = 0.5      # first backoff step; doubles per failure
-    reconnect_max_delay_s: float = 30.0
-    reconnect_max_tries: int = 300        # consecutive failed attempts; then read() raises
-    connect_timeout_s: float = 10.0       # websocket dial and handshake
-    authorize_timeout_s: float = 5.0      # the REST call (broker.upstox.timeout_s)
-    buffer_rows: int = 1 << 16            # ticks held for read(); the oldest go first when full
+    """feed.upstox (and broker.upstox's timeout) as the source reads them. No field has a default:
+    the settings' defaults live in config.schema, the rest are the constants above; build it with
+    `from_config` (tests/config/test_one_source_of_defaults.py fails if a default is added)."""
+
+    host: str                             # REST host of the authorize call
+    mode: str                             # full carries depth (bid/ask), volume and OI
+    keys: tuple | None                    # None: every instrument with a broker_key
+    watchdog_s: float                     # no frame (data, ping or pong) this long => reconnect
+    reconnect_initial_s: float
+    reconnect_max_delay_s: float
+    reconnect_max_tries: int
+    connect_timeout_s: float
+    authorize_timeout_s: float            # the REST call (broker.upstox.timeout_s)
+    buffer_rows: int
+
+    @classmethod
+    def from_config(cls, feed, broker, **overrides) -> "UpstoxFeedOptions":
+        """From `config.schema.UpstoxFeedConfig` and `UpstoxBrokerConfig` sections; `overrides`
+        replace single fields (the host `connection_settings` resolved, a test's timeouts)."""
+        options = cls(host=feed.host or broker.host or DEFAULT_HOST, mode=feed.mode, keys=None,
+                      watchdog_s=feed.watchdog_s,
+                      reconnect_initial_s=min(RECONNECT_INITIAL_S, feed.reconnect_max_delay_s),
+                      reconnect_max_delay_s=feed.reconnect_max_delay_s,
+                      reconnect_max_tries=RECONNECT_MAX_TRIES, connect_timeout_s=CONNECT_TIMEOUT_S,
+                      authorize_timeout_s=broker.timeout_s, buffer_rows=BUFFER_ROWS)
+        return replace(options, **overrides)
 
 
 def connection_settings(config, secrets) -> tuple[str, str]:
@@ -68,7 +92,8 @@ class UpstoxSource(LiveSource):
 
     def __init__(self, access_token: str, options: UpstoxFeedOptions | None = None):
         super().__init__()
-        self.options = options or UpstoxFeedOptions()
+        self.options = options or UpstoxFeedOptions.from_config(UpstoxFeedConfig(),
+                                                                UpstoxBrokerConfig())
         if self.options.mode not in MODES:
             raise ConfigError(f"mode must be one of {MODES}, got {self.options.mode!r}", path="feed.upstox.mode")
         check_host(self.options.host)
@@ -83,11 +108,7 @@ class UpstoxSource(LiveSource):
         """From `feed.upstox` and `broker.upstox` (the token and host: `connection_settings`)."""
         feed, broker = config.feed.upstox, config.broker.upstox
         host, token = connection_settings(config, secrets)
-        options = UpstoxFeedOptions(host=host, mode=feed.mode, watchdog_s=feed.watchdog_s,
-                                    reconnect_initial_s=min(0.5, feed.reconnect_max_delay_s),
-                                    reconnect_max_delay_s=feed.reconnect_max_delay_s,
-                                    authorize_timeout_s=broker.timeout_s)
-        return cls(token, options)
+        return cls(token, UpstoxFeedOptions.from_config(feed, broker, host=host))
 
     def __repr__(self) -> str:  # never the token
         return f"UpstoxSource(host={self.options.host!r}, mode={self.options.mode!r})"

@@ -1,8 +1,9 @@
-"""The Kite adapter's settings: config.broker.kite plus the knobs the schema does not carry yet.
+"""The Kite adapter's settings: config.broker.kite plus Kite's published limits.
 
-Defaults live here once. `from_config` takes the validated `config.schema.KiteBrokerConfig` section; the
-extra fields (poll interval, throttle limits) keep Kite's published limits unless a test overrides
-them. Imports only the standard library and `common.errors`.
+Every setting's default lives in `config.schema.KiteBrokerConfig`; the limits below are facts about
+Kite, not choices. `KiteSettings` has no defaults of its own: `from_config` builds it from the
+section (tests/config/test_one_source_of_defaults.py fails if a default is added here).
+Imports only the standard library and `common.errors`.
 """
 
 from dataclasses import dataclass, replace
@@ -13,9 +14,10 @@ from common.errors import ConfigError
 # every other endpoint 10/s combined.
 ORDERS_PER_SEC, ORDERS_PER_MIN, ORDERS_PER_DAY = 10, 400, 5000
 API_PER_SEC = 10
+VARIETY = "regular"     # Kite's order variety for plain orders (amo, co, iceberg, auction: unused)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class KiteSettings:
     """Parameters
     ----------
@@ -26,28 +28,32 @@ class KiteSettings:
     use_gtt : offer two-leg GTT (OCO) exits (capability "gtt_oco").
     local_server : credentials are the local server's fixed ones; no secrets needed.
     poll_interval_ms : poll_events reads the order book at most this often (each poll is 1 request,
-        2 when something filled), so the default leaves most of the 10 req/s for orders.
+        2 when something filled), so the schema's default leaves most of the 10 req/s for orders.
+    variety, orders_per_sec/min/day, api_per_sec : Kite's (VARIETY and the limits above).
     """
 
-    root: str | None = None
-    timeout_s: float = 7.0
-    market_protection: float = -1.0
-    use_gtt: bool = False
-    local_server: bool = False
-    variety: str = "regular"
-    poll_interval_ms: int = 500
-    orders_per_sec: int = ORDERS_PER_SEC
-    orders_per_min: int = ORDERS_PER_MIN
-    orders_per_day: int = ORDERS_PER_DAY
-    api_per_sec: int = API_PER_SEC
+    root: str | None
+    timeout_s: float
+    market_protection: float
+    use_gtt: bool
+    local_server: bool
+    poll_interval_ms: int
+    variety: str
+    orders_per_sec: int
+    orders_per_min: int
+    orders_per_day: int
+    api_per_sec: int
 
     @classmethod
-    def from_config(cls, kite, **overrides) -> "KiteSettings":  # kite: config.schema.KiteBrokerConfig
-        """Settings from a `config.schema.KiteBrokerConfig` section; `overrides` replace single fields
-        (e.g. root=<the local server's url>)."""
+    def from_config(cls, kite, **overrides) -> "KiteSettings":
+        """Settings from a `config.schema.KiteBrokerConfig` section; `overrides` replace single
+        fields (e.g. root=<the local server's url>, or a tighter limit in a test)."""
         settings = cls(root=kite.root, timeout_s=float(kite.timeout_s),
                        market_protection=float(kite.market_protection), use_gtt=bool(kite.use_gtt),
-                       local_server=bool(kite.local_server))
+                       local_server=bool(kite.local_server), poll_interval_ms=kite.poll_interval_ms,
+                       variety=VARIETY, orders_per_sec=ORDERS_PER_SEC,
+                       orders_per_min=ORDERS_PER_MIN, orders_per_day=ORDERS_PER_DAY,
+                       api_per_sec=API_PER_SEC)
         settings = replace(settings, **overrides)
         if settings.local_server and not settings.root:
             raise ConfigError("a local Kite server needs its URL in broker.kite.root",

@@ -1,8 +1,10 @@
-"""The Upstox adapter's settings: config.broker.upstox plus the knobs the schema does not carry yet.
+"""The Upstox adapter's settings: config.broker.upstox plus Upstox's published limits.
 
-Defaults live here once. The limits are Upstox's per-user limits for regular (unregistered) algos
-(reference/brokers.md §2.4): the ORDER APIs (place, modify, cancel, GTT) 10/s, 500/min and 2000 per
-30 min together, every other API 50/s and 500/min. Imports only the standard library and `common`.
+Every setting's default lives in `config.schema.UpstoxBrokerConfig`; `UpstoxSettings` has no
+defaults of its own (tests/config/test_one_source_of_defaults.py fails if one is added). The limits
+are Upstox's per-user limits for regular (unregistered) algos (reference/brokers.md §2.4): the ORDER
+APIs (place, modify, cancel, GTT) 10/s, 500/min and 2000 per 30 min together, every other API 50/s
+and 500/min. Imports only the standard library and `common`.
 """
 
 from dataclasses import dataclass, fields, replace
@@ -14,7 +16,7 @@ API_LIMITS = ((50, 1.0), (500, 60.0))
 PRODUCT_OF = {"MIS": "I", "CNC": "D", "NRML": "D", "MTF": "MTF", "I": "I", "D": "D"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UpstoxSettings:
     """Parameters
     ----------
@@ -26,25 +28,29 @@ class UpstoxSettings:
     local_server : credentials are the local server's fixed ones; no secrets needed.
     market_protection : sent on MARKET and SL-M placements (-1: Upstox chooses), None: not sent.
     poll_interval_ms : poll_events reads the order book at most this often.
-    order_limits, api_limits : client-side throttle windows ((count, seconds), ...).
+    order_limits, api_limits : client-side throttle windows ((count, seconds), ...): Upstox's above.
     """
 
-    host: str | None = None
-    order_host: str | None = None
-    timeout_s: float = 5.0
-    use_gtt: bool = False
-    local_server: bool = False
-    market_protection: int | None = -1
-    poll_interval_ms: int = 500
-    order_limits: tuple = ORDER_LIMITS
-    api_limits: tuple = API_LIMITS
+    host: str | None
+    order_host: str | None
+    timeout_s: float
+    use_gtt: bool
+    local_server: bool
+    market_protection: int | None
+    poll_interval_ms: int
+    order_limits: tuple
+    api_limits: tuple
 
     @classmethod
     def from_config(cls, upstox, **overrides) -> "UpstoxSettings":
-        """Settings from a `config.schema.UpstoxBrokerConfig` section; `overrides` replace single fields."""
+        """Settings from a `config.schema.UpstoxBrokerConfig` section; `overrides` replace single
+        fields."""
         settings = cls(host=upstox.host, order_host=upstox.order_host,
                        timeout_s=float(upstox.timeout_s), use_gtt=bool(upstox.use_gtt),
-                       local_server=bool(upstox.local_server))
+                       local_server=bool(upstox.local_server),
+                       market_protection=upstox.market_protection,
+                       poll_interval_ms=upstox.poll_interval_ms,
+                       order_limits=ORDER_LIMITS, api_limits=API_LIMITS)
         settings = replace(settings, **overrides)
         if settings.local_server and not (settings.host and settings.order_host):
             raise ConfigError("a local Upstox server needs its URL in broker.upstox.host and "
