@@ -18,6 +18,9 @@ from common import stagetable as st
 from common.atomicfile import read_object, write_atomic
 
 FILE_NAME = "orders.trading_state.json"
+# What orders last did with an operator's flatten: {"sent_ns": the command's stamp, "orders_seq": the
+# last orders event journaled once it had acted}. `ctl flatten` is answered done only from this on.
+ACK_FILE = "orders.flatten_ack.json"
 CODES = {name: code for code, name in st.TRADING_NAMES.items()}
 
 
@@ -38,3 +41,14 @@ def effective(control_code: int, orders_code: int, run_dir: str) -> tuple[int, s
         return orders_code, "orders", str(read_state(run_dir).get("reason", ""))
     reason = "a critical stage failed" if control_code == st.HALTED else ""
     return control_code, "supervisor", reason
+
+
+def write_flatten_ack(run_dir: str, sent_ns: int, orders_seq: int) -> None:
+    """orders has canceled and closed what a flatten stamped `sent_ns` asked (its events up to
+    `orders_seq` are journaled); positions is done with it once it has applied that far."""
+    write_atomic(os.path.join(run_dir, ACK_FILE), orjson.dumps({"sent_ns": sent_ns, "orders_seq": orders_seq}),
+                 durable=False)
+
+
+def read_flatten_ack(run_dir: str) -> dict:
+    return read_object(os.path.join(run_dir, ACK_FILE))

@@ -44,6 +44,7 @@ from common.poller import StagePoller
 from common.ringbuffer import RingReader, ShmRing
 from common.shm import attach_segment
 from common.tradingstate import CODES as STATE_CODES, write_state
+from common.tradingstate import write_flatten_ack
 from common.stage import StageRuntime, run_stage
 from common.waits import BlockingWait
 from orders.brokers import make_broker
@@ -274,6 +275,9 @@ class OrdersStage:
         elif isinstance(msg, FlattenAll):
             self.engine.flatten_all(msg.reason)
             self.reconciler.cancel_unknown()         # ours at the broker, unknown to the journal
+            if msg.ts_event_ns:                      # an operator's `ctl flatten`: say it was acted on
+                self.commit()
+                write_flatten_ack(self.ctx.run_dir, msg.ts_event_ns, self.pub.next_seq - 1)
         elif isinstance(msg, RequestReconcile):
             if msg.adopt:
                 self.reconciler.adopt()

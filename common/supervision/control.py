@@ -5,7 +5,7 @@ request line ({"cmd": "halt", "reason": "..."}) and one JSON answer line per con
 owner can use it, twice over: the directory admits nobody else, and the server reads the peer's
 credentials (SO_PEERCRED) and refuses any uid but its own before reading a byte. Requests are served
 one at a time on one thread (common/supervision/operator.py does the work); a slow or silent client
-is dropped after CLIENT_TIMEOUT_S, so it cannot block the next operator.
+is dropped CLIENT_TIMEOUT_S after it connected, so it cannot block the next operator.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import socket
 import struct
 import threading
+import time
 
 import orjson
 
@@ -118,8 +119,15 @@ class ControlServer:
 
 
 def _read_line(conn: socket.socket) -> bytes:
+    """One request line, within CLIENT_TIMEOUT_S in all: a per-recv timeout alone would let a client
+    dripping a byte at a time hold the one serving thread for ever."""
     buf = b""
+    deadline = time.monotonic() + CLIENT_TIMEOUT_S
     while b"\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ControlError(f"request not complete within {CLIENT_TIMEOUT_S:g}s: dropped")
+        conn.settimeout(left)
         chunk = conn.recv(4096)
         if not chunk:
             break

@@ -30,6 +30,7 @@ from common import rundir
 from common.bus import Pusher, make_context
 from common.messages import FlattenAll, RequestReconcile, SetTradingState
 from common.reconcilestate import read_result
+from common.tradingstate import read_flatten_ack
 
 HINT = "operator: python supervisor.py ctl status|halt|resume|flatten|reconcile|adopt [--run-dir DIR]"
 JOURNAL = rundir.CTL_LOG
@@ -38,21 +39,25 @@ CONNECT_S = 3.0     # a fresh PUSH socket needs a moment to connect before IMMED
 POLL_S = 0.05
 
 
-def commands_for(cmd: str, reason: str) -> list:
-    """The messages to orders that carry one operator command, in order."""
+def commands_for(cmd: str, reason: str, sent_ns: int = 0) -> list:
+    """The messages to orders that carry one operator command, in order (a flatten stamped `sent_ns`,
+    which orders acknowledges: common/tradingstate.write_flatten_ack)."""
     if cmd == "halt":
         return [SetTradingState(ts_event_ns=0, state="HALTED", reason=reason)]
     if cmd == "resume":
         return [SetTradingState(ts_event_ns=0, state="ACTIVE", reason=reason)]
     if cmd == "flatten":
-        return [SetTradingState(ts_event_ns=0, state="HALTED", reason=reason), FlattenAll(ts_event_ns=0, reason=reason)]
+        return [SetTradingState(ts_event_ns=0, state="HALTED", reason=reason),
+                FlattenAll(ts_event_ns=sent_ns, reason=reason)]
     if cmd in ("reconcile", "adopt"):
         return [RequestReconcile(ts_event_ns=0, adopt=cmd == "adopt")]
     raise ValueError(f"not a command for orders: {cmd!r}")
 
 
-def effect(cmd: str, status: dict, reconcile: dict, sent_ns: int) -> dict | None:
-    """The answer once the command's effect shows (None while it does not yet)."""
+def effect(cmd: str, status: dict, reconcile: dict, sent_ns: int, ack: dict | None = None) -> dict | None:
+    """The answer once the command's effect shows (None while it does not yet). A flatten shows only
+    once orders acknowledged this very command (`ack`) and positions has applied what it did: a
+    HALTED state and a flat book from before it prove nothing (a resting LIMIT entry is no position)."""
     state = status.get("trading_state")
     fresh = int(reconcile.get("ts_ns") or 0) >= sent_ns
     if cmd == "halt" and state == "HALTED":
@@ -64,7 +69,10 @@ def effect(cmd: str, status: dict, reconcile: dict, sent_ns: int) -> dict | None
             return {"ok": False, "error": "refused: our view still differs from the broker's "
                                           "(ctl adopt takes the broker's view, ctl flatten closes)",
                     "differences": reconcile["outstanding"]}
-    if cmd == "flatten" and state == "HALTED":
+    ack = ack or {}
+    acted = int(ack.get("sent_ns") or 0) >= sent_ns > 0
+    applied = int((status.get("positions") or {}).get("last_orders_seq") or 0) >= int(ack.get("orders_seq") or 0)
+    if cmd == "flatten" and state == "HALTED" and acted and applied:
         open_rows = [p for p in (status.get("positions") or {}).get("positions") or [] if p.get("qty")]
         if not open_rows:
             adopted = reconcile.get("adopted_positions") or {}
@@ -96,7 +104,7 @@ class OperatorDesk:
             return {"ok": True, "status": self.snapshot()}
         reason = reason or f"operator: ctl {cmd}"
         sent_ns = self.clock_ns()
-        if self._push_all(commands_for(cmd, reason)):
+        if self._push_all(commands_for(cmd, reason, sent_ns)):
             result = self._wait(cmd, sent_ns)
         else:
             result = {"ok": False, "error": "orders is not listening (down or restarting): nothing was sent"}
@@ -115,7 +123,7 @@ class OperatorDesk:
     def _wait(self, cmd: str, sent_ns: int) -> dict:
         deadline = self.clock_ns() + int(self.wait_s[cmd] * 1e9)
         while True:
-            answer = effect(cmd, self.status(), read_result(self.run_dir), sent_ns)
+            answer = effect(cmd, self.status(), read_result(self.run_dir), sent_ns, read_flatten_ack(self.run_dir))
             if answer is not None:
                 return answer
             if self.stopping:

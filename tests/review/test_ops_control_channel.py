@@ -27,8 +27,6 @@ def ipc_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.mark.xfail(strict=True, reason="control.py: CLIENT_TIMEOUT_S is a per-recv timeout, so a client "
-                                       "dripping a byte at a time holds the one serving thread indefinitely")
 def test_control_when_a_client_drips_its_request_past_the_client_timeout_then_it_is_dropped(ipc_dir, monkeypatch):
     monkeypatch.setattr(control, "CLIENT_TIMEOUT_S", 1.0)
     server = ControlServer(os.path.join(ipc_dir, "supervisor.ctl"), lambda cmd, reason: {"ok": True}).start()
@@ -75,9 +73,6 @@ def test_control_when_a_request_line_is_over_the_limit_then_refused_and_the_chan
         server.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="operator.effect(): flatten is 'done' when the state is HALTED and "
-                                       "positions.json flat, with no freshness check: after a halt it answers "
-                                       "ok before orders has even read the FlattenAll")
 def test_ctl_flatten_after_halt_when_orders_has_not_acted_yet_then_it_is_not_answered_done(tmp_path, ipc_dir):
     zmq = make_context()
     endpoint = "ipc://" + os.path.join(ipc_dir, "orders.cmd")

@@ -93,12 +93,18 @@ def test_effect_when_resume_meets_an_outstanding_difference_then_refused_with_it
     assert effect("resume", {"trading_state": "HALTED"}, rec, sent_ns=11) is None     # a stale file: wait
 
 
-def test_effect_when_flatten_then_done_only_once_halted_and_flat():
-    open_book = {"trading_state": "HALTED", "positions": {"positions": [{"symbol": "INFY", "qty": 2}]}}
-    assert effect("flatten", open_book, {}, 0) is None
-    flat = {"trading_state": "HALTED", "positions": {"positions": [{"symbol": "INFY", "qty": 0}]}}
-    assert effect("flatten", flat, {}, 0) == {"ok": True}
-    adopted = effect("flatten", flat, {"adopted_positions": {"INFY": -4}}, 0)
+def test_effect_when_flatten_then_done_only_once_orders_acknowledged_it_and_positions_applied_it_flat():
+    ack = {"sent_ns": 7, "orders_seq": 40}
+    open_book = {"trading_state": "HALTED", "positions": {"last_orders_seq": 40,
+                                                          "positions": [{"symbol": "INFY", "qty": 2}]}}
+    assert effect("flatten", open_book, {}, 7, ack) is None
+    flat = {"trading_state": "HALTED", "positions": {"last_orders_seq": 40, "positions": [{"symbol": "INFY", "qty": 0}]}}
+    assert effect("flatten", flat, {}, 7, ack) == {"ok": True}
+    assert effect("flatten", flat, {}, 7, None) is None                              # orders has not acted yet
+    assert effect("flatten", flat, {}, 8, ack) is None                               # an earlier flatten's ack
+    behind = {**flat, "positions": {**flat["positions"], "last_orders_seq": 39}}
+    assert effect("flatten", behind, {}, 7, ack) is None                             # positions not caught up
+    adopted = effect("flatten", flat, {"adopted_positions": {"INFY": -4}}, 7, ack)
     assert adopted["ok"] and adopted["not_closed"] == {"INFY": -4} and "close them at the broker" in adopted["note"]
 
 
