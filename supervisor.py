@@ -18,14 +18,9 @@ the stages (forked from a forkserver started here) inherit it.
 """
 
 import argparse
-import logging
 import os
 import sys
 import time
-
-import numpy as np
-
-from common.dtypes import TICK_DTYPE
 
 from common.errors import ConfigError
 from config.cli import EXIT_CONFIG_ERROR, check_config
@@ -118,6 +113,7 @@ PRELOAD = ["numpy", "numba", "zmq", "config.loader", "config.cli", "common.ringb
 
 def build_plan(config):
     """What this configuration runs: stages and cores, instrument rows, ring size, extra segments."""
+    from common.instruments import instrument_rows
     from common.supervision.core import StageSpec
     from common.supervision.launcher import RunPlan
     from config.placement import available_cores, resolve_cores
@@ -125,28 +121,12 @@ def build_plan(config):
     from signals.layout import segment_sizes as signals_segments
 
     cores = resolve_cores(config, available_cores())
-    rows = build_plan_rows(config)
+    rows = instrument_rows(config)
     return RunPlan(
         stages=[StageSpec(name, module, tuple(cores[name])) for name, module in STAGE_MODULES],
         instrument_rows=rows, ring_capacity=config.feed.ring_capacity,
         lossless=config.feed.source == "replay", preload=PRELOAD, segments={**signals_segments(config), **orders_segments(config)},
         supervisor_cores=tuple(cores["supervisor"]))
-
-
-def build_plan_rows(config) -> np.ndarray:
-    """The instrument table's rows (INSTRUMENT_DTYPE) from config.instruments."""
-    from common.dtypes import INSTRUMENT_DTYPE
-
-    rows = np.zeros(len(config.instruments), dtype=INSTRUMENT_DTYPE)
-    for i, inst in enumerate(config.instruments):
-        rows[i] = (inst.token, inst.exchange_token, inst.tick_size, inst.lot_size, inst.freeze_qty,
-                   _price_divisor(inst), inst.symbol.encode(), inst.exchange.encode(), inst.broker_key.encode())
-    return rows
-
-
-def _price_divisor(inst) -> float:
-    """Kite's binary feed sends paise; currency derivatives in 1e-7 rupees (brokers.md, KiteTicker)."""
-    return 10_000_000.0 if inst.exchange == "CDS" else 100.0
 
 
 def run(loaded: LoadedConfig, args: argparse.Namespace) -> int:
@@ -208,6 +188,7 @@ def _run_locked(loaded: LoadedConfig, cfg, run_dir: str, day) -> int:
 
     from common.supervision.registry import RegistryError
     from common.supervision.session import Session
+    from localvenue.venue import local_venue   # the rehearsal exchange, when the config asks for one
 
     venue = local_venue(cfg, run_dir)
     try:
@@ -226,181 +207,6 @@ def _run_locked(loaded: LoadedConfig, cfg, run_dir: str, day) -> int:
     finally:
         if venue is not None:
             venue.stop()
-
-
-def local_venue(config, run_dir: str):
-    """The local venue this configuration asks the supervisor to run, or None.
-
-    `broker.<name>.local_server` with no address configured (broker.kite.root, broker.upstox.host)
-    starts one here. With an address, the stages use the local server already listening there (tests
-    run their own, to work its failure switches) and the supervisor starts nothing.
-    """
-    broker = config.broker
-    if broker.name == "kite" and broker.kite.local_server and broker.kite.root is None:
-        return LocalKiteVenue(config, run_dir)
-    if broker.name == "upstox" and broker.upstox.local_server and broker.upstox.host is None:
-        return LocalUpstoxVenue(config, run_dir)
-    return None
-
-
-class LocalVenue:
-    """A local broker "exchange" for rehearsals: a feed server streams sim prices in the broker's wire
-    format and an order server takes orders in its REST format and fills them on the same prices with
-    the paper broker's fill model. Runs on threads of its host process (the supervisor, or a test), so a
-    stage crash never takes the venue with it; the stages reach it only over loopback, as they would
-    the broker. Subclasses name the two servers and where the config points at them.
-    """
-
-    TICKS_PER_INTERVAL = 40
-    INTERVAL_S = 0.05
-
-    def __init__(self, config, run_dir: str):
-        import msgspec
-
-        from feed.sources.sim import SimSource
-
-        self.config = config
-        self.run_dir = run_dir
-        self.rows = build_plan_rows(config)
-        sim = msgspec.structs.replace(config.feed.sim, tick_rate_hz=0.0, max_ticks=None)
-        self.sim = SimSource(sim, [i.ref_price for i in config.instruments])
-        self.sim.open(_TickSizes(self.rows))
-        self.buf = np.zeros(self.TICKS_PER_INTERVAL, dtype=TICK_DTYPE)
-        self.seq = 0
-        self.rest = self.feed_server = None
-        import threading
-
-        self._lock = threading.Lock()       # advance() runs on the feed server's and the market's thread
-        self._last_advance = 0.0
-        self._closed = threading.Event()
-        self._market = None
-
-    def advance(self) -> np.ndarray:
-        """One interval of sim ticks (seq, wall-clock ts), already matched by the order server."""
-        with self._lock:
-            n = self.sim.read(self.buf, timeout_s=0.0)
-            rows = self.buf[:n].copy()
-            rows["seq"] = self.seq + 1 + np.arange(n)
-            self.seq += n
-            rows["ts_event_ns"] = time.time_ns()
-            self.rest.on_ticks(rows)
-            self._last_advance = time.monotonic()
-            return rows
-
-    def _keep_trading(self) -> None:
-        """The market trades whether or not our feed is connected: with no connection asking (the feed
-        stage stopped first at a stop), advance it here, so the stop's cancels and MARKET closes are
-        matched as at a real exchange (issue 11.3)."""
-        while not self._closed.wait(self.INTERVAL_S):
-            if time.monotonic() - self._last_advance >= 2 * self.INTERVAL_S:
-                self.advance()
-
-    def start(self):
-        """Start both servers; return the config with the stages pointed at them."""
-        logging.getLogger("websockets").setLevel(logging.WARNING)   # not a line per connection
-        self.rest = self._order_server(os.path.join(self.run_dir, f"venue_{self.name}.jsonl")).start()
-        self.feed_server = self._feed_server().start()
-        import threading
-
-        self._market = threading.Thread(target=self._keep_trading, name="local-venue-market", daemon=True)
-        self._market.start()
-        return self._pointed(self.config)
-
-    def stop(self) -> None:
-        self._closed.set()
-        if self._market is not None:
-            self._market.join(timeout=5)
-        for server in (self.feed_server, self.rest):
-            if server is not None:
-                server.stop()
-
-
-class LocalKiteVenue(LocalVenue):
-    """broker.kite.local_server: KiteTicker binary frames out, Kite REST orders in."""
-
-    name = "kite"
-
-    def _order_server(self, journal: str):
-        from orders.brokers.kite.localserver import KiteLocalServer
-
-        return KiteLocalServer(instruments=self.rows, paper_journal=journal)
-
-    def _feed_server(self):
-        from feed.localserver.kite_ticker import KiteTickerServer
-        from orders.brokers.kite.credentials import LOCAL_ACCESS_TOKEN
-
-        self.ticker = KiteTickerServer(access_token=LOCAL_ACCESS_TOKEN, tick_provider=self._provide,
-                                       interval_s=self.INTERVAL_S)
-        self.rest.exchange.on_order_change = self.ticker.send_order_update   # as Kite: updates on the ticker
-        return self.ticker
-
-    def _provide(self, tokens):
-        """Called by the ticker server each interval: advance the sim, fill orders, return quotes."""
-        from feed.sources.kite.frames import DepthLevel, KiteQuote
-
-        rows, wanted, now_s = self.advance(), set(tokens), int(time.time())
-        token_of = self.rows["token"]
-        return [KiteQuote(token=int(token_of[r["instrument"]]), last_price=float(r["price"]),
-                          last_qty=int(r["qty"]), volume=int(r["volume"]), exchange_ts=now_s, last_trade_time=now_s,
-                          bids=(DepthLevel(float(r["bid"]), 10),), asks=(DepthLevel(float(r["ask"]), 10),))
-                for r in rows if int(token_of[r["instrument"]]) in wanted]
-
-    def _pointed(self, cfg):
-        import msgspec
-
-        feed = msgspec.structs.replace(cfg.feed, kite=msgspec.structs.replace(cfg.feed.kite, root=self.ticker.url))
-        broker = msgspec.structs.replace(cfg.broker, kite=msgspec.structs.replace(cfg.broker.kite, root=self.rest.url))
-        return msgspec.structs.replace(cfg, feed=feed, broker=broker)
-
-
-class LocalUpstoxVenue(LocalVenue):
-    """broker.upstox.local_server: Market Data Feed V3 (authorize + protobuf websocket) and the portfolio
-    stream's order updates (authorize + JSON websocket) out, Upstox REST orders in. The order server
-    is both host and order_host (the SDK picks one by path); the feeds' authorize calls go to
-    feed.upstox.host. Both take the local access token."""
-
-    name = "upstox"
-
-    def _order_server(self, journal: str):
-        from orders.brokers.upstox.localserver import UpstoxLocalServer
-
-        return UpstoxLocalServer(instruments=self.rows, paper_journal=journal)
-
-    def _feed_server(self):
-        from feed.localserver.upstox_feed import UpstoxFeedServer
-        from orders.brokers.upstox.credentials import LOCAL_ACCESS_TOKEN
-
-        server = UpstoxFeedServer(access_token=LOCAL_ACCESS_TOKEN, tick_provider=self._provide,
-                                  interval_s=self.INTERVAL_S)
-        self.rest.exchange.on_order_change = server.send_order_update   # as Upstox: the portfolio stream
-        return server
-
-    def _provide(self, keys):
-        """Called by the feed server per interval (and per subscription): one quote per instrument, its
-        last tick of the interval (a feed message holds each key once)."""
-        from feed.sources.upstox.encode import UpstoxQuote
-
-        rows, wanted, now_ms = self.advance(), set(keys), time.time_ns() // 1_000_000
-        last = {int(r["instrument"]): r for r in rows}
-        quotes = [UpstoxQuote(key=self.rows["broker_key"][i].decode(), ltp=float(r["price"]), ltt_ms=now_ms,
-                              ltq=int(r["qty"]), bid=float(r["bid"]), ask=float(r["ask"]), bid_qty=10, ask_qty=10,
-                              volume=int(r["volume"])) for i, r in last.items()]
-        return [q for q in quotes if q.key in wanted]
-
-    def _pointed(self, cfg):
-        import msgspec
-
-        rest = self.rest.url
-        feed = msgspec.structs.replace(cfg.feed, upstox=msgspec.structs.replace(cfg.feed.upstox,
-                                                                                host=self.feed_server.url))
-        broker = msgspec.structs.replace(cfg.broker, upstox=msgspec.structs.replace(cfg.broker.upstox, host=rest,
-                                                                                    order_host=rest))
-        return msgspec.structs.replace(cfg, feed=feed, broker=broker)
-
-
-class _TickSizes:
-    def __init__(self, rows):
-        self.rows = rows
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import time
 import msgspec
 
 from common.errors import ConfigError
-from supervisor import build_plan_rows   # the instrument table exactly as the pipeline builds it
+from common.instruments import instrument_rows   # the instrument table exactly as the pipeline builds it
 
 from backtest.engine import JOURNALS, Backtest
 from backtest.outputs import write_config, write_report, write_results
@@ -63,7 +63,7 @@ def run_backtest(config, run_dir: str | None = None, first: str | None = None, l
     window = check_backtestable(config, first, last)
     run_dir = fresh_run_dir(run_dir, config)
     config = msgspec.structs.replace(config, run=msgspec.structs.replace(config.run, run_dir=run_dir))
-    bt = Backtest(config, run_dir, build_plan_rows(config), first_day=window[0], last_day=window[1])
+    bt = Backtest(config, run_dir, instrument_rows(config), first_day=window[0], last_day=window[1])
     write_config(run_dir, config)
     started = time.perf_counter()
     try:

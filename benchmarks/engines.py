@@ -30,6 +30,7 @@ from benchmarks.pipeline import LIVE_RATE_HZ, SESSION_DATE, universe
 from common import topics
 from common.bus import Publisher, make_context
 from common.dtypes import TICK_DTYPE
+from common.instruments import instrument_rows   # the table as the pipeline builds it
 from common.journal import JournalWriter
 from common.messages import SignalRaised
 
@@ -45,12 +46,6 @@ def benchmark_config():
     from config.loader import load_config
 
     return load_config(None, overrides={**BENCH_BASELINE, "instruments": universe()}, dotenv_path=None).config
-
-
-def instrument_rows(config) -> np.ndarray:
-    from supervisor import build_plan_rows
-
-    return build_plan_rows(config)
 
 
 class OrderDesk:

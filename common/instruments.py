@@ -35,6 +35,24 @@ def find_token(tokens_sorted, token_rows, token):
     return -1
 
 
+def instrument_rows(config) -> np.ndarray:
+    """The table's rows from `config.instruments`, in their order (a tick's `instrument` is the index).
+
+    Defined here, below the supervisor, the local venue and the backtest, so all three build the same
+    table from the same configuration without importing each other.
+    """
+    rows = np.zeros(len(config.instruments), dtype=INSTRUMENT_DTYPE)
+    for i, inst in enumerate(config.instruments):
+        rows[i] = (inst.token, inst.exchange_token, inst.tick_size, inst.lot_size, inst.freeze_qty,
+                   _price_divisor(inst), inst.symbol.encode(), inst.exchange.encode(), inst.broker_key.encode())
+    return rows
+
+
+def _price_divisor(inst) -> float:
+    """Kite's binary feed sends paise; currency derivatives in 1e-7 rupees (brokers.md, KiteTicker)."""
+    return 10_000_000.0 if inst.exchange == "CDS" else 100.0
+
+
 class InstrumentTable:
     """Read-only view of the table (the creator wrote it before anyone attached)."""
 

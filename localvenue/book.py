@@ -1,5 +1,5 @@
 """LocalBook: a PaperBroker (the fill model) seen through a broker's numbering, the part both local
-exchanges share (kite/localexchange.py, upstox/localexchange.py).
+exchanges share (kite/exchange.py, upstox/exchange.py).
 
 Every order lives in the wrapped PaperBroker, whose journal makes it durable, and the order's tag IS
 the paper order's client id, so a server reopened on the same journal still finds orders by tag.

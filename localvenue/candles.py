@@ -7,8 +7,8 @@ downloaded against what the venue serves. A session is NSE's 09:15-15:30 (375 on
 and the venue's `holidays` have none. Prices are on a 0.05 grid, volumes whole, oi whole.
 
 `CandleVenue` holds what the tests switch: holidays, and raw rows to add to the next answers
-(`poison(rows, n)`, for malformed-candle tests). The brokers' routes (kite/localhistory.py,
-upstox/localhistory.py) format the candles in their own wire shapes and enforce their own limits.
+(`poison(rows, n)`, for malformed-candle tests). The brokers' routes (kite/history.py,
+upstox/history.py) format the candles in their own wire shapes and enforce their own limits.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""LocalRestServer: the HTTP half every local broker server shares (kite/ and upstox/localserver.py).
+"""LocalRestServer: the HTTP half every local broker server shares (kite/ and upstox/server.py).
 
 A ThreadingHTTPServer on 127.0.0.1 on its own thread, the failure switches tests flip
 (`fail_next(mode, n, delay_s=, route=)`), the log of requests (`count(method, path_prefix)`) and the

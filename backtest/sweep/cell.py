@@ -93,7 +93,7 @@ def run_cell(config, ticks, source_drops: dict, first: str | None, last: str | N
     from backtest.outputs import write_config, write_results
     from backtest.runner import check_backtestable, fresh_run_dir
     from backtest.sweep.data import ArrayTape
-    from supervisor import build_plan_rows
+    from common.instruments import instrument_rows
 
     started = time.perf_counter()
     tmp = tempfile.mkdtemp(prefix="otrade-cell-")
@@ -102,7 +102,7 @@ def run_cell(config, ticks, source_drops: dict, first: str | None, last: str | N
         run_dir = fresh_run_dir(os.path.join(tmp, "run"), config)
         config = msgspec.structs.replace(config, run=msgspec.structs.replace(config.run, run_dir=run_dir))
         tape = ArrayTape(config, ticks, source_drops, first_day, last_day)
-        bt = Backtest(config, run_dir, build_plan_rows(config), first_day=first_day, last_day=last_day, tape=tape)
+        bt = Backtest(config, run_dir, instrument_rows(config), first_day=first_day, last_day=last_day, tape=tape)
         write_config(run_dir, config)
         try:
             bt.run(lambda n: None)

@@ -24,9 +24,9 @@ import numpy as np
 
 from common.clock import IST_OFFSET_NS
 from common.dtypes import TICK_DTYPE
+from common.instruments import instrument_rows
 from feed.sanity import TickSanity, drop_counters
 from feed.sources.replay import ReplaySource
-from supervisor import build_plan_rows
 
 from backtest.tape import CHUNK, DAY_NS, local_instruments
 
@@ -53,7 +53,7 @@ class TickData:
         """Every usable row of config.feed.replay; ReplayFileError (a ConfigError) if it cannot be read."""
         replay = config.feed.replay
         source = ReplaySource(replay.path, replay.format, speed=0.0, sanity=config.feed.sanity)
-        source.open(local_instruments(build_plan_rows(config)))
+        source.open(local_instruments(instrument_rows(config)))
         source.pace(False)
         ticks = np.zeros(source.total, dtype=TICK_DTYPE)
         try:

@@ -1,1 +1,1 @@
-"""Loopback servers that speak the brokers' real wire formats, for tests and the local exchange."""
+"""The local venues' market-data side: websocket servers in KiteTicker's and Upstox's feed formats."""

@@ -13,7 +13,7 @@
 - Failure switches for tests: `go_silent()` (connections stay open, nothing at all is sent),
   `drop_connections()` (TCP abort, no close frame), `send_malformed()`, `send_binary(raw)`.
 
-It runs its own asyncio loop on one thread (feed/localserver/wsserver.py, shared with the Upstox
+It runs its own asyncio loop on one thread (localvenue/feeds/wsserver.py, shared with the Upstox
 feed), independent of the Twisted reactor that the SDK client uses.
 """
 
@@ -25,10 +25,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from feed.localserver.wsserver import LocalWsServer, Session
 from feed.sources.kite.frames import HEARTBEAT, encode_frame, encode_quotes, truncated_frame
 from feed.sources.kite.protocol import (ACTION_MODE, ACTION_SUBSCRIBE, MODE_QUOTE, order_update_message,
                                         parse_client_request)
+from localvenue.feeds.wsserver import LocalWsServer, Session
 
 
 class _Session(Session):

@@ -18,7 +18,7 @@
   close frame), `send_malformed()`, `send_binary(raw)`, `reject_token()` (the token stops working, as at
   03:30 IST), `fail_authorize(status, times)`.
 
-One port serves both, on its own asyncio loop on one thread (feed/localserver/wsserver.py, shared with
+One port serves both, on its own asyncio loop on one thread (localvenue/feeds/wsserver.py, shared with
 the Kite ticker).
 """
 
@@ -35,12 +35,12 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Response
 
-from feed.localserver.wsserver import LocalWsServer, Session
 from feed.sources.upstox.decode import TYPE_INITIAL_FEED
 from feed.sources.upstox.encode import feed_response, market_info_message, truncated_message
 from feed.sources.upstox.orderstream import PORTFOLIO_AUTHORIZE_PATH, order_update_message
 from feed.sources.upstox.protocol import (AUTHORIZE_PATH, ERROR_INVALID_TOKEN, METHOD_UNSUB, authorize_response,
                                           error_response, parse_request)
+from localvenue.feeds.wsserver import LocalWsServer, Session
 
 FEED_PATH = "/v3/feed/market-data-feed"
 PORTFOLIO_PATH = "/upstox-developer-api/order-updates/feed"

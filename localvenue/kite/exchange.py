@@ -1,11 +1,11 @@
 """The local Kite server's exchange: a PaperBroker (the fill model) seen through Kite's formats.
 
-The server (localserver.py) does HTTP; this class keeps the state and speaks Kite's JSON rows. The
+The server (server.py) does HTTP; this class keeps the state and speaks Kite's JSON rows. The
 paper broker, its lock, the id numbering (paper "P000000042" is Kite 250000000000042) and the books
-are orders/brokers/localbook.py, shared with Upstox. What the paper book does not keep (product,
+are localvenue/book.py, shared with Upstox. What the paper book does not keep (product,
 variety, validity, market protection, placement time) lives in memory here and falls back to MIS /
 regular / DAY after a reopen; GTTs live in memory only. Errors are `KiteError(http status, error
-type, message)` (localprotocol.py), rendered by the server as Kite's error envelope.
+type, message)` (protocol.py), rendered by the server as Kite's error envelope.
 
 Order updates: `on_order_change(row)`, when set, hears every change Kite would push on its ticker
 socket (a fill, a cancel, a modification, a placement the exchange rejected; as on Kite, not an
@@ -16,12 +16,12 @@ callback that sends on a socket never stalls the HTTP threads or the matching un
 import time
 
 from common.errors import BrokerRejected
+from localvenue.book import LocalBook
+from localvenue.kite.gtt import GttBook
+from localvenue.kite.protocol import KiteError
 from orders import statemachine as sm
 from orders.brokers.base import ORDER_TYPES, OrderRequest
 from orders.brokers.kite import parse
-from orders.brokers.kite.localgtt import GttBook
-from orders.brokers.kite.localprotocol import KiteError
-from orders.brokers.localbook import LocalBook
 
 PRODUCTS = ("MIS", "CNC", "NRML", "MTF")
 NO_PROTECTION = ("Market orders without market protection are not allowed via API. "

@@ -4,12 +4,12 @@ A two-leg GTT has trigger_values [lower, upper] and two orders: the first fires 
 falls to or below the lower trigger, the second when it rises to or above the upper one; firing one
 ends the GTT (status "triggered"), which is the OCO. A single GTT fires when the price reaches its
 trigger from the side the last price was on at creation. Firing places the leg's LIMIT order (the
-exchange, localexchange.py, does that) and records its result the way Kite shows it. In memory only.
+exchange, exchange.py, does that) and records its result the way Kite shows it. In memory only.
 """
 
 import json
 
-from orders.brokers.kite.localprotocol import KiteError
+from localvenue.kite.protocol import KiteError
 
 FIRST_GTT_ID = 100_001
 LEG_FIELDS = ("transaction_type", "quantity", "order_type", "product", "price")

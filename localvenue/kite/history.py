@@ -9,7 +9,7 @@ seventh item only when asked for. `from`/`to` are `yyyy-mm-dd hh:mm:ss` (or a ba
 inclusive. Kite refuses a range longer than its per-call cap for the interval (forum, staff:
 minute 60 days, 3/5/10minute 100, 15/30minute 200, 60minute 400, day 2000) with an
 InputException, and so does this route, so a client that does not chunk fails here as it would there.
-The candles themselves come from orders/brokers/localcandles.py (deterministic, weekends and
+The candles themselves come from localvenue/candles.py (deterministic, weekends and
 holidays empty).
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from orders.brokers.kite.localprotocol import KiteError
-from orders.brokers.localcandles import CandleVenue
+from localvenue.candles import CandleVenue
+from localvenue.kite.protocol import KiteError
 
 # interval -> (seconds, most days a call)
 LIMITS = {"minute": (60, 60), "3minute": (180, 100), "5minute": (300, 100), "10minute": (600, 100),

@@ -6,7 +6,7 @@
 The SDK turns `error_type` into the exception class of that name (kiteconnect.exceptions), falling
 back to GeneralException for names it lacks (MarginException, ...), with `.code` = the HTTP status;
 so the status and type chosen here decide how the adapter classifies a failure. Form bodies and
-query strings are decoded by orders/brokers/localhttp.decode_form (one value per key; the SDK never
+query strings are decoded by localvenue/http.py decode_form (one value per key; the SDK never
 repeats a key on these routes).
 """
 

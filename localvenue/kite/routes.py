@@ -6,7 +6,7 @@ GeneralException with code 404).
 
 import re
 
-from orders.brokers.kite.localprotocol import KiteError
+from localvenue.kite.protocol import KiteError
 
 _ROUTES = [
     ("POST", r"/orders/(?P<variety>[a-z]+)", "place"),

@@ -3,28 +3,28 @@
 Routes (served at `/`, because the SDK urljoins them onto its root): POST /orders/{variety},
 PUT|DELETE /orders/{variety}/{order_id}, GET /orders, /orders/{order_id}, /orders/{order_id}/trades,
 /trades, /portfolio/positions, GET|POST /gtt/triggers, GET|DELETE /gtt/triggers/{id},
-GET /instruments/historical/{instrument_token}/{interval} (candles: localhistory.py), and
+GET /instruments/historical/{instrument_token}/{interval} (candles: history.py), and
 POST /session/token (the request-token exchange, checksum sha256(api_key + request_token +
 api_secret); request tokens come from `issue_request_token()` and are single-use). Every other
 route needs `X-Kite-Version: 3` and `Authorization: token <api_key>:<access_token>`, else a 400
 InputException / 403 TokenException, exactly the envelopes the SDK maps to its exceptions.
 
-Matching is the paper broker's fill model (localexchange.py wraps a durable PaperBroker); the server
+Matching is the paper broker's fill model (exchange.py wraps a durable PaperBroker); the server
 makes no prices: feed it ticks with `on_ticks(rows)`. Failure switches for tests, `fail_next(mode, n,
 delay_s=, route=)`: "429" / "500" / "502" / "503" / "token" / "permission" / "margin" / "order" answer
-the next n matching requests with that error (localprotocol.CANNED); "delay", "accept_timeout" (the
-in-doubt placement) and "drop" are the wait modes of every local server (orders/brokers/localhttp.py,
+the next n matching requests with that error (protocol.CANNED); "delay", "accept_timeout" (the
+in-doubt placement) and "drop" are the wait modes of every local server (localvenue/http.py,
 which also runs the HTTP server, its threads and the request log).
 """
 
 import hashlib
 
+from localvenue.http import LocalRestServer, decode_form
+from localvenue.kite.exchange import LocalExchange
+from localvenue.kite.history import KiteHistoryRoute
+from localvenue.kite.protocol import CANNED, KiteError, error_body, success_body
+from localvenue.kite.routes import route
 from orders.brokers.kite.credentials import LOCAL_ACCESS_TOKEN, LOCAL_API_KEY
-from orders.brokers.kite.localexchange import LocalExchange
-from orders.brokers.kite.localhistory import KiteHistoryRoute
-from orders.brokers.kite.localprotocol import CANNED, KiteError, error_body, success_body
-from orders.brokers.kite.localroutes import route
-from orders.brokers.localhttp import LocalRestServer, decode_form
 
 LOCAL_API_SECRET = "local-secret"
 
@@ -52,7 +52,7 @@ class KiteLocalServer(LocalRestServer):
                                              slippage_ticks=slippage_ticks))
         self._api_key, self._access_token, self._api_secret = api_key, access_token, api_secret
         self._auth = f"token {api_key}:{access_token}"
-        self.history = KiteHistoryRoute()     # GET /instruments/historical (localhistory.py)
+        self.history = KiteHistoryRoute()     # GET /instruments/historical (history.py)
 
     def issue_request_token(self) -> str:
         """A fresh single-use request token, as Kite's login redirect would hand one out."""

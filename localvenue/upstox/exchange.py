@@ -1,8 +1,8 @@
 """The local Upstox server's exchange: a PaperBroker (the fill model) seen through Upstox's formats.
 
-The server (localserver.py) does HTTP; this class keeps the state and speaks Upstox's JSON rows.
+The server (server.py) does HTTP; this class keeps the state and speaks Upstox's JSON rows.
 The paper broker, its lock, the id numbering (paper "P000000042" is Upstox "260000000000042") and
-the books are orders/brokers/localbook.py, shared with Kite. The product of each order lives in
+the books are localvenue/book.py, shared with Kite. The product of each order lives in
 memory and falls back to "I" after a reopen. Errors are `UpstoxError(http status, errorCode,
 message)`, rendered by the server as Upstox's error envelope.
 
@@ -15,9 +15,9 @@ or the matching; two threads may announce out of order, as Upstox's own pushes c
 the client's diff absorbs (a final state stays final, a filled quantity never shrinks).
 """
 
+from localvenue.book import LocalBook
 from orders import statemachine as sm
 from orders.brokers.base import ORDER_TYPES, OrderRequest
-from orders.brokers.localbook import LocalBook
 from orders.brokers.upstox import parse
 
 PRODUCTS = ("I", "D", "MTF")

@@ -9,7 +9,7 @@ unit's retrieval limit is refused as invalid: minutes 1-15 one month, minutes ov
 quarter, days one decade, leading up to to_date. Here "one month" is read as: from_date no earlier
 than the same day of the previous month, and the refusal is HTTP 400 UDAPI100038 (Upstox does not
 publish the exact code: assumed). Needs `Authorization: Bearer <token>` like every other route.
-The candles come from orders/brokers/localcandles.py (deterministic, weekends and holidays empty).
+The candles come from localvenue/candles.py (deterministic, weekends and holidays empty).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import unquote
 
-from orders.brokers.localcandles import CandleVenue
-from orders.brokers.upstox.localexchange import UpstoxError
+from localvenue.candles import CandleVenue
+from localvenue.upstox.exchange import UpstoxError
 
 PREFIX = "/v3/historical-candle/"
 _INVALID = "UDAPI100038"

@@ -2,7 +2,7 @@
 
 Routes: POST /v3/order/place, PUT /v3/order/modify, DELETE /v3/order/cancel?order_id=,
 GET /v2/order/retrieve-all, /v2/order/trades/get-trades-for-day, /v2/portfolio/short-term-positions,
-GET /v3/historical-candle/{instrument_key}/{unit}/{interval}/{to_date}/{from_date} (localhistory.py),
+GET /v3/historical-candle/{instrument_key}/{unit}/{interval}/{to_date}/{from_date} (history.py),
 and POST /v2/login/authorization/token (form: code, client_id, client_secret, redirect_uri,
 grant_type=authorization_code; codes come from `issue_auth_code()` and are single-use). Every route
 but the token exchange needs `Authorization: Bearer <access token>`, else 401 UDAPI100050. Answers
@@ -10,19 +10,19 @@ are Upstox's envelopes: `{"status": "success", "data": ...}` (v3 order calls add
 and `{"status": "error", "errors": [{"errorCode", "message", ...}]}` with the HTTP status. Point
 BOTH Configuration.host and .order_host at `url`.
 
-Matching is the paper fill model (localexchange.py); the server makes no prices: feed it ticks with
+Matching is the paper fill model (exchange.py); the server makes no prices: feed it ticks with
 `on_ticks(rows)`. Failure switches, `fail_next(mode, n, delay_s=, route=)`: "429" / "500" / "token" /
 "input" answer the next n matching requests with that error; "delay", "accept_timeout" (the in-doubt
-placement) and "drop" are the wait modes of every local server (orders/brokers/localhttp.py, which
+placement) and "drop" are the wait modes of every local server (localvenue/http.py, which
 also runs the HTTP server, its threads and the request log).
 """
 
 import orjson
 
-from orders.brokers.localhttp import LocalRestServer, decode_form
+from localvenue.http import LocalRestServer, decode_form
+from localvenue.upstox.exchange import LocalUpstoxExchange, UpstoxError
+from localvenue.upstox.history import PREFIX as HISTORY_PREFIX, UpstoxHistoryRoute
 from orders.brokers.upstox.credentials import LOCAL_ACCESS_TOKEN, LOCAL_API_KEY, LOCAL_API_SECRET
-from orders.brokers.upstox.localexchange import LocalUpstoxExchange, UpstoxError
-from orders.brokers.upstox.localhistory import PREFIX as HISTORY_PREFIX, UpstoxHistoryRoute
 
 CANNED = {
     "429": (429, "UDAPI10005", "Too Many Request Sent"),
@@ -72,7 +72,7 @@ class UpstoxLocalServer(LocalRestServer):
         super().__init__(port, LocalUpstoxExchange(instruments, paper_journal, slippage_ticks=slippage_ticks,
                                                    max_fill_qty_per_tick=max_fill_qty_per_tick))
         self._api_key, self._api_secret, self._access_token = api_key, api_secret, access_token
-        self.history = UpstoxHistoryRoute()   # GET /v3/historical-candle (localhistory.py)
+        self.history = UpstoxHistoryRoute()   # GET /v3/historical-candle (history.py)
 
     def issue_auth_code(self) -> str:
         """A fresh single-use authorization code, as Upstox's login redirect would hand one out."""

@@ -10,8 +10,8 @@ from backtest.sweep.driver import Options, check_objective
 from backtest.sweep.store import CellStore
 from backtest.tape import Tape, local_instruments, ist_day_number
 from common.errors import ConfigError
+from common.instruments import instrument_rows
 from config.loader import load_config
-from supervisor import build_plan_rows
 from tests.backtest.cases import nse_config
 
 
@@ -85,7 +85,7 @@ def test_array_tape_when_reading_ticks_from_memory_then_it_yields_the_file_tapes
     shared = data.ticks.copy()
     shared.flags.writeable = False          # as Ray's object store hands it over
     mine = ArrayTape(config, shared, data.source_drops, first, last)
-    theirs = Tape(config, local_instruments(build_plan_rows(config)), first, last)
+    theirs = Tape(config, local_instruments(instrument_rows(config)), first, last)
     try:
         a = np.concatenate([t for _, t in mine.chunks()])
         b = np.concatenate([t for _, t in theirs.chunks()])

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from common.errors import ConfigError
+from common.instruments import instrument_rows
 from config.loader import load_config
-from supervisor import build_plan_rows
 from backtest.tape import Tape, ist_day_number, local_instruments
 from tests.backtest.cases import tiny_config
 
@@ -15,7 +15,7 @@ NIGHT = 24 * 3600 * 10**9
 
 def _tape(tmp_path, rows, first=None, last=None) -> tuple[Tape, np.ndarray]:
     config = load_config(tiny_config(tmp_path, rows)).config
-    tape = Tape(config, local_instruments(build_plan_rows(config)),
+    tape = Tape(config, local_instruments(instrument_rows(config)),
                 ist_day_number(first, "--from") if first else None, ist_day_number(last, "--to") if last else None)
     chunks = [ticks for _, ticks in tape.chunks()]
     return tape, np.concatenate(chunks) if chunks else np.zeros(0)
@@ -61,6 +61,6 @@ def test_ist_day_number_when_not_a_date_then_config_error_names_the_flag():
 
 def test_local_instruments_when_built_then_lookups_are_the_shared_tables(tmp_path):
     config = load_config(tiny_config(tmp_path, [(DAY1, "AAA", 100.0)])).config
-    table = local_instruments(build_plan_rows(config))
+    table = local_instruments(instrument_rows(config))
     assert len(table) == 2 and table.symbol(1) == "BBB" and table.index_of_token(2) == 1
     assert table.tick_size(0) == 0.05

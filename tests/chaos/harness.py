@@ -160,7 +160,7 @@ class Pipeline:
 
 @contextlib.contextmanager
 def hosted_venue(where, overrides: dict):
-    """A local broker venue (supervisor.local_venue: Kite or Upstox, by `broker.name`) run by the test
+    """A local broker venue (localvenue.venue.local_venue: Kite or Upstox, by `broker.name`) run by the test
     itself, so the test can work its servers' failure switches and read their books.
 
     Yields (venue, overrides with the venue's addresses); a pipeline given those finds the address set
@@ -168,15 +168,15 @@ def hosted_venue(where, overrides: dict):
     """
     import msgspec
 
-    import supervisor
     from config.loader import load_config
+    from localvenue.venue import local_venue
 
     os.makedirs(where, exist_ok=True)
     path = os.path.join(where, "venue-config.json")
     with open(path, "w") as f:
         json.dump(merge(BASE, overrides), f)
     config = load_config(path).config
-    venue = supervisor.local_venue(config, str(where))
+    venue = local_venue(config, str(where))
     assert venue is not None, "broker.<name>.local_server must be true, with no address set"
     try:
         pointed = venue.start()

@@ -15,9 +15,9 @@ import numpy as np
 from backtest.engine import Backtest
 from backtest.tape import local_instruments
 from common.dtypes import TICK_DTYPE
+from common.instruments import instrument_rows
 from config.loader import load_config
 from feed.sources.sim import SimSource
-from supervisor import build_plan_rows
 
 NS_PER_MIN = 60 * 1_000_000_000
 
@@ -53,7 +53,7 @@ def _run_default(tmp_path, minutes):
     """The default config over its first `minutes` of sim market time: (intent times in ns after
     09:15, denial reason names)."""
     config = load_config(None, dotenv_path=None).config
-    rows = build_plan_rows(config)
+    rows = instrument_rows(config)
     tape = SimTape(config, local_instruments(rows), minutes)
     bt = Backtest(config, str(tmp_path), rows, tape=tape)
     try:

@@ -19,8 +19,8 @@ from common import topics
 from common.bus import Endpoints, Publisher, Subscriber, make_context
 from common.dtypes import INSTRUMENT_DTYPE, TICK_DTYPE
 from common.messages import BrokerOrderUpdate
-from feed.localserver.kite_ticker import KiteTickerServer
 from feed.sources.kite.frames import KiteQuote
+from localvenue.feeds.kite_ticker import KiteTickerServer
 from tests.feed.child import SourceChild
 from tests.support import eventually
 

@@ -19,15 +19,15 @@ import websocket  # websocket-client: a plain synchronous client for the server'
 
 from common.dtypes import FLAG_SNAPSHOT, INSTRUMENT_DTYPE, TICK_DTYPE
 from common.errors import BrokerFatal, ConfigError
-from feed.localserver.kite_ticker import KiteTickerServer
+from config.schema import KiteFeedConfig
 from feed.sources.handoff import TickHandoff
 from feed.sources.kite.connection import is_auth_failure
 from feed.sources.kite.frames import DepthLevel, KiteQuote
 from feed.sources.kite.protocol import (mode_message, parse_client_request, parse_text_message,
                                         split_for_connections, subscribe_message, unsubscribe_message)
-from config.schema import KiteFeedConfig
 from feed.sources.kite.source import KiteFeedOptions, KiteSource
 from feed.sources.watchdog import Watchdog
+from localvenue.feeds.kite_ticker import KiteTickerServer
 from tests.feed.child import SourceChild
 
 TOKENS = [408065, 779521, 256265]          # INFY, SBIN (NSE), NIFTY 50 (index)

@@ -9,9 +9,9 @@ import orjson
 import pytest
 
 from common.errors import BrokerFatal, BrokerRetryable, ConfigError
-from feed.localserver.upstox_feed import UpstoxFeedServer
 from feed.sources.upstox.auth import authorize_feed, check_host
 from feed.sources.upstox.protocol import AUTHORIZE_PATH, error_codes, parse_authorize_response
+from localvenue.feeds.upstox_feed import UpstoxFeedServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "upstox-access-token-7c1e"

@@ -16,11 +16,11 @@ import pytest
 from common.errors import ConfigError
 from config.schema import UpstoxBrokerConfig, UpstoxFeedConfig
 from config.secrets import Secrets
-from feed.localserver.upstox_feed import PORTFOLIO_PATH, UpstoxFeedServer
 from feed.sources import make_order_source
 from feed.sources.upstox.orderstream import (MALFORMED, ORDER, OTHER, UpstoxOrderStream,
                                              UpstoxOrderStreamOptions, classify, order_update_message)
 from feed.sources.upstox.source import LOCAL_ACCESS_TOKEN
+from localvenue.feeds.upstox_feed import PORTFOLIO_PATH, UpstoxFeedServer
 from tests.support import eventually
 
 TOKEN = "upstox-local-access-token"

@@ -16,10 +16,10 @@ from common.dtypes import FLAG_SNAPSHOT, INSTRUMENT_DTYPE, TICK_DTYPE
 from common.errors import BrokerFatal, ConfigError
 from config.schema import UpstoxBrokerConfig, UpstoxFeedConfig
 from config.secrets import Secrets
-from feed.localserver.upstox_feed import UpstoxFeedServer
 from feed.sources import make_source
 from feed.sources.upstox.encode import UpstoxQuote, feed_response
 from feed.sources.upstox.source import LOCAL_ACCESS_TOKEN, UpstoxFeedOptions, UpstoxSource
+from localvenue.feeds.upstox_feed import UpstoxFeedServer
 from tests.support import eventually
 
 KEYS = ["NSE_EQ|INE002A01018", "NSE_EQ|INE009A01021", "NSE_INDEX|Nifty 50"]   # RELIANCE, INFY, NIFTY 50

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from orders.brokers.upstox.localexchange import ORDER_ID_BASE
+from localvenue.upstox.exchange import ORDER_ID_BASE
 from tests.integration.example_run import read_jsonl, run_local_example
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,5 @@
-"""The local Kite server speaks Kite's wire format: envelopes, auth, rows shaped like the real ones."""
+"""The local Kite server (localvenue/kite/server.py) speaks Kite's wire format: envelopes, auth, rows
+shaped like the real ones."""
 
 import json
 import pathlib
@@ -11,7 +12,7 @@ from kiteconnect import exceptions as kex
 from orders.brokers.base import OrderRequest
 from tests.orders.kite_support import kite, make_kite  # noqa: F401 - fixtures
 
-FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "kite"
+FIXTURES = pathlib.Path(__file__).parents[1] / "orders" / "fixtures" / "kite"   # real Kite samples
 
 
 def real_keys(name: str, pick=lambda data: data[0]) -> set:

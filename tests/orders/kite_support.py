@@ -13,10 +13,10 @@ import numpy as np
 from common.dtypes import INSTRUMENT_DTYPE
 from common.instruments import InstrumentTable
 from config.schema import KiteBrokerConfig
+from localvenue.kite.server import KiteLocalServer
 from orders.brokers.kite.broker import KiteBroker
 from orders.brokers.kite.config import KiteSettings
 from orders.brokers.kite.credentials import LOCAL_ACCESS_TOKEN, LOCAL_API_KEY, KiteCredentials
-from orders.brokers.kite.localserver import KiteLocalServer
 from tests.orders.broker_support import ROWS, FakeClock, LocalAccount, account_fixtures
 from tests.support import unique_segment
 

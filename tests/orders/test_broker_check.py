@@ -4,8 +4,8 @@ morning routine (login, then check) is one command."""
 
 import io
 
+from localvenue.kite.server import LOCAL_API_SECRET as KITE_SECRET
 from orders.brokers.kite import check as kite_check
-from orders.brokers.kite.localserver import LOCAL_API_SECRET as KITE_SECRET
 from orders.brokers.upstox import check as upstox_check
 from tests.orders.kite_support import kite, make_kite  # noqa: F401 - fixtures
 from tests.orders.upstox_support import make_upstox, upstox  # noqa: F401 - fixtures

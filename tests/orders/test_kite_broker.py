@@ -5,9 +5,9 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
 from common.errors import BrokerRejected
+from localvenue.kite.server import KiteLocalServer
 from orders import statemachine as sm
 from orders.brokers.base import BrokerOrder, BrokerTrade, OrderRequest
-from orders.brokers.kite.localserver import KiteLocalServer
 from tests.orders.kite_support import kite, make_kite  # noqa: F401 - fixtures
 
 

@@ -9,7 +9,7 @@ import requests
 from kiteconnect import KiteConnect
 
 from config.secrets import read_dotenv
-from orders.brokers.kite.localserver import LOCAL_API_SECRET
+from localvenue.kite.server import LOCAL_API_SECRET
 from orders.brokers.kite.login import main, request_token_of
 from tests.orders.kite_support import kite, make_kite  # noqa: F401 - fixtures
 

@@ -11,10 +11,10 @@ import numpy as np
 
 from common.dtypes import INSTRUMENT_DTYPE
 from config.schema import UpstoxBrokerConfig
+from localvenue.upstox.server import UpstoxLocalServer
 from orders.brokers.upstox.broker import UpstoxBroker
 from orders.brokers.upstox.config import UpstoxSettings
 from orders.brokers.upstox.credentials import LOCAL_ACCESS_TOKEN, LOCAL_API_KEY, UpstoxCredentials
-from orders.brokers.upstox.localserver import UpstoxLocalServer
 from tests.orders import broker_support
 from tests.orders.broker_support import LocalAccount, account_fixtures
 

@@ -1,6 +1,6 @@
 """Encode market state as real KiteTicker frames: the inverse of decode.py.
 
-Used by the local ticker server (feed/localserver/kite_ticker.py) and by tests. Not on a hot path:
+Used by the local ticker server (localvenue/feeds/kite_ticker.py) and by tests. Not on a hot path:
 plain struct packing. Packet layouts are in decode.py's docstring; prices are rounded to the
 segment's integer unit, so a price survives encode -> decode exactly when it is a multiple of that
 unit (every real tick price is).

@@ -8,7 +8,7 @@
 4. Stores KITE_ACCESS_TOKEN in `.env` (config.secrets.write_dotenv: atomic, mode 0600).
 
 No token or secret is ever printed or put in an error message. `--root` points the exchange at a
-local Kite server (orders/brokers/kite/localserver.py) for tests. Exit codes: 0 stored, 1 the
+local Kite server (localvenue/kite/server.py) for tests. Exit codes: 0 stored, 1 the
 exchange failed, 2 missing credentials or no request token.
 """
 

@@ -97,9 +97,9 @@ def test_downloaded_history_when_converted_then_the_replay_feed_reads_every_tick
                                           "strategies": [{"name": "mac", "kind": "ma_crossover",
                                                           "params": {"fast": 5, "slow": 20}}]})
     config = load_config(config_path).config
-    from supervisor import build_plan_rows
+    from common.instruments import instrument_rows
 
-    table = local_instruments(build_plan_rows(config))
+    table = local_instruments(instrument_rows(config))
     ticks, stats = _replayed(replay, table)
     table.close()
     assert len(ticks) == 6000 and stats.dropped_malformed == 0 and stats.dropped_unknown == 0

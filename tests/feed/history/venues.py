@@ -1,6 +1,6 @@
 """The local Kite and Upstox venues for history tests, and a way to run `python -m feed.history` in-process.
 
-The venues are the real local servers (orders/brokers/*/localserver.py) with their historical-candle
+The venues are the real local servers (localvenue/*/server.py) with their historical-candle
 routes; the downloads go through the official SDKs pointed at them with `--root`. `run_cli` passes the
 local servers' fixed credentials as the Secrets a user's environment would hold, a fixed "today"
 (so no day of the test's range is "not yet"), and a sleep that records backoff delays instead of
@@ -19,10 +19,10 @@ import pytest
 from common.dtypes import INSTRUMENT_DTYPE
 from config.secrets import Secrets
 from feed.history.__main__ import main
+from localvenue.kite.server import KiteLocalServer
+from localvenue.upstox.server import UpstoxLocalServer
 from orders.brokers.kite.credentials import LOCAL_ACCESS_TOKEN as KITE_TOKEN, LOCAL_API_KEY as KITE_KEY
-from orders.brokers.kite.localserver import KiteLocalServer
 from orders.brokers.upstox.credentials import LOCAL_ACCESS_TOKEN as UPSTOX_TOKEN
-from orders.brokers.upstox.localserver import UpstoxLocalServer
 
 ROWS = np.array([(779521, 3045, 0.05, 1, 0, 100.0, b"SBIN", b"NSE", b"NSE_EQ|INE062A01020"),
                  (408065, 1594, 0.05, 1, 0, 100.0, b"INFY", b"NSE", b"NSE_EQ|INE009A01021")], INSTRUMENT_DTYPE)
