@@ -50,7 +50,11 @@ class LocalVenue:
         self.config = config
         self.run_dir = run_dir
         self.rows = instrument_rows(config)
-        sim = msgspec.structs.replace(config.feed.sim, tick_rate_hz=0.0, max_ticks=None)
+        # The venue sets the pace (TICKS_PER_INTERVAL every INTERVAL_S), so its sim runs unpaced. Each
+        # profile spells that its own way and the schema refuses the other's field: a realistic config
+        # (the default) given tick_rate_hz failed here before the venue started.
+        unpaced = {"tick_rate_hz": 0.0} if config.feed.sim.profile == "stress" else {"speed": 0.0}
+        sim = msgspec.structs.replace(config.feed.sim, max_ticks=None, **unpaced)
         self.sim = SimSource(sim, [i.ref_price for i in config.instruments])
         self.sim.open(_TickSizes(self.rows))
         self.buf = np.zeros(self.TICKS_PER_INTERVAL, dtype=TICK_DTYPE)
