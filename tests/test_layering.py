@@ -150,3 +150,28 @@ def test_reports_use_of_a_stage_is_only_the_positions_book():
     # anything else of a stage (its process, sockets, shared memory) has no business in a report.
     stage_modules = {m for p in _files("reports") for m in _module_imports(p) if m.split(".")[0] in STAGES}
     assert stage_modules <= {"positions.book"}
+
+
+# Issue 13.3: the rehearsal exchange is one package above the stages. The supervisor starts a venue
+# (localvenue.venue.local_venue) and points the stages at it; a stage reaches it only over loopback, as
+# it would the broker. localvenue may import a stage's adapter modules (wire codecs, the paper fill model,
+# the LOCAL_* credentials an adapter accepts); never the other way round.
+def _names_localvenue(path: pathlib.Path) -> bool:
+    """An import of localvenue, or a dotted name of it in a string (importlib, a preload list)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    named = any(s == "localvenue" or s.startswith("localvenue.") for s in strings)
+    return named or "localvenue" in _imports(path)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_stage_never_imports_the_local_venue_even_by_name(stage):
+    assert [str(p.relative_to(ROOT)) for p in _files(stage) if _names_localvenue(p)] == []
+
+
+def test_the_stages_hold_no_rehearsal_exchange_files():
+    # The real adapters hold only adapter files: a local server, exchange or feed server belongs in
+    # localvenue/ (named for its concept there), not beside the code it imitates.
+    strays = [str(p.relative_to(ROOT)) for stage in STAGES for p in _files(stage)
+              if p.stem.startswith("local") or "localserver" in p.parts]
+    assert strays == []
