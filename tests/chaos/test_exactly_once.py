@@ -26,7 +26,7 @@ from types import ModuleType
 import pytest
 
 from tests.chaos import nse_case, replay_case
-from tests.chaos.harness import STAGES, Pipeline
+from tests.chaos.harness import STAGES, Pipeline, alive
 from tests.chaos.journals import decisions, first_difference, journals
 from tests.chaos.replay_case import outcome
 from tests.support import eventually
@@ -144,3 +144,33 @@ def test_random_kills_and_a_hang_change_nothing_at_the_broker(tmp_path, calm):
     assert made == calm_made, (f"orders decided differently after kills {kills} (seed {seed}): "
                                f"only with kills {list((made - calm_made).elements())[:5]}, "
                                f"only undisturbed {list((calm_made - made).elements())[:5]}")
+
+
+def test_a_killed_supervisor_restarted_on_its_run_dir_ends_as_if_undisturbed(tmp_path, calm):
+    """SIGKILL the supervisor itself mid-session (every stage goes with it), start it again on the same
+    run dir: the replay resumes where its journals say and ends with the undisturbed outcome."""
+    case, path, undisturbed, _, undisturbed_decisions = calm
+    if case.replay is not nse_case:
+        pytest.skip("one case is enough here: the two-strategy, three-day one")
+    seed = int(os.environ.get("OTRADE_CHAOS_SEED", time.time_ns() % 1_000_000))
+    rng = random.Random(seed)
+    p = Pipeline(tmp_path, case.replay.overrides(path, case.chaos_speed))
+    with p:
+        p.wait_running()
+        eventually(lambda: p.proc.poll() is not None or p.stage("orders").get("counters", {}).get("orders", 0) > 0,
+                   timeout=120, message="orders placed something")
+        time.sleep(rng.uniform(0.0, 1.5))
+        assert p.proc.poll() is None, "the replay ended before the supervisor could be killed"
+        children = p.descendants()
+        p.proc.send_signal(signal.SIGKILL)
+        p.proc.wait(timeout=30)
+    eventually(lambda: not alive(children), timeout=30, message="the killed supervisor's stages are gone")
+    with p:                                   # the same config and run dir: the next start resumes
+        code = p.wait_exit(timeout=300)
+    assert code == 0, p.output()[-4000:]
+    assert p.leftovers() == {"segments": [], "sockets": []}
+    resumed = outcome(p.run_dir)
+    print(f"supervisor killed (seed {seed})")
+    for key in ("broker_orders", "fills", "positions", "realised_pnl_inr"):
+        assert resumed[key] == undisturbed[key], f"{key} differs after the supervisor was killed (seed {seed})"
+    assert Counter(decisions(p.run_dir)) == Counter(undisturbed_decisions), f"decisions differ (seed {seed})"
