@@ -160,23 +160,35 @@ def open_day(cfg, secrets, run_dir: str):
     """The broker account's trading day this run resumes or starts (issue 11.1), linked from the run dir;
     None for a replay or a run-private venue (their state stays in the run dir), or on a conflict
     (said on stderr)."""
-    from common.supervision.accountday import (RunDirConflict, home_root, keeps_account_day, link_run_dir,
-                                               open_account_day)
+    from common.supervision.accountday import (RunDirConflict, check_run_dir, home_root, keeps_account_day,
+                                               link_run_dir, open_account_day, run_dir_high_water)
     from common.supervision.instancelock import account_key
+    from common.supervision.registry import RegistryError
 
     key = account_key(cfg, secrets)
     if not keeps_account_day(cfg, key):
         return None
-    day = open_account_day(home_root(cfg), key)
+    paper, root = cfg.broker.name == "paper", home_root(cfg)
     try:
-        link_run_dir(run_dir, day, paper=cfg.broker.name == "paper")
+        check_run_dir(run_dir, key, paper=paper)       # before the day is created or an earlier one settled
+        day = open_account_day(root, key)
+        day.first_tick_seq = max(day.first_tick_seq, run_dir_high_water(run_dir) + 1)
+        link_run_dir(run_dir, day, paper=paper)
     except RunDirConflict as e:
         print(f"supervisor: {e}", file=sys.stderr)
+        return None
+    except (RegistryError, OSError) as e:   # a planted symlink, another user's dir, a full disk: no traceback
+        print(f"supervisor: cannot open account {key}'s home in {root}: {e} (the account home is "
+              f"run.account_home, else $OTRADE_ACCOUNT_HOME)", file=sys.stderr)
         return None
     if day.settled:
         left = {k: day.settled[k] for k in ("open_positions", "working_orders") if day.settled[k]}
         print(f"supervisor: settled the account's previous day {day.settled['day']}: "
               f"{left or 'nothing was left open'} ({day.settled['note']})", file=sys.stderr)
+        if day.settled["unreadable_lines"]:    # what the settlement says is left may be short of the truth
+            print(f"supervisor: WARNING: {day.settled['unreadable_lines']} line(s) of day {day.settled['day']}'s "
+                  f"orders.jsonl are damaged: its settlement may miss what they held; check the broker's "
+                  f"book for that day", file=sys.stderr)
     verb = "resuming" if day.resumed else "starting"
     print(f"supervisor: {verb} account {day.key} day {day.day} in {day.dir} (ticks from {day.first_tick_seq})",
           file=sys.stderr)

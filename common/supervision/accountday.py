@@ -93,14 +93,18 @@ def open_account_day(root: str, key: str, now_ns: int | None = None) -> AccountD
     ensure_private_dir(account)
     days = sorted(d for d in os.listdir(account) if _DAY.fullmatch(d) and d <= today)
     day_dir = os.path.join(account, today)
-    resumed = os.path.exists(os.path.join(day_dir, rundir.ORDERS_JOURNAL))
+    journal = os.path.join(day_dir, rundir.ORDERS_JOURNAL)
+    resumed = os.path.exists(journal) and os.path.getsize(journal) > 0
     ensure_private_dir(day_dir)
     earlier = [d for d in days if d < today]
     settled = settle(os.path.join(account, earlier[-1])) if earlier else None
     # Sequences continue across days too: the brokers' books reset daily, but a tag (client order id,
-    # derived from the intent id and so from the tick seq) never repeats for one account.
-    latest = day_dir if resumed else (os.path.join(account, earlier[-1]) if earlier else None)
-    high = journal_state(os.path.join(latest, rundir.ORDERS_JOURNAL)).high_water if latest else 0
+    # derived from the intent id and so from the tick seq) never repeats for one account. The latest
+    # earlier day counts even when today's journal exists: a start that died before journaling a
+    # record leaves today's empty, and the next start must not number from 1 again.
+    latest = [os.path.join(account, earlier[-1])] if earlier else []
+    high = max((journal_state(os.path.join(d, rundir.ORDERS_JOURNAL)).high_water for d in latest + [day_dir]),
+               default=0)
     return AccountDay(key=key, day=today, dir=day_dir, first_tick_seq=high + 1, resumed=resumed, settled=settled)
 
 
@@ -150,16 +154,18 @@ def journal_state(path: str) -> JournalState:
 def _fold(state: JournalState, line: bytes) -> None:
     if not line.strip():
         return
-    if problem(line):                # damaged or unsealed: counted, never fatal to a start
-        state.unreadable_lines += 1
-        return
+    damaged = bool(problem(line))    # damaged or unsealed: counted, never fatal to a start
     try:
         rec = _decode(line)          # the seal's "crc" field is skipped like every other unknown one
     except msgspec.DecodeError:
+        rec = None
+    if rec is not None:
+        # Even a damaged record's sequence counts for the high-water mark: numbering above it is never
+        # wrong, numbering below it could repeat a tag the broker already holds.
+        state.high_water = max(state.high_water, rec.tick_seq, rec.upto_seq - 1, _intent_seq(rec.intent_id))
+    if damaged or rec is None:
         state.unreadable_lines += 1
         return
-    seq = max(rec.tick_seq, rec.upto_seq - 1, _intent_seq(rec.intent_id))
-    state.high_water = max(state.high_water, seq)
     if rec.type == "OrderSubmitting":
         state.working[rec.client_order_id] = f"{rec.symbol} {rec.role} {'BUY' if rec.side > 0 else 'SELL'} {rec.qty}"
     elif rec.type == "OrderFilled":
@@ -202,17 +208,33 @@ def link_run_dir(run_dir: str, day: AccountDay, *, paper: bool) -> None:
     A run dir that holds a journal of its own (a replay's, or one from before account homes) is not
     silently shadowed: RunDirConflict names it.
     """
+    check_run_dir(run_dir, day.key, paper=paper)
     for name in DAY_FILES if paper else DAY_FILES[:2]:
         link = os.path.join(run_dir, name)
         if os.path.islink(link):
             os.unlink(link)
-        elif os.path.exists(link):
-            raise RunDirConflict(f"run dir {run_dir} holds its own {name} (a replay's, or one written before "
-                                 f"account homes): use another run dir for trading account {day.key}")
         target = os.path.join(day.dir, name)
         os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600))
         os.symlink(target, link)
     write_atomic(os.path.join(run_dir, ACCOUNT_INFO), orjson.dumps(day.describe(), option=orjson.OPT_INDENT_2))
+
+
+def check_run_dir(run_dir: str, key: str, *, paper: bool) -> None:
+    """RunDirConflict if the run dir holds a day journal of its own. Called before the account's day is
+    opened, so a refused start creates no day and settles no earlier one (a settlement written by a
+    refused start would never be shown: the next start finds the day already settled)."""
+    for name in DAY_FILES if paper else DAY_FILES[:2]:
+        link = os.path.join(run_dir, name)
+        if os.path.lexists(link) and not os.path.islink(link):
+            raise RunDirConflict(f"run dir {run_dir} holds its own {name} (a replay's, or one written before "
+                                 f"account homes): use another run dir for trading account {key}")
+
+
+def run_dir_high_water(run_dir: str) -> int:
+    """The highest tick sequence the run dir's own signals journal names. A start on an old run dir
+    must number its ticks above it too: the intents signals journaled there that orders had not yet
+    journaled in the day (orders died with them buffered) carry ids the new run's ticks would repeat."""
+    return journal_state(os.path.join(run_dir, rundir.SIGNALS_JOURNAL)).high_water
 
 
 class RunDirConflict(Exception):

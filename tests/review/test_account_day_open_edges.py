@@ -1,0 +1,136 @@
+"""Review of the account home (issue 11.1): how a start opens the account's trading day, at its edges.
+
+Each test drives `supervisor.open_day` (what `python supervisor.py` calls after taking the locks) or
+`open_account_day` on a private account home, with journals written in the engine's sealed format.
+One test runs the real supervisor, for a refusal that must not be a traceback.
+"""
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+import supervisor
+from common.clock import ist_date
+from common.journalline import seal
+from common.supervision.accountday import SETTLEMENT, link_run_dir, open_account_day
+from config.loader import load_config
+from tests.chaos.harness import BASE, ROOT, merge
+
+KEY = "paper-default"
+
+
+def _today() -> str:
+    return ist_date(time.time_ns()).isoformat()
+
+
+def _yesterday() -> str:
+    return (ist_date(time.time_ns()) - dt.timedelta(days=1)).isoformat()
+
+
+def _write(path: str, records: list[dict]) -> None:
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with open(path, "ab") as f:
+        for r in records:
+            f.write(seal(json.dumps(r, separators=(",", ":")).encode()))
+
+
+def _config(tmp_path, home: str):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(merge(BASE, {"run": {"account_home": home}})))
+    return load_config(str(path)).config
+
+
+def _marks(upto: int) -> list[dict]:
+    return [{"type": "TicksProcessed", "seq": 1, "upto_seq": upto}]
+
+
+def test_open_when_a_start_died_before_journaling_today_then_ticks_still_number_above_yesterday(tmp_path):
+    """A start that dies before its first record leaves today's journal empty (link_run_dir creates it).
+    Before: the next start saw today's journal, took ITS high-water mark (0) and numbered ticks from 1
+    again, so intent ids and broker tags repeated yesterday's."""
+    home = str(tmp_path / "home")
+    _write(os.path.join(home, KEY, _yesterday(), "orders.jsonl"), _marks(501))
+    first = open_account_day(home, KEY)
+    assert first.first_tick_seq == 501 and not first.resumed
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    link_run_dir(str(run_dir), first, paper=True)      # the journal exists, empty; then the start died
+    again = open_account_day(home, KEY)
+    assert again.first_tick_seq == 501
+    assert not again.resumed, "an empty journal is no day to resume"
+
+
+def test_open_day_when_the_old_run_dir_journaled_intents_above_the_day_then_ticks_number_above_both(tmp_path, capsys):
+    """Orders journals an intent only when it takes it; signals.jsonl (in the run dir) can hold intents
+    above the day journal's marks when the run died. A start on that run dir reads them back, so its
+    own ticks must number above them, or its intent ids repeat theirs."""
+    home = str(tmp_path / "home")
+    cfg = _config(tmp_path, home)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    first = supervisor.open_day(cfg, {}, str(run_dir))
+    _write(os.path.join(first.dir, "orders.jsonl"), _marks(1001))
+    _write(str(run_dir / "signals.jsonl"),
+           [{"type": "SignalRaised", "seq": 1, "intent_id": "mac:2:1400", "tick_seq": 1400}])
+    again = supervisor.open_day(cfg, {}, str(run_dir))
+    assert again.first_tick_seq == 1401
+    with open(run_dir / "account.json") as f:
+        assert json.load(f)["first_tick_seq"] == 1401
+
+
+def test_open_day_when_the_run_dir_holds_a_replay_journal_then_refused_and_yesterday_not_settled(tmp_path, capsys):
+    """Before: the day was created and yesterday settled (settlement.json written) before the conflict
+    was found; the refused start never said so and the next start found the day already settled."""
+    home = str(tmp_path / "home")
+    cfg = _config(tmp_path, home)
+    _write(os.path.join(home, KEY, _yesterday(), "orders.jsonl"),
+           [{"type": "OrderFilled", "seq": 1, "symbol": "SBIN", "side": 1, "qty": 3, "leaves_qty": 0,
+             "client_order_id": "E1"}])
+    run_dir = tmp_path / "replay-run"
+    _write(str(run_dir / "orders.jsonl"), _marks(10))
+    assert supervisor.open_day(cfg, {}, str(run_dir)) is None
+    assert "holds its own orders.jsonl" in capsys.readouterr().err
+    assert not os.path.exists(os.path.join(home, KEY, _yesterday(), SETTLEMENT))
+    assert not os.path.exists(os.path.join(home, KEY, _today()))
+    assert not os.path.lexists(run_dir / "account.json")
+
+
+def test_open_day_when_the_previous_day_has_damaged_lines_then_the_settlement_warns_and_keeps_their_ticks(tmp_path, capsys):
+    home = str(tmp_path / "home")
+    cfg = _config(tmp_path, home)
+    journal = os.path.join(home, KEY, _yesterday(), "orders.jsonl")
+    _write(journal, _marks(700))
+    with open(journal, "ab") as f:   # a record whose checksum no longer matches (a flipped digit)
+        f.write(seal(b'{"type":"TicksProcessed","seq":2,"upto_seq":900}').replace(b'"upto_seq":900', b'"upto_seq":901'))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    day = supervisor.open_day(cfg, {}, str(run_dir))
+    err = capsys.readouterr().err
+    assert "settled the account's previous day" in err
+    assert "1 line(s)" in err and "damaged" in err, err
+    assert day.first_tick_seq == 901          # above the damaged record too: never below a used tag
+
+
+@pytest.mark.slow
+def test_supervisor_when_the_account_day_is_a_planted_symlink_then_exit_2_naming_it_without_a_traceback(tmp_path):
+    home = tmp_path / "home"
+    (home / KEY).mkdir(parents=True, mode=0o700)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, home / KEY / _today())
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(merge(BASE, {"run": {"account_home": str(home)}})))
+    proc = subprocess.run([sys.executable, f"{ROOT}/supervisor.py", "--config", str(cfg), "--run-dir",
+                           str(tmp_path / "run"), "--http-port", "0", "--no-dashboard", "--duration", "2"],
+                          cwd=str(tmp_path), capture_output=True, timeout=120,
+                          env={**os.environ, "OTRADE_REGISTRY_DIR": str(tmp_path / "registry")})
+    out = (proc.stdout + proc.stderr).decode(errors="replace")
+    assert proc.returncode == 2, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
+    assert "symlink" in out and str(home) in out
+    assert os.listdir(elsewhere) == []
