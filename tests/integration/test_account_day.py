@@ -15,7 +15,7 @@ import pytest
 
 from common.clock import ist_date
 from orders import statemachine as sm
-from tests.chaos.harness import Pipeline, alive, hosted_venue
+from tests.chaos.harness import ROOT, Pipeline, alive, hosted_venue
 from tests.support import eventually
 
 pytestmark = pytest.mark.slow
@@ -110,15 +110,16 @@ def _now() -> int:
     return time.time_ns()
 
 
-KITE = {
-    "feed": {"source": "kite", "kite": {"mode": "full", "watchdog_s": 5}, "sim": {"seed": 7}},
-    "broker": {"name": "kite", "kite": {"local_server": True}},
-    # Tight legs, so that brackets close while the runs watch; no limit binds.
-    "strategies": [{"name": "mac", "kind": "ma_crossover",
-                    "params": {"fast": 10, "slow": 30, "stop_loss_pct": 0.2, "target_pct": 0.2}}],
-    "risk": {"enforce_session": False, "max_open_orders": 1000, "rate_per_sec": 50, "rate_per_min": 1000,
-             "rate_per_day": 5000, "daily_loss_limit_inr": 1e9},
-}
+def _venue_config(name: str) -> dict:
+    """The local venue's example config, with tight legs (brackets close while the runs watch) and no
+    limit that binds."""
+    with open(os.path.join(ROOT, "config", "examples", f"{name}-local.json")) as f:
+        cfg = json.load(f)
+    cfg["strategies"] = [{"name": "mac", "kind": "ma_crossover",
+                          "params": {"fast": 10, "slow": 30, "stop_loss_pct": 0.2, "target_pct": 0.2}}]
+    cfg["risk"] = {"enforce_session": False, "max_open_orders": 1000, "rate_per_sec": 50, "rate_per_min": 1000,
+                   "rate_per_day": 5000, "daily_loss_limit_inr": 1e9}
+    return cfg
 
 
 def _both_filled(day_dir: str, status: dict) -> set:
@@ -137,8 +138,10 @@ def _legs_at(venue) -> dict:
         return {o.client_order_id: o.status for o in exchange.paper.orders() if o.client_order_id[:1] in "ST"}
 
 
-def test_supervisor_when_sigkilled_with_legs_working_then_a_fresh_start_adopts_and_closes_every_bracket_once(tmp_path):
-    with hosted_venue(tmp_path / "venue", KITE) as (venue, pointed):
+@pytest.mark.parametrize("name", ["kite", "upstox"])
+def test_supervisor_when_sigkilled_with_legs_working_then_a_fresh_start_adopts_and_closes_every_bracket_once(
+        tmp_path, name):
+    with hosted_venue(tmp_path / "venue", _venue_config(name)) as (venue, pointed):
         first = Pipeline(tmp_path, pointed)
         with first:
             first.wait_running()
@@ -160,7 +163,7 @@ def test_supervisor_when_sigkilled_with_legs_working_then_a_fresh_start_adopts_a
         with second:
             code = second.wait_exit(timeout=180)
         assert code == 0, second.output()[-4000:]
-        assert "resuming account kite-local-" in second.output()
+        assert f"resuming account {name}-local-" in second.output()
         status = _legs_at(venue)
         both = _both_filled(_day_dir(second), status)
         with venue.rest.exchange.lock:
