@@ -1,0 +1,50 @@
+"""Review of the account home (issue 11.1): what a run that resumed the account's day reports about itself.
+
+Two short runs of the real `python supervisor.py` on one paper account, the same IST day, each with a
+fresh run dir. The run dir's orders.jsonl is now a link to the day's journal, so every reader of the
+run dir that counts from it counts the whole day.
+"""
+
+import collections
+import json
+import os
+
+import pytest
+
+from tests.chaos.harness import Pipeline
+
+pytestmark = pytest.mark.slow
+
+
+def _records(path: str) -> list[dict]:
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _run(tmp_path) -> Pipeline:
+    with Pipeline(tmp_path, {}, args=["--duration", "4"]) as p:
+        code = p.wait_exit(timeout=120)
+    assert code in (0, 3), p.output()[-3000:]
+    return p
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "common/supervision/summary.py counts orders/fills/denials/intents from the run dir's orders.jsonl, "
+    "which is now the account day's journal: a resumed run's summary.json reports the day's totals "
+    "(e.g. orders 32, fills 11 for a run that placed and filled none) next to its own signals intents and "
+    "ticks, and counted_from says only 'orders.jsonl'. Not fixed here: summary.py is not the reviewer's."))
+def test_summary_when_a_run_resumes_the_account_day_then_its_order_counts_are_its_own_or_labelled_as_the_days(tmp_path):
+    first = _run(tmp_path)
+    with open(os.path.join(first.run_dir, "account.json")) as f:
+        day_dir = json.load(f)["dir"]
+    before = len(_records(os.path.join(day_dir, "orders.jsonl")))
+    second = _run(tmp_path)
+    added = collections.Counter(r["type"] for r in _records(os.path.join(day_dir, "orders.jsonl"))[before:])
+    with open(os.path.join(second.run_dir, "summary.json")) as f:
+        summary = json.load(f)
+    orders = summary["stages"]["orders"]
+    labelled_as_day = all("day" in str(orders["counted_from"][k]) for k in ("orders", "fills", "denials"))
+    own = (orders["counters"]["orders"] == added["OrderSubmitting"]
+           and orders["counters"]["fills"] == added["OrderFilled"]
+           and orders["counters"]["denials"] == added["OrderDenied"])
+    assert own or labelled_as_day, (orders["counters"], orders["counted_from"], dict(added))
