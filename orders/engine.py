@@ -17,14 +17,16 @@ Python, in this fixed order:
 Time is the market clock (the largest ts_event_ns seen), never wall-clock, so a tick's outcome does
 not depend on how the stream was cut into batches or how fast it ran.
 
-Durability is event sourcing. Every state change is an event passed to `emit` (the stage journals it;
-`flush` makes everything emitted durable and is called before every broker call) and only then applied
-by `_apply`, the same function `restore` runs
+Durability is event sourcing. Every state change is an event passed to the sink's `emit` (the stage
+journals it; `flush` makes everything emitted durable and is called before every broker call:
+orders/sink.py) and only then applied by `_apply`, the same function `restore` runs
 over the journal. Besides order events the journal carries three record types the engine needs for
 itself (`JOURNAL_ONLY`): a `TicksProcessed(upto_seq=T+1)` marker before the first event of tick T,
 the approved intent (`SignalRaised`, the bracket's spec) and `FlattenAll` (flatten mode on).
 Placement order: emit(OrderSubmitting) BEFORE broker.place, so a crash in between leaves the order
-in doubt. The broker calls themselves and their failure handling are in orders/actions.py.
+in doubt. The broker calls and their failure handling are the gateway's (orders/gateway.py); the
+lookups of what the journal does not know (orders in doubt, fills and cancels missed in a crash) are
+recovery's (orders/recovery.py). The engine holds both and decides when each is called.
 
 Restart: `restore(events, market)` then `resolve_in_doubt()`, then `advance` from the stage's
 committed tick cursor (no later than the start of the batch the crash interrupted; `market` is the
@@ -40,40 +42,40 @@ import msgspec
 import numpy as np
 
 from common.clock import NS_PER_S, SECONDS_PER_DAY, ist_midnight_ns
-from common.errors import BrokerError, BrokerFatal
+from common.errors import BrokerFatal
 from common.messages import (TRADING_STATES, BracketsClosed, FlattenAll, OrderAccepted, OrderCanceled, OrderDenied,
                              OrderFilled, OrderInDoubt, OrderModified, OrderRejected,
                              OrderSubmitting, SignalRaised, TicksProcessed, TradingStateChanged)
 from orders import statemachine as sm
-from orders.actions import BrokerActions
 from orders.book import OrderBook
 from orders.brackets import BracketDesk, Cancel, coid_of, plan_sweep
 from orders.brokers.base import BrokerTrade
 from orders.exposure import NEVER_NS, Exposure, apply_ticks, scan_events
 from orders.fees import FeeSchedule
+from orders.gateway import BrokerGateway, EngineJournal
 from orders.limits import PHASE_NO_ENTRY, PHASE_SQUARE_OFF, RiskLimits
+from orders.recovery import Recovery, order_of
 from orders.risk import RiskGate, describe
+from orders.sink import EventSink
 from orders.throttle import Throttle
 
 JOURNAL_ONLY = (TicksProcessed, SignalRaised, FlattenAll, BracketsClosed)
 _BOOK_ONLY = (OrderAccepted, OrderRejected, OrderCanceled, OrderModified, OrderInDoubt)
-IN_DOUBT_RETRY_NS = 1_000_000_000
 _FIRST_CHUNK, _MAX_CHUNK = 64, 1 << 16
 DAY_NS = SECONDS_PER_DAY * NS_PER_S
 MAX_ROUNDS = 100_000      # plan/act rounds in one settle: a bound, far above any real day's need
 LOSS_LIMIT_REASON = "daily loss limit breached"   # a halt with this reason ends with its IST day
 
 
-class OrderEngine(BrokerActions):
+class OrderEngine:
     """Parameters
     ----------
     instruments : INSTRUMENT_DTYPE rows, indexed by the ticks' `instrument`.
     limits : orders.limits.RiskLimits (from config.risk).
     fees : orders.fees.FeeSchedule (config's `fees` section): charges each fill by its instrument.
     broker : an orders.brokers.base.Broker.
-    emit : called with every event, in order; the events must become durable in that order.
-    flush : called right before every broker call (place, modify, cancel): everything emitted so far
-        must be durable when it returns. When not given, `emit` itself must make each event durable.
+    emit, flush : the engine's EventSink (orders/sink.py): `emit` takes every event in order, `flush`
+        makes them durable before every broker call (when not given, `emit` itself must).
     stop_order_type, stop_limit_ticks : stop legs as SL-M (default), or SL with the limit that
         many ticks beyond the trigger.
 
@@ -86,8 +88,7 @@ class OrderEngine(BrokerActions):
     def __init__(self, instruments, limits, fees, broker, emit, *, stop_order_type: str = "SL-M",
                  stop_limit_ticks: int = 2, flush=None, probe_interval_s: float = 10.0,
                  wall_ns=time.monotonic_ns):
-        self.limits, self._fees, self._broker, self._sink = limits, fees, broker, emit
-        self._flush = flush or _nothing
+        self.limits, self._fees, self.sink = limits, fees, EventSink(emit, flush)
         self._symbols = [s.decode() for s in instruments["symbol"]]
         self._exchanges = [e.decode() for e in instruments["exchange"]]
         self.risk = RiskGate(limits, instruments)
@@ -114,17 +115,16 @@ class OrderEngine(BrokerActions):
         self._catchup_seq = 0             # after restore: settle again at this tick, not before
         self._wake = 0
         self._sweep_wake = 0
-        self._deferred: set[str] = set()  # exchanges whose placements the throttle deferred
-        # Set when the broker refused our session (a dead token): nothing is sent, looked up or
-        # polled but one probe every probe interval, until a call goes through again (a new token,
-        # a new process). Not journaled: it is a fact about this process's session.
-        self.broker_down = ""
-        self._wall_ns, self._probe_interval_ns = wall_ns, int(probe_interval_s * 1e9)
-        self._next_probe_ns = 0
-        self._retry_at: dict[str, int] = {}   # client order id -> market ns: modify/cancel backoff
         self.stats = {"held_actions": 0, "backed_off_actions": 0, "duplicate_intents": 0, "redelivered_intents": 0, "broker_errors": 0,
                       "unknown_fills": 0, "deferred_placements": 0, "illegal_transitions": 0,
                       "duplicate_fills": 0, "stops_through_market": 0, "probes": 0}
+        journal = EngineJournal(mark=self._mark, emit=self._emit, flush=self.sink.flush)
+        self.gateway = BrokerGateway(
+            broker, self.book, self.throttle, journal, self._now, venues=self._exchanges,
+            symbols=self._symbols, stats=self.stats, touch=self._touch, halt=self.halt,
+            replan_all=self.desk.touch_all, wall_ns=wall_ns, probe_interval_ns=int(probe_interval_s * 1e9))
+        self.recovery = Recovery(self.gateway, self.book, journal, self._now,
+                                 on_report=self._on_broker_order, stats=self.stats)
 
     @classmethod
     def from_config(cls, config, instruments, broker, emit, *, flush=None) -> "OrderEngine":
@@ -134,6 +134,15 @@ class OrderEngine(BrokerActions):
         return cls(instruments, RiskLimits.from_config(config.risk),
                    FeeSchedule.from_config(config, instruments), broker, emit, flush=flush,
                    probe_interval_s=config.broker.probe_interval_s)
+
+    @property
+    def broker_down(self) -> str:
+        """Why the broker refused our session ("" while it works): the gateway's, see there."""
+        return self.gateway.broker_down
+
+    @broker_down.setter
+    def broker_down(self, reason: str) -> None:
+        self.gateway.broker_down = reason
 
     # ---------------------------------------------------------------- public API
 
@@ -147,7 +156,7 @@ class OrderEngine(BrokerActions):
         while i < n:
             hi = min(n, i + chunk)
             j = self._scan(ticks, i, hi)
-            m = min(j, self._broker.on_ticks(ticks, i, min(j + 1, hi)))
+            m = min(j, self.gateway.broker.on_ticks(ticks, i, min(j + 1, hi)))
             ex = self.exposure
             apply_ticks(ticks, i, min(m + 1, hi), ex.last_price, ex.last_ts, ex.last_seq, ex.clock)
             if m >= hi:
@@ -198,7 +207,8 @@ class OrderEngine(BrokerActions):
 
     def halt(self, reason: str) -> None:
         """HALTED, journaled, without acting on it now: for a stage that cannot reach its broker to
-        finish recovery (restore has run, resolve_in_doubt has not)."""
+        finish recovery (restore has run, resolve_in_doubt has not), and the gateway's reaction to a
+        refused session (a halt for a new reason while a loss-limit halt holds is journaled too)."""
         if self.trading_state != "HALTED" or self._outlives_the_day("HALTED", reason):
             self._set_state("HALTED", reason)
 
@@ -274,11 +284,16 @@ class OrderEngine(BrokerActions):
         """
         self.broker_down = ""
         for order in self.book.unresolved():
-            self._resolve(order, resend_journaled=order.status == sm.IN_DOUBT)
+            self.recovery.resolve(order, self._seq, resend_journaled=order.status == sm.IN_DOUBT)
             if self.broker_down:
                 raise BrokerFatal(self.broker_down)
-        self._recover_fills()
-        self._recover_statuses()
+        for t in self.recovery.missing_fills():   # a crash between the fill and its event
+            if t.tick_seq > self._marked_seq:
+                self._seq = t.tick_seq
+                self._mark(t.ts_event_ns)
+            self._on_trade(t)
+        for found in self.recovery.final_statuses():
+            self._on_broker_order(found)
         self._catchup_seq = self._marked_seq
         self._update_wake()
 
@@ -311,18 +326,14 @@ class OrderEngine(BrokerActions):
 
     def _settle(self, seq: int, *, intents: bool) -> None:
         self._seq = seq
-        self._deferred.clear()
+        self.gateway.deferred.clear()
         self._new_day()
-        for ev in self._broker_reports():
+        for ev in self.gateway.reports():
             if isinstance(ev, BrokerTrade):
                 self._on_trade(ev)
             else:
                 self._on_broker_order(ev)
-        for order in self.book.unresolved():
-            if self.broker_down:
-                break                     # no lookup with a refused session: they wait for it
-            if order.status == sm.IN_DOUBT and self._now() >= order.settled_ns + IN_DOUBT_RETRY_NS:
-                self._resolve(order, resend_journaled=True)
+        self.recovery.retry_due(seq)
         self._check_loss()
         for bracket_id in self.desk.gapped_stops(self.book):
             self.desk.touch(bracket_id)
@@ -342,29 +353,6 @@ class OrderEngine(BrokerActions):
         if (self.trading_state == "HALTED" and self.loss_halt_day_ns
                 and ist_midnight_ns(now) > self.loss_halt_day_ns):
             self._set_state("ACTIVE", "new trading day: the daily loss limit starts again")
-
-    def _broker_reports(self) -> list:
-        """The broker's new fills and order updates. A fatal error (the session or token died) halts
-        trading with its reason, as a fatal placement does, instead of crashing the stage; while
-        the session is refused only a probe every probe interval asks (orders/actions.py)."""
-        if not self._broker_reachable():
-            return []
-        try:
-            events = self._broker.poll_events()
-        except BrokerFatal as e:
-            self._broker_fatal(e)
-            return []
-        self._session_back()
-        return events
-
-    def _broker_fatal(self, e: BrokerFatal) -> None:
-        """The broker refused our session: halt with its reason and hold every further action,
-        every lookup and every poll but one probe each probe interval."""
-        self.broker_down = self.broker_down or str(e)
-        self._next_probe_ns = self._wall_ns() + self._probe_interval_ns
-        reason = f"broker fatal error: {e}"
-        if self.trading_state != "HALTED" or self._outlives_the_day("HALTED", reason):
-            self._set_state("HALTED", reason)
 
     def _sweeping(self) -> bool:
         return self.flattening or self.limits.phase(self.exposure.clock_ns) >= PHASE_SQUARE_OFF
@@ -411,7 +399,7 @@ class OrderEngine(BrokerActions):
         changed = False
         for a in actions:
             before = self._emitted
-            self._execute([a])
+            self.gateway.execute([a], self._seq)
             if self._emitted != before:
                 changed = True
                 if first_only:
@@ -421,20 +409,12 @@ class OrderEngine(BrokerActions):
     def _update_wake(self) -> None:
         now = self._now()
         # The next session boundary, and the next IST midnight (the day's P&L starts again).
-        wake = min(self.limits.next_boundary_ns(now), ist_midnight_ns(now) + DAY_NS)
-        for venue in self._deferred:
-            wake = min(wake, self.throttle.next_free_ns(now, venue))
+        # and whatever the gateway (throttle room, action backoff) or recovery (in doubt) waits for.
+        wake = min(self.limits.next_boundary_ns(now), ist_midnight_ns(now) + DAY_NS,
+                   self.gateway.next_due_ns(), self.recovery.next_due_ns())
         if self._sweep_wake:
             wake = min(wake, self._sweep_wake)
         self.desk.set_alerts(self.book, self.exposure.alert_lo, self.exposure.alert_hi)
-        for order in self.book.unresolved():
-            if order.status == sm.IN_DOUBT:
-                wake = min(wake, order.settled_ns + IN_DOUBT_RETRY_NS)
-        if self._retry_at:
-            live = {c: t for c, t in self._retry_at.items() if self.book.orders[c].working}
-            self._retry_at = live                 # a final order needs no more modify or cancel
-            if live:
-                wake = min(wake, min(live.values()))
         self._wake = wake
 
     def _check_loss(self) -> None:
@@ -479,7 +459,7 @@ class OrderEngine(BrokerActions):
         ref = intent.limit_price if intent.order_type == "LIMIT" else \
             float(self.exposure.last_price[intent.instrument])
         self._emit(msgspec.structs.replace(intent, ref_price=ref))
-        self._execute(list(self.desk.brackets[iid].entry_plan))
+        self.gateway.execute(list(self.desk.brackets[iid].entry_plan), self._seq)
 
     def _open_brackets(self, intent) -> int:
         """The intent's strategy's active brackets on its instrument (risk's BRACKET_OPEN)."""
@@ -519,10 +499,10 @@ class OrderEngine(BrokerActions):
             return
         if order.status in (sm.SUBMITTING, sm.IN_DOUBT) and bo.status != sm.REJECTED:
             self._mark()
-            self._on_ack(order, bo.broker_order_id, sm.ACCEPTED, "", "")
+            self.gateway.acknowledge(order, bo.broker_order_id, sm.ACCEPTED, "", "")
         elif bo.status == sm.REJECTED:
             self._mark()
-            self._on_ack(order, bo.broker_order_id, sm.REJECTED, bo.reason, "REJECTED")
+            self.gateway.acknowledge(order, bo.broker_order_id, sm.REJECTED, bo.reason, "REJECTED")
         elif bo.status == sm.CANCELED:
             self._mark()
             self._emit(OrderCanceled(ts_event_ns=self._now(), client_order_id=order.client_order_id,
@@ -530,57 +510,7 @@ class OrderEngine(BrokerActions):
                                      reason=bo.reason or "canceled at the broker"))
 
     def _order_of(self, client_order_id: str, broker_order_id: str):
-        return self.book.orders.get(client_order_id) or self.book.by_broker_id.get(broker_order_id)
-
-    def _resolve(self, order, *, resend_journaled: bool) -> None:
-        """Look an order of unknown outcome up by client id; send it only if never received."""
-        if self.broker_down:
-            return                        # stays in doubt until the session works again
-        try:
-            found = self._broker.find_by_client_id(order.client_order_id)
-        except BrokerError as e:
-            if isinstance(e, BrokerFatal):
-                self._broker_fatal(e)
-            if order.status != sm.IN_DOUBT:
-                self._mark()
-                self._emit(OrderInDoubt(ts_event_ns=self._now(), reason=f"lookup: {e}",
-                                        client_order_id=order.client_order_id))
-            return
-        if found is not None:
-            self._on_broker_order(found)
-            return
-        self._mark()
-        if resend_journaled:      # a new attempt after a failed one is its own "about to send"
-            self._emit(OrderSubmitting(
-                ts_event_ns=self._now(), client_order_id=order.client_order_id,
-                intent_id=order.intent_id, strategy=order.strategy, bracket_id=order.bracket_id,
-                role=order.role, instrument=order.instrument, symbol=order.symbol, side=order.side,
-                qty=order.qty, order_type=order.order_type, price=order.price,
-                trigger_price=order.trigger_price, tick_seq=self._seq))
-        self._send(order)
-
-    def _recover_fills(self) -> None:
-        """Fills the broker made that the journal lacks (a crash between the fill and its event)."""
-        missing = [t for t in self._broker.trades() if t.trade_id not in self.book.fill_ids and
-                   self._order_of(t.client_order_id, t.broker_order_id) is not None]
-        for t in sorted(missing, key=lambda t: t.tick_seq):
-            if t.tick_seq > self._marked_seq:
-                self._seq = t.tick_seq
-                self._mark(t.ts_event_ns)
-            self._on_trade(t)
-
-    def _recover_statuses(self) -> None:
-        for order in self.book.working():
-            try:
-                found = self._broker.find_by_client_id(order.client_order_id)
-            except BrokerFatal as e:
-                self._broker_fatal(e)
-                raise
-            except BrokerError:
-                self.stats["broker_errors"] += 1
-                continue
-            if found is not None and found.status in (sm.CANCELED, sm.REJECTED):
-                self._on_broker_order(found)
+        return order_of(self.book, client_order_id, broker_order_id)
 
     # ---------------------------------------------------------------- events
 
@@ -594,7 +524,7 @@ class OrderEngine(BrokerActions):
                                       intents_sent=self._intents_seen))
 
     def _emit(self, msg) -> None:
-        self._sink(msg)
+        self.sink.emit(msg)
         self._emitted += 1
         self._apply(msg)
 
@@ -637,7 +567,3 @@ class OrderEngine(BrokerActions):
         """An order changed: its bracket (if it has one) is planned again."""
         if order is not None and order.bracket_id:
             self.desk.touch(order.bracket_id)
-
-
-def _nothing() -> None:
-    pass

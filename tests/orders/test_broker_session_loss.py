@@ -77,7 +77,7 @@ class _CancelRefused:
 
 def test_a_cancel_the_broker_cannot_take_is_retried_after_a_backoff_not_on_every_tick(make_desk):
     from common.messages import OrderCanceled, OrderFilled
-    from orders.actions import ACTION_RETRY_NS
+    from orders.gateway import ACTION_RETRY_NS
 
     desk = make_desk(wrap=lambda b: _CancelRefused(b, n=5))
     tape = Tape(step_ms=10)                                  # 100 ticks a second of market time

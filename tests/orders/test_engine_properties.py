@@ -160,7 +160,7 @@ def check_after_tick(desk: Desk, tick, lim: RiskLimits) -> None:
     sweeping = eng._sweeping()
     for b in eng.desk.active.values():
         want = open_qty(b, book)
-        if want == 0 or b.stop_loss == 0 or sweeping or eng._deferred:
+        if want == 0 or b.stop_loss == 0 or sweeping or eng.gateway.deferred:
             continue
         stops = [book.orders[c] for c in b.stops]
         if sum(1 for o in stops if o.status == sm.REJECTED) >= 2:
@@ -168,7 +168,7 @@ def check_after_tick(desk: Desk, tick, lim: RiskLimits) -> None:
         covered = sum(o.leaves for o in stops if o.working and o.status != sm.CANCEL_PENDING)
         assert covered >= want, (b.intent_id, want, covered)
     # While sweeping, every open position has its close working (or waits for its cancels).
-    if sweeping and not eng._deferred:
+    if sweeping and not eng.gateway.deferred:
         for k in eng.exposure.open_instr:
             working = [o for o in book.working() if o.instrument == k]
             assert working, f"position {eng.exposure.pos_qty[k]} on {k} with nothing closing it"

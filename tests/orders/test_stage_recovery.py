@@ -78,7 +78,7 @@ def restarted_desk(make_desk, n_failures, error=None, dead=None):
     desk.run(tape, [intent(1, qty=10)])
     journal = list(desk.events)
     desk.restart(journal)                       # restores and resolves once on a healthy broker
-    desk.broker = desk.engine._broker = TradesFail(desk.paper, n_failures, error, dead)
+    desk.broker = desk.engine.gateway.broker = TradesFail(desk.paper, n_failures, error, dead)
     return desk
 
 

@@ -61,7 +61,7 @@ def test_broker_fatal_during_a_loss_limit_halt_when_the_next_day_starts_then_tra
     tape.add(0, 100.0, at_ns=next_day(10, 0, 30))
     desk.run(tape, [intent(tape.seq, qty=5)], start_seq=tape.seq - 1)
     states = [(m.state, m.reason) for m in of_type(desk.events, TradingStateChanged)]
-    # Resuming after a refused session is the operator's call (orders/actions.py _session_back).
+    # Resuming after a refused session is the operator's call (orders/gateway.py _session_back).
     assert desk.engine.trading_state == "HALTED", states
 
 

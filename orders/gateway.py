@@ -1,0 +1,262 @@
+"""BrokerGateway: what the orders engine does at the broker — place, modify, cancel, poll — and what
+it does when the broker fails.
+
+The engine (orders/engine.py) holds one and calls it; the gateway holds the broker. Everything it
+needs from the engine is named in its constructor: the order book it reads, the throttle, the
+engine's journal (`EngineJournal`: the tick marker, emit-then-apply, flush), the market clock, and
+three reactions (`touch` an order's bracket, `halt` trading, `replan_all` brackets). It changes the
+engine's state only by emitting events through that journal. The rules it keeps:
+
+- placement: `OrderSubmitting` is journaled and flushed BEFORE `broker.place`; a retryable failure
+  leaves the order in doubt (looked up by its client id before anything is re-sent: orders/recovery.py),
+  a rejection is an `OrderRejected` with the broker's reason, a refused session (BrokerFatal) is a
+  FATAL rejection that halts trading and holds every further action (`broker_down`);
+- the throttle defers placements, never drops them: the bracket is planned again when it has room;
+- a modify or cancel the broker could not take is retried after ACTION_RETRY_NS of market time, not
+  on every event tick (at square-off that would be every tick, against the broker's rate limit);
+- while the session is refused, nothing is sent, looked up or polled but one probe every probe
+  interval (wall clock, at least 10 s: Kite may block an API key that keeps calling with a dead token).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
+from common.messages import OrderAccepted, OrderCanceled, OrderInDoubt, OrderModified, OrderRejected, OrderSubmitting
+from orders import statemachine as sm
+from orders.brackets import Cancel, Modify, Place, coid_of
+from orders.brokers.base import OrderRequest
+from orders.exposure import NEVER_NS
+
+ACTION_RETRY_NS = 250_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class EngineJournal:
+    """The engine's journal as the gateway (and recovery) write to it.
+
+    mark:  journal "the events that follow belong to the tick being settled", once per tick
+    emit:  journal one event, then apply it to the engine's state (the only way that state changes)
+    flush: make everything emitted durable; called before every broker call
+    """
+
+    mark: Callable[[], None]
+    emit: Callable[[object], None]
+    flush: Callable[[], None]
+
+
+class BrokerGateway:
+    """The broker calls and their outcomes (see the module docstring).
+
+    Parameters
+    ----------
+    broker : an orders.brokers.base.Broker.
+    book : the engine's orders.book.OrderBook (read here; changed only through `journal.emit`).
+    throttle : the engine's orders.throttle.Throttle (room for a placement, per exchange).
+    journal : EngineJournal.
+    clock : the market clock, ns.
+    venues, symbols : each instrument's exchange and trading symbol, by instrument index.
+    stats : the engine's counters, incremented here by name.
+    touch : an order changed: its bracket is planned again.
+    halt : the session was refused: trading HALTED with this reason (if not already so).
+    replan_all : every bracket is planned again (calls resume after a refused session).
+    wall_ns, probe_interval_ns : the wall clock and the interval of the refused session's probe.
+    """
+
+    def __init__(self, broker, book, throttle, journal: EngineJournal, clock: Callable[[], int], *,
+                 venues: list[str], symbols: list[str], stats: dict, touch: Callable,
+                 halt: Callable[[str], None], replan_all: Callable[[], None],
+                 wall_ns: Callable[[], int], probe_interval_ns: int):
+        self.broker, self.book, self.throttle = broker, book, throttle
+        self._journal, self._now = journal, clock
+        self._venues, self._symbols, self.stats = venues, symbols, stats
+        self._touch, self._halt, self._replan_all = touch, halt, replan_all
+        # Set when the broker refused our session (a dead token): nothing is sent, looked up or
+        # polled but one probe every probe interval, until a call goes through again (a new token,
+        # a new process). Not journaled: it is a fact about this process's session.
+        self.broker_down = ""
+        self._wall_ns, self._probe_interval_ns = wall_ns, probe_interval_ns
+        self._next_probe_ns = 0
+        self.deferred: set[str] = set()       # exchanges whose placements the throttle deferred
+        self.retry_at: dict[str, int] = {}    # client order id -> market ns: modify/cancel backoff
+
+    # ---------------------------------------------------------------- actions
+
+    def execute(self, actions: list, seq: int) -> None:
+        """Act on the planned actions at tick `seq` (the tick being settled)."""
+        if self.broker_down:
+            # Each would fail the same way; a stop rejected for a dead token would also lose its
+            # place in the bracket. The legs are planned again by the process that has a session.
+            self.stats["held_actions"] += len(actions)
+            return
+        for a in actions:
+            if isinstance(a, Place):
+                venue = self._venues[a.instrument]
+                if self.throttle.room(self._now(), venue) <= 0:
+                    self.deferred.add(venue)  # exits wait for the throttle, never get dropped
+                    self.stats["deferred_placements"] += 1
+                    continue
+                self._submit(a, seq)
+            elif isinstance(a, Modify):
+                self._modify(a)
+            elif isinstance(a, Cancel):
+                self._cancel(a)
+
+    def _submit(self, a: Place, seq: int) -> None:
+        self._journal.mark()
+        coid = coid_of(a.intent_id, a.role, a.n)
+        self._journal.emit(OrderSubmitting(
+            ts_event_ns=self._now(), client_order_id=coid, intent_id=a.intent_id,
+            strategy=a.strategy, bracket_id=a.bracket_id, role=a.role, instrument=a.instrument,
+            symbol=self._symbols[a.instrument], side=a.side, qty=a.qty, order_type=a.order_type,
+            price=a.price, trigger_price=a.trigger_price, tick_seq=seq))
+        self.send(self.book.orders[coid], seq)
+
+    def send(self, order, seq: int) -> None:
+        """Place a journaled order (its OrderSubmitting emitted) and journal the outcome."""
+        req = OrderRequest(order.client_order_id, order.instrument, order.symbol,
+                           self._venues[order.instrument], order.side, order.qty,
+                           order.order_type, order.price, order.trigger_price, after_seq=seq)
+        coid, now, emit = order.client_order_id, self._now(), self._journal.emit
+        self._journal.flush()       # the broker never hears of what the journal lacks
+        try:
+            ack = self.broker.place(req)
+        except BrokerRejected as e:
+            emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e), code=e.code or "REJECTED"))
+        except BrokerRetryable as e:
+            emit(OrderInDoubt(ts_event_ns=now, client_order_id=coid, reason=f"place: {e}"))
+        except BrokerFatal as e:
+            # Refused at the door (the session), so certainly not at the exchange: FATAL, not in doubt.
+            emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e), code="FATAL"))
+            self.refused(e)
+        else:
+            self.acknowledge(order, ack.broker_order_id, ack.status, ack.reason, ack.code)
+
+    def acknowledge(self, order, broker_order_id: str, status: str, reason: str, code: str) -> None:
+        """Journal the broker's answer to a placement: rejected, or accepted with its status."""
+        if status == sm.REJECTED:
+            self._journal.emit(OrderRejected(ts_event_ns=self._now(), client_order_id=order.client_order_id,
+                                             broker_order_id=broker_order_id, reason=reason,
+                                             code=code or "REJECTED"))
+        else:
+            self._journal.emit(OrderAccepted(ts_event_ns=self._now(), client_order_id=order.client_order_id,
+                                             broker_order_id=broker_order_id, status=status))
+
+    def _modify(self, a: Modify) -> None:
+        order = self.book.orders[a.client_order_id]
+        if not order.broker_order_id or not order.working or self._backing_off(order):
+            return
+        self._journal.mark()
+        self._journal.flush()       # the broker never hears of what the journal lacks
+        price = order.price if a.price < 0 else a.price
+        trigger = order.trigger_price if a.trigger_price < 0 else a.trigger_price
+        try:
+            self.broker.modify(order.broker_order_id, qty=a.qty,
+                               price=None if a.price < 0 else price,
+                               trigger_price=None if a.trigger_price < 0 else trigger)
+        except BrokerFatal as e:
+            self.refused(e)
+            return
+        except BrokerError:
+            self._back_off(order)   # level-triggered: planned again once the backoff has passed
+            return
+        self.retry_at.pop(order.client_order_id, None)
+        self._journal.emit(OrderModified(ts_event_ns=self._now(), client_order_id=order.client_order_id,
+                                         qty=a.qty, price=price, trigger_price=trigger))
+
+    def _cancel(self, a: Cancel) -> None:
+        order = self.book.orders[a.client_order_id]
+        if not order.broker_order_id or not order.working or order.status == sm.CANCEL_PENDING:
+            return
+        if self._backing_off(order):
+            return
+        self._journal.mark()
+        self._journal.flush()       # the broker never hears of what the journal lacks
+        try:
+            ack = self.broker.cancel(order.broker_order_id)
+        except BrokerRejected:
+            # Already final at the broker: its fill or cancel report is on the way. Ask no more.
+            self.book.request_cancel(order)
+            self._touch(order)
+            return
+        except BrokerFatal as e:
+            self.refused(e)
+            return
+        except BrokerError:
+            self._back_off(order)
+            return
+        self.retry_at.pop(order.client_order_id, None)
+        if ack.status == sm.CANCELED:
+            self._journal.emit(OrderCanceled(ts_event_ns=self._now(), client_order_id=order.client_order_id,
+                                             broker_order_id=order.broker_order_id, reason=a.reason))
+        else:
+            self.book.request_cancel(order)
+            self._touch(order)
+
+    # ---------------------------------------------------------------- reports and the session
+
+    def reports(self) -> list:
+        """The broker's new fills and order updates. A fatal error (the session or token died) halts
+        trading with its reason, as a fatal placement does, instead of crashing the stage; while
+        the session is refused only a probe every probe interval asks."""
+        if not self._reachable():
+            return []
+        try:
+            events = self.broker.poll_events()
+        except BrokerFatal as e:
+            self.refused(e)
+            return []
+        self._session_back()
+        return events
+
+    def refused(self, e: BrokerFatal) -> None:
+        """The broker refused our session: halt with its reason and hold every further action,
+        every lookup and every poll but one probe each probe interval."""
+        self.broker_down = self.broker_down or str(e)
+        self._next_probe_ns = self._wall_ns() + self._probe_interval_ns
+        self._halt(f"broker fatal error: {e}")
+
+    def _reachable(self) -> bool:
+        """True unless our session is refused; then only once every probe interval, and that one
+        call is the probe."""
+        if not self.broker_down:
+            return True
+        now = self._wall_ns()
+        if now < self._next_probe_ns:
+            return False
+        self._next_probe_ns = now + self._probe_interval_ns
+        self.stats["probes"] += 1
+        return True
+
+    def _session_back(self) -> None:
+        """A call went through after the session was refused: calls resume (held legs are planned
+        again); trading stays HALTED, as resuming is the operator's call."""
+        if self.broker_down:
+            self.broker_down = ""
+            self._replan_all()
+
+    # ---------------------------------------------------------------- pacing
+
+    def next_due_ns(self) -> int:
+        """When a deferred placement has throttle room or a backed-off action is due (NEVER_NS if
+        none). Drops the backoff of orders that are final: they need no more modify or cancel."""
+        now, due = self._now(), NEVER_NS
+        for venue in self.deferred:
+            due = min(due, self.throttle.next_free_ns(now, venue))
+        if self.retry_at:
+            live = {c: t for c, t in self.retry_at.items() if self.book.orders[c].working}
+            self.retry_at = live
+            if live:
+                due = min(due, min(live.values()))
+        return due
+
+    def _backing_off(self, order) -> bool:
+        due = self.retry_at.get(order.client_order_id, 0)
+        if due and self._now() < due:
+            self.stats["backed_off_actions"] += 1
+            return True
+        return False
+
+    def _back_off(self, order) -> None:
+        self.stats["broker_errors"] += 1
+        self.retry_at[order.client_order_id] = self._now() + ACTION_RETRY_NS

@@ -1,0 +1,114 @@
+"""Recovery: finding out at the broker what the journal does not know.
+
+Three questions, each asked by client order id (the broker carries ours in the order's tag):
+
+- an order in doubt (`OrderSubmitting` journaled, the broker's answer lost: a crash, a timeout) is
+  looked up, after a restart and then every IN_DOUBT_RETRY_NS of market time: found, its status
+  is journaled; never received, it is sent (again) — never before the lookup says so;
+- fills the broker made that the journal lacks (a crash between the fill and its event);
+- working orders the broker has since canceled or rejected.
+
+The engine (orders/engine.py `resolve_in_doubt`, `_settle`) decides when to ask; this module asks
+through the gateway (orders/gateway.py), journals through the engine's journal and hands what it
+found to the engine's `on_report` (the same handling as a polled broker update).
+"""
+
+from collections.abc import Callable, Iterator
+
+from common.errors import BrokerError, BrokerFatal
+from common.messages import OrderInDoubt, OrderSubmitting
+from orders import statemachine as sm
+from orders.brokers.base import BrokerOrder, BrokerTrade
+from orders.exposure import NEVER_NS
+from orders.gateway import BrokerGateway, EngineJournal
+
+IN_DOUBT_RETRY_NS = 1_000_000_000
+
+
+def order_of(book, client_order_id: str, broker_order_id: str):
+    """Our order a broker report is about, by our id or (a report without it) the broker's."""
+    return book.orders.get(client_order_id) or book.by_broker_id.get(broker_order_id)
+
+
+class Recovery:
+    """The in-doubt lookups and the restart's questions to the broker (see the module docstring).
+
+    Parameters
+    ----------
+    gateway : the engine's BrokerGateway (its broker, its refused-session state, its `send`).
+    book : the engine's orders.book.OrderBook.
+    journal : the engine's EngineJournal.
+    clock : the market clock, ns.
+    on_report : the engine's handling of a BrokerOrder (as if polled).
+    stats : the engine's counters.
+    """
+
+    def __init__(self, gateway: BrokerGateway, book, journal: EngineJournal, clock: Callable[[], int], *,
+                 on_report: Callable[[BrokerOrder], None], stats: dict):
+        self.gateway, self.book, self._journal, self._now = gateway, book, journal, clock
+        self._on_report, self.stats = on_report, stats
+
+    def retry_due(self, seq: int) -> None:
+        """At tick `seq`: look up again each order in doubt for IN_DOUBT_RETRY_NS or longer."""
+        for order in self.book.unresolved():
+            if self.gateway.broker_down:
+                break                     # no lookup with a refused session: they wait for it
+            if order.status == sm.IN_DOUBT and self._now() >= order.settled_ns + IN_DOUBT_RETRY_NS:
+                self.resolve(order, seq, resend_journaled=True)
+
+    def next_due_ns(self) -> int:
+        """When the next order in doubt is due for its lookup (NEVER_NS if none)."""
+        due = NEVER_NS
+        for order in self.book.unresolved():
+            if order.status == sm.IN_DOUBT:
+                due = min(due, order.settled_ns + IN_DOUBT_RETRY_NS)
+        return due
+
+    def resolve(self, order, seq: int, *, resend_journaled: bool) -> None:
+        """Look an order of unknown outcome up by client id; send it only if never received."""
+        gw = self.gateway
+        if gw.broker_down:
+            return                        # stays in doubt until the session works again
+        try:
+            found = gw.broker.find_by_client_id(order.client_order_id)
+        except BrokerError as e:
+            if isinstance(e, BrokerFatal):
+                gw.refused(e)
+            if order.status != sm.IN_DOUBT:
+                self._journal.mark()
+                self._journal.emit(OrderInDoubt(ts_event_ns=self._now(), reason=f"lookup: {e}",
+                                                client_order_id=order.client_order_id))
+            return
+        if found is not None:
+            self._on_report(found)
+            return
+        self._journal.mark()
+        if resend_journaled:      # a new attempt after a failed one is its own "about to send"
+            self._journal.emit(OrderSubmitting(
+                ts_event_ns=self._now(), client_order_id=order.client_order_id,
+                intent_id=order.intent_id, strategy=order.strategy, bracket_id=order.bracket_id,
+                role=order.role, instrument=order.instrument, symbol=order.symbol, side=order.side,
+                qty=order.qty, order_type=order.order_type, price=order.price,
+                trigger_price=order.trigger_price, tick_seq=seq))
+        gw.send(order, seq)
+
+    def missing_fills(self) -> list[BrokerTrade]:
+        """Fills of our orders the broker made that the journal lacks, in tick order."""
+        missing = [t for t in self.gateway.broker.trades() if t.trade_id not in self.book.fill_ids
+                   and order_of(self.book, t.client_order_id, t.broker_order_id) is not None]
+        return sorted(missing, key=lambda t: t.tick_seq)
+
+    def final_statuses(self) -> Iterator[BrokerOrder]:
+        """Working orders the broker has canceled or rejected, each yielded as it is found (the
+        caller applies it before the next is asked). A refused session halts and raises."""
+        for order in self.book.working():
+            try:
+                found = self.gateway.broker.find_by_client_id(order.client_order_id)
+            except BrokerFatal as e:
+                self.gateway.refused(e)
+                raise
+            except BrokerError:
+                self.stats["broker_errors"] += 1
+                continue
+            if found is not None and found.status in (sm.CANCELED, sm.REJECTED):
+                yield found
