@@ -40,7 +40,7 @@ def apply_stop_policy(stage, *, sleep=time.sleep, clock=time.monotonic) -> dict:
     """Act on run.on_stop, wait (live brokers) for the broker to confirm, return the stop report."""
     cfg = stage.ctx.config
     policy, engine = cfg.run.on_stop, stage.engine
-    live = cfg.broker.name != "paper"
+    live = not stage.broker.book_is_ours     # the broker's own view is the one to report, not paper's
     acted = ""
     if policy == "flatten":
         if engine.book.working() or _open_positions(engine):
@@ -59,7 +59,7 @@ def apply_stop_policy(stage, *, sleep=time.sleep, clock=time.monotonic) -> dict:
             engine.set_trading_state("HALTED", LEAVE_REASON)
     stage.commit()
     waited_s, timed_out = 0.0, False
-    if live and acted:
+    if stage.broker.reports_fills_async and acted:   # cancels and closes land between ticks: wait
         start, market_ns, wall_ns = clock(), engine.clock_ns, time.time_ns()
         deadline = start + cfg.run.on_stop_timeout_s
         while not _settled(engine, policy) and clock() < deadline and not getattr(engine, "broker_down", ""):

@@ -84,7 +84,7 @@ class OrdersStage:
         self.signals_path = os.path.join(ctx.run_dir, rundir.SIGNALS_JOURNAL)
         self.broker = make_broker(cfg, ctx.secrets, self.instruments, ctx.state)
         self.engine = OrderEngine.from_config(cfg, rows, self.broker, self.emit, flush=self.flush)
-        live = cfg.broker.name != "paper"   # paper: checked on request only (its book is ours)
+        live = not self.broker.book_is_ours   # paper: checked on request only (its book is ours)
         self.reconciler = Reconciler(self.engine, self.broker, [s.decode() for s in rows["symbol"]], ctx.run_dir,
                                      interval_s=cfg.broker.reconcile_interval_s if live else 0.0, on_start=live,
                                      baseline_dir=ctx.state, log=self.log)
@@ -161,7 +161,7 @@ class OrdersStage:
         # socket, so waking for every tick would only burn the shared core.
         self.poller = StagePoller([self.pull.socket])
         feed = self.ctx.endpoints.get(topics.PUB_FEED)
-        if feed and self.ctx.config.broker.name != "paper":
+        if feed and self.broker.pushes_order_updates:
             self.updates = Subscriber(self.zmq, feed, [topics.broker_order_topic(self.ctx.config.broker.name)])
             self.poller.add(self.updates.socket)
         self.recover()
@@ -283,7 +283,7 @@ class OrdersStage:
                 self.reconciler.adopt()
                 return
             self.report_broker_positions()           # positions compares its book with it
-            if msg.source != "positions" or self.ctx.config.broker.name != "paper":
+            if msg.source != "positions" or not self.broker.book_is_ours:
                 self.reconciler.request()
 
     def report_broker_positions(self) -> None:
@@ -316,7 +316,7 @@ class OrdersStage:
             self.reconciler.poll()
             if not self.reconciler.holding:   # the start check waits to confirm a difference: trade nothing yet
                 self.apply_ticks()
-            if self.ctx.config.broker.name != "paper":   # live brokers report fills asynchronously
+            if self.broker.reports_fills_async:   # live brokers report fills between ticks
                 self.engine.poll_broker()
             if self.updates is not None:
                 self._report_updates()

@@ -3,6 +3,12 @@
 Requirement table (what `tests/orders/broker_contract.py` checks for every broker):
 
     capabilities        frozenset of optional features: "gtt_oco", "autoslice", "partial_fills"
+    reports_fills_async True when fills and order updates arrive between ticks (live): the stage
+                        polls for them and a stop waits for them. Paper fills only on ticks: False.
+    pushes_order_updates True when the feed forwards the broker's pushed order updates
+                        (on_order_update): the stage subscribes to them. Paper: False.
+    book_is_ours        True when the broker's book is this process's own (paper): nothing to
+                        reconcile at start or periodically, and a stop reports the engine's view.
     place(req)          send one order. Returns a BrokerAck: ACCEPTED, or REJECTED when the broker
                         recorded the order and refused it. Raises BrokerRejected when it refused
                         without recording anything, BrokerRetryable when the outcome is unknown or
@@ -132,6 +138,11 @@ class Broker(ABC):
     """See the module docstring for the contract of each method."""
 
     capabilities: frozenset = frozenset()
+    # What the orders stage asks of a broker instead of its name (see the module docstring). The
+    # defaults are a live broker's: a new adapter is polled, reconciled and waited for at a stop.
+    reports_fills_async: bool = True
+    pushes_order_updates: bool = True
+    book_is_ours: bool = False
     bad_rows: int = 0     # live brokers: rows of ours skipped as malformed (orders/brokers/replies.py)
 
     @abstractmethod

@@ -56,7 +56,8 @@ class FakeEngine:
 def _stage(engine, policy, broker="paper"):
     cfg = SimpleNamespace(run=SimpleNamespace(on_stop=policy, on_stop_timeout_s=5.0), broker=SimpleNamespace(name=broker))
     rows = np.array([(b"SBIN",)], dtype=[("symbol", "S8")])
-    return SimpleNamespace(ctx=SimpleNamespace(config=cfg), engine=engine, commit=lambda: None,
+    capabilities = SimpleNamespace(reports_fills_async=broker != "paper", book_is_ours=broker == "paper")
+    return SimpleNamespace(ctx=SimpleNamespace(config=cfg), engine=engine, broker=capabilities, commit=lambda: None,
                            rt=SimpleNamespace(progress=lambda: None), instruments=SimpleNamespace(rows=rows))
 
 
@@ -88,7 +89,8 @@ def test_stop_when_leave_then_only_entries_are_cancelled_and_the_legs_are_report
 def test_stop_when_a_live_broker_never_confirms_then_it_polls_until_the_timeout_and_says_so():
     engine = FakeEngine([_order("TARGET", "T1")], positions={0: 1})
     stage = _stage(engine, "flatten", broker="kite")
-    stage.broker = SimpleNamespace(orders=lambda: [], positions=lambda: [SimpleNamespace(symbol="SBIN", qty=1)])
+    stage.broker = SimpleNamespace(orders=lambda: [], positions=lambda: [SimpleNamespace(symbol="SBIN", qty=1)],
+                                   reports_fills_async=True, book_is_ours=False)
     now = [0.0]
 
     def sleep(s):
@@ -113,7 +115,7 @@ def test_stop_when_flattened_then_a_restart_on_that_journal_begins_halted_and_re
     assert desk.engine.book.working()                       # the bracket's legs are working
     stage = SimpleNamespace(ctx=SimpleNamespace(config=SimpleNamespace(
         run=SimpleNamespace(on_stop="flatten", on_stop_timeout_s=1.0), broker=SimpleNamespace(name="paper"))),
-        engine=desk.engine, commit=lambda: None, rt=SimpleNamespace(progress=lambda: None),
+        engine=desk.engine, broker=desk.broker, commit=lambda: None, rt=SimpleNamespace(progress=lambda: None),
         instruments=SimpleNamespace(rows=desk.rows))
     report = apply_stop_policy(stage)
     assert report["acted"] == "flattened" and not desk.engine.book.working_entries()

@@ -17,7 +17,7 @@ from tests.orders.stubs import Tape, intent
 def _stage(desk, policy):
     return SimpleNamespace(ctx=SimpleNamespace(config=SimpleNamespace(
         run=SimpleNamespace(on_stop=policy, on_stop_timeout_s=1.0), broker=SimpleNamespace(name="paper"))),
-        engine=desk.engine, commit=lambda: None, rt=SimpleNamespace(progress=lambda: None),
+        engine=desk.engine, broker=desk.broker, commit=lambda: None, rt=SimpleNamespace(progress=lambda: None),
         instruments=SimpleNamespace(rows=desk.rows))
 
 

@@ -33,7 +33,9 @@ NS_PER_S = 1_000_000_000
 
 
 class PaperBroker(Broker):
-    """Parameters
+    """The simulated broker: fills only on ticks (its matching kernel), its book the process's own.
+
+    Parameters
     ----------
     journal_path : the broker's own journal; reopened (and the book rebuilt) if it exists.
     instruments : INSTRUMENT_DTYPE rows (tick_size, lot_size, freeze_qty, symbol), indexed as ticks
@@ -42,6 +44,10 @@ class PaperBroker(Broker):
     tick; 0 = no limit. rate_per_sec : most placements per second of market time; 0 = no limit.
     fsync : fdatasync every journal record.
     """
+
+    reports_fills_async = False     # fills only on ticks, found by on_ticks: nothing to poll between
+    pushes_order_updates = False
+    book_is_ours = True             # its book is this process's: nothing to reconcile against
 
     def __init__(self, journal_path: str, instruments, *, slippage_ticks: int = 0,
                  max_fill_qty_per_tick: int = 0, rate_per_sec: int = 0, fsync: bool = False):
