@@ -23,6 +23,7 @@ import msgspec
 import orjson
 
 from common import rundir
+from common.atomicfile import read_object
 from common.journalline import problem
 
 _CHUNK = 1 << 20
@@ -32,6 +33,7 @@ class _Fields(msgspec.Struct):
     """The few fields counted; msgspec skips the rest of each record in C."""
 
     type: str = ""
+    seq: int = 0
     intent_id: str = ""
     fill_id: str = ""
 
@@ -52,8 +54,9 @@ class JournalTally:
         return set().union(*(self.intent_ids.get(t, set()) for t in types))
 
 
-def tally(path: str) -> JournalTally | None:
-    """Count the complete lines of one journal (a torn last line is not a record yet); None if absent."""
+def tally(path: str, after_seq: int = 0) -> JournalTally | None:
+    """Count the complete lines of one journal (a torn last line is not a record yet) whose records are
+    stamped after `after_seq`; None if absent."""
     try:
         f = open(path, "rb")
     except FileNotFoundError:
@@ -64,11 +67,11 @@ def tally(path: str) -> JournalTally | None:
             lines = (carry + chunk).split(b"\n")
             carry = lines.pop()
             for line in lines:
-                _count(line, out)
+                _count(line, out, after_seq)
     return out
 
 
-def _count(line: bytes, out: JournalTally) -> None:
+def _count(line: bytes, out: JournalTally, after_seq: int = 0) -> None:
     if problem(line):
         out.unreadable_lines += 1
         return
@@ -76,6 +79,8 @@ def _count(line: bytes, out: JournalTally) -> None:
         rec = _decoder.decode(line)
     except msgspec.DecodeError:
         out.unreadable_lines += 1
+        return
+    if rec.seq <= after_seq and after_seq:
         return
     out.records[rec.type] += 1
     if rec.intent_id:
@@ -99,18 +104,24 @@ def durable_counters(run_dir: str) -> tuple[dict, dict, dict]:
         unreadable[rundir.SIGNALS_JOURNAL] = signals.unreadable_lines
         put("signals", rundir.SIGNALS_JOURNAL, {"intents": len(signals.ids("SignalRaised")),
                                          "journal_records": sum(signals.records.values())})
-    orders = tally(os.path.join(run_dir, rundir.ORDERS_JOURNAL))
+    # A run that resumed the account's day (account.json) counts its own records of the day's journal.
+    after = int(read_object(os.path.join(run_dir, rundir.ACCOUNT_INFO)).get("orders_seq_at_start") or 0)
+    orders = tally(os.path.join(run_dir, rundir.ORDERS_JOURNAL), after)
     if orders is not None:
         unreadable[rundir.ORDERS_JOURNAL] = orders.unreadable_lines
         n = orders.records
+        source = f"{rundir.ORDERS_JOURNAL} (this run's records of the account day, after seq {after})" if after \
+            else rundir.ORDERS_JOURNAL
         # An intent orders handled is one it decided: approved (journaled as its SignalRaised) or denied.
-        put("orders", rundir.ORDERS_JOURNAL, {
+        put("orders", source, {
             "intents": len(orders.ids("SignalRaised", "OrderDenied")), "orders": n["OrderSubmitting"],
             "fills": len(orders.fill_ids), "denials": n["OrderDenied"], "rejections": n["OrderRejected"],
             "cancels": n["OrderCanceled"], "in_doubt": n["OrderInDoubt"]})
     applied = _fills_applied(os.path.join(run_dir, rundir.POSITIONS))
     if applied is not None:
-        put("positions", rundir.POSITIONS, {"fills": applied})   # the book, rebuilt from orders.jsonl
+        # The book, rebuilt from orders.jsonl: the account day's, whichever run filled them.
+        put("positions", f"{rundir.POSITIONS} (the account day's book)" if after else rundir.POSITIONS,
+            {"fills": applied})
     return counters, sources, unreadable
 
 

@@ -15,6 +15,7 @@ CTL_LOG = "ctl.jsonl"                    # every operator command and its result
 
 # State and results.
 RUN_INFO = "run.json"                    # pid, endpoints and segments of the running supervisor
+ACCOUNT_INFO = "account.json"            # the account day this run traded (common/supervision/accountday.py)
 CONFIG_EFFECTIVE = "config.effective.json"
 POSITIONS = "positions.json"             # positions, replaced atomically every 500 ms and at the end
 SUMMARY = "summary.json"

@@ -44,7 +44,7 @@ from common.atomicfile import write_atomic
 from common.clock import ist_date
 from common.journalline import problem
 
-ACCOUNT_INFO = "account.json"      # in the run dir: the account day this run traded
+ACCOUNT_INFO = rundir.ACCOUNT_INFO  # in the run dir: the account day this run traded
 SETTLEMENT = "settlement.json"     # in a day dir: what the day left, written when a later day started
 # The day's journals; the run dir links each under the same name (the paper book only for paper).
 DAY_FILES = (rundir.ORDERS_JOURNAL, rundir.FILLS_JOURNAL, rundir.PAPER_JOURNAL)
@@ -73,6 +73,7 @@ class AccountDay:
     first_tick_seq: int = 1       # the run's ring starts here: above every sequence the account used
     resumed: bool = False         # the day's journal already held records
     settled: dict | None = None   # what the previous day left (settlement.json), when this start settled it
+    orders_seq_at_start: int = 0  # the day journal's last record before this run: this run's are after it
 
     @property
     def account_dir(self) -> str:
@@ -80,7 +81,8 @@ class AccountDay:
 
     def describe(self) -> dict:
         return {"account": self.key, "day": self.day, "dir": self.dir, "first_tick_seq": self.first_tick_seq,
-                "resumed": self.resumed, "settled_previous_day": self.settled}
+                "resumed": self.resumed, "orders_seq_at_start": self.orders_seq_at_start,
+                "settled_previous_day": self.settled}
 
 
 def open_account_day(root: str, key: str, now_ns: int | None = None) -> AccountDay:
@@ -103,9 +105,10 @@ def open_account_day(root: str, key: str, now_ns: int | None = None) -> AccountD
     # earlier day counts even when today's journal exists: a start that died before journaling a
     # record leaves today's empty, and the next start must not number from 1 again.
     latest = [os.path.join(account, earlier[-1])] if earlier else []
-    high = max((journal_state(os.path.join(d, rundir.ORDERS_JOURNAL)).high_water for d in latest + [day_dir]),
-               default=0)
-    return AccountDay(key=key, day=today, dir=day_dir, first_tick_seq=high + 1, resumed=resumed, settled=settled)
+    states = [journal_state(os.path.join(d, rundir.ORDERS_JOURNAL)) for d in latest + [day_dir]]
+    high = max((st.high_water for st in states), default=0)
+    return AccountDay(key=key, day=today, dir=day_dir, first_tick_seq=high + 1, resumed=resumed, settled=settled,
+                      orders_seq_at_start=states[-1].last_seq)
 
 
 @dataclass
@@ -113,6 +116,7 @@ class JournalState:
     """What an orders journal says is left, folded from its records alone (no engine needed)."""
 
     high_water: int = 0                            # the highest tick sequence any record names
+    last_seq: int = 0                              # the highest record sequence (orders' event stamp)
     net_qty: dict = field(default_factory=dict)    # symbol -> signed quantity from fills
     working: dict = field(default_factory=dict)    # client order id -> "SYMBOL ROLE side qty"
     unreadable_lines: int = 0
@@ -120,6 +124,7 @@ class JournalState:
 
 class _Record(msgspec.Struct):
     type: str = ""
+    seq: int = 0
     tick_seq: int = 0
     upto_seq: int = 0
     intent_id: str = ""
@@ -163,6 +168,7 @@ def _fold(state: JournalState, line: bytes) -> None:
         # Even a damaged record's sequence counts for the high-water mark: numbering above it is never
         # wrong, numbering below it could repeat a tag the broker already holds.
         state.high_water = max(state.high_water, rec.tick_seq, rec.upto_seq - 1, _intent_seq(rec.intent_id))
+        state.last_seq = max(state.last_seq, rec.seq)
     if damaged or rec is None:
         state.unreadable_lines += 1
         return

@@ -28,11 +28,6 @@ def _run(tmp_path) -> Pipeline:
     return p
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "common/supervision/summary.py counts orders/fills/denials/intents from the run dir's orders.jsonl, "
-    "which is now the account day's journal: a resumed run's summary.json reports the day's totals "
-    "(e.g. orders 32, fills 11 for a run that placed and filled none) next to its own signals intents and "
-    "ticks, and counted_from says only 'orders.jsonl'. Not fixed here: summary.py is not the reviewer's."))
 def test_summary_when_a_run_resumes_the_account_day_then_its_order_counts_are_its_own_or_labelled_as_the_days(tmp_path):
     first = _run(tmp_path)
     with open(os.path.join(first.run_dir, "account.json")) as f:
