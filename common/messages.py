@@ -68,7 +68,10 @@ class SignalRaised(Message, kw_only=True):
 
 
 class TicksProcessed(Message, kw_only=True):
-    """Watermark: every tick with seq < upto_seq is applied and all its intents were sent before."""
+    """Watermark: every tick with seq < upto_seq is applied and all its intents were sent before.
+
+    In orders' journal, the engine's marker of where its events happened. Between signals and orders
+    the watermark is a word of the intent ring (common/intentring.py), not this message."""
 
     upto_seq: int
     intents_sent: int

@@ -51,6 +51,8 @@ class StageContext:
     # Where a spinning stage's zmq I/O threads go: on its own core they would wait for the spinner
     # to be preempted (a scheduler slice, ~1 ms) before a message it sent leaves the process.
     io_cores: tuple[int, ...] = ()
+    # The intent ring (common/intentring.py), signals -> orders: a RingHandle, or None in tests.
+    intent_ring: object = None
     # Where the broker account's durable state lives (journals, the paper book, the reconcile
     # baseline): the account's trading day (common/supervision/accountday.py), or the run dir for a
     # replay or a run-private venue. Empty: the run dir.

@@ -64,7 +64,7 @@ COUNTER_NAMES = {
     "feed": ["ticks", "dropped_malformed", "dropped_unknown", "dropped_out_of_order", "reconnects",
              "write_timeouts", "order_updates", "dropped_text", "dropped_price_jump", "dropped_circuit",
              "dropped_ts_ahead"],
-    "signals": ["ticks", "intents", "overruns", "skipped_replayed", "journal_records", "send_drops"],
+    "signals": ["ticks", "intents", "overruns", "skipped_replayed", "journal_records", "ring_full_waits"],
     "orders": ["intents", "orders", "fills", "denials", "rejections", "cancels", "in_doubt",
                "duplicate_intents", "broker_errors", "ticks", "updates_applied", "updates_duplicate",
                "updates_ignored", "update_fills", "trading_state", "bad_broker_rows"],

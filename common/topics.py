@@ -70,7 +70,8 @@ PUB_ORDERS = "orders.pub"
 PUB_POSITIONS = "positions.pub"
 PUB_SUPERVISOR = "supervisor.pub"
 
-CMD_ORDERS = "orders.cmd"        # SignalRaised, TicksProcessed (from signals); SetTradingState,
-                                 # FlattenAll, RequestReconcile, StopStage (from supervisor)
+CMD_ORDERS = "orders.cmd"        # SetTradingState, FlattenAll, RequestReconcile, StopStage (from the
+                                 # supervisor, operators, positions); intents travel through the
+                                 # intent ring (common/intentring.py), not over this socket
 CMD_POSITIONS = "positions.cmd"  # RequestReconcile, StopStage
 CTL_SUPERVISOR = "supervisor.ctl"  # the operator's `ctl` channel: JSON lines on a unix socket, not zmq

@@ -1,10 +1,11 @@
 """The orders stage: intents + ticks → risk-checked bracket orders at the broker, exactly once.
 
-Inputs arrive on one PULL socket: `SignalRaised` intents and `TicksProcessed` watermarks from signals
-(in order), and commands (`SetTradingState`, `FlattenAll`) from operators. Ticks come from the ring.
-The engine (orders/engine.py) is a pure function of ticks and intents, so the stage's one job is to
-hand it both in the same order however processes are scheduled: ticks are applied only below the
-signals watermark, which guarantees every intent raised on them has already arrived.
+Intents come from signals through the intent ring (common/intentring.py: shared memory, woken by its
+eventfd doorbell), with its watermark, the published tick sequence; commands (`SetTradingState`,
+`FlattenAll`) arrive on one PULL socket from operators. Ticks come from the tick ring. The engine
+(orders/engine.py) is a pure function of ticks and intents, so the stage's one job is to hand it both
+in the same order however processes are scheduled: ticks are applied only below the signals
+watermark, which guarantees every intent raised on them has already arrived.
 
 Durability: every event the engine emits is stamped, journaled to `orders.jsonl` (fills also to
 `fills.jsonl`), written to the kernel, and only then published. Both live in `ctx.state`: the broker
@@ -26,7 +27,7 @@ import os
 import numpy as np
 import orjson
 
-from common import rundir
+from common import intentring, rundir
 from common import stagetable as st
 from common import topics
 from common.bus import Publisher, Puller, Subscriber, make_context
@@ -39,7 +40,7 @@ from common.log import get_logger
 from common.errors import BrokerError, BrokerFatal
 from common.messages import (BrokerOrderUpdate, BrokerPositions, FlattenAll, OrderDenied, OrderFilled,
                              OrderRejected, OrderSubmitting, PositionChanged, RequestReconcile, SetTradingState,
-                             SignalRaised, TicksProcessed, TradingStateChanged)
+                             SignalRaised, TradingStateChanged)
 from common.poller import StagePoller
 from common.ringbuffer import RingReader, ShmRing
 from common.shm import attach_segment
@@ -75,6 +76,10 @@ class OrdersStage:
         self.log = get_logger("orders")
         self.ring = ShmRing.attach(ctx.ring)
         self.reader = RingReader(self.ring, "orders", wait=BlockingWait())
+        self.intent_ring = ShmRing.attach(ctx.intent_ring)
+        intentring.prefault(self.intent_ring)
+        self.intents = intentring.IntentReader(self.intent_ring)   # resumes at its committed cursor
+        self.intents_lost = self.intents.lost
         self.instruments = InstrumentTable.attach(ctx.instruments_segment)
         rows = self.instruments.rows
         self.market_seg = attach_segment(ctx.segments["orders_market"])
@@ -157,9 +162,10 @@ class OrdersStage:
         self.pull = Puller(self.zmq, self.ctx.endpoints[topics.CMD_ORDERS])
         self.pub = Publisher(self.zmq, self.ctx.endpoints[topics.PUB_ORDERS], "orders",
                              next_seq=self.journal.last_seq + 1)
-        # No ring doorbell: ticks are applied only below the signals watermark, which arrives on the PULL
-        # socket, so waking for every tick would only burn the shared core.
-        self.poller = StagePoller([self.pull.socket])
+        # The intent ring's doorbell, not the tick ring's: ticks are applied only below the signals
+        # watermark, so waking for every tick would only burn the shared core.
+        self.poller = StagePoller([self.pull.socket], reader=self.intents)
+        self.intents.warm()
         feed = self.ctx.endpoints.get(topics.PUB_FEED)
         if feed and self.broker.pushes_order_updates:
             self.updates = Subscriber(self.zmq, feed, [topics.broker_order_topic(self.ctx.config.broker.name)])
@@ -265,10 +271,6 @@ class OrdersStage:
                 if msg.seq <= self.last_intent_seq:
                     return
             self._take_intent(msg)
-        elif isinstance(msg, TicksProcessed):
-            if msg.intents_sent > self.last_intent_seq:
-                self.catch_up_intents()
-            self.watermark = max(self.watermark, msg.upto_seq)
         elif isinstance(msg, SetTradingState):
             if self.reconciler.permits(msg.state):   # never ACTIVE while the broker's view differs
                 self.engine.set_trading_state(msg.state, msg.reason)
@@ -303,6 +305,7 @@ class OrdersStage:
 
     def step(self) -> None:
         ready = self.poller.wait(0.1)
+        self.take_intents()
         if self.pull.socket in ready:
             while (msg := self.pull.recv_nowait()) is not None:
                 self.on_message(msg)
@@ -359,6 +362,7 @@ class OrdersStage:
             self.commit()         # the batch's events durable before its ticks count as consumed
             self.market.save(self.engine.market_snapshot(), self.reader.cursor)
             self.reader.commit()
+            self.intents.commit(self.reader.cursor)   # past the intents of every tick applied
             self.rt.beat()        # a long backlog (a replay catching up) must not look like a hang
             total += n
         if total:
@@ -369,6 +373,22 @@ class OrdersStage:
             self.rt.set_count("broker_errors", self.engine.stats["broker_errors"])
         return total
 
+    def take_intents(self) -> None:
+        """The intent ring: its watermark first, then every record published before it (so every
+        intent of a tick below it), in order. Records the ring lost (never: it is lossless, orders
+        holds the writer back) would be read back from the journal."""
+        watermark = self.intents.watermark()
+        while True:
+            rows = self.intents.read()
+            for row in rows:
+                self.on_message(intentring.to_message(row))
+            if len(rows) < len(self.intents.buf):
+                break
+        if self.intents.lost != self.intents_lost:
+            self.intents_lost = self.intents.lost
+            self.catch_up_intents()
+        self.watermark = max(self.watermark, watermark)
+
     def finish(self) -> None:
         """At stop (signals already stopped and drained): take what is queued, apply every tick, then
         the stop policy (orders/onstop.py: flatten, or leave and say so).
@@ -376,6 +396,7 @@ class OrdersStage:
         Not while recovery is held (finish_recovery): the engine does not know yet what happened to its
         orders, so it must not act on ticks; the next start recovers from the same journal.
         """
+        self.take_intents()
         while (msg := self.pull.recv_nowait()) is not None:
             self.on_message(msg)
         if not self.recovery_error:
@@ -413,7 +434,8 @@ class OrdersStage:
         if hasattr(self, "zmq"):
             self.zmq.term()
         for closer in (self.broker.close, self.journal.close, self.fills.close, self.reader.close,
-                       self.market.release, self.market_seg.close, self.ring.close, self.instruments.close):
+                       self.intents.close, self.market.release, self.market_seg.close, self.ring.close,
+                       self.intent_ring.close, self.instruments.close):
             closer()
 
 

@@ -1,10 +1,12 @@
 """The hot path does no per-tick work in Python: no allocation, no logging, no JSON.
 
-The signals engine (every strategy kind over a batch of ticks) and the orders engine (ticks applied
+The signals engine (every strategy kind over a batch of ticks), the orders engine (ticks applied
 while a bracket is open: exposure, the kill-switch scan, the paper broker's matching of its working
-exits) are driven twice, over N and over 10·N ticks in the same number of calls, under a probe that
-counts Python function calls, logging calls and JSON encodes (sys.setprofile), the bytes Python keeps
-allocated (tracemalloc) and numba's own allocations (NRT statistics). Anything done per tick grows
+exits) and the hop between them (signals' batch loop publishing the intent ring's watermark, orders
+reading the ring, committing its cursor and its sleep handshake) are driven twice, over N and over
+10·N ticks in the same number of calls, under a probe that counts Python function calls, logging
+calls and JSON encodes (sys.setprofile), the bytes Python keeps allocated (tracemalloc) and numba's
+own allocations (NRT statistics). Anything done per tick grows
 with the tick count; per-call work does not. The tick streams raise no intent on purpose: an intent
 is allowed to cost allocations (a message, a journal line) — a tick is not.
 """
@@ -15,11 +17,19 @@ import os
 import sys
 import tracemalloc
 
+import numpy as np
 from numba.core.runtime import _nrt_python, rtsys
 
+from common import intentring
+from common.dtypes import TICK_DTYPE
+from common.journal import JournalWriter
+from common.ringbuffer import RingReader, RingWriter, ShmRing
+from common.waits import YieldingWait
 from config.schema import StrategyConfig
+from signals.stage import SignalsStage
 from tests.orders.stubs import Desk, Tape, intent
 from tests.signals.synthetic import interleaved_ticks, make_config, make_engine
+from tests.support import unique_segment
 
 N = 2_000
 N_SIGNALS = 500               # x10 in 4 calls stays under what one process() takes (outbox room // 3)
@@ -135,3 +145,65 @@ def test_orders_engine_applies_ticks_without_python_work_allocation_logging_or_j
     # 18,000 more of either.
     small, large = _orders_run(tmp_path / "small", N), _orders_run(tmp_path / "large", 10 * N)
     assert_nothing_per_tick(small, large, call_slack=150, nrt_slack=500)
+
+
+# -- signals -> orders: the intent ring ------------------------------------------------------------
+class _Counters:
+    def count(self, name: str, n: int = 1) -> None:
+        pass
+
+
+def _signals_stage(directory, ring: ShmRing, intents: ShmRing) -> SignalsStage:
+    """The signals stage's batch loop over in-process rings (nothing else of it is built)."""
+    stage = object.__new__(SignalsStage)
+    stage.journal = JournalWriter(str(directory / "signals.jsonl"), "never")
+    stage.engine, _ = make_engine(_quiet_strategies())
+    stage.reader = RingReader(ring, "signals", wait=YieldingWait())
+    stage.intents, stage.rt = intentring.IntentWriter(intents), _Counters()
+    stage.seq, stage.recent = 0, set()
+    stage._init_loop()
+    return stage
+
+
+def _intent_hop_run(directory, n_ticks: int) -> HotPathProbe:
+    directory.mkdir()
+    ring = ShmRing.create(unique_segment("ring"), 16_384, TICK_DTYPE, readers=[("signals", False)])
+    intents = intentring.create(unique_segment("intents"), 64)
+    stage = _signals_stage(directory, ring, intents)
+    orders = intentring.IntentReader(intents)
+    try:
+        assert RingWriter(ring).write_batch(interleaved_ticks(n_ticks + 1, 4, seed=5)) == n_ticks + 1
+        stage.engine.warm()
+        stage.intents.warm()
+        orders.warm()
+        stage.buf = np.zeros(1, TICK_DTYPE)           # first call outside the probe: caches, lazy imports
+        assert stage._tick_batch() == 1
+        stage.buf = np.zeros(n_ticks // CALLS, TICK_DTYPE)
+        with HotPathProbe() as probe:
+            for _ in range(CALLS):
+                assert stage._tick_batch() == n_ticks // CALLS
+                orders.watermark()                     # orders' step: the watermark, the records, the
+                assert len(orders.read()) == 0         # commit once its ticks are applied, the sleep
+                orders.commit(stage.reader.committed)  # handshake before it blocks
+                orders.begin_sleep()
+                orders.end_sleep()
+        assert orders.seen_watermark == n_ticks + 2 == stage.intents.watermark
+        return probe
+    finally:
+        orders.close()
+        stage.intents.close()
+        stage.engine.release()
+        stage.journal.close()
+        stage.reader.close()
+        for r in (ring, intents):
+            r.close()
+            r.unlink()
+
+
+def test_intent_ring_hop_does_no_python_work_allocation_logging_or_json_per_tick(tmp_path):
+    _intent_hop_run(tmp_path / "warm", N_SIGNALS)      # a first run in a process pays one-off imports
+    small = _intent_hop_run(tmp_path / "small", N_SIGNALS)
+    large = _intent_hop_run(tmp_path / "large", 10 * N_SIGNALS)
+    # call_slack: whether a batch also checks orders' asleep flag depends on how long the batch took
+    # (a plain watermark wakes orders at most every millisecond): a few calls per batch, not per tick.
+    assert_nothing_per_tick(small, large, call_slack=4 * CALLS, nrt_slack=50)

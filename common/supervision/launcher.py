@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import orjson
 
-from common import rundir
+from common import intentring, rundir
 from common import stagetable as st
 from common import topics
 from common.bus import Endpoints
@@ -80,7 +80,7 @@ class Launcher:
         self.endpoints = Endpoints(self.run_dir)
         # Registered before anything is created, with the exact names, so a SIGKILL at any point of
         # set-up is swept by the next start and nothing of another run ever matches (registry.py).
-        segments = [self.segment_name(w) for w in ("stages", "instruments", "ticks", *self.plan.segments)]
+        segments = [self.segment_name(w) for w in ("stages", "instruments", "ticks", "intents", *self.plan.segments)]
         registry.register(self.run_id, segments, self.endpoints.dir,
                           [os.path.basename(self.endpoints.path(n)) for n in self.plan.endpoint_names])
         self._registered = True
@@ -92,6 +92,8 @@ class Launcher:
         self.ring = self._own(ShmRing.create(self.segment_name("ticks"), self.plan.ring_capacity, TICK_DTYPE,
                                              readers=RING_READERS, lossless=self.plan.lossless,
                                              first_seq=self.plan.first_tick_seq))
+        # signals -> orders: lossless, orders gating, every page written now (common/intentring.py)
+        self.intent_ring = self._own(intentring.create(self.segment_name("intents")))
         extra = {}
         for what, size in self.plan.segments.items():
             seg = self._own(_ZeroedSegment(self.segment_name(what), size))
@@ -107,7 +109,7 @@ class Launcher:
                 instruments_segment=self.instruments_name, stagetable_segment=self.segment_name("stages"),
                 endpoints=endpoints, segments=extra, supervisor_pid=os.getpid(),
                 exclusive_cores=exclusive, io_cores=tuple(sorted(others)) if exclusive else (),
-                state_dir=self.plan.state_dir)
+                state_dir=self.plan.state_dir, intent_ring=self.intent_ring.handle())
         self._write_manifest(endpoints, extra)
         return self
 
@@ -122,7 +124,8 @@ class Launcher:
     def _write_manifest(self, endpoints: dict, extra: dict) -> None:
         doc = {"run_id": self.run_id, "pid": os.getpid(), "config_sources": list(self.loaded.sources),
                "endpoints": endpoints, "segments": {"stages": self.segment_name("stages"),
-               "instruments": self.instruments_name, "ticks": self.segment_name("ticks"), **extra},
+               "instruments": self.instruments_name, "ticks": self.segment_name("ticks"),
+               "intents": self.segment_name("intents"), **extra},
                "stages": {s.name: list(s.cores) for s in self.plan.stages}}
         with open(os.path.join(self.run_dir, rundir.RUN_INFO), "wb") as f:
             f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
