@@ -118,7 +118,9 @@ def take_instance_locks(config, secrets, run_dir: str) -> list[InstanceLock]:
     """Lock the run dir, then the account; on a refusal release what was taken and raise LockHeld."""
     locks = [InstanceLock(os.path.join(run_dir, RUN_LOCK), f"run dir {run_dir}")]
     key = account_key(config, secrets)
-    if key is not None:
+    # A replay trades a simulation of past days in its own run dir, never the account: no account lock
+    # (it would refuse a backtest while the account trades). Configs without a feed section lock.
+    if key is not None and getattr(getattr(config, "feed", None), "source", "") != "replay":
         from common.supervision.accountday import home_root
 
         root = home_root(config)
