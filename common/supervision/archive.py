@@ -33,6 +33,7 @@ from common.supervision.archivefile import ArchiveError
 _AGE = re.compile(r"(\d+)([dh])")
 _RUN_NAME = re.compile(r"(\d{8}-\d{6})")
 LOCK_NAME = "supervisor.lock"
+ACCOUNT_LOCK_NAME = "account.lock"   # an account home's lock (instancelock.ACCOUNT_LOCK)
 
 
 def parse_age(text: str) -> float:
@@ -62,8 +63,13 @@ def record_time(record: str) -> float:
 
 
 def in_use(record: str) -> bool:
-    """True when a live supervisor holds the record's run lock (instancelock.py)."""
-    path = os.path.join(record, LOCK_NAME)
+    """True when a live supervisor holds the record's run lock (instancelock.py), or, for an account
+    home's account dir or one of its days, the account's lock (in the account dir)."""
+    candidates = (LOCK_NAME, ACCOUNT_LOCK_NAME, os.path.join(os.pardir, ACCOUNT_LOCK_NAME))
+    return any(_held(os.path.join(record, name)) for name in candidates)
+
+
+def _held(path: str) -> bool:
     if not os.path.exists(path):
         return False
     try:
