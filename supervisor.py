@@ -178,8 +178,7 @@ def open_day(cfg, secrets, run_dir: str):
         print(f"supervisor: {e}", file=sys.stderr)
         return None
     except (RegistryError, OSError) as e:   # a planted symlink, another user's dir, a full disk: no traceback
-        print(f"supervisor: cannot open account {key}'s home in {root}: {e} (the account home is "
-              f"run.account_home, else $OTRADE_ACCOUNT_HOME)", file=sys.stderr)
+        print(f"supervisor: cannot open account {key}'s home in {root}: {e}", file=sys.stderr)
         return None
     if day.settled:
         left = {k: day.settled[k] for k in ("open_positions", "working_orders") if day.settled[k]}

@@ -49,6 +49,8 @@ SETTLEMENT = "settlement.json"     # in a day dir: what the day left, written wh
 # The day's journals; the run dir links each under the same name (the paper book only for paper).
 DAY_FILES = (rundir.ORDERS_JOURNAL, rundir.FILLS_JOURNAL, rundir.PAPER_JOURNAL)
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# How a refusal names the account home and where to point it elsewhere (not the run registry's).
+HOME_NAMES = ("account home", "run.account_home or $OTRADE_ACCOUNT_HOME")
 _CHUNK = 1 << 20
 
 
@@ -92,12 +94,12 @@ def open_account_day(root: str, key: str, now_ns: int | None = None) -> AccountD
     today = ist_date(time.time_ns() if now_ns is None else now_ns).isoformat()
     os.makedirs(root, mode=0o700, exist_ok=True)
     account = os.path.join(root, key)
-    ensure_private_dir(account)
+    ensure_private_dir(account, *HOME_NAMES)
     days = sorted(d for d in os.listdir(account) if _DAY.fullmatch(d) and d <= today)
     day_dir = os.path.join(account, today)
     journal = os.path.join(day_dir, rundir.ORDERS_JOURNAL)
     resumed = os.path.exists(journal) and os.path.getsize(journal) > 0
-    ensure_private_dir(day_dir)
+    ensure_private_dir(day_dir, *HOME_NAMES)
     earlier = [d for d in days if d < today]
     settled = settle(os.path.join(account, earlier[-1])) if earlier else None
     # Sequences continue across days too: the brokers' books reset daily, but a tag (client order id,

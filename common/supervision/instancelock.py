@@ -121,12 +121,12 @@ def take_instance_locks(config, secrets, run_dir: str) -> list[InstanceLock]:
     # A replay trades a simulation of past days in its own run dir, never the account: no account lock
     # (it would refuse a backtest while the account trades). Configs without a feed section lock.
     if key is not None and getattr(getattr(config, "feed", None), "source", "") != "replay":
-        from common.supervision.accountday import home_root
+        from common.supervision.accountday import HOME_NAMES, home_root
 
         root = home_root(config)
         os.makedirs(root, mode=0o700, exist_ok=True)
         account = os.path.join(root, key)
-        ensure_private_dir(account)
+        ensure_private_dir(account, *HOME_NAMES)
         locks.append(InstanceLock(os.path.join(account, ACCOUNT_LOCK), f"broker account {key}"))
     held: list[InstanceLock] = []
     try:

@@ -41,8 +41,9 @@ def registry_dir() -> str:
     return path
 
 
-def ensure_private_dir(path: str) -> None:
-    """Create `path` 0700, or check that it is a real directory of ours (tightening its mode)."""
+def ensure_private_dir(path: str, what: str = "run registry", setting: str = "OTRADE_REGISTRY_DIR") -> None:
+    """Create `path` 0700, or check that it is a real directory of ours (tightening its mode). `what` and
+    `setting` name the directory and where to point it elsewhere in a refusal (the account home too)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     try:
         os.mkdir(path, 0o700)
@@ -50,13 +51,13 @@ def ensure_private_dir(path: str) -> None:
         pass
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode):
-        raise RegistryError(f"run registry {path} is a symlink: refusing to follow it (remove it, or set "
-                            f"OTRADE_REGISTRY_DIR to a directory of yours)")
+        raise RegistryError(f"{what} {path} is a symlink: refusing to follow it (remove it, or set "
+                            f"{setting} to a directory of yours)")
     if not stat.S_ISDIR(st.st_mode):
-        raise RegistryError(f"run registry {path} is not a directory")
+        raise RegistryError(f"{what} {path} is not a directory")
     if st.st_uid != os.geteuid():
-        raise RegistryError(f"run registry {path} belongs to uid {st.st_uid}, not to us (uid {os.geteuid()}): "
-                            f"another user may have planted it; remove it or set OTRADE_REGISTRY_DIR")
+        raise RegistryError(f"{what} {path} belongs to uid {st.st_uid}, not to us (uid {os.geteuid()}): "
+                            f"another user may have planted it; remove it or set {setting}")
     if stat.S_IMODE(st.st_mode) != 0o700:
         os.chmod(path, 0o700)
 

@@ -18,6 +18,8 @@ import supervisor
 from common.clock import ist_date
 from common.journalline import seal
 from common.supervision.accountday import SETTLEMENT, link_run_dir, open_account_day
+from common.supervision.instancelock import take_instance_locks
+from common.supervision.registry import RegistryError
 from config.loader import load_config
 from tests.chaos.harness import BASE, ROOT, merge
 
@@ -133,4 +135,21 @@ def test_supervisor_when_the_account_day_is_a_planted_symlink_then_exit_2_naming
     assert proc.returncode == 2, out[-3000:]
     assert "Traceback" not in out, out[-3000:]
     assert "symlink" in out and str(home) in out
+    assert "OTRADE_ACCOUNT_HOME" in out and "OTRADE_REGISTRY_DIR" not in out    # where to point it instead
     assert os.listdir(elsewhere) == []
+
+
+def test_locks_when_the_account_dir_belongs_to_another_user_then_the_refusal_names_the_account_home(tmp_path):
+    """Before: "run registry ... set OTRADE_REGISTRY_DIR", which does not move the account home."""
+    if os.geteuid() != 0:
+        pytest.skip("planting a directory of another uid needs root")
+    home = tmp_path / "home"
+    (home / KEY).mkdir(parents=True, mode=0o700)
+    os.chown(home / KEY, os.geteuid() + 1234, -1)
+    cfg = _config(tmp_path, str(home))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with pytest.raises(RegistryError) as refused:
+        take_instance_locks(cfg, {}, str(run_dir))
+    assert "account home" in str(refused.value) and "OTRADE_ACCOUNT_HOME" in str(refused.value)
+    assert "registry" not in str(refused.value).lower()
