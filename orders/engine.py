@@ -49,12 +49,11 @@ from common.messages import (TRADING_STATES, BracketsClosed, FlattenAll, OrderAc
 from orders import statemachine as sm
 from orders.book import OrderBook
 from orders.brackets import BracketDesk, Cancel, coid_of, plan_sweep
-from orders.brokers.base import BrokerTrade
 from orders.exposure import NEVER_NS, Exposure, apply_ticks, scan_events
 from orders.fees import FeeSchedule
 from orders.gateway import BrokerGateway, EngineJournal
 from orders.limits import PHASE_NO_ENTRY, PHASE_SQUARE_OFF, RiskLimits
-from orders.recovery import Recovery, order_of
+from orders.recovery import Recovery
 from orders.risk import RiskGate, describe
 from orders.sink import EventSink
 from orders.throttle import Throttle
@@ -88,7 +87,7 @@ class OrderEngine:
     def __init__(self, instruments, limits, fees, broker, emit, *, stop_order_type: str = "SL-M",
                  stop_limit_ticks: int = 2, flush=None, probe_interval_s: float = 10.0,
                  wall_ns=time.monotonic_ns):
-        self.limits, self._fees, self.sink = limits, fees, EventSink(emit, flush)
+        self.limits, self.sink = limits, EventSink(emit, flush)
         self._symbols = [s.decode() for s in instruments["symbol"]]
         self._exchanges = [e.decode() for e in instruments["exchange"]]
         self.risk = RiskGate(limits, instruments)
@@ -121,10 +120,9 @@ class OrderEngine:
         journal = EngineJournal(mark=self._mark, emit=self._emit, flush=self.sink.flush)
         self.gateway = BrokerGateway(
             broker, self.book, self.throttle, journal, self._now, venues=self._exchanges,
-            symbols=self._symbols, stats=self.stats, touch=self._touch, halt=self.halt,
+            symbols=self._symbols, fees=fees, stats=self.stats, touch=self._touch, halt=self.halt,
             replan_all=self.desk.touch_all, wall_ns=wall_ns, probe_interval_ns=int(probe_interval_s * 1e9))
-        self.recovery = Recovery(self.gateway, self.book, journal, self._now,
-                                 on_report=self._on_broker_order, stats=self.stats)
+        self.recovery = Recovery(self.gateway, self.book, journal, self._now, stats=self.stats)
 
     @classmethod
     def from_config(cls, config, instruments, broker, emit, *, flush=None) -> "OrderEngine":
@@ -291,9 +289,9 @@ class OrderEngine:
             if t.tick_seq > self._marked_seq:
                 self._seq = t.tick_seq
                 self._mark(t.ts_event_ns)
-            self._on_trade(t)
+            self.gateway.on_trade(t, self._seq)
         for found in self.recovery.final_statuses():
-            self._on_broker_order(found)
+            self.gateway.on_order(found)
         self._catchup_seq = self._marked_seq
         self._update_wake()
 
@@ -328,11 +326,8 @@ class OrderEngine:
         self._seq = seq
         self.gateway.deferred.clear()
         self._new_day()
-        for ev in self.gateway.reports():
-            if isinstance(ev, BrokerTrade):
-                self._on_trade(ev)
-            else:
-                self._on_broker_order(ev)
+        for report in self.gateway.reports():
+            self.gateway.on_report(report, seq)
         self.recovery.retry_due(seq)
         self._check_loss()
         for bracket_id in self.desk.gapped_stops(self.book):
@@ -408,8 +403,8 @@ class OrderEngine:
 
     def _update_wake(self) -> None:
         now = self._now()
-        # The next session boundary, and the next IST midnight (the day's P&L starts again).
-        # and whatever the gateway (throttle room, action backoff) or recovery (in doubt) waits for.
+        # The next session boundary, the next IST midnight (the day's P&L starts again), and what
+        # the gateway (throttle room, an action's backoff) and recovery (an order in doubt) wait for.
         wake = min(self.limits.next_boundary_ns(now), ist_midnight_ns(now) + DAY_NS,
                    self.gateway.next_due_ns(), self.recovery.next_due_ns())
         if self._sweep_wake:
@@ -474,43 +469,6 @@ class OrderEngine:
         return self.desk.reachable(instrument, self.book)
 
     # ---------------------------------------------------------------- broker reports
-
-    def _on_trade(self, t: BrokerTrade) -> None:
-        if t.trade_id in self.book.fill_ids:
-            return
-        order = self._order_of(t.client_order_id, t.broker_order_id)
-        if order is None:
-            self.stats["unknown_fills"] += 1   # not ours (placed by hand): positions reconciles it
-            return
-        self._mark()
-        fees = self._fees.fill_charges(order.side, t.qty, t.price, order.filled_value,
-                                       order.instrument)
-        self._emit(OrderFilled(
-            ts_event_ns=t.ts_event_ns or self._now(), client_order_id=order.client_order_id,
-            broker_order_id=t.broker_order_id or order.broker_order_id, fill_id=t.trade_id,
-            strategy=order.strategy, bracket_id=order.bracket_id, role=order.role,
-            instrument=order.instrument, symbol=order.symbol, side=order.side, qty=t.qty,
-            price=t.price, fees_inr=fees, tick_seq=t.tick_seq or self._seq,
-            leaves_qty=max(0, order.qty - order.filled_qty - t.qty)))
-
-    def _on_broker_order(self, bo) -> None:
-        order = self._order_of(bo.client_order_id, bo.broker_order_id)
-        if order is None or order.status in sm.TERMINAL:
-            return
-        if order.status in (sm.SUBMITTING, sm.IN_DOUBT) and bo.status != sm.REJECTED:
-            self._mark()
-            self.gateway.acknowledge(order, bo.broker_order_id, sm.ACCEPTED, "", "")
-        elif bo.status == sm.REJECTED:
-            self._mark()
-            self.gateway.acknowledge(order, bo.broker_order_id, sm.REJECTED, bo.reason, "REJECTED")
-        elif bo.status == sm.CANCELED:
-            self._mark()
-            self._emit(OrderCanceled(ts_event_ns=self._now(), client_order_id=order.client_order_id,
-                                     broker_order_id=bo.broker_order_id,
-                                     reason=bo.reason or "canceled at the broker"))
-
-    def _order_of(self, client_order_id: str, broker_order_id: str):
-        return order_of(self.book, client_order_id, broker_order_id)
 
     # ---------------------------------------------------------------- events
 

@@ -1,5 +1,6 @@
-"""BrokerGateway: what the orders engine does at the broker — place, modify, cancel, poll — and what
-it does when the broker fails.
+"""BrokerGateway: what the orders engine does at the broker — place, modify, cancel, poll — what it
+journals of what the broker reports (fills with their charges, acks, cancels), and what it does when
+the broker fails.
 
 The engine (orders/engine.py) holds one and calls it; the gateway holds the broker. Everything it
 needs from the engine is named in its constructor: the order book it reads, the throttle, the
@@ -22,13 +23,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
-from common.messages import OrderAccepted, OrderCanceled, OrderInDoubt, OrderModified, OrderRejected, OrderSubmitting
+from common.messages import (OrderAccepted, OrderCanceled, OrderFilled, OrderInDoubt, OrderModified,
+                             OrderRejected, OrderSubmitting)
 from orders import statemachine as sm
 from orders.brackets import Cancel, Modify, Place, coid_of
-from orders.brokers.base import OrderRequest
+from orders.brokers.base import BrokerOrder, BrokerTrade, OrderRequest
 from orders.exposure import NEVER_NS
 
 ACTION_RETRY_NS = 250_000_000
+
+
+def order_of(book, client_order_id: str, broker_order_id: str):
+    """Our order a broker report is about, by our id or (a report without it) the broker's."""
+    return book.orders.get(client_order_id) or book.by_broker_id.get(broker_order_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +63,7 @@ class BrokerGateway:
     journal : EngineJournal.
     clock : the market clock, ns.
     venues, symbols : each instrument's exchange and trading symbol, by instrument index.
+    fees : orders.fees.FeeSchedule: the charges journaled with each fill.
     stats : the engine's counters, incremented here by name.
     touch : an order changed: its bracket is planned again.
     halt : the session was refused: trading HALTED with this reason (if not already so).
@@ -64,12 +72,12 @@ class BrokerGateway:
     """
 
     def __init__(self, broker, book, throttle, journal: EngineJournal, clock: Callable[[], int], *,
-                 venues: list[str], symbols: list[str], stats: dict, touch: Callable,
+                 venues: list[str], symbols: list[str], fees, stats: dict, touch: Callable,
                  halt: Callable[[str], None], replan_all: Callable[[], None],
                  wall_ns: Callable[[], int], probe_interval_ns: int):
         self.broker, self.book, self.throttle = broker, book, throttle
         self._journal, self._now = journal, clock
-        self._venues, self._symbols, self.stats = venues, symbols, stats
+        self._venues, self._symbols, self._fees, self.stats = venues, symbols, fees, stats
         self._touch, self._halt, self._replan_all = touch, halt, replan_all
         # Set when the broker refused our session (a dead token): nothing is sent, looked up or
         # polled but one probe every probe interval, until a call goes through again (a new token,
@@ -122,7 +130,8 @@ class BrokerGateway:
         try:
             ack = self.broker.place(req)
         except BrokerRejected as e:
-            emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e), code=e.code or "REJECTED"))
+            emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e),
+                               code=e.code or "REJECTED"))
         except BrokerRetryable as e:
             emit(OrderInDoubt(ts_event_ns=now, client_order_id=coid, reason=f"place: {e}"))
         except BrokerFatal as e:
@@ -208,6 +217,50 @@ class BrokerGateway:
             return []
         self._session_back()
         return events
+
+    def on_report(self, report, seq: int) -> None:
+        """Journal one of `reports()` at tick `seq`: a BrokerTrade or a BrokerOrder."""
+        if isinstance(report, BrokerTrade):
+            self.on_trade(report, seq)
+        else:
+            self.on_order(report)
+
+    def on_trade(self, t: BrokerTrade, seq: int) -> None:
+        """A fill, journaled with its charges once (a fill id already in the book is skipped)."""
+        if t.trade_id in self.book.fill_ids:
+            return
+        order = order_of(self.book, t.client_order_id, t.broker_order_id)
+        if order is None:
+            self.stats["unknown_fills"] += 1   # not ours (placed by hand): positions reconciles it
+            return
+        self._journal.mark()
+        fees = self._fees.fill_charges(order.side, t.qty, t.price, order.filled_value,
+                                       order.instrument)
+        self._journal.emit(OrderFilled(
+            ts_event_ns=t.ts_event_ns or self._now(), client_order_id=order.client_order_id,
+            broker_order_id=t.broker_order_id or order.broker_order_id, fill_id=t.trade_id,
+            strategy=order.strategy, bracket_id=order.bracket_id, role=order.role,
+            instrument=order.instrument, symbol=order.symbol, side=order.side, qty=t.qty,
+            price=t.price, fees_inr=fees, tick_seq=t.tick_seq or seq,
+            leaves_qty=max(0, order.qty - order.filled_qty - t.qty)))
+
+    def on_order(self, bo: BrokerOrder) -> None:
+        """The broker's record of one of our orders: what the journal lacks of it (its ack, its
+        rejection, its cancel at the broker) is journaled; an order already final is left alone."""
+        order = order_of(self.book, bo.client_order_id, bo.broker_order_id)
+        if order is None or order.status in sm.TERMINAL:
+            return
+        if order.status in (sm.SUBMITTING, sm.IN_DOUBT) and bo.status != sm.REJECTED:
+            self._journal.mark()
+            self.acknowledge(order, bo.broker_order_id, sm.ACCEPTED, "", "")
+        elif bo.status == sm.REJECTED:
+            self._journal.mark()
+            self.acknowledge(order, bo.broker_order_id, sm.REJECTED, bo.reason, "REJECTED")
+        elif bo.status == sm.CANCELED:
+            self._journal.mark()
+            self._journal.emit(OrderCanceled(ts_event_ns=self._now(), client_order_id=order.client_order_id,
+                                             broker_order_id=bo.broker_order_id,
+                                             reason=bo.reason or "canceled at the broker"))
 
     def refused(self, e: BrokerFatal) -> None:
         """The broker refused our session: halt with its reason and hold every further action,

@@ -9,8 +9,8 @@ Three questions, each asked by client order id (the broker carries ours in the o
 - working orders the broker has since canceled or rejected.
 
 The engine (orders/engine.py `resolve_in_doubt`, `_settle`) decides when to ask; this module asks
-through the gateway (orders/gateway.py), journals through the engine's journal and hands what it
-found to the engine's `on_report` (the same handling as a polled broker update).
+through the gateway (orders/gateway.py) and journals through the engine's journal; what it finds is
+journaled by the gateway as a polled broker report would be (`on_order`, `on_trade`).
 """
 
 from collections.abc import Callable, Iterator
@@ -20,14 +20,9 @@ from common.messages import OrderInDoubt, OrderSubmitting
 from orders import statemachine as sm
 from orders.brokers.base import BrokerOrder, BrokerTrade
 from orders.exposure import NEVER_NS
-from orders.gateway import BrokerGateway, EngineJournal
+from orders.gateway import BrokerGateway, EngineJournal, order_of
 
 IN_DOUBT_RETRY_NS = 1_000_000_000
-
-
-def order_of(book, client_order_id: str, broker_order_id: str):
-    """Our order a broker report is about, by our id or (a report without it) the broker's."""
-    return book.orders.get(client_order_id) or book.by_broker_id.get(broker_order_id)
 
 
 class Recovery:
@@ -35,18 +30,17 @@ class Recovery:
 
     Parameters
     ----------
-    gateway : the engine's BrokerGateway (its broker, its refused-session state, its `send`).
+    gateway : the engine's BrokerGateway (its broker, its refused-session state, `send`, `on_order`).
     book : the engine's orders.book.OrderBook.
     journal : the engine's EngineJournal.
     clock : the market clock, ns.
-    on_report : the engine's handling of a BrokerOrder (as if polled).
     stats : the engine's counters.
     """
 
     def __init__(self, gateway: BrokerGateway, book, journal: EngineJournal, clock: Callable[[], int], *,
-                 on_report: Callable[[BrokerOrder], None], stats: dict):
+                 stats: dict):
         self.gateway, self.book, self._journal, self._now = gateway, book, journal, clock
-        self._on_report, self.stats = on_report, stats
+        self.stats = stats
 
     def retry_due(self, seq: int) -> None:
         """At tick `seq`: look up again each order in doubt for IN_DOUBT_RETRY_NS or longer."""
@@ -80,7 +74,7 @@ class Recovery:
                                                 client_order_id=order.client_order_id))
             return
         if found is not None:
-            self._on_report(found)
+            gw.on_order(found)
             return
         self._journal.mark()
         if resend_journaled:      # a new attempt after a failed one is its own "about to send"

@@ -20,14 +20,16 @@ def test_capabilities_when_paper_then_fills_come_only_on_ticks_and_its_book_is_o
     from tests.orders.stubs import instruments
     paper = PaperBroker(str(tmp_path / "paper.jsonl"), instruments())
     try:
-        assert (paper.reports_fills_async, paper.pushes_order_updates, paper.book_is_ours) == (False, False, True)
+        answers = (paper.reports_fills_async, paper.pushes_order_updates, paper.book_is_ours)
+        assert answers == (False, False, True)
     finally:
         paper.close()
 
 
 def test_capabilities_when_kite_upstox_or_a_new_adapter_then_polled_pushed_and_reconciled():
     for cls in (KiteBroker, UpstoxBroker, Broker):
-        assert (cls.reports_fills_async, cls.pushes_order_updates, cls.book_is_ours) == (True, True, False), cls
+        answers = (cls.reports_fills_async, cls.pushes_order_updates, cls.book_is_ours)
+        assert answers == (True, True, False), cls
 
 
 def test_orders_when_deciding_what_to_do_then_no_code_compares_a_broker_name_with_paper():

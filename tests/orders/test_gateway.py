@@ -6,10 +6,11 @@ OrderEngine elsewhere; these pin the gateway's own contract, which the engine re
 """
 
 from common.errors import BrokerFatal
-from common.messages import OrderAccepted, OrderRejected, OrderSubmitting
+from common.messages import OrderAccepted, OrderFilled, OrderRejected, OrderSubmitting
 from orders.book import OrderBook
 from orders.brackets import Place
-from orders.brokers.base import BrokerAck
+from orders.brokers.base import BrokerAck, BrokerTrade
+from orders.fees import FeeSchedule
 from orders.gateway import BrokerGateway, EngineJournal
 from orders.throttle import Throttle
 
@@ -38,19 +39,23 @@ class Broker:
 class Harness:
     def __init__(self, rate_per_sec=10):
         self.log, self.now, self.wall, self.halts, self.replans = [], 5 * SECOND, 0, [], 0
+        self.events = []
         self.book, self.stats = OrderBook(), {k: 0 for k in (
-            "held_actions", "deferred_placements", "probes", "backed_off_actions", "broker_errors")}
+            "held_actions", "deferred_placements", "probes", "backed_off_actions", "broker_errors",
+            "unknown_fills")}
         self.throttle = Throttle(rate_per_sec, 1000, 100_000)
         self.broker = Broker(self.log)
         journal = EngineJournal(mark=lambda: self.log.append(("mark",)), emit=self.emit,
                                 flush=lambda: self.log.append(("flush",)))
         self.gateway = BrokerGateway(
             self.broker, self.book, self.throttle, journal, lambda: self.now, venues=["NSE"],
-            symbols=["SBIN"], stats=self.stats, touch=lambda order: None, halt=self.halts.append,
+            symbols=["SBIN"], fees=FeeSchedule("zerodha"), stats=self.stats, touch=lambda order: None,
+            halt=self.halts.append,
             replan_all=self.replan, wall_ns=lambda: self.wall, probe_interval_ns=10 * SECOND)
 
     def emit(self, msg):
         self.log.append(("emit", type(msg).__name__))
+        self.events.append(msg)
         self.book.apply(msg)
         if isinstance(msg, OrderSubmitting):
             self.throttle.record(msg.ts_event_ns, "NSE")
@@ -93,3 +98,15 @@ def test_gateway_when_the_session_is_refused_then_it_halts_holds_actions_and_pro
     h.broker.fatal, h.wall = None, 10 * SECOND
     assert h.gateway.reports() == [] and h.log[-1] == ("poll",)    # the probe, and it went through
     assert h.stats["probes"] == 1 and h.gateway.broker_down == "" and h.replans == 1
+
+
+def test_gateway_when_the_broker_reports_a_fill_twice_or_one_not_ours_then_ours_is_journaled_once_with_fees():
+    h = Harness()
+    h.gateway.execute([entry()], seq=3)
+    (order,) = h.book.working()
+    fill = BrokerTrade("T1", order.broker_order_id, order.client_order_id, 0, 1, 1, 500.0)
+    for report in (fill, fill, BrokerTrade("T2", "B-manual", "", 0, 1, 1, 500.0)):
+        h.gateway.on_report(report, seq=4)
+    (filled,) = [m for m in h.events if isinstance(m, OrderFilled)]
+    assert (filled.fill_id, filled.tick_seq, filled.leaves_qty) == ("T1", 4, 0) and filled.fees_inr > 0
+    assert h.stats["unknown_fills"] == 1                      # placed by hand: positions reconciles it
