@@ -24,9 +24,10 @@ over the journal. Besides order events the journal carries three record types th
 itself (`JOURNAL_ONLY`): a `TicksProcessed(upto_seq=T+1)` marker before the first event of tick T,
 the approved intent (`SignalRaised`, the bracket's spec) and `FlattenAll` (flatten mode on).
 Placement order: emit(OrderSubmitting) BEFORE broker.place, so a crash in between leaves the order
-in doubt. The broker calls and their failure handling are the gateway's (orders/gateway.py); the
-lookups of what the journal does not know (orders in doubt, fills and cancels missed in a crash) are
-recovery's (orders/recovery.py). The engine holds both and decides when each is called.
+in doubt. The broker calls, their failure handling and the journaling of what the broker reports
+(step 1) are the gateway's (orders/gateway.py); the lookups of what the journal does not know
+(step 2, and at a restart the fills and cancels a crash missed) are recovery's (orders/recovery.py).
+The engine holds both and decides when each is called.
 
 Restart: `restore(events, market)` then `resolve_in_doubt()`, then `advance` from the stage's
 committed tick cursor (no later than the start of the batch the crash interrupted; `market` is the
@@ -467,8 +468,6 @@ class OrderEngine:
         if not 0 <= instrument < len(self._symbols):
             return 0, 0
         return self.desk.reachable(instrument, self.book)
-
-    # ---------------------------------------------------------------- broker reports
 
     # ---------------------------------------------------------------- events
 

@@ -6,7 +6,8 @@ The engine (orders/engine.py) holds one and calls it; the gateway holds the brok
 needs from the engine is named in its constructor: the order book it reads, the throttle, the
 engine's journal (`EngineJournal`: the tick marker, emit-then-apply, flush), the market clock, and
 three reactions (`touch` an order's bracket, `halt` trading, `replan_all` brackets). It changes the
-engine's state only by emitting events through that journal. The rules it keeps:
+engine's state by emitting events through that journal (and marks a cancel in flight on the book).
+The rules it keeps:
 
 - placement: `OrderSubmitting` is journaled and flushed BEFORE `broker.place`; a retryable failure
   leaves the order in doubt (looked up by its client id before anything is re-sent: orders/recovery.py),
@@ -58,7 +59,8 @@ class BrokerGateway:
     Parameters
     ----------
     broker : an orders.brokers.base.Broker.
-    book : the engine's orders.book.OrderBook (read here; changed only through `journal.emit`).
+    book : the engine's orders.book.OrderBook: changed through `journal.emit`, except a cancel in
+        flight (`request_cancel`, not journaled: the cancel's outcome is, when the broker reports it).
     throttle : the engine's orders.throttle.Throttle (room for a placement, per exchange).
     journal : EngineJournal.
     clock : the market clock, ns.
