@@ -160,8 +160,9 @@ def open_day(cfg, secrets, run_dir: str):
     """The broker account's trading day this run resumes or starts (issue 11.1), linked from the run dir;
     None for a replay or a run-private venue (their state stays in the run dir), or on a conflict
     (said on stderr)."""
-    from common.supervision.accountday import (RunDirConflict, check_run_dir, home_root, keeps_account_day,
-                                               link_run_dir, open_account_day, run_dir_high_water)
+    from common.supervision.accountday import (InstrumentsChanged, RunDirConflict, check_instruments, check_run_dir,
+                                               home_root, keeps_account_day, link_run_dir, open_account_day,
+                                               run_dir_high_water)
     from common.supervision.instancelock import account_key
     from common.supervision.registry import RegistryError
 
@@ -173,8 +174,9 @@ def open_day(cfg, secrets, run_dir: str):
         check_run_dir(run_dir, key, paper=paper)       # before the day is created or an earlier one settled
         day = open_account_day(root, key)
         day.first_tick_seq = max(day.first_tick_seq, run_dir_high_water(run_dir) + 1)
+        check_instruments(day, cfg.instruments)
         link_run_dir(run_dir, day, paper=paper)
-    except RunDirConflict as e:
+    except (RunDirConflict, InstrumentsChanged) as e:
         print(f"supervisor: {e}", file=sys.stderr)
         return None
     except (RegistryError, OSError) as e:   # a planted symlink, another user's dir, a full disk: no traceback

@@ -245,5 +245,39 @@ def run_dir_high_water(run_dir: str) -> int:
     return journal_state(os.path.join(run_dir, rundir.SIGNALS_JOURNAL)).high_water
 
 
+INSTRUMENTS = "instruments.json"   # in a day dir: the instrument table the day's journal numbers by position
+
+
+def check_instruments(day: AccountDay, instruments) -> None:
+    """Refuse a start whose instrument table would renumber the day's instruments; record it otherwise.
+
+    The journal names an instrument by its position in the table (the engine's and the positions
+    book's index). A second run the same day with the list reordered or shortened restored run 1's
+    positions onto other instruments: its flatten sold TATASTEEL for RELIANCE's +2 and showed the book
+    flat. Appending instruments keeps every position, so that is allowed.
+    """
+    table = [[i.symbol, i.exchange, int(i.token)] for i in instruments]
+    path = os.path.join(day.dir, INSTRUMENTS)
+    try:
+        with open(path, "rb") as f:
+            traded = orjson.loads(f.read())["instruments"]
+    except FileNotFoundError:
+        traded = None
+    if traded is not None and table[:len(traded)] != traded:
+        moved = next(k for k, row in enumerate(traded) if k >= len(table) or table[k] != row)
+        now = table[moved][0] if moved < len(table) else "nothing"
+        raise InstrumentsChanged(
+            f"account {day.key}'s day {day.day} was traded with instrument {moved} = {traded[moved][0]}, this "
+            f"config has {now} there: the day's journal numbers instruments by position, so a changed order "
+            f"would put its positions on other instruments. Keep the day's instruments in order ({path}; new "
+            f"ones may be added at the end), or trade another account")
+    if traded != table:
+        write_atomic(path, orjson.dumps({"instruments": table}, option=orjson.OPT_INDENT_2))
+
+
+class InstrumentsChanged(Exception):
+    """The config's instrument table does not keep the positions of the account day's."""
+
+
 class RunDirConflict(Exception):
     """The run dir cannot point at the account day without hiding a journal of its own."""

@@ -153,3 +153,37 @@ def test_locks_when_the_account_dir_belongs_to_another_user_then_the_refusal_nam
         take_instance_locks(cfg, {}, str(run_dir))
     assert "account home" in str(refused.value) and "OTRADE_ACCOUNT_HOME" in str(refused.value)
     assert "registry" not in str(refused.value).lower()
+
+
+def _instruments_config(tmp_path, home: str, instruments: list[dict], name: str):
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(merge(BASE, {"run": {"account_home": home}, "instruments": instruments})))
+    return load_config(str(path)).config
+
+
+def test_open_day_when_a_later_run_reorders_the_instruments_then_refused_naming_the_moved_one(tmp_path, capsys):
+    """Seen with the real supervisor: run 1 left RELIANCE +2 and TATASTEEL +1; run 2 the same day with the
+    instrument list reversed restored them by position, its stop's flatten sold 2 TATASTEEL and 1
+    RELIANCE (the account then short TATASTEEL, still long RELIANCE) and positions.json showed flat."""
+    home = str(tmp_path / "home")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    assert supervisor.open_day(_instruments_config(tmp_path, home, BASE["instruments"], "a"), {}, str(run_dir))
+    reordered = _instruments_config(tmp_path, home, list(reversed(BASE["instruments"])), "b")
+    again = tmp_path / "again"
+    again.mkdir()
+    assert supervisor.open_day(reordered, {}, str(again)) is None
+    err = capsys.readouterr().err
+    assert "instrument 0 = RELIANCE" in err and "TATASTEEL" in err, err
+    assert not os.path.lexists(again / "orders.jsonl")         # nothing of the day linked
+
+
+def test_open_day_when_a_later_run_appends_an_instrument_then_the_day_resumes_with_it(tmp_path):
+    home = str(tmp_path / "home")
+    first, second = tmp_path / "r1", tmp_path / "r2"
+    first.mkdir(), second.mkdir()
+    assert supervisor.open_day(_instruments_config(tmp_path, home, BASE["instruments"][:3], "a"), {}, str(first))
+    wider = _instruments_config(tmp_path, home, BASE["instruments"], "b")
+    assert supervisor.open_day(wider, {}, str(second)) is not None
+    shorter = _instruments_config(tmp_path, home, BASE["instruments"][:2], "c")
+    assert supervisor.open_day(shorter, {}, str(second)) is None     # the day now has six
