@@ -263,7 +263,7 @@ def check_instruments(day: AccountDay, instruments) -> None:
             traded = orjson.loads(f.read())["instruments"]
     except FileNotFoundError:
         traded = None
-    if traded is not None and table[:len(traded)] != traded:
+    if traded is not None and day.resumed and table[:len(traded)] != traded:   # an empty day binds nothing
         moved = next(k for k, row in enumerate(traded) if k >= len(table) or table[k] != row)
         now = table[moved][0] if moved < len(table) else "nothing"
         raise InstrumentsChanged(

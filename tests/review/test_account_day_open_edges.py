@@ -168,7 +168,8 @@ def test_open_day_when_a_later_run_reorders_the_instruments_then_refused_naming_
     home = str(tmp_path / "home")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    assert supervisor.open_day(_instruments_config(tmp_path, home, BASE["instruments"], "a"), {}, str(run_dir))
+    day = supervisor.open_day(_instruments_config(tmp_path, home, BASE["instruments"], "a"), {}, str(run_dir))
+    _write(os.path.join(day.dir, "orders.jsonl"), _marks(10))         # the day traded
     reordered = _instruments_config(tmp_path, home, list(reversed(BASE["instruments"])), "b")
     again = tmp_path / "again"
     again.mkdir()
@@ -182,8 +183,19 @@ def test_open_day_when_a_later_run_appends_an_instrument_then_the_day_resumes_wi
     home = str(tmp_path / "home")
     first, second = tmp_path / "r1", tmp_path / "r2"
     first.mkdir(), second.mkdir()
-    assert supervisor.open_day(_instruments_config(tmp_path, home, BASE["instruments"][:3], "a"), {}, str(first))
+    day = supervisor.open_day(_instruments_config(tmp_path, home, BASE["instruments"][:3], "a"), {}, str(first))
+    _write(os.path.join(day.dir, "orders.jsonl"), _marks(10))
     wider = _instruments_config(tmp_path, home, BASE["instruments"], "b")
     assert supervisor.open_day(wider, {}, str(second)) is not None
     shorter = _instruments_config(tmp_path, home, BASE["instruments"][:2], "c")
     assert supervisor.open_day(shorter, {}, str(second)) is None     # the day now has six
+
+
+def test_open_day_when_the_day_has_no_record_yet_then_any_instrument_order_is_taken(tmp_path):
+    """A start that died before journaling binds nothing: the next may list its instruments anew."""
+    home = str(tmp_path / "home")
+    first, second = tmp_path / "r1", tmp_path / "r2"
+    first.mkdir(), second.mkdir()
+    assert supervisor.open_day(_instruments_config(tmp_path, home, BASE["instruments"], "a"), {}, str(first))
+    reordered = _instruments_config(tmp_path, home, list(reversed(BASE["instruments"])), "b")
+    assert supervisor.open_day(reordered, {}, str(second)) is not None
