@@ -28,13 +28,23 @@ def _run(tmp_path) -> Pipeline:
     return p
 
 
-def test_summary_when_a_run_resumes_the_account_day_then_its_order_counts_are_its_own_or_labelled_as_the_days(tmp_path):
-    first = _run(tmp_path)
-    with open(os.path.join(first.run_dir, "account.json")) as f:
-        day_dir = json.load(f)["dir"]
-    before = len(_records(os.path.join(day_dir, "orders.jsonl")))
-    second = _run(tmp_path)
-    added = collections.Counter(r["type"] for r in _records(os.path.join(day_dir, "orders.jsonl"))[before:])
+@pytest.fixture(scope="module")
+def resumed(tmp_path_factory):
+    """(the second run, what it added to the day's journal by record type, the day's totals)."""
+    tmp_path = tmp_path_factory.mktemp("resumed")
+    with pytest.MonkeyPatch.context() as env:   # module-scoped: the autouse per-test account home is not set yet
+        env.setenv("OTRADE_ACCOUNT_HOME", str(tmp_path_factory.mktemp("accounts")))
+        first = _run(tmp_path)
+        with open(os.path.join(first.run_dir, "account.json")) as f:
+            day_dir = json.load(f)["dir"]
+        before = len(_records(os.path.join(day_dir, "orders.jsonl")))
+        second = _run(tmp_path)
+    records = _records(os.path.join(day_dir, "orders.jsonl"))
+    return second, collections.Counter(r["type"] for r in records[before:]), collections.Counter(r["type"] for r in records)
+
+
+def test_summary_when_a_run_resumes_the_account_day_then_its_order_counts_are_its_own_or_labelled_as_the_days(resumed):
+    second, added, _ = resumed
     with open(os.path.join(second.run_dir, "summary.json")) as f:
         summary = json.load(f)
     orders = summary["stages"]["orders"]
@@ -43,3 +53,20 @@ def test_summary_when_a_run_resumes_the_account_day_then_its_order_counts_are_it
            and orders["counters"]["fills"] == added["OrderFilled"]
            and orders["counters"]["denials"] == added["OrderDenied"])
     assert own or labelled_as_day, (orders["counters"], orders["counted_from"], dict(added))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "reports/report.py reads the run dir's orders.jsonl (the account day's journal) and shows the day's "
+    "fills, orders and denials as the run's ('1 session(s) in this run'): seen 'Fills 11 ... Orders "
+    "submitted 32 Denials 249' for a run that submitted and filled nothing. Not the reviewer's file."))
+def test_report_when_a_run_resumes_the_account_day_then_its_figures_are_its_own_or_labelled_as_the_days(resumed):
+    import html
+    import re
+
+    second, added, day = resumed
+    assert day["OrderSubmitting"] != added["OrderSubmitting"], "the runs cannot be told apart: the test shows nothing"
+    with open(os.path.join(second.run_dir, "report.html")) as f:
+        text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", f.read())))
+    shown = int(re.search(r"Orders submitted (\d+)", text).group(1))
+    labelled_as_day = "account day" in text.lower() or "the day's" in text.lower()
+    assert shown == added["OrderSubmitting"] or labelled_as_day, (shown, dict(added))
