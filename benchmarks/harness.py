@@ -115,7 +115,10 @@ class SupervisedRun:
         self.leaked: dict = {}
 
     def __enter__(self) -> "SupervisedRun":
-        env = dict(os.environ, OTRADE_REGISTRY_DIR=os.path.join(self.workdir, "registry"), PYTHONUNBUFFERED="1")
+        # Each run its own paper account home: the default (~/.local/state) is the user's, and a run there
+        # resumes the previous benchmark's trading day (HALTED by its stop, its market clock, its orders).
+        env = dict(os.environ, OTRADE_REGISTRY_DIR=os.path.join(self.workdir, "registry"), PYTHONUNBUFFERED="1",
+                   OTRADE_ACCOUNT_HOME=os.path.join(self.workdir, f"accounts-{self.run_id}"))
         cmd = [sys.executable, os.path.join(ROOT, "supervisor.py"), "--config", self.config_path,
                "--run-dir", self.run_dir, "--http-port", str(self.port), "--no-dashboard", *self.args]
         with open(self.output_path, "wb") as out:
