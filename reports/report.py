@@ -15,6 +15,7 @@ import os
 import sys
 
 from common import rundir
+from common.atomicfile import read_object
 
 from reports import page
 from reports import statistics_section
@@ -86,6 +87,18 @@ def _title(inputs) -> tuple[str, str]:
     return run_id, f"{ended} · {window} · {restarts} stage restart(s)"
 
 
+def _account_day(run_dir: str) -> str:
+    """Whose figures these are: a run of a live account trades the account's day (its journals are the
+    day's, common/supervision/accountday.py), so orders, fills and P&L below include every run of it."""
+    day = read_object(os.path.join(run_dir, rundir.ACCOUNT_INFO))
+    if not day.get("day"):
+        return ""
+    how = "resumed" if day.get("resumed") else "started"
+    return (f'<div class="warn">Account day {page.esc(day["day"])} of {page.esc(day.get("account", "?"))}: this run '
+            f"{how} it. Orders, fills, denials and P&amp;L below are the account day's, every run that traded "
+            f"it included (this run's own counts are in summary.json).</div>")
+
+
 def render_html(inputs, perf, drawn: dict, block: dict | None = None) -> str:
     run_id, meta = _title(inputs)
     trades = (page.image(drawn, "equity", "equity curve") + page.image(drawn, "drawdown", "drawdown")
@@ -96,7 +109,7 @@ def render_html(inputs, perf, drawn: dict, block: dict | None = None) -> str:
     if not perf.fills:
         trades = '<p class="none">No fills in this run: no equity curve, drawdown, trades or P&amp;L to show.</p>'
     parts = [f"<h1>OTrade run {page.esc(run_id)}</h1>", f'<div class="meta">{page.esc(meta)}</div>',
-             page.headline(inputs, perf, block), page.warnings(inputs, perf),
+             _account_day(inputs.run_dir), page.headline(inputs, perf, block), page.warnings(inputs, perf),
              statistics_section.section(block, page.image(drawn, "benchmark", "portfolio against the benchmark"))
              if block else "", "<h2>Equity</h2>", trades,
              "<h2>Orders and denials</h2>", page.image(drawn, "orders", "order and denial counts"),

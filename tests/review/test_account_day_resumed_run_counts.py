@@ -55,10 +55,6 @@ def test_summary_when_a_run_resumes_the_account_day_then_its_order_counts_are_it
     assert own or labelled_as_day, (orders["counters"], orders["counted_from"], dict(added))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "reports/report.py reads the run dir's orders.jsonl (the account day's journal) and shows the day's "
-    "fills, orders and denials as the run's ('1 session(s) in this run'): seen 'Fills 11 ... Orders "
-    "submitted 32 Denials 249' for a run that submitted and filled nothing. Not the reviewer's file."))
 def test_report_when_a_run_resumes_the_account_day_then_its_figures_are_its_own_or_labelled_as_the_days(resumed):
     import html
     import re
