@@ -380,8 +380,8 @@ class OrdersStage:
         watermark = self.intents.watermark()
         while True:
             rows = self.intents.read()
-            for row in rows:
-                self.on_message(intentring.to_message(row))
+            for msg in intentring.to_messages(rows):
+                self.on_message(msg)
             if len(rows) < len(self.intents.buf):
                 break
         if self.intents.lost != self.intents_lost:

@@ -51,10 +51,12 @@ def _take(reader, upto=1 << 40) -> list[SignalRaised]:
 
 
 def test_record_when_round_tripped_then_is_the_journaled_intent_field_for_field():
-    row = np.zeros(1, intentring.INTENT_RECORD_DTYPE)[0]
-    for msg in (intent(7), intent(8, order_type="LIMIT", limit_price=1480.35, stop_loss=0.0, target=0.0)):
-        intentring.fill_record(row, msg)
-        assert intentring.to_message(row) == msg
+    msgs = [intent(7), intent(8, order_type="LIMIT", limit_price=1480.35, stop_loss=0.0, target=0.0)]
+    rows = np.zeros(2, intentring.INTENT_RECORD_DTYPE)
+    for i, msg in enumerate(msgs):
+        rows[i] = intentring.record_values(msg)
+    assert intentring.to_messages(rows) == msgs
+    assert intentring.to_message(rows[1]) == msgs[1]
 
 
 def test_ring_when_written_past_its_capacity_many_times_then_reads_every_intent_once_in_order(ring):
