@@ -5,12 +5,12 @@ flags are overrides of configuration fields and are validated with them (a bad -
 reported as `command line: supervisor.http_port: ...`).
 
 Exit codes: 0 normal end, 2 configuration error (or another supervisor holds the run dir or the
-broker account), 3 trading halted, 4 the supervisor could not write its run log (supervisor.jsonl) or
-the run's results: a full disk. On 4 trading was halted and every stage stopped through the normal
-ladder before the exit; the cause is on stderr. 5: the run stopped with orders working or positions
-open at a (live or local) broker, listed in summary.json `left_at_broker` and on stderr (run.on_stop
-"leave", or a flatten the broker did not confirm in time). 6: a stage's stop drain did not finish (it
-was killed); summary.json `drain` says which and what was left.
+broker account), 3 trading halted, 4 the supervisor could not write its run log (supervisor.jsonl)
+or the run's results: a full disk. On 4 trading was halted and every stage stopped through the
+normal ladder before the exit; the cause is on stderr. 5: the run stopped with orders working or
+positions open at a (live or local) broker, listed in summary.json `left_at_broker` and on stderr
+(run.on_stop "leave", or a flatten the broker did not confirm in time). 6: a stage's stop drain did
+not finish (it was killed); summary.json `drain` says which and what was left.
 
 Private by default: the process sets umask 077 before it creates anything, so the run directory and
 every file in it (logs, journals, positions, summary, report) are readable by their owner only, and
@@ -36,16 +36,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="supervisor.py",
         description="Run the OTrade pipeline (feed, signals, orders, positions).",
-        epilog="Exit codes: 0 normal, 2 configuration error or run dir/account in use, 3 trading halted, "
-               "4 could not write the run log or results (disk full), 5 orders or positions left at the "
-               "broker, 6 a stage's stop drain did not finish. Operator controls on a running session: "
-               "supervisor.py ctl status|halt|resume|flatten|reconcile|adopt [--run-dir DIR].",
+        epilog="Exit codes: 0 normal, 2 configuration error or run dir/account in use, 3 trading "
+        "halted, "
+        "4 could not write the run log or results (disk full), 5 orders or positions left at the "
+        "broker, 6 a stage's stop drain did not finish. Operator controls on a running session: "
+        "supervisor.py ctl status|halt|resume|flatten|reconcile|adopt [--run-dir DIR].",
     )
     parser.add_argument("--config", metavar="FILE",
                         help="configuration file (default: the embedded config/default.json)")
-    parser.add_argument("--env", metavar="NAME",
-                        help="overlay env/NAME.json on top of the configuration (dev, staging, prod)")
-    parser.add_argument("--run-dir", metavar="DIR", help="run directory (default: runs/<timestamp>)")
+    parser.add_argument(
+        "--env",
+        metavar="NAME",
+        help="overlay env/NAME.json on top of the configuration (dev, staging, prod)",
+    )
+    parser.add_argument(
+        "--run-dir", metavar="DIR", help="run directory (default: runs/<timestamp>)"
+    )
     parser.add_argument("--duration", metavar="SECONDS", type=float,
                         help="stop after this many seconds (default: run until Ctrl-C)")
     parser.add_argument("--http-port", metavar="N", type=int,
@@ -81,11 +87,13 @@ def overrides_from(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     os.umask(PRIVATE_UMASK)   # before any file, directory or process exists (issue 12.8)
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["ctl"]:   # `supervisor.py ctl status|halt|...`: act on a running session (issue 11.5)
+    # `supervisor.py ctl status|halt|...`: act on a running session (issue 11.5)
+    if argv[:1] == ["ctl"]:
         from common.supervision.ctl import ctl_main
 
         return ctl_main(argv[1:])
-    if argv[:1] == ["archive"]:   # `python -m supervisor archive --older-than 30d DEST` (issue 16.3)
+    # `python -m supervisor archive --older-than 30d DEST` (issue 16.3)
+    if argv[:1] == ["archive"]:
         from common.supervision.archive import archive_main
 
         return archive_main(argv[1:])
@@ -104,15 +112,32 @@ def main(argv: list[str] | None = None) -> int:
 # Stages in start order: consumers first, so nothing is produced before its consumer is listening.
 STAGE_MODULES = (("positions", "positions.stage"), ("orders", "orders.stage"),
                  ("signals", "signals.stage"), ("feed", "feed.stage"))
-# Imported once by the forkserver, so every (re)started stage is forked with compiled kernels in memory.
-PRELOAD = ["numpy", "numba", "zmq", "config.loader", "config.cli", "common.ringbuffer", "common.warmup",
-           "feed.warm", "signals.warm", "orders.warm", "positions.warm",
-           "feed.stage", "signals.stage", "orders.stage", "positions.stage",
-           "common.gcfreeze"]   # last: freeze what the template imported, so children do not re-scan it
+# Imported once by the forkserver, so every (re)started stage is forked with compiled kernels in
+# memory.
+PRELOAD = [
+    "numpy",
+    "numba",
+    "zmq",
+    "config.loader",
+    "config.cli",
+    "common.ringbuffer",
+    "common.warmup",
+    "feed.warm",
+    "signals.warm",
+    "orders.warm",
+    "positions.warm",
+    "feed.stage",
+    "signals.stage",
+    "orders.stage",
+    "positions.stage",
+    # last: freeze what the template imported, so children do not re-scan it
+    "common.gcfreeze",
+]
 
 
 def build_plan(config):
-    """What this configuration runs: stages and cores, instrument rows, ring size, extra segments."""
+    """What this configuration runs: stages and cores, instrument rows, ring size, extra
+    segments."""
     from common.instruments import instrument_rows
     from common.supervision.core import StageSpec
     from common.supervision.launcher import RunPlan
@@ -124,9 +149,13 @@ def build_plan(config):
     rows = instrument_rows(config)
     return RunPlan(
         stages=[StageSpec(name, module, tuple(cores[name])) for name, module in STAGE_MODULES],
-        instrument_rows=rows, ring_capacity=config.feed.ring_capacity,
-        lossless=config.feed.source == "replay", preload=PRELOAD, segments={**signals_segments(config), **orders_segments(config)},
-        supervisor_cores=tuple(cores["supervisor"]))
+        instrument_rows=rows,
+        ring_capacity=config.feed.ring_capacity,
+        lossless=config.feed.source == "replay",
+        preload=PRELOAD,
+        segments={**signals_segments(config), **orders_segments(config)},
+        supervisor_cores=tuple(cores["supervisor"]),
+    )
 
 
 def run(loaded: LoadedConfig, args: argparse.Namespace) -> int:
@@ -134,12 +163,19 @@ def run(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     import msgspec
 
     from common import log
-    from common.supervision.instancelock import LockHeld, account_key, release_all, take_instance_locks
+    from common.supervision.instancelock import (
+        LockHeld,
+        account_key,
+        release_all,
+        take_instance_locks,
+    )
     from common.supervision.registry import RegistryError
 
     log.configure(loaded.config.run.log_level)
     cfg = loaded.config
-    run_dir = os.path.abspath(cfg.run.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S")))
+    run_dir = os.path.abspath(
+        cfg.run.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
+    )
     os.makedirs(run_dir, mode=0o700, exist_ok=True)
     cfg = msgspec.structs.replace(cfg, run=msgspec.structs.replace(cfg.run, run_dir=run_dir))
     try:   # before anything of the run is created or deleted (issue 11.4)
@@ -149,7 +185,11 @@ def run(loaded: LoadedConfig, args: argparse.Namespace) -> int:
         return EXIT_CONFIG_ERROR
     try:
         day = open_day(cfg, loaded.secrets, run_dir)
-        if day is None and cfg.feed.source != "replay" and account_key(cfg, loaded.secrets) is not None:
+        if (
+            day is None
+            and cfg.feed.source != "replay"
+            and account_key(cfg, loaded.secrets) is not None
+        ):
             return EXIT_CONFIG_ERROR
         return _run_locked(loaded, cfg, run_dir, day)
     finally:
@@ -157,12 +197,20 @@ def run(loaded: LoadedConfig, args: argparse.Namespace) -> int:
 
 
 def open_day(cfg, secrets, run_dir: str):
-    """The broker account's trading day this run resumes or starts (issue 11.1), linked from the run dir;
-    None for a replay or a run-private venue (their state stays in the run dir), or on a conflict
-    (said on stderr)."""
-    from common.supervision.accountday import (InstrumentsChanged, RunDirConflict, check_instruments, check_run_dir,
-                                               home_root, keeps_account_day, link_run_dir, open_account_day,
-                                               run_dir_high_water)
+    """The broker account's trading day this run resumes or starts (issue 11.1), linked from the run
+    dir; None for a replay or a run-private venue (their state stays in the run dir), or on a
+    conflict (said on stderr)."""
+    from common.supervision.accountday import (
+        InstrumentsChanged,
+        RunDirConflict,
+        check_instruments,
+        check_run_dir,
+        home_root,
+        keeps_account_day,
+        link_run_dir,
+        open_account_day,
+        run_dir_high_water,
+    )
     from common.supervision.instancelock import account_key
     from common.supervision.registry import RegistryError
 
@@ -171,7 +219,8 @@ def open_day(cfg, secrets, run_dir: str):
         return None
     paper, root = cfg.broker.name == "paper", home_root(cfg)
     try:
-        check_run_dir(run_dir, key, paper=paper)       # before the day is created or an earlier one settled
+        # before the day is created or an earlier one settled
+        check_run_dir(run_dir, key, paper=paper)
         day = open_account_day(root, key)
         day.first_tick_seq = max(day.first_tick_seq, run_dir_high_water(run_dir) + 1)
         check_instruments(day, cfg.instruments)
@@ -179,20 +228,30 @@ def open_day(cfg, secrets, run_dir: str):
     except (RunDirConflict, InstrumentsChanged) as e:
         print(f"supervisor: {e}", file=sys.stderr)
         return None
-    except (RegistryError, OSError) as e:   # a planted symlink, another user's dir, a full disk: no traceback
+    # a planted symlink, another user's dir, a full disk: no traceback
+    except (RegistryError, OSError) as e:
         print(f"supervisor: cannot open account {key}'s home in {root}: {e}", file=sys.stderr)
         return None
     if day.settled:
         left = {k: day.settled[k] for k in ("open_positions", "working_orders") if day.settled[k]}
         print(f"supervisor: settled the account's previous day {day.settled['day']}: "
               f"{left or 'nothing was left open'} ({day.settled['note']})", file=sys.stderr)
-        if day.settled["unreadable_lines"]:    # what the settlement says is left may be short of the truth
-            print(f"supervisor: WARNING: {day.settled['unreadable_lines']} line(s) of day {day.settled['day']}'s "
-                  f"orders.jsonl are damaged: its settlement may miss what they held; check the broker's "
-                  f"book for that day", file=sys.stderr)
+        # what the settlement says is left may be short of the truth
+        if day.settled["unreadable_lines"]:
+            print(
+                f"supervisor: WARNING: {day.settled['unreadable_lines']} line(s) of day "
+                f"{day.settled['day']}'s "
+                "orders.jsonl are damaged: its settlement may miss what they held; check the "
+                "broker's "
+                f"book for that day",
+                file=sys.stderr,
+            )
     verb = "resuming" if day.resumed else "starting"
-    print(f"supervisor: {verb} account {day.key} day {day.day} in {day.dir} (ticks from {day.first_tick_seq})",
-          file=sys.stderr)
+    print(
+        f"supervisor: {verb} account {day.key} day {day.day} in {day.dir} (ticks from "
+        f"{day.first_tick_seq})",
+        file=sys.stderr,
+    )
     return day
 
 
@@ -201,7 +260,8 @@ def _run_locked(loaded: LoadedConfig, cfg, run_dir: str, day) -> int:
 
     from common.supervision.registry import RegistryError
     from common.supervision.session import Session
-    from localvenue.venue import local_venue   # the rehearsal exchange, when the config asks for one
+    # the rehearsal exchange, when the config asks for one
+    from localvenue.venue import local_venue
 
     venue = local_venue(cfg, run_dir)
     try:
@@ -211,7 +271,8 @@ def _run_locked(loaded: LoadedConfig, cfg, run_dir: str, day) -> int:
         from reports.report import render_after_run   # report.html + PNGs in the run directory
 
         plan = build_plan(cfg)
-        if day is not None:       # the account's state and tick sequence (common/supervision/accountday.py)
+        # the account's state and tick sequence (common/supervision/accountday.py)
+        if day is not None:
             plan.state_dir, plan.first_tick_seq = day.dir, day.first_tick_seq
         return Session(loaded, plan, on_finished=render_after_run).run()
     except RegistryError as e:   # an untrusted run registry: nothing was started, nothing swept

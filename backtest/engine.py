@@ -21,8 +21,8 @@ around their cores is done here the way they do it:
 - a fresh start (orders/stage.py `recover` on empty journals: `restore([])`, `resolve_in_doubt()`),
   and the end of a replay (orders/stage.py `finish`: the stop policy of orders/onstop.py).
 
-The engine is a pure function of (ticks, intents), so the journals equal a pipeline run's on the same
-file, line by line, except for the readings of each process's clock (see backtest/__init__.py).
+The engine is a pure function of (ticks, intents), so the journals equal a pipeline run's on the
+same file, line by line, except for the readings of each process's clock (see backtest/__init__.py).
 """
 
 from __future__ import annotations
@@ -45,7 +45,12 @@ from signals.layout import StateLayout, aligned_buffer, outbox_bytes
 
 from backtest.tape import Tape, local_instruments
 
-JOURNALS = (rundir.SIGNALS_JOURNAL, rundir.ORDERS_JOURNAL, rundir.FILLS_JOURNAL, rundir.PAPER_JOURNAL)
+JOURNALS = (
+    rundir.SIGNALS_JOURNAL,
+    rundir.ORDERS_JOURNAL,
+    rundir.FILLS_JOURNAL,
+    rundir.PAPER_JOURNAL,
+)
 
 
 class Stamper:
@@ -65,13 +70,18 @@ class Backtest:
 
     def __init__(self, config, run_dir: str, rows: np.ndarray, *, first_day: int | None = None,
                  last_day: int | None = None, tape=None):
-        self.ctx = SimpleNamespace(config=config, run_dir=run_dir)   # the shape orders/onstop.py reads
+        # the shape orders/onstop.py reads
+        self.ctx = SimpleNamespace(config=config, run_dir=run_dir)
         self.instruments = local_instruments(rows)
         # `tape`: any object with Tape's interface; a sweep's cell passes ticks already in memory
         # (backtest/sweep/data.py), so the file is read once per sweep, not once per cell.
-        self.tape = tape if tape is not None else Tape(config, self.instruments, first_day, last_day)
+        self.tape = (
+            tape if tape is not None else Tape(config, self.instruments, first_day, last_day)
+        )
         state = aligned_buffer(StateLayout.from_config(config).total_bytes)
-        self.signals = SignalEngine(config, self.instruments.rows, state, aligned_buffer(outbox_bytes()))
+        self.signals = SignalEngine(
+            config, self.instruments.rows, state, aligned_buffer(outbox_bytes())
+        )
         fsync = config.journal.fsync
         self.signals_journal = JournalWriter(os.path.join(run_dir, rundir.SIGNALS_JOURNAL), fsync)
         self.journal = JournalWriter(os.path.join(run_dir, rundir.ORDERS_JOURNAL), fsync)
@@ -128,8 +138,10 @@ class Backtest:
         rows = ticks
         while len(rows):
             consumed, _ = self.signals.process(rows)
-            if consumed == 0:       # cannot happen: the outbox is drained after every call
-                raise RuntimeError("the signal engine took no tick from a batch with an empty outbox")
+            if consumed == 0:  # cannot happen: the outbox is drained after every call
+                raise RuntimeError(
+                    "the signal engine took no tick from a batch with an empty outbox"
+                )
             intents = self.send_intents()
             self.engine.advance(rows[:consumed], intents)
             self.commit()
@@ -137,14 +149,17 @@ class Backtest:
         self.ticks += len(ticks)
 
     def send_intents(self) -> list:
-        """The pending intents, stamped and journaled as signals/stage.py does, then acknowledged."""
+        """The pending intents, stamped and journaled as signals/stage.py does, then
+        acknowledged."""
         if self.signals.outbox.pending_count == 0:
             return []
         pending = self.signals.pending_intents()
         sent = []
         for row in pending:
             self.signals_seq += 1
-            msg = SignalRaised(source="signals", seq=self.signals_seq, **self.signals.intent_fields(row))
+            msg = SignalRaised(
+                source="signals", seq=self.signals_seq, **self.signals.intent_fields(row)
+            )
             self.signals_journal.append(msg)
             sent.append(msg)
         self.signals_journal.flush()
@@ -160,12 +175,17 @@ class Backtest:
         self.last[found] = ticks["price"][::-1][first]
 
     def reconcile(self) -> None:
-        """positions' start check (positions/stage.py `reconcile`): its book against the paper broker's."""
+        """positions' start check (positions/stage.py `reconcile`): its book against the paper
+        broker's."""
         ours = {k: p.qty for k, p in self.book.positions.items() if p.qty}
         theirs = {p.instrument: p.qty for p in self.broker.positions() if p.qty}
         diff = {self.book.symbols[k]: {"ours": ours.get(k, 0), "broker": theirs.get(k, 0)}
                 for k in set(ours) | set(theirs) if ours.get(k, 0) != theirs.get(k, 0)}
-        self.last_reconcile = {"as_of_seq": self.last_orders_seq, "ok": not diff, "mismatches": diff}
+        self.last_reconcile = {
+            "as_of_seq": self.last_orders_seq,
+            "ok": not diff,
+            "mismatches": diff,
+        }
 
     def positions_doc(self) -> dict:
         """positions.json as the positions stage writes it at the end of a run."""
@@ -178,5 +198,10 @@ class Backtest:
     def close(self) -> None:
         self.signals.release()
         self.tape.close()
-        for closer in (self.broker.close, self.signals_journal.close, self.journal.close, self.fills.close):
+        for closer in (
+            self.broker.close,
+            self.signals_journal.close,
+            self.journal.close,
+            self.fills.close,
+        ):
             closer()

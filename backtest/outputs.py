@@ -28,7 +28,9 @@ REASON = "backtest finished: end of the replay"
 
 
 def _write(run_dir: str, name: str, doc: dict) -> None:
-    write_atomic(os.path.join(run_dir, name), orjson.dumps(doc, option=orjson.OPT_INDENT_2), durable=False)
+    write_atomic(
+        os.path.join(run_dir, name), orjson.dumps(doc, option=orjson.OPT_INDENT_2), durable=False
+    )
 
 
 def write_config(run_dir: str, config) -> None:
@@ -37,20 +39,37 @@ def write_config(run_dir: str, config) -> None:
         f.write(effective_json(config))
 
 
-def write_results(bt, run_dir: str, run_id: str, window: dict, elapsed_s: float, exit_code: int) -> dict:
+def write_results(
+    bt, run_dir: str, run_id: str, window: dict, elapsed_s: float, exit_code: int
+) -> dict:
     """Every end-of-run file but the report; returns summary.json's document."""
     positions = bt.positions_doc()
     _write(run_dir, rundir.POSITIONS, positions)
-    _write(run_dir, rundir.stage_summary("orders"), {"engine": dict(bt.engine.stats),
-                                            "trading_state": bt.engine.trading_state, "stop": bt.stop})
+    _write(
+        run_dir,
+        rundir.stage_summary("orders"),
+        {
+            "engine": dict(bt.engine.stats),
+            "trading_state": bt.engine.trading_state,
+            "stop": bt.stop,
+        },
+    )
     _write(run_dir, rundir.stage_summary("signals"), {"strategies": bt.signals.stats()})
     durable, sources, unreadable = durable_counters(run_dir)
-    feed = {"ticks": bt.ticks, "rows_read": bt.tape.total_rows, "outside_window": bt.tape.outside_window,
-            **bt.tape.drops()}
+    feed = {
+        "ticks": bt.ticks,
+        "rows_read": bt.tape.total_rows,
+        "outside_window": bt.tape.outside_window,
+        **bt.tape.drops(),
+    }
     stages = {
         "feed": {"counters": feed, "counted_from": dict.fromkeys(feed, "process")},
-        "signals": _stage(durable, sources, "signals", {"ticks": bt.ticks}, strategies=bt.signals.stats()),
-        "orders": _stage(durable, sources, "orders", {"ticks": bt.ticks}, engine=dict(bt.engine.stats)),
+        "signals": _stage(
+            durable, sources, "signals", {"ticks": bt.ticks}, strategies=bt.signals.stats()
+        ),
+        "orders": _stage(
+            durable, sources, "orders", {"ticks": bt.ticks}, engine=dict(bt.engine.stats)
+        ),
         "positions": _stage(durable, sources, "positions", {}),
     }
     doc = {
@@ -67,10 +86,15 @@ def write_results(bt, run_dir: str, run_id: str, window: dict, elapsed_s: float,
         "stages": stages,
         "counters_note": COUNTERS_NOTE,
         "unreadable_journal_lines": unreadable,
-        "pnl": {k: positions.get(k) for k in ("realised_pnl_inr", "unrealised_pnl_inr", "gross_exposure_inr")},
+        "pnl": {
+            k: positions.get(k)
+            for k in ("realised_pnl_inr", "unrealised_pnl_inr", "gross_exposure_inr")
+        },
         "fills": positions.get("fills_applied"),
-        "speed": {"elapsed_s": round(elapsed_s, 3),
-                  "ticks_per_s": round(bt.ticks / elapsed_s) if elapsed_s > 0 else None},
+        "speed": {
+            "elapsed_s": round(elapsed_s, 3),
+            "ticks_per_s": round(bt.ticks / elapsed_s) if elapsed_s > 0 else None,
+        },
     }
     _write(run_dir, rundir.SUMMARY, doc)
     return doc

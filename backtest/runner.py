@@ -1,11 +1,12 @@
-"""One backtest, start to finish, as a function: what `python -m backtest` runs, and what a sweep's cell
-(issue 15 item 4) would call.
+"""One backtest, start to finish, as a function: what `python -m backtest` runs, and what a sweep's
+cell (issue 15 item 4) would call.
 
     summary = run_backtest(config, run_dir="runs/bt1", first="2021-07-29", last="2021-07-30")
 
-`config` is a validated config.schema.Config (config.loader.load_config). Raises ConfigError (nothing
-run) when it cannot be backtested: a feed other than replay, a broker other than paper, an unreadable
-replay file, a bad or inverted window, or a run directory that already holds a run's journals.
+`config` is a validated config.schema.Config (config.loader.load_config). Raises ConfigError
+(nothing run) when it cannot be backtested: a feed other than replay, a broker other than paper, an
+unreadable replay file, a bad or inverted window, or a run directory that already holds a run's
+journals.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import time
 import msgspec
 
 from common.errors import ConfigError
-from common.instruments import instrument_rows   # the instrument table exactly as the pipeline builds it
+# the instrument table exactly as the pipeline builds it
+from common.instruments import instrument_rows
 
 from backtest.engine import JOURNALS, Backtest
 from backtest.outputs import write_config, write_report, write_results
@@ -24,7 +26,9 @@ from backtest.progress import progress_bar
 from backtest.tape import ist_day_number
 
 
-def check_backtestable(config, first: str | None, last: str | None) -> tuple[int | None, int | None]:
+def check_backtestable(
+    config, first: str | None, last: str | None
+) -> tuple[int | None, int | None]:
     """ConfigError unless this configuration can be backtested; the window as IST day numbers."""
     if config.feed.source != "replay":
         raise ConfigError(f"a backtest replays a file: feed.source must be 'replay', not "
@@ -48,21 +52,32 @@ def fresh_run_dir(run_dir: str | None, config) -> str:
                               or os.path.join("runs", time.strftime("backtest-%Y%m%d-%H%M%S")))
     used = [name for name in JOURNALS if os.path.exists(os.path.join(run_dir, name))]
     if used:
-        raise ConfigError(f"{run_dir} already holds a run ({', '.join(used)}): give a new --run-dir",
-                          path="--run-dir")
+        raise ConfigError(
+            f"{run_dir} already holds a run ({', '.join(used)}): give a new --run-dir",
+            path="--run-dir",
+        )
     os.makedirs(run_dir, mode=0o700, exist_ok=True)
     return run_dir
 
 
-def run_backtest(config, run_dir: str | None = None, first: str | None = None, last: str | None = None, *,
-                 progress: bool = False, report: bool = True) -> dict:
+def run_backtest(
+    config,
+    run_dir: str | None = None,
+    first: str | None = None,
+    last: str | None = None,
+    *,
+    progress: bool = False,
+    report: bool = True,
+) -> dict:
     """Run one backtest into `run_dir` (default: config.run.run_dir, else runs/backtest-<time>) and
     return its summary.json document (with `run_dir` added). `first`/`last`: IST days YYYY-MM-DD
-    (inclusive), None = open. `progress`: draw the terminal bar. `report`: render report.html and its charts (seconds of
-    matplotlib; a sweep cell may skip it)."""
+    (inclusive), None = open. `progress`: draw the terminal bar. `report`: render report.html and
+    its charts (seconds of matplotlib; a sweep cell may skip it)."""
     window = check_backtestable(config, first, last)
     run_dir = fresh_run_dir(run_dir, config)
-    config = msgspec.structs.replace(config, run=msgspec.structs.replace(config.run, run_dir=run_dir))
+    config = msgspec.structs.replace(
+        config, run=msgspec.structs.replace(config.run, run_dir=run_dir)
+    )
     bt = Backtest(config, run_dir, instrument_rows(config), first_day=window[0], last_day=window[1])
     write_config(run_dir, config)
     started = time.perf_counter()

@@ -1,4 +1,5 @@
-"""The tick tape: a replay file → exactly the ticks a pipeline run's ring would carry, with their seqs.
+"""The tick tape: a replay file → exactly the ticks a pipeline run's ring would carry, with their
+seqs.
 
 The pipeline's feed reads the file with the replay source (feed/sources/replay.py), passes every
 batch through the tick sanity filter (feed/sanity.py) and publishes the survivors to the ring, whose
@@ -37,12 +38,15 @@ DAY_NS = NS_PER_S * SECONDS_PER_DAY
 
 
 def local_instruments(rows: np.ndarray) -> InstrumentTable:
-    """The instrument table over process memory instead of a shared-memory segment (same lookups)."""
+    """The instrument table over process memory instead of a shared-memory segment (same
+    lookups)."""
     rows = np.asarray(rows, dtype=INSTRUMENT_DTYPE)
     buf = bytearray(LAYOUT_BYTES + max(1, len(rows)) * INSTRUMENT_DTYPE.itemsize)
     np.ndarray((len(rows),), INSTRUMENT_DTYPE, buf, LAYOUT_BYTES)[:] = rows
     write_layout(memoryview(buf), Layout(MAGIC, LAYOUT_VERSION, INSTRUMENT_DTYPE, len(rows)))
-    return InstrumentTable(SimpleNamespace(name="backtest", buf=buf, close=lambda: None), creator=True)
+    return InstrumentTable(
+        SimpleNamespace(name="backtest", buf=buf, close=lambda: None), creator=True
+    )
 
 
 def ist_day_number(day: str, field: str) -> int:
@@ -74,7 +78,8 @@ class Tape:
 
     @property
     def total_rows(self) -> int:
-        """Usable rows of the file (before the window and the sanity filter): the progress bar's 100 %."""
+        """Usable rows of the file (before the window and the sanity filter): the progress bar's 100
+        %."""
         return self.source.total
 
     def chunks(self):

@@ -109,7 +109,8 @@ class LocalBook:
     # ---------------------------------------------------------------- ticks and time
 
     def _record_ticks(self, ticks) -> None:
-        """Under the lock, after matching: the last prices, and the seq and clock later orders see."""
+        """Under the lock, after matching: the last prices, and the seq and clock later orders
+        see."""
         for tick in ticks:
             self.last_price[int(tick["instrument"])] = float(tick["price"])
         if len(ticks):

@@ -49,8 +49,17 @@ def session_candles(key: str, day: dt.date, interval_s: int) -> list[tuple]:
     out = []
     for i in range(0, SESSION_MINUTES, per):
         block = minutes[i:i + per]
-        out.append((start + dt.timedelta(minutes=i), float(block[0, 0]), float(block[:, 1].max()),
-                    float(block[:, 2].min()), float(block[-1, 3]), int(block[:, 4].sum()), int(block[-1, 5])))
+        out.append(
+            (
+                start + dt.timedelta(minutes=i),
+                float(block[0, 0]),
+                float(block[:, 1].max()),
+                float(block[:, 2].min()),
+                float(block[-1, 3]),
+                int(block[:, 4].sum()),
+                int(block[-1, 5]),
+            )
+        )
     return out
 
 

@@ -7,7 +7,8 @@ render an error as that broker's envelope. What stays the broker's: its routes, 
 error type, through four hooks:
 
     CANNED                      mode -> (HTTP status, error code/type, message) of its canned errors
-    error_type                  the exception class its exchange raises: (http_status, code, message)
+    error_type                  the exception class its exchange raises:
+                                (http_status, code, message)
     _answer(method, path, query, body, headers) -> bytes    a 200's body
     _error_body(error) -> bytes                             an error's body
 
@@ -73,8 +74,12 @@ class LocalRestServer:
     def start(self):
         self._httpd = _HTTPServer(("127.0.0.1", self._port), _Handler)
         self._httpd.app = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=self.thread_name, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=self.thread_name,
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -83,7 +88,8 @@ class LocalRestServer:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def stop(self) -> None:
-        """Stop serving, end pending waits, join every thread, close the paper journal. Idempotent."""
+        """Stop serving, end pending waits, join every thread, close the paper journal.
+        Idempotent."""
         self._stopping.set()
         if self._httpd is not None:
             self._httpd.shutdown()
@@ -154,8 +160,13 @@ class LocalRestServer:
             if mode == REPLY_MODE:
                 status, payload = 200, failure.body
             else:
-                status, payload = 200, self._with_planted(f"{method} {path}",
-                                                          self._answer(method, path, url.query, body, handler.headers))
+                status, payload = (
+                    200,
+                    self._with_planted(
+                        f"{method} {path}",
+                        self._answer(method, path, url.query, body, handler.headers),
+                    ),
+                )
         except self.error_type as e:
             status, payload = e.http_status, self._error_body(e)
         except Exception:  # noqa: BLE001 - a server bug answers 500 and is kept for the test to see

@@ -1,1 +1,2 @@
-"""Positions stage: fills → positions and P&L, marked to market. Entry point: positions.stage.run(ctx)."""
+"""Positions stage: fills → positions and P&L, marked to market. Entry point:
+positions.stage.run(ctx)."""

@@ -1,8 +1,10 @@
 """The position book: positions from fills, applied exactly once per fill id, marked to market.
 
 Average-cost accounting per instrument, by common/accounting.py (the same function the orders engine
-and the paper broker use): adding to a position moves the average price; reducing realises (exit price
-- average) × qty in the position's direction; crossing through zero realises the closed part and opens
+and the paper broker use): adding to a position moves the average price; reducing realises (exit
+price
+- average) × qty in the position's direction; crossing through zero realises the closed part and
+  opens
 the rest at the fill price. Fees are realised as they are paid. Amounts are rupees (floats);
 `realised_pnl_inr` is net of fees, `gross_realised_inr` before them.
 """
@@ -46,12 +48,19 @@ class Position:
             self.qty, self.avg_price, self.gross_realised_inr, side * qty, price)
 
     def as_dict(self) -> dict:
-        return {"instrument": self.instrument, "symbol": self.symbol, "qty": self.qty,
-                "avg_price": round(self.avg_price, 6), "last_price": self.last_price,
-                "buy_qty": self.buy_qty, "sell_qty": self.sell_qty,
-                "realised_pnl_inr": round(self.realised_pnl_inr, 6),
-                "gross_realised_inr": round(self.gross_realised_inr, 6), "fees_inr": round(self.fees_inr, 6),
-                "unrealised_pnl_inr": round(self.unrealised_pnl_inr, 6)}
+        return {
+            "instrument": self.instrument,
+            "symbol": self.symbol,
+            "qty": self.qty,
+            "avg_price": round(self.avg_price, 6),
+            "last_price": self.last_price,
+            "buy_qty": self.buy_qty,
+            "sell_qty": self.sell_qty,
+            "realised_pnl_inr": round(self.realised_pnl_inr, 6),
+            "gross_realised_inr": round(self.gross_realised_inr, 6),
+            "fees_inr": round(self.fees_inr, 6),
+            "unrealised_pnl_inr": round(self.unrealised_pnl_inr, 6),
+        }
 
 
 class PositionBook:
@@ -60,7 +69,8 @@ class PositionBook:
         self.positions: dict[int, Position] = {}
         self.seen_fills: set[str] = set()
         self.duplicates = 0
-        self.last_fill_seq = 0     # journal seq of the last fill applied (catch-up resumes after it)
+        # journal seq of the last fill applied (catch-up resumes after it)
+        self.last_fill_seq = 0
 
     def apply_fill(self, fill) -> bool:
         """Apply an OrderFilled once; return False (and count it) for a fill id seen before."""
@@ -78,7 +88,8 @@ class PositionBook:
         return True
 
     def mark(self, last_prices) -> None:
-        """Mark every open position to the latest price (`last_prices[instrument]`, 0 = none yet)."""
+        """Mark every open position to the latest price (`last_prices[instrument]`, 0 = none
+        yet)."""
         for pos in self.positions.values():
             price = float(last_prices[pos.instrument])
             if price > 0:

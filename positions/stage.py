@@ -57,7 +57,8 @@ class PositionsStage:
         self.book = PositionBook(symbols)
         self.last = np.zeros(len(symbols), dtype=np.float64)
         self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
-        self.journal = JournalReader(os.path.join(ctx.state, rundir.ORDERS_JOURNAL))   # the account day's
+        # the account day's
+        self.journal = JournalReader(os.path.join(ctx.state, rundir.ORDERS_JOURNAL))
         self.last_orders_seq = 0
         self.out_path = os.path.join(ctx.run_dir, rundir.POSITIONS)
         self.durable = ctx.config.journal.fsync != "never"
@@ -72,8 +73,9 @@ class PositionsStage:
         self.events = Subscriber(self.zmq, self.ctx.endpoints[topics.PUB_ORDERS], [topics.EVT])
         self.pub = Publisher(self.zmq, self.ctx.endpoints[topics.PUB_POSITIONS], "positions")
         self.cmd = Pusher(self.zmq, self.ctx.endpoints[topics.CMD_ORDERS], "positions")
-        # Fills wake us; prices are only marked to market, so the ring is drained on every wake-up and at
-        # least every 100 ms instead of being woken by each tick (that would burn the shared core).
+        # Fills wake us; prices are only marked to market, so the ring is drained on every wake-up
+        # and at least every 100 ms instead of being woken by each tick (that would burn the shared
+        # core).
         self.poller = StagePoller([self.events.socket])
         self.catch_up()        # a restarted positions stage rebuilds its book from the journal
         self.drain_ticks()
@@ -111,12 +113,14 @@ class PositionsStage:
             self.on_event(item[1])
 
     def request_reconcile(self) -> None:
-        """Ask orders for the broker's positions (retried each loop until orders is there to hear it)."""
+        """Ask orders for the broker's positions (retried each loop until orders is there to hear
+        it)."""
         if self._want_reconcile and self.cmd.push(RequestReconcile(ts_event_ns=0)):
             self._want_reconcile = False
 
     def reconcile(self, broker: BrokerPositions) -> None:
-        """Compare the book with the broker's net quantities, once the book has every fill up to it."""
+        """Compare the book with the broker's net quantities, once the book has every fill up to
+        it."""
         if self.last_orders_seq < broker.as_of_seq:
             self.catch_up()
         ours = {k: p.qty for k, p in self.book.positions.items() if p.qty}
@@ -154,15 +158,33 @@ class PositionsStage:
         doc = self.book.as_dict()
         doc["last_orders_seq"] = self.last_orders_seq
         doc["last_reconcile"] = self.last_reconcile
-        write_atomic(self.out_path, orjson.dumps(doc, option=orjson.OPT_INDENT_2), durable=self.durable)
-        rows = [PositionChanged(ts_event_ns=0, instrument=p["instrument"], symbol=p["symbol"], qty=p["qty"],
-                                avg_price=p["avg_price"], realised_pnl_inr=p["realised_pnl_inr"],
-                                unrealised_pnl_inr=p["unrealised_pnl_inr"], last_price=p["last_price"])
-                for p in doc["positions"]]
-        self.pub.publish(topics.snapshot_topic("positions"), PositionSnapshot(
-            ts_event_ns=0, positions=rows, realised_pnl_inr=doc["realised_pnl_inr"],
-            unrealised_pnl_inr=doc["unrealised_pnl_inr"], gross_exposure_inr=doc["gross_exposure_inr"],
-            last_fill_seq=self.last_orders_seq))
+        write_atomic(
+            self.out_path, orjson.dumps(doc, option=orjson.OPT_INDENT_2), durable=self.durable
+        )
+        rows = [
+            PositionChanged(
+                ts_event_ns=0,
+                instrument=p["instrument"],
+                symbol=p["symbol"],
+                qty=p["qty"],
+                avg_price=p["avg_price"],
+                realised_pnl_inr=p["realised_pnl_inr"],
+                unrealised_pnl_inr=p["unrealised_pnl_inr"],
+                last_price=p["last_price"],
+            )
+            for p in doc["positions"]
+        ]
+        self.pub.publish(
+            topics.snapshot_topic("positions"),
+            PositionSnapshot(
+                ts_event_ns=0,
+                positions=rows,
+                realised_pnl_inr=doc["realised_pnl_inr"],
+                unrealised_pnl_inr=doc["unrealised_pnl_inr"],
+                gross_exposure_inr=doc["gross_exposure_inr"],
+                last_fill_seq=self.last_orders_seq,
+            ),
+        )
 
     def step(self) -> None:
         t0 = mono_ns()
@@ -187,7 +209,12 @@ class PositionsStage:
                 getattr(self, name).close()
         if hasattr(self, "zmq"):
             self.zmq.term()
-        for closer in (self.reader.close, self.ring.close, self.instruments.close, self.journal.close):
+        for closer in (
+            self.reader.close,
+            self.ring.close,
+            self.instruments.close,
+            self.journal.close,
+        ):
             closer()
 
 

@@ -1,15 +1,16 @@
 """Which strategy and which trade each fill belongs to, square-off and flatten fills included.
 
 A trade is one bracket's round trip: from its entry's first fill until the bracket's own quantity is
-flat again (its stop, target, or a share of a square-off closed it). Fills are keyed by `bracket_id`;
-a fill with a strategy but no bracket is keyed by (strategy, symbol), and its trade runs flat to flat.
+flat again (its stop, target, or a share of a square-off closed it). Fills are keyed by
+`bracket_id`; a fill with a strategy but no bracket is keyed by (strategy, symbol), and its trade
+runs flat to flat.
 
 SQUAREOFF and FLATTEN fills carry no strategy or bracket: the engine closes an instrument's *net*
 position, which may span brackets of several strategies. Such a fill is split among the trades it
 reduces (open on that instrument, on the opposite side), pro rata by their open quantity, in whole
 shares (largest remainder; ties to the trade opened first); its fee is split in proportion to the
-quantity. Quantity that closes no open trade (a position from before this run, an over-close) goes to
-the UNATTRIBUTED bucket, whose trades run flat to flat per instrument like a strategy's.
+quantity. Quantity that closes no open trade (a position from before this run, an over-close) goes
+to the UNATTRIBUTED bucket, whose trades run flat to flat per instrument like a strategy's.
 """
 
 from __future__ import annotations
@@ -75,20 +76,34 @@ class Attribution:
     def __init__(self):
         self.legs: list[Leg] = []
         self.trades: list[Trade] = []
-        self._open: dict[str, Trade] = {}          # key (bracket or strategy:symbol) -> its open trade
+        # key (bracket or strategy:symbol) -> its open trade
+        self._open: dict[str, Trade] = {}
         self._count: dict[str, int] = {}
 
     def _book(self, key: str, strategy: str, fill, qty: int, fees: float) -> None:
         trade = self._open.get(key)
         if trade is None:
             n = self._count[key] = self._count.get(key, 0) + 1
-            trade = self._open[key] = Trade(f"{key}#{n}", strategy, fill.symbol, fill.side, fill.ts_event_ns)
+            trade = self._open[key] = Trade(
+                f"{key}#{n}", strategy, fill.symbol, fill.side, fill.ts_event_ns
+            )
             self.trades.append(trade)
         trade.qty += fill.side * qty
         trade.cash_inr -= fill.side * qty * fill.price
         trade.fees_inr += fees
-        self.legs.append(Leg(fill.ts_event_ns, strategy, trade.trade, fill.instrument, fill.symbol, fill.side, qty,
-                             fill.price, fees))
+        self.legs.append(
+            Leg(
+                fill.ts_event_ns,
+                strategy,
+                trade.trade,
+                fill.instrument,
+                fill.symbol,
+                fill.side,
+                qty,
+                fill.price,
+                fees,
+            )
+        )
         if trade.qty == 0:
             trade.closed_ns = fill.ts_event_ns
             del self._open[key]
@@ -98,7 +113,11 @@ class Attribution:
             key = fill.bracket_id or f"{fill.strategy}:{fill.symbol}"
             self._book(key, fill.strategy, fill, fill.qty, fill.fees_inr)
             return
-        reduced = [(k, t) for k, t in self._open.items() if t.symbol == fill.symbol and t.qty * fill.side < 0]
+        reduced = [
+            (k, t)
+            for k, t in self._open.items()
+            if t.symbol == fill.symbol and t.qty * fill.side < 0
+        ]
         shares = split_pro_rata(fill.qty, [abs(t.qty) for _, t in reduced])
         parts = [(key, trade.strategy, q) for (key, trade), q in zip(reduced, shares) if q]
         rest = fill.qty - sum(shares)

@@ -1,10 +1,10 @@
 """Equity through time from attributed legs (reports/attribution.py) and price marks.
 
-Equity at a moment is what the legs up to then earned, net of fees, with what is still open marked to
-market: the cash of every leg (-side x qty x price - fees) plus each symbol's open quantity times its
-latest known price. A symbol's prices ("marks") are the recorded tick path when the run kept one, every
-fill's price, and the final last price positions.json recorded, merged in time order. Equity starts at
-0 (the capital is added by the caller where a ratio needs it).
+Equity at a moment is what the legs up to then earned, net of fees, with what is still open marked
+to market: the cash of every leg (-side x qty x price - fees) plus each symbol's open quantity times
+its latest known price. A symbol's prices ("marks") are the recorded tick path when the run kept
+one, every fill's price, and the final last price positions.json recorded, merged in time order.
+Equity starts at 0 (the capital is added by the caller where a ratio needs it).
 """
 
 from __future__ import annotations
@@ -41,13 +41,17 @@ def build_marks(fills: list, paths: dict, final: dict[str, float], end_ns: int) 
             points[symbol].append((end_ns, price))
     series = {}
     for symbol, pts in points.items():
-        pts.sort(key=lambda p: p[0])          # stable: at one instant the later-listed price wins
-        series[symbol] = (np.array([p[0] for p in pts], np.int64), np.array([p[1] for p in pts], np.float64))
+        pts.sort(key=lambda p: p[0])  # stable: at one instant the later-listed price wins
+        series[symbol] = (
+            np.array([p[0] for p in pts], np.int64),
+            np.array([p[1] for p in pts], np.float64),
+        )
     return Marks(series)
 
 
 def equity_at(legs: list, marks: Marks, times: np.ndarray) -> np.ndarray:
-    """Equity (net of fees, open quantity marked) just after every leg at or before each of `times`."""
+    """Equity (net of fees, open quantity marked) just after every leg at or before each of
+    `times`."""
     times = np.asarray(times, np.int64)
     out = np.zeros(len(times))
     if not legs:
@@ -67,9 +71,9 @@ def equity_at(legs: list, marks: Marks, times: np.ndarray) -> np.ndarray:
 
 
 def drawdown_figures(times: np.ndarray, equity: np.ndarray, capital_inr: float) -> dict:
-    """Deepest fall below the best equity so far (which starts at 0), in rupees and in percent of the
-    capital plus that best; and the longest time spent below a best before regaining it (or until the
-    end, if never regained), in market-time seconds, nights included."""
+    """Deepest fall below the best equity so far (which starts at 0), in rupees and in percent of
+    the capital plus that best; and the longest time spent below a best before regaining it (or
+    until the end, if never regained), in market-time seconds, nights included."""
     if len(equity) == 0:
         return {"max_drawdown_inr": 0.0, "max_drawdown_pct": 0.0, "max_drawdown_duration_s": 0.0,
                 "underwater_at_end": False}
@@ -101,7 +105,8 @@ def exposure_share(legs: list, windows: list[tuple[int, int]], end_ns: int) -> f
     for i, leg in enumerate(legs):
         qty[leg.symbol] = qty.get(leg.symbol, 0) + leg.side * leg.qty
         if i + 1 < len(legs) and legs[i + 1].ts_ns == leg.ts_ns:
-            continue                          # legs of one instant: judge the state after all of them
+            # legs of one instant: judge the state after all of them
+            continue
         is_open = any(qty.values())
         if is_open and opened is None:
             opened = leg.ts_ns

@@ -1,11 +1,13 @@
 """What a run report reads from a finished run directory, and nothing more.
 
-Every input is optional: a run killed half-way may have no summary.json, a run that never traded has no
-fills. Journals are read line by line (a full day's orders.jsonl is large): a line is used only once
-its newline is there, so a torn last line is skipped, and an unreadable line is counted, never raised.
+Every input is optional: a run killed half-way may have no summary.json, a run that never traded has
+no fills. Journals are read line by line (a full day's orders.jsonl is large): a line is used only
+once its newline is there, so a torn last line is skipped, and an unreadable line is counted, never
+raised.
 
-Fills come from orders.jsonl, the journal positions itself trusts; fills.jsonl is the copy the orders
-stage writes second (a crash between the two writes leaves it short), so its fills only fill gaps.
+Fills come from orders.jsonl, the journal positions itself trusts; fills.jsonl is the copy the
+orders stage writes second (a crash between the two writes leaves it short), so its fills only fill
+gaps.
 """
 
 from __future__ import annotations
@@ -54,14 +56,16 @@ class Latency:
 @dataclass
 class RunInputs:
     run_dir: str
-    fills: list = field(default_factory=list)             # OrderFilled, in journal order, one per fill id
+    # OrderFilled, in journal order, one per fill id
+    fills: list = field(default_factory=list)
     event_counts: Counter = field(default_factory=Counter)  # orders.jsonl records by type
     denials: Counter = field(default_factory=Counter)       # (reason key, reason_code) -> count
     denial_text: dict = field(default_factory=dict)         # reason key -> its first explanation
     rejections: Counter = field(default_factory=Counter)    # (reason, code) -> count
     first_event_ns: int = 0         # earliest and latest market time the journal records carry
     last_event_ns: int = 0
-    day_windows: dict = field(default_factory=dict)         # IST day number -> [first, last] market time that day
+    # IST day number -> [first, last] market time that day
+    day_windows: dict = field(default_factory=dict)
     unreadable_lines: int = 0
     positions: dict = field(default_factory=dict)           # positions.json as written
     summary: dict = field(default_factory=dict)             # summary.json as written
@@ -103,8 +107,9 @@ def complete_lines(path: str):
 
 
 def denial_key(reason: str, code: int) -> tuple[str, str]:
-    """Risk writes "RATE_PER_SEC: order rate limit per second reached (qty=1, ...)": group by the name
-    before the colon (the numbers after it differ on every denial), keep the words as the explanation."""
+    """Risk writes "RATE_PER_SEC: order rate limit per second reached (qty=1, ...)": group by the
+    name before the colon (the numbers after it differ on every denial), keep the words as the
+    explanation."""
     name, sep, rest = reason.partition(":")
     name = name.strip()
     if not sep or not name.replace("_", "").isalnum():
@@ -158,13 +163,21 @@ def read_orders_journal(inputs: RunInputs) -> None:
 def latency_rows(summary: dict, run_dir: str) -> list[Latency]:
     """Every latency summary (a dict with p50_ns) of every stage: from summary.json, where the
     supervisor merged the stages' own files, or from those files when the run ended without one."""
-    stages = summary.get("stages") or {s: read_json(os.path.join(run_dir, f"{s}.summary.json")) for s in STAGES}
+    stages = summary.get("stages") or {
+        s: read_json(os.path.join(run_dir, f"{s}.summary.json")) for s in STAGES
+    }
     rows = []
     for stage, doc in stages.items():
         for metric, value in (doc or {}).items():
             if isinstance(value, dict) and "p50_ns" in value and value.get("count", 0):
-                rows.append(Latency(stage, metric, int(value.get("count", 0)),
-                                    *(int(value.get(k, 0)) for k in ("p50_ns", "p99_ns", "p999_ns", "max_ns"))))
+                rows.append(
+                    Latency(
+                        stage,
+                        metric,
+                        int(value.get("count", 0)),
+                        *(int(value.get(k, 0)) for k in ("p50_ns", "p99_ns", "p999_ns", "max_ns")),
+                    )
+                )
     return rows
 
 

@@ -2,12 +2,12 @@
 
 The fills are replayed through the stage's own `PositionBook`, so the report's accounting is the
 book's (average cost per instrument, fees realised as paid), not a second implementation of it. The
-equity curve is cumulative realised P&L net of fees, one point per fill; open positions are marked at
-the end with the last prices positions.json recorded, falling back to the last fill price.
+equity curve is cumulative realised P&L net of fees, one point per fill; open positions are marked
+at the end with the last prices positions.json recorded, falling back to the last fill price.
 
-A round trip is one instrument going from flat back to flat (or through zero); its P&L is the realised
-P&L net of fees the instrument booked meanwhile, so a fill that crosses zero books its whole fee to the
-trip it closes.
+A round trip is one instrument going from flat back to flat (or through zero); its P&L is the
+realised P&L net of fees the instrument booked meanwhile, so a fill that crosses zero books its
+whole fee to the trip it closes.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def drawdown(equity: np.ndarray) -> np.ndarray:
 
 
 class _TripTracker:
-    """Per instrument: when it left flat, in which direction, and its realised net at that moment."""
+    """Per instrument: when it left flat, in which direction, and its realised net at that
+    moment."""
 
     def __init__(self):
         self.open: dict[int, tuple[int, int, float]] = {}
@@ -81,19 +82,28 @@ class _TripTracker:
 
     def before(self, pos, fill) -> None:
         if pos is None or pos.qty == 0:
-            self.open[fill.instrument] = (fill.ts_event_ns, fill.side, pos.realised_pnl_inr if pos else 0.0)
+            self.open[fill.instrument] = (
+                fill.ts_event_ns,
+                fill.side,
+                pos.realised_pnl_inr if pos else 0.0,
+            )
 
     def after(self, pos, fill, qty_before: int) -> None:
         crossed = qty_before != 0 and (pos.qty == 0 or (pos.qty > 0) != (qty_before > 0))
         if not crossed or fill.instrument not in self.open:
             return
         opened_ns, side, start = self.open.pop(fill.instrument)
-        self.trips.append(RoundTrip(pos.symbol, opened_ns, fill.ts_event_ns, side, pos.realised_pnl_inr - start))
-        if pos.qty != 0:   # through zero: the rest is a new trip from this fill, its fee already booked
+        self.trips.append(
+            RoundTrip(pos.symbol, opened_ns, fill.ts_event_ns, side, pos.realised_pnl_inr - start)
+        )
+        # through zero: the rest is a new trip from this fill, its fee already booked
+        if pos.qty != 0:
             self.open[fill.instrument] = (fill.ts_event_ns, fill.side, pos.realised_pnl_inr)
 
 
-def replay(fills: list, symbols: list[str], last_prices: dict[int, float] | None = None) -> Performance:
+def replay(
+    fills: list, symbols: list[str], last_prices: dict[int, float] | None = None
+) -> Performance:
     """Apply `fills` (OrderFilled, in journal order) to a fresh book; mark it with `last_prices`
     (instrument -> price) where given."""
     book = PositionBook(symbols)
@@ -107,7 +117,8 @@ def replay(fills: list, symbols: list[str], last_prices: dict[int, float] | None
         trips.before(pos, fill)
         book.apply_fill(fill)
         pos = book.positions[fill.instrument]
-        pos.last_price = fill.price          # until the final mark, the latest fill is the latest price
+        # until the final mark, the latest fill is the latest price
+        pos.last_price = fill.price
         trips.after(pos, fill, qty_before)
         applied.append(fill)
         ts.append(fill.ts_event_ns)
@@ -117,8 +128,15 @@ def replay(fills: list, symbols: list[str], last_prices: dict[int, float] | None
         if instrument in book.positions and price > 0:
             book.positions[instrument].last_price = price
     equity_arr = np.asarray(equity, dtype=np.float64)
-    return Performance(book, np.asarray(ts, dtype=np.int64), equity_arr, drawdown(equity_arr), applied,
-                       per_symbol, trips.trips)
+    return Performance(
+        book,
+        np.asarray(ts, dtype=np.int64),
+        equity_arr,
+        drawdown(equity_arr),
+        applied,
+        per_symbol,
+        trips.trips,
+    )
 
 
 def last_prices_from(positions_doc: dict) -> dict[int, float]:

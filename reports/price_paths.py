@@ -1,12 +1,13 @@
 """The price path a report draws trades on: recorded ticks when the run kept them, else the fills.
 
-A run directory holds no tick history by default. When the run's config names a tick file that exists
-(`feed.record_path`, or `feed.replay.path` for a replay run; format in feed/replayfile.py) the path is
-read from it: only the time, instrument and price columns, only the wanted symbols, only the run's
-market-time window (a record file is appended to, so it may hold earlier sessions), thinned by stride
-to a few thousand points a symbol. Otherwise the path joins the fill prices, ending at the final
-`last_price` of positions.json. The file is read by the same code as the replay feed reads it
-(common/replaycolumns.py: text columns, times, prices, symbols), so both see the same ticks.
+A run directory holds no tick history by default. When the run's config names a tick file that
+exists (`feed.record_path`, or `feed.replay.path` for a replay run; format in feed/replayfile.py)
+the path is read from it: only the time, instrument and price columns, only the wanted symbols, only
+the run's market-time window (a record file is appended to, so it may hold earlier sessions),
+thinned by stride to a few thousand points a symbol. Otherwise the path joins the fill prices,
+ending at the final `last_price` of positions.json. The file is read by the same code as the replay
+feed reads it (common/replaycolumns.py: text columns, times, prices, symbols), so both see the same
+ticks.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def tick_file(config: dict, run_dir: str) -> str | None:
 
 
 def _read_columns(path: str):
-    """The table with only the columns a price path needs (a CSV's as text: common/replaycolumns.py)."""
+    """The table with only the columns a price path needs (a CSV's as text:
+    common/replaycolumns.py)."""
     import pyarrow.parquet as pq
 
     wanted = ("ts_event_ns", "ts", "symbol", "token", "price")
@@ -57,8 +59,12 @@ def _symbols(table, config: dict) -> np.ndarray:
     if "symbol" in table.column_names:
         names, codes = symbol_codes(table.column("symbol"))
         return np.asarray(names + [""], dtype=object)[codes]
-    by_token = {int(i["token"]): i.get("symbol", "") for i in config.get("instruments", []) if "token" in i}
-    return np.array([by_token.get(int(t), "") for t in to_int(table.column("token")).tolist()], dtype=object)
+    by_token = {
+        int(i["token"]): i.get("symbol", "") for i in config.get("instruments", []) if "token" in i
+    }
+    return np.array(
+        [by_token.get(int(t), "") for t in to_int(table.column("token")).tolist()], dtype=object
+    )
 
 
 def _thin(ts: np.ndarray, price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +74,9 @@ def _thin(ts: np.ndarray, price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ts[keep], price[keep]
 
 
-def from_tick_file(path: str, config: dict, symbols: list[str], window: tuple[int, int]) -> dict[str, PricePath]:
+def from_tick_file(
+    path: str, config: dict, symbols: list[str], window: tuple[int, int]
+) -> dict[str, PricePath]:
     """Paths for `symbols` within the market-time `window` (inclusive; 0 = open end)."""
     table = _read_columns(path)
     ts = timestamps(table)
@@ -91,17 +99,28 @@ def from_fills(fills: list, symbol: str, end_ns: int, last_price: float) -> Pric
     if last_price > 0 and ts and end_ns > ts[-1]:
         ts.append(end_ns)
         price.append(last_price)
-    return PricePath(symbol, np.asarray(ts, dtype=np.int64), np.asarray(price, dtype=np.float64), from_ticks=False)
+    return PricePath(
+        symbol,
+        np.asarray(ts, dtype=np.int64),
+        np.asarray(price, dtype=np.float64),
+        from_ticks=False,
+    )
 
 
-def price_paths(inputs, symbols: list[str], last_prices: dict[str, float]) -> tuple[dict[str, PricePath], str]:
+def price_paths(
+    inputs, symbols: list[str], last_prices: dict[str, float]
+) -> tuple[dict[str, PricePath], str]:
     """A path per symbol and a sentence saying where the prices came from."""
     import pyarrow as pa
 
     fills = inputs.fills
-    start, end = inputs.first_event_ns, inputs.last_event_ns   # every journal record's time, fills included
+    # every journal record's time, fills included
+    start, end = inputs.first_event_ns, inputs.last_event_ns
     path = tick_file(inputs.config, inputs.run_dir)
-    paths, note = {}, "price line joins the fill prices and the final last price (no tick file was recorded)"
+    paths, note = (
+        {},
+        "price line joins the fill prices and the final last price (no tick file was recorded)",
+    )
     if path is not None:
         try:
             paths = from_tick_file(path, inputs.config, symbols, (start, end))

@@ -24,13 +24,25 @@ from reports.price_paths import price_paths
 from reports.inputs import ENGINE_RECORDS, read_run
 
 REPORT_FILE = rundir.REPORT
-CHART_FILES = {"equity": "report_equity.png", "drawdown": "report_drawdown.png", "trades": "report_trades.png",
-               "pnl": "report_pnl_by_instrument.png", "orders": "report_orders.png", "latency": "report_latency.png",
-               "benchmark": "report_benchmark.png"}
+CHART_FILES = {
+    "equity": "report_equity.png",
+    "drawdown": "report_drawdown.png",
+    "trades": "report_trades.png",
+    "pnl": "report_pnl_by_instrument.png",
+    "orders": "report_orders.png",
+    "latency": "report_latency.png",
+    "benchmark": "report_benchmark.png",
+}
 TRADED_PANELS = 4          # instruments drawn with their trades: the most-traded ones
-ORDER_LABELS = (("SignalRaised", "signals raised"), ("OrderSubmitting", "submitted"), ("OrderAccepted", "accepted"),
-                ("OrderFilled", "filled"), ("OrderCanceled", "canceled"), ("OrderRejected", "rejected"),
-                ("OrderDenied", "denied"))
+ORDER_LABELS = (
+    ("SignalRaised", "signals raised"),
+    ("OrderSubmitting", "submitted"),
+    ("OrderAccepted", "accepted"),
+    ("OrderFilled", "filled"),
+    ("OrderCanceled", "canceled"),
+    ("OrderRejected", "rejected"),
+    ("OrderDenied", "denied"),
+)
 
 
 def order_counts(inputs) -> list[tuple[str, int]]:
@@ -43,7 +55,8 @@ def order_counts(inputs) -> list[tuple[str, int]]:
 
 
 def draw_charts(inputs, perf, run_dir: str, stats=None) -> dict[str, str]:
-    """Write the PNGs this run has data for; return chart name -> file name (relative to run_dir)."""
+    """Write the PNGs this run has data for; return chart name -> file name (relative to
+    run_dir)."""
     # matplotlib loads here, when a report is drawn, not when the supervisor imports this module.
     from reports import charts
 
@@ -59,14 +72,19 @@ def draw_charts(inputs, perf, run_dir: str, stats=None) -> dict[str, str]:
         charts.equity_chart(perf, perf.realised_pnl_inr + perf.unrealised_pnl_inr, out("equity"))
         charts.drawdown_chart(perf, out("drawdown"))
         traded = perf.most_traded(TRADED_PANELS)
-        last = {p["symbol"]: float(p.get("last_price") or 0) for p in inputs.positions.get("positions", [])}
+        last = {
+            p["symbol"]: float(p.get("last_price") or 0)
+            for p in inputs.positions.get("positions", [])
+        }
         paths, note = price_paths(inputs, traded, last)
         charts.trades_chart(paths, perf.fills, traded, net, note, out("trades"))
         charts.pnl_chart([p.as_dict() for p in perf.book.positions.values()], out("pnl"))
         drawn.update({k: CHART_FILES[k] for k in ("equity", "drawdown", "trades", "pnl")})
         if stats is not None:
             _, curve, bench = stats
-            drawn["benchmark"] = os.path.basename(charts.benchmark_chart(curve, bench, out("benchmark")))
+            drawn["benchmark"] = os.path.basename(
+                charts.benchmark_chart(curve, bench, out("benchmark"))
+            )
     counts = order_counts(inputs)
     if any(n for _, n in counts):
         denials = [(f"{key} ({code})", n) for (key, code), n in inputs.denials.most_common()]
@@ -83,43 +101,74 @@ def _title(inputs) -> tuple[str, str]:
              f"trading {summary.get('trading_state', '?')}"
              if "reason" in summary else "no summary.json: the run did not end cleanly")
     restarts = sum(1 for r in inputs.lifecycle if r.get("kind") == "restart")
-    window = f"market time {page.ist_text(inputs.first_event_ns)} → {page.ist_text(inputs.last_event_ns)}"
+    first, last = page.ist_text(inputs.first_event_ns), page.ist_text(inputs.last_event_ns)
+    window = f"market time {first} → {last}"
     return run_id, f"{ended} · {window} · {restarts} stage restart(s)"
 
 
 def _account_day(run_dir: str) -> str:
-    """Whose figures these are: a run of a live account trades the account's day (its journals are the
-    day's, common/supervision/accountday.py), so orders, fills and P&L below include every run of it."""
+    """Whose figures these are: a run of a live account trades the account's day (its journals are
+    the day's, common/supervision/accountday.py), so orders, fills and P&L below include every run
+    of it."""
     day = read_object(os.path.join(run_dir, rundir.ACCOUNT_INFO))
     if not day.get("day"):
         return ""
     how = "resumed" if day.get("resumed") else "started"
-    return (f'<div class="warn">Account day {page.esc(day["day"])} of {page.esc(day.get("account", "?"))}: this run '
-            f"{how} it. Orders, fills, denials and P&amp;L below are the account day's, every run that traded "
-            f"it included (this run's own counts are in summary.json).</div>")
+    return (
+        f'<div class="warn">Account day {page.esc(day["day"])} of '
+        f'{page.esc(day.get("account", "?"))}: this run '
+        f"{how} it. Orders, fills, denials and P&amp;L below are the account day's, every run that "
+        "traded "
+        f"it included (this run's own counts are in summary.json).</div>"
+    )
 
 
 def render_html(inputs, perf, drawn: dict, block: dict | None = None) -> str:
     run_id, meta = _title(inputs)
-    trades = (page.image(drawn, "equity", "equity curve") + page.image(drawn, "drawdown", "drawdown")
-              + "<h2>Trades on price (most-traded instruments)</h2>" + page.image(drawn, "trades", "trades on price")
-              + "<h2>P&amp;L per instrument</h2>" + page.image(drawn, "pnl", "P&L per instrument")
-              + page.instrument_table(perf) + "<h3>Round trips per instrument (flat to flat)</h3>"
-              + page.round_trip_table(perf))
+    trades = (
+        page.image(drawn, "equity", "equity curve")
+        + page.image(drawn, "drawdown", "drawdown")
+        + "<h2>Trades on price (most-traded instruments)</h2>"
+        + page.image(drawn, "trades", "trades on price")
+        + "<h2>P&amp;L per instrument</h2>"
+        + page.image(drawn, "pnl", "P&L per instrument")
+        + page.instrument_table(perf)
+        + "<h3>Round trips per instrument (flat to flat)</h3>"
+        + page.round_trip_table(perf)
+    )
     if not perf.fills:
-        trades = '<p class="none">No fills in this run: no equity curve, drawdown, trades or P&amp;L to show.</p>'
-    parts = [f"<h1>OTrade run {page.esc(run_id)}</h1>", f'<div class="meta">{page.esc(meta)}</div>',
-             _account_day(inputs.run_dir), page.headline(inputs, perf, block), page.warnings(inputs, perf),
-             statistics_section.section(block, page.image(drawn, "benchmark", "portfolio against the benchmark"))
-             if block else "", "<h2>Equity</h2>", trades,
-             "<h2>Orders and denials</h2>", page.image(drawn, "orders", "order and denial counts"),
-             page.denial_table(inputs), page.rejection_table(inputs),
-             "<h2>Latency</h2>", page.image(drawn, "latency", "latency percentiles"), page.latency_table(inputs),
-             "<h2>Supervisor</h2>", page.lifecycle_table(inputs)]
+        trades = ('<p class="none">No fills in this run: no equity curve, drawdown, trades or '
+                  'P&amp;L to show.</p>')
+    parts = [
+        f"<h1>OTrade run {page.esc(run_id)}</h1>",
+        f'<div class="meta">{page.esc(meta)}</div>',
+        _account_day(inputs.run_dir),
+        page.headline(inputs, perf, block),
+        page.warnings(inputs, perf),
+        statistics_section.section(
+            block, page.image(drawn, "benchmark", "portfolio against the benchmark")
+        )
+        if block
+        else "",
+        "<h2>Equity</h2>",
+        trades,
+        "<h2>Orders and denials</h2>",
+        page.image(drawn, "orders", "order and denial counts"),
+        page.denial_table(inputs),
+        page.rejection_table(inputs),
+        "<h2>Latency</h2>",
+        page.image(drawn, "latency", "latency percentiles"),
+        page.latency_table(inputs),
+        "<h2>Supervisor</h2>",
+        page.lifecycle_table(inputs),
+    ]
     if perf.fills:
         parts += ["<h2>Fills</h2>", page.fills_table(perf)]
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>OTrade run {page.esc(run_id)}</title>'
-            f"<style>{page.CSS}</style></head><body>{''.join(parts)}</body></html>\n")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>OTrade run '
+        f'{page.esc(run_id)}</title>'
+        f"<style>{page.CSS}</style></head><body>{''.join(parts)}</body></html>\n"
+    )
 
 
 def write_report(run_dir: str) -> str:
@@ -154,15 +203,19 @@ def render_after_run(run_dir: str) -> str | None:
     try:
         path = write_report(run_dir)
     except Exception as e:  # noqa: BLE001 - see the docstring
-        get_logger("supervisor").warning("run report not written", run_dir=run_dir, error=f"{type(e).__name__}: {e}")
+        get_logger("supervisor").warning(
+            "run report not written", run_dir=run_dir, error=f"{type(e).__name__}: {e}"
+        )
         return None
     get_logger("supervisor").info("run report written", path=path)
     return path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reports.report",
-                                     description="Write report.html and its charts into a run directory.")
+    parser = argparse.ArgumentParser(
+        prog="python -m reports.report",
+        description="Write report.html and its charts into a run directory.",
+    )
     parser.add_argument("run_dir", help="the run directory (runs/<timestamp>)")
     args = parser.parse_args(argv)
     try:

@@ -1,23 +1,25 @@
-"""Portfolio statistics of a run, in total and per strategy: summary.json's `statistics` and the report's.
+"""Portfolio statistics of a run, in total and per strategy: summary.json's `statistics` and the
+report's.
 
 Definitions (README "Portfolio statistics" says the same):
-- Net P&L: everything earned after fees and taxes, open positions marked at the last price; gross P&L
-  is the same before them. Per strategy, the fills attributed to it (reports/attribution.py); the
-  strategies' figures add up to the total.
+- Net P&L: everything earned after fees and taxes, open positions marked at the last price; gross
+  P&L is the same before them. Per strategy, the fills attributed to it (reports/attribution.py);
+  the strategies' figures add up to the total.
 - A session is an IST date on which the run's journals recorded market time. Daily P&L is the change
   of equity (reports/equity.py) from the previous session's last recorded moment to this one's; the
-  daily return is that over `capital_inr` (fixed capital, not compounded; per strategy too, so returns
-  add up).
+  daily return is that over `capital_inr` (fixed capital, not compounded; per strategy too, so
+  returns add up).
 - Sharpe: mean(daily return - rf/252) / its sample standard deviation x sqrt(252). Sortino: the same
   mean over the downside deviation sqrt(mean(min(0, daily return - rf/252)^2)) x sqrt(252). rf is
   `risk_free_rate_pct` a year. Calmar: the annualised return (mean daily return x 252) over the max
-  drawdown in percent. All three need two sessions or more; a figure that cannot be computed is None,
-  and `undefined` says why (profit factor with no losing trade is infinite: None, "no losing trade").
+  drawdown in percent. All three need two sessions or more; a figure that cannot be computed is
+  None, and `undefined` says why (profit factor with no losing trade is infinite: None, "no losing
+  trade").
 - Max drawdown is on equity at every fill and at every session's end (reports/equity.py).
 - A trade is one bracket's round trip (attribution.py): a winner nets > 0, a loser < 0 (a trade that
   nets exactly 0 counts in the win rate's denominator and breaks a losing streak). Profit factor:
-  winners' net over losers' |net|. Expectancy: the mean net of a closed trade. Trades still open at the
-  end are counted apart and enter P&L only through their marks.
+  winners' net over losers' |net|. Expectancy: the mean net of a closed trade. Trades still open at
+  the end are counted apart and enter P&L only through their marks.
 - Exposure time: the share of the sessions' recorded market time with any position open.
 - Turnover: the sum of price x qty of every fill, in rupees and in multiples of the capital.
 """
@@ -69,13 +71,21 @@ def trade_figures(trades: list) -> tuple[dict, dict]:
         undefined["average_loss_inr"] = "no losing trade"
         undefined["profit_factor"] = "no losing trade: infinite" if wins else "no losing trade"
     if not closed:
-        undefined.update({k: "no closed trade" for k in ("win_rate_pct", "expectancy_inr", "profit_factor")})
-    figures = {"trades_closed": len(closed), "trades_open": sum(1 for t in trades if not t.closed),
-               "winners": len(wins), "losers": len(losses),
-               "win_rate_pct": 100.0 * len(wins) / len(closed) if closed else None,
-               "profit_factor": sum(wins) / -sum(losses) if losses else None,
-               "expectancy_inr": _mean(nets), "average_win_inr": _mean(wins), "average_loss_inr": _mean(losses),
-               "longest_losing_streak": longest}
+        undefined.update(
+            {k: "no closed trade" for k in ("win_rate_pct", "expectancy_inr", "profit_factor")}
+        )
+    figures = {
+        "trades_closed": len(closed),
+        "trades_open": sum(1 for t in trades if not t.closed),
+        "winners": len(wins),
+        "losers": len(losses),
+        "win_rate_pct": 100.0 * len(wins) / len(closed) if closed else None,
+        "profit_factor": sum(wins) / -sum(losses) if losses else None,
+        "expectancy_inr": _mean(nets),
+        "average_win_inr": _mean(wins),
+        "average_loss_inr": _mean(losses),
+        "longest_losing_streak": longest,
+    }
     return figures, undefined
 
 
@@ -134,7 +144,9 @@ def bucket_figures(legs: list, trades: list, ctx: Context) -> tuple[dict, list[f
     return figures, daily, (grid, equity)
 
 
-def per_day_rows(legs: list, trades: list, ctx: Context, daily: list[float], by_strategy: dict) -> list[dict]:
+def per_day_rows(
+    legs: list, trades: list, ctx: Context, daily: list[float], by_strategy: dict
+) -> list[dict]:
     legs_of: dict[str, list] = {}
     for leg in legs:                          # each leg's day once: a year of fills is many legs
         legs_of.setdefault(ist_day(leg.ts_ns), []).append(leg)
@@ -147,24 +159,38 @@ def per_day_rows(legs: list, trades: list, ctx: Context, daily: list[float], by_
         mine = legs_of.get(day, [])
         fees = sum(leg.fees_inr for leg in mine)
         equity += daily[i]
-        rows.append({"date": day, "net_pnl_inr": daily[i], "gross_pnl_inr": daily[i] + fees, "fees_and_taxes_inr": fees,
-                     "return_pct": daily[i] / ctx.capital_inr * 100.0, "equity_inr": equity, "fills": len(mine),
-                     "trades_closed": closed_on.get(day, 0), "turnover_inr": sum(leg.qty * leg.price for leg in mine),
-                     "net_pnl_by_strategy_inr": {s: d[i] for s, d in by_strategy.items()}})
+        rows.append(
+            {
+                "date": day,
+                "net_pnl_inr": daily[i],
+                "gross_pnl_inr": daily[i] + fees,
+                "fees_and_taxes_inr": fees,
+                "return_pct": daily[i] / ctx.capital_inr * 100.0,
+                "equity_inr": equity,
+                "fills": len(mine),
+                "trades_closed": closed_on.get(day, 0),
+                "turnover_inr": sum(leg.qty * leg.price for leg in mine),
+                "net_pnl_by_strategy_inr": {s: d[i] for s, d in by_strategy.items()},
+            }
+        )
     return rows
 
 
 def run_statistics(fills: list, ctx: Context) -> tuple[dict, tuple]:
-    """The `statistics` block (settings, `total`, `strategies`: name -> figures, `daily` rows) and the
-    total's equity curve (times, rupees)."""
+    """The `statistics` block (settings, `total`, `strategies`: name -> figures, `daily` rows) and
+    the total's equity curve (times, rupees)."""
     attributed = attribute(fills)
-    legs = sorted(attributed.legs, key=lambda leg: leg.ts_ns)            # stable: journal order within an instant
+    # stable: journal order within an instant
+    legs = sorted(attributed.legs, key=lambda leg: leg.ts_ns)
     total, daily, curve = bucket_figures(legs, attributed.trades, ctx)
     strategies, by_strategy = {}, {}
     names = sorted({leg.strategy for leg in legs}, key=lambda s: (s == UNATTRIBUTED, s))
     for name in names:
         strategies[name], by_strategy[name], _ = bucket_figures(
-            [leg for leg in legs if leg.strategy == name], [t for t in attributed.trades if t.strategy == name], ctx)
+            [leg for leg in legs if leg.strategy == name],
+            [t for t in attributed.trades if t.strategy == name],
+            ctx,
+        )
     return {"capital_inr": ctx.capital_inr, "risk_free_rate_pct": ctx.risk_free_rate_pct,
             "periods_per_year": PERIODS_PER_YEAR, "sessions": [d for d, _, _ in ctx.days],
             "total": total, "strategies": strategies,
@@ -182,11 +208,21 @@ def benchmark(symbol: str, ctx: Context, source: str) -> dict:
         return {"symbol": symbol, "return_pct": None, "pnl_inr": None, "daily_return_pct": {},
                 "note": f"no price of {symbol} in the run's market time"}
     first = float(price[inside][0])
-    closes = ctx.marks.at(symbol, np.array([b for _, _, b in ctx.days[:-1]] + [ctx.end_ns], np.int64))
-    closes = np.where(closes > 0, closes, first).tolist()     # before its first price it is not yet bought
+    closes = ctx.marks.at(
+        symbol, np.array([b for _, _, b in ctx.days[:-1]] + [ctx.end_ns], np.int64)
+    )
+    # before its first price it is not yet bought
+    closes = np.where(closes > 0, closes, first).tolist()
     prev = [first] + closes[:-1]
     daily = {d: (c / p - 1.0) * 100.0 for (d, _, _), c, p in zip(ctx.days, closes, prev)}
     last = closes[-1]
-    return {"symbol": symbol, "start_price": first, "end_price": last, "return_pct": (last / first - 1.0) * 100.0,
-            "pnl_inr": ctx.capital_inr * (last / first - 1.0), "daily_return_pct": daily, "prices_from": source,
-            "curve": (ts[inside], ctx.capital_inr * (price[inside] / first - 1.0))}
+    return {
+        "symbol": symbol,
+        "start_price": first,
+        "end_price": last,
+        "return_pct": (last / first - 1.0) * 100.0,
+        "pnl_inr": ctx.capital_inr * (last / first - 1.0),
+        "daily_return_pct": daily,
+        "prices_from": source,
+        "curve": (ts[inside], ctx.capital_inr * (price[inside] / first - 1.0)),
+    }

@@ -1,24 +1,27 @@
-"""The signal engine: every configured strategy over each batch of ticks, one numba call per strategy.
+"""The signal engine: every configured strategy over each batch of ticks, one numba call per
+strategy.
 
     engine = SignalEngine(config, instrument_rows, state_segment.buf, outbox_segment.buf)
     engine.warm()                                  # before reporting READY
     while rows is not empty:
         consumed, n_new = engine.process(rows)     # applies ticks, writes intents to the outbox
         pending = engine.pending_intents()         # every unacknowledged intent, in a fixed order
-        for row in pending: journal + send SignalRaised(**engine.intent_fields(row), source=..., ...)
+        for row in pending:
+            journal + send SignalRaised(**engine.intent_fields(row), source=..., ...)
         engine.ack(len(pending))                   # only after they are journaled and sent
         rows = rows[consumed:]
 
-Each tick is committed in shared memory as it is applied (kernels/commit.py) and its intent is in the
-outbox before that, so the ring cursor may be committed as soon as `process` returns; a restarted
-process re-reads from the cursor and replayed ticks are skipped. After a restart, call `process` on
-the first batch before draining: intents then come out in the same order as in an undisturbed run.
+Each tick is committed in shared memory as it is applied (kernels/commit.py) and its intent is in
+the outbox before that, so the ring cursor may be committed as soon as `process` returns; a
+restarted process re-reads from the cursor and replayed ticks are skipped. After a restart, call
+`process` on the first batch before draining: intents then come out in the same order as in an
+undisturbed run.
 
-Ordering. `pending_intents()` orders rows by (tick seq, strategy index), which does not depend on how
-the ticks were cut into batches: with several strategies, orders sees the same sequence of intents
-whatever the timing was. To keep that true, `process` takes at most free_outbox_rows // strategies
-ticks per call (each strategy raises at most one intent per tick), so no strategy stops early and
-every strategy has applied the same ticks when it returns.
+Ordering. `pending_intents()` orders rows by (tick seq, strategy index), which does not depend on
+how the ticks were cut into batches: with several strategies, orders sees the same sequence of
+intents whatever the timing was. To keep that true, `process` takes at most free_outbox_rows //
+strategies ticks per call (each strategy raises at most one intent per tick), so no strategy stops
+early and every strategy has applied the same ticks when it returns.
 """
 
 import numpy as np
@@ -50,19 +53,43 @@ class _Run:
 
     def __call__(self, rows: np.ndarray, tick_size: np.ndarray, outbox: Outbox) -> int:
         v = self.views
-        return int(self.kernel(rows, self.inst_slot, tick_size, self.params, v.copies, v.commit,
-                               v.history, outbox.rows, outbox.cursor, self.section.index, self.stats))
+        return int(
+            self.kernel(
+                rows,
+                self.inst_slot,
+                tick_size,
+                self.params,
+                v.copies,
+                v.commit,
+                v.history,
+                outbox.rows,
+                outbox.cursor,
+                self.section.index,
+                self.stats,
+            )
+        )
 
 
 class SignalEngine:
-    """All strategies of `config` over shared state (`state_buf`) and a shared outbox (`outbox_buf`).
+    """All strategies of `config` over shared state (`state_buf`) and a shared outbox
+    (`outbox_buf`).
 
     instrument_rows is the INSTRUMENT_DTYPE table ticks index into. Raises RingError if a segment
-    was laid out for another build or config, ConfigError if a strategy's symbol is not in the table.
+    was laid out for another build or config, ConfigError if a strategy's symbol is not in the
+    table.
     """
 
-    def __init__(self, config, instrument_rows: np.ndarray, state_buf, outbox_buf, *,
-                 state_offset: int = 0, outbox_offset: int = 0, outbox_capacity: int = OUTBOX_CAPACITY):
+    def __init__(
+        self,
+        config,
+        instrument_rows: np.ndarray,
+        state_buf,
+        outbox_buf,
+        *,
+        state_offset: int = 0,
+        outbox_offset: int = 0,
+        outbox_capacity: int = OUTBOX_CAPACITY,
+    ):
         self.layout = StateLayout.from_config(config)
         self.state = SignalState(state_buf, self.layout, state_offset)
         self.outbox = Outbox(outbox_buf, outbox_capacity, outbox_offset)
@@ -71,14 +98,19 @@ class SignalEngine:
         index = {symbol: k for k, symbol in enumerate(self.symbols)}
         self.runs = [_Run(views, index, len(self.symbols)) for views in self.state.strategies]
         if len(self.runs) > outbox_capacity:  # `process` could then never take a single tick
-            raise ConfigError(f"{len(self.runs)} strategies, but the intent outbox holds {outbox_capacity} "
-                              f"intents: one tick may raise one intent per strategy", path="strategies")
+            raise ConfigError(
+                f"{len(self.runs)} strategies, but the intent outbox holds {outbox_capacity} "
+                f"intents: one tick may raise one intent per strategy",
+                path="strategies",
+            )
         self.strategy_names = [run.section.name for run in self.runs]
         self._reasons = [run.section.cls.REASONS for run in self.runs]
-        self._order = np.zeros(0, dtype=np.int64)  # ring positions of the rows pending_intents() returned
+        # ring positions of the rows pending_intents() returned
+        self._order = np.zeros(0, dtype=np.int64)
 
     def warm(self) -> None:
-        """Load (or compile) every kernel for exactly the array types `process` passes; changes nothing."""
+        """Load (or compile) every kernel for exactly the array types `process` passes; changes
+        nothing."""
         empty = np.zeros(0, dtype=TICK_DTYPE)
         for run in self.runs:
             run(empty, self.tick_size, self.outbox)
@@ -119,8 +151,10 @@ class SignalEngine:
         """
         order = self._order
         if 0 < n < len(order) and int(order[:n].max()) != n - 1:
-            raise ValueError(f"the first {n} pending intents are not the oldest {n}: acknowledge all "
-                             f"{len(order)} of them, or a prefix that does not cut across a reorder")
+            raise ValueError(
+                f"the first {n} pending intents are not the oldest {n}: acknowledge all "
+                f"{len(order)} of them, or a prefix that does not cut across a reorder"
+            )
         self.outbox.ack(n)
         self._order = order[n:] - n if n < len(order) else np.zeros(0, dtype=np.int64)
 
@@ -129,7 +163,8 @@ class SignalEngine:
         return intent_fields(row, self.strategy_names, self.symbols, self._reasons)
 
     def stats(self) -> dict[str, dict[str, int]]:
-        """Counters since this process started, per strategy name: applied, replayed, outbox_full."""
+        """Counters since this process started, per strategy name: applied, replayed,
+        outbox_full."""
         return {run.section.name: {name: int(run.stats[i]) for i, name in enumerate(STAT_NAMES)}
                 for run in self.runs}
 

@@ -1,20 +1,22 @@
-"""Where everything of the signals stage lives in its two shared-memory segments, from the config alone.
+"""Where everything of the signals stage lives in its two shared-memory segments, from the config
+alone.
 
-The supervisor creates (zero-filled) and owns both segments; it calls `segment_sizes(config)` to know
-how big to make them. The signals process attaches and lays its arrays over them
+The supervisor creates (zero-filled) and owns both segments; it calls `segment_sizes(config)` to
+know how big to make them. The signals process attaches and lays its arrays over them
 (signals/state.py, signals/outbox.py), so a restarted signals process finds its indicators and its
 unsent intents where it left them.
 
-    signals_state    64-byte header line (magic, version, fingerprint, bytes, slots), then per configured
-                     strategy, each part 64-byte aligned:
+    signals_state    64-byte header line (magic, version, fingerprint, bytes, slots), then per
+                     configured strategy, each part 64-byte aligned:
                          commit   int64[slots]                 (last_seq << 1) | active copy
                          copies   STATE_DTYPE[slots, 2]        two copies of each slot's state
                          history  float64[slots, history_len]  price rings (not double-buffered)
     signals_outbox   see signals/outbox.py: header, write/read counts, OUTBOX_CAPACITY intent rows
 
 A slot is one (strategy, instrument) pair, in the order of `config.strategy_symbols(strategy)`. The
-fingerprint covers everything that gives the bytes their meaning (strategy names, kinds, state dtypes,
-slot symbols, history lengths, params), so a process built for another layout refuses the segment.
+fingerprint covers everything that gives the bytes their meaning (strategy names, kinds, state
+dtypes, slot symbols, history lengths, params), so a process built for another layout refuses the
+segment.
 """
 
 import hashlib
@@ -96,8 +98,18 @@ def _section(config, index: int, strategy, offset: int) -> StrategySection:
     slots = len(symbols)
     copies_offset = offset + _aligned(slots * 8)
     history_offset = copies_offset + _aligned(slots * 2 * kind_cls.STATE_DTYPE.itemsize)
-    return StrategySection(index, strategy.name, strategy.kind, kind_cls, params, symbols, history_len,
-                           offset, copies_offset, history_offset)
+    return StrategySection(
+        index,
+        strategy.name,
+        strategy.kind,
+        kind_cls,
+        params,
+        symbols,
+        history_len,
+        offset,
+        copies_offset,
+        history_offset,
+    )
 
 
 def outbox_bytes(capacity: int = OUTBOX_CAPACITY) -> int:
@@ -105,12 +117,17 @@ def outbox_bytes(capacity: int = OUTBOX_CAPACITY) -> int:
 
 
 def segment_sizes(config) -> dict[str, int]:
-    """Bytes the supervisor must create for each signals segment: {"signals_state": n, "signals_outbox": m}."""
-    return {STATE_SEGMENT: StateLayout.from_config(config).total_bytes, OUTBOX_SEGMENT: outbox_bytes()}
+    """Bytes the supervisor must create for each signals segment: {"signals_state": n,
+    "signals_outbox": m}."""
+    return {
+        STATE_SEGMENT: StateLayout.from_config(config).total_bytes,
+        OUTBOX_SEGMENT: outbox_bytes(),
+    }
 
 
 def aligned_buffer(nbytes: int) -> np.ndarray:
-    """A zero-filled, 64-byte aligned process-local buffer: a stand-in for a segment (tests, tools)."""
+    """A zero-filled, 64-byte aligned process-local buffer: a stand-in for a segment (tests,
+    tools)."""
     raw = np.zeros(nbytes + _ALIGN, dtype=np.uint8)
     start = (-raw.ctypes.data) % _ALIGN
     return raw[start:start + nbytes]

@@ -1,10 +1,13 @@
-"""The outbox: intents raised by strategy kernels, waiting in shared memory to be journaled and sent.
+"""The outbox: intents raised by strategy kernels, waiting in shared memory to be journaled and
+sent.
 
 A ring of INTENT_DTYPE rows with one writer and one reader, both in the signals process: the kernels
 write rows and bump the write count; the stage reads the pending rows, journals and sends them, and
-only then bumps the read count (`Outbox.ack`). Both counts only grow; row `n` lives at `n % capacity`.
+only then bumps the read count (`Outbox.ack`). Both counts only grow; row `n` lives at `n %
+capacity`.
 
-    [0, 64)     layout line (common/shm.py): magic, version, INTENT_DTYPE fingerprint, row size, capacity
+    [0, 64)     layout line (common/shm.py): magic, version, INTENT_DTYPE fingerprint, row size,
+                capacity
     [64, 128)   write count (int64, its own cache line)
     [128, 192)  read count
     [192, ...)  capacity rows
@@ -13,10 +16,10 @@ Crash semantics. A kernel fills the row, fences, bumps the write count, and only
 instrument's state (kernels/commit.py). Killed before the write-count store: the row is beyond the
 count, invisible, and the tick is re-applied and writes it again. Killed between the write count and
 the state commit: the tick is re-applied and the same intent is written a second time, with the same
-deterministic id (strategy, instrument, tick seq), which orders deduplicates. Killed after journaling
-but before `ack`: the stage sends the rows again, same ids. So an intent is never lost, at worst
-repeated. When the ring is full the kernel stops before the tick that would overflow it (the tick is
-not committed) and returns how many ticks it consumed.
+deterministic id (strategy, instrument, tick seq), which orders deduplicates. Killed after
+journaling but before `ack`: the stage sends the rows again, same ids. So an intent is never lost,
+at worst repeated. When the ring is full the kernel stops before the tick that would overflow it
+(the tick is not committed) and returns how many ticks it consumed.
 """
 
 import numpy as np
@@ -57,9 +60,11 @@ ROWS_OFFSET = HEADER_WORDS * 8
 
 
 @njit
-def emit_intent(outbox, cursor, row, strategy, side, qty, order_type, limit_price, stop_loss, target,
-                reason):
-    """Write one intent for tick `row` and publish it; False (nothing written) when the ring is full."""
+def emit_intent(
+    outbox, cursor, row, strategy, side, qty, order_type, limit_price, stop_loss, target, reason
+):
+    """Write one intent for tick `row` and publish it; False (nothing written) when the ring is
+    full."""
     written = cursor[WRITE_WORD]
     if written - cursor[READ_WORD] >= outbox.shape[0]:
         return False
@@ -126,7 +131,8 @@ class Outbox:
         return self.rows[index]
 
     def ack(self, n: int) -> None:
-        """The oldest `n` pending rows are journaled and sent: free their slots (one int64 store)."""
+        """The oldest `n` pending rows are journaled and sent: free their slots (one int64
+        store)."""
         if not 0 <= n <= self.pending_count:
             raise ValueError(f"cannot acknowledge {n} intents: {self.pending_count} are pending")
         self.cursor[READ_WORD] = self.read_count + n

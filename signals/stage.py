@@ -1,23 +1,24 @@
-"""The signals stage: ticks from the ring → strategies (numba) → intents, journaled, then published to orders.
+"""The signals stage: ticks from the ring → strategies (numba) → intents, journaled, then published
+to orders.
 
 The only stage that busy-spins (on a core of its own; it yields instead when it has to share one).
-Per batch: read ticks (one numba call), apply every strategy (one numba call each), journal the intents
-the batch raised, publish them to the intent ring (common/intentring.py: shared memory, an eventfd
-doorbell for a sleeping orders), then raise the ring's watermark, the published tick sequence that
-tells orders every intent for ticks below it is already in the ring (orders applies ticks and intents
-in one deterministic order because of it), then commit the tick ring cursor. Without intents a
-sleeping orders is woken for the watermark at most every millisecond. When the outbox cannot take a
-whole batch's intents the engine is called several times per batch; each watermark then covers
-exactly the ticks every strategy has applied and whose intents are published, never the rest of the
-batch (a watermark is never more than that or the committed cursor, so it never runs ahead of an
-intent). A full intent ring (orders behind) makes this stage wait, heartbeating: an intent is never
-dropped, and the watermark waits with it.
+Per batch: read ticks (one numba call), apply every strategy (one numba call each), journal the
+intents the batch raised, publish them to the intent ring (common/intentring.py: shared memory, an
+eventfd doorbell for a sleeping orders), then raise the ring's watermark, the published tick
+sequence that tells orders every intent for ticks below it is already in the ring (orders applies
+ticks and intents in one deterministic order because of it), then commit the tick ring cursor.
+Without intents a sleeping orders is woken for the watermark at most every millisecond. When the
+outbox cannot take a whole batch's intents the engine is called several times per batch; each
+watermark then covers exactly the ticks every strategy has applied and whose intents are published,
+never the rest of the batch (a watermark is never more than that or the committed cursor, so it
+never runs ahead of an intent). A full intent ring (orders behind) makes this stage wait,
+heartbeating: an intent is never dropped, and the watermark waits with it.
 
 Crash safety: indicator state and the intent outbox live in shared memory (signals/state.py,
 signals/outbox.py). Intents leave the outbox only after they are journaled; the journal is flushed
 before they are published, and a restarted stage publishes what its journal has beyond the intent
-ring (IntentWriter.resume). So a SIGKILL anywhere publishes at most a few intents twice, which orders
-drops by their journal seq and deterministic id, and never loses one.
+ring (IntentWriter.resume). So a SIGKILL anywhere publishes at most a few intents twice, which
+orders drops by their journal seq and deterministic id, and never loses one.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ from common.waits import BusySpinWait, YieldingWait
 from signals.engine import SignalEngine
 
 BATCH = 4096
-WATERMARK_EVERY_NS = 1_000_000    # a plain watermark wakes orders at most every 1 ms (with intents: at once)
+# a plain watermark wakes orders at most every 1 ms (with intents: at once)
+WATERMARK_EVERY_NS = 1_000_000
 RECENT_IDS = 8192                 # journal tail checked for intents already sent before a crash
 
 
@@ -58,7 +60,9 @@ class SignalsStage:
         self.instruments = InstrumentTable.attach(ctx.instruments_segment)
         self.state_seg = attach_segment(ctx.segments["signals_state"])
         self.outbox_seg = attach_segment(ctx.segments["signals_outbox"])
-        self.engine = SignalEngine(ctx.config, self.instruments.rows, self.state_seg.buf, self.outbox_seg.buf)
+        self.engine = SignalEngine(
+            ctx.config, self.instruments.rows, self.state_seg.buf, self.outbox_seg.buf
+        )
         path = os.path.join(ctx.run_dir, rundir.SIGNALS_JOURNAL)
         self.journal = JournalWriter(path, ctx.config.journal.fsync)
         self.seq = self.journal.last_seq
@@ -66,12 +70,19 @@ class SignalsStage:
         self.intent_ring = ShmRing.attach(ctx.intent_ring)
         intentring.prefault(self.intent_ring)
         self.intents = intentring.IntentWriter(self.intent_ring)
-        if self.intent_ring.capacity < 2 * self.engine.outbox.capacity:   # _publish_backlog's no-deadlock rule
-            raise RingError(f"intent ring holds {self.intent_ring.capacity} intents, fewer than twice what one "
-                            f"engine call may raise ({self.engine.outbox.capacity})")
-        intentring.check_texts(self.engine.strategy_names, [run.section.cls.REASONS for run in self.engine.runs],
-                               self.engine.symbols)
-        # Killed between the journal's flush and the ring's publish: the journal's tail goes out first.
+        # _publish_backlog's no-deadlock rule
+        if self.intent_ring.capacity < 2 * self.engine.outbox.capacity:
+            raise RingError(
+                f"intent ring holds {self.intent_ring.capacity} intents, fewer than twice what one "
+                f"engine call may raise ({self.engine.outbox.capacity})"
+            )
+        intentring.check_texts(
+            self.engine.strategy_names,
+            [run.section.cls.REASONS for run in self.engine.runs],
+            self.engine.symbols,
+        )
+        # Killed between the journal's flush and the ring's publish: the journal's tail goes out
+        # first.
         self.intents.resume(self.seq, lambda first: _read_journal(path, first))
         self._init_loop()
 
@@ -83,7 +94,8 @@ class SignalsStage:
         self._next_report = 0
 
     def _recent_ids(self, path: str) -> set:
-        """Intent ids journaled just before a crash: the outbox may still hold them unacknowledged."""
+        """Intent ids journaled just before a crash: the outbox may still hold them
+        unacknowledged."""
         with JournalReader(path) as reader:
             return {m.intent_id for m in reader.read_from(max(1, self.seq - RECENT_IDS))}
 
@@ -102,18 +114,19 @@ class SignalsStage:
 
     def _tick_batch(self) -> int:
         if not self.reader.wait(0.05):
-            self._send_intents()          # after a restart the outbox or the journal may hold intents
+            # after a restart the outbox or the journal may hold intents
+            self._send_intents()
             self._maybe_watermark(force=False)
             return 0
         n = self.reader.read_batch(self.buf)
         rows = self.buf[:n]
         while len(rows):
             consumed, _ = self.engine.process(rows)
-            # Every strategy has applied rows[:consumed] and their intents are about to be published:
-            # the watermark that follows them may cover those ticks at once, before the commit, so
-            # orders can act on the intent's own tick now rather than at the next plain watermark.
-            # (A crash before the commit replays those ticks; their intents come again with the
-            # same ids and orders drops them.)
+            # Every strategy has applied rows[:consumed] and their intents are about to be
+            # published: the watermark that follows them may cover those ticks at once, before the
+            # commit, so orders can act on the intent's own tick now rather than at the next plain
+            # watermark. (A crash before the commit replays those ticks; their intents come again
+            # with the same ids and orders drops them.)
             self._send_intents(upto=int(rows[consumed - 1]["seq"]) + 1 if consumed else 0)
             rows = rows[consumed:]
         record_since(self.hist_tick, self.buf["ts_recv_ns"][:n], mono_ns())
@@ -123,7 +136,8 @@ class SignalsStage:
         return n
 
     def _send_intents(self, upto: int = 0) -> None:
-        """Journal the outbox's intents, publish them (and any backlog), then the watermark `upto`."""
+        """Journal the outbox's intents, publish them (and any backlog), then the watermark
+        `upto`."""
         sent = self._journal_pending() if self.engine.outbox.pending_count else []
         if self.intents.backlog:
             self._publish_backlog()
@@ -138,7 +152,8 @@ class SignalsStage:
         sent = []
         for row in pending:
             fields = self.engine.intent_fields(row)
-            if fields["intent_id"] in self.recent:    # journaled by the previous life (resume has it)
+            # journaled by the previous life (resume has it)
+            if fields["intent_id"] in self.recent:
                 self.recent.discard(fields["intent_id"])
                 continue
             self.seq += 1
@@ -209,8 +224,11 @@ class SignalsStage:
         self._maybe_watermark(force=True)
 
     def write_summary(self) -> None:
-        doc = {"tick_to_signal": summary_ns(self.hist_tick), "tick_to_intent": summary_ns(self.hist_intent),
-               "strategies": self.engine.stats()}
+        doc = {
+            "tick_to_signal": summary_ns(self.hist_tick),
+            "tick_to_intent": summary_ns(self.hist_intent),
+            "strategies": self.engine.stats(),
+        }
         with open(os.path.join(self.ctx.run_dir, rundir.stage_summary("signals")), "wb") as f:
             f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
@@ -219,8 +237,13 @@ class SignalsStage:
         self.journal.close()
         self.intents.close()
         self.reader.close()
-        for closer in (self.ring.close, self.intent_ring.close, self.instruments.close, self.state_seg.close,
-                       self.outbox_seg.close):
+        for closer in (
+            self.ring.close,
+            self.intent_ring.close,
+            self.instruments.close,
+            self.state_seg.close,
+            self.outbox_seg.close,
+        ):
             closer()
 
 

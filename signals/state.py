@@ -1,14 +1,14 @@
 """The signals stage's indicator state, laid over the shared-memory segment the supervisor created.
 
 Per configured strategy (signals/layout.py gives the offsets): a commit word per slot, two copies of
-the strategy's STATE_DTYPE per slot and the price-history rings. The tick-by-tick protocol that makes
-each update crash-atomic is in kernels/commit.py; this module only maps the arrays, stamps a fresh
-segment and refuses one laid out by a different build or config.
+the strategy's STATE_DTYPE per slot and the price-history rings. The tick-by-tick protocol that
+makes each update crash-atomic is in kernels/commit.py; this module only maps the arrays, stamps a
+fresh segment and refuses one laid out by a different build or config.
 
 Header (the first 64 bytes, int64 words): magic, version, fingerprint (signals/layout.py), total
 bytes, total slots. A zero magic means the supervisor's fresh zero-filled segment; zero-filled state
-is the valid initial state (nothing applied, copy 0 active), so the header may be stamped at any time
-and a crash while stamping is harmless. The magic goes last.
+is the valid initial state (nothing applied, copy 0 active), so the header may be stamped at any
+time and a crash while stamping is harmless. The magic goes last.
 """
 
 from dataclasses import dataclass
@@ -47,7 +47,9 @@ class SignalState:
     def __init__(self, buf, layout: StateLayout, offset: int = 0, name: str = "signals_state"):
         view = memoryview(buf).cast("B")[offset:]
         if len(view) < layout.total_bytes:
-            raise RingError(f"{name}: {len(view)} bytes, the signals state needs {layout.total_bytes}")
+            raise RingError(
+                f"{name}: {len(view)} bytes, the signals state needs {layout.total_bytes}"
+            )
         self.layout = layout
         self._header = np.ndarray((HEADER_BYTES // 8,), np.int64, view, 0)
         expected = [magic_word(STATE_MAGIC), STATE_VERSION, layout.fingerprint, layout.total_bytes,
@@ -68,12 +70,16 @@ def _check_header(header: np.ndarray, expected: list[int], name: str) -> None:
     found = [int(word) for word in header[:5]]
     if found[0] != expected[0]:
         tag = found[0].to_bytes(8, "little", signed=True).rstrip(b"\0")
-        raise RingError(f"segment {name}: magic {tag!r}, expected {STATE_MAGIC!r}: not the signals state")
+        raise RingError(
+            f"segment {name}: magic {tag!r}, expected {STATE_MAGIC!r}: not the signals state"
+        )
     diffs = [f"{_LABELS[i]} {found[i]:#x} != expected {expected[i]:#x}"
              for i in range(1, 5) if found[i] != expected[i]]
     if diffs:
-        raise RingError(f"segment {name} was laid out for another build or config of the strategies "
-                        f"(refusing to reinterpret its bytes): " + "; ".join(diffs))
+        raise RingError(
+            f"segment {name} was laid out for another build or config of the strategies "
+            f"(refusing to reinterpret its bytes): " + "; ".join(diffs)
+        )
 
 
 def _views(view: memoryview, section: StrategySection) -> StrategyState:

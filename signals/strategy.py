@@ -7,8 +7,9 @@ A strategy kind is a small class (registered in signals/strategies/__init__.py) 
     CODES          field -> {value: code} for each Literal (text) param, which the kernel reads as a
                    number; PARAMS_DTYPE, the params as one numpy record, is derived from Params
                    (`params_dtype`), so a param is declared once
-    STATE_DTYPE    its state for ONE instrument; the engine keeps two copies per (strategy, instrument)
-                   in shared memory and commits each tick atomically (signals/kernels/commit.py)
+    STATE_DTYPE    its state for ONE instrument; the engine keeps two copies per (strategy,
+                   instrument) in shared memory and commits each tick atomically
+                   (signals/kernels/commit.py)
     REASONS        reason code -> text, for SignalRaised.reason
     kernel         a numba kernel, called once per batch, no Python per tick:
 
@@ -16,27 +17,29 @@ A strategy kind is a small class (registered in signals/strategies/__init__.py) 
                strategy, stats) -> consumed
 
         rows       TICK_DTYPE[n]           the batch, in seq order
-        inst_slot  int64[instruments]      instrument index -> this strategy's slot, -1 if not traded
+        inst_slot  int64[instruments]      instrument index -> this strategy's slot (-1: not traded)
         tick_size  float64[instruments]    rupees, per instrument index
         params     PARAMS_DTYPE[1]
-        copies     STATE_DTYPE[slots, 2]   commit  int64[slots]   history  float64[slots, history_len]
+        copies     STATE_DTYPE[slots, 2]   commit  int64[slots]
+        history    float64[slots, history_len]
         outbox     INTENT_DTYPE[capacity]  cursor  int64[24]      (signals/outbox.py)
         strategy   int                     this strategy's index in config.strategies
         stats      int64[N_STATS]          process-local counters, STAT_* below
-        consumed   rows fully handled; < n only when the outbox filled up (call again after draining)
+        consumed   rows fully handled; < n only when the outbox filled up (call again after
+                   draining)
 
 It may override `history_len(params)` (float64 slots of price history per instrument, for windows).
-An intent means "open a bracket in this direction": at most one per (strategy, instrument, tick), as its
-id is f"{strategy}:{instrument}:{tick_seq}". The strategy does not track fills or positions.
+An intent means "open a bracket in this direction": at most one per (strategy, instrument, tick), as
+its id is f"{strategy}:{instrument}:{tick_seq}". The strategy does not track fills or positions.
 
-Every kernel has the same skeleton around its own `_advance` (see strategies/ma_crossover.py), copied
-into each strategy rather than made by one factory, because numba's cache cannot hold a kernel that
-closes over another jitted function: the cache key includes the pickled closure, a dispatcher pickles
-with a per-process uuid, so every new process misses the cache and compiles again (measured with a
-factory closing over vwap_revert's step, fresh NUMBA_CACHE_DIR, three processes in a row: a miss and
-4.5-6 s of compiling in each; this `build(digest)`, closed over an int: a miss in the first, hits and
-0.3-0.6 s in the next two). A restarted stage must not spend seconds compiling, so the copies stay and
-tests/signals/test_kernel_skeleton.py checks each against the reference:
+Every kernel has the same skeleton around its own `_advance` (see strategies/ma_crossover.py),
+copied into each strategy rather than made by one factory, because numba's cache cannot hold a
+kernel that closes over another jitted function: the cache key includes the pickled closure, a
+dispatcher pickles with a per-process uuid, so every new process misses the cache and compiles again
+(measured with a factory closing over vwap_revert's step, fresh NUMBA_CACHE_DIR, three processes in
+a row: a miss and 4.5-6 s of compiling in each; this `build(digest)`, closed over an int: a miss in
+the first, hits and 0.3-0.6 s in the next two). A restarted stage must not spend seconds compiling,
+so the copies stay and tests/signals/test_kernel_skeleton.py checks each against the reference:
 
     def build(digest):                      # digest: see kernels/digest.py (numba cache staleness)
         @njit(cache=True)
@@ -67,14 +70,14 @@ Example: a breakout strategy (buy a new high of the last `n` prices) would decla
 
     class Breakout(Strategy):
         kind = "breakout"
-        Params = BreakoutParams                    # n, qty, stop_loss_pct, target_pct (ints, floats)
+        Params = BreakoutParams            # n, qty, stop_loss_pct, target_pct (ints, floats)
         STATE_DTYPE = np.dtype([("count", np.int64), ("high", np.float64)])
         REASONS = {1: "new high of the window"}
         kernel = staticmethod(build(KERNEL_DIGEST))
 
         @classmethod
         def history_len(cls, params):
-            return params.n + 1                    # a ring one longer than the window (kernels/sma.py)
+            return params.n + 1            # a ring one longer than the window (kernels/sma.py)
 
 with an `_advance` that compares the price with the ring's maximum. strategies/vwap_revert.py is a
 complete second strategy written exactly this way.
@@ -105,9 +108,9 @@ def _base_type(tp):
 def params_dtype(params_type: type) -> np.dtype:
     """The numpy record of a Params Struct: one field per Struct field, in declaration order.
 
-    int -> int64, float -> float64, bool -> int64 (0/1), a Literal of text values -> int64 (its code,
-    from the strategy's CODES). Any other type raises TypeError naming the field: the kernel could not
-    read it.
+    int -> int64, float -> float64, bool -> int64 (0/1), a Literal of text values -> int64 (its
+    code, from the strategy's CODES). Any other type raises TypeError naming the field: the kernel
+    could not read it.
     """
     fields = []
     for f in msgspec.structs.fields(params_type):
@@ -123,7 +126,8 @@ def params_dtype(params_type: type) -> np.dtype:
 
 
 def _check_codes(cls) -> None:
-    """Every Literal param has a code for each of its values, so packing never meets an unknown one."""
+    """Every Literal param has a code for each of its values, so packing never meets an unknown
+    one."""
     for f in msgspec.structs.fields(cls.Params):
         tp = _base_type(f.type)
         if get_origin(tp) is not Literal:
@@ -152,14 +156,16 @@ class Strategy:
 
     @classmethod
     def resolve_params(cls, params):
-        """The validated Params: config hands over an instance already; a plain dict is converted."""
+        """The validated Params: config hands over an instance already; a plain dict is
+        converted."""
         if isinstance(params, dict):
             return msgspec.convert(params, cls.Params)
         return params
 
     @classmethod
     def history_len(cls, params) -> int:
-        """float64 slots of price history per instrument (>= 1; the default keeps none that matter)."""
+        """float64 slots of price history per instrument (>= 1; the default keeps none that
+        matter)."""
         return 1
 
     @classmethod
@@ -172,7 +178,8 @@ class Strategy:
 
     @classmethod
     def param_value(cls, params, name: str):
-        """One packed field: a Literal param as its code (CODES), a bool as 0/1, a number as it is."""
+        """One packed field: a Literal param as its code (CODES), a bool as 0/1, a number as it
+        is."""
         value = getattr(params, name)
         if name in cls.CODES:
             return cls.CODES[name][value]
@@ -180,7 +187,8 @@ class Strategy:
 
     @classmethod
     def warm(cls) -> int:
-        """Run the kernel once on a tiny batch with default params: compiles it, or loads numba's cache."""
+        """Run the kernel once on a tiny batch with default params: compiles it, or loads numba's
+        cache."""
         params = cls.resolve_params({})
         rows = np.zeros(4, dtype=TICK_DTYPE)
         rows["seq"] = np.arange(1, 5)

@@ -1,10 +1,11 @@
-"""Preloaded by the supervisor's forkserver: load every strategy kernel from numba's cache at import.
+"""Preloaded by the supervisor's forkserver: load every strategy kernel from numba's cache at
+import.
 
 A signals process forked from a server that imported this module starts with the kernels already in
 memory, so it is READY in milliseconds after a crash. The import must never fail (it would take the
 forkserver down with it): any error is kept in WARM_ERROR, and the stage's own `SignalEngine.warm()`
-then compiles or loads what is missing, or reports the error properly. The tick ring's reader kernels
-are warmed by common.warmup (preloaded before this module).
+then compiles or loads what is missing, or reports the error properly. The tick ring's reader
+kernels are warmed by common.warmup (preloaded before this module).
 """
 
 WARMED: tuple[str, ...] = ()   # kinds whose kernel ran

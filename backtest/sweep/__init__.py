@@ -1,7 +1,8 @@
-"""Parameter sweeps and walk-forward on Ray (`python -m backtest.sweep`, backtest/sweep/__main__.py).
+"""Parameter sweeps and walk-forward on Ray (`python -m backtest.sweep`,
+backtest/sweep/__main__.py).
 
-Each cell is an in-process backtest (backtest/engine.py) of the base config with some parameters set,
-on the whole replay file or on one walk-forward window. The file is read once and put once into
+Each cell is an in-process backtest (backtest/engine.py) of the base config with some parameters
+set, on the whole replay file or on one walk-forward window. The file is read once and put once into
 Ray's object store; every worker reads the same ticks zero-copy. Results stream into DIR/cells.csv
 as cells finish, so a rerun skips what is done and a failed cell is a row, not the end of the sweep.
 

@@ -46,11 +46,13 @@ def day_text(day: int) -> str:
 class TickData:
     ticks: np.ndarray          # TICK_DTYPE, file order, seq 0
     source_drops: dict         # the replay source's own drop counters (rows never in `ticks`)
-    sha256: str                # of `ticks` (time, instrument, prices, sizes): the data in a cell's key
+    # of `ticks` (time, instrument, prices, sizes): the data in a cell's key
+    sha256: str
 
     @classmethod
     def load(cls, config) -> "TickData":
-        """Every usable row of config.feed.replay; ReplayFileError (a ConfigError) if it cannot be read."""
+        """Every usable row of config.feed.replay; ReplayFileError (a ConfigError) if it cannot be
+        read."""
         replay = config.feed.replay
         source = ReplaySource(replay.path, replay.format, speed=0.0, sanity=config.feed.sanity)
         source.open(local_instruments(instrument_rows(config)))
@@ -63,8 +65,11 @@ class TickData:
         ticks = ticks[:n]
         ticks["ts_recv_ns"] = 0      # a reading of this process's clock: not data, not in the hash
         stats = source.stats
-        drops = {"dropped_malformed": stats.dropped_malformed, "dropped_unknown": stats.dropped_unknown,
-                 "dropped_out_of_order": stats.dropped_out_of_order}
+        drops = {
+            "dropped_malformed": stats.dropped_malformed,
+            "dropped_unknown": stats.dropped_unknown,
+            "dropped_out_of_order": stats.dropped_out_of_order,
+        }
         return cls(ticks, drops, hashlib.sha256(ticks.tobytes()).hexdigest())
 
     def sessions(self) -> list[str]:
@@ -95,7 +100,8 @@ class ArrayTape:
         rows_of = self._window()
         for lo in range(0, self._n, CHUNK):
             hi = min(lo + CHUNK, self._n)
-            rows = rows_of(lo, hi)                      # a private, writable copy: screen() compacts
+            # a private, writable copy: screen() compacts
+            rows = rows_of(lo, hi)
             kept = self.sanity.screen(rows)
             rows = rows[:kept]
             rows["seq"] = np.arange(self.next_seq, self.next_seq + kept, dtype=np.int64)

@@ -9,8 +9,8 @@
 3. Run them on Ray (backtest/sweep/pool.py), skipping cells the output directory already holds,
    writing each to cells.csv as it finishes (backtest/sweep/store.py).
 4. Walk-forward: the best train cell of each fold is run on the fold's test window.
-5. Write results.csv/.parquet, heatmap.png (2-D), the walk-forward tables and equity, best_config.json
-   and sweep.json (counts, timings, cells/s, the best cell).
+5. Write results.csv/.parquet, heatmap.png (2-D), the walk-forward tables and equity,
+   best_config.json and sweep.json (counts, timings, cells/s, the best cell).
 """
 
 from __future__ import annotations
@@ -49,17 +49,23 @@ class Options:
     progress: bool = False
 
 
-def _search(runner: Runner, opts: Options, plan, windows: list[tuple[dict, tuple]]) -> list[tuple[dict, dict]]:
+def _search(
+    runner: Runner, opts: Options, plan, windows: list[tuple[dict, tuple]]
+) -> list[tuple[dict, dict]]:
     """Run the search on each (tags, window); [(tags, record)] in planning order."""
     if opts.search == "optuna":
         out = []
         for tags, window in windows:
-            recs = runner.run_optuna(opts.axes, opts.trials, window, opts.objective, opts.seed, **tags)
+            recs = runner.run_optuna(
+                opts.axes, opts.trials, window, opts.objective, opts.seed, **tags
+            )
             out += [(tags, r) for r in recs]
         return out
     combos = (space.grid_cells(opts.axes) if opts.search == "grid"
               else space.random_cells(opts.axes, opts.trials, opts.seed))
-    planned = [(tags, plan(params, window, **tags)) for tags, window in windows for params in combos]
+    planned = [
+        (tags, plan(params, window, **tags)) for tags, window in windows for params in combos
+    ]
     recs = runner.run_cells([cell for _, cell in planned])
     return [(tags, rec) for (tags, _), rec in zip(planned, recs)]
 
@@ -67,7 +73,11 @@ def _search(runner: Runner, opts: Options, plan, windows: list[tuple[dict, tuple
 def _cells_per_window(opts: Options) -> int:
     if opts.search == "grid":
         return len(space.grid_cells(opts.axes))
-    return min(opts.trials, len(space.grid_cells(opts.axes))) if opts.search == "random" else opts.trials
+    return (
+        min(opts.trials, len(space.grid_cells(opts.axes)))
+        if opts.search == "random"
+        else opts.trials
+    )
 
 
 def check_objective(opts: Options, n_sessions: int) -> None:
@@ -78,8 +88,11 @@ def check_objective(opts: Options, n_sessions: int) -> None:
     window = opts.walk_forward[0] if opts.walk_forward else n_sessions
     if window < 2:
         where = "each train window holds" if opts.walk_forward else "the data holds"
-        raise ConfigError(f"{opts.objective} is a daily ratio and needs 2 sessions or more; {where} {window}: "
-                          f"use --objective net_pnl or more sessions", path="--objective")
+        raise ConfigError(
+            f"{opts.objective} is a daily ratio and needs 2 sessions or more; {where} {window}: "
+            f"use --objective net_pnl or more sessions",
+            path="--objective",
+        )
 
 
 def run_sweep(opts: Options) -> dict:
@@ -103,27 +116,39 @@ def run_sweep(opts: Options) -> dict:
     total = _cells_per_window(opts) * len(windows) + (len(folds) if folds else 0)
     loaded = time.perf_counter()
     # the store holds the ticks once, plus what is in flight; twice the ticks leaves room for both
-    with RayPool(opts.workers, opts.address, store_bytes=2 * data.ticks.nbytes + MIN_STORE_BYTES) as pool:
+    with RayPool(
+        opts.workers, opts.address, store_bytes=2 * data.ticks.nbytes + MIN_STORE_BYTES
+    ) as pool:
         pool.share(data)
         with progress_bar(total, enabled=opts.progress) as advance:
             runner = Runner(pool, store, plan, advance)
             planned = _search(runner, opts, plan, windows)
             chosen, tests = [], []
             if folds is not None:
-                chosen = [tables.best([r for t, r in planned if t.get("fold") == f.index], opts.objective)
-                          for f in folds]
-                test_cells = [(f, plan(c["params"], f.test, phase="test", fold=f.index)) for f, c in zip(folds, chosen)
-                              if c is not None]
+                chosen = [
+                    tables.best([r for t, r in planned if t.get("fold") == f.index], opts.objective)
+                    for f in folds
+                ]
+                test_cells = [
+                    (f, plan(c["params"], f.test, phase="test", fold=f.index))
+                    for f, c in zip(folds, chosen)
+                    if c is not None
+                ]
                 recs = runner.run_cells([cell for _, cell in test_cells])
                 by_fold = {f.index: rec for (f, _), rec in zip(test_cells, recs)}
                 tests = [by_fold.get(f.index) for f in folds]
-                planned += [({"phase": "test", "fold": f.index}, by_fold[f.index]) for f, _ in test_cells]
-        ran_s = time.perf_counter() - loaded - pool.start_s      # the cells' time, Ray's start and warm-up apart
+                planned += [
+                    ({"phase": "test", "fold": f.index}, by_fold[f.index]) for f, _ in test_cells
+                ]
+        # the cells' time, Ray's start and warm-up apart
+        ran_s = time.perf_counter() - loaded - pool.start_s
     return _write_outputs(opts, planned, folds, chosen, tests, runner, {
         "load_s": loaded - started, "ray_start_warm_s": pool.start_s, "cells_s": ran_s})
 
 
-def _write_outputs(opts: Options, planned, folds, chosen, tests, runner: Runner, timings: dict) -> dict:
+def _write_outputs(
+    opts: Options, planned, folds, chosen, tests, runner: Runner, timings: dict
+) -> dict:
     rows = tables.result_rows(planned, opts.axes, opts.objective)
     tables.write_table(opts.out_dir, "results", rows)
     heatmap = plots.heatmap(opts.out_dir, opts.axes, rows, opts.objective)
@@ -137,14 +162,33 @@ def _write_outputs(opts: Options, planned, folds, chosen, tests, runner: Runner,
     else:
         top = tables.best([r for _, r in planned], opts.objective)
     best_path = tables.write_best_config(opts.out_dir, opts.config, top["params"]) if top else None
-    doc = {"objective": opts.objective, "search": opts.search, "workers": opts.workers,
-           "cells_planned": len(planned), "cells_run": runner.ran, "cells_skipped": runner.skipped,
-           "cells_failed": runner.failed, "timings_s": {k: round(v, 3) for k, v in timings.items()},
-           "cells_per_s": round(runner.ran / timings["cells_s"], 3) if runner.ran and timings["cells_s"] > 0 else None,
-           "best": {"params": top["params"], "objective": tables.objective_of(top, opts.objective),
-                    "key": top["key"]} if top else None,
-           "best_config": best_path, "heatmap": heatmap, "walk_forward_equity": equity_png,
-           "folds": len(folds) if folds else 0}
-    write_atomic(os.path.join(opts.out_dir, "sweep.json"), orjson.dumps(doc, option=orjson.OPT_INDENT_2),
-                 durable=False)
+    doc = {
+        "objective": opts.objective,
+        "search": opts.search,
+        "workers": opts.workers,
+        "cells_planned": len(planned),
+        "cells_run": runner.ran,
+        "cells_skipped": runner.skipped,
+        "cells_failed": runner.failed,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "cells_per_s": round(runner.ran / timings["cells_s"], 3)
+        if runner.ran and timings["cells_s"] > 0
+        else None,
+        "best": {
+            "params": top["params"],
+            "objective": tables.objective_of(top, opts.objective),
+            "key": top["key"],
+        }
+        if top
+        else None,
+        "best_config": best_path,
+        "heatmap": heatmap,
+        "walk_forward_equity": equity_png,
+        "folds": len(folds) if folds else 0,
+    }
+    write_atomic(
+        os.path.join(opts.out_dir, "sweep.json"),
+        orjson.dumps(doc, option=orjson.OPT_INDENT_2),
+        durable=False,
+    )
     return doc

@@ -1,10 +1,10 @@
 """The sweep's pictures (matplotlib, Agg: no display needed): a heatmap of a 2-D grid, and the
 walk-forward out-of-sample equity.
 
-The heatmap shows the objective for each (x, y) pair of the two swept paths: the cell's own value for a
-plain sweep, the mean over folds of the train windows' values for a walk-forward. A pair with no value
-(invalid, failed, undefined) is blank and marked with a cross, so a hole in the grid is visible, not
-coloured as a poor result.
+The heatmap shows the objective for each (x, y) pair of the two swept paths: the cell's own value
+for a plain sweep, the mean over folds of the train windows' values for a walk-forward. A pair with
+no value (invalid, failed, undefined) is blank and marked with a cross, so a hole in the grid is
+visible, not coloured as a poor result.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ def _pyplot():
     return plt
 
 
-def heatmap(out_dir: str, axes: dict, rows: list[dict], objective: str, name: str = "heatmap.png") -> str | None:
+def heatmap(
+    out_dir: str, axes: dict, rows: list[dict], objective: str, name: str = "heatmap.png"
+) -> str | None:
     """heatmap.png for exactly two swept paths; None otherwise. `rows`: the results table's rows."""
     if len(axes) != 2:
         return None
@@ -49,7 +51,10 @@ def heatmap(out_dir: str, axes: dict, rows: list[dict], objective: str, name: st
     ax.set_yticks(range(len(ys)), [str(v) for v in ys])
     ax.set_xlabel(xp)
     ax.set_ylabel(yp)
-    ax.set_title(f"{objective}" + (" (mean over train windows)" if any(r["phase"] == "train" for r in rows) else ""))
+    ax.set_title(
+        f"{objective}"
+        + (" (mean over train windows)" if any(r["phase"] == "train" for r in rows) else "")
+    )
     path = os.path.join(out_dir, name)
     fig.tight_layout()
     fig.savefig(path)
@@ -57,7 +62,9 @@ def heatmap(out_dir: str, axes: dict, rows: list[dict], objective: str, name: st
     return path
 
 
-def oos_equity(out_dir: str, daily: list[dict], name: str = "walk_forward_equity.png") -> str | None:
+def oos_equity(
+    out_dir: str, daily: list[dict], name: str = "walk_forward_equity.png"
+) -> str | None:
     """The concatenated test windows' equity, one point a session, folds shaded apart."""
     if not daily:
         return None
@@ -70,7 +77,9 @@ def oos_equity(out_dir: str, daily: list[dict], name: str = "walk_forward_equity
         idx = [i for i, f in enumerate(folds) if f == k]
         ax.axvspan(idx[0] - 0.5, idx[-1] + 0.5, color="0.92")
     step = max(1, len(daily) // 10)
-    ax.set_xticks(x[::step], [d["date"] for d in daily][::step], rotation=30, ha="right", fontsize=7)
+    ax.set_xticks(
+        x[::step], [d["date"] for d in daily][::step], rotation=30, ha="right", fontsize=7
+    )
     ax.axhline(0, color="0.6", linewidth=0.8)
     ax.set_ylabel("out-of-sample equity, ₹")
     ax.set_title("Walk-forward: test windows concatenated")

@@ -10,13 +10,13 @@ Local by default: `ray.init(num_cpus=workers)` starts a private Ray on this mach
 existing cluster instead (`auto` on a cluster node, or `ray://head:10001` through Ray Client, which
 needs `pip install 'ray[client]'`); the cluster is left running, its CPUs set how many cells are in
 flight, and the project directory is shipped as the job's working_dir so that workers on other hosts
-import the same code (the venv's packages must already be on them). If Ray is already initialised in this process (a test module sharing one
-session), the pool uses it and leaves it running.
+import the same code (the venv's packages must already be on them). If Ray is already initialised in
+this process (a test module sharing one session), the pool uses it and leaves it running.
 
 Before the first cell, each worker runs it once on the file's first ticks (`_warm`): start-up cost
-is Ray's, not the cells'. Each task gets the ticks as an ObjectRef argument, which Ray hands to the worker as a read-only numpy
-array mapped from the shared object store: one copy per host, not one per cell (backtest/sweep/data.py
-copies a chunk at a time out of it).
+is Ray's, not the cells'. Each task gets the ticks as an ObjectRef argument, which Ray hands to the
+worker as a read-only numpy array mapped from the shared object store: one copy per host, not one
+per cell (backtest/sweep/data.py copies a chunk at a time out of it).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ EXCLUDES = [".venv", ".git", "runs", "tests", "**/__pycache__", "*.parquet", "*.
 
 
 def store_size(wanted: int) -> int:
-    """The local object store: `wanted` bytes, at least Ray's floor, at most half the machine's memory
-    (Ray spills what does not fit to disk rather than fail)."""
+    """The local object store: `wanted` bytes, at least Ray's floor, at most half the machine's
+    memory (Ray spills what does not fit to disk rather than fail)."""
     import psutil
 
     return int(max(MIN_STORE_BYTES, min(wanted, psutil.virtual_memory().total // 2)))
@@ -56,8 +56,8 @@ class RayPool:
         return self
 
     def _start(self) -> None:
-        """Ray and the shared ticks, at the first cell that needs a worker (a rerun with nothing left
-        to run never starts Ray)."""
+        """Ray and the shared ticks, at the first cell that needs a worker (a rerun with nothing
+        left to run never starts Ray)."""
         for name, value in QUIET_ENV.items():
             os.environ.setdefault(name, value)
         import ray
@@ -75,21 +75,26 @@ class RayPool:
         self.start_s = time.perf_counter() - started
 
     def _join(self, ray) -> None:
-        """Connect to the cluster at `address`; its CPUs, not --workers, set how many cells are in flight."""
+        """Connect to the cluster at `address`; its CPUs, not --workers, set how many cells are in
+        flight."""
         try:
             ray.init(address=self.address, logging_level="WARNING", log_to_driver=False,
                      runtime_env={"working_dir": ROOT, "excludes": EXCLUDES})
-        except ImportError as e:     # ray:// is Ray Client, which needs grpcio: the ray[client] extra
+        # ray:// is Ray Client, which needs grpcio: the ray[client] extra
+        except ImportError as e:
             raise ConfigError(f"{self.address} needs Ray Client: pip install 'ray[client]' ({e})",
                               path="--address") from None
         except (ConnectionError, RuntimeError, ValueError) as e:
-            raise ConfigError(f"cannot join the Ray cluster at {self.address}: {e}", path="--address") from None
+            raise ConfigError(
+                f"cannot join the Ray cluster at {self.address}: {e}", path="--address"
+            ) from None
         self.workers = max(1, int(ray.cluster_resources().get("CPU", self.workers)))
 
     def _warm(self, cell) -> None:
-        """Every worker runs `cell` once on the file's first WARM_TICKS ticks, all at once, before the
-        sweep's clock starts: a worker's first cell pays its imports and numba's cache loads (seconds),
-        which would otherwise be counted as the cells' time and hide how the sweep scales."""
+        """Every worker runs `cell` once on the file's first WARM_TICKS ticks, all at once, before
+        the sweep's clock starts: a worker's first cell pays its imports and numba's cache loads
+        (seconds), which would otherwise be counted as the cells' time and hide how the sweep
+        scales."""
         import ray
 
         started = time.perf_counter()
@@ -119,8 +124,8 @@ class RayPool:
         self.in_flight[ref] = cell
 
     def next_done(self):
-        """(cell, record) of the next task to finish; a task Ray itself lost (worker killed, node gone)
-        is the cell's error, not the sweep's."""
+        """(cell, record) of the next task to finish; a task Ray itself lost (worker killed, node
+        gone) is the cell's error, not the sweep's."""
         import ray
 
         ready, _ = ray.wait(list(self.in_flight), num_returns=1)
@@ -128,7 +133,10 @@ class RayPool:
         try:
             return cell, ray.get(ready[0])
         except ray.exceptions.RayError as e:
-            return cell, {"status": "error", "error": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
+            return cell, {
+                "status": "error",
+                "error": f"{type(e).__name__}: {str(e).splitlines()[0]}",
+            }
 
     def __len__(self) -> int:
         return len(self.in_flight)

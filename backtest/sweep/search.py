@@ -1,4 +1,5 @@
-"""Running cells: skip what the store has, record what cannot run, keep the workers busy, drive Optuna.
+"""Running cells: skip what the store has, record what cannot run, keep the workers busy, drive
+Optuna.
 
     runner = Runner(pool, store, plan, progress)
     records = runner.run_cells(cells)                                  # grid or random
@@ -67,20 +68,27 @@ class Runner:
             self._collect()
         return [self.store.records[c.key] for c in cells]
 
-    def run_optuna(self, axes: dict, trials: int, window: tuple, objective: str, seed: int, **tags) -> list[dict]:
+    def run_optuna(
+        self, axes: dict, trials: int, window: tuple, objective: str, seed: int, **tags
+    ) -> list[dict]:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+        study = optuna.create_study(
+            direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed)
+        )
         waiting: dict[str, list] = {}       # cell key -> trials told when it finishes
         cells, asked = [], 0
         while asked < trials or len(self.pool):
             while asked < trials and len(self.pool) < self.pool.workers:
                 trial = study.ask()
                 asked += 1
-                cell = self.plan({p: trial.suggest_categorical(p, v) for p, v in axes.items()}, window, **tags)
+                cell = self.plan(
+                    {p: trial.suggest_categorical(p, v) for p, v in axes.items()}, window, **tags
+                )
                 cells.append(cell)
-                if cell.key in waiting:            # proposed again while it runs: one run answers both
+                # proposed again while it runs: one run answers both
+                if cell.key in waiting:
                     waiting[cell.key].append(trial)
                     self.progress(1, self.failed)
                 elif self._ready(cell):
@@ -100,7 +108,11 @@ class Runner:
 
         value = rec.get(OBJECTIVES[objective]) if rec["status"] == "ok" else None
         if value is None:
-            reason = rec.get("error") or (rec.get("undefined") or {}).get(OBJECTIVES[objective]) or "no value"
+            reason = (
+                rec.get("error")
+                or (rec.get("undefined") or {}).get(OBJECTIVES[objective])
+                or "no value"
+            )
             trial.set_user_attr("reason", reason)
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
         else:
@@ -114,12 +126,25 @@ def progress_bar(total: int, *, enabled: bool):
         yield lambda n, failed: None
         return
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("cells"),
-               TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("ETA"),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("cells"),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=Console(stderr=True)) as bar:
         task = bar.add_task("sweep", total=total, failed=0)
         yield lambda n, failed: bar.update(task, advance=n, failed=failed)

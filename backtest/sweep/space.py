@@ -7,8 +7,9 @@
 
 PATH is a dotted path into the JSON config; a number is a list index (`strategies.0` is the first
 strategy). VALUES is a comma list (`5,10,20`) or an inclusive integer range `start:stop[:step]`
-(`30:50:10` is 30, 40, 50; a text with a colon is written quoted: '"15:00"'). Each value is read as JSON where it parses (5 → int, 0.5 → float, true →
-bool, "ema" stays text), so the config's own validation judges it exactly as it would in a file.
+(`30:50:10` is 30, 40, 50; a text with a colon is written quoted: '"15:00"'). Each value is read as
+JSON where it parses (5 → int, 0.5 → float, true → bool, "ema" stays text), so the config's own
+validation judges it exactly as it would in a file.
 """
 
 from __future__ import annotations
@@ -34,10 +35,14 @@ def parse_values(spec: str, path: str) -> list:
         try:
             parts = [int(p) for p in spec.split(":")]
         except ValueError:
-            raise ConfigError(f"{spec!r} is not an integer range start:stop[:step]", path=f"--grid {path}") from None
+            raise ConfigError(
+                f"{spec!r} is not an integer range start:stop[:step]", path=f"--grid {path}"
+            ) from None
         if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] <= 0) or parts[1] < parts[0]:
-            raise ConfigError(f"{spec!r}: a range is start:stop[:step] with start <= stop and step > 0",
-                              path=f"--grid {path}")
+            raise ConfigError(
+                f"{spec!r}: a range is start:stop[:step] with start <= stop and step > 0",
+                path=f"--grid {path}",
+            )
         start, stop, step = parts[0], parts[1], parts[2] if len(parts) == 3 else 1
         return list(range(start, stop + 1, step))
     values = [parse_value(v.strip()) for v in spec.split(",") if v.strip()]
@@ -56,7 +61,8 @@ def parse_axes(specs: list[str]) -> dict[str, list]:
             raise ConfigError(f"{spec!r} is not PATH=VALUES", path="--grid")
         if path in axes:
             raise ConfigError(f"{path} is given twice", path="--grid")
-        axes[path] = list(dict.fromkeys(parse_values(values, path)))   # a repeated value is one cell
+        # a repeated value is one cell
+        axes[path] = list(dict.fromkeys(parse_values(values, path)))
     if not axes:
         raise ConfigError("a sweep needs at least one --grid PATH=VALUES", path="--grid")
     return axes

@@ -1,4 +1,5 @@
-"""The sweep's memory: cells.csv in the output directory, one row a finished cell, appended as each ends.
+"""The sweep's memory: cells.csv in the output directory, one row a finished cell, appended as each
+ends.
 
     store = CellStore(out_dir)         # reads what an earlier run finished
     store.done(key)                    # True: finished ("ok" or "invalid"), a rerun skips it
@@ -7,8 +8,9 @@
 A row is written with a single write() to a file opened O_APPEND and fsync'ed, so a cell's row is
 either all there or (after a crash mid-write) a last line without its newline, which opening the
 store cuts off: a killed sweep loses at most the cell it was writing, never the table. Cells with
-status "error" (an exception in the backtest, or a lost worker) are tried again by a rerun: the cause
-may have been the machine; "invalid" cells (the config loader refused the combination) are not.
+status "error" (an exception in the backtest, or a lost worker) are tried again by a rerun: the
+cause may have been the machine; "invalid" cells (the config loader refused the combination) are
+not.
 """
 
 from __future__ import annotations
@@ -23,8 +25,19 @@ import orjson
 from backtest.sweep.cell import FIGURES
 
 NAME = "cells.csv"
-COLUMNS = ("key", "status", "error", "params", "window_from", "window_to", *FIGURES, "undefined", "ticks",
-           "elapsed_s", "daily")
+COLUMNS = (
+    "key",
+    "status",
+    "error",
+    "params",
+    "window_from",
+    "window_to",
+    *FIGURES,
+    "undefined",
+    "ticks",
+    "elapsed_s",
+    "daily",
+)
 JSON_COLUMNS = ("params", "undefined", "daily")
 FINISHED = ("ok", "invalid")
 
@@ -86,7 +99,10 @@ class CellStore:
         """Write the cell's row (durably) and return the record as the store now holds it."""
         rec = {**record, "key": cell.key, "params": cell.params,
                "window_from": cell.window[0], "window_to": cell.window[1]}
-        row = [orjson.dumps(rec.get(c)).decode() if c in JSON_COLUMNS else _text(rec.get(c)) for c in COLUMNS]
+        row = [
+            orjson.dumps(rec.get(c)).decode() if c in JSON_COLUMNS else _text(rec.get(c))
+            for c in COLUMNS
+        ]
         buf = io.StringIO()
         csv.writer(buf).writerow(row)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

@@ -1,4 +1,5 @@
-"""What a sweep leaves besides cells.csv: the sorted results table, the walk-forward tables, the best config.
+"""What a sweep leaves besides cells.csv: the sorted results table, the walk-forward tables, the
+best config.
 
 - results.csv and results.parquet: one row per cell of this sweep (phase "search", or "train"/"test"
   with its fold), a column per swept path, the objective, the figures, status and error. Sorted by
@@ -28,11 +29,14 @@ from backtest.sweep.cell import FIGURES, OBJECTIVES
 
 def objective_of(rec: dict, objective: str) -> float | None:
     value = rec.get(OBJECTIVES[objective]) if rec.get("status") == "ok" else None
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+    return (
+        None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+    )
 
 
 def best(records: list[dict], objective: str) -> dict | None:
-    """The record with the highest objective (the first planned among equals); None if none has one."""
+    """The record with the highest objective (the first planned among equals); None if none has
+    one."""
     scored = [r for r in records if objective_of(r, objective) is not None]
     return max(scored, key=lambda r: objective_of(r, objective)) if scored else None
 
@@ -45,10 +49,19 @@ def result_rows(planned: list[tuple[dict, dict]], axes: dict, objective: str) ->
         if once in seen:            # Optuna proposed it again: one cell, one row
             continue
         seen.add(once)
-        row = {"fold": tags.get("fold", -1), "phase": tags.get("phase", "search"), "window_from": rec["window_from"],
-               "window_to": rec["window_to"], **{path: rec["params"].get(path) for path in axes},
-               "objective": objective_of(rec, objective), **{k: rec.get(k) for k in FIGURES},
-               "status": rec["status"], "error": rec.get("error") or "", "key": rec["key"], "_order": order}
+        row = {
+            "fold": tags.get("fold", -1),
+            "phase": tags.get("phase", "search"),
+            "window_from": rec["window_from"],
+            "window_to": rec["window_to"],
+            **{path: rec["params"].get(path) for path in axes},
+            "objective": objective_of(rec, objective),
+            **{k: rec.get(k) for k in FIGURES},
+            "status": rec["status"],
+            "error": rec.get("error") or "",
+            "key": rec["key"],
+            "_order": order,
+        }
         rows.append(row)
     rows.sort(key=lambda r: (r["fold"], r["phase"] != "train", r["objective"] is None,
                              -(r["objective"] or 0.0), r["_order"]))
@@ -72,11 +85,14 @@ def write_table(out_dir: str, name: str, rows: list[dict]) -> None:
 
 
 def write_best_config(out_dir: str, base_path: str, params: dict) -> str:
-    """best_config.json: the base file's JSON with `params` set; ConfigError if the loader refuses it."""
+    """best_config.json: the base file's JSON with `params` set; ConfigError if the loader refuses
+    it."""
     with open(base_path, "rb") as f:
         raw = orjson.loads(f.read())
     path = os.path.join(out_dir, "best_config.json")
-    write_atomic(path, orjson.dumps(space.apply(raw, params), option=orjson.OPT_INDENT_2), durable=False)
+    write_atomic(
+        path, orjson.dumps(space.apply(raw, params), option=orjson.OPT_INDENT_2), durable=False
+    )
     load_config(path)
     return path
 
@@ -85,15 +101,26 @@ def walk_forward_rows(folds, chosen: list[dict | None], tests: list[dict | None]
     """walk_forward.csv's rows and the out-of-sample daily rows (date, fold, P&L, equity)."""
     rows, daily, equity = [], [], 0.0
     for fold, train, test in zip(folds, chosen, tests):
-        rows.append({"fold": fold.index, "train_from": fold.train[0], "train_to": fold.train[1],
-                     "test_from": fold.test[0], "test_to": fold.test[1],
-                     "params": orjson.dumps(train["params"]).decode() if train else "",
-                     "train_objective": objective_of(train, objective) if train else None,
-                     "test_objective": objective_of(test, objective) if test else None,
-                     "test_net_pnl_inr": test.get("net_pnl_inr") if test else None,
-                     "test_status": test["status"] if test else "no params: no train cell has an objective",
-                     "test_error": (test.get("error") or "") if test else ""})
+        rows.append(
+            {
+                "fold": fold.index,
+                "train_from": fold.train[0],
+                "train_to": fold.train[1],
+                "test_from": fold.test[0],
+                "test_to": fold.test[1],
+                "params": orjson.dumps(train["params"]).decode() if train else "",
+                "train_objective": objective_of(train, objective) if train else None,
+                "test_objective": objective_of(test, objective) if test else None,
+                "test_net_pnl_inr": test.get("net_pnl_inr") if test else None,
+                "test_status": test["status"]
+                if test
+                else "no params: no train cell has an objective",
+                "test_error": (test.get("error") or "") if test else "",
+            }
+        )
         for date, pnl in (test or {}).get("daily") or []:
             equity += pnl
-            daily.append({"date": date, "fold": fold.index, "net_pnl_inr": pnl, "equity_inr": equity})
+            daily.append(
+                {"date": date, "fold": fold.index, "net_pnl_inr": pnl, "equity_inr": equity}
+            )
     return rows, daily

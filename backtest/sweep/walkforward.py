@@ -32,10 +32,14 @@ def parse_spec(spec: str) -> tuple[int, int]:
     for part in spec.split(","):
         m = _PART.fullmatch(part.strip())
         if not m:
-            raise ConfigError(f"{part.strip()!r} is not train=Nd or test=Nd (N sessions)", path="--walk-forward")
+            raise ConfigError(
+                f"{part.strip()!r} is not train=Nd or test=Nd (N sessions)", path="--walk-forward"
+            )
         found[m.group(1)] = int(m.group(2))
     if set(found) != {"train", "test"} or min(found.values()) < 1:
-        raise ConfigError(f"{spec!r}: give both train=Nd and test=Nd, each at least 1d", path="--walk-forward")
+        raise ConfigError(
+            f"{spec!r}: give both train=Nd and test=Nd, each at least 1d", path="--walk-forward"
+        )
     return found["train"], found["test"]
 
 
@@ -43,8 +47,11 @@ def split(sessions: list[str], spec: tuple[int, int]) -> list[Fold]:
     """The folds over `sessions` (in order); ConfigError when not even one fits."""
     train, test = spec
     if len(sessions) < train + test:
-        raise ConfigError(f"the data holds {len(sessions)} session(s); one fold needs train {train} + test "
-                          f"{test}", path="--walk-forward")
+        raise ConfigError(
+            f"the data holds {len(sessions)} session(s); one fold needs train {train} + test "
+            f"{test}",
+            path="--walk-forward",
+        )
     folds, start = [], 0
     while start + train + test <= len(sessions):
         tr, te = sessions[start:start + train], sessions[start + train:start + train + test]

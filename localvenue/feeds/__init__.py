@@ -1,1 +1,2 @@
-"""The local venues' market-data side: websocket servers in KiteTicker's and Upstox's feed formats."""
+"""The local venues' market-data side: websocket servers in KiteTicker's and Upstox's feed
+formats."""

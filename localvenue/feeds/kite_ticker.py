@@ -1,4 +1,5 @@
-"""A local KiteTicker server on 127.0.0.1 that speaks Kite's websocket protocol as the real one does.
+"""A local KiteTicker server on 127.0.0.1 that speaks Kite's websocket protocol as the real one
+does.
 
 - Handshake: `?api_key=..&access_token=..` in the URL; a wrong or missing pair is refused with
   HTTP 403 before the upgrade, which pykiteconnect reports as "1006 ... WebSocket connection upgrade
@@ -26,8 +27,13 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from feed.sources.kite.frames import HEARTBEAT, encode_frame, encode_quotes, truncated_frame
-from feed.sources.kite.protocol import (ACTION_MODE, ACTION_SUBSCRIBE, MODE_QUOTE, order_update_message,
-                                        parse_client_request)
+from feed.sources.kite.protocol import (
+    ACTION_MODE,
+    ACTION_SUBSCRIBE,
+    MODE_QUOTE,
+    order_update_message,
+    parse_client_request,
+)
 from localvenue.feeds.wsserver import LocalWsServer, Session
 
 
@@ -58,8 +64,8 @@ class KiteTickerServer(LocalWsServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, access_token: str,
                  tick_provider, api_key: str | None = None, interval_s: float = 0.1,
                  heartbeat_s: float = 1.0):
-        """`tick_provider(tokens: list[int]) -> iterable of KiteQuote` is called on the server's thread
-        once per interval per connection; `api_key=None` accepts any api_key."""
+        """`tick_provider(tokens: list[int]) -> iterable of KiteQuote` is called on the server's
+        thread once per interval per connection; `api_key=None` accepts any api_key."""
         super().__init__(host, port, tick_provider=tick_provider, interval_s=interval_s)
         self._access_token, self._api_key = access_token, api_key
         self.heartbeat_s = heartbeat_s
@@ -77,7 +83,8 @@ class KiteTickerServer(LocalWsServer):
 
     def send_order_update(self, order: dict) -> None:
         """{"type": "order", "data": order} to every connection; returns at once. Once the server is
-        stopping (or before it started) the update is dropped: a client learns it from the order book."""
+        stopping (or before it started) the update is dropped: a client learns it from the order
+        book."""
         self._broadcast(order_update_message(order).decode(), wait=False)
 
     def send_malformed(self) -> None:

@@ -1,25 +1,27 @@
-"""A local Upstox Market Data Feed V3 on 127.0.0.1: the REST authorize call and the protobuf websocket.
+"""A local Upstox Market Data Feed V3 on 127.0.0.1: the REST authorize call and the protobuf
+websocket.
 
 - REST: GET /v3/feed/market-data-feed/authorize with `Authorization: Bearer <access_token>` returns
-  the real envelope `{"status": "success", "data": {"authorized_redirect_uri": "ws://HOST:PORT/v3/feed/
-  market-data-feed?requestId=..&code=..", "authorizedRedirectUri": ...}}`; a wrong token gets 401 with
-  errorCode UDAPI100050 (brokers.md §2.3, §2.4). Each URL's code works once, as Upstox's does; a reused
-  or unknown code is refused with 403 before the upgrade.
+  the real envelope `{"status": "success", "data": {"authorized_redirect_uri":
+  "ws://HOST:PORT/v3/feed/ market-data-feed?requestId=..&code=..", "authorizedRedirectUri": ...}}`;
+  a wrong token gets 401 with errorCode UDAPI100050 (brokers.md §2.3, §2.4). Each URL's code works
+  once, as Upstox's does; a reused or unknown code is refused with 403 before the upgrade.
 - Websocket: a market_info message on connect; requests are JSON in binary frames (text frames are
-  ignored, as the SDK never sends them); `sub` answers with an initial_feed snapshot of the new keys,
-  then every `interval_s` a live_feed message carries what `tick_provider(keys)` returns for the
-  subscribed keys, each in its mode; a websocket ping every `ping_interval_s` (Upstox's only keepalive).
+  ignored, as the SDK never sends them); `sub` answers with an initial_feed snapshot of the new
+  keys, then every `interval_s` a live_feed message carries what `tick_provider(keys)` returns for
+  the subscribed keys, each in its mode; a websocket ping every `ping_interval_s` (Upstox's only
+  keepalive).
 - Portfolio stream (order updates): GET /v2/feed/portfolio-stream-feed/authorize (same envelope and
   token check) hands out a single-use ws://HOST:PORT/upstox-developer-api/order-updates/feed URL
   (the path of Upstox's documented sample); such a connection gets no market data, only what
   `send_order_update(row)` pushes (an order-book row as Upstox's JSON text message), and pings.
 - Failure switches for tests: `go_silent()` (open connections get nothing more, not even pings, and
-  are no longer read, so they answer no ping either: a hung server), `drop_connections()` (TCP abort, no
-  close frame), `send_malformed()`, `send_binary(raw)`, `reject_token()` (the token stops working, as at
-  03:30 IST), `fail_authorize(status, times)`.
+  are no longer read, so they answer no ping either: a hung server), `drop_connections()` (TCP
+  abort, no close frame), `send_malformed()`, `send_binary(raw)`, `reject_token()` (the token stops
+  working, as at 03:30 IST), `fail_authorize(status, times)`.
 
-One port serves both, on its own asyncio loop on one thread (localvenue/feeds/wsserver.py, shared with
-the Kite ticker).
+One port serves both, on its own asyncio loop on one thread (localvenue/feeds/wsserver.py, shared
+with the Kite ticker).
 """
 
 from __future__ import annotations
@@ -38,8 +40,14 @@ from websockets.http11 import Response
 from feed.sources.upstox.decode import TYPE_INITIAL_FEED
 from feed.sources.upstox.encode import feed_response, market_info_message, truncated_message
 from feed.sources.upstox.orderstream import PORTFOLIO_AUTHORIZE_PATH, order_update_message
-from feed.sources.upstox.protocol import (AUTHORIZE_PATH, ERROR_INVALID_TOKEN, METHOD_UNSUB, authorize_response,
-                                          error_response, parse_request)
+from feed.sources.upstox.protocol import (
+    AUTHORIZE_PATH,
+    ERROR_INVALID_TOKEN,
+    METHOD_UNSUB,
+    authorize_response,
+    error_response,
+    parse_request,
+)
 from localvenue.feeds.wsserver import LocalWsServer, Session
 
 FEED_PATH = "/v3/feed/market-data-feed"
@@ -63,14 +71,25 @@ class UpstoxFeedServer(LocalWsServer):
     quote_key = "key"
     silence_stops_reading = True     # go_silent(): a hung server, which answers no ping either
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, access_token: str, tick_provider,
-                 interval_s: float = 0.1, ping_interval_s: float = 1.0, market_status: dict | None = None):
-        """`tick_provider(keys: list[str]) -> iterable of UpstoxQuote` is called on the server's thread
-        for each snapshot and once per interval per connection."""
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        access_token: str,
+        tick_provider,
+        interval_s: float = 0.1,
+        ping_interval_s: float = 1.0,
+        market_status: dict | None = None,
+    ):
+        """`tick_provider(keys: list[str]) -> iterable of UpstoxQuote` is called on the server's
+        thread for each snapshot and once per interval per connection."""
         super().__init__(host, port, tick_provider=tick_provider, interval_s=interval_s)
         self._access_token = access_token
         self.ping_interval_s = ping_interval_s
-        self.market_status = dict(market_status or {"NSE_EQ": "NORMAL_OPEN", "NSE_INDEX": "NORMAL_OPEN"})
+        self.market_status = dict(
+            market_status or {"NSE_EQ": "NORMAL_OPEN", "NSE_INDEX": "NORMAL_OPEN"}
+        )
         self._codes: dict[str, str] = {}     # single-use code -> the socket path it opens
         self._token_rejected = False
         self._failures: list[int] = []
@@ -97,7 +116,9 @@ class UpstoxFeedServer(LocalWsServer):
             return
         message = order_update_message(row)
         with self._lock:
-            sessions = [s for s in self._sessions if getattr(s, "portfolio", False) and not s.silent]
+            sessions = [
+                s for s in self._sessions if getattr(s, "portfolio", False) and not s.silent
+            ]
             self.order_updates_sent += len(sessions)
         for s in sessions:
             coro = self._send(s, message)
@@ -113,11 +134,13 @@ class UpstoxFeedServer(LocalWsServer):
             self._token_rejected = True
 
     def fail_authorize(self, status: int, times: int = 1) -> None:
-        """The next `times` authorize calls answer HTTP `status` (429, 500, ...) with an error envelope."""
+        """The next `times` authorize calls answer HTTP `status` (429, 500, ...) with an error
+        envelope."""
         with self._lock:
             self._failures.extend([status] * times)
 
-    # -- HTTP: authorize, and the check before a websocket upgrade ----------------------------------
+    # -- HTTP: authorize, and the check before a websocket upgrade
+    # ----------------------------------
 
     def _process_request(self, conn, request):
         parts = urlsplit(request.path)
@@ -136,8 +159,10 @@ class UpstoxFeedServer(LocalWsServer):
         with self._lock:
             self.authorize_calls += 1
             status = self._failures.pop(0) if self._failures else 0
-            token_ok = (not self._token_rejected
-                        and request.headers.get("Authorization", "") == f"Bearer {self._access_token}")
+            token_ok = (
+                not self._token_rejected
+                and request.headers.get("Authorization", "") == f"Bearer {self._access_token}"
+            )
             if status == 0 and not token_ok:
                 self.authorize_rejected += 1
                 status = 401
@@ -145,9 +170,13 @@ class UpstoxFeedServer(LocalWsServer):
             if status == 0:
                 self._codes[code] = socket_path
         if status == 401:
-            return _json(401, error_response(ERROR_INVALID_TOKEN, "Invalid token used to access API"))
+            return _json(
+                401, error_response(ERROR_INVALID_TOKEN, "Invalid token used to access API")
+            )
         if status:
-            return _json(status, error_response(_ERROR_CODES.get(status, str(status)), "Injected failure"))
+            return _json(
+                status, error_response(_ERROR_CODES.get(status, str(status)), "Injected failure")
+            )
         uri = f"ws://{self.host}:{self._port}{socket_path}?requestId={uuid.uuid4()}&code={code}"
         return _json(200, authorize_response(uri))
 
@@ -189,7 +218,9 @@ class UpstoxFeedServer(LocalWsServer):
         quotes = self._quotes(session, sorted(set(req.keys)))
         if quotes:
             modes = dict(session.modes)
-            await self._send(session, feed_response(quotes, modes.__getitem__, TYPE_INITIAL_FEED, _now_ms()))
+            await self._send(
+                session, feed_response(quotes, modes.__getitem__, TYPE_INITIAL_FEED, _now_ms())
+            )
 
     async def _keepalive(self, session: Session) -> None:
         """A websocket ping every ping_interval_s: Upstox's only keepalive."""

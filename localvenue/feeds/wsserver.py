@@ -142,7 +142,8 @@ class LocalWsServer:
             except RuntimeError:   # the loop closed under us (stop()): nobody is left to send to
                 coro.close()
                 return
-        if wait and threading.current_thread() is not self._thread:  # on the loop, waiting would deadlock
+        # on the loop, waiting would deadlock
+        if wait and threading.current_thread() is not self._thread:
             for f in futures:
                 f.result(timeout=5.0)
 
@@ -178,7 +179,10 @@ class LocalWsServer:
         with self._lock:
             self._sessions.add(session)
             self.connections_accepted += 1
-        tasks = [asyncio.create_task(self._stream(session)), asyncio.create_task(self._keepalive(session))]
+        tasks = [
+            asyncio.create_task(self._stream(session)),
+            asyncio.create_task(self._keepalive(session)),
+        ]
         try:
             await self._greet(session)
             async for message in conn:
@@ -205,8 +209,8 @@ class LocalWsServer:
                 await self._send(session, self._encode_live(quotes, modes))
 
     def _quotes(self, session: Session, keys: list) -> list | None:
-        """The provider's quotes for `keys` (only those); None, with the connection aborted, when the
-        provider raised."""
+        """The provider's quotes for `keys` (only those); None, with the connection aborted, when
+        the provider raised."""
         wanted = set(keys)
         try:
             return [q for q in self._provider(keys) if getattr(q, self.quote_key) in wanted]

@@ -68,7 +68,9 @@ class LocalExchange(LocalBook):
         with self.lock:
             current = self._paper_order(boid)
             if form.get("order_type") and form["order_type"] != current.order_type:
-                raise KiteError(400, "InputException", "Changing the order type is not supported here.")
+                raise KiteError(
+                    400, "InputException", "Changing the order type is not supported here."
+                )
             self._paper_call("modify", boid, qty, price, trigger)
             self._meta.setdefault(boid, {})["modified"] = True
             self._changed.append(boid)
@@ -132,10 +134,18 @@ class LocalExchange(LocalBook):
 
     def _fire_gtts(self, tick) -> None:
         for trigger_id, leg in self.gtt.crossed(int(tick["instrument"]), float(tick["price"])):
-            req = OrderRequest("", int(tick["instrument"]), leg["tradingsymbol"], leg["exchange"],
-                               parse.SIDE_OF[leg["transaction_type"]], int(leg["quantity"]), "LIMIT",
-                               price=float(leg["price"]), product=leg["product"],
-                               after_seq=int(tick["seq"]))
+            req = OrderRequest(
+                "",
+                int(tick["instrument"]),
+                leg["tradingsymbol"],
+                leg["exchange"],
+                parse.SIDE_OF[leg["transaction_type"]],
+                int(leg["quantity"]),
+                "LIMIT",
+                price=float(leg["price"]),
+                product=leg["product"],
+                after_seq=int(tick["seq"]),
+            )
             try:
                 ack = self.paper.place(req)
                 self._meta[ack.broker_order_id] = {"product": leg["product"], "ts": self.now_ist()}
@@ -147,8 +157,9 @@ class LocalExchange(LocalBook):
     # ---------------------------------------------------------------- order updates
 
     def _take_changes(self) -> list[dict]:
-        """Under the lock: the rows of the orders changed since the last call, each once, in the order
-        of their first change (fills are the paper broker's events, the rest are noted where they happen)."""
+        """Under the lock: the rows of the orders changed since the last call, each once, in the
+        order of their first change (fills are the paper broker's events, the rest are noted where
+        they happen)."""
         changed = self._changed + [ev.broker_order_id for ev in self.paper.poll_events()]
         self._changed = []
         if not changed or self.on_order_change is None:
@@ -201,23 +212,40 @@ class LocalExchange(LocalBook):
         oid, working = self.wire_order_id(o.broker_order_id), o.status in sm.WORKING
         ts = meta.get("ts", "")
         return {
-            "placed_by": "LOCAL", "order_id": oid,
-            "exchange_order_id": None if o.status == sm.REJECTED else oid, "parent_order_id": None,
+            "placed_by": "LOCAL",
+            "order_id": oid,
+            "exchange_order_id": None if o.status == sm.REJECTED else oid,
+            "parent_order_id": None,
             "status": parse.kite_status(o.status, o.order_type, o.filled_qty),
-            "status_message": o.reason or None, "status_message_raw": o.reason or None,
-            "order_timestamp": ts, "exchange_update_timestamp": ts, "exchange_timestamp": ts or None,
-            "variety": meta.get("variety", "regular"), "modified": bool(meta.get("modified")),
-            "exchange": row["exchange"].decode(), "tradingsymbol": o.symbol,
-            "instrument_token": int(row["token"]), "order_type": o.order_type,
-            "transaction_type": parse.TRANSACTION_OF[o.side], "validity": meta.get("validity", "DAY"),
-            "validity_ttl": 0, "product": meta.get("product", "MIS"), "quantity": o.qty,
-            "disclosed_quantity": 0, "price": o.price, "trigger_price": o.trigger_price,
-            "average_price": round(o.avg_price, 6), "filled_quantity": o.filled_qty,
+            "status_message": o.reason or None,
+            "status_message_raw": o.reason or None,
+            "order_timestamp": ts,
+            "exchange_update_timestamp": ts,
+            "exchange_timestamp": ts or None,
+            "variety": meta.get("variety", "regular"),
+            "modified": bool(meta.get("modified")),
+            "exchange": row["exchange"].decode(),
+            "tradingsymbol": o.symbol,
+            "instrument_token": int(row["token"]),
+            "order_type": o.order_type,
+            "transaction_type": parse.TRANSACTION_OF[o.side],
+            "validity": meta.get("validity", "DAY"),
+            "validity_ttl": 0,
+            "product": meta.get("product", "MIS"),
+            "quantity": o.qty,
+            "disclosed_quantity": 0,
+            "price": o.price,
+            "trigger_price": o.trigger_price,
+            "average_price": round(o.avg_price, 6),
+            "filled_quantity": o.filled_qty,
             "pending_quantity": o.qty - o.filled_qty if working else 0,
             "cancelled_quantity": o.qty - o.filled_qty if o.status == sm.CANCELED else 0,
-            "market_protection": meta.get("market_protection", 0), "meta": {},
-            "tag": o.client_order_id or None, "tags": [o.client_order_id] if o.client_order_id else [],
-            "guid": f"local-{oid}"}
+            "market_protection": meta.get("market_protection", 0),
+            "meta": {},
+            "tag": o.client_order_id or None,
+            "tags": [o.client_order_id] if o.client_order_id else [],
+            "guid": f"local-{oid}",
+        }
 
     def _trade_row(self, t, n: int) -> dict:
         row, oid = self.rows[t.instrument], self.wire_order_id(t.broker_order_id)

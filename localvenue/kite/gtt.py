@@ -85,13 +85,24 @@ class GttBook:
         gtt["status"], gtt["updated_at"] = "triggered", now
         ok = bool(order_id) and not rejection
         leg["result"] = {
-            "account_id": "LOCAL", "exchange": leg["exchange"], "tradingsymbol": leg["tradingsymbol"],
-            "validity": "DAY", "product": leg["product"], "order_type": "LIMIT",
-            "transaction_type": leg["transaction_type"], "quantity": leg["quantity"],
-            "price": leg["price"], "meta": json.dumps({"app_id": 0, "gtt": trigger_id}),
-            "timestamp": now, "triggered_at": leg["price"],
-            "order_result": {"status": "success" if ok else "failed", "order_id": order_id,
-                             "rejection_reason": rejection}}
+            "account_id": "LOCAL",
+            "exchange": leg["exchange"],
+            "tradingsymbol": leg["tradingsymbol"],
+            "validity": "DAY",
+            "product": leg["product"],
+            "order_type": "LIMIT",
+            "transaction_type": leg["transaction_type"],
+            "quantity": leg["quantity"],
+            "price": leg["price"],
+            "meta": json.dumps({"app_id": 0, "gtt": trigger_id}),
+            "timestamp": now,
+            "triggered_at": leg["price"],
+            "order_result": {
+                "status": "success" if ok else "failed",
+                "order_id": order_id,
+                "rejection_reason": rejection,
+            },
+        }
 
 
 def _json(form: dict, key: str):

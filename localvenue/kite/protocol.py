@@ -20,13 +20,19 @@ CANNED = {
     "503": (503, "NetworkException", "Gateway timed out"),
     "token": (403, "TokenException", "Incorrect `api_key` or `access_token`."),
     "permission": (403, "PermissionException", "Insufficient permission for that call."),
-    "margin": (400, "MarginException",
-               "Insufficient funds. Required margin is 95417.84 but available margin is 74251.80."),
+    "margin": (
+        400,
+        "MarginException",
+        "Insufficient funds. Required margin is 95417.84 but available margin is 74251.80.",
+    ),
     "order": (500, "OrderException", "Order could not be placed."),
     # An order from an IP not whitelisted (SEBI retail-algo rules). Kite's exact type and status are
     # not published: the text follows a reported one, "IP (2402:...) is not allowed" (staticip.py).
-    "static_ip": (403, "PermissionException",
-                  "IP (203.0.113.7) is not allowed to place orders. Whitelist it on the developer console."),
+    "static_ip": (
+        403,
+        "PermissionException",
+        "IP (203.0.113.7) is not allowed to place orders. Whitelist it on the developer console.",
+    ),
 }
 
 

@@ -23,7 +23,11 @@ _ROUTES = [
     ("DELETE", r"/gtt/triggers/(?P<trigger_id>\d+)", "delete_gtt"),
     ("POST", r"/session/token", "session"),
     ("GET", r"/user/profile", "profile"),
-    ("GET", r"/instruments/historical/(?P<instrument_token>\d+)/(?P<interval>[0-9a-z]+)", "historical"),
+    (
+        "GET",
+        r"/instruments/historical/(?P<instrument_token>\d+)/(?P<interval>[0-9a-z]+)",
+        "historical",
+    ),
 ]
 _COMPILED = [(m, re.compile(p), name) for m, p, name in _ROUTES]
 

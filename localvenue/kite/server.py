@@ -1,4 +1,5 @@
-"""KiteLocalServer: a threaded HTTP server on 127.0.0.1 that speaks the Kite REST subset OTrade uses.
+"""KiteLocalServer: a threaded HTTP server on 127.0.0.1 that speaks the Kite REST subset OTrade
+uses.
 
 Routes (served at `/`, because the SDK urljoins them onto its root): POST /orders/{variety},
 PUT|DELETE /orders/{variety}/{order_id}, GET /orders, /orders/{order_id}, /orders/{order_id}/trades,
@@ -10,10 +11,10 @@ route needs `X-Kite-Version: 3` and `Authorization: token <api_key>:<access_toke
 InputException / 403 TokenException, exactly the envelopes the SDK maps to its exceptions.
 
 Matching is the paper broker's fill model (exchange.py wraps a durable PaperBroker); the server
-makes no prices: feed it ticks with `on_ticks(rows)`. Failure switches for tests, `fail_next(mode, n,
-delay_s=, route=)`: "429" / "500" / "502" / "503" / "token" / "permission" / "margin" / "order" answer
-the next n matching requests with that error (protocol.CANNED); "delay", "accept_timeout" (the
-in-doubt placement) and "drop" are the wait modes of every local server (localvenue/http.py,
+makes no prices: feed it ticks with `on_ticks(rows)`. Failure switches for tests, `fail_next(mode,
+n, delay_s=, route=)`: "429" / "500" / "502" / "503" / "token" / "permission" / "margin" / "order"
+answer the next n matching requests with that error (protocol.CANNED); "delay", "accept_timeout"
+(the in-doubt placement) and "drop" are the wait modes of every local server (localvenue/http.py,
 which also runs the HTTP server, its threads and the request log).
 """
 
@@ -44,9 +45,18 @@ class KiteLocalServer(LocalRestServer):
     internal_error = (500, "GeneralException", "local server error")
     thread_name = "kite-local-server"
 
-    def __init__(self, port: int = 0, *, instruments, paper_journal: str, api_key: str = LOCAL_API_KEY,
-                 access_token: str = LOCAL_ACCESS_TOKEN, api_secret: str = LOCAL_API_SECRET,
-                 max_fill_qty_per_tick: int = 0, slippage_ticks: int = 0):
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        instruments,
+        paper_journal: str,
+        api_key: str = LOCAL_API_KEY,
+        access_token: str = LOCAL_ACCESS_TOKEN,
+        api_secret: str = LOCAL_API_SECRET,
+        max_fill_qty_per_tick: int = 0,
+        slippage_ticks: int = 0,
+    ):
         super().__init__(port, LocalExchange(instruments, paper_journal,
                                              max_fill_qty_per_tick=max_fill_qty_per_tick,
                                              slippage_ticks=slippage_ticks))
@@ -80,18 +90,29 @@ class KiteLocalServer(LocalRestServer):
             "place": lambda: ex.place(args["variety"], form),
             "modify": lambda: ex.modify(args["variety"], args["order_id"], form),
             "cancel": lambda: ex.cancel(args["variety"], args["order_id"]),
-            "orders": ex.orders, "trades": lambda: ex.trades(),
+            "orders": ex.orders,
+            "trades": lambda: ex.trades(),
             "order_history": lambda: ex.order_history(args["order_id"]),
             "order_trades": lambda: ex.trades(args["order_id"]),
-            "positions": ex.positions, "gtts": ex.gtts, "place_gtt": lambda: ex.place_gtt(form),
+            "positions": ex.positions,
+            "gtts": ex.gtts,
+            "place_gtt": lambda: ex.place_gtt(form),
             "gtt": lambda: ex.get_gtt(int(args["trigger_id"])),
             "delete_gtt": lambda: ex.delete_gtt(int(args["trigger_id"])),
             "historical": lambda: self.history.answer(args, form),
-            "profile": lambda: {"user_id": "LOCAL1", "user_type": "individual", "user_name": "Local",
-                                "user_shortname": "Local", "email": "local@example.invalid",
-                                "broker": "ZERODHA", "exchanges": ["NSE", "NFO", "BSE"],
-                                "products": ["CNC", "NRML", "MIS"], "avatar_url": None,
-                                "order_types": ["MARKET", "LIMIT", "SL", "SL-M"], "meta": {}},
+            "profile": lambda: {
+                "user_id": "LOCAL1",
+                "user_type": "individual",
+                "user_name": "Local",
+                "user_shortname": "Local",
+                "email": "local@example.invalid",
+                "broker": "ZERODHA",
+                "exchanges": ["NSE", "NFO", "BSE"],
+                "products": ["CNC", "NRML", "MIS"],
+                "avatar_url": None,
+                "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
+                "meta": {},
+            },
         }
         return handlers[name]()
 
@@ -99,7 +120,9 @@ class KiteLocalServer(LocalRestServer):
         """POST /session/token: exchange a request token for the access token."""
         api_key, request_token = form.get("api_key", ""), form.get("request_token", "")
         if not api_key or not request_token or not form.get("checksum"):
-            raise KiteError(400, "InputException", "Missing `api_key`, `request_token` or `checksum`.")
+            raise KiteError(
+                400, "InputException", "Missing `api_key`, `request_token` or `checksum`."
+            )
         expected = hashlib.sha256((api_key + request_token + self._api_secret).encode()).hexdigest()
         with self._lock:
             if api_key != self._api_key or request_token not in self._login_codes:
@@ -107,10 +130,22 @@ class KiteLocalServer(LocalRestServer):
             if form["checksum"] != expected:
                 raise KiteError(403, "TokenException", "Invalid `checksum`.")
             self._login_codes.discard(request_token)
-        return {"user_type": "individual", "email": "local@example.invalid", "user_name": "Local",
-                "user_shortname": "Local", "broker": "ZERODHA", "exchanges": ["NSE", "NFO", "BSE"],
-                "products": ["CNC", "NRML", "MIS"], "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
-                "avatar_url": None, "user_id": "LOCAL1", "api_key": api_key,
-                "access_token": self._access_token, "public_token": "local-public",
-                "refresh_token": "", "silo": "", "login_time": self.exchange.now_ist(),
-                "meta": {"demat_consent": "physical"}}
+        return {
+            "user_type": "individual",
+            "email": "local@example.invalid",
+            "user_name": "Local",
+            "user_shortname": "Local",
+            "broker": "ZERODHA",
+            "exchanges": ["NSE", "NFO", "BSE"],
+            "products": ["CNC", "NRML", "MIS"],
+            "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
+            "avatar_url": None,
+            "user_id": "LOCAL1",
+            "api_key": api_key,
+            "access_token": self._access_token,
+            "public_token": "local-public",
+            "refresh_token": "",
+            "silo": "",
+            "login_time": self.exchange.now_ist(),
+            "meta": {"demat_consent": "physical"},
+        }

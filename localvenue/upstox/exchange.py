@@ -42,7 +42,9 @@ class LocalUpstoxExchange(LocalBook):
                  slippage_ticks: int = 0):
         super().__init__(instruments, paper_journal, max_fill_qty_per_tick=max_fill_qty_per_tick,
                          slippage_ticks=slippage_ticks)
-        self._by_key = {r["broker_key"].decode(): i for i, r in enumerate(self.rows) if r["broker_key"]}
+        self._by_key = {
+            r["broker_key"].decode(): i for i, r in enumerate(self.rows) if r["broker_key"]
+        }
         self._product: dict[str, str] = {}
         self.on_order_change = None      # callable(row: dict), see the module docstring
         self._changed: list[str] = []    # paper ids changed under the lock, announced after it
@@ -65,7 +67,9 @@ class LocalUpstoxExchange(LocalBook):
         with self.lock:
             current = self._paper_order(boid)
             if body.get("order_type") and body["order_type"] != current.order_type:
-                raise UpstoxError(400, INVALID_INPUT, "Changing the order type is not supported here")
+                raise UpstoxError(
+                    400, INVALID_INPUT, "Changing the order type is not supported here"
+                )
             price = float(body.get("price") or 0) or None
             trigger = float(body.get("trigger_price") or 0) or None
             qty = int(body["quantity"]) if body.get("quantity") else None
@@ -102,9 +106,9 @@ class LocalUpstoxExchange(LocalBook):
     # ---------------------------------------------------------------- order updates
 
     def _take_changes(self) -> list[dict]:
-        """Under the lock: the rows of the orders changed since the last call, each once, in the order
-        of their first change (fills are the paper broker's events, the rest are noted where they
-        happen). The paper broker's events are drained either way."""
+        """Under the lock: the rows of the orders changed since the last call, each once, in the
+        order of their first change (fills are the paper broker's events, the rest are noted where
+        they happen). The paper broker's events are drained either way."""
         changed = self._changed + [ev.broker_order_id for ev in self.paper.poll_events()]
         self._changed = []
         if not changed or self.on_order_change is None:
@@ -113,7 +117,8 @@ class LocalUpstoxExchange(LocalBook):
         return [self._order_row(orders[boid]) for boid in dict.fromkeys(changed)]
 
     def _received_row(self, boid: str) -> dict | None:
-        """Under the lock: the first update Upstox pushes for a new order, before the exchange has it."""
+        """Under the lock: the first update Upstox pushes for a new order, before the exchange has
+        it."""
         if self.on_order_change is None:
             return None
         order = self._paper_order(boid)
@@ -140,11 +145,19 @@ class LocalUpstoxExchange(LocalBook):
                 or body["transaction_type"] not in parse.SIDE_OF:
             raise UpstoxError(400, INVALID_INPUT, "Invalid order_type, product or transaction_type")
         i = self._by_key[key]
-        req = OrderRequest(str(body.get("tag") or ""), i, self.rows[i]["symbol"].decode(),
-                           self.rows[i]["exchange"].decode(), parse.SIDE_OF[body["transaction_type"]],
-                           int(body["quantity"]), order_type, price=float(body.get("price") or 0),
-                           trigger_price=float(body.get("trigger_price") or 0),
-                           validity=body["validity"], after_seq=self._last_seq)
+        req = OrderRequest(
+            str(body.get("tag") or ""),
+            i,
+            self.rows[i]["symbol"].decode(),
+            self.rows[i]["exchange"].decode(),
+            parse.SIDE_OF[body["transaction_type"]],
+            int(body["quantity"]),
+            order_type,
+            price=float(body.get("price") or 0),
+            trigger_price=float(body.get("trigger_price") or 0),
+            validity=body["validity"],
+            after_seq=self._last_seq,
+        )
         return req, product
 
     def _unknown_order(self, message: str) -> UpstoxError:
@@ -157,32 +170,59 @@ class LocalUpstoxExchange(LocalBook):
         row, oid, working = self.rows[o.instrument], self.wire_order_id(o.broker_order_id), \
             o.status in sm.WORKING
         ts = self.now_ist()
-        return {"exchange": row["exchange"].decode(), "product": self._product.get(o.broker_order_id, "I"),
-                "price": o.price, "quantity": o.qty,
-                "status": parse.upstox_status(o.status, o.order_type, o.filled_qty),
-                "guid": None, "tag": o.client_order_id or None, "instrument_token": row["broker_key"].decode(),
-                "placed_by": "LOCAL", "tradingsymbol": o.symbol, "trading_symbol": o.symbol,
-                "order_type": o.order_type, "validity": "DAY", "trigger_price": o.trigger_price,
-                "disclosed_quantity": 0, "transaction_type": parse.TRANSACTION_OF[o.side],
-                "average_price": round(o.avg_price, 6), "filled_quantity": o.filled_qty,
-                "pending_quantity": o.qty - o.filled_qty if working else 0,
-                "status_message": o.reason or None, "status_message_raw": o.reason or None,
-                "exchange_order_id": None if o.status == sm.REJECTED else oid,
-                "parent_order_id": None, "order_id": oid, "variety": "SIMPLE",
-                "order_timestamp": ts, "exchange_timestamp": ts, "is_amo": False,
-                "order_request_id": "1", "order_ref_id": f"local-{oid}"}
+        return {
+            "exchange": row["exchange"].decode(),
+            "product": self._product.get(o.broker_order_id, "I"),
+            "price": o.price,
+            "quantity": o.qty,
+            "status": parse.upstox_status(o.status, o.order_type, o.filled_qty),
+            "guid": None,
+            "tag": o.client_order_id or None,
+            "instrument_token": row["broker_key"].decode(),
+            "placed_by": "LOCAL",
+            "tradingsymbol": o.symbol,
+            "trading_symbol": o.symbol,
+            "order_type": o.order_type,
+            "validity": "DAY",
+            "trigger_price": o.trigger_price,
+            "disclosed_quantity": 0,
+            "transaction_type": parse.TRANSACTION_OF[o.side],
+            "average_price": round(o.avg_price, 6),
+            "filled_quantity": o.filled_qty,
+            "pending_quantity": o.qty - o.filled_qty if working else 0,
+            "status_message": o.reason or None,
+            "status_message_raw": o.reason or None,
+            "exchange_order_id": None if o.status == sm.REJECTED else oid,
+            "parent_order_id": None,
+            "order_id": oid,
+            "variety": "SIMPLE",
+            "order_timestamp": ts,
+            "exchange_timestamp": ts,
+            "is_amo": False,
+            "order_request_id": "1",
+            "order_ref_id": f"local-{oid}",
+        }
 
     def _trade_row(self, t, n: int) -> dict:
         row, oid = self.rows[t.instrument], self.wire_order_id(t.broker_order_id)
         when = parse.ns_to_ist(t.ts_event_ns) if t.ts_event_ns else self.now_ist()
-        return {"exchange": row["exchange"].decode(), "product": self._product.get(t.broker_order_id, "I"),
-                "tradingsymbol": row["symbol"].decode(), "trading_symbol": row["symbol"].decode(),
-                "instrument_token": row["broker_key"].decode(), "order_type": "",
-                "transaction_type": parse.TRANSACTION_OF[t.side], "quantity": t.qty,
-                "exchange_order_id": oid, "order_id": oid, "exchange_timestamp": when,
-                "average_price": t.price,
-                "trade_id": self.trade_id(t, n),
-                "order_ref_id": f"local-{oid}", "order_timestamp": when}
+        return {
+            "exchange": row["exchange"].decode(),
+            "product": self._product.get(t.broker_order_id, "I"),
+            "tradingsymbol": row["symbol"].decode(),
+            "trading_symbol": row["symbol"].decode(),
+            "instrument_token": row["broker_key"].decode(),
+            "order_type": "",
+            "transaction_type": parse.TRANSACTION_OF[t.side],
+            "quantity": t.qty,
+            "exchange_order_id": oid,
+            "order_id": oid,
+            "exchange_timestamp": when,
+            "average_price": t.price,
+            "trade_id": self.trade_id(t, n),
+            "order_ref_id": f"local-{oid}",
+            "order_timestamp": when,
+        }
 
     def _position_row(self, p) -> dict:
         row = self.rows[p.instrument]

@@ -1,7 +1,9 @@
-"""The local Upstox server's historical-candle route (V3), in Upstox's wire format and within its limits.
+"""The local Upstox server's historical-candle route (V3), in Upstox's wire format and within its
+limits.
 
     GET /v3/historical-candle/{instrument_key}/{unit}/{interval}/{to_date}/{from_date}
-    200 {"status": "success", "data": {"candles": [["2025-01-02T15:29:00+05:30", o, h, l, c, v, oi], ...]}}
+    200 {"status": "success",
+         "data": {"candles": [["2025-01-02T15:29:00+05:30", o, h, l, c, v, oi], ...]}}
 
 As documented (upstox.com/developer/api-documentation/v3/get-historical-candle-data): newest candle
 first, seven items always (oi 0 where there is none), both dates inclusive, and a request over the
@@ -50,7 +52,9 @@ def _day(text: str, field: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise UpstoxError(400, _INVALID, f"Invalid input: {field} {text!r} is not YYYY-MM-DD") from None
+        raise UpstoxError(
+            400, _INVALID, f"Invalid input: {field} {text!r} is not YYYY-MM-DD"
+        ) from None
 
 
 class UpstoxHistoryRoute:
@@ -63,15 +67,23 @@ class UpstoxHistoryRoute:
             raise UpstoxError(404, "UDAPI100060", f"Resource not Found: GET {path}")
         key, unit, interval, to_text, from_text = unquote(parts[0]), *parts[1:]
         steps = {"minutes": (1, 300, 60), "hours": (1, 5, 3600), "days": (1, 1, 86400)}
-        if unit not in steps or not interval.isdigit() or not steps[unit][0] <= int(interval) <= steps[unit][1]:
+        if (
+            unit not in steps
+            or not interval.isdigit()
+            or not steps[unit][0] <= int(interval) <= steps[unit][1]
+        ):
             raise UpstoxError(400, _INVALID, f"Invalid input: unit {unit!r} interval {interval!r}")
         to_date, from_date = _day(to_text, "to_date"), _day(from_text, "from_date")
         if from_date > to_date:
             raise UpstoxError(400, _INVALID, "Invalid input: from_date is after to_date")
         earliest = _limit(unit, int(interval), to_date)
         if earliest is not None and from_date < earliest:
-            raise UpstoxError(400, _INVALID, "Invalid input: the date range exceeds the retrieval limit")
+            raise UpstoxError(
+                400, _INVALID, "Invalid input: the date range exceeds the retrieval limit"
+            )
         seconds = steps[unit][2] * int(interval)
-        rows = [[when.strftime("%Y-%m-%dT%H:%M:%S+05:30"), o, h, l, c, v, oi]
-                for when, o, h, l, c, v, oi in self.venue.candles(key, from_date, to_date, seconds)]
+        rows = [
+            [when.strftime("%Y-%m-%dT%H:%M:%S+05:30"), o, h, lo, c, v, oi]
+            for when, o, h, lo, c, v, oi in self.venue.candles(key, from_date, to_date, seconds)
+        ]
         return {"candles": rows[::-1] + self.venue.take_poison()}

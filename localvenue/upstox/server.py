@@ -1,4 +1,5 @@
-"""UpstoxLocalServer: a threaded HTTP server on 127.0.0.1 speaking the Upstox REST subset OTrade uses.
+"""UpstoxLocalServer: a threaded HTTP server on 127.0.0.1 speaking the Upstox REST subset OTrade
+uses.
 
 Routes: POST /v3/order/place, PUT /v3/order/modify, DELETE /v3/order/cancel?order_id=,
 GET /v2/order/retrieve-all, /v2/order/trades/get-trades-for-day, /v2/portfolio/short-term-positions,
@@ -11,9 +12,9 @@ and `{"status": "error", "errors": [{"errorCode", "message", ...}]}` with the HT
 BOTH Configuration.host and .order_host at `url`.
 
 Matching is the paper fill model (exchange.py); the server makes no prices: feed it ticks with
-`on_ticks(rows)`. Failure switches, `fail_next(mode, n, delay_s=, route=)`: "429" / "500" / "token" /
-"input" answer the next n matching requests with that error; "delay", "accept_timeout" (the in-doubt
-placement) and "drop" are the wait modes of every local server (localvenue/http.py, which
+`on_ticks(rows)`. Failure switches, `fail_next(mode, n, delay_s=, route=)`: "429" / "500" / "token"
+/ "input" answer the next n matching requests with that error; "delay", "accept_timeout" (the
+in-doubt placement) and "drop" are the wait modes of every local server (localvenue/http.py, which
 also runs the HTTP server, its threads and the request log).
 """
 
@@ -30,7 +31,8 @@ CANNED = {
     "token": (401, "UDAPI100050", "Invalid token used to access API"),
     "input": (400, "UDAPI100038", "Invalid input"),
     # An order from an IP not registered (SEBI retail-algo rules). Upstox publishes no code or text
-    # for it: both are assumed here, and OTrade recognises it by its words (orders/brokers/staticip.py).
+    # for it: both are assumed here, and OTrade recognises it by its words
+    # (orders/brokers/staticip.py).
     "static_ip": (403, "UDAPI_STATIC_IP", "Order request from IP 203.0.113.7 is not allowed: "
                   "the IP is not registered as a static IP for this account"),
 }
@@ -42,10 +44,20 @@ _ROUTES = {
     ("POST", "/v2/login/authorization/token"): "token",
     ("GET", "/v2/user/profile"): "profile", ("GET", "/v2/user/ip"): "static_ips",
 }
-_PROFILE = {"email": "local@example.invalid", "exchanges": ["NSE", "NFO", "BSE"], "products": ["D", "I"],
-            "broker": "UPSTOX", "user_id": "LOCAL1", "user_name": "Local", "user_type": "individual",
-            "order_types": ["MARKET", "LIMIT", "SL", "SL-M"], "poa": False, "is_active": True}
-# GET /v2/user/ip: the registered static IPs (upstox.com/developer/api-documentation/get-app-static-ips)
+_PROFILE = {
+    "email": "local@example.invalid",
+    "exchanges": ["NSE", "NFO", "BSE"],
+    "products": ["D", "I"],
+    "broker": "UPSTOX",
+    "user_id": "LOCAL1",
+    "user_name": "Local",
+    "user_type": "individual",
+    "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
+    "poa": False,
+    "is_active": True,
+}
+# GET /v2/user/ip: the registered static IPs
+# (upstox.com/developer/api-documentation/get-app-static-ips)
 _STATIC_IPS = {"user_id": "LOCAL1", "primary_ip": "203.0.113.10", "secondary_ip": None,
                "primary_ip_updated_at": "2026-04-01 09:00:00", "secondary_ip_updated_at": None}
 
@@ -69,8 +81,15 @@ class UpstoxLocalServer(LocalRestServer):
                  api_key: str = LOCAL_API_KEY, api_secret: str = LOCAL_API_SECRET,
                  access_token: str = LOCAL_ACCESS_TOKEN, max_fill_qty_per_tick: int = 0,
                  slippage_ticks: int = 0):
-        super().__init__(port, LocalUpstoxExchange(instruments, paper_journal, slippage_ticks=slippage_ticks,
-                                                   max_fill_qty_per_tick=max_fill_qty_per_tick))
+        super().__init__(
+            port,
+            LocalUpstoxExchange(
+                instruments,
+                paper_journal,
+                slippage_ticks=slippage_ticks,
+                max_fill_qty_per_tick=max_fill_qty_per_tick,
+            ),
+        )
         self._api_key, self._api_secret, self._access_token = api_key, api_secret, access_token
         self.history = UpstoxHistoryRoute()   # GET /v3/historical-candle (history.py)
 
@@ -81,7 +100,11 @@ class UpstoxLocalServer(LocalRestServer):
     # ---------------------------------------------------------------- serving
 
     def _answer(self, method: str, path: str, query: str, body: bytes, headers) -> bytes:
-        name = "history" if method == "GET" and path.startswith(HISTORY_PREFIX) else _ROUTES.get((method, path))
+        name = (
+            "history"
+            if method == "GET" and path.startswith(HISTORY_PREFIX)
+            else _ROUTES.get((method, path))
+        )
         if name is None:
             raise UpstoxError(404, "UDAPI100060", f"Resource not Found: {method} {path}")
         if name == "token":
@@ -92,7 +115,9 @@ class UpstoxLocalServer(LocalRestServer):
         if name == "history":
             return orjson.dumps({"status": "success", "data": self.history.answer(path)})
         if name in ("profile", "static_ips"):
-            return orjson.dumps({"status": "success", "data": _PROFILE if name == "profile" else _STATIC_IPS})
+            return orjson.dumps(
+                {"status": "success", "data": _PROFILE if name == "profile" else _STATIC_IPS}
+            )
         if name in ("place", "modify", "cancel"):
             args = decode_form(query)["order_id"] if name == "cancel" else _json(body)
             data = getattr(ex, name)(args)
@@ -105,7 +130,10 @@ class UpstoxLocalServer(LocalRestServer):
         if form.get("grant_type") != "authorization_code" or not code:
             raise UpstoxError(400, "UDAPI100038", "Invalid input: grant_type or code")
         with self._lock:
-            if form.get("client_id") != self._api_key or form.get("client_secret") != self._api_secret:
+            if (
+                form.get("client_id") != self._api_key
+                or form.get("client_secret") != self._api_secret
+            ):
                 raise UpstoxError(401, "UDAPI100016", "Invalid Credentials")
             if code not in self._login_codes:
                 raise UpstoxError(400, "UDAPI100057", "Invalid Auth code")

@@ -1,11 +1,12 @@
 """Prices of an intent's legs: the LIMIT entry, the stop-loss and the target, on the tick grid.
 
 An intent opens a bracket: entry, stop-loss and target. For a BUY (side +1) the stop is below the
-entry and the target above; for a SELL the other way round. Both exits are rounded to the instrument's
-tick size *away from the entry* (BUY: stop floored, target ceiled; SELL: stop ceiled, target floored),
-so a leg is never closer to the entry than configured and can never land on the entry price itself;
-what it costs is less than one tick of extra distance. A LIMIT entry goes `offset` ticks through the
-last price (BUY above, SELL below) so that it is marketable, on the grid (nearest tick).
+entry and the target above; for a SELL the other way round. Both exits are rounded to the
+instrument's tick size *away from the entry* (BUY: stop floored, target ceiled; SELL: stop ceiled,
+target floored), so a leg is never closer to the entry than configured and can never land on the
+entry price itself; what it costs is less than one tick of extra distance. A LIMIT entry goes
+`offset` ticks through the last price (BUY above, SELL below) so that it is marketable, on the grid
+(nearest tick).
 
 Rounding is common/pricegrid.py's: a price on the grid is the double nearest to the decimal price
 (99.55, not 99.55000000000001), identically with and without the JIT.
@@ -19,7 +20,8 @@ from common.pricegrid import round_down, round_nearest, round_up  # noqa: F401  
 
 @njit
 def bracket_exits(side, price, tick_size, stop_loss_pct, target_pct):
-    """(stop_loss, target) for an entry at `price`; side +1 BUY, -1 SELL. A pct of 0 gives 0 (no leg)."""
+    """(stop_loss, target) for an entry at `price`; side +1 BUY, -1 SELL. A pct of 0 gives 0 (no
+    leg)."""
     stop = 0.0
     target = 0.0
     if side > 0:

@@ -6,8 +6,9 @@ Each (strategy, instrument) slot has two copies of its state and one int64 commi
 
 `active` names the copy that holds the state after every tick up to `last_seq`. To apply tick `seq`:
 copy the active copy into the other one, update the other one (and any price ring, see
-kernels/sma.py), write the intent to the outbox if there is one, then store the new commit word. That
-single aligned int64 store is the commit: it publishes the new copy and the new last_seq at once.
+kernels/sma.py), write the intent to the outbox if there is one, then store the new commit word.
+That single aligned int64 store is the commit: it publishes the new copy and the new last_seq at
+once.
 
 Why this survives SIGKILL at any instruction: until the commit store, nothing the committed state
 reads has changed (only the inactive copy and ring slots outside the committed window), so a killed

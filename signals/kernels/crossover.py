@@ -1,24 +1,25 @@
 """Crossover of a fast and a slow series: +1 when fast crosses above slow, -1 below, 0 otherwise.
 
 The state per instrument is the sign of (fast - slow) last time it was not zero. A cross is a change
-of that sign, so touching (fast == slow) and moving back is not a cross, and a cross through equality
-counts once, on the tick that completes it. Nothing is reported until both series are warm (neither is
-NaN). The first warm observation only sets the sign (a series that starts above the other has not
-crossed it), unless the two start level: leaving a level start (a flat, illiquid open) is a cross.
+of that sign, so touching (fast == slow) and moving back is not a cross, and a cross through
+equality counts once, on the tick that completes it. Nothing is reported until both series are warm
+(neither is NaN). The first warm observation only sets the sign (a series that starts above the
+other has not crossed it), unless the two start level: leaving a level start (a flat, illiquid open)
+is a cross.
 
 Equality must be decided exactly, or rounding noise (±1e-12 on averages of whole-paise prices)
 decides the ties those rules are about. Callers therefore hand over the sign itself (`cross_on`):
-two SMAs are compared in exact integer arithmetic (kernels/sma.py, `sma_compare`). Floats that cannot
-be exact (EMAs) are compared with a tie tolerance (`tie_sign`): within `tie` of each other they are
-level. strategies/ma_crossover.py sets it to EMA_TIE_TICKS of the instrument's tick (5e-8 ₹ for a
-0.05 tick): a million times finer than any price difference that means anything, and well above the
-EMAs' rounding noise — in a flat market an EMA of n stalls up to (n + 1) / 4 ulps short of the price,
-so two EMAs that are level in exact arithmetic sit up to ~4e-9 ₹ apart, either way round, for
-n = 1,000 at ₹1 lakh. A true gap below the tolerance is level too: a cross through it counts on the
-tick that leaves it, like a cross through equality.
+two SMAs are compared in exact integer arithmetic (kernels/sma.py, `sma_compare`). Floats that
+cannot be exact (EMAs) are compared with a tie tolerance (`tie_sign`): within `tie` of each other
+they are level. strategies/ma_crossover.py sets it to EMA_TIE_TICKS of the instrument's tick (5e-8 ₹
+for a 0.05 tick): a million times finer than any price difference that means anything, and well
+above the EMAs' rounding noise — in a flat market an EMA of n stalls up to (n + 1) / 4 ulps short of
+the price, so two EMAs that are level in exact arithmetic sit up to ~4e-9 ₹ apart, either way round,
+for n = 1,000 at ₹1 lakh. A true gap below the tolerance is level too: a cross through it counts on
+the tick that leaves it, like a cross through equality.
 
-`cross_on`, `tie_sign` and `cross_step` are the building blocks strategies inline; `crossover_update`
-runs `cross_step` over a batch; `crossover_batch` is the slow reference.
+`cross_on`, `tie_sign` and `cross_step` are the building blocks strategies inline;
+`crossover_update` runs `cross_step` over a batch; `crossover_batch` is the slow reference.
 """
 
 import math
@@ -75,8 +76,8 @@ def crossover_update(rows, fast, slow, tie, state, out):
 
 def crossover_batch(rows: np.ndarray, fast: np.ndarray, slow: np.ndarray, instruments: int,
                     tie: float = 0.0) -> np.ndarray:
-    """Reference: per instrument, +1/-1 where the sign of fast - slow (0 within `tie`) leaves its last
-    nonzero value (or a level start); NaNs are skipped, zeros keep the previous sign."""
+    """Reference: per instrument, +1/-1 where the sign of fast - slow (0 within `tie`) leaves its
+    last nonzero value (or a level start); NaNs are skipped, zeros keep the previous sign."""
     out = np.zeros(len(rows), dtype=np.int64)
     for k in range(instruments):
         where = np.flatnonzero(rows["instrument"] == k)

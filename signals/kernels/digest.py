@@ -35,7 +35,8 @@ def source_digest(paths) -> int:
         try:
             hasher.update(path.read_bytes())
         except OSError:
-            pass  # a missing source cannot be compiled from either; the digest only has to be stable
+            # a missing source cannot be compiled from either; the digest only has to be stable
+            pass
     return int.from_bytes(hasher.digest(), "little") >> 2
 
 

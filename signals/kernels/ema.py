@@ -1,11 +1,11 @@
 """Exponential moving average, per instrument, streaming.
 
 alpha = 2 / (n + 1). The first value is the SMA of the first n prices (so the average does not start
-from whichever price happened to come first), and from then on ema += alpha * (price - ema). Before n
-prices there is no value (NaN).
+from whichever price happened to come first), and from then on ema += alpha * (price - ema). Before
+n prices there is no value (NaN).
 
-`ema_step` is the building block strategies inline; `ema_update` runs it over a batch of ticks with one
-state row per instrument; `ema_batch` is the slow reference the tests compare against.
+`ema_step` is the building block strategies inline; `ema_update` runs it over a batch of ticks with
+one state row per instrument; `ema_batch` is the slow reference the tests compare against.
 """
 
 import math
@@ -22,7 +22,8 @@ EMA_DTYPE = np.dtype([
 
 @njit
 def ema_step(count, seed, value, price, n):
-    """Apply `price` as the (count + 1)-th price; returns (new seed sum, EMA or NaN while < n prices)."""
+    """Apply `price` as the (count + 1)-th price; returns (new seed sum, EMA or NaN while < n
+    prices)."""
     if count < n:
         seed += price
         if count + 1 == n:
@@ -34,7 +35,8 @@ def ema_step(count, seed, value, price, n):
 
 @njit(cache=True)
 def ema_update(rows, state, n, out):
-    """EMA after each tick of `rows` into out[i]; state[k] belongs to instrument k. Returns len(rows)."""
+    """EMA after each tick of `rows` into out[i]; state[k] belongs to instrument k. Returns
+    len(rows)."""
     for i in range(rows.shape[0]):
         st = state[rows[i]["instrument"]]
         seed, value = ema_step(st["count"], st["seed"], st["value"], rows[i]["price"], n)

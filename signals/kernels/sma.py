@@ -1,22 +1,25 @@
-"""Simple moving average of the last `n` prices, per instrument, streaming, in exact integer arithmetic.
+"""Simple moving average of the last `n` prices, per instrument, streaming, in exact integer
+arithmetic.
 
 Prices enter as integer price units (PRICE_UNITS per rupee, i.e. 0.0001 ₹): every Indian tick grid
-(0.05, 0.01, 0.0025 ₹, index values in paise) is a whole number of units, so the window's running sum
-is an exact int64 and never drifts. Two averages are then compared exactly (`sma_compare`): whether a
-fast and a slow SMA are level, or which is above, is decided by the prices, never by rounding noise.
-A price with more than four decimals is rounded to the nearest unit first. Sums stay exact while
-n × price < 9.2e14 ₹ (commit.MAX_PRICE keeps prices below ₹1e7, so any window under 9e7 prices).
+(0.05, 0.01, 0.0025 ₹, index values in paise) is a whole number of units, so the window's running
+sum is an exact int64 and never drifts. Two averages are then compared exactly (`sma_compare`):
+whether a fast and a slow SMA are level, or which is above, is decided by the prices, never by
+rounding noise. A price with more than four decimals is rounded to the nearest unit first. Sums stay
+exact while n × price < 9.2e14 ₹ (commit.MAX_PRICE keeps prices below ₹1e7, so any window under 9e7
+prices).
 
-Each instrument keeps a ring of at least n + 1 prices (in units, stored as float64, which holds every
-integer below 2**53 exactly) and the running sum. The ring is one slot longer than the window on
-purpose: the slot a new price goes into is the one that left the window on the previous update, so
-writing it never disturbs the committed window. That is what lets a strategy double-buffer only the
-small scalar state (signals/state.py) and share the ring between its copies: a crash after the ring
-write but before the commit leaves the committed window intact, and re-applying the tick writes the
-same price into the same slot.
+Each instrument keeps a ring of at least n + 1 prices (in units, stored as float64, which holds
+every integer below 2**53 exactly) and the running sum. The ring is one slot longer than the window
+on purpose: the slot a new price goes into is the one that left the window on the previous update,
+so writing it never disturbs the committed window. That is what lets a strategy double-buffer only
+the small scalar state (signals/state.py) and share the ring between its copies: a crash after the
+ring write but before the commit leaves the committed window intact, and re-applying the tick writes
+the same price into the same slot.
 
 `sma_step`, `sma_value` and `sma_compare` are the building blocks strategies inline; `sma_update`
-runs them over a batch of ticks with one state row per instrument; `sma_batch` is the slow reference.
+runs them over a batch of ticks with one state row per instrument; `sma_batch` is the slow
+reference.
 """
 
 import math
@@ -94,7 +97,8 @@ def sma_update(rows, state, rings, n, out):
 
 
 def sma_batch(rows: np.ndarray, n: int, instruments: int) -> np.ndarray:
-    """Reference: the mean of each instrument's last n prices at every tick (NaN before n prices)."""
+    """Reference: the mean of each instrument's last n prices at every tick (NaN before n
+    prices)."""
     out = np.full(len(rows), np.nan)
     for k in range(instruments):
         where = np.flatnonzero(rows["instrument"] == k)

@@ -1,14 +1,14 @@
 """Session VWAP per instrument: sum(price * qty) / sum(qty) since the start of the IST trading day.
 
-The session is the IST calendar date of the tick's exchange timestamp (`ts_event_ns`); the first tick
-of a later date starts a new session. A tick dated before the current session (a late tick across
-midnight) is counted in the current session: a session is never reopened. A tick adds its last traded
-quantity (`qty`) at its price, except a snapshot tick (FLAG_SNAPSHOT: the level re-sent after a
-(re)subscription, not a new trade), which would count the same trade twice. Before the first traded
-quantity of a session there is no value (NaN).
+The session is the IST calendar date of the tick's exchange timestamp (`ts_event_ns`); the first
+tick of a later date starts a new session. A tick dated before the current session (a late tick
+across midnight) is counted in the current session: a session is never reopened. A tick adds its
+last traded quantity (`qty`) at its price, except a snapshot tick (FLAG_SNAPSHOT: the level re-sent
+after a (re)subscription, not a new trade), which would count the same trade twice. Before the first
+traded quantity of a session there is no value (NaN).
 
-The step works on any record that has the VWAP_FIELDS below (numba specialises it per record type), so
-a strategy gets VWAP by adding those fields to its state dtype (after its own fields: a record
+The step works on any record that has the VWAP_FIELDS below (numba specialises it per record type),
+so a strategy gets VWAP by adding those fields to its state dtype (after its own fields: a record
 that starts with exactly these fields is taken by numba for a subtype of VWAP_DTYPE, an experimental
 feature, and may run the code compiled for VWAP_DTYPE). `vwap_update` runs it over a batch with
 one VWAP_DTYPE row per instrument; `vwap_batch` is the slow reference.
@@ -56,7 +56,8 @@ def vwap_step(st, ts_event_ns, price, qty, flags):
 
 @njit(cache=True)
 def vwap_update(rows, state, out):
-    """VWAP after each tick of `rows` into out[i]; state[k] belongs to instrument k. Returns len(rows)."""
+    """VWAP after each tick of `rows` into out[i]; state[k] belongs to instrument k. Returns
+    len(rows)."""
     for i in range(rows.shape[0]):
         row = rows[i]
         out[i] = vwap_step(state[row["instrument"]], row["ts_event_ns"], row["price"], row["qty"],

@@ -2,12 +2,12 @@
 
 On each tick of a traded instrument both averages advance; once both are warm (`slow` prices seen),
 a cross of fast above slow raises a BUY intent and a cross below raises a SELL intent (only when
-`allow_short`; otherwise a bearish cross raises nothing and the open long leaves through its own stop,
-target or the day's square-off). Every intent opens a bracket of `qty` shares: a MARKET or LIMIT
-entry (LIMIT: `limit_offset_ticks` through the last price), a stop `stop_loss_pct` and a target
-`target_pct` away from the tick's price, on the tick grid (kernels/bracket.py). The strategy does
-not track its fills: two crosses are two brackets; orders and risk decide what they become (risk's
-max_brackets_per_instrument denies a second bracket while the first is open: BRACKET_OPEN).
+`allow_short`; otherwise a bearish cross raises nothing and the open long leaves through its own
+stop, target or the day's square-off). Every intent opens a bracket of `qty` shares: a MARKET or
+LIMIT entry (LIMIT: `limit_offset_ticks` through the last price), a stop `stop_loss_pct` and a
+target `target_pct` away from the tick's price, on the tick grid (kernels/bracket.py). The strategy
+does not track its fills: two crosses are two brackets; orders and risk decide what they become
+(risk's max_brackets_per_instrument denies a second bracket while the first is open: BRACKET_OPEN).
 
 `one_trade` (one trade at a time per instrument): after an intent, the strategy holds that trade
 until a tick trades at or through its stop or its target (the prices it put in the intent), and a
@@ -22,11 +22,11 @@ see denials, and it errs towards fewer trades.
 SMA mode keeps one price ring of slow + 1 per instrument, read by both windows (kernels/sma.py);
 EMA mode needs no history.
 
-Ties are decided by the documented rules of kernels/crossover.py ("touching is not a cross", "a cross
-through equality counts on the tick that completes it") on exact comparisons, never on rounding
-noise: two SMAs are compared from their integer sums (prices in 0.0001 ₹ units), so fast == slow
-exactly when the two windows' means are equal; two EMAs are level within EMA_TIE_TICKS (1e-6) of
-the instrument's tick: far above their rounding noise, far below any difference a price can make.
+Ties are decided by the documented rules of kernels/crossover.py ("touching is not a cross", "a
+cross through equality counts on the tick that completes it") on exact comparisons, never on
+rounding noise: two SMAs are compared from their integer sums (prices in 0.0001 ₹ units), so fast ==
+slow exactly when the two windows' means are equal; two EMAs are level within EMA_TIE_TICKS (1e-6)
+of the instrument's tick: far above their rounding noise, far below any difference a price can make.
 """
 
 import numpy as np
@@ -97,7 +97,8 @@ def _advance(st, ring, price, p, tick_size):
 
 @njit
 def holding(st, price):
-    """one_trade: True while the held trade is open; a price at or through its stop or target ends it."""
+    """one_trade: True while the held trade is open; a price at or through its stop or target ends
+    it."""
     side = st["trade_side"]
     if side == 0:
         return False
@@ -174,7 +175,10 @@ class MACrossover(Strategy):
     Params = MACrossoverParams
     CODES = {"ma": {"sma": MA_SMA, "ema": MA_EMA}, "order_type": ORDER_TYPE_CODES}
     STATE_DTYPE = STATE_DTYPE
-    REASONS = {REASON_CROSS_ABOVE: "fast crossed above slow", REASON_CROSS_BELOW: "fast crossed below slow"}
+    REASONS = {
+        REASON_CROSS_ABOVE: "fast crossed above slow",
+        REASON_CROSS_BELOW: "fast crossed below slow",
+    }
     kernel = staticmethod(build(KERNEL_DIGEST))
 
     @classmethod

@@ -4,10 +4,10 @@ Each tick advances the instrument's session VWAP (kernels/vwap.py). Once the ses
 `min_session_ticks` ticks (so that the VWAP means something), the price is in one of three zones:
 more than `band_pct` % below the VWAP (-1), more than `band_pct` % above it (+1), or within the band
 (0). Entering the lower zone raises a BUY intent, entering the upper zone a SELL intent (only when
-`allow_short`): one intent per entry into a zone, not one per tick in it. The bracket's target is the
-VWAP at the time of the intent and its stop `stop_loss_pct` beyond the price, both on the tick grid,
-rounded away from the entry (kernels/bracket.py). A new IST session resets the VWAP, the tick count
-and the zone.
+`allow_short`): one intent per entry into a zone, not one per tick in it. The bracket's target is
+the VWAP at the time of the intent and its stop `stop_loss_pct` beyond the price, both on the tick
+grid, rounded away from the entry (kernels/bracket.py). A new IST session resets the VWAP, the tick
+count and the zone.
 
 This is the worked example of adding a strategy (signals/strategy.py): a Params struct (the kernel's
 params record is derived from it), a state dtype, an `_advance` step, the standard kernel skeleton,
@@ -111,5 +111,8 @@ class VWAPRevert(Strategy):
     Params = VWAPRevertParams
     CODES = {"order_type": ORDER_TYPE_CODES}
     STATE_DTYPE = STATE_DTYPE
-    REASONS = {REASON_BELOW_BAND: "price below the VWAP band", REASON_ABOVE_BAND: "price above the VWAP band"}
+    REASONS = {
+        REASON_BELOW_BAND: "price below the VWAP band",
+        REASON_ABOVE_BAND: "price above the VWAP band",
+    }
     kernel = staticmethod(build(KERNEL_DIGEST))
