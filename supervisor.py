@@ -163,12 +163,7 @@ def run(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     import msgspec
 
     from common import log
-    from common.supervision.instancelock import (
-        LockHeld,
-        account_key,
-        release_all,
-        take_instance_locks,
-    )
+    from common.supervision.instancelock import LockHeld, release_all, take_instance_locks
     from common.supervision.registry import RegistryError
 
     log.configure(loaded.config.run.log_level)
@@ -184,22 +179,23 @@ def run(loaded: LoadedConfig, args: argparse.Namespace) -> int:
         print(f"supervisor: {e}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     try:
-        day = open_day(cfg, loaded.secrets, run_dir)
-        if (
-            day is None
-            and cfg.feed.source != "replay"
-            and account_key(cfg, loaded.secrets) is not None
-        ):
+        try:
+            day = open_day(cfg, loaded.secrets, run_dir)
+        except DayRefused:
             return EXIT_CONFIG_ERROR
         return _run_locked(loaded, cfg, run_dir, day)
     finally:
         release_all(locks)
 
 
+class DayRefused(Exception):
+    """The account's day cannot be opened for this run; the reason is already on stderr."""
+
+
 def open_day(cfg, secrets, run_dir: str):
     """The broker account's trading day this run resumes or starts (issue 11.1), linked from the run
-    dir; None for a replay or a run-private venue (their state stays in the run dir), or on a
-    conflict (said on stderr)."""
+    dir; None for a replay, the sim or a run-private venue (their state stays in the run dir).
+    Raises DayRefused (said on stderr) on a conflict or an untrusted account home."""
     from common.supervision.accountday import (
         InstrumentsChanged,
         RunDirConflict,
@@ -227,11 +223,11 @@ def open_day(cfg, secrets, run_dir: str):
         link_run_dir(run_dir, day, paper=paper)
     except (RunDirConflict, InstrumentsChanged) as e:
         print(f"supervisor: {e}", file=sys.stderr)
-        return None
+        raise DayRefused from None
     # a planted symlink, another user's dir, a full disk: no traceback
     except (RegistryError, OSError) as e:
         print(f"supervisor: cannot open account {key}'s home in {root}: {e}", file=sys.stderr)
-        return None
+        raise DayRefused from None
     if day.settled:
         left = {k: day.settled[k] for k in ("open_positions", "working_orders") if day.settled[k]}
         print(f"supervisor: settled the account's previous day {day.settled['day']}: "

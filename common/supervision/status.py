@@ -1,4 +1,5 @@
-"""One status snapshot of the run, read from the stage table: the source of /health, /metrics and the view."""
+"""One status snapshot of the run, read from the stage table: the source of /health, /metrics and
+the view."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import orjson
 
 from common import rundir
 from common import stagetable as st
+from common.atomicfile import read_object
 from common.clock import mono_ns
 from common.tradingstate import effective
 
@@ -30,7 +32,12 @@ def stage_status(table: st.StageTable, proc) -> dict:
         "heartbeat_age_s": round((mono_ns() - beat) / 1e9, 4) if beat else -1.0,
         "ring_lag": int(row["lag"]),
         "counters": {n: int(row["counters"][i]) for i, n in enumerate(names)},
-        "latency": {"p50_us": lat[0] / 1e3, "p99_us": lat[1] / 1e3, "p999_us": lat[2] / 1e3, "max_us": lat[3] / 1e3},
+        "latency": {
+            "p50_us": lat[0] / 1e3,
+            "p99_us": lat[1] / 1e3,
+            "p999_us": lat[2] / 1e3,
+            "max_us": lat[3] / 1e3,
+        },
     }
 
 
@@ -55,4 +62,7 @@ def snapshot(run_id: str, run_dir: str, table: st.StageTable, procs) -> dict:
         "trading_state_reason": reason,
         "stages": {p.name: stage_status(table, p) for p in procs},
         "positions": read_positions(run_dir),
+        # Whose book `positions` is: a run on a live feed trades the account's day (every run of it),
+        # while the stages' counters are this run's (common/supervision/accountday.py).
+        "account_day": read_object(os.path.join(run_dir, rundir.ACCOUNT_INFO)) or None,
     }

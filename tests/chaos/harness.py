@@ -185,6 +185,20 @@ def hosted_venue(where, overrides: dict):
         venue.stop()
 
 
+@contextlib.contextmanager
+def paper_on_a_live_feed(where):
+    """The paper broker on a live-clock feed: the local Kite venue's ticker (hosted by the test), so the
+    paper account trades a real IST day and a later start the same day resumes it (a sim or a replay is
+    a market of its own and keeps no account day: common/supervision/accountday.py).
+
+    Yields (venue, overrides): the Kite example's instruments and feed, broker `paper`.
+    """
+    with open(os.path.join(ROOT, "config", "examples", "kite-local.json")) as f:
+        example = json.load(f)
+    with hosted_venue(where, example) as (venue, pointed):
+        yield venue, merge(pointed, {"broker": {"name": "paper"}})
+
+
 def _changed(before: dict, after: dict) -> dict:
     """The leaves of `after` that differ from `before`, shaped like the config JSON."""
     out = {}

@@ -7,6 +7,7 @@ dropped as "redelivered"). Each test has its own account home (tests/conftest.py
 """
 
 import datetime as dt
+import glob
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ import pytest
 
 from common.clock import ist_date
 from orders import statemachine as sm
-from tests.chaos.harness import ROOT, Pipeline, alive, hosted_venue
+from tests.chaos.harness import ROOT, Pipeline, alive, hosted_venue, merge, paper_on_a_live_feed
 from tests.support import eventually
 
 pytestmark = pytest.mark.slow
@@ -37,8 +38,9 @@ def _marks(records) -> list[int]:
     return [r["upto_seq"] for r in records if r["type"] == "TicksProcessed"]
 
 
-def _run(tmp_path, overrides=LEAVE, duration="6") -> Pipeline:
-    with Pipeline(tmp_path, overrides, args=["--duration", duration]) as p:
+def _run(tmp_path, live: dict, duration="6") -> Pipeline:
+    """A run of the paper account on the venue's live feed, leaving what it holds for the next start."""
+    with Pipeline(tmp_path, merge(live, LEAVE), args=["--duration", duration]) as p:
         code = p.wait_exit(timeout=120)
     assert code in (0, 3), p.output()[-3000:]      # 3: a later run may begin HALTED after a leave-stop
     assert p.leftovers() == {"segments": [], "sockets": []}
@@ -46,7 +48,15 @@ def _run(tmp_path, overrides=LEAVE, duration="6") -> Pipeline:
 
 
 def test_second_run_when_a_fresh_run_dir_on_the_same_day_then_it_resumes_the_account_day(tmp_path):
-    first = _run(tmp_path)
+    with paper_on_a_live_feed(tmp_path / "venue") as (_, live):
+        _resumes_the_day(tmp_path, live)
+
+
+def _resumes_the_day(tmp_path, live: dict) -> None:
+    first = _run(tmp_path, live)
+    day = _day_dir(first)
+    for private in (day, os.path.dirname(day)):
+        assert oct(os.stat(private).st_mode & 0o777) == "0o700", private
     day = _day_dir(first)
     assert "starting account paper-default day" in first.output()
     before = _records(os.path.join(day, "orders.jsonl"))
@@ -54,7 +64,7 @@ def test_second_run_when_a_fresh_run_dir_on_the_same_day_then_it_resumes_the_acc
     opened = {r["client_order_id"] for r in before if r["type"] == "OrderSubmitting"}
     assert opened, "the first run placed nothing: the test would show nothing"
 
-    second = _run(tmp_path)
+    second = _run(tmp_path, live)
     assert second.run_dir != first.run_dir and _day_dir(second) == day
     assert f"resuming account paper-default day {os.path.basename(day)}" in second.output()
     assert f"ticks from {high + 1}" in second.output()
@@ -78,7 +88,24 @@ def test_second_run_when_a_fresh_run_dir_on_the_same_day_then_it_resumes_the_acc
 
 
 def test_start_when_the_account_traded_an_earlier_day_then_that_day_is_settled_first(tmp_path):
-    first = _run(tmp_path)
+    with paper_on_a_live_feed(tmp_path / "venue") as (_, live):
+        _settles_yesterday(tmp_path, live)
+
+
+def test_sim_run_when_started_twice_the_same_day_then_each_keeps_its_state_in_its_run_dir(tmp_path):
+    """The sim is a market of its own that opens at 09:15 in every run: it keeps no account day."""
+    for _ in range(2):
+        with Pipeline(tmp_path, LEAVE, args=["--duration", "3"]) as p:
+            assert p.wait_exit(timeout=120) == 0, p.output()[-3000:]
+        assert "account" not in p.output().split("OTrade run")[0]
+        assert not os.path.exists(os.path.join(p.run_dir, "account.json"))
+        assert os.path.isfile(os.path.join(p.run_dir, "orders.jsonl"))
+        assert not os.path.islink(os.path.join(p.run_dir, "orders.jsonl"))
+    assert glob.glob(os.path.join(os.environ["OTRADE_ACCOUNT_HOME"], "*", "20*")) == []   # no day made
+
+
+def _settles_yesterday(tmp_path, live: dict) -> None:
+    first = _run(tmp_path, live)
     today = _day_dir(first)
     yesterday = os.path.join(os.path.dirname(today), (ist_date(_now()) - dt.timedelta(days=1)).isoformat())
     os.rename(today, yesterday)                     # as if the first run had traded yesterday
@@ -88,7 +115,7 @@ def test_start_when_the_account_traded_an_earlier_day_then_that_day_is_settled_f
             left[r["symbol"]] = left.get(r["symbol"], 0) + r["side"] * r["qty"]
     high = max(_marks(_records(os.path.join(yesterday, "orders.jsonl")))) - 1
 
-    second = _run(tmp_path)
+    second = _run(tmp_path, live)
     assert "settled the account's previous day" in second.output()
     with open(os.path.join(yesterday, "settlement.json")) as f:
         settled = json.load(f)
@@ -100,7 +127,7 @@ def test_start_when_the_account_traded_an_earlier_day_then_that_day_is_settled_f
         book = json.load(f)["positions"]
     today_fills = sum(r["qty"] for r in fresh if r["type"] == "OrderFilled")
     assert sum(q["buy_qty"] + q["sell_qty"] for q in book) == today_fills   # yesterday is not today's book
-    third = _run(tmp_path)
+    third = _run(tmp_path, live)
     assert "settled the account's previous day" not in third.output()       # once
 
 

@@ -13,18 +13,20 @@ import sys
 
 import pytest
 
-from tests.chaos.harness import ROOT, Pipeline
+from tests.chaos.harness import ROOT, Pipeline, paper_on_a_live_feed
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ctl status (common/supervision/status.py / ctl.py) does not name the account day (account.json) whose "
-    "book it shows beside the run's counters; not the reviewer's files"))
 def test_ctl_status_when_the_run_resumed_the_account_day_then_it_names_the_day_it_shows(tmp_path):
-    with Pipeline(tmp_path, {}, args=["--duration", "4"]) as first:
+    with paper_on_a_live_feed(tmp_path / "venue") as (_, live):
+        _resume_and_ask(tmp_path, live)
+
+
+def _resume_and_ask(tmp_path, live: dict) -> None:
+    with Pipeline(tmp_path, live, args=["--duration", "4"]) as first:
         assert first.wait_exit(timeout=120) in (0, 3), first.output()[-3000:]
-    with Pipeline(tmp_path, {}) as second:
+    with Pipeline(tmp_path, live) as second:
         second.wait_running()
         answer = subprocess.run([sys.executable, f"{ROOT}/supervisor.py", "ctl", "status", "--run-dir", second.run_dir],
                                 capture_output=True, text=True, cwd=str(tmp_path), timeout=60)

@@ -24,6 +24,10 @@ from config.loader import load_config
 from tests.chaos.harness import BASE, ROOT, merge
 
 KEY = "paper-default"
+# The paper account on a live feed (a sim or a replay keeps no account day): the local Kite ticker's
+# address is never dialled here, the day is opened before any stage starts.
+LIVE = merge(BASE, {"feed": {"source": "kite", "kite": {"root": "ws://127.0.0.1:9"}},
+                    "broker": {"kite": {"local_server": True}}})
 
 
 def _today() -> str:
@@ -43,7 +47,7 @@ def _write(path: str, records: list[dict]) -> None:
 
 def _config(tmp_path, home: str):
     path = tmp_path / "config.json"
-    path.write_text(json.dumps(merge(BASE, {"run": {"account_home": home}})))
+    path.write_text(json.dumps(merge(LIVE, {"run": {"account_home": home}})))
     return load_config(str(path)).config
 
 
@@ -95,7 +99,8 @@ def test_open_day_when_the_run_dir_holds_a_replay_journal_then_refused_and_yeste
              "client_order_id": "E1"}])
     run_dir = tmp_path / "replay-run"
     _write(str(run_dir / "orders.jsonl"), _marks(10))
-    assert supervisor.open_day(cfg, {}, str(run_dir)) is None
+    with pytest.raises(supervisor.DayRefused):
+        supervisor.open_day(cfg, {}, str(run_dir))
     assert "holds its own orders.jsonl" in capsys.readouterr().err
     assert not os.path.exists(os.path.join(home, KEY, _yesterday(), SETTLEMENT))
     assert not os.path.exists(os.path.join(home, KEY, _today()))
@@ -126,7 +131,7 @@ def test_supervisor_when_the_account_day_is_a_planted_symlink_then_exit_2_naming
     elsewhere.mkdir()
     os.symlink(elsewhere, home / KEY / _today())
     cfg = tmp_path / "config.json"
-    cfg.write_text(json.dumps(merge(BASE, {"run": {"account_home": str(home)}})))
+    cfg.write_text(json.dumps(merge(LIVE, {"run": {"account_home": str(home)}})))
     proc = subprocess.run([sys.executable, f"{ROOT}/supervisor.py", "--config", str(cfg), "--run-dir",
                            str(tmp_path / "run"), "--http-port", "0", "--no-dashboard", "--duration", "2"],
                           cwd=str(tmp_path), capture_output=True, timeout=120,
@@ -157,7 +162,7 @@ def test_locks_when_the_account_dir_belongs_to_another_user_then_the_refusal_nam
 
 def _instruments_config(tmp_path, home: str, instruments: list[dict], name: str):
     path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps(merge(BASE, {"run": {"account_home": home}, "instruments": instruments})))
+    path.write_text(json.dumps(merge(LIVE, {"run": {"account_home": home}, "instruments": instruments})))
     return load_config(str(path)).config
 
 
@@ -173,7 +178,8 @@ def test_open_day_when_a_later_run_reorders_the_instruments_then_refused_naming_
     reordered = _instruments_config(tmp_path, home, list(reversed(BASE["instruments"])), "b")
     again = tmp_path / "again"
     again.mkdir()
-    assert supervisor.open_day(reordered, {}, str(again)) is None
+    with pytest.raises(supervisor.DayRefused):
+        supervisor.open_day(reordered, {}, str(again))
     err = capsys.readouterr().err
     assert "instrument 0 = RELIANCE" in err and "TATASTEEL" in err, err
     assert not os.path.lexists(again / "orders.jsonl")         # nothing of the day linked
@@ -188,7 +194,8 @@ def test_open_day_when_a_later_run_appends_an_instrument_then_the_day_resumes_wi
     wider = _instruments_config(tmp_path, home, BASE["instruments"], "b")
     assert supervisor.open_day(wider, {}, str(second)) is not None
     shorter = _instruments_config(tmp_path, home, BASE["instruments"][:2], "c")
-    assert supervisor.open_day(shorter, {}, str(second)) is None     # the day now has six
+    with pytest.raises(supervisor.DayRefused):
+        supervisor.open_day(shorter, {}, str(second))     # the day now has six
 
 
 def test_open_day_when_the_day_has_no_record_yet_then_any_instrument_order_is_taken(tmp_path):

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from tests.chaos.harness import Pipeline
+from tests.chaos.harness import Pipeline, paper_on_a_live_feed
 
 pytestmark = pytest.mark.slow
 
@@ -21,8 +21,8 @@ def _records(path: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _run(tmp_path) -> Pipeline:
-    with Pipeline(tmp_path, {}, args=["--duration", "4"]) as p:
+def _run(tmp_path, live: dict) -> Pipeline:
+    with Pipeline(tmp_path, live, args=["--duration", "4"]) as p:
         code = p.wait_exit(timeout=120)
     assert code in (0, 3), p.output()[-3000:]
     return p
@@ -32,13 +32,14 @@ def _run(tmp_path) -> Pipeline:
 def resumed(tmp_path_factory):
     """(the second run, what it added to the day's journal by record type, the day's totals)."""
     tmp_path = tmp_path_factory.mktemp("resumed")
-    with pytest.MonkeyPatch.context() as env:   # module-scoped: the autouse per-test account home is not set yet
+    with pytest.MonkeyPatch.context() as env, paper_on_a_live_feed(tmp_path / "venue") as (_, live):
+        # module-scoped: the autouse per-test account home is not set yet
         env.setenv("OTRADE_ACCOUNT_HOME", str(tmp_path_factory.mktemp("accounts")))
-        first = _run(tmp_path)
+        first = _run(tmp_path, live)
         with open(os.path.join(first.run_dir, "account.json")) as f:
             day_dir = json.load(f)["dir"]
         before = len(_records(os.path.join(day_dir, "orders.jsonl")))
-        second = _run(tmp_path)
+        second = _run(tmp_path, live)
     records = _records(os.path.join(day_dir, "orders.jsonl"))
     return second, collections.Counter(r["type"] for r in records[before:]), collections.Counter(r["type"] for r in records)
 

@@ -2,7 +2,6 @@
 is its owner's only; /health answers only requests addressed to a loopback name."""
 
 import http.client
-import json
 import os
 import stat
 
@@ -55,7 +54,4 @@ def test_a_run_when_it_ends_then_every_file_and_directory_of_it_is_private_and_h
     assert {"supervisor.jsonl", "summary.json", "run.json", "config.effective.json", "positions.json",
             "logs/feed.log", "logs/orders.log", "logs/signals.log", "logs/positions.log"} <= names, names
     assert _loose(p.run_dir) == []
-    with open(os.path.join(p.run_dir, "account.json")) as f:      # the account's home: as private
-        day = json.load(f)["dir"]
-    assert _loose(os.path.dirname(day)) == []
-    assert {"orders.jsonl", "fills.jsonl", "paper_broker.jsonl"} <= set(os.listdir(day))
+    # The account's home, for runs that keep an account day: tests/integration/test_account_day.py.
