@@ -97,7 +97,7 @@ class Backtest:
         self.last_orders_seq = 0
         self.state_reason = ""        # the reason of the last trading-state change
         self.ticks = 0
-        self.last_reconcile = None
+        self.last_reconcile: dict | None = None
         self.stop: dict = {}
 
     # -- the orders stage's sink: journaled, then handed to positions --------------------------

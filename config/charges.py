@@ -29,7 +29,8 @@ Sources, read 2026-12-07 (figures may change: check the broker's page before rel
   [UIP]  help.upstox.com article 260397 "What are IPFT charges?": IPFT 0.10 per lakh (10/crore)
          cash and futures, 0.50 per lakh (50/crore) options premium, NSE only. It says "GST is not
          applicable to IPFT" while Upstox's pricing page says GST on "transaction charges + IPFT":
-         CONFLICT, UNVERIFIED; OTrade charges GST on IPFT for both presets (as NSE folds it into 307).
+         CONFLICT, UNVERIFIED; OTrade charges GST on IPFT for both presets (as NSE folds it
+         into 307).
   [UDP]  upstox.com help-center ".../11560-dp-transaction-charges-2": DP 18.5 + 18 % GST per scrip.
   BSE futures 0 and BSE options 0.0325 % come from [Z]; BSE cash 0.00375 % is the rate for group
   A/B scrips (other groups pay more: not modelled). Stamp duty rounding: no source found that says
@@ -37,28 +38,37 @@ Sources, read 2026-12-07 (figures may change: check the broker's page before rel
 """
 
 BOOKS = ("EQ_INTRADAY", "EQ_DELIVERY", "FUT", "OPT")
-PRESETS_BY_BROKER = {"kite": "zerodha", "upstox": "upstox"}   # paper: config fees.preset, default zerodha
+# paper: config fees.preset, default zerodha
+PRESETS_BY_BROKER = {"kite": "zerodha", "upstox": "upstox"}
 DEFAULT_PRESET = "zerodha"
 
-# Statutory and exchange charges: the same at every broker. (buy-side STT, sell-side STT, stamp on buys.)
+# Statutory and exchange charges: the same at every broker. (buy-side STT, sell-side STT, stamp on
+# buys.)
 _STATUTORY = {
-    "EQ_INTRADAY": {"stt_buy_pct": 0.0, "stt_sell_pct": 0.025, "stamp_buy_pct": 0.003,          # [Z]
+    # [Z]
+    "EQ_INTRADAY": {"stt_buy_pct": 0.0, "stt_sell_pct": 0.025, "stamp_buy_pct": 0.003,
                     "nse_txn_pct": 0.00297, "bse_txn_pct": 0.00375, "nse_ipft_per_crore_inr": 10.0},
-    "EQ_DELIVERY": {"stt_buy_pct": 0.1, "stt_sell_pct": 0.1, "stamp_buy_pct": 0.015,            # [Z]
+    # [Z]
+    "EQ_DELIVERY": {"stt_buy_pct": 0.1, "stt_sell_pct": 0.1, "stamp_buy_pct": 0.015,
                     "nse_txn_pct": 0.00297, "bse_txn_pct": 0.00375, "nse_ipft_per_crore_inr": 10.0},
-    "FUT": {"stt_buy_pct": 0.0, "stt_sell_pct": 0.05, "stamp_buy_pct": 0.002,                   # [Z][STT]
+    # [Z][STT]
+    "FUT": {"stt_buy_pct": 0.0, "stt_sell_pct": 0.05, "stamp_buy_pct": 0.002,
             "nse_txn_pct": 0.00173, "bse_txn_pct": 0.0, "nse_ipft_per_crore_inr": 10.0},
-    "OPT": {"stt_buy_pct": 0.0, "stt_sell_pct": 0.15, "stamp_buy_pct": 0.003,                   # [Z][STT]
+    # [Z][STT]
+    "OPT": {"stt_buy_pct": 0.0, "stt_sell_pct": 0.15, "stamp_buy_pct": 0.003,
             "nse_txn_pct": 0.03503, "bse_txn_pct": 0.0325, "nse_ipft_per_crore_inr": 50.0},
 }
 _COMMON = {"sebi_per_crore_inr": 10.0, "gst_pct": 18.0, "gst_on_ipft": 1.0,  # [Z][UIP]
-           "stt_round_rupee": 1.0, "stamp_round_rupee": 0.0}                 # [STT]; stamp UNCONFIRMED
+           # [STT]; stamp UNCONFIRMED
+           "stt_round_rupee": 1.0, "stamp_round_rupee": 0.0}
 
 # Brokerage per executed order: min(flat, pct % of the order's turnover); pct 0 means the flat fee.
 _BROKERAGE = {
-    "zerodha": {"EQ_INTRADAY": (20.0, 0.03), "EQ_DELIVERY": (0.0, 0.0),                         # [Z]
+    # [Z]
+    "zerodha": {"EQ_INTRADAY": (20.0, 0.03), "EQ_DELIVERY": (0.0, 0.0),
                 "FUT": (20.0, 0.03), "OPT": (20.0, 0.0)},
-    "upstox": {"EQ_INTRADAY": (20.0, 0.05), "EQ_DELIVERY": (20.0, 2.5),                         # [U]
+    # [U]
+    "upstox": {"EQ_INTRADAY": (20.0, 0.05), "EQ_DELIVERY": (20.0, 2.5),
                "FUT": (20.0, 0.05), "OPT": (20.0, 0.0)},
 }
 _DP_PER_SCRIP_INR = {"zerodha": 13.0, "upstox": 18.5}   # + GST, CNC sells only [ZDP] [UDP]
@@ -71,7 +81,8 @@ def _book(preset: str, book: str) -> dict[str, float]:
             "dp_per_scrip_inr": dp}
 
 
-# THE table: PRESETS[preset][book][field] -> figure. config `fees.overrides` replaces single figures.
+# THE table: PRESETS[preset][book][field] -> figure. config `fees.overrides` replaces single
+# figures.
 PRESETS = {preset: {book: _book(preset, book) for book in BOOKS} for preset in _BROKERAGE}
 FIELDS = tuple(PRESETS[DEFAULT_PRESET]["EQ_INTRADAY"])
 
@@ -82,13 +93,16 @@ def preset_for(broker_name: str, preset: str | None) -> str:
 
 
 def check_overrides(overrides: dict[str, dict[str, float]]) -> None:
-    """Raise ValueError("overrides.<book>.<field>: why") for an unknown book/field or a bad figure."""
+    """Raise ValueError("overrides.<book>.<field>: why") for an unknown book/field or a bad
+    figure."""
     for book, figures in overrides.items():
         if book not in BOOKS:
             raise ValueError(f"overrides.{book}: unknown book (one of {', '.join(BOOKS)})")
         for field, value in figures.items():
             if field not in FIELDS:
-                raise ValueError(f"overrides.{book}.{field}: unknown field (one of {', '.join(FIELDS)})")
+                raise ValueError(
+                    f"overrides.{book}.{field}: unknown field (one of {', '.join(FIELDS)})"
+                )
             if not value >= 0:
                 raise ValueError(f"overrides.{book}.{field}: {value} is negative")
 

@@ -1,8 +1,8 @@
 """`supervisor.py --check-config`: validate a configuration without starting anything.
 
 Prints `config OK` and a one-line summary on stdout and returns 0, or prints one error (file, dotted
-field, reason) on stderr and returns EXIT_CONFIG_ERROR. A replay feed's file is opened and checked too
-(config/replaycheck.py: columns, encoding, the first rows), naming the line and column at fault.
+field, reason) on stderr and returns EXIT_CONFIG_ERROR. A replay feed's file is opened and checked
+too (config/replaycheck.py: columns, encoding, the first rows), naming the line and column at fault.
 The summary names venues and counts only: no credential ever reaches the output, not even masked.
 """
 
@@ -33,8 +33,9 @@ def check_config(
     err = err or sys.stderr
     try:
         loaded = load_config(config_path, env, environ, dotenv_path, overrides=overrides)
-        if loaded.config.feed.source == "replay":
-            check_replay_file(loaded.config.feed.replay.path, loaded.config.feed.replay.resolved_format())
+        replay = loaded.config.feed.replay
+        if loaded.config.feed.source == "replay" and replay.path is not None:  # loader checked it
+            check_replay_file(replay.path, replay.resolved_format())
     except ConfigError as e:
         print(f"config error: {e}", file=err)
         return EXIT_CONFIG_ERROR
@@ -46,7 +47,7 @@ def check_config(
 def summary(loaded: LoadedConfig) -> str:
     """One line: feed source, broker, strategies, instrument count and the files merged."""
     config = loaded.config
-    broker = config.broker.name
+    broker: str = config.broker.name
     if broker != "paper" and config.broker.is_local(broker):
         broker += " (local server)"
     strategies = ", ".join(f"{s.name} ({s.kind})" for s in config.strategies) or "none"

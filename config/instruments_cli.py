@@ -2,7 +2,8 @@
 
     python -m config.instruments_cli kite instruments.csv RELIANCE INFY NFO:NIFTY26MARFUT
     python -m config.instruments_cli upstox NSE.json.gz RELIANCE INFY --tick-unit paise
-    python -m config.instruments_cli kite instruments.csv RELIANCE --ref-price RELIANCE=1480 --into my.json
+    python -m config.instruments_cli kite instruments.csv RELIANCE --ref-price RELIANCE=1480
+        --into my.json
 
 Prints `{"instruments": [...]}` (tick size, lot size, tokens, broker keys from the dump), or with
 `--into FILE` replaces the `instruments` of that config file in place, keeping its other sections.
@@ -22,15 +23,23 @@ from config.instruments_dump import load_kite_csv, load_upstox_bod
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m config.instruments_cli", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m config.instruments_cli", description=__doc__.splitlines()[0]
+    )
     p.add_argument("broker", choices=("kite", "upstox"))
     p.add_argument("dump", help="Kite's instruments CSV, or Upstox's BOD JSON (.json or .json.gz)")
     p.add_argument("symbols", nargs="+", help="RELIANCE (on --exchange) or EXCHANGE:SYMBOL")
     p.add_argument("--exchange", default="NSE", help="exchange of symbols given without one (NSE)")
-    p.add_argument("--tick-unit", choices=("paise", "rupees"), default="paise",
-                   help="unit of tick_size in an Upstox dump (default paise; see config/instruments_dump.py)")
+    p.add_argument(
+        "--tick-unit",
+        choices=("paise", "rupees"),
+        default="paise",
+        help="unit of tick_size in an Upstox dump (default paise; see config/instruments_dump.py)",
+    )
     p.add_argument("--ref-price", action="append", default=[], metavar="SYMBOL=PRICE")
-    p.add_argument("--into", metavar="CONFIG", help="replace the instruments of this JSON config file")
+    p.add_argument(
+        "--into", metavar="CONFIG", help="replace the instruments of this JSON config file"
+    )
     return p
 
 

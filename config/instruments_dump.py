@@ -1,17 +1,17 @@
 """Brokers' daily instrument dumps → `instruments` entries (config.schema.InstrumentConfig).
 
-    load_kite_csv(path, symbols)         Kite's GET /instruments CSV (instrument_token, exchange_token,
-                                         tradingsymbol, name, last_price, expiry, strike, tick_size,
-                                         lot_size, instrument_type, segment, exchange)
-    load_upstox_bod(path, symbols)       Upstox's BOD JSON (a list of objects; .json or .json.gz) with
-                                         instrument_key, exchange_token, trading_symbol/tradingsymbol,
-                                         tick_size, lot_size, exchange, instrument_type, last_price...
+    load_kite_csv(path, symbols)     Kite's GET /instruments CSV (instrument_token, exchange_token,
+                                     tradingsymbol, name, last_price, expiry, strike, tick_size,
+                                     lot_size, instrument_type, segment, exchange)
+    load_upstox_bod(path, symbols)   Upstox's BOD JSON (a list of objects; .json or .json.gz) with
+                                     instrument_key, exchange_token, trading_symbol/tradingsymbol,
+                                     tick_size, lot_size, exchange, instrument_type, last_price...
 
 `symbols` names what to load: "RELIANCE" (on `exchange`, default NSE) or "NFO:NIFTY26MARFUT". The
 result is one dict per symbol, in the order asked, with the keys of config.schema.InstrumentConfig:
-symbol, exchange, token, exchange_token, tick_size (rupees), lot_size, broker_key, and ref_price when
-the dump's last_price is > 0 (Kite's NSE dump carries 0.0 for equities: then the caller must supply
-ref_price). Unknown symbols raise one ConfigError naming all of them, with near spellings.
+symbol, exchange, token, exchange_token, tick_size (rupees), lot_size, broker_key, and ref_price
+when the dump's last_price is > 0 (Kite's NSE dump carries 0.0 for equities: then the caller must
+supply ref_price). Unknown symbols raise one ConfigError naming all of them, with near spellings.
 
 Units and ids, and what is assumed:
 - Kite tick_size is rupees; `token` is Kite's instrument_token (what the Kite ticker sends) and
@@ -52,7 +52,9 @@ def load_kite_csv(path: str, symbols, exchange: str = "NSE") -> list[dict]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in KITE_COLUMNS if c not in (reader.fieldnames or ())]
     if missing:
-        raise ConfigError(f"not a Kite instruments CSV: no column(s) {', '.join(missing)}", source=path)
+        raise ConfigError(
+            f"not a Kite instruments CSV: no column(s) {', '.join(missing)}", source=path
+        )
     wanted = parse_symbols(symbols, exchange)
     keys = set(wanted)
     found: dict[tuple[str, str], dict] = {}
@@ -65,7 +67,9 @@ def load_kite_csv(path: str, symbols, exchange: str = "NSE") -> list[dict]:
     return _in_order(path, wanted, found, _names_of(csv.DictReader(io.StringIO(text))))
 
 
-def load_upstox_bod(path: str, symbols, exchange: str = "NSE", tick_unit: str = "paise") -> list[dict]:
+def load_upstox_bod(
+    path: str, symbols, exchange: str = "NSE", tick_unit: str = "paise"
+) -> list[dict]:
     """Instrument dicts for `symbols` from Upstox's BOD instruments JSON at `path`."""
     if tick_unit not in ("paise", "rupees"):
         raise ConfigError(f"tick_unit must be 'paise' or 'rupees', not {tick_unit!r}", source=path)
@@ -84,8 +88,11 @@ def load_upstox_bod(path: str, symbols, exchange: str = "NSE", tick_unit: str = 
         tick = float(row.get("tick_size") or 0)
         if tick_unit == "paise":
             if 0 < tick < 1:
-                raise ConfigError(f"[{n}] {key[0]}:{key[1]}: tick_size {tick} is below one paisa; "
-                                  f"the file looks like rupees (pass tick_unit='rupees')", source=path)
+                raise ConfigError(
+                    f"[{n}] {key[0]}:{key[1]}: tick_size {tick} is below one paisa; "
+                    f"the file looks like rupees (pass tick_unit='rupees')",
+                    source=path,
+                )
             tick /= PAISE_PER_RUPEE
         found[key] = _entry(path, f"[{n}]", key, token=row.get("exchange_token"),
                             exchange_token=row.get("exchange_token"), tick=tick,
@@ -113,8 +120,9 @@ def _entry(path, where, key, *, token, exchange_token, tick, lot, last, broker_k
         raise ConfigError(f"line {where}: {key[0]}:{key[1]} has a non-numeric token, tick_size, "
                           f"lot_size or last_price", source=path) from None
     if entry["token"] <= 0 or entry["tick_size"] <= 0 or entry["lot_size"] <= 0:
-        raise ConfigError(f"line {where}: {key[0]}:{key[1]} needs token, tick_size and lot_size > 0",
-                          source=path)
+        raise ConfigError(
+            f"line {where}: {key[0]}:{key[1]} needs token, tick_size and lot_size > 0", source=path
+        )
     if last_price > 0:
         entry["ref_price"] = last_price
     return entry
@@ -127,13 +135,17 @@ def _in_order(path, wanted, found, all_keys) -> list[dict]:
         hints = []
         for exch, sym in unknown:
             close = difflib.get_close_matches(f"{exch}:{sym}", names, n=3)
-            hints.append(f"{exch}:{sym}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+            hints.append(
+                f"{exch}:{sym}" + (f" (did you mean {', '.join(close)}?)" if close else "")
+            )
         raise ConfigError(f"not in the instrument dump: {'; '.join(hints)}", source=path)
     return [found[k] for k in wanted]
 
 
 def _names_of(reader) -> list[tuple[str, str]]:
-    return [(r.get("exchange", "").strip().upper(), r.get("tradingsymbol", "").strip()) for r in reader]
+    return [
+        (r.get("exchange", "").strip().upper(), r.get("tradingsymbol", "").strip()) for r in reader
+    ]
 
 
 def _read_text(path: str) -> str:
@@ -142,4 +154,6 @@ def _read_text(path: str) -> str:
         with opener(path, "rt", encoding="utf-8") as f:
             return f.read()
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read the instrument dump: {type(e).__name__}", source=path) from None
+        raise ConfigError(
+            f"cannot read the instrument dump: {type(e).__name__}", source=path
+        ) from None

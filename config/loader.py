@@ -1,17 +1,19 @@
 """Load a configuration: read the JSON files, merge them, validate everything, collect the secrets.
 
-Layers, in order: the base file (`config/default.json`, or `--config FILE`), the `--env NAME` overlay
-(`env/NAME.json` beside the base file, else `config/env/NAME.json`), then command-line overrides.
-Dicts merge recursively; lists and scalars replace. Each value remembers the layer that set it, so an
-error names the file the bad value came from. msgspec then converts the merged tree into the frozen
-`Config` (types, ranges, the schema's invariants) and the loader checks what only this machine can
-answer: cores, the replay file, credentials. The first problem found is raised as one ConfigError.
+Layers, in order: the base file (`config/default.json`, or `--config FILE`), the `--env NAME`
+overlay (`env/NAME.json` beside the base file, else `config/env/NAME.json`), then command-line
+overrides. Dicts merge recursively; lists and scalars replace. Each value remembers the layer that
+set it, so an error names the file the bad value came from. msgspec then converts the merged tree
+into the frozen `Config` (types, ranges, the schema's invariants) and the loader checks what only
+this machine can answer: cores, the replay file, credentials. The first problem found is raised as
+one ConfigError.
 """
 
 import difflib
 import os
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 import orjson
@@ -27,8 +29,11 @@ DEFAULT_PATH = os.path.join(CONFIG_DIR, "default.json")
 COMMAND_LINE = "command line"
 _ENV_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 # An invariant of the schema: "<field>: <why>" (msgspec's own messages start with a capital).
-_OWN_FIELD = re.compile(r"(?P<field>[a-z_][a-z0-9_]*(?:\[\d+\])*(?:\.[a-z_][a-z0-9_]*(?:\[\d+\])*)*)"
-                        r": (?P<why>.*)", re.DOTALL)
+_OWN_FIELD = re.compile(
+    r"(?P<field>[a-z_][a-z0-9_]*(?:\[\d+\])*(?:\.[a-z_][a-z0-9_]*(?:\[\d+\])*)*)"
+    r": (?P<why>.*)",
+    re.DOTALL,
+)
 _MSGSPEC = re.compile(r"(?:Expected|Object|Invalid) ")
 _UNKNOWN = re.compile(r"Object contains unknown field `(?P<name>[^`]*)`")
 _MISSING = re.compile(r"Object missing required field `(?P<name>[^`]*)`")
@@ -85,7 +90,9 @@ def display_path(path: str) -> str:
 def _overlay_path(env: str, base: str) -> str:
     if not _ENV_NAME.fullmatch(env):
         raise ConfigError(f"{env!r} is not an environment name", source="--env")
-    folders = dict.fromkeys([os.path.join(os.path.dirname(base), "env"), os.path.join(CONFIG_DIR, "env")])
+    folders = dict.fromkeys(
+        [os.path.join(os.path.dirname(base), "env"), os.path.join(CONFIG_DIR, "env")]
+    )
     for folder in folders:
         candidate = os.path.join(folder, f"{env}.json")
         if os.path.isfile(candidate):
@@ -180,7 +187,9 @@ def _resolve_journal_fsync(config: Config) -> Config:
     if config.journal.fsync is not None:
         return config
     fsync = "batch" if config.broker.name in LIVE_VENUES else "never"
-    return msgspec.structs.replace(config, journal=msgspec.structs.replace(config.journal, fsync=fsync))
+    return msgspec.structs.replace(
+        config, journal=msgspec.structs.replace(config.journal, fsync=fsync)
+    )
 
 
 def _check_machine(config: Config, origins: _Origins, cores: list[int]) -> None:
@@ -188,7 +197,7 @@ def _check_machine(config: Config, origins: _Origins, cores: list[int]) -> None:
     if problem:
         raise ConfigError(problem[1], source=origins.source_of(problem[0]), path=problem[0])
     replay = config.feed.replay
-    if config.feed.source == "replay" and not os.path.isfile(replay.path):
+    if config.feed.source == "replay" and not (replay.path and os.path.isfile(replay.path)):
         raise ConfigError(f"replay file {replay.path!r} does not exist",
                           source=origins.source_of("feed.replay.path"), path="feed.replay.path")
 
@@ -243,7 +252,7 @@ def _value_at(tree: object, dotted: str) -> object:
     return tree
 
 
-def _step(tree: object, part: str | int) -> object:
+def _step(tree: Any, part: str | int) -> object:
     try:
         return tree[part]
     except (KeyError, IndexError, TypeError):
@@ -262,7 +271,8 @@ def _type_at(dotted: str, merged: dict) -> msgspec.inspect.Type | None:
             owner = info.cls
             info = next((f.type for f in info.fields if f.name == part), None)
             if owner is StrategyConfig and part == "params" and isinstance(value, dict):
-                kind_type = STRATEGY_PARAMS.get(value.get("kind"))
+                kind = value.get("kind")
+                kind_type = STRATEGY_PARAMS.get(kind) if isinstance(kind, str) else None
                 info = msgspec.inspect.type_info(kind_type) if kind_type else None
         else:
             return None

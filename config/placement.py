@@ -4,8 +4,8 @@ Automatic placement gives a core of its own to the stages that sit on the hot pa
 how much a shared core hurts them: signals (tick → intent), then orders (intent → broker), then
 feed, then positions. With five or more cores the supervisor gets the first core and each stage its
 own. With fewer, the hot stages take the last cores and everything else shares the first one, so a
-2-core machine runs signals alone on core 1 and feed, orders, positions and the supervisor on core 0.
-Cores are positions in the affinity list, not core numbers: a process limited to {2, 5} places on
+2-core machine runs signals alone on core 1 and feed, orders, positions and the supervisor on core
+0. Cores are positions in the affinity list, not core numbers: a process limited to {2, 5} places on
 2 and 5. A stage with explicit `cores` keeps them; the others are placed automatically.
 """
 

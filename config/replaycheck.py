@@ -3,9 +3,9 @@
 The format is feed/replayfile.py's (config imports no stage, so the few rules a check needs are
 restated here). `check_replay_file` opens the file and checks what makes a whole replay useless:
 empty, not UTF-8 (anywhere: a stray byte fails the CSV reader on the whole file), not Parquet, a
-required column missing or renamed, no rows, and every value of the first `FIRST_ROWS` rows. The feed
-itself drops a bad row deeper in the file and counts it; a bad row among the first ones is taken as
-the sign of a wrong file or format, which is what `--check-config` is for.
+required column missing or renamed, no rows, and every value of the first `FIRST_ROWS` rows. The
+feed itself drops a bad row deeper in the file and counts it; a bad row among the first ones is
+taken as the sign of a wrong file or format, which is what `--check-config` is for.
 
 Every problem is a ReplayFileError (a ConfigError: exit 2 from `--check-config`, and a stage that
 raises one is not restarted) naming the file, the line (or Parquet row) and the column.
@@ -32,7 +32,8 @@ _CHUNK = 1 << 20
 
 
 class ReplayFileError(ConfigError):
-    """A replay file that cannot be replayed; `line` and `column` say where, when one place is at fault."""
+    """A replay file that cannot be replayed; `line` and `column` say where, when one place is at
+    fault."""
 
     def __init__(self, file: str, why: str, *, line: int | None = None, column: str | None = None,
                  unit: str = "line"):
@@ -56,7 +57,8 @@ def missing_columns(names) -> str | None:
 
 
 def find_invalid_utf8(path: str) -> tuple[int, int, int] | None:
-    """(line, 0-based byte position in that line, byte value) of the first byte that is not UTF-8."""
+    """(line, 0-based byte position in that line, byte value) of the first byte that is not
+    UTF-8."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     line, line_start, offset = 1, 0, 0      # offset: bytes of the file before this chunk
     with open(path, "rb") as f:
@@ -99,7 +101,9 @@ def value_problem(column: str, value) -> str | None:
     text = "" if value is None else str(value).strip()
     if column == "ts_event_ns":
         ok = _UINT.fullmatch(text) is not None and 0 < int(text) <= INT64_MAX
-        return None if ok else f"{text!r} is not a timestamp in ns since the epoch (1 to {INT64_MAX})"
+        return (
+            None if ok else f"{text!r} is not a timestamp in ns since the epoch (1 to {INT64_MAX})"
+        )
     if column == "ts":
         if isinstance(value, datetime.datetime):
             return None
@@ -116,11 +120,15 @@ def value_problem(column: str, value) -> str | None:
             return f"{text!r} is not a number"
         positive = column == "price"
         ok = math.isfinite(number) and (number > 0 if positive else number >= 0)
-        return None if ok else f"{text!r} is not a {'positive' if positive else 'non-negative'} finite number"
+        return (
+            None
+            if ok
+            else f"{text!r} is not a {'positive' if positive else 'non-negative'} finite number"
+        )
     return None
 
 
-def check_replay_file(path: str, fmt: str) -> None:
+def check_replay_file(path: str, fmt: str | None) -> None:
     """Raise ReplayFileError for the first problem found (see the module docstring)."""
     try:
         size = os.path.getsize(path)
@@ -140,9 +148,12 @@ def _check_rows(path: str, header, rows, first_line: int, unit: str) -> None:
     for count, row in enumerate(rows, start=1):
         line = first_line + count - 1
         if not row:
-            continue                  # a blank line (an editor's trailing newline): the feed skips it
+            # a blank line (an editor's trailing newline): the feed skips it
+            continue
         if len(row) != len(header):
-            raise ReplayFileError(path, f"has {len(row)} fields, the header has {len(header)}", line=line, unit=unit)
+            raise ReplayFileError(
+                path, f"has {len(row)} fields, the header has {len(header)}", line=line, unit=unit
+            )
         for column in checked:
             problem = value_problem(column, row[header.index(column)])
             if problem:
@@ -155,7 +166,9 @@ def _check_csv(path: str) -> None:
     bad = find_invalid_utf8(path)
     if bad is not None:
         line, column, byte = bad
-        raise ReplayFileError(path, f"byte 0x{byte:02x} at position {column + 1} is not UTF-8", line=line)
+        raise ReplayFileError(
+            path, f"byte 0x{byte:02x} at position {column + 1} is not UTF-8", line=line
+        )
     with open(path, encoding="utf-8-sig", newline="") as f:     # a BOM, as the feed's reader allows
         reader = csv.reader(f)
         header = next(reader, [])

@@ -1,20 +1,22 @@
 """The typed, frozen shape of an OTrade configuration: every field, its unit and its default.
 
-Defaults live here and only here; `config/default.json` and the overlays carry choices, not defaults.
-A runtime class that a section configures (`orders.limits.RiskLimits`, the brokers' `*Settings`, the
-feed sources' `*Options`) declares no default of its own: it is built from its section by
-`from_config`, and tests/config/test_one_source_of_defaults.py fails if one grows a default.
+Defaults live here and only here; `config/default.json` and the overlays carry choices, not
+defaults. A runtime class that a section configures (`orders.limits.RiskLimits`, the brokers'
+`*Settings`, the feed sources' `*Options`) declares no default of its own: it is built from its
+section by `from_config`, and tests/config/test_one_source_of_defaults.py fails if one grows a
+default.
 
 Naming: every section is `<What>Config` (`KiteBrokerConfig` configures the adapter `KiteBroker`,
 `StrategyConfig` the signals `Strategy`), so a schema class never shares a name with the runtime
 class it configures; a strategy kind's params are `<Kind>Params` (the value of its `params`).
-Each section checks its own invariants in `__post_init__`, so a `Config` that exists is consistent in
-itself (also one built in Python, or unpickled in a child process). Checks that depend on this machine,
-the filesystem or the environment (cores, the replay file, secrets) belong to the loader.
+Each section checks its own invariants in `__post_init__`, so a `Config` that exists is consistent
+in itself (also one built in Python, or unpickled in a child process). Checks that depend on this
+machine, the filesystem or the environment (cores, the replay file, secrets) belong to the loader.
 
-An invariant failure raises `ValueError("<field>: <why>")`; msgspec appends the location of the struct
-(`- at $.risk`) and the loader joins the two into the dotted path of the field (`risk.square_off`).
-Times of day are IST wall-clock strings "HH:MM"; use `minutes_of_day` to turn them into numbers.
+An invariant failure raises `ValueError("<field>: <why>")`; msgspec appends the location of the
+struct (`- at $.risk`) and the loader joins the two into the dotted path of the field
+(`risk.square_off`). Times of day are IST wall-clock strings "HH:MM"; use `minutes_of_day` to turn
+them into numbers.
 """
 
 import datetime
@@ -53,8 +55,10 @@ def minutes_of_day(hhmm: str) -> int:
 
 
 def split_location(message: str) -> tuple[str, str]:
-    """Split a msgspec message into (message, location): ('Expected `int`', '.risk.max_order_qty')."""
+    """Split a msgspec message into (message, location): ('Expected `int`',
+    '.risk.max_order_qty')."""
     match = _LOCATION.match(message)
+    assert match is not None        # every part of the pattern is optional: it matches any text
     return match["message"], match["where"] or ""
 
 
@@ -81,12 +85,13 @@ def _clock_field(value: str, field: str) -> int:
 class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Base of every section: immutable, no unknown keys, keyword-only.
 
-    msgspec inherits frozen and forbid_unknown_fields but applies kw_only per class, so every section
-    repeats it (which also lets required fields follow defaulted ones).
+    msgspec inherits frozen and forbid_unknown_fields but applies kw_only per class, so every
+    section repeats it (which also lets required fields follow defaulted ones). Each repeats frozen
+    too: mypy does not carry it down to a subclass that leaves it out.
     """
 
 
-class RunConfig(Section, kw_only=True):
+class RunConfig(Section, frozen=True, kw_only=True):
     run_dir: str | None = None      # None: runs/<YYYYmmdd-HHMMSS> under the current directory
     run_id: str | None = None       # None: generated at start (names the run's shm segments)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -94,15 +99,16 @@ class RunConfig(Section, kw_only=True):
     # the started heap out of the collector's reach and makes full collections rare; "default" is
     # plain CPython. benchmarks/gc_pause.py measures the two.
     gc: Literal["frozen", "default"] = "frozen"
-    # At a stop (Ctrl-C, SIGTERM, SIGHUP, --duration, the supervisor giving up, a replay's end) working
-    # entries are cancelled and open brackets are either flattened (their legs cancelled, positions
-    # closed: intraday products' safe default) or left working for the next start ("leave", said loudly).
+    # At a stop (Ctrl-C, SIGTERM, SIGHUP, --duration, the supervisor giving up, a replay's end)
+    # working entries are cancelled and open brackets are either flattened (their legs cancelled,
+    # positions closed: intraday products' safe default) or left working for the next start
+    # ("leave", said loudly).
     on_stop: Literal["flatten", "leave"] = "flatten"
     # How long orders waits at a stop for a live broker to confirm the cancels and closes (seconds).
     on_stop_timeout_s: PosFloat = 30.0
     # The broker account's home across runs (common/supervision/accountday.py): its order and fill
-    # journals, the paper broker's book and the reconcile baseline per IST trading day, and its lock.
-    # None: $OTRADE_ACCOUNT_HOME, else ~/.local/state/otrade/accounts.
+    # journals, the paper broker's book and the reconcile baseline per IST trading day, and its
+    # lock. None: $OTRADE_ACCOUNT_HOME, else ~/.local/state/otrade/accounts.
     account_home: str | None = None
 
     def __post_init__(self):
@@ -110,7 +116,7 @@ class RunConfig(Section, kw_only=True):
             _require(_RUN_ID.fullmatch(self.run_id), "run_id", "use 1-64 of A-Z a-z 0-9 _ . -")
 
 
-class InstrumentConfig(Section, kw_only=True):
+class InstrumentConfig(Section, frozen=True, kw_only=True):
     symbol: str                    # trading symbol as the exchange spells it: "RELIANCE", "M&M"
     exchange: Literal["NSE", "BSE", "NFO", "BFO", "MCX", "CDS"] = "NSE"
     token: PosInt                  # Kite instrument_token: what the Kite ticker sends
@@ -137,17 +143,21 @@ STRESS_REGIME_TICKS = 5000
 _STRESS_ONLY = ("tick_rate_hz", "volatility_bps_per_tick", "regime_ticks")
 
 
-class SimFeedConfig(Section, kw_only=True):
-    # "realistic" (feed/sources/sim_session.py): a few ticks a second per instrument, more near the open
-    # and close, daily_vol_pct a day, on a market clock at `speed` x wall pace. "stress": the original
-    # high-rate stream, tick_rate_hz over all instruments, for benchmarks and tests.
+class SimFeedConfig(Section, frozen=True, kw_only=True):
+    # "realistic" (feed/sources/sim_session.py): a few ticks a second per instrument, more near the
+    # open and close, daily_vol_pct a day, on a market clock at `speed` x wall pace. "stress": the
+    # original high-rate stream, tick_rate_hz over all instruments, for benchmarks and tests.
     profile: Literal["realistic", "stress"] = "realistic"
     seed: int = 7
     max_ticks: PosInt | None = None           # None: until the run ends
-    session_date: str | None = None           # "YYYY-MM-DD" the timestamps fall on; None = today (IST)
-    start_time: str = "09:15"                 # IST market time of the first tick (a run at night trades)
-    speed: NonNegFloat = 1.0                  # realistic: market seconds per wall second; 0 = unpaced
-    ticks_per_s: PosFloat = 3.0               # realistic: per instrument, mid-session (x2.5 at the open)
+    # "YYYY-MM-DD" the timestamps fall on; None = today (IST)
+    session_date: str | None = None
+    # IST market time of the first tick (a run at night trades)
+    start_time: str = "09:15"
+    # realistic: market seconds per wall second; 0 = unpaced
+    speed: NonNegFloat = 1.0
+    # realistic: per instrument, mid-session (x2.5 at the open)
+    ticks_per_s: PosFloat = 3.0
     daily_vol_pct: PosFloat = 2.0             # realistic: a session's volatility, % of the price
     # stress only (None: STRESS_* above); 0 ticks/s = as fast as possible
     tick_rate_hz: NonNegFloat | None = None
@@ -163,11 +173,14 @@ class SimFeedConfig(Section, kw_only=True):
         _require(self.profile == "realistic" or self.speed == 1.0, "speed",
                  'applies to profile "realistic" only; the stress profile runs at tick_rate_hz')
         if self.session_date is not None:
-            _require(_DATE.fullmatch(self.session_date) and _is_date(self.session_date), "session_date",
-                     f"{self.session_date!r} is not a date YYYY-MM-DD")
+            _require(
+                _DATE.fullmatch(self.session_date) and _is_date(self.session_date),
+                "session_date",
+                f"{self.session_date!r} is not a date YYYY-MM-DD",
+            )
 
 
-class ReplayFeedConfig(Section, kw_only=True):
+class ReplayFeedConfig(Section, frozen=True, kw_only=True):
     path: str | None = None        # relative paths are relative to the current directory
     format: Literal["auto", "csv", "parquet"] = "auto"   # auto: from the file extension
     speed: NonNegFloat = 0.0       # 0 = as fast as possible, else multiple of the recorded pace
@@ -180,35 +193,43 @@ class ReplayFeedConfig(Section, kw_only=True):
         return {"csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(suffix)
 
 
-class KiteFeedConfig(Section, kw_only=True):
+class KiteFeedConfig(Section, frozen=True, kw_only=True):
     root: str | None = None        # ticker websocket URL override, e.g. ws://127.0.0.1:9001
     mode: Literal["ltp", "quote", "full"] = "full"
     watchdog_s: PosFloat = 5.0     # no packet (not even a heartbeat) for this long: reconnect
     reconnect_max_delay_s: PosFloat = 30.0
-    ca_file: str | None = None     # PEM roots trusted for wss:// (certificate and host name are always checked); None: the system's
+    # PEM roots trusted for wss:// (certificate and host name are always checked); None: the
+    # system's
+    ca_file: str | None = None
 
 
-class UpstoxFeedConfig(Section, kw_only=True):
-    host: str | None = None        # REST host of the feed's authorize call; None: broker.upstox.host
+class UpstoxFeedConfig(Section, frozen=True, kw_only=True):
+    # REST host of the feed's authorize call; None: broker.upstox.host
+    host: str | None = None
     mode: Literal["ltpc", "full"] = "full"
     watchdog_s: PosFloat = 5.0
     reconnect_max_delay_s: PosFloat = 30.0
-    # With broker.name upstox, whatever the feed source: feed also runs Upstox's portfolio stream and
-    # forwards its order updates to orders (feed/sources/upstox/orderstream.py); polling stays on.
+    # With broker.name upstox, whatever the feed source: feed also runs Upstox's portfolio stream
+    # and forwards its order updates to orders (feed/sources/upstox/orderstream.py); polling stays
+    # on.
     order_updates: bool = True
 
 
-class TickSanityConfig(Section, kw_only=True):
+class TickSanityConfig(Section, frozen=True, kw_only=True):
     """feed.sanity: ticks the feed drops before the ring (feed/sanity.py has the rules)."""
 
-    max_jump_pct: NonNegFloat = 20.0     # from the instrument's last good price (NSE bands: 2-20 %); 0 = off
-    ref_band_pct: NonNegFloat = 50.0     # an instrument's first tick, from its ref_price; 0 = accept any
-    reanchor_ticks: NonNegInt = 5        # this many agreeing refused ticks are a real new level; 0 = never
+    # from the instrument's last good price (NSE bands: 2-20 %); 0 = off
+    max_jump_pct: NonNegFloat = 20.0
+    # an instrument's first tick, from its ref_price; 0 = accept any
+    ref_band_pct: NonNegFloat = 50.0
+    # this many agreeing refused ticks are a real new level; 0 = never
+    reanchor_ticks: NonNegInt = 5
     max_ahead_s: PosFloat = 60.0         # live sources: ts_event_ns ahead of the wall clock
-    max_gap_s: PosFloat = 7 * 86400.0    # sim/replay: a step of the recording's own clock (nights, holidays)
+    # sim/replay: a step of the recording's own clock (nights, holidays)
+    max_gap_s: PosFloat = 7 * 86400.0
 
 
-class FeedConfig(Section, kw_only=True):
+class FeedConfig(Section, frozen=True, kw_only=True):
     source: Literal["sim", "replay", "kite", "upstox"] = "sim"
     ring_capacity: Annotated[int, msgspec.Meta(ge=64, le=1 << 24)] = 65536   # slots, power of two
     record_path: str | None = None   # append every received tick to this replay file
@@ -231,7 +252,7 @@ class FeedConfig(Section, kw_only=True):
                      "is the replay file itself; recording would overwrite what is being replayed")
 
 
-class MACrossoverParams(Section, kw_only=True):
+class MACrossoverParams(Section, frozen=True, kw_only=True):
     fast: PosInt = 10              # window of the fast average, ticks
     slow: PosInt = 30              # window of the slow average, ticks
     ma: Literal["sma", "ema"] = "ema"
@@ -250,7 +271,7 @@ class MACrossoverParams(Section, kw_only=True):
 
 
 # The strategy kinds and the Struct that validates each one's params. Adding a kind adds one line.
-class VWAPRevertParams(Section, kw_only=True):
+class VWAPRevertParams(Section, frozen=True, kw_only=True):
     """config.strategies[i].params for kind "vwap_revert"."""
 
     band_pct: PosFloat = 0.3            # distance from the VWAP, % of it, that counts as stretched
@@ -262,10 +283,13 @@ class VWAPRevertParams(Section, kw_only=True):
     allow_short: bool = True
 
 
-STRATEGY_PARAMS: dict[str, type[Section]] = {"ma_crossover": MACrossoverParams, "vwap_revert": VWAPRevertParams}
+STRATEGY_PARAMS: dict[str, type[Section]] = {
+    "ma_crossover": MACrossoverParams,
+    "vwap_revert": VWAPRevertParams,
+}
 
 
-class StrategyConfig(Section, kw_only=True):
+class StrategyConfig(Section, frozen=True, kw_only=True):
     name: str                       # 1-8 letters/digits, unique: it is part of every order id
     kind: str                       # a key of STRATEGY_PARAMS
     instruments: tuple[str, ...] = ("*",)   # symbols, or "*" for the whole universe
@@ -276,14 +300,19 @@ class StrategyConfig(Section, kw_only=True):
         _require(_STRATEGY_NAME.fullmatch(self.name), "name",
                  f"{self.name!r} must be 1-8 letters or digits (it goes into order ids)")
         params_type = STRATEGY_PARAMS.get(self.kind)
-        _require(params_type, "kind",
-                 f"unknown strategy kind {self.kind!r} (known: {', '.join(sorted(STRATEGY_PARAMS))})")
+        _require(
+            params_type,
+            "kind",
+            f"unknown strategy kind {self.kind!r} (known: {', '.join(sorted(STRATEGY_PARAMS))})",
+        )
         _require(self.instruments, "instruments", "is empty")
         _require("*" not in self.instruments or len(self.instruments) == 1, "instruments",
                  "'*' means every instrument and cannot be combined with symbols")
         if isinstance(self.params, dict):
             msgspec.structs.force_setattr(self, "params", _convert_params(self.params, params_type))
-        _require(isinstance(self.params, params_type), "params", f"must be an object for {self.kind}")
+        _require(
+            isinstance(self.params, params_type), "params", f"must be an object for {self.kind}"
+        )
 
 
 def _convert_params(raw: dict, params_type: type[Section]) -> Section:
@@ -294,7 +323,7 @@ def _convert_params(raw: dict, params_type: type[Section]) -> Section:
         raise ValueError(f"params{where}: {message}") from None
 
 
-class RiskConfig(Section, kw_only=True):
+class RiskConfig(Section, frozen=True, kw_only=True):
     max_order_qty: PosInt = 100
     max_order_notional_inr: PosFloat = 200_000.0
     max_position_qty: PosInt = 500          # per symbol, absolute
@@ -312,22 +341,25 @@ class RiskConfig(Section, kw_only=True):
     freeze_action: Literal["slice", "deny"] = "slice"
     session_start: str = "09:15"
     entry_cutoff: str = "15:00"             # no new entries after this
-    square_off: str = "15:10"               # flatten everything (before the broker's auto square-off)
+    # flatten everything (before the broker's auto square-off)
+    square_off: str = "15:10"
     session_end: str = "15:30"
     enforce_session: bool = True
-    # Where a bracket's stop and target sit: "fill" keeps the intent's distances (as ratios) from the
-    # entry's average fill price, re-pricing working legs as partial fills move it; "signal" places
-    # them at the intent's own prices wherever the entry filled (orders/brackets.py).
+    # Where a bracket's stop and target sit: "fill" keeps the intent's distances (as ratios) from
+    # the entry's average fill price, re-pricing working legs as partial fills move it; "signal"
+    # places them at the intent's own prices wherever the entry filled (orders/brackets.py).
     leg_prices: Literal["fill", "signal"] = "fill"
     # An intent whose tick is older than this (market time) when orders could first act on it is
     # denied INTENT_EXPIRED, never sent late (a backlog after a restart, a stalled stage).
     max_intent_age_ms: PosInt = 2000
     # SEBI's retail-algo framework (circular of 4 Feb 2025; NSE/INVG/67858, 5 May 2025): an algo not
-    # registered with the exchange stays below its threshold, 10 orders/s per exchange/segment today.
-    # OTrade sends no exchange algo ID, so it is always such an algo (see Config's live-broker check).
+    # registered with the exchange stays below its threshold, 10 orders/s per exchange/segment
+    # today. OTrade sends no exchange algo ID, so it is always such an algo (see Config's
+    # live-broker check).
     ops_threshold: PosInt = 10
     # Keep this far below the threshold on each exchange/segment: the broker measures the rate on
-    # its own clock, and network jitter can bunch orders sent a little apart into one of its seconds.
+    # its own clock, and network jitter can bunch orders sent a little apart into one of its
+    # seconds.
     rate_margin_pct: Annotated[float, msgspec.Meta(ge=0, lt=100)] = 20.0
 
     @property
@@ -336,8 +368,12 @@ class RiskConfig(Section, kw_only=True):
         return int(self.ops_threshold * (100.0 - self.rate_margin_pct) // 100.0)
 
     def __post_init__(self):
-        _require(self.venue_rate_per_sec >= 1, "rate_margin_pct",
-                 f"{self.rate_margin_pct} % of ops_threshold ({self.ops_threshold}/s) leaves no order a second")
+        _require(
+            self.venue_rate_per_sec >= 1,
+            "rate_margin_pct",
+            f"{self.rate_margin_pct} % of ops_threshold ({self.ops_threshold}/s) leaves no order a "
+            "second",
+        )
         names = ("session_start", "entry_cutoff", "square_off", "session_end")
         times = [_clock_field(getattr(self, name), name) for name in names]
         for i in range(1, len(names)):
@@ -350,14 +386,15 @@ class RiskConfig(Section, kw_only=True):
                  f"must be <= max_position_qty ({self.max_position_qty})")
 
 
-class PaperBrokerConfig(Section, kw_only=True):
-    # The paper account's name: one supervisor per account at a time (common/supervision/instancelock.py).
+class PaperBrokerConfig(Section, frozen=True, kw_only=True):
+    # The paper account's name: one supervisor per account at a time
+    # (common/supervision/instancelock.py).
     account: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "default"
     slippage_ticks: NonNegInt = 0
     # Charges are the `fees` section's (a broker preset), the same for paper and live brokers.
 
 
-class KiteBrokerConfig(Section, kw_only=True):
+class KiteBrokerConfig(Section, frozen=True, kw_only=True):
     root: str | None = None          # REST root override, e.g. http://127.0.0.1:9000
     timeout_s: PosFloat = 7.0
     market_protection: float = -1.0  # -1 = automatic, else 0-100 % (Kite needs it on MARKET orders)
@@ -369,10 +406,12 @@ class KiteBrokerConfig(Section, kw_only=True):
 
     def __post_init__(self):
         mp = self.market_protection
-        _require(mp == -1 or 0 <= mp <= 100, "market_protection", f"{mp} is neither -1 nor in 0-100")
+        _require(
+            mp == -1 or 0 <= mp <= 100, "market_protection", f"{mp} is neither -1 nor in 0-100"
+        )
 
 
-class UpstoxBrokerConfig(Section, kw_only=True):
+class UpstoxBrokerConfig(Section, frozen=True, kw_only=True):
     host: str | None = None
     order_host: str | None = None
     timeout_s: PosFloat = 5.0
@@ -383,10 +422,12 @@ class UpstoxBrokerConfig(Section, kw_only=True):
 
     def __post_init__(self):
         mp = self.market_protection
-        _require(mp == -1 or 0 <= mp <= 100, "market_protection", f"{mp} is neither -1 nor in 0-100")
+        _require(
+            mp == -1 or 0 <= mp <= 100, "market_protection", f"{mp} is neither -1 nor in 0-100"
+        )
 
 
-class BrokerConfig(Section, kw_only=True):
+class BrokerConfig(Section, frozen=True, kw_only=True):
     name: Literal["paper", "kite", "upstox"] = "paper"
     # orders compares its view with a live broker's this often (wall clock; 0 = only at start and on
     # `ctl reconcile`). The paper broker is checked only on `ctl reconcile`: its book is ours.
@@ -408,11 +449,11 @@ class BrokerConfig(Section, kw_only=True):
         return self.name in LIVE_VENUES and not self.is_local(self.name)
 
 
-class FeesConfig(Section, kw_only=True):
+class FeesConfig(Section, frozen=True, kw_only=True):
     """fees: the charges every fill pays (orders/fees.py; every figure is in config/charges.py).
 
-    `preset` null charges with the broker's own schedule: kite -> zerodha, upstox -> upstox, paper ->
-    zerodha. `overrides` replaces single figures: {"EQ_INTRADAY": {"brokerage_pct": 0.05}}.
+    `preset` null charges with the broker's own schedule: kite -> zerodha, upstox -> upstox, paper
+    -> zerodha. `overrides` replaces single figures: {"EQ_INTRADAY": {"brokerage_pct": 0.05}}.
     """
 
     preset: Literal["zerodha", "upstox"] | None = None
@@ -422,8 +463,9 @@ class FeesConfig(Section, kw_only=True):
         check_overrides(self.overrides)
 
 
-class ReportConfig(Section, kw_only=True):
-    """positions.report: the settings of the run report's portfolio statistics (reports/statistics.py)."""
+class ReportConfig(Section, frozen=True, kw_only=True):
+    """positions.report: the settings of the run report's portfolio statistics
+    (reports/statistics.py)."""
 
     # The capital returns, Sharpe, Sortino, Calmar and drawdown % are measured on (rupees). Every
     # strategy is measured on the whole of it, so the strategies' returns add up to the total's.
@@ -435,26 +477,27 @@ class ReportConfig(Section, kw_only=True):
     benchmark_symbol: str = ""
 
 
-class PositionsConfig(Section, kw_only=True):
+class PositionsConfig(Section, frozen=True, kw_only=True):
     reconcile_on_start: bool = True
     snapshot_interval_ms: PosInt = 500
     report: ReportConfig = msgspec.field(default_factory=ReportConfig)
 
 
-class JournalConfig(Section, kw_only=True):
+class JournalConfig(Section, frozen=True, kw_only=True):
     """journal: how durable the journals (and positions.json) are.
 
-    "never" survives any process crash (written bytes are in the kernel); "batch" also survives power
-    loss: an fdatasync on every flush, and orders flushes before every broker call, so the "about to
-    send" record is on disk before the order leaves (milliseconds on the order path); "always" syncs
-    every record. Unset (None) is resolved by config/loader.py from the broker: "batch" with a live
-    broker (broker.name kite or upstox, local rehearsal servers included), "never" for paper.
+    "never" survives any process crash (written bytes are in the kernel); "batch" also survives
+    power loss: an fdatasync on every flush, and orders flushes before every broker call, so the
+    "about to send" record is on disk before the order leaves (milliseconds on the order path);
+    "always" syncs every record. Unset (None) is resolved by config/loader.py from the broker:
+    "batch" with a live broker (broker.name kite or upstox, local rehearsal servers included),
+    "never" for paper.
     """
 
     fsync: Literal["never", "batch", "always"] | None = None
 
 
-class RestartConfig(Section, kw_only=True):
+class RestartConfig(Section, frozen=True, kw_only=True):
     max_restarts: NonNegInt = 5      # within window_s; one more and the supervisor gives up
     window_s: PosFloat = 60.0
     backoff_initial_ms: PosInt = 20
@@ -465,7 +508,7 @@ class RestartConfig(Section, kw_only=True):
                  f"must be >= backoff_initial_ms ({self.backoff_initial_ms})")
 
 
-class SupervisorConfig(Section, kw_only=True):
+class SupervisorConfig(Section, frozen=True, kw_only=True):
     http_port: Port = 8765           # /health and /metrics on 127.0.0.1; 0 = off
     dashboard: bool = True           # live status view in the terminal
     heartbeat_timeout_ms: PosInt = 1000
@@ -476,7 +519,7 @@ class SupervisorConfig(Section, kw_only=True):
     duration_s: PosFloat | None = None   # None: until Ctrl-C
 
 
-class StageConfig(Section, kw_only=True):
+class StageConfig(Section, frozen=True, kw_only=True):
     cores: tuple[NonNegInt, ...] | None = None   # None: automatic placement (config/placement.py)
 
     def __post_init__(self):
@@ -485,7 +528,7 @@ class StageConfig(Section, kw_only=True):
             _require(len(set(self.cores)) == len(self.cores), "cores", "lists a core twice")
 
 
-class StagesConfig(Section, kw_only=True):
+class StagesConfig(Section, frozen=True, kw_only=True):
     feed: StageConfig = msgspec.field(default_factory=StageConfig)
     signals: StageConfig = msgspec.field(default_factory=StageConfig)
     orders: StageConfig = msgspec.field(default_factory=StageConfig)
@@ -496,7 +539,7 @@ def _default_strategies() -> tuple[StrategyConfig, ...]:
     return (StrategyConfig(name="mac", kind="ma_crossover"),)
 
 
-class Config(Section, kw_only=True):
+class Config(Section, frozen=True, kw_only=True):
     run: RunConfig = msgspec.field(default_factory=RunConfig)
     instruments: Annotated[tuple[InstrumentConfig, ...],
                            msgspec.Meta(min_length=1, max_length=65535)]
@@ -543,19 +586,26 @@ class Config(Section, kw_only=True):
         return strategy.instruments
 
 
-# The exchanges' threshold for an unregistered algo, orders a second per exchange/segment (NSE/INVG/67858).
+# The exchanges' threshold for an unregistered algo, orders a second per exchange/segment
+# (NSE/INVG/67858).
 UNREGISTERED_OPS_THRESHOLD = 10
 
 
 def _check_retail_algo_rate(risk: RiskConfig) -> None:
     """Orders that reach an exchange: refuse a rate an unregistered algo may not send."""
-    rule = (f"the exchanges' threshold for an unregistered algo is {UNREGISTERED_OPS_THRESHOLD} orders/s "
-            f"per exchange/segment (SEBI retail-algo framework, NSE/INVG/67858); OTrade sends no "
-            f"exchange algo ID, so it must stay below it")
+    rule = (
+        f"the exchanges' threshold for an unregistered algo is {UNREGISTERED_OPS_THRESHOLD} "
+        "orders/s "
+        f"per exchange/segment (SEBI retail-algo framework, NSE/INVG/67858); OTrade sends no "
+        f"exchange algo ID, so it must stay below it"
+    )
     _require(risk.ops_threshold <= UNREGISTERED_OPS_THRESHOLD, "risk.ops_threshold",
              f"{risk.ops_threshold} orders/s is above what a live broker allows: {rule}")
-    _require(risk.rate_per_sec <= risk.ops_threshold, "risk.rate_per_sec",
-             f"{risk.rate_per_sec} orders/s is above risk.ops_threshold ({risk.ops_threshold}): {rule}")
+    _require(
+        risk.rate_per_sec <= risk.ops_threshold,
+        "risk.rate_per_sec",
+        f"{risk.rate_per_sec} orders/s is above risk.ops_threshold ({risk.ops_threshold}): {rule}",
+    )
 
 
 def _require_unique(items: tuple, attr: str, where: str) -> None:

@@ -1,14 +1,15 @@
 """Broker credentials: from environment variables or a `.env` file, never from JSON, never shown.
 
-Only variables with a broker prefix (KITE_, UPSTOX_) are collected. The process environment wins over
-`.env`; an empty value counts as unset, so `KITE_API_KEY=` in the shell does not mask the file. A
-`Secrets` object never reveals a value: its repr lists names with masked values, and every error
+Only variables with a broker prefix (KITE_, UPSTOX_) are collected. The process environment wins
+over `.env`; an empty value counts as unset, so `KITE_API_KEY=` in the shell does not mask the file.
+A `Secrets` object never reveals a value: its repr lists names with masked values, and every error
 names the variable (or the `.env` line number), never its content.
 """
 
 import os
 import re
 from collections.abc import Mapping
+from typing import Literal
 
 from common.errors import ConfigError
 from config.schema import LIVE_VENUES, Config
@@ -35,6 +36,7 @@ class Secrets:
     """An immutable name → value map of credentials whose repr and str never show a value."""
 
     __slots__ = ("_values",)
+    _values: dict[str, str]
 
     def __init__(self, values: Mapping[str, str] | None = None):
         object.__setattr__(self, "_values", dict(values or {}))
@@ -64,7 +66,7 @@ class Secrets:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Secrets) and other._values == self._values
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # unhashable: typeshed types __hash__ as a method
 
     def __reduce__(self):
         # Pickles (for child processes) carry the values; only repr/str mask them.
@@ -76,10 +78,15 @@ class Secrets:
     __str__ = __repr__
 
 
-def load_secrets(environ: Mapping[str, str] | None = None, dotenv_path: str | None = ".env") -> Secrets:
-    """Collect KITE_* / UPSTOX_* from `.env` (if present) and then `environ` (default os.environ)."""
+def load_secrets(
+    environ: Mapping[str, str] | None = None, dotenv_path: str | None = ".env"
+) -> Secrets:
+    """Collect KITE_* / UPSTOX_* from `.env` (if present) and then `environ` (default
+    os.environ)."""
     environ = os.environ if environ is None else environ
-    values = {k: v for k, v in read_dotenv(dotenv_path).items() if k.startswith(SECRET_PREFIXES) and v}
+    values = {
+        k: v for k, v in read_dotenv(dotenv_path).items() if k.startswith(SECRET_PREFIXES) and v
+    }
     values.update({k: v for k, v in environ.items() if k.startswith(SECRET_PREFIXES) and v})
     return Secrets(values)
 
@@ -103,7 +110,7 @@ def read_dotenv(path: str | None) -> dict[str, str]:
     return values
 
 
-def _parse_line(line: str) -> tuple[str, str] | None | bool:
+def _parse_line(line: str) -> tuple[str, str] | None | Literal[False]:
     """(key, value), None for a blank or comment line, False for a malformed one."""
     text = line.strip()
     if not text or text.startswith("#"):
@@ -200,7 +207,10 @@ def _variable_for(path: str, key: str) -> str:
 
 def first_missing_secret(config: Config, secrets: Secrets) -> tuple[str, str] | None:
     """(field path, message) for the first credential the configured venues need but lack."""
-    users = (("broker.name", config.broker.name, "broker"), ("feed.source", config.feed.source, "feed"))
+    users = (
+        ("broker.name", config.broker.name, "broker"),
+        ("feed.source", config.feed.source, "feed"),
+    )
     for path, venue, role in users:
         if venue not in LIVE_VENUES or config.broker.is_local(venue):
             continue

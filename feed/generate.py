@@ -1,4 +1,5 @@
-"""Write a replay file of synthetic ticks: `python -m feed.generate OUT --ticks N [--instruments K]`.
+"""Write a replay file of synthetic ticks: `python -m feed.generate OUT --ticks N [--instruments
+K]`.
 
 The ticks are exactly what the `sim` source would produce for that seed and universe (same kernel),
 so tests and benchmarks can replay a fixed, realistic session from a file.
@@ -27,7 +28,8 @@ class _Universe:
 
 
 def generate(instruments, sim_cfg, n_ticks: int):
-    """Columns (ts_event_ns, symbols, price, qty, volume, bid, ask) of the first n_ticks sim ticks."""
+    """Columns (ts_event_ns, symbols, price, qty, volume, bid, ask) of the first n_ticks sim
+    ticks."""
     import msgspec
 
     stress = sim_cfg.profile == "stress"
@@ -46,7 +48,8 @@ def generate(instruments, sim_cfg, n_ticks: int):
         pass
     out = out[:done]
     ts = out["ts_event_ns"]
-    if stress and done:   # event times at the configured rate (tick_rate_hz, default 2000/s over all)
+    # event times at the configured rate (tick_rate_hz, default 2000/s over all)
+    if stress and done:
         step = int(1e9 / (sim_cfg.tick_rate_hz or STRESS_TICK_RATE_HZ))
         ts = out["ts_event_ns"][0] + np.arange(done, dtype=np.int64) * step
     symbols = np.array([i.symbol for i in instruments], dtype=object)[out["instrument"]]
@@ -54,10 +57,14 @@ def generate(instruments, sim_cfg, n_ticks: int):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m feed.generate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m feed.generate", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("out", help="replay file to write (.csv or .parquet)")
     parser.add_argument("--ticks", type=int, default=200_000)
-    parser.add_argument("--instruments", type=int, default=0, help="first K instruments of the config (0 = all)")
+    parser.add_argument(
+        "--instruments", type=int, default=0, help="first K instruments of the config (0 = all)"
+    )
     parser.add_argument("--config", help="configuration whose universe and sim settings to use")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--session-date", default="2026-01-05")
@@ -71,7 +78,10 @@ def main(argv=None) -> int:
                                   seed=cfg.feed.sim.seed if args.seed is None else args.seed)
     ts, symbols, price, qty, volume, bid, ask = generate(instruments, sim, args.ticks)
     write_ticks(args.out, ts, symbols, price, qty, volume, bid, ask)
-    print(f"wrote {len(price)} ticks over {len(instruments)} instruments to {args.out}", file=sys.stderr)
+    print(
+        f"wrote {len(price)} ticks over {len(instruments)} instruments to {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -1,34 +1,38 @@
 """Tick sanity: the last gate every tick passes before the ring, whatever its source.
 
-A bad tick that reaches the ring moves everything downstream: a price of 1e300 fills a stop at 1e300,
-a timestamp in the year 2255 moves the market clock so every later tick is "out of order" or "stale".
-`TickSanity.screen` drops such ticks in place and counts each by its reason:
+A bad tick that reaches the ring moves everything downstream: a price of 1e300 fills a stop at
+1e300, a timestamp in the year 2255 moves the market clock so every later tick is "out of order" or
+"stale". `TickSanity.screen` drops such ticks in place and counts each by its reason:
 
-- `malformed`        price NaN, infinite or not positive (sources drop these too; this is the backstop)
+- `malformed`        price NaN, infinite or not positive (sources drop these too; this is the
+                     backstop)
 - `unknown`          instrument index outside the table
-- `outside_circuit`  price outside the instrument's circuit limits, when they are known (0 = unknown;
-                     no source supplies them yet: `set_circuit_limits` is where one would)
-- `price_jump`       price more than `max_jump_pct` % away from the instrument's last good price. An
-                     instrument's first tick has no last good price: it is judged against the
-                     configured `ref_price` with the wider `ref_band_pct` (0 accepts any first tick).
+- `outside_circuit`  price outside the instrument's circuit limits, when they are known (0 =
+                     unknown; no source supplies them yet: `set_circuit_limits` is where one would)
+- `price_jump`       price more than `max_jump_pct` % away from the instrument's last good price.
+                     An instrument's first tick has no last good price: it is judged against the
+                     configured `ref_price` with the wider `ref_band_pct` (0 accepts any first
+                     tick).
 - `ts_ahead`         `ts_event_ns` too far ahead of the feed's clock. Live sources: the wall clock,
                      `max_ahead_s`. Sim and replay: their own running clock (the newest accepted
-                     tick), `max_gap_s`, which must allow for nights, weekends and holidays. A replay's
-                     ticks are also refused beyond the wall clock + `max_gap_s` (a recording is not
-                     from the future), so even a far-future first row cannot set the clock.
+                     tick), `max_gap_s`, which must allow for nights, weekends and holidays. A
+                     replay's ticks are also refused beyond the wall clock + `max_gap_s` (a
+                     recording is not from the future), so even a far-future first row cannot set
+                     the clock.
 - `out_of_order`     sim and replay only: earlier than the newest accepted tick.
 
 Only an accepted tick moves the state (last good price, the event clock), so one far-future row can
 neither move the clock nor make the ticks after it look out of order. A real level change (a
 corporate action, a stale `ref_price`, a replay file with a long gap) would otherwise be refused
-forever: after `reanchor_ticks` consecutive refused ticks that agree with each other (within the same
-band, in time order) the filter accepts the new level and counts nothing more for it — never one
-further than REANCHOR_MAX_FACTOR from the instrument's reference price (a stuck or mis-decoded field
-repeating an absurd price is garbage however often it repeats).
+forever: after `reanchor_ticks` consecutive refused ticks that agree with each other (within the
+same band, in time order) the filter accepts the new level and counts nothing more for it — never
+one further than REANCHOR_MAX_FACTOR from the instrument's reference price (a stuck or mis-decoded
+field repeating an absurd price is garbage however often it repeats).
 
 The check is one numba kernel over the batch; Python runs once per batch, never per tick. Decisions
-depend only on the tick sequence (and, for live sources, the wall clock), never on how it is batched,
-so a restarted feed that re-screens a deterministic source's ticks reaches exactly the same state.
+depend only on the tick sequence (and, for live sources, the wall clock), never on how it is
+batched, so a restarted feed that re-screens a deterministic source's ticks reaches exactly the same
+state.
 """
 
 from __future__ import annotations
@@ -99,8 +103,27 @@ def _price_verdict(k, p, last_good, cand, cand_n, lo, hi, ref, max_jump, ref_ban
 
 
 @njit(cache=True)
-def screen_kernel(price, ts, inst, n, keep, last_good, cand, cand_n, lo, hi, ref, max_jump, ref_band,
-                  reanchor, clock, event_clock, cap_ns, max_gap_ns, counts):
+def screen_kernel(
+    price,
+    ts,
+    inst,
+    n,
+    keep,
+    last_good,
+    cand,
+    cand_n,
+    lo,
+    hi,
+    ref,
+    max_jump,
+    ref_band,
+    reanchor,
+    clock,
+    event_clock,
+    cap_ns,
+    max_gap_ns,
+    counts,
+):
     """Judge rows [0, n): keep[i] says whether row i passes; returns how many pass."""
     n_inst = last_good.shape[0]
     kept = 0
@@ -160,7 +183,8 @@ class TickSanity:
         self.max_ahead_ns = _ns(cfg.max_ahead_s)
         self.max_gap_ns = _ns(cfg.max_gap_s)
         self._keep = np.zeros(batch, np.bool_)
-        self._spare = np.zeros(batch, TICK_DTYPE)   # compaction buffer: allocated once, not per batch
+        # compaction buffer: allocated once, not per batch
+        self._spare = np.zeros(batch, TICK_DTYPE)
 
     def set_circuit_limits(self, instrument: int, lower: float, upper: float) -> None:
         """The day's circuit limits of one instrument, rupees; 0 leaves that side unchecked."""
@@ -174,17 +198,36 @@ class TickSanity:
         if n > len(self._keep):      # a larger batch than announced: grow once
             self._keep, self._spare = np.zeros(n, np.bool_), np.zeros(n, TICK_DTYPE)
         keep = self._keep
-        kept = screen_kernel(rows["price"], rows["ts_event_ns"], rows["instrument"], n, keep, self.last_good,
-                             self.cand, self.cand_n, self.circuit_lo, self.circuit_hi, self.ref, self.max_jump,
-                             self.ref_band, self.reanchor, self.clock, self.event_clock, self.cap_ns(),
-                             self.max_gap_ns, self.counts)
-        if kept < n:   # rare: compact through the spare buffer (np.compress cannot write over its input)
+        kept = screen_kernel(
+            rows["price"],
+            rows["ts_event_ns"],
+            rows["instrument"],
+            n,
+            keep,
+            self.last_good,
+            self.cand,
+            self.cand_n,
+            self.circuit_lo,
+            self.circuit_hi,
+            self.ref,
+            self.max_jump,
+            self.ref_band,
+            self.reanchor,
+            self.clock,
+            self.event_clock,
+            self.cap_ns(),
+            self.max_gap_ns,
+            self.counts,
+        )
+        # rare: compact through the spare buffer (np.compress cannot write over its input)
+        if kept < n:
             np.compress(keep[:n], rows, out=self._spare[:kept])
             rows[:kept] = self._spare[:kept]
         return kept
 
     def cap_ns(self) -> int:
-        """The latest acceptable ts_event_ns now (0 = no bound): read once per batch, never per tick."""
+        """The latest acceptable ts_event_ns now (0 = no bound): read once per batch, never per
+        tick."""
         if not self.wall_cap:
             return 0
         return time.time_ns() + (self.max_gap_ns if self.event_clock else self.max_ahead_ns)
@@ -195,7 +238,8 @@ class TickSanity:
 
 def warm(cfg) -> None:
     """Compile (or load from numba's cache) the kernels with the types the feed passes, on throwaway
-    state: called before the stage reports READY, so the first batch never waits for the compiler."""
+    state: called before the stage reports READY, so the first batch never waits for the
+    compiler."""
     rows = np.zeros(2, TICK_DTYPE)
     rows["price"] = 100.0
     for clock in ("wall", "recording"):

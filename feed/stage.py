@@ -1,19 +1,19 @@
 """The feed stage: one tick source → the shared-memory tick ring (the ring's only writer).
 
 Loop: read a batch from the source (blocking up to 100 ms), publish it, record it if asked, beat.
-In lossless (replay) mode publishing can wait for slow consumers; it does so in bounded slices so the
-stage keeps heartbeating and can still be stopped. A finite source that ends marks the stage FINISHED,
-which tells the supervisor to drain and stop the pipeline; one that ends before a single tick got
-through is an error (a replay file with nothing usable in it), not a finished run.
+In lossless (replay) mode publishing can wait for slow consumers; it does so in bounded slices so
+the stage keeps heartbeating and can still be stopped. A finite source that ends marks the stage
+FINISHED, which tells the supervisor to drain and stop the pipeline; one that ends before a single
+tick got through is an error (a replay file with nothing usable in it), not a finished run.
 
 Every batch, whatever its source, passes the tick sanity filter (feed/sanity.py) on its way to the
 ring: prices far from the last good one, outside the circuit limits, or timestamps far ahead of the
 feed's clock are dropped and counted by reason in the stage's counters (status, /health, summary).
 
-A restarted feed resumes a deterministic source (sim, replay) by re-reading and re-screening, as fast
-as it can, the ticks its earlier life published: the filter's state (last good prices, the recording's
-clock) is then exactly the dead one's, and the next tick published is exactly the one it would have
-published next. A live source simply reconnects; its filter starts afresh.
+A restarted feed resumes a deterministic source (sim, replay) by re-reading and re-screening, as
+fast as it can, the ticks its earlier life published: the filter's state (last good prices, the
+recording's clock) is then exactly the dead one's, and the next tick published is exactly the one it
+would have published next. A live source simply reconnects; its filter starts afresh.
 
 A live source whose socket also carries the user's order updates (Kite) hands them over through
 `order_updates()`; the stage publishes each as a BrokerOrderUpdate on its own PUB socket (topic
@@ -26,6 +26,7 @@ context: a sim or replay feed for the paper broker keeps its core to itself.
 from __future__ import annotations
 
 import numpy as np
+import zmq
 
 from common import topics
 from common.bus import Publisher, make_context
@@ -58,21 +59,26 @@ class FeedStage:
         self.instruments = InstrumentTable.attach(ctx.instruments_segment)
         self.source = make_source(ctx.config, ctx.secrets)
         self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
-        self.sanity = TickSanity(ctx.config.feed.sanity, [i.ref_price for i in ctx.config.instruments],
-                                 clock=self.source.clock, batch=CATCH_UP_BATCH)
+        self.sanity = TickSanity(
+            ctx.config.feed.sanity,
+            [i.ref_price for i in ctx.config.instruments],
+            clock=self.source.clock,
+            batch=CATCH_UP_BATCH,
+        )
         self._ended = False
         self._drops_logged = (0, 0)   # (total logged, when)
         path = ctx.config.feed.record_path
         symbols = [self.instruments.symbol(i) for i in range(len(self.instruments))]
         self.recorder = CsvAppender(path, symbols) if path else None
-        self.zmq = self.pub = None
+        self.zmq: zmq.Context | None = None
+        self.pub: Publisher | None = None
         self.order_source = make_order_source(ctx.config, ctx.secrets, self.source)
 
     def start(self) -> None:
         endpoint = self.ctx.endpoints.get(topics.PUB_FEED)
         if endpoint and self.order_source is not None:   # after pinning: StageRuntime.enter
-            self.zmq = make_context()
-            self.pub = Publisher(self.zmq, endpoint, "feed")
+            context = self.zmq = make_context()
+            self.pub = Publisher(context, endpoint, "feed")
             if self.order_source is not self.source:
                 self.order_source.open()
         warm_sanity(self.ctx.config.feed.sanity)
@@ -91,7 +97,7 @@ class FeedStage:
         reads), so not one tick past the restart point is read unpaced: the rest of a paced replay
         keeps its pace after a feed restart.
         """
-        scratch = np.zeros(min(delivered, CATCH_UP_BATCH), dtype=TICK_DTYPE) if delivered else None
+        scratch = np.zeros(max(1, min(delivered, CATCH_UP_BATCH)), dtype=TICK_DTYPE)
         left = delivered
         self.source.pace(False)
         try:
@@ -133,7 +139,9 @@ class FeedStage:
     def _nothing_usable(self) -> Exception:
         drops = {r: c for r, c in self._drops().items() if c}
         if self.source.name == "replay":
-            return ReplayFileError(self.source.path, f"no tick got through to the ring (dropped: {drops})")
+            return ReplayFileError(
+                self.source.path, f"no tick got through to the ring (dropped: {drops})"
+            )
         return StageError(f"feed {self.source.name} ended without one tick (dropped: {drops})")
 
     def _drops(self) -> dict:
@@ -193,7 +201,8 @@ class FeedStage:
 def forward_order_updates(source, pub: Publisher) -> int:
     """Publish the order updates `source` received since the last call; returns how many.
 
-    Not journaled: a lost update costs only latency, since orders also polls the broker's order book.
+    Not journaled: a lost update costs only latency, since orders also polls the broker's order
+    book.
     """
     broker = source.name
     updates = source.order_updates()

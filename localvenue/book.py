@@ -72,7 +72,8 @@ class LocalBook:
     def trades(self, order_id: str | None = None) -> list[dict]:
         """The day's trade rows, or one order's (by the broker's order id)."""
         with self.lock:
-            rows, count = [], {}
+            rows = []
+            count: dict[str, int] = {}
             for t in self.paper.trades():
                 count[t.broker_order_id] = count.get(t.broker_order_id, 0) + 1
                 row = self._trade_row(t, count[t.broker_order_id])

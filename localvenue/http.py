@@ -30,6 +30,7 @@ import secrets
 import threading
 import traceback
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -52,7 +53,7 @@ class LocalRestServer:
     internal_error and thread_name, and implement _answer and _error_body."""
 
     CANNED: dict[str, tuple] = {}
-    error_type: type = Exception
+    error_type: type[Any] = Exception   # raised with (http_status, code, message): .http_status
     internal_error: tuple = (500, "", "local server error")   # what a server bug answers
     thread_name = "local-rest-server"
 
@@ -62,8 +63,8 @@ class LocalRestServer:
         self._lock = threading.Lock()
         self._failures: list[_Failure] = []
         self._stopping = threading.Event()
-        self._httpd = None
-        self._thread = None
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
         self.requests: list[tuple[str, str]] = []    # (method, path) of every request received
         self.internal_errors: list[str] = []         # tracebacks of server bugs (tests assert none)
         self._login_codes: set[str] = set()          # issued, not yet exchanged for a token
@@ -72,10 +73,10 @@ class LocalRestServer:
     # ---------------------------------------------------------------- lifecycle
 
     def start(self):
-        self._httpd = _HTTPServer(("127.0.0.1", self._port), _Handler)
-        self._httpd.app = self
+        httpd = self._httpd = _HTTPServer(("127.0.0.1", self._port), _Handler)
+        httpd.app = self
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
+            target=httpd.serve_forever,
             kwargs={"poll_interval": 0.05},
             name=self.thread_name,
             daemon=True,
@@ -85,6 +86,8 @@ class LocalRestServer:
 
     @property
     def url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("the server is not started")
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def stop(self) -> None:
@@ -94,7 +97,8 @@ class LocalRestServer:
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()       # joins the handler threads
-            self._thread.join()
+            if self._thread is not None:
+                self._thread.join()
             self._httpd = None
         self.exchange.close()
 
@@ -149,8 +153,9 @@ class LocalRestServer:
         body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
         failure = self._take_failure(method, path)
         mode = failure.mode if failure else ""
+        delay_s = failure.delay_s if failure else 0.0
         if mode in ("delay", "drop"):
-            self._stopping.wait(failure.delay_s)
+            self._stopping.wait(delay_s)
             if mode == "drop":
                 handler.close_connection = True
                 return
@@ -158,7 +163,7 @@ class LocalRestServer:
             if mode in self.CANNED:
                 raise self.error_type(*self.CANNED[mode])
             if mode == REPLY_MODE:
-                status, payload = 200, failure.body
+                status, payload = 200, failure.body if failure else b""
             else:
                 status, payload = (
                     200,
@@ -173,7 +178,7 @@ class LocalRestServer:
             self.internal_errors.append(traceback.format_exc())
             status, payload = 500, self._error_body(self.error_type(*self.internal_error))
         if mode == "accept_timeout":
-            self._stopping.wait(failure.delay_s)
+            self._stopping.wait(delay_s)
         _respond(handler, status, payload)
 
     def _take_failure(self, method: str, path: str) -> _Failure | None:
@@ -206,6 +211,7 @@ class LocalRestServer:
 class _HTTPServer(http.server.ThreadingHTTPServer):
     daemon_threads = False      # server_close() joins them (block_on_close)
     allow_reuse_address = True
+    app: "LocalRestServer"      # the server whose serve() answers every request
 
     def handle_error(self, request, client_address):
         """A client that gave up (timeout tests) is normal here; nothing to print."""

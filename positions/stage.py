@@ -66,7 +66,7 @@ class PositionsStage:
         self._next_snapshot = 0.0
         self._dirty = True
         self._want_reconcile = ctx.config.positions.reconcile_on_start
-        self.last_reconcile = None
+        self.last_reconcile: dict | None = None
 
     def start(self) -> None:
         self.zmq = make_context()

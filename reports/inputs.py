@@ -129,7 +129,7 @@ def read_orders_journal(inputs: RunInputs) -> None:
     path = os.path.join(inputs.run_dir, rundir.ORDERS_JOURNAL)
     if not os.path.exists(path):
         inputs.missing.append(rundir.ORDERS_JOURNAL)
-    seen = {}
+    seen: dict[str, OrderFilled] = {}
     for line in complete_lines(path):
         try:
             rec = _record_decoder.decode(line)

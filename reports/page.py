@@ -5,6 +5,7 @@ them."""
 from __future__ import annotations
 
 import html
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 
 from common.clock import IST
@@ -60,7 +61,7 @@ def tile(key: str, value_html: str) -> str:
     )
 
 
-def table(headers: list[str], rows: list[list], numeric: set[int] = frozenset()) -> str:
+def table(headers: list[str], rows: list[list], numeric: AbstractSet[int] = frozenset()) -> str:
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>"
                                     for i, c in enumerate(row)) + "</tr>" for row in rows)

@@ -108,7 +108,8 @@ def replay(
     (instrument -> price) where given."""
     book = PositionBook(symbols)
     trips = _TripTracker()
-    applied, ts, equity, per_symbol = [], [], [], {}
+    applied, ts, equity = [], [], []
+    per_symbol: dict[str, int] = {}
     for fill in fills:
         pos = book.positions.get(fill.instrument)
         qty_before = pos.qty if pos is not None else 0

@@ -91,14 +91,15 @@ def trade_figures(trades: list) -> tuple[dict, dict]:
 
 def ratio_figures(returns: list[float], max_dd_pct: float, ctx: Context) -> tuple[dict, dict]:
     """Sharpe, Sortino and Calmar from daily returns (fractions of the capital)."""
-    out = {"sharpe": None, "sortino": None, "calmar": None, "annualised_return_pct": None}
+    names = ("sharpe", "sortino", "calmar", "annualised_return_pct")
+    out: dict[str, float | None] = dict.fromkeys(names)
     if len(returns) < 2:
         why = f"{len(returns)} session(s): a daily ratio needs 2 or more"
         return out, {k: why for k in out}
     r = np.asarray(returns)
     excess = r - ctx.risk_free_rate_pct / 100.0 / PERIODS_PER_YEAR
-    undefined = {}
-    out["annualised_return_pct"] = float(r.mean() * PERIODS_PER_YEAR * 100.0)
+    undefined: dict[str, str] = {}
+    annualised = out["annualised_return_pct"] = float(r.mean() * PERIODS_PER_YEAR * 100.0)
     sd = float(excess.std(ddof=1))
     if sd > 0:
         out["sharpe"] = float(excess.mean() / sd * math.sqrt(PERIODS_PER_YEAR))
@@ -110,7 +111,7 @@ def ratio_figures(returns: list[float], max_dd_pct: float, ctx: Context) -> tupl
     else:
         undefined["sortino"] = "no session below the risk-free rate"
     if max_dd_pct < 0:
-        out["calmar"] = out["annualised_return_pct"] / -max_dd_pct
+        out["calmar"] = annualised / -max_dd_pct
     else:
         undefined["calmar"] = "no drawdown"
     return out, undefined

@@ -28,6 +28,7 @@ import numpy as np
 from common.dtypes import dtype_fingerprint
 from signals.outbox import INTENT_DTYPE, ROWS_OFFSET
 from signals.strategies import STRATEGIES
+from signals.strategy import Strategy
 
 STATE_SEGMENT = "signals_state"
 OUTBOX_SEGMENT = "signals_outbox"
@@ -49,7 +50,7 @@ class StrategySection:
     index: int               # position in config.strategies: the `strategy` field of its intents
     name: str
     kind: str
-    cls: type                # the STRATEGIES entry
+    cls: type[Strategy]      # the STRATEGIES entry
     params: object           # validated params Struct
     symbols: tuple[str, ...]  # slot k trades symbols[k]
     history_len: int

@@ -97,7 +97,8 @@ class SignalsStage:
         """Intent ids journaled just before a crash: the outbox may still hold them
         unacknowledged."""
         with JournalReader(path) as reader:
-            return {m.intent_id for m in reader.read_from(max(1, self.seq - RECENT_IDS))}
+            recent = reader.read_from(max(1, self.seq - RECENT_IDS))
+            return {m.intent_id for m in recent if isinstance(m, SignalRaised)}   # all it journals
 
     def start(self) -> None:
         self.engine.warm()

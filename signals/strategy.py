@@ -83,6 +83,7 @@ with an `_advance` that compares the price with the ring's maximum. strategies/v
 complete second strategy written exactly this way.
 """
 
+from collections.abc import Callable
 from typing import Annotated, ClassVar, Literal, get_args, get_origin
 
 import msgspec
@@ -112,7 +113,7 @@ def params_dtype(params_type: type) -> np.dtype:
     code, from the strategy's CODES). Any other type raises TypeError naming the field: the kernel
     could not read it.
     """
-    fields = []
+    fields: list[tuple[str, type]] = []
     for f in msgspec.structs.fields(params_type):
         tp = _base_type(f.type)
         if tp is float:
@@ -146,7 +147,7 @@ class Strategy:
     PARAMS_DTYPE: ClassVar[np.dtype]          # derived from Params when the subclass is defined
     STATE_DTYPE: ClassVar[np.dtype]
     REASONS: ClassVar[dict[int, str]] = {}
-    kernel: ClassVar = None
+    kernel: ClassVar[Callable[..., int]]    # staticmethod(a numba kernel), see the module docstring
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -172,7 +173,7 @@ class Strategy:
     def pack_params(cls, params) -> np.ndarray:
         """The params as a PARAMS_DTYPE[1] array: each field by name from the Params struct."""
         packed = np.zeros(1, dtype=cls.PARAMS_DTYPE)
-        for name in cls.PARAMS_DTYPE.names:
+        for name in cls.PARAMS_DTYPE.names or ():
             packed[0][name] = cls.param_value(params, name)
         return packed
 

@@ -60,7 +60,7 @@ def _number(text: str):
 def _from_row(row: dict) -> dict:
     rec = dict(row)
     for name in JSON_COLUMNS:
-        empty = [] if name == "daily" else {}
+        empty: list | dict = [] if name == "daily" else {}
         rec[name] = (orjson.loads(row[name]) if row.get(name) else None) or empty
     for name in (*FIGURES, "ticks", "elapsed_s"):
         rec[name] = _number(row.get(name) or "")

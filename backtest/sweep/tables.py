@@ -37,8 +37,8 @@ def objective_of(rec: dict, objective: str) -> float | None:
 def best(records: list[dict], objective: str) -> dict | None:
     """The record with the highest objective (the first planned among equals); None if none has
     one."""
-    scored = [r for r in records if objective_of(r, objective) is not None]
-    return max(scored, key=lambda r: objective_of(r, objective)) if scored else None
+    scored = [(value, r) for r in records if (value := objective_of(r, objective)) is not None]
+    return max(scored, key=lambda pair: pair[0])[1] if scored else None
 
 
 def result_rows(planned: list[tuple[dict, dict]], axes: dict, objective: str) -> list[dict]:

@@ -52,7 +52,8 @@ def split(sessions: list[str], spec: tuple[int, int]) -> list[Fold]:
             f"{test}",
             path="--walk-forward",
         )
-    folds, start = [], 0
+    folds: list[Fold] = []
+    start = 0
     while start + train + test <= len(sessions):
         tr, te = sessions[start:start + train], sessions[start + train:start + train + test]
         folds.append(Fold(len(folds), (tr[0], tr[-1]), (te[0], te[-1])))

@@ -1,6 +1,8 @@
-"""Broker history: candles from Kite or Upstox through their official SDKs, kept as Parquet, replayable.
+"""Broker history: candles from Kite or Upstox through their official SDKs, kept as Parquet,
+replayable.
 
-    python -m feed.history kite SBIN=779521 --from 2024-01-01 --to 2024-05-31 --interval minute --out data/hist
+    python -m feed.history kite SBIN=779521 --from 2024-01-01 --to 2024-05-31
+        --interval minute --out data/hist
     python -m feed.history to-replay data/hist --interval minute --out data/sbin.parquet
 
 Not part of the feed stage's run loop: a research tool that lives beside the sources because it

@@ -1,7 +1,9 @@
 """`python -m feed.history`: download broker candles, or turn them into a replay file.
 
-    python -m feed.history kite SBIN=779521 INFY=408065 --from 2024-01-01 --to 2024-05-31 --interval minute --out data/hist
-    python -m feed.history upstox SBIN --instruments NSE.json.gz --from 2024-01-01 --to 2024-05-31 --interval day --out data/hist
+    python -m feed.history kite SBIN=779521 INFY=408065 --from 2024-01-01 --to 2024-05-31
+        --interval minute --out data/hist
+    python -m feed.history upstox SBIN --instruments NSE.json.gz --from 2024-01-01 --to 2024-05-31
+        --interval day --out data/hist
     python -m feed.history to-replay data/hist --interval minute --out data/sbin.parquet
 
 A symbol is `SYMBOL=KEY` (Kite's numeric instrument_token, Upstox's instrument_key) or a bare symbol
@@ -48,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         d.add_argument("--interval", choices=INTERVALS, required=True)
         d.add_argument("--oi", action="store_true", help="ask for open interest too (F&O)")
         d.add_argument("--out", required=True, metavar="DIR")
-        d.add_argument("--instruments", metavar="DUMP", help="the broker's instrument dump, for bare symbols")
+        d.add_argument(
+            "--instruments", metavar="DUMP", help="the broker's instrument dump, for bare symbols"
+        )
         d.add_argument("--exchange", default="NSE", help="exchange of bare symbols (NSE)")
         d.add_argument("--root", metavar="URL", help="REST root (default: the broker's own)")
     r = sub.add_parser("to-replay", help="write a replay file from a history directory")
@@ -62,17 +66,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_keys(broker: str, args, client_type) -> dict[str, str]:
-    """symbol -> broker key, from SYMBOL=KEY or the instrument dump; ValueError/ConfigError naming it."""
+    """symbol -> broker key, from SYMBOL=KEY or the instrument dump; ValueError/ConfigError naming
+    it."""
     keys, bare = {}, []
     for item in args.symbols:
         symbol, sep, key = item.partition("=")
         if sep:
-            keys[check_symbol(symbol.rsplit(":", 1)[-1])] = client_type.check_key(symbol, key.strip())
+            keys[check_symbol(symbol.rsplit(":", 1)[-1])] = client_type.check_key(
+                symbol, key.strip()
+            )
         else:
             bare.append(symbol)
     if bare:
         if not args.instruments:
-            raise ValueError(f"{', '.join(bare)}: give SYMBOL=KEY or the instrument dump with --instruments")
+            raise ValueError(
+                f"{', '.join(bare)}: give SYMBOL=KEY or the instrument dump with --instruments"
+            )
         from config.instruments_dump import load_kite_csv, load_upstox_bod
 
         load = load_kite_csv if broker == "kite" else load_upstox_bod
@@ -83,11 +92,14 @@ def resolve_keys(broker: str, args, client_type) -> dict[str, str]:
 
 
 def open_client(broker: str, root: str | None, secrets):
-    """The broker's history client with credentials from the environment / .env (ConfigError if unset)."""
+    """The broker's history client with credentials from the environment / .env (ConfigError if
+    unset)."""
     if broker == "kite":
         from feed.history.kite import ACCESS_TOKEN_VAR, API_KEY_VAR, KiteHistory
 
-        return KiteHistory(secrets.require(API_KEY_VAR), secrets.require(ACCESS_TOKEN_VAR), root=root)
+        return KiteHistory(
+            secrets.require(API_KEY_VAR), secrets.require(ACCESS_TOKEN_VAR), root=root
+        )
     from feed.history.upstox import ACCESS_TOKEN_VAR, UpstoxHistory
 
     return UpstoxHistory(secrets.require(ACCESS_TOKEN_VAR), host=root)
@@ -109,16 +121,27 @@ def download(args, secrets=None, *, today: dt.date | None = None, sleep=time.sle
         if first > last:
             raise ValueError(f"--from {first} is after --to {last}")
         keys = resolve_keys(args.command, args, client_type(args.command))
-        client = open_client(args.command, args.root, secrets if secrets is not None else load_secrets())
+        client = open_client(
+            args.command, args.root, secrets if secrets is not None else load_secrets()
+        )
     except (ValueError, ConfigError) as e:
         print(f"feed.history: {e}", file=sys.stderr)
         return EXIT_USAGE
     today = today or dt.datetime.now(IST).date()
     try:
-        job = Download(client, HistoryStore(args.out, args.interval), RateLimiter(RATE_LIMITS[args.command]),
-                       interval=args.interval, oi=args.oi, today=today, sleep=sleep)
+        job = Download(
+            client,
+            HistoryStore(args.out, args.interval),
+            RateLimiter(RATE_LIMITS[args.command]),
+            interval=args.interval,
+            oi=args.oi,
+            today=today,
+            sleep=sleep,
+        )
         chunks = job.plan(keys, first, last)
-        with chunk_bar(len(chunks), enabled=sys.stderr.isatty(), label=f"{args.command} {args.interval}") as advance:
+        with chunk_bar(
+            len(chunks), enabled=sys.stderr.isatty(), label=f"{args.command} {args.interval}"
+        ) as advance:
             report = job.run(keys, chunks, on_chunk=advance)
     finally:
         client.close()
@@ -131,8 +154,11 @@ def finish(report) -> int:
     if report.malformed.total:
         reasons = ", ".join(f"{n} {why}" for why, n in sorted(report.malformed.counts.items()))
         named = "; ".join(f"{s} {t} ({why})" for s, t, why in report.malformed.examples[:5])
-        print(f"feed.history: {report.malformed.total} malformed candles dropped ({reasons}): {named}",
-              file=sys.stderr)
+        print(
+            f"feed.history: {report.malformed.total} malformed candles dropped ({reasons}): "
+            f"{named}",
+            file=sys.stderr,
+        )
     for symbol, why in sorted(report.failed.items()):
         print(f"feed.history: {symbol} failed: {why}", file=sys.stderr)
     if report.fatal:

@@ -1,8 +1,8 @@
 """Raw candle rows from a broker → checked columns, every malformed row counted by reason and named.
 
-Both brokers send a candle as a JSON array `[time, open, high, low, close, volume, (oi)]`; Kite's time
-is `2017-12-15T09:15:00+0530`, Upstox's `2025-01-02T09:15:00+05:30` (the start of the candle, with
-its zone). A row is malformed, and dropped, when:
+Both brokers send a candle as a JSON array `[time, open, high, low, close, volume, (oi)]`; Kite's
+time is `2017-12-15T09:15:00+0530`, Upstox's `2025-01-02T09:15:00+05:30` (the start of the candle,
+with its zone). A row is malformed, and dropped, when:
 
     shape      not an array of 6 or 7 items
     time       not an ISO time with a zone
@@ -79,11 +79,11 @@ def _reason(row, days: set[dt.date]) -> tuple[str, tuple | None]:
     ts = _time_ns(row[0])
     if ts is None:
         return "time", None
-    prices = [_number(v) for v in row[1:5]]
-    if any(p is None or p <= 0 for p in prices):
+    prices = [p for p in (_number(v) for v in row[1:5]) if p is not None and p > 0]
+    if len(prices) != 4:
         return "price", None
-    o, h, l, c = prices
-    if h < max(o, c, l) or l > min(o, c):
+    o, h, lo, c = prices
+    if h < max(o, c, lo) or lo > min(o, c):
         return "range", None
     volume = _whole(row[5])
     oi = _whole(row[6]) if len(row) == 7 else 0
@@ -92,7 +92,7 @@ def _reason(row, days: set[dt.date]) -> tuple[str, tuple | None]:
     day = dt.datetime.fromtimestamp(ts / 1e9, IST).date()
     if day not in days:
         return "outside", None
-    return "", (ts, day, o, h, l, c, volume, oi)
+    return "", (ts, day, o, h, lo, c, volume, oi)
 
 
 def parse(symbol: str, rows, days: set[dt.date], malformed: Malformed) -> dict[dt.date, dict]:
@@ -100,10 +100,10 @@ def parse(symbol: str, rows, days: set[dt.date], malformed: Malformed) -> dict[d
     {day: {"ts_ns", "open", "high", "low", "close", "volume", "oi"}} (numpy arrays)."""
     kept: dict[int, tuple] = {}
     for row in rows if isinstance(rows, list) else []:
-        reason, good = _reason(row, days)
-        if not reason and good[0] in kept:
+        reason, good = _reason(row, days)     # good is None exactly when there is a reason
+        if good is not None and good[0] in kept:
             reason = "duplicate"
-        if reason:
+        if reason or good is None:
             malformed.add(symbol, row, reason)
             continue
         kept[good[0]] = good
@@ -114,7 +114,7 @@ def parse(symbol: str, rows, days: set[dt.date], malformed: Malformed) -> dict[d
 
 
 def _columns(items: list[tuple]) -> dict:
-    ts, _, o, h, l, c, v, oi = zip(*items)
+    ts, _, o, h, lo, c, v, oi = zip(*items)
     return {"ts_ns": np.array(ts, np.int64), "open": np.array(o), "high": np.array(h),
-            "low": np.array(l), "close": np.array(c), "volume": np.array(v, np.int64),
+            "low": np.array(lo), "close": np.array(c), "volume": np.array(v, np.int64),
             "oi": np.array(oi, np.int64)}

@@ -28,7 +28,8 @@ from feed.history import candles
 from feed.history.plan import Chunk, plan
 from feed.sources.upstox.backoff import Backoff
 
-MAX_ATTEMPTS = 6          # calls of one chunk before its symbol is given up (5 backoffs: ~1+2+4+8+16 s)
+# calls of one chunk before its symbol is given up (5 backoffs: ~1+2+4+8+16 s)
+MAX_ATTEMPTS = 6
 
 
 @dataclass
@@ -109,7 +110,9 @@ class Download:
             except BrokerRetryable as e:
                 backoff.failed()
                 if backoff.exhausted:
-                    self.report.failed[chunk.symbol] = f"{e} (gave up after {backoff.failures} attempts)"
+                    self.report.failed[chunk.symbol] = (
+                        f"{e} (gave up after {backoff.failures} attempts)"
+                    )
                     return None
                 self.report.retries += 1
                 self._sleep(backoff.next_delay_s())

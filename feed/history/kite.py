@@ -1,7 +1,8 @@
 """Kite candles through the official SDK: `KiteConnect.historical_data`, one call per chunk.
 
     GET /instruments/historical/{instrument_token}/{interval}?from=...&to=...&continuous=0&oi=0|1
-    → {"status": "success", "data": {"candles": [["2017-12-15T09:15:00+0530", o, h, l, c, v(, oi)], ...]}}
+    → {"status": "success",
+       "data": {"candles": [["2017-12-15T09:15:00+0530", o, h, l, c, v(, oi)], ...]}}
 
 The SDK turns each candle into a dict with a parsed date, and one unparsable candle makes the whole
 call raise; `_RawKite` keeps the rows as sent instead (one override of the SDK's own formatting
@@ -26,19 +27,28 @@ import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
-from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
+from common.errors import (
+    BrokerErrorFields,
+    BrokerError,
+    BrokerFatal,
+    BrokerRejected,
+    BrokerRetryable,
+)
 from config.secrets import REQUIRED_SECRETS
 
-LOGIN_HINT = ("log in again with `python -m orders.brokers.kite.login` (it stores a fresh KITE_ACCESS_TOKEN "
-              "in .env), then rerun: what is on disk is kept")
-# The variables' names from config (the feed may not import orders/brokers/kite/credentials.py: stages
-# never import each other); the values from the environment or .env, through config.secrets.
+LOGIN_HINT = (
+    "log in again with `python -m orders.brokers.kite.login` (it stores a fresh KITE_ACCESS_TOKEN "
+    "in .env), then rerun: what is on disk is kept"
+)
+# The variables' names from config (the feed may not import orders/brokers/kite/credentials.py:
+# stages never import each other); the values from the environment or .env, through config.secrets.
 API_KEY_VAR, ACCESS_TOKEN_VAR = REQUIRED_SECRETS["kite"]
 
 
 class _RawKite(KiteConnect):
     def _format_historical(self, data, *args):
-        """The candles as sent (None for a reply without a candle list): checked row by row later."""
+        """The candles as sent (None for a reply without a candle list): checked row by row
+        later."""
         candles = data.get("candles") if isinstance(data, dict) else None
         return candles if isinstance(candles, list) else None
 
@@ -58,9 +68,11 @@ class KiteHistory:
     """
 
     name = "kite"
-    always_oi = False        # oi is sent only when asked for
+    always_oi = False  # oi is sent only when asked for
 
-    def __init__(self, api_key: str, access_token: str, root: str | None = None, timeout_s: float = 30.0):
+    def __init__(
+        self, api_key: str, access_token: str, root: str | None = None, timeout_s: float = 30.0
+    ):
         self._kite = _RawKite(api_key, access_token=access_token, root=root, timeout=timeout_s)
         self._secrets = (api_key, access_token)
         self.requests_sent = 0
@@ -81,7 +93,9 @@ class KiteHistory:
         except Exception as e:  # noqa: BLE001 - every failure leaves classified, none raw
             raise self.classify(e) from None
         if rows is None:
-            raise BrokerRetryable("kite historical_data: the reply has no candle list", code="BadResponse")
+            raise BrokerRetryable(
+                "kite historical_data: the reply has no candle list", code="BadResponse"
+            )
         return rows
 
     def classify(self, exc: Exception) -> BrokerError:
@@ -94,14 +108,23 @@ class KiteHistory:
                                    code="BadResponse")
         kind, status = type(exc).__name__, int(getattr(exc, "code", 0) or 0)
         message = f"kite historical_data: {scrub(str(exc), self._secrets)} ({kind}, HTTP {status})"
-        fields = {"code": kind, "http_status": status}
+        fields: BrokerErrorFields = {"code": kind, "http_status": status}
         if isinstance(exc, kex.TokenException):
-            return BrokerFatal(f"{message}: the access token was refused (expired or wrong); {LOGIN_HINT}",
-                               **fields)
+            return BrokerFatal(
+                f"{message}: the access token was refused (expired or wrong); {LOGIN_HINT}",
+                **fields,
+            )
         if isinstance(exc, kex.PermissionException) or status == 403:
-            return BrokerFatal(f"{message}: not permitted (historical data is a Kite Connect add-on, "
-                               f"or the session is invalid); {LOGIN_HINT}", **fields)
-        if isinstance(exc, (kex.NetworkException, kex.DataException)) or status == 429 or status >= 500:
+            return BrokerFatal(
+                f"{message}: not permitted (historical data is a Kite Connect add-on, "
+                f"or the session is invalid); {LOGIN_HINT}",
+                **fields,
+            )
+        if (
+            isinstance(exc, (kex.NetworkException, kex.DataException))
+            or status == 429
+            or status >= 500
+        ):
             return BrokerRetryable(message, **fields)
         return BrokerRejected(message, **fields)
 

@@ -1,4 +1,5 @@
-"""Which calls a download makes: each broker's per-call window, and the missing days cut into chunks.
+"""Which calls a download makes: each broker's per-call window, and the missing days cut into
+chunks.
 
 A chunk is a run of whole IST calendar days `[first, last]` that one call fetches. Days already on
 disk (or known to be empty) are left out before cutting, so a rerun asks only for what is missing,
@@ -6,11 +7,12 @@ and a chunk never covers more days than the broker allows in one call:
 
     Kite historical_data (kite.trade forum, staff answer: "maximum candle cap for each request"):
         minute 60 days, 5minute 100 days, day 2000 days;               3 requests a second
-    Upstox Historical Candle Data V3 (upstox.com/developer/api-documentation/v3/get-historical-candle-data):
+    Upstox Historical Candle Data V3
+    (upstox.com/developer/api-documentation/v3/get-historical-candle-data):
         minutes 1-15: 1 month, days: 1 decade, "leading up to the to_date"; over it the request is
         refused as invalid. "1 month" is cut at calendar-month ends (a chunk inside one calendar
         month is within a month by any reading) and "a decade" as 3650 days (every decade is
-        longer).                      50 requests a second, 500 a minute, 2000 in 30 minutes (standard APIs)
+        longer). Rate: 50 requests a second, 500 a minute, 2000 in 30 minutes (standard APIs)
 
 Pure functions of dates: no clock, no I/O.
 """
@@ -25,7 +27,8 @@ INTERVALS = ("minute", "5minute", "day")
 
 @dataclass(frozen=True)
 class Window:
-    """How much one call may cover: `days` calendar days, or (`month`) one calendar month at most."""
+    """How much one call may cover: `days` calendar days, or (`month`) one calendar month at
+    most."""
 
     days: int = 0
     month: bool = False
@@ -34,12 +37,16 @@ class Window:
 # broker -> interval -> (the per-call window, the interval's length in seconds)
 WINDOWS = {
     "kite": {"minute": Window(days=60), "5minute": Window(days=100), "day": Window(days=2000)},
-    "upstox": {"minute": Window(month=True), "5minute": Window(month=True), "day": Window(days=3650)},
+    "upstox": {
+        "minute": Window(month=True),
+        "5minute": Window(month=True),
+        "day": Window(days=3650),
+    },
 }
 INTERVAL_S = {"minute": 60, "5minute": 300, "day": 86400}
 # (most requests, window seconds): what the client-side throttle allows (throttle.py).
-# Upstox's are its standard-API limits (reference/brokers.md §2.4, from a third-party summary: UNVERIFIED);
-# it publishes none for the candle API itself.
+# Upstox's are its standard-API limits (reference/brokers.md §2.4, from a third-party summary:
+# UNVERIFIED); it publishes none for the candle API itself.
 RATE_LIMITS = {"kite": ((3, 1.0),), "upstox": ((50, 1.0), (500, 60.0), (2000, 1800.0))}
 
 
@@ -99,7 +106,7 @@ def plan(broker: str, interval: str, symbols: list[str], first: dt.date, last: d
     """The calls still needed: for each symbol, its days in [first, last] not in `done[symbol]`,
     in runs, each run cut by the broker's window for `interval`."""
     window = WINDOWS[broker][interval]
-    chunks = []
+    chunks: list[Chunk] = []
     for symbol in symbols:
         missing = [d for d in days_between(first, last) if d not in done.get(symbol, set())]
         for run_first, run_last in runs(missing):

@@ -15,16 +15,30 @@ import contextlib
 
 @contextlib.contextmanager
 def chunk_bar(total: int, *, enabled: bool, label: str):
-    """Yield `advance(chunk)`; draws calls done of `total`, with the chunk's symbol and days, and ETA."""
+    """Yield `advance(chunk)`; draws calls done of `total`, with the chunk's symbol and days, and
+    ETA."""
     if not enabled or total == 0:
         yield _nothing
         return
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("calls"),
-               TextColumn("{task.fields[at]}"), TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("calls"),
+        TextColumn("{task.fields[at]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         task = bar.add_task(label, total=total, at="")
 

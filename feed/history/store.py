@@ -3,10 +3,10 @@
     DIR/interval=minute/symbol=SBIN/date=2024-01-02/candles.parquet
     DIR/interval=minute/symbol=SBIN/empty_days.json      days the broker had no candle for
 
-Hive-style `key=value` directories, so `pyarrow.dataset` (and pandas, polars, DuckDB) read DIR as one
-partitioned table. A file holds one IST session's candles sorted by time: ts_event_ns (int64, UTC
-candle start), open, high, low, close (float64 rupees), volume, oi (int64); its schema metadata says
-which broker, instrument key and interval it came from.
+Hive-style `key=value` directories, so `pyarrow.dataset` (and pandas, polars, DuckDB) read DIR as
+one partitioned table. A file holds one IST session's candles sorted by time: ts_event_ns (int64,
+UTC candle start), open, high, low, close (float64 rupees), volume, oi (int64); its schema metadata
+says which broker, instrument key and interval it came from.
 
 Atomic: each file is written whole to a temporary in its directory, fsync'd and renamed into place
 (common/atomicfile.py), so a crash or a refused token never leaves half a file: a day is on disk
@@ -44,7 +44,9 @@ class HistoryStore:
         self.root, self.interval = root, interval
 
     def symbol_dir(self, symbol: str) -> str:
-        return os.path.join(self.root, f"interval={self.interval}", f"symbol={check_symbol(symbol)}")
+        return os.path.join(
+            self.root, f"interval={self.interval}", f"symbol={check_symbol(symbol)}"
+        )
 
     def day_path(self, symbol: str, day: dt.date) -> str:
         return os.path.join(self.symbol_dir(symbol), f"date={day.isoformat()}", FILE)
@@ -89,9 +91,17 @@ class HistoryStore:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.table({"ts_event_ns": columns["ts_ns"], "open": columns["open"], "high": columns["high"],
-                          "low": columns["low"], "close": columns["close"], "volume": columns["volume"],
-                          "oi": columns["oi"]})
+        table = pa.table(
+            {
+                "ts_event_ns": columns["ts_ns"],
+                "open": columns["open"],
+                "high": columns["high"],
+                "low": columns["low"],
+                "close": columns["close"],
+                "volume": columns["volume"],
+                "oi": columns["oi"],
+            }
+        )
         table = table.replace_schema_metadata({f"otrade_{k}": str(v) for k, v in meta.items()})
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)

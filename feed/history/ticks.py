@@ -1,16 +1,17 @@
 """A history directory → a replay file (feed/replayfile.py), each candle expanded into four ticks.
 
-    python -m feed.history to-replay DIR --out FILE.parquet [--interval minute] [--symbols A B] [--from D] [--to D]
+    python -m feed.history to-replay DIR --out FILE.parquet [--interval minute]
+        [--symbols A B] [--from D] [--to D]
 
 The file is an ordinary replay file, so the replay feed (feed/sources/replay.py), the pipeline
 (`python supervisor.py` with feed.source "replay") and the backtest (`python -m backtest`) read it
 with no change of theirs.
 
 Why ticks and not bars: everything downstream of the feed works on ticks. The tick ring carries one
-price a row (common/dtypes.TICK_DTYPE), the signal kernels update on each price, and the paper broker
-fills and triggers brackets on each tick. Replaying bars as bars would need a bar row in the ring
-and every consumer taught to read it; four ticks per candle need nothing, and they pass through the
-extremes, so a stop or target that the candle reached is triggered as it would have been.
+price a row (common/dtypes.TICK_DTYPE), the signal kernels update on each price, and the paper
+broker fills and triggers brackets on each tick. Replaying bars as bars would need a bar row in the
+ring and every consumer taught to read it; four ticks per candle need nothing, and they pass through
+the extremes, so a stop or target that the candle reached is triggered as it would have been.
 
 The rule (deterministic: the same directory always gives the same file, tick for tick):
 - A candle starting at t and lasting L gives ticks at t, t+L/4, t+L/2, t+3L/4, so every tick stays
@@ -66,10 +67,10 @@ def read_days(root: str, interval: str, symbols=None, first: dt.date | None = No
     return out
 
 
-def _path(o, h, l, c) -> np.ndarray:
+def _path(o, h, lo, c) -> np.ndarray:
     """(n, 4) prices in the order the rule above visits them."""
-    high_first = (h - o < o - l) | ((h - o == o - l) & (c < o))
-    second, third = np.where(high_first, h, l), np.where(high_first, l, h)
+    high_first = (h - o < o - lo) | ((h - o == o - lo) & (c < o))
+    second, third = np.where(high_first, h, lo), np.where(high_first, lo, h)
     return np.stack([o, second, third, c], axis=1)
 
 
@@ -87,16 +88,28 @@ def expand(symbol: str, table, interval: str) -> dict:
     volume = cols["volume"].astype(np.int64)
     qty = np.repeat((volume // 4)[:, None], 4, axis=1)
     qty[:, 3] += volume % 4
-    return {"ts_event_ns": times.ravel(), "price": prices.ravel(), "qty": qty.ravel(),
-            "volume": np.cumsum(qty.ravel()), "oi": np.repeat(cols["oi"].astype(np.int64), 4),
-            "symbol": np.full(times.size, symbol, dtype=object), "slot": np.tile(np.arange(4), len(ts))}
+    return {
+        "ts_event_ns": times.ravel(),
+        "price": prices.ravel(),
+        "qty": qty.ravel(),
+        "volume": np.cumsum(qty.ravel()),
+        "oi": np.repeat(cols["oi"].astype(np.int64), 4),
+        "symbol": np.full(times.size, symbol, dtype=object),
+        "slot": np.tile(np.arange(4), len(ts)),
+    }
 
 
-def to_replay(root: str, out: str, interval: str = "minute", symbols=None, first=None, last=None) -> int:
-    """Write the replay file `out` (.parquet or .csv) from the history under `root`; the tick count."""
+def to_replay(
+    root: str, out: str, interval: str = "minute", symbols=None, first=None, last=None
+) -> int:
+    """Write the replay file `out` (.parquet or .csv) from the history under `root`; the tick
+    count."""
     from feed.replayfile import write_ticks
 
-    parts = [expand(symbol, table, interval) for symbol, table in read_days(root, interval, symbols, first, last)]
+    parts = [
+        expand(symbol, table, interval)
+        for symbol, table in read_days(root, interval, symbols, first, last)
+    ]
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     order = np.lexsort((cols["slot"], cols["symbol"].astype(str), cols["ts_event_ns"]))
     # Written beside `out` and renamed over it: a reader never sees half a file. The extension is
@@ -105,8 +118,15 @@ def to_replay(root: str, out: str, interval: str = "minute", symbols=None, first
     stem, ext = os.path.splitext(name)
     partial = os.path.join(directory, f".{stem}.partial{ext}")
     try:
-        write_ticks(partial, cols["ts_event_ns"][order], cols["symbol"][order].tolist(), cols["price"][order],
-                    qty=cols["qty"][order], volume=cols["volume"][order], oi=cols["oi"][order])
+        write_ticks(
+            partial,
+            cols["ts_event_ns"][order],
+            cols["symbol"][order].tolist(),
+            cols["price"][order],
+            qty=cols["qty"][order],
+            volume=cols["volume"][order],
+            oi=cols["oi"][order],
+        )
         os.replace(partial, out)
     finally:
         if os.path.exists(partial):

@@ -11,7 +11,9 @@ def make_source(config, secrets):
     if feed.source == "sim":
         from feed.sources.sim import SimSource
 
-        return SimSource(feed.sim, np.array([i.ref_price for i in config.instruments], dtype=np.float64))
+        return SimSource(
+            feed.sim, np.array([i.ref_price for i in config.instruments], dtype=np.float64)
+        )
     if feed.source == "replay":
         from feed.sources.replay import ReplaySource
 

@@ -52,9 +52,10 @@ class TickSource:
     def open(self, instruments, start_after: int = 0) -> None:
         """Connect or open files. `instruments` is a common.instruments.InstrumentTable.
 
-        `start_after`: skip that many ticks first (sim, replay; live sources ignore it). The feed stage
-        passes 0 to a deterministic source and re-reads instead: the sanity filter may have dropped
-        some of the ticks before the restart point, so only re-screening them finds that point.
+        `start_after`: skip that many ticks first (sim, replay; live sources ignore it). The feed
+        stage passes 0 to a deterministic source and re-reads instead: the sanity filter may have
+        dropped some of the ticks before the restart point, so only re-screening them finds that
+        point.
         """
 
     def read(self, out: np.ndarray, timeout_s: float) -> int:

@@ -1,11 +1,12 @@
-"""TickHandoff: a bounded buffer of TICK_DTYPE rows from the websocket thread to the reader of read().
+"""TickHandoff: a bounded buffer of TICK_DTYPE rows from the websocket thread to the reader of
+read().
 
 One producer (a live source's network thread, once per frame: Kite's reactor, Upstox's connection
 thread) and one consumer (the feed loop). Rows are copied in and out as whole slices under one lock,
 so the locking cost is per frame, never per tick, and the hand-off makes no Python object per tick.
 The buffer never blocks the producer: when the consumer falls behind and the buffer is full, the
-*oldest* rows are overwritten and counted in stats.extra["dropped_backlog"], so a slow consumer still
-sees the current market rather than a queue of stale prices.
+*oldest* rows are overwritten and counted in stats.extra["dropped_backlog"], so a slow consumer
+still sees the current market rather than a queue of stale prices.
 
 Nothing here knows a broker: the Kite and Upstox sources both use it.
 """
@@ -55,7 +56,8 @@ class TickHandoff:
             extra["dropped_backlog"] = extra.get("dropped_backlog", 0) + dropped
 
     def take(self, out: np.ndarray, timeout_s: float) -> int:
-        """Move up to len(out) of the oldest rows into out[:n]; wait up to `timeout_s` for the first.
+        """Move up to len(out) of the oldest rows into out[:n]; wait up to `timeout_s` for the
+        first.
 
         Returns 0 on timeout or when `wake()` was called.
         """

@@ -38,7 +38,9 @@ class LiveSource(TickSource):
 
     def _check_unopened(self) -> None:
         if self._handoff is not None:
-            raise StageError(f"{type(self).__name__}.open() called twice; make a new source instead")
+            raise StageError(
+                f"{type(self).__name__}.open() called twice; make a new source instead"
+            )
 
     def _start(self, counters: tuple, buffer_rows: int, scratch_rows: int) -> None:
         """Zeroed counters, the hand-off buffer and a scratch array for one decoded message."""
@@ -54,13 +56,16 @@ class LiveSource(TickSource):
             if n or self._failure is None:
                 self.stats.received += n
                 return n
-        raise self._failure.with_traceback(None)   # the same error on every call, without piling tracebacks
+        # the same error on every call, without piling tracebacks
+        raise self._failure.with_traceback(None)
 
-    # -- called on the socket's thread -----------------------------------------------------------------
+    # -- called on the socket's thread
+    # -----------------------------------------------------------------
 
     def _deliver(self, n: int) -> None:
         """Hand the first n rows of the scratch array to read()."""
         if n:
+            assert self._handoff is not None     # open() makes it before the socket can call here
             self._handoff.put(self._scratch[:n])
 
     def _wake(self) -> None:

@@ -2,15 +2,16 @@
 
 The whole file is validated up front with vectorised checks, and every bad row is counted by reason
 and dropped: unparsable or missing values, NaN or non-positive prices, instruments not in the table.
-What remains is delivered in file order, paced at the recorded speed × `speed`, or as fast as possible
-when `speed` is 0 (or while a restarted feed re-reads what it already published: `pace(False)`). Rows
-out of time order or far ahead of the recording's own clock are delivered too: the feed's sanity
-filter (feed/sanity.py) judges them, as it does every source's ticks; pacing follows the same clock,
-so one far-future row is not waited for.
+What remains is delivered in file order, paced at the recorded speed × `speed`, or as fast as
+possible when `speed` is 0 (or while a restarted feed re-reads what it already published:
+`pace(False)`). Rows out of time order or far ahead of the recording's own clock are delivered too:
+the feed's sanity filter (feed/sanity.py) judges them, as it does every source's ticks; pacing
+follows the same clock, so one far-future row is not waited for.
 
 A file that cannot be replayed at all (missing, empty, not UTF-8, not Parquet, a required column
 missing or renamed, no usable row) raises ReplayFileError naming the file and, where one place is at
-fault, the line and column: a ConfigError, so the supervisor does not restart the feed into it again.
+fault, the line and column: a ConfigError, so the supervisor does not restart the feed into it
+again.
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ def _read_table(path: str, fmt: str):
             bad = find_invalid_utf8(path)
             if bad is not None:
                 line, column, byte = bad
-                raise ReplayFileError(path, f"byte 0x{byte:02x} at position {column + 1} is not UTF-8",
-                                      line=line) from None
+                raise ReplayFileError(
+                    path, f"byte 0x{byte:02x} at position {column + 1} is not UTF-8", line=line
+                ) from None
         raise ReplayFileError(path, f"cannot be read: {e}") from None
 
 
@@ -59,7 +61,8 @@ def _read_csv(path: str):
 def _instruments(table, instruments) -> np.ndarray:
     """Instrument index per row, -1 where unknown."""
     if "symbol" in table.column_names:
-        names, codes = symbol_codes(table.column("symbol"))     # the lookup once per distinct symbol
+        # the lookup once per distinct symbol
+        names, codes = symbol_codes(table.column("symbol"))
         lookup = {instruments.symbol(i): i for i in range(len(instruments))}
         return np.array([lookup.get(s, -1) for s in names] + [-1], dtype=np.int64)[codes]
     # A token not in the table is that row's "unknown instrument" (-1), counted and dropped.
@@ -92,7 +95,10 @@ class ReplaySource(TickSource):
         n = table.num_rows
         ts = timestamps(table)
         inst = _instruments(table, instruments)
-        cols = {c: (to_float(table.column(c)) if c in table.column_names else np.zeros(n)) for c in NUMERIC}
+        cols = {
+            c: (to_float(table.column(c)) if c in table.column_names else np.zeros(n))
+            for c in NUMERIC
+        }
         price = cols["price"]
         malformed = ~np.isfinite(price) | (price <= 0) | (ts <= 0)
         for c in ("qty", "volume", "bid", "ask", "oi"):
@@ -114,14 +120,21 @@ class ReplaySource(TickSource):
         """The error for a file no row of which is usable, naming the column that made it so."""
         column = "ts_event_ns" if "ts_event_ns" in table.column_names else "ts"
         bad_ts, bad_price = int((ts <= 0).sum()), int((~np.isfinite(price) | (price <= 0)).sum())
-        why = (f"has no usable tick ({n} rows: {int(malformed.sum())} malformed — {column} unreadable "
-               f"in {bad_ts}, price in {bad_price}; {int(unknown.sum())} of instruments not in the table)")
+        why = (
+            f"has no usable tick ({n} rows: {int(malformed.sum())} malformed — {column} unreadable "
+            f"in {bad_ts}, price in {bad_price}; {int(unknown.sum())} of instruments not in the "
+            "table)"
+        )
         if bad_ts == n:
             hint = ("integer ns since the epoch" if column == "ts_event_ns" else
                     "IST text YYYY-MM-DD HH:MM:SS[.fraction], no zone suffix")
-            return ReplayFileError(self.path, f"{why}: every {column} is unreadable ({hint})", column=column)
+            return ReplayFileError(
+                self.path, f"{why}: every {column} is unreadable ({hint})", column=column
+            )
         if bad_price == n:
-            return ReplayFileError(self.path, f"{why}: every price is unreadable or not positive", column="price")
+            return ReplayFileError(
+                self.path, f"{why}: every price is unreadable or not positive", column="price"
+            )
         return ReplayFileError(self.path, why)
 
     def _pace_clock(self) -> np.ndarray:

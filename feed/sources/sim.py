@@ -5,11 +5,12 @@ at the open and close, a realistic volatility per tick and per day, on a market 
 start_time (09:15) of session_date and runs at `speed` x the wall clock. A run in the evening trades
 the simulated session from its open, as the risk rules (entry cutoff, square-off) expect.
 
-"stress" (benchmarks, tests; the original stream, kept bit for bit): tick_rate_hz ticks a second over
-all instruments. Each instrument's price alternates between trending stretches (a drift of either sign) and
-mean-reverting stretches (pulled back toward an anchor), with per-tick volatility in basis points,
-so a moving-average crossover strategy meets both the markets it wins in and the ones it loses in.
-Prices are rounded to the instrument's tick size; bid/ask straddle the price by one tick.
+"stress" (benchmarks, tests; the original stream, kept bit for bit): tick_rate_hz ticks a second
+over all instruments. Each instrument's price alternates between trending stretches (a drift of
+either sign) and mean-reverting stretches (pulled back toward an anchor), with per-tick volatility
+in basis points, so a moving-average crossover strategy meets both the markets it wins in and the
+ones it loses in. Prices are rounded to the instrument's tick size; bid/ask straddle the price by
+one tick.
 
 Determinism: random numbers come in fixed blocks seeded by (seed, block number), and the price
 process runs in a numba kernel, so tick N is the same however the reads are sized, and a restarted
@@ -40,7 +41,8 @@ S_PRICE, S_ANCHOR, S_DRIFT, S_LEFT, S_MODE, S_VOLUME = range(6)
 @njit(cache=True)
 def sim_block(state, tick_size, pick, shocks, regime_u, regime_len_u, qty_u, vol_bps, regime_ticks,
               out_inst, out_price, out_qty, out_volume):
-    """Advance the price process by one block of ticks; write instrument, price, qty, volume per tick."""
+    """Advance the price process by one block of ticks; write instrument, price, qty, volume per
+    tick."""
     n_inst = state.shape[0]
     for i in range(pick.shape[0]):
         k = int(pick[i] * n_inst)
@@ -48,7 +50,9 @@ def sim_block(state, tick_size, pick, shocks, regime_u, regime_len_u, qty_u, vol
             k = n_inst - 1
         if state[k, S_LEFT] <= 0:   # start a new regime: trend (up or down) or mean reversion
             state[k, S_MODE] = 1.0 if regime_u[i] < 0.6 else 0.0
-            state[k, S_DRIFT] = (regime_u[i] - 0.3) * vol_bps * 0.5e-4 if state[k, S_MODE] == 1.0 else 0.0
+            state[k, S_DRIFT] = (
+                (regime_u[i] - 0.3) * vol_bps * 0.5e-4 if state[k, S_MODE] == 1.0 else 0.0
+            )
             state[k, S_ANCHOR] = state[k, S_PRICE]
             state[k, S_LEFT] = regime_ticks * (0.5 + regime_len_u[i])
         state[k, S_LEFT] -= 1.0
@@ -80,7 +84,7 @@ class SimSource(TickSource):
         self.ref_prices = np.asarray(ref_prices, dtype=np.float64)
         self._session_start_ns = session_start_ns
         self._emitted = 0
-        self._block = None                  # arrays of the current block
+        self._block: tuple[np.ndarray, ...] = ()   # arrays of the current block (none yet)
         self._pos = BLOCK
         self._block_no = 0
         self._pace_origin = 0
@@ -90,12 +94,15 @@ class SimSource(TickSource):
         self.tick_size = rows["tick_size"].astype(np.float64).copy()
         self.state = np.zeros((len(rows), 6), dtype=np.float64)
         if self.ref_prices.size != len(rows):
-            raise ValueError(f"sim: {self.ref_prices.size} reference prices for {len(rows)} instruments")
+            raise ValueError(
+                f"sim: {self.ref_prices.size} reference prices for {len(rows)} instruments"
+            )
         self.state[:, S_PRICE] = self.ref_prices
         self.t0 = self._session_start_ns or self._default_session_start()
         self.stress = self.cfg.profile == "stress"
         if self.stress:
-            c = self.cfg              # unset stress settings: the original stream's (config/schema.py)
+            # unset stress settings: the original stream's (config/schema.py)
+            c = self.cfg
             self.rate_hz = STRESS_TICK_RATE_HZ if c.tick_rate_hz is None else c.tick_rate_hz
             vol = c.volatility_bps_per_tick
             self.vol_bps = STRESS_VOLATILITY_BPS_PER_TICK if vol is None else vol
@@ -104,7 +111,7 @@ class SimSource(TickSource):
         else:
             self.sigma = sigma_tick(self.cfg.daily_vol_pct, self.cfg.ticks_per_s)
             self.regime_ticks = self.cfg.ticks_per_s * REGIME_S
-            self.clock = np.zeros(1)        # market ns after t0 of the last generated tick
+            self._market_ns = np.zeros(1)   # market ns after t0 of the last generated tick
             self.open_offset_s = float(parse_hhmm(self.cfg.start_time) - parse_hhmm("09:15"))
             self._offset = 0                # market ns after t0 of the last emitted tick
         self._skip(start_after)
@@ -112,7 +119,8 @@ class SimSource(TickSource):
         self._restart_pacing()
 
     def _restart_pacing(self) -> None:
-        self._pace_origin = mono_ns()       # pacing restarts from here: a restart does not burst to catch up
+        # pacing restarts from here: a restart does not burst to catch up
+        self._pace_origin = mono_ns()
         self._paced_from = self._emitted
         if not self.stress:
             self._market_from = self._offset
@@ -125,7 +133,11 @@ class SimSource(TickSource):
     def _default_session_start(self) -> int:
         import datetime as dt
 
-        date = dt.date.fromisoformat(self.cfg.session_date) if self.cfg.session_date else dt.datetime.now(IST).date()
+        date = (
+            dt.date.fromisoformat(self.cfg.session_date)
+            if self.cfg.session_date
+            else dt.datetime.now(IST).date()
+        )
         secs = parse_hhmm(self.cfg.start_time)
         midnight = dt.datetime(date.year, date.month, date.day, tzinfo=IST)
         return int(midnight.timestamp()) * 1_000_000_000 + secs * 1_000_000_000
@@ -148,14 +160,40 @@ class SimSource(TickSource):
         self._pos = 0
 
     def _next_session_block(self, rng) -> None:
-        """The realistic profile's next block: the same five draws plus arrival gaps (sim_session.py)."""
-        pick, arrival_e, shocks = rng.random(BLOCK), rng.standard_exponential(BLOCK), rng.standard_normal(BLOCK)
+        """The realistic profile's next block: the same five draws plus arrival gaps
+        (sim_session.py)."""
+        pick, arrival_e, shocks = (
+            rng.random(BLOCK),
+            rng.standard_exponential(BLOCK),
+            rng.standard_normal(BLOCK),
+        )
         regime_u, regime_len_u, qty_u = rng.random(BLOCK), rng.random(BLOCK), rng.random(BLOCK)
-        inst, qty, offset = np.empty(BLOCK, np.int64), np.empty(BLOCK, np.int64), np.empty(BLOCK, np.int64)
+        inst, qty, offset = (
+            np.empty(BLOCK, np.int64),
+            np.empty(BLOCK, np.int64),
+            np.empty(BLOCK, np.int64),
+        )
         price, volume = np.empty(BLOCK, np.float64), np.empty(BLOCK, np.float64)
-        session_block(self.state, self.tick_size, self.clock, self.open_offset_s,
-                      len(self.tick_size) * float(self.cfg.ticks_per_s), self.sigma, float(self.regime_ticks),
-                      pick, arrival_e, shocks, regime_u, regime_len_u, qty_u, inst, price, qty, volume, offset)
+        session_block(
+            self.state,
+            self.tick_size,
+            self._market_ns,
+            self.open_offset_s,
+            len(self.tick_size) * float(self.cfg.ticks_per_s),
+            self.sigma,
+            float(self.regime_ticks),
+            pick,
+            arrival_e,
+            shocks,
+            regime_u,
+            regime_len_u,
+            qty_u,
+            inst,
+            price,
+            qty,
+            volume,
+            offset,
+        )
         self._block = (inst, price, qty, volume, offset)
         self._pos = 0
 
@@ -171,8 +209,8 @@ class SimSource(TickSource):
                 self._offset = int(self._block[4][self._pos - 1])
 
     def _market_budget(self, want: int, timeout_s: float) -> int:
-        """Realistic: the ticks whose market time the clock (speed x wall time) has reached, within the
-        current block; sleeps up to timeout_s for the first one."""
+        """Realistic: the ticks whose market time the clock (speed x wall time) has reached, within
+        the current block; sleeps up to timeout_s for the first one."""
         speed = self.cfg.speed
         if self._pos >= BLOCK:
             self._next_block()
@@ -193,7 +231,8 @@ class SimSource(TickSource):
             time.sleep(max(wait, 0.0))
 
     def _budget(self, want: int, timeout_s: float) -> int:
-        """How many ticks pacing allows now (live-like rate); sleeps up to timeout_s for the first one."""
+        """How many ticks pacing allows now (live-like rate); sleeps up to timeout_s for the first
+        one."""
         if not self.stress:
             return self._market_budget(want, timeout_s)
         if self.rate_hz <= 0 or not self._paced:
@@ -204,7 +243,9 @@ class SimSource(TickSource):
             allowed = due - self._emitted
             if allowed > 0:
                 return min(want, allowed)
-            wait = (self._emitted + 1 - self._paced_from) / self.rate_hz - (mono_ns() - self._pace_origin) / 1e9
+            wait = (self._emitted + 1 - self._paced_from) / self.rate_hz - (
+                mono_ns() - self._pace_origin
+            ) / 1e9
             if time.monotonic() + wait > deadline:
                 time.sleep(max(0.0, deadline - time.monotonic()))
                 return 0
@@ -233,13 +274,16 @@ class SimSource(TickSource):
             dst["oi"] = 0
             dst["flags"] = FLAG_SYNTHETIC
             if self.stress:
-                dst["ts_event_ns"] = self.t0 + (self._emitted + 1 + np.arange(take, dtype=np.int64)) * self.step_ns
+                dst["ts_event_ns"] = (
+                    self.t0 + (self._emitted + 1 + np.arange(take, dtype=np.int64)) * self.step_ns
+                )
             else:
                 dst["ts_event_ns"] = self.t0 + self._block[4][self._pos:self._pos + take]
                 self._offset = int(self._block[4][self._pos + take - 1])
             self._pos += take
             self._emitted += take
             written += take
-        out["ts_recv_ns"][:written] = mono_ns()   # "received" = handed to the feed, after generation
+        # "received" = handed to the feed, after generation
+        out["ts_recv_ns"][:written] = mono_ns()
         self.stats.received += written
         return written

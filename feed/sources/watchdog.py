@@ -4,15 +4,15 @@ A socket can stay ESTABLISHED for hours after the far side stopped sending, so a
 delivers nothing at all for `timeout_s` is treated as dead, whatever TCP says. What counts as
 "something" is the source's choice, made where it calls `feed()`:
 
-- Kite sends a 1-byte heartbeat about once a second even when nothing trades, so every message counts.
-  pykiteconnect's own ping/pong check never fires (its ping loop never sends a ping; brokers.md §0.7,
-  pykiteconnect issue #229).
+- Kite sends a 1-byte heartbeat about once a second even when nothing trades, so every message
+  counts. pykiteconnect's own ping/pong check never fires (its ping loop never sends a ping;
+  brokers.md §0.7, pykiteconnect issue #229).
 - Upstox has no application heartbeat, only websocket pings when idle, so its source counts pings as
   well as data (a data-only watchdog false-fires in a quiet market, brokers.md §2.6).
 
 The watchdog is a pure object over an injected clock: the source calls `feed()` on every message,
-`arm()` when a connection opens, and polls `expired()`; when it trips the source drops the connection
-so its reconnect (with backoff and resubscription) takes over.
+`arm()` when a connection opens, and polls `expired()`; when it trips the source drops the
+connection so its reconnect (with backoff and resubscription) takes over.
 """
 
 from __future__ import annotations

@@ -106,7 +106,8 @@ class KiteTickerServer(LocalWsServer):
     def _new_session(self, conn) -> _Session:
         return _Session(conn)
 
-    async def _receive(self, session: _Session, message) -> None:
+    async def _receive(self, session: Session, message) -> None:
+        assert isinstance(session, _Session)    # every session here comes from _new_session
         if isinstance(message, str):
             with self._lock:   # `subscriptions` reads the modes from other threads
                 session.apply(message)
@@ -114,7 +115,7 @@ class KiteTickerServer(LocalWsServer):
     def _encode_live(self, quotes: list, modes: dict) -> bytes:
         return encode_quotes(quotes, modes.__getitem__)
 
-    async def _keepalive(self, session: _Session) -> None:
+    async def _keepalive(self, session: Session) -> None:
         """Kite's heartbeat: one byte every heartbeat_s, subscribed or not."""
         while True:
             await asyncio.sleep(self.heartbeat_s)

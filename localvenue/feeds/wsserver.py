@@ -74,7 +74,7 @@ class LocalWsServer:
 
     def stop(self) -> None:
         """Abort every connection, stop listening, join the thread. Safe to call twice."""
-        if self._thread is None:
+        if self._thread is None or self._loop is None or self._stopping is None:
             return
         self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join()
@@ -120,14 +120,19 @@ class LocalWsServer:
                 s.silent = True
         if self.silence_stops_reading:
             for s in sessions:
-                self._loop.call_soon_threadsafe(s.conn.transport.pause_reading)
+                self._running_loop().call_soon_threadsafe(s.conn.transport.pause_reading)
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("the websocket server is not running")
+        return self._loop
 
     def drop_connections(self) -> None:
         """Abort every connection's TCP socket without a websocket close."""
         with self._lock:
             sessions = list(self._sessions)
         for s in sessions:
-            self._loop.call_soon_threadsafe(s.conn.transport.abort)
+            self._running_loop().call_soon_threadsafe(s.conn.transport.abort)
 
     def _broadcast(self, message, wait: bool = True) -> None:
         """Send to every connection that is not silent; from another thread and with `wait`, return
@@ -138,7 +143,7 @@ class LocalWsServer:
         for s in sessions:
             coro = self._send(s, message)
             try:
-                futures.append(asyncio.run_coroutine_threadsafe(coro, self._loop))
+                futures.append(asyncio.run_coroutine_threadsafe(coro, self._running_loop()))
             except RuntimeError:   # the loop closed under us (stop()): nobody is left to send to
                 coro.close()
                 return

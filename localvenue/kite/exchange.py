@@ -14,6 +14,7 @@ callback that sends on a socket never stalls the HTTP threads or the matching un
 """
 
 import time
+from collections.abc import Callable
 
 from common.errors import BrokerRejected
 from localvenue.book import LocalBook
@@ -42,7 +43,8 @@ class LocalExchange(LocalBook):
         self._by_symbol = {(r["exchange"].decode(), r["symbol"].decode()): i
                            for i, r in enumerate(self.rows)}
         self.gtt = GttBook(self._by_symbol, self.rows)
-        self.on_order_change = None      # callable(row: dict), see the module docstring
+        # callable(row: dict), see the module docstring
+        self.on_order_change: Callable[[dict], None] | None = None
         self._changed: list[str] = []    # paper ids changed under the lock, announced after it
         self._meta: dict[str, dict] = {}
 
@@ -169,7 +171,9 @@ class LocalExchange(LocalBook):
 
     def _announce(self, rows: list[dict]) -> None:
         callback = self.on_order_change
-        for row in rows if callback is not None else ():
+        if callback is None:
+            return
+        for row in rows:
             callback(row)
 
     # ---------------------------------------------------------------- rendering

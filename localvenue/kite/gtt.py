@@ -31,7 +31,7 @@ class GttBook:
         if key not in self._by_symbol:
             raise KiteError(400, "InputException", "Invalid `tradingsymbol`.")
         values = [float(v) for v in condition.get("trigger_values") or []]
-        legs = {"single": 1, "two-leg": 2}.get(kind)
+        legs = {"single": 1, "two-leg": 2}.get(kind or "")
         if legs is None or len(values) != legs or len(orders) != legs:
             raise KiteError(400, "InputException", "Invalid GTT type, trigger_values or orders.")
         if legs == 2 and not values[0] < float(condition.get("last_price", 0)) < values[1]:

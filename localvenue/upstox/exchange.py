@@ -15,6 +15,8 @@ or the matching; two threads may announce out of order, as Upstox's own pushes c
 the client's diff absorbs (a final state stays final, a filled quantity never shrinks).
 """
 
+from collections.abc import Callable
+
 from localvenue.book import LocalBook
 from orders import statemachine as sm
 from orders.brokers.base import ORDER_TYPES, OrderRequest
@@ -46,7 +48,8 @@ class LocalUpstoxExchange(LocalBook):
             r["broker_key"].decode(): i for i, r in enumerate(self.rows) if r["broker_key"]
         }
         self._product: dict[str, str] = {}
-        self.on_order_change = None      # callable(row: dict), see the module docstring
+        # callable(row: dict), see the module docstring
+        self.on_order_change: Callable[[dict], None] | None = None
         self._changed: list[str] = []    # paper ids changed under the lock, announced after it
 
     # ---------------------------------------------------------------- orders
@@ -128,7 +131,9 @@ class LocalUpstoxExchange(LocalBook):
 
     def _announce(self, rows: list[dict]) -> None:
         callback = self.on_order_change
-        for row in rows if callback is not None else ():
+        if callback is None:
+            return
+        for row in rows:
             callback(row)
 
     # ---------------------------------------------------------------- rendering

@@ -17,11 +17,11 @@ which on_text already counts.
 
 TLS: the SDK's `connect` dials wss:// with Twisted's bare `ssl.ClientContextFactory()`, which checks
 neither the certificate nor the host name, and the URL it then sends carries the access token
-(`?api_key=...&access_token=...`): anyone on the path could read a token that places orders. `_Ticker`
-dials with `optionsForClientTLS(host, trustRoot)` instead (`tls_options`): the certificate must chain
-to the system's trust store (or, for tests and private roots, to the PEM bundle in `ca_file`) and name
-the host, else the handshake fails before a byte of the request line is sent. ws:// (the local
-ticker on loopback) has no TLS to verify.
+(`?api_key=...&access_token=...`): anyone on the path could read a token that places orders.
+`_Ticker` dials with `optionsForClientTLS(host, trustRoot)` instead (`tls_options`): the certificate
+must chain to the system's trust store (or, for tests and private roots, to the PEM bundle in
+`ca_file`) and name the host, else the handshake fails before a byte of the request line is sent.
+ws:// (the local ticker on loopback) has no TLS to verify.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ from feed.sources.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
-_AUTH_STATUSES = ("(401", "(403")  # autobahn: "WebSocket connection upgrade failed (403 - Forbidden)"
+# autobahn: "WebSocket connection upgrade failed (403 - Forbidden)"
+_AUTH_STATUSES = ("(401", "(403")
 
 
 def is_auth_failure(reason) -> bool:
@@ -67,10 +68,14 @@ def tls_options(hostname: str, ca_file: str | None = None):
                 pems = _PEM_CERT.findall(f.read())
             roots = [ssl.Certificate.loadPEM(pem) for pem in pems]
         except (OSError, ValueError) as e:
-            raise ConfigError(f"cannot read the CA bundle {ca_file!r}: {e}", path="feed.kite.ca_file") from None
+            raise ConfigError(
+                f"cannot read the CA bundle {ca_file!r}: {e}", path="feed.kite.ca_file"
+            ) from None
         except Exception as e:  # noqa: BLE001 - pyOpenSSL's Error: a PEM block that is no certificate
-            raise ConfigError(f"{ca_file!r} holds a certificate that does not parse ({type(e).__name__})",
-                              path="feed.kite.ca_file") from None
+            raise ConfigError(
+                f"{ca_file!r} holds a certificate that does not parse ({type(e).__name__})",
+                path="feed.kite.ca_file",
+            ) from None
         if not roots:
             raise ConfigError(f"{ca_file!r} holds no PEM certificate", path="feed.kite.ca_file")
         trust = ssl.trustRootFromCertificates(roots)
@@ -98,7 +103,9 @@ class _Ticker(KiteTicker):
 
 
 class KiteConnection:
-    def __init__(self, source, number: int, tokens: list[int], api_key: str, access_token: str, options):
+    def __init__(
+        self, source, number: int, tokens: list[int], api_key: str, access_token: str, options
+    ):
         self.source, self.number, self.tokens = source, number, list(tokens)
         self.options = options
         self.ticker = _Ticker(api_key, access_token, root=options.root, reconnect=True,
@@ -111,7 +118,12 @@ class KiteConnection:
             self.ticker.tls = tls_options(urlsplit(self.ticker.root).hostname or "",
                                           getattr(options, "ca_file", None))
         t = self.ticker
-        t.on_open, t.on_message, t.on_close, t.on_error = self._on_open, self._on_message, self._on_close, self._on_error
+        t.on_open, t.on_message, t.on_close, t.on_error = (
+            self._on_open,
+            self._on_message,
+            self._on_close,
+            self._on_error,
+        )
         t.on_noreconnect = self._on_noreconnect
         self.watchdog = Watchdog(options.watchdog_s)
         self.opens = 0
@@ -123,7 +135,8 @@ class KiteConnection:
     def _fields(self, **more) -> dict:
         return {"fields": {"connection": self.number, "tokens": len(self.tokens), **more}}
 
-    # -- lifecycle (reactor thread) ------------------------------------------------------------------
+    # -- lifecycle (reactor thread)
+    # ------------------------------------------------------------------
 
     def start(self) -> None:
         self.ticker.connect(threaded=True)   # the reactor already runs, so this only dials
@@ -149,7 +162,8 @@ class KiteConnection:
             self.ticker.ws.dropConnection(abort=True)
         self.closed.set()
 
-    # -- SDK callbacks (reactor thread) ----------------------------------------------------------------
+    # -- SDK callbacks (reactor thread)
+    # ----------------------------------------------------------------
 
     def _on_open(self, ticker) -> None:
         self.is_open = True
@@ -160,7 +174,8 @@ class KiteConnection:
         self.opens += 1
         mode = self.options.mode
         if any(ticker.subscribed_tokens.get(t) != mode for t in self.tokens):
-            ticker.subscribe(self.tokens)   # first open, or the SDK's resubscribe had nothing to send
+            # first open, or the SDK's resubscribe had nothing to send
+            ticker.subscribe(self.tokens)
             ticker.set_mode(mode, self.tokens)
         self.source.on_opened(self, reconnect)
         self.watchdog.arm()
@@ -182,13 +197,21 @@ class KiteConnection:
     def _on_error(self, ticker, code, reason) -> None:
         if is_auth_failure(reason):
             ticker.stop_retry()   # retrying a refused token only gets the API key blocked
-            self.source.fail(BrokerFatal(
-                "KiteTicker refused the api_key/access_token (HTTP 403 on the websocket upgrade): the "
-                "access token is invalid or expired; log in to Kite again and set a fresh one",
-                code="TokenException", http_status=403))
+            self.source.fail(
+                BrokerFatal(
+                    "KiteTicker refused the api_key/access_token (HTTP 403 on the websocket "
+                    "upgrade): the "
+                    "access token is invalid or expired; log in to Kite again and set a fresh one",
+                    code="TokenException",
+                    http_status=403,
+                )
+            )
             return
         if not self._shutting_down:
-            log.warning("kite ticker connection lost", extra=self._fields(code=code, reason=str(reason)[:200]))
+            log.warning(
+                "kite ticker connection lost",
+                extra=self._fields(code=code, reason=str(reason)[:200]),
+            )
 
     def _on_noreconnect(self, ticker) -> None:
         self.source.fail(BrokerRetryable(

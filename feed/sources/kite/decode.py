@@ -6,10 +6,11 @@ count, then per packet a uint16 length and the packet. The packet's length is it
     8    ltp          token, last price
     28   index quote  token, ltp, high, low, open, close, (change)
     32   index full   as 28, then the exchange timestamp at 28
-    44   quote        token, ltp, last qty, avg price, volume, buy qty, sell qty, open, high, low, close
-    184  full         as 44, then last trade time, oi, oi high, oi low, exchange timestamp at 60, and
-                      depth from 64: five bids then five offers of (uint32 qty, uint32 price, uint16
-                      orders, 2 pad)
+    44   quote        token, ltp, last qty, avg price, volume, buy qty, sell qty, open, high, low,
+                      close
+    184  full         as 44, then last trade time, oi, oi high, oi low, exchange timestamp at 60,
+                      and depth from 64: five bids then five offers of (uint32 qty, uint32 price,
+                      uint16 orders, 2 pad)
 
 A 1-byte message is a heartbeat. Prices are integers in the segment's smallest unit; the segment is
 `token & 0xff` and its divisor follows pykiteconnect's `_parse_binary` (see DIVISOR_* below).
@@ -17,16 +18,16 @@ A 1-byte message is a heartbeat. Prices are integers in the segment's smallest u
 Timestamps: Kite's exchange timestamps are Unix epoch seconds, which have no timezone; pykiteconnect
 only *renders* them in the host's local zone with `datetime.fromtimestamp`. The mocks' full packet
 carries 1625461887, whose expected decode is 2021-07-05 10:41:27+05:30, i.e. 05:11:27 UTC: a true
-epoch, not IST wall-clock digits stored as if they were UTC. So seconds * 1e9 is already UTC ns and no
-zone arithmetic happens here. Packets without an exchange timestamp (ltp, quote, index quote), or with
-a zero one, get ts_event_ns = `wall_ns`, the wall-clock receipt time: the best epoch time we have at
-which the state held. Never ts_recv_ns, which is CLOCK_MONOTONIC (common.clock.mono_ns) and has no
-epoch.
+epoch, not IST wall-clock digits stored as if they were UTC. So seconds * 1e9 is already UTC ns and
+no zone arithmetic happens here. Packets without an exchange timestamp (ltp, quote, index quote), or
+with a zero one, get ts_event_ns = `wall_ns`, the wall-clock receipt time: the best epoch time we
+have at which the state held. Never ts_recv_ns, which is CLOCK_MONOTONIC (common.clock.mono_ns) and
+has no epoch.
 
-Malformed input is counted and dropped, never raised: a frame whose lengths do not add up to its size
-exactly is dropped whole (nothing in it can be trusted); within a well-formed frame, a packet of an
-unknown length or a non-positive price is dropped alone, and a token outside the instrument table is
-counted as unknown.
+Malformed input is counted and dropped, never raised: a frame whose lengths do not add up to its
+size exactly is dropped whole (nothing in it can be trusted); within a well-formed frame, a packet
+of an unknown length or a non-positive price is dropped alone, and a token outside the instrument
+table is counted as unknown.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ class TokenIndex(NamedTuple):
 
     @classmethod
     def from_rows(cls, rows: np.ndarray) -> "TokenIndex":
-        """Build from INSTRUMENT_DTYPE rows; rows with token <= 0 (not a Kite instrument) are skipped."""
+        """Build from INSTRUMENT_DTYPE rows; rows with token <= 0 (not a Kite instrument) are
+        skipped."""
         tokens = rows["token"].astype(np.int64)
         keep = np.flatnonzero(tokens > 0)
         order = keep[np.argsort(tokens[keep], kind="stable")]
@@ -95,7 +97,12 @@ def _u16(b, o):
 
 @njit(cache=True)
 def _u32(b, o):
-    return (np.int64(b[o]) << 24) | (np.int64(b[o + 1]) << 16) | (np.int64(b[o + 2]) << 8) | np.int64(b[o + 3])
+    return (
+        (np.int64(b[o]) << 24)
+        | (np.int64(b[o + 1]) << 16)
+        | (np.int64(b[o + 2]) << 8)
+        | np.int64(b[o + 3])
+    )
 
 
 @njit(cache=True)
@@ -218,8 +225,16 @@ class KiteDecoder:
         """Decode `buf` into out[:n]; `ts_recv_ns` is mono_ns() at receipt, `wall_ns` now_ns()."""
         counts = self._counts
         counts[:] = 0
-        n = decode_kernel(np.frombuffer(buf, dtype=np.uint8), self.index.tokens, self.index.instruments,
-                          self.snapshot_pending, out, ts_recv_ns, wall_ns, counts)
+        n = decode_kernel(
+            np.frombuffer(buf, dtype=np.uint8),
+            self.index.tokens,
+            self.index.instruments,
+            self.snapshot_pending,
+            out,
+            ts_recv_ns,
+            wall_ns,
+            counts,
+        )
         if counts.any():
             self._add_counts(counts)
         return n
@@ -237,8 +252,16 @@ class KiteDecoder:
         scratch = np.zeros(1, dtype=TICK_DTYPE)
         counts = np.zeros(N_COUNTS, dtype=np.int64)
         frame = np.frombuffer(b"\x00\x01\x00\x08" + bytes(8), dtype=np.uint8)
-        decode_kernel(frame, self.index.tokens, self.index.instruments, self.snapshot_pending.copy(),
-                      scratch, 0, 0, counts)
+        decode_kernel(
+            frame,
+            self.index.tokens,
+            self.index.instruments,
+            self.snapshot_pending.copy(),
+            scratch,
+            0,
+            0,
+            counts,
+        )
 
     def _add_counts(self, counts: np.ndarray) -> None:
         s = self.stats

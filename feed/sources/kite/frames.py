@@ -78,14 +78,18 @@ def encode_packet(q: KiteQuote, mode: str) -> bytes:
                        q.volume, q.buy_qty, q.sell_qty, p(q.open), p(q.high), p(q.low), p(q.close))
     if mode == MODE_QUOTE:
         return body
-    body += struct.pack(">IIIII", q.last_trade_time, q.oi, q.oi_day_high, q.oi_day_low, q.exchange_ts)
+    body += struct.pack(
+        ">IIIII", q.last_trade_time, q.oi, q.oi_day_high, q.oi_day_low, q.exchange_ts
+    )
     return body + _depth(q.bids, d) + _depth(q.asks, d)
 
 
 def _depth(levels: tuple, divisor: float) -> bytes:
     if len(levels) > 5:
         raise ValueError("KiteTicker depth has five levels a side")
-    out = b"".join(struct.pack(">IIHxx", lv.qty, _units(lv.price, divisor), lv.orders) for lv in levels)
+    out = b"".join(
+        struct.pack(">IIHxx", lv.qty, _units(lv.price, divisor), lv.orders) for lv in levels
+    )
     return out + bytes(12 * (5 - len(levels)))
 
 

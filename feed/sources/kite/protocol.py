@@ -12,7 +12,7 @@ Limits: 3,000 instruments per connection, 3 connections per API key (Kite's webs
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -39,7 +39,7 @@ class ClientRequest(NamedTuple):
 
 class TextMessage(NamedTuple):
     kind: str            # "order", "error" or the server's own type
-    data: object         # the order dict, the error text, or whatever else came
+    data: Any            # the order dict, the error text, or whatever else came (JSON)
 
 
 def subscribe_message(tokens) -> bytes:
@@ -90,7 +90,8 @@ def error_message(text: str) -> bytes:
 
 def parse_text_message(payload: bytes | str) -> TextMessage | None:
     """A server text message as the client reads it; None for anything that is not a JSON object
-    with a string "type" (the SDK drops those too). An order update without a dict payload is None."""
+    with a string "type" (the SDK drops those too). An order update without a dict payload is
+    None."""
     try:
         msg = orjson.loads(payload)
     except orjson.JSONDecodeError:

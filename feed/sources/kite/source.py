@@ -3,20 +3,21 @@
 Process model (brokers.md §4): Twisted's reactor runs once per process and cannot be restarted after
 `stop()`. So the reactor is started once, on a daemon thread, the first time any source opens, and
 is never stopped; every connection is created, polled and closed *on* that thread
-(`reactor.callFromThread`). Closing a source closes its sockets and leaves the idle reactor thread to
-the end of the process. A feed that must start over is a feed process restarted by the supervisor.
-Reconnects are the SDK's own (Twisted's ReconnectingClientFactory: exponential backoff up to
-`reconnect_max_delay_s`, and the SDK re-sends subscriptions and modes on every reconnect).
+(`reactor.callFromThread`). Closing a source closes its sockets and leaves the idle reactor thread
+to the end of the process. A feed that must start over is a feed process restarted by the
+supervisor. Reconnects are the SDK's own (Twisted's ReconnectingClientFactory: exponential backoff
+up to `reconnect_max_delay_s`, and the SDK re-sends subscriptions and modes on every reconnect).
 
 Data path: the SDK's `on_message` hands us raw frames on the reactor thread; KiteDecoder turns each
-into TICK_DTYPE rows in a scratch array, which TickHandoff copies into a bounded buffer that `read()`
-drains on the feed's thread (feed/sources/live.py, shared with Upstox). The SDK's own parser only
-runs when `on_ticks` is set, and it never is.
+into TICK_DTYPE rows in a scratch array, which TickHandoff copies into a bounded buffer that
+`read()` drains on the feed's thread (feed/sources/live.py, shared with Upstox). The SDK's own
+parser only runs when `on_ticks` is set, and it never is.
 
 Text messages: an order update ({"type": "order", "data": {...}}) is kept, re-encoded as JSON text
 with its receipt times, for `order_updates()`, and wakes `read()` so the feed stage forwards it to
 orders at once instead of at the next tick batch. Anything malformed (not JSON, no "type", an order
-without a dict carrying an order_id) is counted in "unparsed_text" and dropped on the reactor thread.
+without a dict carrying an order_id) is counted in "unparsed_text" and dropped on the reactor
+thread.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import collections
 import logging
 import threading
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -107,9 +108,12 @@ def _check_divisors(rows: np.ndarray) -> None:
     kite = rows[(rows["token"] > 0) & (rows["segment_divisor"] > 0)]
     for row in kite:
         if row["segment_divisor"] != segment_divisor(int(row["token"])):
-            raise ConfigError(f"instrument {row['symbol'].decode(errors='replace')} (token {int(row['token'])}) "
-                              f"has segment_divisor {row['segment_divisor']:g}, but Kite prices its segment in "
-                              f"units of 1/{segment_divisor(int(row['token'])):g}", path="instruments.segment_divisor")
+            raise ConfigError(
+                f"instrument {row['symbol'].decode(errors='replace')} (token {int(row['token'])}) "
+                f"has segment_divisor {row['segment_divisor']:g}, but Kite prices its segment in "
+                f"units of 1/{segment_divisor(int(row['token'])):g}",
+                path="instruments.segment_divisor",
+            )
 
 
 _reactor_lock = threading.Lock()
@@ -123,8 +127,10 @@ def running_reactor():
         if reactor.running:
             return reactor
         if getattr(reactor, "_startedBefore", False):
-            raise StageError("the Twisted reactor of this process was stopped and cannot run again; "
-                             "restart the feed process to reconnect to Kite")
+            raise StageError(
+                "the Twisted reactor of this process was stopped and cannot run again; "
+                "restart the feed process to reconnect to Kite"
+            )
         started = threading.Event()
         reactor.callWhenRunning(started.set)
         threading.Thread(target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True,
@@ -141,40 +147,55 @@ class KiteSource(LiveSource):
         super().__init__()
         self.options = options or KiteFeedOptions.from_config(KiteFeedConfig())
         if self.options.mode not in MODES:
-            raise ConfigError(f"mode must be one of {MODES}, got {self.options.mode!r}", path="feed.kite.mode")
+            raise ConfigError(
+                f"mode must be one of {MODES}, got {self.options.mode!r}", path="feed.kite.mode"
+            )
         if not api_key or not access_token:
             raise BrokerFatal("Kite api_key and access_token are both required for the ticker")
         self._api_key, self._access_token = api_key, access_token
         self._connections: list[KiteConnection] = []
-        # Bounded, and only append/popleft on it: both are atomic, the reactor appends, the feed drains.
+        # Bounded, and only append/popleft on it: both are atomic, the reactor appends, the feed
+        # drains.
         self._orders: collections.deque = collections.deque(maxlen=self.options.max_order_updates)
         self._decoder: KiteDecoder | None = None
-        self._reactor = None
+        self._reactor: Any = None           # Twisted's reactor (Twisted ships no types)
 
     @classmethod
     def from_config(cls, config, secrets) -> "KiteSource":
-        """From `feed.kite`; credentials from KITE_API_KEY / KITE_ACCESS_TOKEN, or the local server's
-        fixed pair when broker.kite.local_server is true (then feed.kite.root is required)."""
+        """From `feed.kite`; credentials from KITE_API_KEY / KITE_ACCESS_TOKEN, or the local
+        server's fixed pair when broker.kite.local_server is true (then feed.kite.root is
+        required)."""
         feed = config.feed.kite
         if config.broker.kite.local_server:
             if not feed.root:
-                raise ConfigError("is required when broker.kite.local_server is true (the local ticker's "
-                                  "ws://127.0.0.1:PORT)", path="feed.kite.root")
+                raise ConfigError(
+                    "is required when broker.kite.local_server is true (the local ticker's "
+                    "ws://127.0.0.1:PORT)",
+                    path="feed.kite.root",
+                )
             api_key, access_token = LOCAL_API_KEY, LOCAL_ACCESS_TOKEN
         else:
-            api_key, access_token = secrets.require("KITE_API_KEY"), secrets.require("KITE_ACCESS_TOKEN")
+            api_key, access_token = (
+                secrets.require("KITE_API_KEY"),
+                secrets.require("KITE_ACCESS_TOKEN"),
+            )
         return cls(api_key, access_token, KiteFeedOptions.from_config(feed))
 
     def __repr__(self) -> str:  # never the credentials
         return f"KiteSource(root={self.options.root!r}, connections={len(self._connections)})"
 
     def open(self, instruments, start_after: int = 0) -> None:
-        """Subscribe every token (live: `start_after` is ignored). Returns once connecting started."""
+        """Subscribe every token (live: `start_after` is ignored). Returns once connecting
+        started."""
         self._check_unopened()
         rows = table_rows(instruments)
         _check_divisors(rows)
         index = TokenIndex.from_rows(rows)
-        tokens = index.tokens if self.options.tokens is None else np.asarray(self.options.tokens, np.int64)
+        tokens = (
+            index.tokens
+            if self.options.tokens is None
+            else np.asarray(self.options.tokens, np.int64)
+        )
         missing = np.setdiff1d(tokens, index.tokens)
         if missing.size:
             raise ConfigError(f"Kite tokens {missing[:5].tolist()} are not in the instrument table",
@@ -187,7 +208,9 @@ class KiteSource(LiveSource):
         self._decoder.warm()
         self._reactor = running_reactor()
         for number, chunk in enumerate(chunks):
-            conn = KiteConnection(self, number, chunk, self._api_key, self._access_token, self.options)
+            conn = KiteConnection(
+                self, number, chunk, self._api_key, self._access_token, self.options
+            )
             self._connections.append(conn)
             self._reactor.callFromThread(conn.start)
 
@@ -210,11 +233,13 @@ class KiteSource(LiveSource):
                 self._reactor.callFromThread(conn.abort)
         self._wake()
 
-    # -- called by KiteConnection on the reactor thread ----------------------------------------------
+    # -- called by KiteConnection on the reactor thread
+    # ----------------------------------------------
 
     def on_frame(self, payload: bytes) -> None:
         # Heartbeats are counted in the decoder; the scratch is sized for any real frame, and a
         # larger one loses its tail to stats.extra["dropped_overflow"].
+        assert self._decoder is not None    # open() makes it before it starts any connection
         self._deliver(self._decoder.decode(payload, self._scratch, mono_ns(), now_ns()))
 
     def on_text(self, payload) -> None:
@@ -226,16 +251,21 @@ class KiteSource(LiveSource):
         elif msg.kind == "order":
             if len(self._orders) == self._orders.maxlen:   # the append below pushes out the oldest
                 extra["dropped_order_updates"] = extra.get("dropped_order_updates", 0) + 1
-            self._orders.append(ReceivedOrderUpdate(ts_recv_ns, ts_wall_ns, orjson.dumps(msg.data).decode()))
+            self._orders.append(
+                ReceivedOrderUpdate(ts_recv_ns, ts_wall_ns, orjson.dumps(msg.data).decode())
+            )
             extra["order_updates"] = extra.get("order_updates", 0) + 1
             self._wake()   # a fill waits for no tick: read() returns, the stage forwards it
         elif msg.kind == "error":
             extra["server_errors"] = extra.get("server_errors", 0) + 1
-            log.warning("kite ticker sent an error message", extra={"fields": {"message": msg.data[:200]}})
+            log.warning(
+                "kite ticker sent an error message", extra={"fields": {"message": msg.data[:200]}}
+            )
         else:
             extra["broker_messages"] = extra.get("broker_messages", 0) + 1
 
     def on_opened(self, conn: KiteConnection, reconnect: bool) -> None:
+        assert self._decoder is not None
         self._decoder.mark_snapshot(conn.tokens)
         if reconnect:
             self.stats.reconnects += 1

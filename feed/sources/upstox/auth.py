@@ -6,11 +6,11 @@ default timeout (brokers.md §2.1), and its response model maps only the depreca
 can stand in for api.upstox.com.
 
 Failures are classified the way common/errors.py defines them:
-- 401 / 403, or an invalid-token error code: BrokerFatal. The access token is wrong or expired (Upstox
-  tokens die at 03:30 IST); retrying only hammers the API. A redirect is fatal too: we never follow one,
-  so the bearer token cannot leak to another host.
-- 429, 5xx, a timeout, a refused or reset connection, or a 200 whose body is not the success envelope:
-  BrokerRetryable.
+- 401 / 403, or an invalid-token error code: BrokerFatal. The access token is wrong or expired
+  (Upstox tokens die at 03:30 IST); retrying only hammers the API. A redirect is fatal too: we never
+  follow one, so the bearer token cannot leak to another host.
+- 429, 5xx, a timeout, a refused or reset connection, or a 200 whose body is not the success
+  envelope: BrokerRetryable.
 - Any other 4xx: BrokerFatal (the request itself is wrong; nothing will work until a human acts).
 Messages name the host and the HTTP status, never the token or the returned URL (its `code` is a
 single-use credential).
@@ -45,7 +45,9 @@ def check_host(host: str) -> str:
     return host.rstrip("/")
 
 
-def authorize_feed(host: str, access_token: str, timeout_s: float, path: str = AUTHORIZE_PATH) -> str:
+def authorize_feed(
+    host: str, access_token: str, timeout_s: float, path: str = AUTHORIZE_PATH
+) -> str:
     """The single-use websocket URL for one feed connection (`path`: the market data feed's
     authorize call, or the portfolio stream's, orderstream.py).
 
@@ -66,8 +68,11 @@ def authorize_feed(host: str, access_token: str, timeout_s: float, path: str = A
                               f"{str(reason)[:200]}", code="network") from None
     uri = parse_authorize_response(body)
     if uri is None:
-        raise BrokerRetryable(f"Upstox feed authorize at {where} returned a body without a websocket URL",
-                              code="bad_response", http_status=200)
+        raise BrokerRetryable(
+            f"Upstox feed authorize at {where} returned a body without a websocket URL",
+            code="bad_response",
+            http_status=200,
+        )
     return uri
 
 
@@ -85,12 +90,19 @@ def _classify(status: int, body: bytes, where: str) -> Exception:
     code = codes[0] if codes else str(status)
     prefix = f"Upstox feed authorize at {where} failed with HTTP {status}"
     if status in (401, 403) or ERROR_INVALID_TOKEN in codes:
-        return BrokerFatal(f"{prefix} ({code}): the access token is invalid or expired (Upstox tokens "
-                           "expire at 03:30 IST); log in again and set a fresh UPSTOX_ACCESS_TOKEN",
-                           code=code, http_status=status)
+        return BrokerFatal(
+            f"{prefix} ({code}): the access token is invalid or expired (Upstox tokens "
+            "expire at 03:30 IST); log in again and set a fresh UPSTOX_ACCESS_TOKEN",
+            code=code,
+            http_status=status,
+        )
     if status == 429 or status >= 500:
         return BrokerRetryable(f"{prefix} ({code})", code=code, http_status=status)
     if 300 <= status < 400:
-        return BrokerFatal(f"{prefix}: a redirect, which is never followed with a bearer token; check "
-                           "broker.upstox.host", code=code, http_status=status)
+        return BrokerFatal(
+            f"{prefix}: a redirect, which is never followed with a bearer token; check "
+            "broker.upstox.host",
+            code=code,
+            http_status=status,
+        )
     return BrokerFatal(f"{prefix} ({code}): the request was refused", code=code, http_status=status)

@@ -1,11 +1,12 @@
-"""Reconnect delays for the Upstox connection: exponential, capped, jittered, reset by a working feed.
+"""Reconnect delays for the Upstox connection: exponential, capped, jittered, reset by a working
+feed.
 
 A pure object (no clock, no sleeping): the connection asks `next_delay_s()` before each attempt and
 waits that long on its stop event, so close() interrupts a wait at once. The first attempt after a
-reset goes at once; the n-th consecutive failure waits about `initial_s * 2**(n-1)`, capped at `max_s`.
-Half of each delay is random ("equal jitter") so that many feeds cut off at once do not hammer the
-authorize endpoint in lockstep. `reset()` is called when a connection delivered data, not merely
-when it opened: a server that accepts and then drops every connection still backs off.
+reset goes at once; the n-th consecutive failure waits about `initial_s * 2**(n-1)`, capped at
+`max_s`. Half of each delay is random ("equal jitter") so that many feeds cut off at once do not
+hammer the authorize endpoint in lockstep. `reset()` is called when a connection delivered data, not
+merely when it opened: a server that accepts and then drops every connection still backs off.
 """
 
 from __future__ import annotations

@@ -1,22 +1,23 @@
 """UpstoxConnection: the one V3 feed socket (Upstox allows one per app and user) on its own thread.
 
-The thread loops: wait out the backoff -> authorize over REST (the socket URL is single-use, so every
-attempt authorizes afresh) -> connect -> subscribe (a binary frame) -> receive until the socket is lost,
-the server closes it, or the watchdog trips -> back to the top. A BrokerFatal from authorize (bad or
-expired token) ends the thread and reaches read() through `source.fail`; so does running out of
-attempts (BrokerRetryable), and so does a bug (StageError), so nothing dies silently.
+The thread loops: wait out the backoff -> authorize over REST (the socket URL is single-use, so
+every attempt authorizes afresh) -> connect -> subscribe (a binary frame) -> receive until the
+socket is lost, the server closes it, or the watchdog trips -> back to the top. A BrokerFatal from
+authorize (bad or expired token) ends the thread and reaches read() through `source.fail`; so does
+running out of attempts (BrokerRetryable), and so does a bug (StageError), so nothing dies silently.
 
 Liveness (the choice brokers.md §2.3/§2.6 asks for): Upstox has no application heartbeat and sends
 websocket pings only when idle, at an interval it does not document. So every frame from the server
 counts: data, its pings, and the pongs to pings we send every `watchdog_s / 3`. A quiet or closed
 market therefore never trips the watchdog (the false-fire openalgo hit), while a dead TCP path or a
-hung server, which answer nothing, trips it within `watchdog_s`. What this cannot see is a server that
-answers pings but stopped sending one instrument's data; that is the stale-market-data risk check's job
-(it looks at each instrument's last tick), not the socket's.
+hung server, which answer nothing, trips it within `watchdog_s`. What this cannot see is a server
+that answers pings but stopped sending one instrument's data; that is the stale-market-data risk
+check's job (it looks at each instrument's last tick), not the socket's.
 
-websocket-client (the SDK's own dependency) is used synchronously: `recv_data_frame(control_frame=True)`
-hands us pings and pongs, and a receive timeout of a quarter watchdog period lets the same thread poll
-the watchdog and the stop flag. Its frame reader keeps partial frames across timeouts.
+websocket-client (the SDK's own dependency) is used synchronously:
+`recv_data_frame(control_frame=True)` hands us pings and pongs, and a receive timeout of a quarter
+watchdog period lets the same thread poll the watchdog and the stop flag. Its frame reader keeps
+partial frames across timeouts.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ class UpstoxConnection:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True, name=self.what.replace(" ", "-"))
+        self._thread = threading.Thread(
+            target=self._run, daemon=True, name=self.what.replace(" ", "-")
+        )
         self._thread.start()
 
     def stop(self, grace_s: float) -> bool:
@@ -76,15 +79,20 @@ class UpstoxConnection:
             self._thread.join(1.0)
         return not self._thread.is_alive()
 
-    # -- the thread ------------------------------------------------------------------------------------
+    # -- the thread
+    # ------------------------------------------------------------------------------------
 
     def _run(self) -> None:
         try:
             while not self._stop.wait(self.backoff.next_delay_s()):
                 if self.backoff.exhausted:
-                    self.source.fail(BrokerRetryable(
-                        f"{self.what} gave up after {self.backoff.failures} failed connection attempts; "
-                        "restart the feed to try again"))
+                    self.source.fail(
+                        BrokerRetryable(
+                            f"{self.what} gave up after {self.backoff.failures} failed connection "
+                            "attempts; "
+                            "restart the feed to try again"
+                        )
+                    )
                     return
                 ws = self._connect()
                 if ws is not None:
@@ -97,13 +105,16 @@ class UpstoxConnection:
             self.source.fail(StageError(f"{self.what} thread failed: {type(e).__name__}: {e}"))
 
     def _connect(self) -> websocket.WebSocket | None:
-        """Authorize and open the socket; None (and one more backoff step) on a retryable failure."""
+        """Authorize and open the socket; None (and one more backoff step) on a retryable
+        failure."""
         try:
             url = self._authorize()
         except BrokerRetryable as e:
             self.backoff.failed()
             self.source.count("authorize_failures")
-            log.warning(f"{self.what} authorize failed; retrying", extra={"fields": {"error": str(e)}})
+            log.warning(
+                f"{self.what} authorize failed; retrying", extra={"fields": {"error": str(e)}}
+            )
             return None
         try:
             ws = websocket.create_connection(url, timeout=self.options.connect_timeout_s,
@@ -155,7 +166,10 @@ class UpstoxConnection:
                 pass
             except (WebSocketException, OSError) as e:
                 if not self._stop.is_set():
-                    log.warning(f"{self.what} connection lost", extra={"fields": {"error": type(e).__name__}})
+                    log.warning(
+                        f"{self.what} connection lost",
+                        extra={"fields": {"error": type(e).__name__}},
+                    )
                 return self._stop.is_set()
             else:
                 self.watchdog.feed()
@@ -193,7 +207,8 @@ class UpstoxConnection:
         return True
 
     def _close(self, ws: websocket.WebSocket, clean: bool) -> None:
-        """A close frame when we chose to leave; otherwise (lost, silent, closed by the server) drop it."""
+        """A close frame when we chose to leave; otherwise (lost, silent, closed by the server) drop
+        it."""
         try:
             if clean:
                 ws.close(status=websocket.STATUS_NORMAL, timeout=1.0)

@@ -1,26 +1,28 @@
 """Upstox V3 `FeedResponse` protobuf messages -> TICK_DTYPE rows.
 
-A message (brokers.md §2.3) is `FeedResponse{type, feeds: map<instrument_key, Feed>, currentTs (epoch
-ms), marketInfo}`. Its type says what it is:
+A message (brokers.md §2.3) is `FeedResponse{type, feeds: map<instrument_key, Feed>, currentTs
+(epoch ms), marketInfo}`. Its type says what it is:
 
     initial_feed  the levels Upstox sends right after a subscription: rows get FLAG_SNAPSHOT
     live_feed     changes: plain rows
     market_info   segment statuses (NSE_EQ: NORMAL_OPEN, ...): kept in `market_status`, no rows
 
 A Feed carries one of `ltpc` (ltpc mode), `fullFeed.marketFF` / `fullFeed.indexFF` (full mode) or
-`firstLevelWithGreeks` (option_greeks mode). Fields taken: ltp -> price, ltq -> qty, ltt -> ts_event_ns;
-in full mode also the first depth level's bidP/askP -> bid/ask, vtt -> volume, oi -> oi. `cp` (previous
-close) has no slot in TICK_DTYPE and is not kept. Index feeds have no depth, volume or OI (0).
+`firstLevelWithGreeks` (option_greeks mode). Fields taken: ltp -> price, ltq -> qty, ltt ->
+ts_event_ns; in full mode also the first depth level's bidP/askP -> bid/ask, vtt -> volume, oi ->
+oi. `cp` (previous close) has no slot in TICK_DTYPE and is not kept. Index feeds have no depth,
+volume or OI (0).
 
 Timestamps: ltt is the exchange's last-trade time in epoch milliseconds, so ts_event_ns = ltt * 1e6.
 A feed without one (no trade yet today) takes the message's currentTs, else `wall_ns` (now_ns() at
 receipt): an epoch time in every case, never the monotonic ts_recv_ns.
 
-Protobuf is decoded by the protobuf runtime (upb, C) once per message; the per-feed work is a handful
-of attribute reads and one tuple store into the caller's preallocated array, no other allocation.
-Malformed input is counted and dropped, never raised: an undecodable (or empty) message is dropped
-whole; a feed with no price or a non-positive or non-finite one is dropped alone; an instrument key
-outside the instrument table is counted as unknown. Counters above uint32 saturate (and are counted).
+Protobuf is decoded by the protobuf runtime (upb, C) once per message; the per-feed work is a
+handful of attribute reads and one tuple store into the caller's preallocated array, no other
+allocation. Malformed input is counted and dropped, never raised: an undecodable (or empty) message
+is dropped whole; a feed with no price or a non-positive or non-finite one is dropped alone; an
+instrument key outside the instrument table is counted as unknown. Counters above uint32 saturate
+(and are counted).
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def key_index(rows: np.ndarray) -> dict[str, int]:
         if not key:
             continue
         if key in index:
-            raise ValueError(f"instrument table lists the Upstox key {key!r} twice (rows {index[key]} and {row})")
+            raise ValueError(
+                f"instrument table lists the Upstox key {key!r} twice (rows {index[key]} and {row})"
+            )
         index[key] = row
     return index
 

@@ -1,7 +1,8 @@
 """Encode market state as real Upstox V3 `FeedResponse` messages: the inverse of decode.py.
 
-Built with the SDK's compiled protobuf module, so what the local server (localvenue/feeds/upstox_feed.py)
-and the tests send is byte-for-byte the wire format a client of Upstox receives. Not on a hot path.
+Built with the SDK's compiled protobuf module, so what the local server
+(localvenue/feeds/upstox_feed.py) and the tests send is byte-for-byte the wire format a client of
+Upstox receives. Not on a hot path.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ Upstox's market data socket carries no order updates (Kite's ticker does); a sec
 GET /v2/feed/portfolio-stream-feed/authorize?update_types=order (bearer token) returns the same
 envelope as the market feed's authorize, `data.authorized_redirect_uri` a single-use wss:// URL; the
 server then sends each order change as a JSON TEXT frame, the order-book row plus `update_type`
-("order"), `user_id`/`userId` and `instrument_key` (statuses as in the book: "put order req received",
-"open", "complete", "cancelled", "rejected", ...), and only websocket pings when idle. Nothing is sent
-to it. Sources: upstox.com/developer/api-documentation/get-portfolio-stream-feed and
+("order"), `user_id`/`userId` and `instrument_key` (statuses as in the book: "put order req
+received", "open", "complete", "cancelled", "rejected", ...), and only websocket pings when idle.
+Nothing is sent to it. Sources: upstox.com/developer/api-documentation/get-portfolio-stream-feed and
 .../get-portfolio-stream-feed-authorize (update_types order, gtt_order, position, holding).
 
 Why our own client and not the SDK's PortfolioDataStreamer: the SDK hard-codes wss://api.upstox.com
@@ -155,9 +155,12 @@ class UpstoxOrderStream:
 
     def close(self) -> None:
         if self._connection is not None and not self._connection.stop(_CLOSE_GRACE_S):
-            log.warning("upstox order stream thread still blocked after close; it ends with its own timeout")
+            log.warning(
+                "upstox order stream thread still blocked after close; it ends with its own timeout"
+            )
 
-    # -- called by UpstoxConnection on its thread --------------------------------------------------------
+    # -- called by UpstoxConnection on its thread
+    # --------------------------------------------------------
 
     def _authorize(self) -> str:
         o = self.options

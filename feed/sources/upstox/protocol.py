@@ -1,10 +1,11 @@
-"""Upstox Market Data Feed V3's JSON side: the authorize call's envelope, subscription requests, limits.
+"""Upstox Market Data Feed V3's JSON side: the authorize call's envelope, subscription requests,
+limits.
 
-Authorize (REST): GET /v3/feed/market-data-feed/authorize with `Authorization: Bearer <token>` returns
-`{"status": "success", "data": {"authorized_redirect_uri": "wss://...?requestId=..&code=..",
+Authorize (REST): GET /v3/feed/market-data-feed/authorize with `Authorization: Bearer <token>`
+returns `{"status": "success", "data": {"authorized_redirect_uri": "wss://...?requestId=..&code=..",
 "authorizedRedirectUri": "..."}}`. The URI is single-use, so every (re)connect authorizes again. The
-camelCase key is deprecated and is the only one the SDK's model maps (brokers.md §2.3), so we read the
-snake_case key first and fall back to the camelCase one. Errors come back as
+camelCase key is deprecated and is the only one the SDK's model maps (brokers.md §2.3), so we read
+the snake_case key first and fall back to the camelCase one. Errors come back as
 `{"status": "error", "errors": [{"errorCode": "UDAPI100050", "message": ...}]}` (brokers.md §2.2).
 
 Client -> server: `{"guid": "<uuid>", "method": "sub"|"unsub"|"change_mode", "data": {"mode": ...,
@@ -54,7 +55,7 @@ def subscription_message(keys, mode: str, method: str = METHOD_SUB) -> bytes:
     """The request bytes; send them as a binary frame."""
     if method not in METHODS:
         raise ValueError(f"unknown Upstox feed method {method!r}; expected one of {METHODS}")
-    data = {"instrumentKeys": [str(k) for k in keys]}
+    data: dict[str, str | list[str]] = {"instrumentKeys": [str(k) for k in keys]}
     if method != METHOD_UNSUB:
         if mode not in SERVER_MODES:
             raise ValueError(f"unknown Upstox feed mode {mode!r}; expected one of {SERVER_MODES}")
@@ -68,24 +69,37 @@ def parse_request(payload: bytes | str) -> FeedRequest | None:
         msg = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(msg, dict) or msg.get("method") not in METHODS or not isinstance(msg.get("data"), dict):
+    if (
+        not isinstance(msg, dict)
+        or msg.get("method") not in METHODS
+        or not isinstance(msg.get("data"), dict)
+    ):
         return None
     data = msg["data"]
     keys, mode = data.get("instrumentKeys"), data.get("mode", "")
     if not isinstance(keys, list) or (msg["method"] != METHOD_UNSUB and mode not in SERVER_MODES):
         return None
-    return FeedRequest(str(msg.get("guid", "")), msg["method"], mode if isinstance(mode, str) else "",
-                       tuple(k for k in keys if isinstance(k, str)))
+    return FeedRequest(
+        str(msg.get("guid", "")),
+        msg["method"],
+        mode if isinstance(mode, str) else "",
+        tuple(k for k in keys if isinstance(k, str)),
+    )
 
 
 def check_key_count(count: int, mode: str) -> None:
     """Refuse to start a subscription Upstox would refuse (or silently cut)."""
     if count == 0:
-        raise ConfigError("no Upstox instrument keys to subscribe: set broker_key on the instruments",
-                          path="instruments.broker_key")
+        raise ConfigError(
+            "no Upstox instrument keys to subscribe: set broker_key on the instruments",
+            path="instruments.broker_key",
+        )
     if count > MAX_KEYS[mode]:
-        raise ConfigError(f"{count} instruments exceed Upstox's {MAX_KEYS[mode]} keys per connection in "
-                          f"{mode!r} mode", path="feed.upstox.mode")
+        raise ConfigError(
+            f"{count} instruments exceed Upstox's {MAX_KEYS[mode]} keys per connection in "
+            f"{mode!r} mode",
+            path="feed.upstox.mode",
+        )
 
 
 def authorize_response(uri: str) -> bytes:
@@ -105,7 +119,11 @@ def parse_authorize_response(body: bytes) -> str | None:
         msg = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(msg, dict) or msg.get("status") != "success" or not isinstance(msg.get("data"), dict):
+    if (
+        not isinstance(msg, dict)
+        or msg.get("status") != "success"
+        or not isinstance(msg.get("data"), dict)
+    ):
         return None
     data = msg["data"]
     uri = data.get("authorized_redirect_uri") or data.get("authorizedRedirectUri")

@@ -1,9 +1,10 @@
-"""UpstoxSource: live ticks from Upstox's Market Data Feed V3, through OTrade's own websocket client.
+"""UpstoxSource: live ticks from Upstox's Market Data Feed V3, through OTrade's own websocket
+client.
 
-The SDK's MarketDataStreamerV3 hard-codes wss://api.upstox.com (brokers.md §0.4), so it can be neither
-pointed at a local server nor given our watchdog. OTrade authorizes over REST (auth.py), runs one
-socket on a thread (connection.py: reconnect with backoff, re-authorize, resubscribe, watchdog) and
-decodes the SDK's compiled protobuf messages itself (decode.py).
+The SDK's MarketDataStreamerV3 hard-codes wss://api.upstox.com (brokers.md §0.4), so it can be
+neither pointed at a local server nor given our watchdog. OTrade authorizes over REST (auth.py),
+runs one socket on a thread (connection.py: reconnect with backoff, re-authorize, resubscribe,
+watchdog) and decodes the SDK's compiled protobuf messages itself (decode.py).
 
 Data path: each binary message is decoded on the connection thread into a scratch array, which
 TickHandoff copies into a bounded buffer that `read()` drains on the feed's thread
@@ -27,12 +28,19 @@ from feed.sources.upstox.protocol import DEFAULT_HOST, MODES, check_key_count
 log = logging.getLogger(__name__)
 
 # What a local Upstox server accepts (broker.upstox.local_server): the same value as
-# orders/brokers/upstox/credentials.py, so one local server can stand behind both stages (stages never
-# import each other, hence the copy).
+# orders/brokers/upstox/credentials.py, so one local server can stand behind both stages (stages
+# never import each other, hence the copy).
 LOCAL_ACCESS_TOKEN = "local-upstox-token"
 _CLOSE_GRACE_S = 2.0
-_COUNTERS = ("watchdog_trips", "authorize_failures", "connect_failures", "pings", "pongs", "text_messages",
-             "dropped_backlog")
+_COUNTERS = (
+    "watchdog_trips",
+    "authorize_failures",
+    "connect_failures",
+    "pings",
+    "pongs",
+    "text_messages",
+    "dropped_backlog",
+)
 
 
 # Connection knobs the schema does not carry: figures, not choices.
@@ -78,7 +86,8 @@ def connection_settings(config, secrets) -> tuple[str, str]:
     broker.upstox.local_server is true (then a host is required). UPSTOX_API_KEY is not needed: the
     sockets authorize with the bearer token alone."""
     broker = config.broker.upstox
-    host = config.feed.upstox.host or broker.host   # feed.upstox.host: a feed server apart from the REST host
+    # feed.upstox.host: a feed server apart from the REST host
+    host = config.feed.upstox.host or broker.host
     if broker.local_server:
         if not host:
             raise ConfigError("is required when broker.upstox.local_server is true (the local "
@@ -95,7 +104,9 @@ class UpstoxSource(LiveSource):
         self.options = options or UpstoxFeedOptions.from_config(UpstoxFeedConfig(),
                                                                 UpstoxBrokerConfig())
         if self.options.mode not in MODES:
-            raise ConfigError(f"mode must be one of {MODES}, got {self.options.mode!r}", path="feed.upstox.mode")
+            raise ConfigError(
+                f"mode must be one of {MODES}, got {self.options.mode!r}", path="feed.upstox.mode"
+            )
         check_host(self.options.host)
         if not access_token:
             raise BrokerFatal("an Upstox access token is required for the market data feed")
@@ -114,7 +125,8 @@ class UpstoxSource(LiveSource):
         return f"UpstoxSource(host={self.options.host!r}, mode={self.options.mode!r})"
 
     def open(self, instruments, start_after: int = 0) -> None:
-        """Subscribe every Upstox key (live: `start_after` is ignored). Returns once connecting started."""
+        """Subscribe every Upstox key (live: `start_after` is ignored). Returns once connecting
+        started."""
         self._check_unopened()
         rows = table_rows(instruments)
         try:
@@ -124,27 +136,36 @@ class UpstoxSource(LiveSource):
         keys = list(index) if self.options.keys is None else list(dict.fromkeys(self.options.keys))
         missing = [k for k in keys if k not in index]
         if missing:
-            raise ConfigError(f"Upstox keys {missing[:5]} are not in the instrument table", path="feed.upstox.keys")
+            raise ConfigError(
+                f"Upstox keys {missing[:5]} are not in the instrument table",
+                path="feed.upstox.keys",
+            )
         check_key_count(len(keys), self.options.mode)
-        self._start(_COUNTERS, self.options.buffer_rows, len(index))   # a message holds each key at most once
+        # a message holds each key at most once
+        self._start(_COUNTERS, self.options.buffer_rows, len(index))
         self._decoder = UpstoxDecoder(index, self.stats)
         self._connection = UpstoxConnection(self, keys, self.options, self._authorize)
         self._connection.start()
 
     def market_status(self) -> dict[str, str]:
-        """Segment -> status from Upstox's latest market_info message (e.g. {"NSE_EQ": "NORMAL_OPEN"})."""
+        """Segment -> status from Upstox's latest market_info message (e.g. {"NSE_EQ":
+        "NORMAL_OPEN"})."""
         return dict(self._decoder.market_status) if self._decoder is not None else {}
 
     def close(self) -> None:
-        """Close the socket (clean websocket close, abort after a grace period) and stop its thread."""
+        """Close the socket (clean websocket close, abort after a grace period) and stop its
+        thread."""
         if self._closed:
             return
         self._closed = True
         if self._connection is not None and not self._connection.stop(_CLOSE_GRACE_S):
-            log.warning("upstox feed thread still blocked after close; it ends with its own timeout")
+            log.warning(
+                "upstox feed thread still blocked after close; it ends with its own timeout"
+            )
         self._wake()
 
-    # -- called by UpstoxConnection on its thread --------------------------------------------------------
+    # -- called by UpstoxConnection on its thread
+    # --------------------------------------------------------
 
     def _authorize(self) -> str:
         o = self.options
@@ -153,6 +174,7 @@ class UpstoxSource(LiveSource):
     def on_message(self, payload: bytes) -> bool:
         """Decode one binary message into the hand-off; True unless it was undecodable."""
         malformed = self.stats.dropped_malformed
+        assert self._decoder is not None    # open() makes it before it starts the connection
         n = self._decoder.decode(payload, self._scratch, mono_ns(), now_ns())
         self._deliver(n)
         return n > 0 or self.stats.dropped_malformed == malformed
