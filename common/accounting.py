@@ -1,4 +1,5 @@
-"""Average-cost accounting of one instrument's position: the one definition every part of OTrade uses.
+"""Average-cost accounting of one instrument's position: the one definition every part of OTrade
+uses.
 
 The orders engine's exposure (what risk and the daily loss limit judge), the paper broker's
 positions (what a reconcile compares against) and the positions stage's book (positions.json and the

@@ -1,10 +1,11 @@
-"""Replace a small state file atomically: a reader (or a restart) sees the old content or the new, never half.
+"""Replace a small state file atomically: a reader (or a restart) sees the old content or the new,
+never half.
 
 The new bytes go to a temporary file in the same directory (a rename is atomic only within one file
-system), are fsync'd, and only then renamed over the target; the directory is fsync'd afterwards so the
-rename itself survives a power cut. A failure at any step (a full disk, a signal) leaves the old file
-as it was and removes the temporary. The file is created private (0600): it holds positions and P&L.
-`read_object` reads such a file back as a JSON object. Imports the standard library and orjson.
+system), are fsync'd, and only then renamed over the target; the directory is fsync'd afterwards so
+the rename itself survives a power cut. A failure at any step (a full disk, a signal) leaves the old
+file as it was and removes the temporary. The file is created private (0600): it holds positions and
+P&L. `read_object` reads such a file back as a JSON object. Imports the standard library and orjson.
 """
 
 import os

@@ -5,7 +5,8 @@
   `ts_event_ns`, the market clock, so that a replay behaves the same on every run.)
 - `mono_ns()` is `time.perf_counter_ns`, which on Linux is `clock_gettime(CLOCK_MONOTONIC)`: one
   system-wide clock, so two processes on the same host can subtract each other's readings. It stamps
-  ticks' `ts_recv_ns`, and latency histograms use it. Its epoch is arbitrary (boot), so it is never written as a wall time.
+  ticks' `ts_recv_ns`, and latency histograms use it. Its epoch is arbitrary (boot), so it is never
+  written as a wall time.
 
 Market hours are IST (UTC+05:30, no daylight saving since 1945), so IST is a fixed offset and
 needs no tz database. Imports only the standard library.

@@ -1,14 +1,14 @@
 """A doorbell: an eventfd a ring writer rings to wake one sleeping reader in another process.
 
-The ring's creator (the supervisor) makes one per reader slot and hands them to stage processes inside
-their start arguments. Pickling uses `multiprocessing.reduction.DupFd`, the mechanism multiprocessing
-uses for a `Connection`'s fd: under fork the child inherits the fd, under spawn and forkserver it is
-passed over a Unix socket (SCM_RIGHTS); outside process start-up it goes through multiprocessing's
-resource sharer. The receiving side gets its own fd for the same eventfd object.
+The ring's creator (the supervisor) makes one per reader slot and hands them to stage processes
+inside their start arguments. Pickling uses `multiprocessing.reduction.DupFd`, the mechanism
+multiprocessing uses for a `Connection`'s fd: under fork the child inherits the fd, under spawn and
+forkserver it is passed over a Unix socket (SCM_RIGHTS); outside process start-up it goes through
+multiprocessing's resource sharer. The receiving side gets its own fd for the same eventfd object.
 
-`fileno()` is a plain readable-when-rung fd, so a stage can put it in a `zmq.Poller` (or select/poll)
-next to its sockets. The fd is non-blocking: `wait()` polls with a timeout and then drains the counter,
-so any number of rings while the reader slept is one wake-up.
+`fileno()` is a plain readable-when-rung fd, so a stage can put it in a `zmq.Poller` (or
+select/poll) next to its sockets. The fd is non-blocking: `wait()` polls with a timeout and then
+drains the counter, so any number of rings while the reader slept is one wake-up.
 """
 
 import math

@@ -11,9 +11,11 @@ import numpy as np
 
 TICK_DTYPE = np.dtype(
     [
-        ("seq", np.int64),          # global tick sequence, assigned by the ring writer (1, 2, 3, ...)
+        # global tick sequence, assigned by the ring writer (1, 2, 3, ...)
+        ("seq", np.int64),
         ("ts_event_ns", np.int64),  # exchange timestamp, ns since the Unix epoch (UTC)
-        ("ts_recv_ns", np.int64),   # when OTrade received it: CLOCK_MONOTONIC ns (common.clock.mono_ns),
+        # when OTrade received it: CLOCK_MONOTONIC ns (common.clock.mono_ns),
+        ("ts_recv_ns", np.int64),
                                 # system-wide on Linux, so every stage can measure latency from it
         ("price", np.float64),      # last traded price, rupees
         ("bid", np.float64),        # best bid, rupees (0 when unknown)
@@ -44,7 +46,8 @@ INSTRUMENT_DTYPE = np.dtype(
         ("segment_divisor", np.float64),  # Kite binary price divisor (100, 10_000, 10_000_000)
         ("symbol", "S32"),            # trading symbol, e.g. b"RELIANCE"
         ("exchange", "S8"),           # b"NSE", b"BSE", b"NFO", ...
-        ("broker_key", "S48"),        # broker-specific key (Upstox instrument_key, e.g. b"NSE_EQ|INE002A01018")
+        # broker-specific key (Upstox instrument_key, e.g. b"NSE_EQ|INE002A01018")
+        ("broker_key", "S48"),
     ]
 )
 
@@ -55,6 +58,9 @@ def dtype_fingerprint(dtype: np.dtype) -> int:
     Stored in a ring's header so that a process built against another layout refuses to attach
     instead of misreading bytes.
     """
-    desc = repr([(name, dtype.fields[name][0].str, dtype.fields[name][1]) for name in dtype.names])
+    fields, names = dtype.fields, dtype.names
+    if fields is None or names is None:
+        raise TypeError(f"{dtype} is not a structured dtype: it has no fields to fingerprint")
+    desc = repr([(name, fields[name][0].str, fields[name][1]) for name in names])
     desc += f"|{dtype.itemsize}"
     return int.from_bytes(hashlib.blake2b(desc.encode(), digest_size=8).digest(), "little") >> 1

@@ -6,6 +6,8 @@ is final for that order, a `BrokerFatal` (bad token, bad credentials) halts trad
 Risk denials are *not* exceptions: risk returns reason codes and emits `OrderDenied` events.
 """
 
+from typing import TypedDict
+
 
 class OTradeError(Exception):
     """Base of every error OTrade raises on purpose."""
@@ -38,6 +40,14 @@ class BrokerError(OTradeError):
         self.code = code
         self.http_status = http_status
         super().__init__(message)
+
+
+class BrokerErrorFields(TypedDict):
+    """BrokerError's keyword fields, for an adapter that builds them once and raises one of several
+    classes with them (`BrokerRejected(message, **fields)`)."""
+
+    code: str
+    http_status: int | None
 
 
 class BrokerRetryable(BrokerError):

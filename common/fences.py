@@ -1,19 +1,21 @@
 """Memory fences and the spin-pause hint, callable from numba kernels.
 
-numba has no atomics, so the ring's seqlock protocol (common/ringbuffer.py) orders its plain loads and
-stores with explicit LLVM fences. On x86-64 (TSO) `fence acquire` and `fence release` emit no instruction:
-the CPU already keeps store->store and load->load order, and what the fence buys is that LLVM may not move
-a load or store across it, nor merge two loads of the same address on either side of it (the reader's two
-reads of a stamp). `fence seq_cst` emits a locked instruction (a full barrier): it is needed only where a
-store must be visible before a later load (store->load, the one reordering TSO allows), i.e. the
-sleeping-reader handshake. On other CPUs LLVM lowers the same fences to the barriers they need.
+numba has no atomics, so the ring's seqlock protocol (common/ringbuffer.py) orders its plain loads
+and stores with explicit LLVM fences. On x86-64 (TSO) `fence acquire` and `fence release` emit no
+instruction: the CPU already keeps store->store and load->load order, and what the fence buys is
+that LLVM may not move a load or store across it, nor merge two loads of the same address on either
+side of it (the reader's two reads of a stamp). `fence seq_cst` emits a locked instruction (a full
+barrier): it is needed only where a store must be visible before a later load (store->load, the one
+reordering TSO allows), i.e. the sleeping-reader handshake. On other CPUs LLVM lowers the same
+fences to the barriers they need.
 
-`cpu_pause()` is the spin-wait hint (`pause` on x86-64): it keeps a spinning core from flooding the memory
-pipeline and lets an SMT sibling run; elsewhere it compiles to nothing.
+`cpu_pause()` is the spin-wait hint (`pause` on x86-64): it keeps a spinning core from flooding the
+memory pipeline and lets an SMT sibling run; elsewhere it compiles to nothing.
 
-Under NUMBA_DISABLE_JIT=1 kernels run as plain Python and call the pure-Python versions below. Each numpy
-element access is then a separate C call made in program order, so the acquire/release fences are no-ops;
-the full fence takes and releases a lock, whose atomic instruction is a full barrier on every CPU.
+Under NUMBA_DISABLE_JIT=1 kernels run as plain Python and call the pure-Python versions below. Each
+numpy element access is then a separate C call made in program order, so the acquire/release fences
+are no-ops; the full fence takes and releases a lock, whose atomic instruction is a full barrier on
+every CPU.
 """
 
 import platform

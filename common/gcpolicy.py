@@ -35,10 +35,11 @@ import gc
 MODES = ("frozen", "default")
 PYTHON_THRESHOLDS = (700, 10, 10)          # CPython's defaults, which "default" restores
 # Young generations as CPython; a full collection after 1,000 generation-1 collections instead of 10
-# (~7 million net container allocations; the orders book keeps ~17 per order: months at Kite's 5,000 a day).
-# A larger generation-0 threshold was measured and rejected: each young collection then walks more
-# (50,000 → ~20-27 ms pauses, p99.9 of the intent → broker handoff 20 ms; 5,000 → ~6 ms pauses,
-# p99.9 4.4 ms; 700 → ~0.2 ms pauses, p99.9 0.5-0.9 ms; 4,000-6,000 bracket round trips, 2-vCPU VM).
+# (~7 million net container allocations; the orders book keeps ~17 per order: months at Kite's 5,000
+# a day). A larger generation-0 threshold was measured and rejected: each young collection then
+# walks more (50,000 → ~20-27 ms pauses, p99.9 of the intent → broker handoff 20 ms; 5,000 → ~6 ms
+# pauses, p99.9 4.4 ms; 700 → ~0.2 ms pauses, p99.9 0.5-0.9 ms; 4,000-6,000 bracket round trips,
+# 2-vCPU VM).
 FROZEN_THRESHOLDS = (700, 10, 1000)
 
 

@@ -1,10 +1,10 @@
 """The instrument table: one INSTRUMENT_DTYPE row per tradable instrument, in shared memory.
 
 A tick's `instrument` field is a row index into this table. The supervisor creates the table once,
-before any stage starts, and nobody writes it afterwards, so readers need no synchronisation beyond the
-layout line (common/shm.py), whose magic is written last. Lookups by token or symbol are Python dicts
-built on attach; numba kernels that must map a broker token to an index (binary feed parsers) use
-`tokens_sorted` / `token_rows` with `find_token`.
+before any stage starts, and nobody writes it afterwards, so readers need no synchronisation beyond
+the layout line (common/shm.py), whose magic is written last. Lookups by token or symbol are Python
+dicts built on attach; numba kernels that must map a broker token to an index (binary feed parsers)
+use `tokens_sorted` / `token_rows` with `find_token`.
 """
 
 import numpy as np
@@ -36,20 +36,31 @@ def find_token(tokens_sorted, token_rows, token):
 
 
 def instrument_rows(config) -> np.ndarray:
-    """The table's rows from `config.instruments`, in their order (a tick's `instrument` is the index).
+    """The table's rows from `config.instruments`, in their order (a tick's `instrument` is the
+    index).
 
-    Defined here, below the supervisor, the local venue and the backtest, so all three build the same
-    table from the same configuration without importing each other.
+    Defined here, below the supervisor, the local venue and the backtest, so all three build the
+    same table from the same configuration without importing each other.
     """
     rows = np.zeros(len(config.instruments), dtype=INSTRUMENT_DTYPE)
     for i, inst in enumerate(config.instruments):
-        rows[i] = (inst.token, inst.exchange_token, inst.tick_size, inst.lot_size, inst.freeze_qty,
-                   _price_divisor(inst), inst.symbol.encode(), inst.exchange.encode(), inst.broker_key.encode())
+        rows[i] = (
+            inst.token,
+            inst.exchange_token,
+            inst.tick_size,
+            inst.lot_size,
+            inst.freeze_qty,
+            _price_divisor(inst),
+            inst.symbol.encode(),
+            inst.exchange.encode(),
+            inst.broker_key.encode(),
+        )
     return rows
 
 
 def _price_divisor(inst) -> float:
-    """Kite's binary feed sends paise; currency derivatives in 1e-7 rupees (brokers.md, KiteTicker)."""
+    """Kite's binary feed sends paise; currency derivatives in 1e-7 rupees (brokers.md,
+    KiteTicker)."""
     return 10_000_000.0 if inst.exchange == "CDS" else 100.0
 
 
@@ -67,7 +78,9 @@ class InstrumentTable:
         self.token_rows = np.argsort(self.rows["token"], kind="stable").astype(np.int64)
         self.tokens_sorted = self.rows["token"][self.token_rows]
         self._by_token = {int(t): i for i, t in enumerate(self.rows["token"])}
-        self._by_symbol = {(s, e): i for i, (s, e) in enumerate(zip(self.rows["symbol"], self.rows["exchange"]))}
+        self._by_symbol = {
+            (s, e): i for i, (s, e) in enumerate(zip(self.rows["symbol"], self.rows["exchange"]))
+        }
 
     @classmethod
     def create(cls, name: str, rows) -> "InstrumentTable":
@@ -150,13 +163,21 @@ class InstrumentTable:
 
 def _check_rows(name: str, rows: np.ndarray) -> None:
     if rows.ndim != 1 or len(rows) > MAX_ROWS:
-        raise RingError(f"instrument table {name}: {rows.shape} rows; at most {MAX_ROWS} in one dimension")
+        raise RingError(
+            f"instrument table {name}: {rows.shape} rows; at most {MAX_ROWS} in one dimension"
+        )
     first_at: dict = {}
     for i, row in enumerate(rows):
-        for key, what in ((int(row["token"]), "token"), ((row["symbol"], row["exchange"]), "symbol")):
+        for key, what in (
+            (int(row["token"]), "token"),
+            ((row["symbol"], row["exchange"]), "symbol"),
+        ):
             if (what, key) in first_at:
                 raise RingError(f"instrument table {name}: duplicate {what} {key!r} in rows "
                                 f"{first_at[(what, key)]} and {i}")
             first_at[(what, key)] = i
         if row["tick_size"] <= 0 or row["lot_size"] <= 0:
-            raise RingError(f"instrument table {name}: row {i} ({row['symbol']!r}) needs tick_size and lot_size > 0")
+            raise RingError(
+                f"instrument table {name}: row {i} ({row['symbol']!r}) needs tick_size and "
+                "lot_size > 0"
+            )

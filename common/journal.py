@@ -11,15 +11,15 @@ Writes are `os.write` on an O_APPEND descriptor, one call per flush, so a reader
 or a partial last line, never interleaving.
 
 Integrity: every line is sealed with the CRC32 of its record (common/journalline.py) and a
-complete line that is not a sealed, readable record raises `JournalCorrupt` naming the file, the line
-and what to do: a journal is the truth a restart rebuilds positions and orders from, so a damaged
-record in the middle refuses recovery rather than silently changing what is rebuilt.
+complete line that is not a sealed, readable record raises `JournalCorrupt` naming the file, the
+line and what to do: a journal is the truth a restart rebuilds positions and orders from, so a
+damaged record in the middle refuses recovery rather than silently changing what is rebuilt.
 
 Crash recovery: a crash can leave a torn last line (no newline). That is the one damage that is
 repaired: opening a writer cuts it off and reads `last_seq` from the last record, so a restarted
-producer continues its numbering; readers never consume a line until its newline is there. One writer
-per file: a second one is refused (flock), so two copies of a stage can never interleave records.
-Imports only msgspec, the standard library and `common`.
+producer continues its numbering; readers never consume a line until its newline is there. One
+writer per file: a second one is refused (flock), so two copies of a stage can never interleave
+records. Imports only msgspec, the standard library and `common`.
 """
 
 import fcntl
@@ -206,7 +206,9 @@ def _recover_tail(fd: int, path: str) -> tuple[int, int]:
     try:
         return size - good_end, _seq_decoder.decode(line).seq
     except msgspec.DecodeError as e:
-        raise JournalCorrupt(path, line_number(fd, start), f"a sealed record without a readable seq: {e}") from None
+        raise JournalCorrupt(
+            path, line_number(fd, start), f"a sealed record without a readable seq: {e}"
+        ) from None
 
 
 def _end_of_last_line(fd: int, size: int) -> int:
@@ -291,7 +293,8 @@ class JournalReader:
                 yield msg
 
     def _complete_lines(self) -> Iterator[bytes]:
-        """Each complete line after `offset` (the caller advances `offset` past each it consumed)."""
+        """Each complete line after `offset` (the caller advances `offset` past each it
+        consumed)."""
         if self._fd < 0:
             try:
                 self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
@@ -322,8 +325,11 @@ class JournalReader:
         except BusError as e:
             # Sealed, so not damaged: a record type or field this version does not know. Skipping
             # it would rebuild a different state, so it is refused like a damaged one.
-            raise JournalCorrupt(self.path, self.line_no + 1,
-                                 f"a record this OTrade cannot read (another version wrote it?): {e}") from None
+            raise JournalCorrupt(
+                self.path,
+                self.line_no + 1,
+                f"a record this OTrade cannot read (another version wrote it?): {e}",
+            ) from None
         self.last_seq = msg.seq
         return msg
 
@@ -341,7 +347,8 @@ def _read_to_last_newline(fd: int, offset: int) -> bytes:
 
 def read_dicts(path: str) -> list[dict]:
     """A journal's records as raw dicts, for reports and tests: lines that are not sealed records (a
-    torn tail, damage) are skipped here; recovery reads through JournalReader, which refuses them."""
+    torn tail, damage) are skipped here; recovery reads through JournalReader, which refuses
+    them."""
     try:
         with open(path, "rb") as f:
             data = f.read()

@@ -7,9 +7,9 @@ run showed orders "handling" 2,992 intents when signals had raised 610. The jour
 intent, order, fill and denial exactly once, so the run's summary counts those from them instead.
 
 `durable_counters(run_dir)` returns, per stage, the counters it can derive (named as in
-`common.stagetable.COUNTER_NAMES`), where each came from, and per journal how many lines it could not
-count. Lines are checked against their seal (common/journalline.py) but never raise: a summary is
-written at the end of a run whatever state the files are in; recovery is where damage is refused.
+`common.stagetable.COUNTER_NAMES`), where each came from, and per journal how many lines it could
+not count. Lines are checked against their seal (common/journalline.py) but never raise: a summary
+is written at the end of a run whatever state the files are in; recovery is where damage is refused.
 Imports only msgspec, orjson, the standard library and `common`.
 """
 
@@ -43,20 +43,22 @@ _decoder = msgspec.json.Decoder(_Fields)
 
 @dataclass
 class JournalTally:
-    """One journal's records by type, its distinct intent and fill ids, and the lines not counted."""
+    """One journal's records by type, its distinct intent and fill ids, and the lines not
+    counted."""
 
     records: Counter = field(default_factory=Counter)
     intent_ids: dict = field(default_factory=dict)   # record type -> set of intent ids
     fill_ids: set = field(default_factory=set)
-    unreadable_lines: int = 0                        # damaged, unsealed or undecodable complete lines
+    # damaged, unsealed or undecodable complete lines
+    unreadable_lines: int = 0
 
     def ids(self, *types: str) -> set:
         return set().union(*(self.intent_ids.get(t, set()) for t in types))
 
 
 def tally(path: str, after_seq: int = 0) -> JournalTally | None:
-    """Count the complete lines of one journal (a torn last line is not a record yet) whose records are
-    stamped after `after_seq`; None if absent."""
+    """Count the complete lines of one journal (a torn last line is not a record yet) whose records
+    are stamped after `after_seq`; None if absent."""
     try:
         f = open(path, "rb")
     except FileNotFoundError:
@@ -90,7 +92,8 @@ def _count(line: bytes, out: JournalTally, after_seq: int = 0) -> None:
 
 
 def durable_counters(run_dir: str) -> tuple[dict, dict, dict]:
-    """(counters per stage, the file each counter came from per stage, unreadable lines per journal)."""
+    """(counters per stage, the file each counter came from per stage, unreadable lines per
+    journal)."""
     counters: dict[str, dict[str, int]] = {}
     sources: dict[str, dict[str, str]] = {}
     unreadable: dict[str, int] = {}
@@ -104,24 +107,43 @@ def durable_counters(run_dir: str) -> tuple[dict, dict, dict]:
         unreadable[rundir.SIGNALS_JOURNAL] = signals.unreadable_lines
         put("signals", rundir.SIGNALS_JOURNAL, {"intents": len(signals.ids("SignalRaised")),
                                          "journal_records": sum(signals.records.values())})
-    # A run that resumed the account's day (account.json) counts its own records of the day's journal.
-    after = int(read_object(os.path.join(run_dir, rundir.ACCOUNT_INFO)).get("orders_seq_at_start") or 0)
+    # A run that resumed the account's day (account.json) counts its own records of the day's
+    # journal.
+    after = int(
+        read_object(os.path.join(run_dir, rundir.ACCOUNT_INFO)).get("orders_seq_at_start") or 0
+    )
     orders = tally(os.path.join(run_dir, rundir.ORDERS_JOURNAL), after)
     if orders is not None:
         unreadable[rundir.ORDERS_JOURNAL] = orders.unreadable_lines
         n = orders.records
-        source = f"{rundir.ORDERS_JOURNAL} (this run's records of the account day, after seq {after})" if after \
+        source = (
+            f"{rundir.ORDERS_JOURNAL} (this run's records of the account day, after seq {after})"
+            if after
             else rundir.ORDERS_JOURNAL
-        # An intent orders handled is one it decided: approved (journaled as its SignalRaised) or denied.
-        put("orders", source, {
-            "intents": len(orders.ids("SignalRaised", "OrderDenied")), "orders": n["OrderSubmitting"],
-            "fills": len(orders.fill_ids), "denials": n["OrderDenied"], "rejections": n["OrderRejected"],
-            "cancels": n["OrderCanceled"], "in_doubt": n["OrderInDoubt"]})
+        )
+        # An intent orders handled is one it decided: approved (journaled as its SignalRaised) or
+        # denied.
+        put(
+            "orders",
+            source,
+            {
+                "intents": len(orders.ids("SignalRaised", "OrderDenied")),
+                "orders": n["OrderSubmitting"],
+                "fills": len(orders.fill_ids),
+                "denials": n["OrderDenied"],
+                "rejections": n["OrderRejected"],
+                "cancels": n["OrderCanceled"],
+                "in_doubt": n["OrderInDoubt"],
+            },
+        )
     applied = _fills_applied(os.path.join(run_dir, rundir.POSITIONS))
     if applied is not None:
         # The book, rebuilt from orders.jsonl: the account day's, whichever run filled them.
-        put("positions", f"{rundir.POSITIONS} (the account day's book)" if after else rundir.POSITIONS,
-            {"fills": applied})
+        put(
+            "positions",
+            f"{rundir.POSITIONS} (the account day's book)" if after else rundir.POSITIONS,
+            {"fills": applied},
+        )
     return counters, sources, unreadable
 
 

@@ -9,7 +9,8 @@ The CRC covers every byte before `,"crc":` (the record as `codec.encode_json` wr
 closing brace). A flipped bit, a digit changed (`"qty":1` → `7`, still valid JSON) or a line cut
 short and continued by the next one no longer matches, and the reader refuses the journal instead of
 rebuilding a different position from it. CRC32 (stdlib zlib, C) costs a fraction of the encoding it
-guards; it detects corruption, it does not authenticate (anyone who can write the file can reseal it).
+guards; it detects corruption, it does not authenticate (anyone who can write the file can reseal
+it).
 
 Lines without a seal (journals of an OTrade older than this format) are refused too, with a message
 that says so: a file in which some records are checked and others are not would protect nothing, and
@@ -37,17 +38,21 @@ class JournalCorrupt(BusError):
 
     def __init__(self, path: str, line_no: int, problem: str):
         self.path, self.line_no, self.problem = path, line_no, problem
-        super().__init__(f"{os.path.basename(path)} line {line_no}: {problem} — {WHAT_TO_DO} ({path})")
+        super().__init__(
+            f"{os.path.basename(path)} line {line_no}: {problem} — {WHAT_TO_DO} ({path})"
+        )
 
 
 def seal(body: bytes) -> bytes:
-    """`body` (a JSON object, no newline) sealed with its CRC, plus the newline: one journal line."""
+    """`body` (a JSON object, no newline) sealed with its CRC, plus the newline: one journal
+    line."""
     head = body[:-1]
     return head + b',"crc":"%08x"}\n' % _crc32(head)
 
 
 def problem(line: bytes) -> str:
-    """'' if `line` (without its newline) is a sealed record whose CRC matches, else what is wrong."""
+    """'' if `line` (without its newline) is a sealed record whose CRC matches, else what is
+    wrong."""
     if line[-SEAL_LEN:-10] == _TAG:     # every good line takes only this branch: it runs per record
         if b'%08x"}' % _crc32(line[:-SEAL_LEN]) == line[-10:]:
             return ""

@@ -84,11 +84,17 @@ def summary_ns(hist: np.ndarray) -> dict:
 def publish(hist: np.ndarray, lat_row) -> None:
     """Write p50, p99, p99.9, max into a stage-table row's `lat_ns` (4 int64)."""
     s = summary_ns(hist)
-    lat_row[0], lat_row[1], lat_row[2], lat_row[3] = s["p50_ns"], s["p99_ns"], s["p999_ns"], s["max_ns"]
+    lat_row[0], lat_row[1], lat_row[2], lat_row[3] = (
+        s["p50_ns"],
+        s["p99_ns"],
+        s["p999_ns"],
+        s["max_ns"],
+    )
 
 
 def warm() -> None:
-    """Load every kernel here from numba's cache (stages call it before READY: no JIT while trading)."""
+    """Load every kernel here from numba's cache (stages call it before READY: no JIT while
+    trading)."""
     hist = new_histogram()
     record(hist, 1)
     record_since(hist, np.zeros(1, dtype=np.int64), 1)

@@ -1,9 +1,9 @@
 """Structured logging: one JSON object per line, never a secret.
 
 Every stage logs through `get_logger(stage)`. Log calls never happen per tick on the hot path; they
-are for lifecycle, denials, broker errors and periodic status. Values that look like secrets are masked
-by `redact` before anything is written, as a second line of defence (secrets should never be passed to a
-logger in the first place).
+are for lifecycle, denials, broker errors and periodic status. Values that look like secrets are
+masked by `redact` before anything is written, as a second line of defence (secrets should never be
+passed to a logger in the first place).
 """
 
 from __future__ import annotations
@@ -42,10 +42,15 @@ class JsonFormatter(logging.Formatter):
 
 
 class StageLogger(logging.LoggerAdapter):
-    """`log.info("order denied", reason="stale", symbol="SBIN")`: keyword fields become JSON keys."""
+    """`log.info("order denied", reason="stale", symbol="SBIN")`: keyword fields become JSON
+    keys."""
 
     def process(self, msg, kwargs):
-        fields = {k: kwargs.pop(k) for k in list(kwargs) if k not in ("exc_info", "stack_info", "stacklevel")}
+        fields = {
+            k: kwargs.pop(k)
+            for k in list(kwargs)
+            if k not in ("exc_info", "stack_info", "stacklevel")
+        }
         kwargs["extra"] = {"stage": self.extra["stage"], "fields": fields}
         return msg, kwargs
 

@@ -32,6 +32,7 @@ SUPERVISOR_EVENT_KINDS = ("spawn", "exit", "hang", "restart", "give_up", "ready"
 
 
 # kw_only is not inherited, so every subclass repeats it: messages are built by keyword only.
+# frozen is inherited; subclasses repeat it for mypy, which does not carry it down.
 # gc=False: messages hold only scalars, strings and lists of those or of other messages, so they
 # cannot form reference cycles; untracked objects keep the garbage collector off the hot path.
 class Message(msgspec.Struct, kw_only=True, frozen=True, tag_field="type", tag=True, gc=False):
@@ -46,7 +47,7 @@ class Message(msgspec.Struct, kw_only=True, frozen=True, tag_field="type", tag=T
 
 # ---------------------------------------------------------------- signals -> orders
 
-class SignalRaised(Message, kw_only=True):
+class SignalRaised(Message, frozen=True, kw_only=True):
     """A strategy wants a position change: an intent, not yet an order (risk has not seen it)."""
 
     intent_id: str
@@ -67,7 +68,7 @@ class SignalRaised(Message, kw_only=True):
     ref_price: float = 0.0
 
 
-class TicksProcessed(Message, kw_only=True):
+class TicksProcessed(Message, frozen=True, kw_only=True):
     """Watermark: every tick with seq < upto_seq is applied and all its intents were sent before.
 
     In orders' journal, the engine's marker of where its events happened. Between signals and orders
@@ -79,36 +80,36 @@ class TicksProcessed(Message, kw_only=True):
 
 # ---------------------------------------------------------------- commands
 
-class SetTradingState(Message, kw_only=True):
+class SetTradingState(Message, frozen=True, kw_only=True):
     state: str
     reason: str = ""
 
 
-class FlattenAll(Message, kw_only=True):
+class FlattenAll(Message, frozen=True, kw_only=True):
     reason: str = ""
 
 
-class BracketsClosed(Message, kw_only=True):
+class BracketsClosed(Message, frozen=True, kw_only=True):
     """orders' journal: the square-off took over every open bracket; none of their legs is placed
     again (the square-off closes the position), the next trading day included."""
 
     reason: str = ""
 
 
-class RequestReconcile(Message, kw_only=True):
+class RequestReconcile(Message, frozen=True, kw_only=True):
     """Ask a stage to compare its state with the broker's and publish what it finds. With `adopt`
     (orders only, `ctl adopt`): take the broker's view as the baseline (orders/reconciler.py)."""
 
     adopt: bool = False
 
 
-class StopStage(Message, kw_only=True):
+class StopStage(Message, frozen=True, kw_only=True):
     reason: str = ""
 
 
 # ---------------------------------------------------------------- order events
 
-class OrderDenied(Message, kw_only=True):
+class OrderDenied(Message, frozen=True, kw_only=True):
     """Pre-trade risk refused an intent; `reason_code` is the risk engine's code."""
 
     intent_id: str
@@ -122,7 +123,7 @@ class OrderDenied(Message, kw_only=True):
     reason: str
 
 
-class OrderSubmitting(Message, kw_only=True):
+class OrderSubmitting(Message, frozen=True, kw_only=True):
     """Journaled before the broker call: after a crash, this order may or may not exist there."""
 
     client_order_id: str
@@ -140,7 +141,7 @@ class OrderSubmitting(Message, kw_only=True):
     tick_seq: int
 
 
-class OrderAccepted(Message, kw_only=True):
+class OrderAccepted(Message, frozen=True, kw_only=True):
     """The broker took the order (HTTP 200); it is not filled."""
 
     client_order_id: str
@@ -148,14 +149,14 @@ class OrderAccepted(Message, kw_only=True):
     status: str
 
 
-class OrderRejected(Message, kw_only=True):
+class OrderRejected(Message, frozen=True, kw_only=True):
     client_order_id: str
     broker_order_id: str = ""
     reason: str
     code: str
 
 
-class OrderFilled(Message, kw_only=True):
+class OrderFilled(Message, frozen=True, kw_only=True):
     """One execution; `leaves_qty` is what remains open on the order after it."""
 
     client_order_id: str
@@ -174,32 +175,32 @@ class OrderFilled(Message, kw_only=True):
     leaves_qty: int
 
 
-class OrderCanceled(Message, kw_only=True):
+class OrderCanceled(Message, frozen=True, kw_only=True):
     client_order_id: str
     broker_order_id: str
     reason: str = ""
 
 
-class OrderModified(Message, kw_only=True):
+class OrderModified(Message, frozen=True, kw_only=True):
     client_order_id: str
     qty: int
     price: float
     trigger_price: float
 
 
-class OrderInDoubt(Message, kw_only=True):
+class OrderInDoubt(Message, frozen=True, kw_only=True):
     """A placement whose outcome is unknown (timeout, crash): look it up before anything else."""
 
     client_order_id: str
     reason: str
 
 
-class TradingStateChanged(Message, kw_only=True):
+class TradingStateChanged(Message, frozen=True, kw_only=True):
     state: str
     reason: str = ""
 
 
-class BrokerOrderUpdate(Message, kw_only=True):
+class BrokerOrderUpdate(Message, frozen=True, kw_only=True):
     """An order update the broker pushed on its market-data socket (KiteTicker's {"type": "order"}
     text message), forwarded unparsed by feed, which owns that socket, to orders, which owns order
     state. Never journaled: it only makes orders learn sooner what its polling of the order book
@@ -215,7 +216,7 @@ class BrokerOrderUpdate(Message, kw_only=True):
 
 # ---------------------------------------------------------------- positions
 
-class PositionChanged(Message, kw_only=True):
+class PositionChanged(Message, frozen=True, kw_only=True):
     instrument: int
     symbol: str
     qty: int                 # signed: > 0 long, < 0 short
@@ -225,7 +226,7 @@ class PositionChanged(Message, kw_only=True):
     last_price: float
 
 
-class PositionSnapshot(Message, kw_only=True):
+class PositionSnapshot(Message, frozen=True, kw_only=True):
     positions: list[PositionChanged]
     realised_pnl_inr: float
     unrealised_pnl_inr: float
@@ -233,10 +234,10 @@ class PositionSnapshot(Message, kw_only=True):
     last_fill_seq: int       # seq of the last orders-journal fill applied
 
 
-class BrokerPositions(Message, kw_only=True):
+class BrokerPositions(Message, frozen=True, kw_only=True):
     """The broker's own view of net positions, for reconciliation (orders asks the broker, positions
-    compares). `as_of_seq` is the orders-journal seq when the broker was asked: compare only a book that
-    has applied every fill up to it."""
+    compares). `as_of_seq` is the orders-journal seq when the broker was asked: compare only a book
+    that has applied every fill up to it."""
 
     positions: list[PositionChanged]
     as_of_seq: int
@@ -244,18 +245,18 @@ class BrokerPositions(Message, kw_only=True):
 
 # ---------------------------------------------------------------- lifecycle
 
-class StageReady(Message, kw_only=True):
+class StageReady(Message, frozen=True, kw_only=True):
     stage: str
     pid: int
     cores: list[int]
 
 
-class StageStopping(Message, kw_only=True):
+class StageStopping(Message, frozen=True, kw_only=True):
     stage: str
     reason: str = ""
 
 
-class SupervisorEvent(Message, kw_only=True):
+class SupervisorEvent(Message, frozen=True, kw_only=True):
     """One line of supervisor.jsonl: a spawn, exit, hang, restart, give-up, ready or stop."""
 
     kind: str

@@ -1,17 +1,18 @@
 """Prices on an instrument's tick grid, as the exchange and the broker expect them.
 
-A price on the grid is k ticks. It is turned back into rupees as k / (ticks per rupee) whenever the tick
-size divides a rupee (0.05, 0.01, 0.10, 0.0025: always so on Indian exchanges). That division is
-correctly rounded, so the result is the double nearest to the decimal price — `1598.6`, never
-`1598.6000000000001` (which is what `k * 0.05` gives) — and its shortest repr is the decimal a broker
-checks with `price % tick_size`. Identical with and without the JIT.
+A price on the grid is k ticks. It is turned back into rupees as k / (ticks per rupee) whenever the
+tick size divides a rupee (0.05, 0.01, 0.10, 0.0025: always so on Indian exchanges). That division
+is correctly rounded, so the result is the double nearest to the decimal price — `1598.6`, never
+`1598.6000000000001` (which is what `k * 0.05` gives) — and its shortest repr is the decimal a
+broker checks with `price % tick_size`. Identical with and without the JIT.
 
 - `round_nearest` for a price the engine derives (an SL leg's limit beyond its trigger);
 - `round_down` / `round_up` for stops and targets, rounded *away from the entry* (a BUY's stop down,
   its target up), so a leg is never closer than configured and never lands on the entry itself;
 - `off_tick` for a price someone else gave us (a strategy's LIMIT price).
 
-Shared by signals (the legs an intent carries) and orders (the legs it places): one grid, one rounding.
+Shared by signals (the legs an intent carries) and orders (the legs it places): one grid, one
+rounding.
 """
 
 import math

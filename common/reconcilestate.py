@@ -1,4 +1,5 @@
-"""Where the orders stage says what its last reconciliation with the broker found, for the supervisor.
+"""Where the orders stage says what its last reconciliation with the broker found, for the
+supervisor.
 
 orders/reconciler.py replaces `orders.reconcile.json` in the run directory atomically after every
 check, adoption or failed read: {"ok", "outstanding": [named differences], "pending", "holding",

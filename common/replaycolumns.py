@@ -4,9 +4,9 @@ Shared by the replay feed and the post-run report (reports/price_paths.py), whic
 exactly alike: a CSV with every known column as text (one malformed number costs its row, not the
 whole file; rows with the wrong number of fields are skipped and counted), prices as float64 (NaN
 where not a number), symbols with their exchange prefix cut. Times are
-`ts_event_ns` (exact int64: nanosecond timestamps do not fit a float), or `ts` as IST wall-clock text
-`YYYY-MM-DD HH:MM:SS[.fraction]` (1-9 fraction digits) or a Parquet timestamp. Invalid values become
--1 rather than raising: one bad row costs that row, and the caller counts it.
+`ts_event_ns` (exact int64: nanosecond timestamps do not fit a float), or `ts` as IST wall-clock
+text `YYYY-MM-DD HH:MM:SS[.fraction]` (1-9 fraction digits) or a Parquet timestamp. Invalid values
+become -1 rather than raising: one bad row costs that row, and the caller counts it.
 """
 
 import numpy as np
@@ -14,7 +14,18 @@ import numpy as np
 from common.clock import IST_OFFSET_NS
 
 INT64_MAX = np.iinfo(np.int64).max
-TEXT_COLUMNS = ("ts", "ts_event_ns", "symbol", "token", "price", "qty", "volume", "bid", "ask", "oi")
+TEXT_COLUMNS = (
+    "ts",
+    "ts_event_ns",
+    "symbol",
+    "token",
+    "price",
+    "qty",
+    "volume",
+    "bid",
+    "ask",
+    "oi",
+)
 NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 
 
@@ -68,7 +79,8 @@ def symbol_codes(col) -> tuple[list[str], np.ndarray]:
 
 
 def to_int(col) -> np.ndarray:
-    """A pyarrow column → int64 (exactly: nanosecond timestamps do not fit a float), -1 where invalid."""
+    """A pyarrow column → int64 (exactly: nanosecond timestamps do not fit a float), -1 where
+    invalid."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -87,7 +99,8 @@ def to_int(col) -> np.ndarray:
 
 
 def _text_ns(col) -> np.ndarray:
-    """`YYYY-MM-DD HH:MM:SS[.f…]` (1-9 fraction digits) → ns of that wall time read as UTC, -1 if invalid."""
+    """`YYYY-MM-DD HH:MM:SS[.f…]` (1-9 fraction digits) → ns of that wall time read as UTC, -1 if
+    invalid."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -96,7 +109,8 @@ def _text_ns(col) -> np.ndarray:
                         error_is_null=True)
     tail = pc.utf8_slice_codeunits(text, 19)
     ok = pc.fill_null(pc.match_substring_regex(tail, r"^(\.\d{1,9})?$"), False)
-    digits = pc.utf8_rpad(pc.utf8_slice_codeunits(tail, 1), width=9, padding="0")   # ".25" → 250000000
+    # ".25" → 250000000
+    digits = pc.utf8_rpad(pc.utf8_slice_codeunits(tail, 1), width=9, padding="0")
     ns = pc.add(whole.cast(pa.int64()), pc.cast(pc.if_else(ok, digits, None), pa.int64()))
     return ns.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
@@ -106,7 +120,12 @@ def _typed_ns(col) -> np.ndarray:
     import pyarrow as pa
 
     per = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[col.type.unit]
-    raw = col.cast(pa.int64()).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    raw = (
+        col.cast(pa.int64())
+        .fill_null(-1)
+        .to_numpy(zero_copy_only=False)
+        .astype(np.int64, copy=False)
+    )
     fits = (raw > 0) & (raw <= INT64_MAX // per)
     return np.where(fits, raw * np.where(fits, per, 1), -1)
 

@@ -1,35 +1,37 @@
 """A single-writer, many-reader ring of fixed-size records in shared memory (the tick ring).
 
 Glossary (the LMAX Disruptor's words):
-- **ShmRing**: the storage, one shared-memory segment: header, reader table, stamps, slots. Capacity is a
-  power of two and a sequence lives in slot `seq & mask`. The ring takes a numpy dtype and knows nothing
-  about ticks; if the dtype has an int64 field `seq`, the writer fills it in.
-- **sequence**: 1, 2, 3, ... global and monotonic. The **published cursor** (highest published sequence, 0
-  when none) is in the header, so a restarted writer continues from it (`RingWriter.next_seq`).
+- **ShmRing**: the storage, one shared-memory segment: header, reader table, stamps, slots. Capacity
+  is a power of two and a sequence lives in slot `seq & mask`. The ring takes a numpy dtype and
+  knows nothing about ticks; if the dtype has an int64 field `seq`, the writer fills it in.
+- **sequence**: 1, 2, 3, ... global and monotonic. The **published cursor** (highest published
+  sequence, 0 when none) is in the header, so a restarted writer continues from it
+  (`RingWriter.next_seq`).
 - **stamp**: one int64 per slot, the sequence the slot holds, -1 while the writer is rewriting it.
 - **reader cursor**: the next sequence a reader will read. The committed cursor lives in the reader
-  table in shared memory; a restarted reader re-attaches by name and resumes there (an uncommitted batch
-  is read again).
-- **gating reader**: in lossless mode the writer waits for the slowest gating reader instead of lapping
-  it. In live mode (the default) the writer never waits: a lapped reader counts an **overrun**, adds the
-  skipped sequences to **lost** and resyncs to the oldest live slot.
+  table in shared memory; a restarted reader re-attaches by name and resumes there (an uncommitted
+  batch is read again).
+- **gating reader**: in lossless mode the writer waits for the slowest gating reader instead of
+  lapping it. In live mode (the default) the writer never waits: a lapped reader counts an
+  **overrun**, adds the skipped sequences to **lost** and resyncs to the oldest live slot.
 - **wait strategy** (common/waits.py): how a reader waits for the next sequence; a **doorbell**
   (common/doorbell.py) wakes a reader that sleeps.
 
-Layout (int64 words; each line 64 bytes): line 0 the layout line of common/shm.py (magic, version, dtype
-fingerprint, record size, capacity); line 1 writer pid; line 2 writer heartbeat (CLOCK_MONOTONIC ns,
-system-wide on Linux); line 3 lossless flag; line 4 published cursor; line 5 reader-table size. Then the
-reader table (READER_DTYPE, two lines per reader: the reader's hot line first, then its identity),
-then the stamps, then the slots.
+Layout (int64 words; each line 64 bytes): line 0 the layout line of common/shm.py (magic, version,
+dtype fingerprint, record size, capacity); line 1 writer pid; line 2 writer heartbeat
+(CLOCK_MONOTONIC ns, system-wide on Linux); line 3 lossless flag; line 4 published cursor; line 5
+reader-table size. Then the reader table (READER_DTYPE, two lines per reader: the reader's hot line
+first, then its identity), then the stamps, then the slots.
 
-Protocol (a seqlock per slot). Writer, per record: stamp := -1, release fence, write the record, release
-fence, stamp := seq; after the batch: release fence, published := last seq, full fence, then read the
-readers' asleep flags and ring only the doorbells of sleeping readers (readers that spin cost the writer
-no syscall). Reader: load published, acquire fence; for each seq <= published: load stamp (must equal
-seq), acquire fence, copy the record, acquire fence, load the stamp again (must still equal seq).
-Anything else (-1, or a later seq) means the writer has lapped this slot: the record is discarded, never
-returned. A sleeping reader sets its asleep flag, full fence, and re-checks published before blocking:
-with the writer's full fence between its publish and its flag read, one of the two always sees the other.
+Protocol (a seqlock per slot). Writer, per record: stamp := -1, release fence, write the record,
+release fence, stamp := seq; after the batch: release fence, published := last seq, full fence, then
+read the readers' asleep flags and ring only the doorbells of sleeping readers (readers that spin
+cost the writer no syscall). Reader: load published, acquire fence; for each seq <= published: load
+stamp (must equal seq), acquire fence, copy the record, acquire fence, load the stamp again (must
+still equal seq). Anything else (-1, or a later seq) means the writer has lapped this slot: the
+record is discarded, never returned. A sleeping reader sets its asleep flag, full fence, and
+re-checks published before blocking: with the writer's full fence between its publish and its flag
+read, one of the two always sees the other.
 
 Memory-ordering assumption: x86-64 TSO. Aligned 8-byte loads and stores (stamps, cursors) are single
 instructions, so never torn; stores become visible in program order and loads are not reordered with
@@ -59,8 +61,8 @@ MAX_READERS = 8
 HEADER_BYTES = 512
 W_WRITER_PID, W_HEARTBEAT, W_LOSSLESS, W_PUBLISHED, W_MAX_READERS = 8, 16, 24, 32, 40
 # The ring's first sequence. A run that resumes an account's trading day starts its ring above every
-# tick sequence the day's journals hold, so the new run's ticks and intent ids never collide with the
-# old run's (issue 11.1); a fresh day or a replay starts at 1.
+# tick sequence the day's journals hold, so the new run's ticks and intent ids never collide with
+# the old run's (issue 11.1); a fresh day or a replay starts at 1.
 W_FIRST_SEQ = 48
 assert LAYOUT_BYTES == 64
 
@@ -72,7 +74,16 @@ READER_DTYPE = np.dtype({
     "offsets": [0, 8, 16, 24, 32, 64, 72, 80, 88],
     "itemsize": 128,
 })
-R_CURSOR, R_ASLEEP, R_OVERRUNS, R_LOST, R_LAG, R_REGISTERED, R_GATING, R_PID = 0, 1, 2, 3, 4, 8, 9, 10
+R_CURSOR, R_ASLEEP, R_OVERRUNS, R_LOST, R_LAG, R_REGISTERED, R_GATING, R_PID = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    8,
+    9,
+    10,
+)
 _NO_LIMIT = 1 << 62
 
 
@@ -91,7 +102,8 @@ def _free_slots(table, capacity, published):
 
 @njit(cache=True)
 def _publish(header, stamps, slots, table, src, start, count, seq_word):
-    """Write src[start:start+count] (fewer in lossless mode); returns (written, bitmask of sleepers)."""
+    """Write src[start:start+count] (fewer in lossless mode); returns (written, bitmask of
+    sleepers)."""
     mask = stamps.shape[0] - 1
     published = header[W_PUBLISHED]
     room = count
@@ -176,9 +188,13 @@ def _seq_word(dtype: np.dtype) -> int:
     """Index of the dtype's int64 `seq` field in 8-byte words, or -1 if it has none."""
     if dtype.names is None or "seq" not in dtype.names:
         return -1
-    field, offset = dtype.fields["seq"][:2]
+    fields = dtype.fields
+    assert fields is not None           # a dtype with names has fields
+    field, offset = fields["seq"][:2]
     if field != np.dtype(np.int64) or offset % 8 or dtype.itemsize % 8:
-        raise RingError("dtype field 'seq' must be an 8-byte aligned int64 in an 8-byte multiple record")
+        raise RingError(
+            "dtype field 'seq' must be an 8-byte aligned int64 in an 8-byte multiple record"
+        )
     return offset // 8
 
 
@@ -232,10 +248,12 @@ class ReaderInfo:
 
 
 class ShmRing:
-    """The ring's storage. Build it with `create` (the owner) or `attach`/`attach_name` (everyone else).
+    """The ring's storage. Build it with `create` (the owner) or `attach`/`attach_name` (everyone
+    else).
 
-    Raw views for kernels, wait strategies and the supervisor: `header` (int64 words), `published_cell`
-    (one int64), `table` (READER_DTYPE rows) and `table_words` (int64, 16 per row), `stamps`, `slots`.
+    Raw views for kernels, wait strategies and the supervisor: `header` (int64 words),
+    `published_cell` (one int64), `table` (READER_DTYPE rows) and `table_words` (int64, 16 per row),
+    `stamps`, `slots`.
     """
 
     def __init__(self, segment, dtype: np.dtype, capacity: int, doorbells: tuple, creator: bool):
@@ -250,9 +268,13 @@ class ShmRing:
         stamps_at = HEADER_BYTES + self.max_readers * READER_DTYPE.itemsize
         slots_at = _align(stamps_at + 8 * self.capacity)
         if segment.size < slots_at + self.capacity * self.dtype.itemsize:
-            raise RingError(f"segment {self.name} is {segment.size} bytes: too small for its layout")
+            raise RingError(
+                f"segment {self.name} is {segment.size} bytes: too small for its layout"
+            )
         if self._doorbells and len(self._doorbells) != self.max_readers:
-            raise RingError(f"ring {self.name}: {len(self._doorbells)} doorbells for {self.max_readers} slots")
+            raise RingError(
+                f"ring {self.name}: {len(self._doorbells)} doorbells for {self.max_readers} slots"
+            )
         word = _word_dtype(self.dtype)
         self.header = header
         self.published_cell = header[W_PUBLISHED:W_PUBLISHED + 1]
@@ -285,7 +307,13 @@ class ShmRing:
             header[W_FIRST_SEQ] = first_seq
             header[W_PUBLISHED] = first_seq - 1
             del header
-            ring = cls(segment, dtype, capacity, tuple(Doorbell() for _ in range(max_readers)), creator=True)
+            ring = cls(
+                segment,
+                dtype,
+                capacity,
+                tuple(Doorbell() for _ in range(max_readers)),
+                creator=True,
+            )
             for reader_name, gating in readers:
                 ring.add_reader(reader_name, gating)
             write_layout(segment.buf, Layout(MAGIC, LAYOUT_VERSION, dtype, capacity))  # magic last
@@ -302,7 +330,8 @@ class ShmRing:
 
     @classmethod
     def attach_name(cls, name: str, dtype) -> "ShmRing":
-        """Attach by name without doorbells: BlockingWait readers then cannot be woken (and refuse)."""
+        """Attach by name without doorbells: BlockingWait readers then cannot be woken (and
+        refuse)."""
         return cls._attach(name, dtype, None, ())
 
     @classmethod
@@ -351,7 +380,8 @@ class ShmRing:
         return int(self.header[W_HEARTBEAT])
 
     def add_reader(self, name: str, gating: bool = False) -> int:
-        """Register a reader in a free slot, starting at the next sequence. Owner only, not concurrent."""
+        """Register a reader in a free slot, starting at the next sequence. Owner only, not
+        concurrent."""
         if not self.creator:
             raise RingError(f"ring {self.name}: only the creator registers readers")
         encoded = name.encode()
@@ -368,7 +398,8 @@ class ShmRing:
         return slot
 
     def set_gating(self, name: str, gating: bool) -> None:
-        """Make a reader hold back (or stop holding back) a lossless writer, e.g. one whose pid died."""
+        """Make a reader hold back (or stop holding back) a lossless writer, e.g. one whose pid
+        died."""
         self.table_words[self.reader_slot(name), R_GATING] = int(gating)
 
     def reader_slot(self, name: str) -> int:
@@ -379,7 +410,8 @@ class ShmRing:
         raise RingError(f"ring {self.name}: no reader named {name!r} (registered: {known})")
 
     def readers(self) -> list[ReaderInfo]:
-        """The registered readers' rows (pid, committed cursor, overruns, ...) for the supervisor."""
+        """The registered readers' rows (pid, committed cursor, overruns, ...) for the
+        supervisor."""
         return [ReaderInfo(slot, row["name"].decode(), bool(row["gating"]), int(row["pid"]),
                            int(row["cursor"]), bool(row["asleep"]), int(row["overruns"]),
                            int(row["lost"]), int(row["lag"]))
@@ -387,10 +419,19 @@ class ShmRing:
 
     def close(self) -> None:
         """Drop this process's views: readers and writers of this ring stop working. The owner also
-        closes the doorbells. Views taken elsewhere stay valid (see common/shm.py, Segment.close)."""
+        closes the doorbells. Views taken elsewhere stay valid (see common/shm.py,
+        Segment.close)."""
         if self.header is None:
             return
-        for attr in ("header", "published_cell", "table", "table_words", "stamps", "slots", "slot_words"):
+        for attr in (
+            "header",
+            "published_cell",
+            "table",
+            "table_words",
+            "stamps",
+            "slots",
+            "slot_words",
+        ):
             setattr(self, attr, None)
         self._segment.close()
         if self.creator:
@@ -413,7 +454,8 @@ class RingWriter:
             raise RingError(f"ring {ring.name} already has a live writer (pid {pid})")
         self._ring = ring
         self._seq_word = _seq_word(ring.dtype)
-        self._src = self._src_words = None
+        self._src: np.ndarray | None = None
+        self._src_words: np.ndarray | None = None
         ring.header[W_WRITER_PID] = os.getpid()
         self.heartbeat()
 
@@ -432,16 +474,25 @@ class RingWriter:
     def write_batch(self, records: np.ndarray, timeout_s: float = 0.1) -> int:
         """Publish `records` (assigning their sequences); returns how many were written.
 
-        Live mode writes them all at once. Lossless mode writes what the slowest gating reader has room
-        for, then waits (yield, then short sleeps) for more room until `timeout_s`, and returns the count
-        written so far: the caller heartbeats, checks its stop flag and calls again with the rest.
+        Live mode writes them all at once. Lossless mode writes what the slowest gating reader has
+        room for, then waits (yield, then short sleeps) for more room until `timeout_s`, and returns
+        the count written so far: the caller heartbeats, checks its stop flag and calls again with
+        the rest.
         """
         if records is not self._src:
             self._src, self._src_words = records, _words_of(records, self._ring.dtype)
         ring, total, deadline, idle = self._ring, 0, None, 0
         while True:
-            written, sleepers = _publish(ring.header, ring.stamps, ring.slot_words, ring.table_words,
-                                         self._src_words, total, len(records) - total, self._seq_word)
+            written, sleepers = _publish(
+                ring.header,
+                ring.stamps,
+                ring.slot_words,
+                ring.table_words,
+                self._src_words,
+                total,
+                len(records) - total,
+                self._seq_word,
+            )
             total += written
             if sleepers:
                 self._ring_doorbells(sleepers)
@@ -482,11 +533,14 @@ class RingReader:
         self._wait = wait if wait is not None else YieldingWait()
         self.doorbell = ring.doorbell(self._slot)
         if self._wait.needs_doorbell and self.doorbell is None:
-            raise RingError(f"{type(self._wait).__name__} needs doorbells: attach with ShmRing.attach(handle)")
+            raise RingError(
+                f"{type(self._wait).__name__} needs doorbells: attach with ShmRing.attach(handle)"
+            )
         ring.table_words[self._slot, R_PID] = os.getpid()
         ring.table_words[self._slot, R_ASLEEP] = 0
         self._cursor = int(ring.table_words[self._slot, R_CURSOR])
-        self._out = self._out_words = None
+        self._out: np.ndarray | None = None
+        self._out_words: np.ndarray | None = None
 
     @property
     def cursor(self) -> int:
@@ -517,7 +571,8 @@ class RingReader:
         return self._wait.wait(self, timeout_s)
 
     def read_batch(self, out: np.ndarray, max_n: int | None = None) -> int:
-        """Copy up to max_n (default len(out)) intact records into out[:n], in sequence order; returns n."""
+        """Copy up to max_n (default len(out)) intact records into out[:n], in sequence order;
+        returns n."""
         if out is not self._out:
             self._out, self._out_words = out, _words_of(out, self.ring.dtype)
         limit = len(out) if max_n is None else min(max_n, len(out))
@@ -531,7 +586,8 @@ class RingReader:
         self.ring.table_words[self._slot, R_CURSOR] = self._cursor
 
     def read_at(self, seq: int, out_row: np.ndarray) -> bool:
-        """Copy the record of `seq` into out_row[0] (a 1-row array); False if not published or overwritten."""
+        """Copy the record of `seq` into out_row[0] (a 1-row array); False if not published or
+        overwritten."""
         words = _words_of(out_row, self.ring.dtype)
         ring = self.ring
         return bool(_read_one(ring.header, ring.stamps, ring.slot_words, seq, words))
@@ -546,6 +602,9 @@ class RingReader:
 
     def close(self) -> None:
         """Detach (the committed cursor stays); another process may attach under this name."""
-        if self.ring.table_words is not None and self.ring.table_words[self._slot, R_PID] == os.getpid():
+        if (
+            self.ring.table_words is not None
+            and self.ring.table_words[self._slot, R_PID] == os.getpid()
+        ):
             self.ring.table_words[self._slot, R_ASLEEP] = 0
             self.ring.table_words[self._slot, R_PID] = 0

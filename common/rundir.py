@@ -15,9 +15,11 @@ CTL_LOG = "ctl.jsonl"                    # every operator command and its result
 
 # State and results.
 RUN_INFO = "run.json"                    # pid, endpoints and segments of the running supervisor
-ACCOUNT_INFO = "account.json"            # the account day this run traded (common/supervision/accountday.py)
+# the account day this run traded (common/supervision/accountday.py)
+ACCOUNT_INFO = "account.json"
 CONFIG_EFFECTIVE = "config.effective.json"
-POSITIONS = "positions.json"             # positions, replaced atomically every 500 ms and at the end
+# positions, replaced atomically every 500 ms and at the end
+POSITIONS = "positions.json"
 SUMMARY = "summary.json"
 REPORT = "report.html"
 

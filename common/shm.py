@@ -1,24 +1,26 @@
-"""Shared-memory segments: who owns them, how others attach, and the layout line every segment starts with.
+"""Shared-memory segments: who owns them, how others attach, and the layout line every segment
+starts with.
 
-Ownership. The supervisor creates every segment (`create_segment`) and is the only process that unlinks
-it; stages only attach (`attach_segment`). Python 3.11's `SharedMemory(create=False)` registers the
-segment with the resource tracker, which then unlinks it when the attaching process exits (cpython
-gh-82300) and pulls the ring out from under everyone else. Unregistering after the fact is not safe
-either: a child started by fork/spawn/forkserver shares its parent's tracker, so unregistering would also
-drop the owner's registration (and the owner's own later unregister makes the tracker print a KeyError).
-So an attacher never registers at all: it opens /dev/shm/<name> (where Linux keeps POSIX shm objects)
-and maps it itself. Python >= 3.13 has `SharedMemory(track=False)` for the registration half, but we map
-segments ourselves on every version anyway, owner included, because SharedMemory's close()/__del__
-unmaps under live numpy views (see Segment.close). The owner keeps SharedMemory's normal registration on
-purpose, so that if the owner dies without unlinking, its tracker still removes the segment.
+Ownership. The supervisor creates every segment (`create_segment`) and is the only process that
+unlinks it; stages only attach (`attach_segment`). Python 3.11's `SharedMemory(create=False)`
+registers the segment with the resource tracker, which then unlinks it when the attaching process
+exits (cpython gh-82300) and pulls the ring out from under everyone else. Unregistering after the
+fact is not safe either: a child started by fork/spawn/forkserver shares its parent's tracker, so
+unregistering would also drop the owner's registration (and the owner's own later unregister makes
+the tracker print a KeyError). So an attacher never registers at all: it opens /dev/shm/<name>
+(where Linux keeps POSIX shm objects) and maps it itself. Python >= 3.13 has
+`SharedMemory(track=False)` for the registration half, but we map segments ourselves on every
+version anyway, owner included, because SharedMemory's close()/__del__ unmaps under live numpy views
+(see Segment.close). The owner keeps SharedMemory's normal registration on purpose, so that if the
+owner dies without unlinking, its tracker still removes the segment.
 
 Names. Every OTrade segment is `otrade_<runid>_<what>`, so `remove_stale()` can clear a dead run's
 segments on the next start without touching anything else.
 
 Layout line. The first 64 bytes of a segment describe what follows: magic, layout version, dtype
-fingerprint, record size and capacity, as int64 words. The creator writes the magic last, so an attacher
-racing the creator sees "not initialised" instead of half a header. `check_layout` refuses any mismatch and
-names every field that differs.
+fingerprint, record size and capacity, as int64 words. The creator writes the magic last, so an
+attacher racing the creator sees "not initialised" instead of half a header. `check_layout` refuses
+any mismatch and names every field that differs.
 """
 
 import mmap
@@ -47,7 +49,9 @@ def segment_name(run_id: str, what: str) -> str:
 
 def _check_name(name: str) -> None:
     if not _NAME_RE.match(name) or len(name) > 200:
-        raise RingError(f"bad segment name {name!r}: expected otrade_<runid>_<what> ([A-Za-z0-9_.-])")
+        raise RingError(
+            f"bad segment name {name!r}: expected otrade_<runid>_<what> ([A-Za-z0-9_.-])"
+        )
 
 
 class Segment:
@@ -65,9 +69,9 @@ class Segment:
         """Drop this process's reference to the mapping.
 
         No munmap here on purpose: numpy views of `buf` keep a reference to the mmap object but no
-        buffer export, so an explicit mmap.close() (which SharedMemory.close and its __del__ do) would
-        leave any surviving view pointing at unmapped memory: a segfault, not an exception. The mapping
-        goes away when the last view of it does.
+        buffer export, so an explicit mmap.close() (which SharedMemory.close and its __del__ do)
+        would leave any surviving view pointing at unmapped memory: a segfault, not an exception.
+        The mapping goes away when the last view of it does.
         """
         self.buf = None
 
@@ -86,7 +90,8 @@ class Segment:
 
 
 def create_segment(name: str, size: int) -> Segment:
-    """Create and map a new segment of `size` bytes (zero-filled). The caller owns and unlinks it."""
+    """Create and map a new segment of `size` bytes (zero-filled). The caller owns and unlinks
+    it."""
     _check_name(name)
     try:
         shm = shared_memory.SharedMemory(name=name, create=True, size=size)
@@ -100,7 +105,8 @@ def create_segment(name: str, size: int) -> Segment:
 
 
 def attach_segment(name: str) -> Segment:
-    """Map an existing segment without registering it with the resource tracker (see module docstring)."""
+    """Map an existing segment without registering it with the resource tracker (see module
+    docstring)."""
     _check_name(name)
     return Segment(name, _map(name), owner=False)
 
@@ -129,15 +135,19 @@ def list_segments(prefix: str = PREFIX) -> list[str]:
 
 
 def remove_stale(run_id_or_prefix: str) -> list[str]:
-    """Unlink the segments of a dead run: a run id, or a prefix starting with `otrade_`. Returns the names.
+    """Unlink the segments of a dead run: a run id, or a prefix starting with `otrade_`. Returns the
+    names.
 
-    The caller asserts the run is dead; this does not check (the supervisor knows its previous run id).
+    The caller asserts the run is dead; this does not check (the supervisor knows its previous run
+    id).
     """
     prefix = run_id_or_prefix
     if not prefix.startswith(PREFIX):
         prefix = f"{PREFIX}{run_id_or_prefix}_"
     if prefix == PREFIX:
-        raise RingError("remove_stale needs a run id or a run-specific prefix, not every otrade_ segment")
+        raise RingError(
+            "remove_stale needs a run id or a run-specific prefix, not every otrade_ segment"
+        )
     removed = []
     for name in list_segments(prefix):
         try:
@@ -155,7 +165,8 @@ def magic_word(tag: bytes) -> int:
 
 @dataclass(frozen=True)
 class Layout:
-    """What a segment holds: `capacity` records of `dtype` (magic/version identify the segment kind)."""
+    """What a segment holds: `capacity` records of `dtype` (magic/version identify the segment
+    kind)."""
 
     magic: bytes
     version: int
@@ -172,7 +183,8 @@ def _layout_words(buf: memoryview) -> np.ndarray:
 
 
 def write_layout(buf: memoryview, layout: Layout) -> None:
-    """Stamp the layout line; the magic goes last so a half-written header reads as not initialised."""
+    """Stamp the layout line; the magic goes last so a half-written header reads as not
+    initialised."""
     words = _layout_words(buf)
     values = layout.words()
     words[1:5] = values[1:5]
@@ -184,15 +196,20 @@ def read_capacity(buf: memoryview) -> int:
 
 
 def check_layout(buf: memoryview, expected: Layout, name: str) -> None:
-    """Raise RingError naming every field of the segment's layout line that differs from `expected`."""
+    """Raise RingError naming every field of the segment's layout line that differs from
+    `expected`."""
     words = _layout_words(buf)
     found = [int(w) for w in words[:5]]
     want = expected.words()
     if found[0] == 0:
-        raise RingError(f"segment {name}: layout not initialised (creator still writing, or not OTrade's)")
+        raise RingError(
+            f"segment {name}: layout not initialised (creator still writing, or not OTrade's)"
+        )
     if found[0] != want[0]:
         tag = found[0].to_bytes(8, "little", signed=True).rstrip(b"\0")
-        raise RingError(f"segment {name}: magic {tag!r}, expected {expected.magic!r}: another kind of segment")
+        raise RingError(
+            f"segment {name}: magic {tag!r}, expected {expected.magic!r}: another kind of segment"
+        )
     labels = ["magic", "layout version", "dtype fingerprint", "record size", "capacity"]
     diffs = [f"{labels[i]} {found[i]:#x} != expected {want[i]:#x}" if i == 2
              else f"{labels[i]} {found[i]} != expected {want[i]}"

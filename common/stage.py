@@ -19,6 +19,7 @@ import ctypes
 import os
 import signal
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import psutil
 
@@ -26,6 +27,11 @@ from common import gcpolicy
 from common import stagetable as st
 from common.clock import mono_ns
 from common.errors import StageError
+
+if TYPE_CHECKING:     # names for annotations only: common imports nothing above it at run time
+    from common.ringbuffer import RingHandle
+    from config.schema import Config
+    from config.secrets import Secrets
 
 PR_SET_PDEATHSIG = 1
 
@@ -38,13 +44,13 @@ class StageContext:
     run_id: str
     run_dir: str
     cores: tuple[int, ...]
-    config: object                 # config.schema.Config (frozen msgspec Struct)
-    secrets: object                # config.secrets.Secrets (masked repr)
-    ring: object                   # common.ringbuffer.RingHandle (segment name + doorbells)
+    config: Config                 # frozen msgspec Struct
+    secrets: Secrets               # masked repr
+    ring: RingHandle               # segment name + doorbells
     instruments_segment: str
     stagetable_segment: str
-    endpoints: dict = field(default_factory=dict)    # logical name -> zmq endpoint
-    segments: dict = field(default_factory=dict)     # logical name -> extra shm segment name
+    endpoints: dict[str, str] = field(default_factory=dict)  # logical name -> zmq endpoint
+    segments: dict[str, str] = field(default_factory=dict)   # logical name -> extra shm segment
     restarts: int = 0
     supervisor_pid: int = 0
     exclusive_cores: bool = False  # no other stage shares these cores: this stage may busy-spin
@@ -52,7 +58,7 @@ class StageContext:
     # to be preempted (a scheduler slice, ~1 ms) before a message it sent leaves the process.
     io_cores: tuple[int, ...] = ()
     # The intent ring (common/intentring.py), signals -> orders: a RingHandle, or None in tests.
-    intent_ring: object = None
+    intent_ring: RingHandle | None = None
     # Where the broker account's durable state lives (journals, the paper book, the reconcile
     # baseline): the account's trading day (common/supervision/accountday.py), or the run dir for a
     # replay or a run-private venue. Empty: the run dir.
@@ -73,8 +79,9 @@ def pin_to_cores(cores) -> list[int]:
 def die_with_parent(expected_parent: int) -> None:
     """Ask the kernel to SIGKILL us when our parent dies, then close the race where it already did.
 
-    The parent is the forkserver, which exits as soon as the supervisor does, so a SIGKILLed supervisor
-    takes every stage with it within milliseconds instead of leaving orphans that keep trading.
+    The parent is the forkserver, which exits as soon as the supervisor does, so a SIGKILLed
+    supervisor takes every stage with it within milliseconds instead of leaving orphans that keep
+    trading.
     """
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -103,11 +110,14 @@ class StageRuntime:
         die_with_parent(os.getppid())
         applied = pin_to_cores(ctx.cores)
         if applied != sorted(ctx.cores):
-            raise StageError(f"{ctx.stage}: asked for cores {list(ctx.cores)}, kernel applied {applied}")
+            raise StageError(
+                f"{ctx.stage}: asked for cores {list(ctx.cores)}, kernel applied {applied}"
+            )
         table = st.StageTable.attach(ctx.stagetable_segment)
         rt = cls(ctx, table)
         signal.signal(signal.SIGTERM, rt._on_sigterm)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C goes to the supervisor, which stops us in order
+        # Ctrl-C goes to the supervisor, which stops us in order
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)   # so does a closed terminal's SIGHUP
         rt.row["pid"] = os.getpid()
         rt.row["started_ns"] = mono_ns()
@@ -122,15 +132,16 @@ class StageRuntime:
     def beat(self) -> None:
         now = mono_ns()
         self.row["heartbeat_ns"] = now
-        # An orphan must never keep trading: if the parent-death signal could not be armed, notice here.
+        # An orphan must never keep trading: if the parent-death signal could not be armed, notice
+        # here.
         if now - self._last_parent_check > 200_000_000:
             self._last_parent_check = now
             if os.getppid() != self._parent:
                 os._exit(70)
 
     def progress(self, n: int = 1) -> None:
-        """A unit of stop-drain work done (a batch of ticks applied, a broker poll while flattening):
-        the stop ladder extends this stage's grace while this moves (issue 11.7)."""
+        """A unit of stop-drain work done (a batch of ticks applied, a broker poll while
+        flattening): the stop ladder extends this stage's grace while this moves (issue 11.7)."""
         self.row["progress"] += n
         self.beat()
 
@@ -191,7 +202,8 @@ def _log_late_compiles(stage: str) -> None:
 
 
 def run_stage(ctx: StageContext, make) -> int:
-    """Every stage's main loop: enter, build, start, READY, step + beat until stopped, finish, leave.
+    """Every stage's main loop: enter, build, start, READY, step + beat until stopped, finish,
+    leave.
 
     `make(ctx, rt)` builds the stage object, which provides `start()` (sockets, recovery, warm-up),
     `step() -> bool` (one unit of work; False means a finite input ended), `finish()` (drain, final

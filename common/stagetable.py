@@ -1,11 +1,11 @@
 """The stage table: one shared-memory row per stage, written by the stage, read by the supervisor.
 
 Heartbeats, lifecycle state, counters and latency percentiles travel here instead of over sockets so
-that a hung stage (SIGSTOP, an infinite loop, a blocked syscall) is visible: it simply stops writing.
-Each row is written by exactly one process (its stage) except `stop_requested`, which only the
-supervisor writes; all fields are aligned int64, so a reader never sees a torn value on x86-64/aarch64.
-The control row (`trading_state`) is written by the supervisor when it halts trading and read by
-`orders` on every loop.
+that a hung stage (SIGSTOP, an infinite loop, a blocked syscall) is visible: it simply stops
+writing. Each row is written by exactly one process (its stage) except `stop_requested`, which only
+the supervisor writes; all fields are aligned int64, so a reader never sees a torn value on
+x86-64/aarch64. The control row (`trading_state`) is written by the supervisor when it halts trading
+and read by `orders` on every loop.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ ROW_DTYPE = np.dtype(
         ("lat_ns", np.int64, (4,)),     # p50, p99, p99.9, max of the stage's own latency
         ("counters", np.int64, (N_COUNTERS,)),  # meaning per stage: see COUNTER_NAMES
         # Bumped for every unit of stop-drain work done: the stop ladder never kills a stage whose
-        # drain moves (common/supervision/stopladder.py), however long each unit takes on a busy box.
+        # drain moves (common/supervision/stopladder.py), however long each unit takes on a busy
+        # box.
         ("progress", np.int64),
         ("_pad", np.int64, (4,)),
     ]
@@ -61,13 +62,45 @@ MAGIC = 0x4F54_5354_4731  # "OTSTG1"
 
 # What each stage's counters mean (index → name). Stages write counters[i] with these indices.
 COUNTER_NAMES = {
-    "feed": ["ticks", "dropped_malformed", "dropped_unknown", "dropped_out_of_order", "reconnects",
-             "write_timeouts", "order_updates", "dropped_text", "dropped_price_jump", "dropped_circuit",
-             "dropped_ts_ahead"],
-    "signals": ["ticks", "intents", "overruns", "skipped_replayed", "journal_records", "ring_full_waits"],
-    "orders": ["intents", "orders", "fills", "denials", "rejections", "cancels", "in_doubt",
-               "duplicate_intents", "broker_errors", "ticks", "updates_applied", "updates_duplicate",
-               "updates_ignored", "update_fills", "trading_state", "bad_broker_rows"],
+    "feed": [
+        "ticks",
+        "dropped_malformed",
+        "dropped_unknown",
+        "dropped_out_of_order",
+        "reconnects",
+        "write_timeouts",
+        "order_updates",
+        "dropped_text",
+        "dropped_price_jump",
+        "dropped_circuit",
+        "dropped_ts_ahead",
+    ],
+    "signals": [
+        "ticks",
+        "intents",
+        "overruns",
+        "skipped_replayed",
+        "journal_records",
+        "ring_full_waits",
+    ],
+    "orders": [
+        "intents",
+        "orders",
+        "fills",
+        "denials",
+        "rejections",
+        "cancels",
+        "in_doubt",
+        "duplicate_intents",
+        "broker_errors",
+        "ticks",
+        "updates_applied",
+        "updates_duplicate",
+        "updates_ignored",
+        "update_fills",
+        "trading_state",
+        "bad_broker_rows",
+    ],
     "positions": ["fills", "duplicate_fills", "ticks", "reconciles", "mismatches", "overruns"],
 }
 
@@ -98,7 +131,9 @@ class StageTable:
     @classmethod
     def attach(cls, name: str) -> "StageTable":
         table = cls(attach_segment(name), owner=False)
-        if int(table.control[0]["magic"]) != MAGIC or int(table.control[0]["n_rows"]) != len(STAGES):
+        if int(table.control[0]["magic"]) != MAGIC or int(table.control[0]["n_rows"]) != len(
+            STAGES
+        ):
             table.close()
             raise StageError(f"stage table {name!r} has another layout (magic or row count differ)")
         return table

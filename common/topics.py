@@ -70,8 +70,10 @@ PUB_ORDERS = "orders.pub"
 PUB_POSITIONS = "positions.pub"
 PUB_SUPERVISOR = "supervisor.pub"
 
-CMD_ORDERS = "orders.cmd"        # SetTradingState, FlattenAll, RequestReconcile, StopStage (from the
+# SetTradingState, FlattenAll, RequestReconcile, StopStage (from the
+CMD_ORDERS = "orders.cmd"
                                  # supervisor, operators, positions); intents travel through the
                                  # intent ring (common/intentring.py), not over this socket
 CMD_POSITIONS = "positions.cmd"  # RequestReconcile, StopStage
-CTL_SUPERVISOR = "supervisor.ctl"  # the operator's `ctl` channel: JSON lines on a unix socket, not zmq
+# the operator's `ctl` channel: JSON lines on a unix socket, not zmq
+CTL_SUPERVISOR = "supervisor.ctl"

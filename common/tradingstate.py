@@ -4,8 +4,8 @@ The supervisor writes the control row's trading state only when it halts trading
 stage failed). The orders engine halts on its own too — the daily loss limit, a broker that refused
 our session — and those reasons exist only in its journal. So orders also writes its state as a
 stage counter (`trading_state`, the common.stagetable codes) and the state with its reason in
-`orders.trading_state.json` in the run directory, replaced atomically; status reads both and shows the
-worse of the two states, with the reason that goes with it.
+`orders.trading_state.json` in the run directory, replaced atomically; status reads both and shows
+the worse of the two states, with the reason that goes with it.
 """
 
 from __future__ import annotations
@@ -18,16 +18,20 @@ from common import stagetable as st
 from common.atomicfile import read_object, write_atomic
 
 FILE_NAME = "orders.trading_state.json"
-# What orders last did with an operator's flatten: {"sent_ns": the command's stamp, "orders_seq": the
-# last orders event journaled once it had acted}. `ctl flatten` is answered done only from this on.
+# What orders last did with an operator's flatten: {"sent_ns": the command's stamp, "orders_seq":
+# the last orders event journaled once it had acted}. `ctl flatten` is answered done only from this
+# on.
 ACK_FILE = "orders.flatten_ack.json"
 CODES = {name: code for code, name in st.TRADING_NAMES.items()}
 
 
 def write_state(run_dir: str, state: str, reason: str, ts_event_ns: int = 0) -> None:
     """Replace the file by rename: a reader sees the old state or the new one, never half of one."""
-    write_atomic(os.path.join(run_dir, FILE_NAME),
-                 orjson.dumps({"state": state, "reason": reason, "ts_event_ns": ts_event_ns}), durable=False)
+    write_atomic(
+        os.path.join(run_dir, FILE_NAME),
+        orjson.dumps({"state": state, "reason": reason, "ts_event_ns": ts_event_ns}),
+        durable=False,
+    )
 
 
 def read_state(run_dir: str) -> dict:
@@ -46,8 +50,11 @@ def effective(control_code: int, orders_code: int, run_dir: str) -> tuple[int, s
 def write_flatten_ack(run_dir: str, sent_ns: int, orders_seq: int) -> None:
     """orders has canceled and closed what a flatten stamped `sent_ns` asked (its events up to
     `orders_seq` are journaled); positions is done with it once it has applied that far."""
-    write_atomic(os.path.join(run_dir, ACK_FILE), orjson.dumps({"sent_ns": sent_ns, "orders_seq": orders_seq}),
-                 durable=False)
+    write_atomic(
+        os.path.join(run_dir, ACK_FILE),
+        orjson.dumps({"sent_ns": sent_ns, "orders_seq": orders_seq}),
+        durable=False,
+    )
 
 
 def read_flatten_ack(run_dir: str) -> dict:

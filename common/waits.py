@@ -1,18 +1,19 @@
 """Wait strategies: how a ring reader waits for its next sequence to be published.
 
 Every strategy has `wait(reader, timeout_s) -> bool`: True as soon as `reader.cursor` is published,
-False once `timeout_s` has passed, so a stage's loop always gets control back to check its stop flag and
-heartbeat. Pick one per reader:
+False once `timeout_s` has passed, so a stage's loop always gets control back to check its stop flag
+and heartbeat. Pick one per reader:
 
-- `BusySpinWait`: spins inside numba with the CPU pause hint; the lowest latency, and it burns its core.
-  Only one process per core may spin (two spinners sharing a core take turns by timeslice and both
-  crawl), so give it a pinned core of its own.
+- `BusySpinWait`: spins inside numba with the CPU pause hint; the lowest latency, and it burns its
+  core. Only one process per core may spin (two spinners sharing a core take turns by timeslice and
+  both crawl), so give it a pinned core of its own.
 - `YieldingWait`: a short spin, then `os.sched_yield()`; cheap on a core that other work shares.
-- `BlockingWait`: sleeps on the reader's doorbell (an eventfd) with a timeout capped at `max_block_s`
-  (100 ms: stages heartbeat at least that often). The reader sets its asleep flag in shared memory, full
-  fence, and re-checks the published cursor before it blocks; the writer publishes, full fence, and rings
-  only the readers flagged asleep. That handshake (`begin_sleep`) is what makes a wake-up impossible to
-  miss, and it is why a writer serving only spinning readers never makes a syscall.
+- `BlockingWait`: sleeps on the reader's doorbell (an eventfd) with a timeout capped at
+  `max_block_s` (100 ms: stages heartbeat at least that often). The reader sets its asleep flag in
+  shared memory, full fence, and re-checks the published cursor before it blocks; the writer
+  publishes, full fence, and rings only the readers flagged asleep. That handshake (`begin_sleep`)
+  is what makes a wake-up impossible to miss, and it is why a writer serving only spinning readers
+  never makes a syscall.
 """
 
 import os
@@ -47,7 +48,8 @@ def begin_sleep(asleep_cell, published_cell, cursor):
 
 
 class BusySpinWait:
-    """Spin in numba, `spins_per_call` pauses per kernel call, checking the deadline between calls."""
+    """Spin in numba, `spins_per_call` pauses per kernel call, checking the deadline between
+    calls."""
 
     needs_doorbell = False
 
@@ -82,13 +84,16 @@ class YieldingWait:
 
 
 class BlockingWait:
-    """Block on the reader's doorbell, at most `max_block_s` per block, after `spins` pauses of spinning."""
+    """Block on the reader's doorbell, at most `max_block_s` per block, after `spins` pauses of
+    spinning."""
 
     needs_doorbell = True
 
     def __init__(self, max_block_s: float = 0.1, spins: int = 0):
         if max_block_s <= 0:
-            raise RingError("BlockingWait needs a positive max_block_s: stages must wake to heartbeat")
+            raise RingError(
+                "BlockingWait needs a positive max_block_s: stages must wake to heartbeat"
+            )
         self.max_block_s = max_block_s
         self.spins = spins
 

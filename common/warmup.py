@@ -19,7 +19,8 @@ WARM_ERROR = ""
 
 
 class _PrivateSegment:
-    """A ShmRing-shaped segment in anonymous memory: same array types as /dev/shm, nothing to unlink."""
+    """A ShmRing-shaped segment in anonymous memory: same array types as /dev/shm, nothing to
+    unlink."""
 
     def __init__(self, size: int):
         self.name = "otrade_warmup"

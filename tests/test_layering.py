@@ -9,10 +9,30 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 STAGES = ("feed", "signals", "orders", "positions")
 
 
+def _is_type_checking(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
+
+
+def _runtime_walk(tree: ast.AST):
+    """ast.walk, less the bodies of `if TYPE_CHECKING:`: an import only the type checker runs (a
+    name for an annotation, e.g. common/stage.py's StageContext.config) is no arrow between layers."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if _is_type_checking(node):
+            todo.extend(node.orelse)
+        else:
+            todo.extend(ast.iter_child_nodes(node))
+
+
 def _imports(path: pathlib.Path) -> set[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     found = set()
-    for node in ast.walk(tree):
+    for node in _runtime_walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -89,7 +109,7 @@ def _package_graph() -> dict[str, set[str]]:
         rel = p.relative_to(ROOT).with_suffix("")
         src = _package_of(".".join(rel.parts))
         tree = ast.parse(p.read_text(), filename=str(p))
-        for node in ast.walk(tree):
+        for node in _runtime_walk(tree):
             names = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -137,7 +157,7 @@ def test_cycle_finder_when_two_packages_import_each_other_then_names_the_loop():
 def _module_imports(path: pathlib.Path) -> set[str]:
     """Full dotted names of the first-party modules a file imports."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    for node in _runtime_walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -175,3 +195,11 @@ def test_the_stages_hold_no_rehearsal_exchange_files():
     strays = [str(p.relative_to(ROOT)) for stage in STAGES for p in _files(stage)
               if p.stem.startswith("local") or "localserver" in p.parts]
     assert strays == []
+
+
+def test_imports_when_only_the_type_checker_runs_them_then_are_not_arrows(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("from typing import TYPE_CHECKING\nimport common.clock\n"
+                      "if TYPE_CHECKING:\n    from config.schema import Config\n"
+                      "else:\n    import feed\n")
+    assert _imports(module) == {"typing", "common", "feed"}

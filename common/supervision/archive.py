@@ -1,4 +1,5 @@
-"""`python -m supervisor archive --older-than 30d DEST [--source DIR ...]`: the audit-trail retention.
+"""`python -m supervisor archive --older-than 30d DEST [--source DIR ...]`: the audit-trail
+retention.
 
 Journals are the record of every order decision (SEBI's retail-algo framework has the broker keep a
 five-year audit trail; OTrade's own journals are the trader's). This command moves old records out
@@ -40,7 +41,9 @@ def parse_age(text: str) -> float:
     """'30d' / '12h' → seconds. Raises ValueError."""
     match = _AGE.fullmatch(text.strip())
     if not match or int(match[1]) <= 0:
-        raise ValueError(f"--older-than {text!r}: use a positive number of days or hours, e.g. 30d or 12h")
+        raise ValueError(
+            f"--older-than {text!r}: use a positive number of days or hours, e.g. 30d or 12h"
+        )
     return int(match[1]) * (86_400 if match[2] == "d" else 3_600)
 
 
@@ -75,7 +78,8 @@ def _held(path: str) -> bool:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
-        return True           # cannot tell: treat it as in use, never archive a record being written
+        # cannot tell: treat it as in use, never archive a record being written
+        return True
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -103,12 +107,16 @@ def archive_record(record: str, dest: str, name: str) -> str:
         removed += 1
     _remove_empty_dirs(record)
     if kept:
-        raise ArchiveError(f"{record}: {len(kept)} file(s) differ from the archive {tar_path} and were "
-                           f"kept, e.g. {kept[0]}")
+        raise ArchiveError(
+            f"{record}: {len(kept)} file(s) differ from the archive {tar_path} and were "
+            f"kept, e.g. {kept[0]}"
+        )
     left = ""
     if os.path.exists(record):
         left = f"; left in place: {', '.join(manifest['skipped']) or 'nothing'}"
-    return f"archived {record} -> {tar_path} ({len(manifest['files'])} files, {removed} removed{left})"
+    return (
+        f"archived {record} -> {tar_path} ({len(manifest['files'])} files, {removed} removed{left})"
+    )
 
 
 def _contains(record: str, dest: str) -> bool:
@@ -139,12 +147,15 @@ def run(sources: list[str], dest: str, older_than_s: float, *, now: float, dry_r
             if record_time(record) > now - older_than_s:
                 continue
             if _contains(record, dest):
-                continue                               # DEST itself (or its parent) under the source
+                # DEST itself (or its parent) under the source
+                continue
             if in_use(record):
                 print(f"skipped {record}: a supervisor is running on it", file=out)
                 continue
             if dry_run:
-                print(f"would archive {record} -> {archivefile.paths_of(target, name)[0]}", file=out)
+                print(
+                    f"would archive {record} -> {archivefile.paths_of(target, name)[0]}", file=out
+                )
                 continue
             try:
                 os.makedirs(target, mode=0o700, exist_ok=True)
@@ -169,5 +180,11 @@ def archive_main(argv: list[str], *, now: float | None = None, out=None) -> int:
         older_than_s = parse_age(args.older_than)
     except ValueError as e:
         parser.error(str(e))
-    return run(args.source or ["runs"], args.dest, older_than_s, now=time.time() if now is None else now,
-               dry_run=args.dry_run, out=out)
+    return run(
+        args.source or ["runs"],
+        args.dest,
+        older_than_s,
+        now=time.time() if now is None else now,
+        dry_run=args.dry_run,
+        out=out,
+    )

@@ -41,8 +41,10 @@ def sha256_of(path: str) -> tuple[int, str]:
 
 
 def list_files(record: str) -> tuple[list[str], list[str]]:
-    """(regular files, skipped special files) under `record`, relative paths, sorted; no symlink followed."""
-    files, skipped = [], []
+    """(regular files, skipped special files) under `record`, relative paths, sorted; no symlink
+    followed."""
+    files: list[str] = []
+    skipped: list[str] = []
     for root, dirs, names in os.walk(record, followlinks=False):
         for name in names + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
             path = os.path.join(root, name)
@@ -56,7 +58,8 @@ def paths_of(dest: str, name: str) -> tuple[str, str]:
 
 
 def write(record: str, dest: str, name: str) -> dict:
-    """Archive `record` into `dest`; returns the manifest (also written). Raises ArchiveError/OSError."""
+    """Archive `record` into `dest`; returns the manifest (also written). Raises
+    ArchiveError/OSError."""
     files, skipped = list_files(record)
     tar_path, manifest_path = paths_of(dest, name)
     entries = []
@@ -94,7 +97,8 @@ def verify(dest: str, name: str) -> dict:
         found = {}
         with tarfile.open(tar_path, mode="r:gz") as tar:
             for member in tar:
-                data = tar.extractfile(member).read() if member.isfile() else b""
+                extracted = tar.extractfile(member) if member.isfile() else None
+                data = extracted.read() if extracted is not None else b""
                 found[member.name] = (len(data), hashlib.sha256(data).hexdigest())
     except ArchiveError:
         raise
@@ -108,7 +112,8 @@ def verify(dest: str, name: str) -> dict:
 
 
 class _Hashing(io.RawIOBase):
-    """A file read through once by tarfile, hashed on the way (no second read, no whole-file copy)."""
+    """A file read through once by tarfile, hashed on the way (no second read, no whole-file
+    copy)."""
 
     def __init__(self, f):
         self._f, self.digest = f, hashlib.sha256()
@@ -120,7 +125,8 @@ class _Hashing(io.RawIOBase):
 
 
 def _add(tar, path: str, rel: str) -> dict:
-    """Add one file; its manifest entry is the hash of exactly the bytes that went into the archive."""
+    """Add one file; its manifest entry is the hash of exactly the bytes that went into the
+    archive."""
     with open(path, "rb") as f:
         stat = os.fstat(f.fileno())
         info = tarfile.TarInfo(rel)

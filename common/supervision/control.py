@@ -30,7 +30,9 @@ class ControlError(Exception):
 
 def peer_uid(conn: socket.socket) -> int:
     """The uid of the process at the other end of a connected unix socket (SO_PEERCRED)."""
-    _pid, uid, _gid = _UCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))
+    _pid, uid, _gid = _UCRED.unpack(
+        conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
+    )
     return uid
 
 
@@ -57,7 +59,8 @@ def parse_request(line: bytes) -> tuple[str, str]:
 
 
 class ControlServer:
-    """Serves `handle(cmd, reason) -> dict` on `path`; `uid_of` is injectable for the refusal test."""
+    """Serves `handle(cmd, reason) -> dict` on `path`; `uid_of` is injectable for the refusal
+    test."""
 
     def __init__(self, path: str, handle, *, uid_of=peer_uid, log=None):
         self.path, self.handle, self.uid_of, self.log = path, handle, uid_of, log
@@ -90,9 +93,12 @@ class ControlServer:
         return not self._thread.is_alive()
 
     def _serve(self) -> None:
+        sock = self.sock
+        if sock is None:            # start() binds it before it starts this thread
+            return
         while not self._stop.is_set():
             try:
-                conn, _ = self.sock.accept()
+                conn, _ = sock.accept()
             except (TimeoutError, socket.timeout):
                 continue
             except OSError:
@@ -150,7 +156,9 @@ def request(path: str, cmd: str, reason: str = "", timeout_s: float = 60.0) -> d
             _send(sock, {"cmd": cmd, "reason": reason})
             line = _read_line(sock)
         except (FileNotFoundError, ConnectionRefusedError):
-            raise ControlError(f"no supervisor is listening at {path}: the run has ended, or never started") from None
+            raise ControlError(
+                f"no supervisor is listening at {path}: the run has ended, or never started"
+            ) from None
         except OSError as e:
             raise ControlError(f"cannot talk to the supervisor at {path}: {e}") from None
     if not line:

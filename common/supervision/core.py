@@ -75,8 +75,18 @@ def wait_any(sentinels, timeout: float) -> None:
 
 
 class SupervisorCore:
-    def __init__(self, procs: list[StageProcess], table: st.StageTable, runlog, limits: Limits, on_status=None,
-                 *, clock_ns=mono_ns, wait=wait_any, judge: HangJudge | None = None):
+    def __init__(
+        self,
+        procs: list[StageProcess],
+        table: st.StageTable,
+        runlog,
+        limits: Limits,
+        on_status=None,
+        *,
+        clock_ns=mono_ns,
+        wait=wait_any,
+        judge: HangJudge | None = None,
+    ):
         self.procs = procs                      # in start order
         self.by_name = {p.name: p for p in procs}
         self.table = table
@@ -93,7 +103,8 @@ class SupervisorCore:
         self._feed_finished = False
         self._log_failed = False
         self._last_status = 0.0
-        self.ring = None                        # the tick ring (set by the launcher): what a drain left
+        # the tick ring (set by the launcher): what a drain left
+        self.ring = None
 
     def _now(self) -> float:
         return self.clock_ns() / 1e9
@@ -113,17 +124,23 @@ class SupervisorCore:
         if self.outcome.drain and self.outcome.exit_code == EXIT_OK:
             names = ", ".join(d["stage"] for d in self.outcome.drain)
             self.outcome.exit_code = EXIT_DRAIN_INCOMPLETE
-            self.outcome.reason = f"{self.outcome.reason}; drain incomplete: {names} killed while stopping"
+            self.outcome.reason = (
+                f"{self.outcome.reason}; drain incomplete: {names} killed while stopping"
+            )
         return self.outcome
 
     def drain_left(self, name: str) -> dict:
-        """What a stage killed in its drain left undone: the ticks of the ring it had not applied."""
+        """What a stage killed in its drain left undone: the ticks of the ring it had not
+        applied."""
         if self.ring is None:
             return {}
         for info in self.ring.readers():
             if info.name == name:
-                return {"ticks_not_applied": max(0, int(self.ring.published) - int(info.cursor) + 1),
-                        "ring_cursor": int(info.cursor), "ring_published": int(self.ring.published)}
+                return {
+                    "ticks_not_applied": max(0, int(self.ring.published) - int(info.cursor) + 1),
+                    "ring_cursor": int(info.cursor),
+                    "ring_published": int(self.ring.published),
+                }
         return {}
 
     # -- start ------------------------------------------------------------------------------
@@ -144,7 +161,8 @@ class SupervisorCore:
         row = self.table.row(proc.name)
         row["stop_requested"] = 0
         row["state"] = st.NONE
-        row["heartbeat_ns"] = self.clock_ns()   # "alive as of its spawn": a peer reading the row sees no gap
+        # "alive as of its spawn": a peer reading the row sees no gap
+        row["heartbeat_ns"] = self.clock_ns()
         self.judge.forget(proc.name)
         pid = proc.spawn()
         proc.ready_deadline = self._now() + self.limits.ready_timeout_s
@@ -157,9 +175,16 @@ class SupervisorCore:
         affinity = proc.affinity()
         row = self.table.row(proc.name)
         ready_ms = (int(row["ready_ns"]) - int(row["started_ns"])) / 1e6
-        self.runlog.event("ready", proc.name, pid=proc.pid, cores=affinity, expected_cores=list(proc.stage_ctx.cores),
-                          pinned=affinity == sorted(proc.stage_ctx.cores), startup_ms=round(ready_ms, 3),
-                          restarts=proc.restarts)
+        self.runlog.event(
+            "ready",
+            proc.name,
+            pid=proc.pid,
+            cores=affinity,
+            expected_cores=list(proc.stage_ctx.cores),
+            pinned=affinity == sorted(proc.stage_ctx.cores),
+            startup_ms=round(ready_ms, 3),
+            restarts=proc.restarts,
+        )
 
     # -- watch --------------------------------------------------------------------------------
     def _watch(self) -> None:
@@ -207,7 +232,7 @@ class SupervisorCore:
             return
         row = self.table.row(proc.name)
         state = int(row["state"])
-        if proc.starting:
+        if proc.starting and proc.ready_deadline is not None:     # starting: it has one
             if state in (st.READY, st.FINISHED):
                 self._record_ready(proc)
             elif now > proc.ready_deadline:
@@ -215,13 +240,17 @@ class SupervisorCore:
                            reason=f"not READY within {self.limits.ready_timeout_s:g}s of its spawn")
             return
         if state == st.READY:
-            verdict = self.judge.judge(proc.name, proc.pid, int(row["heartbeat_ns"]), self.clock_ns())
+            verdict = self.judge.judge(
+                proc.name, proc.pid, int(row["heartbeat_ns"]), self.clock_ns()
+            )
             if verdict.hung:
                 proc.killed_as_hung = True
                 self._kill(proc, "hung, killed", "hang", reason=verdict.describe())
 
     def _kill(self, proc: StageProcess, exit_reason: str, kind: str, reason: str) -> None:
-        self.runlog.event(kind, proc.name, pid=proc.pid, cores=list(proc.stage_ctx.cores), reason=reason)
+        self.runlog.event(
+            kind, proc.name, pid=proc.pid, cores=list(proc.stage_ctx.cores), reason=reason
+        )
         proc.kill_reason = exit_reason
         proc.kill()
 
@@ -245,8 +274,15 @@ class SupervisorCore:
         proc.reap()
         proc.ready_deadline = None
         reason = proc.kill_reason or ("signal" if sig else "exit")
-        self.runlog.event("exit", proc.name, pid=pid, cores=list(proc.stage_ctx.cores), exit_code=code,
-                          signal=sig, reason=reason)
+        self.runlog.event(
+            "exit",
+            proc.name,
+            pid=pid,
+            cores=list(proc.stage_ctx.cores),
+            exit_code=code,
+            signal=sig,
+            reason=reason,
+        )
 
     def _schedule_restart(self, proc: StageProcess) -> bool:
         now = self._now()
@@ -256,8 +292,14 @@ class SupervisorCore:
             return False
         proc.restarts += 1
         proc.restart_due = now + decision.delay_s
-        self.runlog.event("restart", proc.name, cores=list(proc.stage_ctx.cores), delay_ms=round(decision.delay_s * 1e3, 3),
-                          restarts=proc.restarts, reason=decision.reason)
+        self.runlog.event(
+            "restart",
+            proc.name,
+            cores=list(proc.stage_ctx.cores),
+            delay_ms=round(decision.delay_s * 1e3, 3),
+            restarts=proc.restarts,
+            reason=decision.reason,
+        )
         return True
 
     def _give_up(self, proc: StageProcess, reason: str) -> None:
@@ -289,7 +331,8 @@ class SupervisorCore:
             # No new entries; working exits that protect open positions stay (orders reads this).
             self.table.set_trading_state(st.HALTED, reason=2)
             self.request_stop(message)
-        if self.outcome.exit_code in (EXIT_OK, EXIT_LOG_FAILED):   # the first failure keeps its code
+        # the first failure keeps its code
+        if self.outcome.exit_code in (EXIT_OK, EXIT_LOG_FAILED):
             self.outcome.exit_code = EXIT_LOG_FAILED
             self.outcome.reason = message
         elif message not in self.outcome.reason:

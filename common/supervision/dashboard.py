@@ -24,7 +24,7 @@ class StatusLines:
         self.stream = stream or sys.stdout
         self.every_s = every_s
         self._last = 0.0
-        self._prev = None
+        self._prev: dict | None = None
 
     def start(self) -> None:
         pass
@@ -53,7 +53,8 @@ class StatusLines:
 
 
 class LiveView:
-    """A rich Live table: stages, throughput, latency, positions and P&L, refreshed ~4 times a second."""
+    """A rich Live table: stages, throughput, latency, positions and P&L, refreshed ~4 times a
+    second."""
 
     def __init__(self):
         from rich.console import Console
@@ -80,22 +81,51 @@ class LiveView:
         from rich.table import Table
 
         why = f" ({snap['trading_state_reason']})" if snap.get("trading_state_reason") else ""
-        stages = Table(title=f"OTrade run {snap['run_id']} — trading {snap['trading_state']}{why}", expand=True)
-        for col in ("stage", "state", "pid", "cores", "restarts", "beat ms", "lag", "events/s", "p50 µs", "p99 µs"):
+        stages = Table(
+            title=f"OTrade run {snap['run_id']} — trading {snap['trading_state']}{why}", expand=True
+        )
+        for col in (
+            "stage",
+            "state",
+            "pid",
+            "cores",
+            "restarts",
+            "beat ms",
+            "lag",
+            "events/s",
+            "p50 µs",
+            "p99 µs",
+        ):
             stages.add_column(col, justify="right" if col not in ("stage", "state") else "left")
         for name, s in snap["stages"].items():
-            stages.add_row(name, s["state"], str(s["pid"]), ",".join(map(str, s["cores"])), str(s["restarts"]),
-                           f"{s['heartbeat_age_s'] * 1e3:.0f}", str(s["ring_lag"]), f"{rates[name]:,.0f}",
-                           f"{s['latency']['p50_us']:.1f}", f"{s['latency']['p99_us']:.1f}")
+            stages.add_row(
+                name,
+                s["state"],
+                str(s["pid"]),
+                ",".join(map(str, s["cores"])),
+                str(s["restarts"]),
+                f"{s['heartbeat_age_s'] * 1e3:.0f}",
+                str(s["ring_lag"]),
+                f"{rates[name]:,.0f}",
+                f"{s['latency']['p50_us']:.1f}",
+                f"{s['latency']['p99_us']:.1f}",
+            )
         pos = snap.get("positions") or {}
         book = Table(title=f"Positions — realised ₹{pos.get('realised_pnl_inr', 0):,.2f}, "
                            f"unrealised ₹{pos.get('unrealised_pnl_inr', 0):,.2f}", expand=True)
         for col in ("symbol", "qty", "avg", "last", "realised ₹", "unrealised ₹"):
             book.add_column(col, justify="left" if col == "symbol" else "right")
         for p in (pos.get("positions") or [])[:15]:
-            book.add_row(p["symbol"], str(p["qty"]), f"{p['avg_price']:.2f}", f"{p['last_price']:.2f}",
-                         f"{p['realised_pnl_inr']:,.2f}", f"{p['unrealised_pnl_inr']:,.2f}")
-        hint = (snap.get("operator") or {}).get("hint", "")   # how to act on the session (issue 11.5)
+            book.add_row(
+                p["symbol"],
+                str(p["qty"]),
+                f"{p['avg_price']:.2f}",
+                f"{p['last_price']:.2f}",
+                f"{p['realised_pnl_inr']:,.2f}",
+                f"{p['unrealised_pnl_inr']:,.2f}",
+            )
+        # how to act on the session (issue 11.5)
+        hint = (snap.get("operator") or {}).get("hint", "")
         return Group(stages, book, hint) if hint else Group(stages, book)
 
     def stop(self) -> None:

@@ -4,10 +4,11 @@ It imports the stage package by name, so `common` never imports a stage, configu
 run directory (stage logs must not scribble over the supervisor's status view) and turns the stage's
 return value or exception into the process exit code the supervisor records.
 
-A stage that cannot run because of its configuration or its input (a replay file that cannot be read,
-a token missing from the instrument table) raises `common.errors.ConfigError`: restarting it would fail
-the same way, so it exits with STAGE_FATAL_EXIT and leaves the reason in `<run_dir>/logs/<stage>.fatal`.
-The supervisor gives up on such a stage at once and names the reason (core._on_exit).
+A stage that cannot run because of its configuration or its input (a replay file that cannot be
+read, a token missing from the instrument table) raises `common.errors.ConfigError`: restarting it
+would fail the same way, so it exits with STAGE_FATAL_EXIT and leaves the reason in
+`<run_dir>/logs/<stage>.fatal`. The supervisor gives up on such a stage at once and names the reason
+(core._on_exit).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _release_forkserver_alive_fd() -> None:
             os.close(fd)
         except OSError:
             pass
-        forkserver._forkserver._forkserver_alive_fd = None
+        setattr(forkserver._forkserver, "_forkserver_alive_fd", None)   # private, as read above
 
 
 def stage_main(module: str, ctx) -> None:

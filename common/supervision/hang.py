@@ -2,15 +2,15 @@
 
 A plain "no heartbeat for 1 s" kills healthy stages on a busy machine: with two cores and a load of
 five, a stage can wait in the kernel's run queue for more than a second without being at fault, and
-every restart repeats the wait (issue 12.9). So the silence we count is the heartbeat's age minus the
-time the stage's main thread spent *runnable but waiting for a CPU* since its last beat:
+every restart repeats the wait (issue 12.9). So the silence we count is the heartbeat's age minus
+the time the stage's main thread spent *runnable but waiting for a CPU* since its last beat:
 
     silent = age of the last beat - run-queue wait accrued since that beat
 
 - a stage that is SIGSTOPped, deadlocked or blocked in a syscall is not runnable: no wait accrues,
   `silent` grows with the clock and the usual threshold applies;
-- a stage spinning in a loop without beating gets some CPU share: `silent` grows by its CPU time plus
-  any time it was not waiting, so it is still declared hung, a little later on a busy machine;
+- a stage spinning in a loop without beating gets some CPU share: `silent` grows by its CPU time
+  plus any time it was not waiting, so it is still declared hung, a little later on a busy machine;
 - a starved stage accrues wait about as fast as the clock moves, so `silent` stays small.
 
 The run-queue wait is the second field of /proc/<pid>/schedstat (Linux, CONFIG_SCHED_INFO; ns) for
@@ -47,7 +47,9 @@ class Verdict:
     silent_s: float         # age minus run-queue wait: the time the stage could have beaten
 
     def describe(self) -> str:
-        return f"no heartbeat for {self.age_s:.3f}s ({self.silent_s:.3f}s of it not waiting for a CPU)"
+        return (
+            f"no heartbeat for {self.age_s:.3f}s ({self.silent_s:.3f}s of it not waiting for a CPU)"
+        )
 
 
 class HangJudge:
@@ -66,8 +68,8 @@ class HangJudge:
         seen = self._seen.get(name)
         if seen is None or seen.pid != pid or seen.heartbeat_ns != heartbeat_ns:
             # A new beat: the wait counted from here is the stage's alibi for its next silence.
-            # (Sampled when the supervisor first sees the beat, so wait between the beat and this pass
-            # is not counted: the verdict errs towards "hung", never towards missing a hang.)
+            # (Sampled when the supervisor first sees the beat, so wait between the beat and this
+            # pass is not counted: the verdict errs towards "hung", never towards missing a hang.)
             seen = self._seen[name] = _Baseline(pid, heartbeat_ns, wait)
             if now_ns - heartbeat_ns > self.timeout_ns:
                 # First seen already old (the supervisor itself was late, on a busy machine): the

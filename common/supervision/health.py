@@ -3,10 +3,10 @@
 Both are rendered from one status snapshot (`status()` → dict, see status.py), so what an operator
 sees in /health, in /metrics and in the status view can never disagree.
 
-Only loopback host names are served (issue 12.8): binding to 127.0.0.1 keeps other hosts out, but a web
-page the trader opens can point a name it controls at 127.0.0.1 (DNS rebinding) and read positions
-through the browser. Such a request carries the page's own name in its Host header, so any Host other
-than localhost, 127.0.0.1 or [::1] (with or without a port) gets 421 Misdirected Request.
+Only loopback host names are served (issue 12.8): binding to 127.0.0.1 keeps other hosts out, but a
+web page the trader opens can point a name it controls at 127.0.0.1 (DNS rebinding) and read
+positions through the browser. Such a request carries the page's own name in its Host header, so any
+Host other than localhost, 127.0.0.1 or [::1] (with or without a port) gets 421 Misdirected Request.
 """
 
 from __future__ import annotations
@@ -27,11 +27,19 @@ class _StatusCollector:
     def collect(self):
         snap = self._status()
         stages = snap["stages"]
-        restarts = CounterMetricFamily("otrade_stage_restarts", "Restarts per stage", labels=["stage"])
-        heartbeat = GaugeMetricFamily("otrade_stage_heartbeat_age_seconds", "Age of the last heartbeat", labels=["stage"])
-        lag = GaugeMetricFamily("otrade_stage_ring_lag_ticks", "Ticks behind the ring writer", labels=["stage"])
+        restarts = CounterMetricFamily(
+            "otrade_stage_restarts", "Restarts per stage", labels=["stage"]
+        )
+        heartbeat = GaugeMetricFamily(
+            "otrade_stage_heartbeat_age_seconds", "Age of the last heartbeat", labels=["stage"]
+        )
+        lag = GaugeMetricFamily(
+            "otrade_stage_ring_lag_ticks", "Ticks behind the ring writer", labels=["stage"]
+        )
         up = GaugeMetricFamily("otrade_stage_up", "1 when the stage is ready", labels=["stage"])
-        counters = CounterMetricFamily("otrade_events", "Counted events per stage", labels=["stage", "event"])
+        counters = CounterMetricFamily(
+            "otrade_events", "Counted events per stage", labels=["stage", "event"]
+        )
         for name, s in stages.items():
             restarts.add_metric([name], s["restarts"])
             heartbeat.add_metric([name], max(s["heartbeat_age_s"], 0.0))
@@ -40,10 +48,18 @@ class _StatusCollector:
             for event, value in s["counters"].items():
                 counters.add_metric([name, event], value)
         yield from (restarts, heartbeat, lag, up, counters)
-        quant = GaugeMetricFamily("otrade_stage_latency_quantile_seconds", "Stage latency quantiles",
-                                  labels=["stage", "quantile"])
+        quant = GaugeMetricFamily(
+            "otrade_stage_latency_quantile_seconds",
+            "Stage latency quantiles",
+            labels=["stage", "quantile"],
+        )
         for name, s in stages.items():
-            for q, key in (("0.5", "p50_us"), ("0.99", "p99_us"), ("0.999", "p999_us"), ("1", "max_us")):
+            for q, key in (
+                ("0.5", "p50_us"),
+                ("0.99", "p99_us"),
+                ("0.999", "p999_us"),
+                ("1", "max_us"),
+            ):
                 quant.add_metric([name, q], s["latency"][key] / 1e6)
         yield quant
         trading = GaugeMetricFamily("otrade_trading_state", "0 ACTIVE, 1 REDUCING, 2 HALTED")
@@ -55,8 +71,9 @@ _LOOPBACK_HOST = re.compile(r"^(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?$",
 
 
 def is_loopback_host(host: str | None) -> bool:
-    """True for a Host header naming this machine's loopback: localhost, 127.0.0.1, [::1], optional :port."""
-    return bool(host) and _LOOPBACK_HOST.match(host.strip()) is not None
+    """True for a Host header naming this machine's loopback: localhost, 127.0.0.1, [::1], optional
+    :port."""
+    return host is not None and _LOOPBACK_HOST.match(host.strip()) is not None
 
 
 def _handler(status, registry):
@@ -65,7 +82,11 @@ def _handler(status, registry):
             if not is_loopback_host(self.headers.get("Host")):
                 body, ctype, code = b'{"error": "host not allowed"}', "application/json", 421
             elif self.path.startswith("/health"):
-                body, ctype, code = orjson.dumps(status(), option=orjson.OPT_INDENT_2), "application/json", 200
+                body, ctype, code = (
+                    orjson.dumps(status(), option=orjson.OPT_INDENT_2),
+                    "application/json",
+                    200,
+                )
             elif self.path.startswith("/metrics"):
                 body, ctype, code = generate_latest(registry), "text/plain; version=0.0.4", 200
             else:
@@ -89,7 +110,9 @@ class HealthServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(status, registry))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="otrade-health", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, name="otrade-health", daemon=True
+        )
 
     def start(self) -> "HealthServer":
         self._thread.start()

@@ -44,7 +44,8 @@ class InstanceLock:
 
     def __init__(self, path: str, what: str):
         self.path = path
-        self.what = what            # "run dir /x" or "account kite-1a2b...", for the refusal message
+        # "run dir /x" or "account kite-1a2b...", for the refusal message
+        self.what = what
         self.fd: int | None = None
 
     def acquire(self, run_dir: str) -> "InstanceLock":
@@ -54,14 +55,20 @@ class InstanceLock:
         except BlockingIOError:
             holder = _read_holder(fd)
             os.close(fd)
-            raise LockHeld(f"{self.what} is in use by {describe(holder)}; refusing to start a second "
-                           f"supervisor (stop that one first)") from None
+            raise LockHeld(
+                f"{self.what} is in use by {describe(holder)}; refusing to start a second "
+                f"supervisor (stop that one first)"
+            ) from None
         except BaseException:
             os.close(fd)
             raise
         # Ours now, whoever held it before (a dead holder's info is stale: rewrite it).
-        doc = {"pid": os.getpid(), "run_dir": run_dir, "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-               "lock": self.what}
+        doc = {
+            "pid": os.getpid(),
+            "run_dir": run_dir,
+            "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "lock": self.what,
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, orjson.dumps(doc) + b"\n", 0)
         self.fd = fd
@@ -85,13 +92,15 @@ def _read_holder(fd: int) -> dict:
 def describe(holder: dict) -> str:
     if not holder.get("pid"):
         return "another supervisor (holder not recorded yet)"
-    return f"pid {holder['pid']} (run dir {holder.get('run_dir', '?')}, since {holder.get('since', '?')})"
+    return (f"pid {holder['pid']} (run dir {holder.get('run_dir', '?')}, "
+            f"since {holder.get('since', '?')})")
 
 
 def account_key(config, secrets) -> str | None:
     """The name of the broker account this configuration trades, or None for a run-private venue.
 
-    Never the credential itself: a live broker's account is the first 16 hex of SHA-256 of its API key.
+    Never the credential itself: a live broker's account is the first 16 hex of SHA-256 of its API
+    key.
     """
     broker = config.broker
     if broker.name == "paper":
@@ -115,11 +124,13 @@ def _safe(name: str) -> str:
 
 
 def take_instance_locks(config, secrets, run_dir: str) -> list[InstanceLock]:
-    """Lock the run dir, then the account; on a refusal release what was taken and raise LockHeld."""
+    """Lock the run dir, then the account; on a refusal release what was taken and raise
+    LockHeld."""
     locks = [InstanceLock(os.path.join(run_dir, RUN_LOCK), f"run dir {run_dir}")]
     key = account_key(config, secrets)
-    # A replay trades a simulation of past days in its own run dir, never the account: no account lock
-    # (it would refuse a backtest while the account trades). Configs without a feed section lock.
+    # A replay trades a simulation of past days in its own run dir, never the account: no account
+    # lock (it would refuse a backtest while the account trades). Configs without a feed section
+    # lock.
     if key is not None and getattr(getattr(config, "feed", None), "source", "") != "replay":
         from common.supervision.accountday import HOME_NAMES, home_root
 

@@ -1,9 +1,10 @@
 """Sets up one run and tears it down: run directory, shared memory, endpoints, stage contexts.
 
-`supervisor.py` describes the stages (module, cores, extra segments, warm modules) in a `RunPlan`; the
-launcher owns everything that must be created before the first stage and removed after the last:
+`supervisor.py` describes the stages (module, cores, extra segments, warm modules) in a `RunPlan`;
+the launcher owns everything that must be created before the first stage and removed after the last:
 every shared-memory segment (the creator unlinks; stages only attach), the ipc directory, the run's
-registry entry. A SIGKILLed supervisor leaves these behind; the next start's `sweep_dead_runs` removes them.
+registry entry. A SIGKILLed supervisor leaves these behind; the next start's `sweep_dead_runs`
+removes them.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from common.supervision.process import (StageProcess, forkserver_context, start_
                                           start_resource_tracker)
 from common.supervision.runlog import RunLog
 
-# Ring readers: (name, gating). Gating readers hold a lossless (replay) writer back; positions only marks
-# to market, so it may be lapped without harm.
+# Ring readers: (name, gating). Gating readers hold a lossless (replay) writer back; positions only
+# marks to market, so it may be lapped without harm.
 RING_READERS = [("signals", True), ("orders", True), ("positions", False)]
 
 
@@ -47,10 +48,12 @@ class RunPlan:
     segments: dict[str, int] = field(default_factory=dict)   # extra segments: logical name -> bytes
     endpoint_names: tuple[str, ...] = (topics.CMD_ORDERS, topics.PUB_ORDERS, topics.PUB_POSITIONS,
                                        topics.CMD_POSITIONS, topics.PUB_FEED,
-                                       topics.CTL_SUPERVISOR)   # ctl's socket: in run.json and swept if left
+                                       # ctl's socket: in run.json and swept if left
+                                       topics.CTL_SUPERVISOR)
     supervisor_cores: tuple[int, ...] = (0,)
     state_dir: str = ""                      # the account day's directory ("" = the run dir)
-    first_tick_seq: int = 1                  # the ring's first sequence (above the account's journals)
+    # the ring's first sequence (above the account's journals)
+    first_tick_seq: int = 1
 
 
 def new_run_id() -> str:
@@ -63,10 +66,12 @@ class Launcher:
         self.loaded = loaded
         self.plan = plan
         self.run_id = cfg.run.run_id or new_run_id()
-        self.run_dir = os.path.abspath(run_dir or cfg.run.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S")))
+        self.run_dir = os.path.abspath(
+            run_dir or cfg.run.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
+        )
         self.prefix = f"otrade_{self.run_id}_"
-        self._owned = []          # objects with close() (owner unlinks), in creation order
-        self.swept = []
+        self._owned: list = []    # objects with close() (owner unlinks), in creation order
+        self.swept: list[dict] = []
         self._registered = False
 
     def segment_name(self, what: str) -> str:
@@ -80,18 +85,34 @@ class Launcher:
         self.endpoints = Endpoints(self.run_dir)
         # Registered before anything is created, with the exact names, so a SIGKILL at any point of
         # set-up is swept by the next start and nothing of another run ever matches (registry.py).
-        segments = [self.segment_name(w) for w in ("stages", "instruments", "ticks", "intents", *self.plan.segments)]
-        registry.register(self.run_id, segments, self.endpoints.dir,
-                          [os.path.basename(self.endpoints.path(n)) for n in self.plan.endpoint_names])
+        segments = [
+            self.segment_name(w)
+            for w in ("stages", "instruments", "ticks", "intents", *self.plan.segments)
+        ]
+        registry.register(
+            self.run_id,
+            segments,
+            self.endpoints.dir,
+            [os.path.basename(self.endpoints.path(n)) for n in self.plan.endpoint_names],
+        )
         self._registered = True
         self.runlog = RunLog(os.path.join(self.run_dir, rundir.SUPERVISOR_LOG))
         for doc in self.swept:
             self.runlog.event("swept_dead_run", "", **doc)
         self.table = self._own(st.StageTable.create(self.segment_name("stages"), os.getpid()))
-        self.instruments = self._own(InstrumentTable.create(self.segment_name("instruments"), self.plan.instrument_rows))
-        self.ring = self._own(ShmRing.create(self.segment_name("ticks"), self.plan.ring_capacity, TICK_DTYPE,
-                                             readers=RING_READERS, lossless=self.plan.lossless,
-                                             first_seq=self.plan.first_tick_seq))
+        self.instruments = self._own(
+            InstrumentTable.create(self.segment_name("instruments"), self.plan.instrument_rows)
+        )
+        self.ring = self._own(
+            ShmRing.create(
+                self.segment_name("ticks"),
+                self.plan.ring_capacity,
+                TICK_DTYPE,
+                readers=RING_READERS,
+                lossless=self.plan.lossless,
+                first_seq=self.plan.first_tick_seq,
+            )
+        )
         # signals -> orders: lossless, orders gating, every page written now (common/intentring.py)
         self.intent_ring = self._own(intentring.create(self.segment_name("intents")))
         extra = {}
@@ -101,15 +122,28 @@ class Launcher:
         endpoints = {n: self.endpoints.endpoint(n) for n in self.plan.endpoint_names}
         handle = self.ring.handle()
         for spec in self.plan.stages:
-            others = set(self.plan.supervisor_cores).union(*(set(o.cores) for o in self.plan.stages if o is not spec))
+            others = set(self.plan.supervisor_cores).union(
+                *(set(o.cores) for o in self.plan.stages if o is not spec)
+            )
             exclusive = not (set(spec.cores) & others)
             spec.stage_ctx = StageContext(
-                stage=spec.name, run_id=self.run_id, run_dir=self.run_dir, cores=tuple(spec.cores),
-                config=self.loaded.config, secrets=self.loaded.secrets, ring=handle,
-                instruments_segment=self.instruments_name, stagetable_segment=self.segment_name("stages"),
-                endpoints=endpoints, segments=extra, supervisor_pid=os.getpid(),
-                exclusive_cores=exclusive, io_cores=tuple(sorted(others)) if exclusive else (),
-                state_dir=self.plan.state_dir, intent_ring=self.intent_ring.handle())
+                stage=spec.name,
+                run_id=self.run_id,
+                run_dir=self.run_dir,
+                cores=tuple(spec.cores),
+                config=self.loaded.config,
+                secrets=self.loaded.secrets,
+                ring=handle,
+                instruments_segment=self.instruments_name,
+                stagetable_segment=self.segment_name("stages"),
+                endpoints=endpoints,
+                segments=extra,
+                supervisor_pid=os.getpid(),
+                exclusive_cores=exclusive,
+                io_cores=tuple(sorted(others)) if exclusive else (),
+                state_dir=self.plan.state_dir,
+                intent_ring=self.intent_ring.handle(),
+            )
         self._write_manifest(endpoints, extra)
         return self
 
@@ -122,11 +156,20 @@ class Launcher:
         return obj
 
     def _write_manifest(self, endpoints: dict, extra: dict) -> None:
-        doc = {"run_id": self.run_id, "pid": os.getpid(), "config_sources": list(self.loaded.sources),
-               "endpoints": endpoints, "segments": {"stages": self.segment_name("stages"),
-               "instruments": self.instruments_name, "ticks": self.segment_name("ticks"),
-               "intents": self.segment_name("intents"), **extra},
-               "stages": {s.name: list(s.cores) for s in self.plan.stages}}
+        doc = {
+            "run_id": self.run_id,
+            "pid": os.getpid(),
+            "config_sources": list(self.loaded.sources),
+            "endpoints": endpoints,
+            "segments": {
+                "stages": self.segment_name("stages"),
+                "instruments": self.instruments_name,
+                "ticks": self.segment_name("ticks"),
+                "intents": self.segment_name("intents"),
+                **extra,
+            },
+            "stages": {s.name: list(s.cores) for s in self.plan.stages},
+        }
         with open(os.path.join(self.run_dir, rundir.RUN_INFO), "wb") as f:
             f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
@@ -134,11 +177,21 @@ class Launcher:
         rcfg = self.loaded.config.supervisor.restart
         mpctx = forkserver_context(self.plan.preload)
         start_forkserver()
-        procs = [StageProcess(mpctx, s.name, s.module, s.stage_ctx,
-                              RestartPolicy(rcfg.max_restarts, rcfg.window_s, rcfg.backoff_initial_ms, rcfg.backoff_max_ms))
-                 for s in self.plan.stages]
+        procs = [
+            StageProcess(
+                mpctx,
+                s.name,
+                s.module,
+                s.stage_ctx,
+                RestartPolicy(
+                    rcfg.max_restarts, rcfg.window_s, rcfg.backoff_initial_ms, rcfg.backoff_max_ms
+                ),
+            )
+            for s in self.plan.stages
+        ]
         core = SupervisorCore(procs, self.table, self.runlog, limits, on_status=on_status)
-        core.ring = self.ring    # what a stage killed in its drain left (stopladder.record_incomplete)
+        # what a stage killed in its drain left (stopladder.record_incomplete)
+        core.ring = self.ring
         return core
 
     def teardown(self) -> None:
@@ -160,7 +213,8 @@ class Launcher:
 
 
 class _ZeroedSegment:
-    """An extra segment a stage asked for (e.g. signals' indicator state), zero-filled, owned here."""
+    """An extra segment a stage asked for (e.g. signals' indicator state), zero-filled, owned
+    here."""
 
     def __init__(self, name: str, size: int):
         self.name = name

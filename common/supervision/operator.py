@@ -4,8 +4,9 @@
     halt       SetTradingState(HALTED) to orders; answered once the status shows HALTED
     resume     SetTradingState(ACTIVE); answered once ACTIVE, or at once with orders' refusal when
                reconciliation still finds a difference with the broker (never ACTIVE on a mismatch)
-    flatten    SetTradingState(HALTED) + FlattenAll: working orders canceled (ours at the broker that
-               the journal does not know too), positions closed; answered once positions.json is flat.
+    flatten    SetTradingState(HALTED) + FlattenAll: working orders canceled (ours at the broker
+               that the journal does not know too), positions closed; answered once
+               positions.json is flat.
                Trading stays HALTED until `resume`
     reconcile  RequestReconcile: orders compares with the broker now; answered with what it found
                once the check is confirmed (orders/reconciler.py)
@@ -25,6 +26,7 @@ import os
 import time
 
 import orjson
+import zmq
 
 from common import rundir
 from common.bus import Pusher, make_context
@@ -32,7 +34,9 @@ from common.messages import FlattenAll, RequestReconcile, SetTradingState
 from common.reconcilestate import read_result
 from common.tradingstate import read_flatten_ack
 
-HINT = "operator: python supervisor.py ctl status|halt|resume|flatten|reconcile|adopt [--run-dir DIR]"
+HINT = (
+    "operator: python supervisor.py ctl status|halt|resume|flatten|reconcile|adopt [--run-dir DIR]"
+)
 JOURNAL = rundir.CTL_LOG
 WAIT_S = {"halt": 15.0, "resume": 15.0, "flatten": 60.0, "reconcile": 30.0, "adopt": 30.0}
 CONNECT_S = 3.0     # a fresh PUSH socket needs a moment to connect before IMMEDIATE lets it send
@@ -40,8 +44,8 @@ POLL_S = 0.05
 
 
 def commands_for(cmd: str, reason: str, sent_ns: int = 0) -> list:
-    """The messages to orders that carry one operator command, in order (a flatten stamped `sent_ns`,
-    which orders acknowledges: common/tradingstate.write_flatten_ack)."""
+    """The messages to orders that carry one operator command, in order (a flatten stamped
+    `sent_ns`, which orders acknowledges: common/tradingstate.write_flatten_ack)."""
     if cmd == "halt":
         return [SetTradingState(ts_event_ns=0, state="HALTED", reason=reason)]
     if cmd == "resume":
@@ -54,10 +58,13 @@ def commands_for(cmd: str, reason: str, sent_ns: int = 0) -> list:
     raise ValueError(f"not a command for orders: {cmd!r}")
 
 
-def effect(cmd: str, status: dict, reconcile: dict, sent_ns: int, ack: dict | None = None) -> dict | None:
+def effect(
+    cmd: str, status: dict, reconcile: dict, sent_ns: int, ack: dict | None = None
+) -> dict | None:
     """The answer once the command's effect shows (None while it does not yet). A flatten shows only
     once orders acknowledged this very command (`ack`) and positions has applied what it did: a
-    HALTED state and a flat book from before it prove nothing (a resting LIMIT entry is no position)."""
+    HALTED state and a flat book from before it prove nothing (a resting LIMIT entry is no
+    position)."""
     state = status.get("trading_state")
     fresh = int(reconcile.get("ts_ns") or 0) >= sent_ns
     if cmd == "halt" and state == "HALTED":
@@ -71,21 +78,38 @@ def effect(cmd: str, status: dict, reconcile: dict, sent_ns: int, ack: dict | No
                     "differences": reconcile["outstanding"]}
     ack = ack or {}
     acted = int(ack.get("sent_ns") or 0) >= sent_ns > 0
-    applied = int((status.get("positions") or {}).get("last_orders_seq") or 0) >= int(ack.get("orders_seq") or 0)
+    applied = int((status.get("positions") or {}).get("last_orders_seq") or 0) >= int(
+        ack.get("orders_seq") or 0
+    )
     if cmd == "flatten" and state == "HALTED" and acted and applied:
-        open_rows = [p for p in (status.get("positions") or {}).get("positions") or [] if p.get("qty")]
+        open_rows = [
+            p for p in (status.get("positions") or {}).get("positions") or [] if p.get("qty")
+        ]
         if not open_rows:
             adopted = reconcile.get("adopted_positions") or {}
             if not adopted:
                 return {"ok": True}
-            # Adopted quantities were never the engine's (orders/reconciler.py): it cannot close them.
-            return {"ok": True, "not_closed": adopted, "note": "positions adopted from the broker are not "
-                    "the engine's to close: close them at the broker"}
+            # Adopted quantities were never the engine's (orders/reconciler.py): it cannot close
+            # them.
+            return {
+                "ok": True,
+                "not_closed": adopted,
+                "note": "positions adopted from the broker are not "
+                "the engine's to close: close them at the broker",
+            }
     # A read the broker did not answer (throttled, 5xx) is retried by orders: wait for a verdict.
     if cmd == "reconcile" and fresh and not reconcile.get("pending") and not reconcile.get("error"):
-        return {"ok": True, "clean": not reconcile.get("outstanding"), "differences": reconcile.get("outstanding", [])}
+        return {
+            "ok": True,
+            "clean": not reconcile.get("outstanding"),
+            "differences": reconcile.get("outstanding", []),
+        }
     if cmd == "adopt" and fresh and "adopted" in (reconcile.get("last") or {}):
-        return {"ok": True, "adopted": reconcile["last"]["adopted"], "baseline": reconcile.get("baseline")}
+        return {
+            "ok": True,
+            "adopted": reconcile["last"]["adopted"],
+            "baseline": reconcile.get("baseline"),
+        }
     return None
 
 
@@ -96,7 +120,9 @@ class OperatorDesk:
         self.wait_s = {**WAIT_S, **(wait_s or {})}
         self.clock_ns, self.sleep = clock_ns, sleep
         self.recent: collections.deque = collections.deque(maxlen=10)
-        self._zmq = self._pusher = None      # made on the serving thread, the only one that uses them
+        # made on the serving thread, the only one that uses them
+        self._zmq: zmq.Context | None = None
+        self._pusher: Pusher | None = None
         self.stopping = False                # set by the session before it stops the channel
 
     def handle(self, cmd: str, reason: str) -> dict:
@@ -107,40 +133,61 @@ class OperatorDesk:
         if self._push_all(commands_for(cmd, reason, sent_ns)):
             result = self._wait(cmd, sent_ns)
         else:
-            result = {"ok": False, "error": "orders is not listening (down or restarting): nothing was sent"}
+            result = {
+                "ok": False,
+                "error": "orders is not listening (down or restarting): nothing was sent",
+            }
         snap = self.status()
-        record = {"ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"), "cmd": cmd,
-                  "reason": reason, **result, "trading_state": snap.get("trading_state"),
-                  "trading_state_reason": snap.get("trading_state_reason", "")}
+        record = {
+            "ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "cmd": cmd,
+            "reason": reason,
+            **result,
+            "trading_state": snap.get("trading_state"),
+            "trading_state_reason": snap.get("trading_state_reason", ""),
+        }
         self._journal(record)
         return record
 
     def snapshot(self) -> dict:
-        """The run's status plus what operators need: the hint, the last commands, the last reconciliation."""
+        """The run's status plus what operators need: the hint, the last commands, the last
+        reconciliation."""
         return {**self.status(), "operator": {"hint": HINT, "commands": list(self.recent)},
                 "reconcile": read_result(self.run_dir)}
 
     def _wait(self, cmd: str, sent_ns: int) -> dict:
         deadline = self.clock_ns() + int(self.wait_s[cmd] * 1e9)
         while True:
-            answer = effect(cmd, self.status(), read_result(self.run_dir), sent_ns, read_flatten_ack(self.run_dir))
+            answer = effect(
+                cmd,
+                self.status(),
+                read_result(self.run_dir),
+                sent_ns,
+                read_flatten_ack(self.run_dir),
+            )
             if answer is not None:
                 return answer
             if self.stopping:
                 return {"ok": False, "error": "the run is stopping: the effect was not seen"}
             if self.clock_ns() >= deadline:
-                broker = read_result(self.run_dir).get("error") if cmd in ("reconcile", "adopt") else ""
+                broker = (
+                    read_result(self.run_dir).get("error") if cmd in ("reconcile", "adopt") else ""
+                )
                 why = f" (the broker did not answer: {broker})" if broker else ""
-                return {"ok": False, "error": f"sent, but no effect within {self.wait_s[cmd]:g}s{why}"}
+                return {
+                    "ok": False,
+                    "error": f"sent, but no effect within {self.wait_s[cmd]:g}s{why}",
+                }
             self.sleep(POLL_S)
 
     def _push_all(self, messages: list) -> bool:
-        if self._pusher is None:
+        pusher = self._pusher
+        if pusher is None:
             self._zmq = make_context()
-            self._pusher = Pusher(self._zmq, self.orders_endpoint, "supervisor")
+            pusher = self._pusher = Pusher(self._zmq, self.orders_endpoint, "supervisor")
         for msg in messages:
             deadline = self.clock_ns() + int(CONNECT_S * 1e9)
-            while not self._pusher.push(msg):
+            while not pusher.push(msg):
                 if self.clock_ns() >= deadline:
                     return False
                 self.sleep(POLL_S)
@@ -158,5 +205,7 @@ class OperatorDesk:
         """After the channel stopped (its thread ended): the socket it used to reach orders."""
         if self._pusher is not None:
             self._pusher.close()
+            self._pusher = None
+        if self._zmq is not None:
             self._zmq.term()
-            self._pusher = self._zmq = None
+            self._zmq = None

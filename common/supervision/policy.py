@@ -22,7 +22,9 @@ class Decision:
 
 
 class RestartPolicy:
-    def __init__(self, max_restarts: int, window_s: float, backoff_initial_ms: int, backoff_max_ms: int):
+    def __init__(
+        self, max_restarts: int, window_s: float, backoff_initial_ms: int, backoff_max_ms: int
+    ):
         if max_restarts < 0 or window_s <= 0:
             raise ValueError("max_restarts must be >= 0 and window_s > 0")
         self.max_restarts = max_restarts
@@ -40,7 +42,11 @@ class RestartPolicy:
         self._forget_old(now)
         recent = len(self._restarts)
         if recent >= self.max_restarts:
-            return Decision(False, 0.0, f"{recent} restarts within {self.window_s:g}s (limit {self.max_restarts})")
+            return Decision(
+                False,
+                0.0,
+                f"{recent} restarts within {self.window_s:g}s (limit {self.max_restarts})",
+            )
         delay = 0.0 if recent == 0 else min(self.max_s, self.initial_s * (2 ** (recent - 1)))
         self._restarts.append(now + delay)
         return Decision(True, delay, f"restart {recent + 1} of {self.max_restarts} in window")

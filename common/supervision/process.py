@@ -1,8 +1,9 @@
 """One supervised stage: its process, its restart policy and its lifecycle bookkeeping.
 
-Processes come from a multiprocessing **forkserver** whose preload list imports numpy, numba and each
-stage's warm module: a (re)started stage is a fork of that template, with compiled kernels already in
-memory and no ZeroMQ context yet, so it is ready in milliseconds and never compiles during trading.
+Processes come from a multiprocessing **forkserver** whose preload list imports numpy, numba and
+each stage's warm module: a (re)started stage is a fork of that template, with compiled kernels
+already in memory and no ZeroMQ context yet, so it is ready in milliseconds and never compiles
+during trading.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import signal
 import time
 from dataclasses import replace
+from multiprocessing.process import BaseProcess
 
 import psutil
 
@@ -62,15 +64,17 @@ class StageProcess:
         self.module = module
         self.stage_ctx = stage_ctx
         self.policy = policy
-        self.proc = None
+        self.proc: BaseProcess | None = None
         self.restarts = 0
         self.restart_due: float | None = None   # monotonic time a restart is scheduled for
         self.gave_up = False
         self.spawned_at = 0.0
-        self.ready_deadline: float | None = None   # set while starting: READY by then, or it is killed
+        # set while starting: READY by then, or it is killed
+        self.ready_deadline: float | None = None
         self.became_ready = False                  # READY (or FINISHED) seen since the last spawn
         self.killed_as_hung = False
-        self.kill_reason = ""                      # why the supervisor SIGKILLed it ("" if it did not)
+        # why the supervisor SIGKILLed it ("" if it did not)
+        self.kill_reason = ""
         self.stopping = False
 
     @property
@@ -80,7 +84,7 @@ class StageProcess:
     @property
     def pid(self) -> int:
         proc = self.proc  # read once: the health thread may ask while the main thread reaps
-        return proc.pid if proc is not None else 0
+        return (proc.pid or 0) if proc is not None else 0
 
     @property
     def alive(self) -> bool:
@@ -90,17 +94,24 @@ class StageProcess:
     def sentinel(self):
         return self.proc.sentinel if self.proc is not None else None
 
+    def _spawned(self) -> BaseProcess:
+        if self.proc is None:
+            raise RuntimeError(f"{self.name}: no process (not spawned, or already reaped)")
+        return self.proc
+
     def spawn(self) -> int:
         ctx = replace(self.stage_ctx, restarts=self.restarts)
-        self.proc = self.mpctx.Process(target=stage_main, args=(self.module, ctx), name=f"otrade-{self.name}",
-                                       daemon=False)
-        self.proc.start()
+        proc = self.mpctx.Process(
+            target=stage_main, args=(self.module, ctx), name=f"otrade-{self.name}", daemon=False
+        )
+        self.proc = proc
+        proc.start()
         self.spawned_at = time.monotonic()
         self.killed_as_hung = False
         self.kill_reason = ""
         self.became_ready = False
         self.restart_due = None
-        return self.proc.pid
+        return proc.pid
 
     def affinity(self) -> list[int]:
         try:
@@ -110,7 +121,7 @@ class StageProcess:
 
     def exit_status(self) -> tuple[int | None, int | None]:
         """(exit code, signal number) of a finished process."""
-        code = self.proc.exitcode
+        code = self._spawned().exitcode
         if code is None:
             return None, None
         if code < 0:
@@ -119,14 +130,16 @@ class StageProcess:
 
     def reap(self) -> None:
         """Collect the dead process and release its sentinel (the one place that joins)."""
-        self.proc.join(timeout=0)
-        self.proc.close()
+        proc = self._spawned()
+        proc.join(timeout=0)
+        proc.close()
         self.proc = None
 
     def send(self, sig: int) -> None:
-        if self.alive:
+        proc = self.proc
+        if proc is not None and proc.exitcode is None and proc.pid:   # never 0: a process group
             try:
-                os.kill(self.proc.pid, sig)
+                os.kill(proc.pid, sig)
             except ProcessLookupError:
                 pass
 

@@ -1,18 +1,19 @@
 """A registry of live runs, so the next start can clean up after a supervisor that was SIGKILLed.
 
-Each run writes `<registry>/<run_id>.json` naming its supervisor pid (with the process start time, so
-a recycled pid is not mistaken for a live run), the exact names of its shared-memory segments, and its
-ipc directory with the exact socket files in it. At start, every entry whose supervisor is gone is
-swept. Runs that are still alive are never touched, so two supervisors can run side by side.
+Each run writes `<registry>/<run_id>.json` naming its supervisor pid (with the process start time,
+so a recycled pid is not mistaken for a live run), the exact names of its shared-memory segments,
+and its ipc directory with the exact socket files in it. At start, every entry whose supervisor is
+gone is swept. Runs that are still alive are never touched, so two supervisors can run side by side.
 
 Trust (issue 12.5): a record is an instruction to delete files, so the registry must be ours alone.
 - The directory is created 0700 and checked with lstat on every use: a symlink, a non-directory or a
   directory of another user is refused with a RegistryError (nothing is swept); a directory of ours
   with a looser mode is tightened to 0700.
 - A record is read through O_NOFOLLOW and used only if it is a regular file owned by us.
-- Only exact names are removed, never a prefix (dead run `a` must not match live run `a_b`): a segment
-  only if `/dev/shm/<name>` is an `otrade_` file owned by us; a socket only if it is a socket owned by
-  us inside the recorded directory; the directory only if it is then empty. Nothing is rmtree'd.
+- Only exact names are removed, never a prefix (dead run `a` must not match live run `a_b`): a
+  segment only if `/dev/shm/<name>` is an `otrade_` file owned by us; a socket only if it is a
+  socket owned by us inside the recorded directory; the directory only if it is then empty. Nothing
+  is rmtree'd.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ DEFAULT_DIR = os.path.join(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettemp
 
 
 class RegistryError(OTradeError):
-    """The run registry's directory cannot be trusted (a symlink, another user's, not a directory)."""
+    """The run registry's directory cannot be trusted (a symlink, another user's, not a
+    directory)."""
 
 
 def registry_dir() -> str:
@@ -41,9 +43,12 @@ def registry_dir() -> str:
     return path
 
 
-def ensure_private_dir(path: str, what: str = "run registry", setting: str = "OTRADE_REGISTRY_DIR") -> None:
-    """Create `path` 0700, or check that it is a real directory of ours (tightening its mode). `what` and
-    `setting` name the directory and where to point it elsewhere in a refusal (the account home too)."""
+def ensure_private_dir(
+    path: str, what: str = "run registry", setting: str = "OTRADE_REGISTRY_DIR"
+) -> None:
+    """Create `path` 0700, or check that it is a real directory of ours (tightening its mode).
+    `what` and `setting` name the directory and where to point it elsewhere in a refusal (the
+    account home too)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     try:
         os.mkdir(path, 0o700)
@@ -56,8 +61,10 @@ def ensure_private_dir(path: str, what: str = "run registry", setting: str = "OT
     if not stat.S_ISDIR(st.st_mode):
         raise RegistryError(f"{what} {path} is not a directory")
     if st.st_uid != os.geteuid():
-        raise RegistryError(f"{what} {path} belongs to uid {st.st_uid}, not to us (uid {os.geteuid()}): "
-                            f"another user may have planted it; remove it or set {setting}")
+        raise RegistryError(
+            f"{what} {path} belongs to uid {st.st_uid}, not to us (uid {os.geteuid()}): "
+            f"another user may have planted it; remove it or set {setting}"
+        )
     if stat.S_IMODE(st.st_mode) != 0o700:
         os.chmod(path, 0o700)
 
@@ -121,7 +128,12 @@ def _ours(path: str, kind) -> bool:
 def _remove_segments(names) -> list[str]:
     removed = []
     for name in names if isinstance(names, list) else []:
-        if not isinstance(name, str) or not name.startswith(PREFIX) or "/" in name or name in (".", ".."):
+        if (
+            not isinstance(name, str)
+            or not name.startswith(PREFIX)
+            or "/" in name
+            or name in (".", "..")
+        ):
             continue
         path = os.path.join(SHM_DIR, name)
         if _ours(path, stat.S_ISREG):
@@ -134,7 +146,11 @@ def _remove_segments(names) -> list[str]:
 
 
 def _remove_sockets(ipc_dir, names) -> list[str]:
-    if not isinstance(ipc_dir, str) or not os.path.isabs(ipc_dir) or not _ours(ipc_dir, stat.S_ISDIR):
+    if (
+        not isinstance(ipc_dir, str)
+        or not os.path.isabs(ipc_dir)
+        or not _ours(ipc_dir, stat.S_ISDIR)
+    ):
         return []
     removed = []
     for name in names if isinstance(names, list) else []:
@@ -175,7 +191,9 @@ def sweep_dead_runs() -> list[dict]:
         segments = _remove_segments(doc.get("segments"))
         sockets = _remove_sockets(doc.get("ipc_dir"), doc.get("ipc_sockets"))
         os.unlink(path)
-        swept.append({"run_id": doc.get("run_id"), "pid": pid, "segments": segments, "sockets": sockets})
+        swept.append(
+            {"run_id": doc.get("run_id"), "pid": pid, "segments": segments, "sockets": sockets}
+        )
     return swept
 
 

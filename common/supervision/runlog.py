@@ -1,4 +1,5 @@
-"""`<run_dir>/supervisor.jsonl`: one JSON line per lifecycle event (spawn, exit, hang, restart, give-up).
+"""`<run_dir>/supervisor.jsonl`: one JSON line per lifecycle event (spawn, exit, hang, restart,
+give-up).
 
 Written unbuffered-per-line so that a SIGKILLed supervisor still leaves every event it recorded.
 

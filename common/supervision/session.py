@@ -1,8 +1,8 @@
 """One run of the pipeline from `python supervisor.py`: set up, supervise, report, tear down.
 
-Ctrl-C, SIGTERM and SIGHUP ask for a clean stop (stages stop in reverse order, drain, write final state); a
-second Ctrl-C is ignored rather than abandoning the drain half-way. Whatever happens, every segment
-and socket file of the run is removed before the process exits.
+Ctrl-C, SIGTERM and SIGHUP ask for a clean stop (stages stop in reverse order, drain, write final
+state); a second Ctrl-C is ignored rather than abandoning the drain half-way. Whatever happens,
+every segment and socket file of the run is removed before the process exits.
 """
 
 from __future__ import annotations
@@ -34,9 +34,13 @@ class Session:
 
     def _limits(self) -> Limits:
         sup = self.loaded.config.supervisor
-        return Limits(heartbeat_timeout_s=sup.heartbeat_timeout_ms / 1000.0, ready_timeout_s=sup.ready_timeout_s,
-                      stop_grace_s=sup.stop_grace_ms / 1000.0, stay_up_degraded=sup.stay_up_degraded,
-                      duration_s=sup.duration_s)
+        return Limits(
+            heartbeat_timeout_s=sup.heartbeat_timeout_ms / 1000.0,
+            ready_timeout_s=sup.ready_timeout_s,
+            stop_grace_s=sup.stop_grace_ms / 1000.0,
+            stay_up_degraded=sup.stay_up_degraded,
+            duration_s=sup.duration_s,
+        )
 
     def _on_signal(self, signum, frame) -> None:
         reason = f"signal {signal.Signals(signum).name}"
@@ -49,14 +53,21 @@ class Session:
         launcher = Launcher(self.loaded, self.plan)
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGHUP, self._on_signal)   # a closed terminal / dropped ssh: the same clean stop
+        # a closed terminal / dropped ssh: the same clean stop
+        signal.signal(signal.SIGHUP, self._on_signal)
         health = view = control = None
         try:
             launcher.setup()
             self._announce(launcher)
-            desk = OperatorDesk(launcher.run_dir, launcher.endpoints.endpoint(topics.CMD_ORDERS),
-                                lambda: snapshot(launcher.run_id, launcher.run_dir, launcher.table, self.core.procs))
-            status = desk.snapshot     # the stages' status + the operator's commands and the last reconcile
+            desk = OperatorDesk(
+                launcher.run_dir,
+                launcher.endpoints.endpoint(topics.CMD_ORDERS),
+                lambda: snapshot(
+                    launcher.run_id, launcher.run_dir, launcher.table, self.core.procs
+                ),
+            )
+            # the stages' status + the operator's commands and the last reconcile
+            status = desk.snapshot
             view = make_view(not self.loaded.config.supervisor.dashboard)
             self.core = launcher.make_core(self._limits(), on_status=lambda: _show(view, status))
             if self.early_stop:        # Ctrl-C / SIGTERM / SIGHUP during set-up: stop, do not trade
@@ -80,30 +91,48 @@ class Session:
             launcher.teardown()
         self._judge_stop(launcher.run_dir, outcome)
         self._write_results(launcher.run_dir, final, outcome)
-        self.log.info("run ended", run_dir=launcher.run_dir, reason=outcome.reason, exit_code=outcome.exit_code)
+        self.log.info(
+            "run ended",
+            run_dir=launcher.run_dir,
+            reason=outcome.reason,
+            exit_code=outcome.exit_code,
+        )
         if outcome.exit_code == EXIT_LOG_FAILED:
             lost = launcher.runlog.lost
-            print(f"supervisor: {outcome.reason} ({lost} events not recorded); trading was halted and every "
-                  f"stage stopped", file=sys.stderr)
-        print(f"run ended: {outcome.reason} (exit {outcome.exit_code}); results in {launcher.run_dir}",
-              file=sys.stderr)
+            print(
+                f"supervisor: {outcome.reason} ({lost} events not recorded); trading was halted "
+                "and every "
+                f"stage stopped",
+                file=sys.stderr,
+            )
+        print(
+            f"run ended: {outcome.reason} (exit {outcome.exit_code}); "
+            f"results in {launcher.run_dir}",
+            file=sys.stderr,
+        )
         return outcome.exit_code
 
     def _judge_stop(self, run_dir: str, outcome) -> None:
-        """Say loudly what the stop left at the broker; anything left at a (live or local) broker ends
-        the run with EXIT_LEFT_AT_BROKER unless it already failed otherwise (issue 11.3)."""
+        """Say loudly what the stop left at the broker; anything left at a (live or local) broker
+        ends the run with EXIT_LEFT_AT_BROKER unless it already failed otherwise (issue 11.3)."""
         stop = stop_report(run_dir)
         lines = left_lines(stop)
-        if not any(lines) or (stop.get("left_at_broker") is None and self.loaded.config.broker.name == "paper"):
+        if not any(lines) or (
+            stop.get("left_at_broker") is None and self.loaded.config.broker.name == "paper"
+        ):
             return
         left = stop.get("left_at_broker")
         where = "paper account" if stop.get("paper") else "broker"
-        head = (f"supervisor: LEFT AT THE {where.upper()} at stop (run.on_stop={stop.get('policy')}):" if left
-                else "supervisor: what is left at the broker is UNKNOWN:")
+        head = (
+            f"supervisor: LEFT AT THE {where.upper()} at stop (run.on_stop={stop.get('policy')}):"
+            if left
+            else "supervisor: what is left at the broker is UNKNOWN:"
+        )
         _say("\n".join([head, *lines]))
         if left and not stop.get("paper") and outcome.exit_code == EXIT_OK:
             outcome.exit_code = EXIT_LEFT_AT_BROKER
-            outcome.reason = f"{outcome.reason}; orders or positions left at the broker (summary.json left_at_broker)"
+            outcome.reason = (f"{outcome.reason}; orders or positions left at the broker "
+                              "(summary.json left_at_broker)")
 
     def _write_results(self, run_dir: str, final: dict, outcome) -> None:
         """summary.json and the report; a full disk here is reported, and decides the exit code."""
@@ -127,7 +156,8 @@ class Session:
         print(f"OTrade run {launcher.run_id}: {launcher.run_dir}", file=sys.stderr)
 
     def _start_control(self, launcher, desk):
-        """`python supervisor.py ctl ...` (control.py); a socket that cannot be made is said, not fatal."""
+        """`python supervisor.py ctl ...` (control.py); a socket that cannot be made is said, not
+        fatal."""
         path = launcher.endpoints.path(topics.CTL_SUPERVISOR)
         try:
             server = ControlServer(path, desk.handle, log=self.log).start()
@@ -153,7 +183,8 @@ class Session:
 
 
 def _say(text: str) -> None:
-    """stderr, which may be a terminal that is gone (the SIGHUP of a closed one): never fail the stop."""
+    """stderr, which may be a terminal that is gone (the SIGHUP of a closed one): never fail the
+    stop."""
     try:
         print(text, file=sys.stderr, flush=True)
     except OSError:

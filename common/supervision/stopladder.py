@@ -1,14 +1,14 @@
 """The one stop ladder every stage goes down: stop request, grace, SIGTERM, grace, SIGKILL.
 
-Kept apart from the watch loop (core.py) but run with the core's clock, wait and run log, so the unit
-tests drive it with a fake clock. A run log that cannot be written does not stop the ladder: RunLog
-never raises (issue 12.4), and a stage is always reaped before this returns.
+Kept apart from the watch loop (core.py) but run with the core's clock, wait and run log, so the
+unit tests drive it with a fake clock. A run log that cannot be written does not stop the ladder:
+RunLog never raises (issue 12.4), and a stage is always reaped before this returns.
 
 A drain that moves is never cut short (issue 11.7). At the end of a replay under load, orders was
 SIGKILLed half-way through its backlog because its grace was extended only while its heartbeat was
-younger than a quarter of the hang timeout, and it beat once per 4,096-tick batch. Now the grace runs
-from the stage's last drain *progress* (`progress` in its stage-table row, bumped per unit of drain
-work, however long the unit took): only a stage that has made no progress for a whole grace is
+younger than a quarter of the hang timeout, and it beat once per 4,096-tick batch. Now the grace
+runs from the stage's last drain *progress* (`progress` in its stage-table row, bumped per unit of
+drain work, however long the unit took): only a stage that has made no progress for a whole grace is
 signalled. A stage that is signalled anyway, and does not then end its drain itself (exit 0 with its
 row STOPPED or FINISHED), is recorded in `core.outcome.drain` with what it left (ticks not applied):
 the run then exits EXIT_DRAIN_INCOMPLETE unless it already failed otherwise.
@@ -20,7 +20,8 @@ import signal
 
 from common import stagetable as st
 
-# Once SIGKILLed, a process is gone as soon as the kernel has torn it down; 5 s is for a very busy box.
+# Once SIGKILLed, a process is gone as soon as the kernel has torn it down; 5 s is for a very busy
+# box.
 KILL_GRACE_S = 5.0
 
 
@@ -42,7 +43,9 @@ def stop_one(core, proc) -> None:
     for sig, wait_s in ((None, grace), (signal.SIGTERM, grace / 2), (signal.SIGKILL, KILL_GRACE_S)):
         if sig is not None:
             signalled = sig
-            core.runlog.event("signal", proc.name, pid=proc.pid, signal=int(sig), reason="no drain progress")
+            core.runlog.event(
+                "signal", proc.name, pid=proc.pid, signal=int(sig), reason="no drain progress"
+            )
             proc.send(sig)
         deadline = core._now() + wait_s
         # Beating (still in its loop, about to see the request) buys time only up to a bound: a
@@ -68,7 +71,12 @@ def stop_one(core, proc) -> None:
 
 
 def record_incomplete(core, name: str, how: str, state: int) -> None:
-    entry = {"stage": name, "ended_by": how, "state": st.STATE_NAMES.get(state, str(state)), **core.drain_left(name)}
+    entry = {
+        "stage": name,
+        "ended_by": how,
+        "state": st.STATE_NAMES.get(state, str(state)),
+        **core.drain_left(name),
+    }
     core.outcome.drain.append(entry)
     core.runlog.event("drain_incomplete", name, **{k: v for k, v in entry.items() if k != "stage"})
 
