@@ -1,1 +1,2 @@
-"""Orders stage: intents → risk → bracket orders at the broker. Entry point: orders.stage.run(ctx)."""
+"""Orders stage: intents → risk → bracket orders at the broker. Entry point:
+orders.stage.run(ctx)."""

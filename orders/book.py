@@ -91,8 +91,8 @@ class OrderBook:
     def unresolved(self) -> list[Order]:
         """Orders whose placement outcome the engine does not know, in submission order.
 
-        Kept as its own subset: the engine asks on every event tick, and a day's book holds thousands
-        of working orders while this is almost always empty.
+        Kept as its own subset: the engine asks on every event tick, and a day's book holds
+        thousands of working orders while this is almost always empty.
         """
         if len(self._unresolved) < 2:
             return list(self._unresolved.values())

@@ -16,10 +16,10 @@ simply finishes whatever the dead process had half done.
   tick grid; a later partial fill that moves the average re-prices the working legs. "signal" places
   them at the intent's own prices, wherever the entry filled. A new stop that is already through the
   market (the price gapped past it between the fill and the leg) goes as a MARKET exit, counted in
-  `through_market`: a stop the exchange would trigger at once is a triggered stop. So a partial entry fill gets exits for what filled
-  and later fills grow them (modify up, then new legs once a leg would exceed the freeze quantity);
-  an exit's fill shrinks the other leg (modify down); a leg left with nothing to cover is canceled:
-  that is the OCO.
+  `through_market`: a stop the exchange would trigger at once is a triggered stop. So a partial
+  entry fill gets exits for what filled and later fills grow them (modify up, then new legs once a
+  leg would exceed the freeze quantity); an exit's fill shrinks the other leg (modify down); a leg
+  left with nothing to cover is canceled: that is the OCO.
 - A stop leg the broker refuses (a gap through the trigger before it was placed) is replaced once by
   a MARKET exit: a refused stop is treated as a triggered one. A refused target is not retried (the
   stop still protects); the square-off catches anything left. A leg that failed because the broker
@@ -27,12 +27,13 @@ simply finishes whatever the dead process had half done.
 - HALTED: working entries are canceled and missing slices are not sent; exits keep protecting what
   filled.
 - Incremental: a bracket's plan depends only on its own orders in the book and on HALTED, so the
-  desk re-plans only the brackets `touch`ed since their last empty plan (the engine touches a bracket
-  on every event of one of its orders, and all of them when the trading state changes). A bracket
-  whose plan produced actions stays touched until a plan of it comes back empty, so an action the
-  throttle deferred or the broker refused is planned again, as a full re-plan would. The result is
-  the same list of actions a plan over every bracket gives (tests/orders/test_brackets_incremental.py
-  checks it on every call), without walking every bracket of the day on every event tick.
+  desk re-plans only the brackets `touch`ed since their last empty plan (the engine touches a
+  bracket on every event of one of its orders, and all of them when the trading state changes). A
+  bracket whose plan produced actions stays touched until a plan of it comes back empty, so an
+  action the throttle deferred or the broker refused is planned again, as a full re-plan would. The
+  result is the same list of actions a plan over every bracket gives
+  (tests/orders/test_brackets_incremental.py checks it on every call), without walking every bracket
+  of the day on every event tick.
 - Sweep (`plan_sweep`: square-off time, or flatten after the kill switch / FlattenAll): cancel every
   working order, then close each instrument's net position with MARKET orders. Brackets caught by a
   sweep (square-off or flatten) are closed for good (`close_all`): their position is the sweep's to
@@ -102,7 +103,8 @@ class Bracket:
     targets: list = field(default_factory=list)
     closed: bool = False   # swept: its position is closed by square-off / flatten, not by its legs
     index: int = 0         # opening order: brackets are planned in it
-    ref_price: float = 0.0  # the price stop and target were set against (0: unknown, use them as is)
+    # the price stop and target were set against (0: unknown, use them as is)
+    ref_price: float = 0.0
 
 
 def slice_sizes(qty: int, freeze_qty: int) -> list[tuple[int, int]]:
@@ -196,8 +198,8 @@ class BracketDesk:
             coids.append(order.client_order_id)
 
     def close_all(self) -> None:
-        """A sweep (square-off or flatten) took over every bracket open now: their legs are canceled,
-        not resized, and never placed again."""
+        """A sweep (square-off or flatten) took over every bracket open now: their legs are
+        canceled, not resized, and never placed again."""
         for b in self.active.values():
             b.closed = True
         self.active.clear()
@@ -381,7 +383,8 @@ class BracketDesk:
         return ltp > 0 and (ltp - (o.price - b.side * gap)) * b.side < 0
 
     def _through(self, b: Bracket, stop: float) -> bool:
-        """The last price is already at or beyond the stop: the exchange would trigger it at once."""
+        """The last price is already at or beyond the stop: the exchange would trigger it at
+        once."""
         if self._last_price is None:
             return False
         ltp = float(self._last_price[b.instrument])
@@ -502,7 +505,9 @@ def plan_sweep(book: OrderBook, positions: dict[int, int], role: str, freeze_qty
             intent = working[-1].intent_id
             left = abs(qty) - sum(o.leaves for o in working if o.side == side)
             first = sum(1 for o in closes if o.intent_id == intent) + 1
-            sizes = [(first + i, q) for i, (_, q) in enumerate(slice_sizes(left, int(freeze_qty[k])))]
+            sizes = [
+                (first + i, q) for i, (_, q) in enumerate(slice_sizes(left, int(freeze_qty[k])))
+            ]
         else:
             retry_at = max((o.settled_ns for o in closes), default=0) + CLOSE_RETRY_NS
             if closes and now_ns < retry_at:

@@ -54,6 +54,8 @@ def day_bill(schedule: FeeSchedule, fills: list[BilledFill]) -> Charges:
         line["gst"] = (line["brokerage"] + line["exchange"] + line["sebi"] + line["dp"]
                        + (line["ipft"] if rates.gst_on_ipft else 0.0)) * rates.gst_pct / 100.0
         for name in LINES:
-            rupee = (name == "stt" and rates.stt_round_rupee) or (name == "stamp" and rates.stamp_round_rupee)
+            rupee = (name == "stt" and rates.stt_round_rupee) or (
+                name == "stamp" and rates.stamp_round_rupee
+            )
             total[name] += round_to(line[name], "1" if rupee else "0.01")
     return Charges(**{name: round_to(value, "0.01") for name, value in total.items()})

@@ -44,9 +44,22 @@ import numpy as np
 
 from common.clock import NS_PER_S, SECONDS_PER_DAY, ist_midnight_ns
 from common.errors import BrokerFatal
-from common.messages import (TRADING_STATES, BracketsClosed, FlattenAll, OrderAccepted, OrderCanceled, OrderDenied,
-                             OrderFilled, OrderInDoubt, OrderModified, OrderRejected,
-                             OrderSubmitting, SignalRaised, TicksProcessed, TradingStateChanged)
+from common.messages import (
+    TRADING_STATES,
+    BracketsClosed,
+    FlattenAll,
+    OrderAccepted,
+    OrderCanceled,
+    OrderDenied,
+    OrderFilled,
+    OrderInDoubt,
+    OrderModified,
+    OrderRejected,
+    OrderSubmitting,
+    SignalRaised,
+    TicksProcessed,
+    TradingStateChanged,
+)
 from orders import statemachine as sm
 from orders.book import OrderBook
 from orders.brackets import BracketDesk, Cancel, coid_of, plan_sweep
@@ -74,7 +87,8 @@ class OrderEngine:
     limits : orders.limits.RiskLimits (from config.risk).
     fees : orders.fees.FeeSchedule (config's `fees` section): charges each fill by its instrument.
     broker : an orders.brokers.base.Broker.
-    emit, flush : the engine's EventSink (orders/sink.py): `emit` takes every event in order, `flush`
+    emit, flush : the engine's EventSink (orders/sink.py): `emit` takes every event in order,
+    `flush`
         makes them durable before every broker call (when not given, `emit` itself must).
     stop_order_type, stop_limit_ticks : stop legs as SL-M (default), or SL with the limit that
         many ticks beyond the trigger.
@@ -107,7 +121,8 @@ class OrderEngine:
         self.denied: set[str] = set()
         self._restored_intents: set[str] = set()
         self._intents_seen = 0
-        self._emitted = 0                 # events emitted by this process (to see if an action acted)
+        # events emitted by this process (to see if an action acted)
+        self._emitted = 0
         self._pending: list = []          # intents waiting for their tick, by (tick_seq, arrival)
         self._seq = 0                     # the tick being settled (or last settled)
         self._marked_seq = 0              # the tick whose marker is in the journal
@@ -115,14 +130,36 @@ class OrderEngine:
         self._catchup_seq = 0             # after restore: settle again at this tick, not before
         self._wake = 0
         self._sweep_wake = 0
-        self.stats = {"held_actions": 0, "backed_off_actions": 0, "duplicate_intents": 0, "redelivered_intents": 0, "broker_errors": 0,
-                      "unknown_fills": 0, "deferred_placements": 0, "illegal_transitions": 0,
-                      "duplicate_fills": 0, "stops_through_market": 0, "probes": 0}
+        self.stats = {
+            "held_actions": 0,
+            "backed_off_actions": 0,
+            "duplicate_intents": 0,
+            "redelivered_intents": 0,
+            "broker_errors": 0,
+            "unknown_fills": 0,
+            "deferred_placements": 0,
+            "illegal_transitions": 0,
+            "duplicate_fills": 0,
+            "stops_through_market": 0,
+            "probes": 0,
+        }
         journal = EngineJournal(mark=self._mark, emit=self._emit, flush=self.sink.flush)
         self.gateway = BrokerGateway(
-            broker, self.book, self.throttle, journal, self._now, venues=self._exchanges,
-            symbols=self._symbols, fees=fees, stats=self.stats, touch=self._touch, halt=self.halt,
-            replan_all=self.desk.touch_all, wall_ns=wall_ns, probe_interval_ns=int(probe_interval_s * 1e9))
+            broker,
+            self.book,
+            self.throttle,
+            journal,
+            self._now,
+            venues=self._exchanges,
+            symbols=self._symbols,
+            fees=fees,
+            stats=self.stats,
+            touch=self._touch,
+            halt=self.halt,
+            replan_all=self.desk.touch_all,
+            wall_ns=wall_ns,
+            probe_interval_ns=int(probe_interval_s * 1e9),
+        )
         self.recovery = Recovery(self.gateway, self.book, journal, self._now, stats=self.stats)
 
     @classmethod
@@ -405,7 +442,8 @@ class OrderEngine:
     def _update_wake(self) -> None:
         now = self._now()
         # The next session boundary, the next IST midnight (the day's P&L starts again), and what
-        # the gateway (throttle room, an action's backoff) and recovery (an order in doubt) wait for.
+        # the gateway (throttle room, an action's backoff) and recovery (an order in doubt) wait
+        # for.
         wake = min(self.limits.next_boundary_ns(now), ist_midnight_ns(now) + DAY_NS,
                    self.gateway.next_due_ns(), self.recovery.next_due_ns())
         if self._sweep_wake:

@@ -13,9 +13,9 @@ Kernels (numba, over preallocated arrays; one array slot per instrument unless n
   work: its seq reaches `stop_seq` (an intent is due), the market clock reaches `wake_ns` (a session
   boundary, a deferred exit, an in-doubt retry), its price leaves its instrument's alert band
   [`alert_lo`, `alert_hi`] (a working SL stop the market gapped through), or (when `check_loss`) the
-  day's P&L falls to `loss_floor`. It prices open positions in `scratch_px` (one slot per open position) so the real
-  state is untouched: a paper fill found before that tick must be handled first, with the state as
-  of the fill.
+  day's P&L falls to `loss_floor`. It prices open positions in `scratch_px` (one slot per open
+  position) so the real state is untouched: a paper fill found before that tick must be handled
+  first, with the state as of the fill.
 - `pnl_of(...)`: realised-net plus mark-to-market over the open positions, in `open_instr` order;
   both the scan and `Exposure.day_pnl` use it, so the kill switch fires on bit-identical numbers.
 O(stop - start) (+ open positions on ticks of instruments held). Imports numpy and numba only.

@@ -14,11 +14,12 @@ of the fill's turnover (price x qty; for options the premium):
 
 An order that fills in pieces pays brokerage on its cumulative turnover, so its fills together never
 pay more than the per-order cap: each fill pays the cap's increase since the previous fill. Amounts
-per fill are exact (not rounded): the contract note rounds per scrip per day (STT to the rupee), which
-a single fill cannot know; orders/contractnote.py computes the day's rounded bill, and the exact sum
-is within 50 paise a scrip-day of it. The DP charge is per scrip per DAY at the broker; per fill it is
-charged once per CNC sell order, which overstates it when one scrip is sold in several orders a day
-(the engine places MIS only today). Imports only the standard library and config.
+per fill are exact (not rounded): the contract note rounds per scrip per day (STT to the rupee),
+which a single fill cannot know; orders/contractnote.py computes the day's rounded bill, and the
+exact sum is within 50 paise a scrip-day of it. The DP charge is per scrip per DAY at the broker;
+per fill it is charged once per CNC sell order, which overstates it when one scrip is sold in
+several orders a day (the engine places MIS only today). Imports only the standard library and
+config.
 """
 
 from dataclasses import dataclass
@@ -67,12 +68,21 @@ class BookRates:
     @classmethod
     def of(cls, figures: dict[str, float], exchange: str) -> "BookRates":
         nse = exchange in ("NSE", "NFO")
-        return cls(figures["brokerage_per_order_inr"], figures["brokerage_pct"], figures["stt_buy_pct"],
-                   figures["stt_sell_pct"], figures["stamp_buy_pct"],
-                   figures["nse_txn_pct"] if nse else figures["bse_txn_pct"],
-                   figures["nse_ipft_per_crore_inr"] if nse else 0.0, figures["sebi_per_crore_inr"],
-                   figures["gst_pct"], bool(figures["gst_on_ipft"]), figures["dp_per_scrip_inr"],
-                   bool(figures["stt_round_rupee"]), bool(figures["stamp_round_rupee"]))
+        return cls(
+            figures["brokerage_per_order_inr"],
+            figures["brokerage_pct"],
+            figures["stt_buy_pct"],
+            figures["stt_sell_pct"],
+            figures["stamp_buy_pct"],
+            figures["nse_txn_pct"] if nse else figures["bse_txn_pct"],
+            figures["nse_ipft_per_crore_inr"] if nse else 0.0,
+            figures["sebi_per_crore_inr"],
+            figures["gst_pct"],
+            bool(figures["gst_on_ipft"]),
+            figures["dp_per_scrip_inr"],
+            bool(figures["stt_round_rupee"]),
+            bool(figures["stamp_round_rupee"]),
+        )
 
     def brokerage(self, order_turnover_inr: float) -> float:
         """Brokerage on an order's whole turnover so far."""
@@ -80,9 +90,13 @@ class BookRates:
             return self.brokerage_per_order_inr if order_turnover_inr > 0 else 0.0
         return min(self.brokerage_per_order_inr, order_turnover_inr * self.brokerage_pct / 100.0)
 
-    def charges(self, side: int, qty: int, price: float, prior_turnover_inr: float = 0.0) -> Charges:
+    def charges(
+        self, side: int, qty: int, price: float, prior_turnover_inr: float = 0.0
+    ) -> Charges:
         turnover = qty * price
-        brokerage = self.brokerage(prior_turnover_inr + turnover) - self.brokerage(prior_turnover_inr)
+        brokerage = self.brokerage(prior_turnover_inr + turnover) - self.brokerage(
+            prior_turnover_inr
+        )
         exchange = turnover * self.txn_pct / 100.0
         ipft = turnover * self.ipft_per_crore_inr / CRORE_INR
         sebi = turnover * self.sebi_per_crore_inr / CRORE_INR
@@ -117,7 +131,9 @@ class FeeSchedule:
             raise ValueError(f"unknown charges preset {preset!r} (one of {', '.join(PRESETS)})")
         check_overrides(overrides or {})
         self.preset = preset
-        figures = {book: {**PRESETS[preset][book], **(overrides or {}).get(book, {})} for book in BOOKS}
+        figures = {
+            book: {**PRESETS[preset][book], **(overrides or {}).get(book, {})} for book in BOOKS
+        }
         self.rates = {(exchange, book): BookRates.of(figures[book], exchange)
                       for exchange in ("NSE", "BSE", "NFO", "BFO") for book in BOOKS}
         self._instruments: list[tuple[str, str]] = []    # instrument -> (exchange, segment)

@@ -10,14 +10,16 @@ engine's state by emitting events through that journal (and marks a cancel in fl
 The rules it keeps:
 
 - placement: `OrderSubmitting` is journaled and flushed BEFORE `broker.place`; a retryable failure
-  leaves the order in doubt (looked up by its client id before anything is re-sent: orders/recovery.py),
-  a rejection is an `OrderRejected` with the broker's reason, a refused session (BrokerFatal) is a
-  FATAL rejection that halts trading and holds every further action (`broker_down`);
+  leaves the order in doubt (looked up by its client id before anything is re-sent:
+  orders/recovery.py), a rejection is an `OrderRejected` with the broker's reason, a refused session
+  (BrokerFatal) is a FATAL rejection that halts trading and holds every further action
+  (`broker_down`);
 - the throttle defers placements, never drops them: the bracket is planned again when it has room;
 - a modify or cancel the broker could not take is retried after ACTION_RETRY_NS of market time, not
   on every event tick (at square-off that would be every tick, against the broker's rate limit);
 - while the session is refused, nothing is sent, looked up or polled but one probe every probe
-  interval (wall clock, at least 10 s: Kite may block an API key that keeps calling with a dead token).
+  interval (wall clock, at least 10 s: Kite may block an API key that keeps calling with a dead
+  token).
 """
 
 from collections.abc import Callable
@@ -60,7 +62,8 @@ class BrokerGateway:
     ----------
     broker : an orders.brokers.base.Broker.
     book : the engine's orders.book.OrderBook: changed through `journal.emit`, except a cancel in
-        flight (`request_cancel`, not journaled: the cancel's outcome is, when the broker reports it).
+        flight (`request_cancel`, not journaled: the cancel's outcome is, when the broker reports
+        it).
     throttle : the engine's orders.throttle.Throttle (room for a placement, per exchange).
     journal : EngineJournal.
     clock : the market clock, ns.
@@ -137,7 +140,8 @@ class BrokerGateway:
         except BrokerRetryable as e:
             emit(OrderInDoubt(ts_event_ns=now, client_order_id=coid, reason=f"place: {e}"))
         except BrokerFatal as e:
-            # Refused at the door (the session), so certainly not at the exchange: FATAL, not in doubt.
+            # Refused at the door (the session), so certainly not at the exchange: FATAL, not in
+            # doubt.
             emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e), code="FATAL"))
             self.refused(e)
         else:
@@ -146,12 +150,24 @@ class BrokerGateway:
     def acknowledge(self, order, broker_order_id: str, status: str, reason: str, code: str) -> None:
         """Journal the broker's answer to a placement: rejected, or accepted with its status."""
         if status == sm.REJECTED:
-            self._journal.emit(OrderRejected(ts_event_ns=self._now(), client_order_id=order.client_order_id,
-                                             broker_order_id=broker_order_id, reason=reason,
-                                             code=code or "REJECTED"))
+            self._journal.emit(
+                OrderRejected(
+                    ts_event_ns=self._now(),
+                    client_order_id=order.client_order_id,
+                    broker_order_id=broker_order_id,
+                    reason=reason,
+                    code=code or "REJECTED",
+                )
+            )
         else:
-            self._journal.emit(OrderAccepted(ts_event_ns=self._now(), client_order_id=order.client_order_id,
-                                             broker_order_id=broker_order_id, status=status))
+            self._journal.emit(
+                OrderAccepted(
+                    ts_event_ns=self._now(),
+                    client_order_id=order.client_order_id,
+                    broker_order_id=broker_order_id,
+                    status=status,
+                )
+            )
 
     def _modify(self, a: Modify) -> None:
         order = self.book.orders[a.client_order_id]
@@ -172,8 +188,15 @@ class BrokerGateway:
             self._back_off(order)   # level-triggered: planned again once the backoff has passed
             return
         self.retry_at.pop(order.client_order_id, None)
-        self._journal.emit(OrderModified(ts_event_ns=self._now(), client_order_id=order.client_order_id,
-                                         qty=a.qty, price=price, trigger_price=trigger))
+        self._journal.emit(
+            OrderModified(
+                ts_event_ns=self._now(),
+                client_order_id=order.client_order_id,
+                qty=a.qty,
+                price=price,
+                trigger_price=trigger,
+            )
+        )
 
     def _cancel(self, a: Cancel) -> None:
         order = self.book.orders[a.client_order_id]
@@ -198,8 +221,14 @@ class BrokerGateway:
             return
         self.retry_at.pop(order.client_order_id, None)
         if ack.status == sm.CANCELED:
-            self._journal.emit(OrderCanceled(ts_event_ns=self._now(), client_order_id=order.client_order_id,
-                                             broker_order_id=order.broker_order_id, reason=a.reason))
+            self._journal.emit(
+                OrderCanceled(
+                    ts_event_ns=self._now(),
+                    client_order_id=order.client_order_id,
+                    broker_order_id=order.broker_order_id,
+                    reason=a.reason,
+                )
+            )
         else:
             self.book.request_cancel(order)
             self._touch(order)
@@ -260,9 +289,14 @@ class BrokerGateway:
             self.acknowledge(order, bo.broker_order_id, sm.REJECTED, bo.reason, "REJECTED")
         elif bo.status == sm.CANCELED:
             self._journal.mark()
-            self._journal.emit(OrderCanceled(ts_event_ns=self._now(), client_order_id=order.client_order_id,
-                                             broker_order_id=bo.broker_order_id,
-                                             reason=bo.reason or "canceled at the broker"))
+            self._journal.emit(
+                OrderCanceled(
+                    ts_event_ns=self._now(),
+                    client_order_id=order.client_order_id,
+                    broker_order_id=bo.broker_order_id,
+                    reason=bo.reason or "canceled at the broker",
+                )
+            )
 
     def refused(self, e: BrokerFatal) -> None:
         """The broker refused our session: halt with its reason and hold every further action,

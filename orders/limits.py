@@ -15,7 +15,8 @@ whole day is OPEN (for simulations run at any hour). Imports numpy, the standard
 `common.clock`.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -71,6 +72,10 @@ class RiskLimits:
     max_intent_age_ms: int            # market time from an intent's tick to its risk check
     venue_rate_per_sec: int           # placements a second per exchange/segment (0: not limited)
     max_brackets_per_instrument: int  # a strategy's open brackets on one instrument (0: no limit)
+    if TYPE_CHECKING:
+        # Derived in __post_init__, not fields at run time (from_config passes every field).
+        boundaries_s: tuple[int, ...] = field(init=False)
+        params: np.ndarray = field(init=False)          # RISK_PARAMS_DTYPE[1], for the kernel
 
     @classmethod
     def from_config(cls, risk) -> "RiskLimits":

@@ -3,8 +3,8 @@
 On restart the engine needs the per-instrument last price / time / seq exactly as they were at the
 ring cursor it resumes from (the tick history before that cursor may already be overwritten). Two
 slots, each tagged with the cursor it belongs to; the writer fills the inactive slot, then flips the
-active index with one aligned int64 store. The store is saved BEFORE the ring cursor is committed, so
-its cursor is never behind the ring's, and the engine skips ticks it has already seen.
+active index with one aligned int64 store. The store is saved BEFORE the ring cursor is committed,
+so its cursor is never behind the ring's, and the engine skips ticks it has already seen.
 """
 
 from __future__ import annotations

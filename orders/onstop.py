@@ -10,14 +10,14 @@ ticks are applied, `run.on_stop` decides:
 - "leave": working entries are cancelled (HALTED) and the brackets' legs stay working for the next
   start, said loudly (stderr, summary.json), and the run exits EXIT_LEFT_AT_BROKER.
 
-Either way a later start on the same journal (the same run dir) begins HALTED with the stop's reason:
-resuming is the operator's call (`supervisor.py ctl resume`).
+Either way a later start on the same journal (the same run dir) begins HALTED with the stop's
+reason: resuming is the operator's call (`supervisor.py ctl resume`).
 
 Nothing is journaled when there is nothing to act on, so a replay whose last session was squared
 off ends exactly as before. A live broker (a real or local Kite/Upstox venue) is then polled,
 beating and reporting drain progress, until it confirms the cancels and closes or
-`run.on_stop_timeout_s` passes. The paper broker fills only on ticks and the feed has stopped, so its
-MARKET closes cannot fill here: what it leaves is reported, not pretended away.
+`run.on_stop_timeout_s` passes. The paper broker fills only on ticks and the feed has stopped, so
+its MARKET closes cannot fill here: what it leaves is reported, not pretended away.
 
 The report (`stop` in orders.summary.json, copied into summary.json) lists what was left working and
 open, by symbol: the broker's own view for a live broker, the engine's for paper (or when the broker
@@ -40,7 +40,8 @@ def apply_stop_policy(stage, *, sleep=time.sleep, clock=time.monotonic) -> dict:
     """Act on run.on_stop, wait (live brokers) for the broker to confirm, return the stop report."""
     cfg = stage.ctx.config
     policy, engine = cfg.run.on_stop, stage.engine
-    live = not stage.broker.book_is_ours     # the broker's own view is the one to report, not paper's
+    # the broker's own view is the one to report, not paper's
+    live = not stage.broker.book_is_ours
     acted = ""
     if policy == "flatten":
         if engine.book.working() or _open_positions(engine):
@@ -62,7 +63,11 @@ def apply_stop_policy(stage, *, sleep=time.sleep, clock=time.monotonic) -> dict:
     if stage.broker.reports_fills_async and acted:   # cancels and closes land between ticks: wait
         start, market_ns, wall_ns = clock(), engine.clock_ns, time.time_ns()
         deadline = start + cfg.run.on_stop_timeout_s
-        while not _settled(engine, policy) and clock() < deadline and not getattr(engine, "broker_down", ""):
+        while (
+            not _settled(engine, policy)
+            and clock() < deadline
+            and not getattr(engine, "broker_down", "")
+        ):
             sleep(POLL_S)
             _follow_wall_clock(engine, market_ns, wall_ns)
             engine.poll_broker()
@@ -70,8 +75,16 @@ def apply_stop_policy(stage, *, sleep=time.sleep, clock=time.monotonic) -> dict:
             stage.rt.progress()          # a stop waiting on its broker is drain work, not a hang
         waited_s, timed_out = round(clock() - start, 3), not _settled(engine, policy)
     left, source = left_at_broker(stage, live)
-    report = {"policy": policy, "broker": cfg.broker.name, "paper": not live, "acted": acted,
-              "waited_s": waited_s, "timed_out": timed_out, "source": source, "left_at_broker": left}
+    report = {
+        "policy": policy,
+        "broker": cfg.broker.name,
+        "paper": not live,
+        "acted": acted,
+        "waited_s": waited_s,
+        "timed_out": timed_out,
+        "source": source,
+        "left_at_broker": left,
+    }
     if left["working_orders"] or left["positions"]:
         report["note"] = _note(policy, live, timed_out)
     return report
@@ -95,7 +108,8 @@ def _settled(engine, policy: str) -> bool:
 
 
 def left_at_broker(stage, live: bool) -> tuple[dict, str]:
-    """{"working_orders": {symbol: [...]}, "positions": {symbol: qty}} and where it was read from."""
+    """{"working_orders": {symbol: [...]}, "positions": {symbol: qty}} and where it was read
+    from."""
     if live:
         try:
             return _broker_view(stage.broker), "broker"
@@ -110,8 +124,16 @@ def _broker_view(broker) -> dict:
     for o in broker.orders():
         if o.status in sm.WORKING:
             working.setdefault(o.symbol, []).append(
-                {"client_order_id": o.client_order_id, "broker_order_id": o.broker_order_id, "side": o.side,
-                 "qty": o.qty, "filled_qty": o.filled_qty, "order_type": o.order_type, "status": o.status})
+                {
+                    "client_order_id": o.client_order_id,
+                    "broker_order_id": o.broker_order_id,
+                    "side": o.side,
+                    "qty": o.qty,
+                    "filled_qty": o.filled_qty,
+                    "order_type": o.order_type,
+                    "status": o.status,
+                }
+            )
     positions = {p.symbol: p.qty for p in broker.positions() if p.qty}
     return {"working_orders": working, "positions": positions}
 
@@ -121,9 +143,17 @@ def _engine_view(stage) -> dict:
     working: dict[str, list] = {}
     for o in engine.book.working():
         working.setdefault(o.symbol, []).append(
-            {"client_order_id": o.client_order_id, "broker_order_id": o.broker_order_id, "role": o.role,
-             "side": o.side, "qty": o.qty, "filled_qty": o.filled_qty, "order_type": o.order_type,
-             "status": o.status})
+            {
+                "client_order_id": o.client_order_id,
+                "broker_order_id": o.broker_order_id,
+                "role": o.role,
+                "side": o.side,
+                "qty": o.qty,
+                "filled_qty": o.filled_qty,
+                "order_type": o.order_type,
+                "status": o.status,
+            }
+        )
     symbols = [s.decode() for s in stage.instruments.rows["symbol"]]
     positions = {symbols[i]: q for i, q in _open_positions(engine).items()}
     return {"working_orders": working, "positions": positions}
@@ -133,8 +163,12 @@ def _note(policy: str, live: bool, timed_out: bool) -> str:
     if policy == "leave":
         return "run.on_stop=leave: these stay working at the broker for the next start to manage"
     if not live:
-        return ("paper: the feed has stopped, so the paper broker (which fills only on ticks) cannot fill the "
-                "stop's closes; these were open when the run ended")
+        return (
+            "paper: the feed has stopped, so the paper broker (which fills only on ticks) cannot "
+            "fill the "
+            "stop's closes; these were open when the run ended"
+        )
     if timed_out:
-        return "the broker did not confirm every cancel and close within run.on_stop_timeout_s: check it now"
+        return ("the broker did not confirm every cancel and close within run.on_stop_timeout_s: "
+                "check it now")
     return "the broker still reports these after the stop's flatten: check it now"

@@ -9,10 +9,12 @@ ids, common/ids.py). orders/reconciler.py decides what a difference does (tradin
 What counts as a difference (each has a `kind`):
 - unknown_working_order: an order of ours is working at the broker and the journal never sent it;
 - unknown_trade: the broker executed an order of ours the journal does not know;
-- order_final_at_broker: we think an order works, the broker says it is filled, canceled or rejected;
+- order_final_at_broker: we think an order works, the broker says it is filled, canceled or
+  rejected;
 - order_missing_at_broker: we think an order works, the broker has no such order;
 - fill_differs: both know the order, with a different filled quantity;
-- position_differs: the broker's net quantity in an instrument is not ours (plus any adopted offset).
+- position_differs: the broker's net quantity in an instrument is not ours (plus any adopted
+  offset).
 Explained, so never a difference: anything about an order in doubt (SUBMITTING / IN_DOUBT: the
 engine is still finding out), and the position of an instrument with such an order.
 
@@ -52,8 +54,8 @@ class TradeRow:
 
 @dataclass(frozen=True)
 class AccountView:
-    """Orders by client id, trades, net quantity per instrument; `fill_ids` (ours only) the trade ids
-    our journal has applied."""
+    """Orders by client id, trades, net quantity per instrument; `fill_ids` (ours only) the trade
+    ids our journal has applied."""
 
     orders: dict[str, OrderRow] = field(default_factory=dict)
     trades: tuple[TradeRow, ...] = ()
@@ -73,7 +75,8 @@ class Baseline:
 
     @classmethod
     def from_json(cls, doc) -> "Baseline":
-        """The baseline a previous process saved; an unreadable document is no baseline (ValueError)."""
+        """The baseline a previous process saved; an unreadable document is no baseline
+        (ValueError)."""
         if not isinstance(doc, dict):
             raise ValueError("reconcile baseline is not an object")
         offsets = {int(k): int(v) for k, v in dict(doc.get("position_offsets") or {}).items()}
@@ -93,47 +96,97 @@ class Difference:
         return f"{self.kind} {self.symbol}: {self.detail}"
 
 
-def compare(ours: AccountView, broker: AccountView, baseline: Baseline = Baseline()) -> list[Difference]:
-    """Every difference between the two views that in-doubt orders and the baseline do not explain."""
+def compare(
+    ours: AccountView, broker: AccountView, baseline: Baseline = Baseline()
+) -> list[Difference]:
+    """Every difference between the two views that in-doubt orders and the baseline do not
+    explain."""
     diffs = _order_differences(ours, broker, baseline) + _trade_differences(ours, broker, baseline)
     diffs += _position_differences(ours, broker, baseline)
     return sorted(diffs, key=lambda d: d.key)
 
 
-def _order_differences(ours: AccountView, broker: AccountView, baseline: Baseline) -> list[Difference]:
+def _order_differences(
+    ours: AccountView, broker: AccountView, baseline: Baseline
+) -> list[Difference]:
     out = []
+    theirs: OrderRow | None
     for coid, theirs in broker.orders.items():
-        if coid and coid not in ours.orders and coid not in baseline.adopted_ids and theirs.status in BROKER_WORKING:
-            out.append(Difference("unknown_working_order", theirs.symbol,
-                                  f"{coid} {theirs.status} qty {theirs.qty} filled {theirs.filled_qty} at the "
-                                  f"broker, not in our journal", f"unknown_working_order:{coid}", coid,
-                                  theirs.instrument))
+        if (
+            coid
+            and coid not in ours.orders
+            and coid not in baseline.adopted_ids
+            and theirs.status in BROKER_WORKING
+        ):
+            out.append(
+                Difference(
+                    "unknown_working_order",
+                    theirs.symbol,
+                    f"{coid} {theirs.status} qty {theirs.qty} filled {theirs.filled_qty} at the "
+                    f"broker, not in our journal",
+                    f"unknown_working_order:{coid}",
+                    coid,
+                    theirs.instrument,
+                )
+            )
     for coid, mine in ours.orders.items():
         if mine.status in UNRESOLVED or coid in baseline.adopted_ids:
             continue
         theirs = broker.orders.get(coid)
         if mine.status in sm.WORKING and theirs is None:
-            out.append(Difference("order_missing_at_broker", mine.symbol, f"{coid} {mine.status} for us, unknown "
-                                  f"to the broker", f"order_missing_at_broker:{coid}", coid, mine.instrument))
+            out.append(
+                Difference(
+                    "order_missing_at_broker",
+                    mine.symbol,
+                    f"{coid} {mine.status} for us, unknown to the broker",
+                    f"order_missing_at_broker:{coid}",
+                    coid,
+                    mine.instrument,
+                )
+            )
         elif theirs is None:
             continue
         elif mine.status in sm.WORKING and theirs.status in sm.TERMINAL:
-            out.append(Difference("order_final_at_broker", mine.symbol, f"{coid} {mine.status} for us, "
-                                  f"{theirs.status} at the broker", f"order_final_at_broker:{coid}", coid,
-                                  mine.instrument))
+            out.append(
+                Difference(
+                    "order_final_at_broker",
+                    mine.symbol,
+                    f"{coid} {mine.status} for us, {theirs.status} at the broker",
+                    f"order_final_at_broker:{coid}",
+                    coid,
+                    mine.instrument,
+                )
+            )
         elif mine.status in sm.TERMINAL and theirs.status in BROKER_WORKING:
             # We think it done (cancelled, rejected, filled) and the broker still works it: it can
             # fill behind our back.
-            out.append(Difference("order_working_at_broker", mine.symbol, f"{coid} {mine.status} for us, "
-                                  f"{theirs.status} at the broker", f"order_working_at_broker:{coid}", coid,
-                                  mine.instrument))
+            out.append(
+                Difference(
+                    "order_working_at_broker",
+                    mine.symbol,
+                    f"{coid} {mine.status} for us, {theirs.status} at the broker",
+                    f"order_working_at_broker:{coid}",
+                    coid,
+                    mine.instrument,
+                )
+            )
         elif theirs.filled_qty != mine.filled_qty:
-            out.append(Difference("fill_differs", mine.symbol, f"{coid} filled {mine.filled_qty} for us, "
-                                  f"{theirs.filled_qty} at the broker", f"fill_differs:{coid}", coid, mine.instrument))
+            out.append(
+                Difference(
+                    "fill_differs",
+                    mine.symbol,
+                    f"{coid} filled {mine.filled_qty} for us, {theirs.filled_qty} at the broker",
+                    f"fill_differs:{coid}",
+                    coid,
+                    mine.instrument,
+                )
+            )
     return out
 
 
-def _trade_differences(ours: AccountView, broker: AccountView, baseline: Baseline) -> list[Difference]:
+def _trade_differences(
+    ours: AccountView, broker: AccountView, baseline: Baseline
+) -> list[Difference]:
     out = []
     for t in broker.trades:
         if t.trade_id in ours.fill_ids or t.client_order_id in baseline.adopted_ids:
@@ -148,10 +201,14 @@ def _trade_differences(ours: AccountView, broker: AccountView, baseline: Baselin
     return out
 
 
-def _position_differences(ours: AccountView, broker: AccountView, baseline: Baseline) -> list[Difference]:
+def _position_differences(
+    ours: AccountView, broker: AccountView, baseline: Baseline
+) -> list[Difference]:
     in_doubt = {o.instrument for o in ours.orders.values() if o.status in UNRESOLVED}
     out = []
-    for inst in sorted(set(ours.positions) | set(broker.positions) | set(baseline.position_offsets)):
+    for inst in sorted(
+        set(ours.positions) | set(broker.positions) | set(baseline.position_offsets)
+    ):
         expected = ours.positions.get(inst, 0) + baseline.position_offsets.get(inst, 0)
         actual = broker.positions.get(inst, 0)
         if expected != actual and inst not in in_doubt:
@@ -191,17 +248,29 @@ def adopt(ours: AccountView, broker: AccountView, baseline: Baseline) -> Baselin
 def engine_view(engine, symbols) -> AccountView:
     """What the engine knows (read only): every order of its book, its net positions, its fills."""
     book = engine.book
-    orders = {o.client_order_id: OrderRow(o.client_order_id, o.instrument, o.symbol, o.status, o.qty, o.filled_qty)
-              for o in book.orders.values()}
+    orders = {
+        o.client_order_id: OrderRow(
+            o.client_order_id, o.instrument, o.symbol, o.status, o.qty, o.filled_qty
+        )
+        for o in book.orders.values()
+    }
     positions = {k: v[0] for k, v in engine.positions().items() if v[0]}
     return AccountView(orders, (), positions, frozenset(book.fill_ids), tuple(symbols))
 
 
 def broker_view(broker, symbols) -> AccountView:
     """What the broker says (raises what the adapter raises: BrokerRetryable, BrokerFatal, ...)."""
-    orders = {o.client_order_id: OrderRow(o.client_order_id, o.instrument, o.symbol, o.status, o.qty, o.filled_qty)
-              for o in broker.orders() if o.client_order_id}
-    trades = tuple(TradeRow(t.trade_id, t.client_order_id, t.instrument, t.side * t.qty) for t in broker.trades()
-                   if t.client_order_id)
+    orders = {
+        o.client_order_id: OrderRow(
+            o.client_order_id, o.instrument, o.symbol, o.status, o.qty, o.filled_qty
+        )
+        for o in broker.orders()
+        if o.client_order_id
+    }
+    trades = tuple(
+        TradeRow(t.trade_id, t.client_order_id, t.instrument, t.side * t.qty)
+        for t in broker.trades()
+        if t.client_order_id
+    )
     positions = {p.instrument: p.qty for p in broker.positions() if p.qty}
     return AccountView(orders, trades, positions, frozenset(), tuple(symbols))

@@ -3,10 +3,10 @@ difference does to trading.
 
 - When: at start, once recovery has settled the in-doubt orders; every `interval_s` of wall clock
   (live brokers; 0 = never); and when asked (`ctl reconcile`, RequestReconcile).
-- A difference must be seen twice, `confirm_s` apart (the engine polls the broker in between), before
-  it counts: a fill the broker made a moment ago and our poll has not read yet is not a mismatch.
-  While the start check waits for its confirmation, or for a broker that could not answer it, the
-  stage applies no tick (`holding`): nothing is traded before the account is known to match.
+- A difference must be seen twice, `confirm_s` apart (the engine polls the broker in between),
+  before it counts: a fill the broker made a moment ago and our poll has not read yet is not a
+  mismatch. While the start check waits for its confirmation, or for a broker that could not answer
+  it, the stage applies no tick (`holding`): nothing is traded before the account is known to match.
 - A confirmed difference is `outstanding`: trading HALTED through the engine's public
   `set_trading_state`, the differences named in the reason and in `orders.reconcile.json` (the
   supervisor's status, /health and summary.json read it). `allows_active()` is False while any is
@@ -14,9 +14,9 @@ difference does to trading.
 - The operator resolves it: `adopt()` takes the broker's view as the baseline (reconcile.adopt) and,
   if the halt was ours, sets ACTIVE; `cancel_unknown()` (part of `ctl flatten`) cancels the working
   orders of ours the journal does not know; after either, a fresh check decides.
-The baseline is the account's, not the run's: it is saved in `baseline_dir` (the account's trading day,
-common/supervision/accountday.py) and loaded by any later start that day; the run dir's file shows the
-last check.
+The baseline is the account's, not the run's: it is saved in `baseline_dir` (the account's trading
+day, common/supervision/accountday.py) and loaded by any later start that day; the run dir's file
+shows the last check.
 """
 
 from __future__ import annotations
@@ -34,13 +34,26 @@ from orders.reconcile import Baseline, Difference, adopt, broker_view, compare, 
 FATAL_RETRY_S = 10.0      # the start check after a refused session: as often as the engine probes
 CONFIRM_S = 3.0           # longer than a live adapter's poll interval: the poll catches up first
 BASELINE_FILE = "reconcile.baseline.json"   # the operator's adoptions, in the account's day
-RETRY_S = 1.0             # a read the broker could not answer (throttled, 5xx) is tried again this soon
+# a read the broker could not answer (throttled, 5xx) is tried again this soon
+RETRY_S = 1.0
 SHOWN_IN_REASON = 3       # differences named in the trading-state reason (all are in the file)
 
 
 class Reconciler:
-    def __init__(self, engine, broker, symbols, run_dir: str, *, interval_s: float, on_start: bool,
-                 baseline_dir: str | None = None, confirm_s: float = CONFIRM_S, clock=time.monotonic, log=None):
+    def __init__(
+        self,
+        engine,
+        broker,
+        symbols,
+        run_dir: str,
+        *,
+        interval_s: float,
+        on_start: bool,
+        baseline_dir: str | None = None,
+        confirm_s: float = CONFIRM_S,
+        clock=time.monotonic,
+        log=None,
+    ):
         self.engine, self.broker, self.symbols = engine, broker, list(symbols)
         self.path = os.path.join(run_dir, FILE_NAME)
         self.baseline_path = os.path.join(baseline_dir or run_dir, BASELINE_FILE)
@@ -49,7 +62,8 @@ class Reconciler:
         self.pending: dict[str, Difference] = {}     # seen once, waiting for the confirming check
         self.outstanding: list[Difference] = []      # confirmed: trading stays HALTED
         self.halted_by_us = False
-        self.holding = False                         # the start check is waiting for its confirmation
+        # the start check is waiting for its confirmation
+        self.holding = False
         self.checks = 0
         self.adopt_wanted = False                    # an adoption the broker could not answer yet
         self.last: dict = {}
@@ -65,7 +79,8 @@ class Reconciler:
         self.due = self.clock()
 
     def poll(self) -> None:
-        # After a fatal broker error (a refused session) the engine makes no call but its probe; nor do we.
+        # After a fatal broker error (a refused session) the engine makes no call but its probe; nor
+        # do we.
         if self.clock() < self.due or getattr(self.engine, "broker_down", ""):
             return
         if self.adopt_wanted:
@@ -78,21 +93,28 @@ class Reconciler:
 
     def permits(self, state: str) -> bool:
         """Whether the engine may take `state` (an operator's or the supervisor's) now: never ACTIVE
-        while a difference is outstanding. Looks again first: the operator may have fixed it by hand."""
+        while a difference is outstanding. Looks again first: the operator may have fixed it by
+        hand."""
         if state != "ACTIVE" or self.allows_active():
             return True
         if getattr(self.engine, "broker_down", ""):
             return False               # no call with a refused session: the difference stands
         self.check()
         if not self.allows_active():
-            self._warn("ACTIVE refused: our view still differs from the broker's", differences=self.reason())
+            self._warn(
+                "ACTIVE refused: our view still differs from the broker's",
+                differences=self.reason(),
+            )
         return self.allows_active()
 
     # -- the check -------------------------------------------------------------------------------
     def check(self) -> list[Difference]:
         """Compare now; confirm, halt or clear. Returns the confirmed differences."""
         try:
-            ours, theirs = engine_view(self.engine, self.symbols), broker_view(self.broker, self.symbols)
+            ours, theirs = (
+                engine_view(self.engine, self.symbols),
+                broker_view(self.broker, self.symbols),
+            )
         except BrokerError as e:
             self._unanswered(e)      # not a mismatch, not a pass
             return self.outstanding
@@ -118,7 +140,8 @@ class Reconciler:
         if self.engine.trading_state != "HALTED":
             self.halted_by_us = True
             self.engine.set_trading_state("HALTED", self.reason())
-        elif self.engine.halt_ends_with_day:      # outlives the day's loss-limit halt (not ours to lift)
+        # outlives the day's loss-limit halt (not ours to lift)
+        elif self.engine.halt_ends_with_day:
             self.engine.set_trading_state("HALTED", self.reason())
 
     def reason(self) -> str:
@@ -133,7 +156,10 @@ class Reconciler:
         """The broker's view becomes the baseline; ACTIVE again if the halt was ours. A broker that
         cannot be read adopts nothing now: the adoption is tried again by `poll`."""
         try:
-            ours, theirs = engine_view(self.engine, self.symbols), broker_view(self.broker, self.symbols)
+            ours, theirs = (
+                engine_view(self.engine, self.symbols),
+                broker_view(self.broker, self.symbols),
+            )
         except BrokerError as e:
             self.adopt_wanted = True
             self._unanswered(e)
@@ -144,13 +170,17 @@ class Reconciler:
         self.outstanding, self.pending, self.holding, self._starting = [], {}, False, False
         self._warn("reconcile: the operator adopted the broker's view", adopted=adopted,
                    baseline=self.baseline.to_json())
-        ours = str(getattr(self.engine, "state_reason", "reconcile:")).startswith("reconcile:")
-        if self.halted_by_us and self.engine.trading_state == "HALTED" and ours:
+        reason = str(getattr(self.engine, "state_reason", "reconcile:"))
+        halt_is_ours = reason.startswith("reconcile:")
+        if self.halted_by_us and self.engine.trading_state == "HALTED" and halt_is_ours:
             self.halted_by_us = False
-            self.engine.set_trading_state("ACTIVE", f"operator adopted the broker's view ({len(adopted)} difference(s))")
+            self.engine.set_trading_state(
+                "ACTIVE", f"operator adopted the broker's view ({len(adopted)} difference(s))"
+            )
         self.due = self._next_periodic()
         self.last = {"checks": self.checks, "ok": True, "found": [], "adopted": adopted}
-        write_atomic(self.baseline_path, orjson.dumps({"baseline": self.baseline.to_json()}))   # durable
+        # durable
+        write_atomic(self.baseline_path, orjson.dumps({"baseline": self.baseline.to_json()}))
         self._write()
         return self.baseline
 
@@ -158,7 +188,8 @@ class Reconciler:
         """Cancel the working orders of ours at the broker that the journal does not know (a broker
         that cannot list them: said, and the next check still finds them)."""
         if getattr(self.engine, "broker_down", ""):
-            return 0                   # no call with a refused session (issue: a dead session means no calls)
+            # no call with a refused session (issue: a dead session means no calls)
+            return 0
         ours = engine_view(self.engine, self.symbols)
         canceled = 0
         try:
@@ -167,14 +198,20 @@ class Reconciler:
             self._unanswered(e)
             return 0
         for o in rows:
-            if o.client_order_id and o.client_order_id not in ours.orders and o.status in ("ACCEPTED",
-                                                                                         "PARTIALLY_FILLED"):
+            if (
+                o.client_order_id
+                and o.client_order_id not in ours.orders
+                and o.status in ("ACCEPTED", "PARTIALLY_FILLED")
+            ):
                 try:
                     self.broker.cancel(o.broker_order_id)
                     canceled += 1
                 except BrokerError as e:
-                    self._warn("reconcile: cannot cancel an unknown order", client_order_id=o.client_order_id,
-                               error=str(e))
+                    self._warn(
+                        "reconcile: cannot cancel an unknown order",
+                        client_order_id=o.client_order_id,
+                        error=str(e),
+                    )
         self.request()
         return canceled
 
@@ -196,7 +233,8 @@ class Reconciler:
 
     # -- persistence -----------------------------------------------------------------------------
     def _load_baseline(self) -> Baseline:
-        """The account day's baseline; a run dir written before baselines moved there keeps its own."""
+        """The account day's baseline; a run dir written before baselines moved there keeps its
+        own."""
         path = self.baseline_path if os.path.exists(self.baseline_path) else self.path
         try:
             with open(path, "rb") as f:
@@ -208,17 +246,27 @@ class Reconciler:
             return Baseline()
 
     def as_json(self) -> dict:
-        return {"ok": not self.outstanding, "outstanding": [d.describe() for d in self.outstanding],
-                "pending": [d.describe() for d in self.pending.values()], "holding": self.holding,
-                "error": self.error, "last": self.last, "baseline": self.baseline.to_json(),
-                "adopted_positions": {self._symbol(k): v for k, v in sorted(self.baseline.position_offsets.items())},
-                "ts_ns": time.time_ns()}
+        return {
+            "ok": not self.outstanding,
+            "outstanding": [d.describe() for d in self.outstanding],
+            "pending": [d.describe() for d in self.pending.values()],
+            "holding": self.holding,
+            "error": self.error,
+            "last": self.last,
+            "baseline": self.baseline.to_json(),
+            "adopted_positions": {
+                self._symbol(k): v for k, v in sorted(self.baseline.position_offsets.items())
+            },
+            "ts_ns": time.time_ns(),
+        }
 
     def _symbol(self, instrument: int) -> str:
         return self.symbols[instrument] if 0 <= instrument < len(self.symbols) else f"#{instrument}"
 
     def _write(self) -> None:
-        write_atomic(self.path, orjson.dumps(self.as_json(), option=orjson.OPT_INDENT_2), durable=False)
+        write_atomic(
+            self.path, orjson.dumps(self.as_json(), option=orjson.OPT_INDENT_2), durable=False
+        )
 
     def _warn(self, message: str, **fields) -> None:
         if self.log is not None:

@@ -30,15 +30,22 @@ class Recovery:
 
     Parameters
     ----------
-    gateway : the engine's BrokerGateway (its broker, its refused-session state, `send`, `on_order`).
-    book : the engine's orders.book.OrderBook.
+    gateway : the engine's BrokerGateway (its broker, its refused-session state, `send`,
+    `on_order`). book : the engine's orders.book.OrderBook.
     journal : the engine's EngineJournal.
     clock : the market clock, ns.
     stats : the engine's counters.
     """
 
-    def __init__(self, gateway: BrokerGateway, book, journal: EngineJournal, clock: Callable[[], int], *,
-                 stats: dict):
+    def __init__(
+        self,
+        gateway: BrokerGateway,
+        book,
+        journal: EngineJournal,
+        clock: Callable[[], int],
+        *,
+        stats: dict,
+    ):
         self.gateway, self.book, self._journal, self._now = gateway, book, journal, clock
         self.stats = stats
 

@@ -48,8 +48,14 @@ REASONS = {
     21: ("RATE_PER_SEC", "order rate limit per second reached"),
     22: ("RATE_PER_MIN", "order rate limit per minute reached"),
     23: ("RATE_PER_DAY", "order rate limit per day reached"),
-    24: ("INTENT_EXPIRED", "the intent is older than max_intent_age_ms when it could first be acted on"),
-    25: ("BRACKET_OPEN", "this strategy already has max_brackets_per_instrument brackets open on the instrument"),
+    24: (
+        "INTENT_EXPIRED",
+        "the intent is older than max_intent_age_ms when it could first be acted on",
+    ),
+    25: (
+        "BRACKET_OPEN",
+        "this strategy already has max_brackets_per_instrument brackets open on the instrument",
+    ),
 }
 CODES = {name: code for code, (name, _) in REASONS.items()}
 APPROVED = 0
@@ -162,9 +168,12 @@ def check_entry(params, req, tick_size, lot_size, freeze_qty, circuit_lo, circui
     code = _prices(r, ltp, tick_size[k], circuit_lo[k], circuit_hi[k], p["price_band_pct"])
     if code != 0:
         return code
-    # Before the exposure checks: a second bracket of the same strategy on a name is refused for what
-    # it is, not for the position or open-order limit its stacking would reach later.
-    if p["max_brackets_per_instrument"] > 0 and r["open_brackets"] >= p["max_brackets_per_instrument"]:
+    # Before the exposure checks: a second bracket of the same strategy on a name is refused for
+    # what it is, not for the position or open-order limit its stacking would reach later.
+    if (
+        p["max_brackets_per_instrument"] > 0
+        and r["open_brackets"] >= p["max_brackets_per_instrument"]
+    ):
         return 25
     ref = r["limit_price"] if r["is_limit"] == 1 else ltp
     code = _exposure(p, r, ref)

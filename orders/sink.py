@@ -1,4 +1,5 @@
-"""EventSink: where the orders engine's events go, as one named object instead of two loose callables.
+"""EventSink: where the orders engine's events go, as one named object instead of two loose
+callables.
 
 `emit(msg)` takes every event in order; the events must become durable in that order. `flush()` is
 called right before every broker call (place, modify, cancel): everything emitted so far must be

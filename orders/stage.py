@@ -3,21 +3,21 @@
 Intents come from signals through the intent ring (common/intentring.py: shared memory, woken by its
 eventfd doorbell), with its watermark, the published tick sequence; commands (`SetTradingState`,
 `FlattenAll`) arrive on one PULL socket from operators. Ticks come from the tick ring. The engine
-(orders/engine.py) is a pure function of ticks and intents, so the stage's one job is to hand it both
-in the same order however processes are scheduled: ticks are applied only below the signals
+(orders/engine.py) is a pure function of ticks and intents, so the stage's one job is to hand it
+both in the same order however processes are scheduled: ticks are applied only below the signals
 watermark, which guarantees every intent raised on them has already arrived.
 
 Durability: every event the engine emits is stamped, journaled to `orders.jsonl` (fills also to
 `fills.jsonl`), written to the kernel, and only then published. Both live in `ctx.state`: the broker
-account's trading day (common/supervision/accountday.py), which any later start that day resumes. A missed intent (orders was down, a
-dropped message) is read back from `signals.jsonl`. A restart rebuilds the engine from its journal,
-looks in-doubt orders up at the broker, and resumes at the committed ring cursor with the market state
-saved beside it (orders/marketstore.py).
+account's trading day (common/supervision/accountday.py), which any later start that day resumes. A
+missed intent (orders was down, a dropped message) is read back from `signals.jsonl`. A restart
+rebuilds the engine from its journal, looks in-doubt orders up at the broker, and resumes at the
+committed ring cursor with the market state saved beside it (orders/marketstore.py).
 
-Order updates a live broker pushes (Kite's ticker socket, which feed owns) arrive as BrokerOrderUpdate
-on feed's PUB socket and go straight to the broker adapter (`on_order_update`); the same step's
-`poll_broker` turns them into events through the adapter's polling diff, so they are deduplicated
-where polled states are, and polling stays the safety net.
+Order updates a live broker pushes (Kite's ticker socket, which feed owns) arrive as
+BrokerOrderUpdate on feed's PUB socket and go straight to the broker adapter (`on_order_update`);
+the same step's `poll_broker` turns them into events through the adapter's polling diff, so they are
+deduplicated where polled states are, and polling stays the safety net.
 """
 
 from __future__ import annotations
@@ -38,9 +38,20 @@ from common.journal import JournalReader, JournalWriter
 from common.latency import new_histogram, publish, record, summary_ns
 from common.log import get_logger
 from common.errors import BrokerError, BrokerFatal
-from common.messages import (BrokerOrderUpdate, BrokerPositions, FlattenAll, OrderDenied, OrderFilled,
-                             OrderRejected, OrderSubmitting, PositionChanged, RequestReconcile, SetTradingState,
-                             SignalRaised, TradingStateChanged)
+from common.messages import (
+    BrokerOrderUpdate,
+    BrokerPositions,
+    FlattenAll,
+    OrderDenied,
+    OrderFilled,
+    OrderRejected,
+    OrderSubmitting,
+    PositionChanged,
+    RequestReconcile,
+    SetTradingState,
+    SignalRaised,
+    TradingStateChanged,
+)
 from common.poller import StagePoller
 from common.ringbuffer import RingReader, ShmRing
 from common.shm import attach_segment
@@ -56,13 +67,13 @@ from orders.reconciler import Reconciler
 
 BATCH = 4096
 DRAIN_BATCH = 512      # ticks per slice of the stop drain, each followed by a progress report
-# Signals gone this long (its restarts take milliseconds; this is a stage the supervisor gave up on):
-# apply ticks without its watermark, so stops, targets and square-off still happen. Determinism across
-# such an outage is lost, protection is not.
+# Signals gone this long (its restarts take milliseconds; this is a stage the supervisor gave up
+# on): apply ticks without its watermark, so stops, targets and square-off still happen. Determinism
+# across such an outage is lost, protection is not.
 SIGNALS_SILENT_NS = 5_000_000_000
 RECOVERY_RETRY_NS = 10_000_000_000    # a recovery the broker refused is tried again this often
-# A recovery the broker could not answer (5xx, 429, refused connection, timeout) is tried again after
-# 0.5 s, doubling to 10 s: a blip is over in a second, an outage is not hammered.
+# A recovery the broker could not answer (5xx, 429, refused connection, timeout) is tried again
+# after 0.5 s, doubling to 10 s: a blip is over in a second, an outage is not hammered.
 RECOVERY_BACKOFF_FIRST_NS = 500_000_000
 RECOVERY_BACKOFF_MAX_NS = 10_000_000_000
 # Stage counter <- the broker's order_update_counts() key.
@@ -84,15 +95,24 @@ class OrdersStage:
         rows = self.instruments.rows
         self.market_seg = attach_segment(ctx.segments["orders_market"])
         self.market = MarketStore(self.market_seg.buf, len(rows))
-        self.journal = JournalWriter(os.path.join(ctx.state, rundir.ORDERS_JOURNAL), cfg.journal.fsync)
+        self.journal = JournalWriter(
+            os.path.join(ctx.state, rundir.ORDERS_JOURNAL), cfg.journal.fsync
+        )
         self.fills = JournalWriter(os.path.join(ctx.state, rundir.FILLS_JOURNAL), cfg.journal.fsync)
         self.signals_path = os.path.join(ctx.run_dir, rundir.SIGNALS_JOURNAL)
         self.broker = make_broker(cfg, ctx.secrets, self.instruments, ctx.state)
         self.engine = OrderEngine.from_config(cfg, rows, self.broker, self.emit, flush=self.flush)
-        live = not self.broker.book_is_ours   # paper: checked on request only (its book is ours)
-        self.reconciler = Reconciler(self.engine, self.broker, [s.decode() for s in rows["symbol"]], ctx.run_dir,
-                                     interval_s=cfg.broker.reconcile_interval_s if live else 0.0, on_start=live,
-                                     baseline_dir=ctx.state, log=self.log)
+        live = not self.broker.book_is_ours  # paper: checked on request only (its book is ours)
+        self.reconciler = Reconciler(
+            self.engine,
+            self.broker,
+            [s.decode() for s in rows["symbol"]],
+            ctx.run_dir,
+            interval_s=cfg.broker.reconcile_interval_s if live else 0.0,
+            on_start=live,
+            baseline_dir=ctx.state,
+            log=self.log,
+        )
         self.buf = np.zeros(BATCH, dtype=TICK_DTYPE)
         self.last_intent_seq = 0      # signals' journal seq of the last intent handed to the engine
         self.watermark = 1            # ticks with seq < watermark may be applied
@@ -108,7 +128,8 @@ class OrdersStage:
 
     # -- the engine's sink: durable first, then published ------------------------------------
     def emit(self, msg) -> None:
-        """Journal (buffered) and queue for publishing; `flush` and `commit` make it durable and send it."""
+        """Journal (buffered) and queue for publishing; `flush` and `commit` make it durable and
+        send it."""
         stamped = self.pub.stamp(msg)
         self.journal.append(stamped)
         if isinstance(stamped, OrderFilled):
@@ -143,16 +164,21 @@ class OrdersStage:
         elif isinstance(msg, OrderDenied):
             self.recv_ns.pop(msg.intent_id, None)
             self.rt.count("denials")
-            self.log.info("order denied", intent=msg.intent_id, symbol=msg.symbol, reason=msg.reason)
+            self.log.info(
+                "order denied", intent=msg.intent_id, symbol=msg.symbol, reason=msg.reason
+            )
         elif isinstance(msg, OrderRejected):
             self.rt.count("rejections")
-            self.log.warning("order rejected", client_order_id=msg.client_order_id, reason=msg.reason)
+            self.log.warning(
+                "order rejected", client_order_id=msg.client_order_id, reason=msg.reason
+            )
         elif isinstance(msg, TradingStateChanged):
             self.log.warning("trading state changed", state=msg.state, reason=msg.reason)
             self._show_trading_state(msg.state, msg.reason, msg.ts_event_ns)
 
     def _show_trading_state(self, state: str, reason: str, ts_event_ns: int = 0) -> None:
-        """For the supervisor's status (common/tradingstate.py): the code in our row, the reason in a file."""
+        """For the supervisor's status (common/tradingstate.py): the code in our row, the reason in
+        a file."""
         write_state(self.ctx.run_dir, state, reason, ts_event_ns)
         self.rt.set_count("trading_state", STATE_CODES[state])
 
@@ -168,7 +194,9 @@ class OrdersStage:
         self.intents.warm()
         feed = self.ctx.endpoints.get(topics.PUB_FEED)
         if feed and self.broker.pushes_order_updates:
-            self.updates = Subscriber(self.zmq, feed, [topics.broker_order_topic(self.ctx.config.broker.name)])
+            self.updates = Subscriber(
+                self.zmq, feed, [topics.broker_order_topic(self.ctx.config.broker.name)]
+            )
             self.poller.add(self.updates.socket)
         self.recover()
         self.commit()
@@ -187,8 +215,14 @@ class OrdersStage:
         self.recovered_reason = last.reason if last else ""
         self._show_trading_state(self.engine.trading_state, self.recovered_reason)
         if self.finish_recovery() and events:
-            self.log.info("recovered", events=len(events), market_cursor=cursor, ring_cursor=self.reader.cursor,
-                          intents=self.last_intent_seq, trading_state=self.engine.trading_state)
+            self.log.info(
+                "recovered",
+                events=len(events),
+                market_cursor=cursor,
+                ring_cursor=self.reader.cursor,
+                intents=self.last_intent_seq,
+                trading_state=self.engine.trading_state,
+            )
 
     def finish_recovery(self) -> bool:
         """Settle the orders of unknown outcome at the broker, then take the intents we missed.
@@ -198,19 +232,22 @@ class OrdersStage:
         - a broker that refuses our session (a dead token) cannot tell us what happened to the
           orders: trading HALTED (journaled, resuming is the operator's call), retried every
           RECOVERY_RETRY_NS;
-        - a broker that could not answer (5xx, 429, a refused connection, a timeout: BrokerRetryable;
-          or a read it refused) is a blip: the status shows HALTED with the reason, retried after a
-          growing backoff (recovery_backoff_ns), and once it answers the state shown before comes
-          back by itself. The engine's own state is not touched, so nothing about the blip is
-          journaled and a restart during it recovers exactly as before.
+        - a broker that could not answer (5xx, 429, a refused connection, a timeout:
+          BrokerRetryable; or a read it refused) is a blip: the status shows HALTED with the reason,
+          retried after a growing backoff (recovery_backoff_ns), and once it answers the state shown
+          before comes back by itself. The engine's own state is not touched, so nothing about the
+          blip is journaled and a restart during it recovers exactly as before.
         Returns True once done.
         """
         try:
             self.engine.resolve_in_doubt()
         except BrokerFatal as e:
             if not self.recovery_error:
-                self.log.error("cannot finish recovery: the broker refused our session; trading halted",
-                               error=str(e), retry_s=RECOVERY_RETRY_NS / 1e9)
+                self.log.error(
+                    "cannot finish recovery: the broker refused our session; trading halted",
+                    error=str(e),
+                    retry_s=RECOVERY_RETRY_NS / 1e9,
+                )
                 self.engine.broker_down = str(e)
                 self.engine.halt(f"broker fatal error during recovery: {e}")
             self.recovery_error, self.recovery_retry_ns = str(e), mono_ns() + RECOVERY_RETRY_NS
@@ -219,24 +256,31 @@ class OrdersStage:
             self._hold_recovery(e)
             return False
         if self.recovery_shown is not None:
-            self.log.warning("recovery finished: the broker answers again", attempts=self.recovery_attempts)
+            self.log.warning(
+                "recovery finished: the broker answers again", attempts=self.recovery_attempts
+            )
             self._show_trading_state(*self.recovery_shown)
         self.recovery_error = self.engine.broker_down = ""
         self.recovery_attempts, self.recovery_shown = 0, None
-        signals_cursor = self._signals_cursor()        # read BEFORE the journal: all intents below it are in it
+        # read BEFORE the journal: all intents below it are in it
+        signals_cursor = self._signals_cursor()
         self.catch_up_intents()
         self.watermark = max(self.watermark, signals_cursor)
         return True
 
     def _hold_recovery(self, e: BrokerError) -> None:
-        """The broker did not answer recovery's reads: show HALTED with why, try again after a backoff."""
+        """The broker did not answer recovery's reads: show HALTED with why, try again after a
+        backoff."""
         delay_ns = recovery_backoff_ns(self.recovery_attempts)
         self.recovery_attempts += 1
         reason = f"recovery: broker unreachable ({e}), retrying"
         if self.recovery_shown is None:
             self.recovery_shown = (self.engine.trading_state, self.recovered_reason)
-            self.log.error("cannot finish recovery: the broker did not answer; holding, trading halted",
-                           error=str(e), retry_s=delay_ns / 1e9)
+            self.log.error(
+                "cannot finish recovery: the broker did not answer; holding, trading halted",
+                error=str(e),
+                retry_s=delay_ns / 1e9,
+            )
         self._show_trading_state("HALTED", reason)
         self.recovery_error, self.recovery_retry_ns = str(e), mono_ns() + delay_ns
 
@@ -250,7 +294,9 @@ class OrdersStage:
         if not os.path.exists(self.signals_path):
             return
         with JournalReader(self.signals_path) as reader:
-            intents = [m for m in reader.read_from(self.last_intent_seq + 1) if isinstance(m, SignalRaised)]
+            intents = [
+                m for m in reader.read_from(self.last_intent_seq + 1) if isinstance(m, SignalRaised)
+            ]
         for msg in intents:
             self._take_intent(msg)
 
@@ -277,7 +323,8 @@ class OrdersStage:
         elif isinstance(msg, FlattenAll):
             self.engine.flatten_all(msg.reason)
             self.reconciler.cancel_unknown()         # ours at the broker, unknown to the journal
-            if msg.ts_event_ns:                      # an operator's `ctl flatten`: say it was acted on
+            # an operator's `ctl flatten`: say it was acted on
+            if msg.ts_event_ns:
                 self.commit()
                 write_flatten_ack(self.ctx.run_dir, msg.ts_event_ns, self.pub.next_seq - 1)
         elif isinstance(msg, RequestReconcile):
@@ -296,11 +343,26 @@ class OrdersStage:
         except BrokerError as e:
             self.log.warning("broker positions unavailable", error=str(e))
             return
-        view = [PositionChanged(ts_event_ns=0, instrument=p.instrument, symbol=p.symbol, qty=p.qty,
-                                avg_price=p.avg_price, realised_pnl_inr=p.realised_pnl_inr, unrealised_pnl_inr=0.0,
-                                last_price=0.0) for p in rows]
-        msg = BrokerPositions(source="orders", seq=self.pub.next_seq - 1, ts_event_ns=0, positions=view,
-                              as_of_seq=self.pub.next_seq - 1)
+        view = [
+            PositionChanged(
+                ts_event_ns=0,
+                instrument=p.instrument,
+                symbol=p.symbol,
+                qty=p.qty,
+                avg_price=p.avg_price,
+                realised_pnl_inr=p.realised_pnl_inr,
+                unrealised_pnl_inr=0.0,
+                last_price=0.0,
+            )
+            for p in rows
+        ]
+        msg = BrokerPositions(
+            source="orders",
+            seq=self.pub.next_seq - 1,
+            ts_event_ns=0,
+            positions=view,
+            as_of_seq=self.pub.next_seq - 1,
+        )
         self.pub.send(topics.snapshot_topic("broker"), msg)
 
     def step(self) -> None:
@@ -317,7 +379,8 @@ class OrdersStage:
         else:
             self._follow_supervisor()
             self.reconciler.poll()
-            if not self.reconciler.holding:   # the start check waits to confirm a difference: trade nothing yet
+            # the start check waits to confirm a difference: trade nothing yet
+            if not self.reconciler.holding:
                 self.apply_ticks()
             if self.broker.reports_fills_async:   # live brokers report fills between ticks
                 self.engine.poll_broker()
@@ -327,7 +390,8 @@ class OrdersStage:
         self.commit()
 
     def take_order_updates(self) -> None:
-        """Hand pushed order updates to the broker; this step's poll_broker reports what they change."""
+        """Hand pushed order updates to the broker; this step's poll_broker reports what they
+        change."""
         while (item := self.updates.recv_nowait()) is not None:
             msg = item[1]
             if isinstance(msg, BrokerOrderUpdate) and msg.broker == self.ctx.config.broker.name:
@@ -344,11 +408,18 @@ class OrdersStage:
     def _follow_supervisor(self) -> None:
         if self.rt.trading_state == st.HALTED and (self.engine.trading_state != "HALTED"
                                                    or self.engine.halt_ends_with_day):
-            self.engine.set_trading_state("HALTED", "supervisor halted trading (a critical stage failed)")
+            self.engine.set_trading_state(
+                "HALTED", "supervisor halted trading (a critical stage failed)"
+            )
         row = self.rt.table.row("signals")
-        silent = mono_ns() - int(row["heartbeat_ns"]) > SIGNALS_SILENT_NS and int(row["state"]) != st.READY
+        silent = (
+            mono_ns() - int(row["heartbeat_ns"]) > SIGNALS_SILENT_NS
+            and int(row["state"]) != st.READY
+        )
         if silent and self.watermark <= self.ring.published:
-            self.log.warning("signals silent: applying ticks without its watermark", watermark=self.watermark)
+            self.log.warning(
+                "signals silent: applying ticks without its watermark", watermark=self.watermark
+            )
             # Without signals no intent can arrive, but stops and targets must still be managed.
             self.watermark = self.ring.published + 1
 
@@ -390,11 +461,11 @@ class OrdersStage:
         self.watermark = max(self.watermark, watermark)
 
     def finish(self) -> None:
-        """At stop (signals already stopped and drained): take what is queued, apply every tick, then
-        the stop policy (orders/onstop.py: flatten, or leave and say so).
+        """At stop (signals already stopped and drained): take what is queued, apply every tick,
+        then the stop policy (orders/onstop.py: flatten, or leave and say so).
 
-        Not while recovery is held (finish_recovery): the engine does not know yet what happened to its
-        orders, so it must not act on ticks; the next start recovers from the same journal.
+        Not while recovery is held (finish_recovery): the engine does not know yet what happened to
+        its orders, so it must not act on ticks; the next start recovers from the same journal.
         """
         self.take_intents()
         while (msg := self.pull.recv_nowait()) is not None:
@@ -405,9 +476,15 @@ class OrdersStage:
             self.drain_ticks()
             stop = apply_stop_policy(self)
         else:
-            stop = {"policy": self.ctx.config.run.on_stop, "acted": "", "held": self.recovery_error,
-                    "left_at_broker": None, "note": "recovery was held (the broker did not answer): nothing "
-                    "was done at the stop and what is working at the broker is unknown; the next start recovers"}
+            stop = {
+                "policy": self.ctx.config.run.on_stop,
+                "acted": "",
+                "held": self.recovery_error,
+                "left_at_broker": None,
+                "note": "recovery was held (the broker did not answer): nothing "
+                "was done at the stop and what is working at the broker is unknown; the next start "
+                "recovers",
+            }
         self.commit()
         doc = {"tick_to_order": summary_ns(self.hist), "engine": dict(self.engine.stats),
                "trading_state": self.engine.trading_state, "stop": stop}
@@ -415,8 +492,9 @@ class OrdersStage:
             f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
     def drain_ticks(self) -> None:
-        """Apply the backlog up to the watermark in DRAIN_BATCH slices, reporting progress after each:
-        on a starved CPU a slice may take long, but the stop ladder sees the drain move (issue 11.7)."""
+        """Apply the backlog up to the watermark in DRAIN_BATCH slices, reporting progress after
+        each: on a starved CPU a slice may take long, but the stop ladder sees the drain move (issue
+        11.7)."""
         target = self.watermark
         try:
             while self.reader.cursor < target:
@@ -433,9 +511,18 @@ class OrdersStage:
                 getattr(self, name).close()
         if hasattr(self, "zmq"):
             self.zmq.term()
-        for closer in (self.broker.close, self.journal.close, self.fills.close, self.reader.close,
-                       self.intents.close, self.market.release, self.market_seg.close, self.ring.close,
-                       self.intent_ring.close, self.instruments.close):
+        for closer in (
+            self.broker.close,
+            self.journal.close,
+            self.fills.close,
+            self.reader.close,
+            self.intents.close,
+            self.market.release,
+            self.market_seg.close,
+            self.ring.close,
+            self.intent_ring.close,
+            self.instruments.close,
+        ):
             closer()
 
 
@@ -451,7 +538,8 @@ def _topic(msg) -> bytes:
 
 
 def recovery_backoff_ns(attempts: int) -> int:
-    """The wait before the next try after `attempts` failed ones in a row: 0.5 s, 1 s, 2 s, ... 10 s."""
+    """The wait before the next try after `attempts` failed ones in a row: 0.5 s, 1 s, 2 s, ... 10
+    s."""
     return min(RECOVERY_BACKOFF_MAX_NS, RECOVERY_BACKOFF_FIRST_NS << min(attempts, 16))
 
 

@@ -2,16 +2,18 @@
 the account, plus a one-second window per exchange/segment (the retail-algo framework's threshold).
 
 Kite allows 10 orders a second, 400 a minute and 5000 a day per account; OTrade stays under its own
-configured limits (config.risk.rate_per_sec/min/day) so the broker never has to refuse with HTTP 429.
-On top of that, SEBI's retail-algo framework (circular of 4 Feb 2025; NSE implementation standards
+configured limits (config.risk.rate_per_sec/min/day) so the broker never has to refuse with HTTP
+429. On top of that, SEBI's retail-algo framework (circular of 4 Feb 2025; NSE implementation
+     standards
 NSE/INVG/67858 of 5 May 2025, in force for all brokers from 1 Apr 2026) lets an algo that is not
 registered with the exchange send orders only below the exchange's threshold: 10 orders a second per
-exchange and segment (NSE, BSE, NFO, BFO, ...). `venue_per_sec` is that threshold less the configured
-safety margin (config.risk.venue_rate_per_sec), counted separately for every exchange/segment.
+exchange and segment (NSE, BSE, NFO, BFO, ...). `venue_per_sec` is that threshold less the
+configured safety margin (config.risk.venue_rate_per_sec), counted separately for every
+exchange/segment.
 
-Every timestamp is the MARKET clock (the ticks' ts_event_ns), never wall-clock, so a replay throttles
-on exactly the same orders however fast it runs, and the counts rebuild exactly from the journaled
-OrderSubmitting events after a restart.
+Every timestamp is the MARKET clock (the ticks' ts_event_ns), never wall-clock, so a replay
+throttles on exactly the same orders however fast it runs, and the counts rebuild exactly from the
+journaled OrderSubmitting events after a restart.
 
 What counts: each order placement (an OrderSubmitting), entries and exits alike. Modifications and
 cancels are not counted. Entries that would exceed a window are denied by risk; exits are never

@@ -143,7 +143,11 @@ class Broker(ABC):
     reports_fills_async: bool = True
     pushes_order_updates: bool = True
     book_is_ours: bool = False
-    bad_rows: int = 0     # live brokers: rows of ours skipped as malformed (orders/brokers/replies.py)
+
+    @property
+    def bad_rows(self) -> int:
+        """live brokers: rows of ours skipped as malformed (orders/brokers/replies.py)."""
+        return 0
 
     @abstractmethod
     def place(self, req: OrderRequest) -> BrokerAck: ...

@@ -13,9 +13,9 @@ order that is not ours after reading its order_id alone: `orders()` and `trades(
 orders and executions only. A row of ours that does not validate is counted (`bad_rows`, per
 endpoint in `bad_rows_by_endpoint`), logged once per field, and skipped, so one poison row can no
 longer fail every poll and every recovery. A reply of the wrong shape (`data: null`, a string) is a
-BrokerRetryable naming the endpoint. A BrokerFatal (the token) propagates: nothing can be read until a human logs in again. A
-poll that cannot read the trade book yet (throttled) reports nothing and comes due at once, so
-trades still come before the orders they fill.
+BrokerRetryable naming the endpoint. A BrokerFatal (the token) propagates: nothing can be read until
+a human logs in again. A poll that cannot read the trade book yet (throttled) reports nothing and
+comes due at once, so trades still come before the orders they fill.
 
 Checks before sending (`check_order`). A doomed order costs a request and a place in the broker's
 rate limit, and its refusal would come back later as an RMS rejection; caught here, it is a
@@ -40,6 +40,8 @@ its instrument lookup), `_note(order)` (what the adapter keeps of every order it
 import collections
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import orjson
 
@@ -52,7 +54,8 @@ NS_PER_MS = 1_000_000
 TAG_MAX_LEN = 20
 
 
-MAX_QUEUED_UPDATES = 10_000   # while a restarted engine catches up; the oldest go first (polls cover them)
+# while a restarted engine catches up; the oldest go first (polls cover them)
+MAX_QUEUED_UPDATES = 10_000
 UPDATE_COUNTS = ("received", "applied", "duplicate", "ignored", "malformed", "fills", "dropped")
 
 
@@ -74,9 +77,10 @@ class LiveBroker(Broker):
     """
 
     config_key = ""           # the section of config.broker: "kite", "upstox"
-    settings_type = None      # its settings class: from_config(section, **overrides)
-    credentials_for = None    # staticmethod (secrets, local_server) -> the broker's credentials
-    parse = None              # the broker's parse module (tag_of, order_id_of)
+    settings_type: Any        # its settings class: from_config(section, **overrides)
+    # staticmethod (secrets, local_server) -> the broker's credentials
+    credentials_for: Callable[[Any, bool], Any]
+    parse: ModuleType         # the broker's parse module (tag_of, order_id_of): each adapter's
 
     def __init__(self, http, throttle, settings, clock):
         self._http = http
@@ -85,7 +89,8 @@ class LiveBroker(Broker):
         self._clock = clock
         self._client_ids: dict[str, str] = {}       # broker order id -> our client order id
         self._foreign: set[str] = set()              # order ids in the book that are not ours
-        self._bad_tags: set[str] = set()             # tags of our rows skipped in the last book read
+        # tags of our rows skipped in the last book read
+        self._bad_tags: set[str] = set()
         self._row_checker = RowChecker(self.config_key)
         self._diff = OrderDiff(self._our_trade)
         self._next_poll_ns = 0
@@ -107,7 +112,8 @@ class LiveBroker(Broker):
         if order is None or order.client_order_id not in self._ours:
             counts["ignored"] += 1
             if order is None and self.parse.tag_of(_json_object(payload)) in self._ours:
-                counts["malformed"] += 1     # ours, but it does not validate: the poll reads the book
+                # ours, but it does not validate: the poll reads the book
+                counts["malformed"] += 1
             return
         self._client_ids.setdefault(order.broker_order_id, order.client_order_id)
         self._note(order)
@@ -143,8 +149,11 @@ class LiveBroker(Broker):
 
     @classmethod
     def from_config(cls, config, secrets, instruments, **overrides):
-        """From the validated Config and Secrets; `overrides` replace the broker's settings fields."""
-        settings = cls.settings_type.from_config(getattr(config.broker, cls.config_key), **overrides)
+        """From the validated Config and Secrets; `overrides` replace the broker's settings
+        fields."""
+        settings = cls.settings_type.from_config(
+            getattr(config.broker, cls.config_key), **overrides
+        )
         return cls(instruments, settings, cls.credentials_for(secrets, settings.local_server))
 
     @property
@@ -161,9 +170,11 @@ class LiveBroker(Broker):
         doubt and is looked up again later, never sent twice."""
         found = next((o for o in self.orders() if o.client_order_id == client_order_id), None)
         if found is None and client_order_id in self._bad_tags:
-            raise BrokerRetryable(f"{self.config_key} orders: the book's row for {client_order_id} does "
-                                  "not validate; cannot tell whether the order was received",
-                                  code="BadResponse")
+            raise BrokerRetryable(
+                f"{self.config_key} orders: the book's row for {client_order_id} does "
+                "not validate; cannot tell whether the order was received",
+                code="BadResponse",
+            )
         return found
 
     def orders(self) -> list[BrokerOrder]:
@@ -228,13 +239,15 @@ class LiveBroker(Broker):
         return rows_of(self._http.trades(), self.config_key, "trades")
 
     def _remember(self, reply) -> list[BrokerOrder]:
-        """Our order-book rows as BrokerOrders (rows for instruments outside the table dropped), each
-        one's client id and whatever `_note` keeps remembered. Rows not ours are read no further
-        than their tag (and order id, so their trades are known not to be ours)."""
+        """Our order-book rows as BrokerOrders (rows for instruments outside the table dropped),
+        each one's client id and whatever `_note` keeps remembered. Rows not ours are read no
+        further than their tag (and order id, so their trades are known not to be ours)."""
         out, self._bad_tags = [], set()
         for row in rows_of(reply, self.config_key, "orders"):
             if not isinstance(row, dict):
-                self._row_checker.bad("orders", BadRow("", f"a {type(row).__name__}, not an object"))
+                self._row_checker.bad(
+                    "orders", BadRow("", f"a {type(row).__name__}, not an object")
+                )
                 continue
             if not is_client_id(self.parse.tag_of(row)):
                 if oid := self.parse.order_id_of(row):
@@ -259,7 +272,9 @@ class LiveBroker(Broker):
         oid = self.parse.order_id_of(row)
         if not self._client_ids.get(oid):
             if not isinstance(row, dict):
-                self._row_checker.bad("trades", BadRow("", f"a {type(row).__name__}, not an object"))
+                self._row_checker.bad(
+                    "trades", BadRow("", f"a {type(row).__name__}, not an object")
+                )
             elif not oid:
                 self._row_checker.bad("trades", BadRow("order_id", "missing or not an id"))
             return None
@@ -286,7 +301,8 @@ class LiveBroker(Broker):
 
 @dataclass(frozen=True, slots=True)
 class LiveCredentials:
-    """An api key and, once logged in, the day's access token; subclassed per broker for its name."""
+    """An api key and, once logged in, the day's access token; subclassed per broker for its
+    name."""
 
     api_key: str
     access_token: str | None = None

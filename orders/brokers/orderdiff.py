@@ -38,7 +38,9 @@ class OrderDiff:
         """The state last reported for this order, None if none was."""
         return self._reported.get(broker_order_id)
 
-    def changes(self, orders: list[BrokerOrder], read_trades: Callable[[], list[dict] | None]) -> list | None:
+    def changes(
+        self, orders: list[BrokerOrder], read_trades: Callable[[], list[dict] | None]
+    ) -> list | None:
         """New BrokerTrades, then the BrokerOrders of `orders` whose state changed; None when a
         filled quantity grew and `read_trades()` (the trade book's rows) answered None."""
         grew = any(o.filled_qty > self._traded_qty.get(o.broker_order_id, 0) for o in orders)
@@ -55,7 +57,8 @@ class OrderDiff:
         return events
 
     def _is_stale(self, order: BrokerOrder) -> bool:
-        """Older than what was reported: a final state stays final, a filled quantity never shrinks."""
+        """Older than what was reported: a final state stays final, a filled quantity never
+        shrinks."""
         last = self._reported.get(order.broker_order_id)
         return last is not None and last != order and (
             last.status in sm.TERMINAL or order.filled_qty < last.filled_qty)

@@ -6,7 +6,8 @@ One such row used to raise out of the parser on every poll and again at every re
 loop. Here:
 
 - a whole reply of the wrong shape (`data: null`, a string where a list or an object belongs) is a
-  BrokerRetryable (code "BadResponse") that names the endpoint and what came: the next read asks again;
+  BrokerRetryable (code "BadResponse") that names the endpoint and what came: the next read asks
+  again;
 - a row that is not ours (its tag cannot be one of our client order ids, common/ids.py) is ignored
   before anything but its tag is read;
 - a row of ours that fails validation (`decode`, msgspec structs declared in each broker's
@@ -49,7 +50,12 @@ def decode(row, struct_type):
 def is_client_id(tag) -> bool:
     """Whether a tag can be one of our client order ids: what check_order lets us send (1-20
     alphanumeric characters; common/ids.py makes them 20, tests use shorter ones)."""
-    return isinstance(tag, str) and 0 < len(tag) <= CLIENT_ORDER_ID_LEN and tag.isascii() and tag.isalnum()
+    return (
+        isinstance(tag, str)
+        and 0 < len(tag) <= CLIENT_ORDER_ID_LEN
+        and tag.isascii()
+        and tag.isalnum()
+    )
 
 
 def rows_of(data, broker: str, endpoint: str) -> list:
@@ -73,7 +79,8 @@ def _shape(data) -> str:
 
 
 class RowChecker:
-    """Counts and logs the bad rows of one adapter (`bad_rows`, and per endpoint in `bad_by_endpoint`)."""
+    """Counts and logs the bad rows of one adapter (`bad_rows`, and per endpoint in
+    `bad_by_endpoint`)."""
 
     def __init__(self, broker: str):
         self.broker = broker
@@ -89,6 +96,11 @@ class RowChecker:
         key = (endpoint, error.field)
         if key not in self._logged:
             self._logged.add(key)
-            self._log.warning("broker row skipped: it does not validate", broker=self.broker,
-                              endpoint=endpoint, field=error.field or "(row)", problem=error.problem[:200],
-                              order_id=order_id[:40])
+            self._log.warning(
+                "broker row skipped: it does not validate",
+                broker=self.broker,
+                endpoint=endpoint,
+                field=error.field or "(row)",
+                problem=error.problem[:200],
+                order_id=order_id[:40],
+            )

@@ -29,8 +29,10 @@ WHERE = {
               "/v2/user/ip); Upstox then invalidates the access token, so log in again",
 }
 
-_IP = re.compile(r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{0,4}){2,7})"
-                 r"(?![\w.:])")
+_IP = re.compile(
+    r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{0,4}){2,7})"
+    r"(?![\w.:])"
+)
 _MENTIONS_IP = re.compile(r"\bIP\b|\bIPs\b|ip address|static ip", re.IGNORECASE)
 _REFUSED = re.compile(r"not allowed|not whitelisted|whitelist|not registered|unregistered|"
                       r"static ip|not authori[sz]ed|not permitted|mismatch", re.IGNORECASE)
@@ -48,25 +50,37 @@ def ip_in(text: str) -> str:
 
 
 def refusal(broker: str, endpoint: str, text: str, http_status: int | None) -> BrokerFatal:
-    """The BrokerFatal for a static-IP refusal; `text` is the broker's (already scrubbed) message."""
+    """The BrokerFatal for a static-IP refusal; `text` is the broker's (already scrubbed)
+    message."""
     ip = ip_in(text)
     who = f"IP {ip}" if ip else ("this machine's IP (the broker did not name it: "
                                  f"`python -m orders.brokers.{broker}.check` says how to find it)")
     return BrokerFatal(
-        f"{broker} {endpoint}: the broker refused an order from {who}: it is not whitelisted for API "
-        f"orders (SEBI retail-algo rules: orders only from a registered static IP); whitelist it in "
-        f"{WHERE.get(broker, 'the broker developer console')} (one change a week), then start again. "
-        f"The broker said: {text!r} (HTTP {http_status})", code=STATIC_IP, http_status=http_status)
+        f"{broker} {endpoint}: the broker refused an order from {who}: it is not whitelisted for "
+        "API "
+        "orders (SEBI retail-algo rules: orders only from a registered static IP); whitelist it "
+        "in "
+        f"{WHERE.get(broker, 'the broker developer console')} (one change a week), then start "
+        "again. "
+        f"The broker said: {text!r} (HTTP {http_status})",
+        code=STATIC_IP,
+        http_status=http_status,
+    )
 
 
 def egress_hint(broker: str) -> str:
     """How to find the IP the broker sees: neither Kite's nor Upstox's API reports it."""
-    return (f"{broker}'s API does not report the IP it sees your orders come from. Find this machine's "
-            f"public (egress) IP with `curl -4 https://ifconfig.me` (and `curl -6 https://ifconfig.me` "
-            f"if it has IPv6), run it on the machine that trades, and compare it with the IP whitelisted "
-            f"in {WHERE.get(broker, 'the broker developer console')}.")
+    return (
+        f"{broker}'s API does not report the IP it sees your orders come from. Find this machine's "
+        f"public (egress) IP with `curl -4 https://ifconfig.me` (and `curl -6 https://ifconfig.me` "
+        "if it has IPv6), run it on the machine that trades, and compare it with the IP "
+        "whitelisted "
+        f"in {WHERE.get(broker, 'the broker developer console')}."
+    )
 
 
 def masked(api_key: str) -> str:
     """An api key as printed: enough to tell which app it is, never the whole key."""
-    return f"{api_key[:4]}… ({len(api_key)} chars)" if len(api_key) > 8 else "(short key, not shown)"
+    return (
+        f"{api_key[:4]}… ({len(api_key)} chars)" if len(api_key) > 8 else "(short key, not shown)"
+    )

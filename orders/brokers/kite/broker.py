@@ -7,10 +7,11 @@
   the engine looks the tag up (find_by_client_id) before anything else. Nothing is retried here.
 - Quantity above the instrument's freeze quantity is refused before sending (BrokerRejected, code
   ABOVE_FREEZE_QTY; so are a quantity off the lot size and a price off the tick size, which the
-  exchange would refuse anyway): the engine slices (orders/brackets.slice_sizes) and gives every slice its own
-  client order id, which is what keeps each slice findable after a crash. Kite's autoslice is not
-  used: its children carry no tag of ours (fixtures: an autoslice child has tag null and tags
-  ["autoslice", "autoslice:<parent>"]), so an in-doubt autosliced placement could not be looked up.
+  exchange would refuse anyway): the engine slices (orders/brackets.slice_sizes) and gives every
+  slice its own client order id, which is what keeps each slice findable after a crash. Kite's
+  autoslice is not used: its children carry no tag of ours (fixtures: an autoslice child has tag
+  null and tags ["autoslice", "autoslice:<parent>"]), so an in-doubt autosliced placement could not
+  be looked up.
 - cancel returns CANCEL_PENDING: the exchange confirms later, through poll_events.
 - poll_events reads the order book at most every `poll_interval_ms` (and the trade book only when an
   order's filled quantity grew), and returns new BrokerTrades followed by BrokerOrders whose state
@@ -30,7 +31,14 @@ import time
 
 from common.errors import BrokerRejected
 from orders import statemachine as sm
-from orders.brokers.base import CAP_GTT_OCO, CAP_PARTIAL_FILLS, BrokerAck, BrokerOrder, BrokerTrade, OrderRequest
+from orders.brokers.base import (
+    CAP_GTT_OCO,
+    CAP_PARTIAL_FILLS,
+    BrokerAck,
+    BrokerOrder,
+    BrokerTrade,
+    OrderRequest,
+)
 from orders.brokers.kite import parse
 from orders.brokers.kite.config import KiteSettings
 from orders.brokers.kite.credentials import session_credentials
@@ -61,13 +69,15 @@ class KiteBroker(LiveBroker):
                          KiteThrottle(settings, clock), settings, clock)
         caps = {CAP_PARTIAL_FILLS} | ({CAP_GTT_OCO} if settings.use_gtt else set())
         self.capabilities = frozenset(caps)
-        self._order_types: dict[str, str] = {}      # broker order id -> its order type (modify sends it)
+        # broker order id -> its order type (modify sends it)
+        self._order_types: dict[str, str] = {}
 
     # ---------------------------------------------------------------- order entry
 
     def place(self, req: OrderRequest) -> BrokerAck:
         params = self._placement_params(req)
-        self._ours.add(req.client_order_id)         # before sending: its update may overtake the answer
+        # before sending: its update may overtake the answer
+        self._ours.add(req.client_order_id)
         self._throttle.take_order()
         order_id = self._http.place_order(self._settings.variety, **params)
         self._client_ids[order_id] = req.client_order_id
@@ -76,8 +86,11 @@ class KiteBroker(LiveBroker):
 
     def modify(self, broker_order_id: str, qty: int | None = None, price: float | None = None,
                trigger_price: float | None = None) -> BrokerAck:
-        params = {k: v for k, v in (("quantity", qty), ("price", price),
-                                    ("trigger_price", trigger_price)) if v is not None}
+        params: dict[str, int | float | str] = {
+            k: v
+            for k, v in (("quantity", qty), ("price", price), ("trigger_price", trigger_price))
+            if v is not None
+        }
         order_type = self._order_types.get(broker_order_id)
         if order_type:
             params["order_type"] = order_type
@@ -91,12 +104,15 @@ class KiteBroker(LiveBroker):
     def cancel(self, broker_order_id: str) -> BrokerAck:
         self._throttle.take_api("cancel_order")
         self._http.cancel_order(self._settings.variety, broker_order_id)
-        return BrokerAck(broker_order_id, self._client_ids.get(broker_order_id, ""), sm.CANCEL_PENDING)
+        return BrokerAck(
+            broker_order_id, self._client_ids.get(broker_order_id, ""), sm.CANCEL_PENDING
+        )
 
     # ---------------------------------------------------------------- lookups
 
     def find_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
-        self._ours.add(client_order_id)             # a restarted engine asks about each of its orders
+        # a restarted engine asks about each of its orders
+        self._ours.add(client_order_id)
         return super().find_by_client_id(client_order_id)
 
     def positions(self):
@@ -113,8 +129,9 @@ class KiteBroker(LiveBroker):
 
     def place_oco(self, instrument: int, position_side: int, qty: int, stop_price: float,
                   target_price: float, last_price: float, product: str = "MIS") -> str:
-        """A two-leg GTT protecting a position of `position_side` (+1 long, -1 short): a LIMIT exit at
-        the stop and one at the target; Kite cancels the other leg when one fires. Returns its id."""
+        """A two-leg GTT protecting a position of `position_side` (+1 long, -1 short): a LIMIT exit
+        at the stop and one at the target; Kite cancels the other leg when one fires. Returns its
+        id."""
         if CAP_GTT_OCO not in self.capabilities:
             raise BrokerRejected("two-leg GTT is off (broker.kite.use_gtt)", code="GTT_DISABLED")
         exit_side = parse.TRANSACTION_OF[-position_side]
@@ -122,8 +139,11 @@ class KiteBroker(LiveBroker):
                                                                             target_price, product)
         lower, upper = (stop, target) if position_side > 0 else (target, stop)
         if not lower["price"] < last_price < upper["price"]:
-            raise BrokerRejected(f"GTT triggers {lower['price']} / {upper['price']} must bracket the "
-                                 f"last price {last_price}", code="InputException")
+            raise BrokerRejected(
+                f"GTT triggers {lower['price']} / {upper['price']} must bracket the "
+                f"last price {last_price}",
+                code="InputException",
+            )
         self._throttle.take_api("place_gtt")
         trigger_id = self._http.place_gtt_oco(
             self._instruments.exchange(instrument), self._instruments.symbol(instrument),
@@ -150,13 +170,20 @@ class KiteBroker(LiveBroker):
         return order.status if order is not None and order.status in sm.WORKING else sm.ACCEPTED
 
     def _placement_params(self, req: OrderRequest) -> dict:
-        """Kite's place_order arguments, or BrokerRejected (nothing sent) for what Kite would refuse."""
+        """Kite's place_order arguments, or BrokerRejected (nothing sent) for what Kite would
+        refuse."""
         self._check_request(req)
         i = req.instrument
-        params = {"exchange": self._instruments.exchange(i), "tradingsymbol": self._instruments.symbol(i),
-                  "transaction_type": parse.TRANSACTION_OF[req.side], "quantity": int(req.qty),
-                  "product": req.product, "order_type": req.order_type, "validity": req.validity,
-                  "tag": req.client_order_id}
+        params = {
+            "exchange": self._instruments.exchange(i),
+            "tradingsymbol": self._instruments.symbol(i),
+            "transaction_type": parse.TRANSACTION_OF[req.side],
+            "quantity": int(req.qty),
+            "product": req.product,
+            "order_type": req.order_type,
+            "validity": req.validity,
+            "tag": req.client_order_id,
+        }
         if req.order_type in ("LIMIT", "SL"):
             params["price"] = float(req.price)
         if req.order_type in ("SL", "SL-M"):

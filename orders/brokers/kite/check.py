@@ -1,4 +1,5 @@
-"""`python -m orders.brokers.kite.check`: is today's Kite session good, and from which IP must orders go?
+"""`python -m orders.brokers.kite.check`: is today's Kite session good, and from which IP must
+orders go?
 
 1. With `--login`, runs the daily login first (`python -m orders.brokers.kite.login`: login URL,
    request token, KITE_ACCESS_TOKEN stored in .env). This is the morning routine in one command:
@@ -47,19 +48,28 @@ def main(argv=None, *, stdin=None, stdout=None, environ=None) -> int:
     finally:
         http.close()
     profile = profile if isinstance(profile, dict) else {}
-    print(f"Kite session OK: user {profile.get('user_id', '?')} ({profile.get('user_name', '?')}), "
-          f"broker {profile.get('broker', '?')}, exchanges {' '.join(profile.get('exchanges') or [])}",
-          file=stdout)
+    print(
+        f"Kite session OK: user {profile.get('user_id', '?')} ({profile.get('user_name', '?')}), "
+        f"broker {profile.get('broker', '?')}, "
+        f"exchanges {' '.join(profile.get('exchanges') or [])}",
+        file=stdout,
+    )
     print(f"API key (app): {staticip.masked(credentials.api_key)}", file=stdout)
     print(f"Egress IP: {staticip.egress_hint('kite')}", file=stdout)
     return 0
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m orders.brokers.kite.check",
-                                description="Verify the Kite session and say where orders must come from.")
-    p.add_argument("--login", action="store_true", help="run the daily login first (the morning routine)")
-    p.add_argument("--request-token", default=None, help="with --login: the request token (or redirect URL)")
+    p = argparse.ArgumentParser(
+        prog="python -m orders.brokers.kite.check",
+        description="Verify the Kite session and say where orders must come from.",
+    )
+    p.add_argument(
+        "--login", action="store_true", help="run the daily login first (the morning routine)"
+    )
+    p.add_argument(
+        "--request-token", default=None, help="with --login: the request token (or redirect URL)"
+    )
     p.add_argument("--dotenv", default=".env", help="the .env file to read (default .env)")
     p.add_argument("--root", default=None, help="REST root, e.g. a local Kite server's URL")
     p.add_argument("--local", action="store_true", help="use the local Kite server's credentials")

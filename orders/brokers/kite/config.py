@@ -21,7 +21,8 @@ VARIETY = "regular"     # Kite's order variety for plain orders (amo, co, iceber
 class KiteSettings:
     """Parameters
     ----------
-    root : REST root (None: the SDK's https://api.kite.trade). Only scheme://host:port counts: the SDK
+    root : REST root (None: the SDK's https://api.kite.trade). Only scheme://host:port counts: the
+    SDK
         joins routes with urljoin, so a path prefix is discarded.
     timeout_s : per-request timeout. A placement that times out is IN DOUBT, never retried here.
     market_protection : sent on every MARKET and SL-M order; -1 lets Kite choose.

@@ -1,8 +1,8 @@
 """Kite credentials: the only module that knows the names of the Kite environment variables.
 
-Values come from a `config.secrets.Secrets` (environment or `.env`), never from JSON, and never show:
-`KiteCredentials` masks them in repr, and `secret_values` lists them so error messages can be scrubbed
-(orders/brokers/live.py, shared with Upstox). A local Kite server takes fixed, well-known
+Values come from a `config.secrets.Secrets` (environment or `.env`), never from JSON, and never
+show: `KiteCredentials` masks them in repr, and `secret_values` lists them so error messages can be
+scrubbed (orders/brokers/live.py, shared with Upstox). A local Kite server takes fixed, well-known
 credentials, so tests and demos need no secrets.
 """
 

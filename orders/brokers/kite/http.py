@@ -63,12 +63,19 @@ class KiteHttp:
     def place_order(self, variety: str, **params) -> str:
         """POST /orders/{variety} → order_id. A 200 means accepted, not filled."""
         params = {k: v for k, v in params.items() if v is not None}
-        data = self._call("place_order", self._kite._post, "order.place", url_args={"variety": variety},
-                          params=params)
+        data = self._call(
+            "place_order",
+            self._kite._post,
+            "order.place",
+            url_args={"variety": variety},
+            params=params,
+        )
         order_id = str(_reply(data, KiteOrderReply, "place_order", "; outcome unknown").order_id)
         if not order_id:
-            raise BrokerRetryable("kite place_order: the reply has an empty order_id; outcome unknown",
-                                  code="BadResponse")
+            raise BrokerRetryable(
+                "kite place_order: the reply has an empty order_id; outcome unknown",
+                code="BadResponse",
+            )
         return order_id
 
     def modify_order(self, variety: str, order_id: str, **params) -> str:
@@ -125,7 +132,9 @@ class KiteHttp:
     def generate_session(self, request_token: str, api_secret: str) -> dict:
         """POST /session/token with checksum sha256(api_key + request_token + api_secret)."""
         self._secrets += (request_token, api_secret)
-        return self._call("generate_session", self._kite.generate_session, request_token, api_secret)
+        return self._call(
+            "generate_session", self._kite.generate_session, request_token, api_secret
+        )
 
     def close(self) -> None:
         """Close the pooled keep-alive connections. Safe to call twice."""

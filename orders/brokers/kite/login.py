@@ -3,8 +3,8 @@
 1. Prints Kite's login URL for KITE_API_KEY; the user logs in in a browser and Kite redirects to the
    app's redirect URL with `?request_token=...&action=login&status=success`.
 2. Reads the request token (or the whole redirect URL, from which it takes the token).
-3. Exchanges it at POST /session/token with the checksum sha256(api_key + request_token + api_secret),
-   KITE_API_SECRET coming from the environment or `.env`.
+3. Exchanges it at POST /session/token with the checksum sha256(api_key + request_token +
+   api_secret), KITE_API_SECRET coming from the environment or `.env`.
 4. Stores KITE_ACCESS_TOKEN in `.env` (config.secrets.write_dotenv: atomic, mode 0600).
 
 No token or secret is ever printed or put in an error message. `--root` points the exchange at a
@@ -64,7 +64,9 @@ def main(argv=None, *, stdin=None, stdout=None, environ=None) -> int:
     finally:
         http.close()
     user = session.get("user_id") or "?"
-    print(f"Logged in as {user}; {ACCESS_TOKEN_VAR} stored in {args.dotenv} (mode 0600).", file=stdout)
+    print(
+        f"Logged in as {user}; {ACCESS_TOKEN_VAR} stored in {args.dotenv} (mode 0600).", file=stdout
+    )
     return 0
 
 
@@ -76,7 +78,9 @@ def _ask(stdin, stdout) -> str:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m orders.brokers.kite.login",
                                 description="Exchange a Kite request token for an access token.")
-    p.add_argument("--dotenv", default=".env", help="the .env file to read and update (default .env)")
+    p.add_argument(
+        "--dotenv", default=".env", help="the .env file to read and update (default .env)"
+    )
     p.add_argument("--root", default=None, help="REST root, e.g. a local Kite server's URL")
     p.add_argument("--request-token", default=None,
                    help="the request token (or redirect URL); asked for when omitted")

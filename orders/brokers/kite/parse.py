@@ -2,16 +2,16 @@
 
 Kite speaks naive IST: "2021-05-31 09:16:39" strings in JSON, which the SDK turns into naive
 `datetime`s for order and trade rows (only when the string is exactly 19 characters). Both forms
-are accepted here and become epoch ns (UTC). Order statuses map onto OTrade's (orders/statemachine.py);
-the transitional "... PENDING" / "... RECEIVED" states are still working orders, so they are ACCEPTED,
-except CANCEL PENDING. An order row for an instrument that is not in the instrument table (placed by
-hand) is returned as None: OTrade cannot act on it. A pushed order update (KiteTicker's order message,
-or an HTTP postback) is an order-book row with a few more fields, so it parses through the same
-`order_from_row`, and Kite's extra "UPDATE" status (a modification or a partial fill) is a working
-order like any other.
+are accepted here and become epoch ns (UTC). Order statuses map onto OTrade's
+(orders/statemachine.py); the transitional "... PENDING" / "... RECEIVED" states are still working
+orders, so they are ACCEPTED, except CANCEL PENDING. An order row for an instrument that is not in
+the instrument table (placed by hand) is returned as None: OTrade cannot act on it. A pushed order
+update (KiteTicker's order message, or an HTTP postback) is an order-book row with a few more
+fields, so it parses through the same `order_from_row`, and Kite's extra "UPDATE" status (a
+modification or a partial fill) is a working order like any other.
 
-Rows are validated before they are read: `KiteOrderRow`, `KiteTradeRow` and `KitePositionRow` are the
-fields OTrade reads, typed (numbers may come as numeric strings, as the SDK tolerates), and
+Rows are validated before they are read: `KiteOrderRow`, `KiteTradeRow` and `KitePositionRow` are
+the fields OTrade reads, typed (numbers may come as numeric strings, as the SDK tolerates), and
 `order_from_row` & co. raise `replies.BadRow` naming the field at fault instead of a ValueError,
 KeyError or AttributeError from deep inside; the adapter counts and skips such a row
 (orders/brokers/live.py). `tag_of(row)` reads only the tag, for the "is it ours" test that comes
@@ -36,8 +36,9 @@ _FINAL_STATUS = {"COMPLETE": sm.FILLED, "CANCELLED": sm.CANCELED, "REJECTED": sm
                  # An AMO/GTT-born order that the exchange let expire at the end of its validity.
                  "LAPSED": sm.CANCELED}
 _PENDING_CANCEL = {"CANCEL PENDING"}
-# Every other status (OPEN, TRIGGER PENDING, PUT ORDER REQ RECEIVED, VALIDATION PENDING, OPEN PENDING,
-# MODIFY VALIDATION PENDING, MODIFY PENDING, MODIFIED, AMO REQ RECEIVED, ...) is a working order.
+# Every other status (OPEN, TRIGGER PENDING, PUT ORDER REQ RECEIVED, VALIDATION PENDING, OPEN
+# PENDING, MODIFY VALIDATION PENDING, MODIFY PENDING, MODIFIED, AMO REQ RECEIVED, ...) is a working
+# order.
 
 
 def otrade_status(kite_status: str, filled_qty: int = 0) -> str:
@@ -224,7 +225,9 @@ def trade_from_row(row: dict, instruments, client_id_of_order: dict) -> BrokerTr
         price=r.average_price or 0.0, ts_event_ns=ts)
 
 
-def positions_from_data(data: dict, instruments, bucket: str = "day", on_bad=None) -> list[BrokerPosition]:
+def positions_from_data(
+    data: dict, instruments, bucket: str = "day", on_bad=None
+) -> list[BrokerPosition]:
     """GET /portfolio/positions → one BrokerPosition per instrument of the `day` bucket (what was
     traded today; `net` adds overnight carry that OTrade never traded). Rows of one instrument under
     different products are summed; realised P&L is the closed quantity at the day's average prices.

@@ -1,4 +1,5 @@
-"""Client-side rate limits, so OTrade never earns Kite's 429 (and the RMS block repeated 429s bring).
+"""Client-side rate limits, so OTrade never earns Kite's 429 (and the RMS block repeated 429s
+bring).
 
 Two sliding-window throttles over wall-clock time:
 - placements: 10 a second, 400 a minute, 5000 an IST day (Kite's per-API-key order limits), counted
@@ -25,7 +26,8 @@ SECOND_NS = 1_000_000_000
 
 
 class SecondWindow:
-    """At most `limit` events in any sliding one-second window (the timestamps of the last `limit`)."""
+    """At most `limit` events in any sliding one-second window (the timestamps of the last
+    `limit`)."""
 
     def __init__(self, limit: int):
         self._limit = int(limit)
@@ -75,6 +77,8 @@ class KiteThrottle:
         if throttle.room(now) <= 0:
             self.refused += 1
             wait_ms = (throttle.next_free_ns(now) - now) / 1e6
-            raise BrokerRetryable(f"kite {what}: throttled (client-side limit; free in {wait_ms:.0f} ms)",
-                                  code=THROTTLED)
+            raise BrokerRetryable(
+                f"kite {what}: throttled (client-side limit; free in {wait_ms:.0f} ms)",
+                code=THROTTLED,
+            )
         throttle.record(now)

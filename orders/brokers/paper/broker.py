@@ -45,7 +45,8 @@ class PaperBroker(Broker):
     fsync : fdatasync every journal record.
     """
 
-    reports_fills_async = False     # fills only on ticks, found by on_ticks: nothing to poll between
+    # fills only on ticks, found by on_ticks: nothing to poll between
+    reports_fills_async = False
     pushes_order_updates = False
     book_is_ours = True             # its book is this process's: nothing to reconcile against
 

@@ -123,6 +123,16 @@ class WorkingOrders:
     when compaction happened. `slot_orders[slot]` is the order in a slot (None when dead).
     """
 
+    # The kernel's columns, one slot per order, (re)allocated by _alloc.
+    instr: np.ndarray
+    side: np.ndarray
+    otype: np.ndarray
+    price: np.ndarray
+    trigger: np.ndarray
+    leaves: np.ndarray
+    after_seq: np.ndarray
+    triggered: np.ndarray
+
     def __init__(self, n_instruments: int):
         self.n = 0
         self.dead = 0
@@ -178,7 +188,8 @@ class WorkingOrders:
 
     def rebuild(self, orders: list) -> None:
         """Load `orders` (objects with instrument, side, order_type, price, trigger_price, leaves,
-        after_seq, triggered, slot) into slots 0..len-1, column by column; no dead slots after it."""
+        after_seq, triggered, slot) into slots 0..len-1, column by column; no dead slots after
+        it."""
         n = len(orders)
         for order in self.slot_orders:
             if order is not None:
@@ -197,7 +208,9 @@ class WorkingOrders:
         self.leaves[:n] = [order.leaves for order in orders]
         self.after_seq[:n] = [order.after_seq for order in orders]
         self.triggered[:n] = [1 if order.triggered else 0 for order in orders]
-        self.orders_by_instr[:] = np.bincount(instr, minlength=self.orders_by_instr.shape[0]) if n else 0
+        self.orders_by_instr[:] = (
+            np.bincount(instr, minlength=self.orders_by_instr.shape[0]) if n else 0
+        )
         self.slot_orders = list(orders)
         self.n, self.dead = n, 0
 

@@ -1,10 +1,11 @@
-"""UpstoxBroker: the Broker interface (orders/brokers/base.py) over Upstox's REST API (SDK v3 orders).
+"""UpstoxBroker: the Broker interface (orders/brokers/base.py) over Upstox's REST API (SDK v3
+orders).
 
 - place: POST /v3/order/place with tag = client_order_id, product I (intraday; CNC/NRML → D),
-  validity DAY, slice off, and `market_protection` on MARKET and SL-M orders. A 200 means Upstox took
-  the request, not that the exchange did: a later RMS rejection arrives as a REJECTED BrokerOrder
-  from poll_events. A timeout, network error, 429 or 5xx raises BrokerRetryable: OUTCOME UNKNOWN,
-  the engine looks the tag up (find_by_client_id) first. Nothing is retried here.
+  validity DAY, slice off, and `market_protection` on MARKET and SL-M orders. A 200 means Upstox
+  took the request, not that the exchange did: a later RMS rejection arrives as a REJECTED
+  BrokerOrder from poll_events. A timeout, network error, 429 or 5xx raises BrokerRetryable: OUTCOME
+  UNKNOWN, the engine looks the tag up (find_by_client_id) first. Nothing is retried here.
 - Refused before sending (BrokerRejected, nothing on the wire, no place in the rate limit): a bad
   client id, side, type or quantity, an instrument without an instrument_key, a quantity above the
   freeze quantity or off the lot size, a price off the tick size. The engine slices; Upstox's own
@@ -24,7 +25,8 @@
   Updates for orders without our tag, or with a tag this adapter neither placed nor was asked about
   (another app's), are ignored and counted, as are updates that do not validate ("malformed").
   Polling stays the safety net and the truth after a restart.
-- Every request passes the client-side throttle (throttle.py): order APIs 10/s, 500/min, 2000/30 min.
+- Every request passes the client-side throttle (throttle.py): order APIs 10/s, 500/min, 2000/30
+  min.
 """
 
 import time
@@ -60,8 +62,12 @@ class UpstoxBroker(LiveBroker):
         self._rows = getattr(instruments, "rows", instruments)
         self._index_of_key = {r["broker_key"].decode(): i for i, r in enumerate(self._rows)
                               if r["broker_key"]}
-        super().__init__(UpstoxHttp(credentials, settings.host, settings.order_host, settings.timeout_s),
-                         UpstoxThrottle(settings, clock), settings, clock)
+        super().__init__(
+            UpstoxHttp(credentials, settings.host, settings.order_host, settings.timeout_s),
+            UpstoxThrottle(settings, clock),
+            settings,
+            clock,
+        )
         self.capabilities = frozenset({CAP_PARTIAL_FILLS})
         self._known: dict[str, BrokerOrder] = {}     # last order-book state, by order id (modify)
 
@@ -69,7 +75,8 @@ class UpstoxBroker(LiveBroker):
 
     def place(self, req: OrderRequest) -> BrokerAck:
         fields = self._placement_fields(req)
-        self._ours.add(req.client_order_id)         # before sending: its update may overtake the answer
+        # before sending: its update may overtake the answer
+        self._ours.add(req.client_order_id)
         self._throttle.take_order("place_order")
         order_id = self._http.place_order(**fields)
         self._client_ids[order_id] = req.client_order_id
@@ -100,7 +107,8 @@ class UpstoxBroker(LiveBroker):
     # ---------------------------------------------------------------- lookups
 
     def find_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
-        self._ours.add(client_order_id)             # a restarted engine asks about each of its orders
+        # a restarted engine asks about each of its orders
+        self._ours.add(client_order_id)
         return super().find_by_client_id(client_order_id)
 
     def positions(self):
@@ -132,7 +140,8 @@ class UpstoxBroker(LiveBroker):
         return found
 
     def _placement_fields(self, req: OrderRequest) -> dict:
-        """PlaceOrderV3Request fields, or BrokerRejected (nothing sent) for what Upstox would refuse."""
+        """PlaceOrderV3Request fields, or BrokerRejected (nothing sent) for what Upstox would
+        refuse."""
         self._check_request(req)
         fields = {"quantity": int(req.qty), "product": PRODUCT_OF.get(req.product, "I"),
                   "validity": req.validity, "instrument_token": self._rows[req.instrument]

@@ -22,7 +22,11 @@ from urllib.parse import parse_qs, urlsplit
 from common.errors import BrokerError, ConfigError
 from config.secrets import load_secrets, write_dotenv
 from orders.brokers import staticip
-from orders.brokers.upstox.credentials import ACCESS_TOKEN_VAR, login_credentials, session_credentials
+from orders.brokers.upstox.credentials import (
+    ACCESS_TOKEN_VAR,
+    login_credentials,
+    session_credentials,
+)
 from orders.brokers.upstox.http import UpstoxHttp
 from orders.brokers.upstox.login import authorize_url, exchange_code
 
@@ -31,7 +35,9 @@ def code_of(text: str) -> str:
     """The auth code in what the user pasted: the bare code or the whole redirect URL."""
     text = text.strip()
     if "code=" in text:
-        return (parse_qs(urlsplit(text).query or text.split("?", 1)[-1]).get("code") or [""])[0].strip()
+        return (parse_qs(urlsplit(text).query or text.split("?", 1)[-1]).get("code") or [""])[
+            0
+        ].strip()
     return text
 
 
@@ -68,14 +74,20 @@ def main(argv=None, *, stdin=None, stdout=None, environ=None) -> int:
     finally:
         http.close()
     profile = profile if isinstance(profile, dict) else {}
-    print(f"Upstox session OK: user {profile.get('user_id', '?')} ({profile.get('user_name', '?')}), "
-          f"broker {profile.get('broker', '?')}, exchanges {' '.join(profile.get('exchanges') or [])}",
-          file=stdout)
+    print(
+        f"Upstox session OK: user {profile.get('user_id', '?')} ({profile.get('user_name', '?')}), "
+        f"broker {profile.get('broker', '?')}, "
+        f"exchanges {' '.join(profile.get('exchanges') or [])}",
+        file=stdout,
+    )
     print(f"API key (app): {staticip.masked(credentials.api_key)}", file=stdout)
     print(f"Egress IP: {staticip.egress_hint('upstox')}", file=stdout)
     if ips is not None and not ips:
-        print("No static IP is registered for API orders: every order would be refused. Register one "
-              f"in {staticip.WHERE['upstox']}.", file=stdout)
+        print(
+            "No static IP is registered for API orders: every order would be refused. Register one "
+            f"in {staticip.WHERE['upstox']}.",
+            file=stdout,
+        )
         return 1
     return 0
 
@@ -94,10 +106,16 @@ def _static_ips(http, stdout) -> list[str] | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m orders.brokers.upstox.check",
-                                description="Verify the Upstox session and its registered static IPs.")
-    p.add_argument("--login", action="store_true", help="run the daily login first (the morning routine)")
-    p.add_argument("--login-code", default=None, help="with or without --login: exchange this code first")
+    p = argparse.ArgumentParser(
+        prog="python -m orders.brokers.upstox.check",
+        description="Verify the Upstox session and its registered static IPs.",
+    )
+    p.add_argument(
+        "--login", action="store_true", help="run the daily login first (the morning routine)"
+    )
+    p.add_argument(
+        "--login-code", default=None, help="with or without --login: exchange this code first"
+    )
     p.add_argument("--redirect-uri", default="http://127.0.0.1:8080/")
     p.add_argument("--dotenv", default=".env", help="the .env file to read (default .env)")
     p.add_argument("--host", default=None, help="REST root (a local Upstox server's URL)")

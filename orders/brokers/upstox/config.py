@@ -56,9 +56,11 @@ class UpstoxSettings:
             raise ConfigError("a local Upstox server needs its URL in broker.upstox.host and "
                               "broker.upstox.order_host", path="broker.upstox.host")
         if bool(settings.host) != bool(settings.order_host):
-            raise ConfigError("set both broker.upstox.host and broker.upstox.order_host or neither: "
-                              "orders would go to one server and the order book come from another",
-                              path="broker.upstox.order_host")
+            raise ConfigError(
+                "set both broker.upstox.host and broker.upstox.order_host or neither: "
+                "orders would go to one server and the order book come from another",
+                path="broker.upstox.order_host",
+            )
         return settings
 
     def as_dict(self) -> dict:

@@ -1,8 +1,8 @@
 """Upstox credentials: the only module that knows the names of the Upstox environment variables.
 
-Values come from a `config.secrets.Secrets` (environment or `.env`), never from JSON, and never show:
-`UpstoxCredentials` masks them in repr, and `secret_values` lists them so messages can be scrubbed
-(orders/brokers/live.py, shared with Kite). A local Upstox server takes fixed, well-known
+Values come from a `config.secrets.Secrets` (environment or `.env`), never from JSON, and never
+show: `UpstoxCredentials` masks them in repr, and `secret_values` lists them so messages can be
+scrubbed (orders/brokers/live.py, shared with Kite). A local Upstox server takes fixed, well-known
 credentials, so tests and demos need no secrets.
 """
 
@@ -22,7 +22,8 @@ class UpstoxCredentials(LiveCredentials):
 
 
 def session_credentials(secrets, local_server: bool = False) -> UpstoxCredentials:
-    """What every REST call needs (the bearer token). Raises ConfigError naming a missing variable."""
+    """What every REST call needs (the bearer token). Raises ConfigError naming a missing
+    variable."""
     if local_server:
         return UpstoxCredentials(LOCAL_API_KEY, LOCAL_ACCESS_TOKEN)
     return UpstoxCredentials(secrets.require(API_KEY_VAR), secrets.require(ACCESS_TOKEN_VAR))

@@ -9,8 +9,8 @@ What it adds to the SDK, and why:
   deserialisation is slow and chokes on fields it does not know; we only need `data`.
 - every failure leaves as an OTrade broker error (errors.py), with no secret in its message.
 - replies are checked for shape: the book reads return `data` as sent (the adapter refuses anything
-  but a list, orders/brokers/replies.py: a null is not an empty book, which at recovery would read as
-  "never received" and send an order again), and the order calls decode `data` into typed structs
+  but a list, orders/brokers/replies.py: a null is not an empty book, which at recovery would read
+  as "never received" and send an order again), and the order calls decode `data` into typed structs
   (`PlaceReply`, `OrderIdReply`): no usable id is a BrokerRetryable (outcome unknown), never an
   AttributeError.
 The SDK sends /order/place|modify|cancel to `Configuration.order_host` and everything else to
@@ -90,17 +90,21 @@ class UpstoxHttp:
     # ---------------------------------------------------------------- orders (order_host)
 
     def place_order(self, **fields) -> str:
-        """POST /v3/order/place → the order id. A 200 means accepted by Upstox, not by the exchange."""
+        """POST /v3/order/place → the order id. A 200 means accepted by Upstox, not by the
+        exchange."""
         body = _model(PlaceOrderV3Request, "place_order", fields)
         data = self._call("place_order", self._orders_v3.place_order, body)
         ids = _reply(data, PlaceReply, "place_order").order_ids
         if not ids or not str(ids[0]):
-            raise BrokerRetryable("upstox place_order: success without an order id; outcome unknown",
-                                  code="BadResponse")
+            raise BrokerRetryable(
+                "upstox place_order: success without an order id; outcome unknown",
+                code="BadResponse",
+            )
         return str(ids[0])
 
     def modify_order(self, **fields) -> str:
-        """PUT /v3/order/modify (absolute values: quantity, price, trigger_price, order_type, validity)."""
+        """PUT /v3/order/modify (absolute values: quantity, price, trigger_price, order_type,
+        validity)."""
         body = _model(ModifyOrderRequest, "modify_order", fields)
         data = self._call("modify_order", self._orders_v3.modify_order, body)
         return str(_reply(data, OrderIdReply, "modify_order").order_id or fields.get("order_id"))
@@ -135,7 +139,8 @@ class UpstoxHttp:
         return self._call("static_ips", upstox_client.UserApi(self._client).get_user_ips)
 
     def token(self, code: str, api_key: str, api_secret: str, redirect_uri: str) -> dict:
-        """POST /v2/login/authorization/token: exchange a single-use auth code for the access token."""
+        """POST /v2/login/authorization/token: exchange a single-use auth code for the access
+        token."""
         self._secrets += tuple(v for v in (code, api_secret) if v)
         # Upstox answers this one flat (access_token at the top), not inside "data".
         doc = self._call("token", self._login.token, API_VERSION, whole=True, code=code,
@@ -161,7 +166,8 @@ def _model(cls, endpoint: str, fields: dict):
 
 
 def _reply(data, struct_type, endpoint: str):
-    """`data` of an order call decoded as `struct_type`; BrokerRetryable (outcome unknown) otherwise."""
+    """`data` of an order call decoded as `struct_type`; BrokerRetryable (outcome unknown)
+    otherwise."""
     try:
         return decode(data, struct_type)
     except BadRow as e:

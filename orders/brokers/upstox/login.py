@@ -1,11 +1,11 @@
 """`python -m orders.brokers.upstox.login`: exchange Upstox's auth code for the day's access token.
 
 Without --code it prints the authorization URL to open in a browser; Upstox redirects to
---redirect-uri with `?code=...` (single-use). With --code it calls POST /v2/login/authorization/token
-and stores UPSTOX_ACCESS_TOKEN in the .env file (config.secrets.write_dotenv, mode 0600). The token
-is never printed. It expires at 03:30 IST the next morning, so this runs once per trading day.
-UPSTOX_API_KEY and UPSTOX_API_SECRET come from the environment or .env; --local uses the local
-server's fixed credentials (pass its URL as --host).
+--redirect-uri with `?code=...` (single-use). With --code it calls POST
+/v2/login/authorization/token and stores UPSTOX_ACCESS_TOKEN in the .env file
+(config.secrets.write_dotenv, mode 0600). The token is never printed. It expires at 03:30 IST the
+next morning, so this runs once per trading day. UPSTOX_API_KEY and UPSTOX_API_SECRET come from the
+environment or .env; --local uses the local server's fixed credentials (pass its URL as --host).
 """
 
 import argparse
@@ -21,7 +21,8 @@ AUTHORIZE_URL = "https://api.upstox.com/v2/login/authorization/dialog"
 
 
 def authorize_url(api_key: str, redirect_uri: str) -> str:
-    return f"{AUTHORIZE_URL}?{urlencode({'response_type': 'code', 'client_id': api_key, 'redirect_uri': redirect_uri})}"
+    query = {"response_type": "code", "client_id": api_key, "redirect_uri": redirect_uri}
+    return f"{AUTHORIZE_URL}?{urlencode(query)}"
 
 
 def exchange_code(code: str, redirect_uri: str, secrets, *, host=None, local=False,
@@ -40,7 +41,9 @@ def exchange_code(code: str, redirect_uri: str, secrets, *, host=None, local=Fal
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orders.brokers.upstox.login", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m orders.brokers.upstox.login", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--code", help="the code from the redirect URL")
     parser.add_argument("--redirect-uri", default="http://127.0.0.1:8080/")
     parser.add_argument("--dotenv", default=".env")
@@ -54,7 +57,9 @@ def main(argv=None) -> int:
             print(f"Open this URL, log in, and run again with --code <code from the redirect>:\n"
                   f"{authorize_url(credentials.api_key, args.redirect_uri)}")
             return 0
-        token = exchange_code(args.code, args.redirect_uri, secrets, host=args.host, local=args.local)
+        token = exchange_code(
+            args.code, args.redirect_uri, secrets, host=args.host, local=args.local
+        )
         write_dotenv(args.dotenv, ACCESS_TOKEN_VAR, token)
     except (BrokerError, ConfigError) as e:
         print(f"login failed: {e}", file=sys.stderr)

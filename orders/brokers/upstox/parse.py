@@ -10,8 +10,9 @@ instrument outside the table (placed by hand) becomes None. Timestamps are naive
 
 Rows are validated before they are read (`UpstoxOrderRow`, `UpstoxTradeRow`, `UpstoxPositionRow`:
 the fields OTrade reads, typed); a row that does not validate raises `replies.BadRow` naming the
-field, which the adapter counts and skips (orders/brokers/live.py). `tag_of(row)` reads only the tag.
-Imports only the standard library, msgspec, `common`, the broker records and orders/brokers/replies.py.
+field, which the adapter counts and skips (orders/brokers/live.py). `tag_of(row)` reads only the
+tag. Imports only the standard library, msgspec, `common`, the broker records and
+orders/brokers/replies.py.
 """
 
 import datetime as dt
@@ -139,10 +140,21 @@ def order_from_row(row: dict, index_of_key: dict) -> BrokerOrder | None:
     if instrument < 0:
         return None
     filled = r.filled_quantity or 0
-    return BrokerOrder(str(r.order_id), r.tag or "", instrument, r.trading_symbol or r.tradingsymbol or "",
-                       SIDE_OF.get(r.transaction_type, 0), r.quantity or 0, r.order_type or "",
-                       r.price or 0.0, r.trigger_price or 0.0, otrade_status(r.status, filled), filled,
-                       r.average_price or 0.0, r.status_message or "")
+    return BrokerOrder(
+        str(r.order_id),
+        r.tag or "",
+        instrument,
+        r.trading_symbol or r.tradingsymbol or "",
+        SIDE_OF.get(r.transaction_type, 0),
+        r.quantity or 0,
+        r.order_type or "",
+        r.price or 0.0,
+        r.trigger_price or 0.0,
+        otrade_status(r.status, filled),
+        filled,
+        r.average_price or 0.0,
+        r.status_message or "",
+    )
 
 
 def order_from_update(payload: str | bytes, index_of_key: dict) -> BrokerOrder | None:
@@ -192,7 +204,9 @@ def positions_from_rows(rows: list, index_of_key: dict, on_bad=None) -> list[Bro
         if instrument < 0:
             continue
         qty = r.quantity or 0
-        entry = merged.setdefault(instrument, [r.trading_symbol or r.tradingsymbol or "", 0, 0.0, 0.0])
+        entry = merged.setdefault(
+            instrument, [r.trading_symbol or r.tradingsymbol or "", 0, 0.0, 0.0]
+        )
         entry[1] += qty
         entry[2] += qty * (r.average_price or 0.0)
         entry[3] += r.realised or 0.0

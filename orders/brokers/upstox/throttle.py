@@ -15,7 +15,8 @@ THROTTLED = "throttled"
 
 
 class SlidingWindows:
-    """At most `count` events in any sliding window of `seconds`, for every (count, seconds) given."""
+    """At most `count` events in any sliding window of `seconds`, for every (count, seconds)
+    given."""
 
     def __init__(self, limits):
         self._limits = [(int(count), int(seconds * 1e9)) for count, seconds in limits]
