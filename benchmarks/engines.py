@@ -1,10 +1,11 @@
-"""The signals and orders engines wired in-process the way their stages wire them, for micro-benchmarks.
+"""The signals and orders engines wired in-process the way their stages wire them, for
+micro-benchmarks.
 
     with OrderDesk(tmp) as desk:
-        handoff_ns, fill_ns, close_ns = desk.round_trip(k)   # intent → order at the paper broker, ...
+        handoff_ns, fill_ns, close_ns = desk.round_trip(k)  # intent → order at the paper broker...
 
     desk = SignalDesk(tmp, n_ticks=20_000)
-    step_ns = desk.step(8)        # the next 8 ticks: every strategy, intents journaled and published
+    step_ns = desk.step(8)   # the next 8 ticks: every strategy, intents journaled, published
 
 `OrderDesk` is orders/stage.py's wiring without the process: OrderEngine over the 50-instrument
 benchmark universe, the paper broker on its own journal, and an `emit` that stamps each event,
@@ -34,7 +35,8 @@ from common.instruments import instrument_rows   # the table as the pipeline bui
 from common.journal import JournalWriter
 from common.messages import SignalRaised
 
-TICK_STEP_NS = 1_000_000_000      # market time between the ticks of a round trip: inside every rate limit
+# market time between the ticks of a round trip: inside every rate limit
+TICK_STEP_NS = 1_000_000_000
 INTENT_TOPIC = b"intent"          # signals PUSHes intents; here a PUB stands in (it never blocks)
 EXIT_TICKS = 10                   # stop and target this many ticks either side of the entry
 
@@ -45,7 +47,9 @@ def benchmark_config():
     from benchmarks.harness import BENCH_BASELINE
     from config.loader import load_config
 
-    return load_config(None, overrides={**BENCH_BASELINE, "instruments": universe()}, dotenv_path=None).config
+    return load_config(
+        None, overrides={**BENCH_BASELINE, "instruments": universe()}, dotenv_path=None
+    ).config
 
 
 class OrderDesk:
@@ -61,16 +65,24 @@ class OrderDesk:
         self.rows = instrument_rows(config)
         self.prices = np.array([i.ref_price for i in config.instruments])
         # Session hours off: the market clock of thousands of round trips runs past 15:30.
-        limits = msgspec.structs.replace(config.risk, enforce_session=False, rate_per_day=10_000_000)
+        limits = msgspec.structs.replace(
+            config.risk, enforce_session=False, rate_per_day=10_000_000
+        )
         self.broker = PaperBroker(os.path.join(directory, "paper_broker.jsonl"), self.rows)
         self.journal = JournalWriter(os.path.join(directory, "orders.jsonl"), "never")
         self.zmq = make_context()
         self.pub = Publisher(self.zmq, f"ipc://{directory}/orders.pub", "orders")
-        self.engine = OrderEngine(self.rows, RiskLimits.from_config(limits), FeeSchedule.from_config(
-            config, self.rows), self.broker, self.emit)
+        self.engine = OrderEngine(
+            self.rows,
+            RiskLimits.from_config(limits),
+            FeeSchedule.from_config(config, self.rows),
+            self.broker,
+            self.emit,
+        )
         self.tick = np.zeros(1, dtype=TICK_DTYPE)
         self.seq = 0
-        self.ts_ns = int(np.datetime64(f"{SESSION_DATE}T03:50:00", "ns").astype(np.int64))  # 09:20 IST
+        # 09:20 IST
+        self.ts_ns = int(np.datetime64(f"{SESSION_DATE}T03:50:00", "ns").astype(np.int64))
         self.round_trips = 0
 
     def emit(self, msg) -> None:
@@ -94,18 +106,31 @@ class OrderDesk:
         return time.perf_counter_ns() - start
 
     def intent(self, instrument: int) -> SignalRaised:
-        """A MARKET buy on `instrument` at the next tick, with a stop and a target EXIT_TICKS away."""
+        """A MARKET buy on `instrument` at the next tick, with a stop and a target EXIT_TICKS
+        away."""
         price, tick = float(self.prices[instrument]), float(self.rows["tick_size"][instrument])
         seq = self.seq + 1
-        return SignalRaised(ts_event_ns=self.ts_ns, intent_id=f"mac:{instrument}:{seq}", strategy="mac",
-                            instrument=instrument, symbol=self.rows["symbol"][instrument].decode(), side=1,
-                            qty=1, order_type="MARKET", stop_loss=round(price - EXIT_TICKS * tick, 2),
-                            target=round(price + EXIT_TICKS * tick, 2), tick_seq=seq, ts_recv_ns=0,
-                            ts_init_ns=0)
+        return SignalRaised(
+            ts_event_ns=self.ts_ns,
+            intent_id=f"mac:{instrument}:{seq}",
+            strategy="mac",
+            instrument=instrument,
+            symbol=self.rows["symbol"][instrument].decode(),
+            side=1,
+            qty=1,
+            order_type="MARKET",
+            stop_loss=round(price - EXIT_TICKS * tick, 2),
+            target=round(price + EXIT_TICKS * tick, 2),
+            tick_seq=seq,
+            ts_recv_ns=0,
+            ts_init_ns=0,
+        )
 
     def open_bracket(self, instrument: int) -> int:
         """Intent and its tick (returns that handoff's ns), then the tick that fills the entry."""
-        handoff = self.advance(instrument, float(self.prices[instrument]), [self.intent(instrument)])
+        handoff = self.advance(
+            instrument, float(self.prices[instrument]), [self.intent(instrument)]
+        )
         self.advance(instrument, float(self.prices[instrument]))   # entry fills, exits placed
         return handoff
 
@@ -120,12 +145,15 @@ class OrderDesk:
         return handoff, fill, close
 
     def check_flat(self) -> None:
-        """Every round trip closed its bracket: nothing working, no position (else the samples drift)."""
+        """Every round trip closed its bracket: nothing working, no position (else the samples
+        drift)."""
         working, positions = self.engine.book.n_working, self.engine.positions()
         open_qty = {k: q for k, (q, _, _) in positions.items() if q}
         if working or open_qty:
-            raise RuntimeError(f"desk not flat after {self.round_trips} round trips: {working} working "
-                               f"orders, positions {open_qty}")
+            raise RuntimeError(
+                f"desk not flat after {self.round_trips} round trips: {working} working "
+                f"orders, positions {open_qty}"
+            )
 
     def close(self) -> None:
         self.pub.close()
@@ -141,7 +169,8 @@ class OrderDesk:
 
 
 class SignalDesk:
-    """SignalEngine with the default strategy over `n_ticks` sim ticks, journaling into `directory`."""
+    """SignalEngine with the default strategy over `n_ticks` sim ticks, journaling into
+    `directory`."""
 
     def __init__(self, directory: str, n_ticks: int):
         from signals.engine import SignalEngine
@@ -150,7 +179,10 @@ class SignalDesk:
         config = benchmark_config()
         rows = instrument_rows(config)
         sizes = segment_sizes(config)
-        self.state, self.outbox = aligned_buffer(sizes[STATE_SEGMENT]), aligned_buffer(sizes[OUTBOX_SEGMENT])
+        self.state, self.outbox = (
+            aligned_buffer(sizes[STATE_SEGMENT]),
+            aligned_buffer(sizes[OUTBOX_SEGMENT]),
+        )
         self.engine = SignalEngine(config, rows, self.state, self.outbox)
         self.engine.warm()
         self.ticks = sim_ticks(config, n_ticks)
@@ -194,11 +226,18 @@ class SignalDesk:
 
 
 def sim_ticks(config, n_ticks: int) -> np.ndarray:
-    """`n_ticks` TICK_DTYPE rows of the sim feed over config's instruments (as the replay file holds)."""
+    """`n_ticks` TICK_DTYPE rows of the sim feed over config's instruments (as the replay file
+    holds)."""
     from feed.generate import generate
 
-    sim = msgspec.structs.replace(config.feed.sim, profile="stress", seed=2024, session_date=SESSION_DATE,
-                                  start_time="09:15", tick_rate_hz=float(LIVE_RATE_HZ))
+    sim = msgspec.structs.replace(
+        config.feed.sim,
+        profile="stress",
+        seed=2024,
+        session_date=SESSION_DATE,
+        start_time="09:15",
+        tick_rate_hz=float(LIVE_RATE_HZ),
+    )
     ts, symbols, price, qty, volume, bid, ask = generate(config.instruments, sim, n_ticks)
     index = {inst.symbol: k for k, inst in enumerate(config.instruments)}
     rows = np.zeros(len(ts), dtype=TICK_DTYPE)
@@ -206,5 +245,11 @@ def sim_ticks(config, n_ticks: int) -> np.ndarray:
     rows["ts_event_ns"] = ts
     rows["ts_recv_ns"] = ts
     rows["instrument"] = [index[s] for s in symbols]
-    rows["price"], rows["qty"], rows["volume"], rows["bid"], rows["ask"] = price, qty, volume, bid, ask
+    rows["price"], rows["qty"], rows["volume"], rows["bid"], rows["ask"] = (
+        price,
+        qty,
+        volume,
+        bid,
+        ask,
+    )
     return rows

@@ -1,10 +1,12 @@
-"""Kite feed benchmark: KiteTicker frame decode, OTrade's numba decoder against pykiteconnect's parser.
+"""Kite feed benchmark: KiteTicker frame decode, OTrade's numba decoder against pykiteconnect's
+parser.
 
 Both decode the same frames (full packets with depth, and quote packets; 50 and 200 packets a frame,
-tokens drawn from 3,000 instruments across segments) in the same run, so the ratio holds however busy
-the machine is. OTrade's time is `KiteDecoder.decode` as the source calls it (bytes in, TICK_DTYPE rows
-out, counts updated); KiteTicker's is `_parse_binary` (bytes in, a list of tick dicts out). Each frame
-is timed alone with perf_counter_ns, giving per-frame percentiles; throughput is ticks / summed time.
+tokens drawn from 3,000 instruments across segments) in the same run, so the ratio holds however
+busy the machine is. OTrade's time is `KiteDecoder.decode` as the source calls it (bytes in,
+TICK_DTYPE rows out, counts updated); KiteTicker's is `_parse_binary` (bytes in, a list of tick
+dicts out). Each frame is timed alone with perf_counter_ns, giving per-frame percentiles; throughput
+is ticks / summed time.
 """
 
 import argparse
@@ -28,7 +30,7 @@ WARMUP_FRAMES = 20
 
 
 def make_tokens(rng) -> list[int]:
-    tokens = set()
+    tokens: set[int] = set()
     while len(tokens) < INSTRUMENTS:
         tokens.add(int(rng.integers(1, 1 << 22)) << 8 | int(rng.choice(SEGMENTS)))
     return sorted(tokens)
@@ -37,12 +39,29 @@ def make_tokens(rng) -> list[int]:
 def make_quote(rng, token: int) -> KiteQuote:
     unit = 1.0 / segment_divisor(token)
     price = round(int(rng.integers(1_000, 200_000)) * unit * (100 if unit < 0.01 else 1), 7)
-    levels = lambda sign: tuple(DepthLevel(round(price + sign * k * unit, 7), int(rng.integers(1, 5000)),  # noqa: E731
-                                           int(rng.integers(1, 40))) for k in range(1, 6))
-    return KiteQuote(token, price, last_qty=int(rng.integers(1, 500)), average_price=price,
-                     volume=int(rng.integers(0, 1 << 31)), buy_qty=1000, sell_qty=1000, open=price,
-                     high=price, low=price, close=price, last_trade_time=1_750_000_000, oi=int(rng.integers(0, 1 << 24)),
-                     exchange_ts=1_750_000_000 + int(rng.integers(0, 20_000)), bids=levels(-1), asks=levels(1))
+
+    def levels(sign):
+        return tuple(DepthLevel(round(price + sign * k * unit, 7), int(rng.integers(1, 5000)),
+                                int(rng.integers(1, 40))) for k in range(1, 6))
+
+    return KiteQuote(
+        token,
+        price,
+        last_qty=int(rng.integers(1, 500)),
+        average_price=price,
+        volume=int(rng.integers(0, 1 << 31)),
+        buy_qty=1000,
+        sell_qty=1000,
+        open=price,
+        high=price,
+        low=price,
+        close=price,
+        last_trade_time=1_750_000_000,
+        oi=int(rng.integers(0, 1 << 24)),
+        exchange_ts=1_750_000_000 + int(rng.integers(0, 20_000)),
+        bids=levels(-1),
+        asks=levels(1),
+    )
 
 
 def make_frames(rng, tokens, mode: str, packets: int, count: int) -> list[bytes]:
@@ -96,8 +115,11 @@ def run(quick: bool = False) -> dict:
 
 
 def main(argv=None) -> int:
-    """Stand-alone entry (`python -m benchmarks.feed`); `python -m benchmarks feed` does the same."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.feed", description=__doc__.splitlines()[0])
+    """Stand-alone entry (`python -m benchmarks.feed`); `python -m benchmarks feed` does the
+    same."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.feed", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--quick", action="store_true", help="fewer frames: finishes in under 20 s")
     parser.add_argument("--json", metavar="FILE", help="also write the results to FILE")
     args = parser.parse_args(argv)
@@ -114,13 +136,24 @@ if __name__ == "__main__":
 
 
 def table_rows(result: dict) -> list[dict]:
-    """The suite table's rows: OTrade's decode per frame, and its rate against KiteTicker's parser."""
+    """The suite table's rows: OTrade's decode per frame, and its rate against KiteTicker's
+    parser."""
     from benchmarks import table
 
     rows = []
     for case, r in result.items():
         label = case.replace("_", " x")
-        rows.append(table.latency_row("feed", f"Kite decode per frame, {label}", r["otrade"]["frame"]))
-        rows.append(table.row("feed", f"Kite decode rate, {label}", r["otrade"]["ticks_per_s"], "ticks/s",
-                              f"{table.format_number(r['speedup'])}x KiteTicker ({r['kiteticker']['ticks_per_s']:,}/s)"))
+        rows.append(
+            table.latency_row("feed", f"Kite decode per frame, {label}", r["otrade"]["frame"])
+        )
+        rows.append(
+            table.row(
+                "feed",
+                f"Kite decode rate, {label}",
+                r["otrade"]["ticks_per_s"],
+                "ticks/s",
+                f"{table.format_number(r['speedup'])}x KiteTicker "
+                f"({r['kiteticker']['ticks_per_s']:,}/s)",
+            )
+        )
     return rows

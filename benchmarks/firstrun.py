@@ -1,11 +1,13 @@
-"""What a new user's first run shows, measured: `python -m benchmarks.firstrun [--duration S] [--json FILE]`.
+"""What a new user's first run shows, measured: `python -m benchmarks.firstrun [--duration S]
+[--json FILE]`.
 
 Runs `python supervisor.py --duration S --no-dashboard --http-port 0` on the embedded default
 (config/default.json) in a fresh temporary run directory, with OTRADE_ACCOUNT_HOME pointing at a
 fresh temporary directory too (a first run starts a new account day: nothing resumed from an
 earlier run on this machine), then reads what that run wrote — summary.json and the orders journal —
 into one results document, `benchmarks/results/firstrun-<UTC timestamp>.json` (and --json FILE).
-`python -m benchmarks.readme` turns the latest one into the README's "What `make run` shows" figures.
+`python -m benchmarks.readme` turns the latest one into the README's "What `make run` shows"
+figures.
 
 The figures are the run's own records, never typed: ticks, the market clock's span, intents,
 denials by reason, orders by role, fills, P&L, exit code, and the stages' latency percentiles.
@@ -48,9 +50,15 @@ def run(duration_s: float = 60.0, python: str = sys.executable) -> dict:
         run_dir = os.path.join(tmp, "run")
         env = dict(os.environ, OTRADE_ACCOUNT_HOME=os.path.join(tmp, "accounts"))
         started = time.time()
-        proc = subprocess.run([python, *command(duration_s), "--run-dir", run_dir], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              timeout=duration_s + 300)
+        proc = subprocess.run(
+            [python, *command(duration_s), "--run-dir", run_dir],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=duration_s + 300,
+        )
         if not os.path.exists(os.path.join(run_dir, "summary.json")):
             raise FirstRunError(f"the supervisor exited {proc.returncode} without a summary.json; "
                                 f"stderr: {proc.stderr.strip()[-2000:]}")
@@ -69,7 +77,9 @@ def measure(run_dir: str) -> dict:
     for e in events:
         if e is not None:
             by_type[e.get("type")].append(e)
-    denied = collections.Counter(str(e.get("reason", "")).split(":")[0] for e in by_type["OrderDenied"])
+    denied = collections.Counter(
+        str(e.get("reason", "")).split(":")[0] for e in by_type["OrderDenied"]
+    )
     roles = collections.Counter(e.get("role", "") for e in by_type["OrderSubmitting"])
     ticks_ts = [e["ts_event_ns"] for e in by_type["TicksProcessed"] if e.get("ts_event_ns")]
     intents_ts = [e["ts_event_ns"] for e in by_type["SignalRaised"]]
@@ -80,7 +90,9 @@ def measure(run_dir: str) -> dict:
     return {
         "kind": "firstrun",
         "reason": summary.get("reason", ""),
-        "ticks": int(feed.get("ticks") or stages.get("orders", {}).get("counters", {}).get("ticks", 0)),
+        "ticks": int(
+            feed.get("ticks") or stages.get("orders", {}).get("counters", {}).get("ticks", 0)
+        ),
         "market_start_ist": _sim_start(effective),
         "instruments": len(effective.get("instruments", [])),
         "market_last_tick_ist": _ist(max(ticks_ts)) if ticks_ts else None,
@@ -93,9 +105,13 @@ def measure(run_dir: str) -> dict:
         "orders_by_role": dict(sorted(roles.items())),
         "fills": len(by_type["OrderFilled"]),
         "realised_pnl_inr": round(float(summary.get("pnl", {}).get("realised_pnl_inr", 0.0)), 2),
-        "unrealised_pnl_inr": round(float(summary.get("pnl", {}).get("unrealised_pnl_inr", 0.0)), 2),
-        "left_at_broker": bool(summary.get("left_at_broker", {}).get("working_orders")
-                               or summary.get("left_at_broker", {}).get("positions")),
+        "unrealised_pnl_inr": round(
+            float(summary.get("pnl", {}).get("unrealised_pnl_inr", 0.0)), 2
+        ),
+        "left_at_broker": bool(
+            summary.get("left_at_broker", {}).get("working_orders")
+            or summary.get("left_at_broker", {}).get("positions")
+        ),
         "latency_us": {name: s.get("latency_us", {}) for name, s in stages.items()},
         "unreadable_journal_lines": sum(1 for e in events if e is None),
     }
@@ -143,8 +159,12 @@ def _utc(ts_s: float) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.firstrun", description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=60.0, metavar="S", help="seconds to run (default 60)")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.firstrun", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--duration", type=float, default=60.0, metavar="S", help="seconds to run (default 60)"
+    )
     parser.add_argument("--out", metavar="DIR", default=RESULTS_DIR, help="results directory")
     parser.add_argument("--json", metavar="FILE", help="also write the results to FILE")
     args = parser.parse_args(argv)
@@ -154,10 +174,16 @@ def main(argv=None) -> int:
         print(f"firstrun: {e}", file=sys.stderr)
         return 1
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    for path in [os.path.join(args.out, f"{PREFIX}{stamp}.json")] + ([args.json] if args.json else []):
+    for path in [os.path.join(args.out, f"{PREFIX}{stamp}.json")] + (
+        [args.json] if args.json else []
+    ):
         write_json(result, path)
         print(f"wrote {path}")
-    print(orjson.dumps({k: v for k, v in result.items() if k not in ("machine", "latency_us")}).decode())
+    print(
+        orjson.dumps(
+            {k: v for k, v in result.items() if k not in ("machine", "latency_us")}
+        ).decode()
+    )
     return 0
 
 

@@ -1,10 +1,11 @@
-"""GC benchmark: what Python's garbage collector does to the hot path's tail, `run.gc` default vs frozen.
+"""GC benchmark: what Python's garbage collector does to the hot path's tail, `run.gc` default vs
+frozen.
 
 Each mode runs in a fresh interpreter that starts as a stage process does: it imports what the
 supervisor's forkserver preloads (numpy, numba, zmq, config, the four stages and their compiled
 kernels, ~120,000 objects) and freezes them as the forkserver does (common/gcfreeze.py), builds the
-orders engine and the signals engine as their stages do (benchmarks/engines.py), warms them, and then
-applies the mode exactly as common/stage.py does after `start()` (common/gcpolicy.py: "default"
+orders engine and the signals engine as their stages do (benchmarks/engines.py), warms them, and
+then applies the mode exactly as common/stage.py does after `start()` (common/gcpolicy.py: "default"
 unfreezes everything and is plain CPython; "frozen" collects and freezes again):
 
 - orders: bracket round trips (intent + tick → order at the paper broker; the tick that fills the
@@ -19,9 +20,9 @@ the automatic full collections, which walk the whole heap, are the ~100+ ms paus
 has none; the cost of one full collection after the run (in "default" the heap and the run's
 state, in "frozen" the run's state only); and the freeze itself, which the stage pays once before
 READY. The signals step leaves nothing behind (tests/test_hot_path.py), so the collector does not
-run there in either mode and any difference between them is the machine's noise. Without --quick the live pipeline (benchmarks/pipeline.py's live pace run) is
-also run once per mode and its stage histograms reported. Modes alternate, so machine noise that
-comes and goes hits both.
+run there in either mode and any difference between them is the machine's noise. Without --quick the
+live pipeline (benchmarks/pipeline.py's live pace run) is also run once per mode and its stage
+histograms reported. Modes alternate, so machine noise that comes and goes hits both.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ class PauseRecorder:
 
 # -- the child: one mode, one fresh interpreter --------------------------------------------------
 def stage_heap() -> None:
-    """Import what the forkserver preloads for every stage, its freeze included (common/gcfreeze.py)."""
+    """Import what the forkserver preloads for every stage, its freeze included
+    (common/gcfreeze.py)."""
     from supervisor import PRELOAD
 
     for module in PRELOAD:
@@ -122,8 +124,19 @@ def child(mode: str, round_trips: int, signal_steps: int) -> dict:
 
 def run_child(mode: str, round_trips: int, signal_steps: int, workdir: str) -> dict:
     out = os.path.join(workdir, f"gc-{mode}-{time.monotonic_ns()}.json")
-    cmd = [sys.executable, "-m", "benchmarks.gc_pause", "--child", mode, "--round-trips", str(round_trips),
-           "--signal-steps", str(signal_steps), "--out", out]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.gc_pause",
+        "--child",
+        mode,
+        "--round-trips",
+        str(round_trips),
+        "--signal-steps",
+        str(signal_steps),
+        "--out",
+        out,
+    ]
     subprocess.run(cmd, check=True, timeout=CHILD_TIMEOUT_S)
     with open(out, "rb") as f:
         return orjson.loads(f.read())
@@ -134,9 +147,16 @@ def merge_runs(runs: list[dict]) -> dict:
     """All samples of one mode's runs pooled; the per-run figures as lists."""
     pooled = {key: summarize(np.concatenate([np.asarray(r[f"{key}_ns"]) for r in runs]))
               for key in ("orders_ticks", "handoff", "signals_step")}
-    per_run = {key: [r[key] for r in runs] for key in ("apply_ms", "full_collect_ms", "garbage_found", "objects",
-                                                    "frozen_objects")}
-    return {**pooled, **per_run, "thresholds": runs[0]["thresholds"], "pauses": [r["pauses"] for r in runs]}
+    per_run = {
+        key: [r[key] for r in runs]
+        for key in ("apply_ms", "full_collect_ms", "garbage_found", "objects", "frozen_objects")
+    }
+    return {
+        **pooled,
+        **per_run,
+        "thresholds": runs[0]["thresholds"],
+        "pauses": [r["pauses"] for r in runs],
+    }
 
 
 def live_modes(seconds: float) -> dict:
@@ -149,15 +169,22 @@ def live_modes(seconds: float) -> dict:
         for mode in MODES:
             config = merge(pipeline.live_config(instruments), {"run": {"gc": mode}})
             before = pipeline.wall_minus_mono()
-            with SupervisedRun(tmp, config, run_id=new_run_id("gcbench"), args=("--duration", str(seconds))) as r:
+            with SupervisedRun(
+                tmp, config, run_id=new_run_id("gcbench"), args=("--duration", str(seconds))
+            ) as r:
                 r.wait_exit(seconds + 180.0)
             offset = (before + pipeline.wall_minus_mono()) // 2
-            out[mode] = {"latency": pipeline.stage_latencies(r, offset), **pipeline.outcome(r, r.events()),
-                         "leaked": r.leaked}
+            out[mode] = {
+                "latency": pipeline.stage_latencies(r, offset),
+                **pipeline.outcome(r, r.events()),
+                "leaked": r.leaked,
+            }
     return out
 
 
-def measure(round_trips: int, signal_steps: int, repeats: int = 1, live_seconds: float = 0.0) -> dict:
+def measure(
+    round_trips: int, signal_steps: int, repeats: int = 1, live_seconds: float = 0.0
+) -> dict:
     from benchmarks.harness import scratch_dir
 
     runs: dict[str, list] = {mode: [] for mode in MODES}
@@ -169,8 +196,13 @@ def measure(round_trips: int, signal_steps: int, repeats: int = 1, live_seconds:
     ratios = {f"{key} p99.9 frozen / default": ratio(modes["frozen"][key].get("p99_9_us", 0),
                                                     modes["default"][key].get("p99_9_us", 0))
               for key in ("orders_ticks", "handoff", "signals_step")}
-    result = {"round_trips": round_trips, "signal_steps": signal_steps, "repeats": repeats, "modes": modes,
-              "ratios": ratios}
+    result = {
+        "round_trips": round_trips,
+        "signal_steps": signal_steps,
+        "repeats": repeats,
+        "modes": modes,
+        "ratios": ratios,
+    }
     if live_seconds:
         result["live"] = live_modes(live_seconds)
     return result
@@ -189,8 +221,10 @@ def run(quick: bool = False) -> dict:
             print(format_latency(f"{label}, gc {mode}", result["modes"][mode][key]))
     for mode in MODES:
         m = result["modes"][mode]
-        print(f"gc {mode}: full collection {m['full_collect_ms']} ms, apply {m['apply_ms']} ms, "
-              f"heap {m['objects']} objects, frozen {m['frozen_objects']}; collections {m['pauses']}")
+        print(
+            f"gc {mode}: full collection {m['full_collect_ms']} ms, apply {m['apply_ms']} ms, "
+            f"heap {m['objects']} objects, frozen {m['frozen_objects']}; collections {m['pauses']}"
+        )
     for mode, live in result.get("live", {}).items():
         for key in ("tick_to_signal", "tick_to_order"):
             print(format_latency(f"live {key}, gc {mode}", live["latency"][key]))
@@ -213,22 +247,50 @@ def table_rows(result: dict) -> list[dict]:
         counts, worst = _collections(modes[mode]["pauses"], "orders")
         rows.append(table.row("gc", f"collections in orders run, {mode}", counts, "",
                               f"generation 0 / 1 / 2; longest {worst:.1f} ms"))
-    rows.append(table.row("gc", "full collection after the run, default/frozen",
-                          [max(modes[m]["full_collect_ms"]) for m in MODES], "ms",
-                          f"default also walks the {max(modes['default']['objects']):,}-object heap"))
-    rows.append(table.row("gc", "freeze before READY (frozen)", max(modes["frozen"]["apply_ms"]), "ms",
-                          "paid once per stage start"))
+    rows.append(
+        table.row(
+            "gc",
+            "full collection after the run, default/frozen",
+            [max(modes[m]["full_collect_ms"]) for m in MODES],
+            "ms",
+            f"default also walks the {max(modes['default']['objects']):,}-object heap",
+        )
+    )
+    rows.append(
+        table.row(
+            "gc",
+            "freeze before READY (frozen)",
+            max(modes["frozen"]["apply_ms"]),
+            "ms",
+            "paid once per stage start",
+        )
+    )
     for mode, live in result.get("live", {}).items():
         for key in ("tick_to_signal", "tick_to_order"):
-            rows.append(table.latency_row("gc", f"live {key.replace('_', ' ')}, gc {mode}", live["latency"][key]))
-    rows.append(table.row("gc", "orders tick p99.9 frozen / default",
-                          result["ratios"]["orders_ticks p99.9 frozen / default"], "x", "< 1: frozen is better"))
+            rows.append(
+                table.latency_row(
+                    "gc", f"live {key.replace('_', ' ')}, gc {mode}", live["latency"][key]
+                )
+            )
+    rows.append(
+        table.row(
+            "gc",
+            "orders tick p99.9 frozen / default",
+            result["ratios"]["orders_ticks p99.9 frozen / default"],
+            "x",
+            "< 1: frozen is better",
+        )
+    )
     return rows
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.gc_pause", description=__doc__.splitlines()[0])
-    parser.add_argument("--child", choices=MODES, help="(internal) measure one mode in this interpreter")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.gc_pause", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--child", choices=MODES, help="(internal) measure one mode in this interpreter"
+    )
     parser.add_argument("--round-trips", type=int, default=SIZES[True]["round_trips"])
     parser.add_argument("--signal-steps", type=int, default=SIZES[True]["signal_steps"])
     parser.add_argument("--out", metavar="FILE", help="(with --child) where the samples go")

@@ -36,7 +36,8 @@ _run_numbers = itertools.count(1)
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.001):
-    """Poll `predicate` until it returns something truthy and return that; TimeoutError after `timeout`.
+    """Poll `predicate` until it returns something truthy and return that; TimeoutError after
+    `timeout`.
 
     The interval starts small and doubles up to 20 ms: a fast condition is seen fast, a slow one
     does not take CPU from the pipeline being measured (two cores here, all of them busy).
@@ -58,7 +59,8 @@ def new_run_id(prefix: str = "bench") -> str:
 
 
 def merge(base: dict, over: dict) -> dict:
-    """`over` laid on `base`, recursively for nested sections (lists are replaced, as in the config)."""
+    """`over` laid on `base`, recursively for nested sections (lists are replaced, as in the
+    config)."""
     out = dict(base)
     for key, value in over.items():
         both_dicts = isinstance(value, dict) and isinstance(out.get(key), dict)
@@ -67,22 +69,25 @@ def merge(base: dict, over: dict) -> dict:
 
 
 # The benchmarks' figures were measured on the sim's high-rate "stress" stream and the EMA 10/30 the
-# default had then; the default is now a real-paced market and a slower strategy (issue 16.1). Pinned
-# here so the figures stay comparable.
-BENCH_BASELINE = {"feed": {"sim": {"profile": "stress"}},
-                  "strategies": [{"name": "mac", "kind": "ma_crossover", "params": {"fast": 10, "slow": 30}}]}
+# default had then; the default is now a real-paced market and a slower strategy (issue 16.1).
+# Pinned here so the figures stay comparable.
+BENCH_BASELINE = {
+    "feed": {"sim": {"profile": "stress"}},
+    "strategies": [{"name": "mac", "kind": "ma_crossover", "params": {"fast": 10, "slow": 30}}],
+}
 
 
 def default_config() -> dict:
-    """config/default.json as a dict, with BENCH_BASELINE on top: a config file replaces the embedded
-    default, so start from it."""
+    """config/default.json as a dict, with BENCH_BASELINE on top: a config file replaces the
+    embedded default, so start from it."""
     with open(os.path.join(ROOT, "config", "default.json"), "rb") as f:
         return merge(orjson.loads(f.read()), BENCH_BASELINE)
 
 
 @contextlib.contextmanager
 def scratch_dir():
-    """A temporary directory for one benchmark's run dirs, configs and replay files, always removed."""
+    """A temporary directory for one benchmark's run dirs, configs and replay files, always
+    removed."""
     path = tempfile.mkdtemp(prefix="otrade-bench-")
     try:
         yield path
@@ -97,9 +102,12 @@ def free_port() -> int:
 
 
 class SupervisedRun:
-    """One supervisor process with its config, run directory and /health port (a context manager)."""
+    """One supervisor process with its config, run directory and /health port (a context
+    manager)."""
 
-    def __init__(self, workdir: str, config: dict, *, run_id: str, args=(), stop_timeout_s: float = 60.0):
+    def __init__(
+        self, workdir: str, config: dict, *, run_id: str, args=(), stop_timeout_s: float = 60.0
+    ):
         self.workdir = workdir
         self.run_id = run_id
         self.run_dir = os.path.join(workdir, f"run-{run_id}")
@@ -110,30 +118,54 @@ class SupervisedRun:
         self.output_path = os.path.join(workdir, f"supervisor-{run_id}.out")
         self.args = list(args)
         self.stop_timeout_s = stop_timeout_s
-        self.proc = None
-        self.exit_code = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.exit_code: int | None = None
         self.leaked: dict = {}
 
     def __enter__(self) -> "SupervisedRun":
-        # Each run its own paper account home: the default (~/.local/state) is the user's, and a run there
-        # resumes the previous benchmark's trading day (HALTED by its stop, its market clock, its orders).
-        env = dict(os.environ, OTRADE_REGISTRY_DIR=os.path.join(self.workdir, "registry"), PYTHONUNBUFFERED="1",
-                   OTRADE_ACCOUNT_HOME=os.path.join(self.workdir, f"accounts-{self.run_id}"))
-        cmd = [sys.executable, os.path.join(ROOT, "supervisor.py"), "--config", self.config_path,
-               "--run-dir", self.run_dir, "--http-port", str(self.port), "--no-dashboard", *self.args]
+        # Each run its own paper account home: the default (~/.local/state) is the user's, and a run
+        # there resumes the previous benchmark's trading day (HALTED by its stop, its market clock,
+        # its orders).
+        env = dict(
+            os.environ,
+            OTRADE_REGISTRY_DIR=os.path.join(self.workdir, "registry"),
+            PYTHONUNBUFFERED="1",
+            OTRADE_ACCOUNT_HOME=os.path.join(self.workdir, f"accounts-{self.run_id}"),
+        )
+        cmd = [
+            sys.executable,
+            os.path.join(ROOT, "supervisor.py"),
+            "--config",
+            self.config_path,
+            "--run-dir",
+            self.run_dir,
+            "--http-port",
+            str(self.port),
+            "--no-dashboard",
+            *self.args,
+        ]
         with open(self.output_path, "wb") as out:
-            self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                cmd, cwd=self.workdir, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
         return self
+
+    @property
+    def _running(self) -> subprocess.Popen[bytes]:
+        """The supervisor's process: there is one only inside `with SupervisedRun(...)`."""
+        if self.proc is None:
+            raise RuntimeError("the supervisor is not started: use `with SupervisedRun(...)`")
+        return self.proc
 
     def __exit__(self, *exc) -> None:
         descendants = self._descendants()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+        if self._running.poll() is None:
+            self._running.send_signal(signal.SIGINT)
             try:
-                self.proc.wait(timeout=self.stop_timeout_s)
+                self._running.wait(timeout=self.stop_timeout_s)
             except subprocess.TimeoutExpired:
                 self._kill_tree()
-        self.exit_code = self.proc.returncode
+        self.exit_code = self._running.returncode
         self.leaked = self._remove_leftovers(descendants)
 
     # -- watching ------------------------------------------------------------------------------
@@ -155,16 +187,20 @@ class SupervisedRun:
         def all_ready():
             self.check_alive()
             doc = self.health()
-            return doc if doc and all(doc["stages"][s]["state"] == "ready" for s in STAGES) else None
+            return (
+                doc if doc and all(doc["stages"][s]["state"] == "ready" for s in STAGES) else None
+            )
 
         return wait_for(all_ready, timeout, "every stage READY")
 
     def check_alive(self) -> None:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"supervisor exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
+        if self._running.poll() is not None:
+            raise RuntimeError(
+                f"supervisor exited with {self._running.returncode}:\n{self.output()[-3000:]}"
+            )
 
     def wait_exit(self, timeout: float) -> int:
-        self.exit_code = self.proc.wait(timeout=timeout)
+        self.exit_code = self._running.wait(timeout=timeout)
         return self.exit_code
 
     def events(self) -> list[dict]:
@@ -197,7 +233,7 @@ class SupervisedRun:
     def _descendants(self) -> list[psutil.Process]:
         """Every process under the supervisor now: forkserver, stages, resource tracker."""
         try:
-            return psutil.Process(self.proc.pid).children(recursive=True)
+            return psutil.Process(self._running.pid).children(recursive=True)
         except psutil.Error:
             return []
 
@@ -205,11 +241,12 @@ class SupervisedRun:
         for proc in self._descendants():
             with contextlib.suppress(psutil.Error):
                 proc.kill()
-        self.proc.kill()
-        self.proc.wait(timeout=10)
+        self._running.kill()
+        self._running.wait(timeout=10)
 
     def _remove_leftovers(self, descendants: list[psutil.Process]) -> dict:
-        """What outlived the supervisor: processes (killed here) and /dev/shm segments (removed here).
+        """What outlived the supervisor: processes (killed here) and /dev/shm segments (removed
+        here).
 
         Stages die with the forkserver, which dies with the supervisor, so a survivor is a defect
         worth reporting; it is given a moment to go before it counts.

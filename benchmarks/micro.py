@@ -1,4 +1,5 @@
-"""Micro-benchmarks, in process: config load, the pre-trade risk check, intent → order at the broker.
+"""Micro-benchmarks, in process: config load, the pre-trade risk check, intent → order at the
+broker.
 
 Each operation is timed alone with perf_counter_ns, many times, and reported as exact percentiles
 (benchmarks.stats.summarize). The engine pieces run on benchmarks/engines.py's OrderDesk (the orders
@@ -6,8 +7,8 @@ engine wired as its stage wires it, over the 50-instrument benchmark universe):
 
 - config load: `config.loader.load_config` of config/default.json, and of it with the prod overlay
   (config/env/prod.json: the Kite feed and broker, so placeholder credentials are passed in);
-- risk check: `RiskGate.check`, what the engine calls for every intent (context gathering in Python —
-  working entries, throttle counts, exposure — then the numba kernel), on an approved MARKET entry
+- risk check: `RiskGate.check`, what the engine calls for every intent (context gathering in Python
+  — working entries, throttle counts, exposure — then the numba kernel), on an approved MARKET entry
   while ten brackets are open (twenty working exit orders); and `check_entry`, the kernel alone;
 - handoff: an intent arriving at the engine with its tick → the order accepted by the paper broker:
   risk, the bracket's entry, every event stamped, journaled, flushed and published. Each round trip
@@ -51,8 +52,11 @@ def time_config_loads(n: int) -> dict:
     from config.loader import load_config
 
     default = time_calls(lambda: load_config(None, dotenv_path=None), n, warmup=5)
-    prod = time_calls(lambda: load_config(None, "prod", environ=PLACEHOLDER_CREDENTIALS, dotenv_path=None),
-                      n, warmup=5)
+    prod = time_calls(
+        lambda: load_config(None, "prod", environ=PLACEHOLDER_CREDENTIALS, dotenv_path=None),
+        n,
+        warmup=5,
+    )
     return {"config_load_default": summarize(default), "config_load_prod": summarize(prod)}
 
 
@@ -67,15 +71,33 @@ def time_risk_checks(desk: OrderDesk, n: int) -> dict:
     gate, ex = engine.risk, engine.exposure
 
     def check():
-        return gate.check(intent, duplicate=False, trading_state=engine.trading_state,
-                          phase=engine.limits.phase(ex.clock_ns), clock_ns=ex.clock_ns, book=engine.book,
-                          exposure=ex, throttle=engine.throttle)
+        return gate.check(
+            intent,
+            duplicate=False,
+            trading_state=engine.trading_state,
+            phase=engine.limits.phase(ex.clock_ns),
+            clock_ns=ex.clock_ns,
+            book=engine.book,
+            exposure=ex,
+            throttle=engine.throttle,
+        )
 
     code, _ = check()
     if code != APPROVED:
-        raise RuntimeError(f"the probe intent was denied (code {code}): the benchmark must time an approval")
-    args = (engine.limits.params, gate._req, gate.tick_size, gate.lot_size, gate.freeze_qty, gate.circuit_lo,
-            gate.circuit_hi, ex.last_price, ex.last_ts)
+        raise RuntimeError(
+            f"the probe intent was denied (code {code}): the benchmark must time an approval"
+        )
+    args = (
+        engine.limits.params,
+        gate._req,
+        gate.tick_size,
+        gate.lot_size,
+        gate.freeze_qty,
+        gate.circuit_lo,
+        gate.circuit_hi,
+        ex.last_price,
+        ex.last_ts,
+    )
     return {"risk_check": summarize(time_calls(check, n)),
             "risk_kernel": summarize(time_calls(lambda: check_entry(*args), n)),
             "working_orders": engine.book.n_working}
@@ -102,9 +124,13 @@ def measure(config_loads: int, risk_checks: int, round_trips: int) -> dict:
     return out
 
 
-LABELS = (("config_load_default", "config load (default.json)"), ("config_load_prod", "config load (+ prod overlay)"),
-          ("risk_check", "risk check (RiskGate.check)"), ("risk_kernel", "risk kernel (check_entry)"),
-          ("handoff", "intent → order at paper broker"))
+LABELS = (
+    ("config_load_default", "config load (default.json)"),
+    ("config_load_prod", "config load (+ prod overlay)"),
+    ("risk_check", "risk check (RiskGate.check)"),
+    ("risk_kernel", "risk kernel (check_entry)"),
+    ("handoff", "intent → order at paper broker"),
+)
 
 
 def run(quick: bool = False) -> dict:
@@ -121,4 +147,7 @@ def run(quick: bool = False) -> dict:
 def table_rows(result: dict) -> list[dict]:
     notes = {"risk_check": f"{result.get('working_orders')} working orders",
              "handoff": "risk, journal+flush, PUB, paper place"}
-    return [table.latency_row("micro", label, result.get(key), notes.get(key, "")) for key, label in LABELS]
+    return [
+        table.latency_row("micro", label, result.get(key), notes.get(key, ""))
+        for key, label in LABELS
+    ]

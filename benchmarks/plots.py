@@ -1,9 +1,10 @@
-"""PNG figures of a suite run: latency percentiles per stage and metric, and throughputs side by side.
+"""PNG figures of a suite run: latency percentiles per stage and metric, and throughputs side by
+side.
 
 The figures are found in the results, not declared by the benchmarks: any dict holding percentiles
-(`p50_us`/`p99_us`/`p99_9_us`, or the restart benchmark's `p50_ms`/`p99_ms`/`max_ms`) with a count is a
-latency distribution, and any positive number under a key ending in `ticks_per_s` is a throughput.
-So a new benchmark, or a new figure in an old one, is drawn without touching this file.
+(`p50_us`/`p99_us`/`p99_9_us`, or the restart benchmark's `p50_ms`/`p99_ms`/`max_ms`) with a count
+is a latency distribution, and any positive number under a key ending in `ticks_per_s` is a
+throughput. So a new benchmark, or a new figure in an old one, is drawn without touching this file.
 
 - `latency_<benchmark>.png`: one line per distribution, its percentiles as markers on a log axis
   (the ladder p50 → p99 → p99.9 → max shows the tail at a glance);
@@ -40,7 +41,8 @@ def _walk(node, path=()):
 
 
 def latency_series(result) -> list[tuple[str, dict[str, float]]]:
-    """(label, {percentile: µs}) for every latency distribution with samples in one benchmark's result."""
+    """(label, {percentile: µs}) for every latency distribution with samples in one benchmark's
+    result."""
     out = []
     for path, node in _walk(result):
         if not node.get("count"):
@@ -70,12 +72,14 @@ def _label(path) -> str:
 
 
 def is_ours(benchmark: str, label: str) -> bool:
-    """OTrade's own bar (blue) or a peer's (grey): the ring, anything named otrade, the whole pipeline."""
+    """OTrade's own bar (blue) or a peer's (grey): the ring, anything named otrade, the whole
+    pipeline."""
     return benchmark == "pipeline" or "otrade" in label.lower() or label.split()[0] == "ring"
 
 
 def write_plots(results: dict, directory: str) -> list[str]:
-    """Every figure of `results` ({benchmark: result}) as a PNG in `directory`; returns the paths."""
+    """Every figure of `results` ({benchmark: result}) as a PNG in `directory`; returns the
+    paths."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -84,7 +88,11 @@ def write_plots(results: dict, directory: str) -> list[str]:
     for name, result in results.items():
         series = latency_series(result)
         if series:
-            paths.append(_latency_figure(name, series[:MAX_LINES], os.path.join(directory, f"latency_{name}.png")))
+            paths.append(
+                _latency_figure(
+                    name, series[:MAX_LINES], os.path.join(directory, f"latency_{name}.png")
+                )
+            )
     panels = {name: s for name, result in results.items() if (s := throughput_series(result))}
     if panels:
         paths.append(_throughput_figure(panels, os.path.join(directory, "throughput.png")))
@@ -100,7 +108,9 @@ def _latency_figure(name: str, series, path: str) -> str:
         xs = list(values.values())
         ax.plot([min(xs), max(xs)], [y, y], color="0.75", linewidth=1, zorder=1)
         for label, x in values.items():
-            ax.scatter([x], [y], marker=markers[label], color=_COLORS[label], s=28, zorder=2, label=label)
+            ax.scatter(
+                [x], [y], marker=markers[label], color=_COLORS[label], s=28, zorder=2, label=label
+            )
     ax.set_yticks(range(len(series)), [label for label, _ in series], fontsize=7)
     ax.invert_yaxis()
     ax.set_xscale("log")
@@ -124,7 +134,11 @@ def _throughput_figure(panels: dict, path: str) -> str:
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
     for ax, (name, series) in zip(axes[:, 0], panels.items()):
         labels, values = zip(*series)
-        ax.barh(range(len(values)), values, color=[OURS if is_ours(name, lab) else PEER for lab in labels])
+        ax.barh(
+            range(len(values)),
+            values,
+            color=[OURS if is_ours(name, lab) else PEER for lab in labels],
+        )
         ax.set_yticks(range(len(values)), labels, fontsize=7)
         ax.invert_yaxis()
         # Bars on a log axis exaggerate small gaps: a panel within 20x of itself is drawn from zero.

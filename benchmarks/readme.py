@@ -9,9 +9,9 @@ and this command rewrites each block from the latest results in benchmarks/resul
 block from `firstrun-<stamp>.json` (`python -m benchmarks.firstrun`), the benchmarks block from
 `<stamp>.json` (`python -m benchmarks [--quick]`). Nothing in a block is typed by hand, and the text
 around the blocks is never touched. Rendering is a pure function of the JSON, so running it twice
-changes nothing the second time. `--only NAME` rewrites one block; `--firstrun FILE` / `--bench FILE`
-take a given results file instead of the latest. A missing results file or marker is an error that
-says which and how to make it (exit 2); the README is then left as it was.
+changes nothing the second time. `--only NAME` rewrites one block; `--firstrun FILE` / `--bench
+FILE` take a given results file instead of the latest. A missing results file or marker is an error
+that says which and how to make it (exit 2); the README is then left as it was.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def load_results(path: str) -> dict:
 
 
 def replace_block(text: str, name: str, body: str) -> str:
-    """`text` with the block `name` holding `body`; ReadmeError unless its markers appear once each."""
+    """`text` with the block `name` holding `body`; ReadmeError unless its markers appear once
+    each."""
     begin, end = markers(name)
     if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
         raise ReadmeError(f"README needs exactly one {begin} followed by one {end}")
@@ -82,43 +83,68 @@ def render(name: str, doc: dict) -> str:
     try:
         return render_firstrun(doc) if name == "firstrun" else render_benchmarks(doc)
     except (KeyError, TypeError, ValueError) as e:
-        raise ReadmeError(f"{name} results lack a figure the README shows: {type(e).__name__}: {e}") from None
+        raise ReadmeError(
+            f"{name} results lack a figure the README shows: {type(e).__name__}: {e}"
+        ) from None
 
 
 def render_firstrun(doc: dict) -> str:
     """The "What `make run` shows" figures, as one paragraph."""
     n, secs, ticks = doc["instruments"], float(doc["duration_s"]), int(doc["ticks"])
     roles = doc.get("orders_by_role", {})
-    parts = [f"{roles[r]:,} {label}" for r, label in (("ENTRY", "entries"), ("STOP", "stops"),
-             ("TARGET", "targets"), ("SQUARE_OFF", "square-offs"), ("FLATTEN", "closes at the stop"))
-             if roles.get(r)]
+    parts = [
+        f"{roles[r]:,} {label}"
+        for r, label in (
+            ("ENTRY", "entries"),
+            ("STOP", "stops"),
+            ("TARGET", "targets"),
+            ("SQUARE_OFF", "square-offs"),
+            ("FLATTEN", "closes at the stop"),
+        )
+        if roles.get(r)
+    ]
     denied = int(doc["denied"])
     reasons = ", ".join(f"{k} {v:,}" for k, v in doc.get("denied_by_reason", {}).items())
     share = 100.0 * float(doc["denied_share"])
     lat = doc.get("latency_us", {})
-    first = f"the first intent at {doc['first_intent_ist']}" if doc.get("first_intent_ist") else "no intent"
+    first = (
+        f"the first intent at {doc['first_intent_ist']}"
+        if doc.get("first_intent_ist")
+        else "no intent"
+    )
     text = (
-        f"Measured by `python -m benchmarks.firstrun` (`{doc['command']}` on the default, in a fresh run "
-        f"directory and account home; {doc['started_utc'][:10]}, {_machine(doc.get('machine', {}))}): "
+        f"Measured by `python -m benchmarks.firstrun` (`{doc['command']}` on the default, in a "
+        "fresh run "
+        f"directory and account home; {doc['started_utc'][:10]}, "
+        f"{_machine(doc.get('machine', {}))}): "
         f"{ticks:,} ticks (about {ticks / secs:,.0f}/s over the {n} names), market time "
-        f"{doc.get('market_start_ist') or '?'} → {doc.get('market_last_tick_ist') or '?'}, {first}; "
+        f"{doc.get('market_start_ist') or '?'} → {doc.get('market_last_tick_ist') or '?'}, "
+        f"{first}; "
         f"**{int(doc['intents']):,} intents, {denied:,} denied ({share:.1f} %)**"
         f"{_paren(reasons)}; {int(doc['orders']):,} orders{_paren(', '.join(parts))}; "
         f"{int(doc['fills']):,} fills; "
-        f"realised ₹{float(doc['realised_pnl_inr']):,.2f}, unrealised ₹{float(doc['unrealised_pnl_inr']):,.2f}; "
+        f"realised ₹{float(doc['realised_pnl_inr']):,.2f}, unrealised "
+        f"₹{float(doc['unrealised_pnl_inr']):,.2f}; "
         f"exit {doc['exit_code']}. Stage latency p50 / p99: signals {_pair(lat.get('signals'))}, "
-        f"orders (tick → order handed to the broker) {_pair(lat.get('orders'))}.")
+        f"orders (tick → order handed to the broker) {_pair(lat.get('orders'))}."
+    )
     return textwrap.fill(text, WIDTH, break_long_words=False, break_on_hyphens=False)
 
 
 def render_benchmarks(doc: dict) -> str:
     """The suite's rows as a Markdown table, under a line naming the run and the machine."""
     rows = doc["rows"]
-    extra = [k for k in ("target", "pass") if any(k in r for r in rows)]   # issue 14's columns, if any
+    # issue 14's columns, if any
+    extra = [k for k in ("target", "pass") if any(k in r for r in rows)]
     head = ["benchmark", "metric", "measured", *extra, "note"]
-    lines = [f"One `python -m benchmarks{' --quick' if doc.get('quick') else ''}` run, {_stamp_day(doc['stamp'])}, "
-             f"{doc.get('total_s', '?')} s, on {_machine(doc.get('machine', {}))}. {table.CAPTION}.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [
+        f"One `python -m benchmarks{' --quick' if doc.get('quick') else ''}` run, "
+        f"{_stamp_day(doc['stamp'])}, "
+        f"{doc.get('total_s', '?')} s, on {_machine(doc.get('machine', {}))}. {table.CAPTION}.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for r in rows:
         name, metric, value, note = table._cells(r)
         cells = [f"`{name}`", metric, value, *(_text(r.get(k)) for k in extra), note]
@@ -155,8 +181,11 @@ def _stamp_day(stamp: str) -> str:
 def _machine(info: dict) -> str:
     if not info:
         return "machine not recorded"
-    return f"{info.get('cpu_model', '?')}, {info.get('usable_cores', info.get('cores', '?'))} usable cores, " \
-           f"Python {info.get('python', '?')}"
+    return (
+        f"{info.get('cpu_model', '?')}, {info.get('usable_cores', info.get('cores', '?'))} usable "
+        "cores, "
+        f"Python {info.get('python', '?')}"
+    )
 
 
 def regenerate(readme: str, sources: dict[str, str]) -> bool:
@@ -177,16 +206,32 @@ def regenerate(readme: str, sources: dict[str, str]) -> bool:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.readme", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.readme", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--readme", default=os.path.join(ROOT, "README.md"), metavar="FILE")
-    parser.add_argument("--results", default=RESULTS_DIR, metavar="DIR", help="where the latest results are looked for")
-    parser.add_argument("--only", choices=BLOCKS, action="append", help="rewrite only this block (repeatable)")
-    parser.add_argument("--firstrun", metavar="FILE", help="firstrun results to use (default: the latest)")
-    parser.add_argument("--bench", metavar="FILE", help="benchmark suite results to use (default: the latest)")
+    parser.add_argument(
+        "--results",
+        default=RESULTS_DIR,
+        metavar="DIR",
+        help="where the latest results are looked for",
+    )
+    parser.add_argument(
+        "--only", choices=BLOCKS, action="append", help="rewrite only this block (repeatable)"
+    )
+    parser.add_argument(
+        "--firstrun", metavar="FILE", help="firstrun results to use (default: the latest)"
+    )
+    parser.add_argument(
+        "--bench", metavar="FILE", help="benchmark suite results to use (default: the latest)"
+    )
     args = parser.parse_args(argv)
     given = {"firstrun": args.firstrun, "benchmarks": args.bench}
     try:
-        sources = {name: given[name] or latest_results(name, args.results) for name in (args.only or BLOCKS)}
+        sources = {
+            name: given[name] or latest_results(name, args.results)
+            for name in (args.only or BLOCKS)
+        }
         changed = regenerate(args.readme, sources)
     except (ReadmeError, OSError) as e:
         print(f"readme: {e}", file=sys.stderr)

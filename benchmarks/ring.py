@@ -2,23 +2,26 @@
 multiprocessing.Queue and pyzmq ipc:// PUSH/PULL, and a burst into a live ring.
 
 How it runs on a small machine (2 vCPUs here), and why:
-- The writer process is pinned to one core and the reader to another (psutil cpu_affinity); the parent
-  only waits on pipes. Children come from a forkserver with this module preloaded, as stages do.
-- Only one process busy-spins at a time: two spinners sharing a core take turns by timeslice and both
-  collapse. So with a busy-spinning ring reader the writer paces with short sleeps (timer slack cut to
-  1 µs, sleep length corrected for the kernel's measured overshoot). With a blocking ring reader
-  (doorbell) nothing else spins, and the writer paces by spinning on its own core, which gives exact
-  intervals. The Queue and zmq writers sleep too although their readers block: a spinning writer would
-  starve its own helper thread (the Queue feeder needs the GIL, zmq's I/O thread needs the pinned core)
-  and the benchmark would measure that. About one tick every 20 µs, and a writer that falls behind
-  never catches up in a burst: the numbers are hop latency, not queueing.
+- The writer process is pinned to one core and the reader to another (psutil cpu_affinity); the
+  parent only waits on pipes. Children come from a forkserver with this module preloaded, as stages
+  do.
+- Only one process busy-spins at a time: two spinners sharing a core take turns by timeslice and
+  both collapse. So with a busy-spinning ring reader the writer paces with short sleeps (timer slack
+  cut to 1 µs, sleep length corrected for the kernel's measured overshoot). With a blocking ring
+  reader (doorbell) nothing else spins, and the writer paces by spinning on its own core, which
+  gives exact intervals. The Queue and zmq writers sleep too although their readers block: a
+  spinning writer would starve its own helper thread (the Queue feeder needs the GIL, zmq's I/O
+  thread needs the pinned core) and the benchmark would measure that. About one tick every 20 µs,
+  and a writer that falls behind never catches up in a burst: the numbers are hop latency, not
+  queueing.
 - Every writer keeps its transport open until the parent has the reader's report (closing a zmq PUSH
   socket right after the last send dropped the tail even with a linger).
-- Latency = reader's perf_counter_ns() when recv/read_batch returns - writer's perf_counter_ns() put in
-  ts_recv_ns just before publish/send. Both are CLOCK_MONOTONIC, which is system-wide on Linux. The
-  first WARMUP ticks are dropped.
+- Latency = reader's perf_counter_ns() when recv/read_batch returns - writer's perf_counter_ns() put
+  in ts_recv_ns just before publish/send. Both are CLOCK_MONOTONIC, which is system-wide on Linux.
+  The first WARMUP ticks are dropped.
 - Throughput is unpaced: the ring in lossless mode with batched writes (so nothing is dropped and
-  delivered == written), the peers with one message per tick, and again with BATCH ticks per message.
+  delivered == written), the peers with one message per tick, and again with BATCH ticks per
+  message.
 - Burst: 1,000,000 ticks/s held for 50 ms into a live 65,536-slot ring with a blocking reader.
 """
 
@@ -215,8 +218,8 @@ def _pin(core: int) -> None:
 
 
 def paced_writer(spec, core, count, pacing, budget_s, conn):
-    """Send up to `count` single ticks, one per INTERVAL_NS, each stamped just before it goes, for at
-    most `budget_s` (a loaded machine must not stretch a quick run); then an END_FLAG tick."""
+    """Send up to `count` single ticks, one per INTERVAL_NS, each stamped just before it goes, for
+    at most `budget_s` (a loaded machine must not stretch a quick run); then an END_FLAG tick."""
     _pin(core)
     tx = _open(spec, "tx")
     one = np.zeros(1, TICK_DTYPE)
@@ -240,7 +243,8 @@ def paced_writer(spec, core, count, pacing, budget_s, conn):
 
 
 def unpaced_writer(spec, core, count, batch, conn):
-    """Send `count` ticks as fast as the transport takes them, `batch` per send; report the start time."""
+    """Send `count` ticks as fast as the transport takes them, `batch` per send; report the start
+    time."""
     _pin(core)
     tx = _open(spec, "tx")
     records = np.zeros(batch, TICK_DTYPE)
@@ -257,7 +261,8 @@ def unpaced_writer(spec, core, count, batch, conn):
 
 
 def burst_writer(spec, core, count, rate_per_s, conn):
-    """Publish `count` ticks at `rate_per_s`, writing whatever is due each time round (spin-paced)."""
+    """Publish `count` ticks at `rate_per_s`, writing whatever is due each time round
+    (spin-paced)."""
     _pin(core)
     tx = _open(spec, "tx")
     records = np.zeros(512, TICK_DTYPE)
@@ -276,7 +281,8 @@ def burst_writer(spec, core, count, rate_per_s, conn):
 
 
 def latency_reader(spec, core, count, conn):
-    """Receive ticks until the END_FLAG one; report now - ts_recv_ns for each (ns), and preemptions."""
+    """Receive ticks until the END_FLAG one; report now - ts_recv_ns for each (ns), and
+    preemptions."""
     _pin(core)
     rx = _open(spec, "rx")
     out = np.zeros(4096, TICK_DTYPE)
@@ -300,7 +306,8 @@ def latency_reader(spec, core, count, conn):
 
 
 def counting_reader(spec, core, count, conn):
-    """Receive until `count` ticks are accounted for (received or lost); report (got, lost, t_last_ns)."""
+    """Receive until `count` ticks are accounted for (received or lost); report (got, lost,
+    t_last_ns)."""
     _pin(core)
     rx = _open(spec, "rx")
     out = np.zeros(4096, TICK_DTYPE)
@@ -343,7 +350,10 @@ def _pair(context, writer, writer_args, reader, reader_args):
     for process in processes:
         process.start()
     try:
-        assert _receive(reader_conn, processes) == "ready" and _receive(writer_conn, processes) == "ready"
+        assert (
+            _receive(reader_conn, processes) == "ready"
+            and _receive(writer_conn, processes) == "ready"
+        )
         writer_conn.send("go")
         written = _receive(writer_conn, processes)
         read = _receive(reader_conn, processes)
@@ -389,8 +399,8 @@ def _latency(context, spec, cores, count, pacing, budget_s) -> dict:
     interval_us, (samples, preempted) = _pair(context, paced_writer, writer_args,
                                               latency_reader, (spec, cores[1], count + WARMUP))
     summary = summarize(samples[WARMUP:])
-    # Involuntary context switches of the reader: each is the scheduler taking its core away (another
-    # process wanted it), the usual cause of a multi-millisecond tail on a shared machine.
+    # Involuntary context switches of the reader: each is the scheduler taking its core away
+    # (another process wanted it), the usual cause of a multi-millisecond tail on a shared machine.
     summary.update(interval_us=round(interval_us, 2), reader_preempted=preempted)
     return summary
 
@@ -415,13 +425,20 @@ def _ring_scenario(transports, wait, run, **ring_args):
 def run(quick: bool = False) -> dict:
     """Measure everything; print as it goes; return the numbers (see the module docstring)."""
     context, cores = _context(), _cores()
-    counts = {"hops": 100_000 if quick else 300_000, "ring_ticks": 2_000_000 if quick else 10_000_000,
-              "peer_ticks_per_tick": 100_000 if quick else 1_000_000}
-    print(f"writer on core {cores[0]}, reader on core {cores[1]}; {counts['hops']:,} paced ticks per "
-          f"latency run, one every {INTERVAL_NS / 1e3:.0f} µs (+{WARMUP:,} warm-up)")
+    counts = {
+        "hops": 100_000 if quick else 300_000,
+        "ring_ticks": 2_000_000 if quick else 10_000_000,
+        "peer_ticks_per_tick": 100_000 if quick else 1_000_000,
+    }
+    print(
+        f"writer on core {cores[0]}, reader on core {cores[1]}; {counts['hops']:,} paced ticks per "
+        f"latency run, one every {INTERVAL_NS / 1e3:.0f} µs (+{WARMUP:,} warm-up)"
+    )
     transports = _Transports(context)
     try:
-        latency = _measure_latency(context, transports, cores, counts["hops"], 4.0 if quick else 30.0)
+        latency = _measure_latency(
+            context, transports, cores, counts["hops"], 4.0 if quick else 30.0
+        )
         throughput = _measure_throughput(context, transports, cores, counts)
         burst = _ring_scenario(transports, "blocking", lambda s: _burst(context, s, cores))
         print(f"burst {burst['ticks']:,} ticks at {burst['achieved_rate_per_s']:,} ticks/s into "
@@ -431,15 +448,29 @@ def run(quick: bool = False) -> dict:
     ratios = _ratios(latency, throughput)
     for name, value in ratios.items():
         print(f"ratio {name:<44} {value}")
-    setup = {"writer_core": cores[0], "reader_core": cores[1], "interval_ns": INTERVAL_NS, "warmup": WARMUP,
-             "batch": BATCH, **counts,
-             "pacing": "writer sleeps, except with the ring's blocking reader, where it spins"}
-    return {"setup": setup, "latency": latency, "throughput": throughput, "ratios": ratios, "burst": burst}
+    setup = {
+        "writer_core": cores[0],
+        "reader_core": cores[1],
+        "interval_ns": INTERVAL_NS,
+        "warmup": WARMUP,
+        "batch": BATCH,
+        **counts,
+        "pacing": "writer sleeps, except with the ring's blocking reader, where it spins",
+    }
+    return {
+        "setup": setup,
+        "latency": latency,
+        "throughput": throughput,
+        "ratios": ratios,
+        "burst": burst,
+    }
 
 
 def _measure_latency(context, transports, cores, hops, budget_s) -> dict:
     def ring(wait, pacing):
-        return _ring_scenario(transports, wait, lambda spec: _latency(context, spec, cores, hops, pacing, budget_s))
+        return _ring_scenario(
+            transports, wait, lambda spec: _latency(context, spec, cores, hops, pacing, budget_s)
+        )
 
     latency = {
         "ring_busy_spin": ring("busy", "sleep"),
@@ -450,24 +481,34 @@ def _measure_latency(context, transports, cores, hops, budget_s) -> dict:
         "zmq_ipc": _latency(context, transports.zmq(), cores, hops, "sleep", budget_s),
     }
     for name, summary in latency.items():
-        print(format_latency(f"hop latency {name}", summary)
-              + f"  interval {summary['interval_us']} µs, reader preempted {summary['reader_preempted']}x")
+        print(
+            format_latency(f"hop latency {name}", summary)
+            + f"  interval {summary['interval_us']} µs, reader preempted "
+                f"{summary['reader_preempted']}x"
+        )
     return latency
 
 
 def _measure_throughput(context, transports, cores, counts) -> dict:
     ring_ticks, per_tick = counts["ring_ticks"], counts["peer_ticks_per_tick"]
     throughput = {
-        "ring": _ring_scenario(transports, "blocking", lossless=True,
-                               run=lambda spec: _throughput(context, spec, cores, ring_ticks, BATCH)),
+        "ring": _ring_scenario(
+            transports,
+            "blocking",
+            lossless=True,
+            run=lambda spec: _throughput(context, spec, cores, ring_ticks, BATCH),
+        ),
         "mp_queue_per_tick": _throughput(context, transports.queue(), cores, per_tick, 1),
         "zmq_ipc_per_tick": _throughput(context, transports.zmq(), cores, per_tick, 1),
         "mp_queue_batched": _throughput(context, transports.queue(), cores, ring_ticks, BATCH),
         "zmq_ipc_batched": _throughput(context, transports.zmq(), cores, ring_ticks, BATCH),
     }
     for name, result in throughput.items():
-        print(f"throughput {name:<28} {result['ticks_per_s'] or 0:>14,} ticks/s  ({result['ticks']:,} ticks, "
-              f"batch {result['batch']}, lost {result['lost']})")
+        print(
+            f"throughput {name:<28} {result['ticks_per_s'] or 0:>14,} ticks/s  "
+            f"({result['ticks']:,} ticks, "
+            f"batch {result['batch']}, lost {result['lost']})"
+        )
     return throughput
 
 
@@ -475,15 +516,24 @@ def _burst(context, spec, cores, rate_per_s=1_000_000, seconds=0.05) -> dict:
     count = int(rate_per_s * seconds)
     elapsed_ns, (got, lost, _) = _pair(context, burst_writer, (spec, cores[0], count, rate_per_s),
                                        counting_reader, (spec, cores[1], count))
-    return {"ticks": count, "capacity": 65_536, "received": got, "lost": lost,
-            "target_rate_per_s": rate_per_s, "achieved_rate_per_s": round(count / (elapsed_ns / 1e9))}
+    return {
+        "ticks": count,
+        "capacity": 65_536,
+        "received": got,
+        "lost": lost,
+        "target_rate_per_s": rate_per_s,
+        "achieved_rate_per_s": round(count / (elapsed_ns / 1e9)),
+    }
 
 
 def _ratios(latency: dict, throughput: dict) -> dict:
-    """Throughput ring ÷ peer (> 1: the ring carries more); latency ring ÷ peer (< 1: the ring is faster)."""
+    """Throughput ring ÷ peer (> 1: the ring carries more); latency ring ÷ peer (< 1: the ring is
+    faster)."""
     ring_rate = throughput["ring"]["ticks_per_s"] or 0
-    ratios = {f"throughput ring / {peer}": ratio(ring_rate, throughput[peer]["ticks_per_s"] or 0)
-              for peer in ("mp_queue_per_tick", "zmq_ipc_per_tick", "mp_queue_batched", "zmq_ipc_batched")}
+    ratios = {
+        f"throughput ring / {peer}": ratio(ring_rate, throughput[peer]["ticks_per_s"] or 0)
+        for peer in ("mp_queue_per_tick", "zmq_ipc_per_tick", "mp_queue_batched", "zmq_ipc_batched")
+    }
     for mode in ("ring_busy_spin", "ring_blocking"):
         for peer in ("mp_queue", "zmq_ipc"):
             for stat in ("p50_us", "p99_us"):
@@ -493,7 +543,8 @@ def _ratios(latency: dict, throughput: dict) -> dict:
 
 
 def table_rows(result: dict) -> list[dict]:
-    """The suite table's rows: hop latencies, throughputs, the ring's lead over its peers, the burst."""
+    """The suite table's rows: hop latencies, throughputs, the ring's lead over its peers, the
+    burst."""
     from benchmarks import table
 
     names = {"ring_busy_spin": "ring, busy-spin reader", "ring_blocking": "ring, blocking reader",
@@ -505,8 +556,23 @@ def table_rows(result: dict) -> list[dict]:
         rows.append(table.row("ring", f"throughput {key}", t["ticks_per_s"], "ticks/s",
                               f"batch {t['batch']}, lost {t['lost']}"))
     for peer in ("mp_queue_batched", "zmq_ipc_batched"):
-        rows.append(table.row("ring", f"throughput ring / {peer}", result["ratios"][f"throughput ring / {peer}"], "x"))
+        rows.append(
+            table.row(
+                "ring",
+                f"throughput ring / {peer}",
+                result["ratios"][f"throughput ring / {peer}"],
+                "x",
+            )
+        )
     burst = result["burst"]
-    rows.append(table.row("ring", "burst into a live ring: lost", burst["lost"], "ticks",
-                          f"{burst['ticks']:,} at {burst['achieved_rate_per_s']:,}/s, {burst['capacity']:,} slots"))
+    rows.append(
+        table.row(
+            "ring",
+            "burst into a live ring: lost",
+            burst["lost"],
+            "ticks",
+            f"{burst['ticks']:,} at {burst['achieved_rate_per_s']:,}/s, "
+            f"{burst['capacity']:,} slots",
+        )
+    )
     return rows

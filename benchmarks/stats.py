@@ -29,8 +29,11 @@ def summarize(samples_ns) -> dict:
 def format_latency(label: str, summary: dict) -> str:
     if not summary.get("count"):
         return f"{label:<34} no samples"
-    return (f"{label:<34} p50 {summary['p50_us']:>8.2f}  p99 {summary['p99_us']:>8.2f}  "
-            f"p99.9 {summary['p99_9_us']:>8.2f}  max {summary['max_us']:>9.2f} µs  (n={summary['count']:,})")
+    return (
+        f"{label:<34} p50 {summary['p50_us']:>8.2f}  p99 {summary['p99_us']:>8.2f}  "
+        f"p99.9 {summary['p99_9_us']:>8.2f}  max {summary['max_us']:>9.2f} µs  "
+        f"(n={summary['count']:,})"
+    )
 
 
 def ratio(numerator: float, denominator: float) -> float | None:

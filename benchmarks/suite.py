@@ -1,6 +1,8 @@
-"""Run several benchmarks in one go: each in turn, one table at the end, a JSON file and PNGs beside it.
+"""Run several benchmarks in one go: each in turn, one table at the end, a JSON file and PNGs beside
+it.
 
-    exit_code = run_suite(["micro", "ring"], quick=True, registry=REGISTRY, out_dir="benchmarks/results")
+    exit_code = run_suite(["micro", "ring"], quick=True, registry=REGISTRY,
+                          out_dir="benchmarks/results")
 
 A benchmark is a module (or any object) with `run(quick) -> dict` and, optionally,
 `table_rows(result) -> list[dict]` (rows as benchmarks/table.py describes). One that raises is
@@ -19,6 +21,7 @@ import importlib.metadata
 import os
 import time
 import traceback
+from typing import Any
 
 import orjson
 
@@ -26,7 +29,15 @@ from benchmarks import table
 from benchmarks.stats import format_machine, machine_info
 
 # Library versions the numbers depend on, besides those stats.machine_info imports.
-EXTRA_LIBRARIES = ("msgspec", "orjson", "pyarrow", "kiteconnect", "nautilus_trader", "matplotlib", "rich")
+EXTRA_LIBRARIES = (
+    "msgspec",
+    "orjson",
+    "pyarrow",
+    "kiteconnect",
+    "nautilus_trader",
+    "matplotlib",
+    "rich",
+)
 
 
 def machine_description() -> dict:
@@ -36,7 +47,9 @@ def machine_description() -> dict:
             info[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             info[name] = None
-    info["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    info["loadavg_at_start"] = (
+        [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    )
     return info
 
 
@@ -50,9 +63,9 @@ def _is_missing(error: ModuleNotFoundError, target) -> bool:
 
 
 def run_one(name: str, target, quick: bool) -> dict:
-    """{"status": ok | failed | skipped, "result", "rows", "elapsed_s", "error"} of one benchmark."""
+    """One benchmark's {"status": ok | failed | skipped, "result", "rows", "elapsed_s", "error"}."""
     started = time.monotonic()
-    outcome = {"status": "ok", "result": None, "rows": [], "error": None}
+    outcome: dict[str, Any] = {"status": "ok", "result": None, "rows": [], "error": None}
     try:
         module = _load(target)
         if not hasattr(module, "run"):       # a package still being written: no entry point yet
@@ -77,19 +90,28 @@ def run_one(name: str, target, quick: bool) -> dict:
 
 
 def record_failure(outcome: dict, error: BaseException) -> None:
-    """Record `error` in `outcome` (status failed, the message, the traceback) and print the traceback."""
+    """Record `error` in `outcome` (status failed, the message, the traceback) and print the
+    traceback."""
     outcome["status"] = "failed"
     outcome["error"] = f"{type(error).__name__}: {error}"
     outcome["traceback"] = traceback.format_exc()
     print(outcome["traceback"].rstrip())
 
 
-def run_suite(names: list[str], quick: bool, registry: dict, out_dir: str, json_path: str | None = None,
-              stamp: str | None = None) -> int:
+def run_suite(
+    names: list[str],
+    quick: bool,
+    registry: dict,
+    out_dir: str,
+    json_path: str | None = None,
+    stamp: str | None = None,
+) -> int:
     """Run `names` in order, print the table, write the JSON and the figures; 0 if none failed."""
     machine = machine_description()
     stamp = stamp or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    print(f"benchmarks {', '.join(names)}{' (quick)' if quick else ''} on {format_machine(machine)}")
+    print(
+        f"benchmarks {', '.join(names)}{' (quick)' if quick else ''} on {format_machine(machine)}"
+    )
     started = time.monotonic()
     outcomes: dict[str, dict] = {}
     try:
@@ -103,11 +125,18 @@ def run_suite(names: list[str], quick: bool, registry: dict, out_dir: str, json_
     total = round(time.monotonic() - started, 1)
     print()
     table.print_table(rows)
-    document = {"stamp": stamp, "machine": machine, "quick": quick, "benchmarks": list(outcomes),
-                "elapsed_s": {name: o["elapsed_s"] for name, o in outcomes.items()}, "total_s": total,
-                "status": {name: o["status"] for name, o in outcomes.items()},
-                "errors": {name: o["error"] for name, o in outcomes.items() if o["error"]},
-                "results": {name: o["result"] for name, o in outcomes.items()}, "rows": rows}
+    document = {
+        "stamp": stamp,
+        "machine": machine,
+        "quick": quick,
+        "benchmarks": list(outcomes),
+        "elapsed_s": {name: o["elapsed_s"] for name, o in outcomes.items()},
+        "total_s": total,
+        "status": {name: o["status"] for name, o in outcomes.items()},
+        "errors": {name: o["error"] for name, o in outcomes.items() if o["error"]},
+        "results": {name: o["result"] for name, o in outcomes.items()},
+        "rows": rows,
+    }
     for path in [os.path.join(out_dir, f"{stamp}.json")] + ([json_path] if json_path else []):
         write_json(document, path)
         print(f"wrote {path}")
@@ -120,8 +149,13 @@ def run_suite(names: list[str], quick: bool, registry: dict, out_dir: str, json_
 def write_json(document: dict, path: str) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "wb") as f:
-        f.write(orjson.dumps(document, default=str,
-                             option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS))
+        f.write(
+            orjson.dumps(
+                document,
+                default=str,
+                option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
+            )
+        )
 
 
 def write_figures(results: dict, directory: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""Sweep benchmark: cells per second of `python -m backtest.sweep` on a local Ray with 1 and 2 workers.
+"""Sweep benchmark: cells per second of `python -m backtest.sweep` on a local Ray with 1 and 2
+workers.
 
 `python -m benchmarks sweep [--quick]`. One generated session (benchmarks.pipeline's generator, 10
 instruments, 100,000 ticks; 50,000 with --quick) and a grid of the EMA crossover's fast × slow (12
@@ -31,7 +32,8 @@ def _burn(n: int) -> float:
 
 
 def machine_speedup() -> dict:
-    """Eight CPU-bound tasks on a private Ray of 1 and then 2 CPUs: how much a second worker can give."""
+    """Eight CPU-bound tasks on a private Ray of 1 and then 2 CPUs: how much a second worker can
+    give."""
     import ray
 
     from backtest.sweep.pool import QUIET_ENV
@@ -49,7 +51,10 @@ def machine_speedup() -> dict:
             seconds[cpus] = time.perf_counter() - started
         finally:
             ray.shutdown()
-    return {"tasks_s": {str(k): round(v, 3) for k, v in seconds.items()}, "speedup": round(seconds[1] / seconds[2], 2)}
+    return {
+        "tasks_s": {str(k): round(v, 3) for k, v in seconds.items()},
+        "speedup": round(seconds[1] / seconds[2], 2),
+    }
 
 
 def run(quick: bool = False) -> dict:
@@ -70,25 +75,52 @@ def run(quick: bool = False) -> dict:
         with open(config, "wb") as f:
             f.write(orjson.dumps(replay_config(instruments, data, strategies(strategy_params()))))
         for workers in (1, 2):
-            doc = run_sweep(Options(config=config, axes=axes, out_dir=os.path.join(tmp, f"w{workers}"),
-                                    objective="net_pnl", workers=workers))
-            result["workers"][str(workers)] = {k: doc[k] for k in ("cells_run", "cells_failed", "cells_per_s",
-                                                                    "timings_s")}
-            print(f"sweep, {workers} worker(s): {doc['cells_run']} cells of {n_ticks:,} ticks, "
-                  f"{doc['cells_per_s']} cells/s (Ray's start and warm-up, {doc['timings_s']['ray_start_warm_s']} s, apart)")
+            doc = run_sweep(
+                Options(
+                    config=config,
+                    axes=axes,
+                    out_dir=os.path.join(tmp, f"w{workers}"),
+                    objective="net_pnl",
+                    workers=workers,
+                )
+            )
+            result["workers"][str(workers)] = {
+                k: doc[k] for k in ("cells_run", "cells_failed", "cells_per_s", "timings_s")
+            }
+            print(
+                f"sweep, {workers} worker(s): {doc['cells_run']} cells of {n_ticks:,} ticks, "
+                f"{doc['cells_per_s']} cells/s (Ray's start and warm-up, "
+                f"{doc['timings_s']['ray_start_warm_s']} s, apart)"
+            )
     one, two = (result["workers"][k]["cells_per_s"] for k in ("1", "2"))
     result["speedup"] = round(two / one, 2) if one and two else None
     result["machine"] = machine_speedup()
-    print(f"speed-up with 2 workers: sweep {result['speedup']}×, CPU-bound Ray tasks on this machine "
-          f"{result['machine']['speedup']}× (the most a second worker can give here)")
+    print(
+        f"speed-up with 2 workers: sweep {result['speedup']}×, CPU-bound Ray tasks on this machine "
+        f"{result['machine']['speedup']}× (the most a second worker can give here)"
+    )
     return result
 
 
 def table_rows(result: dict) -> list[dict]:
     rows = []
     for workers, figures in result["workers"].items():
-        rows.append({"benchmark": "sweep", "metric": f"cells/s, {workers} worker(s)", "value": figures["cells_per_s"],
-                     "unit": "cells/s", "note": f"{result['cells']} cells of {result['ticks_per_cell']:,} ticks"})
-    rows.append({"benchmark": "sweep", "metric": "speed-up, 2 workers ÷ 1", "value": result["speedup"], "unit": "×",
-                 "note": f"machine's own: {result['machine']['speedup']}× (CPU-bound Ray tasks)"})
+        rows.append(
+            {
+                "benchmark": "sweep",
+                "metric": f"cells/s, {workers} worker(s)",
+                "value": figures["cells_per_s"],
+                "unit": "cells/s",
+                "note": f"{result['cells']} cells of {result['ticks_per_cell']:,} ticks",
+            }
+        )
+    rows.append(
+        {
+            "benchmark": "sweep",
+            "metric": "speed-up, 2 workers ÷ 1",
+            "value": result["speedup"],
+            "unit": "×",
+            "note": f"machine's own: {result['machine']['speedup']}× (CPU-bound Ray tasks)",
+        }
+    )
     return rows

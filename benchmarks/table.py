@@ -1,10 +1,12 @@
-"""The suite's one table: every benchmark's headline figures as rows, rendered for a 100-column terminal.
+"""The suite's one table: every benchmark's headline figures as rows, rendered for a 100-column
+terminal.
 
-A row is a dict {"benchmark", "metric", "value", "unit", "note"}. `value` is a number, a string, None
-(no figure: failed or skipped, the note says why), or a list of numbers shown as "a / b / c" — a
-latency row holds [p50, p99, p99.9] in µs (the table's caption says so). Each benchmark module builds its rows
-with `row` and `latency_row` in its own `table_rows(result)`; the suite concatenates them and prints
-them with rich when it is installed, as plain columns otherwise. The same rows go into the JSON.
+A row is a dict {"benchmark", "metric", "value", "unit", "note"}. `value` is a number, a string,
+None (no figure: failed or skipped, the note says why), or a list of numbers shown as "a / b / c" —
+a latency row holds [p50, p99, p99.9] in µs (the table's caption says so). Each benchmark module
+builds its rows with `row` and `latency_row` in its own `table_rows(result)`; the suite concatenates
+them and prints them with rich when it is installed, as plain columns otherwise. The same rows go
+into the JSON.
 """
 
 from __future__ import annotations
@@ -104,7 +106,9 @@ def render_rich(rows: list[dict], width: int = WIDTH, *, color: bool = False) ->
     from rich.console import Console
 
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width, force_terminal=color, color_system="auto" if color else None)
+    console = Console(
+        file=buffer, width=width, force_terminal=color, color_system="auto" if color else None
+    )
     console.print(_rich_table(rows))
     return buffer.getvalue().rstrip("\n")
 
@@ -113,7 +117,9 @@ def _rich_table(rows: list[dict]):
     from rich import box
     from rich.table import Table
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0), caption=CAPTION)
+    table = Table(
+        box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0), caption=CAPTION
+    )
     table.add_column("benchmark", style="bold", max_width=_WIDTHS["benchmark"], overflow="fold")
     table.add_column("metric", width=_WIDTHS["metric"], overflow="fold")
     table.add_column("value", justify="right", max_width=_WIDTHS["value"], overflow="fold")

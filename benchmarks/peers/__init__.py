@@ -1,21 +1,25 @@
-"""Peers benchmark: OTrade and what a Python developer would build instead, in the same run, on the same ticks.
+"""Peers benchmark: OTrade and what a Python developer would build instead, in the same run, on the
+same ticks.
 
-`python -m benchmarks peers [--quick]`. One session file (benchmarks.pipeline's 50-instrument universe,
-1,000,000 ticks; 100,000 with --quick) and its first 20 s (4 s) at 2,000 ticks/s are run by:
+`python -m benchmarks peers [--quick]`. One session file (benchmarks.pipeline's 50-instrument
+universe, 1,000,000 ticks; 100,000 with --quick) and its first 20 s (4 s) at 2,000 ticks/s are run
+by:
 
     otrade     the supervisor and its four stages (otrade.py)
     mp_queue   four processes on multiprocessing.Queue (mpqueue.py)
     pyzmq      the same four processes on pyzmq PUSH/PULL (zmqonly.py)
     kite_loop  one process, a KiteTicker on_ticks callback that does everything (kiteloop.py)
     nautilus   NautilusTrader's BacktestEngine, if the `bench` extra is installed (nautilus.py)
-    backtest   OTrade's in-process backtest, `python -m backtest` (backtest.py): Nautilus' counterpart
+    backtest   OTrade's in-process backtest, `python -m backtest` (backtest.py): Nautilus'
+               counterpart
 
 Every system runs the same EMA crossover (OTrade's default: fast 10, slow 30, MARKET, qty 1, shorts
 allowed) and reports its intent count next to what the plain-Python reference raises on those ticks,
 so equal work is visible. Ratios are OTrade ÷ peer for replay throughput and live tick → order
 (p50, p99). Targets (reported, not asserted): replay ≥ 10× mp_queue and ≥ 3× nautilus; tick → order
-p50 ≤ 100 µs, p99 ≤ 300 µs at live pace; the in-process backtest ≥ 3× nautilus, and ≥ 2,000,000 ticks/s
-with a strategy that raises no intent (result["backtest"]). result.py has the shape of what `run` returns.
+p50 ≤ 100 µs, p99 ≤ 300 µs at live pace; the in-process backtest ≥ 3× nautilus, and ≥ 2,000,000
+ticks/s with a strategy that raises no intent (result["backtest"]). result.py has the shape of what
+`run` returns.
 
 Imports of the systems are inside the functions: the peers' stage processes import this package, and
 should not pay for the supervisor harness or NautilusTrader.
@@ -26,7 +30,8 @@ from __future__ import annotations
 import importlib
 import traceback
 
-SIZES = {False: (1_000_000, 20.0), True: (100_000, 4.0)}    # (session ticks, live seconds), by --quick
+# (session ticks, live seconds), by --quick
+SIZES = {False: (1_000_000, 20.0), True: (100_000, 4.0)}
 MODULES = {"otrade": "benchmarks.peers.otrade", "mp_queue": "benchmarks.peers.mpqueue",
            "pyzmq": "benchmarks.peers.zmqonly", "kite_loop": "benchmarks.peers.kiteloop",
            "nautilus": "benchmarks.peers.nautilus", "backtest": "benchmarks.peers.backtest"}
@@ -36,7 +41,9 @@ def system(name: str):
     return importlib.import_module(MODULES[name])
 
 
-def measure_raw(n_ticks: int, live_seconds: float, run_id_prefix: str = "bench", systems=tuple(MODULES)) -> dict:
+def measure_raw(
+    n_ticks: int, live_seconds: float, run_id_prefix: str = "bench", systems=tuple(MODULES)
+) -> dict:
     """Every system's own figures (`details`), and the session they ran on."""
     from benchmarks.harness import scratch_dir
     from benchmarks.peers.result import print_entry
@@ -45,16 +52,27 @@ def measure_raw(n_ticks: int, live_seconds: float, run_id_prefix: str = "bench",
 
     with scratch_dir() as tmp:
         session = prepare(tmp, n_ticks, live_seconds, run_id_prefix)
-        print(f"session: {len(session.ticks):,} ticks over {len(session.instruments)} instruments, live prefix "
-              f"{len(session.live):,} ticks at {LIVE_RATE_HZ:,}/s (written in {session.generate_s} s); "
-              f"strategy {session.params}; reference intents {session.reference}")
+        print(
+            f"session: {len(session.ticks):,} ticks over {len(session.instruments)} instruments, "
+            "live prefix "
+            f"{len(session.live):,} ticks at {LIVE_RATE_HZ:,}/s (written in {session.generate_s} "
+            "s); "
+            f"strategy {session.params}; reference intents {session.reference}"
+        )
         details = {}
         for name in systems:
             details[name] = _measure_one(name, session)
             print_entry(name, entry_of(name, details[name]))
-    return {"ticks": len(session.ticks), "instruments": len(session.instruments), "live_ticks": len(session.live),
-            "live_rate_hz": LIVE_RATE_HZ, "live_seconds": float(live_seconds), "strategy": dict(session.params),
-            "reference": session.reference, "details": details}
+    return {
+        "ticks": len(session.ticks),
+        "instruments": len(session.instruments),
+        "live_ticks": len(session.live),
+        "live_rate_hz": LIVE_RATE_HZ,
+        "live_seconds": float(live_seconds),
+        "strategy": dict(session.params),
+        "reference": session.reference,
+        "details": details,
+    }
 
 
 def _measure_one(name: str, session) -> dict:
@@ -68,7 +86,11 @@ def _measure_one(name: str, session) -> dict:
 def entry_of(name: str, detail: dict) -> dict:
     from benchmarks.peers.result import skipped_entry
 
-    return skipped_entry(f"failed: {detail['failed']}") if "failed" in detail else system(name).entry(detail)
+    return (
+        skipped_entry(f"failed: {detail['failed']}")
+        if "failed" in detail
+        else system(name).entry(detail)
+    )
 
 
 def shape(raw: dict) -> dict:
@@ -81,21 +103,33 @@ def shape(raw: dict) -> dict:
         reference = raw["reference"]["replay_first_seed" if first_seed else "replay"]
         how = " (EMA seeded with the first price)" if first_seed else ""
         systems[name] = with_reference(entry_of(name, detail), reference, how)
-    return {"ticks": raw["ticks"], "instruments": raw["instruments"], "live_rate_hz": raw["live_rate_hz"],
-            "live_seconds": raw["live_seconds"], "strategy": raw["strategy"], "systems": systems,
-            "ratios": ratios(systems), "backtest": backtest_figures(raw["details"], systems)}
+    return {
+        "ticks": raw["ticks"],
+        "instruments": raw["instruments"],
+        "live_rate_hz": raw["live_rate_hz"],
+        "live_seconds": raw["live_seconds"],
+        "strategy": raw["strategy"],
+        "systems": systems,
+        "ratios": ratios(systems),
+        "backtest": backtest_figures(raw["details"], systems),
+    }
 
 
 def backtest_figures(details: dict, systems: dict) -> dict:
-    """The in-process backtest against its own targets: no-intent ticks/s, and ÷ nautilus's ticks/s."""
+    """The in-process backtest against its own targets: no-intent ticks/s, and ÷ nautilus's
+    ticks/s."""
     from benchmarks.peers.result import backtest_block
 
     detail = details.get("backtest") or {}
-    quiet = None if "failed" in detail or not detail else system("backtest").quiet_ticks_per_s(detail)
+    quiet = (
+        None if "failed" in detail or not detail else system("backtest").quiet_ticks_per_s(detail)
+    )
     return backtest_block(systems, quiet)
 
 
-def measure(n_ticks: int, live_seconds: float, run_id_prefix: str = "bench", systems=tuple(MODULES)) -> dict:
+def measure(
+    n_ticks: int, live_seconds: float, run_id_prefix: str = "bench", systems=tuple(MODULES)
+) -> dict:
     return shape(measure_raw(n_ticks, live_seconds, run_id_prefix, systems))
 
 

@@ -39,39 +39,65 @@ def _one(workdir: str, name: str, config: dict) -> dict:
     path = os.path.join(workdir, f"backtest-{name}.json")
     with open(path, "wb") as f:
         f.write(orjson.dumps(config))
-    summary = run_backtest(load_config(path).config, os.path.join(workdir, f"backtest-{name}"), report=False)
+    summary = run_backtest(
+        load_config(path).config, os.path.join(workdir, f"backtest-{name}"), report=False
+    )
     stages = summary["stages"]
     orders = stages["orders"]["counters"]
-    return {"ticks": stages["feed"]["counters"]["ticks"], "elapsed_s": summary["speed"]["elapsed_s"],
-            "ticks_per_s": summary["speed"]["ticks_per_s"],
-            "intents": stages["signals"]["counters"].get("intents", 0),
-            # an intent orders approved is one entry order (its legs follow the entry's fill)
-            "entries": orders.get("intents", 0) - orders.get("denials", 0),
-            "orders": orders.get("orders", 0), "fills": orders.get("fills", 0), "denials": orders.get("denials", 0)}
+    return {
+        "ticks": stages["feed"]["counters"]["ticks"],
+        "elapsed_s": summary["speed"]["elapsed_s"],
+        "ticks_per_s": summary["speed"]["ticks_per_s"],
+        "intents": stages["signals"]["counters"].get("intents", 0),
+        # an intent orders approved is one entry order (its legs follow the entry's fill)
+        "entries": orders.get("intents", 0) - orders.get("denials", 0),
+        "orders": orders.get("orders", 0),
+        "fills": orders.get("fills", 0),
+        "denials": orders.get("denials", 0),
+    }
 
 
-def _backtests(workdir: str, instruments: list[dict], path: str, live_path: str, params: dict) -> dict:
+def _backtests(
+    workdir: str, instruments: list[dict], path: str, live_path: str, params: dict
+) -> dict:
     from benchmarks.peers.otrade import LIFTED_RISK, strategies
     from benchmarks.pipeline import QUIET_STRATEGIES, replay_config
 
     _one(workdir, "warmup", replay_config(instruments, live_path, strategies(params), LIFTED_RISK))
-    return {"crossover": _one(workdir, "crossover", replay_config(instruments, path, strategies(params), LIFTED_RISK)),
-            "quiet": _one(workdir, "quiet", replay_config(instruments, path, QUIET_STRATEGIES, LIFTED_RISK))}
+    return {
+        "crossover": _one(
+            workdir, "crossover", replay_config(instruments, path, strategies(params), LIFTED_RISK)
+        ),
+        "quiet": _one(
+            workdir, "quiet", replay_config(instruments, path, QUIET_STRATEGIES, LIFTED_RISK)
+        ),
+    }
 
 
 def measure(session) -> dict:
     with ProcessPoolExecutor(max_workers=1, mp_context=context()) as pool:
-        return pool.submit(_backtests, session.workdir, session.instruments, session.path, session.live_path,
-                           session.params).result(TIMEOUT_S)
+        return pool.submit(
+            _backtests,
+            session.workdir,
+            session.instruments,
+            session.path,
+            session.live_path,
+            session.params,
+        ).result(TIMEOUT_S)
 
 
 def entry(detail: dict) -> dict:
     cross, quiet = detail["crossover"], detail["quiet"]
     verdict = "meets" if (quiet["ticks_per_s"] or 0) >= QUIET_TARGET_TICKS_PER_S else "MISSES"
-    note = (f"python -m backtest in one process: the pipeline's engines, brackets and journals, risk limits lifted; "
-            f"{cross['orders']} orders incl. bracket legs, {cross['fills']} fills, {cross['denials']} denied; "
-            f"no-intent strategy {quiet['ticks_per_s']:,} ticks/s ({verdict} the {QUIET_TARGET_TICKS_PER_S:,} target), "
-            f"{quiet['intents']} intents; no live latency (a backtest)")
+    note = (
+        "python -m backtest in one process: the pipeline's engines, brackets and journals, risk "
+        "limits lifted; "
+        f"{cross['orders']} orders incl. bracket legs, {cross['fills']} fills, {cross['denials']} "
+        "denied; "
+        f"no-intent strategy {quiet['ticks_per_s']:,} ticks/s ({verdict} the "
+        f"{QUIET_TARGET_TICKS_PER_S:,} target), "
+        f"{quiet['intents']} intents; no live latency (a backtest)"
+    )
     return make_entry(cross["ticks_per_s"], None, cross["intents"], cross["entries"], note)
 
 

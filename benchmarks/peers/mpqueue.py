@@ -1,19 +1,29 @@
-"""Peer: the four-stage pipeline on `multiprocessing.Queue`, what a Python developer reaches for first.
+"""Peer: the four-stage pipeline on `multiprocessing.Queue`, what a Python developer reaches for
+first.
 
 feed → signals → orders → positions, each its own process, joined by three queues; one message per
-tick, a dict that Queue pickles and writes to its pipe from a feeder thread (stages.py has the loops).
-The queues are bounded at 65,536 messages, the depth of OTrade's tick ring, so a fast feed waits for a
-slow consumer instead of buffering the whole session in memory; `put` and `get` block, nothing spins.
+tick, a dict that Queue pickles and writes to its pipe from a feeder thread (stages.py has the
+loops). The queues are bounded at 65,536 messages, the depth of OTrade's tick ring, so a fast feed
+waits for a slow consumer instead of buffering the whole session in memory; `put` and `get` block,
+nothing spins.
 """
 
 from __future__ import annotations
 
-from benchmarks.peers.processpipeline import context, entry as pipeline_entry, measure_peer, run_pipeline
+from benchmarks.peers.processpipeline import (
+    context,
+    entry as pipeline_entry,
+    measure_peer,
+    run_pipeline,
+)
 
 QUEUE_MAXSIZE = 65_536
 TIMEOUT_S = 900.0
-NOTE = ("4 processes, multiprocessing.Queue(maxsize=65,536), one pickled dict per tick; "
-        "first tick sent → positions done; exact percentiles; risk = max qty/notional, no journal, no brackets")
+NOTE = (
+    "4 processes, multiprocessing.Queue(maxsize=65,536), one pickled dict per tick; "
+    "first tick sent → positions done; exact percentiles; risk = max qty/notional, no journal, no "
+    "brackets"
+)
 
 
 def connect(name: str, inbox, outbox):
@@ -36,7 +46,11 @@ def run(label: str, cols: dict, params: dict, paced: bool) -> dict:
     queues = [ctx.Queue(QUEUE_MAXSIZE) for _ in range(3)]     # → signals, → orders, → positions
     wiring = {"feed": (None, queues[0]), "signals": (queues[0], queues[1]),
               "orders": (queues[1], queues[2]), "positions": (queues[2], None)}
-    jobs = {"feed": {"cols": cols, "paced": paced}, "signals": {"params": params}, "orders": {"params": params}}
+    jobs = {
+        "feed": {"cols": cols, "paced": paced},
+        "signals": {"params": params},
+        "orders": {"params": params},
+    }
     try:
         return run_pipeline(label, connect, wiring, jobs, TIMEOUT_S)
     finally:

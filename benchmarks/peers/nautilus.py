@@ -33,7 +33,9 @@ def measure(session) -> dict:
     if not installed():
         return {"skipped": SKIPPED}
     with ProcessPoolExecutor(max_workers=1, mp_context=context()) as pool:
-        result = pool.submit(_backtest, session.path, session.instruments, session.params).result(TIMEOUT_S)
+        result = pool.submit(_backtest, session.path, session.instruments, session.params).result(
+            TIMEOUT_S
+        )
     return {"skipped": None, "replay": result}
 
 
@@ -41,7 +43,11 @@ def entry(detail: dict) -> dict:
     if detail["skipped"]:
         return skipped_entry(detail["skipped"])
     r = detail["replay"]
-    note = (f"nautilus_trader {r['version']} BacktestEngine, 50 TickEMACross on TradeTicks; engine.run() only "
-            f"(loading {r['load_s']} s apart); EMA seeded with the first price; {r['denied']} orders denied by "
-            f"its risk engine, {r['filled']} filled; no live latency (a backtest)")
+    note = (
+        f"nautilus_trader {r['version']} BacktestEngine, 50 TickEMACross on TradeTicks; "
+        "engine.run() only "
+        f"(loading {r['load_s']} s apart); EMA seeded with the first price; {r['denied']} orders "
+        "denied by "
+        f"its risk engine, {r['filled']} filled; no live latency (a backtest)"
+    )
     return make_entry(r["ticks_per_s"], None, r["intents"], r["orders"], note)

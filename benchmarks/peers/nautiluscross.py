@@ -1,4 +1,5 @@
-"""NautilusTrader's side of the peers benchmark: the session as a backtest, one EMA cross per instrument.
+"""NautilusTrader's side of the peers benchmark: the session as a backtest, one EMA cross per
+instrument.
 
 Imports nautilus_trader at the top: only a child process started by nautilus.py imports this module,
 and only when the package is installed (the `bench` extra).
@@ -7,11 +8,12 @@ and only when the package is installed (the `bench` extra).
   allow_short does); every instrument an `Equity` with its tick size and a lot of 1.
 - Data: the session's ticks as `TradeTick`s (price = last price, size = last quantity), built with
   Nautilus' own TradeTickDataWrangler, per instrument.
-- Strategy: `TickEMACross`, NautilusTrader's EMACross example (ema_cross.py) made to run per trade tick
-  instead of per bar: its two ExponentialMovingAverage indicators are registered for trade ticks and,
-  once warm, a change of side of fast - slow submits a MARKET order of `qty` (the crossing rule of
-  strategy.cross_step, so the intents are OTrade's). Nautilus' EMA starts from the first price rather
-  than from the SMA of the first n, so its count is checked against the reference run that way.
+- Strategy: `TickEMACross`, NautilusTrader's EMACross example (ema_cross.py) made to run per trade
+  tick instead of per bar: its two ExponentialMovingAverage indicators are registered for trade
+  ticks and, once warm, a change of side of fast - slow submits a MARKET order of `qty` (the
+  crossing rule of strategy.cross_step, so the intents are OTrade's). Nautilus' EMA starts from the
+  first price rather than from the SMA of the first n, so its count is checked against the reference
+  run that way.
 - Throughput: ticks / wall time of `engine.run()`, with the post-run analysis off (it is reporting,
   not trading). Building the ticks and adding them to the engine is timed apart as loading.
 """
@@ -71,10 +73,12 @@ class TickEMACross(Strategy):
         if signal == 0 or (signal < 0 and not self.config.allow_short):
             return
         self.intents += 1
-        order = self.order_factory.market(instrument_id=self.config.instrument_id,
-                                          order_side=OrderSide.BUY if signal > 0 else OrderSide.SELL,
-                                          quantity=self.instrument.make_qty(self.config.trade_size),
-                                          time_in_force=TimeInForce.DAY)
+        order = self.order_factory.market(
+            instrument_id=self.config.instrument_id,
+            order_side=OrderSide.BUY if signal > 0 else OrderSide.SELL,
+            quantity=self.instrument.make_qty(self.config.trade_size),
+            time_in_force=TimeInForce.DAY,
+        )
         self.submit_order(order)
 
     def on_order_denied(self, event) -> None:
@@ -83,25 +87,49 @@ class TickEMACross(Strategy):
 
 def build_engine(path: str, instruments: list[dict], params: dict) -> tuple[BacktestEngine, list]:
     ticks = load(path, instruments)
-    engine = BacktestEngine(BacktestEngineConfig(trader_id=TraderId("PEERS-001"), run_analysis=False,
-                                                 logging=LoggingConfig(log_level="ERROR")))
+    engine = BacktestEngine(
+        BacktestEngineConfig(
+            trader_id=TraderId("PEERS-001"),
+            run_analysis=False,
+            logging=LoggingConfig(log_level="ERROR"),
+        )
+    )
     engine.add_venue(venue=VENUE, oms_type=OmsType.NETTING, account_type=AccountType.MARGIN,
                      base_currency=INR, starting_balances=[Money(STARTING_BALANCE_INR, INR)])
     strategies = []
     for k, inst in enumerate(instruments):
-        equity = Equity(instrument_id=InstrumentId(Symbol(inst["symbol"]), VENUE), raw_symbol=Symbol(inst["symbol"]),
-                        currency=INR, price_precision=2, price_increment=Price(inst["tick_size"], 2),
-                        lot_size=Quantity.from_int(1), ts_event=0, ts_init=0)
+        equity = Equity(
+            instrument_id=InstrumentId(Symbol(inst["symbol"]), VENUE),
+            raw_symbol=Symbol(inst["symbol"]),
+            currency=INR,
+            price_precision=2,
+            price_increment=Price(inst["tick_size"], 2),
+            lot_size=Quantity.from_int(1),
+            ts_event=0,
+            ts_init=0,
+        )
         engine.add_instrument(equity)
         where = np.flatnonzero(ticks.instrument == k)
         if len(where):
-            frame = pd.DataFrame({"price": ticks.price[where], "quantity": ticks.qty[where].astype(np.float64),
-                                  "trade_id": where.astype(str)},
-                                 index=pd.to_datetime(ticks.ts_event_ns[where], unit="ns", utc=True))
+            frame = pd.DataFrame(
+                {
+                    "price": ticks.price[where],
+                    "quantity": ticks.qty[where].astype(np.float64),
+                    "trade_id": where.astype(str),
+                },
+                index=pd.to_datetime(ticks.ts_event_ns[where], unit="ns", utc=True),
+            )
             engine.add_data(TradeTickDataWrangler(equity).process(frame))
-        strategy = TickEMACross(TickEMACrossConfig(
-            instrument_id=equity.id, trade_size=Decimal(params["qty"]), fast_ema_period=params["fast"],
-            slow_ema_period=params["slow"], allow_short=params["allow_short"], order_id_tag=f"{k:03d}"))
+        strategy = TickEMACross(
+            TickEMACrossConfig(
+                instrument_id=equity.id,
+                trade_size=Decimal(params["qty"]),
+                fast_ema_period=params["fast"],
+                slow_ema_period=params["slow"],
+                allow_short=params["allow_short"],
+                order_id_tag=f"{k:03d}",
+            )
+        )
         engine.add_strategy(strategy)
         strategies.append(strategy)
     return engine, strategies

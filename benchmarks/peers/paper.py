@@ -20,7 +20,8 @@ def risk_ok(qty: int, price: float) -> bool:
 
 
 class PaperBroker:
-    """Accepts every order and fills it in full at the price it was given (the last traded price)."""
+    """Accepts every order and fills it in full at the price it was given (the last traded
+    price)."""
 
     def __init__(self):
         self.orders: list[tuple] = []

@@ -1,13 +1,14 @@
 """Start a peer's four stage processes, let them go together, collect what each measured, reap them.
 
-The stages are `multiprocessing` processes (spawn: a fresh interpreter each, nothing inherited from the
-benchmark process, which has pyarrow's threads and maybe NautilusTrader's). Each stage sets up its
-inbox and reports `ready` on a control queue; once all four are ready they connect their outboxes and
-the feed starts, so the clock starts at the first tick sent, not at interpreter start. Each stage puts
-its result (or its traceback) on the control queue when the end of the session has passed through it,
-and keeps its transport open until all four have (`done`). The control queue is off the hot path.
-Every process is joined before this returns; one still alive after its grace period is terminated.
-A stage also ends if the benchmark process dies, instead of waiting in recv forever.
+The stages are `multiprocessing` processes (spawn: a fresh interpreter each, nothing inherited from
+the benchmark process, which has pyarrow's threads and maybe NautilusTrader's). Each stage sets up
+its inbox and reports `ready` on a control queue; once all four are ready they connect their
+outboxes and the feed starts, so the clock starts at the first tick sent, not at interpreter start.
+Each stage puts its result (or its traceback) on the control queue when the end of the session has
+passed through it, and keeps its transport open until all four have (`done`). The control queue is
+off the hot path. Every process is joined before this returns; one still alive after its grace
+period is terminated. A stage also ends if the benchmark process dies, instead of waiting in recv
+forever.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from benchmarks.peers.result import make_entry
 from benchmarks.peers.stages import run_stage
 from benchmarks.stats import summarize
 
-START_ORDER = ("positions", "orders", "signals", "feed")    # consumers first, as OTrade's supervisor
-POLL_S = 0.5            # how often the parent looks for a stage that died without a word (it blocks)
+# consumers first, as OTrade's supervisor
+START_ORDER = ("positions", "orders", "signals", "feed")
+# how often the parent looks for a stage that died without a word (it blocks)
+POLL_S = 0.5
 JOIN_GRACE_S = 10.0
 DONE_WAIT_S = 60.0       # a stage whose parent never says done still closes and exits
 
@@ -35,13 +38,14 @@ def context():
 
 
 def stage_entry(name: str, control, go, done, connect, connect_args: tuple, job: dict) -> None:
-    """A stage process: `connect(name, *connect_args)` → (recv, attach, close), then the stage's loop.
+    """A stage process: `connect(name, *connect_args)` → (recv, attach, close), then the stage's
+    loop.
 
-    The inbox is open (bound) when `connect` returns; `attach()` opens the outbox and returns `send`,
-    after `go`, when all four inboxes exist. A stage closes its transport only when the parent says
-    every stage is done: a ZeroMQ sender that closes and exits while its last messages are still in
-    the socket's kernel buffer loses them (linger only covers ZeroMQ's own queue), and tiny sessions
-    then never reached the end.
+    The inbox is open (bound) when `connect` returns; `attach()` opens the outbox and returns
+    `send`, after `go`, when all four inboxes exist. A stage closes its transport only when the
+    parent says every stage is done: a ZeroMQ sender that closes and exits while its last messages
+    are still in the socket's kernel buffer loses them (linger only covers ZeroMQ's own queue), and
+    tiny sessions then never reached the end.
     """
     _exit_with_parent()
     close = None
@@ -76,9 +80,15 @@ def run_pipeline(label: str, connect, args_by_stage: dict, jobs: dict, timeout_s
     """Run one session through the four stages; returns {stage: result}. Raises if a stage fails."""
     ctx = context()
     control, go, done = ctx.Queue(), ctx.Event(), ctx.Event()
-    procs = {name: ctx.Process(target=stage_entry, name=f"{label}-{name}", daemon=True,
-                               args=(name, control, go, done, connect, args_by_stage[name], jobs.get(name, {})))
-             for name in START_ORDER}
+    procs = {
+        name: ctx.Process(
+            target=stage_entry,
+            name=f"{label}-{name}",
+            daemon=True,
+            args=(name, control, go, done, connect, args_by_stage[name], jobs.get(name, {})),
+        )
+        for name in START_ORDER
+    }
     finished = False
     try:
         for name in START_ORDER:
@@ -94,7 +104,8 @@ def run_pipeline(label: str, connect, args_by_stage: dict, jobs: dict, timeout_s
 
 
 def _collect(control, go, procs: dict, deadline: float) -> dict:
-    ready, results = set(), {}
+    ready: set[str] = set()
+    results: dict[str, dict] = {}
     while len(results) < len(procs):
         try:
             kind, name, payload = control.get(timeout=POLL_S)
@@ -103,7 +114,9 @@ def _collect(control, go, procs: dict, deadline: float) -> dict:
             if dead:
                 raise RuntimeError(f"stage {dead} exited without a result") from None
             if time.monotonic() > deadline:
-                raise TimeoutError(f"pipeline did not finish: results from {sorted(results)}") from None
+                raise TimeoutError(
+                    f"pipeline did not finish: results from {sorted(results)}"
+                ) from None
             continue
         if kind == "error":
             raise RuntimeError(f"stage {name} failed:\n{payload}")
@@ -134,16 +147,24 @@ def throughput(results: dict) -> float | None:
 
 
 def summary(results: dict) -> dict:
-    """What one run did and how fast: ticks through each stage, intents, orders, fills, tick → order."""
-    return {"ticks_per_s": throughput(results),
-            "ticks": {name: results[name].get("ticks", results[name].get("sent")) for name in START_ORDER},
-            "intents": results["signals"]["intents"], "orders": results["orders"]["orders"],
-            "denied": results["orders"]["denied"], "fills": results["positions"]["fills"],
-            "tick_to_order": summarize(results["orders"]["tick_to_order_ns"])}
+    """What one run did and how fast: ticks through each stage, intents, orders, fills, tick →
+    order."""
+    return {
+        "ticks_per_s": throughput(results),
+        "ticks": {
+            name: results[name].get("ticks", results[name].get("sent")) for name in START_ORDER
+        },
+        "intents": results["signals"]["intents"],
+        "orders": results["orders"]["orders"],
+        "denied": results["orders"]["denied"],
+        "fills": results["positions"]["fills"],
+        "tick_to_order": summarize(results["orders"]["tick_to_order_ns"]),
+    }
 
 
 def measure_peer(label: str, run, session) -> dict:
-    """The session at full speed (throughput) and its live prefix at 2,000 ticks/s (tick → order)."""
+    """The session at full speed (throughput) and its live prefix at 2,000 ticks/s (tick →
+    order)."""
     replay = summary(run(label, session.ticks.columns(), session.params, paced=False))
     live = summary(run(label, session.live.columns(), session.params, paced=True))
     return {"replay": replay, "live": live}
@@ -151,4 +172,6 @@ def measure_peer(label: str, run, session) -> dict:
 
 def entry(detail: dict, note: str) -> dict:
     replay, live = detail["replay"], detail["live"]
-    return make_entry(replay["ticks_per_s"], live["tick_to_order"], replay["intents"], replay["orders"], note)
+    return make_entry(
+        replay["ticks_per_s"], live["tick_to_order"], replay["intents"], replay["orders"], note
+    )

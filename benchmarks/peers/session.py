@@ -1,9 +1,10 @@
 """The shared inputs of one peers run: the session file, its ticks, the live prefix, the strategy.
 
 `prepare` writes the session once (benchmarks.pipeline's universe and generator), loads it for the
-peers, cuts the live prefix (live_seconds × 2,000 ticks: the file is stamped at that rate) and writes
-that prefix as a file of its own for OTrade's paced replay. It also runs the plain-Python reference
-strategy over both, so each system's intent count can be checked against what the ticks call for.
+peers, cuts the live prefix (live_seconds × 2,000 ticks: the file is stamped at that rate) and
+writes that prefix as a file of its own for OTrade's paced replay. It also runs the plain-Python
+reference strategy over both, so each system's intent count can be checked against what the ticks
+call for.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from benchmarks.pipeline import LIVE_RATE_HZ, universe, write_session
 
 
 def strategy_params() -> dict:
-    """OTrade's default crossover (config/schema.py MACrossoverParams), the part every system shares."""
+    """OTrade's default crossover (config/schema.py MACrossoverParams), the part every system
+    shares."""
     from config.schema import MACrossoverParams
 
     defaults = MACrossoverParams()
@@ -46,12 +48,18 @@ class Session:
 
 def count_intents(ticks: SessionTicks, n_live: int, params: dict, seed: str) -> dict:
     signals = reference_signals(ticks.instrument, ticks.price, params, seed=seed)
-    return {"replay": int(np.count_nonzero(signals)), "live": int(np.count_nonzero(signals[:n_live]))}
+    return {
+        "replay": int(np.count_nonzero(signals)),
+        "live": int(np.count_nonzero(signals[:n_live])),
+    }
 
 
 def prepare(workdir: str, n_ticks: int, live_seconds: float, run_id_prefix: str) -> Session:
     instruments = universe()
-    path, live_path = os.path.join(workdir, "session.parquet"), os.path.join(workdir, "live.parquet")
+    path, live_path = (
+        os.path.join(workdir, "session.parquet"),
+        os.path.join(workdir, "live.parquet"),
+    )
     started = time.monotonic()
     write_session(path, instruments, n_ticks)
     ticks = load(path, instruments)
@@ -64,5 +72,16 @@ def prepare(workdir: str, n_ticks: int, live_seconds: float, run_id_prefix: str)
     if params["ma"] == "ema":
         first = count_intents(ticks, n_live, params, "first")
         reference.update(replay_first_seed=first["replay"], live_first_seed=first["live"])
-    return Session(workdir, instruments, path, live_path, ticks, live, live_seconds, params, run_id_prefix,
-                   generate_s, reference)
+    return Session(
+        workdir,
+        instruments,
+        path,
+        live_path,
+        ticks,
+        live,
+        live_seconds,
+        params,
+        run_id_prefix,
+        generate_s,
+        reference,
+    )

@@ -1,9 +1,10 @@
 """The one session every system in the peers benchmark runs on, loaded once into numpy columns.
 
-The session is a replay file (feed/replayfile.py's format) written by benchmarks.pipeline.write_session.
-OTrade reads the file itself (its replay source); the peers get these columns, so every system sees the
-same ticks in the same order. The live-pace runs use the first `live_seconds × 2,000` ticks of the same
-session (`head`), and OTrade gets that prefix as a file of its own (`write_prefix`), replayed at speed 1.
+The session is a replay file (feed/replayfile.py's format) written by
+benchmarks.pipeline.write_session. OTrade reads the file itself (its replay source); the peers get
+these columns, so every system sees the same ticks in the same order. The live-pace runs use the
+first `live_seconds × 2,000` ticks of the same session (`head`), and OTrade gets that prefix as a
+file of its own (`write_prefix`), replayed at speed 1.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class SessionTicks:
         return SessionTicks(self.symbols, self.tokens, self.tick_sizes, self.ref_prices, **cut)
 
     def columns(self) -> dict:
-        """The per-tick columns a peer's feed needs, as plain arrays (picklable for a child process)."""
+        """The per-tick columns a peer's feed needs, as plain arrays (picklable for a child
+        process)."""
         return {"token": self.token, "price": self.price, "qty": self.qty, "volume": self.volume,
                 "ts_event_ns": self.ts_event_ns}
 
@@ -73,4 +75,6 @@ def write_prefix(path: str, ticks: SessionTicks) -> None:
     from feed.replayfile import write_ticks
 
     symbols = np.array(ticks.symbols, dtype=object)[ticks.instrument]
-    write_ticks(path, ticks.ts_event_ns, symbols, ticks.price, ticks.qty, ticks.volume, ticks.bid, ticks.ask)
+    write_ticks(
+        path, ticks.ts_event_ns, symbols, ticks.price, ticks.qty, ticks.volume, ticks.bid, ticks.ask
+    )

@@ -2,8 +2,8 @@
 
 Each stage binds a PULL socket for its input and connects a PUSH socket to the next stage, over
 `ipc://` endpoints in a private temporary directory (removed afterwards); one message per tick, the
-tick dict as JSON (orjson). Default high-water marks (1,000 messages a side), blocking send and recv:
-the same loops as the multiprocessing.Queue peer (stages.py), only the transport differs.
+tick dict as JSON (orjson). Default high-water marks (1,000 messages a side), blocking send and
+recv: the same loops as the multiprocessing.Queue peer (stages.py), only the transport differs.
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ from benchmarks.peers.processpipeline import entry as pipeline_entry, measure_pe
 
 LINGER_MS = 5_000       # close waits this long for queued messages to leave, never forever
 TIMEOUT_S = 900.0
-NOTE = ("4 processes, pyzmq PUSH/PULL over ipc, one orjson dict per tick; "
-        "first tick sent → positions done; exact percentiles; risk = max qty/notional, no journal, no brackets")
+NOTE = (
+    "4 processes, pyzmq PUSH/PULL over ipc, one orjson dict per tick; "
+    "first tick sent → positions done; exact percentiles; risk = max qty/notional, no journal, no "
+    "brackets"
+)
 
 
 def connect(name: str, inbox: str | None, outbox: str | None):
@@ -54,9 +57,16 @@ def connect(name: str, inbox: str | None, outbox: str | None):
 def run(label: str, cols: dict, params: dict, paced: bool) -> dict:
     ipc_dir = tempfile.mkdtemp(prefix="otrade-peer-zmq-")      # 0700: only this user's processes
     try:
-        ends = {name: f"ipc://{os.path.join(ipc_dir, name)}" for name in ("signals", "orders", "positions")}
-        wiring = {"feed": (None, ends["signals"]), "signals": (ends["signals"], ends["orders"]),
-                  "orders": (ends["orders"], ends["positions"]), "positions": (ends["positions"], None)}
+        ends = {
+            name: f"ipc://{os.path.join(ipc_dir, name)}"
+            for name in ("signals", "orders", "positions")
+        }
+        wiring = {
+            "feed": (None, ends["signals"]),
+            "signals": (ends["signals"], ends["orders"]),
+            "orders": (ends["orders"], ends["positions"]),
+            "positions": (ends["positions"], None),
+        }
         jobs = {"feed": {"cols": cols, "paced": paced}, "signals": {"params": params},
                 "orders": {"params": params}}
         return run_pipeline(label, connect, wiring, jobs, TIMEOUT_S)
