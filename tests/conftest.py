@@ -1,4 +1,5 @@
-"""Suite-wide fixtures. Helpers live in tests/support.py (`from tests.support import eventually`)."""
+"""Suite-wide fixtures. Helpers live in tests/support.py (`from tests.support import
+eventually`)."""
 
 import os
 
@@ -11,8 +12,8 @@ from tests.support import SHM_DIR, otrade_segments, session_prefix, strict_shm_c
 def no_leaked_shared_memory():
     """Fail a test that leaves a new /dev/shm/otrade_* segment behind, and remove what it left.
 
-    On a developer machine only this session's names (tests.support.unique_segment) count, since other
-    runs share /dev/shm; under CI every new otrade_* segment counts.
+    On a developer machine only this session's names (tests.support.unique_segment) count, since
+    other runs share /dev/shm; under CI every new otrade_* segment counts.
     """
     before = otrade_segments()
     yield
@@ -29,8 +30,8 @@ def no_leaked_shared_memory():
 
 @pytest.fixture(autouse=True)
 def private_account_home(tmp_path_factory, monkeypatch):
-    """Every test trades its own broker accounts: a supervisor resumes the account's trading day from
-    its home (common/supervision/accountday.py), so a shared home would carry one test's orders into
-    the next. Subprocesses inherit it through the environment."""
+    """Every test trades its own broker accounts: a supervisor resumes the account's trading day
+    from its home (common/supervision/accountday.py), so a shared home would carry one test's orders
+    into the next. Subprocesses inherit it through the environment."""
     if not os.environ.get("OTRADE_KEEP_ACCOUNT_HOME"):
         monkeypatch.setenv("OTRADE_ACCOUNT_HOME", str(tmp_path_factory.mktemp("accounts")))

@@ -1,11 +1,12 @@
-"""Helpers for the whole test suite: `eventually()` instead of sleeps, shared-memory names, test ticks.
+"""Helpers for the whole test suite: `eventually()` instead of sleeps, shared-memory names, test
+ticks.
 
     from tests.support import eventually, unique_segment
 
-Segment names made by `unique_segment()` carry this pytest session's tag (`otrade_t<pid>-...`), which
-is what the leak fixture in tests/conftest.py watches on a developer's machine, where other people's
-runs create `otrade_*` segments at the same time. Under CI (or OTRADE_STRICT_SHM=1) the fixture treats
-every new `otrade_*` segment as a leak.
+Segment names made by `unique_segment()` carry this pytest session's tag (`otrade_t<pid>-...`),
+which is what the leak fixture in tests/conftest.py watches on a developer's machine, where other
+people's runs create `otrade_*` segments at the same time. Under CI (or OTRADE_STRICT_SHM=1) the
+fixture treats every new `otrade_*` segment as a leak.
 """
 
 import itertools
@@ -43,8 +44,8 @@ def eventually(predicate, timeout: float = 5.0, interval: float = 0.001, message
 
 
 def unique_run_id() -> str:
-    """A fresh run id for this session, <tag>-<n> (<tag>-p<pid>-<n> in a child process, whose counter
-    starts again at 1): segments named otrade_<run id>_<what> count as the session's."""
+    """A fresh run id for this session, <tag>-<n> (<tag>-p<pid>-<n> in a child process, whose
+    counter starts again at 1): segments named otrade_<run id>_<what> count as the session's."""
     if os.getpid() == _SESSION_PID:
         return f"{SESSION_TAG}-{next(_counter)}"
     return f"{SESSION_TAG}-p{os.getpid()}-{next(_counter)}"
@@ -61,7 +62,10 @@ def session_prefix() -> str:
 
 def strict_shm_check() -> bool:
     """True when nothing else can be creating segments (CI), so every new otrade_* one is ours."""
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes") or os.environ.get("OTRADE_STRICT_SHM") == "1"
+    return (
+        os.environ.get("CI", "").lower() in ("1", "true", "yes")
+        or os.environ.get("OTRADE_STRICT_SHM") == "1"
+    )
 
 
 def otrade_segments() -> set[str]:
@@ -92,7 +96,8 @@ def make_ticks(seqs) -> np.ndarray:
 
 
 def bad_ticks(ticks: np.ndarray) -> int:
-    """How many of `ticks` do not match `make_ticks` of their own `seq` (torn or corrupt records)."""
+    """How many of `ticks` do not match `make_ticks` of their own `seq` (torn or corrupt
+    records)."""
     expected = make_ticks(ticks["seq"])
     expected["seq"] = ticks["seq"]
     return int(np.count_nonzero(ticks != expected))

@@ -1,9 +1,10 @@
-"""The peers benchmark: every system really runs the session, raises the reference's intents, leaves nothing.
+"""The peers benchmark: every system really runs the session, raises the reference's intents, leaves
+nothing.
 
-No timing is asserted (that is the benchmark's own output). The fast tests pin the pieces the comparison
-rests on to OTrade's and the other libraries' own code: the plain-Python crossover against OTrade's
-kernels and NautilusTrader's EMA, the Kite frames against OTrade's encoder and pykiteconnect's parser.
-The slow one runs the whole benchmark on a tiny session.
+No timing is asserted (that is the benchmark's own output). The fast tests pin the pieces the
+comparison rests on to OTrade's and the other libraries' own code: the plain-Python crossover
+against OTrade's kernels and NautilusTrader's EMA, the Kite frames against OTrade's encoder and
+pykiteconnect's parser. The slow one runs the whole benchmark on a tiny session.
 """
 
 import gc
@@ -27,7 +28,16 @@ from tests.support import unique_run_id
 
 N_TICKS, LIVE_SECONDS, N_LIVE = 5_000, 1.0, 2_000
 ENTRY_KEYS = {"replay_ticks_per_s", "tick_to_order_us", "intents", "orders", "skipped", "note"}
-RESULT_KEYS = {"ticks", "instruments", "live_rate_hz", "live_seconds", "strategy", "systems", "ratios", "backtest"}
+RESULT_KEYS = {
+    "ticks",
+    "instruments",
+    "live_rate_hz",
+    "live_seconds",
+    "strategy",
+    "systems",
+    "ratios",
+    "backtest",
+}
 
 
 @pytest.fixture(scope="module")
@@ -88,34 +98,52 @@ def test_kite_frames_are_otrades_encoding_and_parse_back_to_every_tick(session_t
     for start, end in bounds:
         assert len(set(t.instrument[start:end].tolist())) == end - start
     for frame, (start, end) in list(zip(frames, bounds))[:20]:
-        expected = encode_frame(encode_packet(KiteQuote(
-            int(t.token[i]), float(t.price[i]), last_qty=int(t.qty[i]), average_price=float(t.price[i]),
-            volume=int(t.volume[i]), close=float(t.ref_prices[t.instrument[i]]),
-            last_trade_time=int(t.ts_event_ns[i] // 10**9), exchange_ts=int(t.ts_event_ns[i] // 10**9),
-            bids=(DepthLevel(float(t.bid[i]), int(t.qty[i])),), asks=(DepthLevel(float(t.ask[i]), int(t.qty[i])),)),
-            "full") for i in range(start, end))
+        expected = encode_frame(
+            encode_packet(
+                KiteQuote(
+                    int(t.token[i]),
+                    float(t.price[i]),
+                    last_qty=int(t.qty[i]),
+                    average_price=float(t.price[i]),
+                    volume=int(t.volume[i]),
+                    close=float(t.ref_prices[t.instrument[i]]),
+                    last_trade_time=int(t.ts_event_ns[i] // 10**9),
+                    exchange_ts=int(t.ts_event_ns[i] // 10**9),
+                    bids=(DepthLevel(float(t.bid[i]), int(t.qty[i])),),
+                    asks=(DepthLevel(float(t.ask[i]), int(t.qty[i])),),
+                ),
+                "full",
+            )
+            for i in range(start, end)
+        )
         assert frame == expected
     parsed = [tick for frame in frames for tick in KiteTicker("k", "t")._parse_binary(frame)]
     assert [p["instrument_token"] for p in parsed] == t.token.tolist()
-    # Kite carries paise: the file's 2406.2000000000003 arrives as 2406.2, the same price on the grid.
+    # Kite carries paise: the file's 2406.2000000000003 arrives as 2406.2, the same price on the
+    # grid.
     np.testing.assert_allclose([p["last_price"] for p in parsed], t.price, rtol=0, atol=1e-6)
 
 
 def test_without_nautilus_its_entry_is_skipped_with_the_install_hint(monkeypatch):
-    monkeypatch.setitem(sys.modules, "nautilus_trader", None)     # what an uninstalled package looks like
+    # what an uninstalled package looks like
+    monkeypatch.setitem(sys.modules, "nautilus_trader", None)
     assert not nautilus.installed()
     entry = nautilus.entry(nautilus.measure(session=None))
     assert entry["skipped"] == "nautilus_trader not installed: pip install -e '.[bench]'"
     assert set(entry) == ENTRY_KEYS and entry["replay_ticks_per_s"] is None
 
 
-def test_backtest_peer_when_run_on_the_session_then_every_tick_is_applied_and_the_reference_intents_raised():
+def test_backtest_peer_when_run_on_the_session_then_every_tick_is_applied_and_the_reference_intents_raised():  # noqa: E501 - the name is the test's sentence
     with scratch_dir() as tmp:
         session = prepare(tmp, N_TICKS, LIVE_SECONDS, unique_run_id())
         detail = backtest.measure(session)
     _check_backtest(detail, session.reference)
     entry = backtest.entry(detail)
-    assert set(entry) == ENTRY_KEYS and entry["tick_to_order_us"] is None and entry["replay_ticks_per_s"] > 0
+    assert (
+        set(entry) == ENTRY_KEYS
+        and entry["tick_to_order_us"] is None
+        and entry["replay_ticks_per_s"] > 0
+    )
     assert backtest.quiet_ticks_per_s(detail) > 0
 
 
@@ -123,7 +151,10 @@ def _check_backtest(detail: dict, reference: dict) -> None:
     cross, quiet = detail["crossover"], detail["quiet"]
     assert cross["ticks"] == quiet["ticks"] == N_TICKS
     assert cross["intents"] == reference["replay"] and quiet["intents"] == 0
-    assert cross["entries"] + cross["denials"] == cross["intents"] and cross["orders"] >= cross["entries"] > 0
+    assert (
+        cross["entries"] + cross["denials"] == cross["intents"]
+        and cross["orders"] >= cross["entries"] > 0
+    )
 
 
 def _children() -> list[psutil.Process]:
@@ -155,7 +186,10 @@ def _check_work(raw: dict) -> None:
         for name in ("mp_queue", "pyzmq"):
             figures = d[name][run]
             assert set(figures["ticks"].values()) == {n}, (name, run, figures["ticks"])
-            assert figures["intents"] == figures["orders"] == figures["fills"] == ref[run], (name, run)
+            assert figures["intents"] == figures["orders"] == figures["fills"] == ref[run], (
+                name,
+                run,
+            )
         kite = d["kite_loop"][run]
         assert kite["ticks"] == n and kite["intents"] == kite["orders"] == kite["fills"] == ref[run]
     for name in ("mp_queue", "pyzmq", "kite_loop"):
@@ -189,12 +223,19 @@ def test_peers_benchmark_runs_every_system_on_the_same_ticks_and_leaves_nothing(
         assert {"count", "p50_us", "p99_us"} <= set(result["systems"][name]["tick_to_order_us"])
     assert result["systems"]["backtest"]["tick_to_order_us"] is None
     assert result["backtest"]["no_intent_ticks_per_s"] > 0
-    assert (result["backtest"]["replay_vs_nautilus"] is None) == (result["systems"]["nautilus"]["skipped"] is not None)
+    assert (result["backtest"]["replay_vs_nautilus"] is None) == (
+        result["systems"]["nautilus"]["skipped"] is not None
+    )
     assert set(result["ratios"]) == set(PEERS)
     assert result["ratios"]["mp_queue"]["replay_throughput"] > 0
     metrics = {row["metric"] for row in table_rows(result)}
-    assert {"otrade replay throughput", "OTrade ÷ nautilus replay throughput", "pyzmq tick → order p99",
-            "backtest replay throughput", "backtest no-intent throughput"} <= metrics
+    assert {
+        "otrade replay throughput",
+        "OTrade ÷ nautilus replay throughput",
+        "pyzmq tick → order p99",
+        "backtest replay throughput",
+        "backtest no-intent throughput",
+    } <= metrics
     _check_work(raw)
 
     gc.collect()

@@ -1,4 +1,5 @@
-"""The restart and pipeline benchmarks run end to end in a tiny configuration and report their numbers.
+"""The restart and pipeline benchmarks run end to end in a tiny configuration and report their
+numbers.
 
 No timing is asserted (timing requirements live in the benchmarks' own output): only that each run
 completes, yields samples under the keys the JSON results promise, and leaves nothing behind. The
@@ -69,7 +70,13 @@ def test_pipeline_benchmark_reports_throughput_and_stage_latencies():
     assert live["exit_code"] == 0, (live["reason"], live["unexpected_events"])
     assert live["leaked"] == {}
     assert live["latency"]["tick_to_signal"]["count"] > 0
-    for key in ("tick_to_signal", "tick_to_intent", "tick_to_order", "order_to_fill", "tick_to_fill"):
+    for key in (
+        "tick_to_signal",
+        "tick_to_intent",
+        "tick_to_order",
+        "order_to_fill",
+        "tick_to_fill",
+    ):
         assert "count" in live["latency"][key]
         if live["latency"][key]["count"]:
             assert {"p50_us", "p99_us", "p99_9_us", "max_us"} <= set(live["latency"][key])

@@ -1,4 +1,5 @@
-"""The benchmark suite: one table, a results JSON and figures, and a failing benchmark costs only itself.
+"""The benchmark suite: one table, a results JSON and figures, and a failing benchmark costs only
+itself.
 
 The suite is driven with hand-written fake benchmarks (objects with `run` and `table_rows`) and with
 the real `micro` and `gc` benchmarks at tiny sizes. No timing is asserted: only what gets run,
@@ -13,7 +14,14 @@ from benchmarks.__main__ import REGISTRY, main
 from benchmarks.suite import run_suite
 from common import gcpolicy
 
-LATENCY = {"count": 1000, "p50_us": 2.5, "p99_us": 40.0, "p99_9_us": 900.0, "max_us": 4000.0, "mean_us": 5.0}
+LATENCY = {
+    "count": 1000,
+    "p50_us": 2.5,
+    "p99_us": 40.0,
+    "p99_9_us": 900.0,
+    "max_us": 4000.0,
+    "mean_us": 5.0,
+}
 
 
 class FakeBenchmark:
@@ -28,8 +36,12 @@ class FakeBenchmark:
                                                "mp_queue": {"ticks_per_s": 150_000}}}
 
     def table_rows(self, result):
-        return [table.latency_row("fake", "hop latency", result["hop"]),
-                table.row("fake", "throughput ring", result["throughput"]["ring"]["ticks_per_s"], "ticks/s")]
+        return [
+            table.latency_row("fake", "hop latency", result["hop"]),
+            table.row(
+                "fake", "throughput ring", result["throughput"]["ring"]["ticks_per_s"], "ticks/s"
+            ),
+        ]
 
 
 class ExplodingBenchmark:
@@ -43,10 +55,14 @@ def _document(out_dir) -> dict:
 
 
 def test_rows_render_as_one_table_that_fits_100_columns():
-    rows = [table.latency_row("ring", "hop latency, ring, busy-spin reader", LATENCY),
-            table.row("ring", "throughput ring", 89_020_188, "ticks/s", "batch 1024, lost 0"),
-            table.latency_row("micro", "handoff", {"count": 0}),
-            table.failure_row("peers", "ImportError: no module named nautilus_trader, a long explanation")]
+    rows = [
+        table.latency_row("ring", "hop latency, ring, busy-spin reader", LATENCY),
+        table.row("ring", "throughput ring", 89_020_188, "ticks/s", "batch 1024, lost 0"),
+        table.latency_row("micro", "handoff", {"count": 0}),
+        table.failure_row(
+            "peers", "ImportError: no module named nautilus_trader, a long explanation"
+        ),
+    ]
     for text in (table.render_plain(rows), table.render_rich(rows)):
         assert "2.50 / 40.0 / 900 µs" in text
         assert "89,020,188 ticks/s" in text
@@ -56,8 +72,14 @@ def test_rows_render_as_one_table_that_fits_100_columns():
 
 def test_suite_writes_the_json_and_the_figures_of_every_benchmark(tmp_path, capsys):
     fake = FakeBenchmark()
-    code = run_suite(["fake"], True, {"fake": fake}, str(tmp_path), json_path=str(tmp_path / "copy.json"),
-                     stamp="20260101T000000Z")
+    code = run_suite(
+        ["fake"],
+        True,
+        {"fake": fake},
+        str(tmp_path),
+        json_path=str(tmp_path / "copy.json"),
+        stamp="20260101T000000Z",
+    )
 
     assert code == 0 and fake.runs == [True]
     document = orjson.loads((tmp_path / "20260101T000000Z.json").read_bytes())
@@ -69,13 +91,17 @@ def test_suite_writes_the_json_and_the_figures_of_every_benchmark(tmp_path, caps
     assert [r["metric"] for r in document["rows"]] == ["hop latency", "throughput ring"]
     figures = sorted(p.name for p in (tmp_path / "20260101T000000Z").iterdir())
     assert figures == ["latency_fake.png", "throughput.png"]
-    assert all((tmp_path / "20260101T000000Z" / name).read_bytes()[:4] == b"\x89PNG" for name in figures)
+    assert all(
+        (tmp_path / "20260101T000000Z" / name).read_bytes()[:4] == b"\x89PNG" for name in figures
+    )
     assert "hop latency" in capsys.readouterr().out
 
 
 def test_a_failing_benchmark_is_reported_and_the_others_still_run(tmp_path, capsys):
     fake = FakeBenchmark()
-    code = run_suite(["boom", "fake"], False, {"boom": ExplodingBenchmark(), "fake": fake}, str(tmp_path))
+    code = run_suite(
+        ["boom", "fake"], False, {"boom": ExplodingBenchmark(), "fake": fake}, str(tmp_path)
+    )
 
     assert code == 1
     assert fake.runs == [False]
@@ -100,7 +126,9 @@ def test_registry_runs_in_process_benchmarks_first_and_the_peers_last():
 
 
 def test_dispatcher_runs_only_the_named_benchmarks(tmp_path, monkeypatch):
-    monkeypatch.setitem(micro.SIZES, True, {"config_loads": 3, "risk_checks": 20, "round_trips": 10})
+    monkeypatch.setitem(
+        micro.SIZES, True, {"config_loads": 3, "risk_checks": 20, "round_trips": 10}
+    )
 
     assert main(["micro", "--quick", "--out", str(tmp_path)]) == 0
 
@@ -110,7 +138,8 @@ def test_dispatcher_runs_only_the_named_benchmarks(tmp_path, monkeypatch):
     for key in ("config_load_default", "config_load_prod", "risk_check", "risk_kernel"):
         assert result[key]["count"] >= 3
     assert result["handoff"]["count"] == 10
-    assert result["orders_at_broker"] == 3 * (micro.WARMUP + 10)    # entry, stop, target per round trip
+    # entry, stop, target per round trip
+    assert result["orders_at_broker"] == 3 * (micro.WARMUP + 10)
     assert len(document["rows"]) == len(micro.LABELS)
 
 

@@ -32,7 +32,8 @@ from tests.signals.synthetic import interleaved_ticks, make_config, make_engine
 from tests.support import unique_segment
 
 N = 2_000
-N_SIGNALS = 500               # x10 in 4 calls stays under what one process() takes (outbox room // 3)
+# x10 in 4 calls stays under what one process() takes (outbox room // 3)
+N_SIGNALS = 500
 CALLS = 4                     # engine calls per run, whatever the number of ticks
 KEPT_BYTES_SLACK = 2_048      # tracemalloc's own bookkeeping moves by a few hundred bytes
 ENCODERS = ("orjson", "msgspec.json")
@@ -72,10 +73,15 @@ class HotPathProbe:
 
 def assert_nothing_per_tick(small: HotPathProbe, large: HotPathProbe, call_slack: int = 0,
                             nrt_slack: int = 0) -> None:
-    """`large` ran 10x the ticks of `small`: at most the slack (per-call work, for more calls) more."""
+    """`large` ran 10x the ticks of `small`: at most the slack (per-call work, for more calls)
+    more."""
     assert large.calls - small.calls <= call_slack, (small.calls, large.calls)
-    assert large.kept_bytes - small.kept_bytes <= KEPT_BYTES_SLACK, (small.kept_bytes, large.kept_bytes)
-    # numba wraps each array argument of a call in a MemInfo (one NRT allocation): per call, not per tick.
+    assert large.kept_bytes - small.kept_bytes <= KEPT_BYTES_SLACK, (
+        small.kept_bytes,
+        large.kept_bytes,
+    )
+    # numba wraps each array argument of a call in a MemInfo (one NRT allocation): per call, not per
+    # tick.
     assert large.nrt_allocs - small.nrt_allocs <= nrt_slack, (small.nrt_allocs, large.nrt_allocs)
     assert (small.log_calls, large.log_calls) == (0, 0)
     assert (small.json_calls, large.json_calls) == (0, 0)
@@ -85,8 +91,12 @@ def assert_nothing_per_tick(small: HotPathProbe, large: HotPathProbe, call_slack
 def _quiet_strategies():
     """One of each kernel (EMA, SMA with its price ring, VWAP) with windows no stream here fills."""
     return make_config(
-        StrategyConfig(name="ema", kind="ma_crossover", params={"fast": 50_000, "slow": 100_000, "ma": "ema"}),
-        StrategyConfig(name="sma", kind="ma_crossover", params={"fast": 5_000, "slow": 30_000, "ma": "sma"}),
+        StrategyConfig(
+            name="ema", kind="ma_crossover", params={"fast": 50_000, "slow": 100_000, "ma": "ema"}
+        ),
+        StrategyConfig(
+            name="sma", kind="ma_crossover", params={"fast": 5_000, "slow": 30_000, "ma": "sma"}
+        ),
         StrategyConfig(name="vwr", kind="vwap_revert", params={"min_session_ticks": 1_000_000}),
     )
 
@@ -96,8 +106,11 @@ def _signals_run(n_ticks: int) -> HotPathProbe:
     engine, _ = make_engine(config)
     engine.warm()
     rows = interleaved_ticks(n_ticks, 4, seed=5)
-    engine.process(rows[:1])                  # first call outside the probe: lazy imports, caches
-    batches = [rows[1 + k * (n_ticks - 1) // CALLS:1 + (k + 1) * (n_ticks - 1) // CALLS] for k in range(CALLS)]
+    engine.process(rows[:1])  # first call outside the probe: lazy imports, caches
+    batches = [
+        rows[1 + k * (n_ticks - 1) // CALLS : 1 + (k + 1) * (n_ticks - 1) // CALLS]
+        for k in range(CALLS)
+    ]
     with HotPathProbe() as probe:
         for batch in batches:
             consumed, intents = engine.process(batch)
@@ -139,7 +152,9 @@ def _drive_open_bracket(desk: Desk, tape: Tape, n_ticks: int) -> HotPathProbe:
     return probe
 
 
-def test_orders_engine_applies_ticks_without_python_work_allocation_logging_or_json_per_tick(tmp_path):
+def test_orders_engine_applies_ticks_without_python_work_allocation_logging_or_json_per_tick(
+    tmp_path,
+):
     # advance() doubles its chunk from 64 to 65,536 ticks, so 10x the ticks is a few more chunks (a
     # handful of Python calls and ~30 array arguments to kernels each), where work per tick would be
     # 18,000 more of either.
@@ -172,18 +187,23 @@ def _intent_hop_run(directory, n_ticks: int) -> HotPathProbe:
     stage = _signals_stage(directory, ring, intents)
     orders = intentring.IntentReader(intents)
     try:
-        assert RingWriter(ring).write_batch(interleaved_ticks(n_ticks + 1, 4, seed=5)) == n_ticks + 1
+        assert (
+            RingWriter(ring).write_batch(interleaved_ticks(n_ticks + 1, 4, seed=5)) == n_ticks + 1
+        )
         stage.engine.warm()
         stage.intents.warm()
         orders.warm()
-        stage.buf = np.zeros(1, TICK_DTYPE)           # first call outside the probe: caches, lazy imports
+        # first call outside the probe: caches, lazy imports
+        stage.buf = np.zeros(1, TICK_DTYPE)
         assert stage._tick_batch() == 1
         stage.buf = np.zeros(n_ticks // CALLS, TICK_DTYPE)
         with HotPathProbe() as probe:
             for _ in range(CALLS):
                 assert stage._tick_batch() == n_ticks // CALLS
-                orders.watermark()                     # orders' step: the watermark, the records, the
-                assert len(orders.read()) == 0         # commit once its ticks are applied, the sleep
+                # orders' step: the watermark, the records, the
+                orders.watermark()
+                # commit once its ticks are applied, the sleep
+                assert len(orders.read()) == 0
                 orders.commit(stage.reader.committed)  # handshake before it blocks
                 orders.begin_sleep()
                 orders.end_sleep()
@@ -201,9 +221,11 @@ def _intent_hop_run(directory, n_ticks: int) -> HotPathProbe:
 
 
 def test_intent_ring_hop_does_no_python_work_allocation_logging_or_json_per_tick(tmp_path):
-    _intent_hop_run(tmp_path / "warm", N_SIGNALS)      # a first run in a process pays one-off imports
+    # a first run in a process pays one-off imports
+    _intent_hop_run(tmp_path / "warm", N_SIGNALS)
     small = _intent_hop_run(tmp_path / "small", N_SIGNALS)
     large = _intent_hop_run(tmp_path / "large", 10 * N_SIGNALS)
     # call_slack: whether a batch also checks orders' asleep flag depends on how long the batch took
-    # (a plain watermark wakes orders at most every millisecond): a few calls per batch, not per tick.
+    # (a plain watermark wakes orders at most every millisecond): a few calls per batch, not per
+    # tick.
     assert_nothing_per_tick(small, large, call_slack=4 * CALLS, nrt_slack=50)

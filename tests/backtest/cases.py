@@ -1,4 +1,5 @@
-"""Configurations and replay files the backtest tests share (the chaos NSE case, and tiny hand-made ones)."""
+"""Configurations and replay files the backtest tests share (the chaos NSE case, and tiny hand-made
+ones)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,17 @@ def write_config(where, overrides: dict, name: str = "config.json") -> str:
 
 
 def nse_config(where, days: tuple[str, ...] | None = None, name: str = "config.json") -> str:
-    """The chaos NSE case (3 sessions, 2 strategies) as a config; `days` cuts the file to those IST days."""
+    """The chaos NSE case (3 sessions, 2 strategies) as a config; `days` cuts the file to those IST
+    days."""
     data = os.path.join(str(where), f"nse-{'-'.join(days) if days else 'all'}.csv")
     ts, symbols, prices = nse_case.expand()
     if days:
         keep = [i for i, t in enumerate(ts) if ist_date(t).isoformat() in days]
-        ts, symbols, prices = [ts[i] for i in keep], [symbols[i] for i in keep], [prices[i] for i in keep]
+        ts, symbols, prices = (
+            [ts[i] for i in keep],
+            [symbols[i] for i in keep],
+            [prices[i] for i in keep],
+        )
     write_ticks(data, ts, symbols, prices)
     return write_config(where, nse_case.overrides(data, 0), name)
 

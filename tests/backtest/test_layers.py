@@ -1,4 +1,5 @@
-"""backtest/ sits on top, beside supervisor.py: it may import the stages' engines, nothing imports it."""
+"""backtest/ sits on top, beside supervisor.py: it may import the stages' engines, nothing imports
+it."""
 
 import pytest
 

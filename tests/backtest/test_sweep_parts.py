@@ -1,4 +1,5 @@
-"""The sweep's parts without Ray: axes and paths, walk-forward folds, the cell store, the in-memory tape."""
+"""The sweep's parts without Ray: axes and paths, walk-forward folds, the cell store, the in-memory
+tape."""
 
 import numpy as np
 import pytest
@@ -33,7 +34,10 @@ def test_axes_when_malformed_then_config_error_names_the_option(spec):
 def test_apply_when_path_has_list_index_then_only_that_value_changes_in_a_copy():
     raw = {"strategies": [{"params": {"fast": 1}}, {"params": {"fast": 2}}]}
     out = space.apply(raw, {"strategies.1.params.fast": 9, "risk.max_order_qty": 3})
-    assert out == {"strategies": [{"params": {"fast": 1}}, {"params": {"fast": 9}}], "risk": {"max_order_qty": 3}}
+    assert out == {
+        "strategies": [{"params": {"fast": 1}}, {"params": {"fast": 9}}],
+        "risk": {"max_order_qty": 3},
+    }
     assert raw["strategies"][1]["params"]["fast"] == 2
     with pytest.raises(ConfigError):
         space.apply(raw, {"strategies.5.params.fast": 1})
@@ -69,16 +73,24 @@ def test_store_when_a_crash_cut_the_last_row_then_the_row_is_dropped_and_the_res
         f.write(b'k3,ok,,"{""a"":3}",,,12.0')      # what a crash mid-write leaves: no newline
     again = CellStore(str(tmp_path))
     assert set(again.records) == {"k1", "k2"}
-    assert again.done("k1") and not again.done("k2")     # an error is tried again, ok is not
-    assert again.records["k1"]["net_pnl_inr"] == 1.5 and again.records["k1"]["daily"] == [["2024-01-01", 1.5]]
-    again.append(Cell({"a": 3}, (None, None), "k3"), {"status": "invalid", "error": "slow: must be > fast"})
+    assert again.done("k1") and not again.done("k2")  # an error is tried again, ok is not
+    assert again.records["k1"]["net_pnl_inr"] == 1.5 and again.records["k1"]["daily"] == [
+        ["2024-01-01", 1.5]
+    ]
+    again.append(
+        Cell({"a": 3}, (None, None), "k3"), {"status": "invalid", "error": "slow: must be > fast"}
+    )
     assert CellStore(str(tmp_path)).done("k3")
     with open(store.path, "rb") as f:
         assert f.read().endswith(b"\n")
 
 
-@pytest.mark.parametrize("window", [(None, None), ("2021-07-29", "2021-07-30"), ("2021-07-28", "2021-07-28")])
-def test_array_tape_when_reading_ticks_from_memory_then_it_yields_the_file_tapes_ticks(tmp_path, window):
+@pytest.mark.parametrize(
+    "window", [(None, None), ("2021-07-29", "2021-07-30"), ("2021-07-28", "2021-07-28")]
+)
+def test_array_tape_when_reading_ticks_from_memory_then_it_yields_the_file_tapes_ticks(
+    tmp_path, window
+):
     config = load_config(nse_config(tmp_path)).config
     first, last = (ist_day_number(d, "w") if d else None for d in window)
     data = TickData.load(config)
@@ -91,22 +103,36 @@ def test_array_tape_when_reading_ticks_from_memory_then_it_yields_the_file_tapes
         b = np.concatenate([t for _, t in theirs.chunks()])
     finally:
         theirs.close()
-    fields = [f for f in a.dtype.names if f != "ts_recv_ns"]     # a clock reading, as in the pipeline
+    # a clock reading, as in the pipeline
+    fields = [f for f in a.dtype.names if f != "ts_recv_ns"]
     assert len(a) == len(b) > 0
     assert all(np.array_equal(a[f], b[f]) for f in fields)
     assert mine.outside_window == theirs.outside_window and mine.drops() == theirs.drops()
 
 
 def _rec(key, status="ok", net=None, fast=5):
-    return {"key": key, "status": status, "net_pnl_inr": net, "params": {"f": fast}, "window_from": None,
-            "window_to": None, "error": "" if status == "ok" else "why", "daily": []}
+    return {
+        "key": key,
+        "status": status,
+        "net_pnl_inr": net,
+        "params": {"f": fast},
+        "window_from": None,
+        "window_to": None,
+        "error": "" if status == "ok" else "why",
+        "daily": [],
+    }
 
 
 def test_results_when_some_cells_have_no_objective_then_they_sort_last_and_best_ignores_them():
     recs = [_rec("a", net=-5.0, fast=1), _rec("b", "invalid", fast=2), _rec("c", net=7.0, fast=3),
             _rec("d", net=None, fast=4), _rec("c", net=7.0, fast=3)]          # c proposed twice
     rows = tables.result_rows([({}, r) for r in recs], {"f": [1, 2, 3, 4]}, "net_pnl")
-    assert [(r["key"], r["objective"]) for r in rows] == [("c", 7.0), ("a", -5.0), ("b", None), ("d", None)]
+    assert [(r["key"], r["objective"]) for r in rows] == [
+        ("c", 7.0),
+        ("a", -5.0),
+        ("b", None),
+        ("d", None),
+    ]
     assert tables.best(recs, "net_pnl")["key"] == "c"
     assert tables.best([_rec("x", "error")], "net_pnl") is None
 
@@ -114,9 +140,17 @@ def test_results_when_some_cells_have_no_objective_then_they_sort_last_and_best_
 def test_walk_forward_rows_when_a_fold_has_no_params_then_it_is_named_and_equity_skips_it():
     folds = walkforward.split([f"2024-01-0{d}" for d in range(1, 7)], (2, 2))
     test = dict(_rec("t", net=3.0), daily=[["2024-01-05", 1.0], ["2024-01-06", 2.0]])
-    rows, daily = tables.walk_forward_rows(folds, [None, _rec("k", net=1.0)], [None, test], "net_pnl")
-    assert rows[0]["test_status"] == "no params: no train cell has an objective" and rows[1]["test_net_pnl_inr"] == 3.0
-    assert [(d["date"], d["equity_inr"]) for d in daily] == [("2024-01-05", 1.0), ("2024-01-06", 3.0)]
+    rows, daily = tables.walk_forward_rows(
+        folds, [None, _rec("k", net=1.0)], [None, test], "net_pnl"
+    )
+    assert (
+        rows[0]["test_status"] == "no params: no train cell has an objective"
+        and rows[1]["test_net_pnl_inr"] == 3.0
+    )
+    assert [(d["date"], d["equity_inr"]) for d in daily] == [
+        ("2024-01-05", 1.0),
+        ("2024-01-06", 3.0),
+    ]
 
 
 @pytest.mark.parametrize("objective, walk, sessions, refused", [
@@ -124,7 +158,9 @@ def test_walk_forward_rows_when_a_fold_has_no_params_then_it_is_named_and_equity
     ("net_pnl", (1, 1), 5, False), ("sharpe", None, 3, False)])
 def test_objective_when_a_daily_ratio_has_one_session_a_window_then_refused_naming_the_option(
         objective, walk, sessions, refused):
-    opts = Options(config="x.json", axes={"a": [1]}, out_dir="out", objective=objective, walk_forward=walk)
+    opts = Options(
+        config="x.json", axes={"a": [1]}, out_dir="out", objective=objective, walk_forward=walk
+    )
     if refused:
         with pytest.raises(ConfigError) as e:
             check_objective(opts, sessions)

@@ -1,4 +1,5 @@
-"""The tick tape (backtest/tape.py): the ticks a pipeline's ring would carry, numbered as the ring numbers them."""
+"""The tick tape (backtest/tape.py): the ticks a pipeline's ring would carry, numbered as the ring
+numbers them."""
 
 import numpy as np
 import pytest
@@ -15,8 +16,12 @@ NIGHT = 24 * 3600 * 10**9
 
 def _tape(tmp_path, rows, first=None, last=None) -> tuple[Tape, np.ndarray]:
     config = load_config(tiny_config(tmp_path, rows)).config
-    tape = Tape(config, local_instruments(instrument_rows(config)),
-                ist_day_number(first, "--from") if first else None, ist_day_number(last, "--to") if last else None)
+    tape = Tape(
+        config,
+        local_instruments(instrument_rows(config)),
+        ist_day_number(first, "--from") if first else None,
+        ist_day_number(last, "--to") if last else None,
+    )
     chunks = [ticks for _, ticks in tape.chunks()]
     return tape, np.concatenate(chunks) if chunks else np.zeros(0)
 
@@ -24,7 +29,8 @@ def _tape(tmp_path, rows, first=None, last=None) -> tuple[Tape, np.ndarray]:
 def test_tape_when_ticks_are_insane_then_dropped_and_counted_as_the_feed_counts_them(tmp_path):
     rows = [(DAY1, "AAA", 100.0), (DAY1 + 1, "BBB", 50.0), (DAY1 + 2, "AAA", 100.5),
             (DAY1 + 3, "AAA", 1000.0),        # 895 % from the last good price: price_jump
-            (DAY1 + 1_000, "BBB", 50.5), (DAY1 + 500, "AAA", 101.0),   # earlier than the clock: out_of_order
+            # earlier than the clock: out_of_order
+            (DAY1 + 1_000, "BBB", 50.5), (DAY1 + 500, "AAA", 101.0),
             (DAY1 + 2_000, "CCC", 7.0),       # not in the table: unknown
             (DAY1 + 3_000, "AAA", 101.5)]
     tape, ticks = _tape(tmp_path, rows)
@@ -32,7 +38,11 @@ def test_tape_when_ticks_are_insane_then_dropped_and_counted_as_the_feed_counts_
     assert ticks["seq"].tolist() == [1, 2, 3, 4, 5]           # the ring writer's numbering: no gaps
     assert ticks["instrument"].tolist() == [0, 1, 0, 1, 0]
     drops = tape.drops()
-    assert (drops["dropped_price_jump"], drops["dropped_out_of_order"], drops["dropped_unknown"]) == (1, 1, 1)
+    assert (
+        drops["dropped_price_jump"],
+        drops["dropped_out_of_order"],
+        drops["dropped_unknown"],
+    ) == (1, 1, 1)
     tape.close()
 
 

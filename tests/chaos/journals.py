@@ -1,9 +1,9 @@
 """A run's journals as comparable records.
 
-`journals`: what two undisturbed runs of one replay must agree on line by line. Every journal line is
-kept except the fields that are wall-clock or monotonic-clock readings of this process (`ts_init_ns`,
-`ts_recv_ns`) and the seal over them (`crc`). Everything else (sequence numbers, market times, tick
-seqs, ids, prices, reasons) must be identical, in the same order.
+`journals`: what two undisturbed runs of one replay must agree on line by line. Every journal line
+is kept except the fields that are wall-clock or monotonic-clock readings of this process
+(`ts_init_ns`, `ts_recv_ns`) and the seal over them (`crc`). Everything else (sequence numbers,
+market times, tick seqs, ids, prices, reasons) must be identical, in the same order.
 
 `decisions`: what orders decided, as a multiset, for runs whose stages were killed: a restarted
 orders may journal its recovery (an order in doubt looked up at the broker) where an undisturbed run
@@ -37,7 +37,8 @@ def journals(run_dir: str) -> dict[str, list[dict]]:
 
 
 def first_difference(a: dict[str, list[dict]], b: dict[str, list[dict]]) -> str | None:
-    """Where two runs' journals part: journal, line number and both lines; None if they are identical."""
+    """Where two runs' journals part: journal, line number and both lines; None if they are
+    identical."""
     for name in JOURNALS:
         left, right = a[name], b[name]
         for i, (x, y) in enumerate(zip(left, right)):
@@ -49,15 +50,26 @@ def first_difference(a: dict[str, list[dict]], b: dict[str, list[dict]]) -> str 
 
 
 def decisions(run_dir: str) -> list[str]:
-    """orders.jsonl's denials, placements, cancels and bracket closes, one canonical line each, sorted."""
+    """orders.jsonl's denials, placements, cancels and bracket closes, one canonical line each,
+    sorted."""
     out = []
     for r in stripped(run_dir, "orders.jsonl"):
         kind = r["type"]
         if kind == "OrderDenied":
             key = [kind, r["intent_id"], r["client_order_id"], r["reason"]]
         elif kind == "OrderSubmitting":
-            key = [kind, r["client_order_id"], r["intent_id"], r["role"], r["side"], r["qty"], r["order_type"],
-                   r["price"], r["trigger_price"], r["tick_seq"]]
+            key = [
+                kind,
+                r["client_order_id"],
+                r["intent_id"],
+                r["role"],
+                r["side"],
+                r["qty"],
+                r["order_type"],
+                r["price"],
+                r["trigger_price"],
+                r["tick_seq"],
+            ]
         elif kind == "OrderCanceled":
             key = [kind, r["client_order_id"]]
         elif kind == "BracketsClosed":

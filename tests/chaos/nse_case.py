@@ -33,9 +33,27 @@ SESSIONS = ("2021-07-28", "2021-07-29", "2021-07-30")
 # Kite tokens of config/examples/replay.json; ref_price is each symbol's first price in the file
 # (the feed's sanity filter judges an instrument's first tick against it).
 INSTRUMENTS = [
-    {"symbol": "SBIN", "token": 779521, "exchange_token": 3045, "tick_size": 0.05, "ref_price": 430.0},
-    {"symbol": "RELIANCE", "token": 738561, "exchange_token": 2885, "tick_size": 0.05, "ref_price": 2058.0},
-    {"symbol": "INFY", "token": 408065, "exchange_token": 1594, "tick_size": 0.05, "ref_price": 1605.1},
+    {
+        "symbol": "SBIN",
+        "token": 779521,
+        "exchange_token": 3045,
+        "tick_size": 0.05,
+        "ref_price": 430.0,
+    },
+    {
+        "symbol": "RELIANCE",
+        "token": 738561,
+        "exchange_token": 2885,
+        "tick_size": 0.05,
+        "ref_price": 2058.0,
+    },
+    {
+        "symbol": "INFY",
+        "token": 408065,
+        "exchange_token": 1594,
+        "tick_size": 0.05,
+        "ref_price": 1605.1,
+    },
 ]
 STRATEGIES = [
     {"name": "ema", "kind": "ma_crossover",
@@ -44,12 +62,13 @@ STRATEGIES = [
      "params": {"fast": 5, "slow": 20, "ma": "sma", "order_type": "LIMIT"}},
 ]
 TICK_OFFSETS_NS = tuple(k * 15 * 10**9 for k in range(4))
-# The chaos run's pace: the three sessions (~6.5 h of market time each) take ~4.7 s of wall time, the
-# two nights between them ~12.6 s each, so a run lasts ~40 s.
+# The chaos run's pace: the three sessions (~6.5 h of market time each) take ~4.7 s of wall time,
+# the two nights between them ~12.6 s each, so a run lasts ~40 s.
 CHAOS_SPEED = 5000.0
 # Undisturbed, the sessions' worst realised P&L (fees included) is about -175, -58 and -276 rupees:
 # this limit halts trading on the first and third day, and the second day trades again (a loss limit
-# is per IST day), so the runs also cover a HALTED engine restarted and a halt that ends with its day.
+# is per IST day), so the runs also cover a HALTED engine restarted and a halt that ends with its
+# day.
 DAILY_LOSS_LIMIT_INR = 120.0
 
 
@@ -95,8 +114,9 @@ def overrides(path: str, speed: float) -> dict:
         "risk": {"enforce_session": True, "entry_cutoff": "15:00", "square_off": "15:10",
                  "session_end": "15:30", "daily_loss_limit_inr": DAILY_LOSS_LIMIT_INR},
         # At the end of a replay, orders applies what is left of the ring in finish(), without a
-        # heartbeat: with the harness's 1.5 s grace a loaded machine SIGTERMs/SIGKILLs it mid-drain and
-        # the run is cut short. Room for the drain; the tests also assert no stage needed a signal.
+        # heartbeat: with the harness's 1.5 s grace a loaded machine SIGTERMs/SIGKILLs it mid-drain
+        # and the run is cut short. Room for the drain; the tests also assert no stage needed a
+        # signal.
         "supervisor": {"stop_grace_ms": 30000},
     }
 
@@ -106,9 +126,9 @@ def _day(ts_event_ns: int) -> str:
 
 
 def session_facts(run_dir: str) -> dict:
-    """What the run did per IST day (fills.jsonl, orders.jsonl's trading-state changes): the replay must
-    trade every session with both strategies, be flat at the end of each, never fill a leg of an
-    earlier day's bracket, and trade again on the day after a loss-limit halt."""
+    """What the run did per IST day (fills.jsonl, orders.jsonl's trading-state changes): the replay
+    must trade every session with both strategies, be flat at the end of each, never fill a leg of
+    an earlier day's bracket, and trade again on the day after a loss-limit halt."""
     entry_day, net = {}, defaultdict(int)
     facts = {"days": set(), "entry_days": set(), "strategies": set(), "legs_of_earlier_days": [],
              "open_at_day_end": {}, "halted_days": set()}

@@ -45,13 +45,23 @@ class Case:
     feed_last: bool = False      # the feed killed once, last (see CASES)
 
 
-# A restarted feed re-reads what its earlier life published in batches of 16,384 rows and publishes the
-# rest of such a batch at once, unpaced: a paced replay shorter than that (the NSE one, 13,600 ticks)
-# runs to its end right after a feed restart. So that case kills the feed once, after the others.
+# A restarted feed re-reads what its earlier life published in batches of 16,384 rows and publishes
+# the rest of such a batch at once, unpaced: a paced replay shorter than that (the NSE one, 13,600
+# ticks) runs to its end right after a feed restart. So that case kills the feed once, after the
+# others.
 CASES = {
-    "sim-1day-1strategy": Case(replay_case, 4.0, kills_per_stage=3, min_kills=10, pause_s=(0.2, 0.7)),
-    "nse-3days-2strategies": Case(nse_case, nse_case.CHAOS_SPEED, kills_per_stage=3, min_kills=8,
-                                  pause_s=(0.3, 1.5), in_session_share=0.5, feed_last=True),
+    "sim-1day-1strategy": Case(
+        replay_case, 4.0, kills_per_stage=3, min_kills=10, pause_s=(0.2, 0.7)
+    ),
+    "nse-3days-2strategies": Case(
+        nse_case,
+        nse_case.CHAOS_SPEED,
+        kills_per_stage=3,
+        min_kills=8,
+        pause_s=(0.3, 1.5),
+        in_session_share=0.5,
+        feed_last=True,
+    ),
 }
 
 
@@ -71,7 +81,8 @@ def _run(tmp_path, case: Case, path: str, speed: float, disturb=None):
 
 @pytest.fixture(scope="module", params=list(CASES))
 def calm(request, tmp_path_factory):
-    """One undisturbed run of the case at full speed: (case, replay file, outcome, journals, decisions)."""
+    """One undisturbed run of the case at full speed: (case, replay file, outcome, journals,
+    decisions)."""
     case = CASES[request.param]
     where = tmp_path_factory.mktemp(request.param)
     path = str(where / "session.csv")
@@ -95,7 +106,9 @@ def test_a_replay_run_twice_gives_identical_journals_fills_and_positions(tmp_pat
         assert facts["strategies"] == {s["name"] for s in nse_case.STRATEGIES}, facts
         assert facts["open_at_day_end"] == {} and facts["legs_of_earlier_days"] == [], facts
         first_halt = min(facts["halted_days"], default=None)
-        assert first_halt and max(facts["entry_days"]) > first_halt, f"no trading after a day's halt: {facts}"
+        assert first_halt and max(facts["entry_days"]) > first_halt, (
+            f"no trading after a day's halt: {facts}"
+        )
 
 
 def _ticks_flowing(p: Pipeline) -> bool:
@@ -103,7 +116,9 @@ def _ticks_flowing(p: Pipeline) -> bool:
     before = p.stage("feed").get("counters", {}).get("ticks")
     time.sleep(0.1)
     after = p.stage("feed").get("counters", {}).get("ticks")
-    return p.proc.poll() is not None or (before is not None and after is not None and before != after)
+    return p.proc.poll() is not None or (
+        before is not None and after is not None and before != after
+    )
 
 
 def test_random_kills_and_a_hang_change_nothing_at_the_broker(tmp_path, calm):
@@ -129,7 +144,9 @@ def test_random_kills_and_a_hang_change_nothing_at_the_broker(tmp_path, calm):
             if not pid or p.proc.poll() is not None:
                 continue
             os.kill(pid, signal.SIGSTOP if what == "STOP" else signal.SIGKILL)
-            kills.append((round(time.monotonic(), 3), "SIGSTOP" if what == "STOP" else "SIGKILL", name, pid))
+            kills.append(
+                (round(time.monotonic(), 3), "SIGSTOP" if what == "STOP" else "SIGKILL", name, pid)
+            )
             eventually(lambda: p.proc.poll() is not None or p.stage(name).get("state") == "ready"
                        and p.stage(name).get("pid") != pid, timeout=20, message=f"{name} back")
 
@@ -147,8 +164,9 @@ def test_random_kills_and_a_hang_change_nothing_at_the_broker(tmp_path, calm):
 
 
 def test_a_killed_supervisor_restarted_on_its_run_dir_ends_as_if_undisturbed(tmp_path, calm):
-    """SIGKILL the supervisor itself mid-session (every stage goes with it), start it again on the same
-    run dir: the replay resumes where its journals say and ends with the undisturbed outcome."""
+    """SIGKILL the supervisor itself mid-session (every stage goes with it), start it again on the
+    same run dir: the replay resumes where its journals say and ends with the undisturbed
+    outcome."""
     case, path, undisturbed, _, undisturbed_decisions = calm
     if case.replay is not nse_case:
         pytest.skip("one case is enough here: the two-strategy, three-day one")
@@ -157,14 +175,22 @@ def test_a_killed_supervisor_restarted_on_its_run_dir_ends_as_if_undisturbed(tmp
     p = Pipeline(tmp_path, case.replay.overrides(path, case.chaos_speed))
     with p:
         p.wait_running()
-        eventually(lambda: p.proc.poll() is not None or p.stage("orders").get("counters", {}).get("orders", 0) > 0,
-                   timeout=120, message="orders placed something")
+        eventually(
+            lambda: (
+                p.proc.poll() is not None
+                or p.stage("orders").get("counters", {}).get("orders", 0) > 0
+            ),
+            timeout=120,
+            message="orders placed something",
+        )
         time.sleep(rng.uniform(0.0, 1.5))
         assert p.proc.poll() is None, "the replay ended before the supervisor could be killed"
         children = p.descendants()
         p.proc.send_signal(signal.SIGKILL)
         p.proc.wait(timeout=30)
-    eventually(lambda: not alive(children), timeout=30, message="the killed supervisor's stages are gone")
+    eventually(
+        lambda: not alive(children), timeout=30, message="the killed supervisor's stages are gone"
+    )
     with p:                                   # the same config and run dir: the next start resumes
         code = p.wait_exit(timeout=300)
     assert code == 0, p.output()[-4000:]
@@ -172,5 +198,9 @@ def test_a_killed_supervisor_restarted_on_its_run_dir_ends_as_if_undisturbed(tmp
     resumed = outcome(p.run_dir)
     print(f"supervisor killed (seed {seed})")
     for key in ("broker_orders", "fills", "positions", "realised_pnl_inr"):
-        assert resumed[key] == undisturbed[key], f"{key} differs after the supervisor was killed (seed {seed})"
-    assert Counter(decisions(p.run_dir)) == Counter(undisturbed_decisions), f"decisions differ (seed {seed})"
+        assert resumed[key] == undisturbed[key], (
+            f"{key} differs after the supervisor was killed (seed {seed})"
+        )
+    assert Counter(decisions(p.run_dir)) == Counter(undisturbed_decisions), (
+        f"decisions differ (seed {seed})"
+    )

@@ -1,18 +1,19 @@
-"""Exactly once against the local Kite and Upstox servers: the same replay, undisturbed and while every
-stage is SIGKILLed at random, `orders` also while a placement is in flight at the broker.
+"""Exactly once against the local Kite and Upstox servers: the same replay, undisturbed and while
+every stage is SIGKILLed at random, `orders` also while a placement is in flight at the broker.
 
-The feed is a replay file through the ring (a restarted feed resumes at the next sequence, so both runs
-see the same ticks); the broker is the venue's REST server (tests.chaos.harness.hosted_venue), whose
-prices follow the ring: a thread hands it every tick the feed has published (tick seq k is row k of the
-same replay), so it fills orders on the ticks the pipeline trades on.
+The feed is a replay file through the ring (a restarted feed resumes at the next sequence, so both
+runs see the same ticks); the broker is the venue's REST server (tests.chaos.harness.hosted_venue),
+whose prices follow the ring: a thread hands it every tick the feed has published (tick seq k is row
+k of the same replay), so it fills orders on the ticks the pipeline trades on.
 
 What is deterministic here, and so compared, is what the orders are: every intent comes from the
-replay, stops and targets sit out of the session's reach, no risk limit binds, and the 15:10 square-off
-closes every position. Fill prices are not compared: the server fills a MARKET order on the first tick
-after it arrives, and when that is depends on the scheduling of two processes (the paper broker inside
-the pipeline fills by tick sequence; a remote broker cannot). Asserted, per venue: the same set of
-client order ids at the broker in both runs, none placed twice, every broker fill in our fills journal
-(and no fill there the broker did not make), the same positions (flat after the square-off).
+replay, stops and targets sit out of the session's reach, no risk limit binds, and the 15:10
+square-off closes every position. Fill prices are not compared: the server fills a MARKET order on
+the first tick after it arrives, and when that is depends on the scheduling of two processes (the
+paper broker inside the pipeline fills by tick sequence; a remote broker cannot). Asserted, per
+venue: the same set of client order ids at the broker in both runs, none placed twice, every broker
+fill in our fills journal (and no fill there the broker did not make), the same positions (flat
+after the square-off).
 """
 
 import json
@@ -40,7 +41,8 @@ RATE_HZ = 120                # ticks per market second, over all instruments
 START_S = 40                 # from 15:08:40: entries until the 15:09 cut-off, square-off at 15:10
 HOLD_S = 2.0                 # how long the server holds the answer to a placement it took
 QUIET_TICKS = int(1.5 * SPEED * RATE_HZ)    # the replay's last 1.5 s (wall): no kills
-SECONDS = 140                # to 15:11: the square-off's cancels, closes and fills (throttled, polled) fit in
+# to 15:11: the square-off's cancels, closes and fills (throttled, polled) fit in
+SECONDS = 140
 
 pytestmark = pytest.mark.slow
 
@@ -59,9 +61,15 @@ def write_session(path: str) -> np.ndarray:
     from feed.generate import generate
 
     instruments = [msgspec.convert(i, InstrumentConfig) for i in _instruments()]
-    sim = msgspec.structs.replace(load_config(None).config.feed.sim, seed=5, session_date="2026-01-05",
-                                  start_time="15:08", profile="stress", tick_rate_hz=float(RATE_HZ),
-                                  volatility_bps_per_tick=1.0)
+    sim = msgspec.structs.replace(
+        load_config(None).config.feed.sim,
+        seed=5,
+        session_date="2026-01-05",
+        start_time="15:08",
+        profile="stress",
+        tick_rate_hz=float(RATE_HZ),
+        volatility_bps_per_tick=1.0,
+    )
     ts, symbols, price, qty, volume, bid, ask = generate(instruments, sim, SECONDS * RATE_HZ)
     ts = ts + START_S * 10**9
     write_ticks(path, ts, symbols, price, qty, volume, bid, ask)
@@ -81,12 +89,25 @@ def overrides(path: str, venue: str) -> dict:
         "instruments": _instruments(),
         "feed": {"source": "replay", "replay": {"path": path, "speed": SPEED}},
         "broker": {"name": venue, venue: local},
-        "strategies": [{"name": "mac", "kind": "ma_crossover",
-                        "params": {"fast": 60, "slow": 240, "stop_loss_pct": 5.0, "target_pct": 5.0}}],
+        "strategies": [
+            {
+                "name": "mac",
+                "kind": "ma_crossover",
+                "params": {"fast": 60, "slow": 240, "stop_loss_pct": 5.0, "target_pct": 5.0},
+            }
+        ],
         # Nothing that depends on fill timing may decide an order: no limit binds.
-        "risk": {"entry_cutoff": "15:09", "square_off": "15:10", "session_end": "15:30",
-                 "max_open_orders": 1000, "rate_per_sec": 100, "rate_per_min": 1000, "rate_per_day": 5000,
-                 "ops_threshold": 125, "daily_loss_limit_inr": 1e9},     # 100/s per exchange too
+        "risk": {
+            "entry_cutoff": "15:09",
+            "square_off": "15:10",
+            "session_end": "15:30",
+            "max_open_orders": 1000,
+            "rate_per_sec": 100,
+            "rate_per_min": 1000,
+            "rate_per_day": 5000,
+            "ops_threshold": 125,
+            "daily_loss_limit_inr": 1e9,
+        },  # 100/s per exchange too
     }
 
 
@@ -168,7 +189,8 @@ def _kill(p: Pipeline, name: str, kills: list, why: str) -> None:
 
 
 def _kill_orders_in_flight(p: Pipeline, venue, name: str, kills: list, held: list, late) -> None:
-    """Hold the next placement's answer (the server has taken the order) and kill orders meanwhile."""
+    """Hold the next placement's answer (the server has taken the order) and kill orders
+    meanwhile."""
     method, route = PLACE[name]
     before = len(tags_at(venue))
     venue.rest.fail_next("accept_timeout", delay_s=HOLD_S, route=f"{method} {route}")

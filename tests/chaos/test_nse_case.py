@@ -1,4 +1,5 @@
-"""The NSE replay case's data and expansion rule (tests/chaos/nse_case.py): fast, not a chaos run."""
+"""The NSE replay case's data and expansion rule (tests/chaos/nse_case.py): fast, not a chaos
+run."""
 
 from datetime import datetime
 
@@ -30,7 +31,7 @@ def test_expand_when_reading_the_committed_bars_then_four_ticks_a_bar_in_time_or
     assert all(abs(p / 0.05 - round(p / 0.05)) < 1e-6 for p in prices)
 
 
-def test_expand_when_reading_the_committed_bars_then_every_session_has_pre_open_and_post_close_ticks():
+def test_expand_when_reading_the_committed_bars_then_every_session_has_pre_open_and_post_close_ticks():  # noqa: E501 - the name is the test's sentence
     ts, _, _ = nse_case.expand()
     for day in nse_case.SESSIONS:
         clock = sorted(_ist(t).strftime("%H:%M") for t in ts if _ist(t).date().isoformat() == day)
@@ -41,7 +42,14 @@ def test_expand_when_reading_the_committed_bars_then_every_session_has_pre_open_
 def test_expand_when_a_bar_is_in_the_file_then_its_ticks_carry_its_prices_at_its_minute():
     # 2021-07-28 09:07 SBIN is the file's first bar: a flat pre-open bar at 430.0
     ts, symbols, prices = nse_case.expand()
-    first = [(_ist(t).strftime("%H:%M:%S"), p) for t, s, p in zip(ts, symbols, prices) if s == "SBIN"][:4]
-    assert first == [("09:07:00", 430.0), ("09:07:15", 430.0), ("09:07:30", 430.0), ("09:07:45", 430.0)]
+    first = [
+        (_ist(t).strftime("%H:%M:%S"), p) for t, s, p in zip(ts, symbols, prices) if s == "SBIN"
+    ][:4]
+    assert first == [
+        ("09:07:00", 430.0),
+        ("09:07:15", 430.0),
+        ("09:07:30", 430.0),
+        ("09:07:45", 430.0),
+    ]
     assert {i["symbol"]: i["ref_price"] for i in nse_case.INSTRUMENTS} == {
         s: next(p for p, sym in zip(prices, symbols) if sym == s) for s in nse_case.SYMBOLS}

@@ -22,8 +22,8 @@ trades = st.lists(st.tuples(st.integers(-40, 40).filter(bool), st.integers(1, 20
 def model(sequence):
     """Average cost kept as an exact cost basis (qty × average) rather than as a price.
 
-    Closing `c` units of an open `q` removes the basis pro rata (basis × c / q) and realises the cash
-    received minus that basis; the rest of the trade, if it goes past zero, opens a new basis.
+    Closing `c` units of an open `q` removes the basis pro rata (basis × c / q) and realises the
+    cash received minus that basis; the rest of the trade, if it goes past zero, opens a new basis.
     """
     qty, basis, realised = 0, Fraction(0), Fraction(0)
     for signed, paise in sequence:
@@ -51,7 +51,9 @@ def run(sequence):
 
 @settings(max_examples=400, deadline=None)
 @given(trades)
-def test_apply_trade_when_random_trades_flip_through_zero_then_matches_the_cost_basis_model(sequence):
+def test_apply_trade_when_random_trades_flip_through_zero_then_matches_the_cost_basis_model(
+    sequence,
+):
     qty, avg, realised = run(sequence)
     want_qty, want_avg, want_realised = model(sequence)
     assert qty == want_qty
@@ -74,7 +76,7 @@ def test_apply_trade_when_a_trade_crosses_zero_then_the_rest_opens_at_its_price(
     assert apply_trade(-5, 90.0, -100.0, 5, 80.0) == (0, 0.0, -50.0)
 
 
-def test_apply_trade_when_quantity_is_zero_while_flat_then_nothing_changes_instead_of_dividing_by_zero():
+def test_apply_trade_when_quantity_is_zero_while_flat_then_nothing_changes_instead_of_dividing_by_zero():  # noqa: E501 - the name is the test's sentence
     assert apply_trade(0, 0.0, 12.5, 0, 101.0) == (0, 0.0, 12.5)
     assert apply_trade(7, 100.0, 0.0, 0, 101.0) == (7, 100.0, 0.0)
 
@@ -92,7 +94,18 @@ def test_users_when_fed_the_same_trades_then_positions_paper_broker_and_engine_a
         exposure.apply_fill(0, side, qty, price, fees_inr=0.0)
         paper.trades.append(BrokerTrade(f"T{i}", "B1", "C1", 0, side, qty, price, i + 1, i + 1))
     [broker] = paper.positions(np.array([(b"X",)], dtype=[("symbol", "S8")]))
-    assert (position.qty, position.avg_price, position.gross_realised_inr) == (want_qty, want_avg, want_realised)
-    assert (int(exposure.pos_qty[0]), float(exposure.avg_price[0]), float(exposure.realised[0])) == (
-        want_qty, want_avg, want_realised)
-    assert (broker.qty, broker.avg_price, broker.realised_pnl_inr) == (want_qty, want_avg, want_realised)
+    assert (position.qty, position.avg_price, position.gross_realised_inr) == (
+        want_qty,
+        want_avg,
+        want_realised,
+    )
+    assert (
+        int(exposure.pos_qty[0]),
+        float(exposure.avg_price[0]),
+        float(exposure.realised[0]),
+    ) == (want_qty, want_avg, want_realised)
+    assert (broker.qty, broker.avg_price, broker.realised_pnl_inr) == (
+        want_qty,
+        want_avg,
+        want_realised,
+    )

@@ -1,4 +1,5 @@
-"""write_atomic (positions.json): old or new content, never half; synced before the rename; private."""
+"""write_atomic (positions.json): old or new content, never half; synced before the rename;
+private."""
 
 import errno
 import os
@@ -26,7 +27,8 @@ def test_write_atomic_when_the_write_fails_midway_then_the_old_file_is_intact_an
         calls.append(fd)
         if len(calls) > 1:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, bytes(data)[:1000])               # a short write first, then the disk is full
+        # a short write first, then the disk is full
+        return real_write(fd, bytes(data)[:1000])
     monkeypatch.setattr(atomicfile.os, "write", disk_fills_up)
     with pytest.raises(OSError):
         write_atomic(str(path), NEW)
@@ -40,7 +42,9 @@ def test_write_atomic_when_durable_then_syncs_the_data_before_the_rename_and_the
     real_fsync, real_replace = os.fsync, os.replace
     monkeypatch.setattr(atomicfile.os, "fsync", lambda fd: (steps.append(
         "dir" if os.path.isdir(f"/proc/self/fd/{fd}") else "file"), real_fsync(fd)))
-    monkeypatch.setattr(atomicfile.os, "replace", lambda a, b: (steps.append("rename"), real_replace(a, b)))
+    monkeypatch.setattr(
+        atomicfile.os, "replace", lambda a, b: (steps.append("rename"), real_replace(a, b))
+    )
     write_atomic(str(path), NEW)
     assert steps == ["file", "rename", "dir"]
     steps.clear()
@@ -49,7 +53,9 @@ def test_write_atomic_when_durable_then_syncs_the_data_before_the_rename_and_the
     assert path.read_bytes() == OLD
 
 
-def test_write_atomic_when_a_reader_polls_during_rewrites_then_it_sees_only_whole_documents(tmp_path):
+def test_write_atomic_when_a_reader_polls_during_rewrites_then_it_sees_only_whole_documents(
+    tmp_path,
+):
     path = tmp_path / "positions.json"
     write_atomic(str(path), OLD)
     seen, stop = set(), threading.Event()

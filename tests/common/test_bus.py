@@ -417,7 +417,8 @@ def test_a_subscriber_needs_a_topic(endpoints, ctx):
 
 
 def _report_zmq_thread_affinity(io_cores, out) -> None:
-    """In a fresh interpreter pinned to one core: make a context and a socket, report its threads' masks."""
+    """In a fresh interpreter pinned to one core: make a context and a socket, report its threads'
+    masks."""
     os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
     before = set(os.listdir("/proc/self/task"))
     ctx = make_context(io_cores=io_cores)

@@ -30,14 +30,29 @@ def test_ist_time_of_day_and_date_roll_over_at_ist_midnight_not_utc():
 
 
 # Ways of writing the IST offset (or naming the zone) that would make a second definition of it.
-IST_SPELLINGS = re.compile(r"hours\s*=\s*5\s*,\s*minutes\s*=\s*30|hours\s*=\s*5\.5|5\s*\*\s*3600\s*\+\s*30\s*\*\s*60"
-                           r"|\b19_?800\b|Asia/Kolkata|Asia/Calcutta")
-PRODUCT = ("common", "config", "feed", "signals", "orders", "positions", "reports", "backtest", "benchmarks",
-           "supervision", "localvenue")
+IST_SPELLINGS = re.compile(
+    r"hours\s*=\s*5\s*,\s*minutes\s*=\s*30|hours\s*=\s*5\.5|5\s*\*\s*3600\s*\+\s*30\s*\*\s*60"
+    r"|\b19_?800\b|Asia/Kolkata|Asia/Calcutta"
+)
+PRODUCT = (
+    "common",
+    "config",
+    "feed",
+    "signals",
+    "orders",
+    "positions",
+    "reports",
+    "backtest",
+    "benchmarks",
+    "supervision",
+    "localvenue",
+)
 
 
 def test_ist_offset_when_searched_in_the_product_then_only_common_clock_defines_it():
     root = pathlib.Path(__file__).resolve().parents[2]
-    files = [p for pkg in PRODUCT for p in sorted((root / pkg).rglob("*.py"))] + [root / "supervisor.py"]
+    files = [p for pkg in PRODUCT for p in sorted((root / pkg).rglob("*.py"))] + [
+        root / "supervisor.py"
+    ]
     found = {str(p.relative_to(root)) for p in files if IST_SPELLINGS.search(p.read_text())}
     assert found == {"common/clock.py"}

@@ -1,4 +1,5 @@
-"""`run.gc`: what each mode does to a process's collector, and that the config takes only those modes.
+"""`run.gc`: what each mode does to a process's collector, and that the config takes only those
+modes.
 
 The modes change process-wide state that cannot be undone cleanly, so they are applied in a child
 interpreter that has frozen a heap first, as the supervisor's forkserver does.
@@ -26,7 +27,9 @@ print(orjson.dumps(gcpolicy.describe()).decode())
 
 
 def _apply_in_child(mode: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, mode], capture_output=True, check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, mode], capture_output=True, check=True, timeout=60
+    )
     return orjson.loads(out.stdout)
 
 
@@ -52,6 +55,9 @@ def test_an_unknown_mode_is_refused():
 
 def test_config_defaults_to_frozen_and_names_the_field_of_a_bad_mode():
     assert load_config(None, dotenv_path=None).config.run.gc == "frozen"
-    assert load_config(None, dotenv_path=None, overrides={"run": {"gc": "default"}}).config.run.gc == "default"
+    assert (
+        load_config(None, dotenv_path=None, overrides={"run": {"gc": "default"}}).config.run.gc
+        == "default"
+    )
     with pytest.raises(ConfigError, match=r"run\.gc"):
         load_config(None, dotenv_path=None, overrides={"run": {"gc": "off"}})

@@ -10,7 +10,8 @@ from common.ringbuffer import ShmRing
 from tests.support import unique_segment
 
 ROWS = [
-    # token, exchange_token, tick_size, lot_size, freeze_qty, segment_divisor, symbol, exchange, broker_key
+    # token, exchange_token, tick_size, lot_size, freeze_qty, segment_divisor, symbol, exchange,
+    # broker_key
     (738561, 2885, 0.05, 1, 0, 100.0, b"RELIANCE", b"NSE", b"NSE_EQ|INE002A01018"),
     (341249, 1333, 0.05, 1, 0, 100.0, b"HDFCBANK", b"NSE", b"NSE_EQ|INE040A01034"),
     (128083204, 500325, 0.05, 1, 0, 100.0, b"RELIANCE", b"BSE", b"BSE_EQ|INE002A01018"),
@@ -30,7 +31,11 @@ def test_attached_table_maps_tokens_and_symbols_to_rows_and_back(table):
     other = InstrumentTable.attach(table.name)
     assert len(other) == 4
     i = other.index_of_token(12345602)
-    assert (other.symbol(i), other.exchange(i), other.token(i)) == ("NIFTY25JANFUT", "NFO", 12345602)
+    assert (other.symbol(i), other.exchange(i), other.token(i)) == (
+        "NIFTY25JANFUT",
+        "NFO",
+        12345602,
+    )
     assert (other.tick_size(i), other.lot_size(i), other.freeze_qty(i)) == (0.05, 25, 1800)
     assert other.broker_key(i) == "NSE_FO|48225"
     other.close()
@@ -50,7 +55,9 @@ def test_unknown_token_or_symbol_is_a_key_error_naming_it(table):
 
 def test_numba_token_search_agrees_with_the_dict(table):
     for token, *_ in ROWS:
-        assert find_token(table.tokens_sorted, table.token_rows, token) == table.index_of_token(token)
+        assert find_token(table.tokens_sorted, table.token_rows, token) == table.index_of_token(
+            token
+        )
     assert find_token(table.tokens_sorted, table.token_rows, 1) == -1
     assert find_token(table.tokens_sorted, table.token_rows, 10**12) == -1
 

@@ -17,11 +17,24 @@ from tests.support import unique_segment
 
 def intent(seq: int, tick_seq: int | None = None, **over) -> SignalRaised:
     tick = seq * 3 if tick_seq is None else tick_seq
-    fields = dict(source="signals", seq=seq, ts_event_ns=1_700_000_000_000_000_000 + tick, ts_init_ns=42 + seq,
-                  intent_id=intent_id("mac", seq % 5, tick), strategy="mac", instrument=seq % 5,
-                  symbol=f"SYM{seq % 5}", side=1 if seq % 2 else -1, qty=seq, order_type="MARKET",
-                  stop_loss=99.5, target=101.25, tick_seq=tick, ts_recv_ns=1000 + tick,
-                  reason="fast crossed above slow")
+    fields = dict(
+        source="signals",
+        seq=seq,
+        ts_event_ns=1_700_000_000_000_000_000 + tick,
+        ts_init_ns=42 + seq,
+        intent_id=intent_id("mac", seq % 5, tick),
+        strategy="mac",
+        instrument=seq % 5,
+        symbol=f"SYM{seq % 5}",
+        side=1 if seq % 2 else -1,
+        qty=seq,
+        order_type="MARKET",
+        stop_loss=99.5,
+        target=101.25,
+        tick_seq=tick,
+        ts_recv_ns=1000 + tick,
+        reason="fast crossed above slow",
+    )
     return SignalRaised(**{**fields, **over})
 
 
@@ -51,7 +64,10 @@ def _take(reader, upto=1 << 40) -> list[SignalRaised]:
 
 
 def test_record_when_round_tripped_then_is_the_journaled_intent_field_for_field():
-    msgs = [intent(7), intent(8, order_type="LIMIT", limit_price=1480.35, stop_loss=0.0, target=0.0)]
+    msgs = [
+        intent(7),
+        intent(8, order_type="LIMIT", limit_price=1480.35, stop_loss=0.0, target=0.0),
+    ]
     rows = np.zeros(2, intentring.INTENT_RECORD_DTYPE)
     for i, msg in enumerate(msgs):
         rows[i] = intentring.record_values(msg)
@@ -81,13 +97,16 @@ def test_full_ring_when_orders_is_behind_then_the_writer_keeps_a_backlog_and_dro
     assert [m.seq for m in got] == list(range(1, 11)) and not writer.backlog
 
 
-def test_reader_cursor_when_orders_restarts_then_resumes_at_the_first_intent_whose_tick_was_not_applied(ring):
+def test_reader_cursor_when_orders_restarts_then_resumes_at_the_first_intent_whose_tick_was_not_applied(  # noqa: E501 - the name is the test's sentence
+    ring,
+):
     r = ring(capacity=16)
     writer, reader = _pair(r)
     writer.publish([intent(s, tick_seq=10 * s) for s in range(1, 9)])
     reader.watermark()
     assert len(reader.read()) == 8
-    assert reader.commit(applied_upto=41) == 5          # ticks below 41 applied: intents 1..4 handled
+    # ticks below 41 applied: intents 1..4 handled
+    assert reader.commit(applied_upto=41) == 5
     reader.close()                                      # killed: the next life attaches by name
     again = intentring.IntentReader(r)
     assert [m.seq for m in _take(again)] == [5, 6, 7, 8]
@@ -115,12 +134,16 @@ def test_writer_killed_mid_record_when_it_restarts_then_the_record_is_written_wh
     assert again.publish([intent(2)]) and _take(reader) == [intent(2)]
 
 
-def test_signals_killed_between_journal_and_ring_when_it_restarts_then_republishes_the_journal_tail(ring):
+def test_signals_killed_between_journal_and_ring_when_it_restarts_then_republishes_the_journal_tail(
+    ring,
+):
     r = ring(capacity=8)
     journal = [intent(s) for s in range(1, 6)]
     writer = intentring.IntentWriter(r)
-    assert writer.resume(0, lambda first: journal[first - 1:]) == 0     # a fresh ring, an empty journal
-    writer.publish(journal[:3])                                          # 4 and 5 journaled, then killed
+    # a fresh ring, an empty journal
+    assert writer.resume(0, lambda first: journal[first - 1:]) == 0
+    # 4 and 5 journaled, then killed
+    writer.publish(journal[:3])
     writer.close()
     again = intentring.IntentWriter(r)
     assert again.resume(5, lambda first: journal[first - 1:]) == 2
@@ -129,12 +152,15 @@ def test_signals_killed_between_journal_and_ring_when_it_restarts_then_republish
 
 def test_fresh_ring_when_the_journal_already_has_intents_then_only_new_ones_are_published(ring):
     r = ring(capacity=8)
-    writer = intentring.IntentWriter(r)         # a new run on an account day whose journal holds 1..7
+    # a new run on an account day whose journal holds 1..7
+    writer = intentring.IntentWriter(r)
     assert writer.resume(7, lambda first: pytest.fail("nothing to read back")) == 0
     assert writer.published_journal_seq(7) == 7
     writer.publish([intent(8)])
     writer.close()
-    assert intentring.IntentWriter(r).resume(9, lambda first: [intent(9)] if first == 9 else []) == 1
+    assert (
+        intentring.IntentWriter(r).resume(9, lambda first: [intent(9)] if first == 9 else []) == 1
+    )
 
 
 def test_doorbell_when_orders_sleeps_then_a_publish_or_a_forced_watermark_wakes_it(ring):

@@ -83,7 +83,8 @@ def test_a_catch_up_past_what_was_read_resumes_instead_of_rescanning(tmp_path):
         writer.flush()
         assert [m.seq for m in reader.read_from(4)] == [4]
         assert reader.line_no == 4
-        with pytest.raises(JournalCorrupt) as refused:   # earlier seq: from the top, which is spoilt
+        # earlier seq: from the top, which is spoilt
+        with pytest.raises(JournalCorrupt) as refused:
             list(reader.read_from(2))
         assert refused.value.line_no == 1
     writer.close()
@@ -297,7 +298,9 @@ def _lock_is_free(path: str) -> bool:
     return True
 
 
-def test_batch_fsync_syncs_what_was_written_once_and_an_idle_flush_not_at_all(tmp_path, monkeypatch):
+def test_batch_fsync_syncs_what_was_written_once_and_an_idle_flush_not_at_all(
+    tmp_path, monkeypatch
+):
     import common.journal as journal
 
     synced = []

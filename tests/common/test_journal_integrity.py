@@ -17,9 +17,24 @@ from common.messages import OrderFilled
 
 
 def fill(seq: int, qty: int = 1) -> OrderFilled:
-    return OrderFilled(seq=seq, ts_event_ns=seq, client_order_id=f"E{seq:019d}", broker_order_id=f"B{seq}",
-                       fill_id=f"F{seq}", strategy="mac", bracket_id=f"b{seq}", role="ENTRY", instrument=1,
-                       symbol="INFY", side=1, qty=qty, price=1500.5, fees_inr=0.1, tick_seq=seq, leaves_qty=0)
+    return OrderFilled(
+        seq=seq,
+        ts_event_ns=seq,
+        client_order_id=f"E{seq:019d}",
+        broker_order_id=f"B{seq}",
+        fill_id=f"F{seq}",
+        strategy="mac",
+        bracket_id=f"b{seq}",
+        role="ENTRY",
+        instrument=1,
+        symbol="INFY",
+        side=1,
+        qty=qty,
+        price=1500.5,
+        fees_inr=0.1,
+        tick_seq=seq,
+        leaves_qty=0,
+    )
 
 
 def orders_journal(tmp_path, n: int = 5):
@@ -73,7 +88,8 @@ def test_recovery_when_a_middle_line_is_truncated_then_refused(tmp_path):
 def test_reopen_when_the_last_line_is_torn_then_it_is_cut_and_the_journal_goes_on(tmp_path):
     path = orders_journal(tmp_path)
     data = path.read_bytes()
-    path.write_bytes(data[:-25])                                  # a crash in the middle of record 5
+    # a crash in the middle of record 5
+    path.write_bytes(data[:-25])
     assert [m.seq for m in recover(path)] == [1, 2, 3, 4]         # readers wait for the newline
     with JournalWriter(str(path), "never") as writer:
         assert (writer.last_seq, writer.truncated_bytes) == (4, len(data.split(b"\n")[4]) - 24)
@@ -87,7 +103,8 @@ def test_reopen_when_the_last_complete_line_is_damaged_then_the_writer_refuses_t
     with pytest.raises(JournalCorrupt) as info:
         JournalWriter(str(path), "never")
     assert info.value.line_no == 5
-    JournalWriter(str(tmp_path / "other.jsonl")).close()   # the refused one released its lock and fd
+    # the refused one released its lock and fd
+    JournalWriter(str(tmp_path / "other.jsonl")).close()
 
 
 def test_recovery_when_the_journal_has_no_checksums_then_refused_as_an_older_format(tmp_path):
@@ -105,7 +122,9 @@ def test_recovery_when_an_empty_line_sits_between_records_then_refused(tmp_path)
 
 def test_recovery_when_a_sealed_record_is_of_an_unknown_type_then_refused(tmp_path):
     path = orders_journal(tmp_path, 2)
-    rewrite_line(path, 2, lambda line: seal(line[:-18].replace(b"OrderFilled", b"OrderFilledV9") + b"}")[:-1])
+    rewrite_line(
+        path, 2, lambda line: seal(line[:-18].replace(b"OrderFilled", b"OrderFilledV9") + b"}")[:-1]
+    )
     error = refusal(path)
     assert error.line_no == 2 and "cannot read" in error.problem
 
@@ -126,10 +145,15 @@ def test_a_sealed_line_is_one_json_object_with_its_checksum_last(tmp_path):
     assert problem(line) == ""
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(position=st.integers(min_value=0), new=st.integers(min_value=0, max_value=255))
-def test_recovery_when_any_byte_but_the_final_newline_changes_then_refused(tmp_path_factory, position, new):
-    # The final newline is the one byte whose loss looks exactly like a crash mid-write (a torn tail).
+def test_recovery_when_any_byte_but_the_final_newline_changes_then_refused(
+    tmp_path_factory, position, new
+):
+    # The final newline is the one byte whose loss looks exactly like a crash mid-write (a torn
+    # tail).
     path = orders_journal(tmp_path_factory.mktemp("flip"), 3)
     data = bytearray(path.read_bytes())
     position %= len(data) - 1

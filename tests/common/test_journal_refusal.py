@@ -1,8 +1,9 @@
-"""A stage whose journal is damaged exits as fatal (not restarted) and leaves the cause for the supervisor.
+"""A stage whose journal is damaged exits as fatal (not restarted) and leaves the cause for the
+supervisor.
 
-Restarting it would meet the same damaged line, so the process takes the same exit as a configuration
-error (common/supervision/entry.py): STAGE_FATAL_EXIT, with the refusal (file, line, what to do) in
-`logs/<stage>.fatal`, which the supervisor names when it gives up.
+Restarting it would meet the same damaged line, so the process takes the same exit as a
+configuration error (common/supervision/entry.py): STAGE_FATAL_EXIT, with the refusal (file, line,
+what to do) in `logs/<stage>.fatal`, which the supervisor names when it gives up.
 """
 
 import multiprocessing
@@ -15,14 +16,21 @@ from common.supervision.entry import STAGE_FATAL_EXIT, read_fatal, stage_main
 SPAWN = multiprocessing.get_context("spawn")
 
 
-def test_stage_when_its_journal_is_damaged_mid_file_then_it_exits_fatal_naming_file_and_line(tmp_path):
+def test_stage_when_its_journal_is_damaged_mid_file_then_it_exits_fatal_naming_file_and_line(
+    tmp_path,
+):
     path = tmp_path / "orders.jsonl"
     with JournalWriter(str(path), "never") as writer:
         for seq in (1, 2, 3):
-            writer.append(TicksProcessed(seq=seq, ts_event_ns=seq, upto_seq=seq + 1, intents_sent=1))
+            writer.append(
+                TicksProcessed(seq=seq, ts_event_ns=seq, upto_seq=seq + 1, intents_sent=1)
+            )
     path.write_bytes(path.read_bytes().replace(b'"upto_seq":3', b'"upto_seq":9'))
-    ctx = SimpleNamespace(stage="orders", run_dir=str(tmp_path), config=SimpleNamespace(run=SimpleNamespace(
-        log_level="INFO")))
+    ctx = SimpleNamespace(
+        stage="orders",
+        run_dir=str(tmp_path),
+        config=SimpleNamespace(run=SimpleNamespace(log_level="INFO")),
+    )
     child = SPAWN.Process(target=stage_main, args=("tests.common.corrupt_journal_stage", ctx))
     child.start()
     child.join(60)

@@ -1,8 +1,9 @@
-"""The ring across real processes: the memory-ordering proof, lossless delivery, lapping, restarts, wake-ups.
+"""The ring across real processes: the memory-ordering proof, lossless delivery, lapping, restarts,
+wake-ups.
 
-Every tick's fields are a function of its sequence (tests.support.make_ticks), so a torn or misplaced
-record is caught field by field. Each test is bounded by a tick count and a generous deadline; none
-asserts on speed.
+Every tick's fields are a function of its sequence (tests.support.make_ticks), so a torn or
+misplaced record is caught field by field. Each test is bounded by a tick count and a generous
+deadline; none asserts on speed.
 """
 
 import multiprocessing
@@ -58,7 +59,9 @@ def _reader_main(handle, name, last_seq, batch, slow, conn):
         seqs = got["seq"]
         seen["first"] = seen["first"] or int(seqs[0])
         seen["bad"] += bad_ticks(got)
-        seen["out_of_order"] += int(seqs[0] <= seen["last"]) + int(np.count_nonzero(np.diff(seqs) <= 0))
+        seen["out_of_order"] += int(seqs[0] <= seen["last"]) + int(
+            np.count_nonzero(np.diff(seqs) <= 0)
+        )
         seen["last"], seen["count"] = int(seqs[-1]), seen["count"] + len(got)
         while slow and ring.published < min(reader.cursor + 2 * ring.capacity, last_seq):
             time.sleep(0.0005)  # fall two laps behind, on purpose
@@ -107,7 +110,9 @@ def make_ring():
     made = []
 
     def make(capacity, readers, lossless=False):
-        ring = ShmRing.create(unique_segment("stress"), capacity, TICK_DTYPE, readers=readers, lossless=lossless)
+        ring = ShmRing.create(
+            unique_segment("stress"), capacity, TICK_DTYPE, readers=readers, lossless=lossless
+        )
         made.append(ring)
         return ring
 
@@ -128,7 +133,8 @@ def receive(conn):
 
 def test_lossless_mode_delivers_millions_of_ticks_intact_in_order_without_gaps(make_ring, start):
     last = 2_000_000
-    ring = make_ring(4096, [("signals", True), ("idle", False)], lossless=True)  # "idle" never reads
+    # "idle" never reads
+    ring = make_ring(4096, [("signals", True), ("idle", False)], lossless=True)
     reader_in, reader_out = pipe()
     writer_in, writer_out = pipe()
     start(_reader_main, ring.handle(), "signals", last, 4096, False, reader_out)
@@ -140,8 +146,8 @@ def test_lossless_mode_delivers_millions_of_ticks_intact_in_order_without_gaps(m
 
 
 def test_reader_racing_the_writer_on_a_tiny_ring_never_returns_a_torn_record(make_ring, start):
-    # The memory-ordering proof: 64 slots, small batches, so the writer is forever rewriting slots the
-    # reader is copying. Each overwritten read must be caught by its stamp, never returned.
+    # The memory-ordering proof: 64 slots, small batches, so the writer is forever rewriting slots
+    # the reader is copying. Each overwritten read must be caught by its stamp, never returned.
     last = 2_000_000
     ring = make_ring(64, [("racer", False)])
     reader_in, reader_out = pipe()
@@ -155,7 +161,9 @@ def test_reader_racing_the_writer_on_a_tiny_ring_never_returns_a_torn_record(mak
     assert seen["count"] + seen["lost"] == last  # every sequence either delivered or counted lost
 
 
-def test_slow_live_reader_is_lapped_counts_overruns_and_still_gets_only_intact_records(make_ring, start):
+def test_slow_live_reader_is_lapped_counts_overruns_and_still_gets_only_intact_records(
+    make_ring, start
+):
     last = 2_000_000
     ring = make_ring(1024, [("slow", False)])
     reader_in, reader_out = pipe()

@@ -1,7 +1,7 @@
 """The ring in one process: protocol, overruns, lossless mode, restarts, layout checks, waits.
 
-These also pass with NUMBA_DISABLE_JIT=1 (the kernels then run as Python). Cross-process behaviour is
-in test_ring_stress.py.
+These also pass with NUMBA_DISABLE_JIT=1 (the kernels then run as Python). Cross-process behaviour
+is in test_ring_stress.py.
 """
 
 import os
@@ -169,7 +169,12 @@ def test_reader_table_shows_pid_cursor_and_lag_for_the_supervisor(make_ring):
     signals, positions = ring.readers()
     assert (signals.name, signals.gating, signals.pid) == ("signals", True, os.getpid())
     assert (signals.cursor, signals.lag) == (5, 2)
-    assert (positions.name, positions.gating, positions.pid, positions.cursor) == ("positions", False, 0, 1)
+    assert (positions.name, positions.gating, positions.pid, positions.cursor) == (
+        "positions",
+        False,
+        0,
+        1,
+    )
     assert ring.writer_pid == os.getpid() and ring.heartbeat_ns > 0
 
 

@@ -41,7 +41,9 @@ def owned():
 
 def run_python(code: str) -> subprocess.CompletedProcess:
     """Run code in a separate interpreter: its own resource tracker, as a restarted stage has."""
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_attached_process_sees_the_owners_bytes(owned):
@@ -61,7 +63,9 @@ def test_a_process_that_attaches_and_exits_does_not_unlink_the_segment(owned):
     assert "leaked" not in result.stderr
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 13), reason="track=False fixes this in the standard library")
+@pytest.mark.skipif(
+    sys.version_info >= (3, 13), reason="track=False fixes this in the standard library"
+)
 def test_plain_sharedmemory_attach_would_unlink_it_which_is_why_attach_segment_exists(owned):
     segment = owned()
     result = run_python(f"from multiprocessing import shared_memory\n"
@@ -132,8 +136,12 @@ def test_layout_check_names_every_field_that_differs(owned):
     with pytest.raises(RingError) as error:
         check_layout(segment.buf, Layout(b"OTRTEST", 2, INSTRUMENT_DTYPE, 512), segment.name)
     message = str(error.value)
-    for field in ("layout version 1 != expected 2", "dtype fingerprint", "record size 64 != expected 128",
-                  "capacity 1024 != expected 512"):
+    for field in (
+        "layout version 1 != expected 2",
+        "dtype fingerprint",
+        "record size 64 != expected 128",
+        "capacity 1024 != expected 512",
+    ):
         assert field in message
 
 

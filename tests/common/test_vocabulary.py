@@ -1,5 +1,6 @@
-"""The shared vocabulary holds only words someone uses: a public name defined in common/'s vocabulary
-modules and used nowhere (product or tests) is dead weight a newcomer has to read around."""
+"""The shared vocabulary holds only words someone uses: a public name defined in common/'s
+vocabulary modules and used nowhere (product or tests) is dead weight a newcomer has to read
+around."""
 
 import ast
 import pathlib
@@ -9,7 +10,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 VOCABULARY = ("common/topics.py", "common/messages.py", "common/errors.py", "common/dtypes.py",
               "common/clock.py")
 # Kept unused on purpose, each with the reason; the last test fails once a name here is used, so the
-# list only ever shrinks. Issue 13 publishes the supervisor's lifecycle events on the bus with these.
+# list only ever shrinks. Issue 13 publishes the supervisor's lifecycle events on the bus with
+# these.
 WAITING = {"supervisor_topic": "supervisor lifecycle events (issue 13)",
            "PUB_SUPERVISOR": "supervisor lifecycle events (issue 13)",
            "SUPERVISOR_EVENT_KINDS": "supervisor lifecycle events (issue 13)"}
@@ -26,7 +28,8 @@ def _public_names(path: pathlib.Path) -> list[str]:
 
 
 def _words() -> dict[pathlib.Path, set[str]]:
-    """The identifiers in every Python file but this one (whose lists name the names it looks for)."""
+    """The identifiers in every Python file but this one (whose lists name the names it looks
+    for)."""
     skip = {".venv", ".git", "otrade.egg-info", "runs"}
     here = pathlib.Path(__file__).resolve()
     return {p: set(re.findall(r"\w+", p.read_text())) for p in ROOT.rglob("*.py")

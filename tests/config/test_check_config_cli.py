@@ -65,7 +65,9 @@ def test_unknown_key_names_file_and_field(tmp_path):
 
 def test_wrong_type_names_file_and_field(tmp_path):
     name = write_config(tmp_path, lambda t: t["instruments"][3].update(tick_size="0.05"))
-    assert_one_error(check(tmp_path, "--config", name), name, "instruments[3].tick_size", "expected float")
+    assert_one_error(
+        check(tmp_path, "--config", name), name, "instruments[3].tick_size", "expected float"
+    )
 
 
 def test_out_of_range_value_names_file_field_and_value(tmp_path):
@@ -125,7 +127,9 @@ def test_secret_in_json_is_refused_without_echoing_it(tmp_path):
 
 
 def test_bad_command_line_override_is_a_config_error(tmp_path):
-    assert_one_error(check(tmp_path, "--http-port", "70000"), "command line", "supervisor.http_port")
+    assert_one_error(
+        check(tmp_path, "--http-port", "70000"), "command line", "supervisor.http_port"
+    )
 
 
 @pytest.mark.parametrize("args", [["--config", "nowhere.json"], ["--duration", "-5"]])

@@ -1,5 +1,5 @@
-"""`--check-config` opens a replay feed's file: a bad one is exit 2 with one line naming the file, the
-line and the column, before anything starts."""
+"""`--check-config` opens a replay feed's file: a bad one is exit 2 with one line naming the file,
+the line and the column, before anything starts."""
 
 import io
 
@@ -39,16 +39,22 @@ def test_check_config_when_the_replay_file_is_bad_then_exit_2_naming_file_and_ca
 
 
 def test_check_config_when_a_timestamp_is_above_int64_then_exit_2_naming_line_and_column(tmp_path):
-    code, _, err = run_check(replay_config(tmp_path, f"ts_event_ns,symbol,price\n{GOOD}{TOO_BIG},SBIN,1\n".encode()))
+    code, _, err = run_check(
+        replay_config(tmp_path, f"ts_event_ns,symbol,price\n{GOOD}{TOO_BIG},SBIN,1\n".encode())
+    )
     assert code == EXIT_CONFIG_ERROR and "line 22, column 'ts_event_ns'" in err
 
 
 def test_check_config_when_the_replay_file_is_good_then_ok(tmp_path):
-    code, out, _ = run_check(replay_config(tmp_path, f"ts_event_ns,symbol,price\n{T0},RELIANCE,1480.0\n".encode()))
+    code, out, _ = run_check(
+        replay_config(tmp_path, f"ts_event_ns,symbol,price\n{T0},RELIANCE,1480.0\n".encode())
+    )
     assert code == EXIT_OK and out.startswith("config OK")
 
 
-def test_supervisor_check_config_when_the_replay_file_has_a_bad_byte_then_exit_2_with_its_line(tmp_path):
+def test_supervisor_check_config_when_the_replay_file_has_a_bad_byte_then_exit_2_with_its_line(
+    tmp_path,
+):
     content, _ = BAD_FILES["invalid_utf8"]
     result = check(tmp_path, "--config", replay_config(tmp_path, content))
     assert result.returncode == 2 and result.stdout == ""

@@ -75,7 +75,11 @@ def test_every_env_overlay_loads_on_top_of_the_default(env):
 
 def test_prod_overlay_trades_live_on_kite_with_durable_journals():
     config = load_config(env="prod", environ=FAKE_KITE, dotenv_path=NO_DOTENV).config
-    assert (config.feed.source, config.broker.name, config.journal.fsync) == ("kite", "kite", "always")
+    assert (config.feed.source, config.broker.name, config.journal.fsync) == (
+        "kite",
+        "kite",
+        "always",
+    )
     assert config.broker.is_live
 
 
@@ -116,32 +120,72 @@ def test_unknown_env_lists_the_known_environments():
     assert "dev, prod, staging" in str(info.value)
 
 
-@pytest.mark.parametrize("mutate, path, words", [
-    (lambda t: t.update(risk={"max_order_qty": "10"}), "risk.max_order_qty", "expected int, got str"),
-    (lambda t: t.update(risk={"max_order_qty": 0}), "risk.max_order_qty", ">= 1, got 0"),
-    (lambda t: t["instruments"][3].update(tick_size=-0.05), "instruments[3].tick_size", "> 0"),
-    (lambda t: t["instruments"][3].pop("token"), "instruments[3].token", "missing"),
-    (lambda t: t["instruments"][3].update(ref_price=1520.03), "instruments[3].ref_price", "multiple"),
-    (lambda t: t["instruments"][4].update(symbol="RELIANCE"), "instruments[4].symbol", "duplicate"),
-    (lambda t: t.update(feed={"source": "rply"}), "feed.source", "choose from"),
-    (lambda t: t.update(feed={"ring_capacity": 1000}), "feed.ring_capacity", "power of two"),
-    (lambda t: t.update(feed={"source": "replay"}), "feed.replay.path", "required"),
-    (lambda t: t.update(risk={"square_off": "15:45"}), "risk.session_end", "later than square_off"),
-    (lambda t: t.update(risk={"entry_cutoff": "9am"}), "risk.entry_cutoff", "HH:MM"),
-    (lambda t: t.update(supervisor={"http_port": 70000}), "supervisor.http_port", "<= 65535"),
-    (lambda t: t["strategies"][0].update(params={"fast": 30, "slow": 10}),
-     "strategies[0].params.slow", "greater than fast"),
-    (lambda t: t["strategies"][0].update(params={"fsat": 3}), "strategies[0].params.fsat", "'fast'"),
-    (lambda t: t["strategies"][0].update(kind="rsi"), "strategies[0].kind", "unknown strategy kind"),
-    (lambda t: t["strategies"][0].update(name="macross_1"), "strategies[0].name", "1-8"),
-    (lambda t: t["strategies"][0].update(instruments=["SBIN", "ZOMATO"]),
-     "strategies[0].instruments[1]", "unknown instrument"),
-    (lambda t: t["strategies"].append({"name": "mac", "kind": "ma_crossover"}),
-     "strategies[1].name", "duplicate"),
-    (lambda t: t.update(broker={"name": "kite"}), "broker.name", "live feed"),
-    (lambda t: t.update(feed={"source": "upstox"}), "instruments[0].broker_key", "instrument_key"),
-    (lambda t: t.update(stages={"orders": {"cores": [0, 0]}}), "stages.orders.cores", "twice"),
-])
+@pytest.mark.parametrize(
+    "mutate, path, words",
+    [
+        (
+            lambda t: t.update(risk={"max_order_qty": "10"}),
+            "risk.max_order_qty",
+            "expected int, got str",
+        ),
+        (lambda t: t.update(risk={"max_order_qty": 0}), "risk.max_order_qty", ">= 1, got 0"),
+        (lambda t: t["instruments"][3].update(tick_size=-0.05), "instruments[3].tick_size", "> 0"),
+        (lambda t: t["instruments"][3].pop("token"), "instruments[3].token", "missing"),
+        (
+            lambda t: t["instruments"][3].update(ref_price=1520.03),
+            "instruments[3].ref_price",
+            "multiple",
+        ),
+        (
+            lambda t: t["instruments"][4].update(symbol="RELIANCE"),
+            "instruments[4].symbol",
+            "duplicate",
+        ),
+        (lambda t: t.update(feed={"source": "rply"}), "feed.source", "choose from"),
+        (lambda t: t.update(feed={"ring_capacity": 1000}), "feed.ring_capacity", "power of two"),
+        (lambda t: t.update(feed={"source": "replay"}), "feed.replay.path", "required"),
+        (
+            lambda t: t.update(risk={"square_off": "15:45"}),
+            "risk.session_end",
+            "later than square_off",
+        ),
+        (lambda t: t.update(risk={"entry_cutoff": "9am"}), "risk.entry_cutoff", "HH:MM"),
+        (lambda t: t.update(supervisor={"http_port": 70000}), "supervisor.http_port", "<= 65535"),
+        (
+            lambda t: t["strategies"][0].update(params={"fast": 30, "slow": 10}),
+            "strategies[0].params.slow",
+            "greater than fast",
+        ),
+        (
+            lambda t: t["strategies"][0].update(params={"fsat": 3}),
+            "strategies[0].params.fsat",
+            "'fast'",
+        ),
+        (
+            lambda t: t["strategies"][0].update(kind="rsi"),
+            "strategies[0].kind",
+            "unknown strategy kind",
+        ),
+        (lambda t: t["strategies"][0].update(name="macross_1"), "strategies[0].name", "1-8"),
+        (
+            lambda t: t["strategies"][0].update(instruments=["SBIN", "ZOMATO"]),
+            "strategies[0].instruments[1]",
+            "unknown instrument",
+        ),
+        (
+            lambda t: t["strategies"].append({"name": "mac", "kind": "ma_crossover"}),
+            "strategies[1].name",
+            "duplicate",
+        ),
+        (lambda t: t.update(broker={"name": "kite"}), "broker.name", "live feed"),
+        (
+            lambda t: t.update(feed={"source": "upstox"}),
+            "instruments[0].broker_key",
+            "instrument_key",
+        ),
+        (lambda t: t.update(stages={"orders": {"cores": [0, 0]}}), "stages.orders.cores", "twice"),
+    ],
+)
 def test_invalid_value_names_the_dotted_path_of_the_field(tmp_path, mutate, path, words):
     error = error_of(tmp_path, mutate, available_cores=[0, 1])
     assert error.path == path
@@ -157,7 +201,9 @@ def test_core_not_available_to_this_process_is_rejected(tmp_path):
 
 def test_replay_source_needs_an_existing_file(tmp_path):
     missing = str(tmp_path / "nothing.csv")
-    error = error_of(tmp_path, lambda t: t.update(feed={"source": "replay", "replay": {"path": missing}}))
+    error = error_of(
+        tmp_path, lambda t: t.update(feed={"source": "replay", "replay": {"path": missing}})
+    )
     assert error.path == "feed.replay.path"
     (tmp_path / "nothing.csv").write_text("recorded ticks\n")
     tree = default_tree()

@@ -69,8 +69,9 @@ def _run_default(tmp_path, minutes):
     return raised, denied
 
 
-def test_default_config_when_run_for_a_market_minute_then_it_trades_and_denials_are_a_small_minority(
-        tmp_path):
+def test_default_config_when_run_for_a_market_minute_then_it_trades_and_denials_are_a_small_minority(  # noqa: E501 - the name is the test's sentence
+    tmp_path,
+):
     raised, denied = _run_default(tmp_path, 1.0)
     assert raised, "the default trades in its first minute (its EMAs warm up in ~40 s at the open)"
     assert len(denied) <= 0.1 * len(raised), denied

@@ -1,4 +1,5 @@
-"""The `fees` section: which preset a run charges with, overrides, and instruments without a book."""
+"""The `fees` section: which preset a run charges with, overrides, and instruments without a
+book."""
 
 import os
 

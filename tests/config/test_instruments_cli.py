@@ -1,4 +1,5 @@
-"""`python -m config.instruments_cli`: a dump becomes a config's instruments, which the loader accepts."""
+"""`python -m config.instruments_cli`: a dump becomes a config's instruments, which the loader
+accepts."""
 
 import json
 import os
@@ -17,7 +18,21 @@ UPSTOX = os.path.join(FIXTURES, "upstox", "bod_nse.json")
 def test_kite_dump_into_a_config_file_keeps_its_other_sections_and_loads(tmp_path):
     path = tmp_path / "mine.json"
     path.write_text(json.dumps({"risk": {"max_order_qty": 50}, "instruments": []}))
-    assert main(["kite", KITE, "INFY", "ADANIPORTS", "--ref-price", "ADANIPORTS=1400", "--into", str(path)]) == 0
+    assert (
+        main(
+            [
+                "kite",
+                KITE,
+                "INFY",
+                "ADANIPORTS",
+                "--ref-price",
+                "ADANIPORTS=1400",
+                "--into",
+                str(path),
+            ]
+        )
+        == 0
+    )
     doc = json.loads(path.read_text())
     assert doc["risk"] == {"max_order_qty": 50}
     assert [i["symbol"] for i in doc["instruments"]] == ["INFY", "ADANIPORTS"]
@@ -35,8 +50,22 @@ def test_an_unpriced_instrument_or_an_unknown_symbol_stops_it_with_exit_code_2(c
 
 
 def test_upstox_dump_prints_instruments_json_from_the_command_line():
-    out = subprocess.run([sys.executable, "-m", "config.instruments_cli", "upstox", UPSTOX, "RELIANCE",
-                          "--ref-price", "RELIANCE=1480"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "config.instruments_cli",
+            "upstox",
+            UPSTOX,
+            "RELIANCE",
+            "--ref-price",
+            "RELIANCE=1480",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     (inst,) = json.loads(out.stdout)["instruments"]
     assert inst["symbol"] == "RELIANCE" and inst["broker_key"].startswith("NSE_EQ|")

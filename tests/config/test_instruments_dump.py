@@ -1,4 +1,5 @@
-"""InstrumentConfig dumps (Kite CSV, Upstox BOD JSON) become config instrument entries, or clear errors.
+"""InstrumentConfig dumps (Kite CSV, Upstox BOD JSON) become config instrument entries, or clear
+errors.
 
 Fixtures: tests/orders/fixtures/kite_instruments.csv holds rows copied from the shared Kite sample
 plus two hand-written rows (INFY with a last_price, a NIFTY future); tests/orders/fixtures/upstox/
@@ -19,7 +20,9 @@ from config.schema import InstrumentConfig
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "orders", "fixtures")
 KITE = os.path.join(FIXTURES, "kite_instruments.csv")
 UPSTOX = os.path.join(FIXTURES, "upstox", "bod_nse.json")
-SHARED_KITE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "fixtures", "kite", "instruments_nse.csv")
+SHARED_KITE = os.path.join(
+    os.path.dirname(__file__), "..", "..", "..", "shared", "fixtures", "kite", "instruments_nse.csv"
+)
 
 
 def test_kite_rows_for_requested_symbols_in_the_order_asked():
@@ -57,9 +60,16 @@ def test_a_csv_without_kite_columns_is_refused(tmp_path):
 
 def test_upstox_rows_carry_the_instrument_key_and_tick_size_in_rupees():
     reliance, sbin, fut = load_upstox_bod(UPSTOX, ["RELIANCE", "SBIN", "NSE:NIFTY FUT 26 MAR 26"])
-    assert reliance == {"symbol": "RELIANCE", "exchange": "NSE", "token": 2885, "exchange_token": 2885,
-                        "tick_size": 0.1, "lot_size": 1, "broker_key": "NSE_EQ|INE002A01018",
-                        "ref_price": 1402.4}
+    assert reliance == {
+        "symbol": "RELIANCE",
+        "exchange": "NSE",
+        "token": 2885,
+        "exchange_token": 2885,
+        "tick_size": 0.1,
+        "lot_size": 1,
+        "broker_key": "NSE_EQ|INE002A01018",
+        "ref_price": 1402.4,
+    }
     assert sbin["tick_size"] == 0.05 and "ref_price" not in sbin
     assert fut["broker_key"] == "NSE_FO|48225" and fut["lot_size"] == 65
 

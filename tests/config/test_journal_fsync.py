@@ -1,4 +1,5 @@
-"""journal.fsync: durable by default with a live broker, fast by default on paper, explicit always wins."""
+"""journal.fsync: durable by default with a live broker, fast by default on paper, explicit always
+wins."""
 
 import msgspec
 import orjson

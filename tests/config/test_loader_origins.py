@@ -9,7 +9,8 @@ from config.loader import DEFAULT_PATH, load_config
 
 
 def _files(tmp_path, risk: dict | None, overlay: dict) -> str:
-    """base.json: the default with `risk` as its risk section (None: none); env/late.json: `overlay`."""
+    """base.json: the default with `risk` as its risk section (None: none); env/late.json:
+    `overlay`."""
     with open(DEFAULT_PATH, "rb") as f:
         base = orjson.loads(f.read())
     base.pop("risk", None)
@@ -21,8 +22,9 @@ def _files(tmp_path, risk: dict | None, overlay: dict) -> str:
     return str(tmp_path / "base.json")
 
 
-def test_loader_when_base_writes_a_section_and_overlay_breaks_a_rule_across_it_then_names_the_overlay(
-        tmp_path):
+def test_loader_when_base_writes_a_section_and_overlay_breaks_a_rule_across_it_then_names_the_overlay(  # noqa: E501 - the name is the test's sentence
+    tmp_path,
+):
     path = _files(tmp_path, {"max_open_orders": 40}, {"risk": {"square_off": "15:45"}})
     with pytest.raises(ConfigError) as e:
         load_config(path, env="late", dotenv_path=None)
@@ -38,4 +40,6 @@ def test_loader_when_the_base_sets_the_bad_field_itself_then_names_the_base(tmp_
 
 def test_loader_when_an_overlay_writes_a_new_section_then_its_fields_load(tmp_path):
     path = _files(tmp_path, None, {"risk": {"max_brackets_per_instrument": 2}})
-    assert load_config(path, env="late", dotenv_path=None).config.risk.max_brackets_per_instrument == 2
+    assert (
+        load_config(path, env="late", dotenv_path=None).config.risk.max_brackets_per_instrument == 2
+    )

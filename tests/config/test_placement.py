@@ -36,7 +36,13 @@ def test_four_cores_give_each_hot_stage_its_own_and_share_the_first():
 
 def test_eight_cores_give_every_stage_and_the_supervisor_its_own():
     placement = resolve_cores(config_with(), list(range(8)))
-    assert placement == {"supervisor": [0], "feed": [1], "signals": [2], "orders": [3], "positions": [4]}
+    assert placement == {
+        "supervisor": [0],
+        "feed": [1],
+        "signals": [2],
+        "orders": [3],
+        "positions": [4],
+    }
 
 
 def test_placement_uses_the_affinity_list_not_core_numbers():

@@ -27,7 +27,10 @@ def test_environment_wins_over_dotenv(tmp_path):
 def test_empty_environment_value_does_not_mask_dotenv(tmp_path):
     dotenv = tmp_path / ".env"
     dotenv.write_text("UPSTOX_ACCESS_TOKEN=file-token\n")
-    assert load_secrets({"UPSTOX_ACCESS_TOKEN": ""}, str(dotenv)).get("UPSTOX_ACCESS_TOKEN") == "file-token"
+    assert (
+        load_secrets({"UPSTOX_ACCESS_TOKEN": ""}, str(dotenv)).get("UPSTOX_ACCESS_TOKEN")
+        == "file-token"
+    )
 
 
 def test_only_broker_variables_are_collected():
@@ -90,13 +93,17 @@ def test_write_dotenv_creates_a_private_file(tmp_path):
 
 def test_write_dotenv_updates_one_key_and_keeps_the_rest(tmp_path):
     dotenv = tmp_path / ".env"
-    dotenv.write_text("# keep me\nKITE_API_KEY=key\nKITE_ACCESS_TOKEN=old\nKITE_ACCESS_TOKEN=older\n")
+    dotenv.write_text(
+        "# keep me\nKITE_API_KEY=key\nKITE_ACCESS_TOKEN=old\nKITE_ACCESS_TOKEN=older\n"
+    )
     os.chmod(dotenv, 0o644)
     write_dotenv(str(dotenv), "KITE_ACCESS_TOKEN", 'new "quoted" value')
     write_dotenv(str(dotenv), "UPSTOX_ACCESS_TOKEN", "u1")
     assert dotenv.read_text().splitlines()[:2] == ["# keep me", "KITE_API_KEY=key"]
     assert read_dotenv(str(dotenv)) == {
-        "KITE_API_KEY": "key", "KITE_ACCESS_TOKEN": 'new "quoted" value', "UPSTOX_ACCESS_TOKEN": "u1",
+        "KITE_API_KEY": "key",
+        "KITE_ACCESS_TOKEN": 'new "quoted" value',
+        "UPSTOX_ACCESS_TOKEN": "u1",
     }
     assert mode_of(dotenv) == 0o600
     assert os.listdir(tmp_path) == [".env"]
@@ -107,13 +114,22 @@ def test_write_dotenv_refuses_a_value_with_a_line_break(tmp_path):
         write_dotenv(str(tmp_path / ".env"), "KITE_ACCESS_TOKEN", "a\nEVIL=1")
 
 
-@pytest.mark.parametrize("tree, found", [
-    ({"broker": {"kite": {"api_secret": "x"}}}, ("broker.kite.api_secret", "KITE_API_SECRET")),
-    ({"feed": {"upstox": {"Access-Token": "x"}}}, ("feed.upstox.Access-Token", "UPSTOX_ACCESS_TOKEN")),
-    ({"instruments": [{}, {"password": "x"}]}, ("instruments[1].password", "KITE_PASSWORD or UPSTOX_PASSWORD")),
-    ({"broker": {"kite": {"kite_api_key": "x"}}}, ("broker.kite.kite_api_key", "KITE_API_KEY")),
-    ({"instruments": [{"token": 1, "exchange_token": 2}]}, None),
-])
+@pytest.mark.parametrize(
+    "tree, found",
+    [
+        ({"broker": {"kite": {"api_secret": "x"}}}, ("broker.kite.api_secret", "KITE_API_SECRET")),
+        (
+            {"feed": {"upstox": {"Access-Token": "x"}}},
+            ("feed.upstox.Access-Token", "UPSTOX_ACCESS_TOKEN"),
+        ),
+        (
+            {"instruments": [{}, {"password": "x"}]},
+            ("instruments[1].password", "KITE_PASSWORD or UPSTOX_PASSWORD"),
+        ),
+        ({"broker": {"kite": {"kite_api_key": "x"}}}, ("broker.kite.kite_api_key", "KITE_API_KEY")),
+        ({"instruments": [{"token": 1, "exchange_token": 2}]}, None),
+    ],
+)
 def test_credential_keys_are_found_anywhere_in_a_json_tree(tree, found):
     assert find_secret_key(tree) == found
 

@@ -21,8 +21,14 @@ class SourceChild:
     def __init__(self, module: str, config: dict):
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self._stderr_text = ""
-        self.proc = subprocess.Popen([sys.executable, "-m", module, "--child"], cwd=ROOT, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.stderr, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module, "--child"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+        )
         self.proc.stdin.write(json.dumps(config) + "\n")
         self.proc.stdin.flush()
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -1,5 +1,5 @@
-"""The feed stage in process, on a real ring and instrument table: what reaches the ring from a replay
-file with insane rows, what the counters say, and what a restarted feed publishes next."""
+"""The feed stage in process, on a real ring and instrument table: what reaches the ring from a
+replay file with insane rows, what the counters say, and what a restarted feed publishes next."""
 
 from types import SimpleNamespace
 
@@ -58,14 +58,24 @@ def context(shared, path, **sanity) -> SimpleNamespace:
     instruments = [{"symbol": s, "token": 1000 + i, "tick_size": 0.05, "ref_price": r}
                    for i, (s, r) in enumerate(zip(SYMBOLS, REFS))]
     feed = {"source": "replay", "replay": {"path": str(path)}, "sanity": sanity}
-    config = load_config(None, environ={}, dotenv_path=None,
-                         overrides={"instruments": instruments, "feed": feed, "strategies": []}).config
-    return SimpleNamespace(ring=shared.ring.handle(), instruments_segment=shared.table.name, config=config,
-                           secrets=None, endpoints={})
+    config = load_config(
+        None,
+        environ={},
+        dotenv_path=None,
+        overrides={"instruments": instruments, "feed": feed, "strategies": []},
+    ).config
+    return SimpleNamespace(
+        ring=shared.ring.handle(),
+        instruments_segment=shared.table.name,
+        config=config,
+        secrets=None,
+        endpoints={},
+    )
 
 
 def run_feed(ctx, max_steps=None) -> FakeRuntime:
-    """Start a feed stage and step it until its source ends (or `max_steps`); close it as a kill would."""
+    """Start a feed stage and step it until its source ends (or `max_steps`); close it as a kill
+    would."""
     rt = FakeRuntime()
     stage = FeedStage(ctx, rt)
     try:
@@ -81,7 +91,8 @@ def run_feed(ctx, max_steps=None) -> FakeRuntime:
 
 
 def published(ring) -> np.ndarray:
-    seqs = np.arange(1, ring.published + 1)      # capacity > every test's tick count: nothing lapped
+    # capacity > every test's tick count: nothing lapped
+    seqs = np.arange(1, ring.published + 1)
     return ring.slots[seqs & (ring.capacity - 1)].copy()
 
 
@@ -97,8 +108,9 @@ def write(path, ts, inst, price):
     write_ticks(str(path), ts, np.array(SYMBOLS, dtype=object)[inst], price)
 
 
-def test_feed_when_one_row_has_price_1e300_and_one_ts_9e18_then_both_dropped_by_reason_and_the_rest_published(
-        tmp_path, shared):
+def test_feed_when_one_row_has_price_1e300_and_one_ts_9e18_then_both_dropped_by_reason_and_the_rest_published(  # noqa: E501 - the name is the test's sentence
+    tmp_path, shared
+):
     ts, inst, price = session()
     price[5_000] = 1e300                       # would fill a stop at 1e300
     ts[7_000] = 9_000_000_000_000_000_000      # would move the market clock to the year 2255
@@ -118,7 +130,9 @@ def test_feed_when_one_row_has_price_1e300_and_one_ts_9e18_then_both_dropped_by_
     assert rt.counters["ticks"] == N - 2
 
 
-def test_feed_when_restarted_mid_file_then_it_publishes_exactly_what_one_uninterrupted_run_would(tmp_path, shared):
+def test_feed_when_restarted_mid_file_then_it_publishes_exactly_what_one_uninterrupted_run_would(
+    tmp_path, shared
+):
     ts, inst, price = session(6_000)
     price[[100, 2_500, 2_501, 4_000]] = [1e300, 1e6, 3.0, 1e300]
     ts[[300, 3_000]] = [9_000_000_000_000_000_000, T0 - 5]
@@ -128,7 +142,9 @@ def test_feed_when_restarted_mid_file_then_it_publishes_exactly_what_one_uninter
     run_feed(ctx)
     whole = published(shared.ring)
 
-    other = SimpleNamespace(table=shared.table, ring=ShmRing.create(unique_segment("ticks"), 1 << 15, TICK_DTYPE))
+    other = SimpleNamespace(
+        table=shared.table, ring=ShmRing.create(unique_segment("ticks"), 1 << 15, TICK_DTYPE)
+    )
     try:
         ctx2 = SimpleNamespace(**{**vars(ctx), "ring": other.ring.handle()})
         for _ in range(4):                       # a life publishes a batch or two, then dies
@@ -145,17 +161,24 @@ def test_feed_when_restarted_mid_file_then_it_publishes_exactly_what_one_uninter
     assert rt.counters["dropped_out_of_order"] == 1
 
 
-def test_feed_when_no_row_gets_through_the_filter_then_it_fails_with_a_replay_file_error(tmp_path, shared):
+def test_feed_when_no_row_gets_through_the_filter_then_it_fails_with_a_replay_file_error(
+    tmp_path, shared
+):
     ts, inst, price = session(50)
     path = tmp_path / "session.csv"
-    write(path, ts, inst, price * 3)          # every first tick 200 % off its ref_price, never re-anchored
+    # every first tick 200 % off its ref_price, never re-anchored
+    write(path, ts, inst, price * 3)
     with pytest.raises(ReplayFileError, match="no tick got through"):
         run_feed(context(shared, path, reanchor_ticks=0))
 
 
-def test_feed_when_a_replay_file_is_unusable_then_start_raises_a_named_replay_file_error(tmp_path, shared):
+def test_feed_when_a_replay_file_is_unusable_then_start_raises_a_named_replay_file_error(
+    tmp_path, shared
+):
     path = tmp_path / "session.csv"
-    path.write_text("ts_event_ns,symbol,ltp\n" + "".join(f"{T0 + i},SBIN,820.5\n" for i in range(10)))
+    path.write_text(
+        "ts_event_ns,symbol,ltp\n" + "".join(f"{T0 + i},SBIN,820.5\n" for i in range(10))
+    )
     with pytest.raises(ReplayFileError, match="no 'price' column"):
         run_feed(context(shared, path))
     assert shared.ring.published == 0
@@ -163,11 +186,18 @@ def test_feed_when_a_replay_file_is_unusable_then_start_raises_a_named_replay_fi
 
 def test_feed_config_defaults_for_sanity_are_the_documented_ones():
     sanity = msgspec.to_builtins(load_config(None, environ={}, dotenv_path=None).config.feed.sanity)
-    assert sanity == {"max_jump_pct": 20.0, "ref_band_pct": 50.0, "reanchor_ticks": 5, "max_ahead_s": 60.0,
-                      "max_gap_s": 604800.0}
+    assert sanity == {
+        "max_jump_pct": 20.0,
+        "ref_band_pct": 50.0,
+        "reanchor_ticks": 5,
+        "max_ahead_s": 60.0,
+        "max_gap_s": 604800.0,
+    }
 
 
-def test_feed_when_restarted_then_its_catch_up_reads_nothing_past_the_restart_point(tmp_path, shared):
+def test_feed_when_restarted_then_its_catch_up_reads_nothing_past_the_restart_point(
+    tmp_path, shared
+):
     """A paced replay keeps its pace after a feed restart: the catch-up re-reads exactly what the
     earlier life published, so no tick after it is read (and published) unpaced."""
     ts, inst, price = session(6_000)

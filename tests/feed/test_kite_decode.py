@@ -1,4 +1,5 @@
-"""KiteTicker frame decoder and frame builder: fields, segments, drops, and the encode/decode round trip."""
+"""KiteTicker frame decoder and frame builder: fields, segments, drops, and the encode/decode round
+trip."""
 
 import os
 import subprocess
@@ -34,16 +35,38 @@ def decode(frame, out_rows=16, stats=None):
 
 def full_quote(token=INFY, price=1573.7, bid=1573.4, ask=1573.7):
     """A full quote whose every price is near `price`, so it fits any segment's uint32."""
-    return KiteQuote(token, price, last_qty=7, average_price=price, volume=1192471, buy_qty=256443,
-                     sell_qty=363009, open=price, high=price, low=price, close=price,
-                     last_trade_time=1625461887, oi=12, oi_day_high=15, oi_day_low=3, exchange_ts=1625461887,
-                     bids=(DepthLevel(bid, 5, 1), DepthLevel(bid, 140, 2)), asks=(DepthLevel(ask, 172, 3),))
+    return KiteQuote(
+        token,
+        price,
+        last_qty=7,
+        average_price=price,
+        volume=1192471,
+        buy_qty=256443,
+        sell_qty=363009,
+        open=price,
+        high=price,
+        low=price,
+        close=price,
+        last_trade_time=1625461887,
+        oi=12,
+        oi_day_high=15,
+        oi_day_low=3,
+        exchange_ts=1625461887,
+        bids=(DepthLevel(bid, 5, 1), DepthLevel(bid, 140, 2)),
+        asks=(DepthLevel(ask, 172, 3),),
+    )
 
 
 def test_decode_full_packet_takes_best_bid_ask_oi_and_exchange_time():
     rows, stats = decode(encode_frame([encode_packet(full_quote(), "full")]))
     (r,) = rows
-    assert (r["instrument"], r["price"], r["qty"], r["volume"], r["oi"]) == (0, 1573.7, 7, 1192471, 12)
+    assert (r["instrument"], r["price"], r["qty"], r["volume"], r["oi"]) == (
+        0,
+        1573.7,
+        7,
+        1192471,
+        12,
+    )
     assert (r["bid"], r["ask"]) == (1573.4, 1573.7)
     assert r["ts_event_ns"] == 1625461887 * NS and r["ts_recv_ns"] == RECV
     assert r["seq"] == 0 and r["flags"] == 0
@@ -60,7 +83,15 @@ def test_decode_quote_and_ltp_packets_carry_no_depth_and_use_wall_clock_receipt_
 
 
 def test_decode_index_quote_and_full_packets():
-    q = KiteQuote(NIFTY, 17342.25, open=17300.0, high=17400.5, low=17250.0, close=17290.1, exchange_ts=1625461887)
+    q = KiteQuote(
+        NIFTY,
+        17342.25,
+        open=17300.0,
+        high=17400.5,
+        low=17250.0,
+        close=17290.1,
+        exchange_ts=1625461887,
+    )
     quote_pkt, full_pkt = encode_packet(q, "quote"), encode_packet(q, "full")
     assert (len(quote_pkt), len(full_pkt)) == (28, 32)
     rows, _ = decode(encode_frame([quote_pkt, full_pkt]))
@@ -69,8 +100,16 @@ def test_decode_index_quote_and_full_packets():
     assert rows["ts_event_ns"].tolist() == [WALL, 1625461887 * NS]
 
 
-@pytest.mark.parametrize("token, price", [(INFY, 1412.95), (USDINR, 83.1234567), (BCD_TOKEN, 83.1234),
-                                          (NCO_TOKEN, 7012.5), (NIFTY, 24000.05)])
+@pytest.mark.parametrize(
+    "token, price",
+    [
+        (INFY, 1412.95),
+        (USDINR, 83.1234567),
+        (BCD_TOKEN, 83.1234),
+        (NCO_TOKEN, 7012.5),
+        (NIFTY, 24000.05),
+    ],
+)
 def test_decode_divides_prices_by_the_token_segment(token, price):
     rows, _ = decode(encode_frame([encode_packet(full_quote(token, price, price, price), "full")]))
     depth = 0.0 if token == NIFTY else price   # index packets carry no depth
@@ -88,8 +127,11 @@ def test_decode_empty_frame_is_valid_and_empty_message_is_malformed():
     assert len(rows) == 0 and stats.dropped_malformed == 1
 
 
-@pytest.mark.parametrize("damage", [truncated_frame, overlong_frame, lambda f: f + b"\x00",
-                                    lambda f: f[:3]], ids=["truncated", "overlong", "trailing", "cut-length"])
+@pytest.mark.parametrize(
+    "damage",
+    [truncated_frame, overlong_frame, lambda f: f + b"\x00", lambda f: f[:3]],
+    ids=["truncated", "overlong", "trailing", "cut-length"],
+)
 def test_decode_frame_whose_lengths_do_not_add_up_is_dropped_whole(damage):
     frame = encode_frame([encode_packet(full_quote(), "ltp"), encode_packet(full_quote(), "full")])
     rows, stats = decode(damage(frame))
@@ -97,7 +139,9 @@ def test_decode_frame_whose_lengths_do_not_add_up_is_dropped_whole(damage):
 
 
 def test_decode_unknown_token_is_counted_and_the_rest_of_the_frame_kept():
-    frame = encode_frame([encode_packet(full_quote(UNKNOWN), "full"), encode_packet(full_quote(), "ltp")])
+    frame = encode_frame(
+        [encode_packet(full_quote(UNKNOWN), "full"), encode_packet(full_quote(), "ltp")]
+    )
     rows, stats = decode(frame)
     assert rows["instrument"].tolist() == [0] and stats.dropped_unknown == 1
 
@@ -119,7 +163,9 @@ def test_decoder_marks_first_tick_after_subscription_as_snapshot_once():
     decoder = KiteDecoder(INDEX)
     decoder.mark_snapshot([INFY, UNKNOWN])
     out = np.zeros(4, TICK_DTYPE)
-    frame = encode_frame([encode_packet(full_quote(), "ltp"), encode_packet(full_quote(NIFTY, 1.0), "ltp")])
+    frame = encode_frame(
+        [encode_packet(full_quote(), "ltp"), encode_packet(full_quote(NIFTY, 1.0), "ltp")]
+    )
     n = decoder.decode(frame + b"", out, RECV, WALL)
     assert out["flags"][:n].tolist() == [FLAG_SNAPSHOT, 0]
     decoder.decode(frame, out, RECV, WALL)
@@ -128,7 +174,11 @@ def test_decoder_marks_first_tick_after_subscription_as_snapshot_once():
 
 @pytest.mark.parametrize("mode", ["ltp", "quote", "full"])
 def test_frames_round_trip_through_the_decoder(mode):
-    quotes = [full_quote(INFY, 1500.05), full_quote(USDINR, 82.9975, 82.99, 83.0), full_quote(NIFTY, 22000.4)]
+    quotes = [
+        full_quote(INFY, 1500.05),
+        full_quote(USDINR, 82.9975, 82.99, 83.0),
+        full_quote(NIFTY, 22000.4),
+    ]
     rows, _ = decode(encode_frame([encode_packet(q, mode) for q in quotes]))
     assert rows["price"].tolist() == [1500.05, 82.9975, 22000.4]
     tradable = mode != "ltp"
@@ -148,16 +198,28 @@ def test_token_index_from_rows_skips_non_kite_rows_and_rejects_duplicates():
     rows = np.zeros(4, INSTRUMENT_DTYPE)
     rows["token"] = [NIFTY, 0, INFY, USDINR]
     index = TokenIndex.from_rows(rows)
-    assert index.tokens.tolist() == [NIFTY, INFY, USDINR] and index.instruments.tolist() == [0, 2, 3]
+    assert index.tokens.tolist() == [NIFTY, INFY, USDINR] and index.instruments.tolist() == [
+        0,
+        2,
+        3,
+    ]
     rows["token"][1] = INFY
     with pytest.raises(ValueError):
         TokenIndex.from_rows(rows)
 
 
-@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="already the interpreted run")
+@pytest.mark.skipif(
+    os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="already the interpreted run"
+)
 def test_decoder_tests_pass_with_numba_jit_disabled():
     here = Path(__file__)
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(here)],
-                            cwd=here.parents[2], env=env, capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(here)],
+        cwd=here.parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

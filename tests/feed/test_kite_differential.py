@@ -1,4 +1,5 @@
-"""OTrade's decoder against pykiteconnect's own parser (`KiteTicker._parse_binary`) on the same frames.
+"""OTrade's decoder against pykiteconnect's own parser (`KiteTicker._parse_binary`) on the same
+frames.
 
 What TICK_DTYPE holds must be exactly what KiteTicker decodes: last price, last traded quantity,
 volume, OI, best bid/ask from depth level 1, and the exchange timestamp. OHLC, average price and
@@ -30,11 +31,14 @@ EPOCH_LOCAL = datetime.fromtimestamp(0)
 
 
 def sdk_parse(frame: bytes) -> list[dict]:
-    return KiteTicker("api_key", "access_token")._parse_binary(frame)   # constructing does not connect
+    # constructing does not connect
+    return KiteTicker("api_key", "access_token")._parse_binary(frame)
 
 
 def random_tokens(rng, n):
-    return sorted({int(rng.integers(1, 1 << 24)) << 8 | int(rng.choice(SEGMENTS)) for _ in range(n)})
+    return sorted(
+        {int(rng.integers(1, 1 << 24)) << 8 | int(rng.choice(SEGMENTS)) for _ in range(n)}
+    )
 
 
 def random_packet(rng, token: int) -> bytes:
@@ -79,7 +83,9 @@ def assert_matches_sdk(frame: bytes, index: TokenIndex):
     for row, tick in zip(rows, kept):
         assert_row_matches_sdk(row, tick, known[tick["instrument_token"]])
     assert stats.dropped_unknown == sum(t["instrument_token"] not in known for t in ticks)
-    assert stats.dropped_malformed == sum(t["instrument_token"] in known and t["last_price"] == 0 for t in ticks)
+    assert stats.dropped_malformed == sum(
+        t["instrument_token"] in known and t["last_price"] == 0 for t in ticks
+    )
     return len(rows)
 
 
@@ -92,7 +98,9 @@ def test_decoder_matches_kiteticker_on_random_frames_mixing_every_packet_kind():
     decoded = 0
     for _ in range(400):
         tokens = rng.choice(pool, size=int(rng.integers(1, 60)))
-        decoded += assert_matches_sdk(encode_frame(random_packet(rng, int(t)) for t in tokens), index)
+        decoded += assert_matches_sdk(
+            encode_frame(random_packet(rng, int(t)) for t in tokens), index
+        )
     assert decoded > 5_000
 
 
@@ -100,12 +108,27 @@ def realistic_quote(rng, token: int) -> KiteQuote:
     unit = {3: 1e-7, 6: 1e-4, 12: 1e-4}.get(token & 0xFF, 0.01)
     ticks_of_price = int(rng.integers(1_000, 300_000 if unit == 0.01 else 400_000))
     price = round(ticks_of_price * unit * (250 if unit != 0.01 else 1), 7)
-    level = lambda k: DepthLevel(round(price + k * unit * 5, 7), int(rng.integers(1, 5000)), int(rng.integers(1, 50)))  # noqa: E731
-    return KiteQuote(token, price, last_qty=int(rng.integers(1, 2000)), average_price=price,
-                     volume=int(rng.integers(0, 1 << 32)), open=price, high=price, low=price, close=price,
-                     last_trade_time=1_700_000_000 + int(rng.integers(0, 1 << 20)), oi=int(rng.integers(0, 1 << 32)),
-                     exchange_ts=1_700_000_000 + int(rng.integers(0, 1 << 20)),
-                     bids=tuple(level(-k) for k in range(1, 6)), asks=tuple(level(k) for k in range(5)))
+
+    def level(k):
+        return DepthLevel(round(price + k * unit * 5, 7), int(rng.integers(1, 5000)),
+                          int(rng.integers(1, 50)))
+
+    return KiteQuote(
+        token,
+        price,
+        last_qty=int(rng.integers(1, 2000)),
+        average_price=price,
+        volume=int(rng.integers(0, 1 << 32)),
+        open=price,
+        high=price,
+        low=price,
+        close=price,
+        last_trade_time=1_700_000_000 + int(rng.integers(0, 1 << 20)),
+        oi=int(rng.integers(0, 1 << 32)),
+        exchange_ts=1_700_000_000 + int(rng.integers(0, 1 << 20)),
+        bids=tuple(level(-k) for k in range(1, 6)),
+        asks=tuple(level(k) for k in range(5)),
+    )
 
 
 def test_decoder_matches_kiteticker_on_frames_built_from_realistic_quotes_in_every_mode():
@@ -114,41 +137,69 @@ def test_decoder_matches_kiteticker_on_frames_built_from_realistic_quotes_in_eve
     index = TokenIndex.from_mapping({t: i for i, t in enumerate(tokens)})
     for _ in range(200):
         picked = rng.choice(tokens, size=int(rng.integers(1, 40)), replace=False)
-        packets = [encode_packet(realistic_quote(rng, int(t)), str(rng.choice(["ltp", "quote", "full"])))
-                   for t in picked]
+        packets = [
+            encode_packet(realistic_quote(rng, int(t)), str(rng.choice(["ltp", "quote", "full"])))
+            for t in picked
+        ]
         assert assert_matches_sdk(encode_frame(packets), index) == len(picked)
 
 
 def quote_from_kite_json(q: dict) -> KiteQuote:
     """The REST quote of the mocks as the full packet that carries the same values."""
-    epoch = lambda s: int(datetime.strptime(s, "%Y-%m-%d %H:%M:%S").replace(tzinfo=IST).timestamp())  # noqa: E731
-    side = lambda levels: tuple(DepthLevel(lv["price"], lv["quantity"], lv["orders"]) for lv in levels)  # noqa: E731
+
+    def epoch(s):
+        return int(datetime.strptime(s, "%Y-%m-%d %H:%M:%S").replace(tzinfo=IST).timestamp())
+
+    def side(levels):
+        return tuple(DepthLevel(lv["price"], lv["quantity"], lv["orders"]) for lv in levels)
+
     ohlc = q["ohlc"]
-    return KiteQuote(q["instrument_token"], q["last_price"], last_qty=q["last_quantity"],
-                     average_price=q["average_price"], volume=q["volume"], buy_qty=q["buy_quantity"],
-                     sell_qty=q["sell_quantity"], open=ohlc["open"], high=ohlc["high"], low=ohlc["low"],
-                     close=ohlc["close"], last_trade_time=epoch(q["last_trade_time"]), oi=q["oi"],
-                     oi_day_high=q["oi_day_high"], oi_day_low=q["oi_day_low"], exchange_ts=epoch(q["timestamp"]),
-                     bids=side(q["depth"]["buy"]), asks=side(q["depth"]["sell"]))
+    return KiteQuote(
+        q["instrument_token"],
+        q["last_price"],
+        last_qty=q["last_quantity"],
+        average_price=q["average_price"],
+        volume=q["volume"],
+        buy_qty=q["buy_quantity"],
+        sell_qty=q["sell_quantity"],
+        open=ohlc["open"],
+        high=ohlc["high"],
+        low=ohlc["low"],
+        close=ohlc["close"],
+        last_trade_time=epoch(q["last_trade_time"]),
+        oi=q["oi"],
+        oi_day_high=q["oi_day_high"],
+        oi_day_low=q["oi_day_low"],
+        exchange_ts=epoch(q["timestamp"]),
+        bids=side(q["depth"]["buy"]),
+        asks=side(q["depth"]["sell"]),
+    )
 
 
 def check_real_quote_sample(path: Path):
     q = json.loads(path.read_text())["data"]["NSE:INFY"]
     index = TokenIndex.from_mapping({q["instrument_token"]: 5})
-    rows, _, ticks = decode_both(encode_frame([encode_packet(quote_from_kite_json(q), "full")]), index)
+    rows, _, ticks = decode_both(
+        encode_frame([encode_packet(quote_from_kite_json(q), "full")]), index
+    )
     assert_row_matches_sdk(rows[0], ticks[0], 5)
     r = rows[0]
     assert (r["price"], r["qty"], r["volume"], r["oi"]) == (1412.95, 5, 7360198, 0)
     assert (r["bid"], r["ask"]) == (0.0, 1412.95)      # the sample's bid side is empty
     # "2021-06-08 15:45:56" in the REST sample is IST: 10:15:56 UTC.
-    assert r["ts_event_ns"] == int(datetime(2021, 6, 8, 10, 15, 56, tzinfo=timezone.utc).timestamp()) * NS
+    assert (
+        r["ts_event_ns"]
+        == int(datetime(2021, 6, 8, 10, 15, 56, tzinfo=timezone.utc).timestamp()) * NS
+    )
 
 
 def test_real_kite_quote_sample_decodes_as_kiteticker_does():
     check_real_quote_sample(FIXTURES / "kite_quote.json")
 
 
-@pytest.mark.skipif(not SHARED_KITE.is_dir(), reason="shared/fixtures/kite is not beside the repository")
+@pytest.mark.skipif(
+    not SHARED_KITE.is_dir(), reason="shared/fixtures/kite is not beside the repository"
+)
 def test_shared_kite_samples_decode_and_their_tokens_carry_their_segment():
     check_real_quote_sample(SHARED_KITE / "quote.json")
     segment_of = {"NSE": 1, "NFO": 2, "CDS": 3, "BSE": 4, "BFO": 5, "BCD": 6, "MCX": 7}
@@ -156,5 +207,8 @@ def test_shared_kite_samples_decode_and_their_tokens_carry_their_segment():
     header = lines[0].split(",")
     rows = [dict(zip(header, line.split(","))) for line in lines[1:]]
     assert rows
-    for row in rows:   # the divisor rule keys on token & 0xff: real tokens must agree with their exchange
-        assert int(row["instrument_token"]) & 0xFF == segment_of[row["exchange"]], row["tradingsymbol"]
+    # the divisor rule keys on token & 0xff: real tokens must agree with their exchange
+    for row in rows:
+        assert int(row["instrument_token"]) & 0xFF == segment_of[row["exchange"]], row[
+            "tradingsymbol"
+        ]

@@ -44,7 +44,8 @@ def instrument_rows(tokens):
 
 
 def child_main() -> int:
-    """KiteSource + forward_order_updates, configured by stdin's first line; a JSON report per loop."""
+    """KiteSource + forward_order_updates, configured by stdin's first line; a JSON report per
+    loop."""
     from config.schema import KiteFeedConfig
     from feed.sources.kite.source import KiteFeedOptions, KiteSource
     from feed.stage import forward_order_updates
@@ -62,7 +63,10 @@ def child_main() -> int:
     while not stop.is_set():
         ticks += source.read(out, 0.05)
         forwarded += forward_order_updates(source, pub)
-        print(json.dumps({"ticks": ticks, "forwarded": forwarded, "stats": source.stats.as_dict()}), flush=True)
+        print(
+            json.dumps({"ticks": ticks, "forwarded": forwarded, "stats": source.stats.as_dict()}),
+            flush=True,
+        )
     source.close()
     pub.close()
     ctx.term()
@@ -84,7 +88,9 @@ class FeedChild(SourceChild):
 
 
 def provide(subscribed):
-    return [KiteQuote(t, 100.0, last_qty=1, volume=1, exchange_ts=1_700_000_000) for t in subscribed]
+    return [
+        KiteQuote(t, 100.0, last_qty=1, volume=1, exchange_ts=1_700_000_000) for t in subscribed
+    ]
 
 
 @pytest.fixture
@@ -126,7 +132,9 @@ def received(sub, n: int) -> list:
     return got
 
 
-def test_an_order_update_is_forwarded_as_a_broker_order_update_on_the_kite_topic(server, feed_child):
+def test_an_order_update_is_forwarded_as_a_broker_order_update_on_the_kite_topic(
+    server, feed_child
+):
     child, sub = feed_child
     eventually(lambda: child.report["ticks"] > 0, timeout=20, message="ticks from the ticker")
     server.send_order_update(POSTBACK)
@@ -147,11 +155,23 @@ def test_malformed_text_is_counted_and_dropped_and_the_feed_keeps_streaming(serv
     server.send_order_update(POSTBACK)          # after all the bad ones: the only one forwarded
     ((_, msg),) = received(sub, 1)
     assert json.loads(msg.payload)["order_id"] == POSTBACK["order_id"]
-    eventually(lambda: child.stat("unparsed_text") == len(MALFORMED), message="malformed text counted")
-    assert (child.stat("server_errors"), child.stat("broker_messages"), child.report["forwarded"]) == (1, 1, 1)
+    eventually(
+        lambda: child.stat("unparsed_text") == len(MALFORMED), message="malformed text counted"
+    )
+    assert (
+        child.stat("server_errors"),
+        child.stat("broker_messages"),
+        child.report["forwarded"],
+    ) == (1, 1, 1)
     ticks = child.report["ticks"]
-    eventually(lambda: child.report["ticks"] > ticks + 3, timeout=20, message="ticks after the bad text")
-    assert server.connections_accepted == 1 and child.stat("reconnects") == 0 and child.proc.poll() is None
+    eventually(
+        lambda: child.report["ticks"] > ticks + 3, timeout=20, message="ticks after the bad text"
+    )
+    assert (
+        server.connections_accepted == 1
+        and child.stat("reconnects") == 0
+        and child.proc.poll() is None
+    )
     assert sub.recv_nowait() is None
 
 
@@ -166,7 +186,9 @@ def test_order_updates_keep_their_order(server, feed_child):
 
 
 def test_the_local_ticker_pushes_order_updates_as_kite_text_messages(server):
-    ws = websocket.create_connection(f"{server.url}/?api_key=local-key&access_token={ACCESS_TOKEN}", timeout=5)
+    ws = websocket.create_connection(
+        f"{server.url}/?api_key=local-key&access_token={ACCESS_TOKEN}", timeout=5
+    )
     try:
         eventually(lambda: server.open_connections == 1)
         server.send_order_update(POSTBACK)

@@ -1,4 +1,5 @@
-"""KiteSource against the local KiteTicker server, plus its parts (watchdog, hand-off, protocol, server).
+"""KiteSource against the local KiteTicker server, plus its parts (watchdog, hand-off, protocol,
+server).
 
 The source runs in a child process (this module run with `--child`), as it does in production: the
 feed process owns the Twisted reactor, which can run only once per process, so no test here leaves a
@@ -23,8 +24,14 @@ from config.schema import KiteFeedConfig
 from feed.sources.handoff import TickHandoff
 from feed.sources.kite.connection import is_auth_failure
 from feed.sources.kite.frames import DepthLevel, KiteQuote
-from feed.sources.kite.protocol import (mode_message, parse_client_request, parse_text_message,
-                                        split_for_connections, subscribe_message, unsubscribe_message)
+from feed.sources.kite.protocol import (
+    mode_message,
+    parse_client_request,
+    parse_text_message,
+    split_for_connections,
+    subscribe_message,
+    unsubscribe_message,
+)
 from feed.sources.kite.source import KiteFeedOptions, KiteSource
 from feed.sources.watchdog import Watchdog
 from localvenue.feeds.kite_ticker import KiteTickerServer
@@ -36,7 +43,8 @@ POSTBACK = json.loads((Path(__file__).parent / "fixtures" / "kite_postback.json"
 
 
 def eventually(predicate, timeout_s=20.0, what=""):
-    """Poll `predicate` until it is true; fail after `timeout_s` (a bound, not a timing requirement)."""
+    """Poll `predicate` until it is true; fail after `timeout_s` (a bound, not a timing
+    requirement)."""
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:
@@ -58,7 +66,8 @@ def instrument_rows(tokens):
     return rows
 
 
-# -- watchdog, hand-off, protocol ---------------------------------------------------------------------
+# -- watchdog, hand-off, protocol
+# ---------------------------------------------------------------------
 
 def test_watchdog_trips_once_after_silence_and_not_while_messages_arrive():
     clock = FakeClock()
@@ -126,7 +135,9 @@ def test_tokens_are_dealt_into_connections_within_kite_limits():
 
 
 def test_auth_failure_is_recognised_from_the_sdk_close_reason():
-    assert is_auth_failure("connection was closed uncleanly (WebSocket connection upgrade failed (403 - Forbidden))")
+    assert is_auth_failure(
+        "connection was closed uncleanly (WebSocket connection upgrade failed (403 - Forbidden))"
+    )
     assert not is_auth_failure("connection was closed uncleanly (peer dropped the TCP connection)")
 
 
@@ -153,12 +164,22 @@ def test_kite_source_from_config_uses_the_secrets_or_the_local_servers_fixed_pai
     from feed.sources import make_source
 
     def config(local_server, root=None):
-        feed = SimpleNamespace(source="kite", kite=KiteFeedConfig(root=root, mode="quote", watchdog_s=2.0))
-        return SimpleNamespace(feed=feed, broker=SimpleNamespace(kite=KiteBrokerConfig(local_server=local_server)))
+        feed = SimpleNamespace(
+            source="kite", kite=KiteFeedConfig(root=root, mode="quote", watchdog_s=2.0)
+        )
+        return SimpleNamespace(
+            feed=feed, broker=SimpleNamespace(kite=KiteBrokerConfig(local_server=local_server))
+        )
     local = make_source(config(True, "ws://127.0.0.1:9"), Secrets())
     assert (local._api_key, local._access_token) == ("local", "local-token")
-    assert (local.options.root, local.options.mode, local.options.watchdog_s) == ("ws://127.0.0.1:9", "quote", 2.0)
-    live = KiteSource.from_config(config(False), Secrets({"KITE_API_KEY": "k", "KITE_ACCESS_TOKEN": "t"}))
+    assert (local.options.root, local.options.mode, local.options.watchdog_s) == (
+        "ws://127.0.0.1:9",
+        "quote",
+        2.0,
+    )
+    live = KiteSource.from_config(
+        config(False), Secrets({"KITE_API_KEY": "k", "KITE_ACCESS_TOKEN": "t"})
+    )
     assert (live._api_key, live._access_token, live.options.root) == ("k", "t", None)
     with pytest.raises(ConfigError, match="KITE_ACCESS_TOKEN"):
         KiteSource.from_config(config(False), Secrets({"KITE_API_KEY": "k"}))
@@ -166,7 +187,8 @@ def test_kite_source_from_config_uses_the_secrets_or_the_local_servers_fixed_pai
         KiteSource.from_config(config(True), Secrets())
 
 
-# -- the local server, spoken to with a plain websocket client --------------------------------------
+# -- the local server, spoken to with a plain websocket client
+# --------------------------------------
 
 def quotes_for(tokens):
     """A tick provider: every subscribed token trades a tick higher each interval."""
@@ -175,16 +197,31 @@ def quotes_for(tokens):
     def provide(subscribed):
         counter["n"] += 1
         price = 100 + 0.05 * counter["n"]
-        return [KiteQuote(t, round(price, 2), last_qty=1, volume=counter["n"], exchange_ts=1_700_000_000,
-                          bids=(DepthLevel(round(price - 0.05, 2), 10),), asks=(DepthLevel(round(price + 0.05, 2), 10),))
-                for t in subscribed if t in tokens]
+        return [
+            KiteQuote(
+                t,
+                round(price, 2),
+                last_qty=1,
+                volume=counter["n"],
+                exchange_ts=1_700_000_000,
+                bids=(DepthLevel(round(price - 0.05, 2), 10),),
+                asks=(DepthLevel(round(price + 0.05, 2), 10),),
+            )
+            for t in subscribed
+            if t in tokens
+        ]
     return provide
 
 
 @pytest.fixture
 def server():
-    srv = KiteTickerServer(access_token=GOOD_TOKEN, api_key="local-key", tick_provider=quotes_for(set(TOKENS)),
-                           interval_s=0.05, heartbeat_s=0.2).start()
+    srv = KiteTickerServer(
+        access_token=GOOD_TOKEN,
+        api_key="local-key",
+        tick_provider=quotes_for(set(TOKENS)),
+        interval_s=0.05,
+        heartbeat_s=0.2,
+    ).start()
     yield srv
     srv.stop()
 
@@ -200,7 +237,9 @@ def test_server_refuses_a_bad_access_token_with_403_before_the_upgrade(server):
 
 
 def test_server_start_on_a_taken_port_raises_and_leaves_nothing_running(server):
-    clash = KiteTickerServer(port=server.port, access_token=GOOD_TOKEN, tick_provider=lambda tokens: [])
+    clash = KiteTickerServer(
+        port=server.port, access_token=GOOD_TOKEN, tick_provider=lambda tokens: []
+    )
     with pytest.raises(OSError):
         clash.start()
     clash.stop()
@@ -212,7 +251,11 @@ def test_server_streams_each_token_in_its_mode_with_heartbeats(server):
         ws.send(subscribe_message(TOKENS))
         ws.send(mode_message("full", [TOKENS[0]]))
         ws.send(mode_message("ltp", [TOKENS[1]]))
-        eventually(lambda: server.subscriptions == {TOKENS[0]: "full", TOKENS[1]: "ltp", TOKENS[2]: "quote"})
+        eventually(
+            lambda: (
+                server.subscriptions == {TOKENS[0]: "full", TOKENS[1]: "ltp", TOKENS[2]: "quote"}
+            )
+        )
         lengths, heartbeats = set(), 0
         while heartbeats == 0 or len(lengths) < 3:
             frame = ws.recv()
@@ -231,10 +274,12 @@ def test_server_streams_each_token_in_its_mode_with_heartbeats(server):
         ws.close()
 
 
-# -- KiteSource in a child process -----------------------------------------------------------------------
+# -- KiteSource in a child process
+# -----------------------------------------------------------------------
 
 def child_main() -> int:
-    """Run a KiteSource from the JSON config on stdin's first line; report JSON lines until stdin closes."""
+    """Run a KiteSource from the JSON config on stdin's first line; report JSON lines until stdin
+    closes."""
     cfg = json.loads(sys.stdin.readline())
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
@@ -248,8 +293,10 @@ def child_main() -> int:
         if not failed:
             try:
                 n = source.read(out, 0.05)
-                report["ticks"] = [[int(r["instrument"]), float(r["price"]), int(r["flags"]), float(r["bid"])]
-                                   for r in out[:n]]
+                report["ticks"] = [
+                    [int(r["instrument"]), float(r["price"]), int(r["flags"]), float(r["bid"])]
+                    for r in out[:n]
+                ]
             except Exception as e:  # noqa: BLE001 - reported to the test, which asserts on it
                 failed = True
                 report["error"] = [type(e).__name__, str(e)]
@@ -266,11 +313,23 @@ class KiteChild(SourceChild):
     """The test's side of a child KiteSource: its reports, gathered by the reader thread."""
 
     def __init__(self, srv, tokens=TOKENS, access_token=GOOD_TOKEN, **options):
-        options = {"watchdog_s": 3.0, "reconnect_initial_s": 0.05, "reconnect_max_delay_s": 5.0, **options}
+        options = {
+            "watchdog_s": 3.0,
+            "reconnect_initial_s": 0.05,
+            "reconnect_max_delay_s": 5.0,
+            **options,
+        }
         self.ticks, self.orders, self.stats, self.error = [], [], {}, None
-        super().__init__("tests.feed.test_kite_source", {"url": srv.url, "api_key": "local-key",
-                                                          "access_token": access_token, "tokens": tokens,
-                                                          "options": options})
+        super().__init__(
+            "tests.feed.test_kite_source",
+            {
+                "url": srv.url,
+                "api_key": "local-key",
+                "access_token": access_token,
+                "tokens": tokens,
+                "options": options,
+            },
+        )
 
     def on_report(self, report: dict) -> None:
         self.ticks.extend(report.get("ticks", ()))
@@ -305,7 +364,8 @@ def test_kite_source_delivers_decoded_ticks_and_closes_its_socket(server, kite_c
     flags_of = {}
     for instrument, price, flags, bid in list(child.ticks):
         flags_of.setdefault(instrument, []).append(flags)
-        assert price > 100 and (bid == round(price - 0.05, 2) or instrument == 2)   # the index has no depth
+        # the index has no depth
+        assert price > 100 and (bid == round(price - 0.05, 2) or instrument == 2)
     # The first tick after subscribing is a level (snapshot); the rest are trades.
     assert all(f[0] == FLAG_SNAPSHOT and not any(f[1:]) for f in flags_of.values())
     child.stop()
@@ -316,7 +376,10 @@ def test_kite_source_when_feed_goes_silent_watchdog_reconnects_and_resubscribes(
     child = kite_child(server, watchdog_s=1.0)
     eventually(lambda: len(child.ticks) > 0)
     server.go_silent()
-    eventually(lambda: child.stat("watchdog_trips") >= 1 and child.stat("reconnects") >= 1, what="watchdog trip")
+    eventually(
+        lambda: child.stat("watchdog_trips") >= 1 and child.stat("reconnects") >= 1,
+        what="watchdog trip",
+    )
     eventually(lambda: server.connections_accepted >= 2 and server.open_connections == 1)
     eventually(lambda: server.subscriptions == full_mode(), what="resubscribed in full mode")
     before = len(child.ticks)
@@ -331,7 +394,8 @@ def test_kite_source_when_server_drops_connection_reconnects_and_resubscribes(se
     eventually(lambda: server.subscriptions == full_mode(), what="resubscribed in full mode")
     before = len(child.ticks)
     eventually(lambda: len(child.ticks) > before + 3, what="ticks after the reconnect")
-    assert sum(t[2] == FLAG_SNAPSHOT for t in child.ticks) >= 4   # a fresh snapshot after resubscribing
+    # a fresh snapshot after resubscribing
+    assert sum(t[2] == FLAG_SNAPSHOT for t in child.ticks) >= 4
     assert child.stat("watchdog_trips") == 0
 
 
@@ -363,15 +427,20 @@ def test_kite_source_with_bad_access_token_fails_clearly_without_revealing_it(se
     assert server.connections_rejected == 1
 
 
-def test_kite_source_spreads_tokens_over_connections_beyond_the_per_connection_limit(server, kite_child):
+def test_kite_source_spreads_tokens_over_connections_beyond_the_per_connection_limit(
+    server, kite_child
+):
     child = kite_child(server, tokens_per_connection=1)
     eventually(lambda: server.open_connections == 3 and server.subscriptions == full_mode())
     eventually(lambda: {t[0] for t in child.ticks} == {0, 1, 2})
 
 
 
-def test_kite_source_subscribes_3000_tokens_on_one_connection_and_the_next_on_a_second(server, kite_child):
-    tokens = TOKENS + [(i << 8) | 2 for i in range(1, 2999)]   # 3,001 tokens, NFO beyond the first three
+def test_kite_source_subscribes_3000_tokens_on_one_connection_and_the_next_on_a_second(
+    server, kite_child
+):
+    # 3,001 tokens, NFO beyond the first three
+    tokens = TOKENS + [(i << 8) | 2 for i in range(1, 2999)]
     child = kite_child(server, tokens=tokens)
     eventually(lambda: server.open_connections == 2 and server.subscriptions == full_mode(tokens))
     eventually(lambda: {t[0] for t in child.ticks} == {0, 1, 2})

@@ -42,8 +42,8 @@ class Source:
         return lambda *a, **k: None
 
 trust = {"ca_file": sys.argv[2]} if sys.argv[2] else {}     # none: the system's trust store
-options = KiteFeedOptions.from_config(KiteFeedConfig(root=sys.argv[1], **trust), reconnect_max_tries=1,
-                                      connect_timeout_s=5.0)
+options = KiteFeedOptions.from_config(KiteFeedConfig(root=sys.argv[1], **trust),
+                                      reconnect_max_tries=1, connect_timeout_s=5.0)
 conn = KiteConnection(Source(), 0, [408065], "tls-test-key", sys.argv[3], options)
 running_reactor().callFromThread(conn.start)
 time.sleep(60)
@@ -56,18 +56,27 @@ def _name(cn: str):
 
 def _cert(subject: str, key, issuer_name, issuer_key, *, ca: bool, san: str | None = None):
     now = dt.datetime.now(dt.timezone.utc)
-    builder = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(issuer_name)
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=2))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     if san:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False
+        )
     return builder.sign(issuer_key, hashes.SHA256())
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
-    """PEM files: ca.pem; localhost / otherhost (signed by the CA) and selfsigned, each *.pem + *.key."""
+    """PEM files: ca.pem; localhost / otherhost (signed by the CA) and selfsigned, each *.pem +
+    *.key."""
     d = tmp_path_factory.mktemp("pki")
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = _cert("OTrade test CA", ca_key, _name("OTrade test CA"), ca_key, ca=True)
@@ -132,9 +141,14 @@ def serve(pki):
 
 
 def _ticker(server: TlsServer, ca_file: str):
-    """The ticker connection in a child process, dialing wss://localhost:<port>; stopped by the test."""
-    return subprocess.Popen([sys.executable, "-c", CHILD, f"wss://localhost:{server.port}", ca_file, TOKEN],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    """The ticker connection in a child process, dialing wss://localhost:<port>; stopped by the
+    test."""
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, f"wss://localhost:{server.port}", ca_file, TOKEN],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _wait(predicate, what: str, timeout_s: float = 20.0) -> None:
@@ -150,8 +164,11 @@ def _stop(child) -> None:
     child.stderr.close()
 
 
-@pytest.mark.parametrize("cert, trusted", [("selfsigned", "ca"), ("selfsigned", ""), ("otherhost", "ca")],
-                         ids=["self_signed_other_host", "self_signed_system_trust", "trusted_ca_wrong_host"])
+@pytest.mark.parametrize(
+    "cert, trusted",
+    [("selfsigned", "ca"), ("selfsigned", ""), ("otherhost", "ca")],
+    ids=["self_signed_other_host", "self_signed_system_trust", "trusted_ca_wrong_host"],
+)
 def test_kite_ticker_when_the_certificate_is_untrusted_or_for_another_host_then_no_token_is_sent(
         serve, pki, cert, trusted):
     server = serve(cert)
@@ -160,7 +177,9 @@ def test_kite_ticker_when_the_certificate_is_untrusted_or_for_another_host_then_
         _wait(lambda: server.failed_handshakes or server.received, "the client dialed")
     finally:
         _stop(child)
-    assert server.received == [], "the client sent its request (and token) over an unverified connection"
+    assert server.received == [], (
+        "the client sent its request (and token) over an unverified connection"
+    )
     assert server.failed_handshakes >= 1
 
 
@@ -175,7 +194,9 @@ def test_kite_ticker_when_the_certificate_chains_to_the_configured_ca_then_it_co
     assert request_line.startswith(b"GET /?api_key=") and TOKEN.encode() in request_line
 
 
-def test_kite_and_upstox_rest_when_the_certificate_is_untrusted_then_the_call_fails_before_sending(serve):
+def test_kite_and_upstox_rest_when_the_certificate_is_untrusted_then_the_call_fails_before_sending(
+    serve,
+):
     from orders.brokers.kite.credentials import KiteCredentials
     from orders.brokers.kite.http import KiteHttp
     from orders.brokers.upstox.credentials import UpstoxCredentials
@@ -184,7 +205,9 @@ def test_kite_and_upstox_rest_when_the_certificate_is_untrusted_then_the_call_fa
     server = serve("selfsigned")
     url = f"https://localhost:{server.port}"
     kite = KiteHttp(KiteCredentials("tls-test-key", TOKEN), root=url, timeout_s=5.0)
-    upstox = UpstoxHttp(UpstoxCredentials("tls-test-key", TOKEN), host=url, order_host=url, timeout_s=5.0)
+    upstox = UpstoxHttp(
+        UpstoxCredentials("tls-test-key", TOKEN), host=url, order_host=url, timeout_s=5.0
+    )
     try:
         for client in (kite, upstox):
             with pytest.raises(BrokerRetryable):
@@ -196,7 +219,9 @@ def test_kite_and_upstox_rest_when_the_certificate_is_untrusted_then_the_call_fa
     assert server.received == []
 
 
-def test_upstox_feed_when_the_certificate_is_untrusted_then_authorize_and_socket_fail_before_sending(serve):
+def test_upstox_feed_when_the_certificate_is_untrusted_then_authorize_and_socket_fail_before_sending(  # noqa: E501 - the name is the test's sentence
+    serve,
+):
     import websocket
 
     from feed.sources.upstox.auth import authorize_feed
@@ -206,14 +231,17 @@ def test_upstox_feed_when_the_certificate_is_untrusted_then_authorize_and_socket
     with pytest.raises(BrokerRetryable):
         authorize_feed(f"https://{url}", TOKEN, 5.0)
     with pytest.raises((ssl.SSLError, websocket.WebSocketException)):
-        # As feed/sources/upstox/connection.py opens it: no sslopt, so the library's verifying default.
+        # As feed/sources/upstox/connection.py opens it: no sslopt, so the library's verifying
+        # default.
         websocket.create_connection(f"wss://{url}/feed?code={TOKEN}", timeout=5.0,
                                     skip_utf8_validation=True, enable_multithread=True)
     _wait(lambda: server.failed_handshakes >= 2, "both connections refused the handshake")
     assert server.received == []
 
 
-@pytest.mark.parametrize("content", [None, b"", b"not a certificate\n"], ids=["missing", "empty", "no_pem"])
+@pytest.mark.parametrize(
+    "content", [None, b"", b"not a certificate\n"], ids=["missing", "empty", "no_pem"]
+)
 def test_kite_ticker_when_the_ca_file_is_unusable_then_the_connection_is_refused_as_a_config_error(
         tmp_path, content):
     from common.errors import ConfigError

@@ -1,5 +1,6 @@
-"""Replay files that cannot be replayed fail early and by name: at `--check-config` (config/replaycheck.py)
-and when the feed opens them (a ReplayFileError, which the supervisor does not restart into)."""
+"""Replay files that cannot be replayed fail early and by name: at `--check-config`
+(config/replaycheck.py) and when the feed opens them (a ReplayFileError, which the supervisor does
+not restart into)."""
 
 import numpy as np
 import pytest
@@ -31,9 +32,18 @@ def table():
 BAD_FILES = {
     "empty": (b"", ["is empty"]),
     "header_only": (b"ts_event_ns,symbol,price\n", ["no rows"]),
-    "invalid_utf8": (("ts_event_ns,symbol,price\n" + GOOD).encode() + f"{T0 + 99},SB".encode() + b"\xff"
-                     + b"IN,820.5\n" + GOOD.encode(), ["line 22", "0xff", "UTF-8"]),
-    "missing_ts": (("symbol,price\n" + "SBIN,820.5\n" * 5).encode(), ["no 'ts_event_ns' or 'ts' column"]),
+    "invalid_utf8": (
+        ("ts_event_ns,symbol,price\n" + GOOD).encode()
+        + f"{T0 + 99},SB".encode()
+        + b"\xff"
+        + b"IN,820.5\n"
+        + GOOD.encode(),
+        ["line 22", "0xff", "UTF-8"],
+    ),
+    "missing_ts": (
+        ("symbol,price\n" + "SBIN,820.5\n" * 5).encode(),
+        ["no 'ts_event_ns' or 'ts' column"],
+    ),
     "renamed_price": (("ts_event_ns,symbol,ltp\n" + GOOD).encode(), ["no 'price' column", "'ltp'"]),
 }
 
@@ -45,7 +55,9 @@ def write(tmp_path, content: bytes, name="session.csv") -> str:
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_FILES))
-def test_check_config_when_the_replay_file_is_bad_then_the_error_names_the_file_and_the_cause(tmp_path, kind):
+def test_check_config_when_the_replay_file_is_bad_then_the_error_names_the_file_and_the_cause(
+    tmp_path, kind
+):
     content, words = BAD_FILES[kind]
     path = write(tmp_path, content)
     with pytest.raises(ReplayFileError) as caught:
@@ -57,7 +69,9 @@ def test_check_config_when_the_replay_file_is_bad_then_the_error_names_the_file_
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_FILES))
-def test_replay_source_when_the_file_is_bad_then_open_raises_a_named_replay_file_error(tmp_path, table, kind):
+def test_replay_source_when_the_file_is_bad_then_open_raises_a_named_replay_file_error(
+    tmp_path, table, kind
+):
     content, words = BAD_FILES[kind]
     path = write(tmp_path, content)
     with pytest.raises(ReplayFileError) as caught:
@@ -68,28 +82,43 @@ def test_replay_source_when_the_file_is_bad_then_open_raises_a_named_replay_file
             assert word in str(caught.value)
 
 
-def test_check_config_when_a_first_row_has_a_timestamp_above_int64_then_it_names_line_and_column(tmp_path):
+def test_check_config_when_a_first_row_has_a_timestamp_above_int64_then_it_names_line_and_column(
+    tmp_path,
+):
     path = write(tmp_path, f"ts_event_ns,symbol,price\n{GOOD}{TOO_BIG},SBIN,820.5\n".encode())
     with pytest.raises(ReplayFileError, match=r"line 22, column 'ts_event_ns'"):
         check_replay_file(path, "csv")
 
 
-def test_check_config_when_a_text_ts_is_not_the_documented_format_then_it_names_line_and_column(tmp_path):
-    path = write(tmp_path, b"ts,symbol,price\n2026-01-05 09:15:00.25,SBIN,820.5\n05/01/2026 09:15,SBIN,820.5\n")
+def test_check_config_when_a_text_ts_is_not_the_documented_format_then_it_names_line_and_column(
+    tmp_path,
+):
+    path = write(
+        tmp_path,
+        b"ts,symbol,price\n2026-01-05 09:15:00.25,SBIN,820.5\n05/01/2026 09:15,SBIN,820.5\n",
+    )
     with pytest.raises(ReplayFileError, match=r"line 3, column 'ts'"):
         check_replay_file(path, "csv")
 
 
-def test_replay_source_when_a_row_has_a_timestamp_above_int64_then_only_that_row_is_dropped(tmp_path, table):
+def test_replay_source_when_a_row_has_a_timestamp_above_int64_then_only_that_row_is_dropped(
+    tmp_path, table
+):
     path = write(tmp_path, f"ts_event_ns,symbol,price\n{GOOD}{TOO_BIG},SBIN,820.5\n".encode())
     src = ReplaySource(path)
     src.open(table)
     assert src.total == 20 and src.stats.dropped_malformed == 1
 
 
-def test_replay_source_when_every_row_is_unusable_then_open_says_there_is_no_usable_tick(tmp_path, table):
-    path = write(tmp_path, f"ts_event_ns,symbol,price\n{TOO_BIG},SBIN,820.5\n{T0},TCS,820.5\n".encode())
-    with pytest.raises(ReplayFileError, match=r"no usable tick \(2 rows: 1 malformed .*; 1 of instruments"):
+def test_replay_source_when_every_row_is_unusable_then_open_says_there_is_no_usable_tick(
+    tmp_path, table
+):
+    path = write(
+        tmp_path, f"ts_event_ns,symbol,price\n{TOO_BIG},SBIN,820.5\n{T0},TCS,820.5\n".encode()
+    )
+    with pytest.raises(
+        ReplayFileError, match=r"no usable tick \(2 rows: 1 malformed .*; 1 of instruments"
+    ):
         ReplaySource(path).open(table)
 
 
@@ -106,14 +135,21 @@ def test_parquet_when_price_is_renamed_then_both_checks_refuse_it(tmp_path, tabl
     import pyarrow.parquet as pq
 
     path = str(tmp_path / "session.parquet")
-    pq.write_table(pa.table({"ts_event_ns": [T0, T0 + 1], "symbol": ["SBIN"] * 2, "ltp": [820.5] * 2}), path)
-    for check in (lambda: check_replay_file(path, "parquet"), lambda: ReplaySource(path).open(table)):
+    pq.write_table(
+        pa.table({"ts_event_ns": [T0, T0 + 1], "symbol": ["SBIN"] * 2, "ltp": [820.5] * 2}), path
+    )
+    for check in (
+        lambda: check_replay_file(path, "parquet"),
+        lambda: ReplaySource(path).open(table),
+    ):
         with pytest.raises(ReplayFileError, match="no 'price' column"):
             check()
 
 
 def test_check_config_when_the_replay_file_is_good_then_it_passes(tmp_path):
-    csv_path = write(tmp_path, ("ts,symbol,price,qty\n2026-01-05 09:15:00.5,NSE:SBIN,820.5,3\n").encode())
+    csv_path = write(
+        tmp_path, ("ts,symbol,price,qty\n2026-01-05 09:15:00.5,NSE:SBIN,820.5,3\n").encode()
+    )
     check_replay_file(csv_path, "csv")
     parquet_path = str(tmp_path / "session.parquet")
     write_ticks(parquet_path, T0 + np.arange(3), ["SBIN"] * 3, [820.5, 820.55, 820.6])

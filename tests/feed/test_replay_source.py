@@ -28,7 +28,8 @@ def table():
 
 
 def _read_all(src, sanity=None) -> np.ndarray:
-    """Everything the source delivers; through `sanity` first when given (as the feed stage does)."""
+    """Everything the source delivers; through `sanity` first when given (as the feed stage
+    does)."""
     out, parts = np.zeros(7, dtype=TICK_DTYPE), []
     while True:
         try:
@@ -62,7 +63,8 @@ def test_bad_rows_are_counted_by_reason_and_the_good_ones_delivered_in_order(tmp
     assert got["ts_event_ns"].tolist() == [T0, T0 + 5, T0 + 7]
     s = src.stats
     assert (s.dropped_malformed, s.dropped_unknown) == (4, 1)
-    assert sanity.count("out_of_order") == 1      # judged by the feed's filter, as every source's ticks
+    # judged by the feed's filter, as every source's ticks
+    assert sanity.count("out_of_order") == 1
 
 
 def test_a_restarted_replay_skips_exactly_what_was_delivered(tmp_path, table):
@@ -85,16 +87,29 @@ def test_text_timestamps_are_read_as_ist(tmp_path, table):
     assert _read_all(src)["ts_event_ns"].tolist() == [T0]
 
 
-def test_text_timestamps_when_quarter_and_three_quarter_seconds_then_each_keeps_its_fraction(tmp_path, table):
+def test_text_timestamps_when_quarter_and_three_quarter_seconds_then_each_keeps_its_fraction(
+    tmp_path, table
+):
     path = tmp_path / "ticks.csv"
-    path.write_text("ts,symbol,price\n2026-01-05 09:15:00.250000,SBIN,820.5\n2026-01-05 09:15:00.750000,SBIN,820.55\n")
+    path.write_text(
+        "ts,symbol,price\n2026-01-05 09:15:00.250000,SBIN,820.5\n2026-01-05 "
+        "09:15:00.750000,SBIN,820.55\n"
+    )
     src = ReplaySource(str(path))
     src.open(table)
     assert _read_all(src)["ts_event_ns"].tolist() == [T0 + 250_000_000, T0 + 750_000_000]
 
 
-def test_text_timestamps_when_fractions_have_1_to_9_digits_then_they_are_read_as_decimals(tmp_path, table):
-    fractions = {".5": 500_000_000, ".123": 123_000_000, ".000001": 1_000, ".123456789": 123_456_789, "": 0}
+def test_text_timestamps_when_fractions_have_1_to_9_digits_then_they_are_read_as_decimals(
+    tmp_path, table
+):
+    fractions = {
+        ".5": 500_000_000,
+        ".123": 123_000_000,
+        ".000001": 1_000,
+        ".123456789": 123_456_789,
+        "": 0,
+    }
     path = tmp_path / "ticks.csv"
     path.write_text("ts,symbol,price\n" + "".join(f"2026-01-05 09:15:0{i}{f},SBIN,820.5\n"
                                                   for i, f in enumerate(fractions)))
@@ -106,8 +121,10 @@ def test_text_timestamps_when_fractions_have_1_to_9_digits_then_they_are_read_as
 
 def test_text_timestamps_when_the_tail_is_not_a_fraction_then_the_row_is_malformed(tmp_path, table):
     path = tmp_path / "ticks.csv"
-    path.write_text("ts,symbol,price\n2026-01-05 09:15:00.,SBIN,1\n2026-01-05 09:15:00.1234567890,SBIN,1\n"
-                    "2026-01-05 09:15:00+05:30,SBIN,1\n2026-01-05 09:15:01.5,SBIN,820.5\n")
+    path.write_text(
+        "ts,symbol,price\n2026-01-05 09:15:00.,SBIN,1\n2026-01-05 09:15:00.1234567890,SBIN,1\n"
+        "2026-01-05 09:15:00+05:30,SBIN,1\n2026-01-05 09:15:01.5,SBIN,820.5\n"
+    )
     src = ReplaySource(str(path))
     src.open(table)
     assert _read_all(src)["ts_event_ns"].tolist() == [T0 + 1_500_000_000]
@@ -122,7 +139,8 @@ def test_paced_replay_when_a_row_is_far_in_the_future_then_it_is_not_waited_for(
     src = ReplaySource(path, speed=1.0)
     src.open(table)
     out, got = np.zeros(20, TICK_DTYPE), 0
-    for _ in range(100):            # 19 ms of recording at speed 1; waiting for 2255 would never end
+    # 19 ms of recording at speed 1; waiting for 2255 would never end
+    for _ in range(100):
         got += src.read(out, timeout_s=0.05)
         if got == 20:
             break
@@ -153,7 +171,9 @@ def test_what_the_recorder_writes_replays_to_the_same_ticks(tmp_path, table):
     assert src.stats.dropped_malformed == 0
 
 
-def test_replay_rows_by_token_when_a_token_is_unknown_then_that_row_is_dropped_not_a_crash(tmp_path, table):
+def test_replay_rows_by_token_when_a_token_is_unknown_then_that_row_is_dropped_not_a_crash(
+    tmp_path, table
+):
     path = tmp_path / "ticks.csv"
     path.write_text("ts_event_ns,token,price\n" + "".join(
         f"{T0 + i},{tok},820.5\n" for i, tok in enumerate([779521, 999, 408065, 779521])))

@@ -94,7 +94,7 @@ def test_sanity_when_circuit_limits_are_known_then_prices_outside_them_are_dropp
     assert len(screened(filt, ticks([94.0], ts=[T0 + 10 * MS]))) == 1
 
 
-def test_sanity_event_clock_when_one_row_is_far_ahead_then_it_is_dropped_and_the_clock_does_not_move():
+def test_sanity_event_clock_when_one_row_is_far_ahead_then_it_is_dropped_and_the_clock_does_not_move():  # noqa: E501 - the name is the test's sentence
     filt = sanity()
     ts = T0 + np.arange(6) * MS
     ts[2] = 9_000_000_000_000_000_000
@@ -104,7 +104,7 @@ def test_sanity_event_clock_when_one_row_is_far_ahead_then_it_is_dropped_and_the
     assert filt.clock[0] == ts[5]
 
 
-def test_sanity_recording_when_the_first_row_is_far_ahead_of_the_wall_clock_then_it_cannot_set_the_clock():
+def test_sanity_recording_when_the_first_row_is_far_ahead_of_the_wall_clock_then_it_cannot_set_the_clock():  # noqa: E501 - the name is the test's sentence
     filt = sanity()
     ts = [9_000_000_000_000_000_000, T0, T0 + 1, T0 + 2]
     got = screened(filt, ticks([100.0] * 4, ts=ts))
@@ -142,7 +142,8 @@ def test_sanity_wall_clock_when_a_live_tick_is_ahead_of_now_then_it_is_dropped_a
     now = time.time_ns()
     ts = [now, now + 3_600 * 10**9, now - 5 * 10**9, now - 10 * 10**9]
     got = screened(filt, ticks([100.0] * 4, ts=ts))
-    assert got["ts_event_ns"].tolist() == [ts[0], ts[2], ts[3]]     # no out-of-order rule on live ticks
+    # no out-of-order rule on live ticks
+    assert got["ts_event_ns"].tolist() == [ts[0], ts[2], ts[3]]
     assert filt.count("ts_ahead") == 1
 
 
@@ -153,16 +154,26 @@ def test_event_clock_trace_is_monotone_and_ignores_a_far_future_row():
     assert out.tolist() == [T0, T0 + 1, T0 + 1, T0 + 2, T0 + 2, T0 + 3]
 
 
-_stream = st.lists(st.tuples(st.sampled_from([0, 1]),
-                             st.sampled_from([100.0, 100.5, 101.0, 130.0, 60.0, 1e300, np.nan, 2000.0, 2010.0]),
-                             st.sampled_from([0, 1, 2, -3, 50 * DAY // MS])), min_size=1, max_size=80)
+_stream = st.lists(
+    st.tuples(
+        st.sampled_from([0, 1]),
+        st.sampled_from([100.0, 100.5, 101.0, 130.0, 60.0, 1e300, np.nan, 2000.0, 2010.0]),
+        st.sampled_from([0, 1, 2, -3, 50 * DAY // MS]),
+    ),
+    min_size=1,
+    max_size=80,
+)
 
 
 @settings(max_examples=60, deadline=None)
 @given(_stream, st.lists(st.integers(1, 17), min_size=1, max_size=10))
 def test_sanity_decisions_do_not_depend_on_how_the_stream_is_batched(stream, cuts):
     inst, prices, steps = (np.array(x) for x in zip(*stream))
-    rows = ticks(prices.astype(float), ts=T0 + np.cumsum(steps.astype(np.int64) * MS), inst=inst.astype(np.uint16))
+    rows = ticks(
+        prices.astype(float),
+        ts=T0 + np.cumsum(steps.astype(np.int64) * MS),
+        inst=inst.astype(np.uint16),
+    )
     whole = sanity(reanchor_ticks=2)
     expected = screened(whole, rows)
     pieces, start, batched = [], 0, sanity(reanchor_ticks=2)
@@ -172,16 +183,20 @@ def test_sanity_decisions_do_not_depend_on_how_the_stream_is_batched(stream, cut
         pieces.append(screened(batched, rows[start:start + cut]))
         start += cut
     assert np.array_equal(np.concatenate(pieces), expected)
-    assert np.array_equal(batched.counts, whole.counts) and np.array_equal(batched.clock, whole.clock)
+    assert np.array_equal(batched.counts, whole.counts) and np.array_equal(
+        batched.clock, whole.clock
+    )
 
 
 def test_sanity_screen_does_no_python_work_per_tick():
     from tests.test_hot_path import HotPathProbe, assert_nothing_per_tick
 
     def run(n):
-        rows = ticks(np.where(np.arange(n) % 50 == 7, 1e300, 100.0))   # drops too: the compaction path
+        # drops too: the compaction path
+        rows = ticks(np.where(np.arange(n) % 50 == 7, 1e300, 100.0))
         filt = TickSanity(TickSanityConfig(), [100.0], clock="recording", batch=n)
-        filt.screen(rows[:10].copy())                                   # compiled and warm before probing
+        # compiled and warm before probing
+        filt.screen(rows[:10].copy())
         with HotPathProbe() as probe:
             for part in np.array_split(rows[10:], 4):
                 filt.screen(part)

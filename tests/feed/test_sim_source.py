@@ -17,7 +17,9 @@ class _Table:
 
 
 def _ticks(n, start_after=0, read=333):
-    cfg = msgspec.structs.replace(SimFeedConfig(), profile="stress", tick_rate_hz=0.0, seed=3, session_date="2026-01-05")
+    cfg = msgspec.structs.replace(
+        SimFeedConfig(), profile="stress", tick_rate_hz=0.0, seed=3, session_date="2026-01-05"
+    )
     src = SimSource(cfg, [150.0, 820.0, 2900.0])
     src.open(_Table([0.01, 0.05, 0.10]), start_after=start_after)
     out = np.zeros(n, dtype=TICK_DTYPE)
@@ -51,14 +53,15 @@ def test_prices_sit_on_each_instruments_tick_grid_and_move_both_ways():
         assert np.ptp(t["price"][t["instrument"] == k]) > 20 * size
 
 
-# sha256 over the fields below of the first 10,000 ticks of seed 3, 2,000 ticks/s, 2026-01-05 09:15, three
-# instruments (150/0.01, 820/0.05, 2900/0.10), read 333 at a time with pacing off. Produced with the
-# sim source of commit b0bb225 (before profiles existed: `git show b0bb225:feed/sources/sim.py`, its
-# defaults tick_rate_hz 2000, volatility_bps_per_tick 1.0, regime_ticks 5000), i.e. today's "stress".
+# sha256 over the fields below of the first 10,000 ticks of seed 3, 2,000 ticks/s, 2026-01-05 09:15,
+# three instruments (150/0.01, 820/0.05, 2900/0.10), read 333 at a time with pacing off. Produced
+# with the sim source of commit b0bb225 (before profiles existed: `git show
+# b0bb225:feed/sources/sim.py`, its defaults tick_rate_hz 2000, volatility_bps_per_tick 1.0,
+# regime_ticks 5000), i.e. today's "stress".
 ORIGINAL_STREAM_SHA256 = "fd01f4975d81deeff75020f299f8f02a496a8f3681c02e8609749c9e1fec2baa"
 
 
-def test_stress_profile_when_read_then_it_reproduces_the_original_2000_per_second_stream_bit_for_bit():
+def test_stress_profile_when_read_then_it_reproduces_the_original_2000_per_second_stream_bit_for_bit():  # noqa: E501 - the name is the test's sentence
     cfg = SimFeedConfig(profile="stress", seed=3, session_date="2026-01-05")
     src = SimSource(cfg, [150.0, 820.0, 2900.0])
     src.open(_Table([0.01, 0.05, 0.10]))
@@ -71,4 +74,5 @@ def test_stress_profile_when_read_then_it_reproduces_the_original_2000_per_secon
     for field in ("instrument", "price", "bid", "ask", "qty", "volume", "flags", "ts_event_ns"):
         digest.update(np.ascontiguousarray(out[field]).tobytes())
     assert digest.hexdigest() == ORIGINAL_STREAM_SHA256
-    assert out["ts_event_ns"][1] - out["ts_event_ns"][0] == 500_000   # 2,000 ticks/s over all instruments
+    # 2,000 ticks/s over all instruments
+    assert out["ts_event_ns"][1] - out["ts_event_ns"][0] == 500_000

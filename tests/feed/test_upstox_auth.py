@@ -1,4 +1,5 @@
-"""The feed authorize call: its wire envelope, how failures are classified, and that no error shows the token."""
+"""The feed authorize call: its wire envelope, how failures are classified, and that no error shows
+the token."""
 
 import http.server
 import socket
@@ -18,7 +19,8 @@ TOKEN = "upstox-access-token-7c1e"
 
 
 class CannedHandler(http.server.BaseHTTPRequestHandler):
-    """Answers every GET with the server's canned (status, headers, body) and keeps what it was sent."""
+    """Answers every GET with the server's canned (status, headers, body) and keeps what it was
+    sent."""
 
     def do_GET(self):
         status, headers, body = self.server.canned
@@ -58,7 +60,9 @@ def feed_server():
 def test_fixture_envelopes_parse_as_the_documented_shapes():
     success = (FIXTURES / "upstox_authorize.json").read_bytes()
     assert parse_authorize_response(success).startswith("wss://")
-    assert error_codes((FIXTURES / "upstox_error_invalid_token.json").read_bytes()) == ("UDAPI100050",)
+    assert error_codes((FIXTURES / "upstox_error_invalid_token.json").read_bytes()) == (
+        "UDAPI100050",
+    )
 
 
 def test_authorize_reads_the_snake_case_uri_and_falls_back_to_the_deprecated_camel_case_one():
@@ -67,14 +71,22 @@ def test_authorize_reads_the_snake_case_uri_and_falls_back_to_the_deprecated_cam
     camel_only = orjson.dumps({"status": "success", "data": {"authorizedRedirectUri": "wss://b/2"}})
     assert parse_authorize_response(both) == "wss://a/1"
     assert parse_authorize_response(camel_only) == "wss://b/2"
-    assert parse_authorize_response(b'{"status":"success","data":{"authorized_redirect_uri":"http://x"}}') is None
+    assert (
+        parse_authorize_response(
+            b'{"status":"success","data":{"authorized_redirect_uri":"http://x"}}'
+        )
+        is None
+    )
     assert parse_authorize_response(b"<html>") is None
 
 
 def test_local_server_authorizes_with_the_bearer_token_and_a_single_use_socket_url(feed_server):
     first = authorize_feed(feed_server.url, TOKEN, 2.0)
     second = authorize_feed(feed_server.url + "/", TOKEN, 2.0)
-    assert first.startswith(f"ws://127.0.0.1:{feed_server.port}/v3/feed/market-data-feed?") and first != second
+    assert (
+        first.startswith(f"ws://127.0.0.1:{feed_server.port}/v3/feed/market-data-feed?")
+        and first != second
+    )
     assert "code=" in first and feed_server.authorize_calls == 2
 
 
@@ -101,13 +113,16 @@ def test_rate_limits_and_server_errors_are_retryable(feed_server, status):
     assert authorize_feed(feed_server.url, TOKEN, 2.0).startswith("ws://")   # the next call works
 
 
-@pytest.mark.parametrize("status, kind", [(403, BrokerFatal), (400, BrokerFatal), (302, BrokerFatal)])
+@pytest.mark.parametrize(
+    "status, kind", [(403, BrokerFatal), (400, BrokerFatal), (302, BrokerFatal)]
+)
 def test_other_refusals_are_fatal_and_a_redirect_is_never_followed(canned, status, kind):
     canned.canned = (status, [("Location", "http://127.0.0.1:1/elsewhere")], b"{}")
     with pytest.raises(kind) as err:
         authorize_feed(canned.url, TOKEN, 2.0)
     assert err.value.http_status == status and TOKEN not in str(err.value)
-    assert canned.requests == [(AUTHORIZE_PATH, f"Bearer {TOKEN}")]   # one request, to our host only
+    # one request, to our host only
+    assert canned.requests == [(AUTHORIZE_PATH, f"Bearer {TOKEN}")]
 
 
 def test_a_success_status_without_the_envelope_is_retryable(canned):

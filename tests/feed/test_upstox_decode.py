@@ -1,7 +1,9 @@
-"""The Upstox V3 decoder, fed FeedResponse messages built directly with the SDK's compiled protobuf module.
+"""The Upstox V3 decoder, fed FeedResponse messages built directly with the SDK's compiled protobuf
+module.
 
-The messages here are built field by field with `MarketDataFeedV3_pb2`, not with OTrade's encoder, so a
-mistake shared by encode.py and decode.py cannot hide; the last tests check the encoder round-trips.
+The messages here are built field by field with `MarketDataFeedV3_pb2`, not with OTrade's encoder,
+so a mistake shared by encode.py and decode.py cannot hide; the last tests check the encoder
+round-trips.
 """
 
 import math
@@ -13,10 +15,20 @@ from upstox_client.feeder.proto import MarketDataFeedV3_pb2 as pb
 from common.dtypes import FLAG_SNAPSHOT, INSTRUMENT_DTYPE, TICK_DTYPE
 from feed.sources.base import SourceStats
 from feed.sources.upstox.decode import UpstoxDecoder, decode_message, key_index
-from feed.sources.upstox.encode import UpstoxQuote, feed_response, market_info_message, truncated_message
+from feed.sources.upstox.encode import (
+    UpstoxQuote,
+    feed_response,
+    market_info_message,
+    truncated_message,
+)
 from feed.sources.upstox.protocol import MODE_FULL, MODE_LTPC, MODE_OPTION_GREEKS
 
-RELIANCE, INFY, NIFTY, OPTION = "NSE_EQ|INE002A01018", "NSE_EQ|INE009A01021", "NSE_INDEX|Nifty 50", "NSE_FO|43919"
+RELIANCE, INFY, NIFTY, OPTION = (
+    "NSE_EQ|INE002A01018",
+    "NSE_EQ|INE009A01021",
+    "NSE_INDEX|Nifty 50",
+    "NSE_FO|43919",
+)
 INDEX = {RELIANCE: 0, INFY: 1, NIFTY: 2, OPTION: 3}
 LTT_MS = 1_735_700_000_123          # 2025-01-01 02:53:20.123 UTC
 CURRENT_MS = 1_735_700_000_500
@@ -48,7 +60,13 @@ def test_ltpc_feed_decodes_price_quantity_and_exchange_time_in_ns():
     row = rows[0]
     assert row["price"] == 1480.35 and row["qty"] == 25 and row["instrument"] == 0
     assert row["ts_event_ns"] == LTT_MS * 1_000_000 and row["ts_recv_ns"] == RECV_NS
-    assert row["bid"] == 0 and row["ask"] == 0 and row["volume"] == 0 and row["flags"] == 0 and row["seq"] == 0
+    assert (
+        row["bid"] == 0
+        and row["ask"] == 0
+        and row["volume"] == 0
+        and row["flags"] == 0
+        and row["seq"] == 0
+    )
 
 
 def test_full_market_feed_decodes_best_bid_ask_volume_and_oi():
@@ -59,10 +77,17 @@ def test_full_market_feed_decodes_best_bid_ask_volume_and_oi():
         q = market.marketLevel.bidAskQuote.add()
         q.bidP, q.bidQ, q.askP, q.askQ = 212.45 - i * 0.05, 150, 212.55 + i * 0.05, 225
     market.vtt, market.oi, market.atp = 9_876_543, 1_234_500.0, 210.1
-    market.marketOHLC.ohlc.add(interval="1d", open=200, high=215, low=199, close=212.5, vol=9_876_543)
+    market.marketOHLC.ohlc.add(
+        interval="1d", open=200, high=215, low=199, close=212.5, vol=9_876_543
+    )
     row = decode(msg)[0][0]
     assert (row["price"], row["bid"], row["ask"]) == (212.5, 212.45, 212.55)
-    assert (row["volume"], row["oi"], row["qty"], row["instrument"]) == (9_876_543, 1_234_500, 75, 3)
+    assert (row["volume"], row["oi"], row["qty"], row["instrument"]) == (
+        9_876_543,
+        1_234_500,
+        75,
+        3,
+    )
     assert row["ts_event_ns"] == LTT_MS * 1_000_000
 
 
@@ -82,7 +107,13 @@ def test_option_greeks_feed_decodes_its_first_depth_level():
     first.firstDepth.bidP, first.firstDepth.askP = 87.95, 88.05
     first.vtt, first.oi, first.optionGreeks.delta = 1000, 500.0, 0.45
     row = decode(msg)[0][0]
-    assert (row["price"], row["bid"], row["ask"], row["volume"], row["oi"]) == (88.0, 87.95, 88.05, 1000, 500)
+    assert (row["price"], row["bid"], row["ask"], row["volume"], row["oi"]) == (
+        88.0,
+        87.95,
+        88.05,
+        1000,
+        500,
+    )
 
 
 def test_initial_feed_rows_are_marked_as_snapshots_and_live_rows_are_not():
@@ -91,7 +122,9 @@ def test_initial_feed_rows_are_marked_as_snapshots_and_live_rows_are_not():
         msg.feeds[RELIANCE].ltpc.ltp = 1480.0
         msg.feeds[INFY].ltpc.ltp = 1520.0
         rows, _ = decode(msg)
-        assert sorted(rows["instrument"].tolist()) == [0, 1] and set(rows["flags"].tolist()) == {flags}
+        assert sorted(rows["instrument"].tolist()) == [0, 1] and set(rows["flags"].tolist()) == {
+            flags
+        }
 
 
 def test_a_feed_without_a_trade_time_takes_the_message_time_then_the_wall_clock():
@@ -147,7 +180,13 @@ def test_counters_beyond_uint32_saturate_and_bad_depth_prices_become_zero():
     q.bidP, q.askP = -1.0, math.inf
     rows, stats = decode(msg)
     row = rows[0]
-    assert (row["volume"], row["oi"], row["qty"], row["bid"], row["ask"]) == (0xFFFFFFFF, 0, 0, 0, 0)
+    assert (row["volume"], row["oi"], row["qty"], row["bid"], row["ask"]) == (
+        0xFFFFFFFF,
+        0,
+        0,
+        0,
+        0,
+    )
     assert stats.extra["clamped"] == 5
 
 
@@ -160,13 +199,22 @@ def test_rows_beyond_the_output_array_are_counted_not_written_past_it():
 
 
 def test_encoder_round_trips_every_mode_through_the_decoder():
-    quotes = [UpstoxQuote(RELIANCE, 1480.35, LTT_MS, 5, 1470.0, 1480.3, 1480.4, 10, 20, 123_456, 0.0),
-              UpstoxQuote(NIFTY, 24_012.35, LTT_MS, index=True),
-              UpstoxQuote(OPTION, 88.0, LTT_MS, 75, bid=87.95, ask=88.05, volume=1000, oi=500.0)]
+    quotes = [
+        UpstoxQuote(RELIANCE, 1480.35, LTT_MS, 5, 1470.0, 1480.3, 1480.4, 10, 20, 123_456, 0.0),
+        UpstoxQuote(NIFTY, 24_012.35, LTT_MS, index=True),
+        UpstoxQuote(OPTION, 88.0, LTT_MS, 75, bid=87.95, ask=88.05, volume=1000, oi=500.0),
+    ]
     modes = {RELIANCE: MODE_FULL, NIFTY: MODE_FULL, OPTION: MODE_OPTION_GREEKS}
-    rows = by_instrument(decode(feed_response(quotes, modes.__getitem__, current_ts_ms=CURRENT_MS))[0])
-    assert (rows[0]["price"], rows[0]["bid"], rows[0]["ask"], rows[0]["volume"], rows[0]["qty"]) == \
-        (1480.35, 1480.3, 1480.4, 123_456, 5)
+    rows = by_instrument(
+        decode(feed_response(quotes, modes.__getitem__, current_ts_ms=CURRENT_MS))[0]
+    )
+    assert (
+        rows[0]["price"],
+        rows[0]["bid"],
+        rows[0]["ask"],
+        rows[0]["volume"],
+        rows[0]["qty"],
+    ) == (1480.35, 1480.3, 1480.4, 123_456, 5)
     assert rows[2]["price"] == 24_012.35 and rows[2]["bid"] == 0
     assert (rows[3]["bid"], rows[3]["ask"], rows[3]["oi"]) == (87.95, 88.05, 500)
     ltpc_only = decode(feed_response(quotes[:1], lambda key: MODE_LTPC))[0][0]
@@ -174,14 +222,23 @@ def test_encoder_round_trips_every_mode_through_the_decoder():
 
 
 def test_encoded_messages_parse_with_the_sdk_module_to_the_same_values():
-    payload = feed_response([UpstoxQuote(RELIANCE, 1480.35, LTT_MS, 5, 1470.0, 1480.3, 1480.4, volume=7)])
+    payload = feed_response(
+        [UpstoxQuote(RELIANCE, 1480.35, LTT_MS, 5, 1470.0, 1480.3, 1480.4, volume=7)]
+    )
     feed = pb.FeedResponse.FromString(payload).feeds[RELIANCE]
     assert feed.requestMode == pb.full_d5
     market = feed.fullFeed.marketFF
-    assert (market.ltpc.ltp, market.ltpc.ltt, market.ltpc.cp, market.vtt) == (1480.35, LTT_MS, 1470.0, 7)
+    assert (market.ltpc.ltp, market.ltpc.ltt, market.ltpc.cp, market.vtt) == (
+        1480.35,
+        LTT_MS,
+        1470.0,
+        7,
+    )
     assert market.marketLevel.bidAskQuote[0].bidP == 1480.3
     info = pb.FeedResponse.FromString(market_info_message({"NSE_EQ": "NORMAL_CLOSE"}))
-    assert info.type == pb.market_info and info.marketInfo.segmentStatus["NSE_EQ"] == pb.NORMAL_CLOSE
+    assert (
+        info.type == pb.market_info and info.marketInfo.segmentStatus["NSE_EQ"] == pb.NORMAL_CLOSE
+    )
 
 
 def test_key_index_maps_broker_keys_to_rows_and_refuses_duplicates():

@@ -24,8 +24,13 @@ def test_server_parses_what_the_client_sends_and_refuses_the_rest():
     req = parse_request(subscription_message(KEYS, MODE_LTPC))
     assert (req.method, req.mode, req.keys) == ("sub", "ltpc", tuple(KEYS))
     assert parse_request(subscription_message(KEYS, "", method="unsub")).keys == tuple(KEYS)
-    assert parse_request(b'{"guid":"g","method":"sub","data":{"mode":"snap","instrumentKeys":["A"]}}') is None
-    assert parse_request(b'{"guid":"g","method":"sub","data":{"mode":"full","instrumentKeys":["A", 5]}}').keys == ("A",)
+    assert (
+        parse_request(b'{"guid":"g","method":"sub","data":{"mode":"snap","instrumentKeys":["A"]}}')
+        is None
+    )
+    assert parse_request(
+        b'{"guid":"g","method":"sub","data":{"mode":"full","instrumentKeys":["A", 5]}}'
+    ).keys == ("A",)
     assert parse_request(b"\x00 not json") is None
     with pytest.raises(ValueError):
         subscription_message(KEYS, "snap")

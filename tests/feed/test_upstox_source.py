@@ -1,8 +1,9 @@
-"""UpstoxSource against the local Upstox feed server: ticks, reconnects, the watchdog, bad input, bad tokens.
+"""UpstoxSource against the local Upstox feed server: ticks, reconnects, the watchdog, bad input,
+bad tokens.
 
 Source and server run on threads of the test process (the source needs no process-wide reactor). A
-reader thread drains `read()` as the feed stage would; the test throws the server's failure switches.
-Every test ends with the source closed, its thread gone and the server stopped.
+reader thread drains `read()` as the feed stage would; the test throws the server's failure
+switches. Every test ends with the source closed, its thread gone and the server stopped.
 """
 
 import logging
@@ -22,7 +23,8 @@ from feed.sources.upstox.source import LOCAL_ACCESS_TOKEN, UpstoxFeedOptions, Up
 from localvenue.feeds.upstox_feed import UpstoxFeedServer
 from tests.support import eventually
 
-KEYS = ["NSE_EQ|INE002A01018", "NSE_EQ|INE009A01021", "NSE_INDEX|Nifty 50"]   # RELIANCE, INFY, NIFTY 50
+# RELIANCE, INFY, NIFTY 50
+KEYS = ["NSE_EQ|INE002A01018", "NSE_EQ|INE009A01021", "NSE_INDEX|Nifty 50"]
 TOKEN = "upstox-local-access-token"
 LTT_MS = 1_735_700_000_000
 WAIT_S = 15.0   # a bound on how long a condition may take, not a timing requirement
@@ -35,7 +37,8 @@ def instrument_rows(keys=KEYS):
 
 
 def rising_quotes(keys, quiet=False):
-    """A tick provider: each call, every subscribed key trades 0.05 higher (nothing at all when quiet)."""
+    """A tick provider: each call, every subscribed key trades 0.05 higher (nothing at all when
+    quiet)."""
     counter = {"n": 0}
 
     def provide(subscribed):
@@ -43,9 +46,20 @@ def rising_quotes(keys, quiet=False):
             return []
         counter["n"] += 1
         price = round(100 + 0.05 * counter["n"], 2)
-        return [UpstoxQuote(k, price, LTT_MS + counter["n"], 1, bid=round(price - 0.05, 2), ask=round(price + 0.05, 2),
-                            volume=counter["n"], index=k.startswith("NSE_INDEX"))
-                for k in subscribed if k in keys]
+        return [
+            UpstoxQuote(
+                k,
+                price,
+                LTT_MS + counter["n"],
+                1,
+                bid=round(price - 0.05, 2),
+                ask=round(price + 0.05, 2),
+                volume=counter["n"],
+                index=k.startswith("NSE_INDEX"),
+            )
+            for k in subscribed
+            if k in keys
+        ]
     return provide
 
 
@@ -88,8 +102,11 @@ def server_factory():
 
     def start(provider=None, **kwargs):
         kwargs = {"interval_s": 0.05, "ping_interval_s": 0.2, **kwargs}
-        servers.append(UpstoxFeedServer(access_token=TOKEN, tick_provider=provider or rising_quotes(set(KEYS)),
-                                        **kwargs).start())
+        servers.append(
+            UpstoxFeedServer(
+                access_token=TOKEN, tick_provider=provider or rising_quotes(set(KEYS)), **kwargs
+            ).start()
+        )
         return servers[-1]
     yield start
     for srv in servers:
@@ -103,11 +120,17 @@ def server(server_factory):
 
 @pytest.fixture
 def upstox():
-    """Start a source + reader against a server; close both afterwards and check no thread is left."""
+    """Start a source + reader against a server; close both afterwards and check no thread is
+    left."""
     started = []
 
     def start(srv, token=TOKEN, keys=KEYS, **options):
-        options = {"watchdog_s": 3.0, "reconnect_initial_s": 0.05, "reconnect_max_delay_s": 1.0, **options}
+        options = {
+            "watchdog_s": 3.0,
+            "reconnect_initial_s": 0.05,
+            "reconnect_max_delay_s": 1.0,
+            **options,
+        }
         options = UpstoxFeedOptions.from_config(UpstoxFeedConfig(), UpstoxBrokerConfig(),
                                                 host=srv.url, **options)
         source = UpstoxSource(token, options)
@@ -118,7 +141,9 @@ def upstox():
     for source, reader in started:
         source.close()
         reader.stop()
-    assert not [t for t in threading.enumerate() if t.name == "upstox-feed"], "connection thread left running"
+    assert not [t for t in threading.enumerate() if t.name == "upstox-feed"], (
+        "connection thread left running"
+    )
 
 
 def stat(source, key):
@@ -133,10 +158,16 @@ def test_upstox_source_delivers_snapshots_then_live_ticks_and_closes_its_socket(
     ticks = reader.ticks
     for instrument in range(3):
         mine = ticks[ticks["instrument"] == instrument]
-        assert mine["flags"][0] == FLAG_SNAPSHOT and not mine["flags"][1:].any()   # initial_feed, then live
-        assert (np.diff(mine["price"]) > 0).all() and (mine["ts_event_ns"] > LTT_MS * 1_000_000).all()
+        # initial_feed, then live
+        assert mine["flags"][0] == FLAG_SNAPSHOT and not mine["flags"][1:].any()
+        assert (np.diff(mine["price"]) > 0).all() and (
+            mine["ts_event_ns"] > LTT_MS * 1_000_000
+        ).all()
     stocks = ticks[ticks["instrument"] < 2]
-    assert np.allclose(stocks["bid"], stocks["price"] - 0.05) and (ticks[ticks["instrument"] == 2]["bid"] == 0).all()
+    assert (
+        np.allclose(stocks["bid"], stocks["price"] - 0.05)
+        and (ticks[ticks["instrument"] == 2]["bid"] == 0).all()
+    )
     assert source.market_status() == {"NSE_EQ": "NORMAL_OPEN", "NSE_INDEX": "NORMAL_OPEN"}
     assert server.text_requests_ignored == 0 and source.stats.received == len(ticks)
     source.close()
@@ -156,11 +187,16 @@ def test_upstox_source_when_feed_goes_silent_watchdog_reconnects_and_resubscribe
     server.go_silent()
     eventually(lambda: stat(source, "watchdog_trips") >= 1 and source.stats.reconnects >= 1, WAIT_S,
                message="watchdog trip and reconnect")
-    eventually(lambda: server.open_connections == 1 and server.subscriptions == {k: "full" for k in KEYS}, WAIT_S)
-    assert server.sub_requests >= 2 and server.authorize_calls >= 2   # re-authorized: the URL is single-use
+    eventually(
+        lambda: server.open_connections == 1 and server.subscriptions == {k: "full" for k in KEYS},
+        WAIT_S,
+    )
+    # re-authorized: the URL is single-use
+    assert server.sub_requests >= 2 and server.authorize_calls >= 2
     before = reader.count()
     eventually(lambda: reader.count() > before + 6, WAIT_S, message="ticks after the reconnect")
-    assert (reader.ticks["flags"] == FLAG_SNAPSHOT).sum() >= 6   # a fresh snapshot after resubscribing
+    # a fresh snapshot after resubscribing
+    assert (reader.ticks["flags"] == FLAG_SNAPSHOT).sum() >= 6
 
 
 def test_upstox_source_when_server_drops_connection_reauthorizes_and_resubscribes(server, upstox):
@@ -168,10 +204,14 @@ def test_upstox_source_when_server_drops_connection_reauthorizes_and_resubscribe
     eventually(lambda: reader.count() > 0, WAIT_S)
     server.drop_connections()
     eventually(lambda: source.stats.reconnects >= 1 and server.connections_accepted >= 2, WAIT_S)
-    eventually(lambda: server.subscriptions == {k: "full" for k in KEYS}, WAIT_S, message="resubscribed")
+    eventually(
+        lambda: server.subscriptions == {k: "full" for k in KEYS}, WAIT_S, message="resubscribed"
+    )
     before = reader.count()
     eventually(lambda: reader.count() > before + 6, WAIT_S, message="ticks after the reconnect")
-    assert server.authorize_calls >= 2 and stat(source, "watchdog_trips") == 0 and reader.error is None
+    assert (
+        server.authorize_calls >= 2 and stat(source, "watchdog_trips") == 0 and reader.error is None
+    )
 
 
 def test_upstox_source_counts_a_malformed_message_drops_it_and_keeps_streaming(server, upstox):
@@ -197,7 +237,11 @@ def test_upstox_source_in_a_quiet_market_stays_connected_on_pings_alone(server_f
     source, reader = upstox(srv, watchdog_s=0.6)
     # Pings arrive every 0.1 s, so 20 of them span more than three watchdog periods without data.
     eventually(lambda: stat(source, "pings") >= 20, WAIT_S, message="server pings")
-    assert stat(source, "watchdog_trips") == 0 and srv.connections_accepted == 1 and reader.count() == 0
+    assert (
+        stat(source, "watchdog_trips") == 0
+        and srv.connections_accepted == 1
+        and reader.count() == 0
+    )
 
 
 def test_upstox_source_retries_a_failing_authorize_then_streams(server_factory, upstox):
@@ -205,10 +249,16 @@ def test_upstox_source_retries_a_failing_authorize_then_streams(server_factory, 
     srv.fail_authorize(503, times=2)
     source, reader = upstox(srv)
     eventually(lambda: reader.count() > 0, WAIT_S)
-    assert stat(source, "authorize_failures") == 2 and srv.authorize_calls == 3 and reader.error is None
+    assert (
+        stat(source, "authorize_failures") == 2
+        and srv.authorize_calls == 3
+        and reader.error is None
+    )
 
 
-def test_upstox_source_with_bad_access_token_fails_clearly_without_revealing_it(server, upstox, caplog):
+def test_upstox_source_with_bad_access_token_fails_clearly_without_revealing_it(
+    server, upstox, caplog
+):
     secret = "wrong-upstox-token-81bd"
     caplog.set_level(logging.DEBUG)
     source, reader = upstox(server, token=secret)
@@ -219,7 +269,8 @@ def test_upstox_source_with_bad_access_token_fails_clearly_without_revealing_it(
     ours = [r.getMessage() + repr(getattr(r, "fields", "")) for r in caplog.records
             if not r.name.startswith("websockets")]
     assert ours and not any(secret in line for line in ours)
-    assert server.authorize_calls == 1 and server.connections_accepted == 0   # no retrying a refused token
+    # no retrying a refused token
+    assert server.authorize_calls == 1 and server.connections_accepted == 0
     with pytest.raises(BrokerFatal):   # the same error on every later call
         source.read(np.zeros(1, TICK_DTYPE), 0.0)
 
@@ -247,17 +298,25 @@ def test_upstox_source_refuses_keys_outside_the_table_too_many_keys_and_a_missin
 
 
 def fake_config(local_server, host=None, source="upstox"):
-    """The two config sections from_config reads, built from the real schema classes (their defaults)."""
-    return SimpleNamespace(feed=SimpleNamespace(source=source, upstox=UpstoxFeedConfig(mode="ltpc", watchdog_s=2.0)),
-                           broker=SimpleNamespace(upstox=UpstoxBrokerConfig(host=host, local_server=local_server,
-                                                                      timeout_s=3.0)))
+    """The two config sections from_config reads, built from the real schema classes (their
+    defaults)."""
+    return SimpleNamespace(
+        feed=SimpleNamespace(source=source, upstox=UpstoxFeedConfig(mode="ltpc", watchdog_s=2.0)),
+        broker=SimpleNamespace(
+            upstox=UpstoxBrokerConfig(host=host, local_server=local_server, timeout_s=3.0)
+        ),
+    )
 
 
 def test_from_config_builds_the_source_for_a_local_server_and_for_upstox():
     local = make_source(fake_config(True, "http://127.0.0.1:9"), Secrets())
     assert isinstance(local, UpstoxSource) and local._access_token == LOCAL_ACCESS_TOKEN
-    assert (local.options.host, local.options.mode, local.options.watchdog_s, local.options.authorize_timeout_s) == \
-        ("http://127.0.0.1:9", "ltpc", 2.0, 3.0)
+    assert (
+        local.options.host,
+        local.options.mode,
+        local.options.watchdog_s,
+        local.options.authorize_timeout_s,
+    ) == ("http://127.0.0.1:9", "ltpc", 2.0, 3.0)
     live = UpstoxSource.from_config(fake_config(False), Secrets({"UPSTOX_ACCESS_TOKEN": TOKEN}))
     assert live.options.host == "https://api.upstox.com" and live._access_token == TOKEN
     with pytest.raises(ConfigError, match="UPSTOX_ACCESS_TOKEN"):

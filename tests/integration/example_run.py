@@ -1,4 +1,5 @@
-"""One run of a local-venue example config (config/examples/<venue>-local.json) through the supervisor.
+"""One run of a local-venue example config (config/examples/<venue>-local.json) through the
+supervisor.
 
 The end-to-end venue tests (test_kite_local.py, test_upstox_local.py) all start the same way: load
 the example, run the whole pipeline for a few seconds against the local venue the supervisor hosts,

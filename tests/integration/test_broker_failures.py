@@ -2,10 +2,10 @@
 
 The test hosts the venue itself (tests.chaos.harness.hosted_venue), so it can work the servers'
 failure switches while the supervisor runs the stages against it:
-- the feed socket sends a malformed frame (counted, dropped), drops (reconnect, resubscribe) and goes
-  silent (the watchdog reconnects);
-- the REST server answers one placement 429 and one 500: the order goes in doubt, is looked up by its
-  tag, sent again, and is at the broker exactly once;
+- the feed socket sends a malformed frame (counted, dropped), drops (reconnect, resubscribe) and
+  goes silent (the watchdog reconnects);
+- the REST server answers one placement 429 and one 500: the order goes in doubt, is looked up by
+  its tag, sent again, and is at the broker exactly once;
 - the REST server refuses the token: orders halts trading with the reason, without crashing, and no
   credential shows in any log or journal;
 - the REST server answers 500 to every trade-book read while orders restarts: recovery holds (HALTED
@@ -33,8 +33,12 @@ def _overrides(venue: str) -> dict:
     """The venue's example (instruments with Upstox keys, local server), a 1 s feed watchdog."""
     with open(os.path.join(ROOT, "config", "examples", f"{venue}-local.json")) as f:
         example = json.load(f)
-    return {"instruments": example["instruments"], "broker": example["broker"],
-            "feed": {"source": venue, venue: {"watchdog_s": 1.0}}, "risk": {"enforce_session": False}}
+    return {
+        "instruments": example["instruments"],
+        "broker": example["broker"],
+        "feed": {"source": venue, venue: {"watchdog_s": 1.0}},
+        "risk": {"enforce_session": False},
+    }
 
 
 def _journal(p: Pipeline, name: str = "orders.jsonl") -> list[dict]:
@@ -62,34 +66,66 @@ def _ride_out_feed_failures(p: Pipeline, venue, n_instruments: int) -> None:
     server = venue.feed_server
     ticks = _feed(p)["ticks"]
     server.send_malformed()
-    eventually(lambda: _feed(p)["dropped_malformed"] == 1, timeout=10, message="the malformed frame counted")
-    eventually(lambda: _feed(p)["ticks"] > ticks, timeout=10, message="ticks after the malformed frame")
+    eventually(
+        lambda: _feed(p)["dropped_malformed"] == 1,
+        timeout=10,
+        message="the malformed frame counted",
+    )
+    eventually(
+        lambda: _feed(p)["ticks"] > ticks, timeout=10, message="ticks after the malformed frame"
+    )
     for n, fail in enumerate((server.drop_connections, server.go_silent), start=1):
         accepted, reconnects = server.connections_accepted, _feed(p)["reconnects"]
         fail()
-        eventually(lambda: server.connections_accepted > accepted and len(server.subscriptions) == n_instruments,
-                   timeout=20, message=f"{fail.__name__}: a new connection subscribed to every instrument")
-        eventually(lambda: _feed(p)["reconnects"] > reconnects, timeout=10, message="the feed counts a reconnect")
+        eventually(
+            lambda: (
+                server.connections_accepted > accepted
+                and len(server.subscriptions) == n_instruments
+            ),
+            timeout=20,
+            message=f"{fail.__name__}: a new connection subscribed to every instrument",
+        )
+        eventually(
+            lambda: _feed(p)["reconnects"] > reconnects,
+            timeout=10,
+            message="the feed counts a reconnect",
+        )
         ticks = _feed(p)["ticks"]
-        eventually(lambda: _feed(p)["ticks"] > ticks, timeout=10, message=f"ticks flow again after {fail.__name__}")
+        eventually(
+            lambda: _feed(p)["ticks"] > ticks,
+            timeout=10,
+            message=f"ticks flow again after {fail.__name__}",
+        )
     assert server.connections_accepted >= 3
 
 
 def _placement_survives(p: Pipeline, venue, name: str, mode: str) -> str:
-    """Answer the next placement with `mode`; return its client order id once it is at the broker."""
+    """Answer the next placement with `mode`; return its client order id once it is at the
+    broker."""
     method, path = PLACE[name]
     sent = venue.rest.count(method, path)
     venue.rest.fail_next(mode, route=f"{method} {path}")
-    eventually(lambda: venue.rest.count(method, path) > sent, timeout=30, message=f"a placement met {mode}")
+    eventually(
+        lambda: venue.rest.count(method, path) > sent, timeout=30, message=f"a placement met {mode}"
+    )
 
     def in_doubt():
         return next((r["client_order_id"] for r in _journal(p) if r["type"] == "OrderInDoubt"
                      and f"HTTP {mode}" in r["reason"]), None)
 
     coid = eventually(in_doubt, timeout=10, message=f"the {mode} placement journaled in doubt")
-    eventually(lambda: coid in _tags_at_broker(venue), timeout=20, message=f"{coid} looked up and sent again")
-    eventually(lambda: any(r["type"] == "OrderAccepted" and r["client_order_id"] == coid for r in _journal(p)),
-               timeout=10, message=f"{coid} accepted")
+    eventually(
+        lambda: coid in _tags_at_broker(venue),
+        timeout=20,
+        message=f"{coid} looked up and sent again",
+    )
+    eventually(
+        lambda: any(
+            r["type"] == "OrderAccepted" and r["client_order_id"] == coid for r in _journal(p)
+        ),
+        timeout=10,
+        message=f"{coid} accepted",
+    )
     return coid
 
 
@@ -119,7 +155,8 @@ def test_a_token_error_halts_trading_with_its_reason_and_no_secret_in_any_log(tm
         with Pipeline(tmp_path, pointed) as p:
             p.wait_running()
             _trading(p)
-            venue.rest.fail_next("token", n=10**6)          # from now on every REST call: token refused
+            # from now on every REST call: token refused
+            venue.rest.fail_next("token", n=10**6)
 
             def halted():
                 return next((r for r in _journal(p) if r["type"] == "TradingStateChanged"
@@ -128,7 +165,8 @@ def test_a_token_error_halts_trading_with_its_reason_and_no_secret_in_any_log(tm
             event = eventually(halted, timeout=20, message="orders halted trading")
             time.sleep(2.0)                 # polls keep meeting the dead token meanwhile
             orders = p.stage("orders")
-            assert orders["state"] == "ready" and orders["restarts"] == 0, orders   # halted, not crash-looping
+            # halted, not crash-looping
+            assert orders["state"] == "ready" and orders["restarts"] == 0, orders
     with open(os.path.join(p.run_dir, "summary.json")) as f:
         summary = json.load(f)
     # The stop cannot flatten with a refused session: whatever was open is left at the broker, and
@@ -171,14 +209,17 @@ def test_orders_restarted_into_a_dead_token_holds_halted_instead_of_crash_loopin
     assert p.leftovers() == {"segments": [], "sockets": []}
 
 
-def test_orders_recovering_while_the_broker_answers_500_holds_halted_then_resumes_by_itself(tmp_path):
+def test_orders_recovering_while_the_broker_answers_500_holds_halted_then_resumes_by_itself(
+    tmp_path,
+):
     import signal
 
     with hosted_venue(tmp_path / "venue", _overrides("kite")) as (venue, pointed):
         with Pipeline(tmp_path, pointed) as p:
             p.wait_running()
             _trading(p)
-            venue.rest.fail_next("500", n=10**6, route="GET /trades")    # recovery reads the trade book
+            # recovery reads the trade book
+            venue.rest.fail_next("500", n=10**6, route="GET /trades")
             first = p.stage("orders")["pid"]
             os.kill(first, signal.SIGKILL)
             held = eventually(lambda: (h := p.health()) and h["trading_state"] == "HALTED"

@@ -16,12 +16,18 @@ HALTED_CODE = 4        # orders/risk.py: "trading is halted: no new entries"
 
 
 def ctl(p: Pipeline, command: str, *, run_dir: bool = True) -> tuple[int, dict, str]:
-    """(exit code, printed JSON, stderr) of one `supervisor.py ctl` call against the pipeline's run."""
+    """(exit code, printed JSON, stderr) of one `supervisor.py ctl` call against the pipeline's
+    run."""
     args = [sys.executable, os.path.join(ROOT, "supervisor.py"), "ctl", command]
     if run_dir:
         args += ["--run-dir", p.run_dir]
-    out = subprocess.run(args, env=dict(os.environ, OTRADE_REGISTRY_DIR=p.registry), capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        args,
+        env=dict(os.environ, OTRADE_REGISTRY_DIR=p.registry),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return out.returncode, json.loads(out.stdout) if out.stdout.strip() else {}, out.stderr
 
 
@@ -41,8 +47,12 @@ def test_ctl_halt_resume_flatten_end_to_end_each_journaled_and_shown(tmp_path):
     with Pipeline(tmp_path, {"strategies": [{"name": "mac", "kind": "ma_crossover",
                                              "params": {"fast": 5, "slow": 20}}]}) as p:
         p.wait_running()
-        code, status, _ = ctl(p, "status", run_dir=False)      # found through the run registry
-        assert code == 0 and status["run_id"] == p.run_id and set(status["stages"]) == set(p.health()["stages"])
+        code, status, _ = ctl(p, "status", run_dir=False)  # found through the run registry
+        assert (
+            code == 0
+            and status["run_id"] == p.run_id
+            and set(status["stages"]) == set(p.health()["stages"])
+        )
         assert "ctl" in status["operator"]["hint"]
 
         code, answer, err = ctl(p, "halt")
@@ -62,7 +72,10 @@ def test_ctl_halt_resume_flatten_end_to_end_each_journaled_and_shown(tmp_path):
         assert open_positions(p) == []
         shown = [c["cmd"] for c in p.health()["operator"]["commands"]]
     assert [r["cmd"] for r in journal(p, "ctl.jsonl")] == ["halt", "resume", "flatten"] == shown
-    assert all(r["ok"] and r["ts"] and r["reason"] == f"operator: ctl {r['cmd']}" for r in journal(p, "ctl.jsonl"))
+    assert all(
+        r["ok"] and r["ts"] and r["reason"] == f"operator: ctl {r['cmd']}"
+        for r in journal(p, "ctl.jsonl")
+    )
     with open(os.path.join(p.run_dir, "summary.json")) as f:
         summary = json.load(f)
     assert [c["cmd"] for c in summary["operator_commands"]] == ["halt", "resume", "flatten"]
@@ -76,9 +89,20 @@ def _kite_overrides() -> dict:
             "feed": {"source": "kite"}, "risk": {"enforce_session": False}}
 
 
-PLANTED = {"order_id": "990000001", "tag": "EPLANTED000000000000", "instrument_token": 738561,
-           "tradingsymbol": "RELIANCE", "transaction_type": "BUY", "quantity": 1, "order_type": "LIMIT",
-           "price": 1000.0, "trigger_price": 0, "status": "OPEN", "filled_quantity": 0, "average_price": 0}
+PLANTED = {
+    "order_id": "990000001",
+    "tag": "EPLANTED000000000000",
+    "instrument_token": 738561,
+    "tradingsymbol": "RELIANCE",
+    "transaction_type": "BUY",
+    "quantity": 1,
+    "order_type": "LIMIT",
+    "price": 1000.0,
+    "trigger_price": 0,
+    "status": "OPEN",
+    "filled_quantity": 0,
+    "average_price": 0,
+}
 
 
 def test_a_planted_broker_order_halts_trading_naming_it_until_ctl_adopt(tmp_path):
@@ -88,12 +112,16 @@ def test_a_planted_broker_order_halts_trading_naming_it_until_ctl_adopt(tmp_path
             eventually(lambda: p.health()["reconcile"].get("last", {}).get("checks"), timeout=30,
                        message="the start reconciliation ran")
             assert p.health()["trading_state"] == "ACTIVE"
-            venue.rest.plant("GET /orders", [PLANTED])         # an order of ours the journal never sent
+            # an order of ours the journal never sent
+            venue.rest.plant("GET /orders", [PLANTED])
             code, answer, err = ctl(p, "reconcile")
             assert code == 0 and answer["clean"] is False, err
             assert any(PLANTED["tag"] in d for d in answer["differences"])
             health = p.health()
-            assert health["trading_state"] == "HALTED" and PLANTED["tag"] in health["trading_state_reason"]
+            assert (
+                health["trading_state"] == "HALTED"
+                and PLANTED["tag"] in health["trading_state_reason"]
+            )
             assert PLANTED["tag"] in health["reconcile"]["outstanding"][0]
 
             code, answer, err = ctl(p, "resume")               # never ACTIVE on a mismatch
@@ -103,11 +131,17 @@ def test_a_planted_broker_order_halts_trading_naming_it_until_ctl_adopt(tmp_path
             code, answer, err = ctl(p, "adopt")
             assert code == 0 and answer["trading_state"] == "ACTIVE", err
             assert PLANTED["tag"] in answer["baseline"]["adopted_ids"]
-            code, answer, err = ctl(p, "reconcile")            # the adopted view is the baseline now
+            # the adopted view is the baseline now
+            code, answer, err = ctl(p, "reconcile")
             assert code == 0 and answer["clean"] is True and p.health()["trading_state"] == "ACTIVE"
             venue.rest.plant("GET /orders", [])
         assert p.exit_code == 0, p.output()[-3000:]
     with open(os.path.join(p.run_dir, "summary.json")) as f:
         summary = json.load(f)
-    assert [c["cmd"] for c in summary["operator_commands"]] == ["reconcile", "resume", "adopt", "reconcile"]
+    assert [c["cmd"] for c in summary["operator_commands"]] == [
+        "reconcile",
+        "resume",
+        "adopt",
+        "reconcile",
+    ]
     assert summary["reconcile"]["ok"] is True

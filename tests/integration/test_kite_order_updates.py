@@ -1,6 +1,6 @@
 """End to end against the local Kite venue: fills reach orders through the ticker socket
-(venue -> KiteTicker text message -> feed -> bus -> orders) before orders' next poll of the order book,
-and every fill is still journaled exactly once."""
+(venue -> KiteTicker text message -> feed -> bus -> orders) before orders' next poll of the order
+book, and every fill is still journaled exactly once."""
 
 import collections
 import json
@@ -35,9 +35,14 @@ def test_kite_fills_arrive_through_the_ticker_socket_once_each(tmp_path):
     # A fill counted here was reported from a pushed update, i.e. before any poll saw it (a fill the
     # poll saw first would have made that update a duplicate instead).
     assert orders["fills"] > 0 and orders["update_fills"] > 0 and orders["updates_applied"] > 0
-    fills = [r for r in read_jsonl(os.path.join(p.run_dir, "orders.jsonl")) if r["type"] == "OrderFilled"]
+    fills = [
+        r for r in read_jsonl(os.path.join(p.run_dir, "orders.jsonl")) if r["type"] == "OrderFilled"
+    ]
     repeated = [k for k, n in collections.Counter(r["fill_id"] for r in fills).items() if n > 1]
     assert fills and repeated == []
-    venue_fills = [r for r in read_jsonl(os.path.join(p.run_dir, "venue_kite.jsonl")) if r.get("k") == "fill"]
-    assert len(fills) <= len(venue_fills)              # nothing journaled that the venue did not fill
+    venue_fills = [
+        r for r in read_jsonl(os.path.join(p.run_dir, "venue_kite.jsonl")) if r.get("k") == "fill"
+    ]
+    # nothing journaled that the venue did not fill
+    assert len(fills) <= len(venue_fills)
     assert p.leftovers() == {"segments": [], "sockets": []}

@@ -1,4 +1,5 @@
-"""One supervisor per run dir and per broker account (issue 11.4), with the real `python supervisor.py`.
+"""One supervisor per run dir and per broker account (issue 11.4), with the real `python
+supervisor.py`.
 
 Before: a second supervisor on the same run dir overwrote run.json, appended to the first's
 supervisor.jsonl, failed late and its teardown deleted the first run's ipc directory (the first run
@@ -24,12 +25,15 @@ def _second(first: Pipeline, tmp_path, run_dir: str) -> subprocess.CompletedProc
     env = dict(os.environ, OTRADE_REGISTRY_DIR=first.registry, PYTHONUNBUFFERED="1")
     cmd = [sys.executable, os.path.join(ROOT, "supervisor.py"), "--config", str(first.config_path),
            "--run-dir", run_dir, "--http-port", "0", "--no-dashboard", "--duration", "2"]
-    return subprocess.run(cmd, cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        cmd, cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def _fingerprint(run_dir: str) -> dict:
     ipc = os.path.join(run_dir, "ipc")
-    where = os.path.join(run_dir, "ipc.where")       # a long run-dir path puts the sockets elsewhere
+    # a long run-dir path puts the sockets elsewhere
+    where = os.path.join(run_dir, "ipc.where")
     if os.path.exists(where):
         with open(where) as f:
             ipc = f.read().strip()
@@ -38,7 +42,9 @@ def _fingerprint(run_dir: str) -> dict:
     return {"run.json": manifest, "ipc": sorted(os.listdir(ipc))}
 
 
-def test_second_supervisor_when_the_run_dir_is_in_use_then_it_is_refused_and_the_first_run_is_unharmed(tmp_path):
+def test_second_supervisor_when_the_run_dir_is_in_use_then_it_is_refused_and_the_first_run_is_unharmed(  # noqa: E501 - the name is the test's sentence
+    tmp_path,
+):
     with Pipeline(tmp_path, args=["--duration", "12"]) as first:
         first.wait_running()
         before = _fingerprint(first.run_dir)
@@ -56,7 +62,9 @@ def test_second_supervisor_when_the_run_dir_is_in_use_then_it_is_refused_and_the
     assert first.leftovers() == {"segments": [], "sockets": []}
 
 
-def test_second_supervisor_when_the_paper_account_is_in_use_then_another_run_dir_is_refused_until_it_ends(tmp_path):
+def test_second_supervisor_when_the_paper_account_is_in_use_then_another_run_dir_is_refused_until_it_ends(  # noqa: E501 - the name is the test's sentence
+    tmp_path,
+):
     other = str(tmp_path / "other-run")
     with Pipeline(tmp_path) as first:
         first.wait_running()
@@ -64,9 +72,11 @@ def test_second_supervisor_when_the_paper_account_is_in_use_then_another_run_dir
         assert refused.returncode == EXIT_REFUSED, refused.stderr[-2000:]
         assert "broker account paper-default is in use by pid" in refused.stderr
         assert f"run dir {first.run_dir}" in refused.stderr
-        assert not os.path.exists(os.path.join(other, "run.json"))   # refused before creating anything
+        # refused before creating anything
+        assert not os.path.exists(os.path.join(other, "run.json"))
         children = first.descendants()
-        first.proc.send_signal(signal.SIGKILL)                        # a holder that dies without unlocking
+        # a holder that dies without unlocking
+        first.proc.send_signal(signal.SIGKILL)
         first.proc.wait(timeout=30)
     eventually(lambda: not alive(children), timeout=30, message=f"no stage left of {children}")
     after = _second(first, tmp_path, other)

@@ -21,15 +21,33 @@ class SessionPipeline(Pipeline):
 
     def __enter__(self) -> "SessionPipeline":
         env = dict(os.environ, OTRADE_REGISTRY_DIR=self.registry, PYTHONUNBUFFERED="1")
-        cmd = [sys.executable, os.path.join(ROOT, "supervisor.py"), "--config", str(self.config_path),
-               "--run-dir", self.run_dir, "--http-port", str(self.port), "--no-dashboard", *self.args]
+        cmd = [
+            sys.executable,
+            os.path.join(ROOT, "supervisor.py"),
+            "--config",
+            str(self.config_path),
+            "--run-dir",
+            self.run_dir,
+            "--http-port",
+            str(self.port),
+            "--no-dashboard",
+            *self.args,
+        ]
         self.log = open(self.tmp / f"supervisor-{self.run_id}.out", "wb")
-        self.proc = subprocess.Popen(cmd, cwd=str(self.tmp), env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=str(self.tmp),
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         return self
 
 
-def test_sighup_when_the_whole_process_group_is_hung_up_then_the_run_stops_cleanly_with_a_summary(tmp_path):
+def test_sighup_when_the_whole_process_group_is_hung_up_then_the_run_stops_cleanly_with_a_summary(
+    tmp_path,
+):
     with SessionPipeline(tmp_path) as p:
         p.wait_running()
         os.killpg(p.proc.pid, signal.SIGHUP)

@@ -1,6 +1,7 @@
-"""The stop policy against the local Kite venue (issue 11.3): a stop (SIGTERM, or the SIGHUP of a closed
-terminal) with brackets open leaves nothing working at the venue and no position, and says so; with
-`run.on_stop: leave` the legs stay working, and stderr, summary.json and exit code 5 say which.
+"""The stop policy against the local Kite venue (issue 11.3): a stop (SIGTERM, or the SIGHUP of a
+closed terminal) with brackets open leaves nothing working at the venue and no position, and says
+so; with `run.on_stop: leave` the legs stay working, and stderr, summary.json and exit code 5 say
+which.
 
 What is at the venue is read back from the venue's own journal (venue_kite.jsonl: every placement,
 cancel and fill it executed), not from anything the engine wrote.
@@ -35,16 +36,26 @@ def _legs_submitted(run_dir: str) -> int:
     path = os.path.join(run_dir, "orders.jsonl")
     if not os.path.exists(path):
         return 0
-    return sum(1 for r in read_jsonl(path) if r.get("type") == "OrderSubmitting" and r.get("role") in ("STOP", "TARGET"))
+    return sum(
+        1
+        for r in read_jsonl(path)
+        if r.get("type") == "OrderSubmitting" and r.get("role") in ("STOP", "TARGET")
+    )
 
 
 def venue_state(run_dir: str) -> tuple[dict, dict]:
-    """(working orders' client ids -> symbol, net position by symbol) at the venue, from its journal."""
+    """(working orders' client ids -> symbol, net position by symbol) at the venue, from its
+    journal."""
     orders, working, position = {}, {}, {}
     for r in read_jsonl(os.path.join(run_dir, "venue_kite.jsonl")):
         if r["k"] == "place":
-            orders[r["boid"]] = {"symbol": r["symbol"], "side": int(r["side"]), "qty": int(r["qty"]), "filled": 0,
-                                 "coid": r["coid"]}
+            orders[r["boid"]] = {
+                "symbol": r["symbol"],
+                "side": int(r["side"]),
+                "qty": int(r["qty"]),
+                "filled": 0,
+                "coid": r["coid"],
+            }
             if r["status"] not in ("REJECTED", "CANCELED", "FILLED"):
                 working[r["coid"]] = r["symbol"]
         elif r["k"] == "cancel":
@@ -70,7 +81,9 @@ def _stop_with_brackets_open(tmp_path, on_stop: str, sig: int):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_stop_when_brackets_are_open_and_on_stop_is_flatten_then_nothing_is_left_at_the_venue(tmp_path, sig):
+def test_stop_when_brackets_are_open_and_on_stop_is_flatten_then_nothing_is_left_at_the_venue(
+    tmp_path, sig
+):
     p, code, summary = _stop_with_brackets_open(tmp_path, "flatten", sig)
     assert code == 0, p.output()[-3000:]
     assert summary["reason"] == f"signal {signal.Signals(sig).name}"
@@ -82,7 +95,9 @@ def test_stop_when_brackets_are_open_and_on_stop_is_flatten_then_nothing_is_left
     assert p.leftovers() == {"segments": [], "sockets": []}
 
 
-def test_stop_when_on_stop_is_leave_then_legs_stay_working_and_stderr_summary_and_exit_5_list_them(tmp_path):
+def test_stop_when_on_stop_is_leave_then_legs_stay_working_and_stderr_summary_and_exit_5_list_them(
+    tmp_path,
+):
     p, code, summary = _stop_with_brackets_open(tmp_path, "leave", signal.SIGTERM)
     assert code == EXIT_LEFT_AT_BROKER, p.output()[-3000:]
     working, positions = venue_state(p.run_dir)
@@ -96,6 +111,11 @@ def test_stop_when_on_stop_is_leave_then_legs_stay_working_and_stderr_summary_an
     for symbol in left["working_orders"]:
         assert f"  {symbol}: " in out
     # Entries were cancelled: only bracket legs (never an ENTRY) are left working.
-    sent = {r["client_order_id"]: r["role"] for r in read_jsonl(os.path.join(p.run_dir, "orders.jsonl"))
-            if r.get("type") == "OrderSubmitting"}
-    assert {sent[o["client_order_id"]] for orders in left["working_orders"].values() for o in orders} <= {"STOP", "TARGET"}
+    sent = {
+        r["client_order_id"]: r["role"]
+        for r in read_jsonl(os.path.join(p.run_dir, "orders.jsonl"))
+        if r.get("type") == "OrderSubmitting"
+    }
+    assert {
+        sent[o["client_order_id"]] for orders in left["working_orders"].values() for o in orders
+    } <= {"STOP", "TARGET"}

@@ -20,12 +20,14 @@ def test_the_upstox_local_example_trades_through_the_upstox_sdk_end_to_end(tmp_p
     placed = [r["coid"] for r in venue if r["k"] == "place"]
     sent = {r["client_order_id"] for r in read_jsonl(os.path.join(p.run_dir, "orders.jsonl"))
             if r["type"] == "OrderSubmitting"}
-    assert placed and set(placed) <= sent          # every order at the venue is one we journaled first
+    # every order at the venue is one we journaled first
+    assert placed and set(placed) <= sent
     assert len(placed) == len(set(placed))         # and none arrived twice
     fills = read_jsonl(os.path.join(p.run_dir, "fills.jsonl"))
     assert len(fills) == len({f["fill_id"] for f in fills})
-    # Each fill came back through Upstox's trade book (numeric trade ids) for an order the venue filled;
-    # the run may stop between a venue fill and the next poll, so the venue can hold a few more.
+    # Each fill came back through Upstox's trade book (numeric trade ids) for an order the venue
+    # filled; the run may stop between a venue fill and the next poll, so the venue can hold a few
+    # more.
     filled_at_venue = {str(ORDER_ID_BASE + int(r["boid"][1:])) for r in venue if r["k"] == "fill"}
     assert all(f["fill_id"].isdigit() for f in fills)
     assert {f["broker_order_id"] for f in fills} <= filled_at_venue

@@ -1,5 +1,5 @@
-"""The local Kite server (localvenue/kite/server.py) speaks Kite's wire format: envelopes, auth, rows
-shaped like the real ones."""
+"""The local Kite server (localvenue/kite/server.py) speaks Kite's wire format: envelopes, auth,
+rows shaped like the real ones."""
 
 import json
 import pathlib

@@ -1,5 +1,6 @@
-"""What the Kite and Upstox test accounts share: instruments, a fake wall clock, the harness skeleton
-(a local server with the paper fill model and the adapters opened on it) and the fixture teardown.
+"""What the Kite and Upstox test accounts share: instruments, a fake wall clock, the harness
+skeleton (a local server with the paper fill model and the adapters opened on it) and the fixture
+teardown.
 
 `LocalAccount` satisfies tests/orders/broker_contract.py's harness (broker, instrument, symbol,
 exchange, tick_size, freeze_qty, seq, tick(price), reopen(), partial_fill_qty, rate_limit_per_sec)
@@ -103,7 +104,9 @@ def account_fixtures(name: str, account_class, thread_name: str):
             account.close()
         errors = [e for account in made for e in account.server.internal_errors]
         assert not errors, f"local {name.capitalize()} server failed internally:\n{errors[0]}"
-        assert not server_threads(thread_name), f"threads left running: {server_threads(thread_name)}"
+        assert not server_threads(thread_name), (
+            f"threads left running: {server_threads(thread_name)}"
+        )
 
     @pytest.fixture(name=name)
     def one_account(request):

@@ -27,7 +27,9 @@ class KiteHarness(LocalAccount):
     def __init__(self, directory, *, partial_fill_qty: int = 0, rate_limit_per_sec: int = 0,
                  **settings):
         super().__init__(partial_fill_qty=partial_fill_qty, rate_limit_per_sec=rate_limit_per_sec)
-        self.table = InstrumentTable.create(unique_segment("kite"), np.array(ROWS, INSTRUMENT_DTYPE))
+        self.table = InstrumentTable.create(
+            unique_segment("kite"), np.array(ROWS, INSTRUMENT_DTYPE)
+        )
         self.journal = str(directory / "kite-paper.jsonl")
         self.server = KiteLocalServer(instruments=self.table.rows, paper_journal=self.journal,
                                       max_fill_qty_per_tick=partial_fill_qty).start()
@@ -40,8 +42,14 @@ class KiteHarness(LocalAccount):
 
     def open_broker(self, **overrides) -> KiteBroker:
         settings = replace(self.settings, **overrides)
-        return self._opened(KiteBroker(self.table, settings, KiteCredentials(LOCAL_API_KEY, LOCAL_ACCESS_TOKEN),
-                                       clock=self.clock))
+        return self._opened(
+            KiteBroker(
+                self.table,
+                settings,
+                KiteCredentials(LOCAL_API_KEY, LOCAL_ACCESS_TOKEN),
+                clock=self.clock,
+            )
+        )
 
     def close(self) -> None:
         super().close()

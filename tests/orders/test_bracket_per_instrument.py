@@ -38,7 +38,9 @@ def _bracket(tick_seq, **kw):
     return intent(tick_seq, qty=1, stop_loss=99.0, target=101.0, **kw)
 
 
-def test_engine_when_a_bracket_is_open_then_the_same_strategys_next_entry_on_it_is_denied(make_desk):
+def test_engine_when_a_bracket_is_open_then_the_same_strategys_next_entry_on_it_is_denied(
+    make_desk,
+):
     desk, tape = make_desk(limits=_limits(1)), Tape()
     tape.add(0, 100.0)
     tape.add(1, 50.0)

@@ -44,7 +44,9 @@ def _run(tmp_path, seed, halt_at=None):
         desk.engine.set_trading_state("HALTED", "test halt")
         desk.engine.advance(ticks[cut:cut + 200])
         desk.engine.set_trading_state("ACTIVE", "test resume")
-        desk.engine.advance(ticks[cut + 200:], [m for m in intents if m.tick_seq > ticks["seq"][cut - 1]])
+        desk.engine.advance(
+            ticks[cut + 200 :], [m for m in intents if m.tick_seq > ticks["seq"][cut - 1]]
+        )
     return desk, checked
 
 

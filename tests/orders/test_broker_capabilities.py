@@ -34,7 +34,8 @@ def test_capabilities_when_kite_upstox_or_a_new_adapter_then_polled_pushed_and_r
 
 def test_orders_when_deciding_what_to_do_then_no_code_compares_a_broker_name_with_paper():
     found = []
-    factory = ORDERS / "brokers" / "__init__.py"      # make_broker: the one place a name picks a class
+    # make_broker: the one place a name picks a class
+    factory = ORDERS / "brokers" / "__init__.py"
     for path in sorted(p for p in ORDERS.rglob("*.py") if p != factory):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Compare) and any(

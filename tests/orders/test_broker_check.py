@@ -18,8 +18,11 @@ def run(module, argv, **kwargs) -> tuple[int, str]:
 
 
 def test_kite_check_when_session_is_good_then_exit_0_with_user_and_egress_ip_hint(kite, tmp_path):
-    code, out = run(kite_check, ["--root", kite.server.url, "--local", "--dotenv", str(tmp_path / ".env")],
-                    environ={})
+    code, out = run(
+        kite_check,
+        ["--root", kite.server.url, "--local", "--dotenv", str(tmp_path / ".env")],
+        environ={},
+    )
     assert code == 0, out
     assert "Kite session OK: user LOCAL1" in out
     assert "does not report the IP" in out and "developers.kite.trade" in out
@@ -28,8 +31,11 @@ def test_kite_check_when_session_is_good_then_exit_0_with_user_and_egress_ip_hin
 
 def test_kite_check_when_token_refused_then_exit_1_and_no_token_printed(kite, tmp_path):
     kite.server.fail_next("token", route="GET /user/profile")
-    code, out = run(kite_check, ["--root", kite.server.url, "--local", "--dotenv", str(tmp_path / ".env")],
-                    environ={})
+    code, out = run(
+        kite_check,
+        ["--root", kite.server.url, "--local", "--dotenv", str(tmp_path / ".env")],
+        environ={},
+    )
     assert code == 1 and "kite check failed" in out and "local-token" not in out
 
 
@@ -50,8 +56,11 @@ def test_kite_check_without_credentials_names_the_missing_variable(tmp_path):
 
 
 def test_upstox_check_when_session_is_good_then_prints_registered_static_ips(upstox, tmp_path):
-    code, out = run(upstox_check, ["--host", upstox.server.url, "--local", "--dotenv", str(tmp_path / ".env")],
-                    environ={})
+    code, out = run(
+        upstox_check,
+        ["--host", upstox.server.url, "--local", "--dotenv", str(tmp_path / ".env")],
+        environ={},
+    )
     assert code == 0, out
     assert "Upstox session OK: user LOCAL1" in out
     assert "Registered static IPs for API orders: 203.0.113.10" in out
@@ -59,24 +68,44 @@ def test_upstox_check_when_session_is_good_then_prints_registered_static_ips(ups
 
 
 def test_upstox_check_when_no_static_ip_is_registered_then_exit_1(upstox, tmp_path):
-    upstox.server.fail_next("reply", route="GET /v2/user/ip",
-                            body=b'{"status": "success", "data": {"user_id": "LOCAL1", "primary_ip": null}}')
-    code, out = run(upstox_check, ["--host", upstox.server.url, "--local", "--dotenv", str(tmp_path / ".env")],
-                    environ={})
+    upstox.server.fail_next(
+        "reply",
+        route="GET /v2/user/ip",
+        body=b'{"status": "success", "data": {"user_id": "LOCAL1", "primary_ip": null}}',
+    )
+    code, out = run(
+        upstox_check,
+        ["--host", upstox.server.url, "--local", "--dotenv", str(tmp_path / ".env")],
+        environ={},
+    )
     assert code == 1 and "No static IP is registered" in out
 
 
 def test_upstox_check_when_token_refused_then_exit_1(upstox, tmp_path):
     upstox.server.fail_next("token", route="GET /v2/user/profile")
-    code, out = run(upstox_check, ["--host", upstox.server.url, "--local", "--dotenv", str(tmp_path / ".env")],
-                    environ={})
+    code, out = run(
+        upstox_check,
+        ["--host", upstox.server.url, "--local", "--dotenv", str(tmp_path / ".env")],
+        environ={},
+    )
     assert code == 1 and "upstox check failed" in out and "local-upstox-token" not in out
 
 
 def test_upstox_check_with_login_code_stores_the_token_then_verifies_it(upstox, tmp_path):
     dotenv = tmp_path / ".env"
-    code, out = run(upstox_check, ["--login-code", upstox.server.issue_auth_code(), "--host",
-                                   upstox.server.url, "--local", "--dotenv", str(dotenv)], environ={})
+    code, out = run(
+        upstox_check,
+        [
+            "--login-code",
+            upstox.server.issue_auth_code(),
+            "--host",
+            upstox.server.url,
+            "--local",
+            "--dotenv",
+            str(dotenv),
+        ],
+        environ={},
+    )
     assert code == 0, out
     assert "UPSTOX_ACCESS_TOKEN=" in dotenv.read_text() and "Upstox session OK" in out
 

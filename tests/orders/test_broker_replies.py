@@ -1,9 +1,10 @@
 """Malformed broker replies, through the real SDKs against the local Kite and Upstox venues.
 
-The venues serve planted rows after their own (`plant`) or a whole planted body (`fail_next("reply")`):
-a bad row of ours is counted and skipped while the good rows still read, a row that is not ours is
-ignored whatever it holds, and a reply of the wrong shape is a BrokerRetryable that names the
-endpoint, never a ValueError / KeyError / TypeError / AttributeError out of the adapter.
+The venues serve planted rows after their own (`plant`) or a whole planted body
+(`fail_next("reply")`): a bad row of ours is counted and skipped while the good rows still read, a
+row that is not ours is ignored whatever it holds, and a reply of the wrong shape is a
+BrokerRetryable that names the endpoint, never a ValueError / KeyError / TypeError / AttributeError
+out of the adapter.
 """
 
 import copy
@@ -22,10 +23,18 @@ from tests.orders.stubs import Tape, intent, of_type
 from tests.orders.upstox_support import make_upstox  # noqa: F401 - fixture
 
 ROUTES = {
-    "kite": {"orders": "GET /orders", "trades": "GET /trades", "positions": "GET /portfolio/positions",
-             "place": "POST /orders/regular"},
-    "upstox": {"orders": "GET /v2/order/retrieve-all", "trades": "GET /v2/order/trades/get-trades-for-day",
-               "positions": "GET /v2/portfolio/short-term-positions", "place": "POST /v3/order/place"},
+    "kite": {
+        "orders": "GET /orders",
+        "trades": "GET /trades",
+        "positions": "GET /portfolio/positions",
+        "place": "POST /orders/regular",
+    },
+    "upstox": {
+        "orders": "GET /v2/order/retrieve-all",
+        "trades": "GET /v2/order/trades/get-trades-for-day",
+        "positions": "GET /v2/portfolio/short-term-positions",
+        "place": "POST /v3/order/place",
+    },
 }
 # A row of ours made bad in one way, per broker: (case, change(row) -> the planted row).
 POISON = {
@@ -59,7 +68,8 @@ def our_row(h, coid: str) -> dict:
 
 
 def twin(row: dict, coid: str) -> dict:
-    """Another order (ours when `coid` can be a client id): the same row with its own tag(s) and id."""
+    """Another order (ours when `coid` can be a client id): the same row with its own tag(s) and
+    id."""
     out = copy.deepcopy(row) | {"tag": coid, "order_id": str(row["order_id"]) + "9"}
     if "tags" in out:                                   # Kite repeats the tag in "tags"
         out["tags"] = [coid] if coid else []
@@ -67,7 +77,9 @@ def twin(row: dict, coid: str) -> dict:
 
 
 @pytest.mark.parametrize("name, case, change", CASES, ids=[f"{n}-{c}" for n, c, _ in CASES])
-def test_a_poison_row_of_ours_when_the_book_is_read_then_it_is_counted_and_skipped(request, name, case, change):
+def test_a_poison_row_of_ours_when_the_book_is_read_then_it_is_counted_and_skipped(
+    request, name, case, change
+):
     h = account(request, name)
     h.broker.place(limit("EGOOD1"))
     bad = change(twin(our_row(h, "EGOOD1"), "EBAD1"))
@@ -79,17 +91,24 @@ def test_a_poison_row_of_ours_when_the_book_is_read_then_it_is_counted_and_skipp
 
 
 @pytest.mark.parametrize("name", ["kite", "upstox"])
-def test_an_in_doubt_lookup_when_our_row_is_malformed_then_it_is_retryable_never_absent(request, name):
+def test_an_in_doubt_lookup_when_our_row_is_malformed_then_it_is_retryable_never_absent(
+    request, name
+):
     h = account(request, name)
     h.broker.place(limit("EGOOD1"))
-    h.server.plant(ROUTES[name]["orders"], [twin(our_row(h, "EGOOD1"), "EBAD1") | {"quantity": "ten"}])
+    h.server.plant(
+        ROUTES[name]["orders"], [twin(our_row(h, "EGOOD1"), "EBAD1") | {"quantity": "ten"}]
+    )
     # None would mean "never received" and the engine would send EBAD1 again: a duplicate order.
     with pytest.raises(BrokerRetryable) as unknown:
         h.broker.find_by_client_id("EBAD1")
     assert unknown.value.code == "BadResponse" and "EBAD1" in str(unknown.value)
     assert h.broker.find_by_client_id("ENEVER1") is None
-    h.server.plant(ROUTES[name]["orders"], [])                 # the broker's row reads again
-    assert h.broker.find_by_client_id("EGOOD1") is not None and h.broker.find_by_client_id("EBAD1") is None
+    h.server.plant(ROUTES[name]["orders"], [])  # the broker's row reads again
+    assert (
+        h.broker.find_by_client_id("EGOOD1") is not None
+        and h.broker.find_by_client_id("EBAD1") is None
+    )
 
 
 @pytest.mark.parametrize("name", ["kite", "upstox"])
@@ -106,7 +125,9 @@ def test_a_poison_row_not_ours_when_the_book_is_read_then_it_is_ignored_uncounte
 
 
 @pytest.mark.parametrize("name", ["kite", "upstox"])
-def test_a_poison_trade_of_ours_when_trades_are_read_then_it_is_counted_and_the_good_ones_kept(request, name):
+def test_a_poison_trade_of_ours_when_trades_are_read_then_it_is_counted_and_the_good_ones_kept(
+    request, name
+):
     h = account(request, name)
     h.tick(100.0)
     h.broker.place(OrderRequest("EFILL1", 0, "SBIN", "NSE", 1, 10, "MARKET"))
@@ -122,14 +143,19 @@ def test_a_poison_trade_of_ours_when_trades_are_read_then_it_is_counted_and_the_
 
 
 @pytest.mark.parametrize("name", ["kite", "upstox"])
-def test_a_poison_position_row_when_positions_are_read_then_it_is_counted_and_skipped(request, name):
+def test_a_poison_position_row_when_positions_are_read_then_it_is_counted_and_skipped(
+    request, name
+):
     h = account(request, name)
     h.tick(100.0)
     h.broker.place(OrderRequest("EFILL1", 0, "SBIN", "NSE", 1, 10, "MARKET"))
     h.tick(100.0)
     if name == "kite":     # positions are an object of buckets: plant into the day bucket's answer
         day = h.server.exchange.positions()["day"]
-        body = {"status": "success", "data": {"net": [], "day": day + [day[0] | {"quantity": "ten"}, "x"]}}
+        body = {
+            "status": "success",
+            "data": {"net": [], "day": day + [day[0] | {"quantity": "ten"}, "x"]},
+        }
         h.server.fail_next("reply", route=ROUTES[name]["positions"], body=orjson.dumps(body))
     else:
         row = h.server.exchange.positions()[0]
@@ -145,7 +171,9 @@ WRONG_SHAPES = [("null", None), ("object", {}), ("string", "orders")]
 @pytest.mark.parametrize("name", ["kite", "upstox"])
 @pytest.mark.parametrize("endpoint", ["orders", "trades"])
 @pytest.mark.parametrize("shape, data", WRONG_SHAPES, ids=[s for s, _ in WRONG_SHAPES])
-def test_a_book_reply_of_the_wrong_shape_is_retryable_and_names_the_endpoint(request, name, endpoint, shape, data):
+def test_a_book_reply_of_the_wrong_shape_is_retryable_and_names_the_endpoint(
+    request, name, endpoint, shape, data
+):
     h = account(request, name)
     body = orjson.dumps({"status": "success", "data": data})
     h.server.fail_next("reply", route=ROUTES[name][endpoint], body=body)
@@ -187,17 +215,24 @@ def test_orders_restarted_with_a_poison_row_in_the_book_recovers_and_trades(requ
     _tick_both(h, tape, engine, 100.0)
     (entry,) = of_type(events, OrderSubmitting)
     assert of_type(events, OrderFilled)
-    poison = [twin(our_row(h, entry.client_order_id), "EPOISON1") | {"quantity": "ten"}, "row", None]
+    poison = [
+        twin(our_row(h, entry.client_order_id), "EPOISON1") | {"quantity": "ten"},
+        "row",
+        None,
+    ]
     h.server.plant(ROUTES[name]["orders"], poison)
 
-    broker = h.reopen()                                  # orders restarted: fresh adapter and engine
+    # orders restarted: fresh adapter and engine
+    broker = h.reopen()
     journal = list(events)
     engine = OrderEngine(rows, limits, FeeSchedule("zerodha"), broker, events.append)
     engine.restore(journal)
     engine.resolve_in_doubt()                            # reads the poisoned book: no crash
     _tick_both(h, tape, engine, 100.0, [intent(tape.seq, qty=5, side=-1)])
     _tick_both(h, tape, engine, 100.0)
-    exits = [m for m in of_type(events, OrderSubmitting) if m.client_order_id != entry.client_order_id]
+    exits = [
+        m for m in of_type(events, OrderSubmitting) if m.client_order_id != entry.client_order_id
+    ]
     assert len(exits) == 1 and exits[0].qty == 5
     filled = {m.client_order_id for m in of_type(events, OrderFilled)}
     assert filled == {entry.client_order_id, exits[0].client_order_id}

@@ -16,7 +16,9 @@ def _legs(events, role):
 
 def test_a_dead_token_holds_every_action_and_a_new_session_places_the_stop_again(make_desk):
     # Place 1 is the entry; the stop leg (place 2) meets the dead token.
-    desk = make_desk(wrap=lambda b: FlakyBroker(b, {2: ("before", BrokerFatal("TokenException: log in again"))}))
+    desk = make_desk(
+        wrap=lambda b: FlakyBroker(b, {2: ("before", BrokerFatal("TokenException: log in again"))})
+    )
     tape = Tape()
     tape.add(0, 100.0)
     desk.run(tape, [intent(1, qty=10, stop_loss=98.0, target=103.0)])
@@ -29,7 +31,8 @@ def test_a_dead_token_holds_every_action_and_a_new_session_places_the_stop_again
 
     sent = desk.broker.places
     desk.run(tape, start_seq=tape.prices(0, [100.2, 100.3, 100.4]))
-    assert desk.broker.places == sent                         # held: nothing more reaches the broker
+    # held: nothing more reaches the broker
+    assert desk.broker.places == sent
     assert desk.engine.stats["held_actions"] > 0
 
     desk.restart(list(desk.events), wrap=None)                # a new process, a working session
@@ -84,11 +87,13 @@ def test_a_cancel_the_broker_cannot_take_is_retried_after_a_backoff_not_on_every
     tape.add(0, 100.0)
     desk.run(tape, [intent(1, qty=10, stop_loss=98.0, target=103.0)])
     start = tape.seq + 1
-    tape.prices(0, [100.5, 103.0] + [101.0] * 200)           # target fills: the stop must be canceled (OCO)
+    # target fills: the stop must be canceled (OCO)
+    tape.prices(0, [100.5, 103.0] + [101.0] * 200)
     desk.run(tape, start_seq=start)
     (canceled,) = of_type(desk.events, OrderCanceled)
     assert canceled.client_order_id == _legs(desk.events, "STOP")[0].client_order_id
-    assert desk.broker.cancels == 6                          # 5 refused, then taken: not one try a tick
+    # 5 refused, then taken: not one try a tick
+    assert desk.broker.cancels == 6
     (target_fill,) = [m for m in of_type(desk.events, OrderFilled) if m.role == "TARGET"]
     waited = canceled.ts_event_ns - target_fill.ts_event_ns
     # Each retry waits out the backoff (market time), and is not left waiting for some other event.

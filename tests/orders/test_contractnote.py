@@ -18,10 +18,17 @@ ZERODHA = FeeSchedule("zerodha")
 def test_day_bill_when_intraday_round_trip_then_stt_rounded_to_the_rupee_and_lines_to_the_paisa():
     fills = [BilledFill("A", 0, +1, 100, 1000.0), BilledFill("B", 0, -1, 100, 1010.0)]
     bill = day_bill(ZERODHA, fills)
-    # brokerage 20 + 20; STT 25.25 -> 25; exchange 2.97 + 2.9997 = 5.9697 -> 5.97; IPFT 0.201 -> 0.20;
-    # SEBI 0.201 -> 0.20; stamp 3.00; GST 18 % of 46.3717 = 8.346906 -> 8.35. Total 82.72.
-    assert (bill.brokerage, bill.stt, bill.exchange, bill.ipft, bill.sebi, bill.stamp, bill.gst) == \
-        pytest.approx((40.0, 25.0, 5.97, 0.20, 0.20, 3.00, 8.35), abs=1e-9)
+    # brokerage 20 + 20; STT 25.25 -> 25; exchange 2.97 + 2.9997 = 5.9697 -> 5.97; IPFT 0.201 ->
+    # 0.20; SEBI 0.201 -> 0.20; stamp 3.00; GST 18 % of 46.3717 = 8.346906 -> 8.35. Total 82.72.
+    assert (
+        bill.brokerage,
+        bill.stt,
+        bill.exchange,
+        bill.ipft,
+        bill.sebi,
+        bill.stamp,
+        bill.gst,
+    ) == pytest.approx((40.0, 25.0, 5.97, 0.20, 0.20, 3.00, 8.35), abs=1e-9)
     assert bill.total == pytest.approx(82.72, abs=1e-9)
     exact = sum(ZERODHA.fill_charges(f.side, f.qty, f.price) for f in fills)
     assert abs(exact - bill.total) < 0.5          # per fill exact: within 50 paise a scrip-day

@@ -38,7 +38,8 @@ def test_day_bill_when_upstox_delivery_of_one_lakh_then_stt_is_upstoxs_published
     # https://help.upstox.com/support/solutions/articles/250959-what-are-the-different-charges-applied-while-exiting-a-position-
     # (read 2026-12-07): "if you buy or sell securities worth Rs 1 lakh, you will be charged Rs 100
     # as STT" (delivery). Its GST example (18 % of a Rs 20 brokerage = Rs 3.6) leaves out the
-    # exchange and SEBI charges that its own article 257195 puts under GST, so it is not a bill line.
+    # exchange and SEBI charges that its own article 257195 puts under GST, so it is not a bill
+    # line.
     table = np.zeros(1, dtype=INSTRUMENT_DTYPE)
     table[0]["exchange"], table[0]["symbol"] = b"NSE", b"RELIANCE"
     upstox = FeeSchedule("upstox", table)

@@ -21,12 +21,16 @@ def session_limits(**kw) -> RiskLimits:
 
 
 def test_square_off_closes_the_bracket_so_no_leg_is_placed_the_next_morning(make_desk):
-    desk, tape = make_desk(limits=session_limits(leg_prices="signal")), Tape(start_ns=ist_ns(14, 59))
+    desk, tape = (
+        make_desk(limits=session_limits(leg_prices="signal")),
+        Tape(start_ns=ist_ns(14, 59)),
+    )
     tape.add(0, 100.0)
     desk.run(tape, [intent(1, qty=5, stop_loss=98.0, target=103.0)])
     first = tape.seq + 1
     tape.add(0, 100.2)                                   # the entry fills, the legs go out
-    tape.add(0, 100.1, at_ns=ist_ns(15, 10))             # square-off: legs canceled, position closed
+    # square-off: legs canceled, position closed
+    tape.add(0, 100.1, at_ns=ist_ns(15, 10))
     tape.add(0, 100.0, at_ns=ist_ns(15, 10, 1))
     tape.add(0, 100.0, at_ns=ist_ns(15, 10, 2))
     desk.run(tape, start_seq=first)
@@ -43,7 +47,10 @@ def test_square_off_closes_the_bracket_so_no_leg_is_placed_the_next_morning(make
 
 
 def test_square_off_bracket_close_survives_a_restart(make_desk, tmp_path):
-    desk, tape = make_desk(limits=session_limits(leg_prices="signal")), Tape(start_ns=ist_ns(14, 59))
+    desk, tape = (
+        make_desk(limits=session_limits(leg_prices="signal")),
+        Tape(start_ns=ist_ns(14, 59)),
+    )
     tape.add(0, 100.0)
     desk.run(tape, [intent(1, qty=5, stop_loss=98.0, target=103.0)])
     first = tape.seq + 1

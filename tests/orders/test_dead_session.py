@@ -45,8 +45,15 @@ class Wall:
 
 def engine_on(desk, broker, wall) -> OrderEngine:
     desk.broker = broker
-    desk.engine = OrderEngine(desk.rows, desk.limits, FeeSchedule("zerodha"), broker, desk.events.append,
-                              probe_interval_s=10.0, wall_ns=wall)
+    desk.engine = OrderEngine(
+        desk.rows,
+        desk.limits,
+        FeeSchedule("zerodha"),
+        broker,
+        desk.events.append,
+        probe_interval_s=10.0,
+        wall_ns=wall,
+    )
     return desk.engine
 
 

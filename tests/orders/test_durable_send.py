@@ -1,8 +1,9 @@
-"""With a durable journal policy the "about to send" record is on disk before the broker hears of it.
+"""With a durable journal policy the "about to send" record is on disk before the broker hears of
+it.
 
-The engine calls `flush` before every broker call and the orders stage's flush is the journal's; this
-wires the engine to a real JournalWriter the same way and checks, inside the broker's `place`, that
-the last fdatasync covered the order's OrderSubmitting record.
+The engine calls `flush` before every broker call and the orders stage's flush is the journal's;
+this wires the engine to a real JournalWriter the same way and checks, inside the broker's `place`,
+that the last fdatasync covered the order's OrderSubmitting record.
 """
 
 import os
@@ -21,7 +22,8 @@ from tests.orders.stubs import Tape, instruments, intent
 
 
 class SyncWatchingBroker:
-    """A paper broker that records, at each place(), whether the order's record was already synced."""
+    """A paper broker that records, at each place(), whether the order's record was already
+    synced."""
 
     def __init__(self, inner, path: str, synced_sizes: list):
         self.inner, self.path, self.synced_sizes = inner, path, synced_sizes
@@ -54,11 +56,18 @@ def test_place_when_the_journal_policy_is_durable_then_the_submitting_record_was
     writer = JournalWriter(path, policy)
     synced_sizes.clear()                                # opening may sync the new, empty file
     rows = instruments()
-    broker = SyncWatchingBroker(PaperBroker(str(tmp_path / "paper.jsonl"), rows), path, synced_sizes)
+    broker = SyncWatchingBroker(
+        PaperBroker(str(tmp_path / "paper.jsonl"), rows), path, synced_sizes
+    )
     seq = iter(range(1, 1_000_000))
-    engine = OrderEngine(rows, limits_of(enforce_session=False, leg_prices="signal"), FeeSchedule("zerodha"), broker,
-                         lambda msg: writer.append(msgspec.structs.replace(msg, seq=next(seq))),
-                         flush=writer.flush)
+    engine = OrderEngine(
+        rows,
+        limits_of(enforce_session=False, leg_prices="signal"),
+        FeeSchedule("zerodha"),
+        broker,
+        lambda msg: writer.append(msgspec.structs.replace(msg, seq=next(seq))),
+        flush=writer.flush,
+    )
     tape = Tape()
     tape.add(0, 100.0)
     tape.prices(0, [100.0, 100.5, 101.0])
@@ -67,4 +76,6 @@ def test_place_when_the_journal_policy_is_durable_then_the_submitting_record_was
     broker.inner.close()
     assert broker.durable_at_place, "the scenario must place an order"
     assert all(broker.durable_at_place) is durable
-    assert any(isinstance(m, OrderSubmitting) for m in journal_module.JournalReader(path).read_from(1))
+    assert any(
+        isinstance(m, OrderSubmitting) for m in journal_module.JournalReader(path).read_from(1)
+    )

@@ -212,8 +212,8 @@ def test_engine_an_intent_handled_long_after_its_tick_is_expired_never_sent_late
 
 
 def test_engine_advance_clock_moves_market_time_on_without_ticks_and_never_back(make_desk):
-    """At a stop the feed has ended but the market goes on: the throttle and retries, paced on market
-    time, must go on with it (orders/onstop.py)."""
+    """At a stop the feed has ended but the market goes on: the throttle and retries, paced on
+    market time, must go on with it (orders/onstop.py)."""
     from tests.orders.stubs import Tape
     desk, tape = make_desk(), Tape()
     tape.add(0, 100.0)

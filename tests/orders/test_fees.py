@@ -1,10 +1,11 @@
 """Worked examples per preset, segment and product.
 
-Where the figures come from (read 2026-12-07): the brokers' calculators (zerodha.com/brokerage-calculator,
-upstox.com/calculator/brokerage-calculator) compute in the browser and the stored copies show only
-zeros, so NO calculator figure could be read. Every expected number below is COMPUTED BY HAND from
-the published rates listed in config/charges.py (Zerodha's charges table, Upstox's help centre, NSE
-circular FA73061), shown line by line in the comments; none is produced by the code under test.
+Where the figures come from (read 2026-12-07): the brokers' calculators
+(zerodha.com/brokerage-calculator, upstox.com/calculator/brokerage-calculator) compute in the
+browser and the stored copies show only zeros, so NO calculator figure could be read. Every expected
+number below is COMPUTED BY HAND from the published rates listed in config/charges.py (Zerodha's
+charges table, Upstox's help centre, NSE circular FA73061), shown line by line in the comments; none
+is produced by the code under test.
 """
 
 import numpy as np
@@ -29,9 +30,10 @@ TABLE = rows(("NSE", "RELIANCE"), ("BSE", "RELIANCE"), ("NFO", "NIFTY26DECFUT"),
 NSE_EQ, BSE_EQ, NIFTY_FUT, NIFTY_CE, SENSEX_PE = range(5)
 
 
-def test_fees_when_intraday_buy_of_one_lakh_then_capped_brokerage_exchange_ipft_sebi_gst_and_stamp():
-    # turnover 1,00,000: brokerage min(20, 30) = 20; exchange 0.00297 % = 2.97; IPFT 10/crore = 0.10;
-    # SEBI 10/crore = 0.10; GST 18 % of 23.17 = 4.1706; stamp 0.003 % = 3.00; no STT on an MIS buy.
+def test_fees_when_intraday_buy_of_one_lakh_then_capped_brokerage_exchange_ipft_sebi_gst_and_stamp():  # noqa: E501 - the name is the test's sentence
+    # turnover 1,00,000: brokerage min(20, 30) = 20; exchange 0.00297 % = 2.97; IPFT 10/crore =
+    # 0.10; SEBI 10/crore = 0.10; GST 18 % of 23.17 = 4.1706; stamp 0.003 % = 3.00; no STT on an MIS
+    # buy.
     assert ZERODHA.fill_charges(+1, 100, 1000.0) == pytest.approx(30.3406, abs=1e-9)
 
 
@@ -59,10 +61,14 @@ def test_fees_when_zerodha_delivery_then_no_brokerage_stt_both_sides_and_dp_on_t
     fees = FeeSchedule("zerodha", TABLE)
     # buy 50 @ 2,000 = 1,00,000: brokerage 0; STT 0.1 % = 100; exchange 2.97; IPFT 0.10; SEBI 0.10;
     # stamp 0.015 % = 15; GST 18 % of 3.17 = 0.5706.
-    assert fees.fill_charges(+1, 50, 2000.0, 0.0, NSE_EQ, "CNC") == pytest.approx(118.7406, abs=1e-9)
+    assert fees.fill_charges(+1, 50, 2000.0, 0.0, NSE_EQ, "CNC") == pytest.approx(
+        118.7406, abs=1e-9
+    )
     # sell 50 @ 2,040 = 1,02,000: STT 102; exchange 3.0294; IPFT 0.102; SEBI 0.102; DP 13;
     # GST 18 % of 16.2334 = 2.922012.
-    assert fees.fill_charges(-1, 50, 2040.0, 0.0, NSE_EQ, "CNC") == pytest.approx(121.155412, abs=1e-9)
+    assert fees.fill_charges(-1, 50, 2040.0, 0.0, NSE_EQ, "CNC") == pytest.approx(
+        121.155412, abs=1e-9
+    )
     # the same sell order's second fill pays no second DP charge
     assert fees.breakdown(-1, 50, 2040.0, 102_000.0, NSE_EQ, "CNC").dp == 0.0
 
@@ -71,10 +77,14 @@ def test_fees_when_nifty_future_then_futures_stt_exchange_and_stamp_from_april_2
     fees = FeeSchedule("zerodha", TABLE)
     # buy 65 @ 24,000 = 15,60,000: brokerage min(20, 468) = 20; exchange 0.00173 % = 26.988;
     # IPFT 1.56; SEBI 1.56; stamp 0.002 % = 31.20; GST 18 % of 50.108 = 9.01944.
-    assert fees.fill_charges(+1, 65, 24000.0, 0.0, NIFTY_FUT, "NRML") == pytest.approx(90.32744, abs=1e-9)
-    # sell 65 @ 24,100 = 15,66,500: STT 0.05 % = 783.25; exchange 27.100445; IPFT 1.5665; SEBI 1.5665;
-    # GST 18 % of 50.233445 = 9.042020; brokerage 20.
-    assert fees.fill_charges(-1, 65, 24100.0, 0.0, NIFTY_FUT, "MIS") == pytest.approx(842.525471, abs=1e-6)
+    assert fees.fill_charges(+1, 65, 24000.0, 0.0, NIFTY_FUT, "NRML") == pytest.approx(
+        90.32744, abs=1e-9
+    )
+    # sell 65 @ 24,100 = 15,66,500: STT 0.05 % = 783.25; exchange 27.100445; IPFT 1.5665; SEBI
+    # 1.5665; GST 18 % of 50.233445 = 9.042020; brokerage 20.
+    assert fees.fill_charges(-1, 65, 24100.0, 0.0, NIFTY_FUT, "MIS") == pytest.approx(
+        842.525471, abs=1e-6
+    )
 
 
 def test_fees_when_nifty_option_then_flat_brokerage_and_charges_on_premium():
@@ -99,15 +109,17 @@ def test_fees_when_bse_then_bse_transaction_charges_and_no_ipft():
 
 def test_fees_when_upstox_preset_then_its_own_brokerage_and_dp():
     fees = FeeSchedule("upstox", TABLE)
-    # intraday buy 100 @ 300 = 30,000: brokerage min(20, 0.05 % = 15) = 15; exchange 0.891; IPFT 0.03;
-    # SEBI 0.03; stamp 0.90; GST 18 % of 15.951 = 2.87118.
+    # intraday buy 100 @ 300 = 30,000: brokerage min(20, 0.05 % = 15) = 15; exchange 0.891; IPFT
+    # 0.03; SEBI 0.03; stamp 0.90; GST 18 % of 15.951 = 2.87118.
     assert fees.fill_charges(+1, 100, 300.0, 0.0, NSE_EQ, "I") == pytest.approx(19.72218, abs=1e-9)
     # delivery buy 10 @ 50 = 500: brokerage min(20, 2.5 % = 12.5); STT 0.50; exchange 0.01485;
     # IPFT 0.0005; SEBI 0.0005; stamp 0.075; GST 18 % of 12.51585 = 2.252853.
     assert fees.fill_charges(+1, 10, 50.0, 0.0, NSE_EQ, "D") == pytest.approx(15.343703, abs=1e-9)
     # delivery sell 10 @ 55 = 550: brokerage 13.75; STT 0.55; exchange 0.016335; IPFT 0.00055;
     # SEBI 0.00055; DP 18.5; GST 18 % of 32.267435 = 5.8081383.
-    assert fees.fill_charges(-1, 10, 55.0, 0.0, NSE_EQ, "CNC") == pytest.approx(38.6255733, abs=1e-9)
+    assert fees.fill_charges(-1, 10, 55.0, 0.0, NSE_EQ, "CNC") == pytest.approx(
+        38.6255733, abs=1e-9
+    )
 
 
 def test_fees_when_derivative_symbol_names_no_type_then_refused_with_the_reason():
@@ -118,7 +130,9 @@ def test_fees_when_derivative_symbol_names_no_type_then_refused_with_the_reason(
 
 
 def test_fees_when_override_given_then_it_replaces_only_that_figure():
-    fees = FeeSchedule("zerodha", None, {"EQ_INTRADAY": {"brokerage_pct": 0.0, "brokerage_per_order_inr": 0.0}})
+    fees = FeeSchedule(
+        "zerodha", None, {"EQ_INTRADAY": {"brokerage_pct": 0.0, "brokerage_per_order_inr": 0.0}}
+    )
     # 30.3406 without its brokerage 20 and the 3.60 GST on it
     assert fees.fill_charges(+1, 100, 1000.0) == pytest.approx(30.3406 - 23.6, abs=1e-9)
     with pytest.raises(ValueError, match="overrides.EQ_INTRADAY.brokerage: unknown field"):

@@ -48,10 +48,21 @@ class Harness:
         journal = EngineJournal(mark=lambda: self.log.append(("mark",)), emit=self.emit,
                                 flush=lambda: self.log.append(("flush",)))
         self.gateway = BrokerGateway(
-            self.broker, self.book, self.throttle, journal, lambda: self.now, venues=["NSE"],
-            symbols=["SBIN"], fees=FeeSchedule("zerodha"), stats=self.stats, touch=lambda order: None,
+            self.broker,
+            self.book,
+            self.throttle,
+            journal,
+            lambda: self.now,
+            venues=["NSE"],
+            symbols=["SBIN"],
+            fees=FeeSchedule("zerodha"),
+            stats=self.stats,
+            touch=lambda order: None,
             halt=self.halts.append,
-            replan_all=self.replan, wall_ns=lambda: self.wall, probe_interval_ns=10 * SECOND)
+            replan_all=self.replan,
+            wall_ns=lambda: self.wall,
+            probe_interval_ns=10 * SECOND,
+        )
 
     def emit(self, msg):
         self.log.append(("emit", type(msg).__name__))
@@ -69,7 +80,7 @@ def entry(intent_id="I1"):
                  instrument=0, side=1, qty=1, order_type="MARKET")
 
 
-def test_gateway_when_placing_then_the_order_is_journaled_and_flushed_before_the_broker_hears_of_it():
+def test_gateway_when_placing_then_the_order_is_journaled_and_flushed_before_the_broker_hears_of_it():  # noqa: E501 - the name is the test's sentence
     h = Harness()
     h.gateway.execute([entry()], seq=7)
     kinds = [e[0] if e[0] != "emit" else e[1] for e in h.log]
@@ -86,7 +97,7 @@ def test_gateway_when_the_throttle_has_no_room_then_the_placement_is_deferred_un
     assert h.gateway.next_due_ns() == h.now + SECOND       # the next second of market time has room
 
 
-def test_gateway_when_the_session_is_refused_then_it_halts_holds_actions_and_probes_once_per_interval():
+def test_gateway_when_the_session_is_refused_then_it_halts_holds_actions_and_probes_once_per_interval():  # noqa: E501 - the name is the test's sentence
     h = Harness()
     h.broker.fatal = BrokerFatal("TokenException")
     h.gateway.execute([entry("I1")], seq=1)
@@ -100,7 +111,7 @@ def test_gateway_when_the_session_is_refused_then_it_halts_holds_actions_and_pro
     assert h.stats["probes"] == 1 and h.gateway.broker_down == "" and h.replans == 1
 
 
-def test_gateway_when_the_broker_reports_a_fill_twice_or_one_not_ours_then_ours_is_journaled_once_with_fees():
+def test_gateway_when_the_broker_reports_a_fill_twice_or_one_not_ours_then_ours_is_journaled_once_with_fees():  # noqa: E501 - the name is the test's sentence
     h = Harness()
     h.gateway.execute([entry()], seq=3)
     (order,) = h.book.working()
@@ -108,5 +119,10 @@ def test_gateway_when_the_broker_reports_a_fill_twice_or_one_not_ours_then_ours_
     for report in (fill, fill, BrokerTrade("T2", "B-manual", "", 0, 1, 1, 500.0)):
         h.gateway.on_report(report, seq=4)
     (filled,) = [m for m in h.events if isinstance(m, OrderFilled)]
-    assert (filled.fill_id, filled.tick_seq, filled.leaves_qty) == ("T1", 4, 0) and filled.fees_inr > 0
-    assert h.stats["unknown_fills"] == 1                      # placed by hand: positions reconciles it
+    assert (filled.fill_id, filled.tick_seq, filled.leaves_qty) == (
+        "T1",
+        4,
+        0,
+    ) and filled.fees_inr > 0
+    # placed by hand: positions reconciles it
+    assert h.stats["unknown_fills"] == 1

@@ -22,8 +22,18 @@ def config_with(**kite):
 def test_settings_take_the_config_section_and_keep_kites_limits():
     s = KiteSettings.from_config(KiteSection(root="http://127.0.0.1:9", timeout_s=3.0,
                                              market_protection=5.0, use_gtt=True))
-    assert (s.root, s.timeout_s, s.market_protection, s.use_gtt) == ("http://127.0.0.1:9", 3.0, 5.0, True)
-    assert (s.orders_per_sec, s.orders_per_min, s.orders_per_day, s.api_per_sec) == (10, 400, 5000, 10)
+    assert (s.root, s.timeout_s, s.market_protection, s.use_gtt) == (
+        "http://127.0.0.1:9",
+        3.0,
+        5.0,
+        True,
+    )
+    assert (s.orders_per_sec, s.orders_per_min, s.orders_per_day, s.api_per_sec) == (
+        10,
+        400,
+        5000,
+        10,
+    )
 
 
 def test_a_local_server_without_its_url_is_a_config_error():
@@ -49,6 +59,8 @@ def test_the_real_broker_names_the_missing_variable():
 
 
 def test_credentials_never_show_their_values():
-    creds = session_credentials(Secrets({"KITE_API_KEY": "key-1234", "KITE_ACCESS_TOKEN": "tok-5678"}))
+    creds = session_credentials(
+        Secrets({"KITE_API_KEY": "key-1234", "KITE_ACCESS_TOKEN": "tok-5678"})
+    )
     assert "key-1234" not in repr(creds) and "tok-5678" not in str(creds)
     assert set(creds.secret_values()) == {"key-1234", "tok-5678"}

@@ -1,4 +1,5 @@
-"""The broker contract (tests/orders/broker_contract.py) run against KiteBroker + the local Kite server."""
+"""The broker contract (tests/orders/broker_contract.py) run against KiteBroker + the local Kite
+server."""
 
 import pytest
 

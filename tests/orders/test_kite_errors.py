@@ -58,7 +58,9 @@ def test_secret_values_are_scrubbed_from_server_messages():
 
 
 def test_network_error_text_is_not_quoted_because_it_may_hold_a_url():
-    error = classify(requests.exceptions.ConnectionError(f"http://x/?access_token={TOKEN}"), "orders")
+    error = classify(
+        requests.exceptions.ConnectionError(f"http://x/?access_token={TOKEN}"), "orders"
+    )
     assert TOKEN not in str(error) and "ConnectionError" in str(error)
 
 

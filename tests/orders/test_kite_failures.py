@@ -64,7 +64,9 @@ def test_a_token_error_is_fatal_and_its_message_shows_no_token(kite):
 
 def test_a_wrong_access_token_is_fatal_without_being_quoted(kite):
     wrong = "wrong-token-123456"
-    broker = KiteBroker(kite.table, kite.settings, KiteCredentials("local", wrong), clock=kite.clock)
+    broker = KiteBroker(
+        kite.table, kite.settings, KiteCredentials("local", wrong), clock=kite.clock
+    )
     try:
         with pytest.raises(BrokerFatal) as fatal:
             broker.orders()

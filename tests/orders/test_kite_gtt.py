@@ -46,8 +46,11 @@ def test_the_target_leg_fires_fills_and_ends_the_gtt(long_position):
     assert gtt["status"] == "triggered"
     result = gtt["orders"][1]["result"]["order_result"]
     assert result["status"] == "success" and gtt["orders"][0]["result"] is None
-    # A GTT's order carries no tag of ours, so the adapter's orders() leaves it out: read the book raw.
-    exit_row = next(r for r in h.server.exchange.orders() if str(r["order_id"]) == str(result["order_id"]))
+    # A GTT's order carries no tag of ours, so the adapter's orders() leaves it out: read the book
+    # raw.
+    exit_row = next(
+        r for r in h.server.exchange.orders() if str(r["order_id"]) == str(result["order_id"])
+    )
     assert (exit_row["status"], exit_row["transaction_type"]) == ("COMPLETE", "SELL")
     assert h.broker.positions()[0].qty == 0
     h.tick(97.0)                                     # the stop leg is gone with its GTT

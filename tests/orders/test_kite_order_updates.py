@@ -1,9 +1,9 @@
 """Kite order updates (KiteTicker's order messages) against the local Kite server: each becomes the
 events polling would give, once, whichever of the socket and the poll sees it first.
 
-The updates are the local exchange's own (`LocalExchange.on_order_change`: the rows Kite would push),
-handed to the adapter as feed forwards them (JSON text). The harness clock is fake, so "the next poll
-is not due" is a fact of the test, not a race.
+The updates are the local exchange's own (`LocalExchange.on_order_change`: the rows Kite would
+push), handed to the adapter as feed forwards them (JSON text). The harness clock is fake, so "the
+next poll is not due" is a fact of the test, not a race.
 """
 
 import json
@@ -13,7 +13,13 @@ import orjson
 import pytest
 from kiteconnect import KiteConnect
 
-from common.messages import OrderAccepted, OrderCanceled, OrderFilled, OrderRejected, OrderSubmitting
+from common.messages import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderRejected,
+    OrderSubmitting,
+)
 from orders import statemachine as sm
 from orders.brokers.base import BrokerOrder, BrokerTrade, OrderRequest
 from orders.brokers.kite import parse
@@ -63,15 +69,23 @@ def account(make_kite):  # noqa: F811
 
 def test_a_pushed_fill_is_reported_before_the_next_poll_is_due(account):
     ack = account.broker.place(limit("EPUSH1"))
-    assert account.pushed == []                     # as on Kite: no update for an accepted placement
+    # as on Kite: no update for an accepted placement
+    assert account.pushed == []
     account.h.tick(94.9)
     (row,) = account.pushed
     assert (row["status"], row["filled_quantity"], row["tag"]) == ("COMPLETE", 10, "EPUSH1")
     reads = account.book_reads()
     account.deliver()
     trade, order = account.broker.poll_events()
-    assert isinstance(trade, BrokerTrade) and (trade.client_order_id, trade.qty, trade.price) == ("EPUSH1", 10, 95.0)
-    assert isinstance(order, BrokerOrder) and (order.broker_order_id, order.status) == (ack.broker_order_id, sm.FILLED)
+    assert isinstance(trade, BrokerTrade) and (trade.client_order_id, trade.qty, trade.price) == (
+        "EPUSH1",
+        10,
+        95.0,
+    )
+    assert isinstance(order, BrokerOrder) and (order.broker_order_id, order.status) == (
+        ack.broker_order_id,
+        sm.FILLED,
+    )
     assert account.book_reads() == reads            # learned from the socket, not from a poll
     assert account.counts() == {"received": 1, "applied": 1, "duplicate": 0, "ignored": 0,
                                 "malformed": 0, "fills": 1, "dropped": 0}
@@ -96,8 +110,9 @@ def test_cancels_and_late_rejections_arrive_as_order_states(account):
     account.deliver()
     (canceled,) = account.broker.poll_events()
     assert (canceled.client_order_id, canceled.status) == ("ECANCEL1", sm.CANCELED)
-    # Placed around the adapter's own checks (the price is off the tick), so the exchange rejects it;
-    # the adapter knows the tag because the engine asked about it (as it does for each of its orders).
+    # Placed around the adapter's own checks (the price is off the tick), so the exchange rejects
+    # it; the adapter knows the tag because the engine asked about it (as it does for each of its
+    # orders).
     assert account.broker.find_by_client_id("ELATE1") is None
     KiteConnect("local", access_token="local-token", root=account.h.server.url).place_order(
         "regular", "NSE", "SBIN", "BUY", 10, "MIS", "LIMIT", price=95.01, tag="ELATE1")
@@ -114,7 +129,8 @@ def test_updates_overtaken_by_newer_ones_are_not_reported(make_kite):  # noqa: F
     first = account.take()
     account.h.ticks([94.9, 94.9])
     last = account.take()
-    account.deliver(*last, *first)                   # the complete order, then the older partial state
+    # the complete order, then the older partial state
+    account.deliver(*last, *first)
     events = account.broker.poll_events()
     assert [e.status for e in events if isinstance(e, BrokerOrder)] == [sm.FILLED]
     assert sum(e.qty for e in events if isinstance(e, BrokerTrade)) == 30
@@ -122,7 +138,8 @@ def test_updates_overtaken_by_newer_ones_are_not_reported(make_kite):  # noqa: F
 
 def test_updates_for_orders_that_are_not_ours_are_ignored_and_counted(account):
     sdk = KiteConnect("local", access_token="local-token", root=account.h.server.url)
-    sdk.place_order("regular", "NSE", "SBIN", "BUY", 5, "MIS", "LIMIT", price=95.0)                 # no tag
+    # no tag
+    sdk.place_order("regular", "NSE", "SBIN", "BUY", 5, "MIS", "LIMIT", price=95.0)
     sdk.place_order("regular", "NSE", "SBIN", "BUY", 5, "MIS", "LIMIT", price=95.0, tag="OTHERAPP1")
     account.h.tick(94.9)
     assert len(account.pushed) == 2
@@ -138,7 +155,8 @@ def test_updates_for_orders_that_are_not_ours_are_ignored_and_counted(account):
     '{"order_id": "1", "instrument_token": 1, "tag": "EX1"}',          # not one of our instruments
 ], ids=["text", "list", "string", "empty", "no-id", "bad-number", "bad-tags", "unknown-instrument"])
 def test_a_malformed_update_is_ignored_and_counted_never_raised(account, payload):
-    assert account.broker.find_by_client_id("EX1") is None   # a tag of ours, so only the payload is wrong
+    # a tag of ours, so only the payload is wrong
+    assert account.broker.find_by_client_id("EX1") is None
     account.broker.on_order_update(payload)
     assert account.broker.poll_events() == []
     assert account.counts()["ignored"] == 1
@@ -147,8 +165,13 @@ def test_a_malformed_update_is_ignored_and_counted_never_raised(account, payload
 # ---------------------------------------------------------------- through the engine
 
 def engine_on(account, events: list) -> tuple[OrderEngine, Tape]:
-    engine = OrderEngine(account.h.table.rows, limits_of(enforce_session=False), FeeSchedule("zerodha"),
-                         account.broker, events.append)
+    engine = OrderEngine(
+        account.h.table.rows,
+        limits_of(enforce_session=False),
+        FeeSchedule("zerodha"),
+        account.broker,
+        events.append,
+    )
     tape = Tape()
     tape.add(0, 95.0)
     return engine, tape
@@ -200,10 +223,13 @@ def test_the_postback_sample_tagged_as_ours_is_an_order_update_like_any_other():
     row = dict(json.loads((FIXTURES / "postback.json").read_text()), tag="EOURS1", status="UPDATE",
                filled_quantity=0)
     order = parse.order_from_update(orjson.dumps(row), TokenTable([779521]))
-    assert (order.client_order_id, order.status) == ("EOURS1", sm.ACCEPTED)   # UPDATE: still working
+    # UPDATE: still working
+    assert (order.client_order_id, order.status) == ("EOURS1", sm.ACCEPTED)
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/fixtures/kite is not beside the repository")
+@pytest.mark.skipif(
+    not SHARED.is_dir(), reason="../shared/fixtures/kite is not beside the repository"
+)
 @pytest.mark.parametrize("name", ["postback.json", "orders.json", "order_info.json"])
 def test_shared_order_samples_parse_as_order_updates(name):
     doc = json.loads((SHARED / name).read_text())

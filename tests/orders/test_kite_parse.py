@@ -1,4 +1,5 @@
-"""Kite rows → OTrade records, over real Kite response samples (ours, and /work/shared's if present)."""
+"""Kite rows → OTrade records, over real Kite response samples (ours, and /work/shared's if
+present)."""
 
 import datetime as dt
 import json
@@ -39,8 +40,15 @@ def test_order_statuses_map_onto_otrade_statuses():
     assert parse.otrade_status("CANCELLED", 4) == sm.CANCELED
     assert parse.otrade_status("REJECTED") == sm.REJECTED
     assert parse.otrade_status("CANCEL PENDING") == sm.CANCEL_PENDING
-    for transitional in ("PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING",
-                         "MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED", "AMO REQ RECEIVED"):
+    for transitional in (
+        "PUT ORDER REQ RECEIVED",
+        "VALIDATION PENDING",
+        "OPEN PENDING",
+        "MODIFY VALIDATION PENDING",
+        "MODIFY PENDING",
+        "MODIFIED",
+        "AMO REQ RECEIVED",
+    ):
         assert parse.otrade_status(transitional) == sm.ACCEPTED
 
 
@@ -100,8 +108,16 @@ def test_positions_sample_gives_the_day_bucket_per_instrument():
 
 
 def test_positions_of_one_instrument_under_two_products_are_summed():
-    row = {"instrument_token": 7, "tradingsymbol": "X", "quantity": 10, "average_price": 100.0,
-           "day_buy_quantity": 10, "day_buy_price": 100.0, "day_sell_quantity": 0, "day_sell_price": 0}
+    row = {
+        "instrument_token": 7,
+        "tradingsymbol": "X",
+        "quantity": 10,
+        "average_price": 100.0,
+        "day_buy_quantity": 10,
+        "day_buy_price": 100.0,
+        "day_sell_quantity": 0,
+        "day_sell_price": 0,
+    }
     other = dict(row, quantity=-4, average_price=0.0, day_buy_quantity=0, day_buy_price=0,
                  day_sell_quantity=4, day_sell_price=105.0)
     (p,) = parse.positions_from_data({"day": [row, other]}, TokenTable([7]))
@@ -119,8 +135,12 @@ def test_response_samples_for_writes_carry_the_ids_the_adapter_reads():
         (False, "MarginException")
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/fixtures/kite is not beside the repository")
-@pytest.mark.parametrize("name", ["orders.json", "order_info.json", "trades.json", "order_trades.json"])
+@pytest.mark.skipif(
+    not SHARED.is_dir(), reason="../shared/fixtures/kite is not beside the repository"
+)
+@pytest.mark.parametrize(
+    "name", ["orders.json", "order_info.json", "trades.json", "order_trades.json"]
+)
 def test_shared_samples_parse_without_losing_a_row(name):
     rows = load(name, SHARED)
     table = table_for(rows)
@@ -133,7 +153,9 @@ def test_shared_samples_parse_without_losing_a_row(name):
     assert len(parsed) == len(rows)
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/fixtures/kite is not beside the repository")
+@pytest.mark.skipif(
+    not SHARED.is_dir(), reason="../shared/fixtures/kite is not beside the repository"
+)
 def test_shared_positions_sample_parses_both_buckets():
     data = load("positions.json", SHARED)
     table = table_for(data["day"] + data["net"])

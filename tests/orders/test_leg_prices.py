@@ -26,7 +26,8 @@ def on_grid(price: float, tick: str) -> bool:
 
 def test_legs_keep_their_distance_from_the_entrys_fill_not_from_the_signal_price(make_desk):
     desk, tape = make_desk(limits=fill_limits()), Tape()
-    tape.add(0, 100.0)                                    # signal: stop 0.5 % below, target 1 % above
+    # signal: stop 0.5 % below, target 1 % above
+    tape.add(0, 100.0)
     desk.run(tape, [intent(1, qty=10, stop_loss=99.5, target=101.0)])
     desk.run(tape, start_seq=tape.add(0, 100.5))          # the MARKET entry fills at 100.5
     (stop,), (target,) = legs(desk.events, "STOP"), legs(desk.events, "TARGET")

@@ -1,4 +1,5 @@
-"""Reconciliation (orders/reconcile.py, orders/reconciler.py) on hand-built views and a fake engine/broker."""
+"""Reconciliation (orders/reconcile.py, orders/reconciler.py) on hand-built views and a fake
+engine/broker."""
 
 from types import SimpleNamespace
 
@@ -52,12 +53,17 @@ def test_compare_when_a_working_order_is_unknown_to_the_broker_then_order_missin
 
 
 def test_compare_when_filled_quantities_differ_then_fill_differs():
-    diffs = compare(view([order("E1", "PARTIALLY_FILLED", filled=1)]), view([order("E1", "PARTIALLY_FILLED", filled=2)]))
+    diffs = compare(
+        view([order("E1", "PARTIALLY_FILLED", filled=1)]),
+        view([order("E1", "PARTIALLY_FILLED", filled=2)]),
+    )
     assert kinds(diffs) == [("fill_differs", "RELIANCE")]
 
 
 def test_compare_when_broker_has_a_trade_the_journal_lacks_then_unknown_trade():
-    diffs = compare(view(fill_ids={"t1"}), view(trades=[TradeRow("t1", "E1", 0, 2), TradeRow("t9", "EX", 0, 1)]))
+    diffs = compare(
+        view(fill_ids={"t1"}), view(trades=[TradeRow("t1", "E1", 0, 2), TradeRow("t9", "EX", 0, 1)])
+    )
     assert kinds(diffs) == [("unknown_trade", "RELIANCE")] and "t9" in diffs[0].detail
 
 
@@ -69,13 +75,17 @@ def test_compare_when_the_order_is_in_doubt_then_its_differences_are_explained()
 
 def test_adopt_when_broker_view_differs_then_the_baseline_explains_every_difference_and_no_more():
     ours = view([order("S1")], positions={0: 2})
-    theirs = view([order("S1", status="CANCELED"), order("EPLANTED", inst=1)], positions={0: 2, 1: -4})
+    theirs = view(
+        [order("S1", status="CANCELED"), order("EPLANTED", inst=1)], positions={0: 2, 1: -4}
+    )
     baseline = adopt(ours, theirs, Baseline())
     assert compare(ours, theirs, baseline) == []
     assert baseline.position_offsets == {1: -4} and baseline.adopted_ids == {"S1", "EPLANTED"}
-    # A later change at the broker is a difference again: the baseline is the adopted view, not a mute.
-    assert kinds(compare(ours, view(theirs.orders.values(), positions={0: 2, 1: -6}), baseline)) == [
-        ("position_differs", "INFY")]
+    # A later change at the broker is a difference again: the baseline is the adopted view, not a
+    # mute.
+    assert kinds(
+        compare(ours, view(theirs.orders.values(), positions={0: 2, 1: -6}), baseline)
+    ) == [("position_differs", "INFY")]
     assert Baseline.from_json(orjson.loads(orjson.dumps(baseline.to_json()))) == baseline
 
 
@@ -118,8 +128,15 @@ class FakeBroker:
 
 
 def broker_order(coid, status="ACCEPTED"):
-    return SimpleNamespace(client_order_id=coid, broker_order_id=f"B{coid}", instrument=0, symbol="RELIANCE",
-                           status=status, qty=1, filled_qty=0)
+    return SimpleNamespace(
+        client_order_id=coid,
+        broker_order_id=f"B{coid}",
+        instrument=0,
+        symbol="RELIANCE",
+        status=status,
+        qty=1,
+        filled_qty=0,
+    )
 
 
 class Clock:
@@ -131,7 +148,9 @@ class Clock:
 
 
 def reconciler(tmp_path, engine, broker, clock, on_start=True):
-    return Reconciler(engine, broker, SYMBOLS, str(tmp_path), interval_s=60.0, on_start=on_start, clock=clock)
+    return Reconciler(
+        engine, broker, SYMBOLS, str(tmp_path), interval_s=60.0, on_start=on_start, clock=clock
+    )
 
 
 def test_reconciler_when_a_difference_is_seen_once_then_it_holds_without_halting(tmp_path):
@@ -170,7 +189,9 @@ def test_reconciler_when_operator_adopts_then_active_and_later_checks_use_the_ba
     assert engine.trading_state == "ACTIVE" and r.allows_active()
     assert r.check() == [] and r.check() == []
     # A restarted process loads the adopted baseline from the file.
-    assert orjson.loads((tmp_path / "orders.reconcile.json").read_bytes())["adopted_positions"] == {"INFY": 5}
+    assert orjson.loads((tmp_path / "orders.reconcile.json").read_bytes())["adopted_positions"] == {
+        "INFY": 5
+    }
     again = reconciler(tmp_path, engine, broker, clock)
     assert again.baseline.position_offsets == {1: 5} and again.check() == []
 
@@ -192,14 +213,17 @@ def test_reconciler_when_the_broker_cannot_answer_then_no_verdict_and_a_retry_so
     r = reconciler(tmp_path, engine, broker, clock)
     r.poll()
     assert r.error and engine.states == [] and r.due == clock.t + RETRY_S
-    assert r.holding                          # the start check has no verdict: nothing is traded yet
+    # the start check has no verdict: nothing is traded yet
+    assert r.holding
     broker.fail = None
     clock.t += RETRY_S
     r.poll()
     assert not r.holding and not r.error
 
 
-def test_reconciler_when_the_broker_refused_our_session_then_no_call_until_the_engine_says_it_works(tmp_path):
+def test_reconciler_when_the_broker_refused_our_session_then_no_call_until_the_engine_says_it_works(
+    tmp_path,
+):
     engine, broker, clock = FakeEngine(), FakeBroker(), Clock()
     broker.fail = BrokerFatal("TokenException")
     r = reconciler(tmp_path, engine, broker, clock)
@@ -225,14 +249,30 @@ def test_reconciler_when_adopt_meets_a_throttled_broker_then_poll_adopts_once_it
     broker.fail = None
     clock.t += RETRY_S
     r.poll()
-    assert engine.trading_state == "ACTIVE" and not r.adopt_wanted and "EPLANTED" in r.baseline.adopted_ids
+    assert (
+        engine.trading_state == "ACTIVE"
+        and not r.adopt_wanted
+        and "EPLANTED" in r.baseline.adopted_ids
+    )
 
 
 def test_reconciler_cancel_unknown_cancels_only_our_working_orders_the_journal_lacks(tmp_path):
     engine, broker, clock = FakeEngine(), FakeBroker(), Clock()
-    engine.book.orders = {"EKNOWN": SimpleNamespace(client_order_id="EKNOWN", instrument=0, symbol="RELIANCE",
-                                                    status="ACCEPTED", qty=1, filled_qty=0)}
-    broker.rows = [broker_order("EKNOWN"), broker_order("EPLANTED"), broker_order("EDONE", "FILLED")]
+    engine.book.orders = {
+        "EKNOWN": SimpleNamespace(
+            client_order_id="EKNOWN",
+            instrument=0,
+            symbol="RELIANCE",
+            status="ACCEPTED",
+            qty=1,
+            filled_qty=0,
+        )
+    }
+    broker.rows = [
+        broker_order("EKNOWN"),
+        broker_order("EPLANTED"),
+        broker_order("EDONE", "FILLED"),
+    ]
     r = reconciler(tmp_path, engine, broker, clock, on_start=False)
     assert r.cancel_unknown() == 1 and broker.canceled == ["BEPLANTED"]
 
@@ -248,14 +288,18 @@ def test_reconciler_permits_active_only_once_a_fresh_look_finds_the_difference_g
     assert r.permits("ACTIVE")
 
 
-def test_reconciler_cancel_unknown_when_the_broker_cannot_list_orders_then_nothing_and_said(tmp_path):
+def test_reconciler_cancel_unknown_when_the_broker_cannot_list_orders_then_nothing_and_said(
+    tmp_path,
+):
     engine, broker, clock = FakeEngine(), FakeBroker(), Clock()
     broker.fail = BrokerRetryable("HTTP 503")
     r = reconciler(tmp_path, engine, broker, clock, on_start=False)
     assert r.cancel_unknown() == 0 and "503" in r.error and broker.canceled == []
 
 
-def test_reconciler_when_the_loss_limit_holds_halted_then_a_difference_journals_its_own_halt(tmp_path):
+def test_reconciler_when_the_loss_limit_holds_halted_then_a_difference_journals_its_own_halt(
+    tmp_path,
+):
     """A loss-limit halt ends with its IST day; a broker difference must not end with it."""
     engine, broker, clock = FakeEngine(), FakeBroker(), Clock()
     engine.trading_state, engine.halt_ends_with_day = "HALTED", True

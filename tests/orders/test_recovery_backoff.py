@@ -7,5 +7,6 @@ def test_recovery_backoff_when_the_broker_keeps_failing_then_it_doubles_from_hal
     waits = [recovery_backoff_ns(n) for n in range(8)]
     assert waits[:5] == [500_000_000, 1_000_000_000, 2_000_000_000, 4_000_000_000, 8_000_000_000]
     assert waits[5:] == [RECOVERY_BACKOFF_MAX_NS] * 3 and RECOVERY_BACKOFF_MAX_NS == 10_000_000_000
-    assert recovery_backoff_ns(10_000) == RECOVERY_BACKOFF_MAX_NS       # no overflow on a long outage
+    # no overflow on a long outage
+    assert recovery_backoff_ns(10_000) == RECOVERY_BACKOFF_MAX_NS
     assert waits[0] == RECOVERY_BACKOFF_FIRST_NS

@@ -1,9 +1,10 @@
-"""orders/stage.py finish_recovery: a broker that does not answer while orders recovers is a hold, not a crash.
+"""orders/stage.py finish_recovery: a broker that does not answer while orders recovers is a hold,
+not a crash.
 
 The stage's recovery part runs on a real engine and paper broker (tests/orders/stubs.Desk) whose
 trade book fails as a 500 does for the first `n` reads; the rest of the stage (ring, sockets) is
-replaced by the few fakes recovery touches. The end-to-end version, against the local Kite venue with
-the supervisor restarting orders, is in tests/integration/test_broker_failures.py.
+replaced by the few fakes recovery touches. The end-to-end version, against the local Kite venue
+with the supervisor restarting orders, is in tests/integration/test_broker_failures.py.
 """
 
 import socket
@@ -71,7 +72,8 @@ def stage_over(desk, run_dir) -> OrdersStage:
 
 
 def restarted_desk(make_desk, n_failures, error=None, dead=None):
-    """A desk that placed an entry, then restarted on a broker whose trade book fails `n_failures` times."""
+    """A desk that placed an entry, then restarted on a broker whose trade book fails `n_failures`
+    times."""
     desk = make_desk()
     tape = Tape()
     tape.add(0, 100.0)
@@ -102,7 +104,10 @@ def dead_live_broker(name: str, rows):
     from orders.brokers.upstox.broker import UpstoxBroker
     from orders.brokers.upstox.config import UpstoxSettings
     from orders.brokers.upstox.credentials import UpstoxCredentials
-    settings = UpstoxSettings.from_config(UpstoxBrokerConfig(host=url, order_host=url, timeout_s=2.0))
+
+    settings = UpstoxSettings.from_config(
+        UpstoxBrokerConfig(host=url, order_host=url, timeout_s=2.0)
+    )
     return UpstoxBroker(rows, settings, UpstoxCredentials("k", "t0k3n"))
 
 
@@ -132,10 +137,15 @@ def test_finish_recovery_when_the_broker_does_not_answer_then_it_holds_halted_an
         dead.close()
 
 
-def test_finish_recovery_when_the_session_is_refused_then_it_still_halts_for_the_operator(make_desk, tmp_path):
-    desk = restarted_desk(make_desk, n_failures=1, error=BrokerFatal("TokenException: log in again"))
+def test_finish_recovery_when_the_session_is_refused_then_it_still_halts_for_the_operator(
+    make_desk, tmp_path
+):
+    desk = restarted_desk(
+        make_desk, n_failures=1, error=BrokerFatal("TokenException: log in again")
+    )
     stage = stage_over(desk, tmp_path)
     assert stage.finish_recovery() is False
     assert desk.engine.trading_state == "HALTED" and desk.engine.broker_down
     assert stage.finish_recovery() is True
-    assert desk.engine.trading_state == "HALTED"               # resuming after a dead token is the operator's call
+    # resuming after a dead token is the operator's call
+    assert desk.engine.trading_state == "HALTED"

@@ -20,7 +20,9 @@ def limit(coid):
     return OrderRequest(coid, 0, "SBIN", "NSE", 1, 10, "LIMIT", 95.0)
 
 
-def test_kite_venue_when_it_refuses_our_ip_then_place_raises_static_ip_fatal_naming_ip_and_console(kite):
+def test_kite_venue_when_it_refuses_our_ip_then_place_raises_static_ip_fatal_naming_ip_and_console(
+    kite,
+):
     kite.server.fail_next("static_ip", route="POST /orders")
     with pytest.raises(BrokerFatal) as refused:
         kite.broker.place(limit("EIP1"))
@@ -52,14 +54,19 @@ def test_kite_reported_text_without_type_is_recognised_and_other_permission_erro
 
 
 def test_upstox_refusal_that_names_no_ip_says_how_to_find_it():
-    body = b'{"status":"error","errors":[{"errorCode":"UDAPI1","message":"Static IP not registered"}]}'
+    body = (
+        b'{"status":"error","errors":[{"errorCode":"UDAPI1","message":"Static IP not registered"}]}'
+    )
     e = upstox_errors.from_response(403, body, "place_order")
     assert e.code == "STATIC_IP" and "python -m orders.brokers.upstox.check" in str(e)
 
 
-def test_engine_when_an_order_meets_a_static_ip_refusal_then_halt_reason_says_whitelist_the_ip(make_desk):
-    fatal = kite_errors.classify(kex.PermissionException("IP (198.51.100.4) is not allowed", code=403),
-                                 "place_order")
+def test_engine_when_an_order_meets_a_static_ip_refusal_then_halt_reason_says_whitelist_the_ip(
+    make_desk,
+):
+    fatal = kite_errors.classify(
+        kex.PermissionException("IP (198.51.100.4) is not allowed", code=403), "place_order"
+    )
     desk = make_desk(wrap=lambda b: FlakyBroker(b, {1: ("before", fatal)}))
     tape = Tape()
     tape.add(0, 100.0)
@@ -73,6 +80,7 @@ def test_engine_when_an_order_meets_a_static_ip_refusal_then_halt_reason_says_wh
 
 
 def test_upstox_refusal_in_a_200_error_envelope_is_still_static_ip():
-    body = b'{"status":"error","errors":[{"errorCode":"UDAPI1","message":"IP 192.0.2.9 is not whitelisted"}]}'
+    body = (b'{"status":"error","errors":[{"errorCode":"UDAPI1",'
+            b'"message":"IP 192.0.2.9 is not whitelisted"}]}')
     e = upstox_errors.from_response(200, body, "cancel_order")
     assert e.code == "STATIC_IP" and "IP 192.0.2.9" in str(e)

@@ -1,4 +1,5 @@
-"""The broker contract (tests/orders/broker_contract.py) run against UpstoxBroker + the local server."""
+"""The broker contract (tests/orders/broker_contract.py) run against UpstoxBroker + the local
+server."""
 
 import pytest
 

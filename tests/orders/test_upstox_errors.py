@@ -1,4 +1,5 @@
-"""Upstox failures are classified as retryable, rejected or fatal, and no message carries a secret."""
+"""Upstox failures are classified as retryable, rejected or fatal, and no message carries a
+secret."""
 
 import orjson
 import pytest
@@ -16,7 +17,9 @@ class _Response:
 
     def __init__(self, status, code, message):
         self.status, self.reason = status, "x"
-        self.data = orjson.dumps({"status": "error", "errors": [{"errorCode": code, "message": message}]})
+        self.data = orjson.dumps(
+            {"status": "error", "errors": [{"errorCode": code, "message": message}]}
+        )
 
     def getheaders(self):
         return {"Authorization": f"Bearer {TOKEN}"}

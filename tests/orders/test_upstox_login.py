@@ -1,4 +1,5 @@
-"""The login helper exchanges a single-use auth code and stores the token in .env, never printing it."""
+"""The login helper exchanges a single-use auth code and stores the token in .env, never printing
+it."""
 
 from config.secrets import read_dotenv
 from orders.brokers.upstox.credentials import LOCAL_ACCESS_TOKEN

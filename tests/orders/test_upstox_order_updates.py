@@ -1,9 +1,10 @@
-"""Upstox order updates (the portfolio stream's pushes) against the local Upstox server: each becomes the
-events polling would give, once, whichever of the stream and the poll sees it first.
+"""Upstox order updates (the portfolio stream's pushes) against the local Upstox server: each
+becomes the events polling would give, once, whichever of the stream and the poll sees it first.
 
 The updates are the local exchange's own (`LocalUpstoxExchange.on_order_change`: the order-book rows
 Upstox would push), encoded as the stream sends them and handed to the adapter as feed forwards them
-(JSON text). The harness clock is fake, so "the next poll is not due" is a fact of the test, not a race.
+(JSON text). The harness clock is fake, so "the next poll is not due" is a fact of the test, not a
+race.
 """
 
 import pathlib
@@ -23,7 +24,12 @@ from tests.orders.stubs import Tape, intent, of_type
 from tests.orders.upstox_support import ROWS, make_upstox  # noqa: F401 - fixture
 
 LONG_POLL_MS = 60_000     # the order book is read once, at the first poll_events, then not for 60 s
-SAMPLE = pathlib.Path(__file__).parent.parent / "feed" / "fixtures" / "upstox_portfolio_order_update.json"
+SAMPLE = (
+    pathlib.Path(__file__).parent.parent
+    / "feed"
+    / "fixtures"
+    / "upstox_portfolio_order_update.json"
+)
 
 
 def limit(coid, price=95.0, qty=10, side=1):
@@ -79,11 +85,25 @@ def test_a_pushed_fill_is_reported_once_before_the_next_poll_is_due(account):
     reads = account.book_reads()
     account.deliver()
     trade, order = account.broker.poll_events()
-    assert isinstance(trade, BrokerTrade) and (trade.client_order_id, trade.qty, trade.price) == ("UPUSH1", 10, 95.0)
-    assert isinstance(order, BrokerOrder) and (order.broker_order_id, order.status) == (ack.broker_order_id, sm.FILLED)
-    assert account.book_reads() == reads            # learned from the stream, not from a poll
-    assert account.counts() == {"received": 1, "applied": 1, "duplicate": 0, "ignored": 0, "malformed": 0,
-                                "fills": 1, "dropped": 0}
+    assert isinstance(trade, BrokerTrade) and (trade.client_order_id, trade.qty, trade.price) == (
+        "UPUSH1",
+        10,
+        95.0,
+    )
+    assert isinstance(order, BrokerOrder) and (order.broker_order_id, order.status) == (
+        ack.broker_order_id,
+        sm.FILLED,
+    )
+    assert account.book_reads() == reads  # learned from the stream, not from a poll
+    assert account.counts() == {
+        "received": 1,
+        "applied": 1,
+        "duplicate": 0,
+        "ignored": 0,
+        "malformed": 0,
+        "fills": 1,
+        "dropped": 0,
+    }
     account.h.clock.advance(LONG_POLL_MS / 1000 + 1)
     assert account.broker.poll_events() == []       # the poll sees the same order: nothing twice
     assert account.book_reads() == reads + 1
@@ -129,24 +149,57 @@ def test_a_pushed_cancel_arrives_as_the_order_state(account):
 def test_updates_for_orders_that_are_not_ours_are_ignored_and_counted(account):
     exchange = account.h.server.exchange
     for tag in (None, "OTHERAPP1"):
-        exchange.place({"instrument_token": "NSE_EQ|INE062A01020", "transaction_type": "BUY", "quantity": 5,
-                        "product": "I", "order_type": "LIMIT", "validity": "DAY", "price": 95.0, "tag": tag})
+        exchange.place(
+            {
+                "instrument_token": "NSE_EQ|INE062A01020",
+                "transaction_type": "BUY",
+                "quantity": 5,
+                "product": "I",
+                "order_type": "LIMIT",
+                "validity": "DAY",
+                "price": 95.0,
+                "tag": tag,
+            }
+        )
     account.deliver()
     assert account.broker.poll_events() == []
     assert (account.counts()["ignored"], account.counts()["applied"]) == (4, 0)
 
 
-@pytest.mark.parametrize("payload", [
-    "not json", "[1, 2]", '"complete"', "{}", '{"update_type": "order", "order_id": ""}',
-    '{"update_type": "position", "order_id": "1", "tag": "UX1", "instrument_token": "NSE_EQ|INE062A01020"}',
-    '{"update_type": "order", "order_id": "1", "instrument_token": "NSE_EQ|INE062A01020", "quantity": "ten",'
-    ' "tag": "UX1"}',
-    '{"update_type": "order", "order_id": "1", "instrument_token": "NSE_EQ|INE062A01020", "filled_quantity": -1,'
-    ' "tag": "UX1"}',
-    '{"update_type": "order", "order_id": "1", "instrument_token": "NSE_EQ|UNKNOWN", "tag": "UX1"}',
-], ids=["text", "list", "string", "empty", "no-id", "position", "bad-number", "negative-fill", "unknown-instrument"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "not json",
+        "[1, 2]",
+        '"complete"',
+        "{}",
+        '{"update_type": "order", "order_id": ""}',
+        '{"update_type": "position", "order_id": "1", "tag": "UX1", "instrument_token": '
+        '"NSE_EQ|INE062A01020"}',
+        '{"update_type": "order", "order_id": "1", "instrument_token": "NSE_EQ|INE062A01020", '
+        '"quantity": "ten",'
+        ' "tag": "UX1"}',
+        '{"update_type": "order", "order_id": "1", "instrument_token": "NSE_EQ|INE062A01020", '
+        '"filled_quantity": -1,'
+        ' "tag": "UX1"}',
+        '{"update_type": "order", "order_id": "1", "instrument_token": "NSE_EQ|UNKNOWN", "tag": '
+        '"UX1"}',
+    ],
+    ids=[
+        "text",
+        "list",
+        "string",
+        "empty",
+        "no-id",
+        "position",
+        "bad-number",
+        "negative-fill",
+        "unknown-instrument",
+    ],
+)
 def test_a_malformed_update_is_ignored_and_counted_never_raised(account, payload):
-    assert account.broker.find_by_client_id("UX1") is None   # a tag of ours, so only the payload is wrong
+    # a tag of ours, so only the payload is wrong
+    assert account.broker.find_by_client_id("UX1") is None
     account.broker.on_order_update(payload)
     assert account.broker.poll_events() == []
     assert account.counts()["ignored"] == 1
@@ -154,8 +207,10 @@ def test_a_malformed_update_is_ignored_and_counted_never_raised(account, payload
 
 def test_an_update_of_ours_that_does_not_validate_is_counted_as_malformed(account):
     account.broker.find_by_client_id("UX2")
-    account.broker.on_order_update('{"update_type": "order", "order_id": "1", "tag": "UX2", "quantity": "ten",'
-                                   ' "instrument_token": "NSE_EQ|INE062A01020"}')
+    account.broker.on_order_update(
+        '{"update_type": "order", "order_id": "1", "tag": "UX2", "quantity": "ten",'
+        ' "instrument_token": "NSE_EQ|INE062A01020"}'
+    )
     assert (account.counts()["ignored"], account.counts()["malformed"]) == (1, 1)
 
 
@@ -163,16 +218,33 @@ def test_an_update_of_ours_that_does_not_validate_is_counted_as_malformed(accoun
 
 def test_the_documented_order_message_parses_as_a_working_order_without_our_tag():
     order = parse.order_from_update(SAMPLE.read_text(), {"NSE_EQ|INE848E01016": 3})
-    assert (order.broker_order_id, order.instrument, order.status, order.filled_qty, order.side, order.qty) == \
-        ("240221025997024", 3, sm.ACCEPTED, 0, 1, 1)
+    assert (
+        order.broker_order_id,
+        order.instrument,
+        order.status,
+        order.filled_qty,
+        order.side,
+        order.qty,
+    ) == ("240221025997024", 3, sm.ACCEPTED, 0, 1, 1)
     assert order.client_order_id == ""                  # tag null: not an OTrade order
 
 
 def test_the_documented_message_with_only_instrument_key_still_names_the_instrument():
-    msg = dict(orjson.loads(SAMPLE.read_text()), instrument_token=None, tag="UOURS1", status="complete",
-               filled_quantity=1, average_price=89.5)
+    msg = dict(
+        orjson.loads(SAMPLE.read_text()),
+        instrument_token=None,
+        tag="UOURS1",
+        status="complete",
+        filled_quantity=1,
+        average_price=89.5,
+    )
     order = parse.order_from_update(orjson.dumps(msg), {"NSE_EQ|INE848E01016": 0})
-    assert (order.client_order_id, order.status, order.filled_qty, order.avg_price) == ("UOURS1", sm.FILLED, 1, 89.5)
+    assert (order.client_order_id, order.status, order.filled_qty, order.avg_price) == (
+        "UOURS1",
+        sm.FILLED,
+        1,
+        89.5,
+    )
 
 
 # ---------------------------------------------------------------- through the engine

@@ -1,4 +1,5 @@
-"""The client-side throttle holds Upstox's order limits in sliding windows and refuses without sending."""
+"""The client-side throttle holds Upstox's order limits in sliding windows and refuses without
+sending."""
 
 import pytest
 

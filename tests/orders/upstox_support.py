@@ -25,8 +25,11 @@ class UpstoxHarness(LocalAccount):
     def __init__(self, directory, *, partial_fill_qty: int = 0, rate_limit_per_sec: int = 0,
                  **settings):
         super().__init__(partial_fill_qty=partial_fill_qty, rate_limit_per_sec=rate_limit_per_sec)
-        self.server = UpstoxLocalServer(instruments=ROWS, paper_journal=str(directory / "paper.jsonl"),
-                                        max_fill_qty_per_tick=partial_fill_qty).start()
+        self.server = UpstoxLocalServer(
+            instruments=ROWS,
+            paper_journal=str(directory / "paper.jsonl"),
+            max_fill_qty_per_tick=partial_fill_qty,
+        ).start()
         defaults = {"timeout_s": 2.0, "poll_interval_ms": 0, "api_limits": ((10_000, 1.0),)}
         if rate_limit_per_sec:
             defaults["order_limits"] = ((rate_limit_per_sec, 1.0),)

@@ -3,9 +3,24 @@ from positions.book import PositionBook
 
 
 def _fill(fill_id, side, qty, price, fees=0.0, seq=1, instrument=0):
-    return OrderFilled(ts_event_ns=0, seq=seq, client_order_id="E1", broker_order_id="B1", fill_id=fill_id,
-                       strategy="mac", bracket_id="b", role="ENTRY", instrument=instrument, symbol="SBIN",
-                       side=side, qty=qty, price=price, fees_inr=fees, tick_seq=1, leaves_qty=0)
+    return OrderFilled(
+        ts_event_ns=0,
+        seq=seq,
+        client_order_id="E1",
+        broker_order_id="B1",
+        fill_id=fill_id,
+        strategy="mac",
+        bracket_id="b",
+        role="ENTRY",
+        instrument=instrument,
+        symbol="SBIN",
+        side=side,
+        qty=qty,
+        price=price,
+        fees_inr=fees,
+        tick_seq=1,
+        leaves_qty=0,
+    )
 
 
 def test_a_fill_seen_twice_is_applied_once():

@@ -38,7 +38,9 @@ def _feed_ticks(path, table) -> np.ndarray:
         parts.append(out[:n].copy())
 
 
-def test_price_path_when_the_file_has_bad_rows_then_it_holds_the_ticks_the_replay_feed_delivers(tmp_path, table):
+def test_price_path_when_the_file_has_bad_rows_then_it_holds_the_ticks_the_replay_feed_delivers(
+    tmp_path, table
+):
     path = tmp_path / "ticks.csv"
     path.write_text(
         "ts_event_ns,symbol,price,qty\n"

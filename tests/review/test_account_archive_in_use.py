@@ -1,9 +1,9 @@
-"""Review of the account home (issue 11.1) with the archive (issue 16.3): `python -m supervisor archive`
-is told to take account homes as sources too, but it judged a record "in use" only by a held
-`supervisor.lock` inside it. An account's days and the account dir itself are locked by the parent's
-`account.lock` (common/supervision/instancelock.py): a quiet running supervisor (no tick for longer
-than --older-than, outside market hours) had today's journals archived and deleted under it, its
-orders stage then writing to unlinked files.
+"""Review of the account home (issue 11.1) with the archive (issue 16.3): `python -m supervisor
+archive` is told to take account homes as sources too, but it judged a record "in use" only by a
+held `supervisor.lock` inside it. An account's days and the account dir itself are locked by the
+parent's `account.lock` (common/supervision/instancelock.py): a quiet running supervisor (no tick
+for longer than --older-than, outside market hours) had today's journals archived and deleted under
+it, its orders stage then writing to unlinked files.
 """
 
 import fcntl
@@ -18,8 +18,8 @@ from common.supervision.instancelock import ACCOUNT_LOCK
 
 @pytest.fixture
 def account(tmp_path):
-    """<home>/paper-default with a day whose journal was last written two days ago, and the account's
-    lock held (as a running supervisor holds it)."""
+    """<home>/paper-default with a day whose journal was last written two days ago, and the
+    account's lock held (as a running supervisor holds it)."""
     acct = tmp_path / "home" / "paper-default"
     day = acct / "2026-12-07"
     day.mkdir(parents=True)

@@ -1,9 +1,10 @@
-"""Review of the account home (issue 11.1): the benchmarks' supervisor runs trade a private paper account.
+"""Review of the account home (issue 11.1): the benchmarks' supervisor runs trade a private paper
+account.
 
-Before: benchmarks/harness.SupervisedRun passed no OTRADE_ACCOUNT_HOME, so every benchmark run traded
-the user's default paper account (~/.local/state/otrade/accounts/paper-default): seen holding a 732 KB
-day journal accumulated by the benchmarks, each run resuming the previous one's day (HALTED by its
-stop, its market clock, its orders): the figures measured a halted engine.
+Before: benchmarks/harness.SupervisedRun passed no OTRADE_ACCOUNT_HOME, so every benchmark run
+traded the user's default paper account (~/.local/state/otrade/accounts/paper-default): seen holding
+a 732 KB day journal accumulated by the benchmarks, each run resuming the previous one's day (HALTED
+by its stop, its market clock, its orders): the figures measured a halted engine.
 """
 
 import benchmarks.harness as harness

@@ -1,9 +1,10 @@
-"""Review of the account home (issue 11.1): `python supervisor.py ctl status` of a run that resumed the day.
+"""Review of the account home (issue 11.1): `python supervisor.py ctl status` of a run that resumed
+the day.
 
-Seen: the second run of the day (HALTED by the first run's stop) answered status with the orders stage's
-counters of this run (orders 0, fills 0) beside a positions block that is the account day's book (11
-fills, realised -8.07 INR, open positions the first run left), and nothing in the answer says which
-account or day it is, or that the positions are the day's and the counters the run's.
+Seen: the second run of the day (HALTED by the first run's stop) answered status with the orders
+stage's counters of this run (orders 0, fills 0) beside a positions block that is the account day's
+book (11 fills, realised -8.07 INR, open positions the first run left), and nothing in the answer
+says which account or day it is, or that the positions are the day's and the counters the run's.
 """
 
 import json
@@ -28,11 +29,17 @@ def _resume_and_ask(tmp_path, live: dict) -> None:
         assert first.wait_exit(timeout=120) in (0, 3), first.output()[-3000:]
     with Pipeline(tmp_path, live) as second:
         second.wait_running()
-        answer = subprocess.run([sys.executable, f"{ROOT}/supervisor.py", "ctl", "status", "--run-dir", second.run_dir],
-                                capture_output=True, text=True, cwd=str(tmp_path), timeout=60)
+        answer = subprocess.run(
+            [sys.executable, f"{ROOT}/supervisor.py", "ctl", "status", "--run-dir", second.run_dir],
+            capture_output=True,
+            text=True,
+            cwd=str(tmp_path),
+            timeout=60,
+        )
         assert answer.returncode == 0, answer.stderr
         status = json.loads(answer.stdout)
         with open(os.path.join(second.run_dir, "account.json")) as f:
             day = json.load(f)
-    assert status["positions"]["fills_applied"] > status["stages"]["orders"]["counters"]["fills"]   # day vs run
+    # day vs run
+    assert status["positions"]["fills_applied"] > status["stages"]["orders"]["counters"]["fills"]
     assert day["dir"] in json.dumps(status), sorted(status)

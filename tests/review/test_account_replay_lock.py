@@ -2,8 +2,9 @@
 
 A replay keeps its journals in its own run dir and never opens the account's day
 (common/supervision/accountday.keeps_account_day), yet `take_instance_locks` took the paper
-account's lock for it: a backtest replay was refused while the paper account trades, and a long replay
-kept the paper account from starting. Fixed in take_instance_locks: no account lock for a replay.
+account's lock for it: a backtest replay was refused while the paper account trades, and a long
+replay kept the paper account from starting. Fixed in take_instance_locks: no account lock for a
+replay.
 """
 
 import os
@@ -25,5 +26,6 @@ def test_replay_when_the_paper_account_is_trading_then_it_runs_in_its_own_run_di
             code = replay.wait_exit(timeout=120)
         assert code in (0, 3), replay.output()[-2000:]
         journal = os.path.join(replay.run_dir, "orders.jsonl")
-        assert os.path.isfile(journal) and not os.path.islink(journal)   # its own, not the account day's
+        # its own, not the account day's
+        assert os.path.isfile(journal) and not os.path.islink(journal)
         assert trading.proc.poll() is None

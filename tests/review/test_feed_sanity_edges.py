@@ -29,19 +29,26 @@ def replay_filter() -> TickSanity:
 
 def test_sanity_when_the_next_session_opens_15_pct_higher_then_its_first_tick_is_accepted():
     filt = replay_filter()
-    got = screened(filt, ticks([100.0, 100.1, 115.1, 115.2], [T0, T0 + MS, T0 + DAY, T0 + DAY + MS]))
+    got = screened(
+        filt, ticks([100.0, 100.1, 115.1, 115.2], [T0, T0 + MS, T0 + DAY, T0 + DAY + MS])
+    )
     assert got == [100.0, 100.1, 115.1, 115.2] and filt.counts.sum() == 0
 
 
-def test_sanity_when_a_stock_moves_25_pct_then_the_first_four_ticks_are_dropped_and_the_fifth_reanchors():
+def test_sanity_when_a_stock_moves_25_pct_then_the_first_four_ticks_are_dropped_and_the_fifth_reanchors():  # noqa: E501 - the name is the test's sentence
     filt = replay_filter()
-    got = screened(filt, ticks([100.0] + [125.0 + i * 0.05 for i in range(6)], T0 + np.arange(7) * MS))
+    got = screened(
+        filt, ticks([100.0] + [125.0 + i * 0.05 for i in range(6)], T0 + np.arange(7) * MS)
+    )
     assert got == [100.0, 125.2, 125.25] and filt.count("price_jump") == 4
 
 
 def test_sanity_when_a_replay_steps_back_a_few_ms_then_only_that_tick_is_dropped_as_out_of_order():
     filt = replay_filter()
-    got = screened(filt, ticks([100.0, 100.1, 100.2, 100.3], [T0 + 5 * MS, T0 + 10 * MS, T0 + 7 * MS, T0 + 11 * MS]))
+    got = screened(
+        filt,
+        ticks([100.0, 100.1, 100.2, 100.3], [T0 + 5 * MS, T0 + 10 * MS, T0 + 7 * MS, T0 + 11 * MS]),
+    )
     assert got == [100.0, 100.1, 100.3] and filt.count("out_of_order") == 1
 
 

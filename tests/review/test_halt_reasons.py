@@ -37,7 +37,9 @@ def loss_halted(make_desk, **kw):
     return desk, tape
 
 
-def test_operator_halt_during_a_loss_limit_halt_when_the_next_day_starts_then_trading_stays_halted(make_desk):
+def test_operator_halt_during_a_loss_limit_halt_when_the_next_day_starts_then_trading_stays_halted(
+    make_desk,
+):
     desk, tape = loss_halted(make_desk)
     desk.engine.set_trading_state("HALTED", "operator: stop for today and tomorrow")
     tape.add(0, 100.0, at_ns=next_day(10, 0))
@@ -45,7 +47,9 @@ def test_operator_halt_during_a_loss_limit_halt_when_the_next_day_starts_then_tr
     assert desk.engine.trading_state == "HALTED"
 
 
-def test_broker_fatal_during_a_loss_limit_halt_when_the_next_day_starts_then_trading_stays_halted(make_desk):
+def test_broker_fatal_during_a_loss_limit_halt_when_the_next_day_starts_then_trading_stays_halted(
+    make_desk,
+):
     holder = {}
 
     def wrap(paper):

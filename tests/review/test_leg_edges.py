@@ -46,12 +46,15 @@ def test_legs_from_partial_slipped_fills_when_on_any_indian_grid_then_every_pric
             assert price == 0.0 or on_grid(price, tick), repr(price)
 
 
-def test_sl_stop_when_the_market_gaps_through_its_limit_then_the_position_is_closed_within_a_minute(make_desk):
+def test_sl_stop_when_the_market_gaps_through_its_limit_then_the_position_is_closed_within_a_minute(
+    make_desk,
+):
     desk, tape = make_desk(limits=limits_of(enforce_session=False, leg_prices="signal"),
                            stop_order_type="SL"), Tape(step_ms=1000)
     tape.add(0, 100.0)
     desk.run(tape, [intent(1, qty=10, stop_loss=99.5, target=101.0)])
-    start = tape.add(0, 100.0)                           # the entry fills; SL 99.5 / limit 99.4 placed
+    # the entry fills; SL 99.5 / limit 99.4 placed
+    start = tape.add(0, 100.0)
     for _ in range(60):                                  # a minute at 95: 4.4 % through the limit
         tape.add(0, 95.0)
     desk.run(tape, start_seq=start)
@@ -61,7 +64,9 @@ def test_sl_stop_when_the_market_gaps_through_its_limit_then_the_position_is_clo
 
 
 @pytest.mark.parametrize("side", [1, -1])
-def test_legs_when_partial_slipped_fills_move_the_average_then_they_keep_the_distance_from_it(make_desk, side):
+def test_legs_when_partial_slipped_fills_move_the_average_then_they_keep_the_distance_from_it(
+    make_desk, side
+):
     from common.pricegrid import round_away
     desk, tape = make_desk(limits=limits_of(enforce_session=False), max_fill_qty_per_tick=3,
                            slippage_ticks=2), Tape()
@@ -79,8 +84,17 @@ def test_legs_when_partial_slipped_fills_move_the_average_then_they_keep_the_dis
     stop = desk.engine.book.orders[desk.engine.desk.brackets["mac:0:1"].stops[-1]]
     target = desk.engine.book.orders[desk.engine.desk.brackets["mac:0:1"].targets[-1]]
     assert (stop.qty, target.qty) == (9, 9)
-    assert stop.trigger_price == pytest.approx(float(round_away(avg * stop_at / ref, 0.05, side > 0)), abs=1e-9)
-    assert target.price == pytest.approx(float(round_away(avg * target_at / ref, 0.05, side < 0)), abs=1e-9)
+    assert stop.trigger_price == pytest.approx(
+        float(round_away(avg * stop_at / ref, 0.05, side > 0)), abs=1e-9
+    )
+    assert target.price == pytest.approx(
+        float(round_away(avg * target_at / ref, 0.05, side < 0)), abs=1e-9
+    )
     # The broker holds the same prices the engine believes.
-    at_broker = {o.order_type: o for o in desk.paper.orders() if o.status not in ("COMPLETE", "CANCELLED")}
-    assert at_broker["SL-M"].trigger_price == stop.trigger_price and at_broker["LIMIT"].price == target.price
+    at_broker = {
+        o.order_type: o for o in desk.paper.orders() if o.status not in ("COMPLETE", "CANCELLED")
+    }
+    assert (
+        at_broker["SL-M"].trigger_price == stop.trigger_price
+        and at_broker["LIMIT"].price == target.price
+    )

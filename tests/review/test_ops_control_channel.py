@@ -27,9 +27,13 @@ def ipc_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def test_control_when_a_client_drips_its_request_past_the_client_timeout_then_it_is_dropped(ipc_dir, monkeypatch):
+def test_control_when_a_client_drips_its_request_past_the_client_timeout_then_it_is_dropped(
+    ipc_dir, monkeypatch
+):
     monkeypatch.setattr(control, "CLIENT_TIMEOUT_S", 1.0)
-    server = ControlServer(os.path.join(ipc_dir, "supervisor.ctl"), lambda cmd, reason: {"ok": True}).start()
+    server = ControlServer(
+        os.path.join(ipc_dir, "supervisor.ctl"), lambda cmd, reason: {"ok": True}
+    ).start()
     dropped = False
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as slow:
@@ -39,22 +43,30 @@ def test_control_when_a_client_drips_its_request_past_the_client_timeout_then_it
                 try:
                     slow.sendall(b" ")
                     time.sleep(0.1)
-                    if slow.recv(1, socket.MSG_DONTWAIT) == b"":   # the server closed the connection
+                    # the server closed the connection
+                    if slow.recv(1, socket.MSG_DONTWAIT) == b"":
                         dropped = True
                         break
                 except BlockingIOError:
-                    continue                                       # still open: still holding the channel
+                    # still open: still holding the channel
+                    continue
                 except (BrokenPipeError, ConnectionResetError):
                     dropped = True
                     break
     finally:
         server.stop()
-    assert dropped, "a client that never finished its line in 3x CLIENT_TIMEOUT_S was still being served"
+    assert dropped, (
+        "a client that never finished its line in 3x CLIENT_TIMEOUT_S was still being served"
+    )
 
 
-def test_control_when_a_request_line_is_over_the_limit_then_refused_and_the_channel_keeps_serving(ipc_dir):
+def test_control_when_a_request_line_is_over_the_limit_then_refused_and_the_channel_keeps_serving(
+    ipc_dir,
+):
     """Holds: a huge request is answered with a named error and the next operator is served."""
-    server = ControlServer(os.path.join(ipc_dir, "supervisor.ctl"), lambda cmd, reason: {"ok": True}).start()
+    server = ControlServer(
+        os.path.join(ipc_dir, "supervisor.ctl"), lambda cmd, reason: {"ok": True}
+    ).start()
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.connect(server.path)
@@ -73,10 +85,13 @@ def test_control_when_a_request_line_is_over_the_limit_then_refused_and_the_chan
         server.stop()
 
 
-def test_ctl_flatten_after_halt_when_orders_has_not_acted_yet_then_it_is_not_answered_done(tmp_path, ipc_dir):
+def test_ctl_flatten_after_halt_when_orders_has_not_acted_yet_then_it_is_not_answered_done(
+    tmp_path, ipc_dir
+):
     zmq = make_context()
     endpoint = "ipc://" + os.path.join(ipc_dir, "orders.cmd")
-    puller = Puller(zmq, endpoint)       # orders: connected, but busy (reads nothing during the test)
+    # orders: connected, but busy (reads nothing during the test)
+    puller = Puller(zmq, endpoint)
     # The operator halted a minute ago; a LIMIT entry still rests at the broker (no position yet, so
     # positions.json is flat). `ctl flatten` must cancel it before it may say it is done.
     status = {"trading_state": "HALTED", "positions": {"positions": [{"symbol": "INFY", "qty": 0}]}}

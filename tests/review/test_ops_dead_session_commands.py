@@ -1,9 +1,9 @@
 """A dead session means no calls (issue 11.6), with an operator acting on it.
 
-README "Reconciliation" / the dead-session rule: after a FATAL broker error no broker call at all but
-one probe every probe interval, "until a probe succeeds or the operator acts". These check that the
-operator's commands that reach the engine (flatten, resume) and new intents still send nothing to a
-refused session inside one probe interval.
+README "Reconciliation" / the dead-session rule: after a FATAL broker error no broker call at all
+but one probe every probe interval, "until a probe succeeds or the operator acts". These check that
+the operator's commands that reach the engine (flatten, resume) and new intents still send nothing
+to a refused session inside one probe interval.
 """
 
 from tests.orders.stubs import Tape, intent
@@ -35,7 +35,9 @@ def test_dead_session_when_the_operator_flattens_then_no_call_until_the_probe(ma
     assert engine.trading_state == "HALTED"
 
 
-def test_dead_session_when_the_operator_resumes_and_an_intent_arrives_then_nothing_is_placed(make_desk):
+def test_dead_session_when_the_operator_resumes_and_an_intent_arrives_then_nothing_is_placed(
+    make_desk,
+):
     desk, tape, wall, broker, engine = _dead_with_an_open_bracket(make_desk)
     before = len(broker.calls)
     wall.ns = 1 * S

@@ -1,12 +1,13 @@
 """A dead session means no calls (issue 11.6) — through reconciliation's operator paths
 (orders/reconciler.py, with the fakes of tests/orders/test_reconcile.py).
 
-README "Reconciliation": "after a fatal broker error reconciliation makes no call"; issue 11.6: after
-a FATAL broker error no broker call at all but one probe every N s "until a probe succeeds or the
-operator acts". `poll()` honours engine.broker_down, but `permits("ACTIVE")` (every `ctl resume` while
-a difference is outstanding) runs `check()` directly, and `cancel_unknown()` (every `ctl flatten`)
-reads the broker's order book: each makes broker calls with the refused token, none of them a probe
-that would tell the engine the session is back. (Kite may block an API key that keeps doing this.)
+README "Reconciliation": "after a fatal broker error reconciliation makes no call"; issue 11.6:
+after a FATAL broker error no broker call at all but one probe every N s "until a probe succeeds or
+the operator acts". `poll()` honours engine.broker_down, but `permits("ACTIVE")` (every `ctl resume`
+while a difference is outstanding) runs `check()` directly, and `cancel_unknown()` (every `ctl
+flatten`) reads the broker's order book: each makes broker calls with the refused token, none of
+them a probe that would tell the engine the session is back. (Kite may block an API key that keeps
+doing this.)
 """
 
 from common.errors import BrokerFatal
@@ -37,7 +38,9 @@ class CountingBroker(FakeBroker):
 def _halted_by_a_difference_then_the_session_dies(tmp_path):
     engine, broker, clock = FakeEngine(), CountingBroker(), Clock()
     engine.broker_down = ""
-    r = Reconciler(engine, broker, SYMBOLS, str(tmp_path), interval_s=60.0, on_start=True, clock=clock)
+    r = Reconciler(
+        engine, broker, SYMBOLS, str(tmp_path), interval_s=60.0, on_start=True, clock=clock
+    )
     broker.pos = {0: 3}
     r.poll()
     clock.t += 3.5

@@ -1,10 +1,11 @@
-"""One real `python supervisor.py` (paper, sim feed): the operator channel's files on disk, a garbage
-client while it runs, SIGTERM twice in quick succession, and `ctl` against the run once it has ended.
+"""One real `python supervisor.py` (paper, sim feed): the operator channel's files on disk, a
+garbage client while it runs, SIGTERM twice in quick succession, and `ctl` against the run once it
+has ended.
 
 Claims (README "Operator controls", "Security and failure model", "Stopping, and one instance"): the
 socket is in the run's private 0700 ipc directory; a malformed request gets a named error and the
-channel keeps serving; Ctrl-C/SIGTERM stop cleanly (a second one does not abandon the drain); a run that
-ended is "no run reached" (exit 2) for `ctl`.
+channel keeps serving; Ctrl-C/SIGTERM stop cleanly (a second one does not abandon the drain); a run
+that ended is "no run reached" (exit 2) for `ctl`.
 """
 
 import json
@@ -18,15 +19,25 @@ import sys
 import pytest
 
 from tests.chaos.harness import ROOT, Pipeline
-from tests.support import eventually
 
 pytestmark = pytest.mark.slow
 
 
 def _ctl(p, command):
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "supervisor.py"), "ctl", command, "--run-dir", p.run_dir],
-                         env=dict(os.environ, OTRADE_REGISTRY_DIR=p.registry), capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "supervisor.py"),
+            "ctl",
+            command,
+            "--run-dir",
+            p.run_dir,
+        ],
+        env=dict(os.environ, OTRADE_REGISTRY_DIR=p.registry),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return out.returncode, out.stdout, out.stderr
 
 
@@ -39,7 +50,8 @@ def test_operator_channel_on_a_real_run_is_private_survives_garbage_and_ends_wit
         mode = os.stat(path).st_mode
         assert stat.S_ISSOCK(mode) and mode & 0o777 == 0o600
         assert os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:      # garbage, then a valid command
+        # garbage, then a valid command
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(10)
             s.connect(path)
             s.sendall(b"\x00\xffnot json at all\n")

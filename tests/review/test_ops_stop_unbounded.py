@@ -1,12 +1,13 @@
-"""The stop ladder's first phase has no upper bound for a stage that beats but neither progresses nor
-exits (common/supervision/stopladder.py), on the fake clock of tests/supervision/fakes.py.
+"""The stop ladder's first phase has no upper bound for a stage that beats but neither progresses
+nor exits (common/supervision/stopladder.py), on the fake clock of tests/supervision/fakes.py.
 
 README "Stopping, and one instance": "only a stage with no progress for a whole `stop_grace_ms` is
 signalled". stop_one extends the first phase's deadline by 50 ms on every pass while the stage's
-heartbeat is young (`_beating`: "still in its loop, about to see the request"), with no limit: a stage
-whose loop keeps beating but never acts on the stop request (a bug, or a drain waiting in a beating
-loop) is never signalled and the supervisor never finishes stopping. A second Ctrl-C is ignored by
-design, so the operator's only way out is SIGKILL of the supervisor — the stop policy never runs.
+heartbeat is young (`_beating`: "still in its loop, about to see the request"), with no limit: a
+stage whose loop keeps beating but never acts on the stop request (a bug, or a drain waiting in a
+beating loop) is never signalled and the supervisor never finishes stopping. A second Ctrl-C is
+ignored by design, so the operator's only way out is SIGKILL of the supervisor — the stop policy
+never runs.
 """
 
 from tests.supervision.fakes import World
@@ -29,7 +30,8 @@ class BeatsForever(World):
             proc, row = stage.proc, self.table.row(name)
             if proc is not None and proc.exitcode is None and proc.behaviour.get("beats_forever") \
                     and row["stop_requested"]:
-                row["stop_requested"], row["_asked"] = 0, 1     # the base world beats it and does not stop it
+                # the base world beats it and does not stop it
+                row["stop_requested"], row["_asked"] = 0, 1
         super()._step_stages()
         for name in self.procs:
             row = self.table.row(name)
@@ -37,7 +39,7 @@ class BeatsForever(World):
                 row["stop_requested"] = 1
 
 
-def test_stop_when_a_stage_beats_but_never_acts_on_the_stop_then_it_is_signalled_and_the_stop_ends():
+def test_stop_when_a_stage_beats_but_never_acts_on_the_stop_then_it_is_signalled_and_the_stop_ends():  # noqa: E501 - the name is the test's sentence
     world = BeatsForever()
     world.t0 = world.now_s
     procs = world.stages(*STAGES)
@@ -47,5 +49,7 @@ def test_stop_when_a_stage_beats_but_never_acts_on_the_stop_then_it_is_signalled
         outcome = core.run()
     except StillStopping:
         outcome = None
-    assert outcome is not None, f"still stopping after {BOUND_S:g} s; signals sent: {world.runlog.of('signal', 'orders')}"
+    assert outcome is not None, (
+        f"still stopping after {BOUND_S:g} s; signals sent: {world.runlog.of('signal', 'orders')}"
+    )
     assert world.runlog.of("signal", "orders")

@@ -38,14 +38,18 @@ def delivered(path, table) -> np.ndarray:
     return out[:src.read(out, timeout_s=1.0)].copy()
 
 
-def test_replay_when_lines_end_in_crlf_then_both_checks_take_it_and_fractions_survive(tmp_path, table):
+def test_replay_when_lines_end_in_crlf_then_both_checks_take_it_and_fractions_survive(
+    tmp_path, table
+):
     path = write(tmp_path, b"ts,symbol,price\r\n" + ROWS.replace(b"\n", b"\r\n"))
     check_replay_file(path, "auto")
     got = delivered(path, table)
     assert got["ts_event_ns"].tolist() == [T0 + 250_000_000, T0 + 750_000_000]
 
 
-def test_replay_when_ts_has_a_timezone_suffix_then_check_config_names_line_and_column(tmp_path, table):
+def test_replay_when_ts_has_a_timezone_suffix_then_check_config_names_line_and_column(
+    tmp_path, table
+):
     path = write(tmp_path, b"ts,symbol,price\n2026-01-05 09:15:00+05:30,SBIN,820.5\n")
     with pytest.raises(ReplayFileError) as e:
         check_replay_file(path, "auto")
@@ -62,19 +66,25 @@ def test_replay_when_only_a_header_then_both_checks_refuse_it(tmp_path, table):
         delivered(path, table)
 
 
-def test_replay_when_the_csv_starts_with_a_utf8_bom_then_check_config_accepts_what_the_feed_replays(tmp_path, table):
+def test_replay_when_the_csv_starts_with_a_utf8_bom_then_check_config_accepts_what_the_feed_replays(
+    tmp_path, table
+):
     path = write(tmp_path, b"\xef\xbb\xbfts,symbol,price\n" + ROWS)
     assert len(delivered(path, table)) == 2          # the feed takes it
     check_replay_file(path, "auto")                 # ... so --check-config must too
 
 
-def test_replay_when_the_file_ends_with_a_blank_line_then_check_config_accepts_what_the_feed_replays(tmp_path, table):
+def test_replay_when_the_file_ends_with_a_blank_line_then_check_config_accepts_what_the_feed_replays(  # noqa: E501 - the name is the test's sentence
+    tmp_path, table
+):
     path = write(tmp_path, b"ts,symbol,price\n" + ROWS + b"\n")
     assert len(delivered(path, table)) == 2
     check_replay_file(path, "auto")
 
 
-def test_replay_when_every_ts_has_a_timezone_suffix_then_the_run_time_error_names_the_ts_column(tmp_path, table):
+def test_replay_when_every_ts_has_a_timezone_suffix_then_the_run_time_error_names_the_ts_column(
+    tmp_path, table
+):
     path = write(tmp_path, b"ts,symbol,price\n2026-01-05 09:15:00+05:30,SBIN,820.5\n"
                            b"2026-01-05 09:15:01+05:30,SBIN,820.6\n")
     with pytest.raises(ReplayFileError) as e:

@@ -7,7 +7,9 @@ from tests.orders.stubs import Tape, intent, ist_ns, of_type
 from tests.orders.test_day_edges import session_limits
 
 
-def test_entry_when_raised_at_the_exact_cut_off_second_then_it_is_denied_and_a_nanosecond_before_approved(make_desk):
+def test_entry_when_raised_at_the_exact_cut_off_second_then_it_is_denied_and_a_nanosecond_before_approved(  # noqa: E501 - the name is the test's sentence
+    make_desk,
+):
     desk, tape = make_desk(limits=session_limits()), Tape()
     before = tape.add(0, 100.0, at_ns=ist_ns(15, 0) - 1)
     at = tape.add(1, 200.0, at_ns=ist_ns(15, 0))
@@ -17,7 +19,9 @@ def test_entry_when_raised_at_the_exact_cut_off_second_then_it_is_denied_and_a_n
     assert denied.instrument == 1 and denied.reason.startswith("AFTER_ENTRY_CUTOFF")
 
 
-def test_limit_entry_when_still_working_at_the_cut_off_then_it_opens_no_position_after_it(make_desk):
+def test_limit_entry_when_still_working_at_the_cut_off_then_it_opens_no_position_after_it(
+    make_desk,
+):
     desk, tape = make_desk(limits=session_limits(leg_prices="signal")), Tape()
     seq = tape.add(0, 100.0, at_ns=ist_ns(14, 59, 59))
     desk.run(tape, [intent(seq, qty=5, order_type="LIMIT", limit_price=99.0, stop_loss=98.0,

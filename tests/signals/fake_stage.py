@@ -2,10 +2,10 @@
 
     python -m tests.signals.fake_stage <run_id> <journal path>
 
-It attaches the run's three segments (signals_state, signals_outbox and a one-word `cursor` that plays
-the tick ring's committed reader cursor), then loops like signals/stage.py will: take the next batch
-from the cursor, process it, journal every pending intent (one JSON line each, written before the
-ack), ack, commit the cursor. Batch sizes vary with the cursor, so a kill can land anywhere.
+It attaches the run's three segments (signals_state, signals_outbox and a one-word `cursor` that
+plays the tick ring's committed reader cursor), then loops like signals/stage.py will: take the next
+batch from the cursor, process it, journal every pending intent (one JSON line each, written before
+the ack), ack, commit the cursor. Batch sizes vary with the cursor, so a kill can land anywhere.
 """
 
 import sys
@@ -28,8 +28,12 @@ def scenario():
     STRATEGY_PARAMS.setdefault("vwap_revert", VWAPRevertParams)
     config = make_config(
         StrategyConfig(name="mac", kind="ma_crossover", params={"fast": 3, "slow": 9, "ma": "sma"}),
-        StrategyConfig(name="ema", kind="ma_crossover", params={"fast": 5, "slow": 21, "ma": "ema"}),
-        StrategyConfig(name="vwr", kind="vwap_revert", params={"band_pct": 0.1, "min_session_ticks": 10}),
+        StrategyConfig(
+            name="ema", kind="ma_crossover", params={"fast": 5, "slow": 21, "ma": "ema"}
+        ),
+        StrategyConfig(
+            name="vwr", kind="vwap_revert", params={"band_pct": 0.1, "min_session_ticks": 10}
+        ),
     )
     return config, interleaved_ticks(TICKS, 4, seed=99)
 

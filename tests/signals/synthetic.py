@@ -1,4 +1,5 @@
-"""Synthetic ticks, configs and engines for the signals tests (deterministic: every series is seeded)."""
+"""Synthetic ticks, configs and engines for the signals tests (deterministic: every series is
+seeded)."""
 
 import numpy as np
 
@@ -76,8 +77,10 @@ def regime_prices(n: int, seed: int, start: float = 1000.0, regime: int = 400) -
 
 
 def make_config(*strategies: StrategyConfig, symbols=SYMBOLS) -> Config:
-    instruments = tuple(InstrumentConfig(symbol=s, token=101 + k, tick_size=TICK, ref_price=100.0 * (k + 1))
-                        for k, s in enumerate(symbols))
+    instruments = tuple(
+        InstrumentConfig(symbol=s, token=101 + k, tick_size=TICK, ref_price=100.0 * (k + 1))
+        for k, s in enumerate(symbols)
+    )
     return Config(instruments=instruments, strategies=strategies)
 
 
@@ -107,7 +110,9 @@ class Buffers:
         return twin
 
 
-def make_engine(config: Config, buffers: Buffers | None = None, **kwargs) -> tuple[SignalEngine, Buffers]:
+def make_engine(
+    config: Config, buffers: Buffers | None = None, **kwargs
+) -> tuple[SignalEngine, Buffers]:
     buffers = buffers or Buffers(config)
     engine = SignalEngine(config, instrument_table(config), buffers.state, buffers.outbox, **kwargs)
     return engine, buffers

@@ -1,8 +1,10 @@
-"""SIGKILL the signals process at random moments: the journal ends with exactly the undisturbed intents.
+"""SIGKILL the signals process at random moments: the journal ends with exactly the undisturbed
+intents.
 
-The child (tests/signals/fake_stage.py) runs the stage loop over real shared-memory segments. The test
-kills it as its cursor passes random points, restarts it, and at the end compares what it journaled
-(deduplicated by intent id, as orders does) and the state segment with an undisturbed in-process run.
+The child (tests/signals/fake_stage.py) runs the stage loop over real shared-memory segments. The
+test kills it as its cursor passes random points, restarts it, and at the end compares what it
+journaled (deduplicated by intent id, as orders does) and the state segment with an undisturbed
+in-process run.
 """
 
 import os
@@ -26,8 +28,11 @@ KILLS = 6
 
 
 def _spawn(run_id, journal):
-    return subprocess.Popen([sys.executable, "-m", "tests.signals.fake_stage", run_id, str(journal)],
-                            cwd=ROOT, env={**os.environ, "NUMBA_DISABLE_JIT": "0"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.signals.fake_stage", run_id, str(journal)],
+        cwd=ROOT,
+        env={**os.environ, "NUMBA_DISABLE_JIT": "0"},
+    )
 
 
 def _journaled(journal: Path) -> list[dict]:
@@ -51,7 +56,9 @@ def test_killing_the_signals_process_anywhere_loses_no_intent_and_applies_no_tic
     expected = run_batches(engine, rows, 16)
     run_id, journal = unique_run_id(), tmp_path / "signals.jsonl"
     sizes = {**segment_sizes(config), CURSOR_SEGMENT: 64}
-    segments = {what: create_segment(segment_name(run_id, what), size) for what, size in sizes.items()}
+    segments = {
+        what: create_segment(segment_name(run_id, what), size) for what, size in sizes.items()
+    }
     cursor = np.ndarray((1,), np.int64, segments[CURSOR_SEGMENT].buf, 0)
     rng = np.random.default_rng(1)
     child = None
@@ -59,7 +66,9 @@ def test_killing_the_signals_process_anywhere_loses_no_intent_and_applies_no_tic
         kills = 0
         for point in sorted(rng.integers(len(rows) // 10, len(rows) * 9 // 10, KILLS)):
             child = _spawn(run_id, journal)
-            eventually(lambda: cursor[0] >= point or child.poll() is not None, timeout=60,
+            # The lambda runs before the finally's `del cursor`; pyflakes sees only the del.
+            eventually(lambda: cursor[0] >= point or child.poll() is not None,  # noqa: F821
+                       timeout=60,
                        message=f"child passes tick {point}")
             child.send_signal(signal.SIGKILL)
             kills += child.wait(timeout=10) == -signal.SIGKILL

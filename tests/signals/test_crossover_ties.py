@@ -1,10 +1,10 @@
 """Moving-average crossovers at exact ties follow the documented rules, not rounding noise.
 
-The rules (signals/kernels/crossover.py): touching is not a cross; a cross through equality counts on
-the tick that completes it; leaving a level start is a cross. Prices are whole paise, so a fast and
-a slow SMA are often exactly equal, and a float running sum then decides the tie by its ±1e-12 noise.
-Every test here checks the strategy's intents against a slow reference in exact rational arithmetic
-(fractions.Fraction of each price's decimal text), written from the rules alone.
+The rules (signals/kernels/crossover.py): touching is not a cross; a cross through equality counts
+on the tick that completes it; leaving a level start is a cross. Prices are whole paise, so a fast
+and a slow SMA are often exactly equal, and a float running sum then decides the tie by its ±1e-12
+noise. Every test here checks the strategy's intents against a slow reference in exact rational
+arithmetic (fractions.Fraction of each price's decimal text), written from the rules alone.
 """
 
 from fractions import Fraction
@@ -89,9 +89,10 @@ def test_sma_crossover_when_fast_and_slow_are_exactly_equal_then_follows_the_tie
 @pytest.mark.parametrize("base", [1598.60, 1602.35, 733.15])
 def test_ema_crossover_when_the_market_goes_flat_then_the_averages_meet_without_a_noise_cross(base):
     # EMA(3) and EMA(7) both start level at index 6 (seeded on seven equal prices); up 8 ticks from
-    # index 7 (fast above: leaving the level start); flat for 300 ticks (15-314), where both converge on the
-    # price from below, fast always the closer (exactly: 0.5**k against 0.75**k of the gap) while in
-    # floats they end up ulps apart either way; then down at 315: fast drops below slow.
+    # index 7 (fast above: leaving the level start); flat for 300 ticks (15-314), where both
+    # converge on the price from below, fast always the closer (exactly: 0.5**k against 0.75**k of
+    # the gap) while in floats they end up ulps apart either way; then down at 315: fast drops below
+    # slow.
     prices = [round(base + 0.05 * k, 2) for k in [0] * 7 + list(range(1, 9)) + [8] * 300 + [7, 6]]
     assert reference_crosses(prices, 3, 7, "ema") == [(7, 1), (315, -1)]
     assert strategy_crosses(prices, 3, 7, "ema") == [(7, 1), (315, -1)]
@@ -116,11 +117,20 @@ def test_sma_compare_is_exact_where_cross_multiplying_would_overflow_int64():
     assert sma_compare(big, 7, big // 7 * 5, 5) == 0
     assert sma_compare(big, 7, big // 7 * 5 + 1, 5) == -1
     assert sma_compare(big + 1, 7, big // 7 * 5, 5) == 1
-    assert sma_compare(10, 4, 5, 2) == 0 and sma_compare(11, 4, 5, 2) == 1 and sma_compare(9, 4, 5, 2) == -1
+    assert (
+        sma_compare(10, 4, 5, 2) == 0
+        and sma_compare(11, 4, 5, 2) == 1
+        and sma_compare(9, 4, 5, 2) == -1
+    )
 
 
 def test_price_units_are_whole_ten_thousandths_of_a_rupee_for_every_tick_grid():
-    for price, units in ((1598.6, 15_986_000), (0.05, 500), (83.2525, 832_525), (99999.95, 999_999_500)):
+    for price, units in (
+        (1598.6, 15_986_000),
+        (0.05, 500),
+        (83.2525, 832_525),
+        (99999.95, 999_999_500),
+    ):
         assert price_units(price) == units
 
 
@@ -134,11 +144,15 @@ def paise_paths(draw):
 
 
 @settings(max_examples=120, deadline=None, derandomize=True, database=None)
-@given(prices=paise_paths(), fast=st.integers(1, 5), extra=st.integers(1, 7), batch=st.integers(1, 9))
+@given(
+    prices=paise_paths(), fast=st.integers(1, 5), extra=st.integers(1, 7), batch=st.integers(1, 9)
+)
 def test_sma_crossover_on_any_whole_paise_path_then_raises_exactly_the_exact_references_intents(
         prices, fast, extra, batch):
     slow = fast + extra
-    assert strategy_crosses(prices, fast, slow, batch=batch) == reference_crosses(prices, fast, slow)
+    assert strategy_crosses(prices, fast, slow, batch=batch) == reference_crosses(
+        prices, fast, slow
+    )
 
 
 @settings(max_examples=60, deadline=None, derandomize=True, database=None)
@@ -146,4 +160,6 @@ def test_sma_crossover_on_any_whole_paise_path_then_raises_exactly_the_exact_ref
 def test_ema_crossover_on_any_whole_paise_path_then_raises_exactly_the_exact_references_intents(
         prices, fast, extra):
     slow = fast + extra
-    assert strategy_crosses(prices, fast, slow, "ema") == reference_crosses(prices, fast, slow, "ema")
+    assert strategy_crosses(prices, fast, slow, "ema") == reference_crosses(
+        prices, fast, slow, "ema"
+    )

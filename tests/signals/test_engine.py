@@ -1,4 +1,5 @@
-"""The engine: every strategy over each batch, intents in an order that does not depend on batching."""
+"""The engine: every strategy over each batch, intents in an order that does not depend on
+batching."""
 
 import numpy as np
 import pytest
@@ -17,10 +18,18 @@ from tests.support import unique_run_id
 
 def _three_strategies():
     return make_config(
-        StrategyConfig(name="fast", kind="ma_crossover", params={"fast": 3, "slow": 8, "ma": "sma"}),
-        StrategyConfig(name="slow", kind="ma_crossover", instruments=("AAA", "CCC"),
-                 params={"fast": 10, "slow": 40, "ma": "ema", "order_type": "LIMIT"}),
-        StrategyConfig(name="vwr", kind="vwap_revert", params={"band_pct": 0.15, "min_session_ticks": 10}),
+        StrategyConfig(
+            name="fast", kind="ma_crossover", params={"fast": 3, "slow": 8, "ma": "sma"}
+        ),
+        StrategyConfig(
+            name="slow",
+            kind="ma_crossover",
+            instruments=("AAA", "CCC"),
+            params={"fast": 10, "slow": 40, "ma": "ema", "order_type": "LIMIT"},
+        ),
+        StrategyConfig(
+            name="vwr", kind="vwap_revert", params={"band_pct": 0.15, "min_session_ticks": 10}
+        ),
     )
 
 
@@ -92,11 +101,15 @@ def test_a_strategy_symbol_missing_from_the_instrument_table_is_a_config_error()
 
 def make_engine_with_table(config, table):
     sizes = segment_sizes(config)
-    return SignalEngine(config, table, bytearray(sizes[STATE_SEGMENT]), bytearray(sizes[OUTBOX_SEGMENT]))
+    return SignalEngine(
+        config, table, bytearray(sizes[STATE_SEGMENT]), bytearray(sizes[OUTBOX_SEGMENT])
+    )
 
 
 def test_segment_sizes_name_both_segments_and_grow_with_the_config():
-    small = segment_sizes(make_config(StrategyConfig(name="a", kind="ma_crossover"), symbols=("AAA",)))
+    small = segment_sizes(
+        make_config(StrategyConfig(name="a", kind="ma_crossover"), symbols=("AAA",))
+    )
     large = segment_sizes(_three_strategies())
     assert set(small) == {"signals_state", "signals_outbox"}
     assert large["signals_state"] > small["signals_state"]

@@ -1,7 +1,8 @@
-"""Every strategy kernel keeps the crash-safety skeleton of the reference below, statement for statement.
+"""Every strategy kernel keeps the crash-safety skeleton of the reference below, statement for
+statement.
 
-The skeleton is copied into each strategy (signals/strategy.py says why: numba's cache cannot hold one
-factory's kernels). What a copy must keep: the digest guard, the slot lookup, the replay skip,
+The skeleton is copied into each strategy (signals/strategy.py says why: numba's cache cannot hold
+one factory's kernels). What a copy must keep: the digest guard, the slot lookup, the replay skip,
 `begin_tick` before and `commit_tick` after the strategy's own part, and an outbox-full exit that
 returns the index of the tick it could not finish (uncommitted, so the next call applies it again).
 The strategy's own part (between the replay skip and the commit) is free, except that it may not
@@ -18,8 +19,16 @@ from signals.kernels.digest import KERNEL_DIGEST
 from signals.strategies import STRATEGIES
 
 
-def reference(digest, slot_of, begin_tick, commit_tick, STAT_APPLIED, STAT_OUTBOX_FULL, STAT_REPLAYED,
-              own_part):
+def reference(
+    digest,
+    slot_of,
+    begin_tick,
+    commit_tick,
+    STAT_APPLIED,
+    STAT_OUTBOX_FULL,
+    STAT_REPLAYED,
+    own_part,
+):
     def on_ticks(rows, inst_slot, tick_size, params, copies, commit, history, outbox, cursor,
                  strategy, stats):
         if digest < 0:
@@ -50,7 +59,9 @@ HEAD, TAIL = 5, 2            # loop statements before the strategy's part and af
 
 def _kernel_def(source: str) -> ast.FunctionDef:
     tree = ast.parse(textwrap.dedent(source))
-    return next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "on_ticks")
+    return next(
+        n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "on_ticks"
+    )
 
 
 def _same(a, b) -> bool:
@@ -61,8 +72,12 @@ def _same(a, b) -> bool:
 def _outbox_exit(stmts: list, at: int) -> bool:
     """stmts[at] is `return i`, right after `stats[STAT_OUTBOX_FULL] += 1`."""
     ret, before = stmts[at], stmts[at - 1] if at else None
-    return (isinstance(ret.value, ast.Name) and ret.value.id == "i" and isinstance(before, ast.AugAssign)
-            and ast.unparse(before) == "stats[STAT_OUTBOX_FULL] += 1")
+    return (
+        isinstance(ret.value, ast.Name)
+        and ret.value.id == "i"
+        and isinstance(before, ast.AugAssign)
+        and ast.unparse(before) == "stats[STAT_OUTBOX_FULL] += 1"
+    )
 
 
 def problems(kernel: ast.FunctionDef) -> list[str]:
@@ -74,7 +89,9 @@ def problems(kernel: ast.FunctionDef) -> list[str]:
     if not _same(kernel.body[:2], ref.body[:2]) or not _same(kernel.body[3:], ref.body[3:]):
         found.append("the digest guard, params row or final return differ")
     loop, ref_loop = kernel.body[2], ref.body[2]
-    if not isinstance(loop, ast.For) or not _same([loop.target, loop.iter], [ref_loop.target, ref_loop.iter]):
+    if not isinstance(loop, ast.For) or not _same(
+        [loop.target, loop.iter], [ref_loop.target, ref_loop.iter]
+    ):
         return found + ["the loop over rows differs"]
     if not _same(loop.body[:HEAD], ref_loop.body[:HEAD]):
         found.append("slot lookup, begin_tick or the replay skip differ")
@@ -82,7 +99,11 @@ def problems(kernel: ast.FunctionDef) -> list[str]:
         found.append("commit_tick and the applied count do not end the loop")
     own = loop.body[HEAD:-TAIL]
     for node in (n for stmt in own for n in ast.walk(stmt)):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in PROTOCOL:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in PROTOCOL
+        ):
             found.append(f"the strategy's part calls {node.func.id}")
         if isinstance(node, (ast.Continue, ast.Break)):
             found.append("the strategy's part skips the commit (continue/break)")
@@ -90,8 +111,11 @@ def problems(kernel: ast.FunctionDef) -> list[str]:
         for field in ("body", "orelse"):
             block = getattr(stmt, field, None)
             if isinstance(block, list):
-                found += [f"a return other than the outbox-full exit: {ast.unparse(s)}"
-                          for k, s in enumerate(block) if isinstance(s, ast.Return) and not _outbox_exit(block, k)]
+                found += [
+                    f"a return other than the outbox-full exit: {ast.unparse(s)}"
+                    for k, s in enumerate(block)
+                    if isinstance(s, ast.Return) and not _outbox_exit(block, k)
+                ]
     found += [f"a return other than the outbox-full exit: {ast.unparse(s)}"
               for k, s in enumerate(own) if isinstance(s, ast.Return) and not _outbox_exit(own, k)]
     return found
@@ -103,18 +127,26 @@ def test_strategy_kernel_when_compared_with_the_reference_then_keeps_its_skeleto
     module = inspect.getmodule(cls)
     assert problems(_kernel_def(inspect.getsource(module.build))) == []
     # The kernel in use is that build's, closed over the current kernel-source digest.
-    py_func = getattr(cls.kernel, "py_func", cls.kernel)      # the plain function under NUMBA_DISABLE_JIT
-    assert py_func.__qualname__ == "build.<locals>.on_ticks" and py_func.__module__ == module.__name__
-    assert dict(zip(py_func.__code__.co_freevars, (c.cell_contents for c in py_func.__closure__))) == {
-        "digest": KERNEL_DIGEST}
+    # the plain function under NUMBA_DISABLE_JIT
+    py_func = getattr(cls.kernel, "py_func", cls.kernel)
+    assert (
+        py_func.__qualname__ == "build.<locals>.on_ticks" and py_func.__module__ == module.__name__
+    )
+    assert dict(
+        zip(py_func.__code__.co_freevars, (c.cell_contents for c in py_func.__closure__))
+    ) == {"digest": KERNEL_DIGEST}
 
 
 def test_skeleton_check_when_a_copy_drops_the_commit_or_returns_early_then_names_it():
     source = inspect.getsource(reference)
     no_commit = source.replace('            commit_tick(commit, slot, row["seq"], copy)\n', "")
     early = source.replace("            stats[STAT_OUTBOX_FULL] += 1\n", "")
-    skip = source.replace("# the strategy's own part\n", "# the strategy's own part\n                continue\n")
+    skip = source.replace(
+        "# the strategy's own part\n", "# the strategy's own part\n                continue\n"
+    )
     assert problems(_kernel_def(source)) == []
-    assert "commit_tick and the applied count do not end the loop" in problems(_kernel_def(no_commit))
+    assert "commit_tick and the applied count do not end the loop" in problems(
+        _kernel_def(no_commit)
+    )
     assert any("outbox-full exit" in p for p in problems(_kernel_def(early)))
     assert "the strategy's part skips the commit (continue/break)" in problems(_kernel_def(skip))

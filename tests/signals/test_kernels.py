@@ -149,4 +149,5 @@ def test_bracket_exits_are_grid_prices_at_least_the_configured_distance_away():
         assert high - 1e-9 <= sell_stop < high + TICK and low - TICK < sell_target <= low + 1e-9
         assert buy_stop < price < buy_target and sell_target < price < sell_stop
         for leg in (buy_stop, buy_target, sell_stop, sell_target):
-            assert repr(leg) == repr(round(round(leg / TICK) * TICK, 2))  # prints as a clean decimal
+            # prints as a clean decimal
+            assert repr(leg) == repr(round(round(leg / TICK) * TICK, 2))

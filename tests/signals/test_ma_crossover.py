@@ -7,7 +7,14 @@ from config.schema import StrategyConfig
 from signals.kernels.crossover import crossover_batch
 from signals.kernels.ema import ema_batch
 from signals.kernels.sma import sma_batch
-from tests.signals.synthetic import TICK, make_config, make_engine, regime_prices, run_batches, series_ticks
+from tests.signals.synthetic import (
+    TICK,
+    make_config,
+    make_engine,
+    regime_prices,
+    run_batches,
+    series_ticks,
+)
 
 
 def _mac(**params):
@@ -28,7 +35,9 @@ def _expected_intents(rows, fast, slow, ma, allow_short=True):
     average = sma_batch if ma == "sma" else ema_batch
     signals = crossover_batch(rows, average(rows, fast, 4), average(rows, slow, 4), 4)
     keep = (signals > 0) | ((signals < 0) & allow_short)
-    return [(int(r["seq"]), int(r["instrument"]), int(s)) for r, s in zip(rows[keep], signals[keep])]
+    return [
+        (int(r["seq"]), int(r["instrument"]), int(s)) for r, s in zip(rows[keep], signals[keep])
+    ]
 
 
 @pytest.mark.parametrize("ma", ["sma", "ema"])
@@ -56,7 +65,9 @@ def test_ma_crossover_trades_both_ways_on_a_trending_and_mean_reverting_series()
 
 
 def test_ma_crossover_goes_long_in_an_uptrend_and_short_in_a_downtrend():
-    prices = np.r_[np.full(40, 500.0), 500.0 + TICK * np.arange(1, 200), 509.95 - TICK * np.arange(1, 400)]
+    prices = np.r_[
+        np.full(40, 500.0), 500.0 + TICK * np.arange(1, 200), 509.95 - TICK * np.arange(1, 400)
+    ]
     engine, _ = make_engine(_mac(fast=3, slow=10, ma="sma"))
     sent = run_batches(engine, series_ticks(prices), 32)
     assert [f["side"] for f in sent] == [1, -1]

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from config.schema import StrategyConfig
-from tests.signals.synthetic import make_config, make_engine, regime_prices, run_batches, series_ticks
+from tests.signals.synthetic import (
+    make_config,
+    make_engine,
+    regime_prices,
+    run_batches,
+    series_ticks,
+)
 from tests.signals.test_ma_crossover import _two_instruments
 
 
@@ -34,7 +40,9 @@ def _held_reference(rows, every_cross):
 
 
 @pytest.mark.parametrize("batch", [1, 37, 500])
-def test_one_trade_when_a_trade_is_held_then_crosses_raise_nothing_until_its_stop_or_target_trades(batch):
+def test_one_trade_when_a_trade_is_held_then_crosses_raise_nothing_until_its_stop_or_target_trades(
+    batch,
+):
     rows = _two_instruments(seed=7, n=6000)
     params = dict(fast=5, slow=20, ma="ema", stop_loss_pct=0.2, target_pct=0.4)
     plain, _ = make_engine(_mac(**params))
@@ -42,18 +50,23 @@ def test_one_trade_when_a_trade_is_held_then_crosses_raise_nothing_until_its_sto
     engine, _ = make_engine(_mac(one_trade=True, **params))
     got = run_batches(engine, rows, batch)
     expected = _held_reference(rows, every_cross)
-    assert [(f["tick_seq"], f["side"]) for f in got] == [(f["tick_seq"], f["side"]) for f in expected]
+    assert [(f["tick_seq"], f["side"]) for f in got] == [
+        (f["tick_seq"], f["side"]) for f in expected
+    ]
     assert 10 < len(got) < len(every_cross) // 2       # it holds, and it still trades
 
 
 def test_one_trade_when_the_trade_exits_then_the_next_cross_is_an_intent_again():
     # Up a tick at a time: cross up and hold; the target (0.4 % above) trades; a fall crosses down.
-    prices = np.r_[np.full(30, 500.0), 500.0 + 0.05 * np.arange(1, 80), 503.95 - 0.05 * np.arange(1, 200)]
+    prices = np.r_[
+        np.full(30, 500.0), 500.0 + 0.05 * np.arange(1, 80), 503.95 - 0.05 * np.arange(1, 200)
+    ]
     engine, _ = make_engine(_mac(fast=3, slow=10, ma="sma", one_trade=True, stop_loss_pct=0.2,
                                  target_pct=0.4))
     sent = run_batches(engine, series_ticks(prices), 16)
     assert [f["side"] for f in sent] == [1, -1]
-    assert sent[0]["target"] <= 503.95                  # the long's target traded before the cross down
+    # the long's target traded before the cross down
+    assert sent[0]["target"] <= 503.95
 
 
 def test_one_trade_off_then_every_cross_is_an_intent():

@@ -9,7 +9,13 @@ from common.messages import SignalRaised
 from config.schema import StrategyConfig
 from signals.layout import aligned_buffer, outbox_bytes
 from signals.outbox import INTENT_DTYPE, Outbox
-from tests.signals.synthetic import interleaved_ticks, make_config, make_engine, run_batches, series_ticks
+from tests.signals.synthetic import (
+    interleaved_ticks,
+    make_config,
+    make_engine,
+    run_batches,
+    series_ticks,
+)
 
 
 def _busy_config():
@@ -43,7 +49,8 @@ def test_a_kernel_that_meets_a_full_outbox_returns_the_ticks_it_consumed_and_com
     config, rows = _busy_config(), _zigzag(40)
     engine, _ = make_engine(config, outbox_capacity=4)
     run = engine.runs[0]
-    consumed = run(rows, engine.tick_size, engine.outbox)  # the kernel itself, past the engine's cap
+    # the kernel itself, past the engine's cap
+    consumed = run(rows, engine.tick_size, engine.outbox)
     assert engine.outbox.pending_count == 4
     assert run.stats[2] == 1                                 # STAT_OUTBOX_FULL
     assert run.views.last_seq(0) == rows["seq"][consumed - 1]  # the stopped tick is not applied
@@ -79,7 +86,8 @@ def test_a_partial_ack_that_would_free_an_unsent_intent_is_refused():
         StrategyConfig(name="b", kind="ma_crossover", params={"fast": 1, "slow": 2, "ma": "ema"}))
     engine, _ = make_engine(config)
     engine.process(_zigzag(10))
-    pending = engine.pending_intents()       # a's rows then b's in the ring; interleaved by tick here
+    # a's rows then b's in the ring; interleaved by tick here
+    pending = engine.pending_intents()
     assert pending["strategy"][:2].tolist() == [0, 1]
     with pytest.raises(ValueError, match="oldest"):
         engine.ack(2)

@@ -1,9 +1,10 @@
 """The signals stage's watermark never covers a tick whose intents are not all in the intent ring.
 
 The ring's watermark word `u` tells orders it may apply every tick below u: all of their intents are
-already published. These tests drive the stage's own batch loop in process, over a real tick ring and
-a real intent ring (shared memory, this process only), a real journal and the real engine; the intent
-writer is the real one, recording in order every record it published and every watermark it raised.
+already published. These tests drive the stage's own batch loop in process, over a real tick ring
+and a real intent ring (shared memory, this process only), a real journal and the real engine; the
+intent writer is the real one, recording in order every record it published and every watermark it
+raised.
 """
 
 from collections import Counter
@@ -21,12 +22,14 @@ from signals.stage import BATCH, SignalsStage
 from tests.signals.synthetic import interleaved_ticks, make_config, make_engine
 from tests.support import unique_segment
 
-SMALL_OUTBOX = 64   # two strategies: at most 32 ticks per engine call, so one batch takes many calls
+# two strategies: at most 32 ticks per engine call, so one batch takes many calls
+SMALL_OUTBOX = 64
 ROOMY = 1 << 15     # intents: more than any test here raises, nobody has to read them
 
 
 class RecordingWriter(intentring.IntentWriter):
-    """The real writer; `sent` keeps ("intent", tick seq) per published record and ("mark", u) per raise."""
+    """The real writer; `sent` keeps ("intent", tick seq) per published record and ("mark", u) per
+    raise."""
 
     def __init__(self, ring):
         super().__init__(ring)
@@ -36,7 +39,9 @@ class RecordingWriter(intentring.IntentWriter):
         before = self.ring.published
         done = super().flush()
         for seq in range(before + 1, self.ring.published + 1):
-            self.sent.append(("intent", int(self.ring.slots[seq & (self.ring.capacity - 1)]["tick_seq"])))
+            self.sent.append(
+                ("intent", int(self.ring.slots[seq & (self.ring.capacity - 1)]["tick_seq"]))
+            )
         return done
 
     def advance(self, upto, now_ns, force, every_ns) -> int:
@@ -71,13 +76,18 @@ class Runtime:
 def _two_busy_strategies():
     return make_config(
         StrategyConfig(name="mac", kind="ma_crossover", params={"fast": 2, "slow": 3, "ma": "sma"}),
-        StrategyConfig(name="vwr", kind="vwap_revert", params={"band_pct": 0.05, "min_session_ticks": 2}),
+        StrategyConfig(
+            name="vwr", kind="vwap_revert", params={"band_pct": 0.05, "min_session_ticks": 2}
+        ),
     )
 
 
 def _build(tmp_path, capacity: int, cleanup: list) -> SignalsStage:
-    """A SignalsStage wired to in-process rings, a journal in tmp_path and a recording intent writer."""
-    ring = ShmRing.create(unique_segment("ring"), 2 * BATCH, TICK_DTYPE, readers=[("signals", False)])
+    """A SignalsStage wired to in-process rings, a journal in tmp_path and a recording intent
+    writer."""
+    ring = ShmRing.create(
+        unique_segment("ring"), 2 * BATCH, TICK_DTYPE, readers=[("signals", False)]
+    )
     intents = intentring.create(unique_segment("intents"), capacity)
     cleanup += [ring, intents]
     stage = object.__new__(SignalsStage)
@@ -123,13 +133,17 @@ def _late_intents(sent) -> list[tuple[int, int]]:
     return late
 
 
-def test_watermark_when_the_outbox_splits_a_batch_then_never_covers_an_unpublished_intent(make_stage):
+def test_watermark_when_the_outbox_splits_a_batch_then_never_covers_an_unpublished_intent(
+    make_stage,
+):
     stage = make_stage()
     _publish(stage, BATCH, seed=31)
     assert stage._tick_batch() == BATCH
     sent = stage.intents.sent
     marks = [v for k, v in sent if k == "mark"]
-    assert sum(k == "intent" for k, _ in sent) > 4 * SMALL_OUTBOX, "the outbox must overflow several times"
+    assert sum(k == "intent" for k, _ in sent) > 4 * SMALL_OUTBOX, (
+        "the outbox must overflow several times"
+    )
     assert len(marks) > 4, "the batch must have been cut into several engine calls"
     assert _late_intents(sent) == []
     assert marks == sorted(marks) and marks[-1] == BATCH + 1 == stage.intents.watermark
@@ -162,7 +176,9 @@ def test_intents_in_the_ring_when_published_then_equal_the_journal_line_for_line
     assert [intentring.to_message(row) for row in rows] == journaled
 
 
-def test_idle_loop_after_a_restart_then_publishes_leftover_intents_and_watermarks_only_the_commit(make_stage):
+def test_idle_loop_after_a_restart_then_publishes_leftover_intents_and_watermarks_only_the_commit(
+    make_stage,
+):
     # A previous life applied ticks 1..200 (their intents are in the outbox) but died before it sent
     # them or committed the ring cursor: the ticks are published and not yet read by this life.
     stage = make_stage()
@@ -178,7 +194,9 @@ def test_idle_loop_after_a_restart_then_publishes_leftover_intents_and_watermark
     assert [v for k, v in stage.intents.sent if k == "mark"] == [1]   # the committed cursor
 
 
-def test_drain_when_the_feed_has_stopped_then_applies_everything_and_ends_on_the_committed_cursor(make_stage):
+def test_drain_when_the_feed_has_stopped_then_applies_everything_and_ends_on_the_committed_cursor(
+    make_stage,
+):
     stage = make_stage()
     _publish(stage, BATCH + 500, seed=34)
     stage.drain()
@@ -187,10 +205,16 @@ def test_drain_when_the_feed_has_stopped_then_applies_everything_and_ends_on_the
     assert sent[-1] == ("mark", BATCH + 501)
     assert stage.reader.committed == BATCH + 501 and stage.engine.outbox.pending_count == 0
     assert stage.rt.counts["ticks"] == BATCH + 500
-    assert stage.rt.counts["intents"] == sum(k == "intent" for k, _ in sent) == stage.intents.ring.published
+    assert (
+        stage.rt.counts["intents"]
+        == sum(k == "intent" for k, _ in sent)
+        == stage.intents.ring.published
+    )
 
 
-def test_full_intent_ring_when_orders_makes_room_slowly_then_signals_waits_and_drops_nothing(make_stage):
+def test_full_intent_ring_when_orders_makes_room_slowly_then_signals_waits_and_drops_nothing(
+    make_stage,
+):
     stage = make_stage(capacity=8)
     orders = intentring.IntentReader(stage.intents.ring)
     taken = []
@@ -222,8 +246,9 @@ def _killed():
     raise Killed
 
 
-def test_killed_while_the_intent_ring_is_full_then_nothing_is_committed_and_the_next_life_publishes_the_rest(
-        make_stage):
+def test_killed_while_the_intent_ring_is_full_then_nothing_is_committed_and_the_next_life_publishes_the_rest(  # noqa: E501 - the name is the test's sentence
+    make_stage,
+):
     stage = make_stage(capacity=8)
     stage.rt.on_beat = _killed                            # dies while it waits for room
     _publish(stage, 600, seed=37)
@@ -232,12 +257,15 @@ def test_killed_while_the_intent_ring_is_full_then_nothing_is_committed_and_the_
     assert stage.reader.committed == 1                    # the batch is read again by the next life
     ring = stage.intents.ring
     assert ring.published == 8 and stage.seq > 8
-    assert stage.intents.watermark <= min(m.tick_seq for m in stage.intents.backlog)   # never covers them
+    # never covers them
+    assert stage.intents.watermark <= min(m.tick_seq for m in stage.intents.backlog)
     # The next life: the journal's tail beyond the ring goes out first, nothing is journaled twice.
     stage.intents.close()
     nxt = intentring.IntentWriter(ring)
     with JournalReader(stage.journal.path) as reader:
         journal = list(reader.read_from(1))
-    assert nxt.resume(stage.seq, lambda first: [m for m in journal if m.seq >= first]) == stage.seq - 8
+    assert (
+        nxt.resume(stage.seq, lambda first: [m for m in journal if m.seq >= first]) == stage.seq - 8
+    )
     assert [m.seq for m in nxt.backlog] == list(range(9, stage.seq + 1))
     stage.intents = nxt

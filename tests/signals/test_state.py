@@ -2,8 +2,8 @@
 
 A SIGKILL leaves the shared segments exactly as the last executed store left them. These tests build
 those memory images directly (copying the buffers mid-run, rolling back a commit word, scribbling on
-what is not committed) and check that a restarted engine over them ends where an undisturbed run ends.
-tests/signals/test_crash_kill.py does the same with real processes and real kills.
+what is not committed) and check that a restarted engine over them ends where an undisturbed run
+ends. tests/signals/test_crash_kill.py does the same with real processes and real kills.
 """
 
 import numpy as np
@@ -22,7 +22,9 @@ SLOW = 12
 def _config(ma="sma"):
     return make_config(
         StrategyConfig(name="mac", kind="ma_crossover", params={"fast": 4, "slow": SLOW, "ma": ma}),
-        StrategyConfig(name="vwr", kind="vwap_revert", params={"band_pct": 0.2, "min_session_ticks": 20}),
+        StrategyConfig(
+            name="vwr", kind="vwap_revert", params={"band_pct": 0.2, "min_session_ticks": 20}
+        ),
     )
 
 
@@ -170,7 +172,9 @@ def test_a_state_segment_laid_out_for_another_config_is_refused():
     engine, buffers = make_engine(config)
     engine.process(_rows(200))
     engine.release()
-    other = make_config(StrategyConfig(name="mac", kind="ma_crossover", params={"fast": 4, "slow": SLOW + 1}))
+    other = make_config(
+        StrategyConfig(name="mac", kind="ma_crossover", params={"fast": 4, "slow": SLOW + 1})
+    )
     with pytest.raises(RingError, match="another build or config"):
         SignalEngine(other, instrument_table(other), _sized(buffers.state, other), buffers.outbox)
 

@@ -1,4 +1,5 @@
-"""A strategy's params are declared once (its msgspec Struct); the kernel's numpy record is derived."""
+"""A strategy's params are declared once (its msgspec Struct); the kernel's numpy record is
+derived."""
 
 from typing import Literal
 
@@ -29,7 +30,12 @@ def test_pack_params_when_text_and_bool_params_then_codes_and_zero_or_one():
     params = MACrossoverParams(fast=3, slow=7, ma="sma", order_type="LIMIT", one_trade=True,
                                allow_short=False, stop_loss_pct=0.25)
     packed = MACrossover.pack_params(params)[0]
-    assert (packed["fast"], packed["slow"], packed["ma"], packed["order_type"]) == (3, 7, MA_SMA, ORDER_LIMIT)
+    assert (packed["fast"], packed["slow"], packed["ma"], packed["order_type"]) == (
+        3,
+        7,
+        MA_SMA,
+        ORDER_LIMIT,
+    )
     assert (packed["one_trade"], packed["allow_short"], packed["stop_loss_pct"]) == (1, 0, 0.25)
 
 

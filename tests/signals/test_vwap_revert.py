@@ -5,7 +5,14 @@ import numpy as np
 from config.schema import StrategyConfig
 from signals.kernels.bracket import round_down, round_up
 from signals.kernels.vwap import vwap_batch
-from tests.signals.synthetic import TICK, ist_ns, make_config, make_engine, run_batches, series_ticks
+from tests.signals.synthetic import (
+    TICK,
+    ist_ns,
+    make_config,
+    make_engine,
+    run_batches,
+    series_ticks,
+)
 
 BAND = 0.3
 WARM = 30
@@ -57,14 +64,17 @@ def test_vwap_revert_without_allow_short_only_buys():
     rows = _oscillating()
     engine, _ = make_engine(_vwr(allow_short=False))
     sent = run_batches(engine, rows, 50)
-    assert [(f["tick_seq"], f["side"]) for f in sent] == [(s, d) for s, d, _ in _expected(rows, False)]
+    assert [(f["tick_seq"], f["side"]) for f in sent] == [
+        (s, d) for s, d, _ in _expected(rows, False)
+    ]
     assert {f["side"] for f in sent} == {1}
 
 
 def test_a_new_ist_session_restarts_the_vwap_and_the_warm_up():
     day1 = _oscillating(600)
     day2 = _oscillating(600, start_ns=ist_ns(20095, 9, 15))
-    day2["price"] *= 1.2                           # gaps up overnight: yesterday's VWAP is irrelevant
+    # gaps up overnight: yesterday's VWAP is irrelevant
+    day2["price"] *= 1.2
     day2["seq"] += 600
     rows = np.concatenate([day1, day2])
     engine, _ = make_engine(_vwr())

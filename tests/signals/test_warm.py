@@ -1,4 +1,5 @@
-"""signals/warm.py, preloaded by the supervisor's forkserver, warms every kernel and never raises."""
+"""signals/warm.py, preloaded by the supervisor's forkserver, warms every kernel and never
+raises."""
 
 import importlib
 

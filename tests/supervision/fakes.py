@@ -1,6 +1,7 @@
 """A fake clock, stage table and stage processes for SupervisorCore unit tests: no real process, no
-sleep. Time moves only when the core waits (`World.wait`), in the core's own steps, and each fake stage
-acts on the fake clock: it reports READY after `ready_after_s`, beats while it runs, stops when asked.
+sleep. Time moves only when the core waits (`World.wait`), in the core's own steps, and each fake
+stage acts on the fake clock: it reports READY after `ready_after_s`, beats while it runs, stops
+when asked.
 
     world = World(); procs = world.stages("positions", "orders")
     core = world.core(procs, Limits(...))
@@ -67,7 +68,12 @@ class FakeStage(StageProcess):
         self.spawns += 1
         self.proc = self.world.new_process(self)
         self.proc.start()
-        self.killed_as_hung, self.kill_reason, self.became_ready, self.restart_due = False, "", False, None
+        self.killed_as_hung, self.kill_reason, self.became_ready, self.restart_due = (
+            False,
+            "",
+            False,
+            None,
+        )
         return self.proc.pid
 
     def affinity(self):
@@ -99,11 +105,19 @@ class World:
 
     def core(self, procs, limits, runlog=None, judge=None):
         self.runlog = runlog or FakeRunLog(lambda: self.now_s)
-        return SupervisorCore(procs, self.table, self.runlog, limits, clock_ns=lambda: self.now_ns,
-                              wait=self.wait, judge=judge or HangJudge(limits.heartbeat_timeout_s, lambda pid: None))
+        return SupervisorCore(
+            procs,
+            self.table,
+            self.runlog,
+            limits,
+            clock_ns=lambda: self.now_ns,
+            wait=self.wait,
+            judge=judge or HangJudge(limits.heartbeat_timeout_s, lambda pid: None),
+        )
 
     def next_spawn(self, name, **behaviour):
-        """How the next spawn of `name` behaves: ready_after_s (None: never), exit_code (dies at once)."""
+        """How the next spawn of `name` behaves: ready_after_s (None: never), exit_code (dies at
+        once)."""
         self.behaviours.setdefault(name, []).append(behaviour)
 
     def at(self, t_s, action):
@@ -149,12 +163,17 @@ class World:
             after = proc.behaviour.get("ready_after_s")
             if row["state"] == st.NONE:
                 row["state"], row["started_ns"] = st.STARTING, self.now_ns
-            if after is not None and row["state"] == st.STARTING and self.now_ns - proc.started_ns >= after * NS:
+            if (
+                after is not None
+                and row["state"] == st.STARTING
+                and self.now_ns - proc.started_ns >= after * NS
+            ):
                 row["state"], row["ready_ns"] = st.READY, self.now_ns
             row["heartbeat_ns"] = self.now_ns
 
     def wait(self, sentinels, timeout_s):
-        """The core's wait: move the clock (at most to the next scripted event), then let stages act."""
+        """The core's wait: move the clock (at most to the next scripted event), then let stages
+        act."""
         target = self.now_ns + max(int(timeout_s * NS), 1_000)
         if self.timeline and self.timeline[0][0] < target:
             target = max(self.now_ns, self.timeline[0][0])

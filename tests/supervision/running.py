@@ -1,5 +1,6 @@
 """A chaos-harness Pipeline (tests/chaos/harness.py) that can run the supervisor through a wrapper
-script (to inject a fault into the supervisor process itself) and with extra environment variables."""
+script (to inject a fault into the supervisor process itself) and with extra environment
+variables."""
 
 from __future__ import annotations
 
@@ -21,9 +22,23 @@ class RunningPipeline(Pipeline):
             self.run_dir = str(run_dir)
 
     def __enter__(self) -> "RunningPipeline":
-        env = dict(os.environ, OTRADE_REGISTRY_DIR=self.registry, PYTHONUNBUFFERED="1", **self.extra_env)
-        cmd = [sys.executable, self.script, "--config", str(self.config_path), "--run-dir", self.run_dir,
-               "--http-port", str(self.port), "--no-dashboard", *self.args]
+        env = dict(
+            os.environ, OTRADE_REGISTRY_DIR=self.registry, PYTHONUNBUFFERED="1", **self.extra_env
+        )
+        cmd = [
+            sys.executable,
+            self.script,
+            "--config",
+            str(self.config_path),
+            "--run-dir",
+            self.run_dir,
+            "--http-port",
+            str(self.port),
+            "--no-dashboard",
+            *self.args,
+        ]
         self.log = open(self.tmp / f"supervisor-{self.run_id}.out", "wb")
-        self.proc = subprocess.Popen(cmd, cwd=str(self.tmp), env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            cmd, cwd=str(self.tmp), env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
         return self

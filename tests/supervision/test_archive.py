@@ -34,7 +34,9 @@ def archive_runs(tmp_path, *extra) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-def test_archive_when_run_is_older_than_cutoff_then_archive_verifies_and_originals_are_removed(tmp_path):
+def test_archive_when_run_is_older_than_cutoff_then_archive_verifies_and_originals_are_removed(
+    tmp_path,
+):
     run = make_run(tmp_path / "runs", "20261001-091500")
     code, out = archive_runs(tmp_path)
     assert code == 0, out
@@ -44,7 +46,10 @@ def test_archive_when_run_is_older_than_cutoff_then_archive_verifies_and_origina
     by_path = {e["path"]: e for e in manifest["files"]}
     assert set(by_path) == {"journals/orders.jsonl", "summary.json"}
     with tarfile.open(dest / "20261001-091500.tar.gz") as tar:
-        assert tar.extractfile("journals/orders.jsonl").read() == b'{"seq":1,"kind":"OrderSubmitting"}\n'
+        assert (
+            tar.extractfile("journals/orders.jsonl").read()
+            == b'{"seq":1,"kind":"OrderSubmitting"}\n'
+        )
 
 
 def test_archive_when_run_is_newer_than_cutoff_by_its_name_then_it_is_left_alone(tmp_path):
@@ -72,13 +77,16 @@ def test_archive_when_existing_archive_is_corrupt_then_originals_are_kept_and_ex
     run = make_run(tmp_path / "runs", "20261001-091500")
     dest = tmp_path / "dest" / "runs"
     dest.mkdir(parents=True)
-    (dest / "20261001-091500.tar.gz").write_bytes(b"\x1f\x8b\x08 half a gzip")   # a crashed earlier run
+    # a crashed earlier run
+    (dest / "20261001-091500.tar.gz").write_bytes(b"\x1f\x8b\x08 half a gzip")
     code, out = archive_runs(tmp_path)
     assert code == 1 and "NOT archived" in out
     assert (run / "journals" / "orders.jsonl").exists() and (run / "summary.json").exists()
 
 
-def test_archive_when_written_archive_is_damaged_before_verification_then_nothing_is_deleted(tmp_path, monkeypatch):
+def test_archive_when_written_archive_is_damaged_before_verification_then_nothing_is_deleted(
+    tmp_path, monkeypatch
+):
     run = make_run(tmp_path / "runs", "20261001-091500", journal=b"x" * 100_000)
     real_write = archivefile.write
 
@@ -109,7 +117,8 @@ def test_archive_when_a_file_changed_after_archiving_then_that_file_is_kept(tmp_
     code, out = archive_runs(tmp_path)
     assert code == 1 and "differ from the archive" in out
     assert (run / "journals" / "orders.jsonl").read_bytes().endswith(b'{"seq":2}\n')
-    assert not (run / "summary.json").exists()                      # unchanged: archived and removed
+    # unchanged: archived and removed
+    assert not (run / "summary.json").exists()
 
 
 def test_archive_when_a_supervisor_holds_the_run_lock_then_it_is_skipped(tmp_path):
@@ -131,8 +140,21 @@ def test_archive_dry_run_lists_and_touches_nothing(tmp_path):
 
 
 def test_archive_command_through_supervisor_entry_point_refuses_a_bad_age(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "supervisor", "archive", "--older-than", "soon",
-                             str(tmp_path / "dest")], cwd=REPO, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "supervisor",
+            "archive",
+            "--older-than",
+            "soon",
+            str(tmp_path / "dest"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "30d" in result.stderr
 
 
@@ -150,8 +172,9 @@ def test_archive_when_dest_lies_under_the_source_then_the_archives_are_never_arc
     out = io.StringIO()
     later = NOW + 60 * 86_400                                        # DEST itself is old by then
     for now in (NOW, later):
-        code = archive.archive_main(["--older-than", "30d", "--source", str(tmp_path / "runs"), str(dest)],
-                                    now=now, out=out)
+        code = archive.archive_main(
+            ["--older-than", "30d", "--source", str(tmp_path / "runs"), str(dest)], now=now, out=out
+        )
         assert code == 0, out.getvalue()
     assert (dest / "runs" / "20261001-091500.tar.gz").exists()
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["archive"]

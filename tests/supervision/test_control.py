@@ -1,4 +1,5 @@
-"""The operator's control channel (common/supervision/control.py, operator.py, ctl.py), without a pipeline."""
+"""The operator's control channel (common/supervision/control.py, operator.py, ctl.py), without a
+pipeline."""
 
 import os
 import shutil
@@ -11,7 +12,14 @@ import pytest
 
 from common.bus import Puller, make_context
 from common.messages import FlattenAll, RequestReconcile, SetTradingState
-from common.supervision.control import ControlError, ControlServer, parse_request, peer_uid, refusal, request
+from common.supervision.control import (
+    ControlError,
+    ControlServer,
+    parse_request,
+    peer_uid,
+    refusal,
+    request,
+)
 from common.supervision.ctl import socket_of_live_run, socket_of_run_dir
 from common.supervision.operator import OperatorDesk, commands_for, effect
 from tests.support import eventually
@@ -31,7 +39,9 @@ def serve(ipc_dir, handle, **kw):
 
 def test_control_when_the_owner_sends_a_command_then_the_handler_answers_it(ipc_dir):
     seen = []
-    server = serve(ipc_dir, lambda cmd, reason: seen.append((cmd, reason)) or {"ok": True, "cmd": cmd})
+    server = serve(
+        ipc_dir, lambda cmd, reason: seen.append((cmd, reason)) or {"ok": True, "cmd": cmd}
+    )
     try:
         assert request(server.path, "halt", "lunch") == {"ok": True, "cmd": "halt"}
         assert seen == [("halt", "lunch")]
@@ -43,7 +53,11 @@ def test_control_when_the_owner_sends_a_command_then_the_handler_answers_it(ipc_
 
 def test_control_when_the_peer_is_another_uid_then_refused_and_nothing_runs(ipc_dir):
     seen = []
-    server = serve(ipc_dir, lambda cmd, reason: seen.append(cmd) or {"ok": True}, uid_of=lambda conn: os.geteuid() + 1)
+    server = serve(
+        ipc_dir,
+        lambda cmd, reason: seen.append(cmd) or {"ok": True},
+        uid_of=lambda conn: os.geteuid() + 1,
+    )
     try:
         answer = request(server.path, "flatten")
     finally:
@@ -67,7 +81,9 @@ def test_parse_request_when_malformed_then_a_named_error(line, why):
         parse_request(line)
 
 
-def test_control_when_a_request_is_malformed_then_an_error_answer_and_the_channel_keeps_serving(ipc_dir):
+def test_control_when_a_request_is_malformed_then_an_error_answer_and_the_channel_keeps_serving(
+    ipc_dir,
+):
     server = serve(ipc_dir, lambda cmd, reason: {"ok": True})
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -81,7 +97,11 @@ def test_control_when_a_request_is_malformed_then_an_error_answer_and_the_channe
 
 def test_commands_for_flatten_halts_then_flattens_and_adopt_is_a_reconcile_with_adopt():
     halt, flat = commands_for("flatten", "r")
-    assert isinstance(halt, SetTradingState) and halt.state == "HALTED" and isinstance(flat, FlattenAll)
+    assert (
+        isinstance(halt, SetTradingState)
+        and halt.state == "HALTED"
+        and isinstance(flat, FlattenAll)
+    )
     (adopt,) = commands_for("adopt", "r")
     assert isinstance(adopt, RequestReconcile) and adopt.adopt
 
@@ -90,27 +110,41 @@ def test_effect_when_resume_meets_an_outstanding_difference_then_refused_with_it
     rec = {"ts_ns": 10, "outstanding": ["unknown_working_order RELIANCE: EPLANTED"]}
     answer = effect("resume", {"trading_state": "HALTED"}, rec, sent_ns=5)
     assert answer["ok"] is False and answer["differences"] == rec["outstanding"]
-    assert effect("resume", {"trading_state": "HALTED"}, rec, sent_ns=11) is None     # a stale file: wait
+    # a stale file: wait
+    assert effect("resume", {"trading_state": "HALTED"}, rec, sent_ns=11) is None
 
 
-def test_effect_when_flatten_then_done_only_once_orders_acknowledged_it_and_positions_applied_it_flat():
+def test_effect_when_flatten_then_done_only_once_orders_acknowledged_it_and_positions_applied_it_flat():  # noqa: E501 - the name is the test's sentence
     ack = {"sent_ns": 7, "orders_seq": 40}
-    open_book = {"trading_state": "HALTED", "positions": {"last_orders_seq": 40,
-                                                          "positions": [{"symbol": "INFY", "qty": 2}]}}
+    open_book = {
+        "trading_state": "HALTED",
+        "positions": {"last_orders_seq": 40, "positions": [{"symbol": "INFY", "qty": 2}]},
+    }
     assert effect("flatten", open_book, {}, 7, ack) is None
-    flat = {"trading_state": "HALTED", "positions": {"last_orders_seq": 40, "positions": [{"symbol": "INFY", "qty": 0}]}}
+    flat = {
+        "trading_state": "HALTED",
+        "positions": {"last_orders_seq": 40, "positions": [{"symbol": "INFY", "qty": 0}]},
+    }
     assert effect("flatten", flat, {}, 7, ack) == {"ok": True}
-    assert effect("flatten", flat, {}, 7, None) is None                              # orders has not acted yet
-    assert effect("flatten", flat, {}, 8, ack) is None                               # an earlier flatten's ack
+    # orders has not acted yet
+    assert effect("flatten", flat, {}, 7, None) is None
+    # an earlier flatten's ack
+    assert effect("flatten", flat, {}, 8, ack) is None
     behind = {**flat, "positions": {**flat["positions"], "last_orders_seq": 39}}
-    assert effect("flatten", behind, {}, 7, ack) is None                             # positions not caught up
+    # positions not caught up
+    assert effect("flatten", behind, {}, 7, ack) is None
     adopted = effect("flatten", flat, {"adopted_positions": {"INFY": -4}}, 7, ack)
-    assert adopted["ok"] and adopted["not_closed"] == {"INFY": -4} and "close them at the broker" in adopted["note"]
+    assert (
+        adopted["ok"]
+        and adopted["not_closed"] == {"INFY": -4}
+        and "close them at the broker" in adopted["note"]
+    )
 
 
 def test_effect_when_reconcile_is_pending_confirmation_then_it_waits_for_the_verdict():
     assert effect("reconcile", {}, {"ts_ns": 9, "pending": ["x"]}, 5) is None
-    assert effect("reconcile", {}, {"ts_ns": 9, "pending": [], "error": "throttled"}, 5) is None   # orders retries
+    # orders retries
+    assert effect("reconcile", {}, {"ts_ns": 9, "pending": [], "error": "throttled"}, 5) is None
     done = effect("reconcile", {}, {"ts_ns": 9, "pending": [], "outstanding": ["x"]}, 5)
     assert done == {"ok": True, "clean": False, "differences": ["x"]}
 
@@ -174,7 +208,9 @@ def test_control_serves_one_operator_while_another_connection_stays_silent(ipc_d
         silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         silent.connect(server.path)          # says nothing: dropped after CLIENT_TIMEOUT_S
         answers = []
-        t = threading.Thread(target=lambda: answers.append(request(server.path, "status", timeout_s=30)))
+        t = threading.Thread(
+            target=lambda: answers.append(request(server.path, "status", timeout_s=30))
+        )
         t.start()
         eventually(lambda: answers, timeout=30, message="the second operator answered")
         t.join()
@@ -196,4 +232,6 @@ def test_live_view_when_the_status_has_the_operator_hint_then_it_is_shown_under_
     snap = {"run_id": "r", "trading_state": "ACTIVE", "stages": {}, "positions": {},
             "operator": {"hint": HINT, "commands": []}}
     group = LiveView()._render(snap, {})
-    assert group.renderables[-1] == HINT and "ctl status|halt|resume|flatten|reconcile|adopt" in HINT
+    assert (
+        group.renderables[-1] == HINT and "ctl status|halt|resume|flatten|reconcile|adopt" in HINT
+    )

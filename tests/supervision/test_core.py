@@ -1,6 +1,6 @@
-"""SupervisorCore on a fake clock with fake stage processes (tests/supervision/fakes.py): milliseconds
-per test, no real process. Issue 12.10: a stage that is (re)starting is one state among others, checked
-on every pass; it never blinds the supervisor to the other stages."""
+"""SupervisorCore on a fake clock with fake stage processes (tests/supervision/fakes.py):
+milliseconds per test, no real process. Issue 12.10: a stage that is (re)starting is one state among
+others, checked on every pass; it never blinds the supervisor to the other stages."""
 
 import errno
 import signal
@@ -15,8 +15,13 @@ STAGES = ("positions", "orders", "signals", "feed")
 
 
 def limits(**over):
-    base = dict(heartbeat_timeout_s=1.0, ready_timeout_s=5.0, stop_grace_s=0.5, stay_up_degraded=False,
-                duration_s=10.0)
+    base = dict(
+        heartbeat_timeout_s=1.0,
+        ready_timeout_s=5.0,
+        stop_grace_s=0.5,
+        stay_up_degraded=False,
+        duration_s=10.0,
+    )
     return Limits(**{**base, **over})
 
 
@@ -47,11 +52,12 @@ def test_core_when_a_stage_dies_while_another_is_restarting_then_the_death_is_ha
     assert outcome.exit_code == EXIT_OK
 
 
-def test_core_when_a_restarted_stage_is_held_before_ready_past_its_deadline_then_it_is_killed_and_restarted():
+def test_core_when_a_restarted_stage_is_held_before_ready_past_its_deadline_then_it_is_killed_and_restarted():  # noqa: E501 - the name is the test's sentence
     world = World()
     core = world.core(world.stages(*STAGES), limits(ready_timeout_s=2.0, duration_s=8.0))
     world.next_spawn("orders", ready_after_s=0.01)
-    world.next_spawn("orders", ready_after_s=None)          # held before READY (SIGSTOP while starting)
+    # held before READY (SIGSTOP while starting)
+    world.next_spawn("orders", ready_after_s=None)
     world.next_spawn("orders", ready_after_s=0.01)          # the replacement starts normally
     world.at(1.0, lambda: world.kill("orders"))
     outcome = core.run()
@@ -77,7 +83,7 @@ def test_core_when_a_ready_stage_stops_beating_then_it_is_declared_hung_killed_a
     assert outcome.exit_code == EXIT_OK
 
 
-def test_core_when_a_stage_dies_during_start_up_of_a_later_one_then_it_is_restarted_and_start_up_continues():
+def test_core_when_a_stage_dies_during_start_up_of_a_later_one_then_it_is_restarted_and_start_up_continues():  # noqa: E501 - the name is the test's sentence
     world = World()
     core = world.core(world.stages(*STAGES), limits(duration_s=1.0))
     world.next_spawn("feed", ready_after_s=0.5)             # a slow feed start
@@ -87,7 +93,9 @@ def test_core_when_a_stage_dies_during_start_up_of_a_later_one_then_it_is_restar
     assert outcome.exit_code == EXIT_OK
 
 
-def test_core_when_a_stage_exits_with_the_fatal_code_then_it_is_not_restarted_and_the_cause_is_named(tmp_path):
+def test_core_when_a_stage_exits_with_the_fatal_code_then_it_is_not_restarted_and_the_cause_is_named(  # noqa: E501 - the name is the test's sentence
+    tmp_path,
+):
     world = World(run_dir=str(tmp_path))
     (tmp_path / "logs").mkdir()
     with open(fatal_path(str(tmp_path), "feed"), "w") as f:
@@ -114,7 +122,9 @@ def test_core_when_a_critical_stage_exceeds_its_restart_limit_then_trading_halts
     assert world.now_s < 1_000 + 10, "the run went on after giving up on orders"
 
 
-def test_core_when_the_run_log_write_fails_then_trading_halts_every_stage_is_stopped_and_exit_is_4(tmp_path):
+def test_core_when_the_run_log_write_fails_then_trading_halts_every_stage_is_stopped_and_exit_is_4(
+    tmp_path,
+):
     world = World()
     runlog = RunLog(str(tmp_path / "supervisor.jsonl"))
     core = world.core(world.stages(*STAGES), limits(duration_s=30.0), runlog=runlog)

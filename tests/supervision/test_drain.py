@@ -1,8 +1,10 @@
-"""The stop drain finishes or says it did not (issue 11.7), on the fake clock of tests/supervision/fakes.py.
+"""The stop drain finishes or says it did not (issue 11.7), on the fake clock of
+tests/supervision/fakes.py.
 
-At the end of a replay under load orders was SIGKILLed in its drain: its grace was extended only while
-its heartbeat was younger than a quarter of the hang timeout, it beat once per 4,096-tick batch, and the
-run still exited 0. Now progress decides, and a stage killed anyway makes the exit code say so.
+At the end of a replay under load orders was SIGKILLed in its drain: its grace was extended only
+while its heartbeat was younger than a quarter of the hang timeout, it beat once per 4,096-tick
+batch, and the run still exited 0. Now progress decides, and a stage killed anyway makes the exit
+code say so.
 """
 
 import signal
@@ -16,8 +18,9 @@ STAGES = ("positions", "orders", "signals", "feed")
 
 
 class DrainingWorld(World):
-    """Stages that, once asked to stop, drain for `drain_s` reporting progress every `every_s` (beating
-    only then), or stall (`stall_after_s`: no progress, SIGTERM ignored, as a stuck drain)."""
+    """Stages that, once asked to stop, drain for `drain_s` reporting progress every `every_s`
+    (beating only then), or stall (`stall_after_s`: no progress, SIGTERM ignored, as a stuck
+    drain)."""
 
     def stages(self, *names, **kw):
         procs = super().stages(*names, **kw)
@@ -27,7 +30,8 @@ class DrainingWorld(World):
 
     def signal(self, proc, sig):
         if sig == signal.SIGTERM and proc.behaviour.get("drain_s") is not None:
-            return                     # a real stage's SIGTERM only sets its stop flag: the drain goes on
+            # a real stage's SIGTERM only sets its stop flag: the drain goes on
+            return
         super().signal(proc, sig)
 
     def _step_stages(self):
@@ -50,10 +54,12 @@ class DrainingWorld(World):
                 proc.behaviour["units"] = done
                 row["progress"] += 1
                 row["heartbeat_ns"] = self.now_ns
-            row["stop_requested"] = 0  # keep the base world from stopping it at once (and beating)...
+            # keep the base world from stopping it at once (and beating)...
+            row["stop_requested"] = 0
             row["_asked"] = row["heartbeat_ns"]
         super()._step_stages()
-        for name in self.procs:        # ...and restore the request the ladder made, and its last beat
+        # ...and restore the request the ladder made, and its last beat
+        for name in self.procs:
             row = self.table.row(name)
             if "_asked" in row:
                 row["heartbeat_ns"], row["stop_requested"] = row.pop("_asked"), 1
@@ -63,12 +69,20 @@ class FakeRing:
     published = 100_000
 
     def readers(self):
-        return [SimpleNamespace(name="orders", cursor=82_383), SimpleNamespace(name="signals", cursor=100_001)]
+        return [
+            SimpleNamespace(name="orders", cursor=82_383),
+            SimpleNamespace(name="signals", cursor=100_001),
+        ]
 
 
 def limits(**over):
-    base = dict(heartbeat_timeout_s=1.0, ready_timeout_s=5.0, stop_grace_s=2.0, stay_up_degraded=False,
-                duration_s=1.0)
+    base = dict(
+        heartbeat_timeout_s=1.0,
+        ready_timeout_s=5.0,
+        stop_grace_s=2.0,
+        stay_up_degraded=False,
+        duration_s=1.0,
+    )
     return Limits(**{**base, **over})
 
 
@@ -80,7 +94,7 @@ def _run(world, **orders_behaviour):
     return core, core.run()
 
 
-def test_stop_when_a_draining_stage_progresses_slower_than_its_heartbeat_rule_then_it_is_never_signalled():
+def test_stop_when_a_draining_stage_progresses_slower_than_its_heartbeat_rule_then_it_is_never_signalled():  # noqa: E501 - the name is the test's sentence
     world = DrainingWorld()
     # 12 s of drain, one unit of progress (and one beat) every 1.5 s: older than heartbeat_timeout/4
     # between units, so the old rule signalled it 2 s into the drain.
@@ -104,7 +118,7 @@ def test_stop_when_a_drain_stalls_then_it_is_killed_the_run_exits_6_and_says_wha
     assert logged["ticks_not_applied"] == entry["ticks_not_applied"]
 
 
-def test_stop_when_a_stage_killed_in_its_drain_and_the_run_already_halted_then_the_halt_code_stays():
+def test_stop_when_a_stage_killed_in_its_drain_and_the_run_already_halted_then_the_halt_code_stays():  # noqa: E501 - the name is the test's sentence
     world = DrainingWorld()
     procs = world.stages(*STAGES)
     world.next_spawn("orders", ready_after_s=0.01, drain_s=60.0, every_s=0.5, stall_after_s=1.0)

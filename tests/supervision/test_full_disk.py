@@ -1,5 +1,6 @@
-"""A full disk never takes the supervisor's judgement (issue 12.4): when its run log cannot be written it
-halts trading, stops every stage through the ladder and exits 4 with the cause on stderr."""
+"""A full disk never takes the supervisor's judgement (issue 12.4): when its run log cannot be
+written it halts trading, stops every stage through the ladder and exits 4 with the cause on
+stderr."""
 
 import os
 import shutil
@@ -21,9 +22,13 @@ def _assert_stopped_cleanly(p, children):
     assert p.leftovers() == {"segments": [], "sockets": []}
 
 
-def test_supervisor_when_its_run_log_write_fails_then_it_halts_stops_every_stage_and_exits_4(tmp_path):
+def test_supervisor_when_its_run_log_write_fails_then_it_halts_stops_every_stage_and_exits_4(
+    tmp_path,
+):
     flag = tmp_path / "disk-full"
-    with RunningPipeline(tmp_path, script=FAULTS, env={"OTRADE_TEST_FULL_DISK_FLAG": str(flag)}) as p:
+    with RunningPipeline(
+        tmp_path, script=FAULTS, env={"OTRADE_TEST_FULL_DISK_FLAG": str(flag)}
+    ) as p:
         p.wait_running()
         children = p.descendants()
         flag.write_text("")
@@ -42,8 +47,10 @@ def _mount_tiny_tmpfs(where, size="48m") -> bool:
     if os.geteuid() != 0 or shutil.which("mount") is None:
         return False
     where.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
-                          capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
+        capture_output=True,
+    )
     return done.returncode == 0
 
 
@@ -61,7 +68,9 @@ def _fill(where) -> None:
         os.close(fd)
 
 
-def test_supervisor_when_its_run_dir_filesystem_fills_up_then_it_halts_stops_every_stage_and_exits_4(tmp_path):
+def test_supervisor_when_its_run_dir_filesystem_fills_up_then_it_halts_stops_every_stage_and_exits_4(  # noqa: E501 - the name is the test's sentence
+    tmp_path,
+):
     mnt = tmp_path / "tiny"
     if not _mount_tiny_tmpfs(mnt):
         pytest.skip("needs root and a mountable tmpfs")

@@ -1,5 +1,5 @@
-"""HangJudge with a fake clock and fake run-queue statistics (issue 12.9): a stage is hung when it was
-silent for the threshold while it could have run, not when it was only waiting for a CPU."""
+"""HangJudge with a fake clock and fake run-queue statistics (issue 12.9): a stage is hung when it
+was silent for the threshold while it could have run, not when it was only waiting for a CPU."""
 
 from common.supervision.hang import HangJudge, runqueue_wait_ns
 
@@ -35,7 +35,7 @@ def test_hang_when_a_silent_stage_spent_the_time_in_the_run_queue_then_it_is_not
     assert not v.hung and abs(v.silent_s - 0.3) < 1e-9 and v.age_s == 3.0
 
 
-def test_hang_when_a_stage_spins_without_beating_on_a_busy_machine_then_it_is_hung_once_its_own_time_passes():
+def test_hang_when_a_stage_spins_without_beating_on_a_busy_machine_then_it_is_hung_once_its_own_time_passes():  # noqa: E501 - the name is the test's sentence
     stats = FakeStats()
     judge = HangJudge(1.0, stats)
     judge.judge("feed", PID, heartbeat_ns=0, now_ns=0)

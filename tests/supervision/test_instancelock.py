@@ -1,5 +1,6 @@
 """One supervisor per run dir and per broker account (issue 11.4): the locks themselves, in-process.
-The end-to-end refusals (a second `python supervisor.py`) are in tests/integration/test_one_instance.py."""
+The end-to-end refusals (a second `python supervisor.py`) are in
+tests/integration/test_one_instance.py."""
 
 import json
 import os
@@ -12,14 +13,21 @@ from types import SimpleNamespace
 import msgspec
 import pytest
 
-from common.supervision.instancelock import (RUN_LOCK, InstanceLock, LockHeld, account_key, release_all,
-                                             take_instance_locks)
+from common.supervision.instancelock import (
+    RUN_LOCK,
+    InstanceLock,
+    LockHeld,
+    account_key,
+    release_all,
+    take_instance_locks,
+)
 from config.schema import BrokerConfig, RunConfig
 from config.secrets import Secrets
 
 
 def _config(**broker):
-    """What the locks read of a configuration: its broker and run sections, validated by the real schema."""
+    """What the locks read of a configuration: its broker and run sections, validated by the real
+    schema."""
     return SimpleNamespace(broker=msgspec.convert(broker, BrokerConfig), run=RunConfig())
 
 
@@ -28,7 +36,9 @@ def private_registry(tmp_path, monkeypatch):
     monkeypatch.setenv("OTRADE_REGISTRY_DIR", str(tmp_path / "registry"))
 
 
-def test_lock_when_the_run_dir_is_held_then_a_second_take_is_refused_naming_pid_run_dir_and_since(tmp_path):
+def test_lock_when_the_run_dir_is_held_then_a_second_take_is_refused_naming_pid_run_dir_and_since(
+    tmp_path,
+):
     run = tmp_path / "run"
     run.mkdir()
     first = take_instance_locks(_config(), Secrets(), str(run))
@@ -36,28 +46,41 @@ def test_lock_when_the_run_dir_is_held_then_a_second_take_is_refused_naming_pid_
         with pytest.raises(LockHeld) as refused:
             take_instance_locks(_config(), Secrets(), str(run))
         message = str(refused.value)
-        assert f"run dir {run}" in message and f"pid {os.getpid()}" in message and "since 20" in message
+        assert (
+            f"run dir {run}" in message
+            and f"pid {os.getpid()}" in message
+            and "since 20" in message
+        )
     finally:
         release_all(first)
-    again = take_instance_locks(_config(), Secrets(), str(run))   # released: the next start succeeds
+    # released: the next start succeeds
+    again = take_instance_locks(_config(), Secrets(), str(run))
     release_all(again)
 
 
-def test_lock_when_the_account_is_held_from_another_run_dir_then_the_second_is_refused_and_leaves_no_lock(tmp_path):
+def test_lock_when_the_account_is_held_from_another_run_dir_then_the_second_is_refused_and_leaves_no_lock(  # noqa: E501 - the name is the test's sentence
+    tmp_path,
+):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first = take_instance_locks(_config(), Secrets(), str(tmp_path / "a"))
     try:
-        with pytest.raises(LockHeld, match=r"broker account paper-default is in use by pid \d+ \(run dir .*/a,"):
+        with pytest.raises(
+            LockHeld, match=r"broker account paper-default is in use by pid \d+ \(run dir .*/a,"
+        ):
             take_instance_locks(_config(), Secrets(), str(tmp_path / "b"))
         # The refused start released the run-dir lock it had taken: b is free for another account.
-        other = take_instance_locks(_config(name="paper", paper={"account": "second"}), Secrets(), str(tmp_path / "b"))
+        other = take_instance_locks(
+            _config(name="paper", paper={"account": "second"}), Secrets(), str(tmp_path / "b")
+        )
         release_all(other)
     finally:
         release_all(first)
 
 
-def test_lock_when_its_holder_was_sigkilled_then_the_next_start_takes_it_and_rewrites_the_holder(tmp_path):
+def test_lock_when_its_holder_was_sigkilled_then_the_next_start_takes_it_and_rewrites_the_holder(
+    tmp_path,
+):
     path = tmp_path / "held.lock"
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
@@ -90,7 +113,9 @@ def test_account_key_when_live_then_it_names_the_broker_and_never_contains_the_a
 
 def test_account_key_when_the_supervisor_starts_its_own_local_venue_then_there_is_no_account_lock():
     assert account_key(_config(name="kite", kite={"local_server": True}), Secrets()) is None
-    shared = account_key(_config(name="kite", kite={"local_server": True, "root": "http://127.0.0.1:9"}), Secrets())
+    shared = account_key(
+        _config(name="kite", kite={"local_server": True, "root": "http://127.0.0.1:9"}), Secrets()
+    )
     assert shared.startswith("kite-local-")
 
 

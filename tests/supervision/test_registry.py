@@ -1,4 +1,5 @@
-"""The run registry trusts only itself (issue 12.5): a private directory, records of ours, exact names."""
+"""The run registry trusts only itself (issue 12.5): a private directory, records of ours, exact
+names."""
 
 import os
 import socket
@@ -47,7 +48,9 @@ def test_registry_when_created_then_it_is_a_0700_directory_of_ours(reg):
     assert st.st_mode & 0o777 == 0o700 and st.st_uid == os.geteuid()
 
 
-def test_registry_when_a_record_points_at_an_arbitrary_directory_then_nothing_in_it_is_deleted(reg, tmp_path):
+def test_registry_when_a_record_points_at_an_arbitrary_directory_then_nothing_in_it_is_deleted(
+    reg, tmp_path
+):
     victim = tmp_path / "precious"
     victim.mkdir()
     (victim / "data.txt").write_text("keep me")
@@ -58,7 +61,9 @@ def test_registry_when_a_record_points_at_an_arbitrary_directory_then_nothing_in
     assert swept == [{"run_id": "planted", "pid": swept[0]["pid"], "segments": [], "sockets": []}]
 
 
-def test_registry_when_dead_run_a_is_swept_then_live_run_a_b_keeps_its_segments_and_sockets(reg, tmp_path):
+def test_registry_when_dead_run_a_is_swept_then_live_run_a_b_keeps_its_segments_and_sockets(
+    reg, tmp_path
+):
     a, a_b = unique_run_id().replace("-", ""), None
     a_b = f"{a}_b"
     dead_seg, live_seg = make_segment(f"otrade_{a}_ticks"), make_segment(f"otrade_{a_b}_ticks")
@@ -69,11 +74,16 @@ def test_registry_when_dead_run_a_is_swept_then_live_run_a_b_keeps_its_segments_
     try:
         sock_a.bind(str(ipc_a / "orders.cmd"))
         sock_ab.bind(str(ipc_ab / "orders.cmd"))
-        registry.register(a_b, [f"otrade_{a_b}_ticks"], str(ipc_ab), ["orders.cmd"])   # live: this process
-        plant(reg, a, segments=[f"otrade_{a}_ticks"], ipc_dir=str(ipc_a), ipc_sockets=["orders.cmd"])
+        # live: this process
+        registry.register(a_b, [f"otrade_{a_b}_ticks"], str(ipc_ab), ["orders.cmd"])
+        plant(
+            reg, a, segments=[f"otrade_{a}_ticks"], ipc_dir=str(ipc_a), ipc_sockets=["orders.cmd"]
+        )
         swept = registry.sweep_dead_runs()
         assert [s["run_id"] for s in swept] == [a]
-        assert swept[0]["segments"] == [f"otrade_{a}_ticks"] and swept[0]["sockets"] == ["orders.cmd"]
+        assert swept[0]["segments"] == [f"otrade_{a}_ticks"] and swept[0]["sockets"] == [
+            "orders.cmd"
+        ]
         assert not os.path.exists(dead_seg) and not ipc_a.exists()
         assert os.path.exists(live_seg) and (ipc_ab / "orders.cmd").exists()
         assert (reg / f"{a_b}.json").exists()
@@ -87,7 +97,8 @@ def test_registry_when_dead_run_a_is_swept_then_live_run_a_b_keeps_its_segments_
 
 
 def test_registry_when_a_live_pid_was_recycled_then_the_record_is_treated_as_dead(reg):
-    plant(reg, "recycled", pid=os.getpid(), create_time=12.0)    # our pid, another process's start time
+    # our pid, another process's start time
+    plant(reg, "recycled", pid=os.getpid(), create_time=12.0)
     assert [s["run_id"] for s in registry.sweep_dead_runs()] == ["recycled"]
 
 

@@ -1,4 +1,5 @@
-"""RunLog never raises on a failed write (issue 12.4): it keeps the first failure for the supervisor."""
+"""RunLog never raises on a failed write (issue 12.4): it keeps the first failure for the
+supervisor."""
 
 import errno
 import os

@@ -1,7 +1,8 @@
 """summary.json after restarts: intents, orders, fills and denials equal what the journals hold.
 
-The run directory here is what a run with restarts leaves: journals written once per record, and stage
-table counters that a restarted orders and positions inflated by counting their recovery re-reads.
+The run directory here is what a run with restarts leaves: journals written once per record, and
+stage table counters that a restarted orders and positions inflated by counting their recovery
+re-reads.
 """
 
 import json
@@ -19,26 +20,74 @@ OUTCOME = SimpleNamespace(exit_code=0, reason="duration reached", gave_up=[])
 
 
 def intent(seq: int) -> SignalRaised:
-    return SignalRaised(source="signals", seq=seq, ts_event_ns=seq, intent_id=f"I{seq}", strategy="mac",
-                        instrument=1, symbol="INFY", side=1, qty=1, order_type="MARKET", tick_seq=seq,
-                        ts_recv_ns=seq)
+    return SignalRaised(
+        source="signals",
+        seq=seq,
+        ts_event_ns=seq,
+        intent_id=f"I{seq}",
+        strategy="mac",
+        instrument=1,
+        symbol="INFY",
+        side=1,
+        qty=1,
+        order_type="MARKET",
+        tick_seq=seq,
+        ts_recv_ns=seq,
+    )
 
 
 def submitting(i: int, role: str = "ENTRY") -> OrderSubmitting:
-    return OrderSubmitting(ts_event_ns=i, client_order_id=f"C{i}{role[0]}", intent_id=f"I{i}", strategy="mac",
-                           bracket_id=f"b{i}", role=role, instrument=1, symbol="INFY", side=1, qty=1,
-                           order_type="MARKET", price=0.0, trigger_price=0.0, tick_seq=i)
+    return OrderSubmitting(
+        ts_event_ns=i,
+        client_order_id=f"C{i}{role[0]}",
+        intent_id=f"I{i}",
+        strategy="mac",
+        bracket_id=f"b{i}",
+        role=role,
+        instrument=1,
+        symbol="INFY",
+        side=1,
+        qty=1,
+        order_type="MARKET",
+        price=0.0,
+        trigger_price=0.0,
+        tick_seq=i,
+    )
 
 
 def filled(i: int) -> OrderFilled:
-    return OrderFilled(ts_event_ns=i, client_order_id=f"C{i}E", broker_order_id=f"B{i}", fill_id=f"F{i}",
-                       strategy="mac", bracket_id=f"b{i}", role="ENTRY", instrument=1, symbol="INFY", side=1,
-                       qty=1, price=100.0, fees_inr=0.0, tick_seq=i, leaves_qty=0)
+    return OrderFilled(
+        ts_event_ns=i,
+        client_order_id=f"C{i}E",
+        broker_order_id=f"B{i}",
+        fill_id=f"F{i}",
+        strategy="mac",
+        bracket_id=f"b{i}",
+        role="ENTRY",
+        instrument=1,
+        symbol="INFY",
+        side=1,
+        qty=1,
+        price=100.0,
+        fees_inr=0.0,
+        tick_seq=i,
+        leaves_qty=0,
+    )
 
 
 def denied(i: int) -> OrderDenied:
-    return OrderDenied(ts_event_ns=i, intent_id=f"I{i}", client_order_id=f"C{i}E", strategy="mac", instrument=1,
-                       symbol="INFY", side=1, qty=1, reason_code=3, reason="max open orders")
+    return OrderDenied(
+        ts_event_ns=i,
+        intent_id=f"I{i}",
+        client_order_id=f"C{i}E",
+        strategy="mac",
+        instrument=1,
+        symbol="INFY",
+        side=1,
+        qty=1,
+        reason_code=3,
+        reason="max open orders",
+    )
 
 
 def journal(path, records) -> None:
@@ -64,12 +113,18 @@ def run_dir_after_restarts(tmp_path):
         orders += [intent(i), submitting(i)]
     orders += [filled(1), filled(2), denied(5)]
     journal(tmp_path / "orders.jsonl", orders)      # first orders process, killed here
-    journal(tmp_path / "orders.jsonl", [filled(3), submitting(1, "STOP"), denied(6)])   # the restarted one
-    (tmp_path / "positions.json").write_bytes(orjson.dumps({"fills_applied": 3, "realised_pnl_inr": 0.0}))
-    # Two orders restarts each re-took all 6 intents from signals.jsonl; two positions restarts re-applied
-    # the fills journaled before them; the stage-table tallies add every life together.
-    counters = {"orders": {"intents": 18, "orders": 5, "fills": 3, "denials": 2, "ticks": 900},
-                "positions": {"fills": 7, "ticks": 900}, "signals": {"intents": 6, "journal_records": 6}}
+    # the restarted one
+    journal(tmp_path / "orders.jsonl", [filled(3), submitting(1, "STOP"), denied(6)])
+    (tmp_path / "positions.json").write_bytes(
+        orjson.dumps({"fills_applied": 3, "realised_pnl_inr": 0.0})
+    )
+    # Two orders restarts each re-took all 6 intents from signals.jsonl; two positions restarts
+    # re-applied the fills journaled before them; the stage-table tallies add every life together.
+    counters = {
+        "orders": {"intents": 18, "orders": 5, "fills": 3, "denials": 2, "ticks": 900},
+        "positions": {"fills": 7, "ticks": 900},
+        "signals": {"intents": 6, "journal_records": 6},
+    }
     return status(counters, {"orders": 2, "positions": 2})
 
 
@@ -89,17 +144,21 @@ def test_summary_says_which_figures_are_per_process_and_keeps_their_tallies(tmp_
     assert orders["counted_from"]["intents"] == "orders.jsonl"
     assert orders["counted_from"]["ticks"] == "process"
     assert doc["stages"]["positions"]["counted_from"]["fills"] == "positions.json"
-    assert orders["process_counters"]["intents"] == 18          # what the stage table said, kept visible
+    # what the stage table said, kept visible
+    assert orders["process_counters"]["intents"] == 18
     assert orders["counters"]["ticks"] == 900 and "process" in doc["counters_note"]
 
 
-def test_summary_when_a_journal_line_is_damaged_then_it_is_written_and_the_line_is_reported(tmp_path):
+def test_summary_when_a_journal_line_is_damaged_then_it_is_written_and_the_line_is_reported(
+    tmp_path,
+):
     final = run_dir_after_restarts(tmp_path)
     path = tmp_path / "orders.jsonl"
     path.write_bytes(path.read_bytes().replace(b'"fill_id":"F2"', b'"fill_id":"F9"'))
     doc = write_summary(str(tmp_path), final, OUTCOME)
     assert doc["unreadable_journal_lines"] == {"signals.jsonl": 0, "orders.jsonl": 1}
-    assert doc["stages"]["orders"]["counters"]["fills"] == 2       # the damaged record is not counted
+    # the damaged record is not counted
+    assert doc["stages"]["orders"]["counters"]["fills"] == 2
 
 
 def test_summary_when_a_stage_left_no_file_then_its_counters_are_the_process_tallies(tmp_path):

@@ -1,7 +1,7 @@
-"""Every kernel a stage calls from Python is compiled by the forkserver's warm modules, before any stage
-exists (issue 12.9: the feed compiled RingWriter._publish on its first publish, inside a running,
-heartbeat-watched process, and was killed as hung). Kernels called only from other kernels are
-compiled into their callers and need no entry here.
+"""Every kernel a stage calls from Python is compiled by the forkserver's warm modules, before any
+stage exists (issue 12.9: the feed compiled RingWriter._publish on its first publish, inside a
+running, heartbeat-watched process, and was killed as hung). Kernels called only from other kernels
+are compiled into their callers and need no entry here.
 
 Runs in a child process that imports exactly what the forkserver preloads (supervisor.PRELOAD), so
 the answer does not depend on what this test session imported before.
@@ -18,7 +18,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # (module, kernel) pairs that stages call from Python at run time, by the stage that calls them.
 PYTHON_CALLED = {
-    "common.ringbuffer": ["_publish", "_consume", "_read_one"],   # feed writes; the three readers read
+    # feed writes; the three readers read
+    "common.ringbuffer": ["_publish", "_consume", "_read_one"],
     "common.waits": ["begin_sleep", "spin_until"],                 # readers' wait strategies
     "common.latency": ["record", "record_since", "quantile"],
     "feed.sources.sim": ["sim_block"],
@@ -56,8 +57,14 @@ print(json.dumps({{"compiled": out, "errors": errors}}))
 def test_warm_modules_when_preloaded_then_every_kernel_stages_call_from_python_is_compiled():
     env = dict(os.environ)
     env.pop("NUMBA_DISABLE_JIT", None)
-    proc = subprocess.run([sys.executable, "-c", CHILD.format(root=ROOT), json.dumps(PYTHON_CALLED)],
-                          capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD.format(root=ROOT), json.dumps(PYTHON_CALLED)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["errors"] == {m: "" for m in result["errors"]}

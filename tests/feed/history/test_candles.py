@@ -1,4 +1,5 @@
-"""candles.py: the brokers' candle rows checked; a malformed row is dropped, counted by reason and named."""
+"""candles.py: the brokers' candle rows checked; a malformed row is dropped, counted by reason and
+named."""
 
 import datetime as dt
 import json
@@ -16,7 +17,8 @@ def _ns(text: str) -> int:
 
 
 def test_parse_when_real_kite_sample_then_every_candle_is_kept_on_its_ist_day():
-    rows = json.loads(FIXTURE.read_text())["data"]["candles"]      # zerodha/kiteconnect-mocks sample
+    # zerodha/kiteconnect-mocks sample
+    rows = json.loads(FIXTURE.read_text())["data"]["candles"]
     bad = Malformed()
     days = parse("INFY", rows, {dt.date(2017, 12, 15)}, bad)
     assert bad.total == 0
@@ -31,7 +33,10 @@ def test_parse_when_upstox_rows_come_newest_first_then_days_are_sorted_oldest_fi
     rows = [["2024-01-02T09:16:00+05:30", 10.0, 11.0, 9.5, 10.5, 7, 3],
             ["2024-01-02T09:15:00+05:30", 10.0, 10.5, 9.0, 10.0, 5, 2]]
     day = parse("SBIN", rows, {DAY}, Malformed())[DAY]
-    assert day["ts_ns"].tolist() == [_ns("2024-01-02T09:15:00+05:30"), _ns("2024-01-02T09:16:00+05:30")]
+    assert day["ts_ns"].tolist() == [
+        _ns("2024-01-02T09:15:00+05:30"),
+        _ns("2024-01-02T09:16:00+05:30"),
+    ]
     assert day["oi"].tolist() == [2, 3]
 
 
@@ -48,20 +53,29 @@ def test_parse_when_rows_are_malformed_then_each_is_dropped_counted_by_reason_an
         ["2024-01-02T09:20:00+0530", 10.0, 9.5, 9.0, 10.5, 100],              # range: high < close
         ["2024-01-02T09:21:00+0530", 10.0, 11.0, 9.0, 10.5, -1],              # volume
         ["2024-01-02T09:22:00+0530", 10.0, 11.0, 9.0, 10.5, 1.5],             # volume: not whole
-        ["2024-01-03T09:15:00+0530", 10.0, 11.0, 9.0, 10.5, 100],             # outside the asked days
+        # outside the asked days
+        ["2024-01-03T09:15:00+0530", 10.0, 11.0, 9.0, 10.5, 100],
         list(good),                                                           # duplicate
     ]
     bad = Malformed()
     days = parse("SBIN", rows, {DAY}, bad)
     assert len(days[DAY]["ts_ns"]) == 1
-    assert dict(bad.counts) == {"shape": 2, "time": 2, "price": 2, "range": 1, "volume": 2, "outside": 1,
-                                "duplicate": 1}
+    assert dict(bad.counts) == {
+        "shape": 2,
+        "time": 2,
+        "price": 2,
+        "range": 1,
+        "volume": 2,
+        "outside": 1,
+        "duplicate": 1,
+    }
     assert ("SBIN", "yesterday", "time") in bad.examples
     assert ("SBIN", "2024-01-02T09:20:00+0530", "range") in bad.examples
 
 
 def test_parse_when_candle_time_is_near_midnight_then_its_day_is_the_ist_day():
-    late = ["2024-01-02T23:59:00+05:30", 10.0, 10.0, 10.0, 10.0, 0]      # 18:29 UTC, still 2 Jan in IST
+    # 18:29 UTC, still 2 Jan in IST
+    late = ["2024-01-02T23:59:00+05:30", 10.0, 10.0, 10.0, 10.0, 0]
     days = parse("SBIN", [late], {DAY}, Malformed())
     assert list(days) == [DAY]
     assert dt.datetime.fromtimestamp(days[DAY]["ts_ns"][0] / 1e9, IST).date() == DAY

@@ -1,8 +1,9 @@
-"""The local Kite and Upstox venues for history tests, and a way to run `python -m feed.history` in-process.
+"""The local Kite and Upstox venues for history tests, and a way to run `python -m feed.history`
+in-process.
 
 The venues are the real local servers (localvenue/*/server.py) with their historical-candle
-routes; the downloads go through the official SDKs pointed at them with `--root`. `run_cli` passes the
-local servers' fixed credentials as the Secrets a user's environment would hold, a fixed "today"
+routes; the downloads go through the official SDKs pointed at them with `--root`. `run_cli` passes
+the local servers' fixed credentials as the Secrets a user's environment would hold, a fixed "today"
 (so no day of the test's range is "not yet"), and a sleep that records backoff delays instead of
 waiting.
 """
@@ -21,11 +22,19 @@ from config.secrets import Secrets
 from feed.history.__main__ import main
 from localvenue.kite.server import KiteLocalServer
 from localvenue.upstox.server import UpstoxLocalServer
-from orders.brokers.kite.credentials import LOCAL_ACCESS_TOKEN as KITE_TOKEN, LOCAL_API_KEY as KITE_KEY
+from orders.brokers.kite.credentials import (
+    LOCAL_ACCESS_TOKEN as KITE_TOKEN,
+    LOCAL_API_KEY as KITE_KEY,
+)
 from orders.brokers.upstox.credentials import LOCAL_ACCESS_TOKEN as UPSTOX_TOKEN
 
-ROWS = np.array([(779521, 3045, 0.05, 1, 0, 100.0, b"SBIN", b"NSE", b"NSE_EQ|INE062A01020"),
-                 (408065, 1594, 0.05, 1, 0, 100.0, b"INFY", b"NSE", b"NSE_EQ|INE009A01021")], INSTRUMENT_DTYPE)
+ROWS = np.array(
+    [
+        (779521, 3045, 0.05, 1, 0, 100.0, b"SBIN", b"NSE", b"NSE_EQ|INE062A01020"),
+        (408065, 1594, 0.05, 1, 0, 100.0, b"INFY", b"NSE", b"NSE_EQ|INE009A01021"),
+    ],
+    INSTRUMENT_DTYPE,
+)
 TODAY = dt.date(2026, 1, 5)
 KITE_SECRETS = Secrets({"KITE_API_KEY": KITE_KEY, "KITE_ACCESS_TOKEN": KITE_TOKEN})
 UPSTOX_SECRETS = Secrets({"UPSTOX_ACCESS_TOKEN": UPSTOX_TOKEN})
@@ -35,7 +44,9 @@ UPSTOX_HISTORY = "/v3/historical-candle/"
 
 @pytest.fixture
 def kite_venue(tmp_path):
-    server = KiteLocalServer(instruments=ROWS, paper_journal=str(tmp_path / "kite-paper.jsonl")).start()
+    server = KiteLocalServer(
+        instruments=ROWS, paper_journal=str(tmp_path / "kite-paper.jsonl")
+    ).start()
     yield server
     server.stop()
     assert server.internal_errors == []
@@ -44,7 +55,9 @@ def kite_venue(tmp_path):
 
 @pytest.fixture
 def upstox_venue(tmp_path):
-    server = UpstoxLocalServer(instruments=ROWS, paper_journal=str(tmp_path / "upstox-paper.jsonl")).start()
+    server = UpstoxLocalServer(
+        instruments=ROWS, paper_journal=str(tmp_path / "upstox-paper.jsonl")
+    ).start()
     yield server
     server.stop()
     assert server.internal_errors == []
