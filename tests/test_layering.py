@@ -1,4 +1,5 @@
-"""The layers of STYLE.md, enforced: common and config import no stage, stages import no other stage."""
+"""The layers of STYLE.md, enforced: common and config import no stage, stages import no other
+stage."""
 
 import ast
 import pathlib
@@ -18,7 +19,8 @@ def _is_type_checking(node: ast.AST) -> bool:
 
 def _runtime_walk(tree: ast.AST):
     """ast.walk, less the bodies of `if TYPE_CHECKING:`: an import only the type checker runs (a
-    name for an annotation, e.g. common/stage.py's StageContext.config) is no arrow between layers."""
+    name for an annotation, e.g. common/stage.py's StageContext.config) is no arrow between
+    layers."""
     todo = [tree]
     while todo:
         node = todo.pop()
@@ -53,12 +55,18 @@ def test_a_stage_never_imports_another_stage(stage):
 
 @pytest.mark.parametrize("package", ["common", "config"])
 def test_common_and_config_import_no_stage(package):
-    offenders = {str(p.relative_to(ROOT)): sorted(_imports(p) & set(STAGES)) for p in _files(package)}
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(_imports(p) & set(STAGES)) for p in _files(package)
+    }
     assert {f: o for f, o in offenders.items() if o} == {}
 
 
 def test_config_does_not_import_supervisor_or_benchmarks():
-    bad = {str(p.relative_to(ROOT)) for p in _files("config") if _imports(p) & {"supervisor", "benchmarks"}}
+    bad = {
+        str(p.relative_to(ROOT))
+        for p in _files("config")
+        if _imports(p) & {"supervisor", "benchmarks"}
+    }
     assert bad == set()
 
 
@@ -73,7 +81,9 @@ COMMON_EXEMPT = ("common/supervision",)
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_a_stage_never_imports_reports_or_anything_else_above_the_stages(stage):
-    offenders = {str(p.relative_to(ROOT)): sorted(_imports(p) & set(ABOVE_STAGES)) for p in _files(stage)}
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(_imports(p) & set(ABOVE_STAGES)) for p in _files(stage)
+    }
     assert {f: o for f, o in offenders.items() if o} == {}
 
 
@@ -168,18 +178,22 @@ def _module_imports(path: pathlib.Path) -> set[str]:
 def test_reports_use_of_a_stage_is_only_the_positions_book():
     # The report replays fills through the positions stage's own book so the two cannot disagree;
     # anything else of a stage (its process, sockets, shared memory) has no business in a report.
-    stage_modules = {m for p in _files("reports") for m in _module_imports(p) if m.split(".")[0] in STAGES}
+    stage_modules = {
+        m for p in _files("reports") for m in _module_imports(p) if m.split(".")[0] in STAGES
+    }
     assert stage_modules <= {"positions.book"}
 
 
 # Issue 13.3: the rehearsal exchange is one package above the stages. The supervisor starts a venue
-# (localvenue.venue.local_venue) and points the stages at it; a stage reaches it only over loopback, as
-# it would the broker. localvenue may import a stage's adapter modules (wire codecs, the paper fill model,
-# the LOCAL_* credentials an adapter accepts); never the other way round.
+# (localvenue.venue.local_venue) and points the stages at it; a stage reaches it only over loopback,
+# as it would the broker. localvenue may import a stage's adapter modules (wire codecs, the paper
+# fill model, the LOCAL_* credentials an adapter accepts); never the other way round.
 def _names_localvenue(path: pathlib.Path) -> bool:
     """An import of localvenue, or a dotted name of it in a string (importlib, a preload list)."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    strings = {
+        n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    }
     named = any(s == "localvenue" or s.startswith("localvenue.") for s in strings)
     return named or "localvenue" in _imports(path)
 

@@ -38,10 +38,17 @@ BASE = {
         {"symbol": "ITC", "token": 424961, "tick_size": 0.05, "ref_price": 405.0},
         {"symbol": "TATASTEEL", "token": 895745, "tick_size": 0.01, "ref_price": 170.0},
     ],
-    "feed": {"source": "sim", "sim": {"profile": "stress", "tick_rate_hz": 2000, "session_date": "2026-01-05"}},
+    "feed": {
+        "source": "sim",
+        "sim": {"profile": "stress", "tick_rate_hz": 2000, "session_date": "2026-01-05"},
+    },
     "strategies": [{"name": "mac", "kind": "ma_crossover", "params": {"fast": 20, "slow": 80}}],
-    "supervisor": {"dashboard": False, "stop_grace_ms": 1500, "heartbeat_timeout_ms": 1000,
-                   "restart": {"max_restarts": 20, "window_s": 60, "backoff_initial_ms": 20}},
+    "supervisor": {
+        "dashboard": False,
+        "stop_grace_ms": 1500,
+        "heartbeat_timeout_ms": 1000,
+        "restart": {"max_restarts": 20, "window_s": 60, "backoff_initial_ms": 20},
+    },
 }
 
 
@@ -75,10 +82,22 @@ class Pipeline:
 
     def __enter__(self) -> "Pipeline":
         env = dict(os.environ, OTRADE_REGISTRY_DIR=self.registry, PYTHONUNBUFFERED="1")
-        cmd = [sys.executable, os.path.join(ROOT, "supervisor.py"), "--config", str(self.config_path),
-               "--run-dir", self.run_dir, "--http-port", str(self.port), "--no-dashboard", *self.args]
+        cmd = [
+            sys.executable,
+            os.path.join(ROOT, "supervisor.py"),
+            "--config",
+            str(self.config_path),
+            "--run-dir",
+            self.run_dir,
+            "--http-port",
+            str(self.port),
+            "--no-dashboard",
+            *self.args,
+        ]
         self.log = open(self.tmp / f"supervisor-{self.run_id}.out", "wb")
-        self.proc = subprocess.Popen(cmd, cwd=str(self.tmp), env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            cmd, cwd=str(self.tmp), env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -108,7 +127,9 @@ class Pipeline:
             h = self.health()
             return h if h and all(h["stages"][s]["state"] == "ready" for s in STAGES) else None
 
-        return eventually(all_ready, timeout=timeout, message=f"all stages ready ({self.output()[-2000:]})")
+        return eventually(
+            all_ready, timeout=timeout, message=f"all stages ready ({self.output()[-2000:]})"
+        )
 
     def ticks_at_signals(self) -> int:
         return int(self.stage("signals").get("counters", {}).get("ticks", 0))
@@ -160,11 +181,11 @@ class Pipeline:
 
 @contextlib.contextmanager
 def hosted_venue(where, overrides: dict):
-    """A local broker venue (localvenue.venue.local_venue: Kite or Upstox, by `broker.name`) run by the test
-    itself, so the test can work its servers' failure switches and read their books.
+    """A local broker venue (localvenue.venue.local_venue: Kite or Upstox, by `broker.name`) run by
+    the test itself, so the test can work its servers' failure switches and read their books.
 
-    Yields (venue, overrides with the venue's addresses); a pipeline given those finds the address set
-    and starts no venue of its own. The venue's journal goes to `where` (a directory).
+    Yields (venue, overrides with the venue's addresses); a pipeline given those finds the address
+    set and starts no venue of its own. The venue's journal goes to `where` (a directory).
     """
     import msgspec
 
@@ -180,16 +201,19 @@ def hosted_venue(where, overrides: dict):
     assert venue is not None, "broker.<name>.local_server must be true, with no address set"
     try:
         pointed = venue.start()
-        yield venue, merge(overrides, _changed(msgspec.to_builtins(config), msgspec.to_builtins(pointed)))
+        yield (
+            venue,
+            merge(overrides, _changed(msgspec.to_builtins(config), msgspec.to_builtins(pointed))),
+        )
     finally:
         venue.stop()
 
 
 @contextlib.contextmanager
 def paper_on_a_live_feed(where):
-    """The paper broker on a live-clock feed: the local Kite venue's ticker (hosted by the test), so the
-    paper account trades a real IST day and a later start the same day resumes it (a sim or a replay is
-    a market of its own and keeps no account day: common/supervision/accountday.py).
+    """The paper broker on a live-clock feed: the local Kite venue's ticker (hosted by the test), so
+    the paper account trades a real IST day and a later start the same day resumes it (a sim or a
+    replay is a market of its own and keeps no account day: common/supervision/accountday.py).
 
     Yields (venue, overrides): the Kite example's instruments and feed, broker `paper`.
     """

@@ -1,9 +1,11 @@
-"""The broker account's trading day outlives runs (issue 11.1), with the real `python supervisor.py`.
+"""The broker account's trading day outlives runs (issue 11.1), with the real `python
+supervisor.py`.
 
-Before: a start with a fresh run dir began the account's day from nothing (the brackets an earlier run
-left working were nobody's; day P&L and the day's order counts from zero), and a start on the old run
-dir numbered its ticks from 1 again, below the journal's marks (no exit managed for ~21 s, intents
-dropped as "redelivered"). Each test has its own account home (tests/conftest.py), shared by its runs.
+Before: a start with a fresh run dir began the account's day from nothing (the brackets an earlier
+run left working were nobody's; day P&L and the day's order counts from zero), and a start on the
+old run dir numbered its ticks from 1 again, below the journal's marks (no exit managed for ~21 s,
+intents dropped as "redelivered"). Each test has its own account home (tests/conftest.py), shared by
+its runs.
 """
 
 import datetime as dt
@@ -39,10 +41,12 @@ def _marks(records) -> list[int]:
 
 
 def _run(tmp_path, live: dict, duration="6") -> Pipeline:
-    """A run of the paper account on the venue's live feed, leaving what it holds for the next start."""
+    """A run of the paper account on the venue's live feed, leaving what it holds for the next
+    start."""
     with Pipeline(tmp_path, merge(live, LEAVE), args=["--duration", duration]) as p:
         code = p.wait_exit(timeout=120)
-    assert code in (0, 3), p.output()[-3000:]      # 3: a later run may begin HALTED after a leave-stop
+    # 3: a later run may begin HALTED after a leave-stop
+    assert code in (0, 3), p.output()[-3000:]
     assert p.leftovers() == {"segments": [], "sockets": []}
     return p
 
@@ -71,7 +75,8 @@ def _resumes_the_day(tmp_path, live: dict) -> None:
     after = _records(os.path.join(day, "orders.jsonl"))
     assert after[:len(before)] == before                     # one journal for the day, appended to
     added = after[len(before):]
-    assert _marks(added) and min(_marks(added)) > high       # the new ring numbers above the old marks
+    # the new ring numbers above the old marks
+    assert _marks(added) and min(_marks(added)) > high
     submitted = [r["client_order_id"] for r in after if r["type"] == "OrderSubmitting"]
     assert len(submitted) == len(set(submitted)), "a client order id was placed twice in the day"
     raised = [r["intent_id"] for r in _records(os.path.join(second.run_dir, "signals.jsonl"))]
@@ -83,7 +88,9 @@ def _resumes_the_day(tmp_path, live: dict) -> None:
     bought = {}
     for r in fills:
         bought[r["symbol"]] = bought.get(r["symbol"], 0) + r["side"] * r["qty"]
-    assert {s: q["qty"] for s, q in book.items() if q["qty"]} == {s: q for s, q in bought.items() if q}
+    assert {s: q["qty"] for s, q in book.items() if q["qty"]} == {
+        s: q for s, q in bought.items() if q
+    }
     assert sum(q["buy_qty"] + q["sell_qty"] for q in book.values()) == sum(r["qty"] for r in fills)
 
 
@@ -101,13 +108,16 @@ def test_sim_run_when_started_twice_the_same_day_then_each_keeps_its_state_in_it
         assert not os.path.exists(os.path.join(p.run_dir, "account.json"))
         assert os.path.isfile(os.path.join(p.run_dir, "orders.jsonl"))
         assert not os.path.islink(os.path.join(p.run_dir, "orders.jsonl"))
-    assert glob.glob(os.path.join(os.environ["OTRADE_ACCOUNT_HOME"], "*", "20*")) == []   # no day made
+    # no day made
+    assert glob.glob(os.path.join(os.environ["OTRADE_ACCOUNT_HOME"], "*", "20*")) == []
 
 
 def _settles_yesterday(tmp_path, live: dict) -> None:
     first = _run(tmp_path, live)
     today = _day_dir(first)
-    yesterday = os.path.join(os.path.dirname(today), (ist_date(_now()) - dt.timedelta(days=1)).isoformat())
+    yesterday = os.path.join(
+        os.path.dirname(today), (ist_date(_now()) - dt.timedelta(days=1)).isoformat()
+    )
     os.rename(today, yesterday)                     # as if the first run had traded yesterday
     left = {}
     for r in _records(os.path.join(yesterday, "orders.jsonl")):
@@ -126,7 +136,8 @@ def _settles_yesterday(tmp_path, live: dict) -> None:
     with open(os.path.join(second.run_dir, "positions.json")) as f:
         book = json.load(f)["positions"]
     today_fills = sum(r["qty"] for r in fresh if r["type"] == "OrderFilled")
-    assert sum(q["buy_qty"] + q["sell_qty"] for q in book) == today_fills   # yesterday is not today's book
+    # yesterday is not today's book
+    assert sum(q["buy_qty"] + q["sell_qty"] for q in book) == today_fills
     third = _run(tmp_path, live)
     assert "settled the account's previous day" not in third.output()       # once
 
@@ -138,14 +149,25 @@ def _now() -> int:
 
 
 def _venue_config(name: str) -> dict:
-    """The local venue's example config, with tight legs (brackets close while the runs watch) and no
-    limit that binds."""
+    """The local venue's example config, with tight legs (brackets close while the runs watch) and
+    no limit that binds."""
     with open(os.path.join(ROOT, "config", "examples", f"{name}-local.json")) as f:
         cfg = json.load(f)
-    cfg["strategies"] = [{"name": "mac", "kind": "ma_crossover",
-                          "params": {"fast": 10, "slow": 30, "stop_loss_pct": 0.2, "target_pct": 0.2}}]
-    cfg["risk"] = {"enforce_session": False, "max_open_orders": 1000, "rate_per_sec": 50, "rate_per_min": 1000,
-                   "rate_per_day": 5000, "daily_loss_limit_inr": 1e9}
+    cfg["strategies"] = [
+        {
+            "name": "mac",
+            "kind": "ma_crossover",
+            "params": {"fast": 10, "slow": 30, "stop_loss_pct": 0.2, "target_pct": 0.2},
+        }
+    ]
+    cfg["risk"] = {
+        "enforce_session": False,
+        "max_open_orders": 1000,
+        "rate_per_sec": 50,
+        "rate_per_min": 1000,
+        "rate_per_day": 5000,
+        "daily_loss_limit_inr": 1e9,
+    }
     return cfg
 
 
@@ -155,19 +177,26 @@ def _both_filled(day_dir: str, status: dict) -> set:
     for r in _records(os.path.join(day_dir, "orders.jsonl")):
         if r["type"] == "OrderSubmitting" and r["role"] in ("STOP", "TARGET"):
             legs.setdefault(r["bracket_id"], set()).add(r["client_order_id"])
-    return {b for b, ids in legs.items() if len({t[:1] for t in ids if status.get(t) == sm.FILLED}) > 1}
+    return {
+        b for b, ids in legs.items() if len({t[:1] for t in ids if status.get(t) == sm.FILLED}) > 1
+    }
 
 
 def _legs_at(venue) -> dict:
     """tag -> status of every stop or target leg at the venue."""
     exchange = venue.rest.exchange
     with exchange.lock:
-        return {o.client_order_id: o.status for o in exchange.paper.orders() if o.client_order_id[:1] in "ST"}
+        return {
+            o.client_order_id: o.status
+            for o in exchange.paper.orders()
+            if o.client_order_id[:1] in "ST"
+        }
 
 
 @pytest.mark.parametrize("name", ["kite", "upstox"])
-def test_supervisor_when_sigkilled_with_legs_working_then_a_fresh_start_adopts_and_closes_every_bracket_once(
-        tmp_path, name):
+def test_supervisor_when_sigkilled_with_legs_working_then_a_fresh_start_adopts_and_closes_every_bracket_once(  # noqa: E501 - the name is the test's sentence
+    tmp_path, name
+):
     with hosted_venue(tmp_path / "venue", _venue_config(name)) as (venue, pointed):
         first = Pipeline(tmp_path, pointed)
         with first:
@@ -175,16 +204,19 @@ def test_supervisor_when_sigkilled_with_legs_working_then_a_fresh_start_adopts_a
             eventually(lambda: sum(1 for s in _legs_at(venue).values() if s in WORKING) >= 4,
                        timeout=60, message="legs working at the venue")
             children = first.descendants()
-            first.proc.send_signal(signal.SIGKILL)          # no stop policy runs: the legs stay working
+            # no stop policy runs: the legs stay working
+            first.proc.send_signal(signal.SIGKILL)
             first.proc.wait(timeout=30)
             # While no run is up, the venue's market stands still: a leg that filled with nobody
-            # watching would be no test of the next start (its twin is then a naked order until then).
+            # watching would be no test of the next start (its twin is then a naked order until
+            # then).
             venue._last_advance = float("inf")
         eventually(lambda: not alive(children), timeout=30, message="the first run's stages gone")
         venue._last_advance = float("inf")
         orphaned = {t for t, s in _legs_at(venue).items() if s in WORKING}
         assert orphaned
-        unwatched = _both_filled(_day_dir(first), _legs_at(venue))    # before the kill, or in the venue's race
+        # before the kill, or in the venue's race
+        unwatched = _both_filled(_day_dir(first), _legs_at(venue))
 
         second = Pipeline(tmp_path, pointed, args=["--duration", "12"])    # a fresh run dir
         with second:
@@ -196,7 +228,12 @@ def test_supervisor_when_sigkilled_with_legs_working_then_a_fresh_start_adopts_a
         with venue.rest.exchange.lock:
             tags = [o.client_order_id for o in venue.rest.exchange.paper.orders()]
     assert len(tags) == len(set(tags)), "a client order id was placed twice at the venue"
-    # Every leg the dead run left is now done, and no bracket had both legs fill: the adopted OCO held.
-    assert all(status[t] in (sm.FILLED, sm.CANCELED) for t in orphaned), {t: status[t] for t in orphaned}
-    assert both <= unwatched, f"brackets whose second leg filled under the second run: {both - unwatched}"
+    # Every leg the dead run left is now done, and no bracket had both legs fill: the adopted OCO
+    # held.
+    assert all(status[t] in (sm.FILLED, sm.CANCELED) for t in orphaned), {
+        t: status[t] for t in orphaned
+    }
+    assert both <= unwatched, (
+        f"brackets whose second leg filled under the second run: {both - unwatched}"
+    )
     assert not [t for t, s in status.items() if s in WORKING]   # the stop flattened

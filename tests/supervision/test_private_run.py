@@ -24,8 +24,9 @@ def _status(port: int, host: str) -> int:
 
 
 def _loose(run_dir: str) -> list[str]:
-    """Every path under run_dir (itself included) that anyone but its owner may read, write or enter;
-    a link (the account day's files) is judged by what it points at (a link's own mode means nothing)."""
+    """Every path under run_dir (itself included) that anyone but its owner may read, write or
+    enter; a link (the account day's files) is judged by what it points at (a link's own mode means
+    nothing)."""
     out = []
     for root, dirs, files in os.walk(run_dir):
         for path in [root] + [os.path.join(root, f) for f in files]:
@@ -37,8 +38,11 @@ def _loose(run_dir: str) -> list[str]:
     return out
 
 
-def test_a_run_when_it_ends_then_every_file_and_directory_of_it_is_private_and_health_refuses_foreign_hosts(tmp_path):
-    old = os.umask(0o022)          # a typical login umask: the supervisor must not depend on the caller's
+def test_a_run_when_it_ends_then_every_file_and_directory_of_it_is_private_and_health_refuses_foreign_hosts(  # noqa: E501 - the name is the test's sentence
+    tmp_path,
+):
+    # a typical login umask: the supervisor must not depend on the caller's
+    old = os.umask(0o022)
     try:
         with Pipeline(tmp_path) as p:
             p.wait_running()
@@ -49,9 +53,23 @@ def test_a_run_when_it_ends_then_every_file_and_directory_of_it_is_private_and_h
     finally:
         os.umask(old)
     assert p.exit_code == 0, p.output()[-3000:]
-    names = {os.path.relpath(os.path.join(r, f), p.run_dir) for r, _, fs in os.walk(p.run_dir) for f in fs}
-    # The supervisor's files and each stage's: a check that saw only some of them would prove little.
-    assert {"supervisor.jsonl", "summary.json", "run.json", "config.effective.json", "positions.json",
-            "logs/feed.log", "logs/orders.log", "logs/signals.log", "logs/positions.log"} <= names, names
+    names = {
+        os.path.relpath(os.path.join(r, f), p.run_dir)
+        for r, _, fs in os.walk(p.run_dir)
+        for f in fs
+    }
+    # The supervisor's files and each stage's: a check that saw only some of them would prove
+    # little.
+    assert {
+        "supervisor.jsonl",
+        "summary.json",
+        "run.json",
+        "config.effective.json",
+        "positions.json",
+        "logs/feed.log",
+        "logs/orders.log",
+        "logs/signals.log",
+        "logs/positions.log",
+    } <= names, names
     assert _loose(p.run_dir) == []
     # The account's home, for runs that keep an account day: tests/integration/test_account_day.py.
