@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml | $(PY)
 run: $(STAMP)
 	$(PY) supervisor.py $(ARGS)
 
-test: $(STAMP)
+# Lint first: a style or type error fails in seconds, before the suite's minutes.
+test: $(STAMP) lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Style and types: ruff's pycodestyle/pyflakes checks at 100 columns, then mypy over the product
@@ -34,4 +35,4 @@ check-config: $(STAMP)
 	$(PY) supervisor.py --check-config $(ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -211,7 +211,7 @@ def open_day(cfg, secrets, run_dir: str):
     from common.supervision.registry import RegistryError
 
     key = account_key(cfg, secrets)
-    if not keeps_account_day(cfg, key):
+    if key is None or not keeps_account_day(cfg, key):      # no key: no account day either
         return None
     paper, root = cfg.broker.name == "paper", home_root(cfg)
     try:

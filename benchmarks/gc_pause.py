@@ -34,6 +34,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 import numpy as np
 import orjson
@@ -42,8 +43,10 @@ from benchmarks import table
 from benchmarks.stats import format_latency, ratio, summarize
 
 MODES = ("default", "frozen")        # baseline first: the order of the rows and of the runs
-SIZES = {False: {"round_trips": 6000, "signal_steps": 100_000, "repeats": 2, "live_seconds": 10.0},
-         True: {"round_trips": 1500, "signal_steps": 30_000, "repeats": 1, "live_seconds": 0.0}}
+SIZES: dict[bool, dict[str, Any]] = {
+    False: {"round_trips": 6000, "signal_steps": 100_000, "repeats": 2, "live_seconds": 10.0},
+    True: {"round_trips": 1500, "signal_steps": 30_000, "repeats": 1, "live_seconds": 0.0},
+}
 WARM_ROUND_TRIPS, WARM_STEPS = 100, 2000
 CHILD_TIMEOUT_S = 300.0
 

@@ -125,7 +125,7 @@ def run_suite(
     total = round(time.monotonic() - started, 1)
     print()
     table.print_table(rows)
-    document = {
+    document: dict[str, Any] = {
         "stamp": stamp,
         "machine": machine,
         "quick": quick,

@@ -15,8 +15,10 @@ Nothing is asserted.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from typing import Any
 
 import orjson
 
@@ -42,7 +44,8 @@ def machine_speedup() -> dict:
         os.environ.setdefault(name, value)
     seconds = {}
     for cpus in (1, 2):
-        ray.init(num_cpus=cpus, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+        ray.init(num_cpus=cpus, include_dashboard=False, logging_level=logging.ERROR,
+                 log_to_driver=False)
         try:
             burn = ray.remote(_burn)
             ray.get([burn.remote(10) for _ in range(cpus)])           # the workers started
@@ -66,7 +69,8 @@ def run(quick: bool = False) -> dict:
 
     n_ticks, fasts, slows = SIZES[quick]
     axes = {"strategies.0.params.fast": list(fasts), "strategies.0.params.slow": list(slows)}
-    result = {"ticks_per_cell": n_ticks, "cells": len(fasts) * len(slows), "workers": {}}
+    result: dict[str, Any] = {"ticks_per_cell": n_ticks, "cells": len(fasts) * len(slows),
+                              "workers": {}}
     with scratch_dir() as tmp:
         instruments = universe(10)
         data = os.path.join(tmp, "session.parquet")

@@ -13,7 +13,7 @@ from numba import njit
 from common.dtypes import INSTRUMENT_DTYPE
 from common.errors import RingError
 from common.shm import LAYOUT_BYTES, Layout, attach_segment, check_layout, create_segment
-from common.shm import read_capacity, write_layout
+from common.shm import RELEASED, read_capacity, write_layout
 
 MAGIC = b"OTRINSTR"
 LAYOUT_VERSION = 1
@@ -152,7 +152,7 @@ class InstrumentTable:
         return int(self.rows["freeze_qty"][index])
 
     def close(self) -> None:
-        self.rows = None
+        self.rows = RELEASED
         self._segment.close()
 
     def unlink(self) -> None:

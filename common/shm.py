@@ -34,6 +34,11 @@ import numpy as np
 from common.dtypes import dtype_fingerprint
 from common.errors import RingError
 
+# What a released numpy view of a segment becomes (close/release): an empty array keeps no
+# reference to the mapping, and a use after the release fails on its index or field instead of
+# reading memory that may be unmapped.
+RELEASED = np.empty(0)
+
 PREFIX = "otrade_"
 SHM_DIR = "/dev/shm"
 LAYOUT_BYTES = 64
@@ -73,7 +78,7 @@ class Segment:
         would leave any surviving view pointing at unmapped memory: a segfault, not an exception.
         The mapping goes away when the last view of it does.
         """
-        self.buf = None
+        self.buf = memoryview(b"")      # released: an empty view, no reference to the mapping
 
     def unlink(self) -> None:
         if not self.owner:

@@ -27,6 +27,7 @@ from common import gcpolicy
 from common import stagetable as st
 from common.clock import mono_ns
 from common.errors import StageError
+from common.shm import RELEASED
 
 if TYPE_CHECKING:     # names for annotations only: common imports nothing above it at run time
     from common.ringbuffer import RingHandle
@@ -175,7 +176,7 @@ class StageRuntime:
         """Mark the row STOPPED (or FINISHED: a finite feed ran out) and detach."""
         self.row["state"] = st.FINISHED if finished else st.STOPPED
         self.beat()
-        self.row = self.counters = self.lat_ns = None
+        self.row = self.counters = self.lat_ns = RELEASED
         self.table.close()
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from common.clock import mono_ns
 from common.errors import StageError
-from common.shm import attach_segment, create_segment
+from common.shm import RELEASED, attach_segment, create_segment
 
 STAGES = ("feed", "signals", "orders", "positions")
 
@@ -156,8 +156,7 @@ class StageTable:
 
     def close(self) -> None:
         # Views must go before the mapping can close.
-        self.control = None
-        self.rows = None
+        self.control = self.rows = RELEASED
         self._shm.close()
         if self._owner:
             self._shm.unlink()

@@ -10,11 +10,16 @@ own (the chaos harness) build it the same way.
 import logging
 import os
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from common.dtypes import TICK_DTYPE
 from common.instruments import instrument_rows
+
+if TYPE_CHECKING:      # the servers are imported when a venue starts
+    from localvenue.feeds.wsserver import LocalWsServer
+    from localvenue.http import LocalRestServer
 
 
 def local_venue(config, run_dir: str):
@@ -61,7 +66,8 @@ class LocalVenue:
         self.sim.open(_TickSizes(self.rows))
         self.buf = np.zeros(self.TICKS_PER_INTERVAL, dtype=TICK_DTYPE)
         self.seq = 0
-        self.rest = self.feed_server = None
+        self.rest: LocalRestServer | None = None
+        self.feed_server: LocalWsServer | None = None
         import threading
 
         # advance() runs on the feed server's and the market's thread
@@ -78,6 +84,8 @@ class LocalVenue:
             rows["seq"] = self.seq + 1 + np.arange(n)
             self.seq += n
             rows["ts_event_ns"] = time.time_ns()
+            if self.rest is None:
+                raise RuntimeError("the local venue is not started")
             self.rest.on_ticks(rows)
             self._last_advance = time.monotonic()
             return rows

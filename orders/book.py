@@ -12,10 +12,15 @@ Imports only the standard library, `common.messages` and the state machine.
 """
 
 from dataclasses import dataclass
+from typing import overload
 
 from common.messages import (OrderAccepted, OrderCanceled, OrderFilled, OrderInDoubt, OrderModified,
                              OrderRejected, OrderSubmitting)
 from orders import statemachine as sm
+
+# The events an order's record changes by.
+OrderEvent = (OrderSubmitting | OrderAccepted | OrderFilled | OrderCanceled | OrderRejected
+              | OrderInDoubt | OrderModified)
 
 EXIT_ROLES = frozenset(("STOP", "TARGET", "SQUAREOFF", "FLATTEN"))
 CLOSE_ROLES = frozenset(("SQUAREOFF", "FLATTEN"))
@@ -98,7 +103,13 @@ class OrderBook:
             return list(self._unresolved.values())
         return sorted(self._unresolved.values(), key=_by_index)
 
-    def apply(self, msg) -> Order | None:
+    @overload
+    def apply(self, msg: OrderSubmitting) -> Order: ...      # a submission always has its order
+
+    @overload
+    def apply(self, msg: OrderEvent) -> Order | None: ...
+
+    def apply(self, msg: OrderEvent) -> Order | None:
         """Apply one order event; returns the order it touched (None for an unknown order)."""
         if isinstance(msg, OrderSubmitting):
             return self._submitting(msg)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.shm import RELEASED
 from orders.exposure import MARKET_DTYPE
 
 HEADER_WORDS = 8      # [magic, rows, active, cursor slot 0, cursor slot 1, ...]
@@ -48,4 +49,4 @@ class MarketStore:
         return self.slots[active].copy(), cursor
 
     def release(self) -> None:
-        self.header = self.slots = None
+        self.header = self.slots = RELEASED

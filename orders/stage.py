@@ -118,11 +118,13 @@ class OrdersStage:
         self.watermark = 1            # ticks with seq < watermark may be applied
         self.recv_ns: dict[str, int] = {}   # intent id -> its tick's receive time, for latency
         self.hist = new_histogram()   # tick received → order handed to the broker
-        self.pub = self.updates = None
+        self.pub: Publisher               # made in start(), once the stage has pinned itself
+        self.updates: Subscriber | None = None   # feed's pushed order updates (live brokers)
         self.outgoing: list = []      # journaled events not yet published (see commit)
         self.recovery_error, self.recovery_retry_ns = "", 0
         self.recovery_attempts = 0    # failed recoveries in a row (the backoff's exponent)
-        self.recovery_shown = None    # (state, reason) shown before a retryable hold, to show again
+        # (state, reason) shown before a retryable hold, to show again
+        self.recovery_shown: tuple[str, str] | None = None
         self.recovered_reason = ""    # the reason of the trading state the journal ends in
         self.foreign_updates = 0      # BrokerOrderUpdates of another broker than ours
 
@@ -392,7 +394,10 @@ class OrdersStage:
     def take_order_updates(self) -> None:
         """Hand pushed order updates to the broker; this step's poll_broker reports what they
         change."""
-        while (item := self.updates.recv_nowait()) is not None:
+        updates = self.updates
+        if updates is None:
+            return
+        while (item := updates.recv_nowait()) is not None:
             msg = item[1]
             if isinstance(msg, BrokerOrderUpdate) and msg.broker == self.ctx.config.broker.name:
                 self.broker.on_order_update(msg.payload)

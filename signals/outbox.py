@@ -28,7 +28,7 @@ from numba import njit
 from common.errors import RingError
 from common.fences import fence_release
 from common.ids import intent_id
-from common.shm import Layout, check_layout, write_layout
+from common.shm import RELEASED, Layout, check_layout, write_layout
 
 INTENT_DTYPE = np.dtype([
     ("tick_seq", np.int64),      # the tick that raised it (part of the intent id)
@@ -139,7 +139,7 @@ class Outbox:
 
     def release(self) -> None:
         """Drop the numpy views, so the segment can be closed."""
-        self.cursor = self.rows = None
+        self.cursor = self.rows = RELEASED
 
 
 def intent_fields(row, strategy_names, symbols, reasons) -> dict:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.errors import RingError
-from common.shm import magic_word
+from common.shm import RELEASED, magic_word
 from signals.kernels.commit import last_seq_of
 from signals.layout import HEADER_BYTES, STATE_MAGIC, STATE_VERSION, StateLayout, StrategySection
 
@@ -62,7 +62,7 @@ class SignalState:
 
     def release(self) -> None:
         """Drop the numpy views, so the segment can be closed."""
-        self._header = None
+        self._header = RELEASED
         self.strategies = []
 
 

@@ -21,12 +21,19 @@ per cell (backtest/sweep/data.py copies a chunk at a time out of it).
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from typing import TYPE_CHECKING
 
 from common.errors import ConfigError
 
 from backtest.sweep.cell import run_cell
+
+if TYPE_CHECKING:     # Ray is imported when a sweep first needs a worker
+    from ray import ObjectRef
+
+    from backtest.sweep.data import TickData
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QUIET_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DEDUP_LOGS": "0"}
@@ -48,9 +55,9 @@ class RayPool:
         self.workers, self.address, self.store_bytes = workers, address, store_bytes
         self.owned = False
         self.start_s = 0.0        # seconds Ray took to start (0: not started)
-        self.data = None
+        self.data: TickData | None = None
         self.in_flight: dict = {}
-        self.ticks_ref = None
+        self.ticks_ref: ObjectRef | None = None
 
     def __enter__(self) -> "RayPool":
         return self
@@ -67,18 +74,19 @@ class RayPool:
             if self.address:
                 self._join(ray)
             else:
-                ray.init(num_cpus=self.workers, include_dashboard=False, logging_level="WARNING",
-                         log_to_driver=False, object_store_memory=store_size(self.store_bytes))
+                ray.init(num_cpus=self.workers, include_dashboard=False,
+                         logging_level=logging.WARNING, log_to_driver=False,
+                         object_store_memory=store_size(self.store_bytes))
             self.owned = True
         self._remote = ray.remote(num_cpus=1, max_retries=0)(run_cell)
-        self.ticks_ref = ray.put(self.data.ticks)
+        self.ticks_ref = ray.put(self._shared().ticks)
         self.start_s = time.perf_counter() - started
 
     def _join(self, ray) -> None:
         """Connect to the cluster at `address`; its CPUs, not --workers, set how many cells are in
         flight."""
         try:
-            ray.init(address=self.address, logging_level="WARNING", log_to_driver=False,
+            ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False,
                      runtime_env={"working_dir": ROOT, "excludes": EXCLUDES})
         # ray:// is Ray Client, which needs grpcio: the ray[client] extra
         except ImportError as e:
@@ -98,8 +106,9 @@ class RayPool:
         import ray
 
         started = time.perf_counter()
-        few = self.data.ticks[:WARM_TICKS].copy()
-        ray.get([self._remote.remote(cell.config, few, self.data.source_drops, None, None)
+        data = self._shared()
+        few = data.ticks[:WARM_TICKS].copy()
+        ray.get([self._remote.remote(cell.config, few, data.source_drops, None, None)
                  for _ in range(self.workers)])
         self.start_s += time.perf_counter() - started
 
@@ -112,6 +121,11 @@ class RayPool:
             self.owned = False
             ray.shutdown()
 
+    def _shared(self) -> TickData:
+        if self.data is None:
+            raise RuntimeError("RayPool: share(data) before the first submit")
+        return self.data
+
     def share(self, data) -> None:
         """The ticks every cell reads: put into the object store once, when Ray starts."""
         self.data = data
@@ -120,7 +134,8 @@ class RayPool:
         if self.ticks_ref is None:
             self._start()
             self._warm(cell)
-        ref = self._remote.remote(cell.config, self.ticks_ref, self.data.source_drops, *cell.window)
+        drops = self._shared().source_drops
+        ref = self._remote.remote(cell.config, self.ticks_ref, drops, *cell.window)
         self.in_flight[ref] = cell
 
     def next_done(self):

@@ -43,7 +43,9 @@ VENUE = Venue("XNSE")
 STARTING_BALANCE_INR = 100_000_000
 
 
-class TickEMACrossConfig(StrategyConfig, frozen=True):
+# nautilus_trader (the optional `bench` extra) is usually not installed: mypy then checks the class
+# keyword against object.__init_subclass__.
+class TickEMACrossConfig(StrategyConfig, frozen=True):  # type: ignore[call-arg, unused-ignore]
     instrument_id: InstrumentId
     trade_size: Decimal
     fast_ema_period: int = 10

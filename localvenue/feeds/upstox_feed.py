@@ -66,6 +66,18 @@ def _json(status: int, body: bytes) -> Response:
     return Response(status, HTTPStatus(status).phrase, headers, body)
 
 
+class _FeedSession(Session):
+    """A connection, and whether it is the portfolio stream rather than market data."""
+
+    def __init__(self, conn, portfolio: bool):
+        super().__init__(conn)
+        self.portfolio = portfolio
+
+
+def _is_portfolio(session: Session) -> bool:
+    return isinstance(session, _FeedSession) and session.portfolio
+
+
 class UpstoxFeedServer(LocalWsServer):
     thread_name = "upstox-feed-server"
     quote_key = "key"
@@ -183,12 +195,10 @@ class UpstoxFeedServer(LocalWsServer):
     # -- the websocket ----------------------------------------------------------------------------
 
     def _new_session(self, conn) -> Session:
-        session = Session(conn)
-        session.portfolio = urlsplit(conn.request.path).path == PORTFOLIO_PATH
-        return session
+        return _FeedSession(conn, portfolio=urlsplit(conn.request.path).path == PORTFOLIO_PATH)
 
     async def _greet(self, session: Session) -> None:
-        if not session.portfolio:
+        if not _is_portfolio(session):
             await self._send(session, market_info_message(self.market_status, _now_ms()))
 
     def _stream_keys(self, modes: dict) -> list:
@@ -198,7 +208,7 @@ class UpstoxFeedServer(LocalWsServer):
         return feed_response(quotes, modes.__getitem__, current_ts_ms=_now_ms())
 
     async def _receive(self, session: Session, payload) -> None:
-        if isinstance(payload, str) or session.portfolio:   # the portfolio stream takes no requests
+        if isinstance(payload, str) or _is_portfolio(session):   # the portfolio stream takes none
             self.text_requests_ignored += 1
             return
         await self._apply(session, payload)
