@@ -117,22 +117,23 @@ class ControlServer:
             _send(conn, {"ok": False, "error": refused})
             return
         try:
-            cmd, reason = parse_request(_read_line(conn))
+            cmd, reason = parse_request(_read_line(conn, CLIENT_TIMEOUT_S))
         except ControlError as e:
             _send(conn, {"ok": False, "error": str(e)})
             return
         _send(conn, self.handle(cmd, reason))
 
 
-def _read_line(conn: socket.socket) -> bytes:
-    """One request line, within CLIENT_TIMEOUT_S in all: a per-recv timeout alone would let a client
-    dripping a byte at a time hold the one serving thread for ever."""
+def _read_line(conn: socket.socket, within_s: float) -> bytes:
+    """One line, within `within_s` in all. The server reads a request within CLIENT_TIMEOUT_S: a
+    per-recv timeout alone would let a client dripping a byte at a time hold the one serving thread
+    for ever. The client waits for its answer as long as it asked to (a flatten takes a while)."""
     buf = b""
-    deadline = time.monotonic() + CLIENT_TIMEOUT_S
+    deadline = time.monotonic() + within_s
     while b"\n" not in buf:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise ControlError(f"request not complete within {CLIENT_TIMEOUT_S:g}s: dropped")
+            raise ControlError(f"line not complete within {within_s:g}s: dropped")
         conn.settimeout(left)
         chunk = conn.recv(4096)
         if not chunk:
@@ -154,7 +155,7 @@ def request(path: str, cmd: str, reason: str = "", timeout_s: float = 60.0) -> d
         try:
             sock.connect(path)
             _send(sock, {"cmd": cmd, "reason": reason})
-            line = _read_line(sock)
+            line = _read_line(sock, timeout_s)
         except (FileNotFoundError, ConnectionRefusedError):
             raise ControlError(
                 f"no supervisor is listening at {path}: the run has ended, or never started"

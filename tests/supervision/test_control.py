@@ -6,11 +6,13 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 
 import orjson
 import pytest
 
 from common.bus import Puller, make_context
+from common.supervision import control
 from common.messages import FlattenAll, RequestReconcile, SetTradingState
 from common.supervision.control import (
     ControlError,
@@ -235,3 +237,16 @@ def test_live_view_when_the_status_has_the_operator_hint_then_it_is_shown_under_
     assert (
         group.renderables[-1] == HINT and "ctl status|halt|resume|flatten|reconcile|adopt" in HINT
     )
+
+
+def test_request_when_the_answer_takes_longer_than_the_servers_client_timeout_then_it_still_arrives(
+    ipc_dir, monkeypatch
+):
+    """The server's deadline is for reading a request; the operator waits for the answer as long as
+    the command takes (a flatten: up to a minute). Seen: ctl answered 'timed out' after 5 s."""
+    monkeypatch.setattr(control, "CLIENT_TIMEOUT_S", 0.5)
+    server = serve(ipc_dir, lambda cmd, reason: time.sleep(1.5) or {"ok": True, "cmd": cmd})
+    try:
+        assert request(server.path, "flatten", timeout_s=10) == {"ok": True, "cmd": "flatten"}
+    finally:
+        server.stop()
