@@ -89,12 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # `supervisor.py ctl status|halt|...`: act on a running session (issue 11.5)
     if argv[:1] == ["ctl"]:
-        from common.supervision.ctl import ctl_main
+        from supervision.ctl import ctl_main
 
         return ctl_main(argv[1:])
     # `python -m supervisor archive --older-than 30d DEST` (issue 16.3)
     if argv[:1] == ["archive"]:
-        from common.supervision.archive import archive_main
+        from supervision.archive import archive_main
 
         return archive_main(argv[1:])
     args = build_parser().parse_args(argv)
@@ -139,8 +139,8 @@ def build_plan(config):
     """What this configuration runs: stages and cores, instrument rows, ring size, extra
     segments."""
     from common.instruments import instrument_rows
-    from common.supervision.core import StageSpec
-    from common.supervision.launcher import RunPlan
+    from supervision.core import StageSpec
+    from supervision.launcher import RunPlan
     from config.placement import available_cores, resolve_cores
     from orders.layout import segment_sizes as orders_segments
     from signals.layout import segment_sizes as signals_segments
@@ -163,8 +163,8 @@ def run(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     import msgspec
 
     from common import log
-    from common.supervision.instancelock import LockHeld, release_all, take_instance_locks
-    from common.supervision.registry import RegistryError
+    from supervision.instancelock import LockHeld, release_all, take_instance_locks
+    from supervision.registry import RegistryError
 
     log.configure(loaded.config.run.log_level)
     cfg = loaded.config
@@ -196,7 +196,7 @@ def open_day(cfg, secrets, run_dir: str):
     """The broker account's trading day this run resumes or starts (issue 11.1), linked from the run
     dir; None for a replay, the sim or a run-private venue (their state stays in the run dir).
     Raises DayRefused (said on stderr) on a conflict or an untrusted account home."""
-    from common.supervision.accountday import (
+    from supervision.accountday import (
         InstrumentsChanged,
         RunDirConflict,
         check_instruments,
@@ -207,8 +207,8 @@ def open_day(cfg, secrets, run_dir: str):
         open_account_day,
         run_dir_high_water,
     )
-    from common.supervision.instancelock import account_key
-    from common.supervision.registry import RegistryError
+    from supervision.instancelock import account_key
+    from supervision.registry import RegistryError
 
     key = account_key(cfg, secrets)
     if key is None or not keeps_account_day(cfg, key):      # no key: no account day either
@@ -254,8 +254,8 @@ def open_day(cfg, secrets, run_dir: str):
 def _run_locked(loaded: LoadedConfig, cfg, run_dir: str, day) -> int:
     import msgspec
 
-    from common.supervision.registry import RegistryError
-    from common.supervision.session import Session
+    from supervision.registry import RegistryError
+    from supervision.session import Session
     # the rehearsal exchange, when the config asks for one
     from localvenue.venue import local_venue
 
@@ -267,7 +267,7 @@ def _run_locked(loaded: LoadedConfig, cfg, run_dir: str, day) -> int:
         from reports.report import render_after_run   # report.html + PNGs in the run directory
 
         plan = build_plan(cfg)
-        # the account's state and tick sequence (common/supervision/accountday.py)
+        # the account's state and tick sequence (supervision/accountday.py)
         if day is not None:
             plan.state_dir, plan.first_tick_seq = day.dir, day.first_tick_seq
         return Session(loaded, plan, on_finished=render_after_run).run()

@@ -3,7 +3,7 @@
 The journals (signals.jsonl, orders.jsonl, fills.jsonl, paper_broker.jsonl) are written as the run
 goes (backtest/engine.py). At the end: positions.json (positions/stage.py's document),
 orders.summary.json and signals.summary.json (the stages' own end-of-run files, less their latency
-histograms), config.effective.json, summary.json (common/supervision/summary.py's document, with
+histograms), config.effective.json, summary.json (supervision/summary.py's document, with
 the figures that make sense in one process), then the report through reports.report's
 `render_after_run`, the supervisor's own end-of-run hook.
 
@@ -21,7 +21,7 @@ import orjson
 from common import rundir
 from common.atomicfile import write_atomic
 from common.journalcounts import durable_counters
-from common.supervision.summary import COUNTERS_NOTE
+from supervision.summary import COUNTERS_NOTE
 from config.loader import effective_json
 
 REASON = "backtest finished: end of the replay"

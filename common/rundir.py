@@ -15,7 +15,7 @@ CTL_LOG = "ctl.jsonl"                    # every operator command and its result
 
 # State and results.
 RUN_INFO = "run.json"                    # pid, endpoints and segments of the running supervisor
-# the account day this run traded (common/supervision/accountday.py)
+# the account day this run traded (supervision/accountday.py)
 ACCOUNT_INFO = "account.json"
 CONFIG_EFFECTIVE = "config.effective.json"
 # positions, replaced atomically every 500 ms and at the end

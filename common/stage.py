@@ -61,7 +61,7 @@ class StageContext:
     # The intent ring (common/intentring.py), signals -> orders: a RingHandle, or None in tests.
     intent_ring: RingHandle | None = None
     # Where the broker account's durable state lives (journals, the paper book, the reconcile
-    # baseline): the account's trading day (common/supervision/accountday.py), or the run dir for a
+    # baseline): the account's trading day (supervision/accountday.py), or the run dir for a
     # replay or a run-private venue. Empty: the run dir.
     state_dir: str = ""
 

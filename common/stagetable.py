@@ -40,7 +40,7 @@ ROW_DTYPE = np.dtype(
         ("lat_ns", np.int64, (4,)),     # p50, p99, p99.9, max of the stage's own latency
         ("counters", np.int64, (N_COUNTERS,)),  # meaning per stage: see COUNTER_NAMES
         # Bumped for every unit of stop-drain work done: the stop ladder never kills a stage whose
-        # drain moves (common/supervision/stopladder.py), however long each unit takes on a busy
+        # drain moves (supervision/stopladder.py), however long each unit takes on a busy
         # box.
         ("progress", np.int64),
         ("_pad", np.int64, (4,)),

@@ -106,7 +106,7 @@ class RunConfig(Section, frozen=True, kw_only=True):
     on_stop: Literal["flatten", "leave"] = "flatten"
     # How long orders waits at a stop for a live broker to confirm the cancels and closes (seconds).
     on_stop_timeout_s: PosFloat = 30.0
-    # The broker account's home across runs (common/supervision/accountday.py): its order and fill
+    # The broker account's home across runs (supervision/accountday.py): its order and fill
     # journals, the paper broker's book and the reconcile baseline per IST trading day, and its
     # lock. None: $OTRADE_ACCOUNT_HOME, else ~/.local/state/otrade/accounts.
     account_home: str | None = None
@@ -388,7 +388,7 @@ class RiskConfig(Section, frozen=True, kw_only=True):
 
 class PaperBrokerConfig(Section, frozen=True, kw_only=True):
     # The paper account's name: one supervisor per account at a time
-    # (common/supervision/instancelock.py).
+    # (supervision/instancelock.py).
     account: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "default"
     slippage_ticks: NonNegInt = 0
     # Charges are the `fees` section's (a broker preset), the same for paper and live brokers.

@@ -15,7 +15,7 @@ difference does to trading.
   if the halt was ours, sets ACTIVE; `cancel_unknown()` (part of `ctl flatten`) cancels the working
   orders of ours the journal does not know; after either, a fresh check decides.
 The baseline is the account's, not the run's: it is saved in `baseline_dir` (the account's trading
-day, common/supervision/accountday.py) and loaded by any later start that day; the run dir's file
+day, supervision/accountday.py) and loaded by any later start that day; the run dir's file
 shows the last check.
 """
 

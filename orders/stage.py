@@ -9,7 +9,7 @@ watermark, which guarantees every intent raised on them has already arrived.
 
 Durability: every event the engine emits is stamped, journaled to `orders.jsonl` (fills also to
 `fills.jsonl`), written to the kernel, and only then published. Both live in `ctx.state`: the broker
-account's trading day (common/supervision/accountday.py), which any later start that day resumes. A
+account's trading day (supervision/accountday.py), which any later start that day resumes. A
 missed intent (orders was down, a dropped message) is read back from `signals.jsonl`. A restart
 rebuilds the engine from its journal, looks in-doubt orders up at the broker, and resumes at the
 committed ring cursor with the market state saved beside it (orders/marketstore.py).

@@ -108,7 +108,7 @@ def _title(inputs) -> tuple[str, str]:
 
 def _account_day(run_dir: str) -> str:
     """Whose figures these are: a run of a live account trades the account's day (its journals are
-    the day's, common/supervision/accountday.py), so orders, fills and P&L below include every run
+    the day's, supervision/accountday.py), so orders, fills and P&L below include every run
     of it."""
     day = read_object(os.path.join(run_dir, rundir.ACCOUNT_INFO))
     if not day.get("day"):

@@ -31,7 +31,7 @@ def no_leaked_shared_memory():
 @pytest.fixture(autouse=True)
 def private_account_home(tmp_path_factory, monkeypatch):
     """Every test trades its own broker accounts: a supervisor resumes the account's trading day
-    from its home (common/supervision/accountday.py), so a shared home would carry one test's orders
+    from its home (supervision/accountday.py), so a shared home would carry one test's orders
     into the next. Subprocesses inherit it through the environment."""
     if not os.environ.get("OTRADE_KEEP_ACCOUNT_HOME"):
         monkeypatch.setenv("OTRADE_ACCOUNT_HOME", str(tmp_path_factory.mktemp("accounts")))

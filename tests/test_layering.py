@@ -73,12 +73,6 @@ def test_config_does_not_import_supervisor_or_benchmarks():
 # Packages above the stages: a stage importing one of them is an arrow pointing up.
 ABOVE_STAGES = ("reports", "supervision", "localvenue", "backtest", "benchmarks", "supervisor")
 FIRST_PARTY = ("common", "config", *STAGES, *ABOVE_STAGES)
-# Issue 13 moves the supervisor's engine from common/supervision/ to a top-level supervision/; until
-# then it is the one part of common/ that imports config. The check below fails once the folder is
-# gone, so the exemption is dropped with the move rather than outliving it.
-COMMON_EXEMPT = ("common/supervision",)
-
-
 @pytest.mark.parametrize("stage", STAGES)
 def test_a_stage_never_imports_reports_or_anything_else_above_the_stages(stage):
     offenders = {
@@ -90,25 +84,24 @@ def test_a_stage_never_imports_reports_or_anything_else_above_the_stages(stage):
 def test_common_imports_nothing_above_it():
     offenders = {}
     for p in _files("common"):
-        where = str(p.relative_to(ROOT))
-        if where.startswith(COMMON_EXEMPT):
-            continue
         above = sorted(_imports(p) & (set(FIRST_PARTY) - {"common"}))
         if above:
-            offenders[where] = above
+            offenders[str(p.relative_to(ROOT))] = above
     assert offenders == {}
 
 
-def test_the_common_exemption_names_only_folders_that_still_exist():
-    assert [d for d in COMMON_EXEMPT if not (ROOT / d).is_dir()] == []
+def test_supervision_imports_no_stage():
+    # The supervisor's engine starts stages by module name and talks to them over shared memory and
+    # sockets; it never imports one (supervisor.py, the entry point, names their modules).
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(_imports(p) & set(STAGES)) for p in _files("supervision")
+    }
+    assert _files("supervision") and {f: o for f, o in offenders.items() if o} == {}
 
 
 def _package_of(name: str) -> str:
     """The layer node of a dotted module name or a file's path parts joined by dots."""
-    parts = name.split(".")
-    if parts[0] == "common" and parts[1:2] == ["supervision"]:
-        return "supervision"              # already its own layer in the map, wherever it sits
-    return parts[0]
+    return name.split(".")[0]
 
 
 def _package_graph() -> dict[str, set[str]]:

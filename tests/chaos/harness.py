@@ -213,7 +213,7 @@ def hosted_venue(where, overrides: dict):
 def paper_on_a_live_feed(where):
     """The paper broker on a live-clock feed: the local Kite venue's ticker (hosted by the test), so
     the paper account trades a real IST day and a later start the same day resumes it (a sim or a
-    replay is a market of its own and keeps no account day: common/supervision/accountday.py).
+    replay is a market of its own and keeps no account day: supervision/accountday.py).
 
     Yields (venue, overrides): the Kite example's instruments and feed, broker `paper`.
     """

@@ -2,7 +2,7 @@
 supervisor.
 
 Restarting it would meet the same damaged line, so the process takes the same exit as a
-configuration error (common/supervision/entry.py): STAGE_FATAL_EXIT, with the refusal (file, line,
+configuration error (supervision/entry.py): STAGE_FATAL_EXIT, with the refusal (file, line,
 what to do) in `logs/<stage>.fatal`, which the supervisor names when it gives up.
 """
 
@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 from common.journal import JournalWriter
 from common.messages import TicksProcessed
-from common.supervision.entry import STAGE_FATAL_EXIT, read_fatal, stage_main
+from supervision.entry import STAGE_FATAL_EXIT, read_fatal, stage_main
 
 SPAWN = multiprocessing.get_context("spawn")
 

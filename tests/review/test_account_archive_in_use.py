@@ -1,7 +1,7 @@
 """Review of the account home (issue 11.1) with the archive (issue 16.3): `python -m supervisor
 archive` is told to take account homes as sources too, but it judged a record "in use" only by a
 held `supervisor.lock` inside it. An account's days and the account dir itself are locked by the
-parent's `account.lock` (common/supervision/instancelock.py): a quiet running supervisor (no tick
+parent's `account.lock` (supervision/instancelock.py): a quiet running supervisor (no tick
 for longer than --older-than, outside market hours) had today's journals archived and deleted under
 it, its orders stage then writing to unlinked files.
 """
@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from common.supervision import archive
-from common.supervision.instancelock import ACCOUNT_LOCK
+from supervision import archive
+from supervision.instancelock import ACCOUNT_LOCK
 
 
 @pytest.fixture

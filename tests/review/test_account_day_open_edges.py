@@ -18,9 +18,9 @@ import pytest
 import supervisor
 from common.clock import ist_date
 from common.journalline import seal
-from common.supervision.accountday import SETTLEMENT, link_run_dir, open_account_day
-from common.supervision.instancelock import take_instance_locks
-from common.supervision.registry import RegistryError
+from supervision.accountday import SETTLEMENT, link_run_dir, open_account_day
+from supervision.instancelock import take_instance_locks
+from supervision.registry import RegistryError
 from config.loader import load_config
 from tests.chaos.harness import BASE, ROOT, merge
 

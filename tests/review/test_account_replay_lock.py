@@ -1,7 +1,7 @@
 """Review of the account home (issue 11.1 with 11.4): a replay is not the account's today.
 
 A replay keeps its journals in its own run dir and never opens the account's day
-(common/supervision/accountday.keeps_account_day), yet `take_instance_locks` took the paper
+(supervision/accountday.keeps_account_day), yet `take_instance_locks` took the paper
 account's lock for it: a backtest replay was refused while the paper account trades, and a long
 replay kept the paper account from starting. Fixed in take_instance_locks: no account lock for a
 replay.

@@ -2,7 +2,7 @@
 
 import pytest
 
-from common.supervision.health import is_loopback_host
+from supervision.health import is_loopback_host
 
 
 @pytest.mark.parametrize(

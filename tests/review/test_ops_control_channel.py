@@ -1,4 +1,4 @@
-"""The operator's control channel (common/supervision/control.py, operator.py) under misuse.
+"""The operator's control channel (supervision/control.py, operator.py) under misuse.
 
 README "Operator controls": the supervisor forwards each command to orders and waits for its effect;
 control.py: "a slow or silent client is dropped after CLIENT_TIMEOUT_S, so it cannot block the next
@@ -14,9 +14,9 @@ import time
 import pytest
 
 from common.bus import Puller, make_context
-from common.supervision import control
-from common.supervision.control import ControlServer, request
-from common.supervision.operator import OperatorDesk
+from supervision import control
+from supervision.control import ControlServer, request
+from supervision.operator import OperatorDesk
 
 
 @pytest.fixture

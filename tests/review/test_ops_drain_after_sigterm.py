@@ -10,7 +10,7 @@ however the drain moves.
 
 import signal
 
-from common.supervision.core import EXIT_OK
+from supervision.core import EXIT_OK
 from tests.supervision.fakes import NS
 from tests.supervision.test_drain import DrainingWorld, _run
 

@@ -9,7 +9,7 @@ is gone.
 
 import errno
 
-from common.supervision.core import EXIT_HALTED, EXIT_LOG_FAILED, Limits
+from supervision.core import EXIT_HALTED, EXIT_LOG_FAILED, Limits
 from tests.supervision.fakes import FakeRunLog, World
 
 STAGES = ("positions", "orders", "signals", "feed")

@@ -1,4 +1,4 @@
-"""The hang verdict when the supervisor itself was starved of CPU (common/supervision/hang.py, issue
+"""The hang verdict when the supervisor itself was starved of CPU (supervision/hang.py, issue
 12.9), with fake run-queue statistics.
 
 README "Security and failure model": "A stage is declared hung only after 1 s of silence during
@@ -9,7 +9,7 @@ a core the whole time until the supervisor's next (first) look 1.2 s later, is d
 look.
 """
 
-from common.supervision.hang import HangJudge
+from supervision.hang import HangJudge
 from tests.supervision.test_hang import MS, PID, FakeStats
 
 

@@ -14,8 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from common.supervision import session as session_mod
-from common.supervision.core import Outcome
+from supervision import session as session_mod
+from supervision.core import Outcome
 
 
 class FakeCore:

@@ -1,5 +1,5 @@
 """The stop ladder's first phase has no upper bound for a stage that beats but neither progresses
-nor exits (common/supervision/stopladder.py), on the fake clock of tests/supervision/fakes.py.
+nor exits (supervision/stopladder.py), on the fake clock of tests/supervision/fakes.py.
 
 README "Stopping, and one instance": "only a stage with no progress for a whole `stop_grace_ms` is
 signalled". stop_one extends the first phase's deadline by 50 ms on every pass while the stage's

@@ -14,10 +14,10 @@ import signal
 from types import SimpleNamespace
 
 from common import stagetable as st
-from common.supervision.core import SupervisorCore
-from common.supervision.hang import HangJudge
-from common.supervision.policy import RestartPolicy
-from common.supervision.process import StageProcess
+from supervision.core import SupervisorCore
+from supervision.hang import HangJudge
+from supervision.policy import RestartPolicy
+from supervision.process import StageProcess
 
 NS = 1_000_000_000
 

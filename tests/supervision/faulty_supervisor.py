@@ -8,7 +8,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from common.supervision import runlog  # noqa: E402
+from supervision import runlog  # noqa: E402
 
 _FLAG = os.environ["OTRADE_TEST_FULL_DISK_FLAG"]
 _write = runlog.RunLog._write

@@ -1,4 +1,4 @@
-"""The account's trading days on disk (common/supervision/accountday.py), in-process: which day a
+"""The account's trading days on disk (supervision/accountday.py), in-process: which day a
 start opens, where its ring starts, what settling an earlier day writes, and how a run dir points at
 it."""
 
@@ -13,7 +13,7 @@ from common.clock import IST_OFFSET_NS
 from common.dtypes import TICK_DTYPE
 from common.journalline import seal
 from common.ringbuffer import RingReader, RingWriter, ShmRing
-from common.supervision.accountday import (
+from supervision.accountday import (
     RunDirConflict,
     journal_state,
     link_run_dir,

@@ -1,4 +1,4 @@
-"""`python -m supervisor archive --older-than 30d DEST` (common/supervision/archive.py): old run
+"""`python -m supervisor archive --older-than 30d DEST` (supervision/archive.py): old run
 records go into a verified tar.gz with a sha256 manifest, and originals are deleted only after the
 archive was written, fsynced and re-read; a corrupt or partial archive never deletes anything."""
 
@@ -13,7 +13,7 @@ import time
 
 import orjson
 
-from common.supervision import archive, archivefile
+from supervision import archive, archivefile
 
 NOW = time.mktime(time.strptime("20261207-120000", "%Y%m%d-%H%M%S"))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -1,4 +1,4 @@
-"""The operator's control channel (common/supervision/control.py, operator.py, ctl.py), without a
+"""The operator's control channel (supervision/control.py, operator.py, ctl.py), without a
 pipeline."""
 
 import os
@@ -12,9 +12,9 @@ import orjson
 import pytest
 
 from common.bus import Puller, make_context
-from common.supervision import control
+from supervision import control
 from common.messages import FlattenAll, RequestReconcile, SetTradingState
-from common.supervision.control import (
+from supervision.control import (
     ControlError,
     ControlServer,
     parse_request,
@@ -22,8 +22,8 @@ from common.supervision.control import (
     refusal,
     request,
 )
-from common.supervision.ctl import socket_of_live_run, socket_of_run_dir
-from common.supervision.operator import OperatorDesk, commands_for, effect
+from supervision.ctl import socket_of_live_run, socket_of_run_dir
+from supervision.operator import OperatorDesk, commands_for, effect
 from tests.support import eventually
 
 
@@ -228,8 +228,8 @@ def test_request_when_no_supervisor_listens_then_a_named_error(ipc_dir):
 
 
 def test_live_view_when_the_status_has_the_operator_hint_then_it_is_shown_under_the_tables():
-    from common.supervision.dashboard import LiveView
-    from common.supervision.operator import HINT
+    from supervision.dashboard import LiveView
+    from supervision.operator import HINT
 
     snap = {"run_id": "r", "trading_state": "ACTIVE", "stages": {}, "positions": {},
             "operator": {"hint": HINT, "commands": []}}

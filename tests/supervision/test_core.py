@@ -6,9 +6,9 @@ import errno
 import signal
 
 from common import stagetable as st
-from common.supervision.core import EXIT_HALTED, EXIT_LOG_FAILED, EXIT_OK, Limits
-from common.supervision.entry import STAGE_FATAL_EXIT, fatal_path
-from common.supervision.runlog import RunLog
+from supervision.core import EXIT_HALTED, EXIT_LOG_FAILED, EXIT_OK, Limits
+from supervision.entry import STAGE_FATAL_EXIT, fatal_path
+from supervision.runlog import RunLog
 from tests.supervision.fakes import World
 
 STAGES = ("positions", "orders", "signals", "feed")

@@ -11,7 +11,7 @@ import signal
 from types import SimpleNamespace
 
 from common import stagetable as st
-from common.supervision.core import EXIT_DRAIN_INCOMPLETE, EXIT_HALTED, EXIT_OK, Limits
+from supervision.core import EXIT_DRAIN_INCOMPLETE, EXIT_HALTED, EXIT_OK, Limits
 from tests.supervision.fakes import NS, World
 
 STAGES = ("positions", "orders", "signals", "feed")

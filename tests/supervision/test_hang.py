@@ -1,7 +1,7 @@
 """HangJudge with a fake clock and fake run-queue statistics (issue 12.9): a stage is hung when it
 was silent for the threshold while it could have run, not when it was only waiting for a CPU."""
 
-from common.supervision.hang import HangJudge, runqueue_wait_ns
+from supervision.hang import HangJudge, runqueue_wait_ns
 
 MS = 1_000_000
 PID = 4242

@@ -5,7 +5,7 @@ import http.client
 
 import pytest
 
-from common.supervision.health import HealthServer, is_loopback_host
+from supervision.health import HealthServer, is_loopback_host
 
 
 @pytest.fixture

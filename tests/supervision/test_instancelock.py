@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import msgspec
 import pytest
 
-from common.supervision.instancelock import (
+from supervision.instancelock import (
     RUN_LOCK,
     InstanceLock,
     LockHeld,
@@ -85,7 +85,7 @@ def test_lock_when_its_holder_was_sigkilled_then_the_next_start_takes_it_and_rew
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {os.getcwd()!r})
-        from common.supervision.instancelock import InstanceLock
+        from supervision.instancelock import InstanceLock
         InstanceLock({str(path)!r}, "test").acquire("/elsewhere")
         print("held", flush=True)
         time.sleep(60)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from common.supervision.policy import RestartPolicy
+from supervision.policy import RestartPolicy
 
 
 def test_policy_when_a_stage_first_dies_in_a_quiet_window_then_it_restarts_at_once():

@@ -9,7 +9,7 @@ import sys
 import orjson
 import pytest
 
-from common.supervision import registry
+from supervision import registry
 from tests.support import unique_run_id
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")

@@ -4,7 +4,7 @@ supervisor."""
 import errno
 import os
 
-from common.supervision.runlog import RunLog
+from supervision.runlog import RunLog
 
 
 def test_runlog_when_a_write_fails_with_enospc_then_event_returns_and_the_failure_is_kept(tmp_path):

@@ -4,9 +4,9 @@ The orders side (orders/onstop.py) runs end to end in tests/integration/test_sto
 import json
 from types import SimpleNamespace
 
-from common.supervision.core import EXIT_HALTED, EXIT_LEFT_AT_BROKER, EXIT_OK, Outcome
-from common.supervision.session import Session
-from common.supervision.summary import left_lines, stop_report
+from supervision.core import EXIT_HALTED, EXIT_LEFT_AT_BROKER, EXIT_OK, Outcome
+from supervision.session import Session
+from supervision.summary import left_lines, stop_report
 
 LEFT = {
     "working_orders": {

@@ -14,7 +14,7 @@ import orjson
 from common.journal import JournalWriter
 from common.messages import OrderDenied, OrderFilled, OrderSubmitting, SignalRaised, TicksProcessed
 from common.stagetable import COUNTER_NAMES
-from common.supervision.summary import write_summary
+from supervision.summary import write_summary
 
 OUTCOME = SimpleNamespace(exit_code=0, reason="duration reached", gave_up=[])
 

@@ -27,10 +27,10 @@ from multiprocessing.connection import wait as wait_sentinels
 
 from common import stagetable as st
 from common.clock import mono_ns
-from common.supervision.entry import STAGE_FATAL_EXIT, read_fatal
-from common.supervision.hang import HangJudge
-from common.supervision.process import StageProcess
-from common.supervision.stopladder import stop_one
+from supervision.entry import STAGE_FATAL_EXIT, read_fatal
+from supervision.hang import HangJudge
+from supervision.process import StageProcess
+from supervision.stopladder import stop_one
 
 EXIT_OK, EXIT_CONFIG, EXIT_HALTED, EXIT_LOG_FAILED = 0, 2, 3, 4
 # 5: stopped with orders working or positions open at a broker (summary.json `left_at_broker`);

@@ -11,7 +11,7 @@ of the way without ever losing one:
    records older than `--older-than` (`30d`, `12h`) are archived; one whose `supervisor.lock` is
    held by a live supervisor is skipped.
 2. Every regular file of the record goes into `DEST/<source>/<record>.tar.gz`, with a manifest of
-   sha256 per file (common/supervision/archivefile.py), written, fsynced and renamed into place.
+   sha256 per file (supervision/archivefile.py), written, fsynced and renamed into place.
 3. The archive is read back from disk and checked against the manifest.
 4. Only then, and only for files whose bytes still hash to the manifest's, the originals are deleted
    (and the directories left empty). Anything not archived (a socket, a file that changed) stays.
@@ -28,8 +28,8 @@ import re
 import sys
 import time
 
-from common.supervision import archivefile
-from common.supervision.archivefile import ArchiveError
+from supervision import archivefile
+from supervision.archivefile import ArchiveError
 
 _AGE = re.compile(r"(\d+)([dh])")
 _RUN_NAME = re.compile(r"(\d{8}-\d{6})")

@@ -1,5 +1,5 @@
 """One record directory → one compressed archive with a checksum manifest, written durably and
-verified by reading it back (common/supervision/archive.py decides which directories, and deletes).
+verified by reading it back (supervision/archive.py decides which directories, and deletes).
 
     DEST/<name>.tar.gz              every regular file of the directory, paths relative to it
     DEST/<name>.manifest.json       {"record", "source", "created_utc", "archive": {"file", "size",

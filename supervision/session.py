@@ -13,14 +13,14 @@ import sys
 
 from common import rundir, topics
 from common.log import get_logger
-from common.supervision.core import EXIT_LEFT_AT_BROKER, EXIT_LOG_FAILED, EXIT_OK, Limits
-from common.supervision.dashboard import make_view
-from common.supervision.health import HealthServer
-from common.supervision.launcher import Launcher
-from common.supervision.control import ControlServer
-from common.supervision.operator import HINT, OperatorDesk
-from common.supervision.status import snapshot
-from common.supervision.summary import left_lines, stop_report, write_summary
+from supervision.core import EXIT_LEFT_AT_BROKER, EXIT_LOG_FAILED, EXIT_OK, Limits
+from supervision.dashboard import make_view
+from supervision.health import HealthServer
+from supervision.launcher import Launcher
+from supervision.control import ControlServer
+from supervision.operator import HINT, OperatorDesk
+from supervision.status import snapshot
+from supervision.summary import left_lines, stop_report, write_summary
 
 
 class Session:

@@ -18,7 +18,7 @@ import sys
 import orjson
 
 from common import rundir, topics
-from common.supervision.control import COMMANDS, ControlError, request
+from supervision.control import COMMANDS, ControlError, request
 
 EXIT_OK, EXIT_NO_EFFECT, EXIT_UNREACHABLE = 0, 1, 2
 
@@ -78,7 +78,7 @@ def ctl_main(argv: list[str]) -> int:
         if args.run_dir:
             path = socket_of_run_dir(os.path.abspath(args.run_dir))
         else:
-            from common.supervision.registry import RegistryError, live_runs
+            from supervision.registry import RegistryError, live_runs
 
             try:
                 path = socket_of_live_run(live_runs())

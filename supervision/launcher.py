@@ -26,12 +26,12 @@ from common.instruments import InstrumentTable
 from common.ringbuffer import ShmRing
 from common.shm import create_segment
 from common.stage import StageContext, pin_to_cores
-from common.supervision import registry
-from common.supervision.core import Limits, StageSpec, SupervisorCore
-from common.supervision.policy import RestartPolicy
-from common.supervision.process import (StageProcess, forkserver_context, start_forkserver,
+from supervision import registry
+from supervision.core import Limits, StageSpec, SupervisorCore
+from supervision.policy import RestartPolicy
+from supervision.process import (StageProcess, forkserver_context, start_forkserver,
                                           start_resource_tracker)
-from common.supervision.runlog import RunLog
+from supervision.runlog import RunLog
 
 # Ring readers: (name, gating). Gating readers hold a lossless (replay) writer back; positions only
 # marks to market, so it may be lapped without harm.

@@ -17,8 +17,8 @@ from multiprocessing.process import BaseProcess
 
 import psutil
 
-from common.supervision.entry import stage_main
-from common.supervision.policy import RestartPolicy
+from supervision.entry import stage_main
+from supervision.policy import RestartPolicy
 
 
 def forkserver_context(preload: list[str]):

@@ -63,6 +63,6 @@ def snapshot(run_id: str, run_dir: str, table: st.StageTable, procs) -> dict:
         "stages": {p.name: stage_status(table, p) for p in procs},
         "positions": read_positions(run_dir),
         # Whose book `positions` is: a run on a live feed trades the account's day (every run of
-        # it), while the stages' counters are this run's (common/supervision/accountday.py).
+        # it), while the stages' counters are this run's (supervision/accountday.py).
         "account_day": read_object(os.path.join(run_dir, rundir.ACCOUNT_INFO)) or None,
     }

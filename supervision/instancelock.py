@@ -11,7 +11,7 @@ supervisor.jsonl, the ipc directory, shared memory, the dead-run sweep, a local 
   (a hash of the API key for a live broker; the paper account's name for paper; the local server's
   address for a local venue). A local venue the supervisor starts itself is private to the run: no
   account lock. The account's directory (ours alone, 0700, checked like the run registry) also holds
-  its trading days (common/supervision/accountday.py).
+  its trading days (supervision/accountday.py).
 
 The locks are `fcntl.flock`s held for the life of the process: the kernel drops them when it exits,
 however it exits, so a lock left by a SIGKILLed supervisor is simply taken by the next start, which
@@ -29,10 +29,10 @@ import time
 import orjson
 
 from common.errors import OTradeError
-from common.supervision.registry import ensure_private_dir
+from supervision.registry import ensure_private_dir
 
 RUN_LOCK = "supervisor.lock"
-ACCOUNT_LOCK = "account.lock"     # in the account's home (common/supervision/accountday.py)
+ACCOUNT_LOCK = "account.lock"     # in the account's home (supervision/accountday.py)
 
 
 class LockHeld(OTradeError):
@@ -132,7 +132,7 @@ def take_instance_locks(config, secrets, run_dir: str) -> list[InstanceLock]:
     # lock (it would refuse a backtest while the account trades). Configs without a feed section
     # lock.
     if key is not None and getattr(getattr(config, "feed", None), "source", "") != "replay":
-        from common.supervision.accountday import HOME_NAMES, home_root
+        from supervision.accountday import HOME_NAMES, home_root
 
         root = home_root(config)
         os.makedirs(root, mode=0o700, exist_ok=True)

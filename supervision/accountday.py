@@ -111,7 +111,7 @@ class AccountDay:
 def open_account_day(root: str, key: str, now_ns: int | None = None) -> AccountDay:
     """The account's day for a start at `now_ns` (IST date), created 0700; the previous day
     settled."""
-    from common.supervision.registry import ensure_private_dir
+    from supervision.registry import ensure_private_dir
 
     today = ist_date(time.time_ns() if now_ns is None else now_ns).isoformat()
     os.makedirs(root, mode=0o700, exist_ok=True)

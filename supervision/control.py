@@ -4,7 +4,7 @@ A unix stream socket, `supervisor.ctl` in the run's private (0700) ipc directory
 request line ({"cmd": "halt", "reason": "..."}) and one JSON answer line per connection. Only the
 owner can use it, twice over: the directory admits nobody else, and the server reads the peer's
 credentials (SO_PEERCRED) and refuses any uid but its own before reading a byte. Requests are served
-one at a time on one thread (common/supervision/operator.py does the work); a slow or silent client
+one at a time on one thread (supervision/operator.py does the work); a slow or silent client
 is dropped CLIENT_TIMEOUT_S after it connected, so it cannot block the next operator.
 """
 
