@@ -1,7 +1,7 @@
 """Review of the account home (issue 11.1): how a start opens the account's trading day, at its
 edges.
 
-Each test drives `supervisor.open_day` (what `python supervisor.py` calls after taking the locks) or
+Each test drives `dayopen.open_day` (what `python supervisor.py` calls after taking the locks) or
 `open_account_day` on a private account home, with journals written in the engine's sealed format.
 One test runs the real supervisor, for a refusal that must not be a traceback.
 """
@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-import supervisor
+from supervision import dayopen
 from common.clock import ist_date
 from common.journalline import seal
 from supervision.accountday import SETTLEMENT, link_run_dir, open_account_day
@@ -85,11 +85,11 @@ def test_open_day_when_the_old_run_dir_journaled_intents_above_the_day_then_tick
     cfg = _config(tmp_path, home)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    first = supervisor.open_day(cfg, {}, str(run_dir))
+    first = dayopen.open_day(cfg, {}, str(run_dir))
     _write(os.path.join(first.dir, "orders.jsonl"), _marks(1001))
     _write(str(run_dir / "signals.jsonl"),
            [{"type": "SignalRaised", "seq": 1, "intent_id": "mac:2:1400", "tick_seq": 1400}])
-    again = supervisor.open_day(cfg, {}, str(run_dir))
+    again = dayopen.open_day(cfg, {}, str(run_dir))
     assert again.first_tick_seq == 1401
     with open(run_dir / "account.json") as f:
         assert json.load(f)["first_tick_seq"] == 1401
@@ -119,8 +119,8 @@ def test_open_day_when_the_run_dir_holds_a_replay_journal_then_refused_and_yeste
     )
     run_dir = tmp_path / "replay-run"
     _write(str(run_dir / "orders.jsonl"), _marks(10))
-    with pytest.raises(supervisor.DayRefused):
-        supervisor.open_day(cfg, {}, str(run_dir))
+    with pytest.raises(dayopen.DayRefused):
+        dayopen.open_day(cfg, {}, str(run_dir))
     assert "holds its own orders.jsonl" in capsys.readouterr().err
     assert not os.path.exists(os.path.join(home, KEY, _yesterday(), SETTLEMENT))
     assert not os.path.exists(os.path.join(home, KEY, _today()))
@@ -142,7 +142,7 @@ def test_open_day_when_the_previous_day_has_damaged_lines_then_the_settlement_wa
         )
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    day = supervisor.open_day(cfg, {}, str(run_dir))
+    day = dayopen.open_day(cfg, {}, str(run_dir))
     err = capsys.readouterr().err
     assert "settled the account's previous day" in err
     assert "1 line(s)" in err and "damaged" in err, err
@@ -224,15 +224,15 @@ def test_open_day_when_a_later_run_reorders_the_instruments_then_refused_naming_
     home = str(tmp_path / "home")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    day = supervisor.open_day(
+    day = dayopen.open_day(
         _instruments_config(tmp_path, home, BASE["instruments"], "a"), {}, str(run_dir)
     )
     _write(os.path.join(day.dir, "orders.jsonl"), _marks(10))         # the day traded
     reordered = _instruments_config(tmp_path, home, list(reversed(BASE["instruments"])), "b")
     again = tmp_path / "again"
     again.mkdir()
-    with pytest.raises(supervisor.DayRefused):
-        supervisor.open_day(reordered, {}, str(again))
+    with pytest.raises(dayopen.DayRefused):
+        dayopen.open_day(reordered, {}, str(again))
     err = capsys.readouterr().err
     assert "instrument 0 = RELIANCE" in err and "TATASTEEL" in err, err
     assert not os.path.lexists(again / "orders.jsonl")         # nothing of the day linked
@@ -242,15 +242,15 @@ def test_open_day_when_a_later_run_appends_an_instrument_then_the_day_resumes_wi
     home = str(tmp_path / "home")
     first, second = tmp_path / "r1", tmp_path / "r2"
     first.mkdir(), second.mkdir()
-    day = supervisor.open_day(
+    day = dayopen.open_day(
         _instruments_config(tmp_path, home, BASE["instruments"][:3], "a"), {}, str(first)
     )
     _write(os.path.join(day.dir, "orders.jsonl"), _marks(10))
     wider = _instruments_config(tmp_path, home, BASE["instruments"], "b")
-    assert supervisor.open_day(wider, {}, str(second)) is not None
+    assert dayopen.open_day(wider, {}, str(second)) is not None
     shorter = _instruments_config(tmp_path, home, BASE["instruments"][:2], "c")
-    with pytest.raises(supervisor.DayRefused):
-        supervisor.open_day(shorter, {}, str(second))     # the day now has six
+    with pytest.raises(dayopen.DayRefused):
+        dayopen.open_day(shorter, {}, str(second))     # the day now has six
 
 
 def test_open_day_when_the_day_has_no_record_yet_then_any_instrument_order_is_taken(tmp_path):
@@ -258,8 +258,8 @@ def test_open_day_when_the_day_has_no_record_yet_then_any_instrument_order_is_ta
     home = str(tmp_path / "home")
     first, second = tmp_path / "r1", tmp_path / "r2"
     first.mkdir(), second.mkdir()
-    assert supervisor.open_day(
+    assert dayopen.open_day(
         _instruments_config(tmp_path, home, BASE["instruments"], "a"), {}, str(first)
     )
     reordered = _instruments_config(tmp_path, home, list(reversed(BASE["instruments"])), "b")
-    assert supervisor.open_day(reordered, {}, str(second)) is not None
+    assert dayopen.open_day(reordered, {}, str(second)) is not None
