@@ -28,7 +28,11 @@ import msgspec
 # an unexpected value would turn a producer's typo into an unreadable journal record (a lost fill);
 # consumers check the values they act on.
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
-SUPERVISOR_EVENT_KINDS = ("spawn", "exit", "hang", "restart", "give_up", "ready", "stop")
+
+# The supervisor.jsonl kinds also published as SupervisorEvent (supervision/runlog.py); the others
+# (running, ctl, health, signal, ...) stay in the journal only. "stopping" is a stage asked to stop.
+SUPERVISOR_EVENT_KINDS = ("spawn", "ready", "not_ready", "hang", "exit", "restart",
+                          "restart_denied", "give_up", "trading_halted", "stopping")
 
 
 # kw_only is not inherited, so every subclass repeats it: messages are built by keyword only.
@@ -257,12 +261,15 @@ class StageStopping(Message, frozen=True, kw_only=True):
 
 
 class SupervisorEvent(Message, frozen=True, kw_only=True):
-    """One line of supervisor.jsonl: a spawn, exit, hang, restart, give-up, ready or stop."""
+    """A lifecycle line of supervisor.jsonl (a kind in SUPERVISOR_EVENT_KINDS), published on
+    `supervisor_topic(kind)`; the fields a kind does not carry keep their defaults (a restart has
+    no pid yet, a give-up no cores)."""
 
     kind: str
     stage: str
-    pid: int
-    cores: list[int]
+    pid: int = 0
+    cores: list[int] = []
+    restarts: int = 0
     reason: str = ""
     exit_code: int | None = None
     signal: int | None = None

@@ -21,7 +21,7 @@ EVT_FILL = b"evt.fill."            # OrderFilled, per symbol
 EVT_DENIAL = b"evt.risk.denied."   # OrderDenied, per strategy
 EVT_TRADING_STATE = b"evt.risk.state"  # TradingStateChanged (a leaf: there is only one)
 EVT_STAGE = b"evt.stage."          # StageReady, StageStopping, per stage
-EVT_SUPERVISOR = b"evt.supervisor."  # SupervisorEvent, per stage
+EVT_SUPERVISOR = b"evt.supervisor."  # SupervisorEvent, per kind (spawn, exit, give_up...)
 EVT_SNAPSHOT = b"evt.snapshot."    # PositionSnapshot and other periodic full states, per kind
 EVT_BROKER_ORDER = b"evt.broker.order."  # BrokerOrderUpdate (feed -> orders), per broker
 
@@ -48,8 +48,9 @@ def stage_topic(stage: str) -> bytes:
     return _leaf(EVT_STAGE, stage)
 
 
-def supervisor_topic(stage: str) -> bytes:
-    return _leaf(EVT_SUPERVISOR, stage)
+def supervisor_topic(kind: str) -> bytes:
+    """Per kind, not per stage: an alerting script subscribes to `supervisor_topic("give_up")`."""
+    return _leaf(EVT_SUPERVISOR, kind)
 
 
 def snapshot_topic(kind: str) -> bytes:
@@ -68,7 +69,7 @@ STAGES = ("feed", "signals", "orders", "positions")
 PUB_FEED = "feed.pub"             # BrokerOrderUpdate: order updates the market-data socket carried
 PUB_ORDERS = "orders.pub"
 PUB_POSITIONS = "positions.pub"
-PUB_SUPERVISOR = "supervisor.pub"
+PUB_SUPERVISOR = "supervisor.pub"  # SupervisorEvent (supervision/events.py)
 
 # SetTradingState, FlattenAll, RequestReconcile, StopStage (from the
 CMD_ORDERS = "orders.cmd"

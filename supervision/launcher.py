@@ -48,6 +48,8 @@ class RunPlan:
     segments: dict[str, int] = field(default_factory=dict)   # extra segments: logical name -> bytes
     endpoint_names: tuple[str, ...] = (topics.CMD_ORDERS, topics.PUB_ORDERS, topics.PUB_POSITIONS,
                                        topics.CMD_POSITIONS, topics.PUB_FEED,
+                                       # lifecycle events (supervision/events.py)
+                                       topics.PUB_SUPERVISOR,
                                        # ctl's socket: in run.json and swept if left
                                        topics.CTL_SUPERVISOR)
     supervisor_cores: tuple[int, ...] = (0,)

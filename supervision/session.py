@@ -11,10 +11,14 @@ import os
 import signal
 import sys
 
+import zmq
+
 from common import rundir, topics
+from common.errors import BusError
 from common.log import get_logger
 from supervision.core import EXIT_LEFT_AT_BROKER, EXIT_LOG_FAILED, EXIT_OK, Limits
 from supervision.dashboard import make_view
+from supervision.events import BusEventPublisher
 from supervision.health import HealthServer
 from supervision.launcher import Launcher
 from supervision.control import ControlServer
@@ -55,9 +59,10 @@ class Session:
         signal.signal(signal.SIGTERM, self._on_signal)
         # a closed terminal / dropped ssh: the same clean stop
         signal.signal(signal.SIGHUP, self._on_signal)
-        health = view = control = None
+        health = view = control = events = None
         try:
             launcher.setup()
+            events = self._start_events(launcher)   # after setup pinned the supervisor
             self._announce(launcher)
             desk = OperatorDesk(
                 launcher.run_dir,
@@ -88,6 +93,9 @@ class Session:
                 desk.stopping = True       # a command waiting for its effect answers now
                 if control.stop():
                     desk.close()
+            if events is not None:
+                launcher.runlog.publisher = None
+                events.close()
             launcher.teardown()
         self._judge_stop(launcher.run_dir, outcome)
         self._write_results(launcher.run_dir, final, outcome)
@@ -168,6 +176,20 @@ class Session:
         launcher.runlog.event("ctl", "", socket=path)
         print(HINT, file=sys.stderr)
         return server
+
+    def _start_events(self, launcher):
+        """The lifecycle events' PUB socket (events.py); one that cannot be made is said, not
+        fatal: the journal still records every event."""
+        endpoint = launcher.endpoints.endpoint(topics.PUB_SUPERVISOR)
+        try:
+            events = BusEventPublisher(endpoint)
+        except (BusError, zmq.ZMQError, OSError) as e:
+            self.log.warning("lifecycle events not published", endpoint=endpoint, error=str(e))
+            launcher.runlog.event("events_unavailable", "", endpoint=endpoint, error=str(e))
+            return None
+        launcher.runlog.event("events", "", endpoint=endpoint)
+        launcher.runlog.publisher = events
+        return events
 
     def _start_health(self, port: int, status, launcher):
         try:
