@@ -11,7 +11,7 @@ the rest at the fill price. Fees are realised as they are paid. Amounts are rupe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from common.accounting import apply_trade
 
@@ -86,6 +86,32 @@ class PositionBook:
             pos.last_price = fill.price
         self.last_fill_seq = max(self.last_fill_seq, fill.seq)
         return True
+
+    def state(self) -> dict:
+        """Everything a restarted book needs to continue exactly where this one is
+        (positions/snapshot.py): each Position's fields unrounded (a restored book then goes on
+        bit for bit like one that re-read every fill), the duplicate counter and every fill id
+        seen. All the ids, not only recent ones: the orders journal may carry a fill id again
+        (a broker re-delivering a trade after an orders restart is counted as a duplicate here),
+        and nothing bounds how far back the first copy is."""
+        return {
+            "positions": [asdict(p) for _, p in sorted(self.positions.items())],
+            "fill_ids": sorted(self.seen_fills),
+            "duplicates": self.duplicates,
+            "last_fill_seq": self.last_fill_seq,
+        }
+
+    @classmethod
+    def from_state(cls, symbols: list[str], state: dict) -> "PositionBook":
+        """The book `state()` described (its values already type-checked by the caller)."""
+        book = cls(symbols)
+        for row in state["positions"]:
+            pos = Position(**row)
+            book.positions[pos.instrument] = pos
+        book.seen_fills = set(state["fill_ids"])
+        book.duplicates = state["duplicates"]
+        book.last_fill_seq = state["last_fill_seq"]
+        return book
 
     def mark(self, last_prices) -> None:
         """Mark every open position to the latest price (`last_prices[instrument]`, 0 = none

@@ -8,6 +8,9 @@ Every `snapshot_interval_ms` the book is written to `positions.json` and publish
 replaced atomically (common/atomicfile.py: a reader never sees half of it, a failed write leaves the
 previous one) and, when the run's journals are durable (`journal.fsync` other than "never", the
 default with a live broker), fsync'd before the rename.
+Restarts: with it, when fills were applied since the last one, a restorable snapshot of the book
+goes to ctx.state (positions/snapshot.py); a start loads it and reads only the journal after it. A
+snapshot it cannot trust is refused in the log (with why) and the whole journal re-read.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from common.poller import StagePoller
 from common.ringbuffer import RingReader, ShmRing
 from common.stage import StageRuntime, run_stage
 from common.waits import BlockingWait
+from positions import snapshot as book_snapshot
 from positions.book import PositionBook
 
 BATCH = 4096
@@ -60,6 +64,11 @@ class PositionsStage:
         # the account day's
         self.journal = JournalReader(os.path.join(ctx.state, rundir.ORDERS_JOURNAL))
         self.last_orders_seq = 0
+        self.snapshot_path = os.path.join(ctx.state, book_snapshot.SNAPSHOT_FILE)
+        self._saved_seq = -1
+        # How the last start built the book: "snapshot", "journal" (no snapshot) or "journal
+        # (snapshot refused: why)"; logged at start.
+        self.started_from = "journal"
         self.out_path = os.path.join(ctx.run_dir, rundir.POSITIONS)
         self.durable = ctx.config.journal.fsync != "never"
         self.interval_s = ctx.config.positions.snapshot_interval_ms / 1000.0
@@ -77,11 +86,47 @@ class PositionsStage:
         # and at least every 100 ms instead of being woken by each tick (that would burn the shared
         # core).
         self.poller = StagePoller([self.events.socket])
+        self.restore()
         self.catch_up()        # a restarted positions stage rebuilds its book from the journal
         self.drain_ticks()
         self.snapshot(force=True)
 
     # -- events --------------------------------------------------------------------------------
+    def restore(self) -> None:
+        """Start from the book's snapshot, if there is one it can trust (catch_up then reads only
+        the journal after it); otherwise from an empty book and seq 0."""
+        try:
+            book = book_snapshot.load(self.snapshot_path, self.journal, self.book.symbols)
+        except book_snapshot.SnapshotRefused as e:
+            self.started_from = f"journal (snapshot refused: {e})"
+            self.log.warning("book snapshot refused; re-reading the whole orders journal",
+                             path=self.snapshot_path, reason=str(e))
+            return
+        if book is not None:
+            self.book, self.last_orders_seq = book, self.journal.last_seq
+            self._saved_seq = self.last_orders_seq
+            self.started_from = "snapshot"
+            self.log.info("book restored from its snapshot; reading the journal after it",
+                          after_seq=self.last_orders_seq)
+
+    def save_book(self) -> None:
+        """Write the restorable snapshot when the book moved since the last one, and only once the
+        journal holds every record it reflects (the socket may be ahead of orders' flush)."""
+        if self.last_orders_seq == self._saved_seq:
+            return
+        self.catch_up()        # brings the reader to the journal's end: its position is the anchor
+        if self.journal.last_seq != self.last_orders_seq:
+            return             # not all in the journal yet: try again at the next snapshot
+        try:
+            book_snapshot.save(self.snapshot_path, self.book, self.journal, durable=self.durable)
+        except OSError as e:
+            # A full disk must not crash-loop the stage: the previous snapshot stays valid (an
+            # older anchor only means a longer tail at the next start).
+            self.log.warning("cannot write the book snapshot", path=self.snapshot_path,
+                             error=str(e))
+            return
+        self._saved_seq = self.last_orders_seq
+
     def catch_up(self) -> None:
         """Apply every orders-journal record after the last one seen (the journal is the truth)."""
         for msg in self.journal.read_from(self.last_orders_seq + 1):
@@ -154,6 +199,7 @@ class PositionsStage:
         if not force and (now < self._next_snapshot or not self._dirty):
             return
         self._next_snapshot, self._dirty = now + self.interval_s, False
+        self.save_book()
         self.book.mark(self.last)
         doc = self.book.as_dict()
         doc["last_orders_seq"] = self.last_orders_seq
