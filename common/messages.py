@@ -24,10 +24,9 @@ import time
 
 import msgspec
 
-# The values the str fields below may hold. They are plain `str` on purpose: a decoder that rejected
-# an unexpected value would turn a producer's typo into an unreadable journal record (a lost fill);
-# consumers check the values they act on.
-TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
+# The values the str fields below may hold (a trading state's: common.tradingstate.NAMES). They are
+# plain `str` on purpose: a decoder that rejected an unexpected value would turn a producer's typo
+# into an unreadable journal record (a lost fill); consumers check the values they act on.
 
 # The supervisor.jsonl kinds also published as SupervisorEvent (supervision/runlog.py); the others
 # (running, ctl, health, signal, ...) stay in the journal only. "stopping" is a stage asked to stop.

@@ -23,9 +23,7 @@ NONE, STARTING, READY, STOPPING, STOPPED, FINISHED = 0, 1, 2, 3, 4, 5
 STATE_NAMES = {NONE: "none", STARTING: "starting", READY: "ready", STOPPING: "stopping",
                STOPPED: "stopped", FINISHED: "finished"}
 
-# Trading states (control row).
-ACTIVE, REDUCING, HALTED = 0, 1, 2
-TRADING_NAMES = {ACTIVE: "ACTIVE", REDUCING: "REDUCING", HALTED: "HALTED"}
+# The control row's `trading_state` holds a common.tradingstate.TradingState code.
 
 N_COUNTERS = 16
 ROW_DTYPE = np.dtype(

@@ -6,15 +6,20 @@ our session — and those reasons exist only in its journal. So orders also writ
 stage counter (`trading_state`, the common.stagetable codes) and the state with its reason in
 `orders.trading_state.json` in the run directory, replaced atomically; status reads both and shows
 the worse of the two states, with the reason that goes with it.
+
+`TradingState` is the one spelling of the states everywhere: its codes are what the control row,
+the orders stage counter and the risk kernel hold (ints in shared memory / numba), its names what
+messages (`SetTradingState`, `TradingStateChanged`), journals and the state file hold. Both are
+frozen: journals written by earlier versions are restored by name and shm rows read by code.
 """
 
 from __future__ import annotations
 
 import os
+from enum import IntEnum
 
 import orjson
 
-from common import stagetable as st
 from common.atomicfile import read_object, write_atomic
 
 FILE_NAME = "orders.trading_state.json"
@@ -22,7 +27,28 @@ FILE_NAME = "orders.trading_state.json"
 # the last orders event journaled once it had acted}. `ctl flatten` is answered done only from this
 # on.
 ACK_FILE = "orders.flatten_ack.json"
-CODES = {name: code for code, name in st.TRADING_NAMES.items()}
+
+
+class TradingState(IntEnum):
+    """Ordered by how much is allowed: a larger code is the worse state (`effective` relies on it).
+    """
+
+    ACTIVE = 0      # entries and exits
+    REDUCING = 1    # exits only: no new entries
+    HALTED = 2      # no new entries, working entries canceled; exits keep protecting positions
+
+
+# The names in message/journal order ("ACTIVE", "REDUCING", "HALTED"): what a str field may hold.
+NAMES = tuple(state.name for state in TradingState)
+
+
+def name_of(code: int) -> str:
+    """The name of a code read from shared memory; a code no version writes shows as itself, so a
+    status never hides what the row really holds."""
+    try:
+        return TradingState(code).name
+    except ValueError:
+        return str(code)
 
 
 def write_state(run_dir: str, state: str, reason: str, ts_event_ns: int = 0) -> None:
@@ -43,7 +69,7 @@ def effective(control_code: int, orders_code: int, run_dir: str) -> tuple[int, s
     """(state code, who set it, reason): the worse of the supervisor's and the orders engine's."""
     if orders_code > control_code:
         return orders_code, "orders", str(read_state(run_dir).get("reason", ""))
-    reason = "a critical stage failed" if control_code == st.HALTED else ""
+    reason = "a critical stage failed" if control_code == TradingState.HALTED else ""
     return control_code, "supervisor", reason
 
 

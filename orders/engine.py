@@ -45,7 +45,6 @@ import numpy as np
 from common.clock import NS_PER_S, SECONDS_PER_DAY, ist_midnight_ns
 from common.errors import BrokerFatal
 from common.messages import (
-    TRADING_STATES,
     BracketsClosed,
     FlattenAll,
     OrderAccepted,
@@ -60,6 +59,7 @@ from common.messages import (
     TicksProcessed,
     TradingStateChanged,
 )
+from common.tradingstate import NAMES, TradingState
 from orders import statemachine as sm
 from orders.book import OrderBook
 from orders.brackets import BracketDesk, Cancel, coid_of, plan_sweep
@@ -114,7 +114,7 @@ class OrderEngine:
         # The account's windows, and each exchange/segment's second (the retail-algo threshold).
         self.throttle = Throttle(limits.rate_per_sec, limits.rate_per_min, limits.rate_per_day,
                                  limits.venue_rate_per_sec)
-        self.trading_state = "ACTIVE"
+        self.trading_state = TradingState.ACTIVE.name
         self.state_reason = ""            # why trading is in its state (the journaled reason)
         self.loss_halt_day_ns = 0         # IST midnight of the day the daily loss limit halted
         self.flattening = False
@@ -216,20 +216,21 @@ class OrderEngine:
         Raises
         ------
         ValueError
-            For a state that is not one of common.messages.TRADING_STATES.
+            For a state that is not one of common.tradingstate.NAMES.
         """
-        if state not in TRADING_STATES:
-            raise ValueError(f"trading state must be one of {TRADING_STATES}, got {state!r}")
-        still = self._flatten_left() if state != "HALTED" and self.flattening else 0
+        if state not in NAMES:
+            raise ValueError(f"trading state must be one of {NAMES}, got {state!r}")
+        still = self._flatten_left() if state != TradingState.HALTED.name and self.flattening else 0
         if still:
             # A flatten has closed the brackets (their legs are gone): until its closes are done,
             # leaving it would leave those positions with no close and no stop. Refused, and said.
             self._seq = self._last_tick()
-            self._set_state("HALTED", f"resume refused: the flatten is still closing {still} "
-                                      f"position(s); resume once flat ({reason})")
+            self._set_state(TradingState.HALTED.name,
+                            f"resume refused: the flatten is still closing {still} position(s); "
+                            f"resume once flat ({reason})")
             self._settle(self._seq, intents=False)
         elif (state != self.trading_state or self._outlives_the_day(state, reason)
-              or (state == "HALTED" and reason and reason != self.state_reason)):
+              or (state == TradingState.HALTED.name and reason and reason != self.state_reason)):
             # A new reason to halt while halted is journaled too: the halt is now (also) for it, and
             # whoever lifts a halt asks why it holds (reconcile's adopt lifts only its own).
             self._seq = self._last_tick()
@@ -245,18 +246,19 @@ class OrderEngine:
         """HALTED, journaled, without acting on it now: for a stage that cannot reach its broker to
         finish recovery (restore has run, resolve_in_doubt has not), and the gateway's reaction to a
         refused session (a halt for a new reason while a loss-limit halt holds is journaled too)."""
-        if self.trading_state != "HALTED" or self._outlives_the_day("HALTED", reason):
-            self._set_state("HALTED", reason)
+        halted = TradingState.HALTED.name
+        if self.trading_state != halted or self._outlives_the_day(halted, reason):
+            self._set_state(halted, reason)
 
     @property
     def halt_ends_with_day(self) -> bool:
         """HALTED by the daily loss limit only: the next IST day trades again."""
-        return self.trading_state == "HALTED" and bool(self.loss_halt_day_ns)
+        return self.trading_state == TradingState.HALTED.name and bool(self.loss_halt_day_ns)
 
     def _outlives_the_day(self, state: str, reason: str) -> bool:
         """A halt for another reason arriving while the loss limit holds trading HALTED: journaled,
         so it is not lifted with the loss limit the next morning."""
-        return (state == "HALTED" and self.halt_ends_with_day
+        return (state == TradingState.HALTED.name and self.halt_ends_with_day
                 and not reason.startswith(LOSS_LIMIT_REASON))
 
     def flatten_all(self, reason: str = "") -> None:
@@ -383,9 +385,10 @@ class OrderEngine:
         is daily), and a halt by yesterday's loss limit ends — no other halt does."""
         now = self._now()
         self.exposure.roll_day(now)
-        if (self.trading_state == "HALTED" and self.loss_halt_day_ns
+        if (self.trading_state == TradingState.HALTED.name and self.loss_halt_day_ns
                 and ist_midnight_ns(now) > self.loss_halt_day_ns):
-            self._set_state("ACTIVE", "new trading day: the daily loss limit starts again")
+            self._set_state(TradingState.ACTIVE.name,
+                            "new trading day: the daily loss limit starts again")
 
     def _sweeping(self) -> bool:
         return self.flattening or self.limits.phase(self.exposure.clock_ns) >= PHASE_SQUARE_OFF
@@ -421,8 +424,9 @@ class OrderEngine:
                 changed = self._act(cancels or actions, first_only=False)
             else:
                 past_cutoff = self.limits.phase(self.exposure.clock_ns) >= PHASE_NO_ENTRY
-                changed = self._act(self.desk.plan(self.book, self.trading_state == "HALTED",
-                                                   past_cutoff), first_only=True)
+                halted = self.trading_state == TradingState.HALTED.name
+                changed = self._act(self.desk.plan(self.book, halted, past_cutoff),
+                                    first_only=True)
             if not changed:
                 break
 
@@ -459,8 +463,8 @@ class OrderEngine:
             return
         reason = (f"{LOSS_LIMIT_REASON}: day P&L {pnl:.2f} INR <= "
                   f"-{self.limits.daily_loss_limit_inr:.2f}")
-        if self.trading_state != "HALTED":
-            self._set_state("HALTED", reason)
+        if self.trading_state != TradingState.HALTED.name:
+            self._set_state(TradingState.HALTED.name, reason)
         self._mark()
         self._emit(FlattenAll(ts_event_ns=self._now(), reason=reason))
 
@@ -547,10 +551,11 @@ class OrderEngine:
             self._intents_seen += 1
         elif isinstance(msg, TradingStateChanged):
             self.trading_state, self.state_reason = msg.state, msg.reason
-            loss = msg.state == "HALTED" and msg.reason.startswith(LOSS_LIMIT_REASON)
+            loss = (msg.state == TradingState.HALTED.name
+                    and msg.reason.startswith(LOSS_LIMIT_REASON))
             self.loss_halt_day_ns = ist_midnight_ns(msg.ts_event_ns) if loss else 0
             self.desk.touch_all()
-            if msg.state == "ACTIVE":
+            if msg.state == TradingState.ACTIVE.name:
                 self.flattening = False
         elif isinstance(msg, FlattenAll):
             self.flattening = True

@@ -10,7 +10,7 @@ every trading state (the throttle defers them, it never drops them).
 Inputs: `params` is a RISK_PARAMS_DTYPE row array; `req` a CHECK_DTYPE row array (the intent plus
 the context the engine computed: trading state, session phase, exposure, open orders, throttle
 counts); the per-instrument arrays are indexed by the tick's `instrument`. Prices are rupees, times
-ns, quantities units. O(1). Imports numpy and numba only.
+ns, quantities units. O(1). Imports numpy, numba and common/ only.
 """
 
 import numpy as np
@@ -18,9 +18,18 @@ from numba import njit
 
 from common.pricegrid import off_tick
 from common.pricegrid import round_nearest as round_to_tick  # noqa: F401  (the name risk's users know)
+from common.tradingstate import TradingState
 
-STATE_ACTIVE, STATE_REDUCING, STATE_HALTED = 0, 1, 2
-TRADING_STATE_CODES = {"ACTIVE": STATE_ACTIVE, "REDUCING": STATE_REDUCING, "HALTED": STATE_HALTED}
+# The kernel's copies of common.tradingstate's codes: numba freezes a global as a compile-time
+# constant of its type, and plain ints keep the cached kernel's signature free of enum types.
+_REDUCING, _HALTED = int(TradingState.REDUCING), int(TradingState.HALTED)
+
+
+def _code_of(state: str) -> int:
+    """The kernel's code for a state name; a name that is not a state is judged HALTED, so a typo
+    never lets an entry through."""
+    return int(TradingState.__members__.get(state, TradingState.HALTED))
+
 
 # code -> (name, what it means). The kernel checks in this order and reports the first failure.
 REASONS = {
@@ -80,9 +89,9 @@ CHECK_DTYPE = np.dtype([
 
 @njit(cache=True)
 def _state_and_session(p, r):
-    if r["trading_state"] == STATE_HALTED:
+    if r["trading_state"] == _HALTED:
         return 4
-    if r["trading_state"] == STATE_REDUCING:
+    if r["trading_state"] == _REDUCING:
         return 5
     if r["day_pnl_inr"] <= -p["daily_loss_limit_inr"]:
         return 6
@@ -252,7 +261,7 @@ class RiskGate:
         self._req[0] = (
             intent.side, intent.qty, _ORDER_TYPES.get(intent.order_type, -1), intent.limit_price,
             intent.stop_loss, intent.target, k if known else -1, 1 if duplicate else 0,
-            TRADING_STATE_CODES.get(trading_state, STATE_HALTED), phase, clock_ns,
+            _code_of(trading_state), phase, clock_ns,
             self.n_slices(k, intent.qty) if known else 1, book.n_working,
             *throttle.counts(clock_ns, self._exchanges[k] if known else ""), pos_qty, pending_buy,
             pending_sell,

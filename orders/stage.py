@@ -55,8 +55,7 @@ from common.messages import (
 from common.poller import StagePoller
 from common.ringbuffer import RingReader, ShmRing
 from common.shm import attach_segment
-from common.tradingstate import CODES as STATE_CODES, write_state
-from common.tradingstate import write_flatten_ack
+from common.tradingstate import TradingState, write_flatten_ack, write_state
 from common.stage import StageRuntime, run_stage
 from common.waits import BlockingWait
 from orders.brokers import make_broker
@@ -182,7 +181,7 @@ class OrdersStage:
         """For the supervisor's status (common/tradingstate.py): the code in our row, the reason in
         a file."""
         write_state(self.ctx.run_dir, state, reason, ts_event_ns)
-        self.rt.set_count("trading_state", STATE_CODES[state])
+        self.rt.set_count("trading_state", int(TradingState[state]))
 
     # -- start ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -283,7 +282,7 @@ class OrdersStage:
                 error=str(e),
                 retry_s=delay_ns / 1e9,
             )
-        self._show_trading_state("HALTED", reason)
+        self._show_trading_state(TradingState.HALTED.name, reason)
         self.recovery_error, self.recovery_retry_ns = str(e), mono_ns() + delay_ns
 
     def _signals_cursor(self) -> int:
@@ -411,10 +410,11 @@ class OrdersStage:
             self.rt.set_count(counter, counts.get(key, 0))
 
     def _follow_supervisor(self) -> None:
-        if self.rt.trading_state == st.HALTED and (self.engine.trading_state != "HALTED"
-                                                   or self.engine.halt_ends_with_day):
+        halted = TradingState.HALTED
+        if self.rt.trading_state == halted and (self.engine.trading_state != halted.name
+                                                or self.engine.halt_ends_with_day):
             self.engine.set_trading_state(
-                "HALTED", "supervisor halted trading (a critical stage failed)"
+                halted.name, "supervisor halted trading (a critical stage failed)"
             )
         row = self.rt.table.row("signals")
         silent = (

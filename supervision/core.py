@@ -27,6 +27,7 @@ from multiprocessing.connection import wait as wait_sentinels
 
 from common import stagetable as st
 from common.clock import mono_ns
+from common.tradingstate import TradingState
 from supervision.entry import STAGE_FATAL_EXIT, read_fatal
 from supervision.hang import HangJudge
 from supervision.process import StageProcess
@@ -310,7 +311,7 @@ class SupervisorCore:
         self.runlog.event("give_up", proc.name, reason=reason, halts_trading=critical)
         if critical:
             # No new entries; working exits that protect open positions stay (orders reads this).
-            self.table.set_trading_state(st.HALTED, reason=1)
+            self.table.set_trading_state(TradingState.HALTED, reason=1)
             self.runlog.event("trading_halted", proc.name, reason=f"gave up on {proc.name}")
         if not self._running:
             # The pipeline cannot start without every stage: halt, whichever stage it was.
@@ -329,7 +330,7 @@ class SupervisorCore:
         if not self._log_failed:
             self._log_failed = True
             # No new entries; working exits that protect open positions stay (orders reads this).
-            self.table.set_trading_state(st.HALTED, reason=2)
+            self.table.set_trading_state(TradingState.HALTED, reason=2)
             self.request_stop(message)
         # the first failure keeps its code
         if self.outcome.exit_code in (EXIT_OK, EXIT_LOG_FAILED):

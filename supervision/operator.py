@@ -32,7 +32,7 @@ from common import rundir
 from common.bus import Pusher, make_context
 from common.messages import FlattenAll, RequestReconcile, SetTradingState
 from common.reconcilestate import read_result
-from common.tradingstate import read_flatten_ack
+from common.tradingstate import TradingState, read_flatten_ack
 
 HINT = (
     "operator: python supervisor.py ctl status|halt|resume|flatten|reconcile|adopt [--run-dir DIR]"
@@ -47,11 +47,11 @@ def commands_for(cmd: str, reason: str, sent_ns: int = 0) -> list:
     """The messages to orders that carry one operator command, in order (a flatten stamped
     `sent_ns`, which orders acknowledges: common/tradingstate.write_flatten_ack)."""
     if cmd == "halt":
-        return [SetTradingState(ts_event_ns=0, state="HALTED", reason=reason)]
+        return [SetTradingState(ts_event_ns=0, state=TradingState.HALTED.name, reason=reason)]
     if cmd == "resume":
-        return [SetTradingState(ts_event_ns=0, state="ACTIVE", reason=reason)]
+        return [SetTradingState(ts_event_ns=0, state=TradingState.ACTIVE.name, reason=reason)]
     if cmd == "flatten":
-        return [SetTradingState(ts_event_ns=0, state="HALTED", reason=reason),
+        return [SetTradingState(ts_event_ns=0, state=TradingState.HALTED.name, reason=reason),
                 FlattenAll(ts_event_ns=sent_ns, reason=reason)]
     if cmd in ("reconcile", "adopt"):
         return [RequestReconcile(ts_event_ns=0, adopt=cmd == "adopt")]
@@ -67,10 +67,10 @@ def effect(
     position)."""
     state = status.get("trading_state")
     fresh = int(reconcile.get("ts_ns") or 0) >= sent_ns
-    if cmd == "halt" and state == "HALTED":
+    if cmd == "halt" and state == TradingState.HALTED.name:
         return {"ok": True}
     if cmd == "resume":
-        if state == "ACTIVE":
+        if state == TradingState.ACTIVE.name:
             return {"ok": True}
         if fresh and reconcile.get("outstanding"):
             return {"ok": False, "error": "refused: our view still differs from the broker's "
@@ -81,7 +81,7 @@ def effect(
     applied = int((status.get("positions") or {}).get("last_orders_seq") or 0) >= int(
         ack.get("orders_seq") or 0
     )
-    if cmd == "flatten" and state == "HALTED" and acted and applied:
+    if cmd == "flatten" and state == TradingState.HALTED.name and acted and applied:
         open_rows = [
             p for p in (status.get("positions") or {}).get("positions") or [] if p.get("qty")
         ]

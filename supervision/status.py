@@ -11,7 +11,7 @@ from common import rundir
 from common import stagetable as st
 from common.atomicfile import read_object
 from common.clock import mono_ns
-from common.tradingstate import effective
+from common.tradingstate import effective, name_of
 
 
 def stage_status(table: st.StageTable, proc) -> dict:
@@ -56,7 +56,7 @@ def snapshot(run_id: str, run_dir: str, table: st.StageTable, procs) -> dict:
     return {
         "run_id": run_id,
         "run_dir": run_dir,
-        "trading_state": st.TRADING_NAMES.get(trading, str(trading)),
+        "trading_state": name_of(trading),
         "trading_state_code": trading,
         "trading_state_by": by,
         "trading_state_reason": reason,

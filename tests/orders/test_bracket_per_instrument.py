@@ -4,6 +4,7 @@ is denied BRACKET_OPEN (orders/risk.py), in the kernel and through the engine.""
 import dataclasses
 
 from common.messages import OrderDenied, OrderFilled, OrderSubmitting
+from common.tradingstate import TradingState
 from orders.risk import CODES, describe
 from tests.orders.risk_support import limits_of
 from tests.orders.stubs import Tape, intent, of_type
@@ -22,8 +23,7 @@ def test_risk_when_max_brackets_per_instrument_is_zero_then_any_number_may_be_op
 
 
 def test_risk_when_a_halt_and_an_open_bracket_both_deny_then_the_halt_is_the_reason():
-    from orders.risk import STATE_HALTED
-    assert check(ONE, open_brackets=1, trading_state=STATE_HALTED) == CODES["HALTED"]
+    assert check(ONE, open_brackets=1, trading_state=TradingState.HALTED) == CODES["HALTED"]
 
 
 def test_risk_bracket_open_text_names_the_rule():

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from common.tradingstate import TradingState
 from orders.limits import PHASE_CLOSED, PHASE_NO_ENTRY, PHASE_OPEN, PHASE_PRE_OPEN, PHASE_SQUARE_OFF
-from orders.risk import (CHECK_DTYPE, CODES, STATE_ACTIVE, STATE_HALTED, STATE_REDUCING,
-                         check_entry, describe, off_tick, round_to_tick)
+from orders.risk import CHECK_DTYPE, CODES, check_entry, describe, off_tick, round_to_tick
 from tests.orders.risk_support import limits_of
 from tests.orders.stubs import ist_ns
 
@@ -18,7 +18,7 @@ LIMITS = limits_of(max_order_qty=100, max_order_notional_inr=50_000.0, max_posit
 
 def check(limits=LIMITS, *, freeze=0, lot=1, circuit=(0.0, 0.0), ltp=100.0, last_ts=NOW, **fields):
     req = np.zeros(1, CHECK_DTYPE)
-    base = dict(side=1, qty=10, is_limit=0, instrument=0, trading_state=STATE_ACTIVE,
+    base = dict(side=1, qty=10, is_limit=0, instrument=0, trading_state=TradingState.ACTIVE,
                 phase=PHASE_OPEN, clock_ns=NOW, n_slices=1)
     base.update(fields)
     for name, value in base.items():
@@ -51,8 +51,8 @@ def test_risk_unknown_instrument_is_denied():
 
 
 def test_risk_halted_and_reducing_deny_entries():
-    assert check(trading_state=STATE_HALTED) == code("HALTED")
-    assert check(trading_state=STATE_REDUCING) == code("REDUCING_ONLY")
+    assert check(trading_state=TradingState.HALTED) == code("HALTED")
+    assert check(trading_state=TradingState.REDUCING) == code("REDUCING_ONLY")
 
 
 def test_risk_daily_loss_limit_denies_entries_and_allows_above_it():

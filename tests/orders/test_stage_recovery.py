@@ -17,7 +17,7 @@ from common.clock import mono_ns
 from common.errors import BrokerFatal, BrokerRetryable
 from common.log import get_logger
 from common.messages import OrderSubmitting, TradingStateChanged
-from common.tradingstate import CODES, read_state
+from common.tradingstate import TradingState, read_state
 from orders.stage import RECOVERY_BACKOFF_FIRST_NS, OrdersStage
 from tests.orders.stubs import Tape, intent, of_type
 
@@ -124,13 +124,13 @@ def test_finish_recovery_when_the_broker_does_not_answer_then_it_holds_halted_an
         shown = read_state(str(tmp_path))
         assert shown["state"] == "HALTED" and "recovery: broker unreachable" in shown["reason"]
         assert ("HTTP 500" if dead is None else "network error") in shown["reason"]
-        assert stage.rt.counts["trading_state"] == CODES["HALTED"]
+        assert stage.rt.counts["trading_state"] == TradingState.HALTED
         assert stage.recovery_retry_ns >= before + (RECOVERY_BACKOFF_FIRST_NS << attempt)
     assert desk.engine.trading_state == "ACTIVE"               # the engine itself was never halted
     assert not [m for m in of_type(desk.events, TradingStateChanged) if m.state == "HALTED"]
     assert stage.finish_recovery() is True                     # the broker answers again
     assert read_state(str(tmp_path))["state"] == "ACTIVE" and stage.recovery_error == ""
-    assert stage.rt.counts["trading_state"] == CODES["ACTIVE"]
+    assert stage.rt.counts["trading_state"] == TradingState.ACTIVE
     assert len(of_type(desk.events, OrderSubmitting)) == placed   # nothing placed again
     assert desk.broker.reads == 4
     if dead is not None:

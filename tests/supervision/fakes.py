@@ -14,6 +14,7 @@ import signal
 from types import SimpleNamespace
 
 from common import stagetable as st
+from common.tradingstate import TradingState
 from supervision.core import SupervisorCore
 from supervision.hang import HangJudge
 from supervision.policy import RestartPolicy
@@ -26,7 +27,7 @@ class FakeTable:
     def __init__(self, names):
         self.rows = {n: {"state": st.NONE, "heartbeat_ns": 0, "stop_requested": 0, "ready_ns": 0,
                          "started_ns": 0, "pid": 0} for n in names}
-        self.trading_state, self.halt_reason = st.ACTIVE, 0
+        self.trading_state, self.halt_reason = TradingState.ACTIVE, 0
 
     def row(self, name):
         return self.rows[name]

@@ -5,7 +5,7 @@ others, checked on every pass; it never blinds the supervisor to the other stage
 import errno
 import signal
 
-from common import stagetable as st
+from common.tradingstate import TradingState
 from supervision.core import EXIT_HALTED, EXIT_LOG_FAILED, EXIT_OK, Limits
 from supervision.entry import STAGE_FATAL_EXIT, fatal_path
 from supervision.runlog import RunLog
@@ -68,7 +68,7 @@ def test_core_when_a_restarted_stage_is_held_before_ready_past_its_deadline_then
     exits = world.runlog.of("exit", "orders")
     assert exits[1]["reason"] == "not ready, killed" and exits[1]["signal"] == signal.SIGKILL
     assert len(world.runlog.of("ready", "orders")) == 2     # the third spawn became READY
-    assert outcome.exit_code == EXIT_OK and world.table.trading_state == st.ACTIVE
+    assert outcome.exit_code == EXIT_OK and world.table.trading_state == TradingState.ACTIVE
 
 
 def test_core_when_a_ready_stage_stops_beating_then_it_is_declared_hung_killed_and_replaced():
@@ -118,7 +118,7 @@ def test_core_when_a_critical_stage_exceeds_its_restart_limit_then_trading_halts
         world.at(t, lambda: world.kill("orders"))
     outcome = core.run()
     assert outcome.exit_code == EXIT_HALTED and outcome.gave_up == ["orders"]
-    assert world.table.trading_state == st.HALTED
+    assert world.table.trading_state == TradingState.HALTED
     assert world.now_s < 1_000 + 10, "the run went on after giving up on orders"
 
 
@@ -139,7 +139,7 @@ def test_core_when_the_run_log_write_fails_then_trading_halts_every_stage_is_sto
     outcome = core.run()
     runlog.close()
     assert outcome.exit_code == EXIT_LOG_FAILED and "No space left" in outcome.reason
-    assert world.table.trading_state == st.HALTED
+    assert world.table.trading_state == TradingState.HALTED
     assert all(p.proc is None for p in world.procs.values()), "a stage was left running"
     assert world.now_s - 1_000 < 10, "the supervisor did not stop promptly"
     assert runlog.lost > 0
