@@ -84,3 +84,18 @@ def masked(api_key: str) -> str:
     return (
         f"{api_key[:4]}… ({len(api_key)} chars)" if len(api_key) > 8 else "(short key, not shown)"
     )
+
+
+def print_session(broker: str, profile, api_key: str, stdout) -> None:
+    """What `python -m orders.brokers.<broker>.check` prints for a session the broker accepted:
+    the profile's user (a reply of another shape shows "?"), the app's key masked, and how to
+    find the egress IP. Never a token."""
+    profile = profile if isinstance(profile, dict) else {}
+    print(
+        f"{broker.capitalize()} session OK: user {profile.get('user_id', '?')} "
+        f"({profile.get('user_name', '?')}), broker {profile.get('broker', '?')}, "
+        f"exchanges {' '.join(profile.get('exchanges') or [])}",
+        file=stdout,
+    )
+    print(f"API key (app): {masked(api_key)}", file=stdout)
+    print(f"Egress IP: {egress_hint(broker)}", file=stdout)

@@ -47,15 +47,7 @@ def main(argv=None, *, stdin=None, stdout=None, environ=None) -> int:
         return 1
     finally:
         http.close()
-    profile = profile if isinstance(profile, dict) else {}
-    print(
-        f"Kite session OK: user {profile.get('user_id', '?')} ({profile.get('user_name', '?')}), "
-        f"broker {profile.get('broker', '?')}, "
-        f"exchanges {' '.join(profile.get('exchanges') or [])}",
-        file=stdout,
-    )
-    print(f"API key (app): {staticip.masked(credentials.api_key)}", file=stdout)
-    print(f"Egress IP: {staticip.egress_hint('kite')}", file=stdout)
+    staticip.print_session("kite", profile, credentials.api_key, stdout)
     return 0
 
 
