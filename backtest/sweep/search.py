@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 
 from backtest.sweep.cell import OBJECTIVES
+from common.progress import progress_bar as common_progress_bar
 
 
 class Runner:
@@ -121,30 +122,9 @@ class Runner:
 
 @contextlib.contextmanager
 def progress_bar(total: int, *, enabled: bool):
-    """Yield `advance(n, failed)`: a rich bar of cells with rate and ETA on stderr when enabled."""
-    if not enabled:
-        yield lambda n, failed: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("cells"),
-        TextColumn("{task.fields[failed]} failed"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True)) as bar:
-        task = bar.add_task("sweep", total=total, failed=0)
-        yield lambda n, failed: bar.update(task, advance=n, failed=failed)
+    """Yield `advance(n, failed)`: a bar of cells, failed ones counted, on stderr when enabled."""
+    with common_progress_bar(
+        total, enabled=enabled, label="sweep", unit="cells", fields={"failed": 0},
+        shown=("{task.fields[failed]} failed",), eta_label=True, stderr=True,
+    ) as advance:
+        yield lambda n, failed: advance(n, failed=failed)

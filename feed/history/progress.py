@@ -5,48 +5,22 @@
 
 Advanced once per chunk (one broker call, or one skipped for a failed symbol). On stderr, so stdout
 carries only the JSON summary and stays parseable in a pipe; a pipe or a file gets no bar and no
-control characters.
+control characters. The bar itself is common.progress's.
 """
 
 from __future__ import annotations
 
 import contextlib
 
+from common.progress import progress_bar
+
 
 @contextlib.contextmanager
 def chunk_bar(total: int, *, enabled: bool, label: str):
-    """Yield `advance(chunk)`; draws calls done of `total`, with the chunk's symbol and days, and
-    ETA."""
-    if not enabled or total == 0:
-        yield _nothing
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("calls"),
-        TextColumn("{task.fields[at]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
-        task = bar.add_task(label, total=total, at="")
-
-        def advance(chunk) -> None:
-            bar.update(task, advance=1, at=f"{chunk.symbol} {chunk.first}..{chunk.last}")
-
-        yield advance
-
-
-def _nothing(chunk) -> None:
-    pass
+    """Yield `advance(chunk)`: calls done of `total`, with the chunk's symbol and days, and ETA.
+    No bar for an empty plan (nothing to wait for)."""
+    with progress_bar(
+        total, enabled=enabled and total > 0, label=label, unit="calls", fields={"at": ""},
+        shown=("{task.fields[at]}",), stderr=True,
+    ) as bar:
+        yield lambda chunk: bar(1, at=f"{chunk.symbol} {chunk.first}..{chunk.last}")

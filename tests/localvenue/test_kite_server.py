@@ -10,7 +10,7 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
 from orders.brokers.base import OrderRequest
-from tests.orders.kite_support import kite, make_kite  # noqa: F401 - fixtures
+from tests.orders.brokers.kite.kite_support import kite, make_kite  # noqa: F401 - fixtures
 
 FIXTURES = pathlib.Path(__file__).parents[1] / "orders" / "fixtures" / "kite"   # real Kite samples
 

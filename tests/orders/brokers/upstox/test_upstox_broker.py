@@ -14,8 +14,8 @@ from orders.brokers.base import BrokerOrder, BrokerTrade, OrderRequest
 from orders.brokers.upstox.broker import UpstoxBroker
 from orders.brokers.upstox.credentials import UpstoxCredentials
 from orders.brokers.upstox.http import UpstoxHttp
-from tests.orders import upstox_support
-from tests.orders.upstox_support import make_upstox, upstox  # noqa: F401 - fixtures
+from tests.orders.brokers.upstox import upstox_support
+from tests.orders.brokers.upstox.upstox_support import make_upstox, upstox  # noqa: F401 - fixtures
 
 TOKEN = "wrong-but-secret-token"
 

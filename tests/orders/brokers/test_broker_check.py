@@ -7,8 +7,8 @@ import io
 from localvenue.kite.server import LOCAL_API_SECRET as KITE_SECRET
 from orders.brokers.kite import check as kite_check
 from orders.brokers.upstox import check as upstox_check
-from tests.orders.kite_support import kite, make_kite  # noqa: F401 - fixtures
-from tests.orders.upstox_support import make_upstox, upstox  # noqa: F401 - fixtures
+from tests.orders.brokers.kite.kite_support import kite, make_kite  # noqa: F401 - fixtures
+from tests.orders.brokers.upstox.upstox_support import make_upstox, upstox  # noqa: F401 - fixtures
 
 
 def run(module, argv, **kwargs) -> tuple[int, str]:

@@ -11,9 +11,9 @@ from orders.brokers import staticip
 from orders.brokers.base import OrderRequest
 from orders.brokers.kite import errors as kite_errors
 from orders.brokers.upstox import errors as upstox_errors
-from tests.orders.kite_support import kite, make_kite  # noqa: F401 - fixtures
+from tests.orders.brokers.kite.kite_support import kite, make_kite  # noqa: F401 - fixtures
 from tests.orders.stubs import FlakyBroker, Tape, intent, of_type
-from tests.orders.upstox_support import make_upstox, upstox  # noqa: F401 - fixtures
+from tests.orders.brokers.upstox.upstox_support import make_upstox, upstox  # noqa: F401 - fixtures
 
 
 def limit(coid):

@@ -12,7 +12,7 @@ from orders.brokers.base import OrderRequest
 from orders.brokers.kite.broker import KiteBroker
 from orders.brokers.kite.config import KiteSettings
 from orders.brokers.kite.credentials import login_credentials, session_credentials
-from tests.orders.kite_support import kite, make_kite  # noqa: F401 - fixtures
+from tests.orders.brokers.kite.kite_support import kite, make_kite  # noqa: F401 - fixtures
 
 
 def config_with(**kite):

@@ -7,7 +7,7 @@ from config.schema import KiteBrokerConfig
 from orders.brokers.base import OrderRequest
 from orders.brokers.kite.config import KiteSettings
 from orders.brokers.kite.throttle import THROTTLED, KiteThrottle
-from tests.orders.kite_support import FakeClock, make_kite  # noqa: F401 - fixture
+from tests.orders.brokers.kite.kite_support import FakeClock, make_kite  # noqa: F401 - fixture
 from tests.orders.stubs import ist_ns
 
 

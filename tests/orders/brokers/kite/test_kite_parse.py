@@ -10,8 +10,8 @@ import pytest
 from orders import statemachine as sm
 from orders.brokers.kite import parse
 
-FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "kite"
-SHARED = pathlib.Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "kite"
+FIXTURES = pathlib.Path(__file__).parents[2] / "fixtures" / "kite"   # tests/orders/fixtures/kite
+SHARED = pathlib.Path(__file__).resolve().parents[5] / "shared" / "fixtures" / "kite"
 
 
 class TokenTable:

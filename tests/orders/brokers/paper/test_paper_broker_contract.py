@@ -1,4 +1,4 @@
-"""The broker contract (tests/orders/broker_contract.py) run against the paper broker."""
+"""The broker contract (tests/orders/brokers/broker_contract.py) run against the paper broker."""
 
 import os
 
@@ -7,7 +7,7 @@ import pytest
 
 from common.dtypes import TICK_DTYPE
 from orders.brokers.paper.broker import PaperBroker
-from tests.orders.broker_contract import *  # noqa: F401,F403 - the contract's test functions
+from tests.orders.brokers.broker_contract import *  # noqa: F401,F403 - the contract's test functions
 from tests.orders.stubs import instruments, ist_ns
 
 

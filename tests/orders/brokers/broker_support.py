@@ -2,13 +2,13 @@
 skeleton (a local server with the paper fill model and the adapters opened on it) and the fixture
 teardown.
 
-`LocalAccount` satisfies tests/orders/broker_contract.py's harness (broker, instrument, symbol,
-exchange, tick_size, freeze_qty, seq, tick(price), reopen(), partial_fill_qty, rate_limit_per_sec)
-once a subclass has set `server`, `settings` and `open_broker`. Its wall clock is fake and only
-moves when a test moves it, so throttle and poll-interval behaviour never depends on how fast the
-machine is. `account_fixtures(...)` makes a broker's two fixtures: make_<name>(**options) builds
-accounts and tears every one down, failing the test if a server failed internally or a server
-thread outlives it; <name> is one account with the default options.
+`LocalAccount` satisfies tests/orders/brokers/broker_contract.py's harness (broker, instrument,
+symbol, exchange, tick_size, freeze_qty, seq, tick(price), reopen(), partial_fill_qty,
+rate_limit_per_sec) once a subclass has set `server`, `settings` and `open_broker`. Its wall
+clock is fake and only moves when a test moves it, so throttle and poll-interval behaviour never
+depends on how fast the machine is. `account_fixtures(...)` makes a broker's two fixtures:
+make_<name>(**options) builds accounts and tears every one down, failing the test if a server
+failed internally or a server thread outlives it; <name> is one account with the default options.
 """
 
 import threading

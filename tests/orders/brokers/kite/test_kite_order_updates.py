@@ -25,10 +25,10 @@ from orders.brokers.base import BrokerOrder, BrokerTrade, OrderRequest
 from orders.brokers.kite import parse
 from orders.engine import OrderEngine
 from orders.fees import FeeSchedule
-from tests.orders.kite_support import make_kite  # noqa: F401 - fixture
+from tests.orders.brokers.kite.kite_support import make_kite  # noqa: F401 - fixture
 from tests.orders.risk_support import limits_of
 from tests.orders.stubs import Tape, intent, of_type
-from tests.orders.test_kite_parse import FIXTURES, SHARED, TokenTable
+from tests.orders.brokers.kite.test_kite_parse import FIXTURES, SHARED, TokenTable
 
 LONG_POLL_MS = 60_000     # the order book is read once, at the first poll_events, then not for 60 s
 

@@ -11,7 +11,7 @@ from kiteconnect import KiteConnect
 from config.secrets import read_dotenv
 from localvenue.kite.server import LOCAL_API_SECRET
 from orders.brokers.kite.login import main, request_token_of
-from tests.orders.kite_support import kite, make_kite  # noqa: F401 - fixtures
+from tests.orders.brokers.kite.kite_support import kite, make_kite  # noqa: F401 - fixtures
 
 ENV = {"KITE_API_KEY": "local", "KITE_API_SECRET": LOCAL_API_SECRET}
 

@@ -13,7 +13,7 @@ from orders.brokers.kite.broker import KiteBroker
 from orders.brokers.paper.broker import PaperBroker
 from orders.brokers.upstox.broker import UpstoxBroker
 
-ORDERS = pathlib.Path(__file__).resolve().parents[2] / "orders"
+ORDERS = pathlib.Path(__file__).resolve().parents[3] / "orders"
 
 
 def test_capabilities_when_paper_then_fills_come_only_on_ticks_and_its_book_is_ours(tmp_path):

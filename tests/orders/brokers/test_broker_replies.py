@@ -17,10 +17,10 @@ from common.messages import OrderFilled, OrderSubmitting
 from orders.brokers.base import OrderRequest
 from orders.engine import OrderEngine
 from orders.fees import FeeSchedule
-from tests.orders.kite_support import make_kite  # noqa: F401 - fixture
+from tests.orders.brokers.kite.kite_support import make_kite  # noqa: F401 - fixture
 from tests.orders.risk_support import limits_of
 from tests.orders.stubs import Tape, intent, of_type
-from tests.orders.upstox_support import make_upstox  # noqa: F401 - fixture
+from tests.orders.brokers.upstox.upstox_support import make_upstox  # noqa: F401 - fixture
 
 ROUTES = {
     "kite": {

@@ -8,9 +8,9 @@ from config.schema import UpstoxBrokerConfig
 from orders.brokers.base import OrderRequest
 from orders.brokers.upstox.config import UpstoxSettings
 from orders.brokers.upstox.throttle import THROTTLED, UpstoxThrottle
-from tests.orders.kite_support import FakeClock
+from tests.orders.brokers.kite.kite_support import FakeClock
 from tests.orders.stubs import ist_ns
-from tests.orders.upstox_support import make_upstox  # noqa: F401 - fixture
+from tests.orders.brokers.upstox.upstox_support import make_upstox  # noqa: F401 - fixture
 
 
 def test_eleventh_order_call_within_a_second_is_refused_and_a_second_later_allowed():

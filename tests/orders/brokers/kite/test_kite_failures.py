@@ -8,7 +8,7 @@ from orders import statemachine as sm
 from orders.brokers.base import OrderRequest
 from orders.brokers.kite.broker import KiteBroker
 from orders.brokers.kite.credentials import KiteCredentials
-from tests.orders.kite_support import kite, make_kite  # noqa: F401 - fixtures
+from tests.orders.brokers.kite.kite_support import kite, make_kite  # noqa: F401 - fixtures
 
 SHORT = {"timeout_s": 0.3}
 

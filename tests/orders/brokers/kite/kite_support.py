@@ -1,7 +1,7 @@
 """A Kite account for tests: a local Kite server (paper fill model) and a KiteBroker pointed at it.
 
-`KiteHarness` is a tests/orders/broker_support.LocalAccount (the contract harness, a fake wall
-clock), with its instruments in a shared-memory InstrumentTable as the orders stage has them.
+`KiteHarness` is a tests/orders/brokers/broker_support.LocalAccount (the contract harness, a fake
+wall clock), with its instruments in a shared-memory InstrumentTable as the orders stage has them.
 `make_kite` builds harnesses and tears every one down, failing the test if a server thread outlives
 it; `kite` is one harness with the default options.
 """
@@ -17,7 +17,7 @@ from localvenue.kite.server import KiteLocalServer
 from orders.brokers.kite.broker import KiteBroker
 from orders.brokers.kite.config import KiteSettings
 from orders.brokers.kite.credentials import LOCAL_ACCESS_TOKEN, LOCAL_API_KEY, KiteCredentials
-from tests.orders.broker_support import ROWS, FakeClock, LocalAccount, account_fixtures
+from tests.orders.brokers.broker_support import ROWS, FakeClock, LocalAccount, account_fixtures
 from tests.support import unique_segment
 
 __all__ = ["ROWS", "FakeClock", "KiteHarness", "kite", "make_kite"]

@@ -1,8 +1,8 @@
 """An Upstox account for tests: a local Upstox server (paper fill model) and an UpstoxBroker on it.
 
-`UpstoxHarness` is a tests/orders/broker_support.LocalAccount (the contract harness, a fake wall
-clock). `make_upstox` tears every harness down and fails the test if a server thread outlives it;
-`upstox` is one harness with the default options.
+`UpstoxHarness` is a tests/orders/brokers/broker_support.LocalAccount (the contract harness, a
+fake wall clock). `make_upstox` tears every harness down and fails the test if a server thread
+outlives it; `upstox` is one harness with the default options.
 """
 
 from dataclasses import replace
@@ -15,8 +15,8 @@ from localvenue.upstox.server import UpstoxLocalServer
 from orders.brokers.upstox.broker import UpstoxBroker
 from orders.brokers.upstox.config import UpstoxSettings
 from orders.brokers.upstox.credentials import LOCAL_ACCESS_TOKEN, LOCAL_API_KEY, UpstoxCredentials
-from tests.orders import broker_support
-from tests.orders.broker_support import LocalAccount, account_fixtures
+from tests.orders.brokers import broker_support
+from tests.orders.brokers.broker_support import LocalAccount, account_fixtures
 
 ROWS = np.array(broker_support.ROWS, INSTRUMENT_DTYPE)
 

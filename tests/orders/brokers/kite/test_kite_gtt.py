@@ -5,7 +5,7 @@ from kiteconnect import KiteConnect
 
 from common.errors import BrokerRejected
 from orders.brokers.base import CAP_GTT_OCO, OrderRequest
-from tests.orders.kite_support import kite, make_kite  # noqa: F401 - fixtures
+from tests.orders.brokers.kite.kite_support import kite, make_kite  # noqa: F401 - fixtures
 
 
 def gtts(h) -> dict:

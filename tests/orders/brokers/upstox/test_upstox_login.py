@@ -4,7 +4,7 @@ it."""
 from config.secrets import read_dotenv
 from orders.brokers.upstox.credentials import LOCAL_ACCESS_TOKEN
 from orders.brokers.upstox.login import main
-from tests.orders.upstox_support import make_upstox, upstox  # noqa: F401 - fixtures
+from tests.orders.brokers.upstox.upstox_support import make_upstox, upstox  # noqa: F401 - fixtures
 
 
 def test_code_exchange_writes_the_token_to_dotenv_and_does_not_print_it(upstox, tmp_path, capsys):

@@ -21,11 +21,11 @@ from orders.engine import OrderEngine
 from orders.fees import FeeSchedule
 from tests.orders.risk_support import limits_of
 from tests.orders.stubs import Tape, intent, of_type
-from tests.orders.upstox_support import ROWS, make_upstox  # noqa: F401 - fixture
+from tests.orders.brokers.upstox.upstox_support import ROWS, make_upstox  # noqa: F401 - fixture
 
 LONG_POLL_MS = 60_000     # the order book is read once, at the first poll_events, then not for 60 s
 SAMPLE = (
-    pathlib.Path(__file__).parent.parent
+    pathlib.Path(__file__).parents[3]   # tests/
     / "feed"
     / "fixtures"
     / "upstox_portfolio_order_update.json"

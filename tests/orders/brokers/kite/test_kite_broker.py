@@ -8,7 +8,7 @@ from common.errors import BrokerRejected
 from localvenue.kite.server import KiteLocalServer
 from orders import statemachine as sm
 from orders.brokers.base import BrokerOrder, BrokerTrade, OrderRequest
-from tests.orders.kite_support import kite, make_kite  # noqa: F401 - fixtures
+from tests.orders.brokers.kite.kite_support import kite, make_kite  # noqa: F401 - fixtures
 
 
 def req(coid, *, side=1, qty=10, order_type="LIMIT", price=0.0, trigger=0.0, instrument=0):
