@@ -26,6 +26,9 @@ the wall−monotonic offset this process measures before and after the run. The 
 a later tick of the instrument, so those two measure mostly the wait for that tick. Positions is not
 timed. Targets (reported, not asserted): replay ≥ 1,000,000 ticks/s end to end; live tick → order
 p50 ≤ 100 µs, p99 ≤ 300 µs; tick → signal p50 ≤ 5 µs.
+
+The live run records each stage's cores and wait mode; the orders-spinning live run needs ≥ 4 usable
+cores, else the result says why instead of a figure (benchmarks/placement.py).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import time
 import msgspec
 import numpy as np
 
+from benchmarks import placement
 from benchmarks.harness import SupervisedRun, default_config, merge, new_run_id, scratch_dir
 from benchmarks.stats import format_latency, summarize
 
@@ -240,14 +244,15 @@ def replay_run(tmp: str, instruments: list[dict], path: str, run_id: str, strate
             "counters": counts, "leaked": run.leaked}
 
 
-def live_run(tmp: str, instruments: list[dict], seconds: float, run_id: str) -> dict:
+def live_run(tmp: str, instruments: list[dict], seconds: float, run_id: str,
+             over: dict | None = None) -> dict:
+    config = merge(live_config(instruments), over or {})
     offset_before = wall_minus_mono()
-    with SupervisedRun(
-        tmp, live_config(instruments), run_id=run_id, args=("--duration", str(seconds))
-    ) as run:
+    with SupervisedRun(tmp, config, run_id=run_id, args=("--duration", str(seconds))) as run:
         run.wait_exit(seconds + 180.0)
     offset_after = wall_minus_mono()
     return {"tick_rate_hz": LIVE_RATE_HZ, "seconds": seconds,
+            "placement": placement.describe(config),
             "latency": stage_latencies(run, (offset_before + offset_after) // 2),
             "clock_offset_drift_us": round(abs(offset_after - offset_before) / 1e3, 1),
             **outcome(run, run.events()), "counters": counters(run), "leaked": run.leaked}
@@ -265,8 +270,10 @@ def measure(n_ticks: int, live_seconds: float, run_id_prefix: str = "bench") -> 
         replay = replay_run(tmp, instruments, path, new_run_id(run_id_prefix))
         quiet = replay_run(tmp, instruments, path, new_run_id(run_id_prefix), QUIET_STRATEGIES)
         live = live_run(tmp, instruments, live_seconds, new_run_id(run_id_prefix))
+        spinning = placement.not_measurable(live["placement"]["usable_cores"]) or live_run(
+            tmp, instruments, live_seconds, new_run_id(run_id_prefix), placement.SPINNING_ORDERS)
     return {"targets": TARGETS, "n_ticks": n_ticks, "generate_s": generated_s, "replay": replay,
-            "replay_no_intents": quiet, "live": live}
+            "replay_no_intents": quiet, "live": live, "live_orders_spinning": spinning}
 
 
 # -- printing ----------------------------------------------------------------------------------
@@ -308,6 +315,8 @@ def print_replay(title: str, r: dict) -> None:
 
 
 def print_live(r: dict) -> None:
+    print(f"placement ({r['placement']['usable_cores']} usable cores): "
+          f"{placement.label(r['placement'])}")
     c = r["counters"]
     print(
         f"live pace: sim {r['tick_rate_hz']:,} ticks/s for {r['seconds']:g} s; exit code "
@@ -351,13 +360,18 @@ def run(quick: bool = False) -> dict:
         "replay, same file, no intent raised (per-tick ceiling)", result["replay_no_intents"]
     )
     print_live(result["live"])
+    if isinstance(spinning := result["live_orders_spinning"], str):
+        print(f"live pace, orders spinning (≥ {placement.SPINNERS_NEED_CORES} cores): {spinning}")
+    else:
+        print_live(spinning)
     print(
         "  * derived from journal stamps; the paper broker fills on a later tick, so mostly market "
         "wait"
     )
     print_verdicts(result)
-    for name in ("replay", "replay_no_intents", "live"):
-        print(f"{name} leftovers: {result[name]['leaked'] or 'none'}")
+    for name in ("replay", "replay_no_intents", "live", "live_orders_spinning"):
+        if isinstance(result[name], dict):
+            print(f"{name} leftovers: {result[name]['leaked'] or 'none'}")
     return result
 
 
@@ -384,4 +398,6 @@ def table_rows(result: dict) -> list[dict]:
     live = result["live"]
     for key, label in LATENCY_LABELS:
         rows.append(table.latency_row("pipeline", f"live {label}", live["latency"][key]))
+    if "live_orders_spinning" in result:
+        rows.append(placement.table_row(result["live_orders_spinning"]))
     return rows

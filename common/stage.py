@@ -55,6 +55,9 @@ class StageContext:
     restarts: int = 0
     supervisor_pid: int = 0
     exclusive_cores: bool = False  # no other stage shares these cores: this stage may busy-spin
+    # How the stage waits for work: "spin", "yield" or "block", resolved by the launcher from
+    # `stages.<name>.wait` (config/placement.py). "auto": not resolved (a context built by hand).
+    wait: str = "auto"
     # Where a spinning stage's zmq I/O threads go: on its own core they would wait for the spinner
     # to be preempted (a scheduler slice, ~1 ms) before a message it sent leaves the process.
     io_cores: tuple[int, ...] = ()

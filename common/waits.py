@@ -14,15 +14,21 @@ and heartbeat. Pick one per reader:
   publishes, full fence, and rings only the readers flagged asleep. That handshake (`begin_sleep`)
   is what makes a wake-up impossible to miss, and it is why a writer serving only spinning readers
   never makes a syscall.
+
+`tick_wait(mode)` maps a stage's resolved wait mode (config/placement.py) to one of these;
+`SpinPoller` is the spinning twin of common/poller.py's StagePoller for a stage that waits on a ring
+and ZeroMQ sockets together (orders with `wait: spin`).
 """
 
 import os
 import time
 
+import zmq
 from numba import njit
 
 from common.errors import RingError
 from common.fences import cpu_pause, fence_acquire, fence_seq_cst
+from common.poller import StagePoller
 
 
 @njit(cache=True)
@@ -110,3 +116,49 @@ class BlockingWait:
                 finally:
                     reader.end_sleep()
         return True
+
+
+def tick_wait(mode: str):
+    """The ring wait for a resolved wait mode: "spin", "yield" or "block"."""
+    if mode == "spin":
+        return BusySpinWait()
+    if mode == "yield":
+        return YieldingWait()
+    if mode == "block":
+        return BlockingWait()
+    raise RingError(f"unknown wait mode {mode!r} (spin, yield or block)")
+
+
+class SpinPoller:
+    """StagePoller's interface without ever sleeping: polls the reader's ring and the sockets (a
+    zero-timeout poll, one syscall every `sockets_every` ring checks) until either has something.
+    The reader is never flagged asleep, so its writer never rings the doorbell for it. Burns its
+    core: for a stage placed alone on its cores only (config/placement.py refuses anything else).
+    """
+
+    def __init__(self, sockets=(), reader=None, sockets_every: int = 64):
+        self.poller = zmq.Poller()
+        self.reader = reader
+        self.sockets_every = sockets_every
+        for sock in sockets:
+            self.poller.register(sock, zmq.POLLIN)
+
+    def wait(self, timeout_s: float) -> set:
+        """Spin up to timeout_s; return the readable sockets (ring records: check the reader)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for _ in range(self.sockets_every):
+                if self.reader is not None and self.reader.available() > 0:
+                    return set(s for s, _ in self.poller.poll(0))
+            ready = set(s for s, _ in self.poller.poll(0))
+            if ready or time.monotonic() >= deadline:
+                return ready
+
+    def add(self, sock) -> None:
+        self.poller.register(sock, zmq.POLLIN)
+
+
+def ring_poller(mode: str) -> type:
+    """The poller for a stage that waits on a ring and sockets together: SpinPoller for "spin",
+    StagePoller (blocks on the doorbell and the sockets) otherwise."""
+    return SpinPoller if mode == "spin" else StagePoller

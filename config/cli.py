@@ -12,6 +12,7 @@ from typing import TextIO
 
 from common.errors import ConfigError
 from config.loader import LoadedConfig, display_path, load_config
+from config.placement import available_cores, resolve_cores, resolve_waits
 from config.replaycheck import check_replay_file
 
 EXIT_OK = 0
@@ -56,4 +57,15 @@ def summary(loaded: LoadedConfig) -> str:
     rate = (f"orders/s: {config.risk.rate_per_sec} account, {config.risk.venue_rate_per_sec} per "
             f"exchange/segment")
     return (f"feed: {config.feed.source} | broker: {broker} | strategies: {strategies} | "
-            f"instruments: {len(config.instruments)} | {rate} | from: {files}")
+            f"instruments: {len(config.instruments)} | {rate} | {placement(loaded)} | "
+            f"from: {files}")
+
+
+def placement(loaded: LoadedConfig, cores: list[int] | None = None) -> str:
+    """Each stage's cores and resolved wait mode on this machine (or on `cores`), e.g.
+    `placement: feed 0 block, signals 1 spin, ...`: what a run here would start with."""
+    cores = available_cores() if cores is None else cores
+    where = resolve_cores(loaded.config, cores)
+    waits = resolve_waits(loaded.config, where)
+    stages = ", ".join(f"{s} {'+'.join(map(str, where[s]))} {waits[s]}" for s in waits)
+    return f"placement ({len(cores)} usable cores): {stages}"

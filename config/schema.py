@@ -521,6 +521,12 @@ class SupervisorConfig(Section, frozen=True, kw_only=True):
 
 class StageConfig(Section, frozen=True, kw_only=True):
     cores: tuple[NonNegInt, ...] | None = None   # None: automatic placement (config/placement.py)
+    # How the stage waits for work. "spin" polls without ever sleeping: the lowest latency, and
+    # it burns a whole core, so --check-config refuses it unless the stage has a core of its own
+    # (two spinners on one vCPU collapse throughput 80-250x). "block" sleeps on a doorbell.
+    # "auto": signals spins when alone on its cores (else it yields), the others block.
+    # Only signals and orders can spin.
+    wait: Literal["auto", "spin", "block"] = "auto"
 
     def __post_init__(self):
         if self.cores is not None:

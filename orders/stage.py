@@ -52,12 +52,12 @@ from common.messages import (
     SignalRaised,
     TradingStateChanged,
 )
-from common.poller import StagePoller
 from common.ringbuffer import RingReader, ShmRing
 from common.shm import attach_segment
 from common.tradingstate import TradingState, write_flatten_ack, write_state
 from common.stage import StageRuntime, run_stage
-from common.waits import BlockingWait
+from common.waits import BlockingWait, ring_poller
+from config.placement import wait_mode
 from orders.brokers import make_broker
 from orders.engine import OrderEngine
 from orders.marketstore import MarketStore
@@ -191,7 +191,9 @@ class OrdersStage:
                              next_seq=self.journal.last_seq + 1)
         # The intent ring's doorbell, not the tick ring's: ticks are applied only below the signals
         # watermark, so waking for every tick would only burn the shared core.
-        self.poller = StagePoller([self.pull.socket], reader=self.intents)
+        # stages.orders.wait: spin polls the intent ring and sockets without sleeping (a core of its
+        # own only, config/placement.py); block sleeps on the ring's doorbell and the sockets
+        self.poller = ring_poller(wait_mode(self.ctx))([self.pull.socket], reader=self.intents)
         self.intents.warm()
         feed = self.ctx.endpoints.get(topics.PUB_FEED)
         if feed and self.broker.pushes_order_updates:

@@ -1,7 +1,8 @@
 """The signals stage: ticks from the ring → strategies (numba) → intents, journaled, then published
 to orders.
 
-The only stage that busy-spins (on a core of its own; it yields instead when it has to share one).
+By default the only stage that busy-spins (on a core of its own; it yields instead when it has to
+share one); `stages.signals.wait` can make it block instead (config/placement.py).
 Per batch: read ticks (one numba call), apply every strategy (one numba call each), journal the
 intents the batch raised, publish them to the intent ring (common/intentring.py: shared memory, an
 eventfd doorbell for a sleeping orders), then raise the ring's watermark, the published tick
@@ -41,7 +42,8 @@ from common.messages import SignalRaised
 from common.ringbuffer import RingReader, ShmRing
 from common.shm import attach_segment
 from common.stage import StageRuntime, run_stage
-from common.waits import BusySpinWait, YieldingWait
+from common.waits import tick_wait
+from config.placement import wait_mode
 from signals.engine import SignalEngine
 
 BATCH = 4096
@@ -55,8 +57,8 @@ class SignalsStage:
         self.ctx, self.rt = ctx, rt
         self.log = get_logger("signals")
         self.ring = ShmRing.attach(ctx.ring)
-        wait = BusySpinWait() if ctx.exclusive_cores else YieldingWait()
-        self.reader = RingReader(self.ring, "signals", wait=wait)
+        # spin alone on a core, yield on a shared one (auto), or block: stages.signals.wait
+        self.reader = RingReader(self.ring, "signals", wait=tick_wait(wait_mode(ctx)))
         self.instruments = InstrumentTable.attach(ctx.instruments_segment)
         self.state_seg = attach_segment(ctx.segments["signals_state"])
         self.outbox_seg = attach_segment(ctx.segments["signals_outbox"])

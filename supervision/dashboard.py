@@ -102,7 +102,7 @@ class LiveView:
                 name,
                 s["state"],
                 str(s["pid"]),
-                ",".join(map(str, s["cores"])),
+                ",".join(map(str, s["cores"])) + f" {s.get('wait', '')}".rstrip(),
                 str(s["restarts"]),
                 f"{s['heartbeat_age_s'] * 1e3:.0f}",
                 str(s["ring_lag"]),

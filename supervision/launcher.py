@@ -26,6 +26,7 @@ from common.instruments import InstrumentTable
 from common.ringbuffer import ShmRing
 from common.shm import create_segment
 from common.stage import StageContext, pin_to_cores
+from config.placement import resolve_wait
 from supervision import registry
 from supervision.core import Limits, StageSpec, SupervisorCore
 from supervision.policy import RestartPolicy
@@ -60,6 +61,19 @@ class RunPlan:
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d%H%M%S") + pysecrets.token_hex(2)
+
+
+def stage_placement(plan: RunPlan, spec: StageSpec, config) -> tuple[bool, tuple[int, ...], str]:
+    """(alone on its cores, where its zmq I/O threads go, its resolved wait mode) for one stage:
+    what its StageContext carries. The wait mode follows `stages.<name>.wait`, the loader having
+    refused a `spin` the placement cannot honour (config/placement.py)."""
+    others = set(plan.supervisor_cores).union(
+        *(set(o.cores) for o in plan.stages if o is not spec)
+    )
+    exclusive = not (set(spec.cores) & others)
+    wait = resolve_wait(spec.name, getattr(config.stages, spec.name).wait, exclusive)
+    # A spinning stage's I/O threads go elsewhere: on its own core they would wait for the spinner
+    return exclusive, tuple(sorted(others)) if exclusive else (), wait
 
 
 class Launcher:
@@ -124,10 +138,7 @@ class Launcher:
         endpoints = {n: self.endpoints.endpoint(n) for n in self.plan.endpoint_names}
         handle = self.ring.handle()
         for spec in self.plan.stages:
-            others = set(self.plan.supervisor_cores).union(
-                *(set(o.cores) for o in self.plan.stages if o is not spec)
-            )
-            exclusive = not (set(spec.cores) & others)
+            exclusive, io_cores, wait = stage_placement(self.plan, spec, self.loaded.config)
             spec.stage_ctx = StageContext(
                 stage=spec.name,
                 run_id=self.run_id,
@@ -142,7 +153,8 @@ class Launcher:
                 segments=extra,
                 supervisor_pid=os.getpid(),
                 exclusive_cores=exclusive,
-                io_cores=tuple(sorted(others)) if exclusive else (),
+                wait=wait,
+                io_cores=io_cores,
                 state_dir=self.plan.state_dir,
                 intent_ring=self.intent_ring.handle(),
             )

@@ -28,6 +28,8 @@ def stage_status(table: st.StageTable, proc) -> dict:
         "state": state,
         "pid": proc.pid,
         "cores": list(proc.stage_ctx.cores),
+        # spin / yield / block (config/placement.py); "auto" for a context without one (a fake)
+        "wait": getattr(proc.stage_ctx, "wait", "auto"),
         "restarts": proc.restarts,
         "heartbeat_age_s": round((mono_ns() - beat) / 1e9, 4) if beat else -1.0,
         "ring_lag": int(row["lag"]),
