@@ -5,12 +5,10 @@ not restart into)."""
 import numpy as np
 import pytest
 
-from common.dtypes import INSTRUMENT_DTYPE
-from common.instruments import InstrumentTable
 from config.replaycheck import ReplayFileError, check_replay_file
 from feed.replayfile import write_ticks
 from feed.sources.replay import ReplaySource
-from tests.support import unique_segment
+from tests.feed.replay_support import instrument_table
 
 T0 = 1_767_584_700_000_000_000   # 2026-01-05 09:15 IST
 GOOD = "".join(f"{T0 + i},SBIN,820.5\n" for i in range(20))
@@ -19,13 +17,8 @@ TOO_BIG = "9223372036854775808"   # int64 max + 1
 
 @pytest.fixture
 def table():
-    rows = np.zeros(1, dtype=INSTRUMENT_DTYPE)
-    rows[0]["symbol"], rows[0]["token"], rows[0]["exchange"] = b"SBIN", 779521, b"NSE"
-    rows[0]["tick_size"], rows[0]["lot_size"] = 0.05, 1
-    t = InstrumentTable.create(unique_segment("instruments"), rows)
-    yield t
-    t.close()
-    t.unlink()
+    with instrument_table("SBIN") as t:
+        yield t
 
 
 # name -> (file bytes, words the error must contain: file name is always checked too)

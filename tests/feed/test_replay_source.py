@@ -3,42 +3,20 @@
 import numpy as np
 import pytest
 
-from common.dtypes import INSTRUMENT_DTYPE, TICK_DTYPE
-from common.instruments import InstrumentTable
+from common.dtypes import TICK_DTYPE
 from config.schema import TickSanityConfig
 from feed.replayfile import write_ticks
 from feed.sanity import TickSanity
-from feed.sources.base import EndOfFeed
 from feed.sources.replay import ReplaySource
-from tests.support import unique_segment
+from tests.feed.replay_support import instrument_table, opened, read_all
 
 T0 = 1_767_584_700_000_000_000   # 2026-01-05 09:15 IST
 
 
 @pytest.fixture
 def table():
-    rows = np.zeros(2, dtype=INSTRUMENT_DTYPE)
-    for i, (sym, tok) in enumerate([("SBIN", 779521), ("INFY", 408065)]):
-        rows[i]["symbol"], rows[i]["token"], rows[i]["exchange"] = sym.encode(), tok, b"NSE"
-        rows[i]["tick_size"], rows[i]["lot_size"] = 0.05, 1
-    t = InstrumentTable.create(unique_segment("instruments"), rows)
-    yield t
-    t.close()
-    t.unlink()
-
-
-def _read_all(src, sanity=None) -> np.ndarray:
-    """Everything the source delivers; through `sanity` first when given (as the feed stage
-    does)."""
-    out, parts = np.zeros(7, dtype=TICK_DTYPE), []
-    while True:
-        try:
-            n = src.read(out, timeout_s=1.0)
-        except EndOfFeed:
-            return np.concatenate(parts) if parts else np.zeros(0, TICK_DTYPE)
-        if sanity is not None:
-            n = sanity.screen(out[:n])
-        parts.append(out[:n].copy())
+    with instrument_table("SBIN", "INFY") as t:
+        yield t
 
 
 def test_bad_rows_are_counted_by_reason_and_the_good_ones_delivered_in_order(tmp_path, table):
@@ -54,10 +32,9 @@ def test_bad_rows_are_counted_by_reason_and_the_good_ones_delivered_in_order(tmp
         f"{T0 - 9},SBIN,820.0,1,11\n"         # earlier than an accepted tick
         f"{T0 + 6},SBIN,820.55\n"             # too few fields
         f"{T0 + 7},SBIN,820.6,2,13\n")
-    src = ReplaySource(str(path))
-    src.open(table)
+    src = opened(path, table)
     sanity = TickSanity(TickSanityConfig(), [820.0, 1500.0], clock="recording", batch=7)
-    got = _read_all(src, sanity)
+    got = read_all(src, sanity)
     assert got["price"].tolist() == [820.5, 1500.1, 820.6]
     assert got["instrument"].tolist() == [0, 1, 0]
     assert got["ts_event_ns"].tolist() == [T0, T0 + 5, T0 + 7]
@@ -73,18 +50,17 @@ def test_a_restarted_replay_skips_exactly_what_was_delivered(tmp_path, table):
     write_ticks(path, T0 + np.arange(n), ["SBIN", "INFY"] * (n // 2), 800 + np.arange(n) * 0.05)
     whole = ReplaySource(path)
     whole.open(table)
-    all_rows = _read_all(whole)
+    all_rows = read_all(whole)
     resumed = ReplaySource(path)
     resumed.open(table, start_after=17)
-    assert np.array_equal(_read_all(resumed)["price"], all_rows["price"][17:])
+    assert np.array_equal(read_all(resumed)["price"], all_rows["price"][17:])
 
 
 def test_text_timestamps_are_read_as_ist(tmp_path, table):
     path = tmp_path / "ticks.csv"
     path.write_text("ts,symbol,price\n2026-01-05 09:15:00,SBIN,820.5\n")
-    src = ReplaySource(str(path))
-    src.open(table)
-    assert _read_all(src)["ts_event_ns"].tolist() == [T0]
+    src = opened(path, table)
+    assert read_all(src)["ts_event_ns"].tolist() == [T0]
 
 
 def test_text_timestamps_when_quarter_and_three_quarter_seconds_then_each_keeps_its_fraction(
@@ -95,9 +71,8 @@ def test_text_timestamps_when_quarter_and_three_quarter_seconds_then_each_keeps_
         "ts,symbol,price\n2026-01-05 09:15:00.250000,SBIN,820.5\n2026-01-05 "
         "09:15:00.750000,SBIN,820.55\n"
     )
-    src = ReplaySource(str(path))
-    src.open(table)
-    assert _read_all(src)["ts_event_ns"].tolist() == [T0 + 250_000_000, T0 + 750_000_000]
+    src = opened(path, table)
+    assert read_all(src)["ts_event_ns"].tolist() == [T0 + 250_000_000, T0 + 750_000_000]
 
 
 def test_text_timestamps_when_fractions_have_1_to_9_digits_then_they_are_read_as_decimals(
@@ -113,10 +88,9 @@ def test_text_timestamps_when_fractions_have_1_to_9_digits_then_they_are_read_as
     path = tmp_path / "ticks.csv"
     path.write_text("ts,symbol,price\n" + "".join(f"2026-01-05 09:15:0{i}{f},SBIN,820.5\n"
                                                   for i, f in enumerate(fractions)))
-    src = ReplaySource(str(path))
-    src.open(table)
+    src = opened(path, table)
     expected = [T0 + i * 1_000_000_000 + ns for i, ns in enumerate(fractions.values())]
-    assert _read_all(src)["ts_event_ns"].tolist() == expected
+    assert read_all(src)["ts_event_ns"].tolist() == expected
 
 
 def test_text_timestamps_when_the_tail_is_not_a_fraction_then_the_row_is_malformed(tmp_path, table):
@@ -125,9 +99,8 @@ def test_text_timestamps_when_the_tail_is_not_a_fraction_then_the_row_is_malform
         "ts,symbol,price\n2026-01-05 09:15:00.,SBIN,1\n2026-01-05 09:15:00.1234567890,SBIN,1\n"
         "2026-01-05 09:15:00+05:30,SBIN,1\n2026-01-05 09:15:01.5,SBIN,820.5\n"
     )
-    src = ReplaySource(str(path))
-    src.open(table)
-    assert _read_all(src)["ts_event_ns"].tolist() == [T0 + 1_500_000_000]
+    src = opened(path, table)
+    assert read_all(src)["ts_event_ns"].tolist() == [T0 + 1_500_000_000]
     assert src.stats.dropped_malformed == 3
 
 
@@ -165,7 +138,7 @@ def test_what_the_recorder_writes_replays_to_the_same_ticks(tmp_path, table):
     rec.close()
     src = ReplaySource(path)
     src.open(table)
-    got = _read_all(src)
+    got = read_all(src)
     for field in ("ts_event_ns", "instrument", "price", "qty", "volume", "bid", "ask"):
         assert np.array_equal(got[field], rows[field]), field
     assert src.stats.dropped_malformed == 0
@@ -177,8 +150,7 @@ def test_replay_rows_by_token_when_a_token_is_unknown_then_that_row_is_dropped_n
     path = tmp_path / "ticks.csv"
     path.write_text("ts_event_ns,token,price\n" + "".join(
         f"{T0 + i},{tok},820.5\n" for i, tok in enumerate([779521, 999, 408065, 779521])))
-    src = ReplaySource(str(path))
-    src.open(table)
-    got = _read_all(src)
+    src = opened(path, table)
+    got = read_all(src)
     assert got["instrument"].tolist() == [0, 1, 0]
     assert src.stats.dropped_unknown == 1

@@ -4,11 +4,10 @@ and `--check-config` must agree on what is replayable, and both must take these 
 import numpy as np
 import pytest
 
-from common.dtypes import INSTRUMENT_DTYPE, TICK_DTYPE
-from common.instruments import InstrumentTable
+from common.dtypes import TICK_DTYPE
 from config.replaycheck import ReplayFileError, check_replay_file
 from feed.sources.replay import ReplaySource
-from tests.support import unique_segment
+from tests.feed.replay_support import instrument_table
 
 ROWS = b"2026-01-05 09:15:00.25,SBIN,820.5\n2026-01-05 09:15:00.75,SBIN,820.6\n"
 T0 = 1_767_584_700_000_000_000   # 2026-01-05 09:15 IST
@@ -16,13 +15,8 @@ T0 = 1_767_584_700_000_000_000   # 2026-01-05 09:15 IST
 
 @pytest.fixture
 def table():
-    rows = np.zeros(1, dtype=INSTRUMENT_DTYPE)
-    rows[0]["symbol"], rows[0]["token"], rows[0]["exchange"] = b"SBIN", 779521, b"NSE"
-    rows[0]["tick_size"], rows[0]["lot_size"] = 0.05, 1
-    t = InstrumentTable.create(unique_segment("instruments"), rows)
-    yield t
-    t.close()
-    t.unlink()
+    with instrument_table("SBIN") as t:
+        yield t
 
 
 def write(tmp_path, content: bytes) -> str:
