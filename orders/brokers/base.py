@@ -1,6 +1,6 @@
 """The one interface every broker satisfies: paper (the default), Kite and Upstox.
 
-Requirement table (what `tests/orders/broker_contract.py` checks for every broker):
+Requirement table (what `tests/orders/brokers/broker_contract.py` checks for every broker):
 
     capabilities        frozenset of optional features: "gtt_oco", "autoslice", "partial_fills"
     reports_fills_async True when fills and order updates arrive between ticks (live): the stage
