@@ -43,6 +43,9 @@ LIFTED_RISK = {
     "max_gross_exposure_inr": 1e15,
     "max_order_notional_inr": 1e15,
     "daily_loss_limit_inr": 1e15,
+    # the default config's one open bracket per strategy and instrument (BRACKET_OPEN) would deny
+    # most crossovers: the peers place every intent
+    "max_brackets_per_instrument": 0,
 }
 
 
