@@ -205,10 +205,20 @@ class OrderEngine:
         """Between ticks (live brokers): apply postbacks and react, at the current market clock.
 
         Does nothing while a restarted engine is still re-reading ticks up to its last handled one
-        (the market state is not yet where that tick's handling needs it).
+        (the market state is not yet where that tick's handling needs it). A restored market
+        snapshot already at that tick needs no re-reading: the broker's reports are read at once,
+        not only after the next tick (the start reconciliation holds ticks until it has compared,
+        and must see the fills the broker made while we were down).
         """
+        if self._catchup_seq and self.exposure.tick_seq >= self._catchup_seq:
+            self._catchup_seq = 0
         if not self._catchup_seq:
             self._settle(self._last_tick(), intents=False)
+
+    @property
+    def catchup_seq(self) -> int:
+        """The tick a restarted engine re-reads up to before it acts again (0: none)."""
+        return self._catchup_seq
 
     def set_trading_state(self, state: str, reason: str = "") -> None:
         """ACTIVE / REDUCING / HALTED from outside (supervisor, operator). HALTED cancels entries.

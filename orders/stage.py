@@ -382,9 +382,12 @@ class OrdersStage:
         else:
             self._follow_supervisor()
             self.reconciler.poll()
-            # the start check waits to confirm a difference: trade nothing yet
+            # the start check waits to confirm a difference: trade nothing yet, but re-read the
+            # ticks handled before a restart (until then the broker's reports are not read)
             if not self.reconciler.holding:
                 self.apply_ticks()
+            elif self.engine.catchup_seq:
+                self.apply_ticks(through=self.engine.catchup_seq)
             if self.broker.reports_fills_async:   # live brokers report fills between ticks
                 self.engine.poll_broker()
             if self.updates is not None:
@@ -430,10 +433,12 @@ class OrdersStage:
             # Without signals no intent can arrive, but stops and targets must still be managed.
             self.watermark = self.ring.published + 1
 
-    def apply_ticks(self) -> int:
+    def apply_ticks(self, through: int | None = None) -> int:
+        """Apply the ring's ticks up to the intents' watermark (and `through`, if given)."""
         total = 0
-        while self.reader.cursor < self.watermark:
-            n = self.reader.read_batch(self.buf, self.watermark - self.reader.cursor)
+        last = self.watermark if through is None else min(self.watermark, through)
+        while self.reader.cursor < last:
+            n = self.reader.read_batch(self.buf, last - self.reader.cursor)
             if n == 0:
                 break
             self.engine.advance(self.buf[:n])
