@@ -203,13 +203,15 @@ def _run_locked(loaded: LoadedConfig, cfg, run_dir: str, day) -> int:
         if venue is not None:
             cfg = venue.start()
         loaded = msgspec.structs.replace(loaded, config=cfg)
-        from reports.report import render_after_run   # report.html + PNGs in the run directory
+        # report.html + PNGs in the run directory, unless run.report is false
+        from reports.report import render_after_run, report_declined
 
         plan = build_plan(cfg)
         # the account's state and tick sequence (supervision/accountday.py)
         if day is not None:
             plan.state_dir, plan.first_tick_seq = day.dir, day.first_tick_seq
-        return Session(loaded, plan, on_finished=render_after_run).run()
+        finished = render_after_run if cfg.run.report else report_declined
+        return Session(loaded, plan, on_finished=finished).run()
     except RegistryError as e:   # an untrusted run registry: nothing was started, nothing swept
         print(f"supervisor: {e}", file=sys.stderr)
         return EXIT_CONFIG_ERROR

@@ -67,12 +67,12 @@ def run_backtest(
     last: str | None = None,
     *,
     progress: bool = False,
-    report: bool = True,
+    report: bool | None = None,
 ) -> dict:
     """Run one backtest into `run_dir` (default: config.run.run_dir, else runs/backtest-<time>) and
     return its summary.json document (with `run_dir` added). `first`/`last`: IST days YYYY-MM-DD
     (inclusive), None = open. `progress`: draw the terminal bar. `report`: render report.html and
-    its charts (seconds of matplotlib; a sweep cell may skip it)."""
+    its charts (seconds of matplotlib; a sweep cell may skip it); None: as `run.report` says."""
     window = check_backtestable(config, first, last)
     run_dir = fresh_run_dir(run_dir, config)
     config = msgspec.structs.replace(
@@ -90,6 +90,6 @@ def run_backtest(
     finally:
         bt.close()
     summary["run_dir"] = run_dir
-    if report:
+    if config.run.report if report is None else report:
         write_report(run_dir)
     return summary

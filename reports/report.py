@@ -211,6 +211,16 @@ def render_after_run(run_dir: str) -> str | None:
     return path
 
 
+def report_declined(run_dir: str) -> None:
+    """The end-of-run hook when the config says `run.report: false`: say how to draw it later."""
+    from common.log import get_logger
+
+    get_logger("supervisor").info(
+        "run report not drawn (run.report is false)",
+        later=f"python -m reports.report {run_dir}",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m reports.report",

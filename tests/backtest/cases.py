@@ -16,10 +16,11 @@ TINY_INSTRUMENTS = [{"symbol": "AAA", "token": 1, "tick_size": 0.05, "ref_price"
 
 
 def write_config(where, overrides: dict, name: str = "config.json") -> str:
-    """A config file of the chaos harness's BASE with `overrides`; returns its path."""
+    """A config file of the chaos harness's BASE with `overrides`; returns its path. With the
+    report, which the harness leaves out: a backtest's run files include it."""
     path = os.path.join(str(where), name)
     with open(path, "w") as f:
-        json.dump(merge(BASE, overrides), f)
+        json.dump(merge(merge(BASE, {"run": {"report": True}}), overrides), f)
     return path
 
 

@@ -43,6 +43,9 @@ BASE = {
         "sim": {"profile": "stress", "tick_rate_hz": 2000, "session_date": "2026-01-05"},
     },
     "strategies": [{"name": "mac", "kind": "ma_crossover", "params": {"fast": 20, "slow": 80}}],
+    # No end-of-run report unless a test asks for one: it is 2-5 s of matplotlib per run, and the
+    # report has its own tests (tests/reports/, and the runs that ask here).
+    "run": {"report": False},
     "supervisor": {
         "dashboard": False,
         "stop_grace_ms": 1500,

@@ -8,11 +8,16 @@ intents dropped as "redelivered"). Each test has its own account home (tests/con
 its runs.
 """
 
+import collections
 import datetime as dt
 import glob
+import html
 import json
 import os
+import re
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -51,28 +56,65 @@ def _run(tmp_path, live: dict, duration="6") -> Pipeline:
     return p
 
 
-def test_second_run_when_a_fresh_run_dir_on_the_same_day_then_it_resumes_the_account_day(tmp_path):
-    with paper_on_a_live_feed(tmp_path / "venue") as (_, live):
-        _resumes_the_day(tmp_path, live)
+@pytest.fixture(scope="module")
+def paper_days(tmp_path_factory):
+    """One paper account on the venue's live feed, its runs in a trader's order: a first run; a
+    second the same day with a fresh run dir (asked `ctl status` while it runs, its report drawn);
+    then the account's day renamed to yesterday, as if those runs had traded then; a third run
+    (settles it) and a fourth (settles nothing more). What each test reads is kept as it was then.
+    """
+    tmp_path = tmp_path_factory.mktemp("paper-days")
+    seen = {}
+    with pytest.MonkeyPatch.context() as env, paper_on_a_live_feed(tmp_path / "venue") as (_, live):
+        # module-scoped: the per-test account home (tests/conftest.py) is not set yet
+        env.setenv("OTRADE_ACCOUNT_HOME", str(tmp_path_factory.mktemp("accounts")))
+        seen["first"] = first = _run(tmp_path, live)
+        day = seen["day"] = _day_dir(first)
+        seen["before"] = _records(os.path.join(day, "orders.jsonl"))
+        with Pipeline(tmp_path, merge(live, merge(LEAVE, {"run": {"report": True}})),
+                      args=["--duration", "6"]) as second:
+            second.wait_running()
+            seen["status"] = _ctl_status(tmp_path, second.run_dir)
+            code = second.wait_exit(timeout=120)
+        assert code in (0, 3), second.output()[-3000:]
+        seen["second"] = second
+        seen["after"] = _records(os.path.join(day, "orders.jsonl"))
+        yesterday = seen["yesterday"] = os.path.join(
+            os.path.dirname(day), (ist_date(_now()) - dt.timedelta(days=1)).isoformat()
+        )
+        os.rename(day, yesterday)
+        seen["third"] = _run(tmp_path, live)
+        seen["today"] = _records(os.path.join(day, "orders.jsonl"))
+        seen["fourth"] = _run(tmp_path, live)
+    return seen
 
 
-def _resumes_the_day(tmp_path, live: dict) -> None:
-    first = _run(tmp_path, live)
-    day = _day_dir(first)
-    for private in (day, os.path.dirname(day)):
+def _ctl_status(tmp_path, run_dir: str) -> dict:
+    answer = subprocess.run(
+        [sys.executable, f"{ROOT}/supervisor.py", "ctl", "status", "--run-dir", run_dir],
+        capture_output=True, text=True, cwd=str(tmp_path), timeout=60,
+    )
+    assert answer.returncode == 0, answer.stderr
+    return json.loads(answer.stdout)
+
+
+def test_second_run_when_a_fresh_run_dir_on_the_same_day_then_it_resumes_the_account_day(
+    paper_days,
+):
+    first, second, day = paper_days["first"], paper_days["second"], paper_days["day"]
+    for private in (paper_days["yesterday"], os.path.dirname(day)):
         assert oct(os.stat(private).st_mode & 0o777) == "0o700", private
-    day = _day_dir(first)
     assert "starting account paper-default day" in first.output()
-    before = _records(os.path.join(day, "orders.jsonl"))
+    before, after = paper_days["before"], paper_days["after"]
     high = max(_marks(before)) - 1
     opened = {r["client_order_id"] for r in before if r["type"] == "OrderSubmitting"}
     assert opened, "the first run placed nothing: the test would show nothing"
 
-    second = _run(tmp_path, live)
-    assert second.run_dir != first.run_dir and _day_dir(second) == day
+    assert second.run_dir != first.run_dir
+    with open(os.path.join(second.run_dir, "account.json")) as f:
+        assert json.load(f)["dir"] == day
     assert f"resuming account paper-default day {os.path.basename(day)}" in second.output()
     assert f"ticks from {high + 1}" in second.output()
-    after = _records(os.path.join(day, "orders.jsonl"))
     assert after[:len(before)] == before                     # one journal for the day, appended to
     added = after[len(before):]
     # the new ring numbers above the old marks
@@ -85,7 +127,7 @@ def _resumes_the_day(tmp_path, live: dict) -> None:
     with open(os.path.join(second.run_dir, "positions.json")) as f:
         book = {q["symbol"]: q for q in json.load(f)["positions"]}
     fills = [r for r in after if r["type"] == "OrderFilled"]
-    bought = {}
+    bought: dict = {}
     for r in fills:
         bought[r["symbol"]] = bought.get(r["symbol"], 0) + r["side"] * r["qty"]
     assert {s: q["qty"] for s, q in book.items() if q["qty"]} == {
@@ -94,9 +136,75 @@ def _resumes_the_day(tmp_path, live: dict) -> None:
     assert sum(q["buy_qty"] + q["sell_qty"] for q in book.values()) == sum(r["qty"] for r in fills)
 
 
-def test_start_when_the_account_traded_an_earlier_day_then_that_day_is_settled_first(tmp_path):
-    with paper_on_a_live_feed(tmp_path / "venue") as (_, live):
-        _settles_yesterday(tmp_path, live)
+def _added_and_day(paper_days) -> tuple[collections.Counter, collections.Counter]:
+    """Record types the second run added to the day's journal, and the day's totals."""
+    before, after = paper_days["before"], paper_days["after"]
+    return (collections.Counter(r["type"] for r in after[len(before):]),
+            collections.Counter(r["type"] for r in after))
+
+
+def test_ctl_status_when_the_run_resumed_the_account_day_then_it_names_the_day_it_shows(paper_days):
+    """Seen: the second run of the day answered status with this run's order counters beside the
+    day's positions, and nothing in the answer said which account or day it was."""
+    status = paper_days["status"]
+    # day vs run
+    assert status["positions"]["fills_applied"] > status["stages"]["orders"]["counters"]["fills"]
+    assert paper_days["day"] in json.dumps(status), sorted(status)
+
+
+def test_summary_when_a_run_resumes_the_account_day_then_its_order_counts_are_its_own_or_labelled_as_the_days(  # noqa: E501 - the name is the test's sentence
+    paper_days,
+):
+    added, _ = _added_and_day(paper_days)
+    with open(os.path.join(paper_days["second"].run_dir, "summary.json")) as f:
+        orders = json.load(f)["stages"]["orders"]
+    labelled_as_day = all(
+        "day" in str(orders["counted_from"][k]) for k in ("orders", "fills", "denials")
+    )
+    own = (orders["counters"]["orders"] == added["OrderSubmitting"]
+           and orders["counters"]["fills"] == added["OrderFilled"]
+           and orders["counters"]["denials"] == added["OrderDenied"])
+    assert own or labelled_as_day, (orders["counters"], orders["counted_from"], dict(added))
+
+
+def test_report_when_a_run_resumes_the_account_day_then_its_figures_are_its_own_or_labelled_as_the_days(  # noqa: E501 - the name is the test's sentence
+    paper_days,
+):
+    added, day = _added_and_day(paper_days)
+    assert day["OrderSubmitting"] != added["OrderSubmitting"], (
+        "the runs cannot be told apart: the test shows nothing"
+    )
+    second = paper_days["second"]
+    assert "run report written" in second.output()
+    with open(os.path.join(second.run_dir, "report.html")) as f:
+        text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", f.read())))
+    shown = int(re.search(r"Orders submitted (\d+)", text).group(1))
+    labelled_as_day = "account day" in text.lower() or "the day's" in text.lower()
+    assert shown == added["OrderSubmitting"] or labelled_as_day, (shown, dict(added))
+
+
+def test_start_when_the_account_traded_an_earlier_day_then_that_day_is_settled_first(paper_days):
+    yesterday, today = paper_days["yesterday"], paper_days["day"]
+    journal = paper_days["after"]                  # yesterday's, as the third run found it
+    left: dict = {}
+    for r in journal:
+        if r["type"] == "OrderFilled":
+            left[r["symbol"]] = left.get(r["symbol"], 0) + r["side"] * r["qty"]
+    high = max(_marks(journal)) - 1
+
+    third = paper_days["third"]
+    assert "settled the account's previous day" in third.output()
+    with open(os.path.join(yesterday, "settlement.json")) as f:
+        settled = json.load(f)
+    assert settled["open_positions"] == {s: q for s, q in sorted(left.items()) if q}
+    assert f"starting account paper-default day {os.path.basename(today)}" in third.output()
+    assert f"ticks from {high + 1}" in third.output()    # tags never repeat for one account
+    with open(os.path.join(third.run_dir, "positions.json")) as f:
+        book = json.load(f)["positions"]
+    # yesterday is not today's book
+    today_fills = sum(r["qty"] for r in paper_days["today"] if r["type"] == "OrderFilled")
+    assert sum(q["buy_qty"] + q["sell_qty"] for q in book) == today_fills
+    assert "settled the account's previous day" not in paper_days["fourth"].output()   # once
 
 
 def test_sim_run_when_started_twice_the_same_day_then_each_keeps_its_state_in_its_run_dir(tmp_path):
@@ -110,36 +218,8 @@ def test_sim_run_when_started_twice_the_same_day_then_each_keeps_its_state_in_it
         assert not os.path.islink(os.path.join(p.run_dir, "orders.jsonl"))
     # no day made
     assert glob.glob(os.path.join(os.environ["OTRADE_ACCOUNT_HOME"], "*", "20*")) == []
-
-
-def _settles_yesterday(tmp_path, live: dict) -> None:
-    first = _run(tmp_path, live)
-    today = _day_dir(first)
-    yesterday = os.path.join(
-        os.path.dirname(today), (ist_date(_now()) - dt.timedelta(days=1)).isoformat()
-    )
-    os.rename(today, yesterday)                     # as if the first run had traded yesterday
-    left = {}
-    for r in _records(os.path.join(yesterday, "orders.jsonl")):
-        if r["type"] == "OrderFilled":
-            left[r["symbol"]] = left.get(r["symbol"], 0) + r["side"] * r["qty"]
-    high = max(_marks(_records(os.path.join(yesterday, "orders.jsonl")))) - 1
-
-    second = _run(tmp_path, live)
-    assert "settled the account's previous day" in second.output()
-    with open(os.path.join(yesterday, "settlement.json")) as f:
-        settled = json.load(f)
-    assert settled["open_positions"] == {s: q for s, q in sorted(left.items()) if q}
-    assert f"starting account paper-default day {os.path.basename(today)}" in second.output()
-    assert f"ticks from {high + 1}" in second.output()    # tags never repeat for one account
-    fresh = _records(os.path.join(today, "orders.jsonl"))
-    with open(os.path.join(second.run_dir, "positions.json")) as f:
-        book = json.load(f)["positions"]
-    today_fills = sum(r["qty"] for r in fresh if r["type"] == "OrderFilled")
-    # yesterday is not today's book
-    assert sum(q["buy_qty"] + q["sell_qty"] for q in book) == today_fills
-    third = _run(tmp_path, live)
-    assert "settled the account's previous day" not in third.output()       # once
+    assert "run report not drawn (run.report is false)" in p.output()
+    assert not os.path.exists(os.path.join(p.run_dir, "report.html"))
 
 
 def _now() -> int:
@@ -218,7 +298,7 @@ def test_supervisor_when_sigkilled_with_legs_working_then_a_fresh_start_adopts_a
         # before the kill, or in the venue's race
         unwatched = _both_filled(_day_dir(first), _legs_at(venue))
 
-        second = Pipeline(tmp_path, pointed, args=["--duration", "12"])    # a fresh run dir
+        second = Pipeline(tmp_path, pointed, args=["--duration", "6"])    # a fresh run dir
         with second:
             code = second.wait_exit(timeout=180)
         assert code == 0, second.output()[-4000:]
