@@ -51,7 +51,7 @@ class Case:
 # others.
 CASES = {
     "sim-1day-1strategy": Case(
-        replay_case, 4.0, kills_per_stage=3, min_kills=10, pause_s=(0.2, 0.7)
+        replay_case, 6.0, kills_per_stage=3, min_kills=10, pause_s=(0.2, 0.7)
     ),
     "nse-3days-2strategies": Case(
         nse_case,

@@ -39,7 +39,7 @@ def test_a_fresh_clone_when_every_core_is_busy_then_the_run_ends_normally_with_n
 ):
     # empty: everything compiles
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba-cache"))
-    with Pipeline(tmp_path, args=["--duration", "10"]) as p:
+    with Pipeline(tmp_path, args=["--duration", "6"]) as p:
         code = p.wait_exit(timeout=300)
     assert all(b.poll() is None for b in busy_cores), (
         "a burner ended early: the cores were not kept busy"
