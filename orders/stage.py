@@ -434,9 +434,10 @@ class OrdersStage:
             self.watermark = self.ring.published + 1
 
     def apply_ticks(self, through: int | None = None) -> int:
-        """Apply the ring's ticks up to the intents' watermark (and `through`, if given)."""
+        """Apply the ring's ticks below the intents' watermark (and up to `through`, inclusive, if
+        given). The reader's cursor and the watermark are both the next sequence, not the last."""
         total = 0
-        last = self.watermark if through is None else min(self.watermark, through)
+        last = self.watermark if through is None else min(self.watermark, through + 1)
         while self.reader.cursor < last:
             n = self.reader.read_batch(self.buf, last - self.reader.cursor)
             if n == 0:

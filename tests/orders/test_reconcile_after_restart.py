@@ -65,3 +65,56 @@ def test_a_restarted_engine_without_its_market_snapshot_still_waits_for_its_last
     assert desk.engine.catchup_seq == 0
     desk.engine.poll_broker()
     assert desk.engine.positions()[0][0] == 10
+
+
+class _Recording:
+    """The engine, as apply_ticks sees it: records the tick sequences it is handed."""
+
+    def __init__(self):
+        self.seqs: list[int] = []
+        self.stats = {"duplicate_intents": 0, "broker_errors": 0}
+
+    def advance(self, ticks):
+        self.seqs.extend(int(s) for s in ticks["seq"])
+
+    def market_snapshot(self):
+        return None
+
+
+def test_the_hold_re_reads_ticks_up_to_and_including_the_engines_catch_up_tick():
+    """Seen in CI after the first fix (seed 305957): the stage's `apply_ticks(through=...)` stopped
+    one tick short (the reader's cursor and the watermark are the *next* sequence), so the catch-up
+    tick was never re-read, the engine never read the broker, and the run HALTED again."""
+    import types
+
+    import numpy as np
+
+    from common.dtypes import TICK_DTYPE
+    from common.latency import new_histogram
+    from common.ringbuffer import RingReader, RingWriter, ShmRing
+    from common.waits import YieldingWait
+    from orders.stage import OrdersStage
+    from tests.support import make_ticks, unique_segment
+
+    ring = ShmRing.create(unique_segment("ring"), 16, TICK_DTYPE, readers=(("orders", True),))
+    try:
+        RingWriter(ring).write_batch(make_ticks(np.arange(1, 9)), timeout_s=0.0)   # seq 1..8
+        stage = OrdersStage.__new__(OrdersStage)
+        stage.reader = RingReader(ring, "orders", wait=YieldingWait())
+        stage.buf = np.zeros(4, TICK_DTYPE)
+        stage.watermark = 9                       # every tick's intents are in
+        stage.engine = _Recording()
+        stage.commit = lambda: None
+        stage.market = types.SimpleNamespace(save=lambda snapshot, cursor: None)
+        stage.intents = types.SimpleNamespace(commit=lambda cursor: None)
+        stage.rt = types.SimpleNamespace(beat=lambda: None, count=lambda *a: None, row={},
+                                         lat_ns=np.zeros(4, np.int64), set_count=lambda *a: None)
+        stage.hist = new_histogram()
+        assert stage.apply_ticks(through=5) == 5
+        assert stage.engine.seqs == [1, 2, 3, 4, 5]
+        stage.apply_ticks()                       # the hold is over: the rest
+        assert stage.engine.seqs == list(range(1, 9))
+        stage.reader.close()
+    finally:
+        ring.close()
+        ring.unlink()
