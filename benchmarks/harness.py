@@ -114,7 +114,9 @@ class SupervisedRun:
         self.port = free_port()
         self.config_path = os.path.join(workdir, f"config-{run_id}.json")
         with open(self.config_path, "wb") as f:
-            f.write(orjson.dumps(merge(config, {"run": {"run_id": run_id}})))
+            # No end-of-run report: a benchmark measures the pipeline, and the report's charts
+            # would add seconds of matplotlib to every run it makes.
+            f.write(orjson.dumps(merge(config, {"run": {"run_id": run_id, "report": False}})))
         self.output_path = os.path.join(workdir, f"supervisor-{run_id}.out")
         self.args = list(args)
         self.stop_timeout_s = stop_timeout_s
