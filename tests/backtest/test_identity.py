@@ -51,6 +51,7 @@ def test_backtest_when_run_on_the_pipelines_replay_then_journals_positions_and_p
     # A stage restarted as hung on a loaded machine would journal its recovery: not this test's
     # subject.
     config["supervisor"]["heartbeat_timeout_ms"] = 10_000
+    config["run"]["report"] = False          # journals are compared here, not reports
     with Pipeline(tmp_path, config) as p:
         code = p.wait_exit(timeout=300)
     assert code == 0, p.output()[-4000:]
