@@ -210,7 +210,7 @@ def test_start_when_the_account_traded_an_earlier_day_then_that_day_is_settled_f
 def test_sim_run_when_started_twice_the_same_day_then_each_keeps_its_state_in_its_run_dir(tmp_path):
     """The sim is a market of its own that opens at 09:15 in every run: it keeps no account day."""
     for _ in range(2):
-        with Pipeline(tmp_path, LEAVE, args=["--duration", "3"]) as p:
+        with Pipeline(tmp_path, LEAVE, args=["--duration", "1"]) as p:
             assert p.wait_exit(timeout=120) == 0, p.output()[-3000:]
         assert "account" not in p.output().split("OTrade run")[0]
         assert not os.path.exists(os.path.join(p.run_dir, "account.json"))
