@@ -5,7 +5,7 @@ Two sliding-window throttles over wall-clock time:
 - placements: 10 a second, 400 a minute, 5000 an IST day (Kite's per-API-key order limits), counted
   by the engine's own `orders.throttle.Throttle` fed with wall-clock ns;
 - every other request (modify, cancel, order book, trades, positions, GTT): 10 a second
-  (`SecondWindow`, the last ten timestamps).
+  (common/slidingwindow.py).
 
 A request over a limit is NOT sent and NOT waited for: `take_*` raises BrokerRetryable("throttled")
 with code "throttled". Waiting would block the orders loop for up to a second (or until tomorrow
@@ -15,35 +15,14 @@ raising says exactly what happened, and since nothing was sent the outcome is kn
 counts real seconds; the engine's own throttle (config.risk.rate_*) counts market time.
 """
 
-import collections
 import time
 
 from common.errors import BrokerRetryable
+from common.slidingwindow import SlidingWindows
 from orders.throttle import Throttle
 
 THROTTLED = "throttled"
 SECOND_NS = 1_000_000_000
-
-
-class SecondWindow:
-    """At most `limit` events in any sliding one-second window (the timestamps of the last
-    `limit`)."""
-
-    def __init__(self, limit: int):
-        self._limit = int(limit)
-        self._times: collections.deque = collections.deque(maxlen=self._limit)
-
-    def room(self, now_ns: int) -> int:
-        recent = sum(1 for t in self._times if t > now_ns - SECOND_NS)
-        return self._limit - recent
-
-    def next_free_ns(self, now_ns: int) -> int:
-        if self.room(now_ns) > 0:
-            return now_ns
-        return self._times[0] + SECOND_NS
-
-    def record(self, now_ns: int) -> None:
-        self._times.append(int(now_ns))
 
 
 class KiteThrottle:
@@ -57,28 +36,30 @@ class KiteThrottle:
         self._clock = clock
         self._orders = Throttle(settings.orders_per_sec, settings.orders_per_min,
                                 settings.orders_per_day)
-        self._api = SecondWindow(settings.api_per_sec)
+        self._api = SlidingWindows(((settings.api_per_sec, SECOND_NS),))
         self.refused = 0
 
     def take_order(self, what: str = "place_order") -> None:
         """Count one placement now, or raise BrokerRetryable without counting it."""
-        self._take(self._orders, what)
+        now = self._clock()
+        if self._orders.room(now) <= 0:
+            self._refuse(what, self._orders.next_free_ns(now) - now)
+        self._orders.record(now)
 
     def take_api(self, what: str) -> None:
         """Count one non-placement request now, or raise BrokerRetryable."""
-        self._take(self._api, what)
+        now = self._clock()
+        if self._api.room(now) <= 0:
+            self._refuse(what, self._api.next_free(now) - now)
+        self._api.record(now)
 
     def api_room(self) -> bool:
         """True when one more non-placement request would pass (for optional polls)."""
         return self._api.room(self._clock()) > 0
 
-    def _take(self, throttle, what: str) -> None:
-        now = self._clock()
-        if throttle.room(now) <= 0:
-            self.refused += 1
-            wait_ms = (throttle.next_free_ns(now) - now) / 1e6
-            raise BrokerRetryable(
-                f"kite {what}: throttled (client-side limit; free in {wait_ms:.0f} ms)",
-                code=THROTTLED,
-            )
-        throttle.record(now)
+    def _refuse(self, what: str, wait_ns: int) -> None:
+        self.refused += 1
+        raise BrokerRetryable(
+            f"kite {what}: throttled (client-side limit; free in {wait_ns / 1e6:.0f} ms)",
+            code=THROTTLED,
+        )

@@ -6,33 +6,12 @@ sent and NOT waited for: `take_*` raises BrokerRetryable with code "throttled". 
 the outcome is known and the engine can skip the in-doubt lookup. Wall clock, not market time.
 """
 
-import collections
 import time
 
 from common.errors import BrokerRetryable
+from common.slidingwindow import SlidingWindows
 
 THROTTLED = "throttled"
-
-
-class SlidingWindows:
-    """At most `count` events in any sliding window of `seconds`, for every (count, seconds)
-    given."""
-
-    def __init__(self, limits):
-        self._limits = [(int(count), int(seconds * 1e9)) for count, seconds in limits]
-        self._times: collections.deque = collections.deque(maxlen=max(c for c, _ in self._limits))
-
-    def next_free_ns(self, now_ns: int) -> int:
-        """now_ns when one more event fits, else when the first full window frees a place."""
-        free = now_ns
-        times = self._times
-        for count, span in self._limits:
-            if len(times) >= count and times[-count] > now_ns - span:
-                free = max(free, times[-count] + span)
-        return free
-
-    def record(self, now_ns: int) -> None:
-        self._times.append(int(now_ns))
 
 
 class UpstoxThrottle:
@@ -44,8 +23,8 @@ class UpstoxThrottle:
 
     def __init__(self, settings, clock=time.time_ns):
         self._clock = clock
-        self._orders = SlidingWindows(settings.order_limits)
-        self._api = SlidingWindows(settings.api_limits)
+        self._orders = SlidingWindows(_in_ns(settings.order_limits))
+        self._api = SlidingWindows(_in_ns(settings.api_limits))
         self.refused = 0
 
     def take_order(self, what: str) -> None:
@@ -58,13 +37,18 @@ class UpstoxThrottle:
 
     def api_room(self) -> bool:
         now = self._clock()
-        return self._api.next_free_ns(now) <= now
+        return self._api.next_free(now) <= now
 
     def _take(self, windows: SlidingWindows, what: str) -> None:
         now = self._clock()
-        free = windows.next_free_ns(now)
+        free = windows.next_free(now)
         if free > now:
             self.refused += 1
             raise BrokerRetryable(f"upstox {what}: throttled (client-side limit; free in "
                                   f"{(free - now) / 1e6:.0f} ms)", code=THROTTLED)
         windows.record(now)
+
+
+def _in_ns(limits) -> list[tuple[int, int]]:
+    """(count, seconds) windows as (count, ns), the unit of the wall clock counted in."""
+    return [(int(count), int(seconds * 1e9)) for count, seconds in limits]
