@@ -110,13 +110,6 @@ class Reconciler:
     # -- the check -------------------------------------------------------------------------------
     def check(self) -> list[Difference]:
         """Compare now; confirm, halt or clear. Returns the confirmed differences."""
-        if getattr(self.engine, "catchup_seq", 0):
-            # A restarted engine reads no broker report until it has re-read its last handled tick:
-            # what differs now may be a fill it cannot read yet. No verdict; look again soon (and
-            # at start, trade nothing meanwhile).
-            self.holding = self._starting
-            self.due = self.clock() + RETRY_S
-            return self.outstanding
         try:
             ours, theirs = (
                 engine_view(self.engine, self.symbols),

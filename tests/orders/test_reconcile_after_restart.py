@@ -118,28 +118,3 @@ def test_the_hold_re_reads_ticks_up_to_and_including_the_engines_catch_up_tick()
     finally:
         ring.close()
         ring.unlink()
-
-
-def test_no_difference_is_judged_while_the_restarted_engine_cannot_read_the_broker(
-    make_desk, tmp_path
-):
-    """However long the catch-up takes (signals down too, its watermark behind), the check waits
-    for it instead of confirming a fill the engine could not read yet."""
-    desk, tape = restarted_after_a_fill_it_did_not_see(make_desk, market=False)
-    clock = Clock()
-    symbols = [s.decode() for s in desk.rows["symbol"]]
-    r = Reconciler(desk.engine, desk.broker, symbols, str(tmp_path), interval_s=0.0,
-                   on_start=True, clock=clock)
-    for _ in range(10):                             # 10 confirm periods without the catch-up tick
-        r.poll()
-        desk.engine.poll_broker()
-        clock.t += CONFIRM_S
-    assert r.holding and not r.outstanding and not r.pending, r.as_json()
-    assert desk.engine.trading_state == "ACTIVE"
-    desk.engine.advance(tape.array(start_seq=1)[:1])     # the catch-up tick, at last
-    for _ in range(2):
-        r.poll()
-        desk.engine.poll_broker()
-        clock.t += CONFIRM_S
-    assert not r.holding and not r.outstanding, r.as_json()
-    assert desk.engine.positions()[0][0] == 10
