@@ -17,7 +17,10 @@ Kernels (numba, over preallocated arrays; one array slot per instrument unless n
   position) so the real state is untouched: a paper fill found before that tick must be handled
   first, with the state as of the fill.
 - `pnl_of(...)`: realised-net plus mark-to-market over the open positions, in `open_instr` order;
-  both the scan and `Exposure.day_pnl` use it, so the kill switch fires on bit-identical numbers.
+  both the scan and `Exposure.day_pnl` use it, so the kill switch fires on bit-identical numbers. A
+  position with no price yet (0: a restart that found no market snapshot, before its instrument's
+  first tick) is marked at its average price, not at 0: marked at 0, the first tick of any other
+  instrument read a long position as a total loss and fired the daily loss limit (HALT + flatten).
 O(stop - start) (+ open positions on ticks of instruments held). Imports numpy and numba only.
 """
 
@@ -51,16 +54,18 @@ def pnl_of(realised_net, open_instr, pos_qty, avg_price, px):
     pnl = realised_net
     for j in range(open_instr.shape[0]):
         k = open_instr[j]
-        pnl += pos_qty[k] * (px[j] - avg_price[k])
+        if px[j] > 0.0:                  # unpriced: at its average price (module docstring)
+            pnl += pos_qty[k] * (px[j] - avg_price[k])
     return pnl
 
 
 @njit(cache=True)
-def gross_of(open_instr, pos_qty, last_price):
+def gross_of(open_instr, pos_qty, last_price, avg_price):
     gross = 0.0
     for j in range(open_instr.shape[0]):
         k = open_instr[j]
-        gross += abs(pos_qty[k]) * last_price[k]
+        price = last_price[k] if last_price[k] > 0.0 else avg_price[k]
+        gross += abs(pos_qty[k]) * price
     return gross
 
 
@@ -160,11 +165,13 @@ class Exposure:
         return float(pnl_of(self.realised_net, self.open_instr, self.pos_qty, self.avg_price, px))
 
     def unrealised(self) -> float:
-        return float(np.sum(self.pos_qty * (self.last_price - self.avg_price)))
+        priced = self.last_price > 0.0
+        return float(np.sum((self.pos_qty * (self.last_price - self.avg_price))[priced]))
 
     def gross_exposure(self) -> float:
-        """Sum of |position| x last price over the open positions, rupees."""
-        return float(gross_of(self.open_instr, self.pos_qty, self.last_price))
+        """Sum of |position| x last price over the open positions (the average price until an
+        instrument has one), rupees."""
+        return float(gross_of(self.open_instr, self.pos_qty, self.last_price, self.avg_price))
 
     # ---------------------------------------------------------------- snapshot of the market part
 

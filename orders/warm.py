@@ -45,7 +45,7 @@ def _run_kernels() -> None:
     apply_ticks(ticks, 0, 2, f8.copy(), i8.copy(), i8.copy(), clock)
     open_instr = np.zeros(0, np.int64)
     pnl_of(0.0, open_instr, i8, f8, f8)
-    gross_of(open_instr, i8, f8)
+    gross_of(open_instr, i8, f8, f8)
     scan_events(ticks, 0, 2, 0, 10, 1 << 62, True, -1.0, 0.0, open_instr,
                 np.full(1, -1, np.int64), i8, f8, f8, f8.copy(), f8.copy(), f8.copy())
     req = np.zeros(1, CHECK_DTYPE)
