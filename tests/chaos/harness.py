@@ -43,8 +43,8 @@ BASE = {
         "sim": {"profile": "stress", "tick_rate_hz": 2000, "session_date": "2026-01-05"},
     },
     "strategies": [{"name": "mac", "kind": "ma_crossover", "params": {"fast": 20, "slow": 80}}],
-    # No end-of-run report unless a test asks for one: it is 2-5 s of matplotlib per run, and the
-    # report has its own tests (tests/reports/, and the runs that ask here).
+    # No end-of-run report unless a test asks for one: it is seconds of matplotlib per run (2.4 s
+    # after a 1-s run), and the report has its own tests (tests/reports/, and the runs that ask).
     "run": {"report": False},
     "supervisor": {
         "dashboard": False,
