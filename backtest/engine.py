@@ -7,8 +7,8 @@
 The four stages' deterministic cores, unchanged: the signal kernels (signals/engine.py, over
 process-local buffers instead of shared-memory segments), the order engine with its risk gate,
 brackets and fees (orders/engine.py), the paper broker with its own journal (orders/brokers/paper)
-and the position book (positions/book.py). No process, shared memory or socket; what the stages do
-around their cores is done here the way they do it:
+and the position book (positions/positionbook.py). No process, shared memory or socket; what the
+stages do around their cores is done here the way they do it:
 
 - signals (signals/stage.py `_send_intents`): each intent of a batch is stamped
   `SignalRaised(source="signals", seq=n)`, journaled to signals.jsonl, flushed, then acknowledged;
@@ -39,7 +39,7 @@ from common.messages import OrderFilled, SignalRaised, TradingStateChanged
 from orders.brokers import make_broker
 from orders.engine import OrderEngine
 from orders.onstop import apply_stop_policy
-from positions.book import PositionBook
+from positions.positionbook import PositionBook
 from signals.engine import SignalEngine
 from signals.layout import StateLayout, aligned_buffer, outbox_bytes
 

@@ -5,7 +5,7 @@ downloader's calls).
 Pure bookkeeping over event times in whatever unit the caller counts (wall-clock ns for the
 adapters, monotonic seconds for the downloader; times and spans in the same unit). What to do when a
 window is full is the caller's: the order path refuses (its loop must never wait), a download waits.
-The engine's own placement throttle (orders/throttle.py) is a different rule: market time, an IST
+The engine's own placement throttle (orders/orderrate.py) is a different rule: market time, an IST
 day count and per-venue windows.
 """
 

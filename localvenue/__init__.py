@@ -8,7 +8,7 @@ One package for every piece of it (issue 13), named for the concept rather than 
                       server and an order server on the same sim prices; the supervisor starts one
                       for a rehearsal, tests host their own
     http.py           LocalRestServer: the HTTP half and failure switches every order server shares
-    book.py           LocalBook: the paper book seen through a broker's order and trade numbering
+    localbook.py      LocalBook: the paper book seen through a broker's order and trade numbering
     candles.py        deterministic made-up candles for the history routes
     kite/             server.py (Kite REST), routes.py, exchange.py (state, Kite JSON rows),
                       protocol.py (envelopes, errors), gtt.py (two-leg GTT), history.py (candles)

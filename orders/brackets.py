@@ -53,7 +53,7 @@ import numpy as np
 from common.ids import client_order_id
 from common.pricegrid import round_away, round_nearest
 from orders import statemachine as sm
-from orders.book import CLOSE_ROLES, Order, OrderBook
+from orders.orderbook import CLOSE_ROLES, Order, OrderBook
 
 STOP, TARGET, ENTRY = "STOP", "TARGET", "ENTRY"
 LEG_PRICES = ("fill", "signal")

@@ -61,7 +61,7 @@ from common.messages import (
 )
 from common.tradingstate import NAMES, TradingState
 from orders import statemachine as sm
-from orders.book import OrderBook
+from orders.orderbook import OrderBook
 from orders.brackets import BracketDesk, Cancel, coid_of, plan_sweep
 from orders.exposure import NEVER_NS, Exposure, apply_ticks, scan_events
 from orders.fees import FeeSchedule
@@ -70,7 +70,7 @@ from orders.limits import PHASE_NO_ENTRY, PHASE_SQUARE_OFF, RiskLimits
 from orders.recovery import Recovery
 from orders.risk import RiskGate, describe
 from orders.sink import EventSink
-from orders.throttle import Throttle
+from orders.orderrate import OrderRate
 
 JOURNAL_ONLY = (TicksProcessed, SignalRaised, FlattenAll, BracketsClosed)
 _BOOK_ONLY = (OrderAccepted, OrderRejected, OrderCanceled, OrderModified, OrderInDoubt)
@@ -112,7 +112,7 @@ class OrderEngine:
                                 stop_limit_ticks, leg_prices=limits.leg_prices,
                                 last_price=self.exposure.last_price)
         # The account's windows, and each exchange/segment's second (the retail-algo threshold).
-        self.throttle = Throttle(limits.rate_per_sec, limits.rate_per_min, limits.rate_per_day,
+        self.throttle = OrderRate(limits.rate_per_sec, limits.rate_per_min, limits.rate_per_day,
                                  limits.venue_rate_per_sec)
         self.trading_state = TradingState.ACTIVE.name
         self.state_reason = ""            # why trading is in its state (the journaled reason)

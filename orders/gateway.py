@@ -61,10 +61,10 @@ class BrokerGateway:
     Parameters
     ----------
     broker : an orders.brokers.base.Broker.
-    book : the engine's orders.book.OrderBook: changed through `journal.emit`, except a cancel in
-        flight (`request_cancel`, not journaled: the cancel's outcome is, when the broker reports
-        it).
-    throttle : the engine's orders.throttle.Throttle (room for a placement, per exchange).
+    book : the engine's orders.orderbook.OrderBook: changed through `journal.emit`, except a
+        cancel in flight (`request_cancel`, not journaled: the cancel's outcome is, when the broker
+        reports it).
+    throttle : the engine's orders.orderrate.OrderRate (room for a placement, per exchange).
     journal : EngineJournal.
     clock : the market clock, ns.
     venues, symbols : each instrument's exchange and trading symbol, by instrument index.

@@ -31,7 +31,7 @@ class Recovery:
     Parameters
     ----------
     gateway : the engine's BrokerGateway (its broker, its refused-session state, `send`,
-    `on_order`). book : the engine's orders.book.OrderBook.
+    `on_order`). book : the engine's orders.orderbook.OrderBook.
     journal : the engine's EngineJournal.
     clock : the market clock, ns.
     stats : the engine's counters.

@@ -30,7 +30,7 @@ import msgspec
 
 from common.atomicfile import write_atomic
 from common.journal import JournalReader
-from positions.book import PositionBook
+from positions.positionbook import PositionBook
 
 SNAPSHOT_FILE = "positions.snapshot.json"
 FORMAT = "otrade.positions.snapshot/1"

@@ -37,7 +37,7 @@ from common.ringbuffer import RingReader, ShmRing
 from common.stage import StageRuntime, run_stage
 from common.waits import BlockingWait
 from positions import snapshot as book_snapshot
-from positions.book import PositionBook
+from positions.positionbook import PositionBook
 
 BATCH = 4096
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from positions.book import PositionBook
+from positions.positionbook import PositionBook
 
 
 @dataclass

@@ -174,7 +174,7 @@ def test_reports_use_of_a_stage_is_only_the_positions_book():
     stage_modules = {
         m for p in _files("reports") for m in _module_imports(p) if m.split(".")[0] in STAGES
     }
-    assert stage_modules <= {"positions.book"}
+    assert stage_modules <= {"positions.positionbook"}
 
 
 # Issue 13.3: the rehearsal exchange is one package above the stages. The supervisor starts a venue

@@ -9,7 +9,7 @@ Not part of the feed stage's run loop: a research tool that lives beside the sou
 speaks the same brokers. The pieces, by concept:
 
     plan.py       each broker's per-call window and rate limit; the missing days cut into calls
-    throttle.py   a blocking sliding-window rate limiter
+    ratelimit.py  a blocking sliding-window rate limiter
     kite.py       KiteConnect.historical_data, failures classified as the order path does
     upstox.py     HistoryV3Api (historical candle V3), the same
     candles.py    raw candle rows checked, malformed ones counted by reason and named

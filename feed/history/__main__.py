@@ -34,7 +34,7 @@ from feed.history.download import Download
 from feed.history.plan import INTERVALS, RATE_LIMITS, parse_day
 from feed.history.progress import chunk_bar
 from feed.history.store import HistoryStore, check_symbol
-from feed.history.throttle import RateLimiter
+from feed.history.ratelimit import RateLimiter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TOKEN = 0, 1, 2, 3
 

@@ -2,7 +2,7 @@
 later, write each day atomically, and say what happened.
 
 Per chunk (plan.py), in order:
-1. wait for room under the broker's rate limit (throttle.py) and call the broker;
+1. wait for room under the broker's rate limit (ratelimit.py) and call the broker;
 2. BrokerRetryable (HTTP 429, 5xx, network, a reply of the wrong shape): back off (exponential,
    jittered, as the feed's reconnects: feed/sources/upstox/backoff.py) and call again, up to
    `max_attempts` times; a read is idempotent, so retrying it is safe (unlike a placement);

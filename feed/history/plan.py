@@ -44,7 +44,7 @@ WINDOWS = {
     },
 }
 INTERVAL_S = {"minute": 60, "5minute": 300, "day": 86400}
-# (most requests, window seconds): what the client-side throttle allows (throttle.py).
+# (most requests, window seconds): what the client-side throttle allows (ratelimit.py).
 # Upstox's are its standard-API limits (reference/brokers.md §2.4, from a third-party summary:
 # UNVERIFIED); it publishes none for the candle API itself.
 RATE_LIMITS = {"kite": ((3, 1.0),), "upstox": ((50, 1.0), (500, 60.0), (2000, 1800.0))}

@@ -2,7 +2,7 @@
 
 The server (server.py) does HTTP; this class keeps the state and speaks Kite's JSON rows. The
 paper broker, its lock, the id numbering (paper "P000000042" is Kite 250000000000042) and the books
-are localvenue/book.py, shared with Upstox. What the paper book does not keep (product,
+are localvenue/localbook.py, shared with Upstox. What the paper book does not keep (product,
 variety, validity, market protection, placement time) lives in memory here and falls back to MIS /
 regular / DAY after a reopen; GTTs live in memory only. Errors are `KiteError(http status, error
 type, message)` (protocol.py), rendered by the server as Kite's error envelope.
@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from common.errors import BrokerRejected
-from localvenue.book import LocalBook
+from localvenue.localbook import LocalBook
 from localvenue.kite.gtt import GttBook
 from localvenue.kite.protocol import KiteError
 from orders import statemachine as sm

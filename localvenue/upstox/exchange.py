@@ -2,7 +2,7 @@
 
 The server (server.py) does HTTP; this class keeps the state and speaks Upstox's JSON rows.
 The paper broker, its lock, the id numbering (paper "P000000042" is Upstox "260000000000042") and
-the books are localvenue/book.py, shared with Kite. The product of each order lives in
+the books are localvenue/localbook.py, shared with Kite. The product of each order lives in
 memory and falls back to "I" after a reopen. Errors are `UpstoxError(http status, errorCode,
 message)`, rendered by the server as Upstox's error envelope.
 
@@ -17,7 +17,7 @@ the client's diff absorbs (a final state stays final, a filled quantity never sh
 
 from collections.abc import Callable
 
-from localvenue.book import LocalBook
+from localvenue.localbook import LocalBook
 from orders import statemachine as sm
 from orders.brokers.base import ORDER_TYPES, OrderRequest
 from orders.brokers.upstox import parse

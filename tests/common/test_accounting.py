@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from common.accounting import apply_trade
 from orders.brokers.base import BrokerTrade
-from orders.brokers.paper.book import PaperBook
+from orders.brokers.paper.paperbook import PaperBook
 from orders.exposure import Exposure
-from positions.book import Position
+from positions.positionbook import Position
 
 # Prices on a 0.05 tick grid (in paise, so the model can hold them exactly); quantities of either
 # sign, large enough relative to each other that positions flip through zero often.

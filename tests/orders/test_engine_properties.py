@@ -32,7 +32,7 @@ from common.dtypes import TICK_DTYPE
 from common.messages import OrderFilled, OrderSubmitting
 from orders import statemachine as sm
 from orders.brackets import open_qty
-from orders.book import CLOSE_ROLES
+from orders.orderbook import CLOSE_ROLES
 from orders.limits import RiskLimits
 from tests.orders.risk_support import limits_of
 from tests.orders.scenario import batches

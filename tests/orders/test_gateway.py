@@ -7,12 +7,12 @@ OrderEngine elsewhere; these pin the gateway's own contract, which the engine re
 
 from common.errors import BrokerFatal
 from common.messages import OrderAccepted, OrderFilled, OrderRejected, OrderSubmitting
-from orders.book import OrderBook
+from orders.orderbook import OrderBook
 from orders.brackets import Place
 from orders.brokers.base import BrokerAck, BrokerTrade
 from orders.fees import FeeSchedule
 from orders.gateway import BrokerGateway, EngineJournal
-from orders.throttle import Throttle
+from orders.orderrate import OrderRate
 
 SECOND = 1_000_000_000
 
@@ -43,7 +43,7 @@ class Harness:
         self.book, self.stats = OrderBook(), {k: 0 for k in (
             "held_actions", "deferred_placements", "probes", "backed_off_actions", "broker_errors",
             "unknown_fills")}
-        self.throttle = Throttle(rate_per_sec, 1000, 100_000)
+        self.throttle = OrderRate(rate_per_sec, 1000, 100_000)
         self.broker = Broker(self.log)
         journal = EngineJournal(mark=lambda: self.log.append(("mark",)), emit=self.emit,
                                 flush=lambda: self.log.append(("flush",)))

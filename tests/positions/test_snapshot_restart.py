@@ -21,7 +21,7 @@ from common.log import get_logger
 from common.messages import OrderAccepted, OrderFilled
 from common.stage import StageRuntime
 from positions import snapshot as book_snapshot
-from positions.book import PositionBook
+from positions.positionbook import PositionBook
 from positions.stage import PositionsStage
 
 SYMBOLS = ["SBIN", "INFY", "TCS"]

@@ -21,7 +21,7 @@
   orderdiff.py), so an update seen twice, by the socket and by a poll, is reported once. Updates for
   orders without our tag, or with a tag this adapter neither placed nor was asked about (another
   app's), are ignored and counted. Polling stays the safety net and the truth after a restart.
-- Every request passes a client-side throttle (orders/brokers/kite/throttle.py) that raises
+- Every request passes a client-side throttle (orders/brokers/kite/ratelimit.py) that raises
   BrokerRetryable(code "throttled") without sending.
 - Optional native protection (capability "gtt_oco", config broker.kite.use_gtt): `place_oco` /
   `delete_oco`, a two-leg GTT whose legs are LIMIT exits.
@@ -43,7 +43,7 @@ from orders.brokers.kite import parse
 from orders.brokers.kite.config import KiteSettings
 from orders.brokers.kite.credentials import session_credentials
 from orders.brokers.kite.http import KiteHttp, gtt_leg
-from orders.brokers.kite.throttle import KiteThrottle
+from orders.brokers.kite.ratelimit import KiteRateLimit
 from orders.brokers.live import LiveBroker, check_order
 from orders.brokers.replies import object_of
 
@@ -66,7 +66,7 @@ class KiteBroker(LiveBroker):
     def __init__(self, instruments, settings: KiteSettings, credentials, *, clock=time.time_ns):
         self._instruments = instruments
         super().__init__(KiteHttp(credentials, settings.root, settings.timeout_s),
-                         KiteThrottle(settings, clock), settings, clock)
+                         KiteRateLimit(settings, clock), settings, clock)
         caps = {CAP_PARTIAL_FILLS} | ({CAP_GTT_OCO} if settings.use_gtt else set())
         self.capabilities = frozenset(caps)
         # broker order id -> its order type (modify sends it)

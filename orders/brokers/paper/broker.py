@@ -25,7 +25,7 @@ from common.ids import fill_id
 from orders import statemachine as sm
 from orders.brokers.base import (ORDER_TYPES, Broker, BrokerAck, BrokerOrder, BrokerTrade,
                                  OrderRequest, CAP_PARTIAL_FILLS)
-from orders.brokers.paper.book import PaperBook, PaperOrder, off_tick
+from orders.brokers.paper.paperbook import PaperBook, PaperOrder, off_tick
 from orders.brokers.paper.journal import PaperJournal
 from orders.brokers.paper.matching import EV_FILL, WorkingOrders
 

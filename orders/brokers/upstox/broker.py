@@ -25,7 +25,7 @@ orders).
   Updates for orders without our tag, or with a tag this adapter neither placed nor was asked about
   (another app's), are ignored and counted, as are updates that do not validate ("malformed").
   Polling stays the safety net and the truth after a restart.
-- Every request passes the client-side throttle (throttle.py): order APIs 10/s, 500/min, 2000/30
+- Every request passes the client-side throttle (ratelimit.py): order APIs 10/s, 500/min, 2000/30
   min.
 """
 
@@ -40,7 +40,7 @@ from orders.brokers.upstox import parse
 from orders.brokers.upstox.config import PRODUCT_OF, UpstoxSettings
 from orders.brokers.upstox.credentials import session_credentials
 from orders.brokers.upstox.http import UpstoxHttp
-from orders.brokers.upstox.throttle import UpstoxThrottle
+from orders.brokers.upstox.ratelimit import UpstoxRateLimit
 
 MARKET_PROTECTED = ("MARKET", "SL-M")
 
@@ -64,7 +64,7 @@ class UpstoxBroker(LiveBroker):
                               if r["broker_key"]}
         super().__init__(
             UpstoxHttp(credentials, settings.host, settings.order_host, settings.timeout_s),
-            UpstoxThrottle(settings, clock),
+            UpstoxRateLimit(settings, clock),
             settings,
             clock,
         )

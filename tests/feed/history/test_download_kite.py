@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from feed.history.download import Download
 from feed.history.kite import KiteHistory
 from feed.history.store import HistoryStore
-from feed.history.throttle import RateLimiter
+from feed.history.ratelimit import RateLimiter
 from tests.feed.history.venues import (
     KITE_HISTORY,
     KITE_KEY,

@@ -1,10 +1,10 @@
-"""plan.py: chunks within each broker's per-call window; only missing days planned. throttle.py: the
-wait."""
+"""plan.py: chunks within each broker's per-call window; only missing days planned.
+ratelimit.py: the wait."""
 
 import datetime as dt
 
 from feed.history.plan import WINDOWS, Window, cut, plan, runs
-from feed.history.throttle import RateLimiter
+from feed.history.ratelimit import RateLimiter
 
 D = dt.date
 

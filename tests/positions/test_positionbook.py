@@ -1,5 +1,5 @@
 from common.messages import OrderFilled
-from positions.book import PositionBook
+from positions.positionbook import PositionBook
 
 
 def _fill(fill_id, side, qty, price, fees=0.0, seq=1, instrument=0):

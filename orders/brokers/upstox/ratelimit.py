@@ -14,7 +14,7 @@ from common.slidingwindow import SlidingWindows
 THROTTLED = "throttled"
 
 
-class UpstoxThrottle:
+class UpstoxRateLimit:
     """Parameters
     ----------
     settings : an UpstoxSettings (order_limits, api_limits).

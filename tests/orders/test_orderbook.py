@@ -3,7 +3,7 @@
 from common.messages import (OrderAccepted, OrderCanceled, OrderFilled, OrderInDoubt, OrderRejected,
                              OrderSubmitting)
 from orders import statemachine as sm
-from orders.book import OrderBook
+from orders.orderbook import OrderBook
 
 
 def submitting(coid="E1", qty=10):

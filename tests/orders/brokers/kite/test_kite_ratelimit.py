@@ -6,13 +6,13 @@ from common.errors import BrokerRetryable
 from config.schema import KiteBrokerConfig
 from orders.brokers.base import OrderRequest
 from orders.brokers.kite.config import KiteSettings
-from orders.brokers.kite.throttle import THROTTLED, KiteThrottle
+from orders.brokers.kite.ratelimit import THROTTLED, KiteRateLimit
 from tests.orders.brokers.kite.kite_support import FakeClock, make_kite  # noqa: F401 - fixture
 from tests.orders.stubs import ist_ns
 
 
 def throttle(clock, **limits):
-    return KiteThrottle(KiteSettings.from_config(KiteBrokerConfig(), **limits), clock)
+    return KiteRateLimit(KiteSettings.from_config(KiteBrokerConfig(), **limits), clock)
 
 
 def test_eleventh_placement_within_a_second_is_refused_and_a_second_later_allowed():

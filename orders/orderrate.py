@@ -32,7 +32,7 @@ DAY_NS = SECONDS_PER_DAY * NS_PER_S
 NEVER_NS = (1 << 63) - 1
 
 
-class Throttle:
+class OrderRate:
     """Parameters
     ----------
     per_sec, per_min, per_day : the most placements allowed in any 1 s window, any 60 s window and

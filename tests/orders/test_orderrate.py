@@ -1,18 +1,18 @@
-from orders.throttle import SECOND_NS, Throttle
+from orders.orderrate import SECOND_NS, OrderRate
 from tests.orders.stubs import ist_ns
 
 T0 = ist_ns(10, 0)
 
 
 def test_throttle_counts_sliding_second_minute_and_day_windows():
-    th = Throttle(3, 5, 7)
+    th = OrderRate(3, 5, 7)
     for i in range(4):
         th.record(T0 + i * 400_000_000)        # 0, 0.4, 0.8, 1.2 s
     assert th.counts(T0 + 1_200_000_000) == (3, 4, 4)  # the entry at 0 s left the 1 s window
 
 
 def test_throttle_room_is_zero_when_any_window_is_full():
-    th = Throttle(2, 100, 100)
+    th = OrderRate(2, 100, 100)
     th.record(T0)
     th.record(T0)
     assert th.room(T0) == 0
@@ -20,7 +20,7 @@ def test_throttle_room_is_zero_when_any_window_is_full():
 
 
 def test_throttle_next_free_is_when_the_oldest_entry_of_the_full_window_leaves():
-    th = Throttle(2, 100, 100)
+    th = OrderRate(2, 100, 100)
     th.record(T0)
     th.record(T0 + 300_000_000)
     assert th.next_free_ns(T0 + 500_000_000) == T0 + SECOND_NS
@@ -28,7 +28,7 @@ def test_throttle_next_free_is_when_the_oldest_entry_of_the_full_window_leaves()
 
 
 def test_throttle_day_limit_frees_at_the_next_ist_midnight():
-    th = Throttle(10, 10, 2)
+    th = OrderRate(10, 10, 2)
     th.record(T0)
     th.record(T0 + 10 * SECOND_NS)
     assert th.room(T0 + 3600 * SECOND_NS) == 0
@@ -36,16 +36,16 @@ def test_throttle_day_limit_frees_at_the_next_ist_midnight():
 
 
 def test_throttle_new_day_starts_with_fresh_counts():
-    th = Throttle(10, 10, 2)
+    th = OrderRate(10, 10, 2)
     th.record(T0)
     th.record(T0 + 86_400 * SECOND_NS)
     assert th.counts(T0 + 86_400 * SECOND_NS) == (1, 1, 1)
 
 
-# The retail-algo framework's threshold is per exchange/segment (orders/throttle.py).
+# The retail-algo framework's threshold is per exchange/segment (orders/orderrate.py).
 
 def test_throttle_when_one_venue_reaches_its_per_second_limit_then_it_has_no_room_but_another_has():
-    th = Throttle(10, 400, 5000, venue_per_sec=3)
+    th = OrderRate(10, 400, 5000, venue_per_sec=3)
     for i in range(3):
         th.record(T0 + i * 100_000_000, "NSE")
     now = T0 + 300_000_000
@@ -58,7 +58,7 @@ def test_throttle_when_one_venue_reaches_its_per_second_limit_then_it_has_no_roo
 
 
 def test_throttle_counts_with_a_venue_make_risks_account_comparison_bind_on_the_venue():
-    th = Throttle(10, 400, 5000, venue_per_sec=3)
+    th = OrderRate(10, 400, 5000, venue_per_sec=3)
     for i in range(3):
         th.record(T0 + i * 100_000_000, "BSE")
     in_sec, in_min, in_day = th.counts(T0 + 300_000_000, "BSE")
@@ -68,7 +68,7 @@ def test_throttle_counts_with_a_venue_make_risks_account_comparison_bind_on_the_
 
 
 def test_throttle_next_free_waits_for_the_full_venue_window_to_slide():
-    th = Throttle(10, 400, 5000, venue_per_sec=2)
+    th = OrderRate(10, 400, 5000, venue_per_sec=2)
     th.record(T0, "NFO")
     th.record(T0 + 400_000_000, "NFO")
     assert th.next_free_ns(T0 + 500_000_000, "NFO") == T0 + SECOND_NS
@@ -76,7 +76,7 @@ def test_throttle_next_free_waits_for_the_full_venue_window_to_slide():
 
 
 def test_throttle_venue_windows_restart_with_a_new_ist_day():
-    th = Throttle(10, 400, 5000, venue_per_sec=1)
+    th = OrderRate(10, 400, 5000, venue_per_sec=1)
     th.record(T0, "NSE")
     tomorrow = T0 + 86_400 * SECOND_NS
     th.record(tomorrow, "NSE")
@@ -85,7 +85,7 @@ def test_throttle_venue_windows_restart_with_a_new_ist_day():
 
 
 def test_throttle_venue_window_keeps_exact_counts_after_pruning_old_entries():
-    th = Throttle(10, 400, 5000, venue_per_sec=2)
+    th = OrderRate(10, 400, 5000, venue_per_sec=2)
     for i in range(50):                              # 50 placements 0.3 s apart: pruned as it goes
         th.record(T0 + i * 300_000_000, "NSE")
     last = T0 + 49 * 300_000_000

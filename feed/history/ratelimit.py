@@ -1,6 +1,6 @@
 """A blocking client-side rate limiter for history calls: at most N requests in any sliding window.
 
-Unlike the order path's throttles (orders/brokers/*/throttle.py), which refuse a request over the
+Unlike the order path's throttles (orders/brokers/*/ratelimit.py), which refuse a request over the
 limit because the orders loop must never wait, a download has nothing better to do than wait: so
 `wait()` sleeps until one more request fits every window, then counts it. The sliding-window rule is
 the one they share (common/slidingwindow.py).

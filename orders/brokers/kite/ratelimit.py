@@ -3,7 +3,7 @@ bring).
 
 Two sliding-window throttles over wall-clock time:
 - placements: 10 a second, 400 a minute, 5000 an IST day (Kite's per-API-key order limits), counted
-  by the engine's own `orders.throttle.Throttle` fed with wall-clock ns;
+  by the engine's own `orders.orderrate.OrderRate` fed with wall-clock ns;
 - every other request (modify, cancel, order book, trades, positions, GTT): 10 a second
   (common/slidingwindow.py).
 
@@ -19,13 +19,13 @@ import time
 
 from common.errors import BrokerRetryable
 from common.slidingwindow import SlidingWindows
-from orders.throttle import Throttle
+from orders.orderrate import OrderRate
 
 THROTTLED = "throttled"
 SECOND_NS = 1_000_000_000
 
 
-class KiteThrottle:
+class KiteRateLimit:
     """Parameters
     ----------
     settings : a KiteSettings (orders_per_sec/min/day, api_per_sec).
@@ -34,7 +34,7 @@ class KiteThrottle:
 
     def __init__(self, settings, clock=time.time_ns):
         self._clock = clock
-        self._orders = Throttle(settings.orders_per_sec, settings.orders_per_min,
+        self._orders = OrderRate(settings.orders_per_sec, settings.orders_per_min,
                                 settings.orders_per_day)
         self._api = SlidingWindows(((settings.api_per_sec, SECOND_NS),))
         self.refused = 0

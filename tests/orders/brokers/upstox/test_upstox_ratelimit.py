@@ -7,7 +7,7 @@ from common.errors import BrokerRetryable
 from config.schema import UpstoxBrokerConfig
 from orders.brokers.base import OrderRequest
 from orders.brokers.upstox.config import UpstoxSettings
-from orders.brokers.upstox.throttle import THROTTLED, UpstoxThrottle
+from orders.brokers.upstox.ratelimit import THROTTLED, UpstoxRateLimit
 from tests.orders.brokers.kite.kite_support import FakeClock
 from tests.orders.stubs import ist_ns
 from tests.orders.brokers.upstox.upstox_support import make_upstox  # noqa: F401 - fixture
@@ -15,7 +15,7 @@ from tests.orders.brokers.upstox.upstox_support import make_upstox  # noqa: F401
 
 def test_eleventh_order_call_within_a_second_is_refused_and_a_second_later_allowed():
     clock = FakeClock(ist_ns(10, 0))
-    t = UpstoxThrottle(UpstoxSettings.from_config(UpstoxBrokerConfig()), clock)
+    t = UpstoxRateLimit(UpstoxSettings.from_config(UpstoxBrokerConfig()), clock)
     for _ in range(10):
         t.take_order("place_order")
         clock.advance(0.05)
@@ -28,7 +28,7 @@ def test_eleventh_order_call_within_a_second_is_refused_and_a_second_later_allow
 
 def test_the_minute_window_holds_500_and_the_half_hour_window_2000():
     clock = FakeClock(ist_ns(10, 0))
-    t = UpstoxThrottle(UpstoxSettings.from_config(UpstoxBrokerConfig()), clock)
+    t = UpstoxRateLimit(UpstoxSettings.from_config(UpstoxBrokerConfig()), clock)
     for _ in range(500):
         t.take_order("place_order")
         clock.advance(0.11)
