@@ -220,6 +220,18 @@ class OrderEngine:
         """The tick a restarted engine re-reads up to before it acts again (0: none)."""
         return self._catchup_seq
 
+    def next_tick_is(self, seq: int) -> None:
+        """The stage's next tick to read is `seq`. Past the catch-up tick, the ticks up to it will
+        never be read again — after a supervisor restart the new ring starts above the old marks —
+        so the engine stops waiting for them: the journal holds everything they caused, and the
+        broker's reports (a fill made while nothing ran) are read from the next poll on, not only
+        after the first new tick. Waiting instead left the start reconciliation to "confirm" that
+        unread fill as a difference and halt, with the OCO blind meanwhile. The market clock is not
+        invented: without a snapshot it stays at 0 (session phase PRE_OPEN, which only stops
+        entries, and no intent is handled before a tick) and event times are the journal's last."""
+        if self._catchup_seq and seq > self._catchup_seq:
+            self._catchup_seq = 0
+
     def set_trading_state(self, state: str, reason: str = "") -> None:
         """ACTIVE / REDUCING / HALTED from outside (supervisor, operator). HALTED cancels entries.
 

@@ -382,18 +382,24 @@ class OrdersStage:
         else:
             self._follow_supervisor()
             self.reconciler.poll()
-            # the start check waits to confirm a difference: trade nothing yet, but re-read the
-            # ticks handled before a restart (until then the broker's reports are not read)
-            if not self.reconciler.holding:
-                self.apply_ticks()
-            elif self.engine.catchup_seq:
-                self.apply_ticks(through=self.engine.catchup_seq)
+            self.follow_ticks()
             if self.broker.reports_fills_async:   # live brokers report fills between ticks
                 self.engine.poll_broker()
             if self.updates is not None:
                 self._report_updates()
             self.rt.set_count("bad_broker_rows", self.broker.bad_rows)
         self.commit()
+
+    def follow_ticks(self) -> None:
+        """Apply the ticks that are due. While the start check waits to confirm a difference, trade
+        nothing yet but re-read the ticks handled before a restart: until the engine is past them it
+        reads no broker report, and the check would confirm a fill it has not read. Ticks it will
+        never see again (a supervisor restart's ring starts above them) are not waited for."""
+        if not self.reconciler.holding:
+            self.apply_ticks()
+        elif self.engine.catchup_seq:
+            self.apply_ticks(through=self.engine.catchup_seq)
+        self.engine.next_tick_is(self.reader.cursor)
 
     def take_order_updates(self) -> None:
         """Hand pushed order updates to the broker; this step's poll_broker reports what they

@@ -118,3 +118,63 @@ def test_the_hold_re_reads_ticks_up_to_and_including_the_engines_catch_up_tick()
     finally:
         ring.close()
         ring.unlink()
+
+
+def test_after_a_supervisor_restart_the_fill_made_while_nothing_ran_is_read_before_any_tick(
+    make_desk, tmp_path
+):
+    """Seen while fixing the above (left open one session): after a *supervisor* restart the new
+    tick ring starts above the old marks, no market snapshot survives, and no tick has come yet.
+    The engine waited for its catch-up tick, which will never be read again: the start check held,
+    the engine read no broker report, the fill was "confirmed" as a difference — HALTED, and the
+    bracket's legs (the OCO) not placed meanwhile."""
+    import numpy as np
+
+    from common.dtypes import TICK_DTYPE
+    from common.ringbuffer import RingReader, ShmRing
+    from common.waits import YieldingWait
+    from orders.stage import OrdersStage
+    from tests.support import unique_segment
+
+    desk, _ = restarted_after_a_fill_it_did_not_see(make_desk, market=False)
+    clock = Clock()
+    symbols = [s.decode() for s in desk.rows["symbol"]]
+    r = Reconciler(desk.engine, desk.broker, symbols, str(tmp_path), interval_s=0.0,
+                   on_start=True, clock=clock)
+    ring = ShmRing.create(unique_segment("ring"), 16, TICK_DTYPE, readers=(("orders", True),),
+                          first_seq=1000)          # the new run's ring: above the old marks
+    try:
+        stage = OrdersStage.__new__(OrdersStage)
+        stage.reader = RingReader(ring, "orders", wait=YieldingWait())
+        stage.buf = np.zeros(4, TICK_DTYPE)
+        stage.watermark = 1000                    # no tick yet
+        stage.engine, stage.reconciler = desk.engine, r
+        r.poll()
+        assert r.holding and not r.outstanding    # seen once: the broker's fill, not read yet
+        stage.follow_ticks()                      # the stage's step, while holding
+        desk.engine.poll_broker()
+        assert desk.engine.catchup_seq == 0
+        assert desk.engine.positions()[0][0] == 10
+        working = {o.client_order_id for o in desk.engine.book.working()}
+        assert len(working) == 2, working          # the stop and the target: the OCO is managed
+        clock.t += CONFIRM_S
+        r.poll()
+        assert not r.outstanding and not r.holding, r.as_json()
+        assert desk.engine.trading_state == "ACTIVE"
+        stage.reader.close()
+    finally:
+        ring.close()
+        ring.unlink()
+
+
+def test_a_stage_restart_with_ticks_still_to_re_read_keeps_waiting_for_them(make_desk):
+    """The other side of the rule above: while the ring still holds the catch-up tick (a stage
+    restart on the same ring), reaching it is still required before any report is read."""
+    desk, _ = restarted_after_a_fill_it_did_not_see(make_desk, market=False)
+    desk.engine.next_tick_is(1)                   # the reader's cursor: tick 1 is still to come
+    desk.engine.poll_broker()
+    assert desk.engine.catchup_seq == 1
+    assert desk.engine.positions().get(0, (0,))[0] == 0
+    desk.engine.next_tick_is(2)                   # the cursor past it: nothing left to re-read
+    desk.engine.poll_broker()
+    assert desk.engine.catchup_seq == 0 and desk.engine.positions()[0][0] == 10
