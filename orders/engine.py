@@ -226,11 +226,15 @@ class OrderEngine:
         so the engine stops waiting for them: the journal holds everything they caused, and the
         broker's reports (a fill made while nothing ran) are read from the next poll on, not only
         after the first new tick. Waiting instead left the start reconciliation to "confirm" that
-        unread fill as a difference and halt, with the OCO blind meanwhile. The market clock is not
-        invented: without a snapshot it stays at 0 (session phase PRE_OPEN, which only stops
-        entries, and no intent is handled before a tick) and event times are the journal's last."""
+        unread fill as a difference and halt, with the OCO blind meanwhile.
+        Without a market snapshot the market clock starts at the last handled tick's time (the
+        journal's), not at 0: the session phase (a square-off due) and the next wake-up are judged
+        on one clock — at 0 the poll saw PRE_OPEN while the wake-up was set from the journal's
+        time, and a square-off the dead process had begun was not placed until the close."""
         if self._catchup_seq and seq > self._catchup_seq:
             self._catchup_seq = 0
+            if self.exposure.clock_ns < self._marked_ns:
+                self.exposure.clock[0] = self._marked_ns
 
     def set_trading_state(self, state: str, reason: str = "") -> None:
         """ACTIVE / REDUCING / HALTED from outside (supervisor, operator). HALTED cancels entries.
