@@ -133,6 +133,30 @@ PRELOAD = [
     # last: freeze what the template imported, so children do not re-scan it
     "common.gcfreeze",
 ]
+# What a stage imports only for the broker or tick source in use (orders/brokers/__init__.py,
+# feed/sources/__init__.py), imported once by the forkserver so that a restarted stage does not pay
+# it again (measured: Kite's SDK and its Twisted stack 0.3-0.5 s, Upstox's 0.17 s). Never
+# `kiteconnect` itself: importing it installs Twisted's reactor (an epoll fd and a waker pipe) in
+# the forkserver, which every stage forked from it would then share. Its dependencies, which are
+# the cost, install nothing (tests/supervision/test_warm.py holds both).
+KITE_DEPENDENCIES = [
+    "requests", "dateutil.parser", "OpenSSL.SSL", "cryptography.x509",
+    "twisted.internet.epollreactor", "twisted.internet.tcp", "twisted.internet.ssl",
+    "twisted.protocols.tls", "autobahn.twisted.websocket",
+]
+BROKER_MODULES = {"paper": ["orders.brokers.paper.broker"], "kite": KITE_DEPENDENCIES,
+                  "upstox": ["orders.brokers.upstox.broker"]}
+SOURCE_MODULES = {"sim": [], "replay": ["feed.sources.replay"], "kite": KITE_DEPENDENCIES,
+                  "upstox": ["feed.sources.upstox.source"]}
+
+
+def preload_for(config) -> list[str]:
+    """PRELOAD plus the broker adapter and tick source `config` uses (gcfreeze stays last)."""
+    extra = BROKER_MODULES.get(config.broker.name, []) + SOURCE_MODULES.get(config.feed.source, [])
+    if config.broker.name == "upstox" and config.feed.upstox.order_updates:
+        extra.append("feed.sources.upstox.orderstream")
+    extra = [m for m in dict.fromkeys(extra) if m not in PRELOAD]
+    return PRELOAD[:-1] + extra + PRELOAD[-1:]
 
 
 def build_plan(config):
@@ -152,7 +176,7 @@ def build_plan(config):
         instrument_rows=rows,
         ring_capacity=config.feed.ring_capacity,
         lossless=config.feed.source == "replay",
-        preload=PRELOAD,
+        preload=preload_for(config),
         segments={**signals_segments(config), **orders_segments(config)},
         supervisor_cores=tuple(cores["supervisor"]),
     )

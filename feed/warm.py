@@ -43,8 +43,10 @@ def _warm_sim() -> None:
         np.zeros(BLOCK, np.int64),
         np.zeros(BLOCK),
     )
-    # the realistic profile's kernel (the default)
-    from feed.sources.sim_session import session_block
+    # the realistic profile's kernel (the default), and its constant activity integral
+    from feed.sources.sim_session import session_activity, session_block
+
+    session_activity()
 
     session_block(
         state,
