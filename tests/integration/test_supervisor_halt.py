@@ -61,3 +61,28 @@ def test_supervisor_halt_survives_an_orders_kill_is_journaled_once_and_resume_is
         code, answer, err = ctl(p, "resume")
         assert code == 1 and "gave up on feed" in answer["error"], (answer, err)
         assert record(p)["state"] == "HALTED" and p.health()["trading_state"] == "HALTED"
+
+
+def test_supervisor_halt_holds_after_the_supervisor_is_killed_until_an_operator_resumes(tmp_path):
+    """The account's day (a live-clock feed): the halt orders journaled outlives a SIGKILLed
+    supervisor; the next start on the same account begins HALTED with its reason, and, the
+    supervisor that halted being gone, `ctl resume` is the operator's call again."""
+    from tests.chaos.harness import merge, paper_on_a_live_feed
+
+    over = {"supervisor": {"stay_up_degraded": True,
+                           "restart": {"max_restarts": 1, "window_s": 600}}}
+    with paper_on_a_live_feed(tmp_path / "venue") as (_venue, live):
+        with Pipeline(tmp_path, merge(live, over)) as first:
+            first.wait_running()
+            kill_when_ready(first, "feed", 0)
+            kill_when_ready(first, "feed", 1)
+            halted = eventually(lambda: (r := record(first)) and r.get("command_ns") and r,
+                                timeout=30, message="orders acknowledged the supervisor's halt")
+            assert halted["state"] == "HALTED"
+            first.kill_everything()                 # SIGKILL the supervisor and its stages
+        with Pipeline(tmp_path, live) as second:
+            health = second.wait_running()
+            assert health["trading_state"] == "HALTED", health
+            assert health["trading_state_reason"] == halted["reason"]
+            code, answer, err = ctl(second, "resume")
+            assert code == 0 and answer["trading_state"] == "ACTIVE", (answer, err)
