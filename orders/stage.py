@@ -274,7 +274,9 @@ class OrdersStage:
             self.log.warning(
                 "recovery finished: the broker answers again", attempts=self.recovery_attempts
             )
-            self._show_trading_state(*self.recovery_shown)
+            # the engine's state now, not the one before the hold: a command during the hold
+            # (an operator's halt) changed it
+            self._show_trading_state(self.engine.trading_state, self.engine.state_reason)
         self.recovery_error = self.engine.broker_down = ""
         self.recovery_attempts, self.recovery_shown = 0, None
         # read BEFORE the journal: all intents below it are in it

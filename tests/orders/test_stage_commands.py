@@ -150,3 +150,24 @@ def test_orders_when_an_unstamped_command_arrives_then_it_is_applied_and_not_ack
     stage.on_message(command(0, reason="operator: ctl halt"))
     assert desk.engine.trading_state == "HALTED"
     assert read_state(str(tmp_path))["command_ns"] == 0
+
+
+def test_orders_when_halted_by_a_command_during_a_recovery_hold_then_the_record_shows_it_after(
+        make_desk, tmp_path):
+    """A recovery held by a broker that did not answer (orders/stage.py finish_recovery) shows
+    HALTED with why; an operator's halt during the hold must still show once the broker answers,
+    not the state from before the hold."""
+    from tests.orders.test_stage_recovery import HTTP_500, restarted_desk
+    from tests.orders.test_stage_recovery import stage_over as recovering_stage
+
+    desk = restarted_desk(make_desk, n_failures=1, error=HTTP_500)
+    journal = Journal(desk)
+    stage = recovering_stage(desk, tmp_path)
+    stage.reconciler = types.SimpleNamespace(permits=lambda state: True)
+    stage.commit = journal.commit
+    desk.engine.sink.emit = desk.events.append
+    assert stage.finish_recovery() is False                       # held
+    stage.on_message(command(100, reason="operator: ctl halt"))
+    assert stage.finish_recovery() is True
+    record = read_state(str(tmp_path))
+    assert (record["state"], record["reason"]) == ("HALTED", "operator: ctl halt")
