@@ -133,7 +133,7 @@ class OrdersStage:
         self.outgoing: list = []      # journaled events not yet published (see commit)
         self.recovery_error, self.recovery_retry_ns = "", 0
         self.recovery_attempts = 0    # failed recoveries in a row (the backoff's exponent)
-        # (state, reason) shown before a retryable hold, to show again
+        # (state, reason) shown when a retryable hold began; not None while the hold is shown
         self.recovery_shown: tuple[str, str] | None = None
         self.recovered_reason = ""    # the reason of the trading state the journal ends in
         self.foreign_updates = 0      # BrokerOrderUpdates of another broker than ours
