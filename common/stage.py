@@ -153,10 +153,6 @@ class StageRuntime:
     def should_stop(self) -> bool:
         return self._stop or bool(self.row["stop_requested"])
 
-    @property
-    def trading_state(self) -> int:
-        return self.table.trading_state
-
     def ready(self) -> None:
         """Report READY: from here the supervisor judges this stage by its heartbeat.
 

@@ -4,8 +4,9 @@ Heartbeats, lifecycle state, counters and latency percentiles travel here instea
 that a hung stage (SIGSTOP, an infinite loop, a blocked syscall) is visible: it simply stops
 writing. Each row is written by exactly one process (its stage) except `stop_requested`, which only
 the supervisor writes; all fields are aligned int64, so a reader never sees a torn value on
-x86-64/aarch64. The control row (`trading_state`) is written by the supervisor when it halts trading
-and read by `orders` on every loop.
+x86-64/aarch64. The control row's `trading_state` (and `halt_reason`: 1 gave up on a critical stage,
+2 cannot write the run log) records the supervisor's own halt for its status; no stage reads it.
+The halt reaches orders as a command (supervision/commands.py, common/tradingstate.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ NONE, STARTING, READY, STOPPING, STOPPED, FINISHED = 0, 1, 2, 3, 4, 5
 STATE_NAMES = {NONE: "none", STARTING: "starting", READY: "ready", STOPPING: "stopping",
                STOPPED: "stopped", FINISHED: "finished"}
 
-# The control row's `trading_state` holds a common.tradingstate.TradingState code.
+# The control row's `trading_state` holds a common.tradingstate.TradingState code: the supervisor's
+# own decision, shown by its status (orders' own state is its record, common/tradingstate.py).
 
 N_COUNTERS = 16
 ROW_DTYPE = np.dtype(

@@ -1,11 +1,21 @@
-"""The trading state `orders` is really in, and why, for the supervisor's status.
+"""The trading state `orders` is really in, and why: the one record the supervisor reads it from.
 
-The supervisor writes the control row's trading state only when it halts trading itself (a critical
-stage failed). The orders engine halts on its own too — the daily loss limit, a broker that refused
-our session — and those reasons exist only in its journal. So orders also writes its state as a
-stage counter (`trading_state`, the common.stagetable codes) and the state with its reason in
-`orders.trading_state.json` in the run directory, replaced atomically; status reads both and shows
-the worse of the two states, with the reason that goes with it.
+Two channels, one each way (issue 13):
+- supervisor → orders: `SetTradingState` commands on orders' command socket (topics.CMD_ORDERS),
+  the operator's `ctl halt/resume/flatten` and the supervisor's own halt alike
+  (supervision/commands.py). A command's `ts_event_ns` is its stamp, strictly increasing within one
+  supervisor; orders drops a command stamped at or below the last one it applied (a stale or
+  doubled delivery) and acknowledges each one it applied in its record (`command_ns`), once its
+  effect is journaled. The supervisor's own halt is re-sent until acknowledged, so a halt that
+  orders did not live to journal is delivered again to the restarted orders.
+- orders → supervisor: `orders.trading_state.json` in the run directory, {"state", "reason",
+  "ts_event_ns", "command_ns"}, replaced atomically by rename (`write_state`): state and reason are
+  one record, so no crash can leave one without the other. Status, /health, the summary and `ctl`
+  read it here (`read_state`, `effective`). The orders stage counter `trading_state` mirrors the
+  code for /health's counters only; nothing decides on it.
+The control row of the stage table (common/stagetable.py) holds what the supervisor itself decided
+(its halt), for its own status while orders has not acknowledged it or is down; orders never reads
+it.
 
 `TradingState` is the one spelling of the states everywhere: its codes are what the control row,
 the orders stage counter and the risk kernel hold (ints in shared memory / numba), its names what
@@ -51,24 +61,40 @@ def name_of(code: int) -> str:
         return str(code)
 
 
-def write_state(run_dir: str, state: str, reason: str, ts_event_ns: int = 0) -> None:
-    """Replace the file by rename: a reader sees the old state or the new one, never half of one."""
+def write_state(run_dir: str, state: str, reason: str, ts_event_ns: int = 0,
+                command_ns: int = 0) -> None:
+    """Replace the record by rename: a reader sees the old (state, reason) or the new one, never
+    half of one. `command_ns`: the stamp of the last supervisor command orders applied (0: none
+    since this orders process started)."""
     write_atomic(
         os.path.join(run_dir, FILE_NAME),
-        orjson.dumps({"state": state, "reason": reason, "ts_event_ns": ts_event_ns}),
+        orjson.dumps({"state": state, "reason": reason, "ts_event_ns": ts_event_ns,
+                      "command_ns": command_ns}),
         durable=False,
     )
 
 
 def read_state(run_dir: str) -> dict:
-    """The last state orders wrote ({} when it has written none, or the file is unreadable)."""
+    """The last record orders wrote ({} when it has written none, or the file is unreadable)."""
     return read_object(os.path.join(run_dir, FILE_NAME))
 
 
-def effective(control_code: int, orders_code: int, run_dir: str) -> tuple[int, str, str]:
-    """(state code, who set it, reason): the worse of the supervisor's and the orders engine's."""
+def acknowledged(run_dir: str) -> int:
+    """The stamp of the last command orders applied and journaled (0: none yet, or orders has
+    restarted since: a command it did not acknowledge again must be sent again)."""
+    return int(read_state(run_dir).get("command_ns") or 0)
+
+
+def effective(control_code: int, run_dir: str) -> tuple[int, str, str]:
+    """(state code, who set it, reason): the worse of the supervisor's own (its control row) and
+    orders' record, whose state and reason come from that one record. On a tie the supervisor's."""
+    record = read_state(run_dir)
+    # no record yet: ACTIVE (what an orders that has written none trades); a name no version
+    # writes: HALTED, as the risk kernel judges it
+    name = record.get("state", TradingState.ACTIVE.name)
+    orders_code = int(TradingState.__members__.get(str(name), TradingState.HALTED))
     if orders_code > control_code:
-        return orders_code, "orders", str(read_state(run_dir).get("reason", ""))
+        return orders_code, "orders", str(record.get("reason", ""))
     reason = "a critical stage failed" if control_code == TradingState.HALTED else ""
     return control_code, "supervisor", reason
 

@@ -2,10 +2,15 @@
 
 Intents come from signals through the intent ring (common/intentring.py: shared memory, woken by its
 eventfd doorbell), with its watermark, the published tick sequence; commands (`SetTradingState`,
-`FlattenAll`) arrive on one PULL socket from operators. Ticks come from the tick ring. The engine
-(orders/engine.py) is a pure function of ticks and intents, so the stage's one job is to hand it
-both in the same order however processes are scheduled: ticks are applied only below the signals
-watermark, which guarantees every intent raised on them has already arrived.
+`FlattenAll`, `RequestReconcile`) arrive on one PULL socket (topics.CMD_ORDERS) from the
+supervisor: the operator's and its own halt alike (common/tradingstate.py). A `SetTradingState`
+stamped at or below the last one applied is a stale or doubled delivery and is dropped; one applied
+is acknowledged in `orders.trading_state.json` once its effect is journaled, and that record (state
+and reason together) is the only place the supervisor reads our trading state from. Ticks come
+from the tick ring. The engine (orders/engine.py) is a pure function of ticks and intents, so the
+stage's one job is to hand it both in the same order however processes are scheduled: ticks are
+applied only below the signals watermark, which guarantees every intent raised on them has already
+arrived.
 
 Durability: every event the engine emits is stamped, journaled to `orders.jsonl` (fills also to
 `fills.jsonl`), written to the kernel, and only then published. Both live in `ctx.state`: the broker
@@ -81,6 +86,12 @@ UPDATE_COUNTERS = (("updates_applied", "applied"), ("updates_duplicate", "duplic
 
 
 class OrdersStage:
+    # The stamp of the last SetTradingState applied (its ts_event_ns; 0: none since this process
+    # started, so the supervisor sends its standing halt again after a restart).
+    command_ns = 0
+    # (state, reason, ts_event_ns) last written to the record: what an acknowledgement rewrites
+    shown_state: tuple[str, str, int] | None = None
+
     def __init__(self, ctx, rt: StageRuntime):
         self.ctx, self.rt, cfg = ctx, rt, ctx.config
         self.log = get_logger("orders")
@@ -122,7 +133,7 @@ class OrdersStage:
         self.outgoing: list = []      # journaled events not yet published (see commit)
         self.recovery_error, self.recovery_retry_ns = "", 0
         self.recovery_attempts = 0    # failed recoveries in a row (the backoff's exponent)
-        # (state, reason) shown before a retryable hold, to show again
+        # (state, reason) shown when a retryable hold began; not None while the hold is shown
         self.recovery_shown: tuple[str, str] | None = None
         self.recovered_reason = ""    # the reason of the trading state the journal ends in
         self.foreign_updates = 0      # BrokerOrderUpdates of another broker than ours
@@ -178,9 +189,10 @@ class OrdersStage:
             self._show_trading_state(msg.state, msg.reason, msg.ts_event_ns)
 
     def _show_trading_state(self, state: str, reason: str, ts_event_ns: int = 0) -> None:
-        """For the supervisor's status (common/tradingstate.py): the code in our row, the reason in
-        a file."""
-        write_state(self.ctx.run_dir, state, reason, ts_event_ns)
+        """For the supervisor's status (common/tradingstate.py): state and reason in one record,
+        replaced atomically; the code in our row is a mirror for /health's counters."""
+        self.shown_state = (state, reason, ts_event_ns)
+        write_state(self.ctx.run_dir, state, reason, ts_event_ns, self.command_ns)
         self.rt.set_count("trading_state", int(TradingState[state]))
 
     # -- start ---------------------------------------------------------------------------------
@@ -262,7 +274,9 @@ class OrdersStage:
             self.log.warning(
                 "recovery finished: the broker answers again", attempts=self.recovery_attempts
             )
-            self._show_trading_state(*self.recovery_shown)
+            # the engine's state now, not the one before the hold: a command during the hold
+            # (an operator's halt) changed it
+            self._show_trading_state(self.engine.trading_state, self.engine.state_reason)
         self.recovery_error = self.engine.broker_down = ""
         self.recovery_attempts, self.recovery_shown = 0, None
         # read BEFORE the journal: all intents below it are in it
@@ -321,8 +335,7 @@ class OrdersStage:
                     return
             self._take_intent(msg)
         elif isinstance(msg, SetTradingState):
-            if self.reconciler.permits(msg.state):   # never ACTIVE while the broker's view differs
-                self.engine.set_trading_state(msg.state, msg.reason)
+            self.set_trading_state(msg)
         elif isinstance(msg, FlattenAll):
             self.engine.flatten_all(msg.reason)
             self.reconciler.cancel_unknown()         # ours at the broker, unknown to the journal
@@ -337,6 +350,28 @@ class OrdersStage:
             self.report_broker_positions()           # positions compares its book with it
             if msg.source != "positions" or not self.broker.book_is_ours:
                 self.reconciler.request()
+
+    def set_trading_state(self, msg: SetTradingState) -> None:
+        """A command from the supervisor: applied once, in stamp order, then acknowledged.
+
+        Commands come from two sockets of the supervisor (its operator desk, its own halt), so one
+        may overtake another: a stamp at or below the last applied is stale (a `ctl resume` sent
+        before the supervisor's halt must not lift it) or a resend already applied, and is dropped.
+        The acknowledgement is written only once the effect is in the journal: a crash in between
+        leaves it unacknowledged, and the supervisor's halt is sent again.
+        """
+        stamp = msg.ts_event_ns
+        if stamp and stamp <= self.command_ns:
+            self.log.warning("stale trading-state command dropped", state=msg.state,
+                             stamp=stamp, applied=self.command_ns)
+            return
+        if self.reconciler.permits(msg.state):   # never ACTIVE while the broker's view differs
+            self.engine.set_trading_state(msg.state, msg.reason)
+        if stamp:
+            self.commit()
+            self.command_ns = stamp
+            shown = self.shown_state or (self.engine.trading_state, self.engine.state_reason, 0)
+            self._show_trading_state(*shown)
 
     def report_broker_positions(self) -> None:
         """Publish the broker's positions (not journaled: a view, not a money-moving event)."""
@@ -380,7 +415,7 @@ class OrdersStage:
             if mono_ns() >= self.recovery_retry_ns:
                 self.finish_recovery()
         else:
-            self._follow_supervisor()
+            self._watch_signals()
             self.reconciler.poll()
             self.follow_ticks()
             if self.broker.reports_fills_async:   # live brokers report fills between ticks
@@ -420,13 +455,7 @@ class OrdersStage:
         for counter, key in UPDATE_COUNTERS:
             self.rt.set_count(counter, counts.get(key, 0))
 
-    def _follow_supervisor(self) -> None:
-        halted = TradingState.HALTED
-        if self.rt.trading_state == halted and (self.engine.trading_state != halted.name
-                                                or self.engine.halt_ends_with_day):
-            self.engine.set_trading_state(
-                halted.name, "supervisor halted trading (a critical stage failed)"
-            )
+    def _watch_signals(self) -> None:
         row = self.rt.table.row("signals")
         silent = (
             mono_ns() - int(row["heartbeat_ns"]) > SIGNALS_SILENT_NS

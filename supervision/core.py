@@ -8,7 +8,9 @@ Semantics follow circus and Erlang/OTP supervisors:
 - deaths are seen through process sentinels and reaped in one place (`_reap`); hangs through the
   heartbeat in the stage table, judged by `hang.HangJudge` (a stage starved of CPU is not hung);
 - restarts follow a RestartPolicy per stage; giving up on `feed` or `orders` halts trading and ends
-  the run with exit code 3 (unless the config says to stay up degraded).
+  the run with exit code 3 (unless the config says to stay up degraded). The halt is recorded in the
+  stage table's control row (the status shows it) and ordered through `halt`
+  (supervision/commands.StandingHalt: a command to orders, sent again until orders acknowledges it).
 
 Every stage is a small state machine checked on every pass of one watch loop (`_pass`): down with a
 restart due, starting (spawned, READY by its own start-up deadline or killed), or READY (heartbeat
@@ -28,6 +30,7 @@ from multiprocessing.connection import wait as wait_sentinels
 from common import stagetable as st
 from common.clock import mono_ns
 from common.tradingstate import TradingState
+from supervision.commands import StandingHalt
 from supervision.entry import STAGE_FATAL_EXIT, read_fatal
 from supervision.hang import HangJudge
 from supervision.process import StageProcess
@@ -106,6 +109,8 @@ class SupervisorCore:
         self._last_status = 0.0
         # the tick ring (set by the launcher): what a drain left
         self.ring = None
+        # the supervisor's halt as a command to orders (set by the session; None in unit tests)
+        self.halt: StandingHalt | None = None
 
     def _now(self) -> float:
         return self.clock_ns() / 1e9
@@ -212,6 +217,8 @@ class SupervisorCore:
         for proc in self.procs:
             self._check(proc)
         self._check_runlog()
+        if self.halt is not None:
+            self.halt.poll()
         now = self._now()
         if self.on_status and now - self._last_status >= 0.1:
             self._last_status = now
@@ -310,8 +317,7 @@ class SupervisorCore:
         critical = proc.name in CRITICAL
         self.runlog.event("give_up", proc.name, reason=reason, halts_trading=critical)
         if critical:
-            # No new entries; working exits that protect open positions stay (orders reads this).
-            self.table.set_trading_state(TradingState.HALTED, reason=1)
+            self._halt_trading(1, f"gave up on {proc.name}: {reason}")
             self.runlog.event("trading_halted", proc.name, reason=f"gave up on {proc.name}")
         if not self._running:
             # The pipeline cannot start without every stage: halt, whichever stage it was.
@@ -321,6 +327,13 @@ class SupervisorCore:
             self.outcome.exit_code = EXIT_HALTED
             self.request_stop(f"gave up on {proc.name}: {reason}")
 
+    def _halt_trading(self, code: int, why: str) -> None:
+        """No new entries; working exits that protect open positions stay. The control row records
+        it for the status; orders hears it as a command until it acknowledges it."""
+        self.table.set_trading_state(TradingState.HALTED, reason=code)
+        if self.halt is not None:
+            self.halt.order(why)
+
     def _check_runlog(self) -> None:
         """A run log we cannot write: halt trading and stop in order, once (issue 12.4)."""
         failure = self.runlog.failure
@@ -329,8 +342,7 @@ class SupervisorCore:
         message = f"cannot write {self.runlog.path}: {failure}"
         if not self._log_failed:
             self._log_failed = True
-            # No new entries; working exits that protect open positions stay (orders reads this).
-            self.table.set_trading_state(TradingState.HALTED, reason=2)
+            self._halt_trading(2, message)
             self.request_stop(message)
         # the first failure keeps its code
         if self.outcome.exit_code in (EXIT_OK, EXIT_LOG_FAILED):

@@ -3,7 +3,9 @@
     status     the same JSON as /health (nothing is sent anywhere)
     halt       SetTradingState(HALTED) to orders; answered once the status shows HALTED
     resume     SetTradingState(ACTIVE); answered once ACTIVE, or at once with orders' refusal when
-               reconciliation still finds a difference with the broker (never ACTIVE on a mismatch)
+               reconciliation still finds a difference with the broker (never ACTIVE on a mismatch);
+               refused without sending anything while the supervisor's own halt stands (it gave up
+               on a critical stage: that halt holds for the rest of the run, commands.py)
     flatten    SetTradingState(HALTED) + FlattenAll: working orders canceled (ours at the broker
                that the journal does not know too), positions closed; answered once
                positions.json is flat.
@@ -12,10 +14,12 @@
                once the check is confirmed (orders/reconciler.py)
     adopt      RequestReconcile(adopt=True): the broker's positions and orders become the baseline;
                ACTIVE again if reconciliation had halted trading
-Commands go over the same PULL socket signals and positions use (topics.CMD_ORDERS); the effect is
-read back from what orders writes for the status (its trading state, orders.reconcile.json,
-positions.json), for at most WAIT_S. Every command but status is appended to `ctl.jsonl` in the run
-directory (when, what, why, result) and the last few are shown in the status under "operator".
+Commands go over orders' one command socket (topics.CMD_ORDERS, which positions and the supervisor's
+own halt use too), each stamped by the supervisor's CommandStamps (commands.py: orders drops a stale
+or doubled one); the effect is read back from what orders writes for the status (its trading-state
+record, orders.reconcile.json, positions.json), for at most WAIT_S. Every command but status is
+appended to `ctl.jsonl` in the run directory (when, what, why, result) and the last few are shown
+in the status under "operator".
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from common.bus import Pusher, make_context
 from common.messages import FlattenAll, RequestReconcile, SetTradingState
 from common.reconcilestate import read_result
 from common.tradingstate import TradingState, read_flatten_ack
+from supervision.commands import CommandStamps
 
 HINT = (
     "operator: python supervisor.py ctl status|halt|resume|flatten|reconcile|adopt [--run-dir DIR]"
@@ -44,14 +49,18 @@ POLL_S = 0.05
 
 
 def commands_for(cmd: str, reason: str, sent_ns: int = 0) -> list:
-    """The messages to orders that carry one operator command, in order (a flatten stamped
-    `sent_ns`, which orders acknowledges: common/tradingstate.write_flatten_ack)."""
+    """The messages to orders that carry one operator command, in order, stamped `sent_ns` (orders
+    applies a trading state once and in stamp order, common/tradingstate.py, and acknowledges a
+    flatten: common/tradingstate.write_flatten_ack)."""
     if cmd == "halt":
-        return [SetTradingState(ts_event_ns=0, state=TradingState.HALTED.name, reason=reason)]
+        return [SetTradingState(ts_event_ns=sent_ns, state=TradingState.HALTED.name,
+                                reason=reason)]
     if cmd == "resume":
-        return [SetTradingState(ts_event_ns=0, state=TradingState.ACTIVE.name, reason=reason)]
+        return [SetTradingState(ts_event_ns=sent_ns, state=TradingState.ACTIVE.name,
+                                reason=reason)]
     if cmd == "flatten":
-        return [SetTradingState(ts_event_ns=0, state=TradingState.HALTED.name, reason=reason),
+        return [SetTradingState(ts_event_ns=sent_ns, state=TradingState.HALTED.name,
+                                reason=reason),
                 FlattenAll(ts_event_ns=sent_ns, reason=reason)]
     if cmd in ("reconcile", "adopt"):
         return [RequestReconcile(ts_event_ns=0, adopt=cmd == "adopt")]
@@ -115,10 +124,14 @@ def effect(
 
 class OperatorDesk:
     def __init__(self, run_dir: str, orders_endpoint: str, status, *, wait_s: dict | None = None,
-                 clock_ns=time.time_ns, sleep=time.sleep):
+                 clock_ns=time.time_ns, sleep=time.sleep, stamps: CommandStamps | None = None,
+                 supervisor_halt=lambda: ""):
         self.run_dir, self.orders_endpoint, self.status = run_dir, orders_endpoint, status
         self.wait_s = {**WAIT_S, **(wait_s or {})}
         self.clock_ns, self.sleep = clock_ns, sleep
+        # one stamp sequence with the supervisor's own halt (commands.py)
+        self.stamps = stamps or CommandStamps(clock_ns)
+        self.supervisor_halt = supervisor_halt       # () -> the reason of its halt, "" if none
         self.recent: collections.deque = collections.deque(maxlen=10)
         # made on the serving thread, the only one that uses them
         self._zmq: zmq.Context | None = None
@@ -129,8 +142,11 @@ class OperatorDesk:
         if cmd == "status":
             return {"ok": True, "status": self.snapshot()}
         reason = reason or f"operator: ctl {cmd}"
-        sent_ns = self.clock_ns()
-        if self._push_all(commands_for(cmd, reason, sent_ns)):
+        held = self.supervisor_halt() if cmd == "resume" else ""
+        sent_ns = self.stamps.next()
+        if held:
+            result = {"ok": False, "error": f"refused: {held}; it holds until this run ends"}
+        elif self._push_all(commands_for(cmd, reason, sent_ns)):
             result = self._wait(cmd, sent_ns)
         else:
             result = {

@@ -14,6 +14,7 @@ import sys
 import zmq
 
 from common import rundir, topics
+from common.bus import Pusher, make_context
 from common.errors import BusError
 from common.log import get_logger
 from supervision.core import EXIT_LEFT_AT_BROKER, EXIT_LOG_FAILED, EXIT_OK, Limits
@@ -21,6 +22,7 @@ from supervision.dashboard import make_view
 from supervision.events import BusEventPublisher
 from supervision.health import HealthServer
 from supervision.launcher import Launcher
+from supervision.commands import CommandStamps, StandingHalt
 from supervision.control import ControlServer
 from supervision.operator import HINT, OperatorDesk
 from supervision.status import snapshot
@@ -59,22 +61,31 @@ class Session:
         signal.signal(signal.SIGTERM, self._on_signal)
         # a closed terminal / dropped ssh: the same clean stop
         signal.signal(signal.SIGHUP, self._on_signal)
-        health = view = control = events = None
+        health = view = control = events = halt_socket = None
         try:
             launcher.setup()
             events = self._start_events(launcher)   # after setup pinned the supervisor
             self._announce(launcher)
+            orders_cmd = launcher.endpoints.endpoint(topics.CMD_ORDERS)
+            # the operator's commands and the supervisor's own halt: one stamp sequence, one
+            # command socket of orders (commands.py)
+            stamps = CommandStamps()
+            halt_socket = _CommandSocket(orders_cmd)
+            halt = StandingHalt(launcher.run_dir, halt_socket.push, stamps)
             desk = OperatorDesk(
                 launcher.run_dir,
-                launcher.endpoints.endpoint(topics.CMD_ORDERS),
+                orders_cmd,
                 lambda: snapshot(
                     launcher.run_id, launcher.run_dir, launcher.table, self.core.procs
                 ),
+                stamps=stamps,
+                supervisor_halt=lambda: halt.reason,
             )
             # the stages' status + the operator's commands and the last reconcile
             status = desk.snapshot
             view = make_view(not self.loaded.config.supervisor.dashboard)
             self.core = launcher.make_core(self._limits(), on_status=lambda: _show(view, status))
+            self.core.halt = halt
             if self.early_stop:        # Ctrl-C / SIGTERM / SIGHUP during set-up: stop, do not trade
                 self.core.request_stop(self.early_stop)
             port = self.loaded.config.supervisor.http_port
@@ -96,6 +107,8 @@ class Session:
             if events is not None:
                 launcher.runlog.publisher = None
                 events.close()
+            if halt_socket is not None:
+                halt_socket.close()
             launcher.teardown()
         self._judge_stop(launcher.run_dir, outcome)
         self._write_results(launcher.run_dir, final, outcome)
@@ -202,6 +215,22 @@ class Session:
         print(f"health: http://127.0.0.1:{server.port}/health  metrics: http://127.0.0.1:{server.port}/metrics",
               file=sys.stderr)
         return server
+
+
+class _CommandSocket:
+    """The supervisor loop's own PUSH socket to orders' command endpoint (the operator desk has
+    its own, on the ctl thread: a zmq socket belongs to one thread)."""
+
+    def __init__(self, endpoint: str):
+        self.zmq = make_context()
+        self.pusher = Pusher(self.zmq, endpoint, "supervisor")
+
+    def push(self, msg) -> bool:
+        return self.pusher.push(msg)
+
+    def close(self) -> None:
+        self.pusher.close()
+        self.zmq.term()
 
 
 def _say(text: str) -> None:

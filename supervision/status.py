@@ -53,8 +53,9 @@ def read_positions(run_dir: str) -> dict:
 
 
 def snapshot(run_id: str, run_dir: str, table: st.StageTable, procs) -> dict:
-    orders_code = int(table.row("orders")["counters"][st.counter_index("orders", "trading_state")])
-    trading, by, reason = effective(table.trading_state, orders_code, run_dir)
+    # orders' state and reason from its one record (common/tradingstate.py), against the
+    # supervisor's own halt in the control row
+    trading, by, reason = effective(table.trading_state, run_dir)
     return {
         "run_id": run_id,
         "run_dir": run_dir,

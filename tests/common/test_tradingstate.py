@@ -4,12 +4,23 @@ journals hold them. Both are frozen, and no other module spells the states its o
 
 import ast
 import pathlib
+import signal
+import subprocess
+import sys
+import time
 
 import msgspec
 import pytest
 
 from common.messages import TradingStateChanged
-from common.tradingstate import NAMES, TradingState, effective, name_of, write_state
+from common.tradingstate import (
+    NAMES,
+    TradingState,
+    effective,
+    name_of,
+    read_state,
+    write_state,
+)
 from orders.risk import _code_of
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -40,13 +51,13 @@ def test_tradingstate_when_the_name_is_not_a_state_then_the_risk_kernel_judges_h
     assert _code_of("ACTIV") == int(TradingState.HALTED)
 
 
-@pytest.mark.parametrize("control, orders, want", [(0, 0, (0, "supervisor")),
-                                                   (2, 1, (2, "supervisor")),
-                                                   (0, 2, (2, "orders"))])
+@pytest.mark.parametrize("control, orders, want", [(0, "ACTIVE", (0, "supervisor")),
+                                                   (2, "REDUCING", (2, "supervisor")),
+                                                   (0, "HALTED", (2, "orders"))])
 def test_tradingstate_effective_when_two_states_then_the_worse_code_wins(tmp_path, control,
                                                                          orders, want):
-    write_state(str(tmp_path), "HALTED", "loss")
-    code, by, _ = effective(control, orders, str(tmp_path))
+    write_state(str(tmp_path), orders, "loss")
+    code, by, _ = effective(control, str(tmp_path))
     assert (code, by) == want
 
 
@@ -74,3 +85,44 @@ def test_tradingstate_when_any_module_spells_the_states_again_then_it_is_named()
              if not skip & set(p.relative_to(ROOT).parts)
              for hit in _own_spellings(p)]
     assert found == []
+
+
+WRITER = """
+import sys
+from common.tradingstate import write_state
+n = 0
+while True:
+    n += 1
+    state = ("HALTED", "ACTIVE")[n % 2]
+    write_state(sys.argv[1], state, f"{state.lower()}-{n}", n, n)
+"""
+
+
+def _one_pair(run_dir: str) -> dict:
+    """The record, checked: its reason is the one written with its state (and acknowledgement);
+    the status, reading it again, shows HALTED only with a halt's reason."""
+    record = read_state(run_dir)
+    if record:
+        assert record["reason"] == f"{record['state'].lower()}-{record['command_ns']}", record
+    code, by, reason = effective(0, run_dir)
+    assert (code, by, reason[:7]) in ((2, "orders", "halted-"), (0, "supervisor", "")), reason
+    return record
+
+
+def test_tradingstate_when_orders_is_killed_while_writing_then_state_and_reason_stay_one_pair(
+        tmp_path):
+    """Issue 13: the state and its reason are one record, replaced by rename. However often the
+    writer is read and wherever it is SIGKILLed, state and reason belong together."""
+    child = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)])
+    seen: set[str] = set()
+    try:
+        deadline = time.monotonic() + 30
+        reads = 0
+        while (len(seen - {""}) < 2 or reads < 2000) and time.monotonic() < deadline:
+            seen.add(_one_pair(str(tmp_path)).get("state", ""))
+            reads += 1
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert {"HALTED", "ACTIVE"} <= seen, seen
+    assert _one_pair(str(tmp_path))["state"] in ("HALTED", "ACTIVE")
