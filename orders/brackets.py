@@ -153,6 +153,7 @@ class BracketDesk:
         self._last_price = last_price      # per instrument, the engine's (None: never through)
         self.brackets: dict[str, Bracket] = {}
         self.active: dict[str, Bracket] = {}
+        self._active_on: dict[int, dict[str, Bracket]] = {}   # `active` by instrument
         self.touched: set[str] = set()     # active brackets whose plan may have changed
         self.through_market: set[str] = set()   # brackets whose stop went as a MARKET exit
         self._sl_stops: list[Order] = []         # working SL stops, as of the last set_alerts
@@ -176,8 +177,18 @@ class BracketDesk:
         b = Bracket(intent.intent_id, intent.strategy, k, intent.side, stop, target, plan,
                     index=len(self.brackets), ref_price=float(intent.ref_price))
         self.brackets[b.intent_id] = self.active[b.intent_id] = b
+        self._active_on.setdefault(k, {})[b.intent_id] = b
         self.touched.add(b.intent_id)
         return b
+
+    def active_on(self, instrument: int) -> list[Bracket]:
+        """The active brackets on `instrument`, in opening order."""
+        return list(self._active_on.get(instrument, {}).values())
+
+    def _retire(self, b: Bracket) -> None:
+        """Nothing left to do for `b`: it leaves `active`."""
+        del self.active[b.intent_id]
+        del self._active_on[b.instrument][b.intent_id]
 
     def touch(self, bracket_id: str) -> None:
         """One of this bracket's orders changed: plan it again at the next event tick."""
@@ -203,6 +214,7 @@ class BracketDesk:
         for b in self.active.values():
             b.closed = True
         self.active.clear()
+        self._active_on.clear()
         self.touched.clear()
 
     def reachable(self, instrument: int, book: OrderBook) -> tuple[int, int]:
@@ -216,18 +228,17 @@ class BracketDesk:
         the working orders can produce, whichever of them fill and in whatever order.
         """
         up = down = 0
-        for b in self.active.values():
-            if b.instrument != instrument:
-                continue
-            ahead = sum(p.qty for p in b.entry_plan if _coid(p) not in book.orders)
-            ahead += sum(book.orders[c].leaves for c in b.entries)
+        orders = book.orders
+        for b in self._active_on.get(instrument, {}).values():
+            ahead = sum(p.qty for p in b.entry_plan if _coid(p) not in orders)
+            ahead += sum(orders[c].leaves for c in b.entries)
             back = open_qty(b, book) if (b.stop_loss > 0 or b.target > 0) else 0
             if b.side > 0:
                 up, down = up + ahead, down + back
             else:
                 up, down = up + back, down + ahead
-        for o in book.working():
-            if o.instrument == instrument and o.role in CLOSE_ROLES:
+        for o in book.working_closes():
+            if o.instrument == instrument:
                 if o.side > 0:
                     up += o.leaves
                 else:
@@ -251,11 +262,11 @@ class BracketDesk:
                 continue
             self.touched.discard(b.intent_id)
             if self._finished(b, book):
-                del self.active[b.intent_id]
+                self._retire(b)
         if halted or past_cutoff:
             reason = "trading halted" if halted else "the entry cut-off"
-            actions += [Cancel(o.client_order_id, reason) for o in book.working()
-                        if o.role == ENTRY and o.broker_order_id and o.status != sm.CANCEL_PENDING
+            actions += [Cancel(o.client_order_id, reason) for o in book.working_entries()
+                        if o.broker_order_id and o.status != sm.CANCEL_PENDING
                         and (halted or o.order_type == "LIMIT")]
         return actions
 
@@ -266,10 +277,10 @@ class BracketDesk:
 
     def prune(self, book: OrderBook) -> None:
         """Drop brackets with nothing left to do: entries final, legs final, nothing open."""
-        done = [iid for iid, b in self.active.items() if self._finished(b, book)]
-        for iid in done:
-            del self.active[iid]
-            self.touched.discard(iid)
+        done = [b for b in self.active.values() if self._finished(b, book)]
+        for b in done:
+            self._retire(b)
+            self.touched.discard(b.intent_id)
 
     def _finished(self, b: Bracket, book: OrderBook) -> bool:
         if len(b.entries) < len(b.entry_plan):
@@ -359,8 +370,8 @@ class BracketDesk:
         lo[:] = -np.inf
         hi[:] = np.inf
         self._sl_stops = []
-        for o in book.working():
-            if o.role != STOP or o.order_type != "SL" or o.status == sm.CANCEL_PENDING:
+        for o in book.working_sl_stops():
+            if o.status == sm.CANCEL_PENDING:
                 continue
             self._sl_stops.append(o)
             gap = abs(o.trigger_price - o.price)
