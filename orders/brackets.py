@@ -41,6 +41,9 @@ simply finishes whatever the dead process had half done.
 - `reachable(instrument, book)`: how far the working and still-to-be-placed orders on an instrument
   can move its position each way (entries not yet filled, the open quantity a bracket's legs will
   close, square-off orders), which risk adds to the position before judging max_position_qty.
+  Indexed by instrument, and each bracket's share is kept until it is touched again, so a check
+  costs the brackets on its instrument, not every bracket of the day
+  (tests/orders/test_brackets_reachable.py compares it with the from-scratch sum on every call).
 
 Imports only the standard library, numpy, `common.ids`, the tick grid and the order book.
 """
@@ -128,6 +131,16 @@ def open_qty(b: Bracket, book: OrderBook) -> int:
     return max(0, _filled(book, b.entries) - _filled(book, b.stops) - _filled(book, b.targets))
 
 
+def _reach_of(b: Bracket, book: OrderBook) -> tuple[int, int]:
+    """(up, down) of one bracket for `BracketDesk.reachable`: its entry quantity not yet filled
+    (slices not yet sent included) its own side, its open quantity (what its legs close) back."""
+    orders = book.orders
+    ahead = sum(p.qty for p in b.entry_plan if _coid(p) not in orders)
+    ahead += sum(orders[c].leaves for c in b.entries)
+    back = open_qty(b, book) if (b.stop_loss > 0 or b.target > 0) else 0
+    return (ahead, back) if b.side > 0 else (back, ahead)
+
+
 class BracketDesk:
     """Every bracket of the day (`brackets`, by intent id) and the ones still needing care
     (`active`).
@@ -154,6 +167,9 @@ class BracketDesk:
         self.brackets: dict[str, Bracket] = {}
         self.active: dict[str, Bracket] = {}
         self._active_on: dict[int, dict[str, Bracket]] = {}   # `active` by instrument
+        # Each active bracket's (up, down) for reachable, as computed since it was last touched:
+        # an order of a bracket changes only by an event, and every event touches its bracket.
+        self._reach: dict[str, tuple[int, int]] = {}
         self.touched: set[str] = set()     # active brackets whose plan may have changed
         self.through_market: set[str] = set()   # brackets whose stop went as a MARKET exit
         self._sl_stops: list[Order] = []         # working SL stops, as of the last set_alerts
@@ -189,14 +205,17 @@ class BracketDesk:
         """Nothing left to do for `b`: it leaves `active`."""
         del self.active[b.intent_id]
         del self._active_on[b.instrument][b.intent_id]
+        self._reach.pop(b.intent_id, None)
 
     def touch(self, bracket_id: str) -> None:
         """One of this bracket's orders changed: plan it again at the next event tick."""
+        self._reach.pop(bracket_id, None)
         if bracket_id in self.active:
             self.touched.add(bracket_id)
 
     def touch_all(self) -> None:
         """Something every plan depends on changed (the trading state)."""
+        self._reach.clear()
         self.touched.update(self.active)
 
     def attach(self, order: Order) -> None:
@@ -215,6 +234,7 @@ class BracketDesk:
             b.closed = True
         self.active.clear()
         self._active_on.clear()
+        self._reach.clear()
         self.touched.clear()
 
     def reachable(self, instrument: int, book: OrderBook) -> tuple[int, int]:
@@ -226,17 +246,15 @@ class BracketDesk:
         the OCO pair, as only one of them may fill. Square-off / flatten orders move it by what they
         have left. Risk adds these to the position, so max_position_qty holds for every position
         the working orders can produce, whichever of them fill and in whatever order.
+
+        A bracket's share is computed again only once it has been touched since (`_reach`).
         """
         up = down = 0
-        orders = book.orders
-        for b in self._active_on.get(instrument, {}).values():
-            ahead = sum(p.qty for p in b.entry_plan if _coid(p) not in orders)
-            ahead += sum(orders[c].leaves for c in b.entries)
-            back = open_qty(b, book) if (b.stop_loss > 0 or b.target > 0) else 0
-            if b.side > 0:
-                up, down = up + ahead, down + back
-            else:
-                up, down = up + back, down + ahead
+        for iid, b in self._active_on.get(instrument, {}).items():
+            reach = self._reach.get(iid)
+            if reach is None:
+                reach = self._reach[iid] = _reach_of(b, book)
+            up, down = up + reach[0], down + reach[1]
         for o in book.working_closes():
             if o.instrument == instrument:
                 if o.side > 0:
