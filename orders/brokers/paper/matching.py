@@ -26,7 +26,7 @@ makes re-feeding ticks after a restart harmless), [1] its ts_event_ns.
 Output events (ev_* arrays, at least 2 * n + 2 long, which the kernel can never overflow: each order
 triggers at most once and fills at most once on the one tick the kernel stops at):
     ev_kind (EV_FILL / EV_TRIGGER), ev_slot, ev_qty, ev_price f8, ev_tick (index into ticks).
-Complexity O((stop - start) + ticks_of_instruments_with_orders * slots_of_that_instrument).
+Complexity O((stop - start) + ticks_outside_their_band * slots_of_that_instrument).
 """
 
 import numpy as np
@@ -69,13 +69,35 @@ def _match_one(o, px, seq, otype, side, price, trigger, leaves, after_seq, trigg
 
 
 @njit(cache=True)
+def _quiet_band(o, otype, side, price, trigger, leaves, triggered, tick_size):
+    """(lo, hi): slot `o` neither fills nor triggers on a price with lo < price < hi (whatever the
+    tick's seq). The bounds are _crossed's own `level ± eps`, so the test is its exact negation."""
+    if leaves[o] <= 0:
+        return -np.inf, np.inf
+    eps = tick_size * 1e-6
+    kind = otype[o]
+    if (kind == OT_SL or kind == OT_SLM) and triggered[o] == 0:
+        if side[o] < 0:                   # a sell stop triggers at or below its trigger
+            return trigger[o] + eps, np.inf
+        return -np.inf, trigger[o] - eps
+    if kind == OT_MARKET or kind == OT_SLM:
+        return np.inf, -np.inf            # fills on any price
+    if side[o] > 0:                       # a buy limit fills at or below its price
+        return price[o] + eps, np.inf
+    return -np.inf, price[o] - eps
+
+
+@njit(cache=True)
 def match_ticks(ticks, start, stop, instr, side, otype, price, trigger, leaves, after_seq,
-                triggered, first_slot, next_slot, tick_size, slippage_ticks, max_fill, clock,
-                ev_kind, ev_slot, ev_qty, ev_price, ev_tick):
+                triggered, first_slot, next_slot, band, tick_size, slippage_ticks, max_fill,
+                clock, ev_kind, ev_slot, ev_qty, ev_price, ev_tick):
     """Match ticks[start:stop]; stop after the first tick that fills. Returns (index, n_events).
 
     `index` is that tick's index (fully matched), or `stop` when nothing filled. `leaves` and
     `triggered` are updated in place; the caller records the events and retires filled slots.
+    `band[k]` = (lo, hi, valid): no order of instrument k can fill or trigger on a price strictly
+    between lo and hi. The caller invalidates it (valid 0) when it changes one of k's slots; a
+    tick that walks k's chain computes it again from what the slots are after that tick.
     """
     n_ev = 0
     for t in range(start, stop):
@@ -87,7 +109,10 @@ def match_ticks(ticks, start, stop, instr, side, otype, price, trigger, leaves, 
         k = tick["instrument"]
         if k >= first_slot.shape[0]:
             continue
+        if band[k, 2] != 0 and band[k, 0] < tick["price"] < band[k, 1]:
+            continue
         filled = False
+        lo, hi = -np.inf, np.inf
         o = first_slot[k]
         while o >= 0:        # the instrument's slots, in slot order
             nxt = next_slot[o]
@@ -105,7 +130,11 @@ def match_ticks(ticks, start, stop, instr, side, otype, price, trigger, leaves, 
                 if qty > 0:
                     leaves[o] -= qty
                     filled = True
+                o_lo, o_hi = _quiet_band(o, otype, side, price, trigger, leaves, triggered,
+                                         tick_size[k])
+                lo, hi = max(lo, o_lo), min(hi, o_hi)
             o = nxt
+        band[k, 0], band[k, 1], band[k, 2] = lo, hi, 1.0
         if filled:
             return t, n_ev
     return stop, n_ev
@@ -121,7 +150,8 @@ class WorkingOrders:
     a rebuild from the book, which keeps that same relative order, so matching never depends on
     when compaction happened. `slot_orders[slot]` is the order in a slot (None when dead). Each
     instrument's slots are chained (`first_slot`, `next_slot`, `_last_slot`: the chain's end, where
-    a new slot is linked); a dead slot stays on its chain until the rebuild.
+    a new slot is linked); a dead slot stays on its chain until the rebuild. `band` is the kernel's
+    quiet band per instrument (see match_ticks), invalidated whenever one of its slots changes.
     """
 
     # The kernel's columns, one slot per order, (re)allocated by _alloc.
@@ -141,6 +171,7 @@ class WorkingOrders:
         self.slot_orders: list = []
         self.first_slot = np.full(max(1, n_instruments), -1, np.int64)
         self._last_slot = np.full(max(1, n_instruments), -1, np.int64)
+        self.band = np.zeros((max(1, n_instruments), 3), np.float64)    # lo, hi, valid
         self._alloc(16)
 
     def _alloc(self, cap: int) -> None:
@@ -161,6 +192,7 @@ class WorkingOrders:
 
     def track(self, order, live: bool) -> None:
         """One order changed: give it a slot, refresh its slot, or retire it."""
+        self.band[order.instrument, 2] = 0.0
         if live and order.slot < 0:
             if self.n == self.instr.shape[0]:
                 self._alloc(2 * self.n)
@@ -222,6 +254,7 @@ class WorkingOrders:
         self.triggered[:n] = [1 if order.triggered else 0 for order in orders]
         self.first_slot[:] = -1
         self._last_slot[:] = -1
+        self.band[:, 2] = 0.0
         for o, k in enumerate(instr):
             self._link(k, o)
         self.slot_orders = list(orders)
@@ -230,6 +263,6 @@ class WorkingOrders:
     def match(self, ticks, start, stop, tick_size, slippage_ticks, max_fill, clock):
         return match_ticks(ticks, start, stop, self.instr, self.side, self.otype, self.price,
                            self.trigger, self.leaves, self.after_seq, self.triggered,
-                           self.first_slot, self.next_slot, tick_size, slippage_ticks, max_fill,
-                           clock, self.ev_kind, self.ev_slot, self.ev_qty, self.ev_price,
+                           self.first_slot, self.next_slot, self.band, tick_size, slippage_ticks,
+                           max_fill, clock, self.ev_kind, self.ev_slot, self.ev_qty, self.ev_price,
                            self.ev_tick)
