@@ -48,7 +48,7 @@ simply finishes whatever the dead process had half done.
 Imports only the standard library, numpy, `common.ids`, the tick grid and the order book.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -57,6 +57,7 @@ from common.ids import client_order_id
 from common.pricegrid import round_away, round_nearest
 from orders import statemachine as sm
 from orders.orderbook import CLOSE_ROLES, Order, OrderBook
+from orders.reachsums import ReachSums
 
 STOP, TARGET, ENTRY = "STOP", "TARGET", "ENTRY"
 LEG_PRICES = ("fill", "signal")
@@ -76,6 +77,11 @@ class Place:
     order_type: str
     price: float = 0.0
     trigger_price: float = 0.0
+
+    def sized(self, n: int, qty: int) -> "Place":
+        """This placement as order `n` of `qty` (dataclasses.replace, without its introspection)."""
+        return Place(self.role, self.intent_id, n, self.bracket_id, self.strategy, self.instrument,
+                     self.side, qty, self.order_type, self.price, self.trigger_price)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +173,7 @@ class BracketDesk:
         self.brackets: dict[str, Bracket] = {}
         self.active: dict[str, Bracket] = {}
         self._active_on: dict[int, dict[str, Bracket]] = {}   # `active` by instrument
-        # Each active bracket's (up, down) for reachable, as computed since it was last touched:
-        # an order of a bracket changes only by an event, and every event touches its bracket.
-        self._reach: dict[str, tuple[int, int]] = {}
+        self._reach: ReachSums[Bracket] = ReachSums()   # reachable, per instrument
         self.touched: set[str] = set()     # active brackets whose plan may have changed
         self.through_market: set[str] = set()   # brackets whose stop went as a MARKET exit
         self._sl_stops: list[Order] = []         # working SL stops, as of the last set_alerts
@@ -194,6 +198,7 @@ class BracketDesk:
                     index=len(self.brackets), ref_price=float(intent.ref_price))
         self.brackets[b.intent_id] = self.active[b.intent_id] = b
         self._active_on.setdefault(k, {})[b.intent_id] = b
+        self._reach.stale(k, b.intent_id, b)
         self.touched.add(b.intent_id)
         return b
 
@@ -205,18 +210,20 @@ class BracketDesk:
         """Nothing left to do for `b`: it leaves `active`."""
         del self.active[b.intent_id]
         del self._active_on[b.instrument][b.intent_id]
-        self._reach.pop(b.intent_id, None)
+        self._reach.drop(b.instrument, b.intent_id)
 
     def touch(self, bracket_id: str) -> None:
         """One of this bracket's orders changed: plan it again at the next event tick."""
-        self._reach.pop(bracket_id, None)
-        if bracket_id in self.active:
+        b = self.active.get(bracket_id)
+        if b is not None:
             self.touched.add(bracket_id)
+            self._reach.stale(b.instrument, bracket_id, b)
 
     def touch_all(self) -> None:
         """Something every plan depends on changed (the trading state)."""
-        self._reach.clear()
         self.touched.update(self.active)
+        for b in self.active.values():
+            self._reach.stale(b.instrument, b.intent_id, b)
 
     def attach(self, order: Order) -> None:
         """File a submitted order under its bracket's role list (once)."""
@@ -249,12 +256,7 @@ class BracketDesk:
 
         A bracket's share is computed again only once it has been touched since (`_reach`).
         """
-        up = down = 0
-        for iid, b in self._active_on.get(instrument, {}).items():
-            reach = self._reach.get(iid)
-            if reach is None:
-                reach = self._reach[iid] = _reach_of(b, book)
-            up, down = up + reach[0], down + reach[1]
+        up, down = self._reach.total(instrument, lambda b: _reach_of(b, book))
         for o in book.working_closes():
             if o.instrument == instrument:
                 if o.side > 0:
@@ -385,10 +387,13 @@ class BracketDesk:
     def set_alerts(self, book: OrderBook, lo, hi) -> None:
         """Price alerts for the scan: where each working SL stop counts as gapped through its limit
         (a tick beyond must be settled, so the stop becomes a MARKET exit at once)."""
+        stops = book.working_sl_stops()
+        if not stops and not self._sl_stops:
+            return          # none now, none set last time: lo and hi are still all open
         lo[:] = -np.inf
         hi[:] = np.inf
         self._sl_stops = []
-        for o in book.working_sl_stops():
+        for o in stops:
             if o.status == sm.CANCEL_PENDING:
                 continue
             self._sl_stops.append(o)
@@ -481,7 +486,7 @@ def _resize(legs: list[Order], want: int, cap: int, template: Place) -> list:
     n = template.n
     while need > 0:
         q = need if cap <= 0 else min(need, cap)
-        actions.append(replace(template, n=n, qty=q))
+        actions.append(template.sized(n, q))
         need -= q
         n += 1
     return actions
