@@ -533,7 +533,7 @@ def plan_sweep(book: OrderBook, positions: dict[int, int], role: str, freeze_qty
         if k in busy:
             continue
         side = -1 if qty > 0 else 1
-        closes = [o for o in book.orders.values() if o.instrument == k and o.role in CLOSE_ROLES]
+        closes = book.closes_on(k)
         working = [o for o in closes if o.working]
         if working:
             intent = working[-1].intent_id

@@ -77,6 +77,7 @@ class OrderBook:
         self._working_closes: dict[str, Order] = {}   # ... of a CLOSE_ROLES role (reachable)
         self._working_sl_stops: dict[str, Order] = {}  # ... STOP legs of type SL (price alerts)
         self._unresolved: dict[str, Order] = {}       # ... whose placement outcome is unknown
+        self._closes_on: dict[int, list[Order]] = {}  # square-off/flatten orders, by instrument
         self.fill_ids: set[str] = set()
         self.illegal_transitions = 0
         self.duplicate_fills = 0
@@ -98,6 +99,10 @@ class OrderBook:
     def working_closes(self) -> list[Order]:
         """The working square-off and flatten orders, in submission order."""
         return list(self._working_closes.values())
+
+    def closes_on(self, instrument: int) -> list[Order]:
+        """Every square-off and flatten order sent on `instrument` today, in submission order."""
+        return list(self._closes_on.get(instrument, ()))
 
     def working_sl_stops(self) -> list[Order]:
         """The working STOP legs of order type SL, in submission order."""
@@ -160,6 +165,8 @@ class OrderBook:
                           msg.price, msg.trigger_price, msg.tick_seq, msg.ts_event_ns,
                           index=len(self.orders))
             self.orders[order.client_order_id] = order
+            if order.role in CLOSE_ROLES:
+                self._closes_on.setdefault(order.instrument, []).append(order)
         order.tick_seq, order.submitted_ns = msg.tick_seq, msg.ts_event_ns
         order.attempts += 1
         self._move(order, sm.SUBMIT)
