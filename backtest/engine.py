@@ -17,7 +17,7 @@ stages do around their cores is done here the way they do it:
   `OrderEngine.advance(those ticks, those intents)`, so a tick's intents always come before it;
 - orders (orders/stage.py `emit`): every event is stamped with source "orders" and the next seq,
   journaled to orders.jsonl and, if a fill, to fills.jsonl, and handed to positions, which applies
-  fills in journal order (positions/stage.py);
+  fills in journal order (positions/stage.py); the journals are written once per batch (`flush`);
 - a fresh start (orders/stage.py `recover` on empty journals: `restore([])`, `resolve_in_doubt()`),
   and the end of a replay (orders/stage.py `finish`: the stop policy of orders/onstop.py).
 
@@ -112,7 +112,11 @@ class Backtest:
         self.last_orders_seq = stamped.seq
 
     def flush(self) -> None:
-        self.journal.flush()
+        """The engine's "make it durable before the broker call" (orders/sink.py). The pipeline's
+        stage writes orders.jsonl there, so that a restart on its journal finds every order the
+        broker may have; a backtest is never restarted on its journals (runner.fresh_run_dir
+        refuses a used run directory), so the events are written at the batch's `commit` instead,
+        in the same order: the files are the same, without a write per broker call."""
 
     def commit(self) -> None:
         self.journal.flush()

@@ -41,11 +41,14 @@ simply finishes whatever the dead process had half done.
 - `reachable(instrument, book)`: how far the working and still-to-be-placed orders on an instrument
   can move its position each way (entries not yet filled, the open quantity a bracket's legs will
   close, square-off orders), which risk adds to the position before judging max_position_qty.
+  Indexed by instrument, and each bracket's share is kept until it is touched again, so a check
+  costs the brackets on its instrument, not every bracket of the day
+  (tests/orders/test_brackets_reachable.py compares it with the from-scratch sum on every call).
 
 Imports only the standard library, numpy, `common.ids`, the tick grid and the order book.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -54,6 +57,7 @@ from common.ids import client_order_id
 from common.pricegrid import round_away, round_nearest
 from orders import statemachine as sm
 from orders.orderbook import CLOSE_ROLES, Order, OrderBook
+from orders.reachsums import ReachSums
 
 STOP, TARGET, ENTRY = "STOP", "TARGET", "ENTRY"
 LEG_PRICES = ("fill", "signal")
@@ -73,6 +77,11 @@ class Place:
     order_type: str
     price: float = 0.0
     trigger_price: float = 0.0
+
+    def sized(self, n: int, qty: int) -> "Place":
+        """This placement as order `n` of `qty` (dataclasses.replace, without its introspection)."""
+        return Place(self.role, self.intent_id, n, self.bracket_id, self.strategy, self.instrument,
+                     self.side, qty, self.order_type, self.price, self.trigger_price)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +137,16 @@ def open_qty(b: Bracket, book: OrderBook) -> int:
     return max(0, _filled(book, b.entries) - _filled(book, b.stops) - _filled(book, b.targets))
 
 
+def _reach_of(b: Bracket, book: OrderBook) -> tuple[int, int]:
+    """(up, down) of one bracket for `BracketDesk.reachable`: its entry quantity not yet filled
+    (slices not yet sent included) its own side, its open quantity (what its legs close) back."""
+    orders = book.orders
+    ahead = sum(p.qty for p in b.entry_plan if _coid(p) not in orders)
+    ahead += sum(orders[c].leaves for c in b.entries)
+    back = open_qty(b, book) if (b.stop_loss > 0 or b.target > 0) else 0
+    return (ahead, back) if b.side > 0 else (back, ahead)
+
+
 class BracketDesk:
     """Every bracket of the day (`brackets`, by intent id) and the ones still needing care
     (`active`).
@@ -153,6 +172,8 @@ class BracketDesk:
         self._last_price = last_price      # per instrument, the engine's (None: never through)
         self.brackets: dict[str, Bracket] = {}
         self.active: dict[str, Bracket] = {}
+        self._active_on: dict[int, dict[str, Bracket]] = {}   # `active` by instrument
+        self._reach: ReachSums[Bracket] = ReachSums()   # reachable, per instrument
         self.touched: set[str] = set()     # active brackets whose plan may have changed
         self.through_market: set[str] = set()   # brackets whose stop went as a MARKET exit
         self._sl_stops: list[Order] = []         # working SL stops, as of the last set_alerts
@@ -176,17 +197,33 @@ class BracketDesk:
         b = Bracket(intent.intent_id, intent.strategy, k, intent.side, stop, target, plan,
                     index=len(self.brackets), ref_price=float(intent.ref_price))
         self.brackets[b.intent_id] = self.active[b.intent_id] = b
+        self._active_on.setdefault(k, {})[b.intent_id] = b
+        self._reach.stale(k, b.intent_id, b)
         self.touched.add(b.intent_id)
         return b
 
+    def active_on(self, instrument: int) -> list[Bracket]:
+        """The active brackets on `instrument`, in opening order."""
+        return list(self._active_on.get(instrument, {}).values())
+
+    def _retire(self, b: Bracket) -> None:
+        """Nothing left to do for `b`: it leaves `active`."""
+        del self.active[b.intent_id]
+        del self._active_on[b.instrument][b.intent_id]
+        self._reach.drop(b.instrument, b.intent_id)
+
     def touch(self, bracket_id: str) -> None:
         """One of this bracket's orders changed: plan it again at the next event tick."""
-        if bracket_id in self.active:
+        b = self.active.get(bracket_id)
+        if b is not None:
             self.touched.add(bracket_id)
+            self._reach.stale(b.instrument, bracket_id, b)
 
     def touch_all(self) -> None:
         """Something every plan depends on changed (the trading state)."""
         self.touched.update(self.active)
+        for b in self.active.values():
+            self._reach.stale(b.instrument, b.intent_id, b)
 
     def attach(self, order: Order) -> None:
         """File a submitted order under its bracket's role list (once)."""
@@ -203,6 +240,8 @@ class BracketDesk:
         for b in self.active.values():
             b.closed = True
         self.active.clear()
+        self._active_on.clear()
+        self._reach.clear()
         self.touched.clear()
 
     def reachable(self, instrument: int, book: OrderBook) -> tuple[int, int]:
@@ -214,20 +253,12 @@ class BracketDesk:
         the OCO pair, as only one of them may fill. Square-off / flatten orders move it by what they
         have left. Risk adds these to the position, so max_position_qty holds for every position
         the working orders can produce, whichever of them fill and in whatever order.
+
+        A bracket's share is computed again only once it has been touched since (`_reach`).
         """
-        up = down = 0
-        for b in self.active.values():
-            if b.instrument != instrument:
-                continue
-            ahead = sum(p.qty for p in b.entry_plan if _coid(p) not in book.orders)
-            ahead += sum(book.orders[c].leaves for c in b.entries)
-            back = open_qty(b, book) if (b.stop_loss > 0 or b.target > 0) else 0
-            if b.side > 0:
-                up, down = up + ahead, down + back
-            else:
-                up, down = up + back, down + ahead
-        for o in book.working():
-            if o.instrument == instrument and o.role in CLOSE_ROLES:
+        up, down = self._reach.total(instrument, lambda b: _reach_of(b, book))
+        for o in book.working_closes():
+            if o.instrument == instrument:
                 if o.side > 0:
                     up += o.leaves
                 else:
@@ -251,11 +282,11 @@ class BracketDesk:
                 continue
             self.touched.discard(b.intent_id)
             if self._finished(b, book):
-                del self.active[b.intent_id]
+                self._retire(b)
         if halted or past_cutoff:
             reason = "trading halted" if halted else "the entry cut-off"
-            actions += [Cancel(o.client_order_id, reason) for o in book.working()
-                        if o.role == ENTRY and o.broker_order_id and o.status != sm.CANCEL_PENDING
+            actions += [Cancel(o.client_order_id, reason) for o in book.working_entries()
+                        if o.broker_order_id and o.status != sm.CANCEL_PENDING
                         and (halted or o.order_type == "LIMIT")]
         return actions
 
@@ -266,10 +297,10 @@ class BracketDesk:
 
     def prune(self, book: OrderBook) -> None:
         """Drop brackets with nothing left to do: entries final, legs final, nothing open."""
-        done = [iid for iid, b in self.active.items() if self._finished(b, book)]
-        for iid in done:
-            del self.active[iid]
-            self.touched.discard(iid)
+        done = [b for b in self.active.values() if self._finished(b, book)]
+        for b in done:
+            self._retire(b)
+            self.touched.discard(b.intent_id)
 
     def _finished(self, b: Bracket, book: OrderBook) -> bool:
         if len(b.entries) < len(b.entry_plan):
@@ -356,11 +387,14 @@ class BracketDesk:
     def set_alerts(self, book: OrderBook, lo, hi) -> None:
         """Price alerts for the scan: where each working SL stop counts as gapped through its limit
         (a tick beyond must be settled, so the stop becomes a MARKET exit at once)."""
+        stops = book.working_sl_stops()
+        if not stops and not self._sl_stops:
+            return          # none now, none set last time: lo and hi are still all open
         lo[:] = -np.inf
         hi[:] = np.inf
         self._sl_stops = []
-        for o in book.working():
-            if o.role != STOP or o.order_type != "SL" or o.status == sm.CANCEL_PENDING:
+        for o in stops:
+            if o.status == sm.CANCEL_PENDING:
                 continue
             self._sl_stops.append(o)
             gap = abs(o.trigger_price - o.price)
@@ -452,7 +486,7 @@ def _resize(legs: list[Order], want: int, cap: int, template: Place) -> list:
     n = template.n
     while need > 0:
         q = need if cap <= 0 else min(need, cap)
-        actions.append(replace(template, n=n, qty=q))
+        actions.append(template.sized(n, q))
         need -= q
         n += 1
     return actions
@@ -499,7 +533,7 @@ def plan_sweep(book: OrderBook, positions: dict[int, int], role: str, freeze_qty
         if k in busy:
             continue
         side = -1 if qty > 0 else 1
-        closes = [o for o in book.orders.values() if o.instrument == k and o.role in CLOSE_ROLES]
+        closes = book.closes_on(k)
         working = [o for o in closes if o.working]
         if working:
             intent = working[-1].intent_id

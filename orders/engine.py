@@ -529,8 +529,8 @@ class OrderEngine:
         """The intent's strategy's active brackets on its instrument (risk's BRACKET_OPEN)."""
         if not self.limits.max_brackets_per_instrument:
             return 0
-        return sum(1 for b in self.desk.active.values()
-                   if b.instrument == intent.instrument and b.strategy == intent.strategy)
+        return sum(1 for b in self.desk.active_on(intent.instrument)
+                   if b.strategy == intent.strategy)
 
     def _reachable(self, instrument: int) -> tuple[int, int]:
         if not 0 <= instrument < len(self._symbols):

@@ -74,7 +74,10 @@ class OrderBook:
         self.by_broker_id: dict[str, Order] = {}
         self._working: dict[str, Order] = {}         # the WORKING subset, same order
         self._working_entries: dict[str, Order] = {}  # ... of role ENTRY (what risk sums up)
+        self._working_closes: dict[str, Order] = {}   # ... of a CLOSE_ROLES role (reachable)
+        self._working_sl_stops: dict[str, Order] = {}  # ... STOP legs of type SL (price alerts)
         self._unresolved: dict[str, Order] = {}       # ... whose placement outcome is unknown
+        self._closes_on: dict[int, list[Order]] = {}  # square-off/flatten orders, by instrument
         self.fill_ids: set[str] = set()
         self.illegal_transitions = 0
         self.duplicate_fills = 0
@@ -92,6 +95,18 @@ class OrderBook:
 
     def working_entries(self) -> list[Order]:
         return list(self._working_entries.values())
+
+    def working_closes(self) -> list[Order]:
+        """The working square-off and flatten orders, in submission order."""
+        return list(self._working_closes.values())
+
+    def closes_on(self, instrument: int) -> list[Order]:
+        """Every square-off and flatten order sent on `instrument` today, in submission order."""
+        return list(self._closes_on.get(instrument, ()))
+
+    def working_sl_stops(self) -> list[Order]:
+        """The working STOP legs of order type SL, in submission order."""
+        return list(self._working_sl_stops.values())
 
     def unresolved(self) -> list[Order]:
         """Orders whose placement outcome the engine does not know, in submission order.
@@ -150,6 +165,8 @@ class OrderBook:
                           msg.price, msg.trigger_price, msg.tick_seq, msg.ts_event_ns,
                           index=len(self.orders))
             self.orders[order.client_order_id] = order
+            if order.role in CLOSE_ROLES:
+                self._closes_on.setdefault(order.instrument, []).append(order)
         order.tick_seq, order.submitted_ns = msg.tick_seq, msg.ts_event_ns
         order.attempts += 1
         self._move(order, sm.SUBMIT)
@@ -178,9 +195,15 @@ class OrderBook:
             self._working.setdefault(coid, order)
             if order.role == "ENTRY":
                 self._working_entries.setdefault(coid, order)
+            elif order.role in CLOSE_ROLES:
+                self._working_closes.setdefault(coid, order)
+            elif order.role == "STOP" and order.order_type == "SL":
+                self._working_sl_stops.setdefault(coid, order)
         else:
             self._working.pop(coid, None)
             self._working_entries.pop(coid, None)
+            self._working_closes.pop(coid, None)
+            self._working_sl_stops.pop(coid, None)
         if order.status in (sm.SUBMITTING, sm.IN_DOUBT):
             self._unresolved.setdefault(coid, order)
         else:

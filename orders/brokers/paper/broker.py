@@ -55,6 +55,9 @@ class PaperBroker(Broker):
         self.capabilities = frozenset({CAP_PARTIAL_FILLS}) if max_fill_qty_per_tick else frozenset()
         self._instruments = instruments
         self._tick_size = instruments["tick_size"].astype("float64")
+        # (freeze qty, lot size, tick size) per instrument as Python numbers, for every placement
+        self._rules = list(zip(instruments["freeze_qty"].tolist(), instruments["lot_size"].tolist(),
+                               self._tick_size.tolist()))
         self._slippage_ticks = int(slippage_ticks)
         self._max_fill = int(max_fill_qty_per_tick)
         self._rate_per_sec = int(rate_per_sec)
@@ -206,8 +209,7 @@ class PaperBroker(Broker):
             raise BrokerRetryable("Too many requests", code="429", http_status=429)
 
     def _exchange_rule_violation(self, req: OrderRequest) -> str:
-        row = self._instruments[req.instrument]
-        freeze, lot, tick = int(row["freeze_qty"]), int(row["lot_size"]), float(row["tick_size"])
+        freeze, lot, tick = self._rules[req.instrument]
         if freeze and req.qty > freeze:
             return f"quantity {req.qty} is above the freeze quantity {freeze}"
         if lot > 1 and req.qty % lot:

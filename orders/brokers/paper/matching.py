@@ -17,14 +17,16 @@ Fills are a pure function of the tick stream and the orders (never of wall-clock
 
 Prices compare with a tolerance of a millionth of a tick, so 0.1 + 0.2 still meets a 0.3 limit.
 
-Working-order arrays (one slot per working order, `n` slots used; all int64 unless noted):
+Working-order arrays (one slot per working order; all int64 unless noted):
     instr, side (+1/-1), otype (OT_*), price f8, trigger f8, leaves, after_seq, triggered (0/1).
+Each instrument's slots form a chain in slot order: `first_slot[k]` (-1: none) and `next_slot[o]`
+(-1: the last), so a tick visits only the orders of its own instrument.
 State `clock` int64[2]: [0] seq of the last tick matched (ticks at or before it are skipped, which
 makes re-feeding ticks after a restart harmless), [1] its ts_event_ns.
 Output events (ev_* arrays, at least 2 * n + 2 long, which the kernel can never overflow: each order
 triggers at most once and fills at most once on the one tick the kernel stops at):
     ev_kind (EV_FILL / EV_TRIGGER), ev_slot, ev_qty, ev_price f8, ev_tick (index into ticks).
-Complexity O((stop - start) + ticks_of_instruments_with_orders * orders_on_that_instrument).
+Complexity O((stop - start) + ticks_outside_their_band * slots_of_that_instrument).
 """
 
 import numpy as np
@@ -67,13 +69,35 @@ def _match_one(o, px, seq, otype, side, price, trigger, leaves, after_seq, trigg
 
 
 @njit(cache=True)
-def match_ticks(ticks, start, stop, n, instr, side, otype, price, trigger, leaves, after_seq,
-                triggered, orders_by_instr, tick_size, slippage_ticks, max_fill, clock,
-                ev_kind, ev_slot, ev_qty, ev_price, ev_tick):
+def _quiet_band(o, otype, side, price, trigger, leaves, triggered, tick_size):
+    """(lo, hi): slot `o` neither fills nor triggers on a price with lo < price < hi (whatever the
+    tick's seq). The bounds are _crossed's own `level ± eps`, so the test is its exact negation."""
+    if leaves[o] <= 0:
+        return -np.inf, np.inf
+    eps = tick_size * 1e-6
+    kind = otype[o]
+    if (kind == OT_SL or kind == OT_SLM) and triggered[o] == 0:
+        if side[o] < 0:                   # a sell stop triggers at or below its trigger
+            return trigger[o] + eps, np.inf
+        return -np.inf, trigger[o] - eps
+    if kind == OT_MARKET or kind == OT_SLM:
+        return np.inf, -np.inf            # fills on any price
+    if side[o] > 0:                       # a buy limit fills at or below its price
+        return price[o] + eps, np.inf
+    return -np.inf, price[o] - eps
+
+
+@njit(cache=True)
+def match_ticks(ticks, start, stop, instr, side, otype, price, trigger, leaves, after_seq,
+                triggered, first_slot, next_slot, band, tick_size, slippage_ticks, max_fill,
+                clock, ev_kind, ev_slot, ev_qty, ev_price, ev_tick):
     """Match ticks[start:stop]; stop after the first tick that fills. Returns (index, n_events).
 
     `index` is that tick's index (fully matched), or `stop` when nothing filled. `leaves` and
     `triggered` are updated in place; the caller records the events and retires filled slots.
+    `band[k]` = (lo, hi, valid): no order of instrument k can fill or trigger on a price strictly
+    between lo and hi. The caller invalidates it (valid 0) when it changes one of k's slots; a
+    tick that walks k's chain computes it again from what the slots are after that tick.
     """
     n_ev = 0
     for t in range(start, stop):
@@ -83,30 +107,34 @@ def match_ticks(ticks, start, stop, n, instr, side, otype, price, trigger, leave
         clock[0] = tick["seq"]
         clock[1] = tick["ts_event_ns"]
         k = tick["instrument"]
-        if k >= orders_by_instr.shape[0] or orders_by_instr[k] == 0:
+        if k >= first_slot.shape[0]:
+            continue
+        if band[k, 2] != 0 and band[k, 0] < tick["price"] < band[k, 1]:
             continue
         filled = False
-        for o in range(n):
-            if instr[o] != k:
-                continue
-            qty, px, fresh = _match_one(o, tick["price"], tick["seq"], otype, side, price, trigger,
-                                        leaves, after_seq, triggered, tick_size[k], slippage_ticks,
-                                        max_fill)
-            if qty > 0:
-                leaves[o] -= qty
-                ev_kind[n_ev] = EV_FILL
-                ev_qty[n_ev] = qty
-                ev_price[n_ev] = px
-                filled = True
-            elif fresh:
-                ev_kind[n_ev] = EV_TRIGGER
-                ev_qty[n_ev] = 0
-                ev_price[n_ev] = tick["price"]
-            else:
-                continue
-            ev_slot[n_ev] = o
-            ev_tick[n_ev] = t
-            n_ev += 1
+        lo, hi = -np.inf, np.inf
+        o = first_slot[k]
+        while o >= 0:        # the instrument's slots, in slot order
+            nxt = next_slot[o]
+            if instr[o] == k:      # not a dead slot (those stay on the chain until a rebuild)
+                qty, px, fresh = _match_one(o, tick["price"], tick["seq"], otype, side, price,
+                                            trigger, leaves, after_seq, triggered, tick_size[k],
+                                            slippage_ticks, max_fill)
+                if qty > 0 or fresh:
+                    ev_kind[n_ev] = EV_FILL if qty > 0 else EV_TRIGGER
+                    ev_qty[n_ev] = qty
+                    ev_price[n_ev] = px if qty > 0 else tick["price"]
+                    ev_slot[n_ev] = o
+                    ev_tick[n_ev] = t
+                    n_ev += 1
+                if qty > 0:
+                    leaves[o] -= qty
+                    filled = True
+                o_lo, o_hi = _quiet_band(o, otype, side, price, trigger, leaves, triggered,
+                                         tick_size[k])
+                lo, hi = max(lo, o_lo), min(hi, o_hi)
+            o = nxt
+        band[k, 0], band[k, 1], band[k, 2] = lo, hi, 1.0
         if filled:
             return t, n_ev
     return stop, n_ev
@@ -120,7 +148,10 @@ class WorkingOrders:
     at the end, and a final one leaves a dead slot behind (instr -1, leaves 0: the kernel skips it)
     rather than moving the others. When dead slots outnumber live ones the arrays are compacted by
     a rebuild from the book, which keeps that same relative order, so matching never depends on
-    when compaction happened. `slot_orders[slot]` is the order in a slot (None when dead).
+    when compaction happened. `slot_orders[slot]` is the order in a slot (None when dead). Each
+    instrument's slots are chained (`first_slot`, `next_slot`, `_last_slot`: the chain's end, where
+    a new slot is linked); a dead slot stays on its chain until the rebuild. `band` is the kernel's
+    quiet band per instrument (see match_ticks), invalidated whenever one of its slots changes.
     """
 
     # The kernel's columns, one slot per order, (re)allocated by _alloc.
@@ -132,19 +163,22 @@ class WorkingOrders:
     leaves: np.ndarray
     after_seq: np.ndarray
     triggered: np.ndarray
+    next_slot: np.ndarray
 
     def __init__(self, n_instruments: int):
         self.n = 0
         self.dead = 0
         self.slot_orders: list = []
-        self.orders_by_instr = np.zeros(max(1, n_instruments), np.int64)
+        self.first_slot = np.full(max(1, n_instruments), -1, np.int64)
+        self._last_slot = np.full(max(1, n_instruments), -1, np.int64)
+        self.band = np.zeros((max(1, n_instruments), 3), np.float64)    # lo, hi, valid
         self._alloc(16)
 
     def _alloc(self, cap: int) -> None:
         old = getattr(self, "instr", None)
         columns = {"instr": np.int64, "side": np.int64, "otype": np.int64, "price": np.float64,
                    "trigger": np.float64, "leaves": np.int64, "after_seq": np.int64,
-                   "triggered": np.int64}
+                   "triggered": np.int64, "next_slot": np.int64}
         for name, dtype in columns.items():
             column = np.zeros(cap, dtype)
             if old is not None:
@@ -158,12 +192,13 @@ class WorkingOrders:
 
     def track(self, order, live: bool) -> None:
         """One order changed: give it a slot, refresh its slot, or retire it."""
+        self.band[order.instrument, 2] = 0.0
         if live and order.slot < 0:
             if self.n == self.instr.shape[0]:
                 self._alloc(2 * self.n)
-            order.slot = self.n
+            o = order.slot = self.n
             self.slot_orders.append(order)
-            self.orders_by_instr[order.instrument] += 1
+            self._link(order.instrument, o)
             self.n += 1
             self._write(order)
         elif live:
@@ -172,8 +207,17 @@ class WorkingOrders:
             o, order.slot = order.slot, -1
             self.instr[o], self.leaves[o] = -1, 0
             self.slot_orders[o] = None
-            self.orders_by_instr[order.instrument] -= 1
             self.dead += 1
+
+    def _link(self, k: int, o: int) -> None:
+        """Slot `o` joins the end of instrument `k`'s chain."""
+        self.next_slot[o] = -1
+        last = self._last_slot[k]
+        if last < 0:
+            self.first_slot[k] = o
+        else:
+            self.next_slot[last] = o
+        self._last_slot[k] = o
 
     def needs_compaction(self) -> bool:
         return self.dead > 32 and 2 * self.dead > self.n
@@ -208,14 +252,17 @@ class WorkingOrders:
         self.leaves[:n] = [order.leaves for order in orders]
         self.after_seq[:n] = [order.after_seq for order in orders]
         self.triggered[:n] = [1 if order.triggered else 0 for order in orders]
-        self.orders_by_instr[:] = (
-            np.bincount(instr, minlength=self.orders_by_instr.shape[0]) if n else 0
-        )
+        self.first_slot[:] = -1
+        self._last_slot[:] = -1
+        self.band[:, 2] = 0.0
+        for o, k in enumerate(instr):
+            self._link(k, o)
         self.slot_orders = list(orders)
         self.n, self.dead = n, 0
 
     def match(self, ticks, start, stop, tick_size, slippage_ticks, max_fill, clock):
-        return match_ticks(ticks, start, stop, self.n, self.instr, self.side, self.otype,
-                           self.price, self.trigger, self.leaves, self.after_seq, self.triggered,
-                           self.orders_by_instr, tick_size, slippage_ticks, max_fill, clock,
-                           self.ev_kind, self.ev_slot, self.ev_qty, self.ev_price, self.ev_tick)
+        return match_ticks(ticks, start, stop, self.instr, self.side, self.otype, self.price,
+                           self.trigger, self.leaves, self.after_seq, self.triggered,
+                           self.first_slot, self.next_slot, self.band, tick_size, slippage_ticks,
+                           max_fill, clock, self.ev_kind, self.ev_slot, self.ev_qty, self.ev_price,
+                           self.ev_tick)
