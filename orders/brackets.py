@@ -34,10 +34,10 @@ simply finishes whatever the dead process had half done.
   result is the same list of actions a plan over every bracket gives
   (tests/orders/test_brackets_incremental.py checks it on every call), without walking every bracket
   of the day on every event tick.
-- Sweep (`plan_sweep`: square-off time, or flatten after the kill switch / FlattenAll): cancel every
-  working order, then close each instrument's net position with MARKET orders. Brackets caught by a
-  sweep (square-off or flatten) are closed for good (`close_all`): their position is the sweep's to
-  close, so no leg of theirs is ever placed again, the next morning included.
+- Sweep (orders/sweep.py: square-off time, or flatten after the kill switch / FlattenAll): cancel
+  every working order, then close each instrument's net position with MARKET orders. Brackets caught
+  by a sweep (square-off or flatten) are closed for good (`close_all`): their position is the
+  sweep's to close, so no leg of theirs is ever placed again, the next morning included.
 - `reachable(instrument, book)`: how far the working and still-to-be-placed orders on an instrument
   can move its position each way (entries not yet filled, the open quantity a bracket's legs will
   close, square-off orders), which risk adds to the position before judging max_position_qty.
@@ -45,57 +45,23 @@ simply finishes whatever the dead process had half done.
   costs the brackets on its instrument, not every bracket of the day
   (tests/orders/test_brackets_reachable.py compares it with the from-scratch sum on every call).
 
-Imports only the standard library, numpy, `common.ids`, the tick grid and the order book.
+Imports only the standard library, numpy, the tick grid, the order book, the actions
+(orders/actions.py) and the legs' sizing (orders/legs.py).
 """
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
-from common.ids import client_order_id
 from common.pricegrid import round_away, round_nearest
 from orders import statemachine as sm
-from orders.orderbook import CLOSE_ROLES, Order, OrderBook
+from orders.actions import Cancel, Place, coid_of_place
+from orders.legs import is_refused, resize
+from orders.orderbook import Order, OrderBook
 from orders.reachsums import ReachSums
 
 STOP, TARGET, ENTRY = "STOP", "TARGET", "ENTRY"
 LEG_PRICES = ("fill", "signal")
-CLOSE_RETRY_NS = 1_000_000_000     # a rejected close is tried again after a second of market time
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    role: str
-    intent_id: str
-    n: int                 # 0: the order itself; 1, 2, ...: slices / further legs
-    bracket_id: str
-    strategy: str
-    instrument: int
-    side: int
-    qty: int
-    order_type: str
-    price: float = 0.0
-    trigger_price: float = 0.0
-
-    def sized(self, n: int, qty: int) -> "Place":
-        """This placement as order `n` of `qty` (dataclasses.replace, without its introspection)."""
-        return Place(self.role, self.intent_id, n, self.bracket_id, self.strategy, self.instrument,
-                     self.side, qty, self.order_type, self.price, self.trigger_price)
-
-
-@dataclass(frozen=True, slots=True)
-class Modify:
-    client_order_id: str
-    qty: int               # the order's new total quantity (filled part included)
-    price: float = -1.0    # new price / trigger; -1: unchanged
-    trigger_price: float = -1.0
-
-
-@dataclass(frozen=True, slots=True)
-class Cancel:
-    client_order_id: str
-    reason: str
 
 
 @dataclass(slots=True)
@@ -141,7 +107,7 @@ def _reach_of(b: Bracket, book: OrderBook) -> tuple[int, int]:
     """(up, down) of one bracket for `BracketDesk.reachable`: its entry quantity not yet filled
     (slices not yet sent included) its own side, its open quantity (what its legs close) back."""
     orders = book.orders
-    ahead = sum(p.qty for p in b.entry_plan if _coid(p) not in orders)
+    ahead = sum(p.qty for p in b.entry_plan if coid_of_place(p) not in orders)
     ahead += sum(orders[c].leaves for c in b.entries)
     back = open_qty(b, book) if (b.stop_loss > 0 or b.target > 0) else 0
     return (ahead, back) if b.side > 0 else (back, ahead)
@@ -292,7 +258,7 @@ class BracketDesk:
 
     def plan_bracket(self, b: Bracket, book: OrderBook, halted: bool) -> list:
         """What closes the gap for one bracket: missing entry slices (unless halted), exit legs."""
-        actions = [] if halted else [p for p in b.entry_plan if _coid(p) not in book.orders]
+        actions = [] if halted else [p for p in b.entry_plan if coid_of_place(p) not in book.orders]
         return actions + self._plan_exits(b, book)
 
     def prune(self, book: OrderBook) -> None:
@@ -333,7 +299,7 @@ class BracketDesk:
         stop, target = self.leg_prices(b, book) if want > 0 else (b.stop_loss, b.target)
         stops = [book.orders[c] for c in b.stops]
         targets = [book.orders[c] for c in b.targets]
-        refused = sum(1 for o in stops if _refused(o))
+        refused = sum(1 for o in stops if is_refused(o))
         if b.stop_loss > 0 and refused < 2:
             working = [o for o in stops if o.working and o.trigger_price > 0]
             through = not refused and not working and self._through(b, stop)
@@ -355,21 +321,21 @@ class BracketDesk:
                 # a turn up through it would fill both for the same shares.
                 return [Cancel(o.client_order_id, "the stop triggered: the target is not needed")
                         for o in targets if o.working and o.status != sm.CANCEL_PENDING
-                        and o.broker_order_id] + _resize(stops, want, cap, self._stop_leg(b, stop))
+                        and o.broker_order_id] + resize(stops, want, cap, self._stop_leg(b, stop))
             if working and self._through(b, stop):
                 # Not re-priced through the market (the exchange would refuse the modify): the
                 # working stop keeps its trigger, and a leg grown for a later fill goes beside it.
                 stop = working[-1].trigger_price
-            return _resize(stops, want, cap, self._stop_leg(b, stop)) + \
+            return resize(stops, want, cap, self._stop_leg(b, stop)) + \
                 self._target_legs(b, targets, want, cap, target)
         return self._target_legs(b, targets, want, cap, target)
 
     def _target_legs(self, b: Bracket, targets: list, want: int, cap: int, target: float) -> list:
-        if b.target <= 0 or any(_refused(o) for o in targets):
+        if b.target <= 0 or any(is_refused(o) for o in targets):
             return []
         leg = Place(TARGET, b.intent_id, len(b.targets), b.intent_id, b.strategy, b.instrument,
                     -b.side, 0, "LIMIT", target)
-        return _resize(targets, want, cap, leg)
+        return resize(targets, want, cap, leg)
 
     def _exit_now(self, b: Bracket, stops: list, targets: list, want: int, cap: int) -> list:
         """The stop counts as triggered (the broker refused it, or the price is already through it):
@@ -382,7 +348,7 @@ class BracketDesk:
                     for o in live if o.status != sm.CANCEL_PENDING and o.broker_order_id]
         leg = Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
                     -b.side, 0, "MARKET")
-        return _resize(stops, want, cap, leg)
+        return resize(stops, want, cap, leg)
 
     def set_alerts(self, book: OrderBook, lo, hi) -> None:
         """Price alerts for the scan: where each working SL stop counts as gapped through its limit
@@ -433,122 +399,5 @@ class BracketDesk:
                      -b.side, 0, self._stop_type, price, stop)
 
 
-@lru_cache(maxsize=1 << 16)
-def coid_of(intent_id: str, role: str, n: int) -> str:
-    """`common.ids.client_order_id`, memoised: the planner asks for the same ids on every tick."""
-    return client_order_id(intent_id, role, n)
-
-
-def _coid(p: Place) -> str:
-    return coid_of(p.intent_id, p.role, p.n)
-
-
 def _by_index(b: Bracket) -> int:
     return b.index
-
-
-def _refused(o: Order) -> bool:
-    """Rejected by the broker or exchange. A FATAL rejection (our token was refused) says nothing
-    about the leg: it is placed again as it was once the session works, never turned into a MARKET
-    exit or given up on."""
-    return o.status == sm.REJECTED and o.reject_code != "FATAL"
-
-
-def _resize(legs: list[Order], want: int, cap: int, template: Place) -> list:
-    """Cancels, modifies and new legs that make `legs` cover `want` at the template's prices."""
-    live = [o for o in legs if o.working and o.status != sm.CANCEL_PENDING]
-    have = sum(o.leaves for o in live)
-    qty = {o.client_order_id: o.qty for o in live}        # each live leg's total qty to be
-    actions: list = []
-    excess = have - want
-    for o in reversed(live):                              # shrink the newest legs first
-        if excess <= 0:
-            break
-        cut = min(excess, o.leaves)
-        excess -= cut
-        if cut == o.leaves:
-            actions.append(Cancel(o.client_order_id, "nothing left to cover (OCO)"))
-            del qty[o.client_order_id]
-        elif o.broker_order_id:
-            qty[o.client_order_id] = o.qty - cut
-    need = max(0, want - have)
-    last = live[-1] if live else None
-    if need > 0 and last is not None and _modifiable(last):
-        grow = need if cap <= 0 else min(need, cap - last.qty)
-        if grow > 0:
-            qty[last.client_order_id] = last.qty + grow
-            need -= grow
-    for o in live:
-        if o.client_order_id in qty and _modifiable(o):
-            modify = _modify(o, qty[o.client_order_id], template)
-            if modify is not None:
-                actions.append(modify)
-    n = template.n
-    while need > 0:
-        q = need if cap <= 0 else min(need, cap)
-        actions.append(template.sized(n, q))
-        need -= q
-        n += 1
-    return actions
-
-
-def _modifiable(o: Order) -> bool:
-    return bool(o.broker_order_id) and o.status != sm.IN_DOUBT
-
-
-def _modify(o: Order, qty: int, template: Place) -> Modify | None:
-    """A Modify bringing `o` to `qty` and, for a leg of the template's type, its prices."""
-    price = trigger = -1.0
-    if o.order_type == template.order_type and template.order_type != "MARKET":
-        if o.price != template.price:
-            price = template.price
-        if o.trigger_price != template.trigger_price:
-            trigger = template.trigger_price
-    if qty == o.qty and price < 0 and trigger < 0:
-        return None
-    return Modify(o.client_order_id, qty, price, trigger)
-
-
-def plan_sweep(book: OrderBook, positions: dict[int, int], role: str, freeze_qty, now_ns: int,
-               reason: str) -> tuple[list, int]:
-    """Cancel every working entry and leg, then close each position that has none left working.
-
-    Waiting for the cancels to be confirmed before closing is what keeps a stop that fills during
-    the cancel from doubling the close into a reversed position. A close already working counts
-    towards its position: only what it does not cover is sent (the rest of a sliced close whose
-    first slices went out before a crash, with the ids the whole close would have had).
-    `positions` maps instrument -> signed net quantity (non-zero only). Returns the actions and the
-    market time of a close retry it waits for (0 when none).
-    """
-    actions: list = []
-    busy = set()
-    for o in book.working():
-        if o.role in CLOSE_ROLES:
-            continue
-        busy.add(o.instrument)
-        if o.status != sm.CANCEL_PENDING and o.broker_order_id:
-            actions.append(Cancel(o.client_order_id, reason))
-    wake = 0
-    for k, qty in positions.items():
-        if k in busy:
-            continue
-        side = -1 if qty > 0 else 1
-        closes = book.closes_on(k)
-        working = [o for o in closes if o.working]
-        if working:
-            intent = working[-1].intent_id
-            left = abs(qty) - sum(o.leaves for o in working if o.side == side)
-            first = sum(1 for o in closes if o.intent_id == intent) + 1
-            sizes = [
-                (first + i, q) for i, (_, q) in enumerate(slice_sizes(left, int(freeze_qty[k])))
-            ]
-        else:
-            retry_at = max((o.settled_ns for o in closes), default=0) + CLOSE_RETRY_NS
-            if closes and now_ns < retry_at:
-                wake = retry_at if not wake else min(wake, retry_at)
-                continue
-            intent, left = f"{role}:{k}:{len({o.intent_id for o in closes})}", abs(qty)
-            sizes = slice_sizes(left, int(freeze_qty[k]))
-        if left > 0:
-            actions += [Place(role, intent, n, "", "", k, side, q, "MARKET") for n, q in sizes]
-    return actions, wake

@@ -62,7 +62,8 @@ from common.messages import (
 from common.tradingstate import NAMES, TradingState
 from orders import statemachine as sm
 from orders.orderbook import OrderBook
-from orders.brackets import BracketDesk, Cancel, coid_of, plan_sweep
+from orders.actions import Cancel, coid_of
+from orders.brackets import BracketDesk
 from orders.exposure import NEVER_NS, Exposure, apply_ticks, scan_events
 from orders.fees import FeeSchedule
 from orders.gateway import BrokerGateway, EngineJournal
@@ -70,6 +71,7 @@ from orders.limits import PHASE_NO_ENTRY, PHASE_SQUARE_OFF, RiskLimits
 from orders.recovery import Recovery
 from orders.risk import RiskGate, describe
 from orders.sink import EventSink
+from orders.sweep import plan_sweep
 from orders.orderrate import OrderRate
 
 JOURNAL_ONLY = (TicksProcessed, SignalRaised, FlattenAll, BracketsClosed)

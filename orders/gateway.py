@@ -29,7 +29,7 @@ from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetrya
 from common.messages import (OrderAccepted, OrderCanceled, OrderFilled, OrderInDoubt, OrderModified,
                              OrderRejected, OrderSubmitting)
 from orders import statemachine as sm
-from orders.brackets import Cancel, Modify, Place, coid_of
+from orders.actions import Cancel, Modify, Place, coid_of
 from orders.brokers.base import BrokerOrder, BrokerTrade, OrderRequest
 from orders.exposure import NEVER_NS
 

@@ -9,7 +9,9 @@ up here as a stale position limit.
 
 import pytest
 
-from orders.brackets import CLOSE_ROLES, BracketDesk, _coid, open_qty
+from orders.actions import coid_of_place
+from orders.brackets import BracketDesk, open_qty
+from orders.orderbook import CLOSE_ROLES
 from tests.orders.scenario import desk_options, market_day
 from tests.orders.stubs import Desk
 
@@ -19,7 +21,7 @@ def reachable_from_scratch(desk: BracketDesk, instrument: int, book) -> tuple[in
     for b in desk.active.values():
         if b.instrument != instrument:
             continue
-        ahead = sum(p.qty for p in b.entry_plan if _coid(p) not in book.orders)
+        ahead = sum(p.qty for p in b.entry_plan if coid_of_place(p) not in book.orders)
         ahead += sum(book.orders[c].leaves for c in b.entries)
         back = open_qty(b, book) if (b.stop_loss > 0 or b.target > 0) else 0
         if b.side > 0:

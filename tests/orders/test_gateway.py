@@ -8,7 +8,7 @@ OrderEngine elsewhere; these pin the gateway's own contract, which the engine re
 from common.errors import BrokerFatal
 from common.messages import OrderAccepted, OrderFilled, OrderRejected, OrderSubmitting
 from orders.orderbook import OrderBook
-from orders.brackets import Place
+from orders.actions import Place
 from orders.brokers.base import BrokerAck, BrokerTrade
 from orders.fees import FeeSchedule
 from orders.gateway import BrokerGateway, EngineJournal

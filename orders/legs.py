@@ -1,0 +1,73 @@
+"""Sizing a bracket's exit legs to the quantity they must cover: the cancels, modifies and new legs
+that make a list of working legs add up to `want` at the template's prices (orders/brackets.py plans
+with them). Shrinks the newest legs first, grows the last one while it stays under the cap, then
+places new legs.
+
+Imports only the order book's statuses and the actions.
+"""
+
+from orders import statemachine as sm
+from orders.actions import Cancel, Modify, Place
+from orders.orderbook import Order
+
+
+def is_refused(o: Order) -> bool:
+    """Rejected by the broker or exchange. A FATAL rejection (our token was refused) says nothing
+    about the leg: it is placed again as it was once the session works, never turned into a MARKET
+    exit or given up on."""
+    return o.status == sm.REJECTED and o.reject_code != "FATAL"
+
+
+def resize(legs: list[Order], want: int, cap: int, template: Place) -> list:
+    """Cancels, modifies and new legs that make `legs` cover `want` at the template's prices."""
+    live = [o for o in legs if o.working and o.status != sm.CANCEL_PENDING]
+    have = sum(o.leaves for o in live)
+    qty = {o.client_order_id: o.qty for o in live}        # each live leg's total qty to be
+    actions: list = []
+    excess = have - want
+    for o in reversed(live):                              # shrink the newest legs first
+        if excess <= 0:
+            break
+        cut = min(excess, o.leaves)
+        excess -= cut
+        if cut == o.leaves:
+            actions.append(Cancel(o.client_order_id, "nothing left to cover (OCO)"))
+            del qty[o.client_order_id]
+        elif o.broker_order_id:
+            qty[o.client_order_id] = o.qty - cut
+    need = max(0, want - have)
+    last = live[-1] if live else None
+    if need > 0 and last is not None and modifiable(last):
+        grow = need if cap <= 0 else min(need, cap - last.qty)
+        if grow > 0:
+            qty[last.client_order_id] = last.qty + grow
+            need -= grow
+    for o in live:
+        if o.client_order_id in qty and modifiable(o):
+            modify = modify_to(o, qty[o.client_order_id], template)
+            if modify is not None:
+                actions.append(modify)
+    n = template.n
+    while need > 0:
+        q = need if cap <= 0 else min(need, cap)
+        actions.append(template.sized(n, q))
+        need -= q
+        n += 1
+    return actions
+
+
+def modifiable(o: Order) -> bool:
+    return bool(o.broker_order_id) and o.status != sm.IN_DOUBT
+
+
+def modify_to(o: Order, qty: int, template: Place) -> Modify | None:
+    """A Modify bringing `o` to `qty` and, for a leg of the template's type, its prices."""
+    price = trigger = -1.0
+    if o.order_type == template.order_type and template.order_type != "MARKET":
+        if o.price != template.price:
+            price = template.price
+        if o.trigger_price != template.trigger_price:
+            trigger = template.trigger_price
+    if qty == o.qty and price < 0 and trigger < 0:
+        return None
+    return Modify(o.client_order_id, qty, price, trigger)
