@@ -39,7 +39,6 @@ process had half done and goes on as if it had never died.
 
 import time
 
-import msgspec
 import numpy as np
 
 from common.clock import NS_PER_S, SECONDS_PER_DAY, ist_midnight_ns
@@ -62,14 +61,15 @@ from common.messages import (
 from common.tradingstate import NAMES, TradingState
 from orders import statemachine as sm
 from orders.orderbook import OrderBook
-from orders.actions import Cancel, coid_of
+from orders.actions import Cancel
 from orders.brackets import BracketDesk
 from orders.exposure import NEVER_NS, Exposure, apply_ticks, scan_events
 from orders.fees import FeeSchedule
 from orders.gateway import BrokerGateway, EngineJournal
+from orders.intake import Intake
 from orders.limits import PHASE_NO_ENTRY, PHASE_SQUARE_OFF, RiskLimits
 from orders.recovery import Recovery
-from orders.risk import RiskGate, describe
+from orders.risk import RiskGate
 from orders.sink import EventSink
 from orders.sweep import plan_sweep
 from orders.orderrate import OrderRate
@@ -163,6 +163,9 @@ class OrderEngine:
             probe_interval_ns=int(probe_interval_s * 1e9),
         )
         self.recovery = Recovery(self.gateway, self.book, journal, self._now, stats=self.stats)
+        self.intake = Intake(self.risk, limits, self.desk, self.book, self.exposure,
+                             self.throttle, self.gateway, journal, self._symbols, self._now,
+                             self.stats)
 
     @classmethod
     def from_config(cls, config, instruments, broker, emit, *, flush=None) -> "OrderEngine":
@@ -402,7 +405,8 @@ class OrderEngine:
             self.desk.touch(bracket_id)
         self._plan_and_execute()
         while intents and self._pending and self._pending[0].tick_seq <= seq:
-            self._on_intent(self._pending.pop(0))
+            self.intake.take(self._pending.pop(0), seq=seq, trading_state=self.trading_state,
+                             denied=self.denied, restored=self._restored_intents)
         self._update_wake()
         self.stats["illegal_transitions"] = self.book.illegal_transitions
         self.stats["duplicate_fills"] = self.book.duplicate_fills
@@ -495,49 +499,6 @@ class OrderEngine:
             self._set_state(TradingState.HALTED.name, reason)
         self._mark()
         self._emit(FlattenAll(ts_event_ns=self._now(), reason=reason))
-
-    # ---------------------------------------------------------------- intents
-
-    def _on_intent(self, intent) -> None:
-        iid = intent.intent_id
-        if iid in self.desk.brackets or iid in self.denied:
-            if iid in self._restored_intents:
-                self.stats["redelivered_intents"] += 1   # a re-delivery after a restart: handled
-                return
-            self.stats["duplicate_intents"] += 1
-        code, facts = self.risk.check(
-            intent, duplicate=iid in self.desk.brackets or iid in self.denied,
-            trading_state=self.trading_state, phase=self.limits.phase(self.exposure.clock_ns),
-            clock_ns=self.exposure.clock_ns, book=self.book, exposure=self.exposure,
-            throttle=self.throttle, reachable=self._reachable(intent.instrument),
-            open_brackets=self._open_brackets(intent))
-        self._mark()
-        if code:
-            known = 0 <= intent.instrument < len(self._symbols)
-            symbol = self._symbols[intent.instrument] if known else intent.symbol
-            self._emit(OrderDenied(
-                ts_event_ns=self._now(), intent_id=iid,
-                client_order_id=coid_of(iid, "ENTRY", 0), strategy=intent.strategy,
-                instrument=intent.instrument, symbol=symbol, side=intent.side, qty=intent.qty,
-                reason_code=code, reason=describe(code, **facts)))
-            return
-        # The bracket's legs keep their distance from this price (see orders/brackets.py).
-        ref = intent.limit_price if intent.order_type == "LIMIT" else \
-            float(self.exposure.last_price[intent.instrument])
-        self._emit(msgspec.structs.replace(intent, ref_price=ref))
-        self.gateway.execute(list(self.desk.brackets[iid].entry_plan), self._seq)
-
-    def _open_brackets(self, intent) -> int:
-        """The intent's strategy's active brackets on its instrument (risk's BRACKET_OPEN)."""
-        if not self.limits.max_brackets_per_instrument:
-            return 0
-        return sum(1 for b in self.desk.active_on(intent.instrument)
-                   if b.strategy == intent.strategy)
-
-    def _reachable(self, instrument: int) -> tuple[int, int]:
-        if not 0 <= instrument < len(self._symbols):
-            return 0, 0
-        return self.desk.reachable(instrument, self.book)
 
     # ---------------------------------------------------------------- events
 
