@@ -42,7 +42,7 @@ from common.instruments import InstrumentTable
 from common.journal import JournalReader, JournalWriter
 from common.latency import new_histogram, publish, record, summary_ns
 from common.log import get_logger
-from common.errors import BrokerError, BrokerFatal
+from common.errors import BrokerError
 from common.messages import (
     BrokerOrderUpdate,
     BrokerPositions,
@@ -68,6 +68,7 @@ from orders.engine import OrderEngine
 from orders.marketstore import MarketStore
 from orders.onstop import apply_stop_policy
 from orders.reconciler import Reconciler
+from orders.recoveryhold import RecoveryHold
 
 BATCH = 4096
 DRAIN_BATCH = 512      # ticks per slice of the stop drain, each followed by a progress report
@@ -75,11 +76,6 @@ DRAIN_BATCH = 512      # ticks per slice of the stop drain, each followed by a p
 # on): apply ticks without its watermark, so stops, targets and square-off still happen. Determinism
 # across such an outage is lost, protection is not.
 SIGNALS_SILENT_NS = 5_000_000_000
-RECOVERY_RETRY_NS = 10_000_000_000    # a recovery the broker refused is tried again this often
-# A recovery the broker could not answer (5xx, 429, refused connection, timeout) is tried again
-# after 0.5 s, doubling to 10 s: a blip is over in a second, an outage is not hammered.
-RECOVERY_BACKOFF_FIRST_NS = 500_000_000
-RECOVERY_BACKOFF_MAX_NS = 10_000_000_000
 # Stage counter <- the broker's order_update_counts() key.
 UPDATE_COUNTERS = (("updates_applied", "applied"), ("updates_duplicate", "duplicate"),
                    ("updates_ignored", "ignored"), ("update_fills", "fills"))
@@ -131,10 +127,7 @@ class OrdersStage:
         self.pub: Publisher               # made in start(), once the stage has pinned itself
         self.updates: Subscriber | None = None   # feed's pushed order updates (live brokers)
         self.outgoing: list = []      # journaled events not yet published (see commit)
-        self.recovery_error, self.recovery_retry_ns = "", 0
-        self.recovery_attempts = 0    # failed recoveries in a row (the backoff's exponent)
-        # (state, reason) shown when a retryable hold began; not None while the hold is shown
-        self.recovery_shown: tuple[str, str] | None = None
+        self.hold = RecoveryHold(self.engine, self._show_trading_state, self.log)
         self.recovered_reason = ""    # the reason of the trading state the journal ends in
         self.foreign_updates = 0      # BrokerOrderUpdates of another broker than ours
 
@@ -240,66 +233,16 @@ class OrdersStage:
             )
 
     def finish_recovery(self) -> bool:
-        """Settle the orders of unknown outcome at the broker, then take the intents we missed.
-
-        Until that is done no tick is applied and nothing is sent (step holds), and the stage stays
-        up, beating, instead of crashing into a restart that would meet the same broker:
-        - a broker that refuses our session (a dead token) cannot tell us what happened to the
-          orders: trading HALTED (journaled, resuming is the operator's call), retried every
-          RECOVERY_RETRY_NS;
-        - a broker that could not answer (5xx, 429, a refused connection, a timeout:
-          BrokerRetryable; or a read it refused) is a blip: the status shows HALTED with the reason,
-          retried after a growing backoff (recovery_backoff_ns), and once it answers the state shown
-          before comes back by itself. The engine's own state is not touched, so nothing about the
-          blip is journaled and a restart during it recovers exactly as before.
-        Returns True once done.
-        """
-        try:
-            self.engine.resolve_in_doubt()
-        except BrokerFatal as e:
-            if not self.recovery_error:
-                self.log.error(
-                    "cannot finish recovery: the broker refused our session; trading halted",
-                    error=str(e),
-                    retry_s=RECOVERY_RETRY_NS / 1e9,
-                )
-                self.engine.broker_down = str(e)
-                self.engine.halt(f"broker fatal error during recovery: {e}")
-            self.recovery_error, self.recovery_retry_ns = str(e), mono_ns() + RECOVERY_RETRY_NS
+        """Settle the orders of unknown outcome at the broker (orders/recoveryhold.py: held, not
+        crashed, while the broker cannot tell), then take the intents we missed. Until that is done
+        no tick is applied and nothing is sent (step holds). Returns True once done."""
+        if not self.hold.settle(self.recovered_reason):
             return False
-        except BrokerError as e:
-            self._hold_recovery(e)
-            return False
-        if self.recovery_shown is not None:
-            self.log.warning(
-                "recovery finished: the broker answers again", attempts=self.recovery_attempts
-            )
-            # the engine's state now, not the one before the hold: a command during the hold
-            # (an operator's halt) changed it
-            self._show_trading_state(self.engine.trading_state, self.engine.state_reason)
-        self.recovery_error = self.engine.broker_down = ""
-        self.recovery_attempts, self.recovery_shown = 0, None
         # read BEFORE the journal: all intents below it are in it
         signals_cursor = self._signals_cursor()
         self.catch_up_intents()
         self.watermark = max(self.watermark, signals_cursor)
         return True
-
-    def _hold_recovery(self, e: BrokerError) -> None:
-        """The broker did not answer recovery's reads: show HALTED with why, try again after a
-        backoff."""
-        delay_ns = recovery_backoff_ns(self.recovery_attempts)
-        self.recovery_attempts += 1
-        reason = f"recovery: broker unreachable ({e}), retrying"
-        if self.recovery_shown is None:
-            self.recovery_shown = (self.engine.trading_state, self.recovered_reason)
-            self.log.error(
-                "cannot finish recovery: the broker did not answer; holding, trading halted",
-                error=str(e),
-                retry_s=delay_ns / 1e9,
-            )
-        self._show_trading_state(TradingState.HALTED.name, reason)
-        self.recovery_error, self.recovery_retry_ns = str(e), mono_ns() + delay_ns
 
     def _signals_cursor(self) -> int:
         for info in self.ring.readers():
@@ -411,8 +354,8 @@ class OrdersStage:
                 self.on_message(msg)
         if self.updates is not None and self.updates.socket in ready:
             self.take_order_updates()
-        if self.recovery_error:        # holding: see finish_recovery
-            if mono_ns() >= self.recovery_retry_ns:
+        if self.hold.error:            # holding: see finish_recovery
+            if self.hold.due():
                 self.finish_recovery()
         else:
             self._watch_signals()
@@ -518,7 +461,7 @@ class OrdersStage:
         self.take_intents()
         while (msg := self.pull.recv_nowait()) is not None:
             self.on_message(msg)
-        if not self.recovery_error:
+        if not self.hold.error:
             self.catch_up_intents()
             self.watermark = max(self.watermark, self._signals_cursor())
             self.drain_ticks()
@@ -527,7 +470,7 @@ class OrdersStage:
             stop = {
                 "policy": self.ctx.config.run.on_stop,
                 "acted": "",
-                "held": self.recovery_error,
+                "held": self.hold.error,
                 "left_at_broker": None,
                 "note": "recovery was held (the broker did not answer): nothing "
                 "was done at the stop and what is working at the broker is unknown; the next start "
@@ -583,12 +526,6 @@ def _topic(msg) -> bytes:
         return topics.EVT_TRADING_STATE
     strategy = getattr(msg, "strategy", "")
     return topics.order_topic(strategy) if strategy else topics.EVT_ORDER
-
-
-def recovery_backoff_ns(attempts: int) -> int:
-    """The wait before the next try after `attempts` failed ones in a row: 0.5 s, 1 s, 2 s, ... 10
-    s."""
-    return min(RECOVERY_BACKOFF_MAX_NS, RECOVERY_BACKOFF_FIRST_NS << min(attempts, 16))
 
 
 def run(ctx) -> int:

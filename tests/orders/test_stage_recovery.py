@@ -18,7 +18,8 @@ from common.errors import BrokerFatal, BrokerRetryable
 from common.log import get_logger
 from common.messages import OrderSubmitting, TradingStateChanged
 from common.tradingstate import TradingState, read_state
-from orders.stage import RECOVERY_BACKOFF_FIRST_NS, OrdersStage
+from orders.recoveryhold import BACKOFF_FIRST_NS, RecoveryHold
+from orders.stage import OrdersStage
 from tests.orders.stubs import Tape, intent, of_type
 
 
@@ -66,8 +67,8 @@ def stage_over(desk, run_dir) -> OrdersStage:
     stage.ring = types.SimpleNamespace(readers=lambda: [])
     stage.signals_path = str(run_dir / "signals.jsonl")          # absent: no intents to catch up
     stage.last_intent_seq, stage.watermark, stage.recv_ns = 0, 1, {}
-    stage.recovery_error, stage.recovery_retry_ns, stage.recovery_attempts = "", 0, 0
-    stage.recovery_shown, stage.recovered_reason = None, ""
+    stage.recovered_reason = ""
+    stage.hold = RecoveryHold(stage.engine, stage._show_trading_state, stage.log)
     return stage
 
 
@@ -125,11 +126,11 @@ def test_finish_recovery_when_the_broker_does_not_answer_then_it_holds_halted_an
         assert shown["state"] == "HALTED" and "recovery: broker unreachable" in shown["reason"]
         assert ("HTTP 500" if dead is None else "network error") in shown["reason"]
         assert stage.rt.counts["trading_state"] == TradingState.HALTED
-        assert stage.recovery_retry_ns >= before + (RECOVERY_BACKOFF_FIRST_NS << attempt)
+        assert stage.hold.retry_ns >= before + (BACKOFF_FIRST_NS << attempt)
     assert desk.engine.trading_state == "ACTIVE"               # the engine itself was never halted
     assert not [m for m in of_type(desk.events, TradingStateChanged) if m.state == "HALTED"]
     assert stage.finish_recovery() is True                     # the broker answers again
-    assert read_state(str(tmp_path))["state"] == "ACTIVE" and stage.recovery_error == ""
+    assert read_state(str(tmp_path))["state"] == "ACTIVE" and stage.hold.error == ""
     assert stage.rt.counts["trading_state"] == TradingState.ACTIVE
     assert len(of_type(desk.events, OrderSubmitting)) == placed   # nothing placed again
     assert desk.broker.reads == 4

@@ -1,6 +1,8 @@
 """orders/stage.py: the wait between recovery attempts against a broker that does not answer."""
 
-from orders.stage import RECOVERY_BACKOFF_FIRST_NS, RECOVERY_BACKOFF_MAX_NS, recovery_backoff_ns
+from orders.recoveryhold import BACKOFF_FIRST_NS as RECOVERY_BACKOFF_FIRST_NS
+from orders.recoveryhold import BACKOFF_MAX_NS as RECOVERY_BACKOFF_MAX_NS
+from orders.recoveryhold import backoff_ns as recovery_backoff_ns
 
 
 def test_recovery_backoff_when_the_broker_keeps_failing_then_it_doubles_from_half_a_second_to_ten():
