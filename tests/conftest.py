@@ -35,3 +35,16 @@ def private_account_home(tmp_path_factory, monkeypatch):
     into the next. Subprocesses inherit it through the environment."""
     if not os.environ.get("OTRADE_KEEP_ACCOUNT_HOME"):
         monkeypatch.setenv("OTRADE_ACCOUNT_HOME", str(tmp_path_factory.mktemp("accounts")))
+
+
+@pytest.fixture
+def ipc_dir():
+    """A private directory with a short path for unix and ipc:// sockets (a unix socket path fits
+    107 bytes; pytest's tmp_path can be longer)."""
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="otc-", dir="/tmp")
+    os.chmod(path, 0o700)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -6,25 +6,15 @@ operator".
 """
 
 import os
-import shutil
 import socket
-import tempfile
 import time
 
-import pytest
 
 from common.bus import Puller, make_context
 from supervision import control
 from supervision.control import ControlServer, request
 from supervision.operator import OperatorDesk
 
-
-@pytest.fixture
-def ipc_dir():
-    path = tempfile.mkdtemp(prefix="otr-", dir="/tmp")   # short: a unix socket path fits 107 bytes
-    os.chmod(path, 0o700)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_control_when_a_client_drips_its_request_past_the_client_timeout_then_it_is_dropped(

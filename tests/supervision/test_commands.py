@@ -4,10 +4,7 @@ delivered with one stamp however often it is sent (issue 13). Orders' side is
 tests/orders/test_stage_commands.py."""
 
 import os
-import shutil
-import tempfile
 
-import pytest
 
 from common.bus import Pusher, Puller, make_context
 from common.tradingstate import read_state, write_state
@@ -141,13 +138,6 @@ def test_operator_resume_while_the_supervisors_halt_stands_is_refused_and_nothin
     answer = desk.handle("resume", "")
     assert answer["ok"] is False and "gave up on feed" in answer["error"] and sent == []
 
-
-@pytest.fixture
-def ipc_dir():
-    path = tempfile.mkdtemp(prefix="otc-", dir="/tmp")   # short: a unix socket path fits 107 bytes
-    os.chmod(path, 0o700)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_standing_halt_over_zeromq_reaches_the_orders_that_replaced_a_killed_one(tmp_path,

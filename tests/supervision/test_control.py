@@ -2,9 +2,7 @@
 pipeline."""
 
 import os
-import shutil
 import socket
-import tempfile
 import threading
 import time
 
@@ -26,13 +24,6 @@ from supervision.ctl import socket_of_live_run, socket_of_run_dir
 from supervision.operator import OperatorDesk, commands_for, effect
 from tests.support import eventually
 
-
-@pytest.fixture
-def ipc_dir():
-    path = tempfile.mkdtemp(prefix="otc-", dir="/tmp")   # short: a unix socket path fits 107 bytes
-    os.chmod(path, 0o700)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def serve(ipc_dir, handle, **kw):
