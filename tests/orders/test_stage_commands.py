@@ -51,6 +51,7 @@ def stage_over(desk, run_dir, journal) -> OrdersStage:
     stage.rt, stage.engine, stage.log = Runtime(), desk.engine, get_logger("orders")
     stage.reconciler = types.SimpleNamespace(permits=lambda state: True)
     stage.commit = journal.commit
+    stage.recovery_error = ""                 # recovered: not holding (finish_recovery)
 
     def emit(msg):
         desk.events.append(msg)
