@@ -140,3 +140,28 @@ def test_indexes_equal_their_definitions_after_a_kill_anywhere(market, where, cu
             check_indexes(crashed)
         finally:
             crashed.close()
+
+
+@PROPERTY
+@given(markets(), st.lists(st.tuples(st.integers(1, 60), st.sampled_from(["before", "after"])),
+                           max_size=6, unique_by=lambda f: f[0]))
+def test_indexes_equal_their_definitions_with_placements_in_doubt(market, lost):
+    """Placements whose answer is lost (a timeout before the broker got it, or after): the orders
+    sit IN_DOUBT, are looked up and sent again; every index follows them there and back."""
+    from common.errors import BrokerRetryable
+    from tests.orders.stubs import FlakyBroker
+
+    ticks, intents, _mod, options, loss_limit = market
+    failures = {n: (when, BrokerRetryable("read timeout")) for n, when in lost}
+    by_seq: dict[int, list] = {}
+    for it in intents:
+        by_seq.setdefault(it.tick_seq, []).append(it)
+    with tempfile.TemporaryDirectory() as d:
+        desk = make_desk(d, 0, options, loss_limit)
+        desk.broker = desk.engine.gateway.broker = FlakyBroker(desk.paper, failures)
+        try:
+            for i in range(len(ticks)):
+                desk.engine.advance(ticks[i:i + 1], by_seq.get(int(ticks["seq"][i]), []))
+                check_indexes(desk)
+        finally:
+            desk.close()
