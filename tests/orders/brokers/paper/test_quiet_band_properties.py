@@ -1,6 +1,7 @@
 """The paper broker's quiet bands under any sequence hypothesis draws of placements, modifies that
 move an order's price, trigger or quantity, cancels, tick runs that trigger stops (SL resting as a
-LIMIT afterwards, SL-M filling), partial fills, and reopening the broker from its journal.
+LIMIT afterwards, SL-M filling), partial fills, bursts of orders whose fills make the slot arrays
+compact, and reopening the broker from its journal.
 
 Two paper brokers take the same calls: one matches with the kernel (chains and quiet bands), the
 other with test_matching_reference's `brute_match` (every slot, every tick). Their answers, fills
@@ -39,6 +40,8 @@ op = st.one_of(
     st.tuples(st.just("ticks"), st.lists(st.tuples(st.integers(0, N - 1), st.integers(-3, 3)),
                                          min_size=1, max_size=12)),
     st.tuples(st.just("reopen")),
+    # many orders at once: once they fill, dead slots outnumber live ones and the arrays compact
+    st.tuples(st.just("burst"), st.integers(0, N - 1), st.integers(30, 45)),
 )
 
 
@@ -68,6 +71,13 @@ def _check_band(broker: PaperBroker) -> None:
 
 def _step(brokers, step, level, state) -> list:
     kind = step[0]
+    if kind == "burst":
+        _, k, n = step
+        out = []
+        for i in range(n):
+            side = 1 if i % 2 else -1
+            out += _step(brokers, ("place", k, side, "MARKET", 0, 1, 0), level, state)
+        return out
     if kind == "place":
         _, k, side, otype, away, qty, after = step
         price = trigger = 0.0
