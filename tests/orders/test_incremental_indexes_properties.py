@@ -165,3 +165,29 @@ def test_indexes_equal_their_definitions_with_placements_in_doubt(market, lost):
                 check_indexes(desk)
         finally:
             desk.close()
+
+
+@PROPERTY
+@given(markets())
+def test_engine_journal_is_the_same_with_the_every_slot_matcher(market):
+    """The whole engine over a paper broker matching with chains and quiet bands, and over one
+    matching every slot on every tick (test_matching_reference's brute_match): one journal. Legs
+    re-priced from fills, stops through the market, SL limits gapped, square-offs and flattens all
+    move resting orders that a band computed earlier must not skip."""
+    from tests.orders.brokers.paper.test_matching_reference import brute_match
+    from tests.orders.stubs import comparable
+
+    ticks, intents, mod, options, loss_limit = market
+    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+        kernel = make_desk(a, mod, options, loss_limit)
+        brute = make_desk(b, mod, options, loss_limit)
+        w = brute.paper._working
+        w.match = lambda *args: brute_match(w, *args)
+        try:
+            for desk in (kernel, brute):
+                for part, its in batches(ticks, intents, list(range(7, len(ticks), 7))):
+                    desk.engine.advance(part, its)
+            assert comparable(kernel.events) == comparable(brute.events)
+        finally:
+            kernel.close()
+            brute.close()
