@@ -241,8 +241,13 @@ class OrderEngine:
             if self.exposure.clock_ns < self._marked_ns:
                 self.exposure.clock[0] = self._marked_ns
 
-    def set_trading_state(self, state: str, reason: str = "") -> None:
+    def set_trading_state(self, state: str, reason: str = "", *, act: bool = True) -> None:
         """ACTIVE / REDUCING / HALTED from outside (supervisor, operator). HALTED cancels entries.
+
+        `act=False` journals the state without acting on it now (no broker call): for a stage whose
+        recovery is held, which must not send anything before it knows what happened to its orders;
+        the first settle after recovery plans every bracket under the new state (`_apply` touches
+        them all).
 
         Raises
         ------
@@ -259,14 +264,16 @@ class OrderEngine:
             self._set_state(TradingState.HALTED.name,
                             f"resume refused: the flatten is still closing {still} position(s); "
                             f"resume once flat ({reason})")
-            self._settle(self._seq, intents=False)
+            if act:
+                self._settle(self._seq, intents=False)
         elif (state != self.trading_state or self._outlives_the_day(state, reason)
               or (state == TradingState.HALTED.name and reason and reason != self.state_reason)):
             # A new reason to halt while halted is journaled too: the halt is now (also) for it, and
             # whoever lifts a halt asks why it holds (reconcile's adopt lifts only its own).
             self._seq = self._last_tick()
             self._set_state(state, reason)
-            self._settle(self._seq, intents=False)
+            if act:
+                self._settle(self._seq, intents=False)
 
     def _flatten_left(self) -> int:
         """Positions a flatten still has to close (open, or with a close order working)."""

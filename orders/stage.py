@@ -309,7 +309,8 @@ class OrdersStage:
                              stamp=stamp, applied=self.command_ns)
             return
         if self.reconciler.permits(msg.state):   # never ACTIVE while the broker's view differs
-            self.engine.set_trading_state(msg.state, msg.reason)
+            # while recovery is held nothing is sent (finish_recovery): journaled, acted on after
+            self.engine.set_trading_state(msg.state, msg.reason, act=not self.recovery_error)
         if stamp:
             self.commit()
             self.command_ns = stamp

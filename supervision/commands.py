@@ -38,13 +38,18 @@ HALT_PREFIX = "supervisor halted trading"
 
 class CommandStamps:
     """Strictly increasing command stamps (wall-clock ns, never repeated or going back), shared by
-    the operator desk's thread and the supervisor's loop."""
+    the operator desk's thread and the supervisor's loop.
+
+    `lock` (re-entrant) makes a decision and its stamp one step: the supervisor's halt records its
+    reason and takes its stamp under it, and the desk looks for that reason and takes its stamp
+    under it, so a `ctl resume` that found no halt is stamped below any halt ordered after it (and
+    orders, which applies in stamp order, ends HALTED whichever socket delivers first)."""
 
     def __init__(self, clock_ns=time.time_ns):
-        self._clock_ns, self._last, self._lock = clock_ns, 0, threading.Lock()
+        self._clock_ns, self._last, self.lock = clock_ns, 0, threading.RLock()
 
     def next(self) -> int:
-        with self._lock:
+        with self.lock:
             self._last = max(int(self._clock_ns()), self._last + 1)
             return self._last
 
@@ -71,7 +76,8 @@ class StandingHalt:
         reason = f"{HALT_PREFIX}: {why}"
         if reason == self.reason:
             return
-        self.reason, self.stamp = reason, self.stamps.next()
+        with self.stamps.lock:      # seen by the desk with its stamp, or not yet (CommandStamps)
+            self.reason, self.stamp = reason, self.stamps.next()
         self._send()
 
     def poll(self) -> None:

@@ -142,8 +142,9 @@ class OperatorDesk:
         if cmd == "status":
             return {"ok": True, "status": self.snapshot()}
         reason = reason or f"operator: ctl {cmd}"
-        held = self.supervisor_halt() if cmd == "resume" else ""
-        sent_ns = self.stamps.next()
+        with self.stamps.lock:      # the check and the stamp as one step (commands.py)
+            held = self.supervisor_halt() if cmd == "resume" else ""
+            sent_ns = self.stamps.next()
         if held:
             result = {"ok": False, "error": f"refused: {held}; it holds until this run ends"}
         elif self._push_all(commands_for(cmd, reason, sent_ns)):
