@@ -299,12 +299,15 @@ class OrderEngine:
         return (state == TradingState.HALTED.name and self.halt_ends_with_day
                 and not reason.startswith(LOSS_LIMIT_REASON))
 
-    def flatten_all(self, reason: str = "") -> None:
-        """Cancel every working order and close every position (brackets stop managing them)."""
+    def flatten_all(self, reason: str = "", *, act: bool = True) -> None:
+        """Cancel every working order and close every position (brackets stop managing them).
+        `act=False` journals the flatten without acting now, as for set_trading_state: the first
+        settle after a held recovery sweeps."""
         self._seq = self._last_tick()
         self._mark()
         self._emit(FlattenAll(ts_event_ns=self._now(), reason=reason))
-        self._settle(self._seq, intents=False)
+        if act:
+            self._settle(self._seq, intents=False)
 
     @property
     def clock_ns(self) -> int:

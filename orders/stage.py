@@ -87,6 +87,9 @@ class OrdersStage:
     command_ns = 0
     # (state, reason, ts_event_ns) last written to the record: what an acknowledgement rewrites
     shown_state: tuple[str, str, int] | None = None
+    # A flatten arrived while recovery was held: our unknown orders at the broker are canceled once
+    # recovery is done (the broker did not answer before).
+    cancel_unknown_after_recovery = False
 
     def __init__(self, ctx, rt: StageRuntime):
         self.ctx, self.rt, cfg = ctx, rt, ctx.config
@@ -238,6 +241,9 @@ class OrdersStage:
         no tick is applied and nothing is sent (step holds). Returns True once done."""
         if not self.hold.settle(self.recovered_reason):
             return False
+        if self.cancel_unknown_after_recovery:   # a flatten taken during the hold
+            self.cancel_unknown_after_recovery = False
+            self.reconciler.cancel_unknown()
         # read BEFORE the journal: all intents below it are in it
         signals_cursor = self._signals_cursor()
         self.catch_up_intents()
@@ -280,8 +286,17 @@ class OrdersStage:
         elif isinstance(msg, SetTradingState):
             self.set_trading_state(msg)
         elif isinstance(msg, FlattenAll):
-            self.engine.flatten_all(msg.reason)
-            self.reconciler.cancel_unknown()         # ours at the broker, unknown to the journal
+            # While recovery is held the journal's positions may be stale (the broker may have
+            # filled or closed what it did not tell us yet): the flatten is journaled now and acts
+            # on the first settle after recovery, when positions are the broker's again.
+            held = bool(self.hold.error)
+            self.engine.flatten_all(msg.reason, act=not held)
+            if held:
+                self.log.warning("flatten journaled during a recovery hold: it acts once the "
+                                 "broker answers", reason=msg.reason)
+                self.cancel_unknown_after_recovery = True
+            else:
+                self.reconciler.cancel_unknown()     # ours at the broker, unknown to the journal
             # an operator's `ctl flatten`: say it was acted on
             if msg.ts_event_ns:
                 self.commit()
@@ -310,7 +325,7 @@ class OrdersStage:
             return
         if self.reconciler.permits(msg.state):   # never ACTIVE while the broker's view differs
             # while recovery is held nothing is sent (finish_recovery): journaled, acted on after
-            self.engine.set_trading_state(msg.state, msg.reason, act=not self.recovery_error)
+            self.engine.set_trading_state(msg.state, msg.reason, act=not self.hold.error)
         if stamp:
             self.commit()
             self.command_ns = stamp

@@ -1,7 +1,7 @@
 """What the supervisor does with an operator's `ctl` command (the channel is control.py).
 
     status     the same JSON as /health (nothing is sent anywhere)
-    halt       SetTradingState(HALTED) to orders; answered once the status shows HALTED
+    halt       SetTradingState(HALTED) to orders; answered once orders acknowledged it HALTED
     resume     SetTradingState(ACTIVE); answered once ACTIVE, or at once with orders' refusal when
                reconciliation still finds a difference with the broker (never ACTIVE on a mismatch);
                refused without sending anything while the supervisor's own halt stands (it gave up
@@ -36,7 +36,7 @@ from common import rundir
 from common.bus import Pusher, make_context
 from common.messages import FlattenAll, RequestReconcile, SetTradingState
 from common.reconcilestate import read_result
-from common.tradingstate import TradingState, read_flatten_ack
+from common.tradingstate import TradingState, acknowledged, read_flatten_ack
 from supervision.commands import CommandStamps
 
 HINT = (
@@ -68,18 +68,22 @@ def commands_for(cmd: str, reason: str, sent_ns: int = 0) -> list:
 
 
 def effect(
-    cmd: str, status: dict, reconcile: dict, sent_ns: int, ack: dict | None = None
+    cmd: str, status: dict, reconcile: dict, sent_ns: int, ack: dict | None = None,
+    acked_ns: int = 0,
 ) -> dict | None:
-    """The answer once the command's effect shows (None while it does not yet). A flatten shows only
-    once orders acknowledged this very command (`ack`) and positions has applied what it did: a
-    HALTED state and a flat book from before it prove nothing (a resting LIMIT entry is no
-    position)."""
+    """The answer once the command's effect shows (None while it does not yet). A halt or resume
+    shows only once orders acknowledged this very command (`acked_ns`, the stamp its trading-state
+    record says it applied and journaled): a HALTED state from before it proves nothing — a loss
+    limit's halt lifts the next morning, and a halt lost on the way (orders restarted between the
+    send and the read) must not be answered done. A flatten likewise (`ack`), and only once
+    positions has applied what it did (a resting LIMIT entry is no position)."""
     state = status.get("trading_state")
     fresh = int(reconcile.get("ts_ns") or 0) >= sent_ns
-    if cmd == "halt" and state == TradingState.HALTED.name:
+    acked = acked_ns >= sent_ns > 0
+    if cmd == "halt" and state == TradingState.HALTED.name and acked:
         return {"ok": True}
     if cmd == "resume":
-        if state == TradingState.ACTIVE.name:
+        if state == TradingState.ACTIVE.name and acked:
             return {"ok": True}
         if fresh and reconcile.get("outstanding"):
             return {"ok": False, "error": "refused: our view still differs from the broker's "
@@ -181,6 +185,7 @@ class OperatorDesk:
                 read_result(self.run_dir),
                 sent_ns,
                 read_flatten_ack(self.run_dir),
+                acknowledged(self.run_dir),
             )
             if answer is not None:
                 return answer

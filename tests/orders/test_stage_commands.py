@@ -51,7 +51,7 @@ def stage_over(desk, run_dir, journal) -> OrdersStage:
     stage.rt, stage.engine, stage.log = Runtime(), desk.engine, get_logger("orders")
     stage.reconciler = types.SimpleNamespace(permits=lambda state: True)
     stage.commit = journal.commit
-    stage.recovery_error = ""                 # recovered: not holding (finish_recovery)
+    stage.hold = types.SimpleNamespace(error="")   # recovered: not holding (finish_recovery)
 
     def emit(msg):
         desk.events.append(msg)
@@ -204,12 +204,6 @@ def test_orders_when_the_supervisors_halt_arrives_during_a_recovery_hold_then_no
     assert [o.status for o in desk.paper.orders()] == ["CANCELED"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ctl flatten during a recovery hold acts at once (engine.flatten_all settles: cancels and, "
-    "once confirmed, MARKET closes of the journal's positions) before recovery has applied the "
-    "fills the broker made while orders was down: a position the broker already closed could be "
-    "closed again, reversed. Deferring it changes ctl flatten's contract (its acknowledgement, "
-    "the operator's expectation in a broker outage): the maintainers' call, not a checker's"))
 def test_orders_when_an_operator_flatten_arrives_during_a_recovery_hold_then_nothing_is_sent_until_recovered(  # noqa: E501
         make_desk, tmp_path):
     from common.messages import FlattenAll
@@ -219,11 +213,18 @@ def test_orders_when_an_operator_flatten_arrives_during_a_recovery_hold_then_not
     desk = restarted_desk(make_desk, n_failures=1, error=HTTP_500)
     journal = Journal(desk)
     stage = recovering_stage(desk, tmp_path)
+    unknown_canceled: list = []
     stage.reconciler = types.SimpleNamespace(permits=lambda state: True,
-                                             cancel_unknown=lambda: 0)
+                                             cancel_unknown=lambda: unknown_canceled.append(1))
     stage.commit = journal.commit
     desk.engine.sink.emit = desk.events.append
     assert stage.finish_recovery() is False                       # held
     before = [(o.status, o.qty) for o in desk.paper.orders()]
     stage.on_message(FlattenAll(ts_event_ns=0, reason="operator: ctl flatten"))
     assert [(o.status, o.qty) for o in desk.paper.orders()] == before    # nothing sent
+    assert desk.engine.flattening and not unknown_canceled         # journaled, not acted on
+    assert stage.finish_recovery() is True
+    assert unknown_canceled == [1]              # our unknown orders: once the broker answers
+    desk.engine.next_tick_is(desk.engine.catchup_seq + 1)   # as the stage's next step says
+    desk.engine.poll_broker()                   # the first settle after recovery flattens
+    assert [o.status for o in desk.paper.orders()] == ["CANCELED"]

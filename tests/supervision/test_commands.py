@@ -6,6 +6,7 @@ tests/orders/test_stage_commands.py."""
 import os
 
 
+
 from common.bus import Pusher, Puller, make_context
 from common.tradingstate import read_state, write_state
 from supervision.commands import HALT_PREFIX, CommandStamps, StandingHalt
@@ -215,13 +216,6 @@ def test_operator_resume_racing_the_supervisors_halt_is_either_refused_or_stampe
     assert last.state == "HALTED", [(m.state, m.ts_event_ns) for m in sent + orders.got]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ctl halt/resume answer from the state shown, not from orders' acknowledgement of this "
-    "command (command_ns >= its stamp): when orders already shows HALTED (the daily loss limit, "
-    "which lifts at the next IST day) a halt lost on the way (orders restarted between the push "
-    "and the read) is answered ok, and trading resumes the next morning though the operator's "
-    "last word was halt. Waiting for the ack changes ctl's contract and its test doubles (which "
-    "write no record): the maintainers' call"))
 def test_operator_halt_when_orders_already_shows_halted_is_answered_only_once_acknowledged(
         tmp_path):
     write_state(str(tmp_path), "HALTED", "daily loss limit reached: day P&L -5000.00 INR",

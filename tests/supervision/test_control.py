@@ -12,6 +12,7 @@ import pytest
 from common.bus import Puller, make_context
 from supervision import control
 from common.messages import FlattenAll, RequestReconcile, SetTradingState
+from common.tradingstate import write_state
 from supervision.control import (
     ControlError,
     ControlServer,
@@ -134,6 +135,17 @@ def test_effect_when_flatten_then_done_only_once_orders_acknowledged_it_and_posi
     )
 
 
+def test_effect_when_halt_or_resume_shows_then_only_orders_acknowledgement_of_it_answers():
+    """A state from before the command proves nothing (a loss limit's HALTED lifts next morning; a
+    halt lost in an orders restart was never applied): only the record's stamp does."""
+    halted, active = {"trading_state": "HALTED"}, {"trading_state": "ACTIVE"}
+    assert effect("halt", halted, {}, 10, acked_ns=0) is None        # HALTED already, not by it
+    assert effect("halt", halted, {}, 10, acked_ns=9) is None        # an earlier command's ack
+    assert effect("halt", halted, {}, 10, acked_ns=10) == {"ok": True}
+    assert effect("resume", active, {}, 10, acked_ns=0) is None
+    assert effect("resume", active, {}, 10, acked_ns=11) == {"ok": True}
+
+
 def test_effect_when_reconcile_is_pending_confirmation_then_it_waits_for_the_verdict():
     assert effect("reconcile", {}, {"ts_ns": 9, "pending": ["x"]}, 5) is None
     # orders retries
@@ -149,10 +161,11 @@ def test_operator_desk_when_halt_then_sent_to_orders_waited_for_and_journaled(tm
     state = {"trading_state": "ACTIVE"}
     got = []
 
-    def status():      # orders' side: the state changes once the command arrived
+    def status():      # orders' side: applies the command and acknowledges its stamp
         if (msg := puller.recv_nowait()) is not None:
             got.append(msg)
             state["trading_state"] = msg.state
+            write_state(str(tmp_path), msg.state, msg.reason, command_ns=msg.ts_event_ns)
         return dict(state)
 
     desk = OperatorDesk(str(tmp_path), endpoint, status)
