@@ -104,17 +104,22 @@ def check_band(desk: Desk) -> None:
 @given(markets())
 def test_indexes_equal_their_definitions_after_every_tick_of_any_market(market):
     ticks, intents, mod, options, loss_limit = market
-    by_seq: dict[int, list] = {}
-    for it in intents:
-        by_seq.setdefault(it.tick_seq, []).append(it)
     with tempfile.TemporaryDirectory() as d:
         desk = make_desk(d, mod, options, loss_limit)
         try:
-            for i in range(len(ticks)):
-                desk.engine.advance(ticks[i:i + 1], by_seq.get(int(ticks["seq"][i]), []))
-                check_indexes(desk)
+            check_after_every_tick(desk, ticks, intents)
         finally:
             desk.close()
+
+
+def check_after_every_tick(desk, ticks, intents) -> None:
+    """Feed `ticks` one at a time with the intents raised on each; check the indexes after each."""
+    by_seq: dict[int, list] = {}
+    for it in intents:
+        by_seq.setdefault(it.tick_seq, []).append(it)
+    for i in range(len(ticks)):
+        desk.engine.advance(ticks[i:i + 1], by_seq.get(int(ticks["seq"][i]), []))
+        check_indexes(desk)
 
 
 @PROPERTY
@@ -153,16 +158,11 @@ def test_indexes_equal_their_definitions_with_placements_in_doubt(market, lost):
 
     ticks, intents, _mod, options, loss_limit = market
     failures = {n: (when, BrokerRetryable("read timeout")) for n, when in lost}
-    by_seq: dict[int, list] = {}
-    for it in intents:
-        by_seq.setdefault(it.tick_seq, []).append(it)
     with tempfile.TemporaryDirectory() as d:
         desk = make_desk(d, 0, options, loss_limit)
         desk.broker = desk.engine.gateway.broker = FlakyBroker(desk.paper, failures)
         try:
-            for i in range(len(ticks)):
-                desk.engine.advance(ticks[i:i + 1], by_seq.get(int(ticks["seq"][i]), []))
-                check_indexes(desk)
+            check_after_every_tick(desk, ticks, intents)
         finally:
             desk.close()
 

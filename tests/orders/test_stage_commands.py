@@ -63,6 +63,27 @@ def stage_over(desk, run_dir, journal) -> OrdersStage:
     return stage
 
 
+def held_stage(make_desk, run_dir, **reconciler):
+    """(desk, stage): a restarted orders whose recovery is held (the broker answered 500 once)."""
+    from tests.orders.test_stage_recovery import HTTP_500, restarted_desk
+    from tests.orders.test_stage_recovery import stage_over as recovering_stage
+
+    desk = restarted_desk(make_desk, n_failures=1, error=HTTP_500)
+    journal = Journal(desk)
+    stage = recovering_stage(desk, run_dir)
+    stage.reconciler = types.SimpleNamespace(permits=lambda state: True, **reconciler)
+    stage.commit = journal.commit
+    desk.engine.sink.emit = desk.events.append
+    assert stage.finish_recovery() is False                       # held
+    return desk, stage
+
+
+def acknowledged_record(run_dir) -> tuple:
+    """(state, reason, acknowledged stamp) of the record orders wrote for the supervisor."""
+    record = read_state(str(run_dir))
+    return record["state"], record["reason"], record["command_ns"]
+
+
 def command(stamp, state="HALTED", reason=HALT):
     return SetTradingState(ts_event_ns=stamp, state=state, reason=reason)
 
@@ -79,8 +100,7 @@ def test_orders_when_a_halt_command_is_delivered_twice_then_it_is_applied_once(m
     stage.on_message(command(100))
     stage.on_message(command(100))          # the supervisor sent it again before it saw the ack
     assert states(desk) == [("HALTED", HALT)]
-    record = read_state(str(tmp_path))
-    assert (record["state"], record["reason"], record["command_ns"]) == ("HALTED", HALT, 100)
+    assert acknowledged_record(tmp_path) == ("HALTED", HALT, 100)
 
 
 def test_orders_when_a_resume_is_delivered_again_after_orders_halted_itself_then_the_halt_holds(
@@ -140,8 +160,7 @@ def test_orders_when_restarted_after_the_halt_was_journaled_then_the_resend_chan
     restarted = stage_over(desk, tmp_path, journal)
     restarted.on_message(command(100))
     assert states(desk) == [("HALTED", HALT)]        # one halt in the journal, not two
-    record = read_state(str(tmp_path))
-    assert (record["state"], record["reason"], record["command_ns"]) == ("HALTED", HALT, 100)
+    assert acknowledged_record(tmp_path) == ("HALTED", HALT, 100)
 
 
 def test_orders_when_an_unstamped_command_arrives_then_it_is_applied_and_not_acknowledged(
@@ -158,16 +177,7 @@ def test_orders_when_halted_by_a_command_during_a_recovery_hold_then_the_record_
     """A recovery held by a broker that did not answer (orders/stage.py finish_recovery) shows
     HALTED with why; an operator's halt during the hold must still show once the broker answers,
     not the state from before the hold."""
-    from tests.orders.test_stage_recovery import HTTP_500, restarted_desk
-    from tests.orders.test_stage_recovery import stage_over as recovering_stage
-
-    desk = restarted_desk(make_desk, n_failures=1, error=HTTP_500)
-    journal = Journal(desk)
-    stage = recovering_stage(desk, tmp_path)
-    stage.reconciler = types.SimpleNamespace(permits=lambda state: True)
-    stage.commit = journal.commit
-    desk.engine.sink.emit = desk.events.append
-    assert stage.finish_recovery() is False                       # held
+    desk, stage = held_stage(make_desk, tmp_path)
     stage.on_message(command(100, reason="operator: ctl halt"))
     assert stage.finish_recovery() is True
     record = read_state(str(tmp_path))
@@ -182,16 +192,7 @@ def test_orders_when_the_supervisors_halt_arrives_during_a_recovery_hold_then_no
     halt lands in exactly that hold: it is journaled and acknowledged there, but acted on (the
     working entry canceled) only once recovery is done."""
     from common.messages import OrderCanceled
-    from tests.orders.test_stage_recovery import HTTP_500, restarted_desk
-    from tests.orders.test_stage_recovery import stage_over as recovering_stage
-
-    desk = restarted_desk(make_desk, n_failures=1, error=HTTP_500)
-    journal = Journal(desk)
-    stage = recovering_stage(desk, tmp_path)
-    stage.reconciler = types.SimpleNamespace(permits=lambda state: True)
-    stage.commit = journal.commit
-    desk.engine.sink.emit = desk.events.append
-    assert stage.finish_recovery() is False                       # held
+    desk, stage = held_stage(make_desk, tmp_path)
     calls_before = [(o.status, o.qty) for o in desk.paper.orders()]
     stage.on_message(command(100))
     assert [(o.status, o.qty) for o in desk.paper.orders()] == calls_before   # nothing sent
@@ -207,18 +208,9 @@ def test_orders_when_the_supervisors_halt_arrives_during_a_recovery_hold_then_no
 def test_orders_when_an_operator_flatten_arrives_during_a_recovery_hold_then_nothing_is_sent_until_recovered(  # noqa: E501
         make_desk, tmp_path):
     from common.messages import FlattenAll
-    from tests.orders.test_stage_recovery import HTTP_500, restarted_desk
-    from tests.orders.test_stage_recovery import stage_over as recovering_stage
-
-    desk = restarted_desk(make_desk, n_failures=1, error=HTTP_500)
-    journal = Journal(desk)
-    stage = recovering_stage(desk, tmp_path)
     unknown_canceled: list = []
-    stage.reconciler = types.SimpleNamespace(permits=lambda state: True,
-                                             cancel_unknown=lambda: unknown_canceled.append(1))
-    stage.commit = journal.commit
-    desk.engine.sink.emit = desk.events.append
-    assert stage.finish_recovery() is False                       # held
+    desk, stage = held_stage(make_desk, tmp_path,
+                             cancel_unknown=lambda: unknown_canceled.append(1))
     before = [(o.status, o.qty) for o in desk.paper.orders()]
     stage.on_message(FlattenAll(ts_event_ns=0, reason="operator: ctl flatten"))
     assert [(o.status, o.qty) for o in desk.paper.orders()] == before    # nothing sent
