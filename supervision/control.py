@@ -154,14 +154,32 @@ def request(path: str, cmd: str, reason: str = "", timeout_s: float = 60.0) -> d
         sock.settimeout(timeout_s)
         try:
             sock.connect(path)
-            _send(sock, {"cmd": cmd, "reason": reason})
-            line = _read_line(sock, timeout_s)
         except (FileNotFoundError, ConnectionRefusedError):
             raise ControlError(
                 f"no supervisor is listening at {path}: the run has ended, or never started"
             ) from None
         except OSError as e:
             raise ControlError(f"cannot talk to the supervisor at {path}: {e}") from None
+        line = exchange(sock, path, cmd, reason, timeout_s)
+    return parse_answer(line, path)
+
+
+def exchange(sock: socket.socket, path: str, cmd: str, reason: str, timeout_s: float) -> bytes:
+    """The answer line to one request on a connected socket. The server may answer and close
+    before reading a byte (a refused peer): the request then meets a closed socket, but the answer
+    is already in ours to read, so a failed send is not the end of the exchange."""
+    try:
+        _send(sock, {"cmd": cmd, "reason": reason})
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    try:
+        return _read_line(sock, timeout_s)
+    except OSError as e:
+        raise ControlError(f"cannot talk to the supervisor at {path}: {e}") from None
+
+
+def parse_answer(line: bytes, path: str) -> dict:
+    """The answer object from the supervisor's line. Raises ControlError naming what is wrong."""
     if not line:
         raise ControlError(f"the supervisor at {path} closed the connection without an answer")
     try:

@@ -59,6 +59,17 @@ def test_control_when_the_peer_is_another_uid_then_refused_and_nothing_runs(ipc_
     assert answer["ok"] is False and "refused" in answer["error"] and seen == []
 
 
+def test_request_when_the_server_answered_and_closed_before_it_was_sent_then_the_answer_is_read():
+    # The refusal race CI met: the server refuses a stranger before reading a byte and closes, so
+    # the client's request meets a closed socket (EPIPE) while the answer waits in its buffer.
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with ours:
+        theirs.sendall(b'{"ok": false, "error": "refused: peer uid 7"}\n')
+        theirs.close()
+        line = control.exchange(ours, "the-run", "flatten", "", timeout_s=5.0)
+    assert control.parse_answer(line, "the-run") == {"ok": False, "error": "refused: peer uid 7"}
+
+
 def test_peer_uid_reads_the_connected_process_uid_and_refusal_names_a_stranger():
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     with a, b:
