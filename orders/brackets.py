@@ -315,10 +315,10 @@ class BracketDesk:
                 return [Cancel(o.client_order_id, "the market gapped through the stop's limit")
                         for o in gapped + [t for t in targets if t.working]
                         if o.status != sm.CANCEL_PENDING and o.broker_order_id]
-            if any(o.filled_qty > 0 for o in stops):
-                # The stop triggered (it is filling, maybe in parts on a thin book): the bracket
-                # leaves there, so the target goes now. Left working for the stop's unfilled rest,
-                # a turn up through it would fill both for the same shares.
+            if any(o.filled_qty > 0 or o.triggered for o in stops):
+                # The stop triggered (filling, maybe in parts on a thin book, or a limit not yet
+                # reached): the bracket leaves there, so the target goes now. Left working beside
+                # it, a turn back through both would fill both for the same shares.
                 return [Cancel(o.client_order_id, "the stop triggered: the target is not needed")
                         for o in targets if o.working and o.status != sm.CANCEL_PENDING
                         and o.broker_order_id] + resize(stops, want, cap, self._stop_leg(b, stop))

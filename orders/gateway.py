@@ -277,10 +277,16 @@ class BrokerGateway:
 
     def on_order(self, bo: BrokerOrder) -> None:
         """The broker's record of one of our orders: what the journal lacks of it (its ack, its
-        rejection, its cancel at the broker) is journaled; an order already final is left alone."""
+        rejection, its cancel at the broker) is journaled; an order already final is left alone.
+        A stop the broker reports triggered is marked so (not journaled: the broker says it again
+        after a restart) and its bracket planned again: its target must go before the market turns
+        back through both exits."""
         order = order_of(self.book, bo.client_order_id, bo.broker_order_id)
         if order is None or order.status in sm.TERMINAL:
             return
+        if bo.triggered and not order.triggered:
+            order.triggered = True
+            self._touch(order)
         if order.status in (sm.SUBMITTING, sm.IN_DOUBT) and bo.status != sm.REJECTED:
             self._journal.mark()
             self.acknowledge(order, bo.broker_order_id, sm.ACCEPTED, "", "")

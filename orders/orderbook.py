@@ -53,6 +53,9 @@ class Order:
     reason: str = ""
     reject_code: str = ""    # OrderRejected.code: "FATAL" = our session was refused, not the order
     index: int = 0           # submission order in the book (iteration order of every subset)
+    # The broker reported this stop triggered. Not journaled: a fact of the broker's, read again
+    # from it after a restart (orders/recovery.py `final_statuses`).
+    triggered: bool = False
 
     @property
     def leaves(self) -> int:

@@ -6,7 +6,7 @@ Three questions, each asked by client order id (the broker carries ours in the o
   looked up, after a restart and then every IN_DOUBT_RETRY_NS of market time: found, its status
   is journaled; never received, it is sent (again) — never before the lookup says so;
 - fills the broker made that the journal lacks (a crash between the fill and its event);
-- working orders the broker has since canceled or rejected.
+- working orders the broker has since canceled or rejected, and stops it has since triggered.
 
 The engine (orders/engine.py `resolve_in_doubt`, `_settle`) decides when to ask; this module asks
 through the gateway (orders/gateway.py) and journals through the engine's journal; what it finds is
@@ -100,8 +100,9 @@ class Recovery:
         return sorted(missing, key=lambda t: t.tick_seq)
 
     def final_statuses(self) -> Iterator[BrokerOrder]:
-        """Working orders the broker has canceled or rejected, each yielded as it is found (the
-        caller applies it before the next is asked). A refused session halts and raises."""
+        """Working orders the broker has canceled or rejected, or stops it has triggered (news to a
+        restarted engine, which cannot have heard it), each yielded as it is found (the caller
+        applies it before the next is asked). A refused session halts and raises."""
         for order in self.book.working():
             try:
                 found = self.gateway.broker.find_by_client_id(order.client_order_id)
@@ -111,5 +112,6 @@ class Recovery:
             except BrokerError:
                 self.stats["broker_errors"] += 1
                 continue
-            if found is not None and found.status in (sm.CANCELED, sm.REJECTED):
+            if found is not None and (found.status in (sm.CANCELED, sm.REJECTED)
+                                      or found.triggered and not order.triggered):
                 yield found

@@ -220,7 +220,7 @@ class LocalExchange(LocalBook):
             "order_id": oid,
             "exchange_order_id": None if o.status == sm.REJECTED else oid,
             "parent_order_id": None,
-            "status": parse.kite_status(o.status, o.order_type, o.filled_qty),
+            "status": parse.kite_status(o.status, o.order_type, o.filled_qty, o.triggered),
             "status_message": o.reason or None,
             "status_message_raw": o.reason or None,
             "order_timestamp": ts,

@@ -180,7 +180,7 @@ class LocalUpstoxExchange(LocalBook):
             "product": self._product.get(o.broker_order_id, "I"),
             "price": o.price,
             "quantity": o.qty,
-            "status": parse.upstox_status(o.status, o.order_type, o.filled_qty),
+            "status": parse.upstox_status(o.status, o.order_type, o.filled_qty, o.triggered),
             "guid": None,
             "tag": o.client_order_id or None,
             "instrument_token": row["broker_key"].decode(),

@@ -108,6 +108,9 @@ class BrokerOrder:
     filled_qty: int
     avg_price: float
     reason: str = ""
+    # A stop order the broker reports triggered (Kite "OPEN", Upstox "open" for an SL order; paper:
+    # it triggered on a tick): the exit has begun at the broker, filled or not yet.
+    triggered: bool = False
 
 
 @dataclass(frozen=True, slots=True)

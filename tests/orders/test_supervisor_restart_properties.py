@@ -12,11 +12,11 @@ polls the broker. Then:
   the start reconciliation would otherwise "confirm" it as a difference and halt);
 - every open bracket quantity has its stop working (the OCO is not blind until the first tick);
 - no client order id is sent twice; exits of an OCO never fill more than the entry — except a pair
-  the broker moved while nothing ran: with nobody to cancel the other leg, both exits of a
-  client-managed pair can fill (a stop that triggered unfilled in a gap while down, then the price
-  back through the target on the first tick after: the broker matches that tick before the engine,
-  which has no price yet, can act). That is the down time's risk, not the restart's; the issue
-  notes say so;
+  that both filled while nothing ran (with nobody to cancel the other leg, both exits of a
+  client-managed pair can fill in the down time itself: the down time's risk, not the restart's).
+  A stop the broker triggered while down but has not filled (a gap through its limit) is read
+  before the first new tick and its target canceled: the first new tick, back through both, must
+  not fill both (it did before the broker's "triggered" was read);
 and after every later tick the engine invariants of the stage-restart property hold (positions
 within the limit, stops covering open quantity, the daily loss figure from the fills).
 """
@@ -104,10 +104,10 @@ def restart_once(market, where: float, down: int) -> list:
                     # Everything died after the broker matched tick i. The market goes on: the
                     # broker alone sees the down time's ticks (their intents are lost with signals).
                     gone = ticks[i + 1:i + 1 + down]
-                    before = exits_state(desk)
                     for r in range(len(gone)):
                         desk.paper.on_ticks(gone, r, r + 1)
-                    moved = {c for c, st in exits_state(desk).items() if st != before.get(c)}
+                    if any(st[0] and not st[1] for st in exits_state(desk).values()):
+                        event("a stop triggered unfilled while down")
                     i += 1 + len(gone)
                     desk.restart(journal, market=None, emit=emit)
                     desk.events = journal
@@ -115,8 +115,7 @@ def restart_once(market, where: float, down: int) -> list:
                     first_new = int(ticks[i]["seq"]) if i < len(ticks) else last + 1
                     desk.engine.next_tick_is(first_new)    # the new ring starts above the marks
                     desk.engine.poll_broker()
-                    book = desk.engine.book.orders
-                    unwatched = {book[c].bracket_id for c in moved if c in book}
+                    unwatched = overexited(desk)
                     check_restarted(desk, lim, unwatched)
                     restarted = True
                     event(f"down {min(len(gone), 3)}+ ticks")
@@ -135,6 +134,17 @@ def exits_state(desk) -> dict:
     """client order id -> (triggered, filled) of every order at the paper broker."""
     return {o.client_order_id: (o.triggered, o.filled_qty)
             for o in desk.paper._book.orders.values()}
+
+
+def overexited(desk) -> set:
+    """Brackets whose exits the broker filled beyond their entries (counted at the broker)."""
+    filled = {o.client_order_id: o.filled_qty for o in desk.paper._book.orders.values()}
+    out = set()
+    for b in desk.engine.desk.brackets.values():
+        entry = sum(filled.get(c, 0) for c in b.entries)
+        if sum(filled.get(c, 0) for c in b.stops + b.targets) > entry:
+            out.add(b.intent_id)
+    return out
 
 
 def check_restarted(desk, lim, unwatched) -> None:
@@ -191,5 +201,40 @@ def test_a_square_off_the_dead_process_had_begun_is_placed_by_the_restarted_one_
         desk.engine.advance(ticks[3:4])                   # 15:10:01
         closes = [m for m in journal if isinstance(m, OrderSubmitting) and m.role == "SQUAREOFF"]
         assert len(closes) == 1, journal[-5:]
+    finally:
+        desk.close()
+
+
+def test_a_stop_that_triggered_unfilled_while_down_has_its_target_canceled_before_the_first_tick(
+    tmp_path,
+):
+    """The down time's gap: a long's SL stop (trigger 98, limit 97.90) triggered at 97.85 while
+    nothing ran, and did not fill. The first tick after the restart is 103.50, through both the
+    stop's limit and the target (103): both would fill, selling the same shares twice (short 10).
+    The restarted engine reads the broker's "triggered" before that tick and cancels the target."""
+    from common.dtypes import TICK_DTYPE
+    from tests.orders.stubs import intent, ist_ns
+
+    prices = [100.0, 100.0, 100.0, 97.85, 103.5, 103.5]
+    ticks = np.zeros(len(prices), TICK_DTYPE)
+    ticks["seq"] = np.arange(1, len(prices) + 1)
+    ticks["ts_event_ns"] = ticks["ts_recv_ns"] = [ist_ns(10, 0, s) for s in range(len(prices))]
+    ticks["price"], ticks["qty"] = prices, 1
+    journal: list = []
+    desk = make_desk(str(tmp_path), 0, {"stop_order_type": "SL"}, 1e9, emit=journal.append)
+    try:
+        entry = intent(1, qty=4, stop_loss=98.0, target=103.0, ts_ns=int(ticks["ts_event_ns"][0]))
+        desk.engine.advance(ticks[:3], [entry])
+        assert desk.engine.positions()[0][0] == 4
+        assert {o.order_type for o in desk.paper.orders() if o.status == "ACCEPTED"} == \
+            {"SL", "LIMIT"}, desk.paper.orders()
+        desk.paper.on_ticks(ticks, 3, 4)                   # down: only the broker sees 97.85
+        assert [o.triggered for o in desk.paper.orders() if o.order_type == "SL"] == [True]
+        desk.restart(journal, market=None, emit=journal.append)
+        desk.engine.next_tick_is(5)
+        desk.engine.poll_broker()
+        desk.engine.advance(ticks[4:])
+        assert broker_positions(desk) == {}, broker_positions(desk)     # flat, not short 4
+        assert engine_positions(desk) == {}
     finally:
         desk.close()

@@ -51,7 +51,13 @@ def otrade_status(kite_status: str, filled_qty: int = 0) -> str:
     return sm.PARTIALLY_FILLED if filled_qty > 0 else sm.ACCEPTED
 
 
-def kite_status(status: str, order_type: str, filled_qty: int) -> str:
+def stop_triggered(kite_status: str, order_type: str) -> bool:
+    """A stop order past its trigger: Kite shows an SL / SL-M "TRIGGER PENDING" until the market
+    reaches the trigger, then "OPEN" (a limit order waiting to fill, or filling)."""
+    return order_type in ("SL", "SL-M") and (kite_status or "").upper() == "OPEN"
+
+
+def kite_status(status: str, order_type: str, filled_qty: int, triggered: bool = False) -> str:
     """The Kite status string for an OTrade status (the local server's side of the mapping)."""
     if status == sm.FILLED:
         return "COMPLETE"
@@ -59,7 +65,7 @@ def kite_status(status: str, order_type: str, filled_qty: int) -> str:
         return "CANCELLED"
     if status == sm.REJECTED:
         return "REJECTED"
-    if order_type in ("SL", "SL-M") and filled_qty == 0:
+    if order_type in ("SL", "SL-M") and filled_qty == 0 and not triggered:
         return "TRIGGER PENDING"
     return "OPEN"
 
@@ -191,7 +197,7 @@ def order_from_row(row: dict, instruments) -> BrokerOrder | None:
         side=SIDE_OF.get(r.transaction_type, 0), qty=r.quantity or 0,
         order_type=r.order_type or "", price=r.price or 0.0, trigger_price=r.trigger_price or 0.0,
         status=otrade_status(r.status, filled), filled_qty=filled, avg_price=r.average_price or 0.0,
-        reason=r.status_message or "")
+        reason=r.status_message or "", triggered=stop_triggered(r.status, r.order_type or ""))
 
 
 def order_from_update(payload: str | bytes, instruments) -> BrokerOrder | None:

@@ -134,7 +134,8 @@ class PaperBroker(Broker):
     # ---------------------------------------------------------------- matching
 
     def on_ticks(self, ticks, start: int, stop: int) -> int:
-        """Match ticks[start:stop]; return the index of the first tick that filled, else `stop`."""
+        """Match ticks[start:stop]; return the index of the first tick that filled or triggered a
+        stop, else `stop` (the engine reacts to it before the next tick is matched)."""
         if start >= stop:
             return stop
         book, w = self._book, self._working
@@ -156,6 +157,7 @@ class PaperBroker(Broker):
                 else:
                     self._record({"k": "trigger", "seq": seq, "ts": ts,
                                   "boid": order.broker_order_id}, reindex=False)
+                    self._events.append(order.snapshot())
             if w.needs_compaction():
                 self._reindex()
         return index

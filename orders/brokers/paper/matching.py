@@ -91,9 +91,12 @@ def _quiet_band(o, otype, side, price, trigger, leaves, triggered, tick_size):
 def match_ticks(ticks, start, stop, instr, side, otype, price, trigger, leaves, after_seq,
                 triggered, first_slot, next_slot, band, tick_size, slippage_ticks, max_fill,
                 clock, ev_kind, ev_slot, ev_qty, ev_price, ev_tick):
-    """Match ticks[start:stop]; stop after the first tick that fills. Returns (index, n_events).
+    """Match ticks[start:stop]; stop after the first tick that fills or triggers a stop. Returns
+    (index, n_events).
 
-    `index` is that tick's index (fully matched), or `stop` when nothing filled. `leaves` and
+    `index` is that tick's index (fully matched), or `stop` when nothing filled or triggered. A
+    trigger stops the scan too: the engine must cancel the stop's target before the next tick, or
+    a turn back through both fills the two exits of one position. `leaves` and
     `triggered` are updated in place; the caller records the events and retires filled slots.
     `band[k]` = (lo, hi, valid): no order of instrument k can fill or trigger on a price strictly
     between lo and hi. The caller invalidates it (valid 0) when it changes one of k's slots; a
@@ -111,7 +114,6 @@ def match_ticks(ticks, start, stop, instr, side, otype, price, trigger, leaves, 
             continue
         if band[k, 2] != 0 and band[k, 0] < tick["price"] < band[k, 1]:
             continue
-        filled = False
         lo, hi = -np.inf, np.inf
         o = first_slot[k]
         while o >= 0:        # the instrument's slots, in slot order
@@ -129,13 +131,12 @@ def match_ticks(ticks, start, stop, instr, side, otype, price, trigger, leaves, 
                     n_ev += 1
                 if qty > 0:
                     leaves[o] -= qty
-                    filled = True
                 o_lo, o_hi = _quiet_band(o, otype, side, price, trigger, leaves, triggered,
                                          tick_size[k])
                 lo, hi = max(lo, o_lo), min(hi, o_hi)
             o = nxt
         band[k, 0], band[k, 1], band[k, 2] = lo, hi, 1.0
-        if filled:
+        if n_ev > 0:
             return t, n_ev
     return stop, n_ev
 

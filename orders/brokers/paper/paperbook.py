@@ -58,7 +58,8 @@ class PaperOrder:
         avg = self.filled_value / self.filled_qty if self.filled_qty else 0.0
         return BrokerOrder(self.broker_order_id, self.client_order_id, self.instrument, self.symbol,
                            self.side, self.qty, self.order_type, self.price, self.trigger_price,
-                           self.status, self.filled_qty, avg, self.reason)
+                           self.status, self.filled_qty, avg, self.reason,
+                           triggered=self.triggered)
 
 
 class PaperBook:

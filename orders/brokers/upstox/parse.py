@@ -42,7 +42,13 @@ def otrade_status(status: str, filled_qty: int = 0) -> str:
     return sm.PARTIALLY_FILLED if filled_qty > 0 else sm.ACCEPTED
 
 
-def upstox_status(status: str, order_type: str, filled_qty: int) -> str:
+def stop_triggered(status: str, order_type: str) -> bool:
+    """A stop order past its trigger: an SL / SL-M is "trigger pending" until the market reaches
+    the trigger, then "open" (a limit order waiting to fill, or filling)."""
+    return order_type in ("SL", "SL-M") and (status or "").strip().lower() == "open"
+
+
+def upstox_status(status: str, order_type: str, filled_qty: int, triggered: bool = False) -> str:
     """The Upstox status string for an OTrade status (the local server's side of the mapping)."""
     if status == sm.FILLED:
         return "complete"
@@ -50,7 +56,7 @@ def upstox_status(status: str, order_type: str, filled_qty: int) -> str:
         return "cancelled"
     if status == sm.REJECTED:
         return "rejected"
-    if order_type in ("SL", "SL-M") and filled_qty == 0:
+    if order_type in ("SL", "SL-M") and filled_qty == 0 and not triggered:
         return "trigger pending"
     return "open"
 
@@ -154,6 +160,7 @@ def order_from_row(row: dict, index_of_key: dict) -> BrokerOrder | None:
         filled,
         r.average_price or 0.0,
         r.status_message or "",
+        triggered=stop_triggered(r.status, r.order_type or ""),
     )
 
 

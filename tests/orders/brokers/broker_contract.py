@@ -186,6 +186,27 @@ def test_contract_bracket_stop_leg_triggers_when_price_crosses(broker_factory):
     assert h.broker.find_by_client_id(target.client_order_id).status == sm.ACCEPTED
 
 
+def test_contract_a_stop_limit_triggered_but_not_filled_is_reported_triggered(broker_factory):
+    # A gap: the market jumps past the trigger and the limit both. The stop is then a resting limit
+    # order at the broker (Kite/Upstox "OPEN"/"open", no longer "TRIGGER PENDING"), which the
+    # engine must know to take its target away (orders/brackets.py).
+    h = broker_factory()
+    h.tick(100.0)
+    stop = _req(h, side=-1, order_type="SL", price=97.9, trigger_price=98.0)
+    h.broker.place(stop)
+    h.broker.poll_events()
+    assert not h.broker.find_by_client_id(stop.client_order_id).triggered
+    h.tick(97.5)
+    news = [e for e in h.broker.poll_events()
+            if getattr(e, "client_order_id", "") == stop.client_order_id]
+    assert [e.triggered for e in news] == [True], news        # told once, as it happened
+    found = h.broker.find_by_client_id(stop.client_order_id)
+    assert found.triggered and found.status == sm.ACCEPTED and found.filled_qty == 0
+    assert [o.triggered for o in h.broker.orders() if o.client_order_id == stop.client_order_id] \
+        == [True]
+    assert h.reopen().find_by_client_id(stop.client_order_id).triggered   # the broker keeps it
+
+
 def test_contract_in_doubt_lookup_by_client_id_survives_a_restart(broker_factory):
     h = broker_factory()
     h.tick(100.0)

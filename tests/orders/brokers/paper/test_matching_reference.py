@@ -11,7 +11,7 @@ import pytest
 
 from common.dtypes import TICK_DTYPE
 from common.errors import BrokerRejected
-from orders.brokers.base import OrderRequest
+from orders.brokers.base import BrokerOrder, OrderRequest
 from orders.brokers.paper.broker import PaperBroker
 from orders.brokers.paper.matching import EV_FILL, EV_TRIGGER, _match_one
 from tests.orders.stubs import instruments, ist_ns
@@ -29,7 +29,7 @@ def brute_match(w, ticks, start, stop, tick_size, slippage_ticks, max_fill, cloc
         if tick["seq"] <= clock[0]:
             continue
         clock[0], clock[1] = tick["seq"], tick["ts_event_ns"]
-        k, filled = tick["instrument"], False
+        k = tick["instrument"]
         for o in range(w.n):
             if w.instr[o] != k:
                 continue
@@ -44,8 +44,7 @@ def brute_match(w, ticks, start, stop, tick_size, slippage_ticks, max_fill, cloc
                 n_ev += 1
             if qty > 0:
                 w.leaves[o] -= qty
-                filled = True
-        if filled:
+        if n_ev > 0:           # a fill or a stop's trigger: the engine reacts before the next tick
             return t, n_ev
     return stop, n_ev
 
@@ -97,9 +96,15 @@ def _session(rng, brokers, n_steps: int) -> list:
                 stops = [b.on_ticks(ticks, start, len(ticks)) for b in brokers]
                 out.append(stops)
                 start = stops[0] + 1
-        out.append([[(t.trade_id, t.qty, t.price, t.tick_seq) for t in b.poll_events()]
-                    for b in brokers])
+        out.append([[report(e) for e in b.poll_events()] for b in brokers])
     return out
+
+
+def report(e) -> tuple:
+    """A fill (BrokerTrade) or a stop's trigger (BrokerOrder), comparable across brokers."""
+    if isinstance(e, BrokerOrder):
+        return ("triggered", e.client_order_id, e.triggered, e.filled_qty)
+    return (e.trade_id, e.qty, e.price, e.tick_seq)
 
 
 def _try(call, broker):

@@ -87,8 +87,10 @@ def test_paper_slm_sell_triggers_on_crossing_and_fills_at_market(paper):
 def test_paper_sl_triggers_then_rests_as_limit_and_the_trigger_survives_a_reopen(paper, tmp_path):
     b = paper()
     b.place(req("SSL", side=-1, order_type="SL", trigger=98.0, price=97.0))
-    assert b.on_ticks(ticks(100.0, 96.0), 0, 2) == 2     # triggered at 96, below its 97 limit
+    # triggered at 96, below its 97 limit: matching stops there, and the broker says so
+    assert b.on_ticks(ticks(100.0, 96.0), 0, 2) == 1
     assert not fills(b, "SSL")
+    assert [(e.client_order_id, e.triggered) for e in b.poll_events()] == [("SSL", True)]
     b.close()
     b = paper()
     b.on_ticks(ticks(97.5, start_seq=3), 0, 1)
