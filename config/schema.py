@@ -271,8 +271,16 @@ class UpstoxBrokerConfig(Section, frozen=True, kw_only=True):
     local_server: bool = False
     market_protection: int = -1      # on MARKET and SL-M orders: -1 = Upstox chooses, else 0-100 %
     poll_interval_ms: NonNegInt = 500   # least time between two order-book reads; 0: each poll
+    # The Algo Name configured for the app in Upstox's My Apps, sent as the X-Algo-Name header of
+    # every order call (place, modify, cancel): Upstox requires it of algo apps since its 2026
+    # retail-algo circular (upstox.com/developer/api-documentation/announcements/
+    # algo-trading-circular, read 2026-12-07). "" sends none.
+    algo_name: str = ""
 
     def __post_init__(self):
+        _require(len(self.algo_name) <= 64 and self.algo_name.isprintable()
+                 and "\n" not in self.algo_name, "algo_name",
+                 "must be printable text of at most 64 characters (it is an HTTP header)")
         mp = self.market_protection
         _require(
             mp == -1 or 0 <= mp <= 100, "market_protection", f"{mp} is neither -1 nor in 0-100"

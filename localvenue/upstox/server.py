@@ -92,6 +92,9 @@ class UpstoxLocalServer(LocalRestServer):
         )
         self._api_key, self._api_secret, self._access_token = api_key, api_secret, access_token
         self.history = UpstoxHistoryRoute()   # GET /v3/historical-candle (history.py)
+        # The X-Algo-Name header of each order call, in order ("" when absent): Upstox requires it
+        # of algo apps; what it answers without one it does not publish, so nothing is refused here.
+        self.algo_names: list[str] = []
 
     def issue_auth_code(self) -> str:
         """A fresh single-use authorization code, as Upstox's login redirect would hand one out."""
@@ -119,6 +122,7 @@ class UpstoxLocalServer(LocalRestServer):
                 {"status": "success", "data": _PROFILE if name == "profile" else _STATIC_IPS}
             )
         if name in ("place", "modify", "cancel"):
+            self.algo_names.append(headers.get("X-Algo-Name") or "")
             args = decode_form(query)["order_id"] if name == "cancel" else _json(body)
             data = getattr(ex, name)(args)
             return orjson.dumps({"status": "success", "data": data, "metadata": {"latency": 1}})

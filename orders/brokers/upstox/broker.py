@@ -63,7 +63,8 @@ class UpstoxBroker(LiveBroker):
         self._index_of_key = {r["broker_key"].decode(): i for i, r in enumerate(self._rows)
                               if r["broker_key"]}
         super().__init__(
-            UpstoxHttp(credentials, settings.host, settings.order_host, settings.timeout_s),
+            UpstoxHttp(credentials, settings.host, settings.order_host, settings.timeout_s,
+                       settings.algo_name),
             UpstoxRateLimit(settings, clock),
             settings,
             clock,

@@ -29,6 +29,7 @@ class UpstoxSettings:
     market_protection : sent on MARKET and SL-M placements (-1: Upstox chooses), None: not sent.
     poll_interval_ms : poll_events reads the order book at most this often.
     order_limits, api_limits : client-side throttle windows ((count, seconds), ...): Upstox's above.
+    algo_name : sent as X-Algo-Name on every order call ("" none).
     """
 
     host: str | None
@@ -40,6 +41,7 @@ class UpstoxSettings:
     poll_interval_ms: int
     order_limits: tuple
     api_limits: tuple
+    algo_name: str
 
     @classmethod
     def from_config(cls, upstox, **overrides) -> "UpstoxSettings":
@@ -50,7 +52,8 @@ class UpstoxSettings:
                        local_server=bool(upstox.local_server),
                        market_protection=upstox.market_protection,
                        poll_interval_ms=upstox.poll_interval_ms,
-                       order_limits=ORDER_LIMITS, api_limits=API_LIMITS)
+                       order_limits=ORDER_LIMITS, api_limits=API_LIMITS,
+                       algo_name=upstox.algo_name)
         settings = replace(settings, **overrides)
         if settings.local_server and not (settings.host and settings.order_host):
             raise ConfigError("a local Upstox server needs its URL in broker.upstox.host and "

@@ -44,10 +44,11 @@ class UpstoxHttp:
     credentials : UpstoxCredentials (access_token None before login).
     host, order_host : REST roots, None for Upstox's own.
     timeout_s : connect and read timeout per request.
+    algo_name : the app's Algo Name, sent as X-Algo-Name on the order calls ("" none).
     """
 
     def __init__(self, credentials, host: str | None = None, order_host: str | None = None,
-                 timeout_s: float = 5.0):
+                 timeout_s: float = 5.0, algo_name: str = ""):
         conf = upstox_client.Configuration()
         if host:
             conf.host = host.rstrip("/")
@@ -64,6 +65,8 @@ class UpstoxHttp:
         self._secrets = credentials.secret_values()
         self.requests_sent = 0
         self.last_latency_ms = None      # metadata.latency of the last v3 order call, when sent
+        # the SDK's own parameter for the X-Algo-Name header of its v3 order calls
+        self._algo = {"algo_name": algo_name} if algo_name else {}
 
     def _call(self, endpoint: str, fn, *args, whole: bool = False, **kwargs):
         """`data` of the success envelope (the whole document when `whole`); raises the classified
@@ -93,7 +96,7 @@ class UpstoxHttp:
         """POST /v3/order/place → the order id. A 200 means accepted by Upstox, not by the
         exchange."""
         body = _model(PlaceOrderV3Request, "place_order", fields)
-        data = self._call("place_order", self._orders_v3.place_order, body)
+        data = self._call("place_order", self._orders_v3.place_order, body, **self._algo)
         ids = _reply(data, PlaceReply, "place_order").order_ids
         if not ids or not str(ids[0]):
             raise BrokerRetryable(
@@ -106,12 +109,12 @@ class UpstoxHttp:
         """PUT /v3/order/modify (absolute values: quantity, price, trigger_price, order_type,
         validity)."""
         body = _model(ModifyOrderRequest, "modify_order", fields)
-        data = self._call("modify_order", self._orders_v3.modify_order, body)
+        data = self._call("modify_order", self._orders_v3.modify_order, body, **self._algo)
         return str(_reply(data, OrderIdReply, "modify_order").order_id or fields.get("order_id"))
 
     def cancel_order(self, order_id: str) -> str:
         """DELETE /v3/order/cancel?order_id=."""
-        data = self._call("cancel_order", self._orders_v3.cancel_order, order_id)
+        data = self._call("cancel_order", self._orders_v3.cancel_order, order_id, **self._algo)
         return str(_reply(data, OrderIdReply, "cancel_order").order_id or order_id)
 
     # ---------------------------------------------------------------- books (host)

@@ -155,3 +155,23 @@ def test_a_live_upstox_broker_without_a_token_names_the_missing_variable():
         UpstoxBroker.from_config(_config(), Secrets(), upstox_support.ROWS)
     with pytest.raises(ConfigError, match="order_host"):
         UpstoxBroker.from_config(_config(host="http://127.0.0.1:1"), Secrets(), upstox_support.ROWS)
+
+
+def test_the_algo_name_goes_as_x_algo_name_on_every_order_call_and_on_no_other(upstox):
+    # Upstox's 2026 retail-algo rules: an algo app's order calls carry its Algo Name.
+    broker = upstox.open_broker(algo_name="otrade-mac")
+    upstox.tick(100.0)
+    ack = broker.place(req(upstox, "ALGONAME1"))
+    broker.modify(ack.broker_order_id, price=96.0)
+    broker.cancel(ack.broker_order_id)
+    broker.orders()
+    broker.trades()
+    assert upstox.server.algo_names == ["otrade-mac"] * 3
+    upstox.broker.place(req(upstox, "ALGONAME2"))          # no algo name configured: none sent
+    assert upstox.server.algo_names[-1] == ""
+
+
+@pytest.mark.parametrize("name", ["x" * 65, "a\nb", "tab\there"])
+def test_an_algo_name_that_cannot_be_a_header_is_refused_by_the_config(name):
+    with pytest.raises(ValueError, match="algo_name: must be printable"):
+        UpstoxBrokerConfig(algo_name=name)
