@@ -17,6 +17,8 @@ The SDK sends /order/place|modify|cancel to `Configuration.order_host` and every
 `Configuration.host`, which is how both are pointed at one local server.
 """
 
+from typing import Any
+
 import msgspec
 import orjson
 import upstox_client
@@ -66,7 +68,7 @@ class UpstoxHttp:
         self.requests_sent = 0
         self.last_latency_ms = None      # metadata.latency of the last v3 order call, when sent
         # the SDK's own parameter for the X-Algo-Name header of its v3 order calls
-        self._algo = {"algo_name": algo_name} if algo_name else {}
+        self._algo: dict[str, Any] = {"algo_name": algo_name} if algo_name else {}
 
     def _call(self, endpoint: str, fn, *args, whole: bool = False, **kwargs):
         """`data` of the success envelope (the whole document when `whole`); raises the classified
