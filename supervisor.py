@@ -115,6 +115,8 @@ STAGE_MODULES = (("positions", "positions.stage"), ("orders", "orders.stage"),
 # Imported once by the forkserver, so every (re)started stage is forked with compiled kernels in
 # memory.
 PRELOAD = [
+    # first: this script itself, imported by the forkserver so its children do not run it again
+    "supervision.forkmain",
     "numpy",
     "numba",
     "zmq",

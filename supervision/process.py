@@ -35,9 +35,19 @@ def start_forkserver() -> None:
     signal stays ignored across exec and fork, so the forkserver and every stage it forks ignore
     SIGHUP, and the supervisor alone turns it into the same clean stop as SIGTERM.
     """
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver, spawn
 
-    _with_hup_ignored(forkserver.ensure_running)
+    from supervision.forkmain import MAIN_PATH_VAR
+
+    # the main script for supervision/forkmain.py to import in the forkserver: the path every child
+    # would otherwise run again (None when started as a module: children skip a __main__ module)
+    main_path = spawn.get_preparation_data("forkserver").get("init_main_from_path")
+    if main_path:
+        os.environ[MAIN_PATH_VAR] = main_path
+    try:
+        _with_hup_ignored(forkserver.ensure_running)
+    finally:
+        os.environ.pop(MAIN_PATH_VAR, None)
 
 
 def start_resource_tracker() -> None:
