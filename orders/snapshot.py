@@ -191,20 +191,47 @@ def capture(engine) -> bytes:
     return c.payload()
 
 
-def _unpickle(payload: bytes) -> dict:
-    state: dict = {}
-    unpickler = pickle.Unpickler(io.BytesIO(payload))
-    while True:
+class Loading:
+    """A snapshot's state being unpickled, piece by piece (see `pieces`): the writer's shadow
+    starts this way, spread over commits; a restart does it at once (`put`)."""
+
+    def __init__(self, payload: bytes):
+        self._unpickler = pickle.Unpickler(io.BytesIO(payload))
+        self.state: dict = {}
+        self.done = False
+
+    def step(self, budget_ns: int, clock: Callable[[], int] = mono_ns) -> bool:
+        """Unpickle pieces until `budget_ns` has been spent (at least one); True once all are.
+
+        Raises
+        ------
+        SnapshotRefused
+            If the payload cannot be unpickled.
+        """
+        end = clock() + budget_ns
+        enabled = gc.isenabled()
+        gc.disable()          # tens of thousands of new objects: no collection passes over them
         try:
-            part, name, value = unpickler.load()
-        except EOFError:
-            return state
-        if part == "engine":
-            state["engine"] = value
-        elif name.startswith("+"):
-            state[part][name[1:]].update(value)
-        else:
-            state.setdefault(part, {})[name] = value
+            while True:
+                try:
+                    part, name, value = self._unpickler.load()
+                except EOFError:
+                    self.done = True
+                    return True
+                if part == "engine":
+                    self.state["engine"] = value
+                elif name.startswith("+"):
+                    self.state[part][name[1:]].update(value)
+                else:
+                    self.state.setdefault(part, {})[name] = value
+                if clock() >= end:
+                    return False
+        except (pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError,
+                KeyError, IndexError) as e:
+            raise SnapshotRefused(f"unreadable state: {e!r}") from None
+        finally:
+            if enabled:
+                gc.enable()
 
 
 def put(engine, payload: bytes) -> None:
@@ -217,18 +244,22 @@ def put(engine, payload: bytes) -> None:
         If the payload cannot be unpickled or its state does not fit the engine's attributes; the
         engine is then untouched.
     """
+    loading = Loading(payload)
+    while not loading.step(1 << 62):
+        pass
+    put_state(engine, loading.state)
+
+
+def put_state(engine, state: dict) -> None:
+    """`put` of an unpickled state (Loading.state).
+
+    Raises
+    ------
+    SnapshotRefused
+        If the state does not fit the engine's attributes; the engine is then untouched.
+    """
     if engine._marked_seq or engine.book.orders or engine.desk.brackets:
         raise ValueError("a snapshot loads only into an engine that has applied nothing")
-    enabled = gc.isenabled()
-    gc.disable()              # tens of thousands of new objects: no collection passes over them
-    try:
-        state = _unpickle(payload)
-    except (pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError,
-            KeyError, IndexError) as e:
-        raise SnapshotRefused(f"unreadable state: {e!r}") from None
-    finally:
-        if enabled:
-            gc.enable()
     for part, wiring in _WIRING.items():
         have = set(vars(getattr(engine, part))) - wiring
         if not isinstance(state.get(part), dict) or set(state[part]) != have:
@@ -272,6 +303,25 @@ def load(path: str, engine, reader: JournalReader, context: str, fills_last_seq:
     SnapshotRefused
         With the reason; `engine` and `reader` are then untouched.
     """
+    found = read_checked(path, reader.path, context, fills_last_seq)
+    if found is None:
+        return None
+    header, payload = found
+    put(engine, payload)
+    p = header.journal
+    reader.offset, reader.line_no, reader.last_seq = p.offset, p.line_no, p.seq
+    return header
+
+
+def read_checked(path: str, journal_path: str, context: str, fills_last_seq: int) -> \
+        tuple[Header, bytes] | None:
+    """The snapshot's header and pickled state once every check passed; None when there is none.
+
+    Raises
+    ------
+    SnapshotRefused
+        With the reason.
+    """
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -291,7 +341,7 @@ def load(path: str, engine, reader: JournalReader, context: str, fills_last_seq:
     if header.context != context:
         raise SnapshotRefused("written under another configuration or instrument table")
     try:
-        check(header.journal, reader.path)
+        check(header.journal, journal_path)
     except JournalMismatch as e:
         raise SnapshotRefused(str(e)) from None
     if header.last_fill_seq > fills_last_seq:
@@ -301,7 +351,4 @@ def load(path: str, engine, reader: JournalReader, context: str, fills_last_seq:
     if len(payload) != header.payload_bytes or \
             hashlib.blake2b(payload, digest_size=16).hexdigest() != header.payload:
         raise SnapshotRefused("corrupt: its state does not match its digest")
-    put(engine, payload)
-    p = header.journal
-    reader.offset, reader.line_no, reader.last_seq = p.offset, p.line_no, p.seq
-    return header
+    return header, payload

@@ -6,8 +6,9 @@ shadow, applies the journal's records read back from the file — the records an
 (`_apply`) a full restart would apply — and is what gets pickled. After each commit of the stage
 (its journal is then in the kernel) `after_commit` does nothing until `min_events` records and
 `min_interval_ns` have passed since the last snapshot; then, one bounded step per commit: start the
-shadow (from the last snapshot, or empty), apply up to `chunk` new records, pickle pieces for about
-`budget_ns` (the shadow stands still meanwhile), write the file. A failure (a full disk, an
+shadow (from the last snapshot, unpickled for about `budget_ns` a step, or empty), apply up to
+`chunk` new records, pickle pieces for about `budget_ns` (the shadow stands still meanwhile), write
+the file. A failure (a full disk, an
 unreadable journal) stops snapshots for the process, logged once: restarts then read more of the
 journal, nothing else changes.
 
@@ -37,9 +38,12 @@ from orders.snapshot import (
     SNAPSHOT_FILE,
     Capture,
     Header,
+    Loading,
     SnapshotRefused,
     context_digest,
     load,
+    put_state,
+    read_checked,
     save,
 )
 
@@ -69,6 +73,7 @@ class SnapshotWriter:
         self.budget_ns = budget_ns
         self._shadow: Any = None              # an OrderEngine that only applies records
         self._capture: Capture | None = None
+        self._loading: tuple[Header, Loading] | None = None
         self._pos = (0, 0, 0)                 # the shadow's reader: offset, line_no, last_seq
         self._last_fill_seq = 0
         self.saved_seq = loaded.journal.seq if loaded is not None else 0
@@ -89,7 +94,7 @@ class SnapshotWriter:
             return self._work(fills_last_seq)
         except (OSError, OTradeError, pickle.PicklingError, SnapshotRefused) as e:
             self.disabled = repr(e)
-            self._shadow = self._capture = None
+            self._shadow = self._capture = self._loading = None
             self._log.warning("orders snapshots disabled for this process", error=self.disabled)
             return False
 
@@ -114,20 +119,24 @@ class SnapshotWriter:
         return True
 
     def _start(self, fills_last_seq: int) -> None:
+        """The shadow, from the last snapshot (unpickled a piece per commit) or empty."""
+        if self._loading is None:
+            try:
+                found = read_checked(self.path, self.journal_path, self.context, fills_last_seq)
+            except SnapshotRefused:
+                found = None          # the stage logged why at its start: from the first record
+            if found is None:
+                self._shadow, self._pos, self._last_fill_seq = self._make_engine(), (0, 0, 0), 0
+                return
+            self._loading = (found[0], Loading(found[1]))
+        header, loading = self._loading
+        if not loading.step(self.budget_ns, self._clock):
+            return
         shadow = self._make_engine()
-        reader = JournalReader(self.journal_path)
-        try:
-            loaded = load(self.path, shadow, reader, self.context, fills_last_seq)
-        except SnapshotRefused:
-            shadow, loaded = self._make_engine(), None   # the stage logged it: start from seq 1
-        finally:
-            reader.close()
-        self._shadow = shadow
-        if loaded is None:
-            self._pos, self._last_fill_seq = (0, 0, 0), 0
-        else:
-            p = loaded.journal
-            self._pos, self._last_fill_seq = (p.offset, p.line_no, p.seq), loaded.last_fill_seq
+        put_state(shadow, loading.state)
+        p = header.journal
+        self._shadow, self._loading = shadow, None
+        self._pos, self._last_fill_seq = (p.offset, p.line_no, p.seq), header.last_fill_seq
 
     def _catch_up(self) -> bool:
         """Apply up to `chunk` new journal records to the shadow; True once at the journal's end."""

@@ -236,3 +236,27 @@ def test_snapshot_writer_that_fails_stops_for_the_process_and_says_why(tmp_path,
         writer.after_commit(1 << 40, 1 << 40)
     assert writer.disabled and writer.written == 0
     assert [e for e, _ in log.warnings] == ["orders snapshots disabled for this process"]
+
+
+def test_snapshot_writer_of_a_restarted_process_goes_on_from_the_last_snapshot(tmp_path, day):
+    """A new process's shadow starts from the snapshot (unpickled a piece per commit), applies the
+    records since, and its snapshot restarts as the whole journal."""
+    desk, events = day
+    third = len(events) // 3
+    path = write_journal(tmp_path, events[:third])
+    write_snapshot(desk, tmp_path, path)
+    with JournalWriter(path, "never") as w:
+        for m in events[third:2 * third]:
+            w.append(m)
+        w.flush()
+    second = write_snapshot(desk, tmp_path, path)
+    assert second.saved_seq == 2 * third
+    with JournalWriter(path, "never") as w:
+        for m in events[2 * third:]:
+            w.append(m)
+        w.flush()
+    engine, start, refused = restart(desk, tmp_path, path)
+    assert not refused and start > 0
+    full = engine_of(desk)
+    full.restore(events)
+    assert view(engine) == view(full)
