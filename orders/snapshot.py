@@ -57,7 +57,7 @@ SNAPSHOT_FILE = "orders.snapshot"
 FORMAT = "otrade.orders.snapshot/1"
 MIN_EVENTS = 2_000                  # journal records since the last snapshot before another
 MIN_INTERVAL_NS = 5_000_000_000     # and this much time
-CHUNK = 1_000                       # journal records the shadow applies per commit at most
+CHUNK = 250                         # journal records the shadow applies per commit at most
 PIECE = 1_000                       # entries of a large dict pickled as one piece
 BUDGET_NS = 5_000_000               # time a commit spends pickling pieces, about
 # The engine's own fields `_apply` sets (everything else it sets is inside the four objects below).
@@ -179,8 +179,8 @@ class Capture:
         self.done = True
         return True
 
-    def payload(self) -> bytes:
-        return self._out.getvalue()
+    def payload(self) -> memoryview:
+        return self._out.getbuffer()
 
 
 def capture(engine) -> bytes:
@@ -188,7 +188,7 @@ def capture(engine) -> bytes:
     c = Capture(engine)
     while not c.step(1 << 62):
         pass
-    return c.payload()
+    return bytes(c.payload())
 
 
 class Loading:
@@ -283,12 +283,12 @@ def put_state(engine, state: dict) -> None:
 
 # ------------------------------------------------------------------------ the file
 
-def save(path: str, payload: bytes, point: JournalPoint, last_fill_seq: int, context: str, *,
-         durable: bool) -> int:
+def save(path: str, payload: bytes | memoryview, point: JournalPoint, last_fill_seq: int,
+         context: str, *, durable: bool) -> int:
     """Write the snapshot atomically (a crash leaves the previous one); returns its size."""
     header = Header(FORMAT, code_digest(), context, point, last_fill_seq,
                      hashlib.blake2b(payload, digest_size=16).hexdigest(), len(payload))
-    data = msgspec.json.encode(header) + b"\n" + payload
+    data = b"".join((msgspec.json.encode(header), b"\n", payload))
     write_atomic(path, data, durable=durable)
     return len(data)
 
