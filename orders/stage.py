@@ -68,6 +68,7 @@ from orders.engine import OrderEngine
 from orders.marketstore import MarketStore
 from orders.onstop import apply_stop_policy
 from orders.reconciler import Reconciler
+from orders.snapshotwriter import SnapshotWriter, open_snapshots
 
 BATCH = 4096
 DRAIN_BATCH = 512      # ticks per slice of the stop drain, each followed by a progress report
@@ -91,6 +92,8 @@ class OrdersStage:
     command_ns = 0
     # (state, reason, ts_event_ns) last written to the record: what an acknowledgement rewrites
     shown_state: tuple[str, str, int] | None = None
+    # keeps the engine's snapshot (orders/snapshot.py) up to date; made by recover()
+    snapshots: SnapshotWriter | None = None
 
     def __init__(self, ctx, rt: StageRuntime):
         self.ctx, self.rt, cfg = ctx, rt, ctx.config
@@ -166,6 +169,8 @@ class OrdersStage:
         for msg in self.outgoing:
             self.pub.send(_topic(msg), msg)
         self.outgoing.clear()
+        if self.snapshots is not None:    # a bounded step of it, when one is due
+            self.snapshots.after_commit(self.journal.last_seq, self.fills.last_seq)
 
     def _count(self, msg) -> None:
         if isinstance(msg, OrderSubmitting):
@@ -217,9 +222,12 @@ class OrdersStage:
         self.commit()
 
     def recover(self) -> None:
-        """Rebuild from the journals: our own events, then every intent signals journaled."""
+        """Rebuild from the journals: our own events (those after the engine's snapshot when it
+        has one that fits: orders/snapshot.py), then every intent signals journaled."""
         with JournalReader(self.journal.path) as reader:
-            events = list(reader.read_from(1))
+            self.snapshots = open_snapshots(self.ctx.state, self.ctx.config, self.instruments.rows,
+                                            self.engine, reader, self.fills.last_seq, self.log)
+            events = list(reader.read_from(reader.last_seq + 1))
         for msg in events:            # a crash between the two writes leaves fills.jsonl short
             if isinstance(msg, OrderFilled) and msg.seq > self.fills.last_seq:
                 self.fills.append(msg)
@@ -227,7 +235,7 @@ class OrdersStage:
         snapshot, cursor = self.market.load()
         self.engine.restore(events, snapshot)
         last = next((m for m in reversed(events) if isinstance(m, TradingStateChanged)), None)
-        self.recovered_reason = last.reason if last else ""
+        self.recovered_reason = last.reason if last else self.engine.state_reason
         self._show_trading_state(self.engine.trading_state, self.recovered_reason)
         if self.finish_recovery() and events:
             self.log.info(
