@@ -69,6 +69,7 @@ from orders.marketstore import MarketStore
 from orders.onstop import apply_stop_policy
 from orders.reconciler import Reconciler
 from orders.recoveryhold import RecoveryHold
+from orders.snapshotwriter import SnapshotWriter, open_snapshots
 
 BATCH = 4096
 DRAIN_BATCH = 512      # ticks per slice of the stop drain, each followed by a progress report
@@ -90,6 +91,8 @@ class OrdersStage:
     # A flatten arrived while recovery was held: our unknown orders at the broker are canceled once
     # recovery is done (the broker did not answer before).
     cancel_unknown_after_recovery = False
+    # keeps the engine's snapshot (orders/snapshot.py) up to date; made by recover()
+    snapshots: SnapshotWriter | None = None
 
     def __init__(self, ctx, rt: StageRuntime):
         self.ctx, self.rt, cfg = ctx, rt, ctx.config
@@ -162,6 +165,8 @@ class OrdersStage:
         for msg in self.outgoing:
             self.pub.send(_topic(msg), msg)
         self.outgoing.clear()
+        if self.snapshots is not None:    # a bounded step of it, when one is due
+            self.snapshots.after_commit(self.journal.last_seq, self.fills.last_seq)
 
     def _count(self, msg) -> None:
         if isinstance(msg, OrderSubmitting):
@@ -213,9 +218,12 @@ class OrdersStage:
         self.commit()
 
     def recover(self) -> None:
-        """Rebuild from the journals: our own events, then every intent signals journaled."""
+        """Rebuild from the journals: our own events (those after the engine's snapshot when it
+        has one that fits: orders/snapshot.py), then every intent signals journaled."""
         with JournalReader(self.journal.path) as reader:
-            events = list(reader.read_from(1))
+            self.snapshots = open_snapshots(self.ctx.state, self.ctx.config, self.instruments.rows,
+                                            self.engine, reader, self.fills.last_seq, self.log)
+            events = list(reader.read_from(reader.last_seq + 1))
         for msg in events:            # a crash between the two writes leaves fills.jsonl short
             if isinstance(msg, OrderFilled) and msg.seq > self.fills.last_seq:
                 self.fills.append(msg)
@@ -223,7 +231,7 @@ class OrdersStage:
         snapshot, cursor = self.market.load()
         self.engine.restore(events, snapshot)
         last = next((m for m in reversed(events) if isinstance(m, TradingStateChanged)), None)
-        self.recovered_reason = last.reason if last else ""
+        self.recovered_reason = last.reason if last else self.engine.state_reason
         self._show_trading_state(self.engine.trading_state, self.recovered_reason)
         if self.finish_recovery() and events:
             self.log.info(
