@@ -1,5 +1,6 @@
 """Restart benchmark: how long a stage takes from SIGKILL to READY again, for each of the four
-stages.
+stages; then orders alone on a long journal, with and without its snapshot
+(benchmarks/restart_journal.py).
 
 The real `python supervisor.py` runs the default universe on the sim feed (2,000 ticks/s). In turns
 (positions, orders, signals, feed, and again) the benchmark SIGKILLs a stage, waits until the
@@ -239,6 +240,9 @@ def run(quick: bool = False) -> dict:
     if result["unexpected_events"]:
         print(f"unexpected supervisor events: {result['unexpected_events']}")
     print(f"supervisor exit code {result['exit_code']}; leftovers: {result['leaked'] or 'none'}")
+    from benchmarks import restart_journal     # it builds on this module's helpers
+
+    result["long_journal"] = restart_journal.run(quick)
     return result
 
 
@@ -252,6 +256,10 @@ def table_rows(result: dict) -> list[dict]:
         value = [e["p50_ms"], e["p99_ms"], e["max_ms"]] if e.get("count") else None
         rows.append(table.row("restart", f"{stage}: exit → READY", value, "ms",
                               f"p50/p99/max; {s['kills']} kills; startup p50 {u.get('p50_ms')} ms"))
+    if "long_journal" in result:
+        from benchmarks import restart_journal
+
+        rows += restart_journal.table_rows(result["long_journal"])
     if result["exit_code"] or result["unexpected_events"] or result["leaked"]:
         rows.append(
             table.row(

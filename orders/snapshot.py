@@ -12,8 +12,8 @@ rate limits: config) are not in it: they are the restarted engine's own.
 
 How it is made, so that it can only ever hold what the journal holds: not from the live engine
 (whose state also reflects ticks, plans and broker calls), but from a shadow engine that applies the
-journal's records read back from the file (orders/snapshotwriter.py), in pieces (`Capture`) spread
-over several commits.
+journal's records read back from the file (orders/snapshotwriter.py), in a process of its own
+(orders/snapshotprocess.py) so that the orders loop never pays for applying or pickling.
 
 The file, `orders.snapshot` in ctx.state (the account day's, beside `orders.jsonl`): one JSON header
 line, then the pickled state. Pickle, not msgspec structs: the state is an object graph whose
@@ -55,11 +55,13 @@ from orders.orderbook import Order
 
 SNAPSHOT_FILE = "orders.snapshot"
 FORMAT = "otrade.orders.snapshot/1"
-MIN_EVENTS = 2_000                  # journal records since the last snapshot before another
-MIN_INTERVAL_NS = 5_000_000_000     # and this much time
-CHUNK = 250                         # journal records the shadow applies per commit at most
+# The writer's cadence: a restart applies at most about this many records or seconds of tail. A
+# write costs the writer's process ~100-150 ms of CPU on a busy day, at idle priority (never the
+# orders loop's), so it can afford to be frequent.
+MIN_EVENTS = 1_000                  # journal records since the last snapshot before another
+MIN_INTERVAL_NS = 2_000_000_000     # and this much time
+CHUNK = 5_000                       # journal records read and applied at a time (bounds memory)
 PIECE = 1_000                       # entries of a large dict pickled as one piece
-BUDGET_NS = 5_000_000               # time a commit spends pickling pieces, about
 # The engine's own fields `_apply` sets (everything else it sets is inside the four objects below).
 ENGINE_FIELDS = ("_marked_seq", "_marked_ns", "_intents_seen", "denied", "trading_state",
                  "state_reason", "loss_halt_day_ns", "flattening")
@@ -90,7 +92,17 @@ _REDUCERS: dict = {cls: _reducer(cls) for cls in (Order, Bracket, Place)}
 
 
 class SnapshotRefused(Exception):
-    """The snapshot cannot be trusted for this journal, code or configuration; says why."""
+    """The snapshot cannot be trusted for this journal, code or configuration; says why, and
+    names the reason in `kind` (one of KINDS) for the stage's log and counters."""
+
+    def __init__(self, message: str, kind: str = "unreadable"):
+        super().__init__(message)
+        self.kind = kind
+
+
+# The named reasons a snapshot is refused for.
+KINDS = ("unreadable", "format", "code_version", "configuration", "ahead_of_journal",
+         "another_journal", "fills_behind", "corrupt", "layout")
 
 
 class Header(msgspec.Struct, forbid_unknown_fields=True):
@@ -228,7 +240,7 @@ class Loading:
                     return False
         except (pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError,
                 KeyError, IndexError) as e:
-            raise SnapshotRefused(f"unreadable state: {e!r}") from None
+            raise SnapshotRefused(f"unreadable state: {e!r}", "corrupt") from None
         finally:
             if enabled:
                 gc.enable()
@@ -263,9 +275,9 @@ def put_state(engine, state: dict) -> None:
     for part, wiring in _WIRING.items():
         have = set(vars(getattr(engine, part))) - wiring
         if not isinstance(state.get(part), dict) or set(state[part]) != have:
-            raise SnapshotRefused(f"its {part} state does not fit this engine's")
+            raise SnapshotRefused(f"its {part} state does not fit this engine's", "layout")
     if set(state.get("engine", ())) != set(ENGINE_FIELDS):
-        raise SnapshotRefused("its engine fields do not fit this engine's")
+        raise SnapshotRefused("its engine fields do not fit this engine's", "layout")
     for name, value in state["engine"].items():
         setattr(engine, name, value)
     for part in ("book", "desk", "throttle"):
@@ -335,20 +347,22 @@ def read_checked(path: str, journal_path: str, context: str, fills_last_seq: int
     except msgspec.DecodeError as e:
         raise SnapshotRefused(f"unreadable header: {e}") from None
     if header.format != FORMAT:
-        raise SnapshotRefused(f"format {header.format!r}, this OTrade reads {FORMAT!r}")
+        raise SnapshotRefused(f"format {header.format!r}, this OTrade reads {FORMAT!r}", "format")
     if header.code != code_digest():
-        raise SnapshotRefused("written by another code version")
+        raise SnapshotRefused("written by another code version", "code_version")
     if header.context != context:
-        raise SnapshotRefused("written under another configuration or instrument table")
+        raise SnapshotRefused("written under another configuration or instrument table",
+                              "configuration")
     try:
         check(header.journal, journal_path)
     except JournalMismatch as e:
-        raise SnapshotRefused(str(e)) from None
+        kind = "ahead_of_journal" if str(e).startswith("ahead") else "another_journal"
+        raise SnapshotRefused(str(e), kind) from None
     if header.last_fill_seq > fills_last_seq:
         raise SnapshotRefused(f"fills.jsonl ends at seq {fills_last_seq}, before the fill at seq "
-                              f"{header.last_fill_seq} the snapshot reflects")
+                              f"{header.last_fill_seq} the snapshot reflects", "fills_behind")
     payload = raw[cut + 1:]
     if len(payload) != header.payload_bytes or \
             hashlib.blake2b(payload, digest_size=16).hexdigest() != header.payload:
-        raise SnapshotRefused("corrupt: its state does not match its digest")
+        raise SnapshotRefused("corrupt: its state does not match its digest", "corrupt")
     return header, payload

@@ -11,7 +11,7 @@ working, a flatten or a loss-limit halt in flight, and half-handled ticks.
 import tempfile
 
 import numpy as np
-from hypothesis import event, given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from common.clock import ist_midnight_ns
@@ -22,7 +22,12 @@ from orders.fees import FeeSchedule
 from tests.orders.scenario import batches, desk_options, market_day
 from tests.orders.stubs import Desk
 from tests.orders.test_engine_determinism import Crash, outcome
-from tests.orders.test_engine_properties import PROPERTY, make_desk, markets, run_in_batches
+from tests.orders.test_engine_properties import (EXAMPLES, PROPERTY, make_desk, markets,
+                                                 run_in_batches)
+
+# A sixth of the engine properties' examples by default (~2 s each here): they search the same
+# markets, with a snapshot point on top; OTRADE_PROPERTY_EXAMPLES scales both.
+SNAPSHOT_PROPERTY = settings(PROPERTY, max_examples=max(1, EXAMPLES // 6))
 
 
 def _engine(desk, broker, emit) -> OrderEngine:
@@ -139,7 +144,7 @@ def label(journal, at) -> dict:
     return out
 
 
-@PROPERTY
+@SNAPSHOT_PROPERTY
 @given(markets(), st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.integers(1, 400),
        st.sampled_from([1, 3, 1000]))
 def test_engine_restored_from_snapshot_and_tail_ends_as_the_uninterrupted_run(
@@ -164,7 +169,7 @@ def test_engine_restored_from_snapshot_and_tail_ends_as_the_uninterrupted_run(
             crashed.close()
 
 
-@PROPERTY
+@SNAPSHOT_PROPERTY
 @given(markets(), st.lists(st.floats(0.0, 1.0), min_size=1, max_size=4), st.integers(1, 400))
 def test_engine_from_a_snapshot_anywhere_in_a_days_journal_equals_the_whole_journal(
         market, points, cut):

@@ -22,17 +22,6 @@ from tests.orders.test_snapshot_properties import view
 CONTEXT = "context-a"
 
 
-class Log:
-    def __init__(self):
-        self.warnings: list[tuple[str, dict]] = []
-
-    def warning(self, event: str, **fields) -> None:
-        self.warnings.append((event, fields))
-
-    def info(self, event: str, **fields) -> None:
-        pass
-
-
 class Clock:
     def __init__(self):
         self.ns = 0
@@ -76,18 +65,21 @@ def engine_of(desk) -> OrderEngine:
                        stop_order_type=desk.stop_order_type)
 
 
+def writer_of(desk, directory, journal_path, *, context=CONTEXT, **cadence):
+    """The writer's process's shadow (orders/snapshotprocess.py runs exactly this), in-process."""
+    return snapshotwriter.SnapshotWriter(
+        os.path.join(str(directory), snapshot.SNAPSHOT_FILE), journal_path,
+        lambda: engine_of(desk), context, **cadence)
+
+
 def write_snapshot(desk, directory, journal_path, *,
                    context=CONTEXT) -> snapshotwriter.SnapshotWriter:
-    """The stage's writer run to completion over the journal as it stands."""
-    clock = Clock()
-    writer = snapshotwriter.SnapshotWriter(
-        os.path.join(str(directory), snapshot.SNAPSHOT_FILE), journal_path,
-        lambda: engine_of(desk), context, loaded=None, log=Log(), min_events=1,
-        min_interval_ns=0, chunk=97, budget_ns=0, clock=clock)
-    for _ in range(10_000):
-        if writer.after_commit(1 << 40, 1 << 40):
-            return writer
-    raise AssertionError("the writer never wrote")
+    """The writer's step over the journal as it stands, a snapshot due at once."""
+    writer = writer_of(desk, directory, journal_path, context=context, min_events=1,
+                       min_interval_ns=0, chunk=97, clock=Clock())
+    assert writer.step(), "the writer did not write"
+    writer.close()
+    return writer
 
 
 def restart(desk, directory, journal_path, *, context=CONTEXT, fills_last_seq=1 << 40):
@@ -99,7 +91,7 @@ def restart(desk, directory, journal_path, *, context=CONTEXT, fills_last_seq=1 
             snapshot.load(os.path.join(str(directory), snapshot.SNAPSHOT_FILE), engine, reader,
                           context, fills_last_seq)
         except snapshot.SnapshotRefused as e:
-            refused = str(e)
+            refused = f"{e.kind}: {e}"
         start = reader.offset
         tail = list(reader.read_from(reader.last_seq + 1))
     engine.restore(tail)
@@ -125,24 +117,26 @@ def test_snapshot_written_mid_day_restarts_from_its_tail_as_the_whole_journal(tm
     assert view(engine) == view(full)
 
 
-def test_snapshot_writer_takes_one_bounded_step_per_commit_and_waits_for_its_cadence(tmp_path,
-                                                                                     day):
+def test_snapshot_writer_applies_everything_new_each_step_and_writes_at_its_cadence(tmp_path,
+                                                                                  day):
     desk, events = day
-    path = write_journal(tmp_path, events)
+    half = len(events) // 2
+    path = write_journal(tmp_path, events[:half])
     clock = Clock()
-    writer = snapshotwriter.SnapshotWriter(
-        os.path.join(str(tmp_path), snapshot.SNAPSHOT_FILE), path, lambda: engine_of(desk),
-        CONTEXT, loaded=None, log=Log(), min_events=100, min_interval_ns=1000, chunk=200,
-        budget_ns=0, clock=clock)
-    assert not writer.after_commit(len(events), 1 << 40)       # not yet: too soon
+    writer = writer_of(desk, tmp_path, path, min_events=100, min_interval_ns=1000, chunk=200,
+                       clock=clock)
+    assert not writer.step()                                   # not yet: too soon
+    assert writer.applied_seq == half                          # but every record is applied
     clock.ns = 1000
-    assert not writer.after_commit(50, 1 << 40)                # not yet: too few records
-    steps = 0
-    while not writer.after_commit(len(events), 1 << 40):
-        steps += 1
-    assert steps > len(events) // 200                          # caught up 200 records a step
-    assert writer.saved_seq == len(events)
-    assert not writer.after_commit(len(events) + 99, 1 << 40)  # the cadence starts again
+    assert writer.step() and writer.saved_seq == half
+    with JournalWriter(path, "never") as w:
+        for m in events[half:half + 50]:
+            w.append(m)
+        w.flush()
+    clock.ns = 5000
+    assert not writer.step()                                   # not yet: too few records
+    assert writer.applied_seq == half + 50 and writer.saved_seq == half
+    writer.close()
 
 
 def _rewrite_header(path, **changes):
@@ -160,15 +154,15 @@ def _flip_last_byte(path):
 
 
 @pytest.mark.parametrize("case,reason", [
-    ("ahead", "ahead of the journal"),
-    ("another journal", "from another journal"),
-    ("rewritten journal", "from another journal"),
-    ("corrupt state", "corrupt"),
-    ("corrupt header", "unreadable header"),
-    ("format", "format"),
-    ("code version", "another code version"),
-    ("configuration", "another configuration"),
-    ("fills behind", "fills.jsonl ends at seq"),
+    ("ahead", "ahead_of_journal: ahead of the journal"),
+    ("another journal", "another_journal: from another journal"),
+    ("rewritten journal", "another_journal: from another journal"),
+    ("corrupt state", "corrupt: corrupt"),
+    ("corrupt header", "unreadable: unreadable header"),
+    ("format", "format: format"),
+    ("code version", "code_version: written by another code version"),
+    ("configuration", "configuration: written under another configuration"),
+    ("fills behind", "fills_behind: fills.jsonl ends at seq"),
 ])
 def test_snapshot_that_cannot_be_trusted_is_refused_and_the_whole_journal_is_read(tmp_path, day,
                                                                                   case, reason):
@@ -203,7 +197,7 @@ def test_snapshot_that_cannot_be_trusted_is_refused_and_the_whole_journal_is_rea
     elif case == "fills behind":
         fills = 0
     engine, start, refused = restart(desk, tmp_path, path, context=context, fills_last_seq=fills)
-    assert refused.startswith(reason) or reason in refused, refused
+    assert refused.startswith(reason), refused                 # named and said
     assert start == 0                                          # the whole journal was read
     with JournalReader(path) as reader:
         full = engine_of(desk)
@@ -224,23 +218,22 @@ def test_snapshot_state_that_does_not_fit_the_engine_is_refused_before_touching_
     assert not engine.book.orders and engine._marked_seq == 0
 
 
-def test_snapshot_writer_that_fails_stops_for_the_process_and_says_why(tmp_path, day):
+def test_snapshot_writer_that_cannot_write_raises_for_its_process_to_exit(tmp_path, day):
+    """Its process exits on it (orders/snapshotprocess.py) and the stage starts another later."""
     desk, events = day
     path = write_journal(tmp_path, events[:200])
-    log = Log()
     writer = snapshotwriter.SnapshotWriter(
         str(tmp_path / "missing-dir" / snapshot.SNAPSHOT_FILE), path, lambda: engine_of(desk),
-        CONTEXT, loaded=None, log=log, min_events=1, min_interval_ns=0, budget_ns=0,
-        clock=Clock())
-    for _ in range(100):
-        writer.after_commit(1 << 40, 1 << 40)
-    assert writer.disabled and writer.written == 0
-    assert [e for e, _ in log.warnings] == ["orders snapshots disabled for this process"]
+        CONTEXT, min_events=1, min_interval_ns=0, clock=Clock())
+    with pytest.raises(OSError):
+        writer.step()
+    assert writer.written == 0
+    writer.close()
 
 
 def test_snapshot_writer_of_a_restarted_process_goes_on_from_the_last_snapshot(tmp_path, day):
-    """A new process's shadow starts from the snapshot (unpickled a piece per commit), applies the
-    records since, and its snapshot restarts as the whole journal."""
+    """A new process's shadow starts from the snapshot, applies the records since, and its
+    snapshot restarts as the whole journal."""
     desk, events = day
     third = len(events) // 3
     path = write_journal(tmp_path, events[:third])
