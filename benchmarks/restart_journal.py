@@ -4,8 +4,8 @@ whole journal (`journal.orders_snapshots: false`).
 
 A busy day is made, not invented: the real pipeline runs the sim feed fast with a strategy that
 trades on nearly every crossing and risk limits that let it (so the journal fills with intents,
-orders, fills, exits and denials), until `orders.jsonl` holds JOURNAL_RECORDS records. Then orders is
-SIGKILLed `kills` times, SETTLE_S apart (the restarted orders starts its snapshot writer, which
+orders, fills, exits and denials), until `orders.jsonl` holds JOURNAL_RECORDS records. Then orders
+is SIGKILLed `kills` times, SETTLE_S apart (the restarted orders starts its snapshot writer, which
 catches up: its cadence is 1,000 records / 2 s), and every restart's exit → ready is read from
 supervisor.jsonl as in benchmarks/restart.py. The journal keeps growing meanwhile, as a busy day's
 does.

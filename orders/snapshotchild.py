@@ -30,7 +30,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WATCH_NS = 500_000_000
 BACKOFF_NS = 1_000_000_000
 BACKOFF_MAX_NS = 60_000_000_000
-STOP_WAIT_S = 0.5       # for its last snapshot at a stop (idle priority: may get no CPU), then SIGKILL
+# For its last snapshot at a stop, then SIGKILL (at idle priority it may get no CPU meanwhile).
+STOP_WAIT_S = 0.5
 
 
 class SnapshotChild:
