@@ -105,9 +105,9 @@ def _flowing(run: SupervisedRun, stage: str, since: dict) -> bool:
     return all(counters[name] > since[name] for name in counters)
 
 
-def kill_and_wait(run: SupervisedRun, stage: str) -> tuple[int, float]:
-    """SIGKILL `stage`, wait until it is READY again and ticks flow; returns (dead pid, kill wall
-    time)."""
+def kill_and_wait(run: SupervisedRun, stage: str, flowing: bool = True) -> tuple[int, float]:
+    """SIGKILL `stage`, wait until it is READY again and (`flowing`) ticks flow; returns (dead
+    pid, kill wall time)."""
     run.check_alive()
     pid = int(run.stage(stage)["pid"])
     killed_at = time.time()
@@ -122,6 +122,8 @@ def kill_and_wait(run: SupervisedRun, stage: str) -> tuple[int, float]:
         return None
 
     since = wait_for(back, RESTART_TIMEOUT_S, f"{stage} READY again after SIGKILL of pid {pid}")
+    if not flowing:
+        return pid, killed_at
     wait_for(
         lambda: _flowing(run, stage, since),
         RESTART_TIMEOUT_S,

@@ -8,16 +8,15 @@ the supervisor's stage table, restart policy and stop order stay about the four 
 
 What it costs the orders loop: `watch` reads the clock once per step, and every WATCH_NS one
 non-blocking waitpid. Starting the writer is a vfork+exec (subprocess, no preexec hook) after
-READY, never during recovery. A writer that died is counted (`snapshot_writer_restarts`) and started
-again after BACKOFF_NS (doubling to BACKOFF_MAX_NS while it keeps dying young): until then a
-restart reads more journal, and trading never waits for it.
+READY, never during recovery; stopping it is a SIGKILL. A writer that died is counted
+(`snapshot_writer_restarts`) and started again after BACKOFF_NS (doubling to BACKOFF_MAX_NS while it
+keeps dying young): until then a restart reads more journal, and trading never waits for it.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -30,8 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WATCH_NS = 500_000_000
 BACKOFF_NS = 1_000_000_000
 BACKOFF_MAX_NS = 60_000_000_000
-# For its last snapshot at a stop, then SIGKILL (at idle priority it may get no CPU meanwhile).
-STOP_WAIT_S = 0.5
+REAP_WAIT_S = 0.1
 
 
 class SnapshotChild:
@@ -96,13 +94,14 @@ class SnapshotChild:
                 close_fds=True)
 
     def stop(self) -> None:
-        """Let it write its last snapshot (STOP_WAIT_S at most), then make sure it is gone."""
+        """Kill it and reap it, without waiting for a last snapshot: at a stop the stage's close
+        must not outlast the stop ladder (a starved idle-priority writer could take any time), and
+        the next start applies at most one cadence of tail instead."""
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
             return
-        proc.send_signal(signal.SIGTERM)
+        proc.kill()
         try:
-            proc.wait(STOP_WAIT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            proc.wait(REAP_WAIT_S)
+        except subprocess.TimeoutExpired:    # dying (SIGKILL pending): init reaps it after us
+            pass

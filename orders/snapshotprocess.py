@@ -13,8 +13,8 @@ How it stays out of the way and never outlives the run:
 - The kernel SIGKILLs it when orders dies (PR_SET_PDEATHSIG, common/stage.py's die_with_parent):
   orders dies with the forkserver, which dies with the supervisor, so a SIGKILL anywhere up the
   chain takes the writer too. It creates no shared memory and no sockets.
-- It blocks between steps (sigtimedwait on SIGTERM with a timeout): never spins. SIGTERM (the
-  stage's stop) brings one last step and a snapshot of whatever is new, then exit 0.
+- It blocks between steps (sigtimedwait on SIGTERM with a timeout): never spins. SIGTERM ends it
+  between steps; the stage's stop SIGKILLs it (an atomic write leaves the previous snapshot).
 - A failure (full disk, unreadable journal) logs and exits 1: the stage restarts it with a
   backoff; until then restarts read more journal, trading goes on.
 
@@ -103,9 +103,6 @@ def run(args: WriterArgs, parent_pid: int) -> int:
                 writer.step()
                 stop = signal.sigtimedwait({signal.SIGTERM}, args.poll_s) is not None
                 if stop or os.getppid() != parent_pid:
-                    writer.step()
-                    if writer.applied_seq > writer.saved_seq:
-                        writer.write()       # the next start reads no tail at all
                     return 0
         except (OSError, OTradeError, pickle.PicklingError, RuntimeError) as e:
             logger.error("orders snapshot writer failed: restarts read more journal until it is "

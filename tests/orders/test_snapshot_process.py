@@ -112,12 +112,12 @@ def test_snapshot_process_follows_the_journal_and_its_snapshots_restart_as_the_w
         eventually(lambda: snapshot_seq(tmp_path) == 2 * third, 30, message="second snapshot")
         restarts_as_the_whole_journal(desk, tmp_path, path)
         append(path, events[2 * third:])
+        eventually(lambda: snapshot_seq(tmp_path) == len(events), 30, message="third snapshot")
+        restarts_as_the_whole_journal(desk, tmp_path, path)
     finally:
         pid = child.proc.pid if child.proc else 0
-        child.stop()                                    # SIGTERM: one last snapshot, then exit
+        child.stop()                                    # SIGKILL, reaped
     assert gone(pid) and child.restarts == 0
-    assert snapshot_seq(tmp_path) == len(events)
-    restarts_as_the_whole_journal(desk, tmp_path, path)
     assert [n for n in os.listdir(tmp_path) if n.endswith(".tmp")] == []
 
 
