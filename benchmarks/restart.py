@@ -1,5 +1,6 @@
 """Restart benchmark: how long a stage takes from SIGKILL to READY again, for each of the four
-stages.
+stages; then orders alone on a long journal, with and without its snapshot
+(benchmarks/restart_journal.py).
 
 The real `python supervisor.py` runs the default universe on the sim feed (2,000 ticks/s). In turns
 (positions, orders, signals, feed, and again) the benchmark SIGKILLs a stage, waits until the
@@ -104,9 +105,9 @@ def _flowing(run: SupervisedRun, stage: str, since: dict) -> bool:
     return all(counters[name] > since[name] for name in counters)
 
 
-def kill_and_wait(run: SupervisedRun, stage: str) -> tuple[int, float]:
-    """SIGKILL `stage`, wait until it is READY again and ticks flow; returns (dead pid, kill wall
-    time)."""
+def kill_and_wait(run: SupervisedRun, stage: str, flowing: bool = True) -> tuple[int, float]:
+    """SIGKILL `stage`, wait until it is READY again and (`flowing`) ticks flow; returns (dead
+    pid, kill wall time)."""
     run.check_alive()
     pid = int(run.stage(stage)["pid"])
     killed_at = time.time()
@@ -121,6 +122,8 @@ def kill_and_wait(run: SupervisedRun, stage: str) -> tuple[int, float]:
         return None
 
     since = wait_for(back, RESTART_TIMEOUT_S, f"{stage} READY again after SIGKILL of pid {pid}")
+    if not flowing:
+        return pid, killed_at
     wait_for(
         lambda: _flowing(run, stage, since),
         RESTART_TIMEOUT_S,
@@ -239,6 +242,9 @@ def run(quick: bool = False) -> dict:
     if result["unexpected_events"]:
         print(f"unexpected supervisor events: {result['unexpected_events']}")
     print(f"supervisor exit code {result['exit_code']}; leftovers: {result['leaked'] or 'none'}")
+    from benchmarks import restart_journal     # it builds on this module's helpers
+
+    result["long_journal"] = restart_journal.run(quick)
     return result
 
 
@@ -252,6 +258,10 @@ def table_rows(result: dict) -> list[dict]:
         value = [e["p50_ms"], e["p99_ms"], e["max_ms"]] if e.get("count") else None
         rows.append(table.row("restart", f"{stage}: exit → READY", value, "ms",
                               f"p50/p99/max; {s['kills']} kills; startup p50 {u.get('p50_ms')} ms"))
+    if "long_journal" in result:
+        from benchmarks import restart_journal
+
+        rows += restart_journal.table_rows(result["long_journal"])
     if result["exit_code"] or result["unexpected_events"] or result["leaked"]:
         rows.append(
             table.row(

@@ -11,6 +11,7 @@ ORDERS_JOURNAL = "orders.jsonl"          # every order event, denial, marker and
 FILLS_JOURNAL = "fills.jsonl"            # the orders journal's fills, copied
 PAPER_JOURNAL = "paper_broker.jsonl"     # the paper broker's own book
 SUPERVISOR_LOG = "supervisor.jsonl"      # every spawn, exit, hang, restart and give-up
+ORDERS_SNAPSHOT_ARGS = "orders.snapshotwriter.pickle"   # what the snapshot writer runs with
 CTL_LOG = "ctl.jsonl"                    # every operator command and its result
 
 # State and results.

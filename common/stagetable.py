@@ -27,7 +27,7 @@ STATE_NAMES = {NONE: "none", STARTING: "starting", READY: "ready", STOPPING: "st
 # The control row's `trading_state` holds a common.tradingstate.TradingState code: the supervisor's
 # own decision, shown by its status (orders' own state is its record, common/tradingstate.py).
 
-N_COUNTERS = 16
+N_COUNTERS = 20
 ROW_DTYPE = np.dtype(
     [
         ("pid", np.int64),
@@ -43,7 +43,6 @@ ROW_DTYPE = np.dtype(
         # drain moves (supervision/stopladder.py), however long each unit takes on a busy
         # box.
         ("progress", np.int64),
-        ("_pad", np.int64, (4,)),
     ]
 )
 assert ROW_DTYPE.itemsize % 64 == 0
@@ -100,6 +99,9 @@ COUNTER_NAMES = {
         "update_fills",
         "trading_state",
         "bad_broker_rows",
+        "snapshot_loads",             # restarts that loaded the snapshot (orders/snapshot.py)
+        "snapshot_refusals",          # restarts that refused it (reason in the log)
+        "snapshot_writer_restarts",   # its writer process died and was started again
     ],
     "positions": ["fills", "duplicate_fills", "ticks", "reconciles", "mismatches", "overruns"],
 }

@@ -355,6 +355,10 @@ class JournalConfig(Section, frozen=True, kw_only=True):
     """
 
     fsync: Literal["never", "batch", "always"] | None = None
+    # Orders keeps a snapshot of its engine beside its journal, written by a process of its own
+    # (orders/snapshotprocess.py), so that a restart applies only the journal's tail. false: no
+    # snapshot is loaded or written, every restart reads the whole journal.
+    orders_snapshots: bool = True
 
 
 class RestartConfig(Section, frozen=True, kw_only=True):

@@ -69,6 +69,10 @@ from orders.marketstore import MarketStore
 from orders.onstop import apply_stop_policy
 from orders.reconciler import Reconciler
 from orders.recoveryhold import RecoveryHold
+from orders.snapshot import MIN_EVENTS, MIN_INTERVAL_NS
+from orders.snapshotchild import SnapshotChild
+from orders.snapshotprocess import WriterArgs
+from orders.snapshotrestart import load_at_start
 
 BATCH = 4096
 DRAIN_BATCH = 512      # ticks per slice of the stop drain, each followed by a progress report
@@ -90,6 +94,9 @@ class OrdersStage:
     # A flatten arrived while recovery was held: our unknown orders at the broker are canceled once
     # recovery is done (the broker did not answer before).
     cancel_unknown_after_recovery = False
+    # the process that keeps the engine's snapshot up to date (orders/snapshotchild.py); None
+    # when journal.orders_snapshots is off
+    snapshots: SnapshotChild | None = None
 
     def __init__(self, ctx, rt: StageRuntime):
         self.ctx, self.rt, cfg = ctx, rt, ctx.config
@@ -213,9 +220,12 @@ class OrdersStage:
         self.commit()
 
     def recover(self) -> None:
-        """Rebuild from the journals: our own events, then every intent signals journaled."""
+        """Rebuild from the journals: our own events (those after the engine's snapshot when it
+        has one that fits: orders/snapshot.py), then every intent signals journaled."""
         with JournalReader(self.journal.path) as reader:
-            events = list(reader.read_from(1))
+            if self.ctx.config.journal.orders_snapshots:
+                self._load_snapshot(reader)
+            events = list(reader.read_from(reader.last_seq + 1))
         for msg in events:            # a crash between the two writes leaves fills.jsonl short
             if isinstance(msg, OrderFilled) and msg.seq > self.fills.last_seq:
                 self.fills.append(msg)
@@ -223,7 +233,7 @@ class OrdersStage:
         snapshot, cursor = self.market.load()
         self.engine.restore(events, snapshot)
         last = next((m for m in reversed(events) if isinstance(m, TradingStateChanged)), None)
-        self.recovered_reason = last.reason if last else ""
+        self.recovered_reason = last.reason if last else self.engine.state_reason
         self._show_trading_state(self.engine.trading_state, self.recovered_reason)
         if self.finish_recovery() and events:
             self.log.info(
@@ -234,6 +244,27 @@ class OrdersStage:
                 intents=self.last_intent_seq,
                 trading_state=self.engine.trading_state,
             )
+
+    def _load_snapshot(self, reader: JournalReader) -> None:
+        """The engine from its snapshot, `reader` just past it (or the whole journal, counted and
+        logged with its reason: orders/snapshotrestart.py); then the writer that keeps it up to
+        date, started by the loop once READY (orders/snapshotchild.py)."""
+        ctx = self.ctx
+        loaded, refused = load_at_start(ctx.state, ctx.config, self.instruments.rows, self.engine,
+                                        reader, self.fills.last_seq, self.log)
+        if loaded is not None:
+            self.rt.count("snapshot_loads")
+        elif refused:
+            self.rt.count("snapshot_refusals")
+        args = WriterArgs(ctx.state, self.journal.path, ctx.config, self.instruments.rows,
+                          os.path.join(ctx.run_dir, "logs", "orders.log"),
+                          durable=ctx.config.journal.fsync != "never", min_events=MIN_EVENTS,
+                          min_interval_ns=MIN_INTERVAL_NS)
+        # Pinned like a non-spinning stage: a spinning orders has its core alone, and its helpers
+        # (its zmq I/O threads) go to io_cores; the writer goes with them.
+        spinning = wait_mode(ctx) == "spin" and ctx.io_cores
+        self.snapshots = SnapshotChild(args, os.path.join(ctx.run_dir, rundir.ORDERS_SNAPSHOT_ARGS),
+                                       ctx.io_cores if spinning else ctx.cores, self.log)
 
     def finish_recovery(self) -> bool:
         """Settle the orders of unknown outcome at the broker (orders/recoveryhold.py: held, not
@@ -383,6 +414,9 @@ class OrdersStage:
                 self._report_updates()
             self.rt.set_count("bad_broker_rows", self.broker.bad_rows)
         self.commit()
+        if self.snapshots is not None:
+            self.snapshots.watch()
+            self.rt.set_count("snapshot_writer_restarts", self.snapshots.restarts)
 
     def follow_ticks(self) -> None:
         """Apply the ticks that are due. While the start check waits to confirm a difference, trade
@@ -513,6 +547,8 @@ class OrdersStage:
             self.watermark = target
 
     def close(self) -> None:
+        if self.snapshots is not None:
+            self.snapshots.stop()
         for name in ("pull", "pub", "updates"):
             if getattr(self, name, None) is not None:
                 getattr(self, name).close()
