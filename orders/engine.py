@@ -355,6 +355,16 @@ class OrderEngine:
         self._seq = self._marked_seq
         self.desk.prune(self.book)
 
+    def redelivered(self, intent) -> bool:
+        """True (and counted) for an intent read again after a restart whose outcome the journal
+        already holds (its bracket, or its denial): there is nothing more to do with it. A restart
+        re-reads the day's intents from signals' journal, and each would otherwise be queued until
+        its tick only to be dropped there, and counted again as received."""
+        if intent.intent_id in self._restored_intents:
+            self.stats["redelivered_intents"] += 1
+            return True
+        return False
+
     def resolve_in_doubt(self) -> None:
         """After restore: settle every order whose outcome the journal lacks, against the broker.
 

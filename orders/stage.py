@@ -299,6 +299,8 @@ class OrdersStage:
 
     def _take_intent(self, msg: SignalRaised) -> None:
         self.last_intent_seq = max(self.last_intent_seq, msg.seq)
+        if self.engine.redelivered(msg):
+            return
         self.recv_ns[msg.intent_id] = msg.ts_recv_ns
         self.rt.count("intents")
         self.engine.advance(self.buf[:0], [msg])     # queued until its tick is applied

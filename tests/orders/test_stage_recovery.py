@@ -150,3 +150,37 @@ def test_finish_recovery_when_the_session_is_refused_then_it_still_halts_for_the
     assert stage.finish_recovery() is True
     # resuming after a dead token is the operator's call
     assert desk.engine.trading_state == "HALTED"
+
+
+def test_a_restart_reading_the_days_intents_again_counts_only_those_not_handled_before(
+    make_desk, tmp_path
+):
+    """A restart re-reads signals.jsonl from its start. Intents whose outcome the journal holds (a
+    bracket, a denial) were counted as received before: they are redelivered, not received again
+    (the status showed 'intents' doubled after every orders restart on a busy day) and not queued
+    for the engine to drop at their tick; a new one is received and taken."""
+    import msgspec
+    import numpy as np
+
+    from common.dtypes import TICK_DTYPE
+    from common.journal import JournalWriter
+
+    desk, tape = make_desk(), Tape()
+    tape.add(0, 100.0)
+    handled = [intent(1, qty=1), intent(1, qty=1, strategy="b"), intent(1, qty=10**9, strategy="c")]
+    desk.run(tape, handled)
+    desk.restart(list(desk.events))
+    stage = stage_over(desk, tmp_path)
+    stage.buf = np.zeros(0, TICK_DTYPE)
+    fresh = intent(2, qty=1, strategy="d")
+    with JournalWriter(stage.signals_path) as signals:
+        for seq, msg in enumerate(handled + [fresh], start=1):
+            signals.append(msgspec.structs.replace(msg, source="signals", seq=seq))
+    stage.catch_up_intents()
+    assert stage.rt.counts.get("intents") == 1
+    assert desk.engine.stats["redelivered_intents"] == 3
+    assert stage.last_intent_seq == 4 and list(stage.recv_ns) == [fresh.intent_id]
+    assert len(desk.engine.denied) == 1 and len(desk.engine.desk.brackets) == 2   # as before
+    tape.add(0, 100.0)
+    desk.engine.advance(tape.array(start_seq=2))
+    assert fresh.intent_id in desk.engine.desk.brackets
