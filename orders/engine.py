@@ -371,9 +371,17 @@ class OrderEngine:
                 self._seq = t.tick_seq
                 self._mark(t.ts_event_ns)
             self.gateway.on_trade(t, self._seq)
+        triggered_at = 0
         for found in self.recovery.final_statuses():
+            if found.triggered and found.order_type in ("SL", "SL-M") and \
+                    found.status not in sm.TERMINAL:
+                triggered_at = max(triggered_at, found.trigger_seq)
             self.gateway.on_order(found)
-        self._catchup_seq = self._marked_seq
+        # A stop the broker triggered on a tick the dead process never settled (it died between
+        # the broker's match and that tick's first event): that tick is settled again, so the
+        # target's cancel is journaled at it, as the process that never died did — not at the
+        # last marked tick, earlier in market time.
+        self._catchup_seq = max(self._marked_seq, triggered_at)
         self._update_wake()
 
     # ---------------------------------------------------------------- the tick loop
