@@ -130,6 +130,7 @@ class OrderEngine:
         self._marked_seq = 0              # the tick whose marker is in the journal
         self._marked_ns = 0
         self._catchup_seq = 0             # after restore: settle again at this tick, not before
+        self._rereads = False             # restored with a market snapshot: ticks are re-read
         self._wake = 0
         self._sweep_wake = 0
         self.stats = {
@@ -351,6 +352,9 @@ class OrderEngine:
         self._restored_intents = set(self.desk.brackets) | self.denied
         if market is not None:
             self.exposure.load_market(market)
+        # With a snapshot the stage re-reads its ticks from it (a stage restart); without one (a
+        # supervisor restart: a new ring, numbered above the journal's marks) it never will.
+        self._rereads = market is not None
         self.exposure.roll_day(self._now())     # as the dead process did on that tick
         self._seq = self._marked_seq
         self.desk.prune(self.book)
@@ -381,9 +385,18 @@ class OrderEngine:
                 self._seq = t.tick_seq
                 self._mark(t.ts_event_ns)
             self.gateway.on_trade(t, self._seq)
+        triggered_at = 0
         for found in self.recovery.final_statuses():
+            if found.triggered and found.order_type in ("SL", "SL-M") and \
+                    found.status not in sm.TERMINAL:
+                triggered_at = max(triggered_at, found.trigger_seq)
             self.gateway.on_order(found)
-        self._catchup_seq = self._marked_seq
+        # A stop the broker triggered on a tick the dead process never settled (it died between
+        # the broker's match and that tick's first event): where the stage re-reads its ticks,
+        # that tick is settled again, so the target's cancel is journaled at it, as the process
+        # that never died did — not at the last marked tick, earlier in market time. A ring that
+        # will never hold that tick again is not waited for: the next poll cancels the target.
+        self._catchup_seq = max(self._marked_seq, triggered_at if self._rereads else 0)
         self._update_wake()
 
     # ---------------------------------------------------------------- the tick loop

@@ -131,6 +131,12 @@ def open_account_day(root: str, key: str, now_ns: int | None = None) -> AccountD
     latest = [os.path.join(account, earlier[-1])] if earlier else []
     states = [journal_state(os.path.join(d, rundir.ORDERS_JOURNAL)) for d in latest + [day_dir]]
     high = max((st.high_water for st in states), default=0)
+    # The paper broker's book (a paper account) skips every tick at or below the last one it
+    # matched, which its journal's records carry as "seq": a trigger the engine did not act on,
+    # or a fill or trigger the orders stage died before journaling, leaves it above every seq the
+    # orders journal names. A ring numbered below it would reach that broker with nothing.
+    for d in latest + [day_dir]:
+        high = max(high, journal_state(os.path.join(d, rundir.PAPER_JOURNAL)).last_seq)
     return AccountDay(
         key=key,
         day=today,

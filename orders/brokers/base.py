@@ -111,6 +111,10 @@ class BrokerOrder:
     # A stop order the broker reports triggered (Kite "OPEN", Upstox "open" for an SL order; paper:
     # it triggered on a tick): the exit has begun at the broker, filled or not yet.
     triggered: bool = False
+    # The tick it triggered on, where the broker knows it (paper: the tick's seq; live: 0). A
+    # restarted engine settles that tick again, so the target's cancel is journaled where the
+    # engine that never died journaled it (orders/engine.py `resolve_in_doubt`).
+    trigger_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ class PaperOrder:
     filled_value: float = 0.0
     n_fills: int = 0
     triggered: bool = False
+    trigger_seq: int = 0       # the tick it triggered on (0: not triggered)
     slot: int = -1
 
     @property
@@ -59,7 +60,7 @@ class PaperOrder:
         return BrokerOrder(self.broker_order_id, self.client_order_id, self.instrument, self.symbol,
                            self.side, self.qty, self.order_type, self.price, self.trigger_price,
                            self.status, self.filled_qty, avg, self.reason,
-                           triggered=self.triggered)
+                           triggered=self.triggered, trigger_seq=self.trigger_seq)
 
 
 class PaperBook:
@@ -116,6 +117,7 @@ class PaperBook:
             order.status = sm.CANCELED
         elif kind == "trigger":
             order.triggered = True
+            order.trigger_seq = order.trigger_seq or int(record["seq"])
         elif kind == "fill":
             return order, self._apply_fill(order, record)
         return order, None
@@ -138,6 +140,7 @@ class PaperBook:
         order.filled_value += qty * price
         order.n_fills += 1
         order.triggered = True
+        order.trigger_seq = order.trigger_seq or int(r["seq"])
         if order.filled_qty >= order.qty:
             order.status = sm.FILLED
         elif order.status == sm.ACCEPTED:
