@@ -315,10 +315,11 @@ class BracketDesk:
                 return [Cancel(o.client_order_id, "the market gapped through the stop's limit")
                         for o in gapped + [t for t in targets if t.working]
                         if o.status != sm.CANCEL_PENDING and o.broker_order_id]
-            if any(o.filled_qty > 0 or o.triggered for o in stops):
+            if any(o.filled_qty > 0 or (o.triggered and o.working) for o in stops):
                 # The stop triggered (filling, maybe in parts on a thin book, or a limit not yet
                 # reached): the bracket leaves there, so the target goes now. Left working beside
-                # it, a turn back through both would fill both for the same shares.
+                # it, a turn back through both would fill both for the same shares. (A triggered
+                # stop canceled unfilled — a gap — began no exit: its replacement gets a target.)
                 return [Cancel(o.client_order_id, "the stop triggered: the target is not needed")
                         for o in targets if o.working and o.status != sm.CANCEL_PENDING
                         and o.broker_order_id] + resize(stops, want, cap, self._stop_leg(b, stop))

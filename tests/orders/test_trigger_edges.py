@@ -123,3 +123,65 @@ def test_a_stage_killed_at_any_event_around_stop_triggers_ends_as_the_uninterrup
                 assert outcome(crashed) == expected, f"diverged after a crash at event {p}"
             finally:
                 crashed.close()
+
+
+class AsyncCancels:
+    """The paper broker, with cancels confirmed later as a live broker's are: `cancel` cancels at
+    the exchange at once but answers CANCEL_PENDING; the CANCELED report comes by `poll_events`
+    once `release()` was called."""
+
+    def __init__(self, inner):
+        self.inner, self.capabilities = inner, inner.capabilities
+        self.held: list = []
+        self.released: list = []
+
+    def cancel(self, broker_order_id):
+        from orders import statemachine as sm
+        from orders.brokers.base import BrokerAck
+
+        ack = self.inner.cancel(broker_order_id)
+        self.held.append(broker_order_id)
+        return BrokerAck(ack.broker_order_id, ack.client_order_id, sm.CANCEL_PENDING)
+
+    def release(self) -> None:
+        by_id = {o.broker_order_id: o for o in self.inner.orders()}
+        self.released += [by_id[b] for b in self.held]
+        self.held = []
+
+    def poll_events(self):
+        out, self.released = self.inner.poll_events() + self.released, []
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_gapped_stop_canceled_unfilled_then_the_price_back_gets_a_new_stop_and_a_target(tmp_path):
+    """Long 4 at 100, SL stop 98 (limit 97.90), target 103. 97.50 gaps through the stop's limit: the
+    stop and target are canceled (confirmed later, as a live broker does). The confirmation is read
+    at 99.00, back above the stop: no exit began (nothing filled), so the bracket is protected again
+    by a new stop AND keeps its take-profit — a stop that triggered but was canceled unfilled must
+    not leave the position without a target for the rest of the day."""
+    from common.messages import OrderSubmitting
+
+    ticks = tape([100.0, 100.0, 100.0, 97.5, 99.0, 99.0, 103.5])
+    entry = intent(1, qty=4, stop_loss=98.0, target=103.0, ts_ns=int(ticks["ts_event_ns"][0]))
+    held: dict = {}
+
+    def wrap(paper):
+        held["broker"] = AsyncCancels(paper)
+        return held["broker"]
+
+    events: list = []
+    desk = Desk(str(tmp_path), stop_order_type="SL", emit=events.append, wrap=wrap)
+    try:
+        desk.engine.advance(ticks[:4], [entry])               # through 97.50: both canceled
+        desk.engine.advance(ticks[4:5])                       # 99.00
+        held["broker"].release()
+        desk.engine.poll_broker()                             # the cancels are read at 99.00
+        legs = [m.role for m in events if isinstance(m, OrderSubmitting)]
+        assert sorted(legs) == ["ENTRY", "STOP", "STOP", "TARGET", "TARGET"], legs
+        desk.engine.advance(ticks[5:])                        # 103.50: the target takes profit
+        assert desk.engine.positions()[0][0] == 0
+    finally:
+        desk.close()

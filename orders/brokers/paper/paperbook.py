@@ -29,6 +29,10 @@ def off_tick(price: float, tick_size: float) -> bool:
     return abs(steps - round(steps)) > 1e-6
 
 
+# Only these trigger: a limit that fills is "triggered" in the bookkeeping, never reported so.
+STOP_TYPES = ("SL", "SL-M")
+
+
 @dataclass(slots=True)
 class PaperOrder:
     broker_order_id: str
@@ -60,7 +64,8 @@ class PaperOrder:
         return BrokerOrder(self.broker_order_id, self.client_order_id, self.instrument, self.symbol,
                            self.side, self.qty, self.order_type, self.price, self.trigger_price,
                            self.status, self.filled_qty, avg, self.reason,
-                           triggered=self.triggered, trigger_seq=self.trigger_seq)
+                           triggered=self.triggered and self.order_type in STOP_TYPES,
+                           trigger_seq=self.trigger_seq)
 
 
 class PaperBook:
