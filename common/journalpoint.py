@@ -9,8 +9,8 @@ size). `check` says why a point does not fit a journal (`JournalMismatch`): it i
 (the journal is shorter: a power cut lost its tail, or it was replaced), or another journal (the
 account day's journal was replaced or rewritten).
 
-The same scheme as positions/snapshot.py, which predates this module (stages do not import each
-other). Imports the standard library and msgspec.
+Used by both stages' snapshots (orders/snapshot.py, positions/snapshot.py). Imports the standard
+library and msgspec.
 """
 
 from __future__ import annotations

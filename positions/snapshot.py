@@ -23,18 +23,15 @@ carry a CRC seal and their seq, so comparing their bytes' digest identifies the 
 
 from __future__ import annotations
 
-import hashlib
-import os
-
 import msgspec
 
 from common.atomicfile import write_atomic
 from common.journal import JournalReader
+from common.journalpoint import JournalMismatch, JournalPoint, check, point_of
 from positions.positionbook import PositionBook
 
 SNAPSHOT_FILE = "positions.snapshot.json"
 FORMAT = "otrade.positions.snapshot/1"
-_READ = 1 << 16
 
 
 class SnapshotRefused(Exception):
@@ -60,17 +57,9 @@ class _Book(msgspec.Struct, forbid_unknown_fields=True):
     last_fill_seq: int
 
 
-class _Where(msgspec.Struct, forbid_unknown_fields=True):
-    seq: int
-    offset: int
-    line_no: int
-    first_line: str      # digest of the journal's first line ("" for an empty journal)
-    last_line: str       # digest of the line that ends at `offset` ("" when offset is 0)
-
-
 class _Snapshot(msgspec.Struct, forbid_unknown_fields=True):
     format: str
-    journal: _Where
+    journal: JournalPoint
     book: _Book
 
 
@@ -80,13 +69,7 @@ _decoder = msgspec.json.Decoder(_Snapshot)
 def save(path: str, book: PositionBook, reader: JournalReader, *, durable: bool) -> None:
     """Write the book as of the reader's position (the caller has applied every record the reader
     consumed and nothing beyond them). Atomic: a crash leaves the previous snapshot."""
-    where = {
-        "seq": reader.last_seq,
-        "offset": reader.offset,
-        "line_no": reader.line_no,
-        "first_line": _digest(_first_line(reader.path)) if reader.offset else "",
-        "last_line": _digest(_line_ending_at(reader.path, reader.offset)) if reader.offset else "",
-    }
+    where = point_of(reader.path, reader.last_seq, reader.offset, reader.line_no)
     doc = {"format": FORMAT, "journal": where, "book": book.state()}
     write_atomic(path, msgspec.json.encode(doc), durable=durable)
 
@@ -114,54 +97,11 @@ def load(path: str, reader: JournalReader, symbols: list[str]) -> PositionBook |
         raise SnapshotRefused(f"unreadable: {e}") from None
     if snap.format != FORMAT:
         raise SnapshotRefused(f"format {snap.format!r}, this OTrade reads {FORMAT!r}")
-    _check_journal(snap.journal, reader.path)
+    try:
+        check(snap.journal, reader.path)
+    except JournalMismatch as e:
+        raise SnapshotRefused(str(e)) from None
     book = PositionBook.from_state(symbols, msgspec.to_builtins(snap.book))
     reader.offset, reader.line_no, reader.last_seq = (
         snap.journal.offset, snap.journal.line_no, snap.journal.seq)
     return book
-
-
-def _check_journal(where: _Where, journal_path: str) -> None:
-    if where.offset == 0:
-        if where.seq or where.line_no:
-            raise SnapshotRefused("inconsistent: a seq with no journal position")
-        return
-    try:
-        size = os.path.getsize(journal_path)
-    except OSError:
-        size = 0
-    if size < where.offset:
-        raise SnapshotRefused(
-            f"ahead of the journal: it reflects {where.offset} bytes (seq {where.seq}), "
-            f"{journal_path} has {size}")
-    if _digest(_first_line(journal_path)) != where.first_line:
-        raise SnapshotRefused(f"from another journal: {journal_path} starts with another record")
-    if _digest(_line_ending_at(journal_path, where.offset)) != where.last_line:
-        raise SnapshotRefused(
-            f"from another journal: the record ending at byte {where.offset} of {journal_path} "
-            f"is not seq {where.seq} as it saw it")
-
-
-def _digest(line: bytes) -> str:
-    return hashlib.blake2b(line, digest_size=16).hexdigest()
-
-
-def _first_line(path: str) -> bytes:
-    with open(path, "rb") as f:
-        line = f.readline()
-    return line if line.endswith(b"\n") else b""
-
-
-def _line_ending_at(path: str, offset: int) -> bytes:
-    """The complete line whose newline is the byte before `offset` (b"" if that is no newline)."""
-    with open(path, "rb") as f:
-        start = offset
-        while True:
-            start = max(0, start - _READ)
-            f.seek(start)
-            data = f.read(offset - start)
-            if not data.endswith(b"\n"):
-                return b""
-            cut = data.rfind(b"\n", 0, len(data) - 1)
-            if cut >= 0 or start == 0:
-                return data[cut + 1:]

@@ -19,6 +19,21 @@ class Crash(Exception):
     """The orders process was SIGKILLed here."""
 
 
+def crashing_journal(crash_at=None):
+    """(journal, emit): `emit` appends to `journal`, except that the event that would become its
+    `crash_at`-th (0-based) raises Crash instead, once (None: never)."""
+    journal: list = []
+    crash = [] if crash_at is None else [crash_at]
+
+    def emit(msg):
+        if crash and len(journal) == crash[0]:
+            crash.pop()
+            raise Crash()
+        journal.append(msg)
+
+    return journal, emit
+
+
 def broker_state(desk):
     b = desk.paper
     return ([(o.client_order_id, o.status, o.qty, o.filled_qty, o.price, o.trigger_price)

@@ -37,7 +37,7 @@ from orders.limits import RiskLimits
 from tests.orders.risk_support import limits_of
 from tests.orders.scenario import batches
 from tests.orders.stubs import Desk, FlakyBroker, comparable, instruments, intent, ist_ns
-from tests.orders.test_engine_determinism import Crash, outcome
+from tests.orders.test_engine_determinism import Crash, crashing_journal, outcome
 
 # CI runs a fixed, derandomized set of examples (a red CI is a real counterexample, reproducible);
 # OTRADE_PROPERTY_EXAMPLES=5000 OTRADE_PROPERTY_RANDOM=1 searches further, with fresh randomness.
@@ -287,14 +287,7 @@ def run_in_batches(directory, ticks, intents, cuts, mod, options, loss_limit) ->
 
 def crash_and_restore_market(directory, ticks, intents, cuts, crash_at, mod, options, loss_limit):
     """As tests/orders/test_engine_determinism.py's crash_and_restore, on this test's desk."""
-    journal: list = []
-    crash = [crash_at]
-
-    def emit(msg):
-        if crash and len(journal) == crash[0]:
-            crash.pop()
-            raise Crash()
-        journal.append(msg)
+    journal, emit = crashing_journal(crash_at)
 
     desk = make_desk(directory, mod, options, loss_limit, emit=emit)
     parts, k, crashed, snapshot = batches(ticks, intents, cuts), 0, False, None

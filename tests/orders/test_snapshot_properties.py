@@ -21,7 +21,7 @@ from orders.engine import OrderEngine
 from orders.fees import FeeSchedule
 from tests.orders.scenario import batches, desk_options, market_day
 from tests.orders.stubs import Desk
-from tests.orders.test_engine_determinism import Crash, outcome
+from tests.orders.test_engine_determinism import Crash, crashing_journal, outcome
 from tests.orders.test_engine_properties import (EXAMPLES, PROPERTY, make_desk, markets,
                                                  run_in_batches)
 
@@ -78,15 +78,8 @@ def crash_and_restore_from_snapshot(directory, ticks, intents, cuts, crash_at, s
     """As test_engine_properties' crash_and_restore_market, the restart loading a snapshot taken
     at `snap_frac` of the journal it finds, then its tail; also checks that engine against one
     restored from the whole journal."""
-    journal: list = []
-    crash = [crash_at]
+    journal, emit = crashing_journal(crash_at)
     seen: dict = {}
-
-    def emit(msg):
-        if crash and len(journal) == crash[0]:
-            crash.pop()
-            raise Crash()
-        journal.append(msg)
 
     desk = make_desk(directory, mod, options, loss_limit, emit=emit)
     parts, k, crashed, market = batches(ticks, intents, cuts), 0, False, None

@@ -27,7 +27,7 @@ import numpy as np
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from tests.orders.test_engine_determinism import Crash
+from tests.orders.test_engine_determinism import Crash, crashing_journal
 from tests.orders.test_engine_properties import (
     EXAMPLES,
     PROPERTY,
@@ -79,14 +79,7 @@ def restart_once(market, where: float, down: int) -> list:
     if n_events < 2:
         return []
     lim = limits(loss_limit)
-    journal: list = []
-    crash = [int(where * (n_events - 1))]
-
-    def emit(msg):
-        if crash and len(journal) == crash[0]:
-            crash.pop()
-            raise Crash()
-        journal.append(msg)
+    journal, emit = crashing_journal(int(where * (n_events - 1)))
 
     by_seq: dict[int, list] = {}
     for it in intents:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from common.dtypes import TICK_DTYPE
 from common.messages import OrderCanceled, TicksProcessed
 from tests.orders.stubs import Desk, intent, ist_ns
-from tests.orders.test_engine_determinism import Crash, outcome
+from tests.orders.test_engine_determinism import Crash, crashing_journal, outcome
 
 SEARCH = settings(max_examples=int(os.environ.get("OTRADE_PROPERTY_EXAMPLES", "40")),
                   deadline=None, database=None,
@@ -36,14 +36,7 @@ def tape(prices) -> np.ndarray:
 def run(directory, ticks, intents, *, crash_at=None, cuts=(), **options) -> Desk:
     """The stage's way: batches cut at `cuts`; killed when the journal reaches `crash_at` events,
     restarted from the journal and the market snapshot taken at the start of that batch."""
-    journal: list = []
-    crash = [] if crash_at is None else [crash_at]
-
-    def emit(msg):
-        if crash and len(journal) == crash[0]:
-            crash.pop()
-            raise Crash()
-        journal.append(msg)
+    journal, emit = crashing_journal(crash_at)
 
     os.makedirs(directory, exist_ok=True)
     desk = Desk(directory, stop_order_type="SL", emit=emit, **options)
