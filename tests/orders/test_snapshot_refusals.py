@@ -98,6 +98,21 @@ def restart(desk, directory, journal_path, *, context=CONTEXT, fills_last_seq=1 
     return engine, start, refused
 
 
+
+def the_day_goes_on_and_a_restart_from_the_snapshot_is_the_whole_journal(desk, tmp_path, path,
+                                                                         events, done: int):
+    """The journal gets the rest of `events` (from `done` on); a restart from the snapshot plus
+    that tail is the engine a restore from the whole journal builds."""
+    with JournalWriter(path, "never") as w:
+        for m in events[done:]:
+            w.append(m)
+        w.flush()
+    engine, start, refused = restart(desk, tmp_path, path)
+    assert not refused and start > 0
+    full = engine_of(desk)
+    full.restore(events)
+    assert view(engine) == view(full)
+
 def test_snapshot_written_mid_day_restarts_from_its_tail_as_the_whole_journal(tmp_path, day):
     desk, events = day
     half = len(events) // 2
@@ -106,15 +121,8 @@ def test_snapshot_written_mid_day_restarts_from_its_tail_as_the_whole_journal(tm
     assert writer.saved_seq == half
     mode = stat.S_IMODE(os.stat(writer.path).st_mode)
     assert mode == 0o600
-    with JournalWriter(path, "never") as w:          # the day goes on
-        for m in events[half:]:
-            w.append(m)
-        w.flush()
-    engine, start, refused = restart(desk, tmp_path, path)
-    assert not refused and start > 0
-    full = engine_of(desk)
-    full.restore(events)
-    assert view(engine) == view(full)
+    the_day_goes_on_and_a_restart_from_the_snapshot_is_the_whole_journal(desk, tmp_path, path,
+                                                                        events, half)
 
 
 def test_snapshot_writer_applies_everything_new_each_step_and_writes_at_its_cadence(tmp_path,
@@ -244,12 +252,5 @@ def test_snapshot_writer_of_a_restarted_process_goes_on_from_the_last_snapshot(t
         w.flush()
     second = write_snapshot(desk, tmp_path, path)
     assert second.saved_seq == 2 * third
-    with JournalWriter(path, "never") as w:
-        for m in events[2 * third:]:
-            w.append(m)
-        w.flush()
-    engine, start, refused = restart(desk, tmp_path, path)
-    assert not refused and start > 0
-    full = engine_of(desk)
-    full.restore(events)
-    assert view(engine) == view(full)
+    the_day_goes_on_and_a_restart_from_the_snapshot_is_the_whole_journal(desk, tmp_path, path,
+                                                                        events, 2 * third)
