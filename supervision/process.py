@@ -35,19 +35,17 @@ def start_forkserver() -> None:
     signal stays ignored across exec and fork, so the forkserver and every stage it forks ignore
     SIGHUP, and the supervisor alone turns it into the same clean stop as SIGTERM.
     """
-    from multiprocessing import forkserver, spawn
+    from multiprocessing import forkserver
 
-    from supervision.forkmain import MAIN_PATH_VAR
+    from supervision.forkmain import MAIN_VAR, main_of_parent
 
-    # the main script for supervision/forkmain.py to import in the forkserver: the path every child
-    # would otherwise run again (None when started as a module: children skip a __main__ module)
-    main_path = spawn.get_preparation_data("forkserver").get("init_main_from_path")
-    if main_path:
-        os.environ[MAIN_PATH_VAR] = main_path
+    # what every child would otherwise run again, for supervision/forkmain.py to import in the
+    # forkserver once
+    os.environ[MAIN_VAR] = main_of_parent()
     try:
         _with_hup_ignored(forkserver.ensure_running)
     finally:
-        os.environ.pop(MAIN_PATH_VAR, None)
+        os.environ.pop(MAIN_VAR, None)
 
 
 def start_resource_tracker() -> None:

@@ -11,6 +11,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = str(pathlib.Path(__file__).resolve().parents[2])
 
 SCRIPT = """
@@ -38,10 +40,12 @@ if __name__ == "__main__":
 """
 
 
-def test_stage_children_of_the_forkserver_do_not_run_the_main_script_again(tmp_path):
+@pytest.mark.parametrize("how", ["script", "module"])
+def test_stage_children_of_the_forkserver_do_not_run_the_main_script_again(tmp_path, how):
     mark, script = tmp_path / "runs", tmp_path / "main_script.py"
     script.write_text(SCRIPT.format(root=ROOT, mark=str(mark)))
-    subprocess.run([sys.executable, str(script)], check=True, timeout=120, cwd=tmp_path)
+    run = [str(script)] if how == "script" else ["-m", "main_script"]    # supervisor.py / -m
+    subprocess.run([sys.executable, *run], check=True, timeout=120, cwd=tmp_path)
     runs = mark.read_text().split()
     assert len(runs) == 2, f"the main script ran in {len(runs)} processes: parent, forkserver " \
         "and (it must not) each child"
