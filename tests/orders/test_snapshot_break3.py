@@ -2,10 +2,14 @@
 
 import os
 import shutil
+import tempfile
 
 import pytest
 
 from orders import snapshot
+from tests.orders.test_snapshot_process import child_of, snapshot_seq
+from tests.orders.test_snapshot_refusals import day, write_journal  # noqa: F401 - a fixture
+from tests.support import eventually
 
 
 def _tree_copy(dst) -> str:
@@ -39,3 +43,26 @@ def test_snapshot_code_digest_covers_the_price_grid_and_ids_the_brackets_are_mad
         assert snapshot.code_digest() != before
     finally:
         snapshot.code_digest.cache_clear()
+
+
+def test_snapshot_writer_killed_mid_write_at_the_stop_leaves_no_temporary(tmp_path, day):  # noqa: F811
+    """SnapshotChild.stop (orders/snapshotchild.py:96-107) SIGKILLs the writer wherever it is.
+    Killed inside write_atomic (common/atomicfile.py: between mkstemp and os.replace; a busy day's
+    snapshot is tens of MB, and at SCHED_IDLE on the orders core its write can be preempted for as
+    long as orders is busy), it leaves `.orders.snapshot.*.tmp` in the account day's dir. Only the
+    next writer's start removes it (orders/snapshotprocess.py:95): after the day's last stop it
+    stays there for good, a full copy of the day's book. Here the writer's temporary is made as
+    the write in flight would have it, once the writer is running (its start already swept)."""
+    desk, events = day
+    path = write_journal(tmp_path, events[:100])
+    child = child_of(desk, tmp_path, path)
+    child.watch()
+    try:
+        eventually(lambda: snapshot_seq(tmp_path) == 100, 30, message="the writer at work")
+        fd, tmp = tempfile.mkstemp(prefix=f".{snapshot.SNAPSHOT_FILE}.", suffix=".tmp",
+                                   dir=str(tmp_path))      # as write_atomic names it
+        os.write(fd, b"half a snapshot")
+        os.close(fd)
+    finally:
+        child.stop()
+    assert [n for n in os.listdir(tmp_path) if n.endswith(".tmp")] == []
