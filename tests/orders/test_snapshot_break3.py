@@ -4,11 +4,13 @@ import os
 import shutil
 import tempfile
 
+import msgspec
 import pytest
 
 from orders import snapshot
 from tests.orders.test_snapshot_process import child_of, snapshot_seq
-from tests.orders.test_snapshot_refusals import day, write_journal  # noqa: F401 - a fixture
+from tests.orders.test_snapshot_refusals import (Clock, day, write_journal,  # noqa: F401
+                                                 writer_of)
 from tests.support import eventually
 
 
@@ -66,3 +68,32 @@ def test_snapshot_writer_killed_mid_write_at_the_stop_leaves_no_temporary(tmp_pa
     finally:
         child.stop()
     assert [n for n in os.listdir(tmp_path) if n.endswith(".tmp")] == []
+
+
+def test_snapshot_is_stamped_with_the_code_its_writer_runs_not_the_code_on_disk_later(
+        tmp_path, monkeypatch, day):  # noqa: F811
+    """orders/snapshot.py's code_digest is computed lazily, from the files on disk, the first time
+    it is asked: in the writer's process that is its first `save` (read_checked asks it only when
+    a snapshot exists), MIN_EVENTS records and MIN_INTERVAL_NS after the process imported the
+    engine — minutes on a quiet day. Sources updated in between (a `git pull` for the next start,
+    while the run goes on) stamp the snapshot of the OLD code's shadow with the NEW code's digest,
+    and the next start, running the new code, loads it as its own instead of refusing it
+    (`code_version`). The stamp must be of the code the writer imported."""
+    desk, events = day
+    root = _tree_copy(tmp_path / "src")
+    monkeypatch.setattr(snapshot, "_ROOT", root)
+    snapshot.code_digest.cache_clear()
+    try:
+        running = snapshot.code_digest()        # what the process runs, imported at its start
+        snapshot.code_digest.cache_clear()      # ... a fresh writer process: nothing asked yet
+        path = write_journal(tmp_path, events[:100])
+        writer = writer_of(desk, tmp_path, path, min_events=1, min_interval_ns=0, clock=Clock())
+        with open(os.path.join(root, "orders", "brackets.py"), "a") as f:
+            f.write("\n# the next version, pulled while the run goes on\n")
+        assert writer.step()
+        writer.close()
+        with open(writer.path, "rb") as f:
+            stamped = msgspec.json.decode(f.readline())["code"]
+        assert stamped == running
+    finally:
+        snapshot.code_digest.cache_clear()
