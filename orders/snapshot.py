@@ -73,9 +73,11 @@ _WIRING = {
     "exposure": frozenset(),
     "throttle": frozenset({"limits", "venue_per_sec"}),
 }
-# The sources whose classes and semantics the pickled state depends on.
+# The sources whose classes and semantics the pickled state depends on: the engine's package and
+# every module of common/ that `_apply` computes state with (pricegrid: the brackets' stop, target
+# and leg prices; ids: the client order ids of a bracket's entry plan).
 _SOURCES = ("orders", "common/messages.py", "common/accounting.py", "common/clock.py",
-            "common/tradingstate.py")
+            "common/tradingstate.py", "common/pricegrid.py", "common/ids.py")
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -23,7 +23,8 @@ from collections.abc import Callable
 
 from common.atomicfile import write_atomic
 from common.clock import mono_ns
-from orders.snapshotprocess import WriterArgs
+from orders.snapshot import SNAPSHOT_FILE
+from orders.snapshotprocess import WriterArgs, remove_stale_temporaries
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WATCH_NS = 500_000_000
@@ -105,3 +106,9 @@ class SnapshotChild:
             proc.wait(REAP_WAIT_S)
         except subprocess.TimeoutExpired:    # dying (SIGKILL pending): init reaps it after us
             pass
+        # Killed inside a write, it leaves its temporary (common/atomicfile.py): only the next
+        # writer's start would remove it, and after the day's last stop there is none.
+        try:
+            remove_stale_temporaries(self.args.state_dir, SNAPSHOT_FILE)
+        except OSError as e:
+            self.log.warning("orders snapshot writer's temporary not removed", error=repr(e))

@@ -28,6 +28,7 @@ from orders.snapshot import (
     MIN_INTERVAL_NS,
     SnapshotRefused,
     capture,
+    code_digest,
     put,
     read_checked,
     save,
@@ -61,6 +62,9 @@ class SnapshotWriter:
         self.saved_seq = 0                    # the journal seq the last snapshot reflects
         self._saved_ns = clock()
         self.written, self.last_bytes = 0, 0
+        # The digest of the code this process imported, taken now: asked first at the first
+        # save, it would be of the sources on disk then, which an update may have replaced.
+        code_digest()
 
     @property
     def applied_seq(self) -> int:
