@@ -38,11 +38,16 @@ class SnapshotChild:
     ----------
     args : what the writer runs with; written to `args_path` (private: the run dir) at each start.
     cores : where it is pinned (the stage's non-spinning cores).
+    lead, since_seq : the writer is first started once the journal is `lead` records past the
+        snapshot loaded at start (`since_seq`, 0 for none). A quiet day's journal is cheap to read
+        whole, and a process of ~0.5 s CPU for each orders (re)start would be spent for nothing.
     """
 
     def __init__(self, args: WriterArgs, args_path: str, cores, log, *,
-                 clock: Callable[[], int] = mono_ns):
+                 clock: Callable[[], int] = mono_ns, lead: int = 0, since_seq: int = 0):
         self.args, self.args_path, self.log, self._clock = args, args_path, log, clock
+        self._first_at_seq = since_seq + lead     # journal seq at which the first writer starts
+        self.started = False
         self.cores = ",".join(str(c) for c in cores)
         self.proc: subprocess.Popen | None = None
         self.restarts = 0               # writers started again after one died
@@ -51,8 +56,11 @@ class SnapshotChild:
         self._backoff_ns = BACKOFF_NS
         self._started_ns = 0
 
-    def watch(self) -> None:
-        """From the stage's loop: start the writer when due; notice it died."""
+    def watch(self, journal_seq: int = 0) -> None:
+        """From the stage's loop (`journal_seq`: the orders journal's last): start the writer when
+        due; notice it died."""
+        if not self.started and journal_seq < self._first_at_seq:
+            return
         now = self._clock()
         if now < self._check_ns:
             return
@@ -80,6 +88,7 @@ class SnapshotChild:
                          backoff_ms=self._backoff_ns // 1_000_000)
 
     def start(self) -> None:
+        self.started = True
         self._started_ns = self._clock()
         write_atomic(self.args_path, pickle.dumps(self.args, pickle.HIGHEST_PROTOCOL),
                      durable=False)

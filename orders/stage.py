@@ -264,7 +264,9 @@ class OrdersStage:
         # (its zmq I/O threads) go to io_cores; the writer goes with them.
         spinning = wait_mode(ctx) == "spin" and ctx.io_cores
         self.snapshots = SnapshotChild(args, os.path.join(ctx.run_dir, rundir.ORDERS_SNAPSHOT_ARGS),
-                                       ctx.io_cores if spinning else ctx.cores, self.log)
+                                       ctx.io_cores if spinning else ctx.cores, self.log,
+                                       lead=MIN_EVENTS,
+                                       since_seq=loaded.journal.seq if loaded is not None else 0)
 
     def finish_recovery(self) -> bool:
         """Settle the orders of unknown outcome at the broker (orders/recoveryhold.py: held, not
@@ -417,7 +419,7 @@ class OrdersStage:
             self.rt.set_count("bad_broker_rows", self.broker.bad_rows)
         self.commit()
         if self.snapshots is not None:
-            self.snapshots.watch()
+            self.snapshots.watch(self.journal.last_seq)
             self.rt.set_count("snapshot_writer_restarts", self.snapshots.restarts)
 
     def follow_ticks(self) -> None:

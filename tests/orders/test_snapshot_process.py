@@ -186,3 +186,20 @@ def test_snapshot_writer_runs_at_idle_priority_on_the_cores_it_was_given(
         assert os.sched_getaffinity(pid) == {min(os.sched_getaffinity(0))}
     finally:
         child.stop()
+
+
+def test_snapshot_writer_is_first_started_once_the_journal_is_a_lead_past_the_loaded_snapshot(
+        tmp_path, day):  # noqa: F811 - the fixture
+    """A quiet day's journal is read whole at a restart for little: no writer process (~0.5 s of
+    CPU at every orders start) until the journal is `lead` records past the snapshot loaded."""
+    desk, events = day
+    path = write_journal(tmp_path, events[:10])
+    args = child_of(desk, tmp_path, path).args
+    child = SnapshotChild(args, os.path.join(str(tmp_path), "writer.pickle"),
+                          sorted(os.sched_getaffinity(0)), Log(), lead=100, since_seq=50)
+    started = []
+    child.start = lambda: started.append(True)          # the decision, not the process
+    child.watch(149)
+    assert started == []
+    child.watch(150)
+    assert started == [True]
