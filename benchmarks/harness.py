@@ -19,6 +19,7 @@ import itertools
 import os
 import shutil
 import signal
+import random
 import socket
 import subprocess
 import sys
@@ -96,9 +97,27 @@ def scratch_dir():
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port for the run's /health, below the kernel's ephemeral range: one the kernel handed
+    out (port 0) is free again once released, and the run's own local venue servers, binding port
+    0 a moment later, were seen to get it first (CI: the health endpoint never came up)."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12_000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 class SupervisedRun:

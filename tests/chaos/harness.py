@@ -16,13 +16,13 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
 
 import psutil
 
+from benchmarks.harness import free_port
 from tests.support import eventually, unique_run_id
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -53,12 +53,6 @@ BASE = {
         "restart": {"max_restarts": 20, "window_s": 60, "backoff_initial_ms": 20},
     },
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def merge(base: dict, over: dict) -> dict:
