@@ -123,6 +123,11 @@ def _ticks_flowing(p: Pipeline) -> bool:
 
 def test_random_kills_and_a_hang_change_nothing_at_the_broker(tmp_path, calm):
     case, path, undisturbed, _, undisturbed_decisions = calm
+    if case.replay is not nse_case and not os.environ.get("OTRADE_CHAOS_ALL"):
+        # The suite's 15 minutes: the two-strategy, three-day case kills every stage in and out of
+        # session, and tests/chaos/test_exactly_once_brokers.py kills at random on one-day runs at
+        # the local Kite and Upstox venues. OTRADE_CHAOS_ALL=1 runs this case too.
+        pytest.skip("one case is enough in the suite: the two-strategy, three-day one")
     seed = int(os.environ.get("OTRADE_CHAOS_SEED", time.time_ns() % 1_000_000))
     rng = random.Random(seed)
     kills = []
