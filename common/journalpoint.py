@@ -66,6 +66,18 @@ def check(point: JournalPoint, path: str) -> None:
             f"is not seq {point.seq} as it saw it")
 
 
+def read_snapshot(path: str, refused: type[Exception]) -> bytes | None:
+    """A snapshot file's bytes; None when there is none. An unreadable file raises `refused` with
+    the reason: a stage then starts from its whole journal, never from a half-read state."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise refused(f"unreadable: {e}") from None
+
+
 def _digest(line: bytes) -> str:
     return hashlib.blake2b(line, digest_size=16).hexdigest()
 

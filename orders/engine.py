@@ -38,6 +38,7 @@ process had half done and goes on as if it had never died.
 """
 
 import time
+from typing import Any, Callable
 
 import numpy as np
 
@@ -80,6 +81,9 @@ _FIRST_CHUNK, _MAX_CHUNK = 64, 1 << 16
 DAY_NS = SECONDS_PER_DAY * NS_PER_S
 MAX_ROUNDS = 100_000      # plan/act rounds in one settle: a bound, far above any real day's need
 LOSS_LIMIT_REASON = "daily loss limit breached"   # a halt with this reason ends with its IST day
+# The state names as plain strings: an Enum member's `.name` is a property lookup, and the tick loop
+# compares against them on every settle.
+_ACTIVE, _HALTED = TradingState.ACTIVE.name, TradingState.HALTED.name
 
 
 class OrderEngine:
@@ -109,6 +113,7 @@ class OrderEngine:
         self._exchanges = [e.decode() for e in instruments["exchange"]]
         self.risk = RiskGate(limits, instruments)
         self.exposure = Exposure(len(instruments))
+        self._clock = self.exposure.clock        # [market clock ns, last tick seq]
         self.book = OrderBook()
         self.desk = BracketDesk(self.risk.tick_size, self.risk.freeze_qty, stop_order_type,
                                 stop_limit_ticks, leg_prices=limits.leg_prices,
@@ -116,7 +121,7 @@ class OrderEngine:
         # The account's windows, and each exchange/segment's second (the retail-algo threshold).
         self.throttle = OrderRate(limits.rate_per_sec, limits.rate_per_min, limits.rate_per_day,
                                  limits.venue_rate_per_sec)
-        self.trading_state = TradingState.ACTIVE.name
+        self.trading_state = _ACTIVE
         self.state_reason = ""            # why trading is in its state (the journaled reason)
         self.loss_halt_day_ns = 0         # IST midnight of the day the daily loss limit halted
         self.flattening = False
@@ -257,18 +262,18 @@ class OrderEngine:
         """
         if state not in NAMES:
             raise ValueError(f"trading state must be one of {NAMES}, got {state!r}")
-        still = self._flatten_left() if state != TradingState.HALTED.name and self.flattening else 0
+        still = self._flatten_left() if state != _HALTED and self.flattening else 0
         if still:
             # A flatten has closed the brackets (their legs are gone): until its closes are done,
             # leaving it would leave those positions with no close and no stop. Refused, and said.
             self._seq = self._last_tick()
-            self._set_state(TradingState.HALTED.name,
+            self._set_state(_HALTED,
                             f"resume refused: the flatten is still closing {still} position(s); "
                             f"resume once flat ({reason})")
             if act:
                 self._settle(self._seq, intents=False)
         elif (state != self.trading_state or self._outlives_the_day(state, reason)
-              or (state == TradingState.HALTED.name and reason and reason != self.state_reason)):
+              or (state == _HALTED and reason and reason != self.state_reason)):
             # A new reason to halt while halted is journaled too: the halt is now (also) for it, and
             # whoever lifts a halt asks why it holds (reconcile's adopt lifts only its own).
             self._seq = self._last_tick()
@@ -285,19 +290,19 @@ class OrderEngine:
         """HALTED, journaled, without acting on it now: for a stage that cannot reach its broker to
         finish recovery (restore has run, resolve_in_doubt has not), and the gateway's reaction to a
         refused session (a halt for a new reason while a loss-limit halt holds is journaled too)."""
-        halted = TradingState.HALTED.name
+        halted = _HALTED
         if self.trading_state != halted or self._outlives_the_day(halted, reason):
             self._set_state(halted, reason)
 
     @property
     def halt_ends_with_day(self) -> bool:
         """HALTED by the daily loss limit only: the next IST day trades again."""
-        return self.trading_state == TradingState.HALTED.name and bool(self.loss_halt_day_ns)
+        return self.trading_state == _HALTED and bool(self.loss_halt_day_ns)
 
     def _outlives_the_day(self, state: str, reason: str) -> bool:
         """A halt for another reason arriving while the loss limit holds trading HALTED: journaled,
         so it is not lifted with the loss limit the next morning."""
-        return (state == TradingState.HALTED.name and self.halt_ends_with_day
+        return (state == _HALTED and self.halt_ends_with_day
                 and not reason.startswith(LOSS_LIMIT_REASON))
 
     def flatten_all(self, reason: str = "", *, act: bool = True) -> None:
@@ -450,9 +455,9 @@ class OrderEngine:
         is daily), and a halt by yesterday's loss limit ends — no other halt does."""
         now = self._now()
         self.exposure.roll_day(now)
-        if (self.trading_state == TradingState.HALTED.name and self.loss_halt_day_ns
+        if (self.trading_state == _HALTED and self.loss_halt_day_ns
                 and ist_midnight_ns(now) > self.loss_halt_day_ns):
-            self._set_state(TradingState.ACTIVE.name,
+            self._set_state(_ACTIVE,
                             "new trading day: the daily loss limit starts again")
 
     def _sweeping(self) -> bool:
@@ -489,7 +494,7 @@ class OrderEngine:
                 changed = self._act(cancels or actions, first_only=False)
             else:
                 past_cutoff = self.limits.phase(self.exposure.clock_ns) >= PHASE_NO_ENTRY
-                halted = self.trading_state == TradingState.HALTED.name
+                halted = self.trading_state == _HALTED
                 changed = self._act(self.desk.plan(self.book, halted, past_cutoff),
                                     first_only=True)
             if not changed:
@@ -528,15 +533,18 @@ class OrderEngine:
             return
         reason = (f"{LOSS_LIMIT_REASON}: day P&L {pnl:.2f} INR <= "
                   f"-{self.limits.daily_loss_limit_inr:.2f}")
-        if self.trading_state != TradingState.HALTED.name:
-            self._set_state(TradingState.HALTED.name, reason)
+        if self.trading_state != _HALTED:
+            self._set_state(_HALTED, reason)
         self._mark()
         self._emit(FlattenAll(ts_event_ns=self._now(), reason=reason))
 
     # ---------------------------------------------------------------- events
 
     def _now(self) -> int:
-        return max(self.exposure.clock_ns, self._marked_ns)
+        # The exposure's clock array is never replaced, so it is read directly: _now runs several
+        # times per event, and the property's call costs more than the read.
+        now = int(self._clock[0])
+        return now if now > self._marked_ns else self._marked_ns
 
     def _mark(self, ts_ns: int = 0) -> None:
         """Journal "the events that follow belong to tick `_seq`", once, before anything else."""
@@ -550,42 +558,69 @@ class OrderEngine:
         self._apply(msg)
 
     def _apply(self, msg) -> None:
-        """The one place state changes: live right after emit, and on restore for each event."""
-        if isinstance(msg, TicksProcessed):
-            self._marked_seq, self._marked_ns = msg.upto_seq - 1, msg.ts_event_ns
-            self.exposure.roll_day(msg.ts_event_ns)
-        elif isinstance(msg, OrderFilled):
-            if msg.fill_id not in self.book.fill_ids:
-                self._touch(self.book.apply(msg))
-                self.exposure.apply_fill(msg.instrument, msg.side, msg.qty, msg.price, msg.fees_inr)
-        elif isinstance(msg, OrderSubmitting):
-            order = self.book.apply(msg)
-            self.throttle.record(msg.ts_event_ns, self._exchanges[msg.instrument])
-            self.desk.attach(order)
-            self._touch(order)
-        elif isinstance(msg, _BOOK_ONLY):
+        """The one place state changes: live right after emit, and on restore for each event.
+        Dispatched on the exact type (messages are frozen leaf Structs): one dict lookup instead
+        of a chain of isinstance tests on every event. Types with no applier change no state."""
+        apply = _APPLIERS.get(type(msg))
+        if apply is not None:
+            apply(self, msg)
+
+    def _apply_marker(self, msg: TicksProcessed) -> None:
+        self._marked_seq, self._marked_ns = msg.upto_seq - 1, msg.ts_event_ns
+        self.exposure.roll_day(msg.ts_event_ns)
+
+    def _apply_fill(self, msg: OrderFilled) -> None:
+        if msg.fill_id not in self.book.fill_ids:
             self._touch(self.book.apply(msg))
-        elif isinstance(msg, SignalRaised):
-            self.desk.open(msg)
-            self._intents_seen += 1
-        elif isinstance(msg, OrderDenied):
-            self.denied.add(msg.intent_id)
-            self._intents_seen += 1
-        elif isinstance(msg, TradingStateChanged):
-            self.trading_state, self.state_reason = msg.state, msg.reason
-            loss = (msg.state == TradingState.HALTED.name
-                    and msg.reason.startswith(LOSS_LIMIT_REASON))
-            self.loss_halt_day_ns = ist_midnight_ns(msg.ts_event_ns) if loss else 0
-            self.desk.touch_all()
-            if msg.state == TradingState.ACTIVE.name:
-                self.flattening = False
-        elif isinstance(msg, FlattenAll):
-            self.flattening = True
-            self.desk.close_all()
-        elif isinstance(msg, BracketsClosed):
-            self.desk.close_all()
+            self.exposure.apply_fill(msg.instrument, msg.side, msg.qty, msg.price, msg.fees_inr)
+
+    def _apply_submitting(self, msg: OrderSubmitting) -> None:
+        order = self.book.apply(msg)
+        self.throttle.record(msg.ts_event_ns, self._exchanges[msg.instrument])
+        self.desk.attach(order)
+        self._touch(order)
+
+    def _apply_book(self, msg) -> None:
+        self._touch(self.book.apply(msg))
+
+    def _apply_intent(self, msg: SignalRaised) -> None:
+        self.desk.open(msg)
+        self._intents_seen += 1
+
+    def _apply_denial(self, msg: OrderDenied) -> None:
+        self.denied.add(msg.intent_id)
+        self._intents_seen += 1
+
+    def _apply_state(self, msg: TradingStateChanged) -> None:
+        self.trading_state, self.state_reason = msg.state, msg.reason
+        loss = msg.state == _HALTED and msg.reason.startswith(LOSS_LIMIT_REASON)
+        self.loss_halt_day_ns = ist_midnight_ns(msg.ts_event_ns) if loss else 0
+        self.desk.touch_all()
+        if msg.state == _ACTIVE:
+            self.flattening = False
+
+    def _apply_flatten(self, msg: FlattenAll) -> None:
+        self.flattening = True
+        self.desk.close_all()
+
+    def _apply_brackets_closed(self, msg: BracketsClosed) -> None:
+        self.desk.close_all()
 
     def _touch(self, order) -> None:
         """An order changed: its bracket (if it has one) is planned again."""
         if order is not None and order.bracket_id:
             self.desk.touch(order.bracket_id)
+
+
+# Each journaled event type -> the OrderEngine method that applies it (see OrderEngine._apply).
+_APPLIERS: dict[type, Callable[[OrderEngine, Any], None]] = {
+    TicksProcessed: OrderEngine._apply_marker,
+    OrderFilled: OrderEngine._apply_fill,
+    OrderSubmitting: OrderEngine._apply_submitting,
+    **dict.fromkeys(_BOOK_ONLY, OrderEngine._apply_book),
+    SignalRaised: OrderEngine._apply_intent,
+    OrderDenied: OrderEngine._apply_denial,
+    TradingStateChanged: OrderEngine._apply_state,
+    FlattenAll: OrderEngine._apply_flatten,
+    BracketsClosed: OrderEngine._apply_brackets_closed,
+}

@@ -49,7 +49,7 @@ import numpy as np
 from common.atomicfile import write_atomic
 from common.clock import mono_ns
 from common.journal import JournalReader
-from common.journalpoint import JournalMismatch, JournalPoint, check
+from common.journalpoint import JournalMismatch, JournalPoint, check, read_snapshot
 from orders.brackets import Bracket, Place
 from orders.orderbook import Order
 
@@ -336,13 +336,9 @@ def read_checked(path: str, journal_path: str, context: str, fills_last_seq: int
     SnapshotRefused
         With the reason.
     """
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
+    raw = read_snapshot(path, SnapshotRefused)
+    if raw is None:
         return None
-    except OSError as e:
-        raise SnapshotRefused(f"unreadable: {e}") from None
     cut = raw.find(b"\n")
     try:
         header = _header_decoder.decode(raw[:cut] if cut >= 0 else raw)

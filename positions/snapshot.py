@@ -27,7 +27,7 @@ import msgspec
 
 from common.atomicfile import write_atomic
 from common.journal import JournalReader
-from common.journalpoint import JournalMismatch, JournalPoint, check, point_of
+from common.journalpoint import JournalMismatch, JournalPoint, check, point_of, read_snapshot
 from positions.positionbook import PositionBook
 
 SNAPSHOT_FILE = "positions.snapshot.json"
@@ -84,13 +84,9 @@ def load(path: str, reader: JournalReader, symbols: list[str]) -> PositionBook |
         If it is unreadable, of another format, ahead of the journal or from another journal;
         `reader` is then untouched.
     """
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
+    raw = read_snapshot(path, SnapshotRefused)
+    if raw is None:
         return None
-    except OSError as e:
-        raise SnapshotRefused(f"unreadable: {e}") from None
     try:
         snap = _decoder.decode(raw)
     except msgspec.DecodeError as e:

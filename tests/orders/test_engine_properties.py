@@ -41,7 +41,7 @@ from tests.orders.test_engine_determinism import Crash, crashing_journal, outcom
 
 # CI runs a fixed, derandomized set of examples (a red CI is a real counterexample, reproducible);
 # OTRADE_PROPERTY_EXAMPLES=5000 OTRADE_PROPERTY_RANDOM=1 searches further, with fresh randomness.
-EXAMPLES = int(os.environ.get("OTRADE_PROPERTY_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("OTRADE_PROPERTY_EXAMPLES", "200"))
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None, database=None,
                     derandomize=not os.environ.get("OTRADE_PROPERTY_RANDOM"),
                     suppress_health_check=[HealthCheck.too_slow])
