@@ -191,24 +191,28 @@ class WorkingOrders:
         self.ev_price = np.zeros(2 * cap + 2, np.float64)
         self.ev_tick = np.zeros(2 * cap + 2, np.int64)
 
-    def track(self, order, live: bool) -> None:
-        """One order changed: give it a slot, refresh its slot, or retire it."""
+    def track(self, order, live: bool) -> bool:
+        """One order changed: give it a slot, refresh its slot, or retire it. Returns
+        needs_compaction() (only a retirement can make it true)."""
         self.band[order.instrument, 2] = 0.0
-        if live and order.slot < 0:
-            if self.n == self.instr.shape[0]:
-                self._alloc(2 * self.n)
-            o = order.slot = self.n
-            self.slot_orders.append(order)
-            self._link(order.instrument, o)
-            self.n += 1
-            self._write(order)
-        elif live:
-            self._write(order)
-        elif order.slot >= 0:
-            o, order.slot = order.slot, -1
-            self.instr[o], self.leaves[o] = -1, 0
-            self.slot_orders[o] = None
-            self.dead += 1
+        o = order.slot
+        if live:
+            if o < 0:
+                if self.n == self.instr.shape[0]:
+                    self._alloc(2 * self.n)
+                o = order.slot = self.n
+                self.slot_orders.append(order)
+                self._link(order.instrument, o)
+                self.n += 1
+            self._write(order, o)
+            return False
+        if o < 0:
+            return False
+        order.slot = -1
+        self.instr[o], self.leaves[o] = -1, 0
+        self.slot_orders[o] = None
+        self.dead += 1
+        return self.needs_compaction()
 
     def _link(self, k: int, o: int) -> None:
         """Slot `o` joins the end of instrument `k`'s chain."""
@@ -223,12 +227,12 @@ class WorkingOrders:
     def needs_compaction(self) -> bool:
         return self.dead > 32 and 2 * self.dead > self.n
 
-    def _write(self, order) -> None:
-        o = order.slot
+    def _write(self, order, o: int) -> None:
+        """Slot `o` takes a live order's current state (so its leaves are qty - filled_qty)."""
         self.instr[o], self.side[o] = order.instrument, order.side
         self.otype[o] = ORDER_TYPE_CODES[order.order_type]
         self.price[o], self.trigger[o] = order.price, order.trigger_price
-        self.leaves[o], self.after_seq[o] = order.leaves, order.after_seq
+        self.leaves[o], self.after_seq[o] = order.qty - order.filled_qty, order.after_seq
         self.triggered[o] = 1 if order.triggered else 0
 
     def rebuild(self, orders: list) -> None:
