@@ -65,7 +65,7 @@ class PaperBroker(Broker):
         self._max_fill = int(max_fill_qty_per_tick)
         self._rate_per_sec = int(rate_per_sec)
         self._book = PaperBook()
-        self._working = WorkingOrders(len(instruments))
+        self._working = WorkingOrders(len(instruments), self._tick_size)
         self._events: list = []
         self._clock = np.zeros(2, np.int64)     # the kernel's clock, in and out (see on_ticks)
         self._journal = PaperJournal(journal_path, fsync=fsync)
@@ -160,10 +160,10 @@ class PaperBroker(Broker):
                     self._record({"k": "fill", "seq": seq, "ts": ts, "boid": order.broker_order_id,
                                   "trade_id": fill_id(order.client_order_id, order.n_fills + 1),
                                   "qty": int(w.ev_qty[e]), "price": float(w.ev_price[e])},
-                                 reindex=False)
+                                 matched=True)
                 else:
                     self._record({"k": "trigger", "seq": seq, "ts": ts,
-                                  "boid": order.broker_order_id}, reindex=False)
+                                  "boid": order.broker_order_id}, matched=True)
                     self._events.append(order.snapshot())
             if w.needs_compaction():
                 self._reindex()
@@ -171,14 +171,18 @@ class PaperBroker(Broker):
 
     # ---------------------------------------------------------------- internals
 
-    def _record(self, record: dict, *, reindex: bool = True) -> PaperOrder:
-        """Journal first, then apply: the book never holds what the journal lacks."""
+    def _record(self, record: dict, *, matched: bool = False) -> PaperOrder:
+        """Journal first, then apply: the book never holds what the journal lacks.
+
+        `matched`: a fill or trigger the kernel just found (on_ticks). Its band is already the
+        instrument's, and no compaction in the middle of on_ticks' events, which name slots.
+        """
         self._journal.append(record)
         order, trade, working = self._book.apply(record)
         if trade is not None:
             self._events.append(trade)
-        if self._working.track(order, working) and reindex:    # true: time to compact
-            self._reindex()
+        if self._working.track(order, working, matched=matched) and not matched:
+            self._reindex()     # more dead slots than live ones
         return order
 
     def _reindex(self) -> None:
