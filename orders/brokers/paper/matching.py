@@ -20,7 +20,8 @@ Prices compare with a tolerance of a millionth of a tick, so 0.1 + 0.2 still mee
 Working-order arrays (one slot per working order; all int64 unless noted):
     instr, side (+1/-1), otype (OT_*), price f8, trigger f8, leaves, after_seq, triggered (0/1).
 Each instrument's slots form a chain in slot order: `first_slot[k]` (-1: none) and `next_slot[o]`
-(-1: the last), so a tick visits only the orders of its own instrument.
+(-1: the last), so a tick visits only the orders of its own instrument; a walk unlinks the dead
+slots it meets (`last_slot[k]`: the chain's end).
 State `clock` int64[2]: [0] seq of the last tick matched (ticks at or before it are skipped, which
 makes re-feeding ticks after a restart harmless), [1] its ts_event_ns.
 Output events (ev_* arrays, at least 2 * n + 2 long, which the kernel can never overflow: each order
@@ -38,8 +39,8 @@ EV_FILL, EV_TRIGGER = 1, 2
 
 
 # The per-order rules take one order's columns as scalars, not the arrays and a slot: a call that
-# passes arrays costs numba a reference-count update per array, even inlined, which made a walk of
-# an instrument's slots ~4x slower than the rules themselves.
+# passes arrays costs numba a reference-count update per array, even inlined: walking an
+# instrument's slots took ~150 ns a slot that way, ~15 ns with scalars.
 
 @njit(cache=True)
 def _crossed(side, px, level, eps):
