@@ -20,6 +20,8 @@ What it refuses, the way the real thing does:
 - more than `rate_per_sec` placements within one second raise BrokerRetryable (code "429").
 """
 
+import numpy as np
+
 from common.errors import BrokerRejected, BrokerRetryable
 from common.ids import fill_id
 from orders import statemachine as sm
@@ -54,6 +56,7 @@ class PaperBroker(Broker):
                  max_fill_qty_per_tick: int = 0, rate_per_sec: int = 0, fsync: bool = False):
         self.capabilities = frozenset({CAP_PARTIAL_FILLS}) if max_fill_qty_per_tick else frozenset()
         self._instruments = instruments
+        self._n_instruments = len(instruments)
         self._tick_size = instruments["tick_size"].astype("float64")
         # (freeze qty, lot size, tick size) per instrument as Python numbers, for every placement
         self._rules = list(zip(instruments["freeze_qty"].tolist(), instruments["lot_size"].tolist(),
@@ -62,8 +65,9 @@ class PaperBroker(Broker):
         self._max_fill = int(max_fill_qty_per_tick)
         self._rate_per_sec = int(rate_per_sec)
         self._book = PaperBook()
-        self._working = WorkingOrders(len(instruments))
+        self._working = WorkingOrders(len(instruments), self._tick_size)
         self._events: list = []
+        self._clock = np.zeros(2, np.int64)     # the kernel's clock, in and out (see on_ticks)
         self._journal = PaperJournal(journal_path, fsync=fsync)
         for record in self._journal.records:
             self._book.apply(record)
@@ -75,8 +79,9 @@ class PaperBroker(Broker):
         self._check_input(req)
         self._check_rate()
         reason = self._exchange_rule_violation(req)
-        record = {"k": "place", "seq": self._book.clock_seq, "ts": self._book.clock_ns,
-                  "boid": self._book.next_broker_order_id(), "coid": req.client_order_id,
+        book = self._book
+        record = {"k": "place", "seq": book.clock_seq, "ts": book.clock_ns,
+                  "boid": book.next_broker_order_id(), "coid": req.client_order_id,
                   "instr": req.instrument, "symbol": req.symbol, "exchange": req.exchange,
                   "side": req.side, "qty": req.qty, "type": req.order_type, "price": req.price,
                   "trigger": req.trigger_price, "after": req.after_seq,
@@ -138,25 +143,27 @@ class PaperBroker(Broker):
         stop, else `stop` (the engine reacts to it before the next tick is matched)."""
         if start >= stop:
             return stop
-        book, w = self._book, self._working
-        clock = book.clock_array()
+        book, w, clock = self._book, self._working, self._clock
+        # one array kept for every call, refilled in place: cheaper than a new one per call
+        clock[0], clock[1] = book.clock_seq, book.clock_ns
         index, n_ev = w.match(ticks, start, stop, self._tick_size, self._slippage_ticks,
                               self._max_fill, clock)
-        book.set_clock(int(clock[0]), int(clock[1]))
+        seq, ts = clock.tolist()
+        book.set_clock(seq, ts)
         if n_ev:
+            # Every event is on the tick the kernel stopped at, the last one it matched: its seq
+            # and ts_event_ns are the clock's (no per-event lookup into the structured ticks).
             slots = w.slot_orders
             for e in range(n_ev):
                 order = slots[int(w.ev_slot[e])]
-                tick = ticks[int(w.ev_tick[e])]
-                seq, ts = int(tick["seq"]), int(tick["ts_event_ns"])
                 if w.ev_kind[e] == EV_FILL:
                     self._record({"k": "fill", "seq": seq, "ts": ts, "boid": order.broker_order_id,
                                   "trade_id": fill_id(order.client_order_id, order.n_fills + 1),
                                   "qty": int(w.ev_qty[e]), "price": float(w.ev_price[e])},
-                                 reindex=False)
+                                 matched=True)
                 else:
                     self._record({"k": "trigger", "seq": seq, "ts": ts,
-                                  "boid": order.broker_order_id}, reindex=False)
+                                  "boid": order.broker_order_id}, matched=True)
                     self._events.append(order.snapshot())
             if w.needs_compaction():
                 self._reindex()
@@ -164,15 +171,18 @@ class PaperBroker(Broker):
 
     # ---------------------------------------------------------------- internals
 
-    def _record(self, record: dict, *, reindex: bool = True) -> PaperOrder:
-        """Journal first, then apply: the book never holds what the journal lacks."""
+    def _record(self, record: dict, *, matched: bool = False) -> PaperOrder:
+        """Journal first, then apply: the book never holds what the journal lacks.
+
+        `matched`: a fill or trigger the kernel just found (on_ticks). Its band is already the
+        instrument's, and no compaction in the middle of on_ticks' events, which name slots.
+        """
         self._journal.append(record)
-        order, trade = self._book.apply(record)
+        order, trade, working = self._book.apply(record)
         if trade is not None:
             self._events.append(trade)
-        self._working.track(order, self._book.is_working(order))
-        if reindex and self._working.needs_compaction():
-            self._reindex()
+        if self._working.track(order, working, matched=matched) and not matched:
+            self._reindex()     # more dead slots than live ones
         return order
 
     def _reindex(self) -> None:
@@ -196,7 +206,7 @@ class PaperBroker(Broker):
             problem = f"side must be +1 or -1, got {req.side}"
         elif req.order_type not in ORDER_TYPES:
             problem = f"unknown order type {req.order_type!r}"
-        elif not 0 <= req.instrument < len(self._instruments):
+        elif not 0 <= req.instrument < self._n_instruments:
             problem = f"unknown instrument {req.instrument}"
         elif req.order_type in ("LIMIT", "SL") and not req.price > 0:
             problem = f"{req.order_type} needs a positive price"

@@ -14,8 +14,6 @@ Record kinds (JSON objects; "seq"/"ts" are the broker's market clock when the re
 import bisect
 from dataclasses import dataclass
 
-import numpy as np
-
 from common.accounting import apply_trade
 from orders import statemachine as sm
 from orders.brokers.base import BrokerOrder, BrokerPosition, BrokerTrade
@@ -82,9 +80,6 @@ class PaperBook:
     def next_broker_order_id(self) -> str:
         return f"P{len(self.orders) + 1:09d}"
 
-    def clock_array(self) -> np.ndarray:
-        return np.array([self.clock_seq, self.clock_ns], np.int64)
-
     def set_clock(self, seq: int, ts_ns: int) -> None:
         if seq > self.clock_seq:
             self.clock_seq, self.clock_ns = seq, ts_ns
@@ -99,20 +94,26 @@ class PaperBook:
     def is_working(self, order: PaperOrder) -> bool:
         return order.broker_order_id in self._working
 
-    def apply(self, record: dict) -> tuple[PaperOrder, BrokerTrade | None]:
-        """Apply one journal record; returns the order it touched and the trade it made, if any."""
-        self.set_clock(int(record["seq"]), int(record["ts"]))
-        order, trade = self._apply(record)
-        if order.status in sm.WORKING and order.leaves > 0:
-            self._working.setdefault(order.broker_order_id, order)
+    def apply(self, record: dict) -> tuple[PaperOrder, BrokerTrade | None, bool]:
+        """Apply one journal record; returns the order it touched, the trade it made (if any) and
+        whether that order is still working."""
+        seq = int(record["seq"])
+        if seq > self.clock_seq:     # set_clock, inlined: this runs for every record
+            self.clock_seq, self.clock_ns = seq, int(record["ts"])
+        if record["k"] == "place":
+            order, trade = self._apply_place(record), None
         else:
-            self._working.pop(order.broker_order_id, None)
-        return order, trade
+            order, trade = self._apply_change(record)
+        # `order.leaves > 0` without the property: a WORKING status is never a TERMINAL one
+        if order.status in sm.WORKING and order.qty > order.filled_qty:
+            self._working.setdefault(order.broker_order_id, order)
+            return order, trade, True
+        self._working.pop(order.broker_order_id, None)
+        return order, trade, False
 
-    def _apply(self, record: dict) -> tuple[PaperOrder, BrokerTrade | None]:
+    def _apply_change(self, record: dict) -> tuple[PaperOrder, BrokerTrade | None]:
+        """Every kind but "place" (apply handles that one)."""
         kind = record["k"]
-        if kind == "place":
-            return self._apply_place(record), None
         order = self.orders[record["boid"]]
         if kind == "modify":
             order.qty = int(record["qty"])
