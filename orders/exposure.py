@@ -177,6 +177,8 @@ class Exposure:
     def gross_exposure(self) -> float:
         """Sum of |position| x last price over the open positions (the average price until an
         instrument has one), rupees."""
+        if not len(self.open_instr):
+            return 0.0                        # what gross_of returns, without the kernel's dispatch
         return float(gross_of(self.open_instr, self.pos_qty, self.last_price, self.avg_price))
 
     # ---------------------------------------------------------------- snapshot of the market part

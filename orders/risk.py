@@ -286,6 +286,6 @@ class RiskGate:
         """What working entries would add to the gross exposure, rupees."""
         gross = 0.0
         for o in book.working_entries():
-            px = o.price if o.price > 0 else float(exposure.last_price[o.instrument])
+            px = o.price if o.price > 0 else exposure.last_price.item(o.instrument)
             gross += o.leaves * px
         return gross
