@@ -135,8 +135,8 @@ class Exposure:
                    fees_inr: float) -> None:
         """Average-cost accounting of one of the engine's own fills."""
         k = instrument
-        before = float(self.realised[k])
-        q, avg, realised = apply_trade(int(self.pos_qty[k]), float(self.avg_price[k]), before,
+        before = self.realised.item(k)        # .item: the Python float/int, no numpy scalar
+        q, avg, realised = apply_trade(self.pos_qty.item(k), self.avg_price.item(k), before,
                                        side * qty, price)
         self.pos_qty[k], self.avg_price[k], self.realised[k] = q, avg, realised
         self.traded[k] = True
@@ -159,8 +159,10 @@ class Exposure:
         return rolled
 
     def _reindex_open(self) -> None:
-        self.open_instr = np.flatnonzero(self.pos_qty).astype(np.int64)
-        self.open_slot[:] = -1
+        # ndarray.nonzero, not np.flatnonzero (the same for a 1-D array, without its Python-level
+        # ravel/nonzero wrappers): 1.4 us instead of 3.2.
+        self.open_instr = self.pos_qty.nonzero()[0].astype(np.int64)
+        self.open_slot.fill(-1)
         self.open_slot[self.open_instr] = np.arange(len(self.open_instr))
 
     def day_pnl(self) -> float:
