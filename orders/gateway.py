@@ -104,33 +104,41 @@ class BrokerGateway:
             return
         for a in actions:
             if isinstance(a, Place):
+                # One reading of the market clock serves the whole placement: nothing in it moves
+                # the clock (its tick marker is stamped with this same time), and it was read four
+                # times per placement before.
+                now = self._now()
                 venue = self._venues[a.instrument]
-                if self.throttle.room(self._now(), venue) <= 0:
+                if self.throttle.room(now, venue) <= 0:
                     self.deferred.add(venue)  # exits wait for the throttle, never get dropped
                     self.stats["deferred_placements"] += 1
                     continue
-                self._submit(a, seq)
+                self._submit(a, seq, now, venue)
             elif isinstance(a, Modify):
                 self._modify(a)
             elif isinstance(a, Cancel):
                 self._cancel(a)
 
-    def _submit(self, a: Place, seq: int) -> None:
+    def _submit(self, a: Place, seq: int, now: int, venue: str) -> None:
         self._journal.mark()
         coid = coid_of(a.intent_id, a.role, a.n)
         self._journal.emit(OrderSubmitting(
-            ts_event_ns=self._now(), client_order_id=coid, intent_id=a.intent_id,
+            ts_event_ns=now, client_order_id=coid, intent_id=a.intent_id,
             strategy=a.strategy, bracket_id=a.bracket_id, role=a.role, instrument=a.instrument,
             symbol=self._symbols[a.instrument], side=a.side, qty=a.qty, order_type=a.order_type,
             price=a.price, trigger_price=a.trigger_price, tick_seq=seq))
-        self.send(self.book.orders[coid], seq)
+        self._send(self.book.orders[coid], seq, now, venue)
 
     def send(self, order, seq: int) -> None:
         """Place a journaled order (its OrderSubmitting emitted) and journal the outcome."""
-        req = OrderRequest(order.client_order_id, order.instrument, order.symbol,
-                           self._venues[order.instrument], order.side, order.qty,
-                           order.order_type, order.price, order.trigger_price, after_seq=seq)
-        coid, now, emit = order.client_order_id, self._now(), self._journal.emit
+        self._send(order, seq, self._now(), self._venues[order.instrument])
+
+    def _send(self, order, seq: int, now: int, venue: str) -> None:
+        """`send` at market time `now`, on `venue` (the order's exchange)."""
+        req = OrderRequest(order.client_order_id, order.instrument, order.symbol, venue,
+                           order.side, order.qty, order.order_type, order.price,
+                           order.trigger_price, after_seq=seq)
+        coid, emit = order.client_order_id, self._journal.emit
         self._journal.flush()       # the broker never hears of what the journal lacks
         try:
             ack = self.broker.place(req)
@@ -145,14 +153,19 @@ class BrokerGateway:
             emit(OrderRejected(ts_event_ns=now, client_order_id=coid, reason=str(e), code="FATAL"))
             self.refused(e)
         else:
-            self.acknowledge(order, ack.broker_order_id, ack.status, ack.reason, ack.code)
+            self._acknowledge(order, ack.broker_order_id, ack.status, ack.reason, ack.code, now)
 
     def acknowledge(self, order, broker_order_id: str, status: str, reason: str, code: str) -> None:
         """Journal the broker's answer to a placement: rejected, or accepted with its status."""
+        self._acknowledge(order, broker_order_id, status, reason, code, self._now())
+
+    def _acknowledge(self, order, broker_order_id: str, status: str, reason: str, code: str,
+                     now: int) -> None:
+        """`acknowledge` at market time `now`."""
         if status == sm.REJECTED:
             self._journal.emit(
                 OrderRejected(
-                    ts_event_ns=self._now(),
+                    ts_event_ns=now,
                     client_order_id=order.client_order_id,
                     broker_order_id=broker_order_id,
                     reason=reason,
@@ -162,7 +175,7 @@ class BrokerGateway:
         else:
             self._journal.emit(
                 OrderAccepted(
-                    ts_event_ns=self._now(),
+                    ts_event_ns=now,
                     client_order_id=order.client_order_id,
                     broker_order_id=broker_order_id,
                     status=status,

@@ -46,9 +46,10 @@ class Intake:
                 return
             self.stats["duplicate_intents"] += 1
         ex = self.exposure
+        clock_ns = ex.clock_ns
         code, facts = self.risk.check(
             intent, duplicate=known, trading_state=trading_state,
-            phase=self.limits.phase(ex.clock_ns), clock_ns=ex.clock_ns, book=self.book,
+            phase=self.limits.phase(clock_ns), clock_ns=clock_ns, book=self.book,
             exposure=ex, throttle=self.throttle, reachable=self._reachable(intent.instrument),
             open_brackets=self._open_brackets(intent))
         self.journal.mark()

@@ -75,6 +75,7 @@ class RiskLimits:
     if TYPE_CHECKING:
         # Derived in __post_init__, not fields at run time (from_config passes every field).
         boundaries_s: tuple[int, ...] = field(init=False)
+        _phase_span: tuple[int, int, int] = field(init=False)   # see `phase`
         params: np.ndarray = field(init=False)          # RISK_PARAMS_DTYPE[1], for the kernel
 
     @classmethod
@@ -88,6 +89,7 @@ class RiskLimits:
         bounds = tuple(parse_hhmm(t) for t in (self.session_start, self.entry_cutoff,
                                                self.square_off, self.session_end))
         object.__setattr__(self, "boundaries_s", bounds)
+        object.__setattr__(self, "_phase_span", (0, 0, PHASE_PRE_OPEN))    # empty: none asked yet
         params = np.zeros(1, RISK_PARAMS_DTYPE)
         for name in RISK_PARAMS_DTYPE.names:
             if name == "stale_tick_ns":
@@ -108,11 +110,21 @@ class RiskLimits:
         """The session phase (PHASE_*) at market time `ts_ns`."""
         if not self.enforce_session:
             return PHASE_OPEN
+        # Asked several times per event tick with a clock that crosses a boundary a few times a
+        # day: the span of market time the last answer holds for, [start, end), answers at once.
+        start, end, phase = self._phase_span
+        if start <= ts_ns < end:
+            return phase
         tod = ist_time_of_day_s(ts_ns)
-        phase = PHASE_PRE_OPEN
+        midnight = ist_midnight_ns(ts_ns)
+        phase, start, end = PHASE_PRE_OPEN, midnight, midnight + SECONDS_PER_DAY * NS_PER_S
         for bound in self.boundaries_s:
             if tod >= bound:
                 phase += 1
+                start = max(start, midnight + bound * NS_PER_S)
+            else:
+                end = min(end, midnight + bound * NS_PER_S)
+        object.__setattr__(self, "_phase_span", (start, end, phase))
         return phase
 
     def next_boundary_ns(self, ts_ns: int) -> int:

@@ -24,6 +24,8 @@ OrderEvent = (OrderSubmitting | OrderAccepted | OrderFilled | OrderCanceled | Or
 
 EXIT_ROLES = frozenset(("STOP", "TARGET", "SQUAREOFF", "FLATTEN"))
 CLOSE_ROLES = frozenset(("SQUAREOFF", "FLATTEN"))
+_TRANSITIONS, _WORKING = sm.TRANSITIONS, sm.WORKING
+_UNRESOLVED = frozenset((sm.SUBMITTING, sm.IN_DOUBT))   # placement outcome not known
 
 
 @dataclass(slots=True, eq=False)
@@ -190,28 +192,35 @@ class OrderBook:
         self._move(order, sm.fill_event(order.qty - order.filled_qty))
 
     def _move(self, order: Order, event: str) -> None:
-        order.status, legal = sm.transition(order.status, event)
-        if not legal:
-            self.illegal_transitions += 1
+        new = _TRANSITIONS.get((order.status, event))   # sm.transition, inlined: the hottest call
+        if new is None:
+            self.illegal_transitions += 1   # the status stays; the subsets are still checked
+            new = order.status
+        else:
+            order.status = new
+        # The subsets change only when the order enters or leaves them (most moves keep an order
+        # working: ACCEPTED -> PARTIALLY_FILLED, SUBMITTING -> ACCEPTED, ...). Membership is read
+        # from the subset itself, so the subsets stay right whatever the status was before.
         coid = order.client_order_id
-        if order.status in sm.WORKING:
-            self._working.setdefault(coid, order)
-            if order.role == "ENTRY":
-                self._working_entries.setdefault(coid, order)
-            elif order.role in CLOSE_ROLES:
-                self._working_closes.setdefault(coid, order)
-            elif order.role == "STOP" and order.order_type == "SL":
-                self._working_sl_stops.setdefault(coid, order)
-        else:
-            self._working.pop(coid, None)
-            self._working_entries.pop(coid, None)
-            self._working_closes.pop(coid, None)
-            self._working_sl_stops.pop(coid, None)
-        if order.status in (sm.SUBMITTING, sm.IN_DOUBT):
-            self._unresolved.setdefault(coid, order)
-        else:
-            self._unresolved.pop(coid, None)
-
+        if (new in _WORKING) != (coid in self._working):
+            if new in _WORKING:
+                self._working[coid] = order
+                if order.role == "ENTRY":
+                    self._working_entries[coid] = order
+                elif order.role in CLOSE_ROLES:
+                    self._working_closes[coid] = order
+                elif order.role == "STOP" and order.order_type == "SL":
+                    self._working_sl_stops[coid] = order
+            else:
+                del self._working[coid]
+                self._working_entries.pop(coid, None)
+                self._working_closes.pop(coid, None)
+                self._working_sl_stops.pop(coid, None)
+        if (new in _UNRESOLVED) != (coid in self._unresolved):
+            if new in _UNRESOLVED:
+                self._unresolved[coid] = order
+            else:
+                del self._unresolved[coid]
 
 def _by_index(order: Order) -> int:
     return order.index

@@ -72,19 +72,26 @@ class OrderRate:
         `count + n > per_sec` is then true exactly when either window would overflow, so the risk
         kernel needs no second limit.
         """
-        n = len(self._times)
-        in_sec = n - bisect.bisect_right(self._times, now_ns - SECOND_NS)
-        in_min = n - bisect.bisect_right(self._times, now_ns - MINUTE_NS)
-        in_day = n - bisect.bisect_left(self._times, ist_midnight_ns(now_ns))
+        times = self._times
+        n = len(times)
+        in_sec = n - bisect.bisect_right(times, now_ns - SECOND_NS)
+        in_min = n - bisect.bisect_right(times, now_ns - MINUTE_NS)
+        # `times` holds one IST day (record clears it on a new one): when its first placement is
+        # on today, they all are, and the day count needs no search.
+        day_start = ist_midnight_ns(now_ns)
+        in_day = n if not n or times[0] >= day_start else n - bisect.bisect_left(times, day_start)
         if venue and self.venue_per_sec > 0:
             shifted = self.venue_count(now_ns, venue) + self.limits[0] - self.venue_per_sec
-            in_sec = max(in_sec, shifted)
+            if shifted > in_sec:
+                in_sec = shifted
         return in_sec, in_min, in_day
 
     def room(self, now_ns: int, venue: str = "") -> int:
         """How many more placements are allowed right now (0 when any window is full)."""
-        return max(0, min(limit - count
-                          for limit, count in zip(self.limits, self.counts(now_ns, venue))))
+        in_sec, in_min, in_day = self.counts(now_ns, venue)
+        per_sec, per_min, per_day = self.limits
+        left = min(per_sec - in_sec, per_min - in_min, per_day - in_day)
+        return left if left > 0 else 0
 
     def next_free_ns(self, now_ns: int, venue: str = "") -> int:
         """The earliest market time >= now_ns at which one placement is allowed (now_ns if now)."""

@@ -25,10 +25,13 @@ from common.tradingstate import TradingState
 _REDUCING, _HALTED = int(TradingState.REDUCING), int(TradingState.HALTED)
 
 
+_STATE_CODES = {name: int(state) for name, state in TradingState.__members__.items()}
+
+
 def _code_of(state: str) -> int:
     """The kernel's code for a state name; a name that is not a state is judged HALTED, so a typo
     never lets an entry through."""
-    return int(TradingState.__members__.get(state, TradingState.HALTED))
+    return _STATE_CODES.get(state, _HALTED)    # plain ints: no enum lookup per intent
 
 
 # code -> (name, what it means). The kernel checks in this order and reports the first failure.
@@ -283,6 +286,6 @@ class RiskGate:
         """What working entries would add to the gross exposure, rupees."""
         gross = 0.0
         for o in book.working_entries():
-            px = o.price if o.price > 0 else float(exposure.last_price[o.instrument])
+            px = o.price if o.price > 0 else exposure.last_price.item(o.instrument)
             gross += o.leaves * px
         return gross
