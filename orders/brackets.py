@@ -55,7 +55,7 @@ import numpy as np
 
 from common.pricegrid import round_away, round_nearest
 from orders import statemachine as sm
-from orders.actions import Cancel, Place, coid_of_place
+from orders.actions import Cancel, Place, coid_of, coid_of_place
 from orders.legs import is_refused, resize
 from orders.orderbook import Order, OrderBook
 from orders.reachsums import ReachSums
@@ -94,13 +94,21 @@ def slice_sizes(qty: int, freeze_qty: int) -> list[tuple[int, int]]:
     return sizes
 
 
-def _filled(book: OrderBook, coids: list) -> int:
-    return sum(book.orders[c].filled_qty for c in coids)
+def _filled(orders: dict, coids: list) -> int:
+    """Sum of the orders' filled quantities. A plain loop: the planner adds up the same few
+    (usually one or two) orders many times per event, and sum() over a generator costs two calls
+    and a frame per order."""
+    total = 0
+    for c in coids:
+        total += orders[c].filled_qty
+    return total
 
 
 def open_qty(b: Bracket, book: OrderBook) -> int:
     """Entry filled minus exits filled: what the legs must cover."""
-    return max(0, _filled(book, b.entries) - _filled(book, b.stops) - _filled(book, b.targets))
+    orders = book.orders
+    return max(0, _filled(orders, b.entries) - _filled(orders, b.stops)
+               - _filled(orders, b.targets))
 
 
 def _reach_of(b: Bracket, book: OrderBook) -> tuple[int, int]:
@@ -258,8 +266,12 @@ class BracketDesk:
 
     def plan_bracket(self, b: Bracket, book: OrderBook, halted: bool) -> list:
         """What closes the gap for one bracket: missing entry slices (unless halted), exit legs."""
-        actions = [] if halted else [p for p in b.entry_plan if coid_of_place(p) not in book.orders]
-        return actions + self._plan_exits(b, book)
+        exits = self._plan_exits(b, book)
+        if halted:
+            return exits
+        orders = book.orders
+        missing = [p for p in b.entry_plan if coid_of(p.intent_id, p.role, p.n) not in orders]
+        return missing + exits if missing else exits
 
     def prune(self, book: OrderBook) -> None:
         """Drop brackets with nothing left to do: entries final, legs final, nothing open."""
@@ -269,22 +281,40 @@ class BracketDesk:
             self.touched.discard(b.intent_id)
 
     def _finished(self, b: Bracket, book: OrderBook) -> bool:
+        """Every entry slice sent, every order final, and flat (or a bracket without legs: then
+        what is open is square-off's job). One pass, leaving at the first working order: it runs
+        after every empty plan."""
         if len(b.entries) < len(b.entry_plan):
             return False
-        orders = [book.orders[c] for c in b.entries + b.stops + b.targets]
-        if any(o.working for o in orders):
-            return False
-        # All final and nothing working: either flat, or a bracket without legs (square-off's job).
-        return open_qty(b, book) == 0 or (b.stop_loss == 0 and b.target == 0)
+        orders, working = book.orders, sm.WORKING
+        left = 0                                  # entry filled minus exits filled (open_qty)
+        for c in b.entries:
+            o = orders[c]
+            if o.status in working:
+                return False
+            left += o.filled_qty
+        for coids in (b.stops, b.targets):
+            for c in coids:
+                o = orders[c]
+                if o.status in working:
+                    return False
+                left -= o.filled_qty
+        return left <= 0 or (b.stop_loss == 0 and b.target == 0)
 
     def leg_prices(self, b: Bracket, book: OrderBook) -> tuple[float, float]:
         """(stop, target) the legs should have now (see "Leg prices" in the module docstring)."""
-        if not self._from_fill or b.ref_price <= 0:
+        return self._leg_prices(b, book.orders, _filled(book.orders, b.entries))
+
+    def _leg_prices(self, b: Bracket, orders: dict, filled: int) -> tuple[float, float]:
+        """`leg_prices` given the entries' filled quantity (the planner has it already)."""
+        if not self._from_fill or b.ref_price <= 0 or filled == 0:
             return b.stop_loss, b.target
-        filled = _filled(book, b.entries)
-        if filled == 0:
-            return b.stop_loss, b.target
-        avg = sum(book.orders[c].filled_value for c in b.entries) / filled
+        entries = b.entries
+        if len(entries) == 1:       # the usual unsliced entry: sum() of one value is that value
+            value = orders[entries[0]].filled_value
+        else:
+            value = sum(orders[c].filled_value for c in entries)
+        avg = value / filled
         tick, below = float(self._tick_size[b.instrument]), b.side > 0
         stop = target = 0.0
         if b.stop_loss > 0:
@@ -294,18 +324,40 @@ class BracketDesk:
         return stop, target
 
     def _plan_exits(self, b: Bracket, book: OrderBook) -> list:
-        want = open_qty(b, book)
+        orders = book.orders
+        stops = [orders[c] for c in b.stops]
+        targets = [orders[c] for c in b.targets]
+        # One pass over the stops gathers all the rules below ask of them (it was a sum, a count
+        # and four any()/list passes, each a generator, on every plan of every touched bracket).
+        refused = exits_filled = 0
+        working = []            # working stops with a trigger
+        market = False          # a stop went as a MARKET exit
+        exiting = False         # a stop filled, or triggered and still working
+        for o in stops:
+            if o.status in sm.WORKING:
+                if o.trigger_price > 0:
+                    working.append(o)
+                if o.triggered:
+                    exiting = True
+            elif is_refused(o):
+                refused += 1
+            if o.filled_qty > 0:
+                exits_filled += o.filled_qty
+                exiting = True
+            if o.order_type == "MARKET":
+                market = True
+        for o in targets:
+            exits_filled += o.filled_qty
+        entry_filled = _filled(orders, b.entries)
+        want = max(0, entry_filled - exits_filled)        # open_qty
         cap = int(self._freeze[b.instrument])
-        stop, target = self.leg_prices(b, book) if want > 0 else (b.stop_loss, b.target)
-        stops = [book.orders[c] for c in b.stops]
-        targets = [book.orders[c] for c in b.targets]
-        refused = sum(1 for o in stops if is_refused(o))
+        stop, target = (self._leg_prices(b, orders, entry_filled) if want > 0
+                        else (b.stop_loss, b.target))
         if b.stop_loss > 0 and refused < 2:
-            working = [o for o in stops if o.working and o.trigger_price > 0]
             through = not refused and not working and self._through(b, stop)
             if through:
                 self.through_market.add(b.intent_id)
-            if refused or through or any(o.order_type == "MARKET" for o in stops):
+            if refused or through or market:
                 return self._exit_now(b, stops, targets, want, cap)
             gapped = [o for o in working if o.order_type == "SL" and self._gapped(b, o)]
             if gapped:
@@ -315,7 +367,7 @@ class BracketDesk:
                 return [Cancel(o.client_order_id, "the market gapped through the stop's limit")
                         for o in gapped + [t for t in targets if t.working]
                         if o.status != sm.CANCEL_PENDING and o.broker_order_id]
-            if any(o.filled_qty > 0 or (o.triggered and o.working) for o in stops):
+            if exiting:
                 # The stop triggered (filling, maybe in parts on a thin book, or a limit not yet
                 # reached): the bracket leaves there, so the target goes now. Left working beside
                 # it, a turn back through both would fill both for the same shares. (A triggered
@@ -327,13 +379,17 @@ class BracketDesk:
                 # Not re-priced through the market (the exchange would refuse the modify): the
                 # working stop keeps its trigger, and a leg grown for a later fill goes beside it.
                 stop = working[-1].trigger_price
-            return resize(stops, want, cap, self._stop_leg(b, stop)) + \
-                self._target_legs(b, targets, want, cap, target)
+            # No stop legs and nothing to cover: resize would return [] (skip building its leg).
+            legs = resize(stops, want, cap, self._stop_leg(b, stop)) if stops or want else []
+            return legs + self._target_legs(b, targets, want, cap, target)
         return self._target_legs(b, targets, want, cap, target)
 
     def _target_legs(self, b: Bracket, targets: list, want: int, cap: int, target: float) -> list:
-        if b.target <= 0 or any(is_refused(o) for o in targets):
-            return []
+        if b.target <= 0 or not (targets or want):
+            return []       # no target leg; or none yet and nothing to cover: resize gives []
+        for o in targets:
+            if is_refused(o):
+                return []
         leg = Place(TARGET, b.intent_id, len(b.targets), b.intent_id, b.strategy, b.instrument,
                     -b.side, 0, "LIMIT", target)
         return resize(targets, want, cap, leg)
@@ -343,10 +399,12 @@ class BracketDesk:
         the target is canceled FIRST and the open quantity leaves as a MARKET exit once that is
         confirmed, as a sweep waits for its cancels — a MARKET exit beside a working target is a
         pair that can both fill. Sticky: the book's MARKET stop keeps the bracket here."""
-        live = [o for o in targets if o.working]
+        live = [o for o in targets if o.status in sm.WORKING]
         if live:
             return [Cancel(o.client_order_id, "stop triggered: a market exit replaces the pair")
                     for o in live if o.status != sm.CANCEL_PENDING and o.broker_order_id]
+        if not (stops or want):
+            return []       # nothing to cover and no leg to resize: resize would give []
         leg = Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
                     -b.side, 0, "MARKET")
         return resize(stops, want, cap, leg)

@@ -18,19 +18,36 @@ def is_refused(o: Order) -> bool:
     return o.status == sm.REJECTED and o.reject_code != "FATAL"
 
 
+# A leg resize counts on: working and no cancel already asked for.
+_LIVE = sm.WORKING - {sm.CANCEL_PENDING}
+
+
 def resize(legs: list[Order], want: int, cap: int, template: Place) -> list:
     """Cancels, modifies and new legs that make `legs` cover `want` at the template's prices."""
-    live = [o for o in legs if o.working and o.status != sm.CANCEL_PENDING]
-    have = sum(o.leaves for o in live)
+    live = [o for o in legs if o.status in _LIVE]
+    have = 0
+    for o in live:
+        have += o.qty - o.filled_qty                      # its leaves: it is working
+    if have == want:
+        # Already covered (the usual re-plan of a bracket whose legs rest): no cancel, no growth,
+        # no new leg; at most a re-price of each leg at its own quantity.
+        actions: list = []
+        for o in live:
+            if o.broker_order_id and o.status != sm.IN_DOUBT:     # modifiable(o)
+                modify = modify_to(o, o.qty, template)
+                if modify is not None:
+                    actions.append(modify)
+        return actions
     qty = {o.client_order_id: o.qty for o in live}        # each live leg's total qty to be
-    actions: list = []
+    actions = []
     excess = have - want
     for o in reversed(live):                              # shrink the newest legs first
         if excess <= 0:
             break
-        cut = min(excess, o.leaves)
+        leaves = o.qty - o.filled_qty
+        cut = min(excess, leaves)
         excess -= cut
-        if cut == o.leaves:
+        if cut == leaves:
             actions.append(Cancel(o.client_order_id, "nothing left to cover (OCO)"))
             del qty[o.client_order_id]
         elif o.broker_order_id:
