@@ -50,6 +50,7 @@ Imports only the standard library, numpy, the tick grid, the order book, the act
 """
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -62,6 +63,13 @@ from orders.reachsums import ReachSums
 
 STOP, TARGET, ENTRY = "STOP", "TARGET", "ENTRY"
 LEG_PRICES = ("fill", "signal")
+
+# The leg template a resize sizes new legs from and re-prices working ones to, memoised: a bracket
+# is planned again on every event of its orders while its legs' prices rarely move, and building a
+# frozen dataclass costs ~2 us, a cache hit a third of that. Safe to share: a Place is immutable and
+# the template itself is never an action (resize places `template.sized(...)` copies). typed=True:
+# an int price must not stand in for an equal float one (the journal writes 95 and 95.0 apart).
+_leg = lru_cache(maxsize=1 << 12, typed=True)(Place)
 
 
 @dataclass(slots=True)
@@ -109,6 +117,20 @@ def open_qty(b: Bracket, book: OrderBook) -> int:
     orders = book.orders
     return max(0, _filled(orders, b.entries) - _filled(orders, b.stops)
                - _filled(orders, b.targets))
+
+
+@lru_cache(maxsize=1 << 12, typed=True)
+def _from_fill(avg: float, stop_loss: float, target: float, ref_price: float, tick: float,
+               below: bool) -> tuple[float, float]:
+    """(stop, target) at the intent's ratios to `avg` (leg_prices "fill"), rounded away from the
+    entry. Memoised: a bracket is planned again on every event of its orders while its entry's
+    average rarely moves, and each JIT-compiled rounding is a dispatch of ~0.5 us."""
+    stop_leg = target_leg = 0.0
+    if stop_loss > 0:
+        stop_leg = float(round_away(avg * (stop_loss / ref_price), tick, below))
+    if target > 0:
+        target_leg = float(round_away(avg * (target / ref_price), tick, not below))
+    return stop_leg, target_leg
 
 
 def _reach_of(b: Bracket, book: OrderBook) -> tuple[int, int]:
@@ -314,14 +336,8 @@ class BracketDesk:
             value = orders[entries[0]].filled_value
         else:
             value = sum(orders[c].filled_value for c in entries)
-        avg = value / filled
-        tick, below = float(self._tick_size[b.instrument]), b.side > 0
-        stop = target = 0.0
-        if b.stop_loss > 0:
-            stop = float(round_away(avg * (b.stop_loss / b.ref_price), tick, below))
-        if b.target > 0:
-            target = float(round_away(avg * (b.target / b.ref_price), tick, not below))
-        return stop, target
+        return _from_fill(value / filled, b.stop_loss, b.target, b.ref_price,
+                          float(self._tick_size[b.instrument]), b.side > 0)
 
     def _plan_exits(self, b: Bracket, book: OrderBook) -> list:
         orders = book.orders
@@ -390,8 +406,8 @@ class BracketDesk:
         for o in targets:
             if is_refused(o):
                 return []
-        leg = Place(TARGET, b.intent_id, len(b.targets), b.intent_id, b.strategy, b.instrument,
-                    -b.side, 0, "LIMIT", target)
+        leg = _leg(TARGET, b.intent_id, len(b.targets), b.intent_id, b.strategy, b.instrument,
+                   -b.side, 0, "LIMIT", target)
         return resize(targets, want, cap, leg)
 
     def _exit_now(self, b: Bracket, stops: list, targets: list, want: int, cap: int) -> list:
@@ -405,8 +421,8 @@ class BracketDesk:
                     for o in live if o.status != sm.CANCEL_PENDING and o.broker_order_id]
         if not (stops or want):
             return []       # nothing to cover and no leg to resize: resize would give []
-        leg = Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
-                    -b.side, 0, "MARKET")
+        leg = _leg(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
+                   -b.side, 0, "MARKET")
         return resize(stops, want, cap, leg)
 
     def set_alerts(self, book: OrderBook, lo, hi) -> None:
@@ -454,8 +470,8 @@ class BracketDesk:
         if self._stop_type == "SL":   # a sell stop's limit sits a little below its trigger
             tick = float(self._tick_size[b.instrument])
             price = float(round_nearest(stop - b.side * self._stop_limit_ticks * tick, tick))
-        return Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
-                     -b.side, 0, self._stop_type, price, stop)
+        return _leg(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
+                    -b.side, 0, self._stop_type, price, stop)
 
 
 def _by_index(b: Bracket) -> int:
