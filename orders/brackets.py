@@ -57,20 +57,12 @@ import numpy as np
 from common.pricegrid import round_away, round_nearest
 from orders import statemachine as sm
 from orders.actions import Cancel, Place, coid_of, coid_of_place
-from orders.legs import is_refused, resize
+from orders.legs import is_refused, leaves, live_legs, reprice, resize, resize_live
 from orders.orderbook import Order, OrderBook
 from orders.reachsums import ReachSums
 
 STOP, TARGET, ENTRY = "STOP", "TARGET", "ENTRY"
 LEG_PRICES = ("fill", "signal")
-
-# The leg template a resize sizes new legs from and re-prices working ones to, memoised: a bracket
-# is planned again on every event of its orders while its legs' prices rarely move, and building a
-# frozen dataclass costs ~2 us, a cache hit a third of that. Safe to share: a Place is immutable and
-# the template itself is never an action (resize places `template.sized(...)` copies). typed=True:
-# an int price must not stand in for an equal float one (the journal writes 95 and 95.0 apart).
-_leg = lru_cache(maxsize=1 << 12, typed=True)(Place)
-
 
 @dataclass(slots=True)
 class Bracket:
@@ -390,25 +382,27 @@ class BracketDesk:
                 # stop canceled unfilled — a gap — began no exit: its replacement gets a target.)
                 return [Cancel(o.client_order_id, "the stop triggered: the target is not needed")
                         for o in targets if o.working and o.status != sm.CANCEL_PENDING
-                        and o.broker_order_id] + resize(stops, want, cap, self._stop_leg(b, stop))
+                        and o.broker_order_id] + self._size_stops(b, stops, want, cap, stop)
             if working and self._through(b, stop):
                 # Not re-priced through the market (the exchange would refuse the modify): the
                 # working stop keeps its trigger, and a leg grown for a later fill goes beside it.
                 stop = working[-1].trigger_price
-            # No stop legs and nothing to cover: resize would return [] (skip building its leg).
-            legs = resize(stops, want, cap, self._stop_leg(b, stop)) if stops or want else []
-            return legs + self._target_legs(b, targets, want, cap, target)
+            return self._size_stops(b, stops, want, cap, stop) + \
+                self._target_legs(b, targets, want, cap, target)
         return self._target_legs(b, targets, want, cap, target)
 
     def _target_legs(self, b: Bracket, targets: list, want: int, cap: int, target: float) -> list:
-        if b.target <= 0 or not (targets or want):
-            return []       # no target leg; or none yet and nothing to cover: resize gives []
+        if b.target <= 0:
+            return []
         for o in targets:
             if is_refused(o):
                 return []
-        leg = _leg(TARGET, b.intent_id, len(b.targets), b.intent_id, b.strategy, b.instrument,
-                   -b.side, 0, "LIMIT", target)
-        return resize(targets, want, cap, leg)
+        live = live_legs(targets)
+        if leaves(live) == want:     # covered: re-price at most, no template to build
+            return reprice(live, "LIMIT", target, 0.0) if live else []
+        leg = Place(TARGET, b.intent_id, len(b.targets), b.intent_id, b.strategy, b.instrument,
+                    -b.side, 0, "LIMIT", target)
+        return resize_live(live, want, cap, leg)
 
     def _exit_now(self, b: Bracket, stops: list, targets: list, want: int, cap: int) -> list:
         """The stop counts as triggered (the broker refused it, or the price is already through it):
@@ -421,8 +415,8 @@ class BracketDesk:
                     for o in live if o.status != sm.CANCEL_PENDING and o.broker_order_id]
         if not (stops or want):
             return []       # nothing to cover and no leg to resize: resize would give []
-        leg = _leg(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
-                   -b.side, 0, "MARKET")
+        leg = Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
+                    -b.side, 0, "MARKET")
         return resize(stops, want, cap, leg)
 
     def set_alerts(self, book: OrderBook, lo, hi) -> None:
@@ -466,12 +460,23 @@ class BracketDesk:
         return ltp > 0 and (ltp - stop) * b.side <= 0
 
     def _stop_leg(self, b: Bracket, stop: float) -> Place:
-        price = 0.0
-        if self._stop_type == "SL":   # a sell stop's limit sits a little below its trigger
-            tick = float(self._tick_size[b.instrument])
-            price = float(round_nearest(stop - b.side * self._stop_limit_ticks * tick, tick))
-        return _leg(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
-                    -b.side, 0, self._stop_type, price, stop)
+        return Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
+                     -b.side, 0, self._stop_type, self._stop_limit(b, stop), stop)
+
+    def _stop_limit(self, b: Bracket, stop: float) -> float:
+        """The stop leg's limit price: 0 for SL-M; for SL a few ticks beyond the trigger."""
+        if self._stop_type != "SL":
+            return 0.0
+        tick = float(self._tick_size[b.instrument])    # a sell stop's limit sits below its trigger
+        return float(round_nearest(stop - b.side * self._stop_limit_ticks * tick, tick))
+
+    def _size_stops(self, b: Bracket, stops: list, want: int, cap: int, stop: float) -> list:
+        """`resize(stops, want, cap, self._stop_leg(b, stop))`, building the leg template only
+        when a leg is to be placed or resized (not on the usual plan, where the legs cover)."""
+        live = live_legs(stops)
+        if leaves(live) == want:
+            return reprice(live, self._stop_type, self._stop_limit(b, stop), stop) if live else []
+        return resize_live(live, want, cap, self._stop_leg(b, stop))
 
 
 def _by_index(b: Bracket) -> int:
