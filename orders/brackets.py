@@ -262,7 +262,9 @@ class BracketDesk:
         is untouched, and dropped from `active` when it has nothing left to do.
         """
         actions: list = []
-        todo = sorted((self.active[iid] for iid in self.touched), key=_by_index)
+        todo = [self.active[iid] for iid in self.touched]
+        if len(todo) > 1:       # most plans have one touched bracket: nothing to sort
+            todo.sort(key=_by_index)
         for b in todo:
             mine = self.plan_bracket(b, book, halted or past_cutoff)
             if mine:
