@@ -50,19 +50,19 @@ Imports only the standard library, numpy, the tick grid, the order book, the act
 """
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from common.pricegrid import round_away, round_nearest
 from orders import statemachine as sm
-from orders.actions import Cancel, Place, coid_of_place
-from orders.legs import is_refused, resize
+from orders.actions import Cancel, Place, coid_of, coid_of_place
+from orders.legs import is_refused, leaves, live_legs, reprice, resize, resize_live
 from orders.orderbook import Order, OrderBook
 from orders.reachsums import ReachSums
 
 STOP, TARGET, ENTRY = "STOP", "TARGET", "ENTRY"
 LEG_PRICES = ("fill", "signal")
-
 
 @dataclass(slots=True)
 class Bracket:
@@ -94,13 +94,35 @@ def slice_sizes(qty: int, freeze_qty: int) -> list[tuple[int, int]]:
     return sizes
 
 
-def _filled(book: OrderBook, coids: list) -> int:
-    return sum(book.orders[c].filled_qty for c in coids)
+def _filled(orders: dict, coids: list) -> int:
+    """Sum of the orders' filled quantities. A plain loop: the planner adds up the same few
+    (usually one or two) orders many times per event, and sum() over a generator costs two calls
+    and a frame per order."""
+    total = 0
+    for c in coids:
+        total += orders[c].filled_qty
+    return total
 
 
 def open_qty(b: Bracket, book: OrderBook) -> int:
     """Entry filled minus exits filled: what the legs must cover."""
-    return max(0, _filled(book, b.entries) - _filled(book, b.stops) - _filled(book, b.targets))
+    orders = book.orders
+    return max(0, _filled(orders, b.entries) - _filled(orders, b.stops)
+               - _filled(orders, b.targets))
+
+
+@lru_cache(maxsize=1 << 12, typed=True)
+def _from_fill(avg: float, stop_loss: float, target: float, ref_price: float, tick: float,
+               below: bool) -> tuple[float, float]:
+    """(stop, target) at the intent's ratios to `avg` (leg_prices "fill"), rounded away from the
+    entry. Memoised: a bracket is planned again on every event of its orders while its entry's
+    average rarely moves, and each JIT-compiled rounding is a dispatch of ~0.5 us."""
+    stop_leg = target_leg = 0.0
+    if stop_loss > 0:
+        stop_leg = float(round_away(avg * (stop_loss / ref_price), tick, below))
+    if target > 0:
+        target_leg = float(round_away(avg * (target / ref_price), tick, not below))
+    return stop_leg, target_leg
 
 
 def _reach_of(b: Bracket, book: OrderBook) -> tuple[int, int]:
@@ -240,7 +262,9 @@ class BracketDesk:
         is untouched, and dropped from `active` when it has nothing left to do.
         """
         actions: list = []
-        todo = sorted((self.active[iid] for iid in self.touched), key=_by_index)
+        todo = [self.active[iid] for iid in self.touched]
+        if len(todo) > 1:       # most plans have one touched bracket: nothing to sort
+            todo.sort(key=_by_index)
         for b in todo:
             mine = self.plan_bracket(b, book, halted or past_cutoff)
             if mine:
@@ -258,8 +282,12 @@ class BracketDesk:
 
     def plan_bracket(self, b: Bracket, book: OrderBook, halted: bool) -> list:
         """What closes the gap for one bracket: missing entry slices (unless halted), exit legs."""
-        actions = [] if halted else [p for p in b.entry_plan if coid_of_place(p) not in book.orders]
-        return actions + self._plan_exits(b, book)
+        exits = self._plan_exits(b, book)
+        if halted:
+            return exits
+        orders = book.orders
+        missing = [p for p in b.entry_plan if coid_of(p.intent_id, p.role, p.n) not in orders]
+        return missing + exits if missing else exits
 
     def prune(self, book: OrderBook) -> None:
         """Drop brackets with nothing left to do: entries final, legs final, nothing open."""
@@ -269,43 +297,77 @@ class BracketDesk:
             self.touched.discard(b.intent_id)
 
     def _finished(self, b: Bracket, book: OrderBook) -> bool:
+        """Every entry slice sent, every order final, and flat (or a bracket without legs: then
+        what is open is square-off's job). One pass, leaving at the first working order: it runs
+        after every empty plan."""
         if len(b.entries) < len(b.entry_plan):
             return False
-        orders = [book.orders[c] for c in b.entries + b.stops + b.targets]
-        if any(o.working for o in orders):
-            return False
-        # All final and nothing working: either flat, or a bracket without legs (square-off's job).
-        return open_qty(b, book) == 0 or (b.stop_loss == 0 and b.target == 0)
+        orders, working = book.orders, sm.WORKING
+        left = 0                                  # entry filled minus exits filled (open_qty)
+        for c in b.entries:
+            o = orders[c]
+            if o.status in working:
+                return False
+            left += o.filled_qty
+        for coids in (b.stops, b.targets):
+            for c in coids:
+                o = orders[c]
+                if o.status in working:
+                    return False
+                left -= o.filled_qty
+        return left <= 0 or (b.stop_loss == 0 and b.target == 0)
 
     def leg_prices(self, b: Bracket, book: OrderBook) -> tuple[float, float]:
         """(stop, target) the legs should have now (see "Leg prices" in the module docstring)."""
-        if not self._from_fill or b.ref_price <= 0:
+        return self._leg_prices(b, book.orders, _filled(book.orders, b.entries))
+
+    def _leg_prices(self, b: Bracket, orders: dict, filled: int) -> tuple[float, float]:
+        """`leg_prices` given the entries' filled quantity (the planner has it already)."""
+        if not self._from_fill or b.ref_price <= 0 or filled == 0:
             return b.stop_loss, b.target
-        filled = _filled(book, b.entries)
-        if filled == 0:
-            return b.stop_loss, b.target
-        avg = sum(book.orders[c].filled_value for c in b.entries) / filled
-        tick, below = float(self._tick_size[b.instrument]), b.side > 0
-        stop = target = 0.0
-        if b.stop_loss > 0:
-            stop = float(round_away(avg * (b.stop_loss / b.ref_price), tick, below))
-        if b.target > 0:
-            target = float(round_away(avg * (b.target / b.ref_price), tick, not below))
-        return stop, target
+        entries = b.entries
+        if len(entries) == 1:       # the usual unsliced entry: sum() of one value is that value
+            value = orders[entries[0]].filled_value
+        else:
+            value = sum(orders[c].filled_value for c in entries)
+        return _from_fill(value / filled, b.stop_loss, b.target, b.ref_price,
+                          float(self._tick_size[b.instrument]), b.side > 0)
 
     def _plan_exits(self, b: Bracket, book: OrderBook) -> list:
-        want = open_qty(b, book)
+        orders = book.orders
+        stops = [orders[c] for c in b.stops]
+        targets = [orders[c] for c in b.targets]
+        # One pass over the stops gathers all the rules below ask of them (it was a sum, a count
+        # and four any()/list passes, each a generator, on every plan of every touched bracket).
+        refused = exits_filled = 0
+        working = []            # working stops with a trigger
+        market = False          # a stop went as a MARKET exit
+        exiting = False         # a stop filled, or triggered and still working
+        for o in stops:
+            if o.status in sm.WORKING:
+                if o.trigger_price > 0:
+                    working.append(o)
+                if o.triggered:
+                    exiting = True
+            elif is_refused(o):
+                refused += 1
+            if o.filled_qty > 0:
+                exits_filled += o.filled_qty
+                exiting = True
+            if o.order_type == "MARKET":
+                market = True
+        for o in targets:
+            exits_filled += o.filled_qty
+        entry_filled = _filled(orders, b.entries)
+        want = max(0, entry_filled - exits_filled)        # open_qty
         cap = int(self._freeze[b.instrument])
-        stop, target = self.leg_prices(b, book) if want > 0 else (b.stop_loss, b.target)
-        stops = [book.orders[c] for c in b.stops]
-        targets = [book.orders[c] for c in b.targets]
-        refused = sum(1 for o in stops if is_refused(o))
+        stop, target = (self._leg_prices(b, orders, entry_filled) if want > 0
+                        else (b.stop_loss, b.target))
         if b.stop_loss > 0 and refused < 2:
-            working = [o for o in stops if o.working and o.trigger_price > 0]
             through = not refused and not working and self._through(b, stop)
             if through:
                 self.through_market.add(b.intent_id)
-            if refused or through or any(o.order_type == "MARKET" for o in stops):
+            if refused or through or market:
                 return self._exit_now(b, stops, targets, want, cap)
             gapped = [o for o in working if o.order_type == "SL" and self._gapped(b, o)]
             if gapped:
@@ -315,38 +377,46 @@ class BracketDesk:
                 return [Cancel(o.client_order_id, "the market gapped through the stop's limit")
                         for o in gapped + [t for t in targets if t.working]
                         if o.status != sm.CANCEL_PENDING and o.broker_order_id]
-            if any(o.filled_qty > 0 or (o.triggered and o.working) for o in stops):
+            if exiting:
                 # The stop triggered (filling, maybe in parts on a thin book, or a limit not yet
                 # reached): the bracket leaves there, so the target goes now. Left working beside
                 # it, a turn back through both would fill both for the same shares. (A triggered
                 # stop canceled unfilled — a gap — began no exit: its replacement gets a target.)
                 return [Cancel(o.client_order_id, "the stop triggered: the target is not needed")
                         for o in targets if o.working and o.status != sm.CANCEL_PENDING
-                        and o.broker_order_id] + resize(stops, want, cap, self._stop_leg(b, stop))
+                        and o.broker_order_id] + self._size_stops(b, stops, want, cap, stop)
             if working and self._through(b, stop):
                 # Not re-priced through the market (the exchange would refuse the modify): the
                 # working stop keeps its trigger, and a leg grown for a later fill goes beside it.
                 stop = working[-1].trigger_price
-            return resize(stops, want, cap, self._stop_leg(b, stop)) + \
+            return self._size_stops(b, stops, want, cap, stop) + \
                 self._target_legs(b, targets, want, cap, target)
         return self._target_legs(b, targets, want, cap, target)
 
     def _target_legs(self, b: Bracket, targets: list, want: int, cap: int, target: float) -> list:
-        if b.target <= 0 or any(is_refused(o) for o in targets):
+        if b.target <= 0:
             return []
+        for o in targets:
+            if is_refused(o):
+                return []
+        live = live_legs(targets)
+        if leaves(live) == want:     # covered: re-price at most, no template to build
+            return reprice(live, "LIMIT", target, 0.0) if live else []
         leg = Place(TARGET, b.intent_id, len(b.targets), b.intent_id, b.strategy, b.instrument,
                     -b.side, 0, "LIMIT", target)
-        return resize(targets, want, cap, leg)
+        return resize_live(live, want, cap, leg)
 
     def _exit_now(self, b: Bracket, stops: list, targets: list, want: int, cap: int) -> list:
         """The stop counts as triggered (the broker refused it, or the price is already through it):
         the target is canceled FIRST and the open quantity leaves as a MARKET exit once that is
         confirmed, as a sweep waits for its cancels — a MARKET exit beside a working target is a
         pair that can both fill. Sticky: the book's MARKET stop keeps the bracket here."""
-        live = [o for o in targets if o.working]
+        live = [o for o in targets if o.status in sm.WORKING]
         if live:
             return [Cancel(o.client_order_id, "stop triggered: a market exit replaces the pair")
                     for o in live if o.status != sm.CANCEL_PENDING and o.broker_order_id]
+        if not (stops or want):
+            return []       # nothing to cover and no leg to resize: resize would give []
         leg = Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
                     -b.side, 0, "MARKET")
         return resize(stops, want, cap, leg)
@@ -392,12 +462,23 @@ class BracketDesk:
         return ltp > 0 and (ltp - stop) * b.side <= 0
 
     def _stop_leg(self, b: Bracket, stop: float) -> Place:
-        price = 0.0
-        if self._stop_type == "SL":   # a sell stop's limit sits a little below its trigger
-            tick = float(self._tick_size[b.instrument])
-            price = float(round_nearest(stop - b.side * self._stop_limit_ticks * tick, tick))
         return Place(STOP, b.intent_id, len(b.stops), b.intent_id, b.strategy, b.instrument,
-                     -b.side, 0, self._stop_type, price, stop)
+                     -b.side, 0, self._stop_type, self._stop_limit(b, stop), stop)
+
+    def _stop_limit(self, b: Bracket, stop: float) -> float:
+        """The stop leg's limit price: 0 for SL-M; for SL a few ticks beyond the trigger."""
+        if self._stop_type != "SL":
+            return 0.0
+        tick = float(self._tick_size[b.instrument])    # a sell stop's limit sits below its trigger
+        return float(round_nearest(stop - b.side * self._stop_limit_ticks * tick, tick))
+
+    def _size_stops(self, b: Bracket, stops: list, want: int, cap: int, stop: float) -> list:
+        """`resize(stops, want, cap, self._stop_leg(b, stop))`, building the leg template only
+        when a leg is to be placed or resized (not on the usual plan, where the legs cover)."""
+        live = live_legs(stops)
+        if leaves(live) == want:
+            return reprice(live, self._stop_type, self._stop_limit(b, stop), stop) if live else []
+        return resize_live(live, want, cap, self._stop_leg(b, stop))
 
 
 def _by_index(b: Bracket) -> int:

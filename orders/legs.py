@@ -18,19 +18,43 @@ def is_refused(o: Order) -> bool:
     return o.status == sm.REJECTED and o.reject_code != "FATAL"
 
 
+# The legs a resize counts on: working, no cancel asked for yet.
+_LIVE = sm.WORKING - {sm.CANCEL_PENDING}
+
+
+def live_legs(legs: list[Order]) -> list[Order]:
+    """The legs a resize counts on (working, no cancel asked for), in order."""
+    return [o for o in legs if o.status in _LIVE]
+
+
+def leaves(live: list[Order]) -> int:
+    """What the live legs still cover (a plain loop: it runs on every plan of every leg)."""
+    have = 0
+    for o in live:
+        have += o.qty - o.filled_qty                      # its leaves: it is working
+    return have
+
+
 def resize(legs: list[Order], want: int, cap: int, template: Place) -> list:
     """Cancels, modifies and new legs that make `legs` cover `want` at the template's prices."""
-    live = [o for o in legs if o.working and o.status != sm.CANCEL_PENDING]
-    have = sum(o.leaves for o in live)
+    return resize_live(live_legs(legs), want, cap, template)
+
+
+def resize_live(live: list[Order], want: int, cap: int, template: Place) -> list:
+    """`resize` of legs already filtered by `live_legs`."""
+    have = leaves(live)
+    if have == want:
+        return reprice(live, template.order_type, template.price, template.trigger_price)
     qty = {o.client_order_id: o.qty for o in live}        # each live leg's total qty to be
     actions: list = []
     excess = have - want
     for o in reversed(live):                              # shrink the newest legs first
         if excess <= 0:
             break
-        cut = min(excess, o.leaves)
+        left = o.qty - o.filled_qty
+        cut = min(excess, left)
         excess -= cut
-        if cut == o.leaves:
+        if cut == left:
             actions.append(Cancel(o.client_order_id, "nothing left to cover (OCO)"))
             del qty[o.client_order_id]
         elif o.broker_order_id:
@@ -56,18 +80,37 @@ def resize(legs: list[Order], want: int, cap: int, template: Place) -> list:
     return actions
 
 
+def reprice(live: list[Order], order_type: str, price: float, trigger: float) -> list:
+    """`resize` of live legs that already cover what they must (the usual re-plan of a bracket
+    whose legs rest): no cancel, no growth, no new leg; at most a re-price of each leg at its own
+    quantity. Takes the template's prices, not the template: the planner then need not build one
+    (a frozen dataclass, ~2 us) on every plan."""
+    actions: list = []
+    for o in live:
+        if o.broker_order_id and o.status != sm.IN_DOUBT:     # modifiable(o)
+            modify = _modify(o, o.qty, order_type, price, trigger)
+            if modify is not None:
+                actions.append(modify)
+    return actions
+
+
 def modifiable(o: Order) -> bool:
     return bool(o.broker_order_id) and o.status != sm.IN_DOUBT
 
 
 def modify_to(o: Order, qty: int, template: Place) -> Modify | None:
     """A Modify bringing `o` to `qty` and, for a leg of the template's type, its prices."""
-    price = trigger = -1.0
-    if o.order_type == template.order_type and template.order_type != "MARKET":
-        if o.price != template.price:
-            price = template.price
-        if o.trigger_price != template.trigger_price:
-            trigger = template.trigger_price
-    if qty == o.qty and price < 0 and trigger < 0:
+    return _modify(o, qty, template.order_type, template.price, template.trigger_price)
+
+
+def _modify(o: Order, qty: int, order_type: str, price: float, trigger: float) -> Modify | None:
+    """`modify_to` a template of this order type and prices."""
+    new_price = new_trigger = -1.0
+    if o.order_type == order_type and order_type != "MARKET":
+        if o.price != price:
+            new_price = price
+        if o.trigger_price != trigger:
+            new_trigger = trigger
+    if qty == o.qty and new_price < 0 and new_trigger < 0:
         return None
-    return Modify(o.client_order_id, qty, price, trigger)
+    return Modify(o.client_order_id, qty, new_price, new_trigger)
