@@ -25,8 +25,13 @@ class ReachSums(Generic[B]):
 
     def stale(self, instrument: int, bracket_id: str, bracket: B) -> None:
         """An active bracket is new or was touched: its share is computed again when asked."""
+        waiting = self._stale.get(instrument)
+        if waiting is not None and bracket_id in waiting:
+            return      # touched again before anyone asked: already out of the sum (most touches)
         self._take_out(instrument, bracket_id)
-        self._stale.setdefault(instrument, {})[bracket_id] = bracket
+        if waiting is None:
+            waiting = self._stale[instrument] = {}
+        waiting[bracket_id] = bracket
 
     def drop(self, instrument: int, bracket_id: str) -> None:
         """The bracket is no longer active: it counts no more."""
