@@ -113,7 +113,6 @@ class OrderEngine:
         self._exchanges = [e.decode() for e in instruments["exchange"]]
         self.risk = RiskGate(limits, instruments)
         self.exposure = Exposure(len(instruments))
-        self._clock = self.exposure.clock        # [market clock ns, last tick seq]
         self.book = OrderBook()
         self.desk = BracketDesk(self.risk.tick_size, self.risk.freeze_qty, stop_order_type,
                                 stop_limit_ticks, leg_prices=limits.leg_prices,
@@ -541,9 +540,9 @@ class OrderEngine:
     # ---------------------------------------------------------------- events
 
     def _now(self) -> int:
-        # The exposure's clock array is never replaced, so it is read directly: _now runs several
-        # times per event, and the property's call costs more than the read.
-        now = int(self._clock[0])
+        # The clock array read directly, not through the property: _now runs several times per
+        # event. Through `exposure` each time (no alias kept here): a restore may replace it.
+        now = self.exposure.clock.item(0)
         return now if now > self._marked_ns else self._marked_ns
 
     def _mark(self, ts_ns: int = 0) -> None:
