@@ -27,7 +27,10 @@ class ReachSums(Generic[B]):
         """An active bracket is new or was touched: its share is computed again when asked."""
         waiting = self._stale.get(instrument)
         if waiting is not None and bracket_id in waiting:
-            return      # touched again before anyone asked: already out of the sum (most touches)
+            # Touched again before anyone asked (most touches): already out of the sum. The
+            # latest object stands, as a fresh `stale` would leave it; its place in line is kept.
+            waiting[bracket_id] = bracket
+            return
         self._take_out(instrument, bracket_id)
         if waiting is None:
             waiting = self._stale[instrument] = {}
