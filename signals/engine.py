@@ -34,6 +34,9 @@ from signals.state import SignalState, StrategyState
 from signals.strategy import N_STATS, STAT_NAMES
 
 
+_ONE_ROW = np.zeros(1, dtype=np.int64)      # the order of a single pending intent
+_ONE_ROW.flags.writeable = False
+
 class _Run:
     """What one strategy's kernel needs besides the batch, built once."""
 
@@ -140,6 +143,9 @@ class SignalEngine:
     def pending_intents(self) -> np.ndarray:
         """A copy of every unacknowledged intent row, ordered by (tick seq, strategy index)."""
         rows = self.outbox.pending()
+        if len(rows) == 1:         # the usual live case: nothing to order (and no lexsort to pay)
+            self._order = _ONE_ROW
+            return rows
         self._order = np.lexsort((rows["strategy"], rows["tick_seq"]))
         return rows[self._order]
 
