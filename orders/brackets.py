@@ -57,12 +57,13 @@ import numpy as np
 from common.pricegrid import round_away, round_nearest
 from orders import statemachine as sm
 from orders.actions import Cancel, Place, coid_of, coid_of_place
-from orders.legs import is_refused, leaves, live_legs, reprice, resize, resize_live
+from orders.legs import is_refused, resize, resize_lazily
 from orders.orderbook import Order, OrderBook
 from orders.reachsums import ReachSums
 
 STOP, TARGET, ENTRY = "STOP", "TARGET", "ENTRY"
 LEG_PRICES = ("fill", "signal")
+
 
 @dataclass(slots=True)
 class Bracket:
@@ -399,12 +400,9 @@ class BracketDesk:
         for o in targets:
             if is_refused(o):
                 return []
-        live = live_legs(targets)
-        if leaves(live) == want:     # covered: re-price at most, no template to build
-            return reprice(live, "LIMIT", target, 0.0) if live else []
-        leg = Place(TARGET, b.intent_id, len(b.targets), b.intent_id, b.strategy, b.instrument,
-                    -b.side, 0, "LIMIT", target)
-        return resize_live(live, want, cap, leg)
+        return resize_lazily(targets, want, cap, "LIMIT", target, 0.0, lambda: Place(
+            TARGET, b.intent_id, len(b.targets), b.intent_id, b.strategy, b.instrument, -b.side, 0,
+            "LIMIT", target))
 
     def _exit_now(self, b: Bracket, stops: list, targets: list, want: int, cap: int) -> list:
         """The stop counts as triggered (the broker refused it, or the price is already through it):
@@ -473,12 +471,9 @@ class BracketDesk:
         return float(round_nearest(stop - b.side * self._stop_limit_ticks * tick, tick))
 
     def _size_stops(self, b: Bracket, stops: list, want: int, cap: int, stop: float) -> list:
-        """`resize(stops, want, cap, self._stop_leg(b, stop))`, building the leg template only
-        when a leg is to be placed or resized (not on the usual plan, where the legs cover)."""
-        live = live_legs(stops)
-        if leaves(live) == want:
-            return reprice(live, self._stop_type, self._stop_limit(b, stop), stop) if live else []
-        return resize_live(live, want, cap, self._stop_leg(b, stop))
+        """`resize(stops, want, cap, self._stop_leg(b, stop))`, the leg built only when needed."""
+        return resize_lazily(stops, want, cap, self._stop_type, self._stop_limit(b, stop), stop,
+                             lambda: self._stop_leg(b, stop))
 
 
 def _by_index(b: Bracket) -> int:

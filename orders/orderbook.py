@@ -222,5 +222,6 @@ class OrderBook:
             else:
                 del self._unresolved[coid]
 
+
 def _by_index(order: Order) -> int:
     return order.index

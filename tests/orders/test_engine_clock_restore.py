@@ -20,7 +20,7 @@ def _fresh(desk) -> OrderEngine:
                        stop_order_type=desk.stop_order_type)
 
 
-def test_engine_clock_is_the_exposure_clock_after_a_snapshot_load_and_a_market_restore(tmp_path):
+def test_a_restored_engine_reads_the_clock_it_restored_from_a_snapshot_tail_and_market(tmp_path):
     ticks, intents = market_day(0, n_ticks=1200, n_intents=12)
     desk = Desk(str(tmp_path), **desk_options())
     for t, its in batches(ticks, intents, [400, 800]):
