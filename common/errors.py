@@ -54,6 +54,11 @@ class BrokerRetryable(BrokerError):
     """Network failure, timeout, HTTP 429 or 5xx: the same request may succeed later."""
 
 
+# BrokerRetryable.code of a request an adapter's client-side rate limit refused: it was NOT sent, so
+# its outcome is known (nothing reached the broker) and a placement refused so needs no lookup.
+THROTTLED = "throttled"
+
+
 class BrokerRejected(BrokerError):
     """The broker refused this order (margin, input, order rules): retrying will not help."""
 

@@ -25,7 +25,7 @@ The rules it keeps:
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
+from common.errors import THROTTLED, BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
 from common.messages import (OrderAccepted, OrderCanceled, OrderFilled, OrderInDoubt, OrderModified,
                              OrderRejected, OrderSubmitting)
 from orders import statemachine as sm
@@ -147,6 +147,12 @@ class BrokerGateway:
                                code=e.code or "REJECTED"))
         except BrokerRetryable as e:
             emit(OrderInDoubt(ts_event_ns=now, client_order_id=coid, reason=f"place: {e}"))
+            # Refused before sending, and no earlier attempt went out either: known never received,
+            # so the retry sends without a lookup. Lookups read the whole order book from the API
+            # budget the fill polls need; a burst of throttled legs looked up every second starved
+            # the trade-book read and left filled entries without their stops for seconds.
+            order.unsent = e.code == THROTTLED and (order.unsent or order.attempts == 1)
+            return
         except BrokerFatal as e:
             # Refused at the door (the session), so certainly not at the exchange: FATAL, not in
             # doubt.
@@ -154,6 +160,7 @@ class BrokerGateway:
             self.refused(e)
         else:
             self._acknowledge(order, ack.broker_order_id, ack.status, ack.reason, ack.code, now)
+        order.unsent = False
 
     def acknowledge(self, order, broker_order_id: str, status: str, reason: str, code: str) -> None:
         """Journal the broker's answer to a placement: rejected, or accepted with its status."""

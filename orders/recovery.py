@@ -70,6 +70,9 @@ class Recovery:
         gw = self.gateway
         if gw.broker_down:
             return                        # stays in doubt until the session works again
+        if order.unsent:                  # every attempt refused before sending: nothing to find
+            self._resend(order, seq, resend_journaled)
+            return
         try:
             found = gw.broker.find_by_client_id(order.client_order_id)
         except BrokerError as e:
@@ -83,6 +86,10 @@ class Recovery:
         if found is not None:
             gw.on_order(found)
             return
+        self._resend(order, seq, resend_journaled)
+
+    def _resend(self, order, seq: int, resend_journaled: bool) -> None:
+        """Send an order the broker is known not to have."""
         self._journal.mark()
         if resend_journaled:      # a new attempt after a failed one is its own "about to send"
             self._journal.emit(OrderSubmitting(
@@ -91,7 +98,7 @@ class Recovery:
                 role=order.role, instrument=order.instrument, symbol=order.symbol, side=order.side,
                 qty=order.qty, order_type=order.order_type, price=order.price,
                 trigger_price=order.trigger_price, tick_seq=seq))
-        gw.send(order, seq)
+        self.gateway.send(order, seq)
 
     def missing_fills(self) -> list[BrokerTrade]:
         """Fills of our orders the broker made that the journal lacks, in tick order."""

@@ -15,7 +15,8 @@ endpoint in `bad_rows_by_endpoint`), logged once per field, and skipped, so one 
 longer fail every poll and every recovery. A reply of the wrong shape (`data: null`, a string) is a
 BrokerRetryable naming the endpoint. A BrokerFatal (the token) propagates: nothing can be read until
 a human logs in again. A poll that cannot read the trade book yet (throttled) reports nothing and
-comes due at once, so trades still come before the orders they fill.
+comes due at once with the same order rows, reading only the trade book, so trades still come
+before the orders they fill.
 
 Checks before sending (`check_order`). A doomed order costs a request and a place in the broker's
 rate limit, and its refusal would come back later as an RMS rejection; caught here, it is a
@@ -94,6 +95,10 @@ class LiveBroker(Broker):
         self._row_checker = RowChecker(self.config_key)
         self._diff = OrderDiff(self._our_trade)
         self._next_poll_ns = 0
+        # The order rows of a poll whose trade-book read was throttled: the next poll offers them
+        # again and reads only the trade book. Reading the order book again instead spent the one
+        # free request each time: the trade book never fitted while anything else used the budget.
+        self._owed: list[BrokerOrder] | None = None
         self.poll_failures = 0
         self.last_poll_error = ""
         self._ours: set[str] = set()                 # client ids we placed or were asked to find
@@ -223,9 +228,12 @@ class LiveBroker(Broker):
             return []
 
     def _poll(self) -> list:
-        self._throttle.take_api("orders")
-        orders = [o for o in self._remember(self._http.orders()) if o.client_order_id]
+        orders = self._owed
+        if orders is None:
+            self._throttle.take_api("orders")
+            orders = [o for o in self._remember(self._http.orders()) if o.client_order_id]
         events = self._diff.changes(orders, self._read_trades)
+        self._owed = orders if events is None else None
         if events is None:
             self._next_poll_ns = 0        # report nothing until the trades can come first
             return []

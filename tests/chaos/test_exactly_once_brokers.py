@@ -117,6 +117,7 @@ class RingPrices(threading.Thread):
     def __init__(self, venue, rows: np.ndarray, ring_name: str):
         super().__init__(name="ring-prices", daemon=True)
         self.venue, self.rows, self.ring_name = venue, rows, ring_name
+        venue.prices_from_outside = True    # these ticks are the order server's only prices
         self.fed = 0
         self.halt = threading.Event()
 

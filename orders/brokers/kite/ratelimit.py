@@ -17,11 +17,10 @@ counts real seconds; the engine's own throttle (config.risk.rate_*) counts marke
 
 import time
 
-from common.errors import BrokerRetryable
+from common.errors import THROTTLED, BrokerRetryable
 from common.slidingwindow import SlidingWindows
 from orders.orderrate import OrderRate
 
-THROTTLED = "throttled"
 SECOND_NS = 1_000_000_000
 
 

@@ -8,10 +8,9 @@ the outcome is known and the engine can skip the in-doubt lookup. Wall clock, no
 
 import time
 
-from common.errors import BrokerRetryable
+from common.errors import THROTTLED, BrokerRetryable
 from common.slidingwindow import SlidingWindows
 
-THROTTLED = "throttled"
 
 
 class UpstoxRateLimit:
