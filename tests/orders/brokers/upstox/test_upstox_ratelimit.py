@@ -58,3 +58,23 @@ def test_a_throttled_placement_never_reaches_the_server(make_upstox):
     assert h.server.count("POST", "/v3/order/place") == 2
     h.clock.advance(1.0)
     h.broker.place(OrderRequest("THR9", 0, "SBIN", "NSE", 1, 1, "LIMIT", 95.0))
+
+
+def test_a_poll_owed_its_trade_book_read_reads_only_the_trade_book(make_upstox):
+    # As tests/orders/brokers/kite/test_kite_api_budget.py: the shared polling skeleton
+    # (orders/brokers/live.py) offers the same order rows again rather than spend the one free
+    # request on the order book each time.
+    book, trade_book = "/v2/order/retrieve-all", "/v2/order/trades/get-trades-for-day"
+    h = make_upstox(api_limits=((2, 1.0),), poll_interval_ms=0)
+    h.tick(100.0)
+    h.broker.place(OrderRequest("FILL1", 0, "SBIN", "NSE", 1, 5, "MARKET"))
+    h.tick(100.0)                                    # filled at the broker
+    h.broker.find_by_client_id("FILL1")              # one request of the two this second
+    h.clock.advance(0.1)
+    assert h.broker.poll_events() == []              # the book read fits, the trade book not
+    assert (h.server.count("GET", book), h.server.count("GET", trade_book)) == (2, 0)
+
+    h.clock.advance(0.95)                            # the lookup's place in the window frees
+    trade, order = h.broker.poll_events()            # the trade first, then the order it filled
+    assert (h.server.count("GET", book), h.server.count("GET", trade_book)) == (2, 1)
+    assert (trade.client_order_id, trade.qty, order.filled_qty) == ("FILL1", 5, 5)
