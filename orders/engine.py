@@ -363,6 +363,10 @@ class OrderEngine:
         self._seq = self._marked_seq
         self.desk.prune(self.book)
 
+    def first_pending_seq(self) -> int:
+        """The smallest signals-journal seq of the intents waiting for their tick (0: none)."""
+        return min(intent.seq for intent in self._pending) if self._pending else 0
+
     def redelivered(self, intent) -> bool:
         """True (and counted) for an intent read again after a restart whose outcome the journal
         already holds (its bracket, or its denial): there is nothing more to do with it. A restart

@@ -231,6 +231,8 @@ class OrdersStage:
                 self.fills.append(msg)
         self.fills.flush()
         snapshot, cursor = self.market.load()
+        # Every intent through this one is in our journal: catch_up_intents reads on from there.
+        self.last_intent_seq = self.market.intents_through()
         self.engine.restore(events, snapshot)
         last = next((m for m in reversed(events) if isinstance(m, TradingStateChanged)), None)
         self.recovered_reason = last.reason if last else self.engine.state_reason
@@ -282,6 +284,13 @@ class OrdersStage:
         self.catch_up_intents()
         self.watermark = max(self.watermark, signals_cursor)
         return True
+
+    def intents_handled_through(self) -> int:
+        """The signals-journal seq through which every intent taken is handled (journaled): all
+        taken but those still waiting for their tick. Intents are taken in journal order (the ring
+        publishes them in it, the catch-up reads on from the last one), so none below is missing."""
+        first_pending = self.engine.first_pending_seq()
+        return first_pending - 1 if first_pending else self.last_intent_seq
 
     def _signals_cursor(self) -> int:
         for info in self.ring.readers():
@@ -476,7 +485,8 @@ class OrdersStage:
                 break
             self.engine.advance(self.buf[:n])
             self.commit()         # the batch's events durable before its ticks count as consumed
-            self.market.save(self.engine.market_snapshot(), self.reader.cursor)
+            self.market.save(self.engine.market_snapshot(), self.reader.cursor,
+                             self.intents_handled_through())
             self.reader.commit()
             self.intents.commit(self.reader.cursor)   # past the intents of every tick applied
             self.rt.beat()        # a long backlog (a replay catching up) must not look like a hang

@@ -80,6 +80,9 @@ class _Recording:
     def market_snapshot(self):
         return None
 
+    def first_pending_seq(self):
+        return 0                  # no intent waits for its tick
+
 
 def test_the_hold_re_reads_ticks_up_to_and_including_the_engines_catch_up_tick():
     """Seen in CI after the first fix (seed 305957): the stage's `apply_ticks(through=...)` stopped
@@ -105,7 +108,8 @@ def test_the_hold_re_reads_ticks_up_to_and_including_the_engines_catch_up_tick()
         stage.watermark = 9                       # every tick's intents are in
         stage.engine = _Recording()
         stage.commit = lambda: None
-        stage.market = types.SimpleNamespace(save=lambda snapshot, cursor: None)
+        stage.last_intent_seq = 0
+        stage.market = types.SimpleNamespace(save=lambda snapshot, cursor, intents_through: None)
         stage.intents = types.SimpleNamespace(commit=lambda cursor: None)
         stage.rt = types.SimpleNamespace(beat=lambda: None, count=lambda *a: None, row={},
                                          lat_ns=np.zeros(4, np.int64), set_count=lambda *a: None)

@@ -133,17 +133,26 @@ def test_snapshot_writer_applies_everything_new_each_step_and_writes_at_its_cade
     clock = Clock()
     writer = writer_of(desk, tmp_path, path, min_events=100, min_interval_ns=1000, chunk=200,
                        clock=clock)
+    # the first snapshot: as soon as min_events records are applied (every record is, each step)
+    assert writer.step() and writer.saved_seq == writer.applied_seq == half
+
+    def grow(n):
+        start = writer.applied_seq
+        with JournalWriter(path, "never") as w:
+            for m in events[start:start + n]:
+                w.append(m)
+            w.flush()
+
+    grow(110)
+    clock.ns = 999
     assert not writer.step()                                   # not yet: too soon
-    assert writer.applied_seq == half                          # but every record is applied
+    assert writer.applied_seq == half + 110 and writer.saved_seq == half
     clock.ns = 1000
-    assert writer.step() and writer.saved_seq == half
-    with JournalWriter(path, "never") as w:
-        for m in events[half:half + 50]:
-            w.append(m)
-        w.flush()
+    assert writer.step() and writer.saved_seq == half + 110
+    grow(20)
     clock.ns = 5000
     assert not writer.step()                                   # not yet: too few records
-    assert writer.applied_seq == half + 50 and writer.saved_seq == half
+    assert writer.applied_seq == half + 130 and writer.saved_seq == half + 110
     writer.close()
 
 

@@ -184,3 +184,49 @@ def test_a_restart_reading_the_days_intents_again_counts_only_those_not_handled_
     tape.add(0, 100.0)
     desk.engine.advance(tape.array(start_seq=2))
     assert fresh.intent_id in desk.engine.desk.brackets
+
+
+def test_a_restart_re_reads_only_the_intents_after_those_its_market_store_says_are_handled(
+    make_desk, tmp_path
+):
+    """The market store saved with each tick batch names the signals-journal seq through which
+    every intent is journaled (all taken but those waiting for their tick). A restart reads
+    signals.jsonl on from there: the handled intents are not decoded again, the waiting one is
+    taken again and acted on at its tick."""
+    import msgspec
+    import numpy as np
+
+    from common.dtypes import TICK_DTYPE
+    from common.journal import JournalWriter
+    from orders.marketstore import MarketStore, segment_bytes
+
+    desk, tape = make_desk(), Tape()
+    tape.add(0, 100.0)
+    handled = [intent(1, qty=1), intent(1, qty=1, strategy="b"), intent(1, qty=10**9, strategy="c")]
+    waiting = intent(3, qty=1, strategy="d")
+    signals_dir = tmp_path / "run"
+    signals_dir.mkdir()
+    with JournalWriter(str(signals_dir / "signals.jsonl")) as signals:
+        for seq, msg in enumerate(handled + [waiting], start=1):
+            signals.append(msgspec.structs.replace(msg, source="signals", seq=seq))
+
+    before = stage_over(desk, signals_dir)
+    before.buf = np.zeros(0, TICK_DTYPE)
+    before.catch_up_intents()                      # all four taken
+    desk.run(tape)                                 # tick 1: three handled, one waits for tick 3
+    assert before.intents_handled_through() == 3
+    n = len(desk.rows)
+    store = MarketStore(bytearray(segment_bytes(n)), n)
+    store.save(desk.engine.market_snapshot(), tape.seq + 1, before.intents_handled_through())
+
+    desk.restart(list(desk.events))
+    after = stage_over(desk, signals_dir)
+    after.buf = np.zeros(0, TICK_DTYPE)
+    after.last_intent_seq = store.intents_through()          # as OrdersStage.recover does
+    after.catch_up_intents()
+    assert after.rt.counts.get("intents") == 1 and list(after.recv_ns) == [waiting.intent_id]
+    assert desk.engine.stats["redelivered_intents"] == 0     # nothing handled was read again
+    tape.prices(0, [100.0, 100.0])
+    desk.run(tape, start_seq=2)
+    assert waiting.intent_id in desk.engine.desk.brackets
+    assert len(desk.engine.desk.brackets) == 3 and len(desk.engine.denied) == 1
