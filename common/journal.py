@@ -264,6 +264,29 @@ class JournalReader:
             self._rewind()
         return self._records(seq)
 
+    def skip_below(self, seq: int) -> None:
+        """Move the reader, still at the top, to about the first line whose seq is >= `seq`,
+        without reading the lines before it: found by bisecting the file on the seqs (they increase
+        down the file), so a restart that resumes deep into a busy day's journal reads a few pages
+        instead of every line. Those lines are therefore NOT checked against their seal: for a
+        caller that has handled them already (their records are in its own journal). The position
+        may fall short of the exact line; `read_from(seq)` reads on from it as usual."""
+        if seq <= 1 or self.offset or self._open() < 0:
+            return
+        size = _last_newline(self._fd)
+        lo, hi = 0, size          # lo: a line start whose seq is below `seq` (or the top)
+        while hi - lo > _BISECT_DONE:
+            start = _line_start_after(self._fd, (lo + hi) // 2, hi)
+            line_seq = _seq_at(self._fd, start) if start < hi else None
+            if line_seq is None:
+                break             # no whole line in the upper half, or not a record: read from lo
+            if line_seq < seq:
+                lo = start
+            else:
+                hi = start
+        if lo:
+            self.offset, self.line_no = lo, _count_lines(self._fd, lo)
+
     def poll(self, max_records: int | None = None) -> list[Message]:
         """The records completed since the last call (a partial last line waits for next time)."""
         return list(islice(self._records(0), max_records))
@@ -292,14 +315,20 @@ class JournalReader:
             if msg is not None:
                 yield msg
 
-    def _complete_lines(self) -> Iterator[bytes]:
-        """Each complete line after `offset` (the caller advances `offset` past each it
-        consumed)."""
+    def _open(self) -> int:
+        """The descriptor, opened if need be (-1 while the writer has not created the file)."""
         if self._fd < 0:
             try:
                 self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
             except FileNotFoundError:
-                return  # the writer has not created it yet
+                pass
+        return self._fd
+
+    def _complete_lines(self) -> Iterator[bytes]:
+        """Each complete line after `offset` (the caller advances `offset` past each it
+        consumed)."""
+        if self._open() < 0:
+            return  # the writer has not created it yet
         if os.fstat(self._fd).st_size < self.offset:
             raise BusError(f"journal {self.path} shrank below offset {self.offset}: replaced?")
         while True:
@@ -332,6 +361,60 @@ class JournalReader:
             ) from None
         self.last_seq = msg.seq
         return msg
+
+
+_BISECT_DONE = 1 << 16    # skip_below stops bisecting within this many bytes of its line
+
+
+def _last_newline(fd: int) -> int:
+    """The size of the file's complete lines (a partial last line excluded)."""
+    size = os.fstat(fd).st_size
+    while size > 0:
+        at = max(0, size - _CHUNK)
+        found = os.pread(fd, size - at, at).rfind(b"\n")
+        if found >= 0:
+            return at + found + 1
+        size = at
+    return 0
+
+
+def _line_start_after(fd: int, at: int, limit: int) -> int:
+    """The offset of the first line that starts after byte `at` (`limit` if none before it)."""
+    while at < limit:
+        data = os.pread(fd, min(_CHUNK, limit - at), at)
+        found = data.find(b"\n")
+        if found >= 0:
+            return at + found + 1
+        at += len(data)
+    return limit
+
+
+def _seq_at(fd: int, start: int) -> int | None:
+    """The seq of the record on the line starting at `start`; None if it has none."""
+    want = 4096
+    while True:
+        data = os.pread(fd, want, start)
+        end = data.find(b"\n")
+        if end >= 0 or len(data) < want:
+            break
+        want *= 2         # a line longer than the window
+    if end < 0:
+        return None       # a partial last line
+    line = data[:end]
+    try:
+        return _seq_decoder.decode(line).seq
+    except msgspec.DecodeError:
+        return None
+
+
+def _count_lines(fd: int, end: int) -> int:
+    """How many lines end before byte `end`."""
+    count, at = 0, 0
+    while at < end:
+        data = os.pread(fd, min(_CHUNK, end - at), at)
+        count += data.count(b"\n")
+        at += len(data)
+    return count
 
 
 def _read_to_last_newline(fd: int, offset: int) -> bytes:

@@ -302,6 +302,8 @@ class OrdersStage:
         if not os.path.exists(self.signals_path):
             return
         with JournalReader(self.signals_path) as reader:
+            # what is below is handled (its records in our journal): not even read
+            reader.skip_below(self.last_intent_seq + 1)
             intents = [
                 m for m in reader.read_from(self.last_intent_seq + 1) if isinstance(m, SignalRaised)
             ]

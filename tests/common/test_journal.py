@@ -99,6 +99,40 @@ def test_a_catch_up_from_an_earlier_seq_rescans_from_the_top(tmp_path):
         assert reader.line_no == 3
 
 
+@pytest.mark.parametrize("n,target", [(20_000, 1), (20_000, 2), (20_000, 12_345), (20_000, 19_999),
+                                      (20_000, 20_000), (20_000, 20_001), (20_000, 10**9),
+                                      (7, 4)])
+def test_skip_below_lands_at_or_before_the_line_and_reads_on_exactly(tmp_path, n, target):
+    path = tmp_path / "signals.jsonl"
+    write_journal(path, range(1, n + 1))
+    with open(path, "ab") as f:
+        f.write(b'{"type":"TicksProcessed","seq":')        # a torn last line: never read
+    lines = path.read_bytes().split(b"\n")
+    with JournalReader(str(path)) as reader:
+        reader.skip_below(target)
+        assert reader.offset <= sum(len(x) + 1 for x in lines[:max(0, target - 1)])
+        assert reader.line_no == path.read_bytes()[:reader.offset].count(b"\n")
+        assert [m.seq for m in reader.read_from(target)] == list(range(target, n + 1))
+
+
+def test_skip_below_reads_a_few_pages_not_the_lines_below(tmp_path):
+    """The lines below are not read, so not checked: a damaged one there goes unnoticed (the caller
+    has handled them); a damaged one at or above the target still refuses."""
+    path = tmp_path / "signals.jsonl"
+    write_journal(path, range(1, 20_001))
+    data = bytearray(path.read_bytes())
+    at = data.index(b"\n") + 1                            # line 2, spoilt in place
+    data[at:at + 5] = b"xxxxx"
+    path.write_bytes(bytes(data))
+    with JournalReader(str(path)) as reader:
+        reader.skip_below(15_000)
+        assert [m.seq for m in reader.read_from(15_000)][:2] == [15_000, 15_001]
+    with JournalReader(str(path)) as reader, pytest.raises(JournalCorrupt) as refused:
+        reader.skip_below(2)
+        list(reader.read_from(2))
+    assert refused.value.line_no == 2
+
+
 def test_reopened_writer_cuts_a_torn_last_record_and_continues_numbering(tmp_path):
     path = tmp_path / "orders.jsonl"
     write_journal(path, range(1, 11))
