@@ -250,6 +250,7 @@ class JournalReader:
     def __init__(self, path: str):
         self.path = os.path.abspath(path)
         self._fd = -1
+        self.offset = self.line_no = self.last_seq = 0
         self._rewind()
 
     def read_from(self, seq: int) -> Iterator[Message]:
