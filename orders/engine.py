@@ -167,7 +167,8 @@ class OrderEngine:
             wall_ns=wall_ns,
             probe_interval_ns=int(probe_interval_s * 1e9),
         )
-        self.recovery = Recovery(self.gateway, self.book, journal, self._now, stats=self.stats)
+        self.recovery = Recovery(self.gateway, self.book, journal, self._now, stats=self.stats,
+                                 entries_open=self._entries_open)
         self.intake = Intake(self.risk, limits, self.desk, self.book, self.exposure,
                              self.throttle, self.gateway, journal, self._symbols, self._now,
                              self.stats)
@@ -462,6 +463,12 @@ class OrderEngine:
                 and ist_midnight_ns(now) > self.loss_halt_day_ns):
             self._set_state(_ACTIVE,
                             "new trading day: the daily loss limit starts again")
+
+    def _entries_open(self) -> bool:
+        """A new entry may go to the broker now: trading ACTIVE, before the entry cut-off, no
+        square-off or flatten under way (what the intake asks of an intent, at this moment)."""
+        return (self.trading_state == _ACTIVE and not self.flattening
+                and self.limits.phase(self.exposure.clock_ns) < PHASE_NO_ENTRY)
 
     def _sweeping(self) -> bool:
         return self.flattening or self.limits.phase(self.exposure.clock_ns) >= PHASE_SQUARE_OFF

@@ -16,13 +16,16 @@ journaled by the gateway as a polled broker report would be (`on_order`, `on_tra
 from collections.abc import Callable, Iterator
 
 from common.errors import BrokerError, BrokerFatal
-from common.messages import OrderInDoubt, OrderSubmitting
+from common.messages import OrderInDoubt, OrderRejected, OrderSubmitting
 from orders import statemachine as sm
 from orders.brokers.base import BrokerOrder, BrokerTrade
 from orders.exposure import NEVER_NS
 from orders.gateway import BrokerGateway, EngineJournal, order_of
 
 IN_DOUBT_RETRY_NS = 1_000_000_000
+# OrderRejected.code of an entry the broker never received and that is not sent again: entries had
+# closed (the cut-off, a halt, a square-off) by the time it was known not to be there.
+NOT_SENT = "NOT_SENT"
 
 
 class Recovery:
@@ -35,6 +38,8 @@ class Recovery:
     journal : the engine's EngineJournal.
     clock : the market clock, ns.
     stats : the engine's counters.
+    entries_open : whether a new entry may go to the broker now (the engine's trading state, the
+        session phase): an entry never received is sent again only then.
     """
 
     def __init__(
@@ -45,9 +50,10 @@ class Recovery:
         clock: Callable[[], int],
         *,
         stats: dict,
+        entries_open: Callable[[], bool] = lambda: True,
     ):
         self.gateway, self.book, self._journal, self._now = gateway, book, journal, clock
-        self.stats = stats
+        self.stats, self._entries_open = stats, entries_open
 
     def retry_due(self, seq: int) -> None:
         """At tick `seq`: look up again each order in doubt for IN_DOUBT_RETRY_NS or longer."""
@@ -89,8 +95,17 @@ class Recovery:
         self._resend(order, seq, resend_journaled)
 
     def _resend(self, order, seq: int, resend_journaled: bool) -> None:
-        """Send an order the broker is known not to have."""
+        """Send an order the broker is known not to have. An entry is sent only while entries
+        are open: one whose placement was in doubt across the cut-off (or a halt, or the square-off)
+        would otherwise open a position the session no longer allows; it is rejected here instead,
+        and its bracket ends as any refused entry's does."""
         self._journal.mark()
+        if order.role == "ENTRY" and not self._entries_open():
+            self._journal.emit(OrderRejected(
+                ts_event_ns=self._now(), client_order_id=order.client_order_id, code=NOT_SENT,
+                reason="not sent again: never received by the broker, and entries have closed "
+                       "since (the entry cut-off, a halt or the square-off)"))
+            return
         if resend_journaled:      # a new attempt after a failed one is its own "about to send"
             self._journal.emit(OrderSubmitting(
                 ts_event_ns=self._now(), client_order_id=order.client_order_id,

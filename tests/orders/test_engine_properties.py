@@ -121,9 +121,11 @@ def limits(loss_limit: float) -> RiskLimits:
                      stale_tick_ms=3_600_000, price_band_pct=5.0)
 
 
-def make_desk(directory: str, mod: int, options: dict, loss_limit: float, emit=None) -> Desk:
+def make_desk(directory: str, mod: int, options: dict, loss_limit: float, emit=None,
+              failures=None) -> Desk:
     """A desk whose broker refuses 1 in `mod` entries and legs, deterministically by client id.
-    A square-off is never refused here: "flat after the square-off" needs it to go through."""
+    A square-off is never refused here: "flat after the square-off" needs it to go through.
+    `failures`: the n-th placements that fail as scripted (tests/orders/stubs.FlakyBroker)."""
     held: dict = {}
 
     def refuse(req) -> bool:
@@ -132,7 +134,8 @@ def make_desk(directory: str, mod: int, options: dict, loss_limit: float, emit=N
         return held["desk"].engine.book.orders[req.client_order_id].role not in CLOSE_ROLES
 
     desk = Desk(directory, rows=instruments(3, tick_size=TICK), limits=limits(loss_limit),
-                wrap=lambda paper: FlakyBroker(paper, refuse=refuse), emit=emit, **options)
+                wrap=lambda paper: FlakyBroker(paper, failures, refuse=refuse), emit=emit,
+                **options)
     held["desk"] = desk
     return desk
 
@@ -205,9 +208,10 @@ def check_journal(events, lim: RiskLimits) -> None:
             assert OPEN_S <= tod < CUTOFF_S, f"entry at {tod} s of the day"
 
 
-def run_tick_by_tick(directory: str, ticks, intents, mod, options, loss_limit) -> Desk:
+def run_tick_by_tick(directory: str, ticks, intents, mod, options, loss_limit,
+                     failures=None) -> Desk:
     lim = limits(loss_limit)
-    desk = make_desk(directory, mod, options, loss_limit)
+    desk = make_desk(directory, mod, options, loss_limit, failures=failures)
     by_seq: dict[int, list] = {}
     for it in intents:
         by_seq.setdefault(it.tick_seq, []).append(it)
@@ -253,6 +257,31 @@ def test_engine_invariants_hold_after_every_tick_of_any_market(market):
         finally:
             tick_by_tick.close()
             by_day.close()
+
+
+@PROPERTY
+@given(markets(), st.lists(st.tuples(st.integers(1, 80),
+                                     st.sampled_from(["throttled", "before", "after"])),
+                           max_size=10, unique_by=lambda f: f[0]))
+def test_placements_throttled_or_lost_are_each_at_the_broker_once(market, failed):
+    """Placements the adapter's throttle refused (never sent: sent again without a lookup) among
+    ones whose answer was lost before or after the broker got them (looked up first): every
+    invariant holds after every tick, and no client order id ever reaches the broker twice."""
+    from common.errors import THROTTLED, BrokerRetryable
+
+    ticks, intents, mod, options, loss_limit = market
+    failures = {n: ("before", BrokerRetryable("throttled (client-side limit)", code=THROTTLED))
+                if kind == "throttled" else (kind, BrokerRetryable("read timeout"))
+                for n, kind in failed}
+    with tempfile.TemporaryDirectory() as d:
+        desk = run_tick_by_tick(d, ticks, intents, mod, options, loss_limit, failures)
+        try:
+            assert desk.paper._book.duplicate_client_ids == 0
+            coids = [o.client_order_id for o in desk.paper.orders()]
+            assert len(coids) == len(set(coids))
+            assert not desk.engine.book.unresolved()          # every one settled in the end
+        finally:
+            desk.close()
 
 
 @PROPERTY
