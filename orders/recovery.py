@@ -15,6 +15,7 @@ journaled by the gateway as a polled broker report would be (`on_order`, `on_tra
 
 from collections.abc import Callable, Iterator
 
+from common.clock import ist_midnight_ns
 from common.errors import BrokerError, BrokerFatal
 from common.messages import OrderInDoubt, OrderRejected, OrderSubmitting
 from orders import statemachine as sm
@@ -24,7 +25,7 @@ from orders.gateway import BrokerGateway, EngineJournal, order_of
 
 IN_DOUBT_RETRY_NS = 1_000_000_000
 # OrderRejected.code of an entry the broker never received and that is not sent again: entries had
-# closed (the cut-off, a halt, a square-off) by the time it was known not to be there.
+# closed (the cut-off, a halt, a square-off, the day) by the time it was known not to be there.
 NOT_SENT = "NOT_SENT"
 
 
@@ -96,15 +97,16 @@ class Recovery:
 
     def _resend(self, order, seq: int, resend_journaled: bool) -> None:
         """Send an order the broker is known not to have. An entry is sent only while entries
-        are open: one whose placement was in doubt across the cut-off (or a halt, or the square-off)
-        would otherwise open a position the session no longer allows; it is rejected here instead,
+        are open, on the day it was placed: one in doubt across the cut-off (or a halt, the
+        square-off, the night) would otherwise open a position the session no longer allows; it is rejected here instead,
         and its bracket ends as any refused entry's does."""
         self._journal.mark()
-        if order.role == "ENTRY" and not self._entries_open():
+        if order.role == "ENTRY" and not (self._entries_open() and ist_midnight_ns(
+                order.submitted_ns) == ist_midnight_ns(self._now())):
             self._journal.emit(OrderRejected(
                 ts_event_ns=self._now(), client_order_id=order.client_order_id, code=NOT_SENT,
                 reason="not sent again: never received by the broker, and entries have closed "
-                       "since (the entry cut-off, a halt or the square-off)"))
+                       "since (the entry cut-off, a halt, the square-off or the day's end)"))
             return
         if resend_journaled:      # a new attempt after a failed one is its own "about to send"
             self._journal.emit(OrderSubmitting(

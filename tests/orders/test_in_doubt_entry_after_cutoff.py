@@ -39,6 +39,20 @@ def test_an_entry_in_doubt_across_the_cut_off_is_not_sent_after_it(make_desk, ho
     assert not desk.engine.desk.active                     # the bracket ended with its entry
 
 
+def test_an_entry_in_doubt_overnight_is_not_sent_the_next_morning(make_desk):
+    # No tick between the lost placement and the next session: entries are open again then, but
+    # yesterday's intraday entry must never go.
+    desk = make_desk(limits=limits_of(leg_prices="signal", entry_cutoff="15:00"),
+                     wrap=lambda paper: FlakyBroker(paper, {1: LOST["throttled"]}))
+    tape = Tape(start_ns=ist_ns(14, 59, 59))
+    tape.add(0, 100.0)
+    desk.run(tape, [intent(1, qty=5, stop_loss=98.0, target=103.0)])
+    tape.add(0, 100.0, at_ns=ist_ns(14, 59, 59) + 86_400 * 10**9 - 5 * 3600 * 10**9)  # 09:59:59
+    desk.run(tape, start_seq=2)
+    (rejected,) = of_type(desk.events, OrderRejected)
+    assert rejected.code == NOT_SENT and desk.paper.orders() == []
+
+
 def test_the_same_entry_before_the_cut_off_is_sent(make_desk):
     desk = make_desk(limits=limits_of(leg_prices="signal", entry_cutoff="15:00"),
                      wrap=lambda paper: FlakyBroker(paper, {1: LOST["throttled"]}))
