@@ -98,8 +98,8 @@ class Recovery:
     def _resend(self, order, seq: int, resend_journaled: bool) -> None:
         """Send an order the broker is known not to have. An entry is sent only while entries
         are open, on the day it was placed: one in doubt across the cut-off (or a halt, the
-        square-off, the night) would otherwise open a position the session no longer allows; it is rejected here instead,
-        and its bracket ends as any refused entry's does."""
+        square-off, the night) would otherwise open a position the session no longer allows; it is
+        rejected here instead, and its bracket ends as any refused entry's does."""
         self._journal.mark()
         if order.role == "ENTRY" and not (self._entries_open() and ist_midnight_ns(
                 order.submitted_ns) == ist_midnight_ns(self._now())):
