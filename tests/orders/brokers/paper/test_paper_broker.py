@@ -161,14 +161,19 @@ def test_paper_reopen_cuts_a_torn_last_line(paper, tmp_path):
     assert [o.client_order_id for o in b.orders()] == ["E1"]
 
 
-def test_paper_corrupt_journal_line_is_fatal(paper, tmp_path):
+# The reopen parses the whole journal at once as a JSON array: a line that would be two records
+# there ("a,b") or none must still be the corrupt line it is.
+@pytest.mark.parametrize("bad", [b"garbage", b'{"k":"cancel","boid":"P1"},{"k":"cancel"}', b"5",
+                                 b'{"k":"cancel"'])
+def test_paper_corrupt_journal_line_is_fatal_and_named(paper, tmp_path, bad):
     b = paper()
     b.place(req("E1", order_type="LIMIT", price=95.0))
     b.close()
     with open(tmp_path / "paper.jsonl", "ab") as f:
-        f.write(b"garbage\n")
-    with pytest.raises(BrokerFatal):
+        f.write(bad + b"\n")
+    with pytest.raises(BrokerFatal) as refused:
         paper()
+    assert "line 2 is corrupt" in str(refused.value)
 
 
 def test_paper_second_broker_on_the_same_journal_is_refused(paper):
