@@ -274,7 +274,7 @@ class JournalReader:
         may fall short of the exact line; `read_from(seq)` reads on from it as usual."""
         if seq <= 1 or self.offset or self._open() < 0:
             return
-        size = _last_newline(self._fd)
+        size = _end_of_last_line(self._fd, os.fstat(self._fd).st_size)
         lo, hi = 0, size          # lo: a line start whose seq is below `seq` (or the top)
         while hi - lo > _BISECT_DONE:
             start = _line_start_after(self._fd, (lo + hi) // 2, hi)
@@ -286,7 +286,7 @@ class JournalReader:
             else:
                 hi = start
         if lo:
-            self.offset, self.line_no = lo, _count_lines(self._fd, lo)
+            self.offset, self.line_no = lo, line_number(self._fd, lo) - 1
 
     def poll(self, max_records: int | None = None) -> list[Message]:
         """The records completed since the last call (a partial last line waits for next time)."""
@@ -367,18 +367,6 @@ class JournalReader:
 _BISECT_DONE = 1 << 16    # skip_below stops bisecting within this many bytes of its line
 
 
-def _last_newline(fd: int) -> int:
-    """The size of the file's complete lines (a partial last line excluded)."""
-    size = os.fstat(fd).st_size
-    while size > 0:
-        at = max(0, size - _CHUNK)
-        found = os.pread(fd, size - at, at).rfind(b"\n")
-        if found >= 0:
-            return at + found + 1
-        size = at
-    return 0
-
-
 def _line_start_after(fd: int, at: int, limit: int) -> int:
     """The offset of the first line that starts after byte `at` (`limit` if none before it)."""
     while at < limit:
@@ -406,16 +394,6 @@ def _seq_at(fd: int, start: int) -> int | None:
         return _seq_decoder.decode(line).seq
     except msgspec.DecodeError:
         return None
-
-
-def _count_lines(fd: int, end: int) -> int:
-    """How many lines end before byte `end`."""
-    count, at = 0, 0
-    while at < end:
-        data = os.pread(fd, min(_CHUNK, end - at), at)
-        count += data.count(b"\n")
-        at += len(data)
-    return count
 
 
 def _read_to_last_newline(fd: int, offset: int) -> bytes:

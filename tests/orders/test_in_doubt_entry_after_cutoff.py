@@ -21,13 +21,20 @@ LOST = {
 }
 
 
-@pytest.mark.parametrize("how", sorted(LOST))
-def test_an_entry_in_doubt_across_the_cut_off_is_not_sent_after_it(make_desk, how):
+def placed_at(make_desk, at_ns: int, failing: int, how: str = "throttled"):
+    """A desk whose `failing`-th placement is lost `how`, and its tape, one bracket's intent
+    raised on a tick at `at_ns`."""
     desk = make_desk(limits=limits_of(leg_prices="signal", entry_cutoff="15:00"),
-                     wrap=lambda paper: FlakyBroker(paper, {1: LOST[how]}))
-    tape = Tape(start_ns=ist_ns(14, 59, 59.5))
+                     wrap=lambda paper: FlakyBroker(paper, {failing: LOST[how]}))
+    tape = Tape(start_ns=at_ns)
     tape.add(0, 100.0)
     desk.run(tape, [intent(1, qty=5, stop_loss=98.0, target=103.0)])
+    return desk, tape
+
+
+@pytest.mark.parametrize("how", sorted(LOST))
+def test_an_entry_in_doubt_across_the_cut_off_is_not_sent_after_it(make_desk, how):
+    desk, tape = placed_at(make_desk, ist_ns(14, 59, 59.5), 1, how)
     (entry,) = of_type(desk.events, OrderSubmitting)
     tape.add(0, 100.0, at_ns=ist_ns(15, 0, 5))            # the retry is due, after the cut-off
     desk.run(tape, start_seq=2)
@@ -42,11 +49,7 @@ def test_an_entry_in_doubt_across_the_cut_off_is_not_sent_after_it(make_desk, ho
 def test_an_entry_in_doubt_overnight_is_not_sent_the_next_morning(make_desk):
     # No tick between the lost placement and the next session: entries are open again then, but
     # yesterday's intraday entry must never go.
-    desk = make_desk(limits=limits_of(leg_prices="signal", entry_cutoff="15:00"),
-                     wrap=lambda paper: FlakyBroker(paper, {1: LOST["throttled"]}))
-    tape = Tape(start_ns=ist_ns(14, 59, 59))
-    tape.add(0, 100.0)
-    desk.run(tape, [intent(1, qty=5, stop_loss=98.0, target=103.0)])
+    desk, tape = placed_at(make_desk, ist_ns(14, 59, 59), 1)
     tape.add(0, 100.0, at_ns=ist_ns(14, 59, 59) + 86_400 * 10**9 - 5 * 3600 * 10**9)  # 09:59:59
     desk.run(tape, start_seq=2)
     (rejected,) = of_type(desk.events, OrderRejected)
@@ -54,11 +57,7 @@ def test_an_entry_in_doubt_overnight_is_not_sent_the_next_morning(make_desk):
 
 
 def test_the_same_entry_before_the_cut_off_is_sent(make_desk):
-    desk = make_desk(limits=limits_of(leg_prices="signal", entry_cutoff="15:00"),
-                     wrap=lambda paper: FlakyBroker(paper, {1: LOST["throttled"]}))
-    tape = Tape(start_ns=ist_ns(14, 58))
-    tape.add(0, 100.0)
-    desk.run(tape, [intent(1, qty=5, stop_loss=98.0, target=103.0)])
+    desk, tape = placed_at(make_desk, ist_ns(14, 58), 1)
     tape.add(0, 100.0, at_ns=ist_ns(14, 58, 5))
     desk.run(tape, start_seq=2)
     assert not of_type(desk.events, OrderRejected)
@@ -69,11 +68,7 @@ def test_the_same_entry_before_the_cut_off_is_sent(make_desk):
 def test_an_exit_in_doubt_across_the_cut_off_is_still_sent(make_desk):
     # The entry fills before the cut-off; the stop leg's placement is refused by the throttle and
     # is due again after it: an exit reduces risk, it goes.
-    desk = make_desk(limits=limits_of(leg_prices="signal", entry_cutoff="15:00"),
-                     wrap=lambda paper: FlakyBroker(paper, {2: LOST["throttled"]}))
-    tape = Tape(start_ns=ist_ns(14, 59, 58))
-    tape.add(0, 100.0)
-    desk.run(tape, [intent(1, qty=5, stop_loss=98.0, target=103.0)])
+    desk, tape = placed_at(make_desk, ist_ns(14, 59, 58), 2)
     tape.add(0, 100.0)                                     # the entry fills; the stop is refused
     desk.run(tape, start_seq=2)
     stop = next(m for m in of_type(desk.events, OrderSubmitting) if m.role == "STOP")
