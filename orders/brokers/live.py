@@ -155,10 +155,13 @@ class LiveBroker(Broker):
     @classmethod
     def from_config(cls, config, secrets, instruments, **overrides):
         """From the validated Config and Secrets; `overrides` replace the broker's settings
-        fields."""
+        fields. Against a local venue, the broker's rate limits hold per second of market time
+        (see `rehearsal_pace`)."""
         settings = cls.settings_type.from_config(
             getattr(config.broker, cls.config_key), **overrides
         )
+        if settings.local_server:
+            settings = settings.at_pace(rehearsal_pace(config))
         return cls(instruments, settings, cls.credentials_for(secrets, settings.local_server))
 
     @property
@@ -324,6 +327,25 @@ class LiveCredentials:
         """Values that must never appear in a message (the api key is not secret by itself, but it
         is half of Kite's Authorization header, so it is scrubbed too)."""
         return tuple(v for v in (self.access_token, self.api_key) if v)
+
+
+def rehearsal_pace(config) -> float:
+    """Market seconds per wall second of the configured feed: a paced replay's or sim's `speed`
+    when above 1, else 1.
+
+    A rehearsal against a local venue replayed at 8x would otherwise meet the broker's per-second
+    limits eight times as often as the same day live: a burst of exits the engine's own (market
+    time) throttle allows is refused by the adapter's (wall clock), and entries held back so past
+    the cut-off are never sent. Live there is no venue of ours and no pace: the limits are the
+    broker's, per wall second."""
+    feed = config.feed
+    if feed.source == "replay":
+        speed = feed.replay.speed
+    elif feed.source == "sim" and feed.sim.profile == "realistic":
+        speed = feed.sim.speed
+    else:
+        speed = 1.0
+    return max(1.0, float(speed))
 
 
 def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:

@@ -6,6 +6,7 @@ section (tests/config/test_one_source_of_defaults.py fails if a default is added
 Imports only the standard library and `common.errors`.
 """
 
+import math
 from dataclasses import dataclass, replace
 
 from common.errors import ConfigError
@@ -15,6 +16,10 @@ from common.errors import ConfigError
 ORDERS_PER_SEC, ORDERS_PER_MIN, ORDERS_PER_DAY = 10, 400, 5000
 API_PER_SEC = 10
 VARIETY = "regular"     # Kite's order variety for plain orders (amo, co, iceberg, auction: unused)
+
+
+def _paced(count: int, pace: float) -> int:
+    return int(math.ceil(count * pace))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,6 +49,16 @@ class KiteSettings:
     orders_per_min: int
     orders_per_day: int
     api_per_sec: int
+
+    def at_pace(self, pace: float) -> "KiteSettings":
+        """The per-second and per-minute limits held per market second at `pace` (a rehearsal
+        replayed faster than real time: orders/brokers/live.py `rehearsal_pace`); the day's cap
+        stays the day's."""
+        if pace == 1.0:
+            return self
+        return replace(self, orders_per_sec=_paced(self.orders_per_sec, pace),
+                       orders_per_min=_paced(self.orders_per_min, pace),
+                       api_per_sec=_paced(self.api_per_sec, pace))
 
     @classmethod
     def from_config(cls, kite, **overrides) -> "KiteSettings":

@@ -7,6 +7,7 @@ APIs (place, modify, cancel, GTT) 10/s, 500/min and 2000 per 30 min together, ev
 and 500/min. Imports only the standard library and `common`.
 """
 
+import math
 from dataclasses import dataclass, fields, replace
 
 from common.errors import ConfigError
@@ -42,6 +43,18 @@ class UpstoxSettings:
     order_limits: tuple
     api_limits: tuple
     algo_name: str
+
+    def at_pace(self, pace: float) -> "UpstoxSettings":
+        """Every limit window shorter than a day held per market time at `pace` (a rehearsal
+        replayed faster than real time: orders/brokers/live.py `rehearsal_pace`)."""
+        if pace == 1.0:
+            return self
+
+        def scaled(limits):
+            return tuple((int(math.ceil(count * pace)) if seconds < 86_400 else count, seconds)
+                         for count, seconds in limits)
+        return replace(self, order_limits=scaled(self.order_limits),
+                       api_limits=scaled(self.api_limits))
 
     @classmethod
     def from_config(cls, upstox, **overrides) -> "UpstoxSettings":

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from common.errors import ConfigError
+from config.feeds import FeedConfig, ReplayFeedConfig, SimFeedConfig
 from config.schema import BrokerConfig, KiteBrokerConfig as KiteSection
 from config.secrets import Secrets
 from orders import statemachine as sm
@@ -15,8 +16,9 @@ from orders.brokers.kite.credentials import login_credentials, session_credentia
 from tests.orders.brokers.kite.kite_support import kite, make_kite  # noqa: F401 - fixtures
 
 
-def config_with(**kite):
-    return SimpleNamespace(broker=BrokerConfig(name="kite", kite=KiteSection(**kite)))
+def config_with(feed=None, **kite):
+    return SimpleNamespace(broker=BrokerConfig(name="kite", kite=KiteSection(**kite)),
+                           feed=feed or FeedConfig())
 
 
 def test_settings_take_the_config_section_and_keep_kites_limits():
@@ -64,3 +66,37 @@ def test_credentials_never_show_their_values():
     )
     assert "key-1234" not in repr(creds) and "tok-5678" not in str(creds)
     assert set(creds.secret_values()) == {"key-1234", "tok-5678"}
+
+
+# ---------------------------------------------------------------- a rehearsal's pace
+
+@pytest.mark.parametrize("feed, pace", [
+    (FeedConfig(source="replay", replay=ReplayFeedConfig(path="x.csv", speed=8.0)), 8.0),
+    (FeedConfig(source="replay", replay=ReplayFeedConfig(path="x.csv", speed=0.0)), 1.0),
+    (FeedConfig(source="replay", replay=ReplayFeedConfig(path="x.csv", speed=0.5)), 1.0),
+    (FeedConfig(source="sim", sim=SimFeedConfig(speed=4.0)), 4.0),
+    (FeedConfig(source="kite"), 1.0),
+], ids=["replay-8x", "replay-unpaced", "replay-slower", "sim-4x", "live-feed"])
+def test_a_local_venue_holds_kites_limits_per_market_second(kite, feed, pace):  # noqa: F811
+    """A rehearsal replayed at 8x against the local venue meets Kite's limits as often as the
+    same day live would: 10 orders a market second, 80 a wall second (the day's cap stays)."""
+    broker = KiteBroker.from_config(config_with(feed, local_server=True, root=kite.server.url),
+                                    Secrets(), kite.table)
+    try:
+        s = broker._settings
+        assert (s.orders_per_sec, s.orders_per_min, s.api_per_sec, s.orders_per_day) == (
+            int(10 * pace), int(400 * pace), int(10 * pace), 5000)
+    finally:
+        broker.close()
+
+
+def test_the_real_broker_keeps_its_limits_per_wall_second_whatever_the_feed():
+    feed = FeedConfig(source="replay", replay=ReplayFeedConfig(path="x.csv", speed=8.0))
+    s = KiteSettings.from_config(KiteSection())
+    assert s.at_pace(1.0) is s
+    broker = KiteBroker.from_config(
+        config_with(feed), Secrets({"KITE_API_KEY": "k", "KITE_ACCESS_TOKEN": "t"}), None)
+    try:
+        assert (broker._settings.orders_per_sec, broker._settings.api_per_sec) == (10, 10)
+    finally:
+        broker.close()

@@ -3,6 +3,8 @@
 import threading
 from types import SimpleNamespace
 
+from config.feeds import FeedConfig
+
 import pytest
 
 from common.errors import BrokerFatal, BrokerRejected, BrokerRetryable, ConfigError
@@ -137,7 +139,8 @@ def test_close_releases_the_sdk_worker_pool_and_is_idempotent(upstox):
 
 def _config(**upstox):
     section = UpstoxBrokerConfig(**({"timeout_s": 2.0} | upstox))   # the schema's defaults
-    return SimpleNamespace(broker=SimpleNamespace(name="upstox", upstox=section))
+    return SimpleNamespace(broker=SimpleNamespace(name="upstox", upstox=section),
+                           feed=FeedConfig())
 
 
 def test_the_broker_factory_builds_an_upstox_broker_for_a_local_server(upstox, tmp_path):
@@ -175,3 +178,19 @@ def test_the_algo_name_goes_as_x_algo_name_on_every_order_call_and_on_no_other(u
 def test_an_algo_name_that_cannot_be_a_header_is_refused_by_the_config(name):
     with pytest.raises(ValueError, match="algo_name: must be printable"):
         UpstoxBrokerConfig(algo_name=name)
+
+
+def test_a_local_venue_replayed_at_8x_holds_upstoxs_limits_per_market_second(upstox, tmp_path):
+    """As for Kite (tests/orders/brokers/kite/test_kite_config.py): every window shorter than a
+    day allows 8x the requests a wall second at a replay's 8x; the real broker keeps its own."""
+    from config.feeds import ReplayFeedConfig
+
+    url = upstox.server.url
+    config = _config(local_server=True, host=url, order_host=url)
+    config.feed = FeedConfig(source="replay", replay=ReplayFeedConfig(path="x.csv", speed=8.0))
+    broker = make_broker(config, Secrets(), upstox_support.ROWS, str(tmp_path))
+    try:
+        assert broker._settings.order_limits == ((80, 1.0), (4000, 60.0), (16000, 1800.0))
+        assert broker._settings.api_limits == ((400, 1.0), (4000, 60.0))
+    finally:
+        broker.close()
