@@ -168,7 +168,7 @@ class OrderEngine:
             probe_interval_ns=int(probe_interval_s * 1e9),
         )
         self.recovery = Recovery(self.gateway, self.book, journal, self._now, stats=self.stats,
-                                 entries_open=self._entries_open)
+                                 entry_may_go=self._entry_may_go)
         self.intake = Intake(self.risk, limits, self.desk, self.book, self.exposure,
                              self.throttle, self.gateway, journal, self._symbols, self._now,
                              self.stats)
@@ -386,6 +386,11 @@ class OrderEngine:
         """
         self.broker_down = ""
         for order in self.book.unresolved():
+            if order.status == sm.IN_DOUBT and order.role == "ENTRY":
+                # Looked up on its retry's tick, as the dead process would have: on the restored
+                # (stale) market clock here, entries may still look open when they have closed
+                # while the process was down (the cut-off, the night), and it would go out.
+                continue
             self.recovery.resolve(order, self._seq, resend_journaled=order.status == sm.IN_DOUBT)
             if self.broker_down:
                 raise BrokerFatal(self.broker_down)
@@ -441,8 +446,10 @@ class OrderEngine:
         self._new_day()
         for report in self.gateway.reports():
             self.gateway.on_report(report, seq)
-        self.recovery.retry_due(seq)
+        # The loss check first: an entry whose retry is due on the tick that breaches the daily
+        # loss limit must meet the halt, not go out and be canceled by the flatten a moment later.
         self._check_loss()
+        self.recovery.retry_due(seq)
         for bracket_id in self.desk.gapped_stops(self.book):
             self.desk.touch(bracket_id)
         self._plan_and_execute()
@@ -464,11 +471,16 @@ class OrderEngine:
             self._set_state(_ACTIVE,
                             "new trading day: the daily loss limit starts again")
 
-    def _entries_open(self) -> bool:
-        """A new entry may go to the broker now: trading ACTIVE, before the entry cut-off, no
-        square-off or flatten under way (what the intake asks of an intent, at this moment)."""
+    def _entry_may_go(self, order) -> bool:
+        """An entry the broker never received may be sent now: trading ACTIVE, before the entry
+        cut-off of the IST day it was placed on, no square-off or flatten under way, and its
+        bracket still open (a flatten closes every bracket; its entry must not come back after a
+        resume as a position with no stop or target)."""
+        now = self._now()
         return (self.trading_state == _ACTIVE and not self.flattening
-                and self.limits.phase(self.exposure.clock_ns) < PHASE_NO_ENTRY)
+                and self.limits.phase(now) < PHASE_NO_ENTRY
+                and ist_midnight_ns(order.submitted_ns) == ist_midnight_ns(now)
+                and order.bracket_id in self.desk.active)
 
     def _sweeping(self) -> bool:
         return self.flattening or self.limits.phase(self.exposure.clock_ns) >= PHASE_SQUARE_OFF

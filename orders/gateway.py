@@ -127,7 +127,9 @@ class BrokerGateway:
             strategy=a.strategy, bracket_id=a.bracket_id, role=a.role, instrument=a.instrument,
             symbol=self._symbols[a.instrument], side=a.side, qty=a.qty, order_type=a.order_type,
             price=a.price, trigger_price=a.trigger_price, tick_seq=seq))
-        self._send(self.book.orders[coid], seq, now, venue)
+        order = self.book.orders[coid]
+        order.unsent = True         # a new order of this process: nothing of it has gone out yet
+        self._send(order, seq, now, venue)
 
     def send(self, order, seq: int) -> None:
         """Place a journaled order (its OrderSubmitting emitted) and journal the outcome."""
@@ -147,11 +149,13 @@ class BrokerGateway:
                                code=e.code or "REJECTED"))
         except BrokerRetryable as e:
             emit(OrderInDoubt(ts_event_ns=now, client_order_id=coid, reason=f"place: {e}"))
-            # Refused before sending, and no earlier attempt went out either: known never received,
-            # so the retry sends without a lookup. Lookups read the whole order book from the API
+            # Refused before sending by the adapter's own rate limit: `unsent` stays as it was
+            # (true while every attempt of this process's new order was refused so), and such an
+            # order's retry sends without a lookup. Lookups read the whole order book from the API
             # budget the fill polls need; a burst of throttled legs looked up every second starved
             # the trade-book read and left filled entries without their stops for seconds.
-            order.unsent = e.code == THROTTLED and (order.unsent or order.attempts == 1)
+            if e.code != THROTTLED:
+                order.unsent = False
             return
         except BrokerFatal as e:
             # Refused at the door (the session), so certainly not at the exchange: FATAL, not in

@@ -58,10 +58,10 @@ class Order:
     # The broker reported this stop triggered. Not journaled: a fact of the broker's, read again
     # from it after a restart (orders/recovery.py `final_statuses`).
     triggered: bool = False
-    # Every placement attempt so far was refused by the adapter's own rate limit before it was
-    # sent (BrokerRetryable code THROTTLED), so the broker cannot have this order and its retry
-    # needs no in-doubt lookup. Not journaled: a restarted engine does not know it and looks the
-    # order up, which is always safe.
+    # Nothing of this order can have reached the broker: submitted by this process, and every
+    # attempt refused by the adapter's own rate limit before sending (BrokerRetryable code
+    # THROTTLED), so its retry needs no in-doubt lookup. Not journaled: an order restored from the
+    # journal may have gone out before the crash, and is looked up, which is always safe.
     unsent: bool = False
 
     @property

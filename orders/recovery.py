@@ -15,7 +15,6 @@ journaled by the gateway as a polled broker report would be (`on_order`, `on_tra
 
 from collections.abc import Callable, Iterator
 
-from common.clock import ist_midnight_ns
 from common.errors import BrokerError, BrokerFatal
 from common.messages import OrderInDoubt, OrderRejected, OrderSubmitting
 from orders import statemachine as sm
@@ -25,7 +24,7 @@ from orders.gateway import BrokerGateway, EngineJournal, order_of
 
 IN_DOUBT_RETRY_NS = 1_000_000_000
 # OrderRejected.code of an entry the broker never received and that is not sent again: entries had
-# closed (the cut-off, a halt, a square-off, the day) by the time it was known not to be there.
+# closed (the cut-off, a halt, a square-off or flatten, the day) by the time it was known absent.
 NOT_SENT = "NOT_SENT"
 
 
@@ -39,8 +38,8 @@ class Recovery:
     journal : the engine's EngineJournal.
     clock : the market clock, ns.
     stats : the engine's counters.
-    entries_open : whether a new entry may go to the broker now (the engine's trading state, the
-        session phase): an entry never received is sent again only then.
+    entry_may_go : order -> whether that entry, never received by the broker, may be sent now
+        (the engine's trading state, the session phase and day, its bracket).
     """
 
     def __init__(
@@ -51,10 +50,10 @@ class Recovery:
         clock: Callable[[], int],
         *,
         stats: dict,
-        entries_open: Callable[[], bool] = lambda: True,
+        entry_may_go: Callable[[object], bool] = lambda order: True,
     ):
         self.gateway, self.book, self._journal, self._now = gateway, book, journal, clock
-        self.stats, self._entries_open = stats, entries_open
+        self.stats, self._entry_may_go = stats, entry_may_go
 
     def retry_due(self, seq: int) -> None:
         """At tick `seq`: look up again each order in doubt for IN_DOUBT_RETRY_NS or longer."""
@@ -101,12 +100,11 @@ class Recovery:
         square-off, the night) would otherwise open a position the session no longer allows; it is
         rejected here instead, and its bracket ends as any refused entry's does."""
         self._journal.mark()
-        if order.role == "ENTRY" and not (self._entries_open() and ist_midnight_ns(
-                order.submitted_ns) == ist_midnight_ns(self._now())):
+        if order.role == "ENTRY" and not self._entry_may_go(order):
             self._journal.emit(OrderRejected(
                 ts_event_ns=self._now(), client_order_id=order.client_order_id, code=NOT_SENT,
                 reason="not sent again: never received by the broker, and entries have closed "
-                       "since (the entry cut-off, a halt, the square-off or the day's end)"))
+                       "since (the entry cut-off, a halt, a square-off or flatten, the day's end)"))
             return
         if resend_journaled:      # a new attempt after a failed one is its own "about to send"
             self._journal.emit(OrderSubmitting(

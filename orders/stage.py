@@ -28,6 +28,7 @@ deduplicated where polled states are, and polling stays the safety net.
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import orjson
@@ -83,6 +84,9 @@ SIGNALS_SILENT_NS = 5_000_000_000
 # Stage counter <- the broker's order_update_counts() key.
 UPDATE_COUNTERS = (("updates_applied", "applied"), ("updates_duplicate", "duplicate"),
                    ("updates_ignored", "ignored"), ("update_fills", "fills"))
+
+
+LIVE_FEEDS = ("kite", "upstox")     # feed sources whose ticks are the market as it happens
 
 
 class OrdersStage:
@@ -274,6 +278,12 @@ class OrdersStage:
         """Settle the orders of unknown outcome at the broker (orders/recoveryhold.py: held, not
         crashed, while the broker cannot tell), then take the intents we missed. Until that is done
         no tick is applied and nothing is sent (step holds). Returns True once done."""
+        if self.ctx.config.feed.source in LIVE_FEEDS:
+            # The market went on while this process was down: the orders it must settle now are
+            # decided on the market's clock, not the dead process's (an entry journaled just
+            # before the cut-off and found never sent is not sent after it: orders/recovery.py).
+            # A replay's market is its ticks: it waits for them, as the dead process would have.
+            self.engine.advance_clock(time.time_ns())
         if not self.hold.settle(self.recovered_reason):
             return False
         if self.cancel_unknown_after_recovery:   # a flatten taken during the hold

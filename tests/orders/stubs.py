@@ -119,10 +119,11 @@ class Desk:
         return PaperBroker(os.path.join(self.directory, "paper.jsonl"), self.rows,
                            **self.broker_options)
 
-    def restart(self, journal, market=None, emit=None, wrap=...) -> None:
+    def restart(self, journal, market=None, emit=None, wrap=..., resolve=True) -> None:
         """The orders process died and came back: new broker object on the same journal, new engine
         restored from `journal` (the events durably emitted before the crash). The broker is
-        wrapped as before unless `wrap` says otherwise (None: the plain paper broker)."""
+        wrapped as before unless `wrap` says otherwise (None: the plain paper broker). `resolve`:
+        settle the orders in doubt at once (False: the caller does, as the stage's recovery)."""
         self.paper.close()
         self.paper = self._open_broker()
         if wrap is not ...:
@@ -132,7 +133,8 @@ class Desk:
         self.engine = OrderEngine(self.rows, self.limits, FeeSchedule("zerodha"), self.broker,
                                   emit or self.events.append, stop_order_type=self.stop_order_type)
         self.engine.restore(self.events, market=market)
-        self.engine.resolve_in_doubt()
+        if resolve:
+            self.engine.resolve_in_doubt()
 
     def run(self, tape: Tape, intents=(), start_seq: int = 1) -> None:
         self.engine.advance(tape.array(start_seq), list(intents))

@@ -20,17 +20,18 @@ from hypothesis import strategies as st
 
 from common.clock import ist_midnight_ns
 from common.errors import THROTTLED, BrokerRetryable
-from orders.limits import PHASE_NO_ENTRY
 from common.messages import OrderInDoubt
+from orders.limits import PHASE_NO_ENTRY
 from tests.orders.test_engine_determinism import Crash
 from tests.orders.test_engine_properties import PROPERTY, limits, make_desk, markets
 
-FAILURES = st.lists(st.tuples(st.integers(1, 12), st.sampled_from(["throttled", "before", "after"])),
-                    max_size=6, unique_by=lambda f: f[0])
+FAILURES = st.lists(
+    st.tuples(st.integers(1, 12), st.sampled_from(["throttled", "before", "after"])),
+    max_size=6, unique_by=lambda f: f[0])
 
 
 class Witness:
-    """Stands between the flaky wrapper and the paper broker: sees what really reaches the broker."""
+    """Between the flaky wrapper and the paper broker: sees what really reaches the broker."""
 
     def __init__(self, inner, harness):
         self.inner, self.harness = inner, harness

@@ -59,10 +59,13 @@ class Runtime:
         self.counts[name] = self.counts.get(name, 0) + n
 
 
-def stage_over(desk, run_dir) -> OrdersStage:
+def stage_over(desk, run_dir, feed: str = "sim") -> OrdersStage:
     """An OrdersStage whose recovery runs on `desk`'s engine (nothing else of it is built)."""
+    from config.feeds import FeedConfig
+
     stage = OrdersStage.__new__(OrdersStage)
-    stage.ctx = types.SimpleNamespace(run_dir=str(run_dir))
+    stage.ctx = types.SimpleNamespace(run_dir=str(run_dir),
+                                      config=types.SimpleNamespace(feed=FeedConfig(source=feed)))
     stage.rt, stage.engine, stage.log = Runtime(), desk.engine, get_logger("orders")
     stage.ring = types.SimpleNamespace(readers=lambda: [])
     stage.signals_path = str(run_dir / "signals.jsonl")          # absent: no intents to catch up
@@ -230,3 +233,32 @@ def test_a_restart_re_reads_only_the_intents_after_those_its_market_store_says_a
     desk.run(tape, start_seq=2)
     assert waiting.intent_id in desk.engine.desk.brackets
     assert len(desk.engine.desk.brackets) == 3 and len(desk.engine.denied) == 1
+
+
+@pytest.mark.parametrize("feed, sent", [("sim", True), ("kite", False)])
+def test_an_entry_the_dead_process_never_sent_is_decided_on_a_live_markets_clock(
+        make_desk, tmp_path, feed, sent):
+    """The process died between journaling an entry ("about to send") and sending it, just before
+    the cut-off. A restart on a live feed settles it on the market's clock (the wall clock, long
+    past that day here): never received, and entries closed since, so it is not sent (NOT_SENT).
+    On a sim or replay the market is its ticks: the restart sends it, as the dead process would."""
+    from common.messages import OrderRejected
+    from orders.recovery import NOT_SENT
+    from tests.orders.risk_support import limits_of
+    from tests.orders.stubs import FlakyBroker, ist_ns
+
+    crash = {1: ("before", RuntimeError("killed before the send"))}
+    desk = make_desk(limits=limits_of(leg_prices="signal", entry_cutoff="15:00"),
+                     wrap=lambda paper: FlakyBroker(paper, crash))
+    tape = Tape(start_ns=ist_ns(14, 59, 59))
+    tape.add(0, 100.0)
+    with pytest.raises(RuntimeError):
+        desk.run(tape, [intent(1, qty=5, stop_loss=98.0, target=103.0)])
+    assert isinstance(desk.events[-1], OrderSubmitting) and desk.paper.orders() == []
+    desk.restart(list(desk.events), market=desk.engine.market_snapshot(), wrap=None,
+                 resolve=False)
+    stage = stage_over(desk, tmp_path, feed)
+    assert stage.finish_recovery() is True
+    assert bool(desk.paper.orders()) is sent
+    rejected = of_type(desk.events, OrderRejected)
+    assert (not rejected) if sent else rejected[-1].code == NOT_SENT
