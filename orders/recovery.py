@@ -50,7 +50,7 @@ class Recovery:
         clock: Callable[[], int],
         *,
         stats: dict,
-        entry_may_go: Callable[[object], bool] = lambda order: True,
+        entry_may_go: Callable[[object], bool],
     ):
         self.gateway, self.book, self._journal, self._now = gateway, book, journal, clock
         self.stats, self._entry_may_go = stats, entry_may_go
@@ -95,10 +95,11 @@ class Recovery:
         self._resend(order, seq, resend_journaled)
 
     def _resend(self, order, seq: int, resend_journaled: bool) -> None:
-        """Send an order the broker is known not to have. An entry is sent only while entries
-        are open, on the day it was placed: one in doubt across the cut-off (or a halt, the
-        square-off, the night) would otherwise open a position the session no longer allows; it is
-        rejected here instead, and its bracket ends as any refused entry's does."""
+        """Send an order the broker is known not to have. An entry is sent only while
+        `entry_may_go` says so (trading active, before the cut-off of its day, its bracket open):
+        one in doubt across the cut-off, a halt, a flatten or the night would otherwise open a
+        position the session no longer allows; it is rejected here instead, and its bracket ends as
+        any refused entry's does."""
         self._journal.mark()
         if order.role == "ENTRY" and not self._entry_may_go(order):
             self._journal.emit(OrderRejected(

@@ -12,7 +12,6 @@ from common.errors import THROTTLED, BrokerRetryable
 from common.slidingwindow import SlidingWindows
 
 
-
 class UpstoxRateLimit:
     """Parameters
     ----------
