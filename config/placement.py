@@ -146,3 +146,12 @@ def wait_mode(ctx) -> str:
     if ctx.wait != "auto":
         return ctx.wait
     return resolve_wait(ctx.stage, "auto", ctx.exclusive_cores)
+
+
+def helper_cores(ctx) -> tuple[int, ...]:
+    """Where a stage's helper threads and processes (zmq I/O threads, the snapshot writer) run:
+    a spinning stage's `io_cores`, since on its own core they would wait for the spinner to be
+    preempted; otherwise the stage's own cores."""
+    if wait_mode(ctx) == "spin" and ctx.io_cores:
+        return tuple(ctx.io_cores)
+    return tuple(ctx.cores)

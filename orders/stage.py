@@ -63,7 +63,7 @@ from common.shm import attach_segment
 from common.tradingstate import TradingState, write_flatten_ack, write_state
 from common.stage import StageRuntime, run_stage
 from common.waits import BlockingWait, ring_poller
-from config.placement import wait_mode
+from config.placement import helper_cores, wait_mode
 from orders.brokers import make_broker
 from orders.engine import OrderEngine
 from orders.marketstore import MarketStore
@@ -77,6 +77,7 @@ from orders.snapshotrestart import load_at_start
 
 BATCH = 4096
 DRAIN_BATCH = 512      # ticks per slice of the stop drain, each followed by a progress report
+REPORT_EVERY_NS = 100_000_000   # the stage-table latency figures, refreshed ten times a second
 # Signals gone this long (its restarts take milliseconds; this is a stage the supervisor gave up
 # on): apply ticks without its watermark, so stops, targets and square-off still happen. Determinism
 # across such an outage is lost, protection is not.
@@ -138,6 +139,7 @@ class OrdersStage:
         self.watermark = 1            # ticks with seq < watermark may be applied
         self.recv_ns: dict[str, int] = {}   # intent id -> its tick's receive time, for latency
         self.hist = new_histogram()   # tick received → order handed to the broker
+        self._next_report = 0         # when the stage table's latency figures are next due
         self.pub: Publisher               # made in start(), once the stage has pinned itself
         self.updates: Subscriber | None = None   # feed's pushed order updates (live brokers)
         self.outgoing: list = []      # journaled events not yet published (see commit)
@@ -204,7 +206,7 @@ class OrdersStage:
 
     # -- start ---------------------------------------------------------------------------------
     def start(self) -> None:
-        self.zmq = make_context()
+        self.zmq = make_context(io_cores=helper_cores(self.ctx))
         self.pull = Puller(self.zmq, self.ctx.endpoints[topics.CMD_ORDERS])
         self.pub = Publisher(self.zmq, self.ctx.endpoints[topics.PUB_ORDERS], "orders",
                              next_seq=self.journal.last_seq + 1)
@@ -266,11 +268,9 @@ class OrdersStage:
                           os.path.join(ctx.run_dir, "logs", "orders.log"),
                           durable=ctx.config.journal.fsync != "never", min_events=MIN_EVENTS,
                           min_interval_ns=MIN_INTERVAL_NS)
-        # Pinned like a non-spinning stage: a spinning orders has its core alone, and its helpers
-        # (its zmq I/O threads) go to io_cores; the writer goes with them.
-        spinning = wait_mode(ctx) == "spin" and ctx.io_cores
+        # A spinning orders has its core alone: the writer goes where its zmq I/O threads go.
         self.snapshots = SnapshotChild(args, os.path.join(ctx.run_dir, rundir.ORDERS_SNAPSHOT_ARGS),
-                                       ctx.io_cores if spinning else ctx.cores, self.log,
+                                       helper_cores(ctx), self.log,
                                        lead=MIN_EVENTS,
                                        since_seq=loaded.journal.seq if loaded is not None else 0)
 
@@ -506,7 +506,10 @@ class OrdersStage:
         if total:
             self.rt.count("ticks", total)
             self.rt.row["lag"] = self.reader.lag
-            publish(self.hist, self.rt.lat_ns)
+            # percentiles ten times a second: computing them costs ~10 µs, a batch can be one tick
+            if (now := mono_ns()) >= self._next_report:
+                publish(self.hist, self.rt.lat_ns)
+                self._next_report = now + REPORT_EVERY_NS
             self.rt.set_count("duplicate_intents", self.engine.stats["duplicate_intents"])
             self.rt.set_count("broker_errors", self.engine.stats["broker_errors"])
         return total
@@ -553,6 +556,7 @@ class OrdersStage:
                 "recovers",
             }
         self.commit()
+        publish(self.hist, self.rt.lat_ns)       # the stage table's last figures are the run's
         doc = {"tick_to_order": summary_ns(self.hist), "engine": dict(self.engine.stats),
                "trading_state": self.engine.trading_state, "stop": stop}
         with open(os.path.join(self.ctx.run_dir, rundir.stage_summary("orders")), "wb") as f:

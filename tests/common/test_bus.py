@@ -454,3 +454,50 @@ def test_make_context_pins_its_io_threads_to_io_cores_instead_of_the_process_cor
     assert _affinity_of_new_threads(()) and all(a == {own} for a in _affinity_of_new_threads(()))
     pinned = _affinity_of_new_threads((other,))
     assert pinned and all(a == {other} for a in pinned)
+
+
+def _threads() -> dict[int, tuple[int, set]]:
+    """This process's threads: id -> (scheduling policy, allowed cores)."""
+    out = {}
+    for name in os.listdir(f"/proc/{os.getpid()}/task"):
+        tid = int(name)
+        try:
+            out[tid] = (os.sched_getscheduler(tid), os.sched_getaffinity(tid))
+        except OSError:           # a thread that ended meanwhile
+            continue
+    return out
+
+
+def _new_io_threads(before: dict, after: dict) -> list[tuple[int, set]]:
+    return [after[t] for t in after.keys() - before.keys()]
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
+def test_a_contexts_io_thread_runs_without_wakeup_preemption_and_the_stage_keeps_its_own():
+    before = _threads()
+    context = make_context()
+    sock = context.socket(zmq.PUB)        # the I/O thread starts with the first socket
+    try:
+        new = _new_io_threads(before, eventually(lambda: _threads() if _new_io_threads(
+            before, _threads()) else None, timeout=5, message="the I/O thread started"))
+        assert new and all(policy == os.SCHED_BATCH for policy, _ in new)
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER    # the calling thread is untouched
+    finally:
+        sock.close(0)
+        context.term()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable cores")
+def test_io_cores_pin_the_io_threads_away_from_the_process():
+    core = min(os.sched_getaffinity(0))
+    before = _threads()
+    context = make_context(io_cores=(core,))
+    sock = context.socket(zmq.PUB)
+    try:
+        new = _new_io_threads(before, eventually(lambda: _threads() if _new_io_threads(
+            before, _threads()) else None, timeout=5, message="the I/O thread started"))
+        assert new and all(cores == {core} for _, cores in new)
+        assert os.sched_getaffinity(0) != {core}
+    finally:
+        sock.close(0)
+        context.term()

@@ -8,7 +8,7 @@ from common.errors import RingError
 from common.messages import SignalRaised
 from config.schema import StrategyConfig
 from signals.layout import aligned_buffer, outbox_bytes
-from signals.outbox import INTENT_DTYPE, Outbox
+from signals.outbox import INTENT_DTYPE, ORDER_LIMIT, Outbox, intent_fields
 from tests.signals.synthetic import (
     interleaved_ticks,
     make_config,
@@ -110,6 +110,27 @@ def test_intent_fields_make_a_valid_signal_raised_message():
         assert fields["symbol"] == config.instruments[fields["instrument"]].symbol
         assert fields["order_type"] == "LIMIT" and fields["limit_price"] > 0
         assert fields["reason"] in ("fast crossed above slow", "fast crossed below slow")
+
+
+def test_intent_fields_take_each_field_from_its_own_column():
+    """intent_fields unpacks the row positionally: a reordered INTENT_DTYPE must not swap
+    fields."""
+    row = np.zeros(1, INTENT_DTYPE)[0]
+    values = {"tick_seq": 1042, "ts_event_ns": 7_000_000_001, "ts_recv_ns": 9_000_000_003,
+              "ref_price": 99.5, "limit_price": 101.25, "stop_loss": 97.75, "target": 104.5,
+              "qty": 37, "strategy": 1, "instrument": 2, "reason": 5, "side": -1,
+              "order_type": ORDER_LIMIT}
+    assert set(values) == set(INTENT_DTYPE.names)
+    for name, value in values.items():
+        row[name] = value
+    fields = intent_fields(row, ["a", "mac"], ["X", "Y", "INFY"], [{}, {5: "five"}])
+    assert fields == {
+        "intent_id": "mac:2:1042", "strategy": "mac", "instrument": 2, "symbol": "INFY",
+        "side": -1, "qty": 37, "order_type": "LIMIT", "limit_price": 101.25,
+        "stop_loss": 97.75, "target": 104.5, "tick_seq": 1042, "ts_event_ns": 7_000_000_001,
+        "ts_recv_ns": 9_000_000_003, "reason": "five",
+    }
+    assert all(type(v) in (int, float, str) for v in fields.values())
 
 
 def test_an_outbox_of_another_capacity_or_row_layout_is_refused():

@@ -13,7 +13,7 @@ from common.stage import StageContext
 from common.waits import (BlockingWait, BusySpinWait, SpinPoller, YieldingWait, ring_poller,
                           tick_wait)
 from config.loader import load_config
-from config.placement import wait_mode
+from config.placement import helper_cores, wait_mode
 from supervision.core import StageSpec
 from supervision.launcher import RunPlan, stage_placement
 from supervision.status import stage_status
@@ -123,3 +123,13 @@ def test_status_when_a_stage_runs_then_health_and_the_view_show_its_cores_and_wa
     finally:
         table.close()
     assert (doc["cores"], doc["wait"]) == ([2], "spin")
+
+
+def test_helper_cores_when_a_stage_spins_then_its_helpers_go_to_its_io_cores():
+    def ctx(wait: str, exclusive: bool, io_cores=()):
+        return SimpleNamespace(stage="orders", wait=wait, exclusive_cores=exclusive, cores=(2,),
+                               io_cores=io_cores)
+
+    assert helper_cores(ctx("spin", True, (0, 1, 3))) == (0, 1, 3)
+    assert helper_cores(ctx("block", True, (0, 1, 3))) == (2,)    # a sleeping stage lets them run
+    assert helper_cores(ctx("block", False)) == (2,)
