@@ -25,7 +25,10 @@ simply finishes whatever the dead process had half done.
   stop still protects); the square-off catches anything left. A leg that failed because the broker
   refused our session (code FATAL) was never judged: it is simply placed again later.
 - HALTED: working entries are canceled and missing slices are not sent; exits keep protecting what
-  filled.
+  filled. A halt ends the entries of every bracket open at it (`halt_entries`), for good: after a
+  resume its missing slices are never sent, and an entry of it that turns out to be working (its
+  placement was in doubt at the halt, and the broker had it) is canceled as the halt's. Trading
+  resumes with new intents, not with entries the halt stopped.
 - Incremental: a bracket's plan depends only on its own orders in the book and on HALTED, so the
   desk re-plans only the brackets `touch`ed since their last empty plan (the engine touches a
   bracket on every event of one of its orders, and all of them when the trading state changes). A
@@ -81,6 +84,8 @@ class Bracket:
     index: int = 0         # opening order: brackets are planned in it
     # the price stop and target were set against (0: unknown, use them as is)
     ref_price: float = 0.0
+    # why a halt ended its entries ("" while they may be sent): see "HALTED" in the module docstring
+    entries_halted: str = ""
 
 
 def slice_sizes(qty: int, freeze_qty: int) -> list[tuple[int, int]]:
@@ -130,7 +135,8 @@ def _reach_of(b: Bracket, book: OrderBook) -> tuple[int, int]:
     """(up, down) of one bracket for `BracketDesk.reachable`: its entry quantity not yet filled
     (slices not yet sent included) its own side, its open quantity (what its legs close) back."""
     orders = book.orders
-    ahead = sum(p.qty for p in b.entry_plan if coid_of_place(p) not in orders)
+    ahead = 0 if b.entries_halted else sum(p.qty for p in b.entry_plan
+                                           if coid_of_place(p) not in orders)
     ahead += sum(orders[c].leaves for c in b.entries)
     back = open_qty(b, book) if (b.stop_loss > 0 or b.target > 0) else 0
     return (ahead, back) if b.side > 0 else (back, ahead)
@@ -166,6 +172,7 @@ class BracketDesk:
         self.touched: set[str] = set()     # active brackets whose plan may have changed
         self.through_market: set[str] = set()   # brackets whose stop went as a MARKET exit
         self._sl_stops: list[Order] = []         # working SL stops, as of the last set_alerts
+        self._entries_halted: set[str] = set()   # active brackets whose entries a halt ended
 
     def open(self, intent) -> Bracket:
         """Record an approved intent (a SignalRaised) as a bracket; rounding is ours to do.
@@ -197,6 +204,7 @@ class BracketDesk:
 
     def _retire(self, b: Bracket) -> None:
         """Nothing left to do for `b`: it leaves `active`."""
+        self._entries_halted.discard(b.intent_id)
         del self.active[b.intent_id]
         del self._active_on[b.instrument][b.intent_id]
         self._reach.drop(b.instrument, b.intent_id)
@@ -223,11 +231,21 @@ class BracketDesk:
         if coids is not None and order.client_order_id not in coids:
             coids.append(order.client_order_id)
 
+    def halt_entries(self, reason: str) -> None:
+        """Trading was halted (`reason`): the entries of every bracket open now end (see "HALTED" in
+        the module docstring); a bracket already ended keeps the first halt's reason."""
+        for b in self.active.values():
+            b.entries_halted = b.entries_halted or reason
+            self._entries_halted.add(b.intent_id)
+            self._reach.stale(b.instrument, b.intent_id, b)
+        self.touched.update(self.active)
+
     def close_all(self) -> None:
         """A sweep (square-off or flatten) took over every bracket open now: their legs are
         canceled, not resized, and never placed again."""
         for b in self.active.values():
             b.closed = True
+        self._entries_halted.clear()
         self.active.clear()
         self._active_on.clear()
         self._reach.clear()
@@ -256,8 +274,9 @@ class BracketDesk:
 
     def plan(self, book: OrderBook, halted: bool, past_cutoff: bool = False) -> list:
         """Missing entry slices (unless halted or past the entry cut-off), exit resizing, and entry
-        cancels: every working entry when halted; past the cut-off the LIMIT ones, which rest (a
-        MARKET entry is in flight and fills at once: cancelling it would only race its fill).
+        cancels: every working entry when halted, and after a resume those of brackets whose
+        entries the halt ended; past the cut-off the LIMIT ones, which rest (a MARKET entry is in
+        flight and fills at once: cancelling it would only race its fill).
 
         Only touched brackets are planned, in the order they were opened; one whose plan is empty
         is untouched, and dropped from `active` when it has nothing left to do.
@@ -274,17 +293,22 @@ class BracketDesk:
             self.touched.discard(b.intent_id)
             if self._finished(b, book):
                 self._retire(b)
-        if halted or past_cutoff:
-            reason = "trading halted" if halted else "the entry cut-off"
-            actions += [Cancel(o.client_order_id, reason) for o in book.working_entries()
-                        if o.broker_order_id and o.status != sm.CANCEL_PENDING
-                        and (halted or o.order_type == "LIMIT")]
+        ended = self._entries_halted
+        if halted or past_cutoff or ended:
+            for o in book.working_entries():
+                if not o.broker_order_id or o.status == sm.CANCEL_PENDING:
+                    continue
+                if halted or o.bracket_id in ended:
+                    actions.append(Cancel(o.client_order_id, "trading halted"))
+                elif past_cutoff and o.order_type == "LIMIT":
+                    actions.append(Cancel(o.client_order_id, "the entry cut-off"))
         return actions
 
     def plan_bracket(self, b: Bracket, book: OrderBook, halted: bool) -> list:
-        """What closes the gap for one bracket: missing entry slices (unless halted), exit legs."""
+        """What closes the gap for one bracket: missing entry slices (unless halted now, or a halt
+        ended its entries), exit legs."""
         exits = self._plan_exits(b, book)
-        if halted:
+        if halted or b.entries_halted:
             return exits
         orders = book.orders
         missing = [p for p in b.entry_plan if coid_of(p.intent_id, p.role, p.n) not in orders]
@@ -301,7 +325,7 @@ class BracketDesk:
         """Every entry slice sent, every order final, and flat (or a bracket without legs: then
         what is open is square-off's job). One pass, leaving at the first working order: it runs
         after every empty plan."""
-        if len(b.entries) < len(b.entry_plan):
+        if len(b.entries) < len(b.entry_plan) and not b.entries_halted:
             return False
         orders, working = book.orders, sm.WORKING
         left = 0                                  # entry filled minus exits filled (open_qty)

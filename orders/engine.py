@@ -8,7 +8,8 @@ the per-tick market state is applied up to the earlier of the two and that tick 
 Python, in this fixed order:
 
     1. broker events (fills, status updates)
-    2. in-doubt orders due for another lookup
+    2. in-doubt orders due for another lookup (all with one read of the broker's book), and at once
+       the entries in doubt a halt has just met
     3. kill switch (day P&L <= -daily_loss_limit: HALTED + flatten)
     4. plan + execute: the sweep (square-off / flatten), or the brackets (missing entry slices, exit
        legs, OCO, entry cancels when halted)
@@ -68,7 +69,7 @@ from orders.exposure import NEVER_NS, Exposure, apply_ticks, scan_events
 from orders.fees import FeeSchedule
 from orders.gateway import BrokerGateway, EngineJournal
 from orders.intake import Intake
-from orders.limits import PHASE_NO_ENTRY, PHASE_SQUARE_OFF, RiskLimits
+from orders.limits import PHASE_NAMES, PHASE_NO_ENTRY, PHASE_SQUARE_OFF, RiskLimits
 from orders.recovery import Recovery
 from orders.risk import RiskGate
 from orders.sink import EventSink
@@ -137,6 +138,9 @@ class OrderEngine:
         self._rereads = False             # restored with a market snapshot: ticks are re-read
         self._wake = 0
         self._sweep_wake = 0
+        # Entries in doubt when trading was halted, looked up at the next settle (not at their
+        # retry): found working at the broker, the halt cancels them at once.
+        self._halt_lookups: set[str] = set()
         self.stats = {
             "held_actions": 0,
             "backed_off_actions": 0,
@@ -168,7 +172,7 @@ class OrderEngine:
             probe_interval_ns=int(probe_interval_s * 1e9),
         )
         self.recovery = Recovery(self.gateway, self.book, journal, self._now, stats=self.stats,
-                                 entry_may_go=self._entry_may_go)
+                                 entry_closed=self._entry_closed)
         self.intake = Intake(self.risk, limits, self.desk, self.book, self.exposure,
                              self.throttle, self.gateway, journal, self._symbols, self._now,
                              self.stats)
@@ -385,15 +389,13 @@ class OrderEngine:
         the first refusal ends it at once with BrokerFatal: no further call with a dead token.
         """
         self.broker_down = ""
-        for order in self.book.unresolved():
-            if order.status == sm.IN_DOUBT and order.role == "ENTRY":
-                # Looked up on its retry's tick, as the dead process would have: on the restored
-                # (stale) market clock here, entries may still look open when they have closed
-                # while the process was down (the cut-off, the night), and it would go out.
-                continue
-            self.recovery.resolve(order, self._seq, resend_journaled=order.status == sm.IN_DOUBT)
-            if self.broker_down:
-                raise BrokerFatal(self.broker_down)
+        # An IN_DOUBT entry is looked up on its retry's tick, as the dead process would have: on
+        # the restored (stale) market clock here, entries may still look open when they have
+        # closed while the process was down (the cut-off, the night), and it would go out.
+        self.recovery.resolve([o for o in self.book.unresolved()
+                               if o.status != sm.IN_DOUBT or o.role != "ENTRY"], self._seq)
+        if self.broker_down:
+            raise BrokerFatal(self.broker_down)
         for t in self.recovery.missing_fills():   # a crash between the fill and its event
             if t.tick_seq > self._marked_seq:
                 self._seq = t.tick_seq
@@ -449,7 +451,8 @@ class OrderEngine:
         # The loss check first: an entry whose retry is due on the tick that breaches the daily
         # loss limit must meet the halt, not go out and be canceled by the flatten a moment later.
         self._check_loss()
-        self.recovery.retry_due(seq)
+        self.recovery.retry_due(seq, now_too=self._halt_lookups)
+        self._halt_lookups.clear()
         for bracket_id in self.desk.gapped_stops(self.book):
             self.desk.touch(bracket_id)
         self._plan_and_execute()
@@ -471,16 +474,28 @@ class OrderEngine:
             self._set_state(_ACTIVE,
                             "new trading day: the daily loss limit starts again")
 
-    def _entry_may_go(self, order) -> bool:
-        """An entry the broker never received may be sent now: trading ACTIVE, before the entry
-        cut-off of the IST day it was placed on, no square-off or flatten under way, and its
-        bracket still open (a flatten closes every bracket; its entry must not come back after a
-        resume as a position with no stop or target)."""
+    def _entry_closed(self, order) -> str:
+        """Why an entry the broker never received may not be sent now ("" when it may): a halt met
+        it in doubt (it ended its bracket's entries, whatever trading is now), trading is not
+        ACTIVE, a square-off or flatten is under way, its IST day or the entry cut-off has passed,
+        or its bracket is closed (a flatten closes every bracket; its entry must not come back
+        after a resume as a position with no stop or target)."""
+        b = self.desk.brackets.get(order.bracket_id)
+        if b is not None and b.entries_halted:
+            return f"trading was halted while it was in doubt: {b.entries_halted}"
+        if self.trading_state != _ACTIVE:
+            return f"trading {self.trading_state}: {self.state_reason}"
+        if self.flattening:
+            return "a flatten is under way"
         now = self._now()
-        return (self.trading_state == _ACTIVE and not self.flattening
-                and self.limits.phase(now) < PHASE_NO_ENTRY
-                and ist_midnight_ns(order.submitted_ns) == ist_midnight_ns(now)
-                and order.bracket_id in self.desk.active)
+        if ist_midnight_ns(order.submitted_ns) != ist_midnight_ns(now):
+            return "its IST day has ended"
+        phase = self.limits.phase(now)
+        if phase >= PHASE_NO_ENTRY:
+            return f"the session is past the entry cut-off ({PHASE_NAMES[phase]})"
+        if order.bracket_id not in self.desk.active:
+            return "its bracket was closed by a square-off or flatten"
+        return ""
 
     def _sweeping(self) -> bool:
         return self.flattening or self.limits.phase(self.exposure.clock_ns) >= PHASE_SQUARE_OFF
@@ -617,6 +632,13 @@ class OrderEngine:
         self.trading_state, self.state_reason = msg.state, msg.reason
         loss = msg.state == _HALTED and msg.reason.startswith(LOSS_LIMIT_REASON)
         self.loss_halt_day_ns = ist_midnight_ns(msg.ts_event_ns) if loss else 0
+        if msg.state == _HALTED:
+            # A halt ends the entries of every bracket open now, as a trader expects of it: the
+            # working ones are canceled (the plan), one in doubt is never sent again after a
+            # resume, and is canceled if the broker turns out to have it (looked up at once).
+            self.desk.halt_entries(msg.reason)
+            self._halt_lookups.update(o.client_order_id for o in self.book.unresolved()
+                                      if o.role == "ENTRY")
         self.desk.touch_all()
         if msg.state == _ACTIVE:
             self.flattening = False

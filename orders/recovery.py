@@ -4,16 +4,21 @@ Three questions, each asked by client order id (the broker carries ours in the o
 
 - an order in doubt (`OrderSubmitting` journaled, the broker's answer lost: a crash, a timeout) is
   looked up, after a restart and then every IN_DOUBT_RETRY_NS of market time: found, its status
-  is journaled; never received, it is sent (again) — never before the lookup says so;
+  is journaled; never received, it is sent (again) — never before the lookup says so; a lookup
+  that cannot answer waits for the next retry. An entry is sent again only while entries are
+  open, and never once a halt met it in doubt (orders/brackets.py "HALTED");
 - fills the broker made that the journal lacks (a crash between the fill and its event);
 - working orders the broker has since canceled or rejected, and stops it has since triggered.
+
+The orders asked about at once share one read of the broker's book (`find_by_client_ids`), however
+many they are: the in-doubt retries of a settle, the questions of a restart.
 
 The engine (orders/engine.py `resolve_in_doubt`, `_settle`) decides when to ask; this module asks
 through the gateway (orders/gateway.py) and journals through the engine's journal; what it finds is
 journaled by the gateway as a polled broker report would be (`on_order`, `on_trade`).
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Sequence
 
 from common.errors import BrokerError, BrokerFatal
 from common.messages import OrderInDoubt, OrderRejected, OrderSubmitting
@@ -31,6 +36,11 @@ NOT_SENT = "NOT_SENT"
 class Recovery:
     """The in-doubt lookups and the restart's questions to the broker (see the module docstring).
 
+    Every lookup of one call shares ONE read of the broker's book (`find_by_client_ids`): a live
+    broker's book read is a request of the API budget the fill polls need (Kite: 10 a second for
+    everything but placements), and a blip that left a dozen orders in doubt spent a second of it
+    on a dozen reads of the same book, leaving fills unread — positions without their stops.
+
     Parameters
     ----------
     gateway : the engine's BrokerGateway (its broker, its refused-session state, `send`,
@@ -38,8 +48,9 @@ class Recovery:
     journal : the engine's EngineJournal.
     clock : the market clock, ns.
     stats : the engine's counters.
-    entry_may_go : order -> whether that entry, never received by the broker, may be sent now
-        (the engine's trading state, the session phase and day, its bracket).
+    entry_closed : order -> why that entry, never received by the broker, may not be sent now ("":
+        it may): the engine's trading state, a halt met while the entry was in doubt, the session
+        phase and day, its bracket.
     """
 
     def __init__(
@@ -50,64 +61,135 @@ class Recovery:
         clock: Callable[[], int],
         *,
         stats: dict,
-        entry_may_go: Callable[[object], bool],
+        entry_closed: Callable[[object], str],
     ):
         self.gateway, self.book, self._journal, self._now = gateway, book, journal, clock
-        self.stats, self._entry_may_go = stats, entry_may_go
+        self.stats, self._entry_closed = stats, entry_closed
+        # client order id -> market ns before which it is not looked up again: a lookup that could
+        # not answer (the read failed, the order's row was malformed) waits for its next retry,
+        # as an order newly in doubt does. Not journaled: a restarted engine simply asks again.
+        self._held: dict[str, int] = {}
 
-    def retry_due(self, seq: int) -> None:
-        """At tick `seq`: look up again each order in doubt for IN_DOUBT_RETRY_NS or longer."""
+    def retry_due(self, seq: int, *, now_too: Collection[str] = ()) -> None:
+        """At tick `seq`: look up again each order in doubt for IN_DOUBT_RETRY_NS or longer, all
+        with one read of the broker's book.
+
+        `now_too`: client ids of orders in doubt to look up at once, before their retry is due
+        (the entries a halt has just met): found at the broker, each is journaled at once (a
+        working entry is then canceled as the halt's); known never sent (refused by the adapter's
+        own throttle), it is settled at once; absent from the book, it waits for its retry, as an
+        absence is trusted only that long after the attempt (a request still in flight may yet
+        arrive).
+        """
+        if self.gateway.broker_down:
+            return                        # no lookup with a refused session: they wait for it
+        now = self._now()
+        due, early = [], []
         for order in self.book.unresolved():
-            if self.gateway.broker_down:
-                break                     # no lookup with a refused session: they wait for it
-            if order.status == sm.IN_DOUBT and self._now() >= order.settled_ns + IN_DOUBT_RETRY_NS:
-                self.resolve(order, seq, resend_journaled=True)
+            if order.status != sm.IN_DOUBT:
+                continue
+            if now >= self._due_ns(order):
+                due.append(order)
+            elif order.client_order_id in now_too:
+                early.append(order)
+        if due or early:
+            self.resolve(due, seq, early=early)
 
     def next_due_ns(self) -> int:
-        """When the next order in doubt is due for its lookup (NEVER_NS if none)."""
+        """When the next order in doubt is due for its lookup (NEVER_NS if none). Forgets the
+        holds of orders no longer in doubt."""
         due = NEVER_NS
-        for order in self.book.unresolved():
+        unresolved = self.book.unresolved()
+        for order in unresolved:
             if order.status == sm.IN_DOUBT:
-                due = min(due, order.settled_ns + IN_DOUBT_RETRY_NS)
+                due = min(due, self._due_ns(order))
+        if self._held:
+            left = {o.client_order_id for o in unresolved}
+            self._held = {c: t for c, t in self._held.items() if c in left}
         return due
 
-    def resolve(self, order, seq: int, *, resend_journaled: bool) -> None:
-        """Look an order of unknown outcome up by client id; send it only if never received."""
+    def _due_ns(self, order) -> int:
+        return max(order.settled_ns + IN_DOUBT_RETRY_NS, self._held.get(order.client_order_id, 0))
+
+    def resolve(self, orders: Sequence, seq: int, *, early: Sequence = ()) -> None:
+        """Look orders of unknown outcome up by client id, with one read of the broker's book for
+        all of them; send each only if the broker never received it — never before the lookup says
+        so. An order IN_DOUBT is sent as a new attempt (its own OrderSubmitting); one SUBMITTING
+        (a restart: the dead process journaled "about to send" and no answer) as that attempt.
+        `early`: orders looked up before their retry is due (see `retry_due`): only what the book
+        shows of them is acted on, and one known never sent (`unsent`) is settled.
+
+        A read that fails leaves every order in doubt (journaled so for one still SUBMITTING) and
+        holds every lookup until its next retry; a refused session (BrokerFatal) halts and they
+        wait for it, as does every order after a resend the session refused."""
         gw = self.gateway
         if gw.broker_down:
-            return                        # stays in doubt until the session works again
-        if order.unsent:                  # every attempt refused before sending: nothing to find
-            self._resend(order, seq, resend_journaled)
-            return
+            return                        # they stay in doubt until the session works again
+        asked = [o.client_order_id for o in (*orders, *early) if not o.unsent]
+        found, error = self._look_up(asked)
+        for order in orders:
+            if gw.broker_down:
+                break                     # a resend met a refused session: the rest wait for it
+            coid = order.client_order_id
+            if order.unsent:              # every attempt refused before sending: nothing to find
+                self._resend(order, seq)
+            elif coid not in found:
+                self._unanswered(order, error or "the broker's book cannot tell whether it was "
+                                                 "received (its row does not validate)")
+            elif found[coid] is not None:
+                gw.on_order(found[coid])
+            else:
+                self._resend(order, seq)
+        for order in early:
+            if gw.broker_down:
+                break
+            answer = found.get(order.client_order_id)
+            if answer is not None:
+                gw.on_order(answer)
+            elif order.unsent:
+                self._resend(order, seq)
+
+    def _look_up(self, client_order_ids: list[str]) -> tuple[dict, str]:
+        """(client id -> the broker's record or None, "") from one read of its book; ({}, why)
+        when the read failed, every lookup then held until its next retry."""
+        if not client_order_ids:
+            return {}, ""
         try:
-            found = gw.broker.find_by_client_id(order.client_order_id)
+            return self.gateway.broker.find_by_client_ids(client_order_ids), ""
         except BrokerError as e:
             if isinstance(e, BrokerFatal):
-                gw.refused(e)
-            if order.status != sm.IN_DOUBT:
-                self._journal.mark()
-                self._journal.emit(OrderInDoubt(ts_event_ns=self._now(), reason=f"lookup: {e}",
-                                                client_order_id=order.client_order_id))
-            return
-        if found is not None:
-            gw.on_order(found)
-            return
-        self._resend(order, seq, resend_journaled)
+                self.gateway.refused(e)
+            until = self._now() + IN_DOUBT_RETRY_NS
+            for order in self.book.unresolved():
+                if not order.unsent:
+                    self._held[order.client_order_id] = until
+            return {}, str(e)
 
-    def _resend(self, order, seq: int, resend_journaled: bool) -> None:
+    def _unanswered(self, order, why: str) -> None:
+        """The lookup could not tell: the order stays in doubt and is asked again at its next
+        retry."""
+        self._held[order.client_order_id] = self._now() + IN_DOUBT_RETRY_NS
+        if order.status != sm.IN_DOUBT:
+            self._journal.mark()
+            self._journal.emit(OrderInDoubt(ts_event_ns=self._now(), reason=f"lookup: {why}",
+                                            client_order_id=order.client_order_id))
+
+    def _resend(self, order, seq: int) -> None:
         """Send an order the broker is known not to have. An entry is sent only while
-        `entry_may_go` says so (trading active, before the cut-off of its day, its bracket open):
-        one in doubt across the cut-off, a halt, a flatten or the night would otherwise open a
-        position the session no longer allows; it is rejected here instead, and its bracket ends as
-        any refused entry's does."""
+        `entry_closed` has nothing against it (trading active and no halt met while it was in
+        doubt, before the cut-off of its day, its bracket open): one in doubt across the cut-off,
+        a halt, a flatten or the night would otherwise open a position the session no longer
+        allows; it is rejected here instead, with why, and its bracket ends as any refused entry's
+        does."""
         self._journal.mark()
-        if order.role == "ENTRY" and not self._entry_may_go(order):
+        why = self._entry_closed(order) if order.role == "ENTRY" else ""
+        if why:
             self._journal.emit(OrderRejected(
                 ts_event_ns=self._now(), client_order_id=order.client_order_id, code=NOT_SENT,
-                reason="not sent again: never received by the broker, and entries have closed "
-                       "since (the entry cut-off, a halt, a square-off or flatten, the day's end)"))
+                reason=f"not sent again: never received by the broker, and entries have closed "
+                       f"since ({why})"))
             return
-        if resend_journaled:      # a new attempt after a failed one is its own "about to send"
+        if order.status == sm.IN_DOUBT:   # a new attempt after a failed one: its "about to send"
             self._journal.emit(OrderSubmitting(
                 ts_event_ns=self._now(), client_order_id=order.client_order_id,
                 intent_id=order.intent_id, strategy=order.strategy, bracket_id=order.bracket_id,
@@ -122,19 +204,26 @@ class Recovery:
                    and order_of(self.book, t.client_order_id, t.broker_order_id) is not None]
         return sorted(missing, key=lambda t: t.tick_seq)
 
-    def final_statuses(self) -> Iterator[BrokerOrder]:
+    def final_statuses(self) -> list[BrokerOrder]:
         """Working orders the broker has canceled or rejected, or stops it has triggered (news to a
-        restarted engine, which cannot have heard it), each yielded as it is found (the caller
-        applies it before the next is asked). A refused session halts and raises."""
-        for order in self.book.working():
-            try:
-                found = self.gateway.broker.find_by_client_id(order.client_order_id)
-            except BrokerFatal as e:
-                self.gateway.refused(e)
-                raise
-            except BrokerError:
-                self.stats["broker_errors"] += 1
-                continue
-            if found is not None and (found.status in (sm.CANCELED, sm.REJECTED)
-                                      or found.triggered and not order.triggered):
-                yield found
+        restarted engine, which cannot have heard it), from one read of its book, in book order.
+        A read that fails is counted and finds nothing (the polls report them); a refused session
+        halts and raises."""
+        working = self.book.working()
+        if not working:
+            return []
+        try:
+            found = self.gateway.broker.find_by_client_ids([o.client_order_id for o in working])
+        except BrokerFatal as e:
+            self.gateway.refused(e)
+            raise
+        except BrokerError:
+            self.stats["broker_errors"] += 1
+            return []
+        news = []
+        for order in working:
+            bo = found.get(order.client_order_id)
+            if bo is not None and (bo.status in (sm.CANCELED, sm.REJECTED)
+                                   or bo.triggered and not order.triggered):
+                news.append(bo)
+        return news

@@ -21,6 +21,9 @@ Requirement table (what `tests/orders/brokers/broker_contract.py` checks for eve
                         raises BrokerRejected.
     find_by_client_id   the broker's record of our order (the client id rides in the tag), or None
                         if the broker never saw it: the in-doubt lookup.
+    find_by_client_ids  the same for several orders at once, with one read of a live broker's
+                        order book: id -> record or None; an id the broker's book cannot tell
+                        (its row is malformed) is left out. Default: find_by_client_id each.
     orders(), trades()  the day's order book and executions (reconciliation, fill recovery).
                         Live brokers list OTrade's own only (a tag that can be our client id) and
                         skip a malformed row of ours, counted in `bad_rows`; a reply of the wrong
@@ -44,6 +47,7 @@ means exactly what its class says (common/errors.py). Statuses use OTrade's voca
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -168,6 +172,11 @@ class Broker(ABC):
 
     @abstractmethod
     def find_by_client_id(self, client_order_id: str) -> BrokerOrder | None: ...
+
+    def find_by_client_ids(self, client_order_ids: Iterable[str]) -> dict[str, BrokerOrder | None]:
+        """One `find_by_client_id` each (paper: a dictionary lookup); live brokers read their
+        order book once for all of them."""
+        return {coid: self.find_by_client_id(coid) for coid in client_order_ids}
 
     @abstractmethod
     def orders(self) -> list[BrokerOrder]: ...

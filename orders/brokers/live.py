@@ -18,6 +18,9 @@ a human logs in again. A poll that cannot read the trade book yet (throttled) re
 comes due at once with the same order rows, reading only the trade book, so trades still come
 before the orders they fill.
 
+In-doubt lookups (`find_by_client_ids`) answer every order asked about with one read of the order
+book: it is a request of the same API budget the polls need.
+
 Checks before sending (`check_order`). A doomed order costs a request and a place in the broker's
 rate limit, and its refusal would come back later as an RMS rejection; caught here, it is a
 BrokerRejected at once with nothing on the wire. The rules are the same for Kite and Upstox (the tag
@@ -39,7 +42,7 @@ its instrument lookup), `_note(order)` (what the adapter keeps of every order it
 """
 
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -176,13 +179,28 @@ class LiveBroker(Broker):
         None means "never received" and lets the engine send the order again, so a row with this
         tag that was skipped as malformed is not an absence: BrokerRetryable, the order stays in
         doubt and is looked up again later, never sent twice."""
-        found = next((o for o in self.orders() if o.client_order_id == client_order_id), None)
-        if found is None and client_order_id in self._bad_tags:
+        found = self.find_by_client_ids((client_order_id,))
+        if client_order_id not in found:
             raise BrokerRetryable(
                 f"{self.config_key} orders: the book's row for {client_order_id} does "
                 "not validate; cannot tell whether the order was received",
                 code="BadResponse",
             )
+        return found[client_order_id]
+
+    def find_by_client_ids(self, client_order_ids: Iterable[str]) -> dict[str, BrokerOrder | None]:
+        """`find_by_client_id` of every id with ONE read of today's book (one request of the API
+        budget the fill polls need, however many orders are in doubt). An id whose row was skipped
+        as malformed is left out of the answer: it cannot be told from absent."""
+        wanted = set(client_order_ids)
+        self._ours.update(wanted)         # a restarted engine asks about each of its orders
+        found: dict[str, BrokerOrder | None] = dict.fromkeys(wanted)
+        for order in self.orders():
+            if order.client_order_id in wanted and found[order.client_order_id] is None:
+                found[order.client_order_id] = order
+        for coid in wanted & self._bad_tags:
+            if found[coid] is None:
+                del found[coid]
         return found
 
     def orders(self) -> list[BrokerOrder]:

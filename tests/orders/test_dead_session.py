@@ -11,8 +11,8 @@ from orders.fees import FeeSchedule
 from tests.orders.stubs import FlakyBroker, Tape, intent, of_type
 
 S = 1_000_000_000
-CALLS = ("place", "modify", "cancel", "poll_events", "find_by_client_id", "trades", "orders",
-         "positions")
+CALLS = ("place", "modify", "cancel", "poll_events", "find_by_client_id", "find_by_client_ids",
+         "trades", "orders", "positions")
 
 
 class SessionBroker:
@@ -114,4 +114,4 @@ def test_recovery_with_a_refused_session_stops_at_the_first_refusal(make_desk):
     engine.restore(journal)
     with pytest.raises(BrokerFatal):
         engine.resolve_in_doubt()
-    assert broker.calls == ["find_by_client_id"]          # one call, not one per order
+    assert broker.calls == ["find_by_client_ids"]         # one call, not one per order

@@ -110,11 +110,6 @@ class KiteBroker(LiveBroker):
 
     # ---------------------------------------------------------------- lookups
 
-    def find_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
-        # a restarted engine asks about each of its orders
-        self._ours.add(client_order_id)
-        return super().find_by_client_id(client_order_id)
-
     def positions(self):
         self._throttle.take_api("positions")
         data = object_of(self._http.positions(), "kite", "positions")

@@ -218,6 +218,20 @@ def test_contract_in_doubt_lookup_by_client_id_survives_a_restart(broker_factory
     assert broker.find_by_client_id(_coid()) is None
 
 
+def test_contract_in_doubt_lookups_of_several_orders_answer_each(broker_factory):
+    h = broker_factory()
+    h.tick(100.0)
+    resting, filled, never = _req(h, price=95.0), _req(h, order_type="MARKET"), _coid()
+    h.broker.place(resting)
+    h.broker.place(filled)
+    h.tick(100.0)
+    found = h.reopen().find_by_client_ids([resting.client_order_id, filled.client_order_id,
+                                           never])
+    assert found[never] is None and len(found) == 3
+    assert found[resting.client_order_id].status == sm.ACCEPTED
+    assert found[filled.client_order_id].status == sm.FILLED
+
+
 def test_contract_positions_reconcile_with_trades(broker_factory):
     h = broker_factory()
     h.tick(100.0)

@@ -112,6 +112,22 @@ def test_an_in_doubt_lookup_when_our_row_is_malformed_then_it_is_retryable_never
 
 
 @pytest.mark.parametrize("name", ["kite", "upstox"])
+def test_lookups_sharing_one_read_leave_out_the_order_whose_row_is_malformed(request, name):
+    # The engine asks about every order in doubt with one read: the malformed row's order cannot
+    # be told from absent and is left out of the answer (it stays in doubt); the others answer.
+    h = account(request, name)
+    h.broker.place(limit("EGOOD1"))
+    h.server.plant(
+        ROUTES[name]["orders"], [twin(our_row(h, "EGOOD1"), "EBAD1") | {"quantity": "ten"}]
+    )
+    reads = h.server.count("GET", ROUTES[name]["orders"].split()[1])
+    found = h.broker.find_by_client_ids(["EGOOD1", "EBAD1", "ENEVER1"])
+    assert sorted(found) == ["EGOOD1", "ENEVER1"]
+    assert found["EGOOD1"].qty == 10 and found["ENEVER1"] is None
+    assert h.server.count("GET", ROUTES[name]["orders"].split()[1]) == reads + 1
+
+
+@pytest.mark.parametrize("name", ["kite", "upstox"])
 def test_a_poison_row_not_ours_when_the_book_is_read_then_it_is_ignored_uncounted(request, name):
     h = account(request, name)
     h.broker.place(limit("EGOOD1"))
