@@ -272,8 +272,10 @@ class BracketDesk:
                     down += o.leaves
         return up, down
 
-    def plan(self, book: OrderBook, halted: bool, past_cutoff: bool = False) -> list:
-        """Missing entry slices (unless halted or past the entry cut-off), exit resizing, and entry
+    def plan(self, book: OrderBook, halted: bool, past_cutoff: bool = False,
+             reducing: bool = False) -> list:
+        """Missing entry slices (unless halted, reducing — no order may add to a position then,
+        as the risk gate denies new intents — or past the entry cut-off), exit resizing, and entry
         cancels: every working entry when halted, and after a resume those of brackets whose
         entries the halt ended; past the cut-off the LIMIT ones, which rest (a MARKET entry is in
         flight and fills at once: cancelling it would only race its fill).
@@ -286,7 +288,7 @@ class BracketDesk:
         if len(todo) > 1:       # most plans have one touched bracket: nothing to sort
             todo.sort(key=_by_index)
         for b in todo:
-            mine = self.plan_bracket(b, book, halted or past_cutoff)
+            mine = self.plan_bracket(b, book, halted or past_cutoff or reducing)
             if mine:
                 actions += mine
                 continue

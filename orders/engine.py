@@ -84,7 +84,8 @@ MAX_ROUNDS = 100_000      # plan/act rounds in one settle: a bound, far above an
 LOSS_LIMIT_REASON = "daily loss limit breached"   # a halt with this reason ends with its IST day
 # The state names as plain strings: an Enum member's `.name` is a property lookup, and the tick loop
 # compares against them on every settle.
-_ACTIVE, _HALTED = TradingState.ACTIVE.name, TradingState.HALTED.name
+_ACTIVE, _REDUCING, _HALTED = (TradingState.ACTIVE.name, TradingState.REDUCING.name,
+                               TradingState.HALTED.name)
 
 
 class OrderEngine:
@@ -531,8 +532,9 @@ class OrderEngine:
                 changed = self._act(cancels or actions, first_only=False)
             else:
                 past_cutoff = self.limits.phase(self.exposure.clock_ns) >= PHASE_NO_ENTRY
-                halted = self.trading_state == _HALTED
-                changed = self._act(self.desk.plan(self.book, halted, past_cutoff),
+                state = self.trading_state
+                changed = self._act(self.desk.plan(self.book, state == _HALTED, past_cutoff,
+                                                   reducing=state == _REDUCING),
                                     first_only=True)
             if not changed:
                 break

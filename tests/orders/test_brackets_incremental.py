@@ -21,10 +21,10 @@ class CheckedDesk:
         self._plan = desk.plan
         desk.plan = self.plan
 
-    def plan(self, book, halted, past_cutoff=False):
+    def plan(self, book, halted, past_cutoff=False, reducing=False):
         full = [a for b in list(self.desk.active.values())
-                for a in self.desk.plan_bracket(b, book, halted or past_cutoff)]
-        actions = self._plan(book, halted, past_cutoff)
+                for a in self.desk.plan_bracket(b, book, halted or past_cutoff or reducing)]
+        actions = self._plan(book, halted, past_cutoff, reducing)
         mine = [a for a in actions if not (type(a).__name__ == "Cancel"
                                           and book.orders[a.client_order_id].role == "ENTRY"
                                           and a.reason in ("trading halted", "the entry cut-off"))]

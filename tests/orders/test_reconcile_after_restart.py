@@ -113,7 +113,7 @@ def test_the_hold_re_reads_ticks_up_to_and_including_the_engines_catch_up_tick()
         stage.intents = types.SimpleNamespace(commit=lambda cursor: None)
         stage.rt = types.SimpleNamespace(beat=lambda: None, count=lambda *a: None, row={},
                                          lat_ns=np.zeros(4, np.int64), set_count=lambda *a: None)
-        stage.hist = new_histogram()
+        stage.hist, stage._next_report = new_histogram(), 0
         assert stage.apply_ticks(through=5) == 5
         assert stage.engine.seqs == [1, 2, 3, 4, 5]
         stage.apply_ticks()                       # the hold is over: the rest
