@@ -153,10 +153,9 @@ def test_an_entry_found_working_only_after_the_resume_is_canceled_then(make_desk
     assert of_type(desk.events, OrderCanceled)[0].reason == "trading halted"
 
 
-def test_a_slice_not_yet_placed_at_a_halt_is_never_placed(make_desk):
-    # Two slices (freeze quantity 5). The orders process dies between them: the restart finds the
-    # second never placed, and is halted before it acts. The halt cancels the first slice; after
-    # the resume the second must not open half a bracket.
+def restarted_between_two_slices(make_desk):
+    """A desk restarted with the first of two LIMIT entry slices (freeze quantity 5) placed and the
+    second never placed: the orders process died between them. Returns (desk, tape)."""
     journal: list = []
 
     def emit(msg):
@@ -171,6 +170,13 @@ def test_a_slice_not_yet_placed_at_a_halt_is_never_placed(make_desk):
         desk.run(tape, [intent(1, qty=10, order_type="LIMIT", limit_price=99.0, stop_loss=97.0,
                                target=103.0)])
     desk.restart(journal, market=desk.engine.market_snapshot())
+    return desk, tape
+
+
+def test_a_slice_not_yet_placed_at_a_halt_is_never_placed(make_desk):
+    # The restart finds the second slice never placed, and is halted before it acts. The halt
+    # cancels the first slice; after the resume the second must not open half a bracket.
+    desk, tape = restarted_between_two_slices(make_desk)
     halt_and_resume(desk)
     until_the_retry(desk, tape, 98.0)
     (first,) = desk.paper.orders()

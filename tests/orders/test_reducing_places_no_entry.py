@@ -7,8 +7,8 @@ import pytest
 
 from common.messages import OrderSubmitting
 from orders import statemachine as sm
-from tests.orders.stubs import Tape, instruments, intent, of_type
-from tests.orders.test_engine_determinism import Crash
+from tests.orders.stubs import of_type
+from tests.orders.test_in_doubt_entry_at_a_halt import restarted_between_two_slices
 
 
 def entries(desk) -> list:
@@ -17,23 +17,7 @@ def entries(desk) -> list:
 
 @pytest.fixture
 def between_slices(make_desk):
-    """A desk restarted with the first of two entry slices (freeze quantity 5) placed and the
-    second never placed: the process died between them."""
-    journal: list = []
-
-    def emit(msg):
-        if isinstance(msg, OrderSubmitting) and of_type(journal, OrderSubmitting):
-            raise Crash()
-        journal.append(msg)
-
-    desk = make_desk(rows=instruments(freeze_qty=5), emit=emit)
-    tape = Tape()
-    tape.add(0, 100.0)
-    with pytest.raises(Crash):
-        desk.run(tape, [intent(1, qty=10, order_type="LIMIT", limit_price=99.0, stop_loss=97.0,
-                               target=103.0)])
-    desk.restart(journal, market=desk.engine.market_snapshot())
-    return desk, tape
+    return restarted_between_two_slices(make_desk)
 
 
 def test_a_missing_entry_slice_is_not_placed_while_reducing(between_slices):
