@@ -132,8 +132,8 @@ class Recovery:
             except BrokerFatal as e:
                 self.gateway.refused(e)
                 raise
-            except BrokerError:
-                self.stats["broker_errors"] += 1
+            except BrokerError as e:
+                self.gateway.count_failure(e)
                 continue
             if found is not None and (found.status in (sm.CANCELED, sm.REJECTED)
                                       or found.triggered and not order.triggered):

@@ -438,6 +438,7 @@ class OrdersStage:
             if self.updates is not None:
                 self._report_updates()
             self.rt.set_count("bad_broker_rows", self.broker.bad_rows)
+            self._show_engine_counts()
         self.commit()
         if self.snapshots is not None:
             self.snapshots.watch(self.journal.last_seq)
@@ -507,9 +508,13 @@ class OrdersStage:
             self.rt.count("ticks", total)
             self.rt.row["lag"] = self.reader.lag
             publish(self.hist, self.rt.lat_ns)
-            self.rt.set_count("duplicate_intents", self.engine.stats["duplicate_intents"])
-            self.rt.set_count("broker_errors", self.engine.stats["broker_errors"])
+            self._show_engine_counts()
         return total
+
+    def _show_engine_counts(self) -> None:
+        """The engine's tallies in our row (its broker calls go on between ticks, at the stop)."""
+        for name in ("duplicate_intents", "broker_errors", "throttled"):
+            self.rt.set_count(name, self.engine.stats[name])
 
     def take_intents(self) -> None:
         """The intent ring: its watermark first, then every record published before it (so every
@@ -553,6 +558,7 @@ class OrdersStage:
                 "recovers",
             }
         self.commit()
+        self._show_engine_counts()
         doc = {"tick_to_order": summary_ns(self.hist), "engine": dict(self.engine.stats),
                "trading_state": self.engine.trading_state, "stop": stop}
         with open(os.path.join(self.ctx.run_dir, rundir.stage_summary("orders")), "wb") as f:
