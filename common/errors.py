@@ -59,6 +59,12 @@ class BrokerRetryable(BrokerError):
 THROTTLED = "throttled"
 
 
+def throttled(e: BrokerError) -> bool:
+    """True for a request our own rate limit refused before sending: not a broker error (the orders
+    stage counts it as `throttled`, apart from `broker_errors`)."""
+    return isinstance(e, BrokerRetryable) and e.code == THROTTLED
+
+
 class BrokerRejected(BrokerError):
     """The broker refused this order (margin, input, order rules): retrying will not help."""
 

@@ -91,7 +91,8 @@ COUNTER_NAMES = {
         "cancels",
         "in_doubt",
         "duplicate_intents",
-        "broker_errors",
+        "broker_errors",              # calls the broker failed or refused
+        "throttled",                  # calls our own rate limit refused before sending
         "ticks",
         "updates_applied",
         "updates_duplicate",

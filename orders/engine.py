@@ -147,7 +147,8 @@ class OrderEngine:
             "backed_off_actions": 0,
             "duplicate_intents": 0,
             "redelivered_intents": 0,
-            "broker_errors": 0,
+            "broker_errors": 0,         # calls the broker failed or refused (5xx, 429, timeouts)
+            "throttled": 0,             # calls our own rate limit refused before sending them
             "unknown_fills": 0,
             "deferred_placements": 0,
             "illegal_transitions": 0,

@@ -25,7 +25,7 @@ The rules it keeps:
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from common.errors import THROTTLED, BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable
+from common.errors import BrokerError, BrokerFatal, BrokerRejected, BrokerRetryable, throttled
 from common.messages import (OrderAccepted, OrderCanceled, OrderFilled, OrderInDoubt, OrderModified,
                              OrderRejected, OrderSubmitting)
 from orders import statemachine as sm
@@ -154,7 +154,9 @@ class BrokerGateway:
             # order's retry sends without a lookup. Lookups read the whole order book from the API
             # budget the fill polls need; a burst of throttled legs looked up every second starved
             # the trade-book read and left filled entries without their stops for seconds.
-            if e.code != THROTTLED:
+            if throttled(e):
+                self.stats["throttled"] += 1
+            else:
                 order.unsent = False
             return
         except BrokerFatal as e:
@@ -208,8 +210,8 @@ class BrokerGateway:
         except BrokerFatal as e:
             self.refused(e)
             return
-        except BrokerError:
-            self._back_off(order)   # level-triggered: planned again once the backoff has passed
+        except BrokerError as e:
+            self._back_off(order, e)   # level-triggered: planned again once the backoff has passed
             return
         self.retry_at.pop(order.client_order_id, None)
         self._journal.emit(
@@ -240,8 +242,8 @@ class BrokerGateway:
         except BrokerFatal as e:
             self.refused(e)
             return
-        except BrokerError:
-            self._back_off(order)
+        except BrokerError as e:
+            self._back_off(order, e)
             return
         self.retry_at.pop(order.client_order_id, None)
         if ack.status == sm.CANCELED:
@@ -376,6 +378,12 @@ class BrokerGateway:
             return True
         return False
 
-    def _back_off(self, order) -> None:
-        self.stats["broker_errors"] += 1
+    def _back_off(self, order, e: BrokerError) -> None:
+        self.count_failure(e)
         self.retry_at[order.client_order_id] = self._now() + ACTION_RETRY_NS
+
+    def count_failure(self, e: BrokerError) -> None:
+        """A call that did not go through: `throttled` when our own rate limit refused it before
+        sending (nothing reached the broker; a square-off meets the limit hundreds of times), else
+        `broker_errors` (what the broker answered or failed to)."""
+        self.stats["throttled" if throttled(e) else "broker_errors"] += 1

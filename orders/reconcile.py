@@ -88,7 +88,10 @@ class Difference:
     kind: str
     symbol: str
     detail: str
-    key: str            # stable identity: the same difference seen twice has the same key
+    # stable identity (kind and subject): a difference still there at the next check has the same
+    # key, whatever its quantities; only the same key with the same detail is the same difference
+    # seen twice (orders/reconciler.py)
+    key: str
     client_order_id: str = ""
     instrument: int = -1
 
@@ -259,7 +262,13 @@ def engine_view(engine, symbols) -> AccountView:
 
 
 def broker_view(broker, symbols) -> AccountView:
-    """What the broker says (raises what the adapter raises: BrokerRetryable, BrokerFatal, ...)."""
+    """What the broker says (raises what the adapter raises: BrokerRetryable, BrokerFatal, ...).
+
+    Three reads, not one snapshot: a fill can land between them. Positions are read first, so a
+    fill they show is also in the order and trade books read after it: a position that a fill in
+    flight moves always comes with that fill's own differences (its order final at the broker, its
+    trade unknown to our journal), which is how a check and an adoption tell it from a mismatch."""
+    positions = {p.instrument: p.qty for p in broker.positions() if p.qty}
     orders = {
         o.client_order_id: OrderRow(
             o.client_order_id, o.instrument, o.symbol, o.status, o.qty, o.filled_qty
@@ -272,5 +281,4 @@ def broker_view(broker, symbols) -> AccountView:
         for t in broker.trades()
         if t.client_order_id
     )
-    positions = {p.instrument: p.qty for p in broker.positions() if p.qty}
     return AccountView(orders, trades, positions, frozenset(), tuple(symbols))

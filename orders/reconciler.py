@@ -3,17 +3,26 @@ difference does to trading.
 
 - When: at start, once recovery has settled the in-doubt orders; every `interval_s` of wall clock
   (live brokers; 0 = never); and when asked (`ctl reconcile`, RequestReconcile).
-- A difference must be seen twice, `confirm_s` apart (the engine polls the broker in between),
-  before it counts: a fill the broker made a moment ago and our poll has not read yet is not a
-  mismatch. While the start check waits for its confirmation, or for a broker that could not answer
-  it, the stage applies no tick (`holding`): nothing is traded before the account is known to match.
+- A difference counts only once a check finds it again, unchanged, at least `confirm_s` after the
+  check that first found it (the engine polls the broker in between): a fill the broker made a
+  moment ago and our poll has not read yet is not a mismatch. "Unchanged" is the whole difference,
+  its quantities too: the position of an instrument off by one fill in flight and, a few seconds
+  later, by another (an entry's, then its target's) is two passing differences, not one seen
+  twice. A check asked for in between (`ctl reconcile`, the look of a `ctl resume`) is a fresh look,
+  never a shorter wait. While the start check waits for its confirmation, or for a broker that could
+  not answer it, the stage applies no tick (`holding`): nothing is traded before the account is
+  known to match.
 - A confirmed difference is `outstanding`: trading HALTED through the engine's public
   `set_trading_state`, the differences named in the reason and in `orders.reconcile.json` (the
   supervisor's status, /health and summary.json read it). `allows_active()` is False while any is
   outstanding: the stage refuses ACTIVE (never ACTIVE on a mismatch).
 - The operator resolves it: `adopt()` takes the broker's view as the baseline (reconcile.adopt) and,
   if the halt was ours, sets ACTIVE; `cancel_unknown()` (part of `ctl flatten`) cancels the working
-  orders of ours the journal does not know; after either, a fresh check decides.
+  orders of ours the journal does not know; after either, a fresh check decides. The adoption is
+  itself a check, and takes the views only once every difference in them is confirmed: a fill in
+  flight at that moment would otherwise become an adopted offset, and the position would differ by
+  it for good once our poll reads it. It waits instead (`adopt_wanted`, as for a broker that could
+  not answer) until what it would adopt has held for `confirm_s` or gone.
 The baseline is the account's, not the run's: it is saved in `baseline_dir` (the account's trading
 day, supervision/accountday.py) and loaded by any later start that day; the run dir's file
 shows the last check.
@@ -29,7 +38,8 @@ import orjson
 from common.atomicfile import write_atomic
 from common.errors import BrokerError, BrokerFatal
 from common.reconcilestate import FILE_NAME
-from orders.reconcile import Baseline, Difference, adopt, broker_view, compare, engine_view
+from orders.reconcile import (AccountView, Baseline, Difference, adopt, broker_view, compare,
+                              engine_view)
 
 FATAL_RETRY_S = 10.0      # the start check after a refused session: as often as the engine probes
 CONFIRM_S = 3.0           # longer than a live adapter's poll interval: the poll catches up first
@@ -59,7 +69,8 @@ class Reconciler:
         self.baseline_path = os.path.join(baseline_dir or run_dir, BASELINE_FILE)
         self.interval_s, self.confirm_s, self.clock, self.log = interval_s, confirm_s, clock, log
         self.baseline = self._load_baseline()
-        self.pending: dict[str, Difference] = {}     # seen once, waiting for the confirming check
+        self.pending: dict[str, Difference] = {}     # seen, waiting for the confirming check
+        self.seen_at: dict[str, float] = {}          # pending key -> when it was first seen as is
         self.outstanding: list[Difference] = []      # confirmed: trading stays HALTED
         self.halted_by_us = False
         # the start check is waiting for its confirmation
@@ -110,29 +121,50 @@ class Reconciler:
     # -- the check -------------------------------------------------------------------------------
     def check(self) -> list[Difference]:
         """Compare now; confirm, halt or clear. Returns the confirmed differences."""
+        views = self._look()
+        if views is not None:
+            self._judge(*views)
+            self._write()
+        return self.outstanding
+
+    def _look(self) -> tuple[AccountView, AccountView] | None:
+        """Our view and the broker's, or None when the broker could not answer (said, and tried
+        again: `_unanswered`)."""
         try:
-            ours, theirs = (
-                engine_view(self.engine, self.symbols),
-                broker_view(self.broker, self.symbols),
-            )
+            return engine_view(self.engine, self.symbols), broker_view(self.broker, self.symbols)
         except BrokerError as e:
             self._unanswered(e)      # not a mismatch, not a pass
-            return self.outstanding
+            return None
+
+    def _judge(self, ours: AccountView, theirs: AccountView) -> None:
+        """One check's verdict on the two views: what is confirmed (halting on a new one), what
+        waits for its confirmation, and when the next check is due."""
         self.checks += 1
         self.error = ""
+        now = self.clock()
         found = compare(ours, theirs, self.baseline)
         before = {d.key for d in self.outstanding}
-        known = before | set(self.pending)
-        self.pending = {d.key: d for d in found if d.key not in known}
-        self.outstanding = [d for d in found if d.key in known]   # seen twice: confirmed
+        pending: dict[str, Difference] = {}
+        seen_at: dict[str, float] = {}
+        outstanding = []
+        for d in found:
+            # what is already confirmed stays so while it differs, by whatever quantity now
+            if d.key in before or self._confirmed(d, now):
+                outstanding.append(d)
+            else:                    # new, or changed since it was seen: its wait starts now
+                pending[d.key] = d
+                seen_at[d.key] = self.seen_at[d.key] if self.pending.get(d.key) == d else now
+        self.pending, self.seen_at, self.outstanding = pending, seen_at, outstanding
         if any(d.key not in before for d in self.outstanding):
             self._mismatch()
         self.holding = self._starting and bool(self.pending)
         self._starting = self._starting and bool(self.pending)
-        self.due = self.clock() + self.confirm_s if self.pending else self._next_periodic()
+        self.due = min(seen_at.values()) + self.confirm_s if pending else self._next_periodic()
         self.last = {"checks": self.checks, "ok": not found, "found": [d.describe() for d in found]}
-        self._write()
-        return self.outstanding
+
+    def _confirmed(self, d: Difference, now: float) -> bool:
+        """Seen before exactly as it is now, at least `confirm_s` ago."""
+        return self.pending.get(d.key) == d and now - self.seen_at[d.key] >= self.confirm_s
 
     def _mismatch(self) -> None:
         self._warn("reconcile: our view differs from the broker's; trading halted",
@@ -153,21 +185,23 @@ class Reconciler:
 
     # -- the operator's resolutions --------------------------------------------------------------
     def adopt(self) -> Baseline:
-        """The broker's view becomes the baseline; ACTIVE again if the halt was ours. A broker that
-        cannot be read adopts nothing now: the adoption is tried again by `poll`."""
-        try:
-            ours, theirs = (
-                engine_view(self.engine, self.symbols),
-                broker_view(self.broker, self.symbols),
-            )
-        except BrokerError as e:
-            self.adopt_wanted = True
-            self._unanswered(e)
+        """The broker's view becomes the baseline once it has settled; ACTIVE again if the halt was
+        ours. The adoption looks first, as a check does: while anything it finds is not confirmed
+        (a fill in flight, a difference too new to tell) it adopts nothing yet, and `poll` tries
+        again when that is decided. So does a broker that cannot be read."""
+        self.adopt_wanted = True
+        views = self._look()
+        if views is None:
             return self.baseline
-        self.adopt_wanted, self.error = False, ""
+        ours, theirs = views
+        self._judge(ours, theirs)
+        if self.pending:
+            self._write()
+            return self.baseline
+        self.adopt_wanted = False
         self.baseline = adopt(ours, theirs, self.baseline)
-        adopted = [d.describe() for d in self.outstanding] or self.last.get("found", [])
-        self.outstanding, self.pending, self.holding, self._starting = [], {}, False, False
+        adopted = [d.describe() for d in self.outstanding]
+        self.outstanding, self.holding, self._starting = [], False, False
         self._warn("reconcile: the operator adopted the broker's view", adopted=adopted,
                    baseline=self.baseline.to_json())
         reason = str(getattr(self.engine, "state_reason", "reconcile:"))

@@ -217,8 +217,8 @@ class Recovery:
         except BrokerFatal as e:
             self.gateway.refused(e)
             raise
-        except BrokerError:
-            self.stats["broker_errors"] += 1
+        except BrokerError as e:
+            self.gateway.count_failure(e)
             return []
         news = []
         for order in working:

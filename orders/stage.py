@@ -438,6 +438,7 @@ class OrdersStage:
             if self.updates is not None:
                 self._report_updates()
             self.rt.set_count("bad_broker_rows", self.broker.bad_rows)
+            self._show_engine_counts()
         self.commit()
         if self.snapshots is not None:
             self.snapshots.watch(self.journal.last_seq)
@@ -510,9 +511,13 @@ class OrdersStage:
             if (now := mono_ns()) >= self._next_report:
                 publish(self.hist, self.rt.lat_ns)
                 self._next_report = now + REPORT_EVERY_NS
-            self.rt.set_count("duplicate_intents", self.engine.stats["duplicate_intents"])
-            self.rt.set_count("broker_errors", self.engine.stats["broker_errors"])
+            self._show_engine_counts()
         return total
+
+    def _show_engine_counts(self) -> None:
+        """The engine's tallies in our row (its broker calls go on between ticks, at the stop)."""
+        for name in ("duplicate_intents", "broker_errors", "throttled"):
+            self.rt.set_count(name, self.engine.stats[name])
 
     def take_intents(self) -> None:
         """The intent ring: its watermark first, then every record published before it (so every
@@ -557,6 +562,7 @@ class OrdersStage:
             }
         self.commit()
         publish(self.hist, self.rt.lat_ns)       # the stage table's last figures are the run's
+        self._show_engine_counts()
         doc = {"tick_to_order": summary_ns(self.hist), "engine": dict(self.engine.stats),
                "trading_state": self.engine.trading_state, "stop": stop}
         with open(os.path.join(self.ctx.run_dir, rundir.stage_summary("orders")), "wb") as f:

@@ -12,8 +12,9 @@
                Trading stays HALTED until `resume`
     reconcile  RequestReconcile: orders compares with the broker now; answered with what it found
                once the check is confirmed (orders/reconciler.py)
-    adopt      RequestReconcile(adopt=True): the broker's positions and orders become the baseline;
-               ACTIVE again if reconciliation had halted trading
+    adopt      RequestReconcile(adopt=True): the broker's positions and orders become the baseline
+               once every difference in them is confirmed (a fill of ours in flight is read first,
+               not adopted); ACTIVE again if reconciliation had halted trading
 Commands go over orders' one command socket (topics.CMD_ORDERS, which positions and the supervisor's
 own halt use too), each stamped by the supervisor's CommandStamps (commands.py: orders drops a stale
 or doubled one); the effect is read back from what orders writes for the status (its trading-state

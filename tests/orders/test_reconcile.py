@@ -7,7 +7,7 @@ import orjson
 
 from common.errors import BrokerFatal, BrokerRetryable
 from orders.reconcile import AccountView, Baseline, OrderRow, TradeRow, adopt, compare
-from orders.reconciler import FATAL_RETRY_S, RETRY_S, Reconciler
+from orders.reconciler import CONFIRM_S, FATAL_RETRY_S, RETRY_S, Reconciler
 
 SYMBOLS = ("RELIANCE", "INFY")
 
@@ -183,6 +183,7 @@ def test_reconciler_when_operator_adopts_then_active_and_later_checks_use_the_ba
     broker.rows, broker.pos = [broker_order("EPLANTED")], {1: 5}
     r = reconciler(tmp_path, engine, broker, clock)
     r.check()
+    clock.t += CONFIRM_S             # seen again, unchanged, confirm_s later
     r.check()
     assert engine.trading_state == "HALTED"
     r.adopt()
@@ -202,6 +203,7 @@ def test_reconciler_when_the_halt_was_not_ours_then_adopt_does_not_resume(tmp_pa
     broker.pos = {0: 2}
     r = reconciler(tmp_path, engine, broker, clock)
     r.check()
+    clock.t += CONFIRM_S             # seen again, unchanged, confirm_s later
     r.check()
     r.adopt()
     assert engine.trading_state == "HALTED" and engine.states == []
@@ -242,6 +244,7 @@ def test_reconciler_when_adopt_meets_a_throttled_broker_then_poll_adopts_once_it
     broker.rows = [broker_order("EPLANTED")]
     r = reconciler(tmp_path, engine, broker, clock)
     r.check()
+    clock.t += CONFIRM_S             # seen again, unchanged, confirm_s later
     r.check()
     broker.fail = BrokerRetryable("throttled")
     r.adopt()
@@ -282,6 +285,7 @@ def test_reconciler_permits_active_only_once_a_fresh_look_finds_the_difference_g
     broker.rows = [broker_order("EPLANTED")]
     r = reconciler(tmp_path, engine, broker, clock)
     r.check()
+    clock.t += CONFIRM_S             # seen again, unchanged, confirm_s later
     r.check()
     assert r.permits("HALTED") and not r.permits("ACTIVE")
     broker.rows = []                          # the operator canceled it at the broker by hand
@@ -306,6 +310,7 @@ def test_reconciler_when_the_loss_limit_holds_halted_then_a_difference_journals_
     broker.rows = [broker_order("EPLANTED")]
     r = reconciler(tmp_path, engine, broker, clock)
     r.check()
+    clock.t += CONFIRM_S             # seen again, unchanged, confirm_s later
     r.check()
     assert engine.states and engine.states[-1][0] == "HALTED" and "EPLANTED" in engine.states[-1][1]
     r.adopt()

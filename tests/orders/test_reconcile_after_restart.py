@@ -72,7 +72,7 @@ class _Recording:
 
     def __init__(self):
         self.seqs: list[int] = []
-        self.stats = {"duplicate_intents": 0, "broker_errors": 0}
+        self.stats = {"duplicate_intents": 0, "broker_errors": 0, "throttled": 0}
 
     def advance(self, ticks):
         self.seqs.extend(int(s) for s in ticks["seq"])

@@ -15,6 +15,7 @@ from common.messages import OrderAccepted, OrderFilled, OrderInDoubt, OrderSubmi
 from orders.brokers.base import BrokerOrder, BrokerTrade, OrderRequest
 from orders.engine import OrderEngine
 from orders.fees import FeeSchedule
+from orders.gateway import ACTION_RETRY_NS
 from orders.recovery import IN_DOUBT_RETRY_NS
 from tests.orders.brokers.kite.kite_support import make_kite  # noqa: F401 - fixture
 from tests.orders.risk_support import limits_of
@@ -37,6 +38,13 @@ def a_second_later(h, tape: Tape) -> None:
     """One market second (the in-doubt retry pace) and one wall second (the adapter's window)."""
     tape.prices(0, [100.0] * (IN_DOUBT_RETRY_NS // tape.step_ns + 1))
     h.clock.advance(1.05)
+
+
+def past_the_backoff(h, tape: Tape) -> None:
+    """A wall second (the adapter's window is free again), then a refused cancel's backoff of
+    market time: its retry is the next request."""
+    h.clock.advance(1.05)
+    tape.prices(0, [100.0] * (ACTION_RETRY_NS // tape.step_ns + 1))
 
 
 def test_a_placement_the_throttle_refused_is_sent_again_without_a_lookup(make_kite):  # noqa: F811
@@ -133,3 +141,32 @@ def test_legs_waiting_for_the_throttle_leave_the_api_budget_to_the_polls(make_ki
     assert legs <= {m.client_order_id for m in of_type(events, OrderAccepted)}
     assert len(h.server.exchange.orders()) == 9                  # each order once at the broker
     assert h.server.count("GET", "/orders") <= 2 + steps * 0.1 / 0.5    # polls only, no lookups
+
+
+def test_a_cancel_our_throttle_refused_is_counted_throttled_not_a_broker_error(
+        make_kite):  # noqa: F811
+    # One request a second, spent by the first poll. The halt's cancel of the working entry meets
+    # our own limit and is never sent: `throttled`, not `broker_errors` (a calm square-off showed
+    # hundreds of "broker errors" that were only this). A second later it goes out and the server
+    # refuses it (429): that one is the broker's error. Then it goes through.
+    h = make_kite(api_per_sec=1, poll_interval_ms=NEVER_DUE_MS)
+    events: list = []
+    engine, tape = engine_on(h, events), Tape()
+    tape.add(0, 100.0)
+    engine.advance(tape.array(), [resting("a")])
+    assert h.server.count("GET", "/orders") == 1             # the second's one request
+    engine.set_trading_state("HALTED", "operator: ctl halt")  # cancels the working entry
+    assert h.server.count("DELETE", "/orders") == 0
+    assert (engine.stats["throttled"], engine.stats["broker_errors"]) == (1, 0)
+
+    h.server.fail_next("429", route="DELETE /orders")
+    past_the_backoff(h, tape)
+    engine.advance(tape.array())
+    assert h.server.count("DELETE", "/orders") == 1
+    assert (engine.stats["throttled"], engine.stats["broker_errors"]) == (1, 1)
+
+    past_the_backoff(h, tape)
+    engine.advance(tape.array())
+    assert h.server.count("DELETE", "/orders") == 2
+    assert (engine.stats["throttled"], engine.stats["broker_errors"]) == (1, 1)
+    assert [o["status"] for o in h.server.exchange.orders()] == ["CANCELLED"]
