@@ -270,11 +270,14 @@ class OrderEngine:
             raise ValueError(f"trading state must be one of {NAMES}, got {state!r}")
         still = self._flatten_left() if state != _HALTED and self.flattening else 0
         if still:
-            # A flatten has closed the brackets (their legs are gone): until its closes are done,
-            # leaving it would leave those positions with no close and no stop. Refused, and said.
+            # A flatten has closed the brackets (their legs are gone): until its closes are done
+            # and every other order of ours is final, leaving it would leave a position with no
+            # close and no stop — one open now, or one an order still working (its cancel not yet
+            # confirmed) or in doubt (an entry the broker may have) opens later. Refused, and said.
             self._seq = self._last_tick()
             self._set_state(_HALTED,
-                            f"resume refused: the flatten is still closing {still} position(s); "
+                            f"resume refused: the flatten is not done on {still} instrument(s) "
+                            f"(a position still open, or an order still working or in doubt); "
                             f"resume once flat ({reason})")
             if act:
                 self._settle(self._seq, intents=False)
@@ -288,9 +291,11 @@ class OrderEngine:
                 self._settle(self._seq, intents=False)
 
     def _flatten_left(self) -> int:
-        """Positions a flatten still has to close (open, or with a close order working)."""
+        """Instruments a flatten is not done with: a position open, or an order of ours still
+        working there (a close; an entry or leg whose cancel is not confirmed yet, or whose
+        placement is in doubt until a lookup settles it: the sweep cancels it once found)."""
         open_now = {int(k) for k in self.exposure.open_instr}
-        return len(open_now | {o.instrument for o in self.book.working() if o.role == "FLATTEN"})
+        return len(open_now | {o.instrument for o in self.book.working()})
 
     def halt(self, reason: str) -> None:
         """HALTED, journaled, without acting on it now: for a stage that cannot reach its broker to

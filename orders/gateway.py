@@ -96,13 +96,16 @@ class BrokerGateway:
     # ---------------------------------------------------------------- actions
 
     def execute(self, actions: list, seq: int) -> None:
-        """Act on the planned actions at tick `seq` (the tick being settled)."""
-        if self.broker_down:
-            # Each would fail the same way; a stop rejected for a dead token would also lose its
-            # place in the bracket. The legs are planned again by the process that has a session.
-            self.stats["held_actions"] += len(actions)
-            return
-        for a in actions:
+        """Act on the planned actions at tick `seq` (the tick being settled); once the session is
+        refused, the rest are held (a new intent's entry slices are executed together, and the
+        refusal of the first halts trading and ends them)."""
+        for i, a in enumerate(actions):
+            if self.broker_down:
+                # Each would fail the same way; a stop rejected for a dead token would also lose
+                # its place in the bracket. The legs are planned again by the process that has a
+                # session.
+                self.stats["held_actions"] += len(actions) - i
+                return
             if isinstance(a, Place):
                 # One reading of the market clock serves the whole placement: nothing in it moves
                 # the clock (its tick marker is stamped with this same time), and it was read four
@@ -304,6 +307,8 @@ class BrokerGateway:
     def on_order(self, bo: BrokerOrder) -> None:
         """The broker's record of one of our orders: what the journal lacks of it (its ack, its
         rejection, its cancel at the broker) is journaled; an order already final is left alone.
+        An order whose placement was in doubt may be found already canceled (by the exchange, by
+        hand): accepted, then canceled, never left working in the book for ever.
         A stop the broker reports triggered is marked so (not journaled: the broker says it again
         after a restart) and its bracket planned again: its target must go before the market turns
         back through both exits."""
@@ -316,7 +321,7 @@ class BrokerGateway:
         if order.status in (sm.SUBMITTING, sm.IN_DOUBT) and bo.status != sm.REJECTED:
             self._journal.mark()
             self.acknowledge(order, bo.broker_order_id, sm.ACCEPTED, "", "")
-        elif bo.status == sm.REJECTED:
+        if bo.status == sm.REJECTED:
             self._journal.mark()
             self.acknowledge(order, bo.broker_order_id, sm.REJECTED, bo.reason, "REJECTED")
         elif bo.status == sm.CANCELED:
@@ -357,6 +362,14 @@ class BrokerGateway:
             self._replan_all()
 
     # ---------------------------------------------------------------- pacing
+
+    def throttled_until(self, order) -> int:
+        """0 when the order-rate throttle has room for another placement of `order` now, else the
+        market ns at which it will (recovery's resends wait for it, as placements do)."""
+        now, venue = self._now(), self._venues[order.instrument]
+        if self.throttle.room(now, venue) > 0:
+            return 0
+        return max(self.throttle.next_free_ns(now, venue), now + 1)
 
     def next_due_ns(self) -> int:
         """When a deferred placement has throttle room or a backed-off action is due (NEVER_NS if

@@ -4,9 +4,10 @@ Three questions, each asked by client order id (the broker carries ours in the o
 
 - an order in doubt (`OrderSubmitting` journaled, the broker's answer lost: a crash, a timeout) is
   looked up, after a restart and then every IN_DOUBT_RETRY_NS of market time: found, its status
-  is journaled; never received, it is sent (again) — never before the lookup says so; a lookup
-  that cannot answer waits for the next retry. An entry is sent again only while entries are
-  open, and never once a halt met it in doubt (orders/brackets.py "HALTED");
+  is journaled; never received, it is sent (again) — never before the lookup says so, and only
+  as the order-rate throttle has room; a lookup that cannot answer waits for the next retry. An
+  entry is sent again only while entries are open, and never once a halt met it in doubt
+  (orders/brackets.py "HALTED");
 - fills the broker made that the journal lacks (a crash between the fill and its event);
 - working orders the broker has since canceled or rejected, and stops it has since triggered.
 
@@ -135,7 +136,7 @@ class Recovery:
                 self._resend(order, seq)
             elif coid not in found:
                 self._unanswered(order, error or "the broker's book cannot tell whether it was "
-                                                 "received (its row does not validate)")
+                                                 "received (its row cannot be read)")
             elif found[coid] is not None:
                 gw.on_order(found[coid])
             else:
@@ -180,9 +181,21 @@ class Recovery:
         doubt, before the cut-off of its day, its bracket open): one in doubt across the cut-off,
         a halt, a flatten or the night would otherwise open a position the session no longer
         allows; it is rejected here instead, with why, and its bracket ends as any refused entry's
-        does."""
-        self._journal.mark()
+        does.
+
+        A new attempt waits for room in the order-rate throttle, as any placement does (the
+        account's windows, the exchange's ops threshold): the orders found absent by one read are
+        sent as the throttle lets them, the rest held until it has room, and looked up again then
+        (one that never left, `unsent`, is simply sent). A SUBMITTING order is the attempt its
+        journal entry already counted."""
         why = self._entry_closed(order) if order.role == "ENTRY" else ""
+        if not why and order.status == sm.IN_DOUBT:
+            free_ns = self.gateway.throttled_until(order)
+            if free_ns:
+                self._held[order.client_order_id] = free_ns
+                self.stats["deferred_placements"] += 1
+                return
+        self._journal.mark()
         if why:
             self._journal.emit(OrderRejected(
                 ts_event_ns=self._now(), client_order_id=order.client_order_id, code=NOT_SENT,

@@ -93,7 +93,8 @@ class LiveBroker(Broker):
         self._clock = clock
         self._client_ids: dict[str, str] = {}       # broker order id -> our client order id
         self._foreign: set[str] = set()              # order ids in the book that are not ours
-        # tags of our rows skipped in the last book read
+        # tags of our rows skipped in the last book read (malformed, or on an instrument outside
+        # the table): a lookup cannot tell their orders from absent
         self._bad_tags: set[str] = set()
         self._row_checker = RowChecker(self.config_key)
         self._diff = OrderDiff(self._our_trade)
@@ -177,13 +178,14 @@ class LiveBroker(Broker):
         """The first order in today's book tagged `client_order_id`, or None: the in-doubt lookup.
 
         None means "never received" and lets the engine send the order again, so a row with this
-        tag that was skipped as malformed is not an absence: BrokerRetryable, the order stays in
-        doubt and is looked up again later, never sent twice."""
+        tag that was skipped (malformed, or on an instrument outside the table) is not an absence:
+        BrokerRetryable, the order stays in doubt and is looked up again later, never sent
+        twice."""
         found = self.find_by_client_ids((client_order_id,))
         if client_order_id not in found:
             raise BrokerRetryable(
-                f"{self.config_key} orders: the book's row for {client_order_id} does "
-                "not validate; cannot tell whether the order was received",
+                f"{self.config_key} orders: the book's row for {client_order_id} cannot be "
+                "read; cannot tell whether the order was received",
                 code="BadResponse",
             )
         return found[client_order_id]
@@ -191,7 +193,8 @@ class LiveBroker(Broker):
     def find_by_client_ids(self, client_order_ids: Iterable[str]) -> dict[str, BrokerOrder | None]:
         """`find_by_client_id` of every id with ONE read of today's book (one request of the API
         budget the fill polls need, however many orders are in doubt). An id whose row was skipped
-        as malformed is left out of the answer: it cannot be told from absent."""
+        (malformed, or on an instrument outside the table) is left out of the answer: it cannot be
+        told from absent."""
         wanted = set(client_order_ids)
         self._ours.update(wanted)         # a restarted engine asks about each of its orders
         found: dict[str, BrokerOrder | None] = dict.fromkeys(wanted)
@@ -289,6 +292,9 @@ class LiveBroker(Broker):
                 self._bad_tags.add(self.parse.tag_of(row))
                 continue
             if order is None:
+                # Ours by its tag, on an instrument outside the table (or none): it cannot be read
+                # here, and a lookup must not take its order for absent (it would be sent twice).
+                self._bad_tags.add(self.parse.tag_of(row))
                 continue
             self._client_ids.setdefault(order.broker_order_id, order.client_order_id)
             self._note(order)

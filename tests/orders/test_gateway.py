@@ -111,6 +111,18 @@ def test_gateway_when_the_session_is_refused_then_it_halts_holds_actions_and_pro
     assert h.stats["probes"] == 1 and h.gateway.broker_down == "" and h.replans == 1
 
 
+def test_gateway_when_the_session_is_refused_mid_batch_then_the_rest_is_held_not_sent():
+    # A new intent's entry slices are executed together. The refusal of the first halts trading
+    # (ending the bracket's entries); each further slice was still journaled and sent with the dead
+    # token, against "no call with a refused session" (Kite may block a key that keeps calling).
+    h = Harness()
+    h.broker.fatal = BrokerFatal("TokenException")
+    h.gateway.execute([entry("I1"), entry("I2"), entry("I3")], seq=1)
+    assert len([e for e in h.log if e[0] == "place"]) == 1
+    assert len([m for m in h.events if isinstance(m, OrderSubmitting)]) == 1
+    assert h.halts == ["broker fatal error: TokenException"] and h.stats["held_actions"] == 2
+
+
 def test_gateway_when_the_broker_reports_a_fill_twice_or_one_not_ours_then_ours_is_journaled_once_with_fees():  # noqa: E501 - the name is the test's sentence
     h = Harness()
     h.gateway.execute([entry()], seq=3)

@@ -127,6 +127,28 @@ def test_lookups_sharing_one_read_leave_out_the_order_whose_row_is_malformed(req
     assert h.server.count("GET", ROUTES[name]["orders"].split()[1]) == reads + 1
 
 
+# A row of ours whose instrument the table cannot place: null, or a token / key it does not hold.
+UNPLACED = [("kite", None), ("kite", 987654321),
+            ("upstox", None), ("upstox", "NSE_EQ|INE000X00000")]
+
+
+@pytest.mark.parametrize("name, token", UNPLACED, ids=[f"{n}-{t}" for n, t in UNPLACED])
+def test_a_lookup_when_our_row_names_an_instrument_outside_the_table_leaves_the_order_out(
+        request, name, token):
+    # Such a row passes validation and was dropped as "not our instrument", so the lookup answered
+    # None — "never received" — and the engine would have sent the order a second time.
+    h = account(request, name)
+    h.broker.place(limit("EGOOD1"))
+    h.server.plant(
+        ROUTES[name]["orders"], [twin(our_row(h, "EGOOD1"), "EBAD1") | {"instrument_token": token}]
+    )
+    found = h.broker.find_by_client_ids(["EGOOD1", "EBAD1", "ENEVER1"])
+    assert sorted(found) == ["EGOOD1", "ENEVER1"] and found["ENEVER1"] is None
+    with pytest.raises(BrokerRetryable):
+        h.broker.find_by_client_id("EBAD1")
+    assert [o.client_order_id for o in h.broker.orders()] == ["EGOOD1"]
+
+
 @pytest.mark.parametrize("name", ["kite", "upstox"])
 def test_a_poison_row_not_ours_when_the_book_is_read_then_it_is_ignored_uncounted(request, name):
     h = account(request, name)
