@@ -23,6 +23,7 @@ from typing import IO
 
 from common import log
 from common.errors import ConfigError
+from common.stage import die_with_parent
 from common.journalline import JournalCorrupt
 
 STAGE_FATAL_EXIT = 78   # sysexits' EX_CONFIG: "do not restart me, the cause is in <stage>.fatal"
@@ -77,6 +78,7 @@ def spare_main(module: str, ctx, parked) -> None:
     end of its pipe) until the supervisor sends the restart count; it then runs as that restart.
     EOF (the supervisor dropped it, or died) ends it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the supervisor's, as in a stage
+    die_with_parent(os.getppid())     # the forkserver, as a stage: gone with it
     try:    # woken on its own cores (StageRuntime.enter pins it for good, and checks)
         os.sched_setaffinity(0, ctx.cores)
     except OSError:
