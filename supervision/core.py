@@ -44,8 +44,9 @@ CRITICAL = ("feed", "orders")
 PASS_S = 0.02          # longest wait of one pass when nothing happens
 STARTING_POLL_S = 0.002  # while a stage is starting: READY is seen within this
 # A restarted stage's next spare (supervision/spare.py) is forked this long after it is READY, in a
-# pass where no stage is starting.
-SPARE_DELAY_S = 0.02
+# pass where no stage is starting: at once, so that it is parked before another stage dies (a
+# spare forked while a restart runs would take the CPU that restart needs).
+SPARE_DELAY_S = 0.0
 
 
 @dataclass
@@ -278,6 +279,9 @@ class SupervisorCore:
                 proc.park_spare()
             except OSError as e:
                 self.runlog.event("spare_failed", proc.name, reason=str(e))
+                return
+            if proc.spare is not None:
+                self.runlog.event("spare", proc.name, pid=proc.spare.pid)
             return
 
     def _kill(self, proc: StageProcess, exit_reason: str, kind: str, reason: str) -> None:
