@@ -11,8 +11,11 @@ each `restart` event's `delay_ms` is reported to prove it).
 
 All times come from supervisor.jsonl, written by the supervisor with wall-clock `ts`:
 - exit → ready: the supervisor reaped the dead stage (`exit`) → it saw the new one READY (`ready`);
-- exit → spawn: reaping, restart decision and asking the forkserver for a process;
-- spawn → ready: fork, the child's preparation and imports, the stage's start, READY seen;
+- exit → spawn: reaping, restart decision and starting the process: handing the spare parked for
+  the stage its restart (supervision/spare.py), or asking the forkserver for a fork when there is
+  none (`from_spare` counts the restarts that had one);
+- spawn → ready: the spare waking (or the fork and the child's preparation), the stage's start,
+  READY seen;
 - startup: the stage's own figure in the `ready` event (its entry in run_stage → READY, monotonic
   clock);
 - kill → exit: this process's `time.time()` just before os.kill → `exit`: how soon the death is
@@ -155,6 +158,7 @@ def restart_samples(events: list[dict], kills: dict[int, float]) -> list[dict]:
             "kill_to_exit_ms": (ev["ts"] - killed_at) * 1e3,
             "kill_to_ready_ms": (ready["ts"] - killed_at) * 1e3,
             "backoff_ms": restart.get("delay_ms", 0.0) if restart else None,
+            "from_spare": bool(spawn.get("spare")),
         })
     return samples
 
@@ -166,6 +170,7 @@ def per_stage(samples: list[dict]) -> dict:
         out[stage] = {metric: ms_summary(s[metric] for s in mine) for metric in METRICS}
         out[stage]["kills"] = len(mine)
         out[stage]["max_backoff_ms"] = max((s["backoff_ms"] or 0.0 for s in mine), default=0.0)
+        out[stage]["from_spare"] = sum(s["from_spare"] for s in mine)
     return out
 
 
@@ -237,7 +242,8 @@ def run(quick: bool = False) -> dict:
             )
             print(
                 f"{stage:<10} exit→ready {verdict} the target (p50 ≤ {TARGET_P50_MS:g} ms, "
-                f"p99 ≤ {TARGET_P99_MS:g} ms); largest backoff applied {s['max_backoff_ms']:g} ms"
+                f"p99 ≤ {TARGET_P99_MS:g} ms); largest backoff applied {s['max_backoff_ms']:g} ms;"
+                f" {s['from_spare']} of {s['kills']} restarts from a spare"
             )
     if result["unexpected_events"]:
         print(f"unexpected supervisor events: {result['unexpected_events']}")

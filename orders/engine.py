@@ -363,8 +363,7 @@ class OrderEngine:
 
     def restore(self, events, market: np.ndarray | None = None) -> None:
         """Rebuild all state from the journaled events (in order) and a market snapshot."""
-        for msg in events:
-            self._apply(msg)
+        self.replay(events)
         self._restored_intents = set(self.desk.brackets) | self.denied
         if market is not None:
             self.exposure.load_market(market)
@@ -374,6 +373,13 @@ class OrderEngine:
         self.exposure.roll_day(self._now())     # as the dead process did on that tick
         self._seq = self._marked_seq
         self.desk.prune(self.book)
+
+    def replay(self, events) -> None:
+        """Apply journaled events (in order) and nothing else: the journal-derived state that
+        restore then settles, and that a snapshot holds (orders/snapshot.py). `restore([], ...)`
+        after it is `restore(events, ...)`."""
+        for msg in events:
+            self._apply(msg)
 
     def first_pending_seq(self) -> int:
         """The smallest signals-journal seq of the intents waiting for their tick (0: none)."""

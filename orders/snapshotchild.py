@@ -21,9 +21,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+from common import rundir
 from common.atomicfile import write_atomic
 from common.clock import mono_ns
-from orders.snapshot import SNAPSHOT_FILE
+from config.placement import helper_cores
+from orders.snapshot import MIN_EVENTS, MIN_INTERVAL_NS, SNAPSHOT_FILE
 from orders.snapshotprocess import WriterArgs, remove_stale_temporaries
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,6 +49,8 @@ class SnapshotChild:
                  clock: Callable[[], int] = mono_ns, lead: int = 0, since_seq: int = 0):
         self.args, self.args_path, self.log, self._clock = args, args_path, log, clock
         self._first_at_seq = since_seq + lead     # journal seq at which the first writer starts
+        self._since_seq = since_seq
+        self._journal_seq = 0                     # the journal's last seq at the last watch
         self.started = False
         self.cores = ",".join(str(c) for c in cores)
         self.proc: subprocess.Popen | None = None
@@ -56,11 +60,24 @@ class SnapshotChild:
         self._backoff_ns = BACKOFF_NS
         self._started_ns = 0
 
+    @classmethod
+    def of_stage(cls, ctx, journal_path: str, rows, log, since_seq: int) -> "SnapshotChild":
+        """The orders stage's writer (its context, journal and instrument rows), first started a
+        MIN_EVENTS lead past `since_seq`, the snapshot on disk."""
+        args = WriterArgs(ctx.state, journal_path, ctx.config, rows,
+                          os.path.join(ctx.run_dir, "logs", "orders.log"),
+                          durable=ctx.config.journal.fsync != "never", min_events=MIN_EVENTS,
+                          min_interval_ns=MIN_INTERVAL_NS)
+        # A spinning orders has its core alone: the writer goes where its zmq I/O threads go.
+        return cls(args, os.path.join(ctx.run_dir, rundir.ORDERS_SNAPSHOT_ARGS),
+                   helper_cores(ctx), log, lead=MIN_EVENTS, since_seq=since_seq)
+
     def watch(self, journal_seq: int = 0) -> None:
         """From the stage's loop (`journal_seq`: the orders journal's last): start the writer when
         due; notice it died."""
         if not self.started and journal_seq < self._first_at_seq:
             return
+        self._journal_seq = journal_seq
         now = self._clock()
         if now < self._check_ns:
             return
@@ -87,6 +104,14 @@ class SnapshotChild:
         self.log.warning("orders snapshot writer down: started again after a backoff", why=why,
                          backoff_ms=self._backoff_ns // 1_000_000)
 
+    @property
+    def behind(self) -> int:
+        """Records the writer has to catch up at its start, as the stage counts them: since the
+        snapshot on disk at the stage's start (a writer started again after one died may have
+        written since: it is then told more than it has to do, and drops to idle once it
+        writes)."""
+        return max(0, self._journal_seq - self._since_seq)
+
     def start(self) -> None:
         self.started = True
         self._started_ns = self._clock()
@@ -99,7 +124,7 @@ class SnapshotChild:
         with open(self.args.log_path, "ab") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "orders.snapshotprocess", self.args_path,
-                 str(os.getpid()), self.cores],
+                 str(os.getpid()), self.cores, str(self.behind)],
                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                 close_fds=True)
 

@@ -1,4 +1,5 @@
-"""The orders snapshot writer's process: `python -m orders.snapshotprocess ARGS PARENT_PID CORES`.
+"""The orders snapshot writer's process: `python -m orders.snapshotprocess ARGS PARENT_PID CORES
+[BEHIND]` (BEHIND: journal records its snapshot lags at its start, as the stage counts them).
 
 Started by the orders stage (orders/snapshotchild.py), it tails the orders journal, applies its
 records to a shadow engine and writes the snapshot atomically every so many records and seconds
@@ -7,8 +8,13 @@ records to a shadow engine and writes the snapshot atomically every so many reco
 How it stays out of the way and never outlives the run:
 - Idle scheduling (SCHED_IDLE), set before anything else: on the core it shares with orders it runs
   only when nothing else wants that core, and a waking orders preempts it at once. On a core that
-  is never idle it may starve: snapshots then go stale and restarts read a longer tail, nothing
-  else changes.
+  is never idle it would starve for good (seen on a saturated busy day: no snapshot between two
+  restarts, each restart reading a longer tail), so while it is FAR_BEHIND (at its start, as the
+  stage counts, or with that many records applied and not yet saved) it runs as an ordinary
+  process at nice 19 instead: a small share that a saturated core still grants (CFS weight 15
+  against 1,024 for each busy stage), back to idle once it has written (`schedule` says when the
+  kernel allows the way back). A restart that finds a tail that long saves it itself
+  (orders/snapshotrestart.py).
 - Pinned like the stage that started it (its non-spinning cores: orders/snapshotchild.py).
 - The kernel SIGKILLs it when orders dies (PR_SET_PDEATHSIG, common/stage.py's die_with_parent):
   orders dies with the forkserver, which dies with the supervisor, so a SIGKILL anywhere up the
@@ -33,6 +39,8 @@ from dataclasses import dataclass
 from typing import Any
 
 POLL_S = 0.5            # between steps: the snapshot trails the journal by about this much more
+FAR_BEHIND = 4_000      # records unsaved: the writer asks for a small share of CPU (see above)
+SHARE_NICE = 19
 
 
 @dataclass(frozen=True)
@@ -51,11 +59,18 @@ class WriterArgs:
     poll_s: float = POLL_S
 
 
-def _idle() -> None:
+def schedule(far_behind: bool) -> None:
+    """Idle scheduling, or (`far_behind`) an ordinary one at nice SHARE_NICE (set first, and
+    kept). Leaving idle scheduling needs CAP_SYS_NICE or an RLIMIT_NICE of 1 or more: refused
+    (EPERM), the writer stays idle; so an unprivileged writer far behind at its start runs at nice
+    SHARE_NICE until its first write, and at idle from then on."""
     try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):     # not Linux: the lowest ordinary priority instead
-        os.nice(19)
+        os.setpriority(os.PRIO_PROCESS, 0, SHARE_NICE)
+        policy = os.SCHED_OTHER if far_behind else os.SCHED_IDLE
+        if os.sched_getscheduler(0) != policy:
+            os.sched_setscheduler(0, policy, os.sched_param(0))
+    except (AttributeError, OSError):     # not Linux: the lowest ordinary priority throughout
+        pass
 
 
 def remove_stale_temporaries(state_dir: str, name: str) -> None:
@@ -69,7 +84,7 @@ def remove_stale_temporaries(state_dir: str, name: str) -> None:
 
 def main(argv: list[str]) -> int:
     args_path, parent_pid, cores = argv[0], int(argv[1]), [int(c) for c in argv[2].split(",")]
-    _idle()
+    schedule(len(argv) > 3 and int(argv[3]) >= FAR_BEHIND)
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the supervisor stops the run, in order
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})   # taken by sigtimedwait only
@@ -101,6 +116,7 @@ def run(args: WriterArgs, parent_pid: int) -> int:
         try:
             while True:
                 writer.step()
+                schedule(writer.unsaved >= FAR_BEHIND)
                 stop = signal.sigtimedwait({signal.SIGTERM}, args.poll_s) is not None
                 if stop or os.getppid() != parent_pid:
                     return 0

@@ -75,6 +75,11 @@ class SnapshotWriter:
     def applied_seq(self) -> int:
         return self._reader.last_seq if self._reader is not None else 0
 
+    @property
+    def unsaved(self) -> int:
+        """Records applied since the last snapshot (the one it started from, or wrote)."""
+        return self.applied_seq - self.saved_seq
+
     def step(self) -> bool:
         """Apply what the journal completed since the last step; write a snapshot when one is due.
         True when it wrote one.

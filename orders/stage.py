@@ -70,10 +70,9 @@ from orders.marketstore import MarketStore
 from orders.onstop import apply_stop_policy
 from orders.reconciler import Reconciler
 from orders.recoveryhold import RecoveryHold
-from orders.snapshot import MIN_EVENTS, MIN_INTERVAL_NS
+from orders.snapshot import Header
 from orders.snapshotchild import SnapshotChild
-from orders.snapshotprocess import WriterArgs
-from orders.snapshotrestart import load_at_start
+from orders.snapshotrestart import load_at_start, save_after_long_tail
 
 BATCH = 4096
 DRAIN_BATCH = 512      # ticks per slice of the stop drain, each followed by a progress report
@@ -228,18 +227,24 @@ class OrdersStage:
     def recover(self) -> None:
         """Rebuild from the journals: our own events (those after the engine's snapshot when it
         has one that fits: orders/snapshot.py), then every intent signals journaled."""
+        snapshots = self.ctx.config.journal.orders_snapshots
         with JournalReader(self.journal.path) as reader:
-            if self.ctx.config.journal.orders_snapshots:
-                self._load_snapshot(reader)
+            loaded = self._load_snapshot(reader) if snapshots else None
             events = list(reader.read_from(reader.last_seq + 1))
-        for msg in events:            # a crash between the two writes leaves fills.jsonl short
-            if isinstance(msg, OrderFilled) and msg.seq > self.fills.last_seq:
-                self.fills.append(msg)
-        self.fills.flush()
+            for msg in events:        # a crash between the two writes leaves fills.jsonl short
+                if isinstance(msg, OrderFilled) and msg.seq > self.fills.last_seq:
+                    self.fills.append(msg)
+            self.fills.flush()
+            self.engine.replay(events)
+            if snapshots:             # a long tail is saved for the next restart, then the writer
+                ctx = self.ctx
+                self._start_writer(save_after_long_tail(
+                    ctx.state, ctx.config, self.instruments.rows, self.engine, reader, events,
+                    loaded, self.log))
         snapshot, cursor = self.market.load()
         # Every intent through this one is in our journal: catch_up_intents reads on from there.
         self.last_intent_seq = self.market.intents_through()
-        self.engine.restore(events, snapshot)
+        self.engine.restore([], snapshot)      # the events are replayed: settle them
         last = next((m for m in reversed(events) if isinstance(m, TradingStateChanged)), None)
         self.recovered_reason = last.reason if last else self.engine.state_reason
         self._show_trading_state(self.engine.trading_state, self.recovered_reason)
@@ -253,10 +258,10 @@ class OrdersStage:
                 trading_state=self.engine.trading_state,
             )
 
-    def _load_snapshot(self, reader: JournalReader) -> None:
+    def _load_snapshot(self, reader: JournalReader) -> Header | None:
         """The engine from its snapshot, `reader` just past it (or the whole journal, counted and
-        logged with its reason: orders/snapshotrestart.py); then the writer that keeps it up to
-        date, started by the loop once READY (orders/snapshotchild.py)."""
+        logged with its reason: orders/snapshotrestart.py). Returns its header (None: none
+        loaded)."""
         ctx = self.ctx
         loaded, refused = load_at_start(ctx.state, ctx.config, self.instruments.rows, self.engine,
                                         reader, self.fills.last_seq, self.log)
@@ -264,15 +269,13 @@ class OrdersStage:
             self.rt.count("snapshot_loads")
         elif refused:
             self.rt.count("snapshot_refusals")
-        args = WriterArgs(ctx.state, self.journal.path, ctx.config, self.instruments.rows,
-                          os.path.join(ctx.run_dir, "logs", "orders.log"),
-                          durable=ctx.config.journal.fsync != "never", min_events=MIN_EVENTS,
-                          min_interval_ns=MIN_INTERVAL_NS)
-        # A spinning orders has its core alone: the writer goes where its zmq I/O threads go.
-        self.snapshots = SnapshotChild(args, os.path.join(ctx.run_dir, rundir.ORDERS_SNAPSHOT_ARGS),
-                                       helper_cores(ctx), self.log,
-                                       lead=MIN_EVENTS,
-                                       since_seq=loaded.journal.seq if loaded is not None else 0)
+        return loaded
+
+    def _start_writer(self, since_seq: int) -> None:
+        """The writer that keeps the snapshot up to date, started by the loop once READY and the
+        journal is a lead past `since_seq`, the snapshot on disk (orders/snapshotchild.py)."""
+        self.snapshots = SnapshotChild.of_stage(self.ctx, self.journal.path,
+                                                self.instruments.rows, self.log, since_seq)
 
     def finish_recovery(self) -> bool:
         """Settle the orders of unknown outcome at the broker (orders/recoveryhold.py: held, not

@@ -43,6 +43,10 @@ EXIT_LEFT_AT_BROKER, EXIT_DRAIN_INCOMPLETE = 5, 6
 CRITICAL = ("feed", "orders")
 PASS_S = 0.02          # longest wait of one pass when nothing happens
 STARTING_POLL_S = 0.002  # while a stage is starting: READY is seen within this
+# A restarted stage's next spare (supervision/spare.py) is forked this long after it is READY, in a
+# pass where no stage is starting: at once, so that it is parked before another stage dies (a
+# spare forked while a restart runs would take the CPU that restart needs).
+SPARE_DELAY_S = 0.0
 
 
 @dataclass
@@ -160,6 +164,8 @@ class SupervisorCore:
                 return False
         self.runlog.event("running", "", stages=[p.name for p in self.procs])
         self._running = True
+        for proc in self.procs:
+            proc.spare_due = self._now()
         self._started_at = self._now()    # --duration counts trading time, not start-up
         return True
 
@@ -173,11 +179,13 @@ class SupervisorCore:
         pid = proc.spawn()
         proc.ready_deadline = self._now() + self.limits.ready_timeout_s
         self.runlog.event("spawn", proc.name, pid=pid, cores=list(proc.stage_ctx.cores),
-                          restarts=proc.restarts, reason=why)
+                          restarts=proc.restarts, reason=why, spare=proc.from_spare)
 
     def _record_ready(self, proc: StageProcess) -> None:
         proc.ready_deadline = None
         proc.became_ready = True
+        if self._running:
+            proc.spare_due = self._now() + SPARE_DELAY_S
         affinity = proc.affinity()
         row = self.table.row(proc.name)
         ready_ms = (int(row["ready_ns"]) - int(row["started_ns"])) / 1e6
@@ -216,6 +224,7 @@ class SupervisorCore:
         self.wait([p.sentinel for p in self.procs if p.alive], timeout)
         for proc in self.procs:
             self._check(proc)
+        self._park_spare()
         self._check_runlog()
         if self.halt is not None:
             self.halt.poll()
@@ -254,6 +263,26 @@ class SupervisorCore:
             if verdict.hung:
                 proc.killed_as_hung = True
                 self._kill(proc, "hung, killed", "hang", reason=verdict.describe())
+
+    def _park_spare(self) -> None:
+        """Fork one due spare (supervision/spare.py), never while a stage is starting: the fork
+        would take the CPU that start needs. A spare that cannot be forked is logged; the next
+        restart of that stage forks as it did without spares."""
+        if self._stop_reason or any(p.starting for p in self.procs):
+            return
+        now = self._now()
+        for proc in self.procs:
+            if proc.spare_due is None or now < proc.spare_due or proc.gave_up:
+                continue
+            proc.spare_due = None
+            try:
+                proc.park_spare()
+            except OSError as e:
+                self.runlog.event("spare_failed", proc.name, reason=str(e))
+                return
+            if proc.spare is not None:
+                self.runlog.event("spare", proc.name, pid=proc.spare.pid)
+            return
 
     def _kill(self, proc: StageProcess, exit_reason: str, kind: str, reason: str) -> None:
         self.runlog.event(
@@ -313,6 +342,7 @@ class SupervisorCore:
     def _give_up(self, proc: StageProcess, reason: str) -> None:
         proc.gave_up = True
         proc.restart_due = None
+        proc.drop_spare()
         self.outcome.gave_up.append(proc.name)
         critical = proc.name in CRITICAL
         self.runlog.event("give_up", proc.name, reason=reason, halts_trading=critical)
@@ -354,6 +384,12 @@ class SupervisorCore:
     # -- stop ---------------------------------------------------------------------------------
     def _stop_all(self) -> None:
         failed = None
+        for proc in self.procs:          # parked spares first: none may start from here on
+            proc.spare_due = None
+            try:
+                proc.drop_spare()
+            except Exception as e:  # noqa: BLE001 - every stage must be stopped, whatever this did
+                failed = failed or e
         for proc in reversed(self.procs):
             try:
                 stop_one(self, proc)

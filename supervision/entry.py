@@ -1,4 +1,5 @@
-"""The function every stage process starts in (it runs inside a child of the forkserver).
+"""The function every stage process starts in (it runs inside a child of the forkserver), and the
+one a spare waits in until it is made a stage (supervision/spare.py).
 
 It imports the stage package by name, so `common` never imports a stage, configures logging into the
 run directory (stage logs must not scribble over the supervisor's status view) and turns the stage's
@@ -15,10 +16,14 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
+from dataclasses import replace
+from typing import IO
 
 from common import log
 from common.errors import ConfigError
+from common.stage import die_with_parent
 from common.journalline import JournalCorrupt
 
 STAGE_FATAL_EXIT = 78   # sysexits' EX_CONFIG: "do not restart me, the cause is in <stage>.fatal"
@@ -65,6 +70,32 @@ def _release_forkserver_alive_fd() -> None:
 
 
 def stage_main(module: str, ctx) -> None:
+    _run(module, ctx, _prepare(ctx))
+
+
+def spare_main(module: str, ctx, parked) -> None:
+    """A spare (supervision/spare.py): prepared as a stage is, then parked on `parked` (the read
+    end of its pipe) until the supervisor sends the restart count; it then runs as that restart.
+    EOF (the supervisor dropped it, or died) ends it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the supervisor's, as in a stage
+    die_with_parent(os.getppid())     # the forkserver, as a stage: gone with it
+    try:    # woken on its own cores (StageRuntime.enter pins it for good, and checks)
+        os.sched_setaffinity(0, ctx.cores)
+    except OSError:
+        pass
+    stream = _prepare(ctx)
+    try:
+        restarts = int(parked.recv_bytes())
+    except (EOFError, OSError, ValueError):
+        os._exit(0)
+    finally:
+        parked.close()
+    _run(module, replace(ctx, restarts=restarts), stream)
+
+
+def _prepare(ctx) -> IO[str]:
+    """What a stage process does before its stage: private files, the forkserver's pipe dropped,
+    logging into the run directory. Returns the log stream."""
     # Private by default (issue 12.8): every file a stage creates is its owner's only, whatever the
     # forkserver inherited.
     os.umask(0o077)
@@ -73,6 +104,10 @@ def stage_main(module: str, ctx) -> None:
     os.makedirs(logs, exist_ok=True)
     stream = open(os.path.join(logs, f"{ctx.stage}.log"), "a", buffering=1)
     log.configure(getattr(ctx.config.run, "log_level", "INFO"), stream=stream)
+    return stream
+
+
+def _run(module: str, ctx, stream: IO[str]) -> None:
     logger = log.get_logger(ctx.stage)
     code = 1
     try:

@@ -200,6 +200,7 @@ class Launcher:
                 RestartPolicy(
                     rcfg.max_restarts, rcfg.window_s, rcfg.backoff_initial_ms, rcfg.backoff_max_ms
                 ),
+                spares=True,      # a restart starts from a parked spare (supervision/spare.py)
             )
             for s in self.plan.stages
         ]

@@ -3,7 +3,8 @@
 Processes come from a multiprocessing **forkserver** whose preload list imports numpy, numba and
 each stage's warm module: a (re)started stage is a fork of that template, with compiled kernels
 already in memory and no ZeroMQ context yet, so it is ready in milliseconds and never compiles
-during trading.
+during trading. A restart does not even wait for that fork: it starts in the spare parked for it
+(supervision/spare.py), which has been forked and bootstrapped ahead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import psutil
 
 from supervision.entry import stage_main
 from supervision.policy import RestartPolicy
+from supervision.spare import Spare
 
 
 def forkserver_context(preload: list[str]):
@@ -66,7 +68,14 @@ def _with_hup_ignored(start) -> None:
 
 
 class StageProcess:
-    def __init__(self, mpctx, name: str, module: str, stage_ctx, policy: RestartPolicy):
+    """Parameters
+    ----------
+    spares : keep a spare process parked for the next restart (supervision/spare.py); the
+        supervisor says when (`park_spare`).
+    """
+
+    def __init__(self, mpctx, name: str, module: str, stage_ctx, policy: RestartPolicy, *,
+                 spares: bool = False):
         self.mpctx = mpctx
         self.name = name
         self.module = module
@@ -84,6 +93,10 @@ class StageProcess:
         # why the supervisor SIGKILLed it ("" if it did not)
         self.kill_reason = ""
         self.stopping = False
+        self.spares = spares
+        self.spare: Spare | None = None
+        self.spare_due: float | None = None        # when the supervisor parks the next spare
+        self.from_spare = False                    # the process spawned last was a spare
 
     @property
     def starting(self) -> bool:
@@ -108,18 +121,36 @@ class StageProcess:
         return self.proc
 
     def spawn(self) -> int:
-        ctx = replace(self.stage_ctx, restarts=self.restarts)
-        proc = self.mpctx.Process(
-            target=stage_main, args=(self.module, ctx), name=f"otrade-{self.name}", daemon=False
-        )
+        """Start the stage: the parked spare if there is one alive, else a new fork."""
+        spare, self.spare = self.spare, None
+        proc = spare.start(self.restarts) if spare is not None else None
+        self.from_spare = proc is not None
+        if proc is None:
+            ctx = replace(self.stage_ctx, restarts=self.restarts)
+            proc = self.mpctx.Process(
+                target=stage_main, args=(self.module, ctx), name=f"otrade-{self.name}",
+                daemon=False
+            )
+            self.proc = proc
+            proc.start()
         self.proc = proc
-        proc.start()
         self.spawned_at = time.monotonic()
         self.killed_as_hung = False
         self.kill_reason = ""
         self.became_ready = False
         self.restart_due = None
-        return proc.pid
+        return self.pid
+
+    def park_spare(self) -> None:
+        """Fork the spare the next restart will start from, unless there is one (or spares are
+        off)."""
+        if self.spares and self.spare is None:
+            self.spare = Spare.fork(self.mpctx, self.name, self.module, self.stage_ctx)
+
+    def drop_spare(self) -> None:
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            spare.drop()
 
     def affinity(self) -> list[int]:
         try:

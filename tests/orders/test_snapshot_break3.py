@@ -97,3 +97,19 @@ def test_snapshot_is_stamped_with_the_code_its_writer_runs_not_the_code_on_disk_
         assert stamped == running
     finally:
         snapshot.code_digest.cache_clear()
+
+
+def test_the_forkservers_warm_module_takes_the_code_digest_every_forked_orders_stage_reuses():
+    """orders.warm (preloaded by the forkserver) takes it once: a restarted orders stage loading a
+    busy day's snapshot does not read and hash the sources again, and its digest is the one of the
+    code it runs (the template's), not of whatever is on disk at its restart."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", "import orders.warm as w; from orders import snapshot; "
+         "print(w.WARMED, snapshot.code_digest.cache_info().currsize)"],
+        cwd=snapshot._ROOT, capture_output=True, text=True, check=True,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (
+            snapshot._ROOT, os.environ.get("PYTHONPATH"))))))
+    assert out.stdout.split() == ["True", "1"]

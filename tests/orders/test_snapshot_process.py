@@ -203,3 +203,35 @@ def test_snapshot_writer_is_first_started_once_the_journal_is_a_lead_past_the_lo
     assert started == []
     child.watch(150)
     assert started == [True]
+
+
+def test_snapshot_writer_far_behind_asks_for_a_small_share_and_goes_idle_again(tmp_path):
+    """SCHED_IDLE starves on a saturated core; nice 19 gets a share there (in a child process:
+    this one's priority stays as it is)."""
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import os
+        from orders.snapshotprocess import schedule
+        for far in (True, False, True):
+            schedule(far)
+            print(os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0))
+        """)], cwd=ROOT, capture_output=True, text=True, check=True,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (
+            ROOT, os.environ.get("PYTHONPATH"))))))
+    seen = [tuple(int(x) for x in line.split()) for line in out.stdout.split("\n") if line]
+    assert seen[:2] == [(os.SCHED_OTHER, 19), (os.SCHED_IDLE, 19)]
+    # back from idle only where the kernel allows it (CAP_SYS_NICE or RLIMIT_NICE >= 1)
+    assert seen[2] in ((os.SCHED_OTHER, 19), (os.SCHED_IDLE, 19))
+
+
+def test_snapshot_writer_is_told_how_far_behind_it_starts(tmp_path, day):  # noqa: F811
+    """The stage counts the records since the snapshot on disk at its start; far behind, the
+    writer starts with its share of CPU."""
+    desk, events = day
+    path = write_journal(tmp_path, events[:10])
+    args = child_of(desk, tmp_path, path).args
+    child = SnapshotChild(args, os.path.join(str(tmp_path), "writer.pickle"),
+                          sorted(os.sched_getaffinity(0)), Log(), lead=100, since_seq=50)
+    told = []
+    child.start = lambda: told.append(child.behind)
+    child.watch(6_000)
+    assert told == [5_950]

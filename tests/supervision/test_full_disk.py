@@ -30,7 +30,11 @@ def test_supervisor_when_its_run_log_write_fails_then_it_halts_stops_every_stage
         tmp_path, script=FAULTS, env={"OTRADE_TEST_FULL_DISK_FLAG": str(flag)}
     ) as p:
         p.wait_running()
+        # once all are READY a spare is parked for each (supervision/spare.py), then all is quiet
+        eventually(lambda: sum(e["kind"] == "spare" for e in p.events()) == 4, timeout=30,
+                   message="a spare parked for every stage")
         children = p.descendants()
+        before = p.events()
         flag.write_text("")
         victim = p.stage("signals")["pid"]
         os.kill(victim, signal.SIGKILL)            # its exit is the event that cannot be written
@@ -39,8 +43,8 @@ def test_supervisor_when_its_run_log_write_fails_then_it_halts_stops_every_stage
     _assert_stopped_cleanly(p, children)
     out = p.output()
     assert "No space left on device" in out
-    kinds = [e["kind"] for e in p.events()]
-    assert kinds[-1] == "running", f"events were written after the failure: {kinds[-5:]}"
+    after = [e["kind"] for e in p.events()[len(before):]]
+    assert after == [], f"events were written after the failure: {after}"
 
 
 def _mount_tiny_tmpfs(where, size="48m") -> bool:
