@@ -6,6 +6,8 @@ import queue
 import signal
 import socket
 import stat
+import subprocess
+import sys
 import threading
 import time
 
@@ -456,48 +458,64 @@ def test_make_context_pins_its_io_threads_to_io_cores_instead_of_the_process_cor
     assert pinned and all(a == {other} for a in pinned)
 
 
-def _threads() -> dict[int, tuple[int, set]]:
-    """This process's threads: id -> (scheduling policy, allowed cores)."""
-    out = {}
-    for name in os.listdir(f"/proc/{os.getpid()}/task"):
-        tid = int(name)
-        try:
-            out[tid] = (os.sched_getscheduler(tid), os.sched_getaffinity(tid))
-        except OSError:           # a thread that ended meanwhile
-            continue
-    return out
+# Run in a fresh interpreter: in the suite's process other libraries start threads of their own at
+# any moment, and a thread that is not zmq's would be taken for one.
+_IO_THREADS_CHILD = """
+import os, sys, time, zmq
+from common.bus import make_context
+io_cores = tuple(int(c) for c in sys.argv[1:])
+main = set(os.listdir("/proc/self/task"))
+context = make_context(io_cores=io_cores)
+sock = context.socket(zmq.PUB)         # zmq's threads (its reaper, its I/O thread) start here
+
+def threads():
+    return [(os.sched_getscheduler(int(t)), sorted(os.sched_getaffinity(int(t))))
+            for t in sorted(set(os.listdir("/proc/self/task")) - main)]
 
 
-def _new_io_threads(before: dict, after: dict) -> list[tuple[int, set]]:
-    return [after[t] for t in after.keys() - before.keys()]
+def as_expected(now):
+    return (len(now) >= 2 and all(policy == os.SCHED_BATCH for policy, _ in now)
+            and (not io_cores or any(cores == sorted(io_cores) for _, cores in now)))
+
+
+# Each zmq thread applies its policy and cores itself, once it runs (on a busy machine, a while
+# after it exists): read them when they are as expected, or as they are after 5 s.
+deadline = time.monotonic() + 5
+while not as_expected(threads()) and time.monotonic() < deadline:
+    time.sleep(0.01)
+for policy, cores in threads():
+    print(policy, ",".join(map(str, cores)))
+print("caller", os.sched_getscheduler(0), ",".join(map(str, sorted(os.sched_getaffinity(0)))))
+sock.close(0)
+context.term()
+"""
+
+
+def _zmq_threads(io_cores=()) -> tuple[list[tuple[int, set]], tuple[int, set]]:
+    """(zmq's threads, the calling thread): each (scheduling policy, allowed cores)."""
+    out = subprocess.run([sys.executable, "-c", _IO_THREADS_CHILD, *map(str, io_cores)],
+                         capture_output=True, text=True, timeout=60, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    rows = [line.split() for line in out.stdout.splitlines()]
+
+    def parse(policy, cores):
+        return int(policy), {int(c) for c in cores.split(",")}
+
+    threads = [parse(*r) for r in rows if r[0] != "caller"]
+    caller = next(parse(*r[1:]) for r in rows if r[0] == "caller")
+    return threads, caller
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
 def test_a_contexts_io_thread_runs_without_wakeup_preemption_and_the_stage_keeps_its_own():
-    before = _threads()
-    context = make_context()
-    sock = context.socket(zmq.PUB)        # the I/O thread starts with the first socket
-    try:
-        new = _new_io_threads(before, eventually(lambda: _threads() if _new_io_threads(
-            before, _threads()) else None, timeout=5, message="the I/O thread started"))
-        assert new and all(policy == os.SCHED_BATCH for policy, _ in new)
-        assert os.sched_getscheduler(0) == os.SCHED_OTHER    # the calling thread is untouched
-    finally:
-        sock.close(0)
-        context.term()
+    threads, caller = _zmq_threads()
+    assert len(threads) >= 2 and all(policy == os.SCHED_BATCH for policy, _ in threads), threads
+    assert caller[0] == os.SCHED_OTHER            # the stage's own thread is untouched
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable cores")
 def test_io_cores_pin_the_io_threads_away_from_the_process():
     core = min(os.sched_getaffinity(0))
-    before = _threads()
-    context = make_context(io_cores=(core,))
-    sock = context.socket(zmq.PUB)
-    try:
-        new = _new_io_threads(before, eventually(lambda: _threads() if _new_io_threads(
-            before, _threads()) else None, timeout=5, message="the I/O thread started"))
-        assert new and all(cores == {core} for _, cores in new)
-        assert os.sched_getaffinity(0) != {core}
-    finally:
-        sock.close(0)
-        context.term()
+    threads, caller = _zmq_threads((core,))
+    assert any(cores == {core} for _, cores in threads), threads     # the I/O thread
+    assert caller[1] != {core}
