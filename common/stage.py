@@ -15,9 +15,11 @@ context's I/O threads take the affinity mask of the thread that creates them.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,6 +37,10 @@ if TYPE_CHECKING:     # names for annotations only: common imports nothing above
     from config.secrets import Secrets
 
 PR_SET_PDEATHSIG = 1
+# What is left once a stage has left its row: os._exit (supervision/entry.py) and the kernel's
+# teardown of the process, which a starved CPU stretches to seconds (10 s seen at nice 19 beside a
+# busy loop on its core). The stop ladder waits that long before it signals a stage that left.
+EXIT_BOUND_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,20 @@ class StageRuntime:
         self.row["progress"] += n
         self.beat()
 
+    @contextlib.contextmanager
+    def blocked(self, bound_s: float) -> Iterator[None]:
+        """Around a call that waits for someone else for at most `bound_s` (a broker request,
+        bounded by its connect and read timeouts). While it is in flight the stop ladder counts no
+        silence: a broker answering a stop's cancel in 3 s is slow, not hung, and a stage killed
+        for it leaves its orders working at the broker. Its end, answered or failed, is progress.
+        A call still in flight past its bound counts as silence again, so a hang is signalled."""
+        self.row["blocked_until_ns"] = mono_ns() + int(bound_s * 1e9)
+        try:
+            yield
+        finally:
+            self.row["blocked_until_ns"] = 0
+            self.progress()
+
     @property
     def should_stop(self) -> bool:
         return self._stop or bool(self.row["stop_requested"])
@@ -172,8 +192,10 @@ class StageRuntime:
         self.counters[st.counter_index(self.ctx.stage, name)] = value
 
     def leave(self, finished: bool = False) -> None:
-        """Mark the row STOPPED (or FINISHED: a finite feed ran out) and detach."""
+        """Mark the row STOPPED (or FINISHED: a finite feed ran out) and detach. What is left is
+        the process's exit: a bounded wait (`blocked`), however long a starved CPU makes it."""
         self.row["state"] = st.FINISHED if finished else st.STOPPED
+        self.row["blocked_until_ns"] = mono_ns() + int(EXIT_BOUND_S * 1e9)
         self.beat()
         self.row = self.counters = self.lat_ns = RELEASED
         self.table.close()

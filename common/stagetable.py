@@ -43,6 +43,11 @@ ROW_DTYPE = np.dtype(
         # drain moves (supervision/stopladder.py), however long each unit takes on a busy
         # box.
         ("progress", np.int64),
+        # mono_ns until which the stage waits inside a call it declared bounded (a broker request,
+        # bounded by its timeouts: StageRuntime.blocked), 0 outside one: the stop ladder does not
+        # count that wait as silence, and counts it again once the bound has passed.
+        ("blocked_until_ns", np.int64),
+        ("_pad", np.int64, (7,)),
     ]
 )
 assert ROW_DTYPE.itemsize % 64 == 0

@@ -124,6 +124,10 @@ class OrderEngine:
                                  limits.venue_rate_per_sec)
         self.trading_state = _ACTIVE
         self.state_reason = ""            # why trading is in its state (the journaled reason)
+        # Every reason journaled for the halt that holds, first to last (empty unless HALTED):
+        # whoever lifts a halt asks why it holds (reconcile's adopt lifts a halt that is its own
+        # alone), and a restarted process knows it from the journal as the dead one did.
+        self.halt_reasons: tuple[str, ...] = ()
         self.loss_halt_day_ns = 0         # IST midnight of the day the daily loss limit halted
         self.flattening = False
         self.denied: set[str] = set()
@@ -643,6 +647,8 @@ class OrderEngine:
         self._intents_seen += 1
 
     def _apply_state(self, msg: TradingStateChanged) -> None:
+        held = self.halt_reasons if self.trading_state == _HALTED else ()
+        self.halt_reasons = (*held, msg.reason) if msg.state == _HALTED else ()
         self.trading_state, self.state_reason = msg.state, msg.reason
         loss = msg.state == _HALTED and msg.reason.startswith(LOSS_LIMIT_REASON)
         self.loss_halt_day_ns = ist_midnight_ns(msg.ts_event_ns) if loss else 0

@@ -49,16 +49,18 @@ def apply_stop_policy(stage, *, sleep=time.sleep, clock=time.monotonic) -> dict:
             # HALTED first (journaled), as the daily loss limit does: a later start on this journal
             # begins HALTED, saying why, and `ctl resume` (ACTIVE) also ends the flatten; without it
             # the restored engine would stay flattening, cancelling every new bracket, for ever.
-            if engine.trading_state != TradingState.HALTED.name:
-                engine.set_trading_state(TradingState.HALTED.name, FLATTEN_REASON)
+            # Already HALTED for another reason, the engine journals ours too (it journals only a
+            # new one): the halt is now also the stop's, which neither the next day (a loss-limit
+            # halt ends with its day) nor `ctl adopt` (it lifts reconciliation's halt alone) lifts.
+            engine.set_trading_state(TradingState.HALTED.name, FLATTEN_REASON)
             engine.flatten_all(FLATTEN_REASON)
             acted = "flattened"
     elif engine.book.working() or _open_positions(engine):
         # HALTED (journaled) whatever is left: entries are cancelled by it, legs stay working, and
-        # a later start on this journal begins HALTED, saying why.
+        # a later start on this journal begins HALTED, saying why (journaled as above when already
+        # HALTED for another reason).
         acted = "entries cancelled" if engine.book.working_entries() else "left working"
-        if engine.trading_state != TradingState.HALTED.name or engine.halt_ends_with_day:
-            engine.set_trading_state(TradingState.HALTED.name, LEAVE_REASON)
+        engine.set_trading_state(TradingState.HALTED.name, LEAVE_REASON)
     stage.commit()
     waited_s, timed_out = 0.0, False
     if stage.broker.reports_fills_async and acted:   # cancels and closes land between ticks: wait

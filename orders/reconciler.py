@@ -17,7 +17,8 @@ difference does to trading.
   supervisor's status, /health and summary.json read it). `allows_active()` is False while any is
   outstanding: the stage refuses ACTIVE (never ACTIVE on a mismatch).
 - The operator resolves it: `adopt()` takes the broker's view as the baseline (reconcile.adopt) and,
-  if the halt was ours, sets ACTIVE; `cancel_unknown()` (part of `ctl flatten`) cancels the working
+  if the halt is ours alone (the engine's journaled `halt_reasons`, so after a restart too), sets
+  ACTIVE; `cancel_unknown()` (part of `ctl flatten`) cancels the working
   orders of ours the journal does not know; after either, a fresh check decides. The adoption is
   itself a check, and takes the views only once every difference in them is confirmed: a fill in
   flight at that moment would otherwise become an adopted offset, and the position would differ by
@@ -47,6 +48,7 @@ BASELINE_FILE = "reconcile.baseline.json"   # the operator's adoptions, in the a
 # a read the broker could not answer (throttled, 5xx) is tried again this soon
 RETRY_S = 1.0
 SHOWN_IN_REASON = 3       # differences named in the trading-state reason (all are in the file)
+REASON_PREFIX = "reconcile:"   # how our halts' reasons begin (the engine journals them)
 
 
 class Reconciler:
@@ -72,7 +74,6 @@ class Reconciler:
         self.pending: dict[str, Difference] = {}     # seen, waiting for the confirming check
         self.seen_at: dict[str, float] = {}          # pending key -> when it was first seen as is
         self.outstanding: list[Difference] = []      # confirmed: trading stays HALTED
-        self.halted_by_us = False
         # the start check is waiting for its confirmation
         self.holding = False
         self.checks = 0
@@ -170,7 +171,6 @@ class Reconciler:
         self._warn("reconcile: our view differs from the broker's; trading halted",
                    differences=[d.describe() for d in self.outstanding])
         if self.engine.trading_state != "HALTED":
-            self.halted_by_us = True
             self.engine.set_trading_state("HALTED", self.reason())
         # outlives the day's loss-limit halt (not ours to lift)
         elif self.engine.halt_ends_with_day:
@@ -180,8 +180,17 @@ class Reconciler:
         shown = "; ".join(d.describe() for d in self.outstanding[:SHOWN_IN_REASON])
         more = len(self.outstanding) - SHOWN_IN_REASON
         extra = f"; and {more} more" if more > 0 else ""
-        return (f"reconcile: {len(self.outstanding)} difference(s) with the broker: {shown}{extra} "
-                f"(ctl adopt takes the broker's view, ctl flatten closes)")
+        return (f"{REASON_PREFIX} {len(self.outstanding)} difference(s) with the broker: {shown}"
+                f"{extra} (ctl adopt takes the broker's view, ctl flatten closes)")
+
+    def _halt_is_ours(self) -> bool:
+        """Trading is HALTED for our reasons alone, as the engine's journal says: a halt that held
+        before ours (the day's loss limit) or that anyone added since (the operator, a stop) is not
+        ours to lift. From the journal, so a restarted orders knows it too: it used to remember
+        only its own halts, and `ctl adopt` after a restart left the trader HALTED."""
+        reasons = self.engine.halt_reasons
+        return (self.engine.trading_state == "HALTED" and bool(reasons)
+                and all(r.startswith(REASON_PREFIX) for r in reasons))
 
     # -- the operator's resolutions --------------------------------------------------------------
     def adopt(self) -> Baseline:
@@ -204,10 +213,7 @@ class Reconciler:
         self.outstanding, self.holding, self._starting = [], False, False
         self._warn("reconcile: the operator adopted the broker's view", adopted=adopted,
                    baseline=self.baseline.to_json())
-        reason = str(getattr(self.engine, "state_reason", "reconcile:"))
-        halt_is_ours = reason.startswith("reconcile:")
-        if self.halted_by_us and self.engine.trading_state == "HALTED" and halt_is_ours:
-            self.halted_by_us = False
+        if self._halt_is_ours():
             self.engine.set_trading_state(
                 "ACTIVE", f"operator adopted the broker's view ({len(adopted)} difference(s))"
             )

@@ -7,8 +7,8 @@ indexes and fill ids, the bracket desk (brackets, active set, per-instrument ind
 touched set, SL-stop list), the exposure (positions, day P&L, the IST day, and the market fields
 the journal's markers set), the order-rate throttle's windows, and the engine's own fields `_apply`
 sets (`ENGINE_FIELDS`: marked tick and time, intents seen, denied intents, trading state and reason,
-loss-halt day, flattening). Their construction parameters (tick sizes, freeze quantities, stop type,
-rate limits: config) are not in it: they are the restarted engine's own.
+the halt's reasons, loss-halt day, flattening). Their construction parameters (tick sizes, freeze
+quantities, stop type, rate limits: config) are not in it: they are the restarted engine's own.
 
 How it is made, so that it can only ever hold what the journal holds: not from the live engine
 (whose state also reflects ticks, plans and broker calls), but from a shadow engine that applies the
@@ -64,7 +64,7 @@ CHUNK = 5_000                       # journal records read and applied at a time
 PIECE = 1_000                       # entries of a large dict pickled as one piece
 # The engine's own fields `_apply` sets (everything else it sets is inside the four objects below).
 ENGINE_FIELDS = ("_marked_seq", "_marked_ns", "_intents_seen", "denied", "trading_state",
-                 "state_reason", "loss_halt_day_ns", "flattening")
+                 "state_reason", "halt_reasons", "loss_halt_day_ns", "flattening")
 # Attributes that are construction parameters and wiring, not journal-derived state.
 _WIRING = {
     "book": frozenset(),

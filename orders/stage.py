@@ -121,6 +121,8 @@ class OrdersStage:
         self.fills = JournalWriter(os.path.join(ctx.state, rundir.FILLS_JOURNAL), cfg.journal.fsync)
         self.signals_path = os.path.join(ctx.run_dir, rundir.SIGNALS_JOURNAL)
         self.broker = make_broker(cfg, ctx.secrets, self.instruments, ctx.state)
+        # a wait for the broker, within its timeouts, is not a hang (a stop's flatten waits on it)
+        self.broker.bound_calls(rt.blocked)
         self.engine = OrderEngine.from_config(cfg, rows, self.broker, self.emit, flush=self.flush)
         live = not self.broker.book_is_ours  # paper: checked on request only (its book is ours)
         self.reconciler = Reconciler(

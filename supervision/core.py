@@ -173,6 +173,7 @@ class SupervisorCore:
         row = self.table.row(proc.name)
         row["stop_requested"] = 0
         row["state"] = st.NONE
+        row["blocked_until_ns"] = 0        # the last life's exit (StageRuntime.leave) is over
         # "alive as of its spawn": a peer reading the row sees no gap
         row["heartbeat_ns"] = self.clock_ns()
         self.judge.forget(proc.name)

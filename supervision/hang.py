@@ -58,6 +58,10 @@ class HangJudge:
         self._read_wait_ns = read_wait_ns
         self._seen: dict[str, _Baseline] = {}
 
+    def runqueue_wait_ns(self, pid: int) -> int | None:
+        """The stage's run-queue wait so far, as this judge reads it (the stop ladder's too)."""
+        return self._read_wait_ns(pid)
+
     def forget(self, name: str) -> None:
         """A stage was (re)spawned: its old baseline means nothing for the new process."""
         self._seen.pop(name, None)

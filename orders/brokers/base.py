@@ -39,6 +39,10 @@ Requirement table (what `tests/orders/brokers/broker_contract.py` checks for eve
                         report sooner what the order book would show; reporting it again when the
                         book does is the adapter's to avoid. Default (paper): ignored.
     order_update_counts() what on_order_update did with its input, name -> count ({} by default).
+    bound_calls(blocked) run every request to the broker inside `blocked(bound_s)`, bound_s the
+                        longest that request may take (its timeouts): the stage's
+                        StageRuntime.blocked, so that a stop waiting on a slow broker is not taken
+                        for a hang. Default (paper, no request): nothing.
     close()             release sockets and files; idempotent.
 
 Calls return as soon as the broker answered; acks and fills come back as events. A raised error
@@ -199,6 +203,9 @@ class Broker(ABC):
 
     def order_update_counts(self) -> dict[str, int]:
         return {}
+
+    def bound_calls(self, blocked) -> None:
+        """Paper sends no request: nothing to bound."""
 
     def close(self) -> None:
         """Nothing to release by default."""

@@ -38,7 +38,8 @@ reads), and as hooks `_order_from_row(row)` and `_trade_from_row(row)` (that bro
 its instrument lookup), `_note(order)` (what the adapter keeps of every order it sees) and
 `_order_from_update(payload)` (a pushed order update), and `parse` (the broker's parse module:
 `tag_of`, `order_id_of`). The throttle must offer `api_room()` and `take_api(name)`; the HTTP client
-`orders()`, `trades()`, `close()` and `requests_sent`.
+`orders()`, `trades()`, `close()`, `requests_sent`, and `blocked` and `call_bound_s` (every request
+runs inside `blocked(call_bound_s)`: `bound_calls`).
 """
 
 import collections
@@ -171,6 +172,10 @@ class LiveBroker(Broker):
     @property
     def requests_sent(self) -> int:
         return self._http.requests_sent
+
+    def bound_calls(self, blocked) -> None:
+        """Every request of the HTTP client inside `blocked(its connect + read timeout)`."""
+        self._http.blocked = blocked
 
     # ---------------------------------------------------------------- lookups
 

@@ -3,6 +3,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -103,6 +104,32 @@ PLANTED = {
     "filled_quantity": 0,
     "average_price": 0,
 }
+
+
+def test_ctl_adopt_when_orders_restarted_after_the_reconcile_halt_then_trading_resumes(tmp_path):
+    """The halt's cause is in orders' journal: a restarted orders knows reconciliation halted
+    trading, and `ctl adopt` ends that halt (it used to take the broker's view and leave the trader
+    HALTED, since only the dead process remembered whose halt it was)."""
+    with hosted_venue(tmp_path / "venue", _kite_overrides()) as (venue, pointed):
+        with Pipeline(tmp_path, pointed) as p:
+            p.wait_running()
+            eventually(lambda: p.health()["reconcile"].get("last", {}).get("checks"), timeout=30,
+                       message="the start reconciliation ran")
+            venue.rest.plant("GET /orders", [PLANTED])
+            code, answer, err = ctl(p, "reconcile")
+            assert code == 0 and answer["clean"] is False, err
+            assert p.health()["trading_state"] == "HALTED"
+            dead = p.stage("orders")["pid"]
+            os.kill(dead, signal.SIGKILL)
+            eventually(lambda: p.stage("orders").get("pid") not in (0, dead)
+                       and p.stage("orders").get("state") == "ready", timeout=60,
+                       message="orders restarted")
+            assert p.health()["trading_state"] == "HALTED"        # as journaled
+            code, answer, err = ctl(p, "adopt")
+            assert code == 0 and answer["trading_state"] == "ACTIVE", (answer, err)
+            assert PLANTED["tag"] in answer["baseline"]["adopted_ids"]
+            venue.rest.plant("GET /orders", [])
+        assert p.exit_code == 0, p.output()[-3000:]
 
 
 def test_a_planted_broker_order_halts_trading_naming_it_until_ctl_adopt(tmp_path):

@@ -13,12 +13,13 @@ import signal
 
 import pytest
 
-from tests.chaos.harness import Pipeline
+from tests.chaos.harness import Pipeline, hosted_venue
 from tests.integration.example_run import ROOT, read_jsonl
 from tests.support import eventually
 
 pytestmark = pytest.mark.slow
 EXIT_LEFT_AT_BROKER = 5
+STOP_GRACE_S = 1.5        # tests/chaos/harness.py's supervisor.stop_grace_ms
 
 
 def _example(on_stop: str) -> dict:
@@ -147,3 +148,37 @@ def test_stop_when_on_stop_is_leave_then_legs_stay_working_and_stderr_summary_an
     assert {
         sent[o["client_order_id"]] for orders in left["working_orders"].values() for o in orders
     } <= {"STOP", "TARGET"}
+
+
+def test_stop_when_the_broker_answers_cancels_slower_than_the_stop_grace_then_the_flatten_finishes(
+    tmp_path,
+):
+    """A broker call is a unit of the stop's work that may take up to its timeout (Kite's 7 s): the
+    stop ladder used to count it as silence and SIGKILL orders half-way through its flatten when
+    one call outlasted stop_grace_ms (1.5 s here), leaving its orders working and positions open
+    with nothing managing them (exit 6). Here the venue answers the stop's first cancels 3 s
+    late: slow, but within the call's bound."""
+    example = _example("flatten")
+    # A slow answer while running (a bracket's cancel, before the stop) must not read as a hang
+    # either: that is not what this is about. (4 s: the ladder's "still beating" allowance, a
+    # quarter of it, stays well inside the grace.)
+    example["supervisor"] = {"heartbeat_timeout_ms": 4000}
+    with hosted_venue(tmp_path / "venue", example) as (venue, pointed):
+        with Pipeline(tmp_path, pointed) as p:
+            p.wait_running()
+            eventually(lambda: _legs_submitted(p.run_dir) >= 4, timeout=90,
+                       message="brackets opened")
+            # longer than the grace and the SIGTERM grace after it together
+            venue.rest.fail_next("delay", 2, delay_s=2 * STOP_GRACE_S, route="DELETE /orders")
+            p.proc.send_signal(signal.SIGTERM)
+            code = p.wait_exit(timeout=120)
+        slow = venue.rest.count("DELETE", "/orders")
+    with open(os.path.join(p.run_dir, "summary.json")) as f:
+        summary = json.load(f)
+    assert slow >= 1, "the stop sent no cancel: nothing was slow"
+    assert code == 0, p.output()[-3000:]
+    assert summary["drain"] == {"complete": True, "incomplete": []}, summary["drain"]
+    assert summary["left_at_broker"] == {"working_orders": {}, "positions": {}}, summary["stop"]
+    assert [e for e in p.events() if e["kind"] == "signal"] == []
+    working, positions = venue_state(str(tmp_path / "venue"))
+    assert working == {} and positions == {}

@@ -99,11 +99,14 @@ class FakeEngine:
         self.states = []
         self.halt_ends_with_day = False          # HALTED by the daily loss limit only
         self.state_reason = ""
+        self.halt_reasons: tuple[str, ...] = ()  # as OrderEngine journals them
 
     def positions(self):
         return {k: (v, 0.0, 0.0) for k, v in self.qty.items()}
 
     def set_trading_state(self, state, reason=""):
+        held = self.halt_reasons if self.trading_state == "HALTED" else ()
+        self.halt_reasons = (*held, reason) if state == "HALTED" else ()
         self.trading_state, self.state_reason = state, reason
         self.states.append((state, reason))
 
@@ -306,7 +309,8 @@ def test_reconciler_when_the_loss_limit_holds_halted_then_a_difference_journals_
 ):
     """A loss-limit halt ends with its IST day; a broker difference must not end with it."""
     engine, broker, clock = FakeEngine(), FakeBroker(), Clock()
-    engine.trading_state, engine.halt_ends_with_day = "HALTED", True
+    engine.set_trading_state("HALTED", "daily loss limit breached: day P&L -5000.00 INR")
+    engine.halt_ends_with_day = True
     broker.rows = [broker_order("EPLANTED")]
     r = reconciler(tmp_path, engine, broker, clock)
     r.check()

@@ -9,8 +9,12 @@ handled one, and the hold applied no tick. The difference was "confirmed", tradi
 every later entry of the run was denied.
 """
 
+from common.messages import TradingStateChanged
+from orders.onstop import FLATTEN_REASON, apply_stop_policy
 from orders.reconciler import CONFIRM_S, Reconciler
-from tests.orders.stubs import Tape, intent
+from tests.orders.stubs import Tape, intent, of_type
+from tests.orders.test_onstop import _stage
+from tests.orders.test_reconcile import FakeBroker
 
 
 class Clock:
@@ -182,3 +186,83 @@ def test_a_stage_restart_with_ticks_still_to_re_read_keeps_waiting_for_them(make
     desk.engine.next_tick_is(2)                   # the cursor past it: nothing left to re-read
     desk.engine.poll_broker()
     assert desk.engine.catchup_seq == 0 and desk.engine.positions()[0][0] == 10
+
+
+def _halted_by_reconciliation_then_restarted(make_desk, tmp_path, *, then=None, bracket=False):
+    """(desk, broker, reconciler): reconciliation halted trading on a position at the broker our
+    journal never made (`then(engine)` acts after it), and orders restarted: the new process's
+    start check confirms the same difference. `bracket`: a bracket of ours is open first (its
+    entry filled, its legs working)."""
+    desk, broker, clock = make_desk(), FakeBroker(), Clock()
+    symbols = [s.decode() for s in desk.rows["symbol"]]
+    if bracket:
+        tape = Tape()
+        tape.add(0, 100.0)
+        desk.run(tape, [intent(1, qty=10, stop_loss=95.0, target=110.0)])
+        desk.run(tape, start_seq=tape.add(0, 100.1))
+        assert desk.engine.positions()[0][0] == 10 and desk.engine.book.working()
+
+    def start_check() -> Reconciler:
+        r = Reconciler(desk.engine, broker, symbols, str(tmp_path), interval_s=0.0,
+                       on_start=True, clock=clock)
+        r.poll()
+        clock.t += CONFIRM_S
+        r.poll()
+        assert r.outstanding and desk.engine.trading_state == "HALTED", r.as_json()
+        return r
+
+    broker.pos = {0: 3}
+    start_check()
+    assert desk.engine.state_reason.startswith("reconcile:")
+    if then is not None:
+        then(desk.engine)
+    desk.restart(list(desk.events))          # HALTED, for the journaled reasons
+    return desk, broker, start_check()
+
+
+def test_adopt_after_an_orders_restart_lifts_the_halt_reconciliation_made_before_it(
+    make_desk, tmp_path
+):
+    """The restarted reconciler found trading already HALTED by the journal, so it did not count
+    the halt as its own, and `ctl adopt` took the broker's view but left the trader HALTED."""
+    desk, _, r = _halted_by_reconciliation_then_restarted(make_desk, tmp_path)
+    r.adopt()
+    assert desk.engine.trading_state == "ACTIVE" and r.allows_active()
+    assert desk.engine.state_reason.startswith("operator adopted the broker's view")
+
+
+def test_adopt_after_an_orders_restart_leaves_a_halt_the_operator_added_on_top(make_desk, tmp_path):
+    desk, _, r = _halted_by_reconciliation_then_restarted(
+        make_desk, tmp_path,
+        then=lambda engine: engine.set_trading_state("HALTED", "operator: ctl halt"))
+    r.adopt()
+    assert desk.engine.trading_state == "HALTED" and r.allows_active()
+    assert desk.engine.state_reason == "operator: ctl halt"
+
+
+def test_adopt_after_a_stop_that_flattened_and_a_restart_leaves_the_stop_s_halt(
+    make_desk, tmp_path
+):
+    """README: after a stop that flattened, a later start begins HALTED with the stop's reason and
+    resuming is the operator's call (`ctl resume`). The stop found trading already HALTED by
+    reconciliation and journaled no reason of its own: the halt would have read as
+    reconciliation's alone, for `ctl adopt` to lift."""
+    desk, _, r = _halted_by_reconciliation_then_restarted(
+        make_desk, tmp_path, bracket=True,
+        then=lambda engine: apply_stop_policy(_stage(engine, "flatten")))
+    [*_, last] = of_type(desk.events, TradingStateChanged)
+    assert (last.state, last.reason) == ("HALTED", FLATTEN_REASON)      # journaled on top
+    r.adopt()
+    assert desk.engine.trading_state == "HALTED" and desk.engine.state_reason == FLATTEN_REASON
+
+
+def test_a_restarted_engine_knows_every_reason_its_halt_holds_for(make_desk):
+    desk = make_desk()
+    desk.engine.set_trading_state("HALTED", "reconcile: 1 difference(s) with the broker")
+    desk.engine.set_trading_state("HALTED", "operator: ctl halt")
+    held = ("reconcile: 1 difference(s) with the broker", "operator: ctl halt")
+    assert desk.engine.halt_reasons == held
+    desk.restart(list(desk.events))
+    assert desk.engine.halt_reasons == held
+    desk.engine.set_trading_state("ACTIVE", "operator: ctl resume")
+    assert desk.engine.halt_reasons == ()

@@ -24,6 +24,7 @@ class Account:
         self.trades: list[SimpleNamespace] = []
         self.book = SimpleNamespace(orders={}, fill_ids=set())
         self.trading_state, self.state_reason, self.states = "ACTIVE", "", []
+        self.halt_reasons: tuple[str, ...] = ()  # as OrderEngine journals them
         self.halt_ends_with_day = False
         self.by_hand: dict[int, int] = {}       # net quantities at the broker, not ours
         self.after_trades_read = lambda: None   # what happens as the trade book is answered
@@ -37,6 +38,8 @@ class Account:
         return {k: (v, 0.0, 0.0) for k, v in net.items() if v}
 
     def set_trading_state(self, state, reason=""):
+        held = self.halt_reasons if self.trading_state == "HALTED" else ()
+        self.halt_reasons = (*held, reason) if state == "HALTED" else ()
         self.trading_state, self.state_reason = state, reason
         self.states.append((state, reason))
 

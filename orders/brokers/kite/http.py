@@ -11,12 +11,18 @@ public `orders()` / `trades()`: those add only `_format_response`, which runs da
 timestamp and made a 300-order book read ~12x slower (97 ms against 8 ms, measured on loopback).
 Same request, same headers, same error mapping; parse.py reads the IST strings itself.
 
+Every request runs inside `blocked(call_bound_s)` (orders/brokers/live.py `bound_calls`): the stage
+says it waits for the broker, for at most the connect and the read timeout, so that the stop ladder
+does not take a slow answer to a stop's cancel for a hang.
+
 Replies that carry an id OTrade keeps (a placement's order_id, a GTT's trigger_id) are decoded into
 typed structs (`KiteOrderReply`, `KiteTriggerReply`): a reply without a usable id is a
 BrokerRetryable that says so (for a placement: outcome unknown, the engine looks the tag up), never
 a TypeError from inside. The placement goes through the SDK's `_post` for that reason (its
 `place_order` indexes the reply itself), with the same None-free parameters.
 """
+
+from contextlib import nullcontext
 
 import msgspec
 from kiteconnect import KiteConnect
@@ -51,11 +57,14 @@ class KiteHttp:
                                  root=root, timeout=timeout_s)
         self._secrets = credentials.secret_values() + tuple(extra_secrets)
         self.requests_sent = 0
+        self.call_bound_s = 2 * timeout_s    # the longest a request may take: connect, then read
+        self.blocked = nullcontext           # (bound_s) -> context around each request
 
     def _call(self, endpoint: str, fn, *args, **kwargs):
         self.requests_sent += 1
         try:
-            return fn(*args, **kwargs)
+            with self.blocked(self.call_bound_s):
+                return fn(*args, **kwargs)
         except Exception as e:  # noqa: BLE001 - every failure is classified, none escapes raw
             raise classify(e, endpoint, self._secrets) from None
 

@@ -8,6 +8,9 @@ What it adds to the SDK, and why:
 - responses are read raw (`_preload_content=False`) and parsed with orjson: the SDK's model
   deserialisation is slow and chokes on fields it does not know; we only need `data`.
 - every failure leaves as an OTrade broker error (errors.py), with no secret in its message.
+- every request runs inside `blocked(call_bound_s)` (orders/brokers/live.py `bound_calls`): the
+  stage says it waits for the broker, for at most the connect and the read timeout, so that the
+  stop ladder does not take a slow answer to a stop's cancel for a hang.
 - replies are checked for shape: the book reads return `data` as sent (the adapter refuses anything
   but a list, orders/brokers/replies.py: a null is not an empty book, which at recovery would read
   as "never received" and send an order again), and the order calls decode `data` into typed structs
@@ -17,6 +20,7 @@ The SDK sends /order/place|modify|cancel to `Configuration.order_host` and every
 `Configuration.host`, which is how both are pointed at one local server.
 """
 
+from contextlib import nullcontext
 from typing import Any
 
 import msgspec
@@ -66,6 +70,8 @@ class UpstoxHttp:
         self._timeout = (float(timeout_s), float(timeout_s))
         self._secrets = credentials.secret_values()
         self.requests_sent = 0
+        self.call_bound_s = sum(self._timeout)   # the longest a request may take (retries are off)
+        self.blocked = nullcontext               # (bound_s) -> context around each request
         self.last_latency_ms = None      # metadata.latency of the last v3 order call, when sent
         # the SDK's own parameter for the X-Algo-Name header of its v3 order calls
         self._algo: dict[str, Any] = {"algo_name": algo_name} if algo_name else {}
@@ -75,9 +81,11 @@ class UpstoxHttp:
         error otherwise."""
         self.requests_sent += 1
         try:
-            response = fn(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
-            raw = response.data
-            response.release_conn()
+            with self.blocked(self.call_bound_s):
+                response = fn(*args, _preload_content=False, _request_timeout=self._timeout,
+                              **kwargs)
+                raw = response.data
+                response.release_conn()
         except Exception as e:  # noqa: BLE001 - every failure is classified, none escapes raw
             raise classify(e, endpoint, self._secrets) from None
         try:

@@ -17,6 +17,7 @@ and the features it was asked for, or 0 when it cannot provide them (the test th
 Nothing here knows about paper-broker internals; statuses are OTrade's (orders/statemachine.py).
 """
 
+import contextlib
 import itertools
 
 import pytest
@@ -63,6 +64,29 @@ def test_contract_place_limit_away_from_market_rests_as_accepted(broker_factory)
     assert found.status == sm.ACCEPTED and found.filled_qty == 0
     assert found.broker_order_id == ack.broker_order_id
     assert req.client_order_id in {o.client_order_id for o in h.broker.orders()}
+
+
+def test_contract_every_request_to_the_broker_waits_inside_the_stages_bound(broker_factory):
+    """bound_calls: the stage is told of every wait for the broker and how long it may last (its
+    timeouts), so that the stop ladder does not take a stop's slow cancel for a hang
+    (supervision/stopladder.py). Paper sends no request."""
+    h = broker_factory()
+    h.tick(100.0)
+    bounds: list[float] = []
+    before = getattr(h.broker, "requests_sent", 0)
+
+    @contextlib.contextmanager
+    def blocked(bound_s):
+        bounds.append(bound_s)
+        yield
+
+    h.broker.bound_calls(blocked)
+    ack = h.broker.place(_req(h, price=95.0))
+    h.broker.orders()
+    h.broker.cancel(ack.broker_order_id)
+    sent = getattr(h.broker, "requests_sent", 0) - before
+    assert len(bounds) == sent and all(0 < b < 60 for b in bounds), (bounds, sent)
+    assert (sent == 0) == h.broker.book_is_ours
 
 
 def test_contract_market_order_fills_once_and_reports_the_trade(broker_factory):
