@@ -19,10 +19,7 @@ missed intent (orders was down, a dropped message) is read back from `signals.js
 rebuilds the engine from its journal, looks in-doubt orders up at the broker, and resumes at the
 committed ring cursor with the market state saved beside it (orders/marketstore.py).
 
-Order updates a live broker pushes (Kite's ticker socket, which feed owns) arrive as
-BrokerOrderUpdate on feed's PUB socket and go straight to the broker adapter (`on_order_update`);
-the same step's `poll_broker` turns them into events through the adapter's polling diff, so they are
-deduplicated where polled states are, and polling stays the safety net.
+Order updates a live broker pushes reach its adapter through orders/pushedupdates.py.
 """
 
 from __future__ import annotations
@@ -36,7 +33,7 @@ import orjson
 from common import intentring, rundir
 from common import stagetable as st
 from common import topics
-from common.bus import Publisher, Puller, Subscriber, make_context
+from common.bus import Publisher, Puller, make_context
 from common.clock import mono_ns
 from common.dtypes import TICK_DTYPE
 from common.instruments import InstrumentTable
@@ -45,7 +42,6 @@ from common.latency import new_histogram, publish, record, summary_ns
 from common.log import get_logger
 from common.errors import BrokerError
 from common.messages import (
-    BrokerOrderUpdate,
     BrokerPositions,
     FlattenAll,
     OrderDenied,
@@ -68,6 +64,7 @@ from orders.brokers import make_broker
 from orders.engine import OrderEngine
 from orders.marketstore import MarketStore
 from orders.onstop import apply_stop_policy
+from orders.pushedupdates import PushedUpdates
 from orders.reconciler import Reconciler
 from orders.recoveryhold import RecoveryHold
 from orders.snapshot import Header
@@ -81,10 +78,6 @@ REPORT_EVERY_NS = 100_000_000   # the stage-table latency figures, refreshed ten
 # on): apply ticks without its watermark, so stops, targets and square-off still happen. Determinism
 # across such an outage is lost, protection is not.
 SIGNALS_SILENT_NS = 5_000_000_000
-# Stage counter <- the broker's order_update_counts() key.
-UPDATE_COUNTERS = (("updates_applied", "applied"), ("updates_duplicate", "duplicate"),
-                   ("updates_ignored", "ignored"), ("update_fills", "fills"))
-
 
 LIVE_FEEDS = ("kite", "upstox")     # feed sources whose ticks are the market as it happens
 
@@ -142,11 +135,10 @@ class OrdersStage:
         self.hist = new_histogram()   # tick received → order handed to the broker
         self._next_report = 0         # when the stage table's latency figures are next due
         self.pub: Publisher               # made in start(), once the stage has pinned itself
-        self.updates: Subscriber | None = None   # feed's pushed order updates (live brokers)
+        self.updates: PushedUpdates | None = None   # a live broker's pushed order updates
         self.outgoing: list = []      # journaled events not yet published (see commit)
         self.hold = RecoveryHold(self.engine, self._show_trading_state, self.log)
         self.recovered_reason = ""    # the reason of the trading state the journal ends in
-        self.foreign_updates = 0      # BrokerOrderUpdates of another broker than ours
 
     # -- the engine's sink: durable first, then published ------------------------------------
     def emit(self, msg) -> None:
@@ -219,9 +211,7 @@ class OrdersStage:
         self.intents.warm()
         feed = self.ctx.endpoints.get(topics.PUB_FEED)
         if feed and self.broker.pushes_order_updates:
-            self.updates = Subscriber(
-                self.zmq, feed, [topics.broker_order_topic(self.ctx.config.broker.name)]
-            )
+            self.updates = PushedUpdates(self.zmq, feed, self.broker, self.ctx.config.broker.name)
             self.poller.add(self.updates.socket)
         self.recover()
         self.commit()
@@ -430,7 +420,7 @@ class OrdersStage:
             while (msg := self.pull.recv_nowait()) is not None:
                 self.on_message(msg)
         if self.updates is not None and self.updates.socket in ready:
-            self.take_order_updates()
+            self.updates.take()
         if self.hold.error:            # holding: see finish_recovery
             if self.hold.due():
                 self.finish_recovery()
@@ -441,7 +431,8 @@ class OrdersStage:
             if self.broker.reports_fills_async:   # live brokers report fills between ticks
                 self.engine.poll_broker()
             if self.updates is not None:
-                self._report_updates()
+                for counter, value in self.updates.counts().items():
+                    self.rt.set_count(counter, value)
             self.rt.set_count("bad_broker_rows", self.broker.bad_rows)
             self._show_engine_counts()
         self.commit()
@@ -459,25 +450,6 @@ class OrdersStage:
         elif self.engine.catchup_seq:
             self.apply_ticks(through=self.engine.catchup_seq)
         self.engine.next_tick_is(self.reader.cursor)
-
-    def take_order_updates(self) -> None:
-        """Hand pushed order updates to the broker; this step's poll_broker reports what they
-        change."""
-        updates = self.updates
-        if updates is None:
-            return
-        while (item := updates.recv_nowait()) is not None:
-            msg = item[1]
-            if isinstance(msg, BrokerOrderUpdate) and msg.broker == self.ctx.config.broker.name:
-                self.broker.on_order_update(msg.payload)
-            else:
-                self.foreign_updates += 1
-
-    def _report_updates(self) -> None:
-        counts = self.broker.order_update_counts()
-        counts["ignored"] = counts.get("ignored", 0) + self.foreign_updates
-        for counter, key in UPDATE_COUNTERS:
-            self.rt.set_count(counter, counts.get(key, 0))
 
     def _watch_signals(self) -> None:
         row = self.rt.table.row("signals")
