@@ -53,3 +53,16 @@ def coid_of(intent_id: str, role: str, n: int) -> str:
 
 def coid_of_place(p: Place) -> str:
     return coid_of(p.intent_id, p.role, p.n)
+
+
+def entries_last(actions: list) -> tuple[list, list]:
+    """(every action but the entry placements, the entry placements), each in plan order: the
+    engine acts on the first before any of the second, so exits get the order-rate throttle's room
+    before entries do (orders/engine.py `_plan_and_execute`)."""
+    if not actions:
+        return actions, actions
+    protective: list = []
+    entries: list = []
+    for a in actions:
+        (entries if type(a) is Place and a.role == "ENTRY" else protective).append(a)
+    return protective, entries

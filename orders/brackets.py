@@ -25,10 +25,16 @@ simply finishes whatever the dead process had half done.
   stop still protects); the square-off catches anything left. A leg that failed because the broker
   refused our session (code FATAL) was never judged: it is simply placed again later.
 - HALTED: working entries are canceled and missing slices are not sent; exits keep protecting what
-  filled. A halt ends the entries of every bracket open at it (`halt_entries`), for good: after a
+  filled. A halt ends the entries of every bracket open at it (`end_entries`), for good: after a
   resume its missing slices are never sent, and an entry of it that turns out to be working (its
   placement was in doubt at the halt, and the broker had it) is canceled as the halt's. Trading
   resumes with new intents, not with entries the halt stopped.
+- REDUCING: nothing may add to a position. The risk gate denies new intents, and the entries of
+  every bracket open when REDUCING starts that are not at the broker yet end for good, as at a
+  halt (`end_entries`): its missing slices are never placed, and an entry of it in doubt found
+  never received is rejected (NOT_SENT, naming REDUCING) — after ACTIVE again too: what was not
+  sent then must not go out hours later at another price. Working entries stay (REDUCING cancels
+  nothing) and exits run as ever.
 - Incremental: a bracket's plan depends only on its own orders in the book and on HALTED, so the
   desk re-plans only the brackets `touch`ed since their last empty plan (the engine touches a
   bracket on every event of one of its orders, and all of them when the trading state changes). A
@@ -84,7 +90,8 @@ class Bracket:
     index: int = 0         # opening order: brackets are planned in it
     # the price stop and target were set against (0: unknown, use them as is)
     ref_price: float = 0.0
-    # why a halt ended its entries ("" while they may be sent): see "HALTED" in the module docstring
+    # why a halt or REDUCING ended its entries ("" while they may be sent): see "HALTED" and
+    # "REDUCING" in the module docstring
     entries_halted: str = ""
 
 
@@ -231,12 +238,14 @@ class BracketDesk:
         if coids is not None and order.client_order_id not in coids:
             coids.append(order.client_order_id)
 
-    def halt_entries(self, reason: str) -> None:
-        """Trading was halted (`reason`): the entries of every bracket open now end (see "HALTED" in
-        the module docstring); a bracket already ended keeps the first halt's reason."""
+    def end_entries(self, reason: str, *, cancel: bool) -> None:
+        """Trading was halted, or is REDUCING (`reason` says which and why): the entries of every
+        bracket open now end (see "HALTED" and "REDUCING" in the module docstring) — `cancel`: its
+        working entries too (a halt); a bracket already ended keeps the first reason."""
         for b in self.active.values():
             b.entries_halted = b.entries_halted or reason
-            self._entries_halted.add(b.intent_id)
+            if cancel:
+                self._entries_halted.add(b.intent_id)
             self._reach.stale(b.instrument, b.intent_id, b)
         self.touched.update(self.active)
 

@@ -8,12 +8,14 @@ the per-tick market state is applied up to the earlier of the two and that tick 
 Python, in this fixed order:
 
     1. broker events (fills, status updates)
-    2. in-doubt orders due for another lookup (all with one read of the broker's book), and at once
-       the entries in doubt a halt has just met
-    3. kill switch (day P&L <= -daily_loss_limit: HALTED + flatten)
-    4. plan + execute: the sweep (square-off / flatten), or the brackets (missing entry slices, exit
-       legs, OCO, entry cancels when halted)
-    5. intents with tick_seq <= this tick, in arrival order: risk check, then deny or submit
+    2. kill switch (day P&L <= -daily_loss_limit: HALTED + flatten)
+    3. in-doubt orders due for another lookup (all with one read of the broker's book), and at once
+       the entries in doubt a halt has just met; exits found absent are sent again here
+    4. the end of yesterday's loss-limit halt, once its flatten is done (orders/resume.py)
+    5. plan + execute: the sweep (square-off / flatten), or the brackets — exit legs, OCO and
+       cancels first, then the entries step 3 found absent, then missing entry slices, so exits get
+       the order-rate throttle's room before any entry
+    6. intents with tick_seq <= this tick, in arrival order: risk check, then deny or submit
 
 Time is the market clock (the largest ts_event_ns seen), never wall-clock, so a tick's outcome does
 not depend on how the stream was cut into batches or how fast it ran.
@@ -63,7 +65,7 @@ from common.messages import (
 from common.tradingstate import NAMES, TradingState
 from orders import statemachine as sm
 from orders.orderbook import OrderBook
-from orders.actions import Cancel
+from orders.actions import Cancel, entries_last
 from orders.brackets import BracketDesk
 from orders.exposure import NEVER_NS, Exposure, apply_ticks, scan_events
 from orders.fees import FeeSchedule
@@ -71,6 +73,7 @@ from orders.gateway import BrokerGateway, EngineJournal
 from orders.intake import Intake
 from orders.limits import PHASE_NAMES, PHASE_NO_ENTRY, PHASE_SQUARE_OFF, RiskLimits
 from orders.recovery import Recovery
+from orders.resume import flatten_left, refusal
 from orders.risk import RiskGate
 from orders.sink import EventSink
 from orders.sweep import plan_sweep
@@ -272,17 +275,11 @@ class OrderEngine:
         """
         if state not in NAMES:
             raise ValueError(f"trading state must be one of {NAMES}, got {state!r}")
-        still = self._flatten_left() if state != _HALTED and self.flattening else 0
-        if still:
-            # A flatten has closed the brackets (their legs are gone): until its closes are done
-            # and every other order of ours is final, leaving it would leave a position with no
-            # close and no stop — one open now, or one an order still working (its cancel not yet
-            # confirmed) or in doubt (an entry the broker may have) opens later. Refused, and said.
+        left = self._flatten_left() if state != _HALTED and self.flattening else []
+        if left:
+            # Not before the flatten is done (orders/resume.py): refused, naming what is left.
             self._seq = self._last_tick()
-            self._set_state(_HALTED,
-                            f"resume refused: the flatten is not done on {still} instrument(s) "
-                            f"(a position still open, or an order still working or in doubt); "
-                            f"resume once flat ({reason})")
+            self._set_state(_HALTED, refusal(left, reason))
             if act:
                 self._settle(self._seq, intents=False)
         elif (state != self.trading_state or self._outlives_the_day(state, reason)
@@ -294,12 +291,20 @@ class OrderEngine:
             if act:
                 self._settle(self._seq, intents=False)
 
-    def _flatten_left(self) -> int:
-        """Instruments a flatten is not done with: a position open, or an order of ours still
-        working there (a close; an entry or leg whose cancel is not confirmed yet, or whose
-        placement is in doubt until a lookup settles it: the sweep cancels it once found)."""
-        open_now = {int(k) for k in self.exposure.open_instr}
-        return len(open_now | {o.instrument for o in self.book.working()})
+    def _flatten_left(self) -> list[str]:
+        """What the flatten still waits for (orders/resume.py `flatten_left`)."""
+        ex = self.exposure
+        return flatten_left({int(k): int(ex.pos_qty[k]) for k in ex.open_instr},
+                            self.book.working(), self.recovery.unreadable, self._symbols)
+
+    def release_unreadable_entries(self, reason: str) -> list[str]:
+        """During a flatten, the entries in doubt for good released on the operator's word (`ctl
+        adopt`: orders/recovery.py `release_unreadable`, orders/resume.py); their client ids.
+        Journaled only, no broker call (a stage whose recovery is held may adopt too)."""
+        if not self.flattening:
+            return []
+        self._seq = self._last_tick()
+        return self.recovery.release_unreadable(reason)
 
     def halt(self, reason: str) -> None:
         """HALTED, journaled, without acting on it now: for a stage that cannot reach its broker to
@@ -461,8 +466,8 @@ class OrderEngine:
 
     def _settle(self, seq: int, *, intents: bool) -> None:
         self._seq = seq
-        self.gateway.deferred.clear()
-        self._new_day()
+        self.gateway.new_settle()
+        self.exposure.roll_day(self._now())       # the daily loss limit is daily
         for report in self.gateway.reports():
             self.gateway.on_report(report, seq)
         # The loss check first: an entry whose retry is due on the tick that breaches the daily
@@ -470,6 +475,7 @@ class OrderEngine:
         self._check_loss()
         self.recovery.retry_due(seq, now_too=self._halt_lookups)
         self._halt_lookups.clear()
+        self._new_day()
         for bracket_id in self.desk.gapped_stops(self.book):
             self.desk.touch(bracket_id)
         self._plan_and_execute()
@@ -482,24 +488,25 @@ class OrderEngine:
         self.stats["stops_through_market"] = len(self.desk.through_market)
 
     def _new_day(self) -> None:
-        """On the first settled tick of an IST day: the day's P&L starts at 0 (the daily loss limit
-        is daily), and a halt by yesterday's loss limit ends — no other halt does."""
-        now = self._now()
-        self.exposure.roll_day(now)
-        if (self.trading_state == _HALTED and self.loss_halt_day_ns
-                and ist_midnight_ns(now) > self.loss_halt_day_ns):
-            self._set_state(_ACTIVE,
-                            "new trading day: the daily loss limit starts again")
+        """A halt by yesterday's loss limit ends on a new IST day (no other halt does), once its
+        flatten is done (orders/resume.py): looked at after each settle's reports and lookups."""
+        if not (self.trading_state == _HALTED and self.loss_halt_day_ns
+                and ist_midnight_ns(self._now()) > self.loss_halt_day_ns):
+            return
+        if self.flattening and self._flatten_left():
+            return
+        done = ", and its flatten is done" if self.flattening else ""
+        self._set_state(_ACTIVE, f"new trading day: the daily loss limit starts again{done}")
 
     def _entry_closed(self, order) -> str:
-        """Why an entry the broker never received may not be sent now ("" when it may): a halt met
-        it in doubt (it ended its bracket's entries, whatever trading is now), trading is not
-        ACTIVE, a square-off or flatten is under way, its IST day or the entry cut-off has passed,
-        or its bracket is closed (a flatten closes every bracket; its entry must not come back
-        after a resume as a position with no stop or target)."""
+        """Why an entry the broker never received may not be sent now ("" when it may): a halt or
+        REDUCING met it in doubt (it ended its bracket's entries, whatever trading is now), trading
+        is not ACTIVE, a square-off or flatten is under way, its IST day or the entry cut-off has
+        passed, or its bracket is closed (a flatten closes every bracket; its entry must not come
+        back after a resume as a position with no stop or target)."""
         b = self.desk.brackets.get(order.bracket_id)
         if b is not None and b.entries_halted:
-            return f"trading was halted while it was in doubt: {b.entries_halted}"
+            return f"its bracket's entries ended while it was in doubt: {b.entries_halted}"
         if self.trading_state != _ACTIVE:
             return f"trading {self.trading_state}: {self.state_reason}"
         if self.flattening:
@@ -527,8 +534,12 @@ class OrderEngine:
         dead one would have done next, wherever it died. A sweep's cancels are independent of one
         another and its closes wait for them, so a sweep acts on all its cancels, then on all its
         closes, which is the same sequence.
+
+        Protective work first: entries (the lookups' absent ones, then missing slices) only once a
+        plan has no exit, leg or cancel left that acts: exits get the throttle's room first.
         """
         self._sweep_wake = 0
+        entries_due = True          # the lookups' absent entries are still to be sent
         for _ in range(MAX_ROUNDS):
             if self._sweeping():
                 if self.desk.active and not self.flattening:
@@ -549,11 +560,20 @@ class OrderEngine:
             else:
                 past_cutoff = self.limits.phase(self.exposure.clock_ns) >= PHASE_NO_ENTRY
                 state = self.trading_state
-                changed = self._act(self.desk.plan(self.book, state == _HALTED, past_cutoff,
-                                                   reducing=state == _REDUCING),
-                                    first_only=True)
+                plan = self.desk.plan(self.book, state == _HALTED, past_cutoff,
+                                      reducing=state == _REDUCING)
+                protective, entries = entries_last(plan)
+                changed = self._act(protective, first_only=True)
+                if not changed and entries_due:
+                    entries_due, before = False, self._emitted
+                    self.recovery.send_entries(self._seq)
+                    changed = self._emitted != before
+                if not changed and entries:
+                    changed = self._act(entries, first_only=True)
             if not changed:
                 break
+        if entries_due:
+            self.recovery.send_entries(self._seq)   # a sweep's: each is rejected, entries closed
 
     def _act(self, actions: list, *, first_only: bool) -> bool:
         """Execute actions in order (up to the first that emitted an event when `first_only`);
@@ -656,9 +676,13 @@ class OrderEngine:
             # A halt ends the entries of every bracket open now, as a trader expects of it: the
             # working ones are canceled (the plan), one in doubt is never sent again after a
             # resume, and is canceled if the broker turns out to have it (looked up at once).
-            self.desk.halt_entries(msg.reason)
+            self.desk.end_entries(f"HALTED ({msg.reason})", cancel=True)
             self._halt_lookups.update(o.client_order_id for o in self.book.unresolved()
                                       if o.role == "ENTRY")
+        elif msg.state == _REDUCING:
+            # Nothing adds to a position: the entries not at the broker yet end, as at a halt;
+            # the working ones stay (orders/brackets.py "REDUCING").
+            self.desk.end_entries(f"REDUCING ({msg.reason})", cancel=False)
         self.desk.touch_all()
         if msg.state == _ACTIVE:
             self.flattening = False

@@ -15,6 +15,9 @@ The rules it keeps:
   (BrokerFatal) is a FATAL rejection that halts trading and holds every further action
   (`broker_down`);
 - the throttle defers placements, never drops them: the bracket is planned again when it has room;
+  exits come first (the engine acts on them before any entry of the settle), and while an exit
+  waits for room no entry is placed in that settle, on any exchange (`exit_waits`): an entry would
+  take the account's room the waiting stop needs;
 - a modify or cancel the broker could not take is retried after ACTION_RETRY_NS of market time, not
   on every event tick (at square-off that would be every tick, against the broker's rate limit);
 - while the session is refused, nothing is sent, looked up or polled but one probe every probe
@@ -91,9 +94,21 @@ class BrokerGateway:
         self._wall_ns, self._probe_interval_ns = wall_ns, probe_interval_ns
         self._next_probe_ns = 0
         self.deferred: set[str] = set()       # exchanges whose placements the throttle deferred
+        # market ns at which the first exit the throttle held back in this settle has room (0: none)
+        self.exit_wait_ns = 0
         self.retry_at: dict[str, int] = {}    # client order id -> market ns: modify/cancel backoff
 
     # ---------------------------------------------------------------- actions
+
+    def new_settle(self) -> None:
+        """A settle begins: what the throttle deferred in the last one is planned afresh."""
+        self.deferred.clear()
+        self.exit_wait_ns = 0
+
+    def exit_waits(self, free_ns: int) -> None:
+        """An exit (stop, target, square-off, flatten) waits for throttle room until `free_ns`:
+        no entry is placed before it for the rest of the settle."""
+        self.exit_wait_ns = min(self.exit_wait_ns or free_ns, free_ns)
 
     def execute(self, actions: list, seq: int) -> None:
         """Act on the planned actions at tick `seq` (the tick being settled); once the session is
@@ -112,9 +127,15 @@ class BrokerGateway:
                 # times per placement before.
                 now = self._now()
                 venue = self._venues[a.instrument]
+                entry = a.role == "ENTRY"
+                if entry and self.exit_wait_ns:
+                    self.stats["deferred_placements"] += 1   # after the exit that waits
+                    continue
                 if self.throttle.room(now, venue) <= 0:
                     self.deferred.add(venue)  # exits wait for the throttle, never get dropped
                     self.stats["deferred_placements"] += 1
+                    if not entry:
+                        self.exit_waits(self.throttle.next_free_ns(now, venue))
                     continue
                 self._submit(a, seq, now, venue)
             elif isinstance(a, Modify):
@@ -365,8 +386,11 @@ class BrokerGateway:
 
     def throttled_until(self, order) -> int:
         """0 when the order-rate throttle has room for another placement of `order` now, else the
-        market ns at which it will (recovery's resends wait for it, as placements do)."""
+        market ns at which it will (recovery's resends wait for it, as placements do). An entry
+        also waits for an exit that waits (`exit_waits`)."""
         now, venue = self._now(), self._venues[order.instrument]
+        if order.role == "ENTRY" and self.exit_wait_ns:
+            return max(self.exit_wait_ns, now + 1)
         if self.throttle.room(now, venue) > 0:
             return 0
         return max(self.throttle.next_free_ns(now, venue), now + 1)

@@ -18,7 +18,10 @@ difference does to trading.
   outstanding: the stage refuses ACTIVE (never ACTIVE on a mismatch).
 - The operator resolves it: `adopt()` takes the broker's view as the baseline (reconcile.adopt) and,
   if the halt is ours alone (the engine's journaled `halt_reasons`, so after a restart too), sets
-  ACTIVE; `cancel_unknown()` (part of `ctl flatten`) cancels the working
+  ACTIVE; during a flatten it first releases the entries in doubt whose row the broker's book cannot
+  show (the operator has checked them at the broker: the engine's `release_unreadable_entries`,
+  orders/resume.py), which nothing else can settle and which would block the resume all day;
+  `cancel_unknown()` (part of `ctl flatten`) cancels the working
   orders of ours the journal does not know; after either, a fresh check decides. The adoption is
   itself a check, and takes the views only once every difference in them is confirmed: a fill in
   flight at that moment would otherwise become an adopted offset, and the position would differ by
@@ -78,6 +81,7 @@ class Reconciler:
         self.holding = False
         self.checks = 0
         self.adopt_wanted = False                    # an adoption the broker could not answer yet
+        self.released: list[str] = []                # entries the adoption under way released
         self.last: dict = {}
         self.error = ""
         self.due = 0.0 if on_start else self._next_periodic()
@@ -199,6 +203,11 @@ class Reconciler:
         (a fill in flight, a difference too new to tell) it adopts nothing yet, and `poll` tries
         again when that is decided. So does a broker that cannot be read."""
         self.adopt_wanted = True
+        released = self.engine.release_unreadable_entries("operator: ctl adopt")
+        if released:
+            self.released += released
+            self._warn("reconcile: the operator released entries in doubt that the broker's book "
+                       "cannot show", released=released)
         views = self._look()
         if views is None:
             return self.baseline
@@ -218,7 +227,9 @@ class Reconciler:
                 "ACTIVE", f"operator adopted the broker's view ({len(adopted)} difference(s))"
             )
         self.due = self._next_periodic()
-        self.last = {"checks": self.checks, "ok": True, "found": [], "adopted": adopted}
+        self.last = {"checks": self.checks, "ok": True, "found": [], "adopted": adopted,
+                     "released": self.released}
+        self.released = []
         # durable
         write_atomic(self.baseline_path, orjson.dumps({"baseline": self.baseline.to_json()}))
         self._write()

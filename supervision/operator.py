@@ -3,7 +3,8 @@
     status     the same JSON as /health (nothing is sent anywhere)
     halt       SetTradingState(HALTED) to orders; answered once orders acknowledged it HALTED
     resume     SetTradingState(ACTIVE); answered once ACTIVE, or at once with orders' refusal when
-               reconciliation still finds a difference with the broker (never ACTIVE on a mismatch);
+               reconciliation still finds a difference with the broker (never ACTIVE on a mismatch)
+               or a flatten is not done (the refusal names what is left and what to do about it);
                refused without sending anything while the supervisor's own halt stands (it gave up
                on a critical stage: that halt holds for the rest of the run, commands.py)
     flatten    SetTradingState(HALTED) + FlattenAll: working orders canceled (ours at the broker
@@ -14,7 +15,9 @@
                once the check is confirmed (orders/reconciler.py)
     adopt      RequestReconcile(adopt=True): the broker's positions and orders become the baseline
                once every difference in them is confirmed (a fill of ours in flight is read first,
-               not adopted); ACTIVE again if reconciliation had halted trading
+               not adopted); ACTIVE again if reconciliation had halted trading. During a flatten,
+               entries in doubt whose row the broker's book cannot show are released first (the
+               way out a refused resume names: orders/resume.py)
 Commands go over orders' one command socket (topics.CMD_ORDERS, which positions and the supervisor's
 own halt use too), each stamped by the supervisor's CommandStamps (commands.py: orders drops a stale
 or doubled one); the effect is read back from what orders writes for the status (its trading-state
@@ -44,6 +47,7 @@ HINT = (
     "operator: python supervisor.py ctl status|halt|resume|flatten|reconcile|adopt [--run-dir DIR]"
 )
 JOURNAL = rundir.CTL_LOG
+RESUME_REFUSED = "resume refused"   # how orders' trading-state reason starts when it refused one
 WAIT_S = {"halt": 15.0, "resume": 15.0, "flatten": 60.0, "reconcile": 30.0, "adopt": 30.0}
 CONNECT_S = 3.0     # a fresh PUSH socket needs a moment to connect before IMMEDIATE lets it send
 POLL_S = 0.05
@@ -90,6 +94,10 @@ def effect(
             return {"ok": False, "error": "refused: our view still differs from the broker's "
                                           "(ctl adopt takes the broker's view, ctl flatten closes)",
                     "differences": reconcile["outstanding"]}
+        reason = str(status.get("trading_state_reason") or "")
+        if acked and reason.startswith(RESUME_REFUSED):
+            # orders refused it (a flatten not done): its reason names what is left and what to do
+            return {"ok": False, "error": reason}
     ack = ack or {}
     acted = int(ack.get("sent_ns") or 0) >= sent_ns > 0
     applied = int((status.get("positions") or {}).get("last_orders_seq") or 0) >= int(
@@ -122,6 +130,7 @@ def effect(
         return {
             "ok": True,
             "adopted": reconcile["last"]["adopted"],
+            "released": reconcile["last"].get("released", []),
             "baseline": reconcile.get("baseline"),
         }
     return None

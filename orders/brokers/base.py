@@ -8,7 +8,10 @@ Requirement table (what `tests/orders/brokers/broker_contract.py` checks for eve
     pushes_order_updates True when the feed forwards the broker's pushed order updates
                         (on_order_update): the stage subscribes to them. Paper: False.
     book_is_ours        True when the broker's book is this process's own (paper): nothing to
-                        reconcile at start or periodically, and a stop reports the engine's view.
+                        reconcile at start or periodically, and a stop reports the engine's view;
+                        and a placement is in that book before place() returns, so none is ever in
+                        flight: an order a lookup does not find was never received, however young
+                        its attempt (orders/recovery.py). A live broker's request may still arrive.
     place(req)          send one order. Returns a BrokerAck: ACCEPTED, or REJECTED when the broker
                         recorded the order and refused it. Raises BrokerRejected when it refused
                         without recording anything, BrokerRetryable when the outcome is unknown or

@@ -241,7 +241,8 @@ def test_an_entry_the_dead_process_never_sent_is_decided_on_a_live_markets_clock
     """The process died between journaling an entry ("about to send") and sending it, just before
     the cut-off. A restart on a live feed settles it on the market's clock (the wall clock, long
     past that day here): never received, and entries closed since, so it is not sent (NOT_SENT).
-    On a sim or replay the market is its ticks: the restart sends it, as the dead process would."""
+    On a sim or replay the market is its ticks: the restart sends it, as the dead process would —
+    at its first settle, after that settle's exits (entries wait for them: orders/recovery.py)."""
     from common.messages import OrderRejected
     from orders.recovery import NOT_SENT
     from tests.orders.risk_support import limits_of
@@ -259,6 +260,8 @@ def test_an_entry_the_dead_process_never_sent_is_decided_on_a_live_markets_clock
                  resolve=False)
     stage = stage_over(desk, tmp_path, feed)
     assert stage.finish_recovery() is True
+    assert desk.paper.orders() == []
+    desk.run(tape, start_seq=tape.add(0, 100.0))
     assert bool(desk.paper.orders()) is sent
     rejected = of_type(desk.events, OrderRejected)
     assert (not rejected) if sent else rejected[-1].code == NOT_SENT

@@ -157,6 +157,16 @@ def test_effect_when_halt_or_resume_shows_then_only_orders_acknowledgement_of_it
     assert effect("resume", active, {}, 10, acked_ns=11) == {"ok": True}
 
 
+def test_effect_when_orders_refuses_a_resume_then_answered_at_once_with_its_reason():
+    """A flatten not done: orders journals HALTED with a reason naming what is left and the way out
+    (orders/resume.py), and acknowledges. The operator gets that reason, not a 15 s timeout."""
+    why = ("resume refused: the flatten is not done: order E1 (ENTRY BUY 5 SYM0) in doubt, the "
+           "broker's book cannot show it: ... then `ctl adopt` releases it; resume once flat (r)")
+    refused = {"trading_state": "HALTED", "trading_state_reason": why}
+    assert effect("resume", refused, {}, 10, acked_ns=10) == {"ok": False, "error": why}
+    assert effect("resume", refused, {}, 10, acked_ns=9) is None       # an earlier refusal
+
+
 def test_effect_when_reconcile_is_pending_confirmation_then_it_waits_for_the_verdict():
     assert effect("reconcile", {}, {"ts_ns": 9, "pending": ["x"]}, 5) is None
     # orders retries

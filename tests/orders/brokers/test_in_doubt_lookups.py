@@ -156,6 +156,14 @@ def test_a_restart_asks_the_broker_about_all_its_orders_with_one_read_a_question
     # the working orders refused by the throttle (Kite's 10 a second), their answers never read.
     assert a.book_reads() - before <= 3, a.book_reads() - before
     assert engine.stats["broker_errors"] == 0
+    # The four never recorded are absent, but their attempts are moments old on the restored
+    # clock (they may still be on their way): they wait for their retry, in doubt.
+    waiting = engine.book.unresolved()
+    assert len(waiting) == 4 and all(o.status == "IN_DOUBT" for o in waiting)
+    assert len(a.at_venue()) == 12
+    engine.next_tick_is(a.tape.seq + 1)
+    engine.advance_clock(engine.clock_ns + IN_DOUBT_RETRY_NS)
+    engine.poll_broker()                      # their retry: one read, and each sent again once
     assert engine.book.unresolved() == []
     at_venue = a.at_venue()
     assert sorted(at_venue) == sorted(set(at_venue)) and len(at_venue) == 16
