@@ -91,7 +91,25 @@ def test_adopt_when_broker_view_differs_then_the_baseline_explains_every_differe
 
 # -- the stateful part, with a fake engine and broker -------------------------------------------
 
-class FakeEngine:
+class FakeTradingState:
+    """The engine's trading state as the reconciler reads and sets it (OrderEngine journals the
+    reasons of a halt the same way)."""
+
+    trading_state, state_reason = "ACTIVE", ""
+    halt_reasons: tuple[str, ...] = ()
+    halt_ends_with_day = False          # HALTED by the daily loss limit only
+
+    def set_trading_state(self, state, reason=""):
+        held = self.halt_reasons if self.trading_state == "HALTED" else ()
+        self.halt_reasons = (*held, reason) if state == "HALTED" else ()
+        self.trading_state, self.state_reason = state, reason
+        self.states.append((state, reason))
+
+    def release_unreadable_entries(self, reason):
+        return []                              # no flatten here, nothing in doubt for good
+
+
+class FakeEngine(FakeTradingState):
     def __init__(self):
         self.book = SimpleNamespace(orders={}, fill_ids=set())
         self.qty = {}
@@ -103,15 +121,6 @@ class FakeEngine:
 
     def positions(self):
         return {k: (v, 0.0, 0.0) for k, v in self.qty.items()}
-
-    def set_trading_state(self, state, reason=""):
-        held = self.halt_reasons if self.trading_state == "HALTED" else ()
-        self.halt_reasons = (*held, reason) if state == "HALTED" else ()
-        self.trading_state, self.state_reason = state, reason
-        self.states.append((state, reason))
-
-    def release_unreadable_entries(self, reason):
-        return []                              # no flatten here, nothing in doubt for good
 
 
 class FakeBroker:

@@ -10,12 +10,12 @@ session's `ctl reconcile` failed once on it: answered clean, trading HALTED).
 from types import SimpleNamespace
 
 from orders.reconciler import CONFIRM_S, RETRY_S, Reconciler
-from tests.orders.test_reconcile import SYMBOLS, Clock
+from tests.orders.test_reconcile import SYMBOLS, Clock, FakeTradingState
 
 PLANTED = "EPLANTED"
 
 
-class Account:
+class Account(FakeTradingState):
     """One account as the broker and as our engine see it. The broker fills an order at once
     (`fill`); our engine learns of it only when its poll reads the broker (`read`)."""
 
@@ -36,15 +36,6 @@ class Account:
             if t.trade_id in self.book.fill_ids:
                 net[t.instrument] = net.get(t.instrument, 0) + t.side * t.qty
         return {k: (v, 0.0, 0.0) for k, v in net.items() if v}
-
-    def set_trading_state(self, state, reason=""):
-        held = self.halt_reasons if self.trading_state == "HALTED" else ()
-        self.halt_reasons = (*held, reason) if state == "HALTED" else ()
-        self.trading_state, self.state_reason = state, reason
-        self.states.append((state, reason))
-
-    def release_unreadable_entries(self, reason):
-        return []                              # no flatten here, nothing in doubt for good
 
     # -- the broker's side ------------------------------------------------------------------------
     def orders(self):
@@ -136,7 +127,9 @@ def test_a_ctl_reconcile_during_the_confirmation_wait_does_not_confirm_a_fill_in
     assert account.states == [] and r.as_json()["ok"] and not r.pending
 
 
-def test_a_difference_that_holds_unchanged_for_confirm_s_is_still_confirmed(tmp_path):
+def halted_by_a_planted_order(tmp_path):
+    """(account, clock, reconciler) once an order of ours the journal never sent has been seen by
+    two checks CONFIRM_S apart."""
     account, clock = Account(), Clock()
     r = reconciler(tmp_path, account, clock)
     account.place(PLANTED, ours=False)
@@ -144,6 +137,11 @@ def test_a_difference_that_holds_unchanged_for_confirm_s_is_still_confirmed(tmp_
     r.poll()
     clock.t += CONFIRM_S
     r.poll()
+    return account, clock, r
+
+
+def test_a_difference_that_holds_unchanged_for_confirm_s_is_still_confirmed(tmp_path):
+    account, clock, r = halted_by_a_planted_order(tmp_path)
     assert account.trading_state == "HALTED" and PLANTED in account.state_reason
     assert [d.client_order_id for d in r.outstanding] == [PLANTED]
 
@@ -153,13 +151,7 @@ def test_adopt_with_a_fill_in_flight_waits_for_it_and_adopts_only_the_account(tm
     fill an adopted offset, and once our poll reads it the position differs by it for good
     (trading HALTED again a few seconds after the operator resumed it). The adopt waits until the
     view has settled."""
-    account, clock = Account(), Clock()
-    r = reconciler(tmp_path, account, clock)
-    account.place(PLANTED, ours=False)
-    r.request()
-    r.poll()
-    clock.t += CONFIRM_S
-    r.poll()
+    account, clock, r = halted_by_a_planted_order(tmp_path)
     assert account.trading_state == "HALTED"
     account.place("E1")
     account.fill("E1", +1)                    # in flight as the operator adopts
