@@ -259,7 +259,8 @@ class SupervisorCore:
             return
         if state == st.READY:
             verdict = self.judge.judge(
-                proc.name, proc.pid, int(row["heartbeat_ns"]), self.clock_ns()
+                proc.name, proc.pid, int(row["heartbeat_ns"]), self.clock_ns(),
+                int(row["blocked_until_ns"]),
             )
             if verdict.hung:
                 proc.killed_as_hung = True

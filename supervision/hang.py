@@ -66,8 +66,17 @@ class HangJudge:
         """A stage was (re)spawned: its old baseline means nothing for the new process."""
         self._seen.pop(name, None)
 
-    def judge(self, name: str, pid: int, heartbeat_ns: int, now_ns: int) -> Verdict:
-        """Called on every pass of the watch loop for a READY stage."""
+    def judge(self, name: str, pid: int, heartbeat_ns: int, now_ns: int,
+              blocked_until_ns: int = 0) -> Verdict:
+        """Called on every pass of the watch loop for a READY stage.
+
+        `blocked_until_ns`: the stage is inside a call it declared bounded (a broker request,
+        common.stage.StageRuntime.blocked) until then. It is not hung meanwhile: a broker answering
+        in 3 s is slow, and a restarted orders would only make the same call again, with nothing
+        managing its orders while it restarts. Past the bound its silence counts from its last beat,
+        so a call stuck beyond it is a hang at once."""
+        if now_ns < blocked_until_ns:
+            return Verdict(False, max(0, now_ns - heartbeat_ns) / 1e9, 0.0)
         wait = self._read_wait_ns(pid)
         seen = self._seen.get(name)
         if seen is None or seen.pid != pid or seen.heartbeat_ns != heartbeat_ns:

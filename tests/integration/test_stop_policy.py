@@ -159,10 +159,6 @@ def test_stop_when_the_broker_answers_cancels_slower_than_the_stop_grace_then_th
     with nothing managing them (exit 6). Here the venue answers the stop's first cancels 3 s
     late: slow, but within the call's bound."""
     example = _example("flatten")
-    # A slow answer while running (a bracket's cancel, before the stop) must not read as a hang
-    # either: that is not what this is about. (4 s: the ladder's "still beating" allowance, a
-    # quarter of it, stays well inside the grace.)
-    example["supervisor"] = {"heartbeat_timeout_ms": 4000}
     with hosted_venue(tmp_path / "venue", example) as (venue, pointed):
         with Pipeline(tmp_path, pointed) as p:
             p.wait_running()

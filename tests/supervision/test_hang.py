@@ -79,3 +79,16 @@ def test_runqueue_wait_when_reading_this_process_then_it_is_a_count_and_none_for
     mine = runqueue_wait_ns(__import__("os").getpid())
     assert mine is None or mine >= 0
     assert runqueue_wait_ns(2 ** 22 + 12345) is None
+
+
+def test_hang_when_a_stage_waits_inside_a_bounded_broker_call_then_it_is_not_hung_until_the_bound():
+    """A broker answering in 3 s is slow, not hung: orders killed for it would make the same call
+    again after its restart, with nothing managing its orders meanwhile (the stop ladder too)."""
+    judge = HangJudge(1.0, FakeStats())
+    judge.judge("orders", PID, heartbeat_ns=0, now_ns=0)
+    bound = 14_000 * MS                              # Kite: 7 s connect + 7 s read
+    v = judge.judge("orders", PID, heartbeat_ns=0, now_ns=3_000 * MS, blocked_until_ns=bound)
+    assert not v.hung and v.age_s == 3.0
+    # a call stuck past its bound is a hang at once
+    v = judge.judge("orders", PID, heartbeat_ns=0, now_ns=bound + MS, blocked_until_ns=bound)
+    assert v.hung
