@@ -129,12 +129,19 @@ class StageRuntime:
         # Ctrl-C goes to the supervisor, which stops us in order
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)   # so does a closed terminal's SIGHUP
-        rt.row["pid"] = os.getpid()
-        rt.row["started_ns"] = mono_ns()
-        rt.row["ready_ns"] = 0
-        rt.row["state"] = st.STARTING
-        rt.beat()
+        rt.claim_row()
         return rt
+
+    def claim_row(self) -> None:
+        """This process now owns the stage's row. What the previous process left there goes: a
+        bounded call it was killed in must not shield this one from the hang check and the stop
+        ladder until that call's bound runs out."""
+        self.row["pid"] = os.getpid()
+        self.row["started_ns"] = mono_ns()
+        self.row["ready_ns"] = 0
+        self.row["blocked_until_ns"] = 0
+        self.row["state"] = st.STARTING
+        self.beat()
 
     def _on_sigterm(self, signum, frame) -> None:
         self._stop = True

@@ -56,3 +56,12 @@ def test_leave_when_the_stage_is_done_then_its_exit_is_a_bounded_wait(table):
     rt.leave()
     assert int(row["state"]) == st.STOPPED
     assert now + EXIT_BOUND_S * S <= int(row["blocked_until_ns"]) <= mono_ns() + EXIT_BOUND_S * S
+
+
+def test_a_new_process_claiming_the_row_clears_the_bounded_call_its_predecessor_died_in(table):
+    owner, rt = table
+    row = owner.row("orders")
+    row["blocked_until_ns"] = mono_ns() + 14 * S    # a process SIGKILLed inside a broker call
+    rt.claim_row()
+    assert int(row["blocked_until_ns"]) == 0 and int(row["state"]) == st.STARTING
+    assert int(row["pid"]) == os.getpid()
